@@ -1,0 +1,1 @@
+"""The business plane: one package per domain (orders, payments, shifts, prices …)."""

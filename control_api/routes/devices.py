@@ -1,0 +1,92 @@
+"""Device telemetry: latest values over REST, and a WebSocket that streams changes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import datetime
+
+from fastapi import APIRouter, HTTPException, WebSocket, WebSocketDisconnect
+from pydantic import BaseModel
+
+from control_api.deps import Pool, WsHub, WsPool
+from telemetry.queries import DeviceLatest, device_latest
+
+router = APIRouter(prefix="/api/v1/stations/{station}/devices/{device}", tags=["devices"])
+
+
+class ValuePublic(BaseModel):
+    value: float | int | bool | str | None
+    unit: str | None
+    quality: str
+    reason: str | None
+    ts: datetime
+
+
+class DeviceLatestPublic(BaseModel):
+    station: str
+    device: str
+    online: bool | None
+    stale: bool | None
+    status_reason: str | None
+    values: dict[str, ValuePublic]
+
+    @classmethod
+    def of(cls, latest: DeviceLatest) -> DeviceLatestPublic:
+        return cls(station=latest.station, device=latest.device, online=latest.online, stale=latest.stale,
+                   status_reason=latest.status_reason,
+                   values={v.name: ValuePublic(value=v.value, unit=v.unit, quality=v.quality, reason=v.reason,
+                                               ts=v.ts) for v in latest.values})
+
+
+@router.get("/latest", response_model=DeviceLatestPublic)
+async def latest(station: str, device: str, pool: Pool) -> DeviceLatestPublic:
+    async with pool.connection() as conn:
+        found = await device_latest(conn, station, device)
+    if found is None:
+        raise HTTPException(404, f"设备 {station}/{device} 没有上报过数据 (no data from this device yet)")
+    return DeviceLatestPublic.of(found)
+
+
+@router.websocket("/stream")
+async def stream(websocket: WebSocket, station: str, device: str, pool: WsPool, hub: WsHub) -> None:
+    """Sends ``{"type": "snapshot", ...}`` first, then ``{"type": "update", "values": {changed}}``."""
+    await websocket.accept()
+    wake = hub.subscribe((station, device))
+    sent: dict[str, ValuePublic] = {}
+    try:
+        first = True
+        while True:
+            async with pool.connection() as conn:
+                found = await device_latest(conn, station, device)
+            if found is not None:
+                body = DeviceLatestPublic.of(found)
+                changed = {k: v for k, v in body.values.items() if sent.get(k) != v}
+                if first or changed:
+                    message = body.model_dump(mode="json") if first else {
+                        "type": "update", "station": station, "device": device, "online": body.online,
+                        "stale": body.stale, "values": {k: v.model_dump(mode="json") for k, v in changed.items()}}
+                    if first:
+                        message["type"] = "snapshot"
+                    await websocket.send_json(message)
+                    sent.update(changed)
+                    first = False
+            await _wait_or_disconnect(websocket, wake)
+    except WebSocketDisconnect:
+        pass
+    finally:
+        hub.unsubscribe((station, device), wake)
+
+
+async def _wait_or_disconnect(websocket: WebSocket, wake: asyncio.Queue[None]) -> None:
+    """Wait for a change notification; raise WebSocketDisconnect if the client leaves meanwhile."""
+    receive = asyncio.ensure_future(websocket.receive())
+    woken = asyncio.ensure_future(wake.get())
+    done, _ = await asyncio.wait({receive, woken}, return_when=asyncio.FIRST_COMPLETED)
+    for task in (receive, woken):
+        if task not in done:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    if receive in done and receive.result().get("type") == "websocket.disconnect":
+        raise WebSocketDisconnect()

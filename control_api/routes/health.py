@@ -1,0 +1,30 @@
+"""Liveness and readiness (/healthz) and Prometheus metrics (/metrics)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from control_api.deps import Pool
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+async def healthz(pool: Pool, request: Request, response: Response) -> dict[str, object]:
+    checks: dict[str, object] = {}
+    try:
+        async with pool.connection(timeout=2) as conn:
+            await conn.execute("SELECT 1")
+        checks["database"] = "ok"
+    except Exception as exc:
+        checks["database"] = f"unavailable: {exc}"
+        response.status_code = 503
+    checks["live_updates"] = "ok" if request.app.state.hub.listening.is_set() else "paused"
+    checks["websocket_clients"] = request.app.state.hub.clients
+    return {"status": "ok" if response.status_code != 503 else "degraded", "checks": checks}
+
+
+@router.get("/metrics")
+async def prometheus_metrics() -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,1 @@
+"""The station edge node: polls devices through protocol adapters and publishes Sparkplug B."""

@@ -1,0 +1,12 @@
+"""Prometheus metrics of the edge node (scraped from its /metrics endpoint)."""
+
+from prometheus_client import Counter, Gauge, Histogram
+
+POLLS = Counter("forecourt_edge_polls_total", "Device polls by outcome", ["device", "outcome"])
+POLL_LATENCY = Histogram("forecourt_edge_poll_seconds", "Time to poll one device", ["device"],
+                         buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+SCHEDULE_MISSES = Counter("forecourt_edge_schedule_misses_total", "Polls that started late", ["device"])
+PUBLISHED = Counter("forecourt_edge_messages_published_total", "MQTT messages published", ["type"])
+PUBLISH_ERRORS = Counter("forecourt_edge_publish_errors_total", "MQTT connection or publish failures")
+QUEUE_DEPTH = Gauge("forecourt_edge_queue_depth", "Snapshots waiting to be published")
+DEVICE_UP = Gauge("forecourt_edge_device_up", "1 when the device answers", ["device"])

@@ -1,0 +1,141 @@
+"""``forecourt``: one command for every service.
+
+  forecourt demo                         a whole simulated station with everything it needs
+  forecourt edge --station FILE.yaml     the station's edge node (devices → Sparkplug B)
+  forecourt ingest                       Sparkplug B → PostgreSQL
+  forecourt api                          the control API (REST, WebSocket)
+  forecourt sim dispenser …              a fuel dispenser simulator (Modbus TCP)
+  forecourt db migrate                   apply database migrations
+  forecourt infra                        only the database and broker, to run services one by one
+
+Settings come from FORECOURT_* environment variables (see README, "Configuration").
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from edge_nodes.station import StationConfigError
+from forecourt.infra import Infrastructure
+from forecourt.local import InfrastructureError
+from forecourt.runner import run_until_stopped
+from forecourt.settings import Settings, SettingsError, load_settings
+
+log = logging.getLogger("forecourt")
+
+QUIET_LOGGERS = ("amqtt", "transitions", "asyncua", "pymodbus", "uvicorn.error", "websockets")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="forecourt", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--env-file", type=Path, help="read FORECOURT_* settings from this file as well")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser("demo", help="start a simulated station, broker, database, ingest and API",
+                          description="Start everything for one simulated station and print where to look. "
+                                      "Ctrl-C stops it all.")
+    demo.add_argument("--api-port", type=int, help="control API port (default FORECOURT_API_PORT or 8000)")
+    demo.add_argument("--every", type=float, default=20.0,
+                      help="average seconds between vehicles at the pump (default 20)")
+
+    edge = sub.add_parser("edge", help="run a station's edge node",
+                          description="Poll the devices of one station and publish Sparkplug B over MQTT.")
+    edge.add_argument("--station", type=Path, required=True, help="station YAML file (see config/stations/)")
+    edge.add_argument("--metrics-port", type=int, help="port for /metrics and /healthz")
+
+    ingest = sub.add_parser("ingest", help="run an ingest worker (Sparkplug B → PostgreSQL)",
+                            description="Subscribe to the Sparkplug namespace and write every point to the database.")
+    ingest.add_argument("--metrics-port", type=int, help="port for /metrics and /healthz")
+
+    api = sub.add_parser("api", help="run the control API", description="REST and WebSocket API on FastAPI.")
+    api.add_argument("--host", help="listen address (default FORECOURT_API_HOST)")
+    api.add_argument("--port", type=int, help="listen port (default FORECOURT_API_PORT)")
+
+    sim = sub.add_parser("sim", help="run device simulators", description="Simulated station equipment.")
+    sim_sub = sim.add_subparsers(dest="simulator", required=True, metavar="SIMULATOR")
+    disp = sim_sub.add_parser("dispenser", help="a fuel dispenser over Modbus TCP (docs/protocols/dispenser-modbus.md)")
+    disp.add_argument("--host", default="127.0.0.1")
+    disp.add_argument("--port", type=int, default=5020)
+    disp.add_argument("--config", type=Path, help="dispenser YAML (default: 2 fuelling points × 2 nozzles)")
+    disp.add_argument("--auto-authorise", action="store_true", help="lifting a nozzle authorises at once")
+    disp.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second")
+
+    db = sub.add_parser("db", help="database tools")
+    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    db_sub.add_parser("migrate", help="apply the numbered SQL migrations that are missing")
+
+    sub.add_parser("infra", help="start only the embedded database and broker and print their URLs",
+                   description="Useful to run edge, ingest and api as separate processes: export the printed "
+                               "variables in each shell.")
+    return p
+
+
+async def _main(args: argparse.Namespace, settings: Settings) -> None:
+    if args.command == "demo":
+        from forecourt.demo import run_demo
+
+        await run_demo(settings, api_port=args.api_port or settings.api_port, every_s=args.every)
+    elif args.command == "edge":
+        from forecourt.services import edge_service
+
+        async with Infrastructure(settings, database=False) as infra:
+            await run_until_stopped(edge_service(settings, args.station, infra.broker, args.metrics_port))
+    elif args.command == "ingest":
+        from forecourt.services import ingest_service
+
+        async with Infrastructure(settings) as infra:
+            await run_until_stopped(ingest_service(settings, infra.database_url, infra.broker, args.metrics_port))
+    elif args.command == "api":
+        from forecourt.services import api_service
+
+        async with Infrastructure(settings, broker=False) as infra:
+            host, port = args.host or settings.api_host, args.port or settings.api_port
+            print(f"控制 API: http://{host}:{port}/docs", flush=True)
+            await run_until_stopped(api_service(infra.database_url, host, port))
+    elif args.command == "sim":
+        from forecourt.simulate import run_dispenser
+
+        await run_until_stopped(run_dispenser(args.config, args.host, args.port, auto_authorise=args.auto_authorise,
+                                              speed=args.speed))
+    elif args.command == "db":
+        async with Infrastructure(settings, broker=False):
+            pass
+    elif args.command == "infra":
+        async with Infrastructure(settings) as infra:
+            print(f"export FORECOURT_DATABASE_URL={infra.database_url}\n"
+                  f"export FORECOURT_MQTT_URL={infra.broker.url()}\n"
+                  f"export FORECOURT_MQTT_V5={'true' if infra.broker.mqtt5 else 'false'}\n"
+                  "# Ctrl-C 停止 (stops both)", flush=True)
+            await run_until_stopped()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings(args.env_file)
+    except SettingsError as exc:
+        print(f"配置错误 (settings error): {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    try:
+        asyncio.run(_main(args, settings))
+    except KeyboardInterrupt:
+        return 130
+    except StationConfigError as exc:
+        print(f"站点配置错误 (station file error): {exc}", file=sys.stderr)
+        return 2
+    except InfrastructureError as exc:
+        print(f"无法启动 (cannot start): {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

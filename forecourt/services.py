@@ -1,0 +1,69 @@
+"""Bootstraps of the long-running services: each takes what the composition root resolved and runs until cancelled."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Generator
+from pathlib import Path
+
+import uvicorn
+
+from control_api.app import create_app
+from edge_nodes.runtime import EdgeNode
+from edge_nodes.station import load_station
+from forecourt.health import serve_health
+from forecourt.settings import Settings
+from telemetry.contracts.broker import BrokerAddress
+from telemetry.ingest.worker import IngestWorker
+
+log = logging.getLogger(__name__)
+
+
+async def edge_service(settings: Settings, station_file: Path, broker: BrokerAddress,
+                       metrics_port: int | None = None) -> None:
+    station = load_station(station_file)
+    node = EdgeNode(station, broker, group=settings.group)
+    await run_with_health(node.run(), metrics_port or settings.edge_metrics_port,
+                          lambda: {"ok": node.connected.is_set(), "station": station.station,
+                                   "mqtt": "connected" if node.connected.is_set() else "reconnecting"})
+
+
+async def ingest_service(settings: Settings, database_url: str, broker: BrokerAddress,
+                         metrics_port: int | None = None) -> None:
+    worker = IngestWorker(database_url, broker, group=settings.ingest_group, share_group=settings.ingest_share_group,
+                          client_id=f"forecourt-ingest-{id(object()) & 0xFFFFFF:06x}")
+    await run_with_health(worker.run(), metrics_port or settings.ingest_metrics_port,
+                          lambda: {"ok": worker.subscribed.is_set(), "subscription": worker.topic_filter})
+
+
+async def run_with_health(service: Awaitable[None], port: int, check: Callable[[], dict[str, object]]) -> None:
+    server = await serve_health("127.0.0.1", port, check)
+    log.info("metrics on http://127.0.0.1:%d/metrics, health on /healthz", port)
+    try:
+        await service
+    finally:
+        server.close()
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: the CLI owns Ctrl-C and stops every service together."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+async def api_service(database_url: str, host: str, port: int) -> None:
+    server = _Server(uvicorn.Config(create_app(database_url), host=host, port=port, log_level="warning",
+                                   ws="websockets-sansio"))
+    task = asyncio.create_task(server.serve())
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        server.should_exit = True
+        await task
+        raise
+    if not server.started:
+        raise OSError(f"the control API could not listen on {host}:{port} (is the port in use?)")

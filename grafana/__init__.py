@@ -1,0 +1,1 @@
+"""Grafana dashboards as code and the tool that pushes them to a Grafana server."""

@@ -1,0 +1,1 @@
+"""Modbus TCP and RTU: declarative point maps, a pure register codec and one async client."""

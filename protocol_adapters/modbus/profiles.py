@@ -1,0 +1,59 @@
+"""Built-in point maps for device types whose register map we publish (see docs/protocols/).
+
+A profile is a function of the device's shape (fuelling points, nozzles) returning PointSpec lines.
+"""
+
+from __future__ import annotations
+
+from protocol_adapters.modbus.points import DType, PointSpec, Table
+
+CENTI = 0.01
+
+
+def dispenser_v1(fuelling_points: int, nozzles: int) -> list[PointSpec]:
+    """The Forecourt dispenser register map v1 (docs/protocols/dispenser-modbus.md)."""
+    points = [
+        PointSpec("map_version", 0, integer=True),
+        PointSpec("power_ok", 2, DType.U16, integer=True, description="device status bits"),
+    ]
+    for n in range(1, fuelling_points + 1):
+        b, fp = 100 * n, f"fp{n}"
+        points += [
+            PointSpec(f"{fp}/state", b + 0, integer=True, description="IFSF FP state 1..9"),
+            PointSpec(f"{fp}/nozzle", b + 1, integer=True),
+            PointSpec(f"{fp}/buffer_state", b + 2, integer=True),
+            PointSpec(f"{fp}/error", b + 3, integer=True),
+            PointSpec(f"{fp}/price", b + 4, DType.U32, unit="fen/L", integer=True),
+            PointSpec(f"{fp}/volume", b + 6, DType.U32, scale=CENTI, unit="L"),
+            PointSpec(f"{fp}/amount", b + 8, DType.U32, unit="fen", integer=True),
+            PointSpec(f"{fp}/flow", b + 10, DType.U16, scale=0.1, unit="L/min"),
+            PointSpec(f"{fp}/transaction", b + 12, DType.U32, integer=True),
+            PointSpec(f"{fp}/last/transaction", b + 20, DType.U32, integer=True),
+            PointSpec(f"{fp}/last/nozzle", b + 22, integer=True),
+            PointSpec(f"{fp}/last/buffer_state", b + 23, integer=True),
+            PointSpec(f"{fp}/last/volume", b + 24, DType.U32, scale=CENTI, unit="L"),
+            PointSpec(f"{fp}/last/amount", b + 26, DType.U32, unit="fen", integer=True),
+            PointSpec(f"{fp}/last/price", b + 28, DType.U32, unit="fen/L", integer=True),
+            PointSpec(f"{fp}/last/start", b + 30, DType.U32, unit="s", integer=True),
+            PointSpec(f"{fp}/last/end", b + 32, DType.U32, unit="s", integer=True),
+            PointSpec(f"{fp}/last/volume_total", b + 34, DType.U64, scale=CENTI, unit="L"),
+        ]
+        for k in range(1, nozzles + 1):
+            a, nz = b + 40 + 12 * (k - 1), f"{fp}/nozzle{k}"
+            points += [
+                PointSpec(f"{nz}/grade", a + 0, integer=True),
+                PointSpec(f"{nz}/lifted", a + 1, DType.BOOL),
+                PointSpec(f"{nz}/price", a + 2, DType.U32, unit="fen/L", integer=True, writable=True),
+                PointSpec(f"{nz}/volume_total", a + 4, DType.U64, scale=CENTI, unit="L"),
+                PointSpec(f"{nz}/amount_total", a + 8, DType.U64, unit="fen", integer=True),
+            ]
+    return points
+
+
+def nozzle_lift_coil(fuelling_point: int, nozzle: int) -> PointSpec:
+    """Simulator-only control: a coil that lifts (1) or hangs up (0) a nozzle."""
+    return PointSpec(f"fp{fuelling_point}/nozzle{nozzle}/lift", 100 * fuelling_point + nozzle, DType.BOOL,
+                     table=Table.COIL, writable=True)
+
+
+PROFILES = {"dispenser-v1": dispenser_v1}

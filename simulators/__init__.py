@@ -1,0 +1,1 @@
+"""Station device simulators: physics models stepped by a clock, each behind its real protocol."""

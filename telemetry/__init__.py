@@ -1,0 +1,1 @@
+"""Telemetry: ingest of Sparkplug B into PostgreSQL/TimescaleDB, storage, queries and alarms."""

@@ -1,0 +1,1 @@
+"""Everything that crosses a process boundary: MQTT topics, Sparkplug payloads, events, units."""

@@ -1,0 +1,158 @@
+"""Sparkplug B session rules, both sides, in one place.
+
+Edge side (``EdgeSequencer``): bdSeq per MQTT session, ``seq`` 0 on NBIRTH and +1 (mod 256) on
+every later node or device message, and stable metric aliases.
+
+Host side (``HostSessions``): what an ingest worker knows about each edge node: the bdSeq of its
+current session, the ``seq`` it expects next, and the metric registry (alias → name, type)
+learnt from births. A gap in ``seq``, a message before a birth or an NDEATH makes the node
+stale until its next NBIRTH; the caller asks for a rebirth.
+
+Both are pure: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from telemetry.contracts.sparkplug import DataType, Metric, Payload
+from telemetry.contracts.topics import MessageType, SparkplugTopic
+
+SEQ_MODULO = 256
+REBIRTH_METRIC = "Node Control/Rebirth"
+BDSEQ_METRIC = "bdSeq"
+
+
+class EdgeSequencer:
+    """Numbers an edge node's messages: ``bdSeq`` per session, ``seq`` per message, aliases per metric."""
+
+    def __init__(self, first_bd_seq: int = 0) -> None:
+        self.bd_seq = first_bd_seq % SEQ_MODULO
+        self._next_bd_seq = self.bd_seq
+        self._seq = 0
+        self._aliases: dict[tuple[str | None, str], int] = {}
+
+    def new_session(self) -> int:
+        """A new MQTT session: its bdSeq (for the will and the NBIRTH); the next session gets +1."""
+        self.bd_seq = self._next_bd_seq
+        self._next_bd_seq = (self.bd_seq + 1) % SEQ_MODULO
+        return self.bd_seq
+
+    def birth_seq(self) -> int:
+        """``seq`` for an NBIRTH: always 0, and the count restarts from it."""
+        self._seq = 0
+        return 0
+
+    def next_seq(self) -> int:
+        self._seq = (self._seq + 1) % SEQ_MODULO
+        return self._seq
+
+    def alias(self, device: str | None, name: str) -> int:
+        """The alias of a metric: unique within the edge node and stable for its lifetime."""
+        key = (device, name)
+        if key not in self._aliases:
+            self._aliases[key] = len(self._aliases) + 1
+        return self._aliases[key]
+
+
+class Verdict(StrEnum):
+    ACCEPT = "accept"          # in order, from a known session
+    GAP = "gap"                # seq jumped: data may be missing; mark stale and ask for rebirth
+    UNBORN = "unborn"          # data from a node we have no birth for; ask for rebirth
+    DEATH = "death"            # the node's session ended
+    STALE_DEATH = "stale-death"  # an NDEATH for an older session: ignore
+
+
+@dataclass(slots=True)
+class MetricInfo:
+    name: str
+    datatype: DataType
+    unit: str | None = None
+
+
+@dataclass(slots=True)
+class NodeState:
+    bd_seq: int | None = None
+    expected_seq: int | None = None
+    online: bool = False
+    stale: bool = True
+    # (device or None, alias) → metric info, learnt from NBIRTH / DBIRTH
+    metrics: dict[tuple[str | None, int], MetricInfo] = field(default_factory=dict)
+    dead_devices: set[str] = field(default_factory=set)
+
+
+def _bd_seq_of(payload: Payload) -> int | None:
+    for m in payload.metrics:
+        if m.name == BDSEQ_METRIC and isinstance(m.value, int):
+            return m.value
+    return None
+
+
+class HostSessions:
+    """Tracks every edge node of a group as the primary host sees it."""
+
+    def __init__(self) -> None:
+        self.nodes: dict[tuple[str, str], NodeState] = {}
+
+    def state(self, group: str, edge_node: str) -> NodeState:
+        return self.nodes.setdefault((group, edge_node), NodeState())
+
+    def observe(self, topic: SparkplugTopic, payload: Payload) -> Verdict:
+        """Update the node's state with one message and say whether it is in order."""
+        node = self.state(topic.group, topic.edge_node)
+        mtype = topic.message_type
+        if mtype is MessageType.NBIRTH:
+            node.bd_seq = _bd_seq_of(payload)
+            node.expected_seq = ((payload.seq or 0) + 1) % SEQ_MODULO
+            node.online, node.stale = True, False
+            node.metrics = {k: v for k, v in node.metrics.items() if k[0] is not None}
+            node.dead_devices.clear()
+            self._learn(node, None, payload.metrics)
+            return Verdict.ACCEPT
+        if mtype is MessageType.NDEATH:
+            bd_seq = _bd_seq_of(payload)
+            if node.bd_seq is not None and bd_seq is not None and bd_seq != node.bd_seq:
+                return Verdict.STALE_DEATH
+            node.online, node.stale, node.expected_seq = False, True, None
+            return Verdict.DEATH
+        if mtype in (MessageType.NCMD, MessageType.DCMD):
+            return Verdict.ACCEPT
+        if not node.online or node.expected_seq is None:
+            return Verdict.UNBORN
+        verdict = Verdict.ACCEPT
+        if payload.seq != node.expected_seq:
+            node.stale = True
+            verdict = Verdict.GAP
+        node.expected_seq = ((payload.seq or 0) + 1) % SEQ_MODULO
+        if mtype is MessageType.DBIRTH and topic.device is not None:
+            node.metrics = {k: v for k, v in node.metrics.items() if k[0] != topic.device}
+            node.dead_devices.discard(topic.device)
+            self._learn(node, topic.device, payload.metrics)
+        elif mtype is MessageType.DDEATH and topic.device is not None:
+            node.dead_devices.add(topic.device)
+        return verdict
+
+    def resolve(self, group: str, edge_node: str, device: str | None, metric: Metric) -> MetricInfo | None:
+        """Name and type of a data metric, by its name or by the alias its birth gave it."""
+        node = self.state(group, edge_node)
+        if metric.alias is not None:
+            info = node.metrics.get((device, metric.alias))
+            if info is not None:
+                return info
+        if metric.name is not None and metric.datatype is not None:
+            return MetricInfo(metric.name, metric.datatype)
+        return None
+
+    def datatypes(self, group: str, edge_node: str, device: str | None) -> dict[int, DataType]:
+        """alias → datatype for decoding a data message's signed values."""
+        node = self.state(group, edge_node)
+        return {alias: info.datatype for (dev, alias), info in node.metrics.items() if dev == device}
+
+    @staticmethod
+    def _learn(node: NodeState, device: str | None, metrics: tuple[Metric, ...]) -> None:
+        for m in metrics:
+            if m.alias is None or m.name is None or m.datatype is None:
+                continue
+            unit = m.properties.get("engUnit")
+            node.metrics[(device, m.alias)] = MetricInfo(m.name, m.datatype, str(unit) if unit else None)

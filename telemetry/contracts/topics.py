@@ -1,0 +1,85 @@
+"""MQTT topic names for Sparkplug B telemetry and CloudEvents, and their pure parsing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+NAMESPACE = "spBv1.0"
+EVENTS_ROOT = "forecourt/v1"
+
+
+class MessageType(StrEnum):
+    NBIRTH = "NBIRTH"
+    NDATA = "NDATA"
+    NDEATH = "NDEATH"
+    NCMD = "NCMD"
+    DBIRTH = "DBIRTH"
+    DDATA = "DDATA"
+    DDEATH = "DDEATH"
+    DCMD = "DCMD"
+    STATE = "STATE"
+
+
+NODE_TYPES = {MessageType.NBIRTH, MessageType.NDATA, MessageType.NDEATH, MessageType.NCMD}
+DEVICE_TYPES = {MessageType.DBIRTH, MessageType.DDATA, MessageType.DDEATH, MessageType.DCMD}
+
+
+class TopicError(ValueError):
+    """A topic that is not a well-formed Sparkplug B topic."""
+
+
+@dataclass(frozen=True, slots=True)
+class SparkplugTopic:
+    group: str
+    message_type: MessageType
+    edge_node: str
+    device: str | None = None
+
+    def __str__(self) -> str:
+        parts = [NAMESPACE, self.group, self.message_type.value, self.edge_node]
+        if self.device is not None:
+            parts.append(self.device)
+        return "/".join(parts)
+
+
+def node_topic(group: str, message_type: MessageType, edge_node: str) -> str:
+    return str(SparkplugTopic(group, message_type, edge_node))
+
+
+def device_topic(group: str, message_type: MessageType, edge_node: str, device: str) -> str:
+    return str(SparkplugTopic(group, message_type, edge_node, device))
+
+
+def state_topic(host_id: str) -> str:
+    return f"{NAMESPACE}/STATE/{host_id}"
+
+
+def group_filter(group: str) -> str:
+    """Subscription filter for every Sparkplug message of one group."""
+    return f"{NAMESPACE}/{group}/#"
+
+
+def shared(filter_: str, share_group: str) -> str:
+    """An MQTT v5 shared subscription, so that N workers split the load."""
+    return f"$share/{share_group}/{filter_}"
+
+
+def parse(topic: str) -> SparkplugTopic:
+    """Split a Sparkplug topic; raises ``TopicError`` for anything else (STATE topics included)."""
+    parts = topic.split("/")
+    if len(parts) not in (4, 5) or parts[0] != NAMESPACE:
+        raise TopicError(f"not a Sparkplug B topic: {topic!r}")
+    try:
+        mtype = MessageType(parts[2])
+    except ValueError as exc:
+        raise TopicError(f"unknown Sparkplug message type in {topic!r}") from exc
+    if mtype is MessageType.STATE:
+        raise TopicError(f"STATE is not a node or device topic: {topic!r}")
+    if (len(parts) == 5) != (mtype in DEVICE_TYPES) or not all(parts[1:]):
+        raise TopicError(f"wrong number of levels for {mtype.value}: {topic!r}")
+    return SparkplugTopic(parts[1], mtype, parts[3], parts[4] if len(parts) == 5 else None)
+
+
+def event_topic(station: str, event_type: str) -> str:
+    return f"{EVENTS_ROOT}/{station}/events/{event_type}"

@@ -1,0 +1,1 @@
+"""Ingest workers: Sparkplug B from MQTT into committed rows."""

@@ -1,0 +1,109 @@
+"""Pure step of ingest: one MQTT message in, the rows and status changes it means out.
+
+No I/O: the worker feeds messages through ``Decoder.decode`` and writes what comes back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from telemetry.contracts import sparkplug, topics
+from telemetry.contracts.quality import Quality
+from telemetry.contracts.session import BDSEQ_METRIC, REBIRTH_METRIC, HostSessions, MetricInfo, Verdict
+from telemetry.contracts.sparkplug import DataType
+from telemetry.contracts.topics import MessageType, SparkplugTopic
+from telemetry.records import MetricDef, PointRow, SourceStatus
+
+
+@dataclass(slots=True)
+class Decoded:
+    topic: SparkplugTopic
+    verdict: Verdict
+    definitions: list[MetricDef] = field(default_factory=list)
+    rows: list[PointRow] = field(default_factory=list)
+    statuses: list[SourceStatus] = field(default_factory=list)
+    unknown_metrics: int = 0
+
+    @property
+    def wants_rebirth(self) -> bool:
+        return self.verdict in (Verdict.GAP, Verdict.UNBORN) or self.unknown_metrics > 0
+
+
+class UndecodableMessage(ValueError):
+    """The message belongs in the dead-letter table."""
+
+
+_SKIP = {BDSEQ_METRIC, REBIRTH_METRIC}
+
+
+def _split_value(value: object, datatype: DataType) -> tuple[float | None, str | None]:
+    if value is None:
+        return None, None
+    if datatype in (DataType.STRING, DataType.TEXT) or isinstance(value, str):
+        return None, str(value)
+    if isinstance(value, bool):
+        return (1.0 if value else 0.0), None
+    if isinstance(value, (int, float)):
+        return float(value), None
+    return None, str(value)
+
+
+class Decoder:
+    def __init__(self) -> None:
+        self.sessions = HostSessions()
+
+    def decode(self, topic_name: str, raw: bytes) -> Decoded:
+        """Raises ``UndecodableMessage`` for a bad topic or payload."""
+        try:
+            topic = topics.parse(topic_name)
+        except topics.TopicError as exc:
+            raise UndecodableMessage(str(exc)) from exc
+        if topic.message_type in (MessageType.NCMD, MessageType.DCMD):
+            return Decoded(topic, Verdict.ACCEPT)
+        device_key = topic.device
+        try:
+            payload = sparkplug.decode(raw, self.sessions.datatypes(topic.group, topic.edge_node, device_key))
+        except sparkplug.SparkplugDecodeError as exc:
+            raise UndecodableMessage(str(exc)) from exc
+        verdict = self.sessions.observe(topic, payload)
+        out = Decoded(topic, verdict)
+        station, device = topic.edge_node, topic.device or ""
+        mtype = topic.message_type
+        if verdict is Verdict.STALE_DEATH:
+            return out
+        if mtype is MessageType.NDEATH:
+            out.statuses.append(SourceStatus(topic.group, station, "", False, True, "node-death"))
+            return out
+        if mtype is MessageType.DDEATH:
+            out.statuses.append(SourceStatus(topic.group, station, device, False, True, "device-death"))
+            return out
+        if mtype is MessageType.NBIRTH:
+            out.statuses.append(SourceStatus(topic.group, station, "", True, False, None))
+        elif mtype is MessageType.DBIRTH:
+            out.statuses.append(SourceStatus(topic.group, station, device, True, False, None))
+        elif verdict is Verdict.GAP:
+            out.statuses.append(SourceStatus(topic.group, station, "", True, True, "seq-gap"))
+        received = datetime.now(UTC)
+        fallback_ts = (datetime.fromtimestamp(payload.timestamp_ms / 1000, UTC)
+                       if payload.timestamp_ms is not None else received)
+        birth = mtype in (MessageType.NBIRTH, MessageType.DBIRTH)
+        for m in payload.metrics:
+            info: MetricInfo | None = self.sessions.resolve(topic.group, topic.edge_node, topic.device, m)
+            if info is None:
+                out.unknown_metrics += 1
+                continue
+            if info.name in _SKIP:
+                continue
+            if birth:
+                unit = m.properties.get("engUnit")
+                out.definitions.append(MetricDef(topic.group, station, device, info.name, info.datatype.name,
+                                                 str(unit) if unit else None))
+            ts = datetime.fromtimestamp(m.timestamp_ms / 1000, UTC) if m.timestamp_ms is not None else fallback_ts
+            value, text = _split_value(m.value, info.datatype)
+            quality = m.quality.value
+            reason = m.quality_reason or None
+            if m.value is None and m.quality is Quality.GOOD:
+                quality, reason = Quality.UNCERTAIN.value, "null"
+            out.rows.append(PointRow(station, device, info.name, ts, value, text, quality, reason, m.is_historical))
+        return out

@@ -1,0 +1,173 @@
+"""The ingest worker: Sparkplug B from MQTT into committed rows in PostgreSQL.
+
+Messages are taken from the broker into a queue, decoded in order (the session rules need
+order), and written in batches, one transaction per batch. A batch that fails to write (the
+database is away) is retried with back-off and never dropped. What cannot be decoded goes to
+the dead-letter table with its topic and raw bytes, and the next message carries on. A gap in
+``seq`` or data from an unknown node asks that node for a rebirth.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import UTC, datetime
+
+import aiomqtt
+import psycopg
+
+from telemetry.contracts import sparkplug, topics
+from telemetry.contracts.broker import BrokerAddress
+from telemetry.contracts.session import REBIRTH_METRIC
+from telemetry.contracts.sparkplug import DataType, Metric, Payload
+from telemetry.contracts.topics import MessageType
+from telemetry.ingest import metrics
+from telemetry.ingest.decoder import Decoded, Decoder, UndecodableMessage
+from telemetry.storage.repository import TelemetryWriter
+
+log = logging.getLogger(__name__)
+
+REBIRTH_HOLDOFF_S = 5.0
+
+
+class IngestWorker:
+    def __init__(self, database_url: str, broker: BrokerAddress, *, group: str = "+",
+                 share_group: str | None = None, client_id: str = "forecourt-ingest",
+                 batch_max: int = 2000, batch_wait_s: float = 0.05) -> None:
+        self.database_url = database_url
+        self.broker = broker
+        self.group = group
+        self.share_group = share_group if broker.mqtt5 else None
+        self.client_id = client_id
+        self.batch_max = batch_max
+        self.batch_wait_s = batch_wait_s
+        self.decoder = Decoder()
+        self.writer = TelemetryWriter()
+        self.subscribed = asyncio.Event()
+        self._queue: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
+        self._rebirth_asked: dict[tuple[str, str], float] = {}
+        self._conn: psycopg.AsyncConnection | None = None
+
+    @property
+    def topic_filter(self) -> str:
+        f = topics.group_filter(self.group)
+        return topics.shared(f, self.share_group) if self.share_group else f
+
+    async def run(self) -> None:
+        """Consume until cancelled; reconnect to the broker with back-off when it goes away."""
+        delay = 0.5
+        while True:
+            try:
+                await self._session()
+            except* (aiomqtt.MqttError, OSError) as group:
+                self.subscribed.clear()
+                log.warning("MQTT session ended (%s); reconnecting in %.1fs", group.exceptions[0], delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
+    async def _session(self) -> None:
+        async with aiomqtt.Client(identifier=self.client_id, **self.broker.client_kwargs()) as client:
+            await client.subscribe(self.topic_filter, qos=1)
+            self.subscribed.set()
+            log.info("ingest subscribed to %s on %s", self.topic_filter, self.broker.url())
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(self._receive(client))
+                tasks.create_task(self._write_loop(client))
+
+    async def _receive(self, client: aiomqtt.Client) -> None:
+        async for message in client.messages:
+            raw = message.payload if isinstance(message.payload, (bytes, bytearray)) else b""
+            self._queue.put_nowait((str(message.topic), bytes(raw)))
+            metrics.QUEUE_DEPTH.set(self._queue.qsize())
+
+    async def _next_batch(self) -> list[tuple[str, bytes]]:
+        batch = [await self._queue.get()]
+        deadline = time.monotonic() + self.batch_wait_s
+        while len(batch) < self.batch_max:
+            timeout = deadline - time.monotonic()
+            if timeout <= 0:
+                break
+            try:
+                batch.append(await asyncio.wait_for(self._queue.get(), timeout))
+            except TimeoutError:
+                break
+        return batch
+
+    async def _write_loop(self, client: aiomqtt.Client) -> None:
+        while True:
+            batch = await self._next_batch()
+            decoded, dead = self.decode(batch)
+            await self._commit_with_retry(decoded, dead)
+            metrics.BATCH_SIZE.observe(len(batch))
+            metrics.QUEUE_DEPTH.set(self._queue.qsize())
+            for d in decoded:
+                if d.wants_rebirth:
+                    await self._ask_rebirth(client, d.topic.group, d.topic.edge_node)
+
+    def decode(self, batch: list[tuple[str, bytes]]) -> tuple[list[Decoded], list[tuple[str, bytes, str]]]:
+        decoded: list[Decoded] = []
+        dead: list[tuple[str, bytes, str]] = []
+        for topic, raw in batch:
+            if topic.startswith(f"{topics.NAMESPACE}/STATE/"):
+                continue
+            try:
+                d = self.decoder.decode(topic, raw)
+            except UndecodableMessage as exc:
+                dead.append((topic, raw, str(exc)))
+                log.warning("dead letter from %s: %s", topic, exc)
+                continue
+            metrics.MESSAGES.labels(d.topic.message_type.value).inc()
+            if d.wants_rebirth:
+                metrics.SEQ_GAPS.inc()
+            decoded.append(d)
+        return decoded, dead
+
+    async def _commit_with_retry(self, decoded: list[Decoded], dead: list[tuple[str, bytes, str]]) -> None:
+        delay = 0.2
+        while True:
+            try:
+                await self._commit(decoded, dead)
+                return
+            except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+                metrics.DB_ERRORS.inc()
+                log.warning("database write failed (%s); retrying in %.1fs, nothing is dropped", exc, delay)
+                if self._conn is not None:
+                    await self._conn.close()
+                self._conn = None
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def _commit(self, decoded: list[Decoded], dead: list[tuple[str, bytes, str]]) -> None:
+        if self._conn is None or self._conn.closed:
+            self._conn = await psycopg.AsyncConnection.connect(self.database_url)
+        conn = self._conn
+        rows = [r for d in decoded for r in d.rows]
+        async with conn.transaction():
+            await self.writer.metric_ids(conn, [m for d in decoded for m in d.definitions])
+            new = await self.writer.write_points(conn, rows)
+            await self.writer.set_status(conn, [s for d in decoded for s in d.statuses])
+            for topic, raw, error in dead:
+                await self.writer.dead_letter(conn, topic, raw, error)
+            changed = {(r.station, r.device) for r in rows} | {(s.station, s.device) for d in decoded
+                                                               for s in d.statuses}
+            await self.writer.notify(conn, changed)
+        metrics.ROWS.inc(new)
+        metrics.DEAD_LETTERS.inc(len(dead))
+        if rows:
+            metrics.LAG.set((datetime.now(UTC) - max(r.ts for r in rows)).total_seconds())
+
+    async def _ask_rebirth(self, client: aiomqtt.Client, group: str, edge_node: str) -> None:
+        now = time.monotonic()
+        if now - self._rebirth_asked.get((group, edge_node), -REBIRTH_HOLDOFF_S) < REBIRTH_HOLDOFF_S:
+            return
+        self._rebirth_asked[(group, edge_node)] = now
+        payload = Payload(int(time.time() * 1000), None,
+                          (Metric(REBIRTH_METRIC, None, None, DataType.BOOLEAN, True),))
+        try:
+            await client.publish(topics.node_topic(group, MessageType.NCMD, edge_node), sparkplug.encode(payload),
+                                 qos=1)
+            metrics.REBIRTHS.inc()
+            log.info("asked %s/%s for a rebirth", group, edge_node)
+        except aiomqtt.MqttError as exc:
+            log.warning("could not ask %s for a rebirth: %s", edge_node, exc)

@@ -1,0 +1,1 @@
+"""SQL migrations and the repositories that write telemetry."""

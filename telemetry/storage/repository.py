@@ -1,0 +1,104 @@
+"""Writes telemetry: metric definitions, points by COPY (idempotent), latest values, status, dead letters.
+
+All writes of one batch go in the caller's transaction; after commit a NOTIFY on
+``telemetry_latest`` tells listeners (the control API's WebSocket) which devices changed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+import psycopg
+
+from telemetry.records import MetricDef, PointRow, SourceStatus
+
+NOTIFY_CHANNEL = "telemetry_latest"
+
+_STAGING = """CREATE TEMP TABLE IF NOT EXISTS points_staging (
+    metric_id integer, ts timestamptz, value double precision, value_text text,
+    quality text, reason text, historical boolean) ON COMMIT DELETE ROWS"""
+
+
+class TelemetryWriter:
+    """One per ingest connection; caches metric ids."""
+
+    def __init__(self) -> None:
+        self._ids: dict[tuple[str, str, str], int] = {}
+
+    async def metric_ids(self, conn: psycopg.AsyncConnection, defs: Iterable[MetricDef]) -> None:
+        for d in defs:
+            cur = await conn.execute(
+                """INSERT INTO telemetry.metrics (grp, station, device, name, datatype, unit)
+                   VALUES (%s, %s, %s, %s, %s, %s)
+                   ON CONFLICT (station, device, name)
+                   DO UPDATE SET datatype = EXCLUDED.datatype, unit = EXCLUDED.unit, grp = EXCLUDED.grp
+                   RETURNING metric_id""",
+                (d.group, d.station, d.device, d.name, d.datatype, d.unit))
+            row = await cur.fetchone()
+            if row is not None:
+                self._ids[(d.station, d.device, d.name)] = row[0]
+
+    async def _known_id(self, conn: psycopg.AsyncConnection, key: tuple[str, str, str]) -> int | None:
+        if key not in self._ids:
+            cur = await conn.execute(
+                "SELECT metric_id FROM telemetry.metrics WHERE station = %s AND device = %s AND name = %s", key)
+            row = await cur.fetchone()
+            if row is None:
+                return None
+            self._ids[key] = row[0]
+        return self._ids[key]
+
+    async def write_points(self, conn: psycopg.AsyncConnection, rows: list[PointRow]) -> int:
+        """COPY into staging, then insert what is new; returns the number of rows that were new."""
+        if not rows:
+            return 0
+        ids = [await self._known_id(conn, (r.station, r.device, r.name)) for r in rows]
+        await conn.execute(_STAGING)
+        async with conn.cursor() as cur:
+            async with cur.copy("COPY points_staging FROM STDIN") as copy:
+                for metric_id, r in zip(ids, rows, strict=True):
+                    if metric_id is not None:
+                        await copy.write_row((metric_id, r.ts, r.value, r.value_text, r.quality, r.reason,
+                                              r.historical))
+            await cur.execute(
+                """INSERT INTO telemetry.points (metric_id, ts, value, value_text, quality, reason, historical)
+                   SELECT DISTINCT ON (metric_id, ts) metric_id, ts, value, value_text, quality, reason, historical
+                   FROM points_staging ORDER BY metric_id, ts
+                   ON CONFLICT (metric_id, ts) DO NOTHING""")
+            inserted = cur.rowcount
+            await cur.execute(
+                """INSERT INTO telemetry.latest AS l (metric_id, ts, value, value_text, quality, reason, received_at)
+                   SELECT DISTINCT ON (metric_id) metric_id, ts, value, value_text, quality, reason, now()
+                   FROM points_staging WHERE NOT historical ORDER BY metric_id, ts DESC
+                   ON CONFLICT (metric_id) DO UPDATE SET ts = EXCLUDED.ts, value = EXCLUDED.value,
+                       value_text = EXCLUDED.value_text, quality = EXCLUDED.quality, reason = EXCLUDED.reason,
+                       received_at = EXCLUDED.received_at
+                   WHERE l.ts <= EXCLUDED.ts""")
+        return max(inserted, 0)
+
+    @staticmethod
+    async def set_status(conn: psycopg.AsyncConnection, statuses: Iterable[SourceStatus]) -> None:
+        for s in statuses:
+            await conn.execute(
+                """INSERT INTO telemetry.sources (station, device, grp, online, stale, reason, updated_at)
+                   VALUES (%s, %s, %s, %s, %s, %s, now())
+                   ON CONFLICT (station, device) DO UPDATE SET online = EXCLUDED.online, stale = EXCLUDED.stale,
+                       reason = EXCLUDED.reason, grp = EXCLUDED.grp, updated_at = now()""",
+                (s.station, s.device, s.group, s.online, s.stale, s.reason))
+            if s.device == "" and (not s.online or s.stale):
+                # the node's death or gap makes every device of the station stale too
+                await conn.execute(
+                    "UPDATE telemetry.sources SET stale = true, reason = %s, updated_at = now() "
+                    "WHERE station = %s AND device <> ''", (s.reason, s.station))
+
+    @staticmethod
+    async def dead_letter(conn: psycopg.AsyncConnection, topic: str, payload: bytes, error: str) -> None:
+        await conn.execute("INSERT INTO telemetry.dead_letters (topic, payload, error) VALUES (%s, %s, %s)",
+                           (topic, payload, error))
+
+    @staticmethod
+    async def notify(conn: psycopg.AsyncConnection, devices: Iterable[tuple[str, str]]) -> None:
+        for station, device in sorted(set(devices)):
+            await conn.execute("SELECT pg_notify(%s, %s)",
+                               (NOTIFY_CHANNEL, json.dumps({"station": station, "device": device})))

@@ -1,0 +1,104 @@
+"""Real servers for tests.
+
+PostgreSQL: ``FORECOURT_TEST_DATABASE_URL`` names a server (CI has one on 127.0.0.1:5432); without it
+an embedded PostgreSQL is started for the run. Every run makes its own migrated template database and
+every test that asks for ``database_url`` gets a fresh copy of it, so runs and tests never collide.
+
+MQTT: ``FORECOURT_TEST_MQTT_URL`` names a broker; without it one is started (mosquitto if on PATH,
+else amqtt). Tests isolate their traffic with a unique Sparkplug group (fixture ``group``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import pytest
+
+from forecourt.local import EmbeddedPostgres, LocalBroker
+from forecourt.migrations import migrate
+from telemetry.contracts.broker import BrokerAddress
+
+
+def _with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    url = os.environ.get("FORECOURT_TEST_DATABASE_URL")
+    if url:
+        yield url
+        return
+    pg = EmbeddedPostgres(tmp_path_factory.mktemp("pg"))
+    yield pg.start()
+    pg.stop()
+
+
+@pytest.fixture(scope="session")
+def template_database(postgres_server: str) -> Iterator[str]:
+    name = f"fc_tmpl_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    with psycopg.connect(postgres_server, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
+    migrate(_with_database(postgres_server, name))
+    yield name
+    with psycopg.connect(postgres_server, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def database_url(postgres_server: str, template_database: str) -> Iterator[str]:
+    """A fresh, migrated database for one test."""
+    name = f"fc_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(postgres_server, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')  # type: ignore[arg-type]
+    yield _with_database(postgres_server, name)
+    with psycopg.connect(postgres_server, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+
+
+class _BrokerThread:
+    """A broker with its own event loop in a thread, so that it outlives each test's loop."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.broker = LocalBroker(data_dir)
+        self.thread.start()
+
+    def start(self) -> BrokerAddress:
+        return asyncio.run_coroutine_threadsafe(self.broker.start(), self.loop).result(30)
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.broker.stop(), self.loop).result(30)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+
+
+@pytest.fixture(scope="session")
+def session_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerAddress]:
+    url = os.environ.get("FORECOURT_TEST_MQTT_URL")
+    if url:
+        yield BrokerAddress.from_url(url)
+        return
+    runner = _BrokerThread(Path(tmp_path_factory.mktemp("mqtt")))
+    yield runner.start()
+    runner.stop()
+
+
+@pytest.fixture
+def broker(session_broker: BrokerAddress) -> BrokerAddress:
+    return session_broker
+
+
+@pytest.fixture
+def group() -> str:
+    """A Sparkplug group of this test's own, so that tests sharing a broker never see each other."""
+    return f"t{uuid.uuid4().hex[:10]}"

@@ -1,0 +1,35 @@
+from pathlib import Path
+
+import pytest
+
+from forecourt.settings import SettingsError, load_settings
+
+
+def test_defaults_mean_embedded_infrastructure(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("FORECOURT_DATABASE_URL", "FORECOURT_MQTT_URL"):
+        monkeypatch.delenv(var, raising=False)
+    s = load_settings()
+    assert s.database_url is None and s.mqtt_url is None and s.api_port == 8000
+
+
+@pytest.mark.parametrize(("var", "value", "expect"), [
+    ("FORECOURT_API_PORT", "abc", "FORECOURT_API_PORT: expected an integer, got 'abc'"),
+    ("FORECOURT_API_PORT", "70000", "FORECOURT_API_PORT: expected a smaller number"),
+    ("FORECOURT_DATABASE_URL", "mysql://x", "FORECOURT_DATABASE_URL: expected a URL like postgresql://"),
+    ("FORECOURT_MQTT_URL", "http://x", "FORECOURT_MQTT_URL: expected a URL like mqtt://"),
+    ("FORECOURT_LOG_LEVEL", "LOUD", "FORECOURT_LOG_LEVEL: expected one of"),
+    ("FORECOURT_API_PROT", "1", "FORECOURT_API_PROT: not a setting"),
+])
+def test_wrong_values_name_the_variable(monkeypatch: pytest.MonkeyPatch, var: str, value: str, expect: str) -> None:
+    monkeypatch.setenv(var, value)
+    with pytest.raises(SettingsError, match=expect.replace("(", r"\(")):
+        load_settings()
+
+
+def test_env_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FORECOURT_API_PORT", raising=False)
+    env = tmp_path / "forecourt.env"
+    env.write_text("FORECOURT_API_PORT=8123\n")
+    assert load_settings(env).api_port == 8123
+    with pytest.raises(SettingsError, match="does not exist"):
+        load_settings(tmp_path / "missing.env")

@@ -1,0 +1,1 @@
+"""Plate and face recognition with ONNX models (camera frames in, recognition events out)."""
