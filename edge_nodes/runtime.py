@@ -194,7 +194,7 @@ class EdgeNode:
     async def _command_loop(self, client: aiomqtt.Client) -> None:
         async for message in client.messages:
             try:
-                payload = sparkplug.decode(bytes(message.payload))  # type: ignore[arg-type]
+                payload = sparkplug.decode(bytes(message.payload))
             except (sparkplug.SparkplugDecodeError, TypeError):
                 log.warning("ignored an undecodable NCMD on %s", message.topic)
                 continue

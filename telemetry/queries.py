@@ -52,7 +52,7 @@ async def device_latest(conn: psycopg.AsyncConnection, station: str, device: str
         (station, device))).fetchone()
     if not rows and status is None:
         return None
-    values = tuple(LatestValue(name, _typed(value, text, datatype), unit, quality, reason, ts)  # type: ignore[arg-type]
+    values = tuple(LatestValue(name, _typed(value, text, datatype), unit, quality, reason, ts)
                    for name, datatype, unit, value, text, quality, reason, ts in rows)
     online, stale, reason = status if status is not None else (None, None, None)
     return DeviceLatest(station, device, online, stale, reason, values)

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import tempfile
 import threading
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -32,14 +34,19 @@ def _with_database(url: str, name: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def postgres_server() -> Iterator[str]:
     url = os.environ.get("FORECOURT_TEST_DATABASE_URL")
     if url:
         yield url
         return
-    pg = EmbeddedPostgres(tmp_path_factory.mktemp("pg"))
-    yield pg.start()
-    pg.stop()
+    # not under pytest's temp root: pytest keeps that at mode 0700, and the server runs as its own user
+    data_dir = Path(tempfile.mkdtemp(prefix="forecourt-test-pg-"))
+    pg = EmbeddedPostgres(data_dir)
+    try:
+        yield pg.start()
+    finally:
+        pg.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -64,12 +64,19 @@ def decode_point(spec: PointSpec, words: Sequence[int]) -> int | float | bool:
     if len(words) != spec.dtype.words:
         raise RegisterCountError(f"{spec.key}: expected {spec.dtype.words} words, got {len(words)}")
     ordered = list(words) if spec.word_order is WordOrder.BIG else list(reversed(words))
-    raw = struct.unpack(_STRUCT[spec.dtype], struct.pack(f">{len(ordered)}H", *ordered))[0]
+    raw: int | float = struct.unpack(_STRUCT[spec.dtype], struct.pack(f">{len(ordered)}H", *ordered))[0]
     if spec.integer:
         return round(raw * spec.scale)
     if spec.scale == 1.0 and spec.dtype not in (DType.F32, DType.F64):
         return int(raw)
+    if isinstance(raw, int):  # a scaled integer register: keep exactly the decimals the scale gives
+        return round(raw * spec.scale, _decimals(spec.scale))
     return float(raw) * spec.scale
+
+
+def _decimals(scale: float) -> int:
+    text = f"{scale:.10f}".rstrip("0")
+    return len(text.split(".")[1]) if "." in text else 0
 
 
 def decode_block(block: ReadBlock, words: Sequence[int | bool]) -> dict[str, int | float | bool]:

@@ -14,7 +14,7 @@ def dispenser_v1(fuelling_points: int, nozzles: int) -> list[PointSpec]:
     """The Forecourt dispenser register map v1 (docs/protocols/dispenser-modbus.md)."""
     points = [
         PointSpec("map_version", 0, integer=True),
-        PointSpec("power_ok", 2, DType.U16, integer=True, description="device status bits"),
+        PointSpec("status", 2, integer=True, description="bit0 power, bit1 fuelling, bit2 error, bit3 unpaid"),
     ]
     for n in range(1, fuelling_points + 1):
         b, fp = 100 * n, f"fp{n}"
@@ -27,6 +27,7 @@ def dispenser_v1(fuelling_points: int, nozzles: int) -> list[PointSpec]:
             PointSpec(f"{fp}/volume", b + 6, DType.U32, scale=CENTI, unit="L"),
             PointSpec(f"{fp}/amount", b + 8, DType.U32, unit="fen", integer=True),
             PointSpec(f"{fp}/flow", b + 10, DType.U16, scale=0.1, unit="L/min"),
+            PointSpec(f"{fp}/unpaid", b + 11, integer=True, description="payable or locked transactions"),
             PointSpec(f"{fp}/transaction", b + 12, DType.U32, integer=True),
             PointSpec(f"{fp}/last/transaction", b + 20, DType.U32, integer=True),
             PointSpec(f"{fp}/last/nozzle", b + 22, integer=True),
@@ -37,6 +38,8 @@ def dispenser_v1(fuelling_points: int, nozzles: int) -> list[PointSpec]:
             PointSpec(f"{fp}/last/start", b + 30, DType.U32, unit="s", integer=True),
             PointSpec(f"{fp}/last/end", b + 32, DType.U32, unit="s", integer=True),
             PointSpec(f"{fp}/last/volume_total", b + 34, DType.U64, scale=CENTI, unit="L"),
+            PointSpec(f"{fp}/last/grade", b + 38, integer=True),
+            PointSpec(f"{fp}/last/end_reason", b + 39, integer=True),
         ]
         for k in range(1, nozzles + 1):
             a, nz = b + 40 + 12 * (k - 1), f"{fp}/nozzle{k}"

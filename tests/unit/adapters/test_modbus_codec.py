@@ -41,7 +41,8 @@ def test_dispenser_profile_reads_in_few_requests() -> None:
     (PointSpec("u32le", 0, DType.U32, word_order=WordOrder.LITTLE), [0x81CD, 0x0001], 98765),
     (PointSpec("i32", 0, DType.I32), [0xFFFF, 0xFFFF], -1),
     (PointSpec("f32", 0, DType.F32), [0x4141, 0x999A], pytest.approx(12.1, rel=1e-6)),
-    (PointSpec("vol", 0, DType.U32, scale=0.01), [0x0000, 0x04D2], pytest.approx(12.34)),
+    (PointSpec("vol", 0, DType.U32, scale=0.01), [0x0000, 0x04D2], 12.34),
+    (PointSpec("vol", 0, DType.U32, scale=0.01), [0, 1403], 14.03),  # not 14.030000000000001
     (PointSpec("u64", 0, DType.U64, scale=0.01), [0, 1, 0, 0], pytest.approx(2**32 * 0.01)),
     (PointSpec("fen", 0, DType.U32, integer=True), [0, 789], 789),
     (PointSpec("flag", 0, DType.BOOL), [1], True),

@@ -1,0 +1,66 @@
+"""``forecourt demo``: one simulated station and everything it needs, in one process, with progress.
+
+Database and broker (embedded unless configured), a dispenser simulator with cars arriving now and
+then, the station's edge node, an ingest worker and the control API. Ctrl-C stops all of it.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from edge_nodes.runtime import EdgeNode
+from edge_nodes.station import load_station
+from forecourt.infra import Infrastructure
+from forecourt.local import free_port
+from forecourt.progress import Progress
+from forecourt.runner import run_until_stopped
+from forecourt.services import api_service, run_with_health
+from forecourt.settings import Settings
+from forecourt.simulate import DEMO_DISPENSER, drive_customers
+from simulators.clock import SimClock
+from simulators.dispenser.model import DispenserModel
+from simulators.dispenser.server import DispenserServer
+from telemetry.ingest.worker import IngestWorker
+
+DEMO_STATION = Path(__file__).resolve().parent.parent / "config" / "stations" / "demo.yaml"
+
+
+async def run_demo(settings: Settings, *, api_port: int, every_s: float) -> None:
+    progress = Progress(Infrastructure.steps(settings, database=True, broker=True) + 2)
+    async with Infrastructure(settings, progress=progress) as infra:
+        clock = SimClock()
+        model = DispenserModel(DEMO_DISPENSER, start=clock.now())
+        with progress("启动加油机模拟器 (dispenser simulator, Modbus TCP)"):
+            dispenser = DispenserServer(model, clock, port=free_port())
+            await dispenser.start()
+        try:
+            station = load_station(DEMO_STATION)
+            device = station.devices[0].model_copy(update={"port": dispenser.port})
+            station = station.model_copy(update={"devices": [device]})
+            node = EdgeNode(station, infra.broker, group=settings.group)
+            worker = IngestWorker(infra.database_url, infra.broker, group=settings.group,
+                                  share_group=settings.ingest_share_group, client_id="forecourt-demo-ingest")
+            with progress("启动边缘节点、数据接入与控制 API (edge node, ingest, API)"):
+                services = [
+                    run_with_health(node.run(), settings.edge_metrics_port, lambda: {"ok": node.connected.is_set()}),
+                    run_with_health(worker.run(), settings.ingest_metrics_port,
+                                    lambda: {"ok": worker.subscribed.is_set()}),
+                    api_service(infra.database_url, settings.api_host, api_port),
+                    drive_customers(dispenser, every_s, random.Random(1)),
+                ]
+            base = f"http://{settings.api_host}:{api_port}"
+            print(f"""
+演示站 {station.station}（{station.name}）已启动 — the demo station is running:
+  最新数据 latest values   {base}/api/v1/stations/{station.station}/devices/{device.code}/latest
+  实时推送 live WebSocket  ws://{settings.api_host}:{api_port}/api/v1/stations/{station.station}/devices/{device.code}/stream
+  API 文档 API docs        {base}/docs
+  健康检查 health          {base}/healthz   指标 metrics {base}/metrics
+  加油机 dispenser         Modbus TCP 127.0.0.1:{dispenser.port} (docs/protocols/dispenser-modbus.md)
+  MQTT 代理 broker          {infra.broker.url()}   数据库 database {infra.database_url}
+车辆每约 {every_s:.0f} 秒到达一次并加油。按 Ctrl-C 停止全部服务 (Ctrl-C stops everything).
+""", flush=True)
+            await run_until_stopped(*services)
+        finally:
+            await dispenser.stop()
+    print("演示已停止 (demo stopped).", flush=True)
