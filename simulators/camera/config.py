@@ -6,7 +6,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-DEFAULT_SCENES_DIR = Path("/work/shared/data/vision/plates/scenes")
+#: The project's shared data sits beside the repository (``../shared``); a station file can name another folder.
+DEFAULT_SCENES_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "vision" / "plates" / "scenes"
 
 
 class CameraConfig(BaseModel):

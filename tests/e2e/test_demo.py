@@ -1,0 +1,71 @@
+"""``forecourt demo`` as a user runs it: no configuration, volume and amount rise, Ctrl-C leaves nothing behind."""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from forecourt.local import free_port
+
+pytestmark = pytest.mark.e2e
+
+
+def _processes_using(marker: str) -> list[str]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if marker in cmdline:
+            found.append(f"{proc.name}: {cmdline[:120]}")
+    return found
+
+
+def test_demo_runs_with_nothing_configured_and_stops_cleanly() -> None:
+    data_dir = Path(tempfile.mkdtemp(prefix="forecourt-demo-"))   # the embedded server runs as its own user
+    api_port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FORECOURT_")}
+    env.update(FORECOURT_DATA_DIR=str(data_dir), FORECOURT_EDGE_METRICS_PORT=str(free_port()),
+               FORECOURT_INGEST_METRICS_PORT=str(free_port()))
+    log = data_dir / "demo.log"
+    demo = subprocess.Popen([sys.executable, "-m", "forecourt.cli", "demo", "--api-port", str(api_port),
+                             "--every", "1"], env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
+                            cwd=Path(__file__).parents[2])
+    url = f"http://127.0.0.1:{api_port}/api/v1/stations/demo-01/devices/disp-01/latest"
+    seen: dict[str, list[tuple[float, int]]] = {"fp1": [], "fp2": []}
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and not _rising(seen):
+            try:
+                values = httpx.get(url, timeout=2).json()["values"]
+                for fp in ("fp1", "fp2"):
+                    if values[f"{fp}/state"]["value"] == 8:        # fuelling
+                        seen[fp].append((values[f"{fp}/volume"]["value"], values[f"{fp}/amount"]["value"]))
+            except (httpx.HTTPError, KeyError, ValueError):
+                pass
+            time.sleep(0.5)
+        assert _rising(seen), f"volume and amount did not rise: {seen}\n{log.read_text(errors='replace')}"
+    finally:
+        demo.send_signal(signal.SIGINT)
+        code = demo.wait(timeout=30)
+    output = log.read_text(errors="replace")
+    assert code in (0, 130), output
+    assert "演示已停止" in output and "/latest" in output
+    time.sleep(0.5)
+    assert _processes_using(str(data_dir)) == [], "the demo left processes behind"
+    shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def _rising(seen: dict[str, list[tuple[float, int]]]) -> bool:
+    """One fuelling point seen fuelling at least three times with its volume and amount going up."""
+    return any(len(s) >= 3 and s[-1][0] > s[0][0] and s[-1][1] > s[0][1] for s in seen.values())
