@@ -12,28 +12,20 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from edge_nodes import metrics
+from edge_nodes.source import Emit, MetricSpec, Snapshot
 from protocol_adapters.modbus.client import ModbusConnection
 from protocol_adapters.modbus.codec import plan_reads
-from protocol_adapters.modbus.points import PointSpec
+from protocol_adapters.modbus.points import DType, PointSpec, Table
 from protocol_adapters.readings import AdapterError, DeviceUnavailable, Reading
 from telemetry.contracts.quality import Quality
+from telemetry.contracts.sparkplug import DataType
 
 log = logging.getLogger(__name__)
 
 BACKOFF_MAX_S = 30.0
-
-
-@dataclass(frozen=True, slots=True)
-class Snapshot:
-    device: str
-    readings: tuple[Reading, ...]
-    available: bool
-    reason: str = ""
 
 
 def backoff_delay(failures: int, base: float, rng: random.Random) -> float:
@@ -42,16 +34,25 @@ def backoff_delay(failures: int, base: float, rng: random.Random) -> float:
     return rng.uniform(base, max(base, ceiling))
 
 
+def datatype_of(spec: PointSpec) -> DataType:
+    if spec.dtype is DType.BOOL or spec.table in (Table.COIL, Table.DISCRETE):
+        return DataType.BOOLEAN
+    if spec.integer or (spec.scale == 1.0 and spec.dtype not in (DType.F32, DType.F64)):
+        return DataType.INT64
+    return DataType.DOUBLE
+
+
 class ModbusPoller:
+    """The device source of one Modbus device (see ``edge_nodes/source.py``)."""
+
     def __init__(self, device: str, connection: ModbusConnection, points: list[PointSpec],
-                 interval_s: float, on_snapshot: Callable[[Snapshot], Awaitable[None]],
-                 rng: random.Random | None = None) -> None:
-        self.device = device
+                 interval_s: float, rng: random.Random | None = None) -> None:
+        self.code = self.device = device
         self.points = points
+        self.metrics = {p.key: MetricSpec(p.key, datatype_of(p), p.unit) for p in points}
         self.blocks = plan_reads(points)
         self.interval_s = interval_s
         self._conn = connection
-        self._on_snapshot = on_snapshot
         self._rng = rng or random.Random()
         self.failures = 0
 
@@ -80,14 +81,14 @@ class ModbusPoller:
         metrics.DEVICE_UP.labels(self.device).set(1)
         return Snapshot(self.device, tuple(readings), available=True)
 
-    async def run(self) -> None:
+    async def run(self, emit: Emit) -> None:
         """Poll on a fixed schedule (not a fixed delay) until cancelled."""
         next_at = time.monotonic()
         while True:
             started = time.monotonic()
             with metrics.POLL_LATENCY.labels(self.device).time():
                 snapshot = await self.poll_once()
-            await self._on_snapshot(snapshot)
+            await emit(snapshot)
             if self.failures:
                 await asyncio.sleep(backoff_delay(self.failures, self.interval_s, self._rng))
                 next_at = time.monotonic()

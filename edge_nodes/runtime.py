@@ -20,31 +20,24 @@ from datetime import UTC, datetime
 import aiomqtt
 
 from edge_nodes import metrics
-from edge_nodes.poller import ModbusPoller, Snapshot, backoff_delay
-from edge_nodes.station import ModbusDevice, Station
-from protocol_adapters.modbus.client import ModbusConnection
-from protocol_adapters.modbus.points import DType, PointSpec
+from edge_nodes.poller import backoff_delay
+from edge_nodes.source import DeviceSource, Snapshot
+from edge_nodes.station import Station
 from protocol_adapters.readings import Reading
 from telemetry.contracts import sparkplug, topics
 from telemetry.contracts.broker import BrokerAddress
 from telemetry.contracts.quality import Quality
-from telemetry.contracts.session import BDSEQ_METRIC, REBIRTH_METRIC, EdgeSequencer
+from telemetry.contracts.session import BDSEQ_METRIC, REBIRTH_METRIC, EdgeSequencer, parse_host_state
 from telemetry.contracts.sparkplug import DataType, Metric, Payload
 from telemetry.contracts.topics import MessageType
 
 log = logging.getLogger(__name__)
 
+FIRST_POLL_WAIT_S = 5.0
+
 
 def _ms(t: datetime) -> int:
     return int(t.timestamp() * 1000)
-
-
-def datatype_of(spec: PointSpec) -> DataType:
-    if spec.dtype is DType.BOOL or spec.table.value in ("coil", "discrete"):
-        return DataType.BOOLEAN
-    if spec.integer or (spec.scale == 1.0 and spec.dtype not in (DType.F32, DType.F64)):
-        return DataType.INT64
-    return DataType.DOUBLE
 
 
 @dataclass(slots=True)
@@ -62,25 +55,20 @@ class EdgeNode:
         self.primary_host = primary_host
         self.sequencer = EdgeSequencer()
         self.devices = {d.code: d for d in station.devices}
-        self.specs = {d.code: {p.key: p for p in d.point_specs()} for d in station.devices}
+        self.sources: list[DeviceSource] = [d.source() for d in station.devices]
+        self.specs = {s.code: s.metrics for s in self.sources}
         self.current: dict[str, dict[str, Reading]] = {d.code: {} for d in station.devices}
         self._sent: dict[str, dict[str, _Sent]] = {d.code: {} for d in station.devices}
         self._queue: asyncio.Queue[Snapshot] = asyncio.Queue(maxsize=10_000)
         self._client: aiomqtt.Client | None = None
         self.connected = asyncio.Event()
+        self._host_online, self._host_lost = asyncio.Event(), asyncio.Event()
+        self._first_poll = {s.code: asyncio.Event() for s in self.sources}
 
     # --- polling --------------------------------------------------------------------------
 
-    def pollers(self) -> list[ModbusPoller]:
-        return [ModbusPoller(d.code, self._connection(d), list(self.specs[d.code].values()),
-                             d.poll_interval_s, self._enqueue) for d in self.station.devices]
-
-    @staticmethod
-    def _connection(device: ModbusDevice) -> ModbusConnection:
-        return ModbusConnection(host=device.host, port=device.port, unit_id=device.unit_id,
-                                timeout=device.timeout_s)
-
     async def _enqueue(self, snapshot: Snapshot) -> None:
+        self._first_poll[snapshot.device].set()
         for r in snapshot.readings:
             self.current[snapshot.device][r.key] = r
         if self._queue.full():   # a slow broker must not stop polling: drop the oldest snapshot
@@ -96,7 +84,7 @@ class EdgeNode:
             name=reading.key if birth else None,
             alias=self.sequencer.alias(device, reading.key),
             timestamp_ms=_ms(reading.source_time),
-            datatype=datatype_of(spec),
+            datatype=spec.datatype,
             value=reading.value,
             quality=reading.quality,
             quality_reason=reading.reason,
@@ -155,31 +143,55 @@ class EdgeNode:
                                 self.device_birth(device), MessageType.DBIRTH)
 
     async def _session(self) -> None:
+        """One MQTT session: wait for the primary host, birth, publish; ends when the host goes offline."""
         code = self.station.station
         self.sequencer.new_session()
         will = aiomqtt.Will(topics.node_topic(self.group, MessageType.NDEATH, code), self.death(), qos=1)
         kwargs = self.broker.client_kwargs()
         if not self.broker.mqtt5:
             kwargs["clean_session"] = True
+        self._host_online, self._host_lost = asyncio.Event(), asyncio.Event()
         async with aiomqtt.Client(identifier=f"forecourt-edge-{code}", will=will, keepalive=10, **kwargs) as client:
             self._client = client
             await client.subscribe(topics.node_topic(self.group, MessageType.NCMD, code), qos=1)
-            # drain what queued while offline: births carry the current values
-            while not self._queue.empty():
-                self._queue.get_nowait()
-            await self._births()
-            self.connected.set()
-            log.info("edge node %s online at %s (bdSeq %d)", code, self.broker.url(), self.sequencer.bd_seq)
+            if self.primary_host:
+                await client.subscribe(topics.state_topic(self.primary_host), qos=1)
+            else:
+                self._host_online.set()
+            tasks = [asyncio.create_task(self._live()), asyncio.create_task(self._message_loop(client)),
+                     asyncio.create_task(self._host_lost.wait())]
             try:
-                async with asyncio.TaskGroup() as tasks:
-                    tasks.create_task(self._publish_loop())
-                    tasks.create_task(self._command_loop(client))
+                done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             except asyncio.CancelledError:
-                # a clean stop: say NDEATH ourselves (the will fires only on an unclean loss)
-                with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
-                    death = topics.node_topic(self.group, MessageType.NDEATH, code)
-                    await asyncio.wait_for(client.publish(death, self.death(), qos=1), 2)
+                await self._say_death(client)   # a clean stop: the will fires only on an unclean loss
                 raise
+            finally:
+                for t in tasks:
+                    t.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+            for t in done:
+                if not t.cancelled() and t.exception() is not None:
+                    raise t.exception()  # type: ignore[misc]
+            log.info("primary host %s went offline: ending the session and waiting for it", self.primary_host)
+            await self._say_death(client)
+
+    async def _say_death(self, client: aiomqtt.Client) -> None:
+        self.connected.clear()
+        with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
+            death = topics.node_topic(self.group, MessageType.NDEATH, self.station.station)
+            await asyncio.wait_for(client.publish(death, self.death(), qos=1), 2)
+
+    async def _live(self) -> None:
+        if not self._host_online.is_set():
+            log.info("waiting for the primary host %s to be online before births", self.primary_host)
+        await self._host_online.wait()
+        while not self._queue.empty():      # births carry the current values
+            self._queue.get_nowait()
+        await self._births()
+        self.connected.set()
+        log.info("edge node %s online at %s (bdSeq %d)", self.station.station, self.broker.url(),
+                 self.sequencer.bd_seq)
+        await self._publish_loop()
 
     async def _publish_loop(self) -> None:
         code = self.station.station
@@ -191,14 +203,24 @@ class EdgeNode:
                 await self._publish(topics.device_topic(self.group, MessageType.DDATA, code, snapshot.device),
                                     payload, MessageType.DDATA)
 
-    async def _command_loop(self, client: aiomqtt.Client) -> None:
+    async def _message_loop(self, client: aiomqtt.Client) -> None:
+        state = topics.state_topic(self.primary_host) if self.primary_host else None
         async for message in client.messages:
+            raw = message.payload if isinstance(message.payload, (bytes, bytearray)) else b""
+            if state is not None and message.topic.matches(state):
+                online = parse_host_state(bytes(raw))
+                if online:
+                    self._host_online.set()
+                elif online is False and self._host_online.is_set():
+                    self._host_lost.set()
+                continue
             try:
-                payload = sparkplug.decode(bytes(message.payload))
-            except (sparkplug.SparkplugDecodeError, TypeError):
+                payload = sparkplug.decode(bytes(raw))
+            except sparkplug.SparkplugDecodeError:
                 log.warning("ignored an undecodable NCMD on %s", message.topic)
                 continue
-            if any(m.name == REBIRTH_METRIC and m.value is True for m in payload.metrics):
+            if self.connected.is_set() and any(m.name == REBIRTH_METRIC and m.value is True
+                                               for m in payload.metrics):
                 log.info("rebirth requested")
                 await self._births()
 
@@ -206,13 +228,18 @@ class EdgeNode:
         """Poll every device and keep an MQTT session up until cancelled."""
         rng = random.Random()
         async with asyncio.TaskGroup() as tasks:
-            for poller in self.pollers():
-                tasks.create_task(poller.run(), name=f"poll-{poller.device}")
+            for source in self.sources:
+                tasks.create_task(source.run(self._enqueue), name=f"poll-{source.code}")
+            # births should carry real values: give every device one poll first (bounded)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.gather(*(e.wait() for e in self._first_poll.values())),
+                                       FIRST_POLL_WAIT_S)
             failures = 0
             while True:
                 started = time.monotonic()
                 try:
                     await self._session()
+                    failures = 0   # the host went offline: reconnect at once and wait for it
                 except* (aiomqtt.MqttError, OSError) as group:
                     self.connected.clear()
                     metrics.PUBLISH_ERRORS.inc()

@@ -38,9 +38,11 @@ async def run_demo(settings: Settings, *, api_port: int, every_s: float) -> None
             station = load_station(DEMO_STATION)
             device = station.devices[0].model_copy(update={"port": dispenser.port})
             station = station.model_copy(update={"devices": [device]})
-            node = EdgeNode(station, infra.broker, group=settings.group)
+            node = EdgeNode(station, infra.broker, group=settings.group,
+                            primary_host=settings.primary_host_id or None)
             worker = IngestWorker(infra.database_url, infra.broker, group=settings.group,
-                                  share_group=settings.ingest_share_group, client_id="forecourt-demo-ingest")
+                                  share_group=settings.ingest_share_group, client_id="forecourt-demo-ingest",
+                                  host_id=settings.primary_host_id or None)
             with progress("启动边缘节点、数据接入与控制 API (edge node, ingest, API)"):
                 services = [
                     run_with_health(node.run(), settings.edge_metrics_port, lambda: {"ok": node.connected.is_set()}),

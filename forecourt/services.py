@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 async def edge_service(settings: Settings, station_file: Path, broker: BrokerAddress,
                        metrics_port: int | None = None) -> None:
     station = load_station(station_file)
-    node = EdgeNode(station, broker, group=settings.group)
+    node = EdgeNode(station, broker, group=settings.group, primary_host=settings.primary_host_id or None)
     await run_with_health(node.run(), metrics_port or settings.edge_metrics_port,
                           lambda: {"ok": node.connected.is_set(), "station": station.station,
                                    "mqtt": "connected" if node.connected.is_set() else "reconnecting"})
@@ -33,7 +33,8 @@ async def edge_service(settings: Settings, station_file: Path, broker: BrokerAdd
 async def ingest_service(settings: Settings, database_url: str, broker: BrokerAddress,
                          metrics_port: int | None = None) -> None:
     worker = IngestWorker(database_url, broker, group=settings.ingest_group, share_group=settings.ingest_share_group,
-                          client_id=f"forecourt-ingest-{id(object()) & 0xFFFFFF:06x}")
+                          client_id=f"forecourt-ingest-{id(object()) & 0xFFFFFF:06x}",
+                          host_id=settings.primary_host_id or None)
     await run_with_health(worker.run(), metrics_port or settings.ingest_metrics_port,
                           lambda: {"ok": worker.subscribed.is_set(), "subscription": worker.topic_filter})
 

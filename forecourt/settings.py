@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     mqtt_v5: bool = Field(True, description="speak MQTT v5 (needed for shared subscriptions)")
     data_dir: Path = Field(Path(".forecourt"), description="where the embedded PostgreSQL and broker keep data")
     group: str = Field("demo-co", pattern=r"^[A-Za-z0-9_.-]+$", description="Sparkplug group: operating company")
+    primary_host_id: str | None = Field("forecourt", description="Sparkplug primary host: ingest says STATE, "
+                                        "edge nodes wait for it before births; empty = do not wait")
     ingest_group: str = Field("+", description="Sparkplug group(s) ingest subscribes to; + = every company")
     ingest_share_group: str | None = Field("ingest", description="MQTT v5 shared-subscription group for ingest")
     api_host: str = "127.0.0.1"

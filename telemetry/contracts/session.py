@@ -8,11 +8,15 @@ current session, the ``seq`` it expects next, and the metric registry (alias →
 learnt from births. A gap in ``seq``, a message before a birth or an NDEATH makes the node
 stale until its next NBIRTH; the caller asks for a rebirth.
 
-Both are pure: no I/O, no clock.
+The primary host announces itself with a retained ``STATE`` message (``host_state``); an edge node
+configured with that host births only while it is online.
+
+All of it is pure: no I/O, no clock.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -156,3 +160,18 @@ class HostSessions:
                 continue
             unit = m.properties.get("engUnit")
             node.metrics[(device, m.alias)] = MetricInfo(m.name, m.datatype, str(unit) if unit else None)
+
+
+def host_state(online: bool, timestamp_ms: int) -> bytes:
+    """The primary host's STATE payload (Sparkplug 3.0: JSON, retained, QoS 1)."""
+    return json.dumps({"online": online, "timestamp": timestamp_ms}).encode()
+
+
+def parse_host_state(raw: bytes) -> bool | None:
+    """``online`` from a STATE payload, or None when it is not one."""
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    online = body.get("online") if isinstance(body, dict) else None
+    return online if isinstance(online, bool) else None

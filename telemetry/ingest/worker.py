@@ -10,6 +10,7 @@ the dead-letter table with its topic and raw bytes, and the next message carries
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from datetime import UTC, datetime
@@ -19,7 +20,7 @@ import psycopg
 
 from telemetry.contracts import sparkplug, topics
 from telemetry.contracts.broker import BrokerAddress
-from telemetry.contracts.session import REBIRTH_METRIC
+from telemetry.contracts.session import REBIRTH_METRIC, host_state, parse_host_state
 from telemetry.contracts.sparkplug import DataType, Metric, Payload
 from telemetry.contracts.topics import MessageType
 from telemetry.ingest import metrics
@@ -33,13 +34,14 @@ REBIRTH_HOLDOFF_S = 5.0
 
 class IngestWorker:
     def __init__(self, database_url: str, broker: BrokerAddress, *, group: str = "+",
-                 share_group: str | None = None, client_id: str = "forecourt-ingest",
+                 share_group: str | None = None, client_id: str = "forecourt-ingest", host_id: str | None = None,
                  batch_max: int = 2000, batch_wait_s: float = 0.05) -> None:
         self.database_url = database_url
         self.broker = broker
         self.group = group
         self.share_group = share_group if broker.mqtt5 else None
         self.client_id = client_id
+        self.host_id = host_id
         self.batch_max = batch_max
         self.batch_wait_s = batch_wait_s
         self.decoder = Decoder()
@@ -67,17 +69,43 @@ class IngestWorker:
                 delay = min(delay * 2, 10.0)
 
     async def _session(self) -> None:
-        async with aiomqtt.Client(identifier=self.client_id, **self.broker.client_kwargs()) as client:
+        """One MQTT session. As the primary host it says STATE online (retained; its will says offline)."""
+        will = None
+        state = topics.state_topic(self.host_id) if self.host_id else None
+        if state is not None:
+            will = aiomqtt.Will(state, host_state(False, int(time.time() * 1000)), qos=1, retain=True)
+        async with aiomqtt.Client(identifier=self.client_id, will=will, **self.broker.client_kwargs()) as client:
             await client.subscribe(self.topic_filter, qos=1)
+            if state is not None:
+                await client.subscribe(state, qos=1)
+                await self._say_online(client)
             self.subscribed.set()
             log.info("ingest subscribed to %s on %s", self.topic_filter, self.broker.url())
-            async with asyncio.TaskGroup() as tasks:
-                tasks.create_task(self._receive(client))
-                tasks.create_task(self._write_loop(client))
+            try:
+                async with asyncio.TaskGroup() as tasks:
+                    tasks.create_task(self._receive(client))
+                    tasks.create_task(self._write_loop(client))
+            except asyncio.CancelledError:
+                if state is not None:   # a clean stop: the will fires only on an unclean loss
+                    with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
+                        await asyncio.wait_for(client.publish(state, host_state(False, int(time.time() * 1000)),
+                                                              qos=1, retain=True), 2)
+                raise
+
+    async def _say_online(self, client: aiomqtt.Client) -> None:
+        if self.host_id:
+            await client.publish(topics.state_topic(self.host_id), host_state(True, int(time.time() * 1000)),
+                                 qos=1, retain=True)
 
     async def _receive(self, client: aiomqtt.Client) -> None:
+        state = topics.state_topic(self.host_id) if self.host_id else None
         async for message in client.messages:
             raw = message.payload if isinstance(message.payload, (bytes, bytearray)) else b""
+            if state is not None and str(message.topic) == state:
+                # another worker with the same host id died and its will said offline: we are still here
+                if parse_host_state(bytes(raw)) is False:
+                    await self._say_online(client)
+                continue
             self._queue.put_nowait((str(message.topic), bytes(raw)))
             metrics.QUEUE_DEPTH.set(self._queue.qsize())
 

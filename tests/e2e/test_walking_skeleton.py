@@ -65,7 +65,8 @@ devices:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FORECOURT_")}
     env.update(FORECOURT_DATABASE_URL=database_url, FORECOURT_MQTT_URL=broker.url(),
                FORECOURT_MQTT_V5="true" if broker.mqtt5 else "false", FORECOURT_GROUP=group,
-               FORECOURT_INGEST_GROUP=group, FORECOURT_API_PORT=str(api_port),
+               FORECOURT_INGEST_GROUP=group, FORECOURT_PRIMARY_HOST_ID=f"host-{group}",
+               FORECOURT_API_PORT=str(api_port),
                FORECOURT_EDGE_METRICS_PORT=str(free_port()), FORECOURT_INGEST_METRICS_PORT=str(free_port()),
                FORECOURT_DATA_DIR=str(tmp_path / "data"))
     procs = {
@@ -78,7 +79,8 @@ devices:
     failure: BaseException | None = None
     try:
         _wait(lambda: httpx.get(f"{api}/healthz", timeout=2).status_code == 200, "the API to be healthy")
-        before = _wait(lambda: _latest(api).get("fp1/nozzle1/volume_total"), "the first totalizer reading")
+        before = _wait(lambda: (v := _latest(api).get("fp1/nozzle1/volume_total")) and v["quality"] == "good" and v,
+                       "the first totalizer reading")
         total_before = before["value"]  # type: ignore[index]
 
         asyncio.run(_dispense_two_litres(modbus_port))
@@ -99,12 +101,21 @@ devices:
     finally:
         for proc in procs.values():
             proc.send_signal(signal.SIGINT)
-        codes = {name: proc.wait(timeout=20) for name, proc in procs.items()}
+        codes = {name: _exit_code(proc) for name, proc in procs.items()}
         logs = {name: (tmp_path / f"{name}.log").read_text(errors="replace")[-2000:] for name in procs}
     report = json.dumps({"codes": codes, "logs": logs}, ensure_ascii=False, indent=1)
     if failure is not None:
         raise AssertionError(f"{failure}\n{report}") from failure
     assert all(code in (0, 130) for code in codes.values()), report
+
+
+def _exit_code(proc: subprocess.Popen[bytes]) -> int | str:
+    try:
+        return proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        return "hung after SIGINT"
 
 
 async def _dispense_two_litres(port: int) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 
-from edge_nodes.station import ModbusDevice, Station
+from edge_nodes.devices.modbus import ModbusDevice
+from edge_nodes.station import Station
 from simulators.clock import SimClock
 from simulators.dispenser.config import DispenserConfig, FuellingPointConfig, NozzleConfig
 from simulators.dispenser.model import DispenserModel

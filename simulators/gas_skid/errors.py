@@ -1,0 +1,28 @@
+"""Why the gas skid refuses a command: one exception type carrying a reason the server maps to a status."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class Refusal(Enum):
+    """Reasons a PLC refuses a command or a setpoint write (see ``server.REFUSAL_STATUS``)."""
+
+    INVALID_STATE = "invalid_state"  # in fault, already filling, price change mid-fill
+    OUT_OF_RANGE = "out_of_range"  # argument or setpoint outside its range
+    RESOURCE_LOW = "resource_low"  # bank pressure or LNG tank level too low to start
+    NOT_WRITABLE = "not_writable"  # a measured value
+    BAD_ARGUMENT = "bad_argument"  # wrong type or count of method arguments
+
+
+class GasSkidError(Exception):
+    """Base of the gas skid simulator's errors."""
+
+
+class CommandRefused(GasSkidError):
+    """A command or write the skid's PLC would refuse; ``reason`` selects the OPC UA status code."""
+
+    def __init__(self, reason: Refusal, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
