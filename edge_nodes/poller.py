@@ -20,7 +20,7 @@ from protocol_adapters.modbus.client import ModbusConnection
 from protocol_adapters.modbus.codec import plan_reads
 from protocol_adapters.modbus.points import DType, PointSpec, Table
 from protocol_adapters.readings import AdapterError, DeviceUnavailable, Reading
-from telemetry.contracts.quality import Quality
+from telemetry.contracts.quality import BadReason, Quality
 from telemetry.contracts.sparkplug import DataType
 
 log = logging.getLogger(__name__)
@@ -46,13 +46,14 @@ class ModbusPoller:
     """The device source of one Modbus device (see ``edge_nodes/source.py``)."""
 
     def __init__(self, device: str, connection: ModbusConnection, points: list[PointSpec],
-                 interval_s: float, rng: random.Random | None = None) -> None:
+                 interval_s: float, rng: random.Random | None = None, unit_id: int | None = None) -> None:
         self.code = self.device = device
         self.points = points
         self.metrics = {p.key: MetricSpec(p.key, datatype_of(p), p.unit) for p in points}
         self.blocks = plan_reads(points)
         self.interval_s = interval_s
         self._conn = connection
+        self.unit_id = unit_id
         self._rng = rng or random.Random()
         self.failures = 0
 
@@ -61,9 +62,11 @@ class ModbusPoller:
         readings: list[Reading] = []
         try:
             for block in self.blocks:
-                values = await self._conn.read(block)
+                values = await self._conn.read(block, self.unit_id)
                 stamp = datetime.now(UTC)
-                readings += [Reading(k, v, stamp) for k, v in values.items()]
+                readings += [Reading(k, v, stamp) if v is not None
+                             else Reading(k, None, stamp, Quality.BAD, BadReason.SENSOR_FAULT.value)
+                             for k, v in values.items()]
         except AdapterError as exc:
             metrics.POLLS.labels(self.device, exc.reason).inc()
             metrics.DEVICE_UP.labels(self.device).set(0)

@@ -21,7 +21,7 @@ import aiomqtt
 
 from edge_nodes import metrics
 from edge_nodes.poller import backoff_delay
-from edge_nodes.source import DeviceSource, Snapshot
+from edge_nodes.source import DeviceSource, Snapshot, SourceContext
 from edge_nodes.station import Station
 from protocol_adapters.readings import Reading
 from telemetry.contracts import sparkplug, topics
@@ -55,7 +55,8 @@ class EdgeNode:
         self.primary_host = primary_host
         self.sequencer = EdgeSequencer()
         self.devices = {d.code: d for d in station.devices}
-        self.sources: list[DeviceSource] = [d.source() for d in station.devices]
+        context = SourceContext()
+        self.sources: list[DeviceSource] = [d.source(context) for d in station.devices]
         self.specs = {s.code: s.metrics for s in self.sources}
         self.current: dict[str, dict[str, Reading]] = {d.code: {} for d in station.devices}
         self._sent: dict[str, dict[str, _Sent]] = {d.code: {} for d in station.devices}

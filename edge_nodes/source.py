@@ -34,6 +34,13 @@ class Snapshot:
 Emit = Callable[[Snapshot], Awaitable[None]]
 
 
+class SourceContext:
+    """What sources of one edge node share, e.g. one serial line (one connection) for many RTU units."""
+
+    def __init__(self) -> None:
+        self.shared: dict[object, object] = {}
+
+
 class DeviceSource(Protocol):
     code: str
     metrics: dict[str, MetricSpec]

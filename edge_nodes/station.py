@@ -6,16 +6,28 @@ A mistake fails at start with the file, the key and what was expected (``Station
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated, Any
 
 import yaml
-from pydantic import ValidationError, model_validator
+from pydantic import Discriminator, Tag, ValidationError, model_validator
 
 from edge_nodes.devices.base import Code, Strict
-from edge_nodes.devices.modbus import ModbusDevice
+from edge_nodes.devices.modbus import ModbusDevice, ModbusRtuDevice
 
-# Each protocol adds its device model here (``ModbusDevice | TlsDevice | …`` with
-# ``Annotated[…, Field(discriminator="protocol")]``); ``protocol`` in the station file picks one.
-Device = ModbusDevice
+
+def _protocol(entry: Any) -> str | None:
+    """The union's tag: ``protocol`` in the station file, ``modbus-tcp`` when left out."""
+    if isinstance(entry, dict):
+        return str(entry.get("protocol", "modbus-tcp"))
+    return getattr(entry, "protocol", None)
+
+
+# Each protocol adds its device model to this union, tagged with its ``protocol`` name.
+Device = Annotated[
+    Annotated[ModbusDevice, Tag("modbus-tcp")] | Annotated[ModbusRtuDevice, Tag("modbus-rtu")],
+    Discriminator(_protocol),
+]
+PROTOCOLS = {"modbus-tcp", "modbus-rtu"}
 
 
 class StationConfigError(ValueError):
@@ -40,7 +52,8 @@ class Station(Strict):
 
 
 def _describe(err: dict[str, object]) -> str:
-    loc = ".".join(str(p) for p in err.get("loc", ())) or "(top level)"  # type: ignore[attr-defined]
+    # drop the union's tag from the path: devices.0.port, not devices.0.modbus-tcp.port
+    loc = ".".join(str(p) for p in err.get("loc", ()) if p not in PROTOCOLS) or "(top level)"  # type: ignore[attr-defined]
     kind = err.get("type")
     if kind == "extra_forbidden":
         return f"{loc}: unknown key (not part of a station file)"

@@ -1,4 +1,4 @@
-"""Modbus TCP devices in a station file, and the poller that reads them."""
+"""Modbus devices in a station file (TCP, or RTU on a shared serial line), and the pollers that read them."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pydantic import Field, model_validator
 
 from edge_nodes.devices.base import Code, Strict
 from edge_nodes.poller import ModbusPoller
+from edge_nodes.source import SourceContext
 from protocol_adapters.modbus.client import ModbusConnection
 from protocol_adapters.modbus.points import DType, PointSpec, Table, WordOrder
 from protocol_adapters.modbus.profiles import PROFILES
@@ -23,19 +24,17 @@ class PointConfig(Strict):
     word_order: WordOrder = WordOrder.BIG
     integer: bool = False
     writable: bool = False
+    invalid_raw: int | None = None
 
     def spec(self) -> PointSpec:
         return PointSpec(**self.model_dump())
 
 
-class ModbusDevice(Strict):
+class _ModbusCommon(Strict):
     code: Code
     kind: Literal["dispenser", "tank_gauge", "gas_detector", "generic"] = "generic"
-    protocol: Literal["modbus-tcp"] = "modbus-tcp"
-    host: str = "127.0.0.1"
-    port: Annotated[int, Field(ge=1, le=65535)] = 502
-    unit_id: Annotated[int, Field(ge=0, le=247)] = 1
-    profile: Literal["dispenser-v1"] | None = None
+    unit_id: Annotated[int, Field(ge=1, le=247)] = 1
+    profile: Literal["dispenser-v1", "gas-detector-v1"] | None = None
     fuelling_points: Annotated[int, Field(ge=1, le=4)] = 1
     nozzles_per_point: Annotated[int, Field(ge=1, le=4)] = 1
     poll_interval_s: Annotated[float, Field(gt=0, le=3600)] = 1.0
@@ -44,7 +43,7 @@ class ModbusDevice(Strict):
     points: tuple[PointConfig, ...] = ()
 
     @model_validator(mode="after")
-    def _has_points(self) -> ModbusDevice:
+    def _has_points(self) -> _ModbusCommon:
         if self.profile is None and not self.points:
             raise ValueError("a device needs a 'profile' or a list of 'points'")
         return self
@@ -54,6 +53,32 @@ class ModbusDevice(Strict):
         specs += [p.spec() for p in self.points]
         return specs
 
-    def source(self) -> ModbusPoller:
+
+class ModbusDevice(_ModbusCommon):
+    protocol: Literal["modbus-tcp"] = "modbus-tcp"
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 502
+
+    def source(self, context: SourceContext | None = None) -> ModbusPoller:
         connection = ModbusConnection(host=self.host, port=self.port, unit_id=self.unit_id, timeout=self.timeout_s)
         return ModbusPoller(self.code, connection, self.point_specs(), self.poll_interval_s)
+
+
+class ModbusRtuDevice(_ModbusCommon):
+    """A unit on an RS-485 line; every device on the same ``serial_port`` shares one connection."""
+
+    protocol: Literal["modbus-rtu"]
+    serial_port: str
+    baudrate: Literal[1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200] = 9600
+    parity: Literal["N", "E", "O"] = "N"
+
+    def source(self, context: SourceContext | None = None) -> ModbusPoller:
+        context = context or SourceContext()
+        key = ("modbus-rtu", self.serial_port)
+        line = context.shared.get(key)
+        if line is None:
+            line = ModbusConnection(serial_port=self.serial_port, baudrate=self.baudrate, parity=self.parity,
+                                    unit_id=self.unit_id, timeout=self.timeout_s)
+            context.shared[key] = line
+        assert isinstance(line, ModbusConnection)  # noqa: S101 - the cache holds only what this method put there
+        return ModbusPoller(self.code, line, self.point_specs(), self.poll_interval_s, unit_id=self.unit_id)

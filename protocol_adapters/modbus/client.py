@@ -56,11 +56,12 @@ class ModbusConnection:
     def close(self) -> None:
         self._client.close()
 
-    async def read(self, block: ReadBlock) -> dict[str, int | float | bool]:
-        """Read one planned block and decode its points."""
+    async def read(self, block: ReadBlock, unit_id: int | None = None) -> dict[str, int | float | bool | None]:
+        """Read one planned block and decode its points (``unit_id``: another unit on a shared RTU line)."""
         call = {Table.HOLDING: self._client.read_holding_registers, Table.INPUT: self._client.read_input_registers,
                 Table.COIL: self._client.read_coils, Table.DISCRETE: self._client.read_discrete_inputs}[block.table]
-        result = await self._call(call, block.start, count=block.count, device_id=self.unit_id)
+        unit = self.unit_id if unit_id is None else unit_id
+        result = await self._call(call, block.start, count=block.count, device_id=unit)
         words: Sequence[int | bool] = (result.bits if block.table in (Table.COIL, Table.DISCRETE)
                                        else result.registers)
         try:
@@ -68,15 +69,17 @@ class ModbusConnection:
         except ValueError as exc:
             raise BadFrame(f"{self.label}: {exc}") from exc
 
-    async def write(self, spec: PointSpec, value: float | int | bool) -> None:
+    async def write(self, spec: PointSpec, value: float | int | bool, unit_id: int | None = None) -> None:
         words = encode_point(spec, value)
+        unit = self.unit_id if unit_id is None else unit_id
         if spec.table is Table.COIL:
-            await self._call(self._client.write_coil, spec.address, bool(words[0]), device_id=self.unit_id)
+            await self._call(self._client.write_coil, spec.address, bool(words[0]), device_id=unit)
         else:
-            await self._call(self._client.write_registers, spec.address, words, device_id=self.unit_id)
+            await self._call(self._client.write_registers, spec.address, words, device_id=unit)
 
-    async def write_registers(self, address: int, words: Sequence[int]) -> None:
-        await self._call(self._client.write_registers, address, list(words), device_id=self.unit_id)
+    async def write_registers(self, address: int, words: Sequence[int], unit_id: int | None = None) -> None:
+        unit = self.unit_id if unit_id is None else unit_id
+        await self._call(self._client.write_registers, address, list(words), device_id=unit)
 
     async def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         async with self._lock:

@@ -57,14 +57,19 @@ def plan_reads(points: Iterable[PointSpec], max_gap: int = 8) -> list[ReadBlock]
     return blocks
 
 
-def decode_point(spec: PointSpec, words: Sequence[int]) -> int | float | bool:
-    """Decode one point from exactly its own words (or one bit for coils and discrete inputs)."""
+def decode_point(spec: PointSpec, words: Sequence[int]) -> int | float | bool | None:
+    """Decode one point from exactly its own words (or one bit for coils and discrete inputs).
+
+    None means the device said "no valid reading" (the point's ``invalid_raw``).
+    """
     if spec.table in (Table.COIL, Table.DISCRETE) or spec.dtype is DType.BOOL:
         return bool(words[0])
     if len(words) != spec.dtype.words:
         raise RegisterCountError(f"{spec.key}: expected {spec.dtype.words} words, got {len(words)}")
     ordered = list(words) if spec.word_order is WordOrder.BIG else list(reversed(words))
     raw: int | float = struct.unpack(_STRUCT[spec.dtype], struct.pack(f">{len(ordered)}H", *ordered))[0]
+    if spec.invalid_raw is not None and raw == spec.invalid_raw:
+        return None
     if spec.integer:
         return round(raw * spec.scale)
     if spec.scale == 1.0 and spec.dtype not in (DType.F32, DType.F64):
@@ -79,11 +84,11 @@ def _decimals(scale: float) -> int:
     return len(text.split(".")[1]) if "." in text else 0
 
 
-def decode_block(block: ReadBlock, words: Sequence[int | bool]) -> dict[str, int | float | bool]:
+def decode_block(block: ReadBlock, words: Sequence[int | bool]) -> dict[str, int | float | bool | None]:
     """Decode every point of a block from the words (or bits) the device returned for it."""
     if len(words) < block.count:
         raise RegisterCountError(f"asked for {block.count} values at {block.start}, got {len(words)}")
-    values: dict[str, int | float | bool] = {}
+    values: dict[str, int | float | bool | None] = {}
     for p in block.points:
         offset = p.address - block.start
         values[p.key] = decode_point(p, [int(w) for w in words[offset:offset + p.count]])

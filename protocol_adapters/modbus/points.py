@@ -50,6 +50,7 @@ class PointSpec:
     word_order: WordOrder = WordOrder.BIG
     integer: bool = False
     writable: bool = False
+    invalid_raw: int | None = None   # a raw value the device sends for "no valid reading" (e.g. 0xFFFF)
     description: str = ""
 
     @property

@@ -5,6 +5,8 @@ A profile is a function of the device's shape (fuelling points, nozzles) returni
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from protocol_adapters.modbus.points import DType, PointSpec, Table
 
 CENTI = 0.01
@@ -59,4 +61,18 @@ def nozzle_lift_coil(fuelling_point: int, nozzle: int) -> PointSpec:
                      table=Table.COIL, writable=True)
 
 
-PROFILES = {"dispenser-v1": dispenser_v1}
+def gas_detector_v1(*_: int) -> list[PointSpec]:
+    """The Forecourt gas detector map v1 (docs/protocols/gas-detector-modbus-rtu.md)."""
+    return [
+        PointSpec("concentration", 0, scale=0.1, unit="%LEL", invalid_raw=0xFFFF),
+        PointSpec("status", 1, integer=True, description="bit0 warm-up, bit1 AL1, bit2 AL2, bit3 fault, bit4 out"),
+        PointSpec("al1_setpoint", 2, scale=0.1, unit="%LEL", writable=True),
+        PointSpec("al2_setpoint", 3, scale=0.1, unit="%LEL", writable=True),
+        PointSpec("fault_code", 9, integer=True, description="0 none, 1 sensor fault, 2 sensor out"),
+    ]
+
+
+PROFILES: dict[str, Callable[[int, int], list[PointSpec]]] = {
+    "dispenser-v1": dispenser_v1,
+    "gas-detector-v1": gas_detector_v1,
+}

@@ -42,6 +42,8 @@ def test_the_demo_station_in_the_repository_is_valid() -> None:
     (GOOD.replace("fuelling_points: 2", "fuelling_points: 9"), ["devices.0.fuelling_points", "4"]),
     (GOOD + GOOD.split("devices:\n")[1], ["duplicate device code 'disp-01'"]),
     ("station: st-01\n", ["devices", "missing"]),
+    (GOOD.replace("    port: 5020", "    protocol: bacnet"), ["devices.0", "'bacnet'", "modbus-tcp"]),
+    (GOOD.replace("    port: 5020", "    protocol: modbus-rtu"), ["devices.0.serial_port", "missing"]),
     ("- just\n- a list\n", ["expected a mapping"]),
     ("station: [unclosed\n", ["not valid YAML"]),
 ])
