@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from psycopg_pool import AsyncConnectionPool
 
 from control_api.live import LiveHub
-from control_api.routes import devices, health
+from control_api.routes import devices, fueling, health
 
 
 def create_app(database_url: str) -> FastAPI:
@@ -33,4 +33,5 @@ def create_app(database_url: str) -> FastAPI:
                   description="加油/加气/充电站运营平台 控制 API")
     app.include_router(health.router)
     app.include_router(devices.router)
+    app.include_router(fueling.router)
     return app

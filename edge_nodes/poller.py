@@ -28,9 +28,9 @@ log = logging.getLogger(__name__)
 BACKOFF_MAX_S = 30.0
 
 
-def backoff_delay(failures: int, base: float, rng: random.Random) -> float:
+def backoff_delay(failures: int, base: float, rng: random.Random, cap: float = BACKOFF_MAX_S) -> float:
     """Exponential back-off with full jitter: up to base·2^(failures-1), capped."""
-    ceiling = min(BACKOFF_MAX_S, base * 2 ** max(0, failures - 1))
+    ceiling = min(cap, base * 2 ** max(0, failures - 1))
     return rng.uniform(base, max(base, ceiling))
 
 

@@ -3,10 +3,12 @@
   forecourt demo                         a whole simulated station with everything it needs
   forecourt edge --station FILE.yaml     the station's edge node (devices → Sparkplug B)
   forecourt ingest                       Sparkplug B → PostgreSQL
+  forecourt business                     business events (fuelling transactions …) → PostgreSQL
   forecourt api                          the control API (REST, WebSocket)
   forecourt sim dispenser …              a fuel dispenser simulator (Modbus TCP)
   forecourt db migrate                   apply database migrations
   forecourt infra                        only the database and broker, to run services one by one
+  forecourt mqtt-auth --stations … --out DIR   MQTT users, ACL and mosquitto.conf for the edge nodes
 
 Settings come from FORECOURT_* environment variables (see README, "Configuration").
 """
@@ -52,6 +54,10 @@ def _parser() -> argparse.ArgumentParser:
                             description="Subscribe to the Sparkplug namespace and write every point to the database.")
     ingest.add_argument("--metrics-port", type=int, help="port for /metrics and /healthz")
 
+    business = sub.add_parser("business", help="run the business event consumer (fuelling transactions …)",
+                              description="Record business events (fueling.completed …) from MQTT, each once.")
+    business.add_argument("--metrics-port", type=int, help="port for /metrics and /healthz")
+
     api = sub.add_parser("api", help="run the control API", description="REST and WebSocket API on FastAPI.")
     api.add_argument("--host", help="listen address (default FORECOURT_API_HOST)")
     api.add_argument("--port", type=int, help="listen port (default FORECOURT_API_PORT)")
@@ -72,6 +78,17 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("infra", help="start only the embedded database and broker and print their URLs",
                    description="Useful to run edge, ingest and api as separate processes: export the printed "
                                "variables in each shell.")
+
+    auth = sub.add_parser("mqtt-auth", help="generate per-station MQTT users, the ACL and a mosquitto.conf snippet",
+                          description="Write a Mosquitto password file, ACL and config snippet, and an env file per "
+                                      "station and host service (docs/how-to/mqtt-security.md).")
+    auth.add_argument("--stations", type=Path, nargs="+", required=True, metavar="FILE.yaml", help="station files")
+    auth.add_argument("--out", type=Path, required=True, help="folder to write into (passwords found there are kept)")
+    auth.add_argument("--group", help="Sparkplug group of stations that name none (default FORECOURT_GROUP)")
+    auth.add_argument("--host-id", help="primary host id (default FORECOURT_PRIMARY_HOST_ID)")
+    auth.add_argument("--broker-host", default="127.0.0.1", help="the broker's address as clients reach it")
+    auth.add_argument("--port", type=int, help="listener port (default 1883, or 8883 with --tls-dir)")
+    auth.add_argument("--tls-dir", type=Path, help="folder with ca.crt, server.crt and server.key: listen with TLS")
     return p
 
 
@@ -90,6 +107,11 @@ async def _main(args: argparse.Namespace, settings: Settings) -> None:
 
         async with Infrastructure(settings) as infra:
             await run_until_stopped(ingest_service(settings, infra.database_url, infra.broker, args.metrics_port))
+    elif args.command == "business":
+        from forecourt.services import business_service
+
+        async with Infrastructure(settings) as infra:
+            await run_until_stopped(business_service(settings, infra.database_url, infra.broker, args.metrics_port))
     elif args.command == "api":
         from forecourt.services import api_service
 
@@ -124,6 +146,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
+    if args.command == "mqtt-auth":   # only writes files: no event loop, no infrastructure
+        from forecourt.mqtt_security import Listener, mqtt_auth_command
+
+        return mqtt_auth_command(args.stations, args.out, group=args.group or settings.group,
+                                 host_id=args.host_id or settings.primary_host_id or "forecourt",
+                                 listener=Listener(args.broker_host, args.port, args.tls_dir))
     try:
         asyncio.run(_main(args, settings))
     except KeyboardInterrupt:

@@ -15,7 +15,7 @@ from forecourt.infra import Infrastructure
 from forecourt.local import free_port
 from forecourt.progress import Progress
 from forecourt.runner import run_until_stopped
-from forecourt.services import api_service, run_with_health
+from forecourt.services import api_service, business_service, outbox_path, run_with_health
 from forecourt.settings import Settings
 from forecourt.simulate import DEMO_DISPENSER, drive_customers
 from simulators.clock import SimClock
@@ -39,7 +39,8 @@ async def run_demo(settings: Settings, *, api_port: int, every_s: float) -> None
             device = station.devices[0].model_copy(update={"port": dispenser.port})
             station = station.model_copy(update={"devices": [device]})
             node = EdgeNode(station, infra.broker, group=settings.group,
-                            primary_host=settings.primary_host_id or None)
+                            primary_host=settings.primary_host_id or None,
+                            outbox_path=outbox_path(settings, station.station))
             worker = IngestWorker(infra.database_url, infra.broker, group=settings.group,
                                   share_group=settings.ingest_share_group, client_id="forecourt-demo-ingest",
                                   host_id=settings.primary_host_id or None)
@@ -49,6 +50,7 @@ async def run_demo(settings: Settings, *, api_port: int, every_s: float) -> None
                     run_with_health(worker.run(), settings.ingest_metrics_port,
                                     lambda: {"ok": worker.subscribed.is_set()}),
                     api_service(infra.database_url, settings.api_host, api_port),
+                    business_service(settings, infra.database_url, infra.broker),
                     drive_customers(dispenser, every_s, random.Random(1)),
                 ]
             base = f"http://{settings.api_host}:{api_port}"
@@ -57,6 +59,7 @@ async def run_demo(settings: Settings, *, api_port: int, every_s: float) -> None
   最新数据 latest values   {base}/api/v1/stations/{station.station}/devices/{device.code}/latest
   实时推送 live WebSocket  ws://{settings.api_host}:{api_port}/api/v1/stations/{station.station}/devices/{device.code}/stream
   API 文档 API docs        {base}/docs
+  加油记录 fuellings       {base}/api/v1/stations/{station.station}/fueling-transactions
   健康检查 health          {base}/healthz   指标 metrics {base}/metrics
   加油机 dispenser         Modbus TCP 127.0.0.1:{dispenser.port} (docs/protocols/dispenser-modbus.md)
   MQTT 代理 broker          {infra.broker.url()}   数据库 database {infra.database_url}

@@ -137,9 +137,10 @@ class LocalBroker:
         self._amqtt: Any = None
         self.kind = ""
 
-    async def start(self) -> BrokerAddress:
+    async def start(self, port: int | None = None) -> BrokerAddress:
+        """Start on ``port`` (a free one when None; give the old port to restart in place)."""
         self.dir.mkdir(parents=True, exist_ok=True)
-        port = free_port()
+        port = port or free_port()
         mosquitto = shutil.which("mosquitto") if self.prefer_mosquitto else None
         if mosquitto:
             conf = self.dir / "mosquitto.conf"

@@ -22,6 +22,7 @@ _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+(\.tsdb)?\.sql$")
 
 MIGRATION_DIRS: list[tuple[str, Path]] = [
     ("telemetry", Path(__file__).resolve().parent.parent / "telemetry" / "storage" / "migrations"),
+    ("business", Path(__file__).resolve().parent.parent / "business_services" / "migrations"),
 ]
 
 

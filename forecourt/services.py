@@ -10,6 +10,7 @@ from pathlib import Path
 
 import uvicorn
 
+from business_services.consumer import EventConsumer
 from control_api.app import create_app
 from edge_nodes.runtime import EdgeNode
 from edge_nodes.station import load_station
@@ -24,10 +25,23 @@ log = logging.getLogger(__name__)
 async def edge_service(settings: Settings, station_file: Path, broker: BrokerAddress,
                        metrics_port: int | None = None) -> None:
     station = load_station(station_file)
-    node = EdgeNode(station, broker, group=settings.group, primary_host=settings.primary_host_id or None)
+    node = EdgeNode(station, broker, group=settings.group, primary_host=settings.primary_host_id or None,
+                    outbox_path=outbox_path(settings, station.station),
+                    outbox_max_bytes=settings.edge_outbox_max_mb * 1024 * 1024)
     await run_with_health(node.run(), metrics_port or settings.edge_metrics_port,
                           lambda: {"ok": node.connected.is_set(), "station": station.station,
                                    "mqtt": "connected" if node.connected.is_set() else "reconnecting"})
+
+
+async def business_service(settings: Settings, database_url: str, broker: BrokerAddress,
+                           metrics_port: int | None = None) -> None:
+    consumer = EventConsumer(database_url, broker, client_id=f"forecourt-business-{settings.group}")
+    await run_with_health(consumer.run(), metrics_port or settings.business_metrics_port,
+                          lambda: {"ok": consumer.subscribed.is_set()})
+
+
+def outbox_path(settings: Settings, station: str) -> Path:
+    return Path(settings.data_dir) / "edge" / f"{station}.outbox.sqlite"
 
 
 async def ingest_service(settings: Settings, database_url: str, broker: BrokerAddress,

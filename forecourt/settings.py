@@ -32,12 +32,15 @@ class Settings(BaseSettings):
     group: str = Field("demo-co", pattern=r"^[A-Za-z0-9_.-]+$", description="Sparkplug group: operating company")
     primary_host_id: str | None = Field("forecourt", description="Sparkplug primary host: ingest says STATE, "
                                         "edge nodes wait for it before births; empty = do not wait")
+    edge_outbox_max_mb: Annotated[int, Field(ge=1, le=1_000_000)] = Field(
+        256, description="store-and-forward queue limit; over it the oldest telemetry is dropped (never events)")
     ingest_group: str = Field("+", description="Sparkplug group(s) ingest subscribes to; + = every company")
     ingest_share_group: str | None = Field("ingest", description="MQTT v5 shared-subscription group for ingest")
     api_host: str = "127.0.0.1"
     api_port: Port = 8000
     edge_metrics_port: Port = 9101
     ingest_metrics_port: Port = 9102
+    business_metrics_port: Port = 9103
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("database_url")

@@ -42,3 +42,27 @@ class BrokerAddress:
         if self.tls:
             kwargs["tls_context"] = ssl.create_default_context(cafile=self.ca_file)
         return kwargs
+
+
+def ack_after_commit(client: Any) -> None:
+    """Switch an ``aiomqtt.Client`` to manual acknowledgement: a QoS 1 message is acknowledged only
+    when ``ack(client, message)`` is called, after its rows are committed, so a crash before the
+    commit makes the broker deliver it again. (aiomqtt 2.x does not expose paho's switch; this is
+    the one place that reaches into it.)"""
+    client._client.manual_ack_set(True)
+
+
+def ack(client: Any, message: Any) -> None:
+    if message.qos > 0:
+        client._client.ack(message.mid, message.qos)
+
+
+def persistent_session(identifier: str, expiry_s: int = 3600) -> dict[str, Any]:
+    """Keyword arguments for an ``aiomqtt.Client`` whose subscriptions and unacknowledged QoS 1 messages
+    survive a disconnect for ``expiry_s`` (MQTT v5 session expiry)."""
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+    properties.SessionExpiryInterval = expiry_s
+    return {"identifier": identifier, "clean_start": False, "properties": properties}

@@ -1,0 +1,1 @@
+"""Fuelling transactions: recorded once each from the edge's ``fueling.completed`` events."""

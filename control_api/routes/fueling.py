@@ -1,0 +1,38 @@
+"""Recorded fuelling transactions of a station (the money side of the pumps)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+
+from business_services.fueling import repository
+from control_api.deps import Pool
+
+router = APIRouter(prefix="/api/v1/stations/{station}/fueling-transactions", tags=["fueling"])
+
+
+class FuelingPublic(BaseModel):
+    pump: str
+    fuelling_point: int
+    nozzle: int
+    grade: int
+    transaction_no: int
+    volume_l: Decimal
+    amount_fen: int
+    price_fen_per_l: int
+    totalizer_before_l: Decimal
+    totalizer_after_l: Decimal
+    started_at: datetime
+    ended_at: datetime
+
+
+@router.get("", response_model=list[FuelingPublic])
+async def recent(station: str, pool: Pool, limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[FuelingPublic]:
+    """The newest fuellings first."""
+    async with pool.connection() as conn:
+        rows = await repository.recent(conn, station, limit)
+    return [FuelingPublic.model_validate(r) for r in rows]
