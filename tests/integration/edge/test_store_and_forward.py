@@ -5,7 +5,6 @@ database exactly once, with its source timestamp, and the replayed readings carr
 """
 
 import asyncio
-import contextlib
 from datetime import UTC, datetime
 from pathlib import Path
 

@@ -52,7 +52,7 @@ async def test_when_full_the_oldest_telemetry_goes_and_events_stay(tmp_path: Pat
     for _ in range(40):
         await box.put_readings("d", _readings(2))
     await box.put_event("t/event-2", b"y" * 300)
-    rows, size = await box.size()
+    _, size = await box.size()
     assert size <= 2000
     await box.start_session()
     kept = await box.backlog(limit=1000)
