@@ -11,7 +11,7 @@ own CloudEvents, and read only its own commands and the primary host's ``STATE``
 - ``<station>.env``, ``ingest.env``, ``control-api.env``: the settings each process needs
   (``FORECOURT_MQTT_URL`` with its user and password …), mode 0600, for ``forecourt --env-file``.
 
-Building the texts is pure (``build``); ``write`` and ``known_passwords`` are the only file I/O. Passwords
+``build`` makes every text and touches no file; ``write`` and ``known_passwords`` are the only file I/O. Passwords
 already in ``<name>.env`` files in the output folder are kept, so adding a station rotates nothing else.
 How to deploy it: ``docs/how-to/mqtt-security.md``.
 """
@@ -240,9 +240,12 @@ def generate(station_files: Sequence[Path], out_dir: Path, *, group: str, host_i
             raise MqttSecurityError(f"{tls_dir}: missing {', '.join(missing)} (see docs/how-to/mqtt-security.md)")
         listener = replace(listener, tls_dir=tls_dir)
     stations = [load_station(path) for path in station_files]
-    bundle = build(stations, out_dir, group=group, host_id=host_id, listener=listener,
-                   passwords=known_passwords(out_dir), sources=[str(p) for p in station_files])
-    write(bundle, out_dir)
+    try:
+        bundle = build(stations, out_dir, group=group, host_id=host_id, listener=listener,
+                       passwords=known_passwords(out_dir), sources=[str(p) for p in station_files])
+        write(bundle, out_dir)
+    except OSError as exc:
+        raise MqttSecurityError(f"{exc.filename or out_dir}: {exc.strerror}") from exc
     return bundle
 
 
