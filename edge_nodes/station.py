@@ -13,7 +13,6 @@ from pydantic import Discriminator, Tag, ValidationError, model_validator
 
 from edge_nodes.devices.base import Code, Strict
 from edge_nodes.devices.modbus import ModbusDevice, ModbusRtuDevice
-from edge_nodes.devices.tls import TlsDevice
 
 
 def _protocol(entry: Any) -> str | None:
@@ -25,11 +24,10 @@ def _protocol(entry: Any) -> str | None:
 
 # Each protocol adds its device model to this union, tagged with its ``protocol`` name.
 Device = Annotated[
-    Annotated[ModbusDevice, Tag("modbus-tcp")] | Annotated[ModbusRtuDevice, Tag("modbus-rtu")]
-    | Annotated[TlsDevice, Tag("tls")],
+    Annotated[ModbusDevice, Tag("modbus-tcp")] | Annotated[ModbusRtuDevice, Tag("modbus-rtu")],
     Discriminator(_protocol),
 ]
-PROTOCOLS = {"modbus-tcp", "modbus-rtu", "tls"}
+PROTOCOLS = {"modbus-tcp", "modbus-rtu"}
 
 
 class StationConfigError(ValueError):
