@@ -13,6 +13,7 @@ from pydantic import Discriminator, Tag, ValidationError, model_validator
 
 from edge_nodes.devices.base import Code, Strict
 from edge_nodes.devices.modbus import ModbusDevice, ModbusRtuDevice
+from edge_nodes.devices.tls import TlsDevice
 
 
 def _protocol(entry: Any) -> str | None:
@@ -24,10 +25,11 @@ def _protocol(entry: Any) -> str | None:
 
 # Each protocol adds its device model to this union, tagged with its ``protocol`` name.
 Device = Annotated[
-    Annotated[ModbusDevice, Tag("modbus-tcp")] | Annotated[ModbusRtuDevice, Tag("modbus-rtu")],
+    Annotated[ModbusDevice, Tag("modbus-tcp")] | Annotated[ModbusRtuDevice, Tag("modbus-rtu")]
+    | Annotated[TlsDevice, Tag("tls")],
     Discriminator(_protocol),
 ]
-PROTOCOLS = {"modbus-tcp", "modbus-rtu"}
+PROTOCOLS = {"modbus-tcp", "modbus-rtu", "tls"}
 
 
 class StationConfigError(ValueError):

@@ -1,8 +1,9 @@
 """Schema migrations: numbered SQL files, applied in order, once each, under an advisory lock.
 
 Each package keeps its files in a ``migrations/`` folder (``0001_name.sql``). Files named
-``*.tsdb.sql`` run only when TimescaleDB is available; the same tables then work as plain
-PostgreSQL tables without it. An applied file whose text changed is an error, not a silent skip.
+``*.tsdb.sql`` run only when TimescaleDB is available and ``*.plain.sql`` only when it is not,
+so one number can have both variants and the same tables and queries work either way. An
+applied file whose text changed is an error, not a silent skip.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import psycopg
 log = logging.getLogger(__name__)
 
 LOCK_KEY = 0x466F7265  # "Fore"
-_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+(\.tsdb)?\.sql$")
+_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+(\.tsdb|\.plain)?\.sql$")
 
 MIGRATION_DIRS: list[tuple[str, Path]] = [
     ("telemetry", Path(__file__).resolve().parent.parent / "telemetry" / "storage" / "migrations"),
@@ -44,6 +45,10 @@ class Migration:
         return self.path.name.endswith(".tsdb.sql")
 
     @property
+    def needs_plain(self) -> bool:
+        return self.path.name.endswith(".plain.sql")
+
+    @property
     def checksum(self) -> str:
         return hashlib.sha256(self.path.read_bytes()).hexdigest()
 
@@ -53,7 +58,7 @@ def discover(dirs: list[tuple[str, Path]] = MIGRATION_DIRS) -> list[Migration]:
     for package, folder in dirs:
         for path in sorted(folder.glob("*.sql")):
             if not _NAME.match(path.name):
-                raise MigrationError(f"{path}: migration files are named NNNN_words.sql or NNNN_words.tsdb.sql")
+                raise MigrationError(f"{path}: migration files are named NNNN_words[.tsdb|.plain].sql")
             found.append(Migration(package, path))
     return found
 
@@ -77,12 +82,12 @@ def migrate(url: str, dirs: list[tuple[str, Path]] = MIGRATION_DIRS) -> list[str
                 conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
             done = {v: c for v, c in conn.execute("SELECT version, checksum FROM public.schema_migrations")}
             for m in discover(dirs):
+                if (m.needs_timescale and not tsdb) or (m.needs_plain and tsdb):
+                    continue
                 if m.version in done:
                     if done[m.version] != m.checksum:
                         raise MigrationError(f"{m.path.name} was changed after it was applied; "
                                              "add a new migration instead of editing an old one")
-                    continue
-                if m.needs_timescale and not tsdb:
                     continue
                 with conn.transaction():
                     conn.execute(m.path.read_text(encoding="utf-8"))

@@ -25,11 +25,13 @@ from telemetry.contracts.sparkplug import DataType, Metric, Payload
 from telemetry.contracts.topics import MessageType
 from telemetry.ingest import metrics
 from telemetry.ingest.decoder import Decoded, Decoder, UndecodableMessage
+from telemetry.storage import rollups
 from telemetry.storage.repository import TelemetryWriter
 
 log = logging.getLogger(__name__)
 
 REBIRTH_HOLDOFF_S = 5.0
+ROLLUP_EVERY_S = 10.0
 
 
 class IngestWorker:
@@ -50,6 +52,9 @@ class IngestWorker:
         self._queue: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
         self._rebirth_asked: dict[tuple[str, str], float] = {}
         self._conn: psycopg.AsyncConnection | None = None
+        self._timescale: bool | None = None
+        self._rollup_from: datetime | None = None    # oldest point written since the last refresh
+        self._rolled_up_at = time.monotonic()
 
     @property
     def topic_filter(self) -> str:
@@ -184,6 +189,20 @@ class IngestWorker:
         metrics.DEAD_LETTERS.inc(len(dead))
         if rows:
             metrics.LAG.set((datetime.now(UTC) - max(r.ts for r in rows)).total_seconds())
+            oldest = min(r.ts for r in rows)
+            self._rollup_from = min(self._rollup_from or oldest, oldest)
+        await self._refresh_rollups(conn)
+
+    async def _refresh_rollups(self, conn: psycopg.AsyncConnection) -> None:
+        """On plain PostgreSQL, keep the 1 min / 1 h rollups current (TimescaleDB does it by itself)."""
+        if self._rollup_from is None or time.monotonic() - self._rolled_up_at < ROLLUP_EVERY_S:
+            return
+        if self._timescale is None:
+            self._timescale = await rollups.is_timescale(conn)
+        if not self._timescale:
+            async with conn.transaction():
+                await rollups.refresh(conn, rollups.window_for(self._rollup_from))
+        self._rollup_from, self._rolled_up_at = None, time.monotonic()
 
     async def _ask_rebirth(self, client: aiomqtt.Client, group: str, edge_node: str) -> None:
         now = time.monotonic()
