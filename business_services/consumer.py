@@ -73,7 +73,7 @@ class EventConsumer:
         while True:
             try:
                 if self._conn is None or self._conn.closed:
-                    self._conn = await psycopg.AsyncConnection.connect(self.database_url)
+                    self._conn = await psycopg.AsyncConnection.connect(self.database_url, autocommit=True)
                 await self.handle(self._conn, topic, raw)
                 return
             except (psycopg.OperationalError, psycopg.InterfaceError) as exc:

@@ -47,7 +47,7 @@ def outbox_path(settings: Settings, station: str) -> Path:
 async def ingest_service(settings: Settings, database_url: str, broker: BrokerAddress,
                          metrics_port: int | None = None) -> None:
     worker = IngestWorker(database_url, broker, group=settings.ingest_group, share_group=settings.ingest_share_group,
-                          client_id=f"forecourt-ingest-{id(object()) & 0xFFFFFF:06x}",
+                          client_id=f"forecourt-ingest-{settings.group}-{settings.ingest_worker_id}",
                           host_id=settings.primary_host_id or None)
     await run_with_health(worker.run(), metrics_port or settings.ingest_metrics_port,
                           lambda: {"ok": worker.subscribed.is_set(), "subscription": worker.topic_filter})

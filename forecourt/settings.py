@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     edge_outbox_max_mb: Annotated[int, Field(ge=1, le=1_000_000)] = Field(
         256, description="store-and-forward queue limit; over it the oldest telemetry is dropped (never events)")
     ingest_group: str = Field("+", description="Sparkplug group(s) ingest subscribes to; + = every company")
+    ingest_worker_id: str = Field("1", pattern=r"^[A-Za-z0-9_-]+$",
+                                  description="stable id of this ingest worker (its persistent MQTT session)")
     ingest_share_group: str | None = Field("ingest", description="MQTT v5 shared-subscription group for ingest")
     api_host: str = "127.0.0.1"
     api_port: Port = 8000

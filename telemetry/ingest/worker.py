@@ -2,7 +2,9 @@
 
 Messages are taken from the broker into a queue, decoded in order (the session rules need
 order), and written in batches, one transaction per batch. A batch that fails to write (the
-database is away) is retried with back-off and never dropped. What cannot be decoded goes to
+database is away) is retried with back-off and never dropped. Each QoS 1 message is acknowledged
+to the broker only after its batch is committed, in a persistent MQTT v5 session, so a worker that
+dies before committing gets the same messages again when it comes back. What cannot be decoded goes to
 the dead-letter table with its topic and raw bytes, and the next message carries on. A gap in
 ``seq`` or data from an unknown node asks that node for a rebirth.
 """
@@ -19,7 +21,7 @@ import aiomqtt
 import psycopg
 
 from telemetry.contracts import sparkplug, topics
-from telemetry.contracts.broker import BrokerAddress
+from telemetry.contracts.broker import BrokerAddress, ack, ack_after_commit, persistent_session
 from telemetry.contracts.session import REBIRTH_METRIC, host_state, parse_host_state
 from telemetry.contracts.sparkplug import DataType, Metric, Payload
 from telemetry.contracts.topics import MessageType
@@ -31,13 +33,12 @@ from telemetry.storage.repository import TelemetryWriter
 log = logging.getLogger(__name__)
 
 REBIRTH_HOLDOFF_S = 5.0
-ROLLUP_EVERY_S = 10.0
 
 
 class IngestWorker:
     def __init__(self, database_url: str, broker: BrokerAddress, *, group: str = "+",
                  share_group: str | None = None, client_id: str = "forecourt-ingest", host_id: str | None = None,
-                 batch_max: int = 2000, batch_wait_s: float = 0.05) -> None:
+                 batch_max: int = 2000, batch_wait_s: float = 0.05, rollup_every_s: float = 10.0) -> None:
         self.database_url = database_url
         self.broker = broker
         self.group = group
@@ -46,10 +47,11 @@ class IngestWorker:
         self.host_id = host_id
         self.batch_max = batch_max
         self.batch_wait_s = batch_wait_s
+        self.rollup_every_s = rollup_every_s
         self.decoder = Decoder()
         self.writer = TelemetryWriter()
         self.subscribed = asyncio.Event()
-        self._queue: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
+        self._queue: asyncio.Queue[tuple[str, bytes, aiomqtt.Message | None]] = asyncio.Queue()
         self._rebirth_asked: dict[tuple[str, str], float] = {}
         self._conn: psycopg.AsyncConnection | None = None
         self._timescale: bool | None = None
@@ -79,7 +81,12 @@ class IngestWorker:
         state = topics.state_topic(self.host_id) if self.host_id else None
         if state is not None:
             will = aiomqtt.Will(state, host_state(False, int(time.time() * 1000)), qos=1, retain=True)
-        async with aiomqtt.Client(identifier=self.client_id, will=will, **self.broker.client_kwargs()) as client:
+        kwargs = self.broker.client_kwargs()
+        kwargs.update(persistent_session(self.client_id) if self.broker.mqtt5 else {"identifier": self.client_id})
+        async with aiomqtt.Client(will=will, **kwargs) as client:
+            if self.broker.mqtt5:
+                ack_after_commit(client)
+            self._forget_unacknowledged()
             await client.subscribe(self.topic_filter, qos=1)
             if state is not None:
                 await client.subscribe(state, qos=1)
@@ -111,10 +118,16 @@ class IngestWorker:
                 if parse_host_state(bytes(raw)) is False:
                     await self._say_online(client)
                 continue
-            self._queue.put_nowait((str(message.topic), bytes(raw)))
+            self._queue.put_nowait((str(message.topic), bytes(raw), message))
             metrics.QUEUE_DEPTH.set(self._queue.qsize())
 
-    async def _next_batch(self) -> list[tuple[str, bytes]]:
+    def _forget_unacknowledged(self) -> None:
+        """A new persistent session: the broker resends what we never acknowledged, so drop our copies."""
+        if self.broker.mqtt5:
+            while not self._queue.empty():
+                self._queue.get_nowait()
+
+    async def _next_batch(self) -> list[tuple[str, bytes, aiomqtt.Message | None]]:
         batch = [await self._queue.get()]
         deadline = time.monotonic() + self.batch_wait_s
         while len(batch) < self.batch_max:
@@ -130,8 +143,11 @@ class IngestWorker:
     async def _write_loop(self, client: aiomqtt.Client) -> None:
         while True:
             batch = await self._next_batch()
-            decoded, dead = self.decode(batch)
+            decoded, dead = self.decode([(topic, raw) for topic, raw, _ in batch])
             await self._commit_with_retry(decoded, dead)
+            for _, _, message in batch:       # committed: now the broker may forget them
+                if message is not None and self.broker.mqtt5:
+                    ack(client, message)
             metrics.BATCH_SIZE.observe(len(batch))
             metrics.QUEUE_DEPTH.set(self._queue.qsize())
             for d in decoded:
@@ -173,7 +189,9 @@ class IngestWorker:
 
     async def _commit(self, decoded: list[Decoded], dead: list[tuple[str, bytes, str]]) -> None:
         if self._conn is None or self._conn.closed:
-            self._conn = await psycopg.AsyncConnection.connect(self.database_url)
+            # autocommit: every write is inside an explicit transaction block, and a stray query never
+            # leaves a transaction open that would swallow the following commits
+            self._conn = await psycopg.AsyncConnection.connect(self.database_url, autocommit=True)
         conn = self._conn
         rows = [r for d in decoded for r in d.rows]
         async with conn.transaction():
@@ -195,7 +213,7 @@ class IngestWorker:
 
     async def _refresh_rollups(self, conn: psycopg.AsyncConnection) -> None:
         """On plain PostgreSQL, keep the 1 min / 1 h rollups current (TimescaleDB does it by itself)."""
-        if self._rollup_from is None or time.monotonic() - self._rolled_up_at < ROLLUP_EVERY_S:
+        if self._rollup_from is None or time.monotonic() - self._rolled_up_at < self.rollup_every_s:
             return
         if self._timescale is None:
             self._timescale = await rollups.is_timescale(conn)

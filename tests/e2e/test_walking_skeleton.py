@@ -5,6 +5,7 @@ totalizer and the amount through the control API, then stops every process with 
 """
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -62,12 +63,13 @@ devices:
     nozzles_per_point: 2
     poll_interval_s: 0.2
 """)
+    edge_metrics, ingest_metrics = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("FORECOURT_")}
     env.update(FORECOURT_DATABASE_URL=database_url, FORECOURT_MQTT_URL=broker.url(),
                FORECOURT_MQTT_V5="true" if broker.mqtt5 else "false", FORECOURT_GROUP=group,
                FORECOURT_INGEST_GROUP=group, FORECOURT_PRIMARY_HOST_ID=f"host-{group}",
                FORECOURT_API_PORT=str(api_port),
-               FORECOURT_EDGE_METRICS_PORT=str(free_port()), FORECOURT_INGEST_METRICS_PORT=str(free_port()),
+               FORECOURT_EDGE_METRICS_PORT=str(edge_metrics), FORECOURT_INGEST_METRICS_PORT=str(ingest_metrics),
                FORECOURT_DATA_DIR=str(tmp_path / "data"))
     procs = {
         "sim": _spawn(["sim", "dispenser", "--port", str(modbus_port)], env, tmp_path / "sim.log"),
@@ -98,11 +100,17 @@ devices:
         assert all(v["quality"] == "good" for v in values.values())  # type: ignore[index]
     except BaseException as exc:
         failure = exc
+        for port in (edge_metrics, ingest_metrics):   # what the services counted, for the report
+            with contextlib.suppress(httpx.HTTPError):
+                lines = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text.splitlines()
+                (tmp_path / f"metrics-{port}.log").write_text(
+                    "\n".join(line for line in lines if line.startswith("forecourt_") and "_created" not in line))
     finally:
         for proc in procs.values():
             proc.send_signal(signal.SIGINT)
         codes = {name: _exit_code(proc) for name, proc in procs.items()}
         logs = {name: (tmp_path / f"{name}.log").read_text(errors="replace")[-2000:] for name in procs}
+        logs |= {p.name: p.read_text()[-3000:] for p in tmp_path.glob("metrics-*.log")}
     report = json.dumps({"codes": codes, "logs": logs}, ensure_ascii=False, indent=1)
     if failure is not None:
         raise AssertionError(f"{failure}\n{report}") from failure

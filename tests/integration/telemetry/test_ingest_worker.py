@@ -56,12 +56,18 @@ def _messages(group: str) -> list[tuple[str, bytes]]:
 
 async def test_points_are_written_and_garbage_goes_to_dead_letters(
         database_url: str, broker: BrokerAddress, group: str) -> None:
-    async with running(IngestWorker(database_url, broker, group=group, client_id=f"ingest-{group}")), \
+    async with running(IngestWorker(database_url, broker, group=group, client_id=f"ingest-{group}", rollup_every_s=0)), \
             aiomqtt.Client(**broker.client_kwargs()) as pub:
-        for topic, raw in _messages(group):
-            await pub.publish(topic, raw, qos=1)
+        messages = _messages(group)
         async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+            for topic, raw in messages[:3]:
+                await pub.publish(topic, raw, qos=1)
+            # a first batch is committed (and the rollups refreshed) before the rest arrives
+            assert await wait_for(conn, "SELECT count(*) FROM telemetry.points", 2) == 2
+            for topic, raw in messages[3:]:
+                await pub.publish(topic, raw, qos=1)
             assert await wait_for(conn, "SELECT count(*) FROM telemetry.points", 3) == 3
+            assert await wait_for(conn, "SELECT count(*) FROM telemetry.points_1m", 1) == 1
             assert await wait_for(conn, "SELECT count(*) FROM telemetry.dead_letters", 1) == 1
             topic, payload, error = await (await conn.execute(
                 "SELECT topic, payload, error FROM telemetry.dead_letters")).fetchone()  # type: ignore[misc]
@@ -75,7 +81,7 @@ async def test_points_are_written_and_garbage_goes_to_dead_letters(
 async def test_a_redelivered_message_does_not_double_rows(
         database_url: str, broker: BrokerAddress, group: str) -> None:
     messages = _messages(group)
-    async with running(IngestWorker(database_url, broker, group=group, client_id=f"ingest-{group}")), \
+    async with running(IngestWorker(database_url, broker, group=group, client_id=f"ingest-{group}", rollup_every_s=0)), \
             aiomqtt.Client(**broker.client_kwargs()) as pub:
         for topic, raw in messages[:3]:
             await pub.publish(topic, raw, qos=1)
