@@ -56,7 +56,8 @@ def _messages(group: str) -> list[tuple[str, bytes]]:
 
 async def test_points_are_written_and_garbage_goes_to_dead_letters(
         database_url: str, broker: BrokerAddress, group: str) -> None:
-    async with running(IngestWorker(database_url, broker, group=group, client_id=f"ingest-{group}", rollup_every_s=0)), \
+    worker = IngestWorker(database_url, broker, group=group, client_id=f"ingest-{group}", rollup_every_s=0)
+    async with running(worker), \
             aiomqtt.Client(**broker.client_kwargs()) as pub:
         messages = _messages(group)
         async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
@@ -81,7 +82,8 @@ async def test_points_are_written_and_garbage_goes_to_dead_letters(
 async def test_a_redelivered_message_does_not_double_rows(
         database_url: str, broker: BrokerAddress, group: str) -> None:
     messages = _messages(group)
-    async with running(IngestWorker(database_url, broker, group=group, client_id=f"ingest-{group}", rollup_every_s=0)), \
+    worker = IngestWorker(database_url, broker, group=group, client_id=f"ingest-{group}", rollup_every_s=0)
+    async with running(worker), \
             aiomqtt.Client(**broker.client_kwargs()) as pub:
         for topic, raw in messages[:3]:
             await pub.publish(topic, raw, qos=1)
