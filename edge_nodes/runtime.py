@@ -155,8 +155,10 @@ class EdgeNode:
             rows, _ = await self.outbox.size()
             metrics.QUEUE_DEPTH.set(rows)
             if not live and not backlog:
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation (gh-86296)
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.outbox.wake.wait(), 1.0)
+                    async with asyncio.timeout(1.0):
+                        await self.outbox.wake.wait()
 
     # --- the MQTT session ------------------------------------------------------------------------
 
@@ -196,8 +198,8 @@ class EdgeNode:
     async def _say_death(self, client: aiomqtt.Client) -> None:
         self.connected.clear()
         with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
-            await asyncio.wait_for(client.publish(self.messages.topic(MessageType.NDEATH),
-                                                  self.messages.node_death(), qos=1), 2)
+            async with asyncio.timeout(2):
+                await client.publish(self.messages.topic(MessageType.NDEATH), self.messages.node_death(), qos=1)
 
     async def _live(self) -> None:
         if not self._host_online.is_set():
@@ -241,8 +243,8 @@ class EdgeNode:
                     tasks.create_task(source.run(self._on_snapshot), name=f"poll-{source.code}")
                 # births should carry real values: give every device one poll first (bounded)
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(asyncio.gather(*(e.wait() for e in self._first_poll.values())),
-                                           FIRST_POLL_WAIT_S)
+                    async with asyncio.timeout(FIRST_POLL_WAIT_S):
+                        await asyncio.gather(*(e.wait() for e in self._first_poll.values()))
                 failures = 0
                 while True:
                     started = time.monotonic()

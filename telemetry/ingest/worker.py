@@ -135,7 +135,8 @@ class IngestWorker:
             if timeout <= 0:
                 break
             try:
-                batch.append(await asyncio.wait_for(self._queue.get(), timeout))
+                async with asyncio.timeout(timeout):   # not wait_for: it can swallow a cancellation on 3.11
+                    batch.append(await self._queue.get())
             except TimeoutError:
                 break
         return batch
