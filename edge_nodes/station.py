@@ -13,6 +13,8 @@ from pydantic import Discriminator, Tag, ValidationError, model_validator
 
 from edge_nodes.devices.base import Code, Strict
 from edge_nodes.devices.modbus import ModbusDevice, ModbusRtuDevice
+from edge_nodes.devices.ocpp import OcppDevice
+from edge_nodes.devices.opcua import OpcUaDevice
 from edge_nodes.devices.tls import TlsDevice
 
 
@@ -26,10 +28,11 @@ def _protocol(entry: Any) -> str | None:
 # Each protocol adds its device model to this union, tagged with its ``protocol`` name.
 Device = Annotated[
     Annotated[ModbusDevice, Tag("modbus-tcp")] | Annotated[ModbusRtuDevice, Tag("modbus-rtu")]
-    | Annotated[TlsDevice, Tag("tls")],
+    | Annotated[TlsDevice, Tag("tls")] | Annotated[OpcUaDevice, Tag("opcua")]
+    | Annotated[OcppDevice, Tag("ocpp")],
     Discriminator(_protocol),
 ]
-PROTOCOLS = {"modbus-tcp", "modbus-rtu", "tls"}
+PROTOCOLS = {"modbus-tcp", "modbus-rtu", "tls", "opcua", "ocpp"}
 
 
 class StationConfigError(ValueError):

@@ -9,6 +9,7 @@
   forecourt db migrate                   apply database migrations
   forecourt infra                        only the database and broker, to run services one by one
   forecourt mqtt-auth --stations … --out DIR   MQTT users, ACL and mosquitto.conf for the edge nodes
+  forecourt grafana build | sync --url URL --token TOKEN   dashboards as code (docs/grafana.md)
 
 Settings come from FORECOURT_* environment variables (see README, "Configuration").
 """
@@ -89,6 +90,17 @@ def _parser() -> argparse.ArgumentParser:
     auth.add_argument("--broker-host", default="127.0.0.1", help="the broker's address as clients reach it")
     auth.add_argument("--port", type=int, help="listener port (default 1883, or 8883 with --tls-dir)")
     auth.add_argument("--tls-dir", type=Path, help="folder with ca.crt, server.crt and server.key: listen with TLS")
+
+    grafana = sub.add_parser("grafana", help="Grafana dashboards as code (docs/grafana.md)")
+    grafana_sub = grafana.add_subparsers(dest="grafana_command", required=True, metavar="ACTION")
+    gbuild = grafana_sub.add_parser("build", help="write the dashboard JSON into grafana/provisioning/")
+    gbuild.add_argument("--out", type=Path, help="folder for the JSON (default: the provisioning folder)")
+    gsync = grafana_sub.add_parser("sync", help="push folder, datasource and dashboards to a Grafana")
+    gsync.add_argument("--url", required=True, help="Grafana's root URL, e.g. http://grafana.example:3000")
+    gsync.add_argument("--token", required=True, help="a service account token (Admin to write the datasource)")
+    gsync.add_argument("--folder", default="Forecourt 加油站", help="folder title (created if missing)")
+    gsync.add_argument("--database-url", help="PostgreSQL URL as Grafana reaches it (default FORECOURT_DATABASE_URL)")
+    gsync.add_argument("--no-datasource", action="store_true", help="leave the datasource in Grafana as it is")
     return p
 
 
@@ -146,6 +158,13 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
+    if args.command == "grafana":     # files or HTTP calls to Grafana: no event loop, no infrastructure
+        from grafana.command import build_command, sync_command
+
+        if args.grafana_command == "build":
+            return build_command(args.out)
+        return sync_command(args.url, args.token, folder=args.folder, with_datasource=not args.no_datasource,
+                            database_url=args.database_url or settings.database_url)
     if args.command == "mqtt-auth":   # only writes files: no event loop, no infrastructure
         from forecourt.mqtt_security import Listener, mqtt_auth_command
 

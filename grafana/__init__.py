@@ -1,1 +1,2 @@
-"""Grafana dashboards as code and the tool that pushes them to a Grafana server."""
+"""Grafana dashboards as code (``grafana.dashboards``), the provisioning folder a stock Grafana loads, and
+``forecourt grafana build`` / ``sync`` (docs/grafana.md)."""

@@ -1,0 +1,161 @@
+"""EV chargers in a station file: ONE ``protocol: ocpp`` entry is the central system all of them connect to.
+
+```yaml
+  - code: chargers
+    protocol: ocpp
+    listen_host: 0.0.0.0
+    listen_port: 9000
+    path: /ocpp                       # chargers connect to ws://<edge>:9000/ocpp/<charge point id>
+    charge_points: [chg-01, {id: chg-02, connectors: 2}]
+    id_tags: {RFID0001: Accepted, STOLEN01: Blocked}
+    id_tags_file: /var/lib/forecourt/id-tags.json   # optional: the last list pushed, kept across restarts
+```
+
+Its source runs the server and emits a snapshot whenever something changes, with the metrics
+of ``protocol_adapters/ocpp/state.py`` for every listed charge point and connector. Finished
+sessions go to ``OcppSource.on_session``; ``remote_start`` / ``remote_stop`` are the commands.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from edge_nodes.devices.base import Code, Strict
+from edge_nodes.poller import backoff_delay
+from edge_nodes.source import Emit, MetricSpec, Snapshot, SourceContext
+from protocol_adapters.ocpp.auth import AuthorizationCache, TokenStatus
+from protocol_adapters.ocpp.core import SessionSink, log_session
+from protocol_adapters.ocpp.server import CentralSystem
+from protocol_adapters.ocpp.sessions import ChargingSession
+from protocol_adapters.readings import Reading
+from telemetry.contracts.quality import BadReason, Quality
+from telemetry.contracts.sparkplug import DataType
+
+log = logging.getLogger(__name__)
+
+#: per connector: Sparkplug type and unit
+CONNECTOR_METRICS: dict[str, tuple[DataType, str | None]] = {
+    "status": (DataType.STRING, None),
+    "power": (DataType.DOUBLE, "kW"),
+    "energy": (DataType.DOUBLE, "kWh"),
+    "soc": (DataType.DOUBLE, "%"),
+    "transaction": (DataType.STRING, None),
+}
+BIND_RETRY_BASE_S = 2.0
+
+
+class ExpectedChargePoint(Strict):
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9._:-]{1,48}$")]
+    connectors: Annotated[int, Field(ge=1, le=8)] = 1
+
+
+class OcppDevice(Strict):
+    protocol: Literal["ocpp"]
+    code: Code
+    listen_host: str = "0.0.0.0"  # noqa: S104 - chargers on the station LAN connect to the edge node
+    listen_port: Annotated[int, Field(ge=0, le=65535)] = 9000
+    path: Annotated[str, Field(pattern=r"^(/[A-Za-z0-9._-]+)*/?$")] = "/ocpp"
+    charge_points: Annotated[list[ExpectedChargePoint], Field(min_length=1)]
+    id_tags: dict[Annotated[str, Field(min_length=1, max_length=36)], TokenStatus] = Field(default_factory=dict)
+    id_tags_file: Path | None = None
+    heartbeat_interval_s: Annotated[int, Field(ge=10, le=86400)] = 300
+    response_timeout_s: Annotated[float, Field(gt=0, le=300)] = 30.0
+    deadband: Annotated[float, Field(ge=0)] = 0.0
+
+    @field_validator("charge_points", mode="before")
+    @classmethod
+    def _ids_as_entries(cls, value: Any) -> Any:
+        """``[chg-01]`` is short for ``[{id: chg-01, connectors: 1}]``."""
+        if isinstance(value, list):
+            return [{"id": v} if isinstance(v, str) else v for v in value]
+        return value
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> OcppDevice:
+        ids = [cp.id for cp in self.charge_points]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"charge_points: duplicate id {duplicates[0]!r}")
+        return self
+
+    def source(self, context: SourceContext | None = None) -> OcppSource:
+        return OcppSource(self)
+
+
+class OcppSource:
+    """The device source of the central system (see ``edge_nodes/source.py``)."""
+
+    def __init__(self, device: OcppDevice, rng: random.Random | None = None) -> None:
+        self.code = device.code
+        self.device = device
+        self.metrics: dict[str, MetricSpec] = {}
+        for cp in device.charge_points:
+            self.metrics[f"{cp.id}/online"] = MetricSpec(f"{cp.id}/online", DataType.BOOLEAN)
+            for n in range(1, cp.connectors + 1):
+                for name, (datatype, unit) in CONNECTOR_METRICS.items():
+                    key = f"{cp.id}/{n}/{name}"
+                    self.metrics[key] = MetricSpec(key, datatype, unit)
+        tokens = dict(device.id_tags)
+        auth = (AuthorizationCache.load(device.id_tags_file, tokens) if device.id_tags_file
+                else AuthorizationCache(tokens))
+        #: where finished sessions go (the edge node will publish them as events)
+        self.on_session: SessionSink = log_session
+        self._changed = asyncio.Event()
+        self.ready = asyncio.Event()
+        self.csms = CentralSystem(
+            host=device.listen_host, port=device.listen_port, path=device.path,
+            charge_points={cp.id: cp.connectors for cp in device.charge_points}, auth=auth,
+            heartbeat_interval_s=device.heartbeat_interval_s, response_timeout_s=device.response_timeout_s,
+            # best effort against reusing a 1.6 transaction id after a restart (ids are not persisted yet)
+            first_transaction_id=1 + int(time.time()) % 100_000 * 10_000,
+            on_session=self._hand_over, on_change=self._changed.set)
+        self._rng = rng or random.Random()
+
+    @property
+    def auth(self) -> AuthorizationCache:
+        return self.csms.core.auth
+
+    async def remote_start(self, charge_point: str, connector: int, id_tag: str) -> str:
+        return await self.csms.remote_start(charge_point, connector, id_tag)
+
+    async def remote_stop(self, charge_point: str, transaction_id: str) -> str:
+        return await self.csms.remote_stop(charge_point, transaction_id)
+
+    async def _hand_over(self, session: ChargingSession) -> None:
+        await self.on_session(session)
+
+    def snapshot(self) -> Snapshot:
+        readings = tuple(r for r in self.csms.states.readings() if r.key in self.metrics)
+        return Snapshot(self.code, readings, available=True)
+
+    async def run(self, emit: Emit) -> None:
+        """Listen (retrying while the port cannot be bound) and emit a snapshot on every change."""
+        failures = 0
+        while True:
+            try:
+                await self.csms.start()
+                break
+            except OSError as exc:
+                failures += 1
+                log.warning("OCPP central system %s cannot listen on %s:%s: %s", self.code,
+                            self.device.listen_host, self.device.listen_port, exc)
+                stamp = self.csms.core.now()
+                bad = tuple(Reading(k, None, stamp, Quality.BAD, BadReason.COMM_LOSS.value) for k in self.metrics)
+                await emit(Snapshot(self.code, bad, available=False, reason=BadReason.COMM_LOSS.value))
+                await asyncio.sleep(backoff_delay(failures, BIND_RETRY_BASE_S, self._rng))
+        self.ready.set()
+        try:
+            while True:
+                self._changed.clear()
+                await emit(self.snapshot())
+                await self._changed.wait()
+        finally:
+            self.ready.clear()
+            await self.csms.stop()
