@@ -144,7 +144,9 @@ class LocalBroker:
         mosquitto = shutil.which("mosquitto") if self.prefer_mosquitto else None
         if mosquitto:
             conf = self.dir / "mosquitto.conf"
+            # ingest acknowledges after commit: let enough QoS 1 messages be in flight to fill a batch
             conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+                            "max_inflight_messages 1000\nmax_queued_messages 100000\n"
                             "log_dest stderr\nlog_type error\nlog_type warning\nlog_type notice\n")
             with (self.dir / "mosquitto.log").open("ab") as logfile:
                 self._process = await asyncio.create_subprocess_exec(

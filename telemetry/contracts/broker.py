@@ -57,12 +57,14 @@ def ack(client: Any, message: Any) -> None:
         client._client.ack(message.mid, message.qos)
 
 
-def persistent_session(identifier: str, expiry_s: int = 3600) -> dict[str, Any]:
+def persistent_session(identifier: str, expiry_s: int = 3600, receive_maximum: int = 1000) -> dict[str, Any]:
     """Keyword arguments for an ``aiomqtt.Client`` whose subscriptions and unacknowledged QoS 1 messages
-    survive a disconnect for ``expiry_s`` (MQTT v5 session expiry)."""
+    survive a disconnect for ``expiry_s`` (MQTT v5 session expiry). ``receive_maximum`` lets that many
+    unacknowledged messages be in flight (a broker may cap it lower: Mosquitto's max_inflight_messages)."""
     from paho.mqtt.packettypes import PacketTypes
     from paho.mqtt.properties import Properties
 
     properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
     properties.SessionExpiryInterval = expiry_s
+    properties.ReceiveMaximum = receive_maximum
     return {"identifier": identifier, "clean_start": False, "properties": properties}
