@@ -6,6 +6,7 @@
   forecourt business                     business events (fuelling transactions …) → PostgreSQL
   forecourt api                          the control API (REST, WebSocket)
   forecourt sim dispenser …              a fuel dispenser simulator (Modbus TCP)
+  forecourt sim station FILE.yaml        a whole simulated station: traffic and faults (docs/simulators.md)
   forecourt db migrate                   apply database migrations
   forecourt infra                        only the database and broker, to run services one by one
   forecourt mqtt-auth --stations … --out DIR   MQTT users, ACL and mosquitto.conf for the edge nodes
@@ -71,6 +72,11 @@ def _parser() -> argparse.ArgumentParser:
     disp.add_argument("--config", type=Path, help="dispenser YAML (default: 2 fuelling points × 2 nozzles)")
     disp.add_argument("--auto-authorise", action="store_true", help="lifting a nozzle authorises at once")
     disp.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second")
+    station = sim_sub.add_parser("station", help="a whole simulated station from a scenario YAML (docs/simulators.md)")
+    station.add_argument("file", type=Path, help="scenario file, e.g. config/scenarios/demo-station.yaml")
+    station.add_argument("--speed", type=float, help="simulated seconds per real second (default: the file's)")
+    station.add_argument("--seed", type=int, help="random seed of the traffic (default: the file's)")
+    station.add_argument("--duration", type=float, help="simulated seconds to run (default: the file's)")
 
     db = sub.add_parser("db", help="database tools")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
@@ -131,6 +137,10 @@ async def _main(args: argparse.Namespace, settings: Settings) -> None:
             host, port = args.host or settings.api_host, args.port or settings.api_port
             print(f"控制 API: http://{host}:{port}/docs", flush=True)
             await run_until_stopped(api_service(infra.database_url, host, port))
+    elif args.command == "sim" and args.simulator == "station":
+        from forecourt.simulate import run_station
+
+        await run_until_stopped(run_station(args.file, args.speed, args.seed, args.duration))
     elif args.command == "sim":
         from forecourt.simulate import run_dispenser
 

@@ -100,7 +100,8 @@ class EmbeddedPostgres:
             return None
         return port
 
-    def start(self) -> str:
+    def start(self, port: int | None = None) -> str:
+        """Start (or reuse) the server; ``port`` restarts it where clients expect it."""
         self._prepare()
         running = self._running_port()
         if running is not None:
@@ -110,7 +111,7 @@ class EmbeddedPostgres:
         if not (self.pgdata / "PG_VERSION").exists():
             self._run(self._bin("initdb"), "-D", str(self.pgdata), "--auth=trust", "-U", "postgres",
                       "--encoding=UTF8", "--locale=C")
-        self.port = free_port()
+        self.port = port or free_port()
         opts = f"-h 127.0.0.1 -p {self.port} -k {self.pgdata} -c fsync=on -c max_connections=200"
         self._run(self._bin("pg_ctl"), "-D", str(self.pgdata), "-w", "-t", "60",
                   "-l", str(self.pgdata / "server.log"), "-o", opts, "start")

@@ -65,3 +65,28 @@ async def drive_customers(server: DispenserServer, every_s: float, rng: random.R
         await asyncio.sleep(rng.uniform(2, 6))    # paying at the counter
         server.catch_up()
         model.clear(fp)
+
+
+async def run_station(path: Path, speed: float | None, seed: int | None, duration_s: float | None) -> None:
+    """``forecourt sim station FILE.yaml``: a whole simulated station from a scenario file (docs/simulators.md).
+
+    ``None`` keeps the file's value (``simulation.speed``, ``.seed``, ``.duration``).
+    """
+    from edge_nodes.station import StationConfigError
+    from forecourt.local import InfrastructureError
+    from simulators.scenario import Scenario, ScenarioConfigError, load_scenario
+
+    try:
+        config = load_scenario(path)
+        scenario = Scenario(config, speed=speed, seed=seed)
+    except ScenarioConfigError as exc:
+        raise StationConfigError(str(exc)) from exc  # the CLI reports it and exits with 2
+    logging.getLogger("asyncua").setLevel(logging.ERROR)  # its security-policy warnings say nothing here
+    try:
+        await scenario.__aenter__()
+    except OSError as exc:
+        raise InfrastructureError(f"cannot start the simulated station: {exc} (a port in use? 0 = a free one)") from exc
+    try:
+        await scenario.run(duration_s if duration_s is not None else config.simulation.duration)
+    finally:
+        await scenario.__aexit__(None, None, None)

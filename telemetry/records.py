@@ -14,6 +14,7 @@ class MetricDef:
     name: str
     datatype: str
     unit: str | None
+    alias: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -84,6 +84,7 @@ class NodeState:
     # (device or None, alias) → metric info, learnt from NBIRTH / DBIRTH
     metrics: dict[tuple[str | None, int], MetricInfo] = field(default_factory=dict)
     dead_devices: set[str] = field(default_factory=set)
+    restored: bool = False      # aliases came from storage, not from a birth we saw
 
 
 def _bd_seq_of(payload: Payload) -> int | None:
@@ -96,8 +97,10 @@ def _bd_seq_of(payload: Payload) -> int | None:
 class HostSessions:
     """Tracks every edge node of a group as the primary host sees it."""
 
-    def __init__(self) -> None:
+    def __init__(self, check_seq: bool = True) -> None:
+        """``check_seq=False`` for a worker that sees only a share of each node's data messages."""
         self.nodes: dict[tuple[str, str], NodeState] = {}
+        self.check_seq = check_seq
 
     def state(self, group: str, edge_node: str) -> NodeState:
         return self.nodes.setdefault((group, edge_node), NodeState())
@@ -109,7 +112,7 @@ class HostSessions:
         if mtype is MessageType.NBIRTH:
             node.bd_seq = _bd_seq_of(payload)
             node.expected_seq = ((payload.seq or 0) + 1) % SEQ_MODULO
-            node.online, node.stale = True, False
+            node.online, node.stale, node.restored = True, False, False
             node.metrics = {k: v for k, v in node.metrics.items() if k[0] is not None}
             node.dead_devices.clear()
             self._learn(node, None, payload.metrics)
@@ -122,10 +125,10 @@ class HostSessions:
             return Verdict.DEATH
         if mtype in (MessageType.NCMD, MessageType.DCMD):
             return Verdict.ACCEPT
-        if not node.online or node.expected_seq is None:
+        if not node.online or (node.expected_seq is None and not node.restored):
             return Verdict.UNBORN
         verdict = Verdict.ACCEPT
-        if payload.seq != node.expected_seq:
+        if self.check_seq and node.expected_seq is not None and payload.seq != node.expected_seq:
             node.stale = True
             verdict = Verdict.GAP
         node.expected_seq = ((payload.seq or 0) + 1) % SEQ_MODULO
@@ -136,6 +139,14 @@ class HostSessions:
         elif mtype is MessageType.DDEATH and topic.device is not None:
             node.dead_devices.add(topic.device)
         return verdict
+
+    def restore(self, group: str, edge_node: str, registry: dict[tuple[str | None, int], MetricInfo]) -> None:
+        """A node whose births we did not see (a restart, a late join): trust its stored aliases and accept its
+        data until its next NBIRTH; its ``seq`` cannot be checked until then."""
+        node = self.state(group, edge_node)
+        node.metrics.update(registry)
+        node.online, node.stale, node.expected_seq = True, False, None
+        node.restored = True
 
     def resolve(self, group: str, edge_node: str, device: str | None, metric: Metric) -> MetricInfo | None:
         """Name and type of a data metric, by its name or by the alias its birth gave it."""

@@ -50,8 +50,12 @@ def _split_value(value: object, datatype: DataType) -> tuple[float | None, str |
 
 
 class Decoder:
-    def __init__(self) -> None:
-        self.sessions = HostSessions()
+    def __init__(self, check_seq: bool = True) -> None:
+        self.sessions = HostSessions(check_seq)
+
+    def restore(self, group: str, edge_node: str, registry: dict[tuple[str | None, int], MetricInfo]) -> None:
+        """Take a node's aliases from storage (written from its births by any worker) when we missed them."""
+        self.sessions.restore(group, edge_node, registry)
 
     def decode(self, topic_name: str, raw: bytes) -> Decoded:
         """Raises ``UndecodableMessage`` for a bad topic or payload."""
@@ -98,7 +102,7 @@ class Decoder:
             if birth:
                 unit = m.properties.get("engUnit")
                 out.definitions.append(MetricDef(topic.group, station, device, info.name, info.datatype.name,
-                                                 str(unit) if unit else None))
+                                                 str(unit) if unit else None, m.alias))
             ts = datetime.fromtimestamp(m.timestamp_ms / 1000, UTC) if m.timestamp_ms is not None else fallback_ts
             value, text = _split_value(m.value, info.datatype)
             quality = m.quality.value

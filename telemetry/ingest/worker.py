@@ -22,7 +22,7 @@ import psycopg
 
 from telemetry.contracts import sparkplug, topics
 from telemetry.contracts.broker import BrokerAddress, ack, ack_after_commit, persistent_session
-from telemetry.contracts.session import REBIRTH_METRIC, host_state, parse_host_state
+from telemetry.contracts.session import REBIRTH_METRIC, MetricInfo, Verdict, host_state, parse_host_state
 from telemetry.contracts.sparkplug import DataType, Metric, Payload
 from telemetry.contracts.topics import MessageType
 from telemetry.ingest import metrics
@@ -48,20 +48,31 @@ class IngestWorker:
         self.batch_max = batch_max
         self.batch_wait_s = batch_wait_s
         self.rollup_every_s = rollup_every_s
-        self.decoder = Decoder()
+        # in a shared subscription each worker sees only part of a node's data: seq cannot be checked here
+        self.decoder = Decoder(check_seq=self.share_group is None)
         self.writer = TelemetryWriter()
         self.subscribed = asyncio.Event()
         self._queue: asyncio.Queue[tuple[str, bytes, aiomqtt.Message | None]] = asyncio.Queue()
         self._rebirth_asked: dict[tuple[str, str], float] = {}
+        self._restore_tried: dict[tuple[str, str], float] = {}
         self._conn: psycopg.AsyncConnection | None = None
         self._timescale: bool | None = None
         self._rollup_from: datetime | None = None    # oldest point written since the last refresh
         self._rolled_up_at = time.monotonic()
 
     @property
+    def topic_filters(self) -> list[str]:
+        """Without sharing: the whole group. Shared: births and deaths reach every worker (each needs every
+        alias), and only the data messages are split between the workers."""
+        if not self.share_group:
+            return [topics.group_filter(self.group)]
+        ns, g = topics.NAMESPACE, self.group
+        session = [f"{ns}/{g}/{t}/#" for t in ("NBIRTH", "NDEATH", "DBIRTH", "DDEATH")]
+        return session + [topics.shared(f"{ns}/{g}/{t}/#", self.share_group) for t in ("NDATA", "DDATA")]
+
+    @property
     def topic_filter(self) -> str:
-        f = topics.group_filter(self.group)
-        return topics.shared(f, self.share_group) if self.share_group else f
+        return " + ".join(self.topic_filters)
 
     async def run(self) -> None:
         """Consume until cancelled; reconnect to the broker with back-off when it goes away."""
@@ -87,7 +98,8 @@ class IngestWorker:
             if self.broker.mqtt5:
                 ack_after_commit(client)
             self._forget_unacknowledged()
-            await client.subscribe(self.topic_filter, qos=1)
+            for topic_filter in self.topic_filters:
+                await client.subscribe(topic_filter, qos=1)
             if state is not None:
                 await client.subscribe(state, qos=1)
                 await self._say_online(client)
@@ -144,7 +156,7 @@ class IngestWorker:
     async def _write_loop(self, client: aiomqtt.Client) -> None:
         while True:
             batch = await self._next_batch()
-            decoded, dead = self.decode([(topic, raw) for topic, raw, _ in batch])
+            decoded, dead = await self.decode([(topic, raw) for topic, raw, _ in batch])
             await self._commit_with_retry(decoded, dead)
             for _, _, message in batch:       # committed: now the broker may forget them
                 if message is not None and self.broker.mqtt5:
@@ -155,7 +167,7 @@ class IngestWorker:
                 if d.wants_rebirth:
                     await self._ask_rebirth(client, d.topic.group, d.topic.edge_node)
 
-    def decode(self, batch: list[tuple[str, bytes]]) -> tuple[list[Decoded], list[tuple[str, bytes, str]]]:
+    async def decode(self, batch: list[tuple[str, bytes]]) -> tuple[list[Decoded], list[tuple[str, bytes, str]]]:
         decoded: list[Decoded] = []
         dead: list[tuple[str, bytes, str]] = []
         for topic, raw in batch:
@@ -163,6 +175,8 @@ class IngestWorker:
                 continue
             try:
                 d = self.decoder.decode(topic, raw)
+                if d.verdict is Verdict.UNBORN and await self._restore(d.topic.group, d.topic.edge_node):
+                    d = self.decoder.decode(topic, raw)     # again, with the aliases from storage
             except UndecodableMessage as exc:
                 dead.append((topic, raw, str(exc)))
                 log.warning("dead letter from %s: %s", topic, exc)
@@ -172,6 +186,32 @@ class IngestWorker:
                 metrics.SEQ_GAPS.inc()
             decoded.append(d)
         return decoded, dead
+
+    async def _restore(self, group: str, edge_node: str) -> bool:
+        """Data from a node whose births we missed: load its aliases from storage (at most every few seconds)."""
+        now = time.monotonic()
+        if now - self._restore_tried.get((group, edge_node), -REBIRTH_HOLDOFF_S) < REBIRTH_HOLDOFF_S:
+            return False
+        self._restore_tried[(group, edge_node)] = now
+        delay = 0.2
+        while True:
+            try:
+                if self._conn is None or self._conn.closed:
+                    self._conn = await psycopg.AsyncConnection.connect(self.database_url, autocommit=True)
+                rows = await self.writer.alias_registry(self._conn, edge_node)
+                break
+            except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+                log.warning("cannot read stored aliases (%s); retrying in %.1fs", exc, delay)
+                self._conn = None
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        if not rows:
+            return False
+        registry = {(device or None, int(alias)): MetricInfo(name, DataType[datatype], unit)
+                    for device, alias, name, datatype, unit in rows}
+        self.decoder.restore(group, edge_node, registry)
+        log.info("restored %d aliases of %s/%s from storage", len(registry), group, edge_node)
+        return True
 
     async def _commit_with_retry(self, decoded: list[Decoded], dead: list[tuple[str, bytes, str]]) -> None:
         delay = 0.2

@@ -29,12 +29,13 @@ class TelemetryWriter:
     async def metric_ids(self, conn: psycopg.AsyncConnection, defs: Iterable[MetricDef]) -> None:
         for d in defs:
             cur = await conn.execute(
-                """INSERT INTO telemetry.metrics (grp, station, device, name, datatype, unit)
-                   VALUES (%s, %s, %s, %s, %s, %s)
+                """INSERT INTO telemetry.metrics (grp, station, device, name, datatype, unit, alias)
+                   VALUES (%s, %s, %s, %s, %s, %s, %s)
                    ON CONFLICT (station, device, name)
-                   DO UPDATE SET datatype = EXCLUDED.datatype, unit = EXCLUDED.unit, grp = EXCLUDED.grp
+                   DO UPDATE SET datatype = EXCLUDED.datatype, unit = EXCLUDED.unit, grp = EXCLUDED.grp,
+                                 alias = EXCLUDED.alias
                    RETURNING metric_id""",
-                (d.group, d.station, d.device, d.name, d.datatype, d.unit))
+                (d.group, d.station, d.device, d.name, d.datatype, d.unit, d.alias))
             row = await cur.fetchone()
             if row is not None:
                 self._ids[(d.station, d.device, d.name)] = row[0]
@@ -76,6 +77,14 @@ class TelemetryWriter:
                        received_at = EXCLUDED.received_at
                    WHERE l.ts <= EXCLUDED.ts""")
         return max(inserted, 0)
+
+    @staticmethod
+    async def alias_registry(conn: psycopg.AsyncConnection,
+                             station: str) -> list[tuple[str, int, str, str, str | None]]:
+        """(device, alias, name, datatype, unit) of a node's metrics as its latest births named them."""
+        cur = await conn.execute("SELECT device, alias, name, datatype, unit FROM telemetry.metrics "
+                                 "WHERE station = %s AND alias IS NOT NULL", (station,))
+        return list(await cur.fetchall())
 
     @staticmethod
     async def set_status(conn: psycopg.AsyncConnection, statuses: Iterable[SourceStatus]) -> None:
