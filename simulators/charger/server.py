@@ -254,14 +254,16 @@ class ChargerSimulator(DriverControls):
             self.link_lost.set()
             self._ws, self._cp = None, None
             self._stop_heartbeat()
+            if self._drop.is_set() and self._drop_abort:
+                # drop the link first: a task waiting inside the ocpp library (asyncio.wait_for) may not
+                # take a cancellation on Python 3.11, but it does end when its connection is gone
+                ws.transport.abort()
             for task in tasks:
                 task.cancel()
             results = await asyncio.gather(*tasks, return_exceptions=True)
         for result in results:
             if isinstance(result, Exception) and not isinstance(result, ConnectionClosed):
                 LOG.error("%s: link task failed", self.config.charge_point_id, exc_info=result)
-        if self._drop.is_set() and self._drop_abort:
-            ws.transport.abort()
 
     async def _session(self, cp: Any) -> None:
         if not self._booted:

@@ -118,7 +118,7 @@ class CsmsServer:
         return [p["status"] for p in self.actions("StatusNotification") if p["connector_id"] == connector_id]
 
 
-async def eventually(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+async def eventually(condition: Callable[[], bool], timeout: float = 20.0) -> None:
     """Wait (wall time) until ``condition()`` holds."""
     async with asyncio.timeout(timeout):
         while not condition():

@@ -106,7 +106,7 @@ class CsmsServer:
         return [p["connector_status"] for p in self.actions("StatusNotification") if p["evse_id"] == evse_id]
 
 
-async def eventually(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+async def eventually(condition: Callable[[], bool], timeout: float = 20.0) -> None:
     async with asyncio.timeout(timeout):
         while not condition():
             await asyncio.sleep(0.01)
