@@ -52,7 +52,7 @@ class ModbusPoller:
         self.metrics = {p.key: MetricSpec(p.key, datatype_of(p), p.unit) for p in points}
         self.blocks = plan_reads(points)
         self.interval_s = interval_s
-        self._conn = connection
+        self._conn = self.connection = connection
         self.unit_id = unit_id
         self._rng = rng or random.Random()
         self.failures = 0

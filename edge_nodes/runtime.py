@@ -22,15 +22,18 @@ from pathlib import Path
 import aiomqtt
 
 from edge_nodes import metrics
+from edge_nodes.commands import CommandRunner
 from edge_nodes.messages import MAX_METRICS_PER_MESSAGE, NodeMessages, ReportByException
 from edge_nodes.outbox import EVENT, Outbox, Row
-from edge_nodes.poller import backoff_delay
+from edge_nodes.poller import ModbusPoller, backoff_delay
 from edge_nodes.source import DeviceSource, Snapshot, SourceContext
 from edge_nodes.station import Station
 from edge_nodes.transactions import FUELING_COMPLETED, completed_fuelings
 from protocol_adapters.readings import Reading
 from telemetry.contracts import sparkplug, topics
 from telemetry.contracts.broker import BrokerAddress
+from telemetry.contracts.commands import commands_filter
+from telemetry.contracts.events import CloudEvent
 from telemetry.contracts.session import REBIRTH_METRIC, EdgeSequencer, parse_host_state
 from telemetry.contracts.topics import MessageType
 
@@ -63,6 +66,13 @@ class EdgeNode:
         self.connected = asyncio.Event()
         self._host_online, self._host_lost = asyncio.Event(), asyncio.Event()
         self._first_poll = {s.code: asyncio.Event() for s in self.sources}
+        dispensers = {s.code: s for s in self.sources if isinstance(s, ModbusPoller)
+                      and getattr(self.devices[s.code], "profile", None) == "dispenser-v1"}
+        self.commands = CommandRunner(station.station, dispensers, self._emit_event)
+        self._command_tasks: set[asyncio.Task[None]] = set()
+
+    async def _emit_event(self, event: CloudEvent) -> None:
+        await self.outbox.put_event(topics.event_topic(self.station.station, event.type), event.to_bytes())
 
     # --- intake: runs in the sources' tasks ----------------------------------------------------
 
@@ -174,6 +184,7 @@ class EdgeNode:
         async with aiomqtt.Client(identifier=identifier, will=will, keepalive=10, **kwargs) as client:
             self._client = client
             await client.subscribe(self.messages.topic(MessageType.NCMD), qos=1)
+            await client.subscribe(commands_filter(self.station.station), qos=1)
             if self.primary_host:
                 await client.subscribe(topics.state_topic(self.primary_host), qos=1)
             else:
@@ -214,8 +225,14 @@ class EdgeNode:
 
     async def _message_loop(self, client: aiomqtt.Client) -> None:
         state = topics.state_topic(self.primary_host) if self.primary_host else None
+        commands = commands_filter(self.station.station)
         async for message in client.messages:
             raw = bytes(message.payload) if isinstance(message.payload, (bytes, bytearray)) else b""
+            if message.topic.matches(commands):
+                task = asyncio.create_task(self.commands.handle(raw))   # a slow device must not block MQTT
+                self._command_tasks.add(task)
+                task.add_done_callback(self._command_tasks.discard)
+                continue
             if state is not None and message.topic.matches(state):
                 online = parse_host_state(raw)
                 if online:

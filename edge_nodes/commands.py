@@ -1,0 +1,129 @@
+"""Carries out commands on the station's devices and answers each with an acknowledgement event.
+
+Dispensers (register map v1): authorise writes the preset registers then the command register
+and reads the command result and counter back; a price change writes the nozzle's price and is
+acknowledged only when the device reads the new price back. Every command has a deadline; the
+acknowledgement goes through the outbox like any event, so it is never lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from pydantic import ValidationError
+
+from edge_nodes.poller import ModbusPoller
+from protocol_adapters.modbus.client import ModbusConnection
+from protocol_adapters.modbus.codec import ReadBlock
+from protocol_adapters.modbus.points import DType, PointSpec
+from protocol_adapters.readings import AdapterError, DeviceUnavailable
+from telemetry.contracts.commands import (
+    ACKNOWLEDGED,
+    COMMANDS,
+    Acknowledgement,
+    AuthorizeNozzle,
+    Result,
+    SetPrice,
+    StopFuelling,
+)
+from telemetry.contracts.events import CloudEvent
+
+log = logging.getLogger(__name__)
+
+COMMAND_DEADLINE_S = 10.0
+_RESULTS: dict[int, Result] = {0: "accepted", 1: "refused", 2: "bad-argument"}
+_PRESETS = {"none": 0, "volume": 1, "amount": 2}
+_AUTHORISE, _STOP = 1, 2
+
+
+class DispenserCommands:
+    """Writes to one dispenser through the connection its poller uses (so the two never interleave)."""
+
+    def __init__(self, connection: ModbusConnection) -> None:
+        self.conn = connection
+
+    async def _read(self, address: int, dtype: DType = DType.U16) -> int:
+        spec = PointSpec("v", address, dtype, integer=True)
+        values = await self.conn.read(ReadBlock(spec.table, address, spec.count, (spec,)))
+        return int(values["v"] or 0)
+
+    async def _execute(self, fp: int, command: int, arguments: list[int] | None = None) -> tuple[Result, str]:
+        base = 100 * fp
+        counter = await self._read(base + 97)
+        if arguments is not None:
+            await self.conn.write_registers(base + 91, arguments)
+        await self.conn.write_registers(base + 90, [command])
+        for _ in range(40):                        # the device takes the command on its next scan
+            if await self._read(base + 97) != counter:
+                code = await self._read(base + 96)
+                return _RESULTS.get(code, "refused"), f"device result code {code}"
+            await asyncio.sleep(0.05)
+        return "timeout", "the device did not take the command"
+
+    async def authorize(self, c: AuthorizeNozzle) -> tuple[Result, str]:
+        value = c.preset_value if c.preset_type != "none" else 0
+        return await self._execute(c.fuelling_point, _AUTHORISE,
+                                   [_PRESETS[c.preset_type], value >> 16, value & 0xFFFF, c.nozzle])
+
+    async def stop(self, c: StopFuelling) -> tuple[Result, str]:
+        return await self._execute(c.fuelling_point, _STOP)
+
+    async def set_price(self, c: SetPrice) -> tuple[Result, str]:
+        address = 100 * c.fuelling_point + 40 + 12 * (c.nozzle - 1) + 2
+        spec = PointSpec("price", address, DType.U32, integer=True, writable=True)
+        await self.conn.write(spec, c.price_fen_per_l)
+        for _ in range(40):                        # acknowledged only when the device reads it back
+            if await self._read(address, DType.U32) == c.price_fen_per_l:
+                return "accepted", f"price read back: {c.price_fen_per_l} fen/L"
+            await asyncio.sleep(0.05)
+        return "refused", "the device did not read back the new price"
+
+
+class CommandRunner:
+    """Parses a command event, runs it against its device with a deadline, and emits the acknowledgement."""
+
+    def __init__(self, station: str, dispensers: dict[str, ModbusPoller],
+                 emit_event: Callable[[CloudEvent], Awaitable[None]]) -> None:
+        self.station = station
+        self.dispensers = {code: DispenserCommands(p.connection) for code, p in dispensers.items()}
+        self._emit = emit_event
+
+    async def handle(self, raw: bytes) -> None:
+        try:
+            event = CloudEvent.from_bytes(raw)
+        except (ValueError, ValidationError) as exc:
+            log.warning("ignored a command that is not a CloudEvent: %s", exc)
+            return
+        result, detail = await self._run(event)
+        log.info("command %s %s: %s (%s)", event.type, event.id, result, detail)
+        ack = Acknowledgement(command_id=event.id, command_type=event.type, result=result, detail=detail)
+        await self._emit(CloudEvent(source=f"forecourt/{self.station}/edge", type=ACKNOWLEDGED,
+                                    subject=event.id, data=ack.model_dump()))
+
+    async def _run(self, event: CloudEvent) -> tuple[Result, str]:
+        model = COMMANDS.get(event.type)
+        if model is None:
+            return "unknown-command", f"no such command: {event.type}"
+        try:
+            command = model.model_validate(event.data)
+        except ValidationError as exc:
+            return "bad-argument", str(exc.errors()[0].get("msg"))
+        target = self.dispensers.get(command.device)
+        if target is None:
+            return "bad-argument", f"no dispenser {command.device!r} at this station"
+        try:
+            async with asyncio.timeout(COMMAND_DEADLINE_S):
+                if isinstance(command, AuthorizeNozzle):
+                    return await target.authorize(command)
+                if isinstance(command, SetPrice):
+                    return await target.set_price(command)
+                assert isinstance(command, StopFuelling)  # noqa: S101 - COMMANDS has exactly these three
+                return await target.stop(command)
+        except TimeoutError:
+            return "timeout", f"no answer within {COMMAND_DEADLINE_S:.0f} s"
+        except DeviceUnavailable as exc:
+            return "device-unavailable", str(exc)
+        except AdapterError as exc:
+            return "refused", str(exc)

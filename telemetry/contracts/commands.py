@@ -1,0 +1,66 @@
+"""Commands to station equipment and their acknowledgements (CloudEvents on MQTT, QoS 1).
+
+A command is published on ``forecourt/v1/{station}/commands/{type}``; the station's edge node
+carries it out and answers with a ``command.acknowledged`` event on its events topic, naming the
+command's id and the result. A price change is only ``accepted`` once the device reads it back.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from telemetry.contracts.topics import EVENTS_ROOT
+
+AUTHORIZE_NOZZLE = "command.authorize_nozzle"
+STOP_FUELLING = "command.stop_fuelling"
+SET_PRICE = "command.set_price"
+ACKNOWLEDGED = "command.acknowledged"
+
+Result = Literal["accepted", "refused", "bad-argument", "timeout", "device-unavailable", "unknown-command"]
+
+
+class _Command(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    device: str
+    fuelling_point: Annotated[int, Field(ge=1, le=4)]
+
+
+class AuthorizeNozzle(_Command):
+    """Let a fuelling point dispense, optionally up to a preset (0.01 L for volume, fen for amount)."""
+
+    nozzle: Annotated[int, Field(ge=0, le=4)] = 0          # 0 = any nozzle
+    preset_type: Literal["none", "volume", "amount"] = "none"
+    preset_value: Annotated[int, Field(ge=0, lt=2**32)] = 0
+
+
+class StopFuelling(_Command):
+    pass
+
+
+class SetPrice(_Command):
+    nozzle: Annotated[int, Field(ge=1, le=4)]
+    price_fen_per_l: Annotated[int, Field(ge=1, le=10_000)]
+
+
+COMMANDS: dict[str, type[_Command]] = {AUTHORIZE_NOZZLE: AuthorizeNozzle, STOP_FUELLING: StopFuelling,
+                                       SET_PRICE: SetPrice}
+
+
+class Acknowledgement(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    command_id: str
+    command_type: str
+    result: Result
+    detail: str = ""
+
+
+def command_topic(station: str, command_type: str) -> str:
+    return f"{EVENTS_ROOT}/{station}/commands/{command_type}"
+
+
+def commands_filter(station: str) -> str:
+    return f"{EVENTS_ROOT}/{station}/commands/#"
