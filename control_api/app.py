@@ -10,17 +10,18 @@ from fastapi import FastAPI
 from psycopg_pool import AsyncConnectionPool
 
 from control_api.live import LiveHub
-from control_api.routes import devices, fueling, health
+from control_api.routes import commands, devices, fueling, health
+from telemetry.contracts.broker import BrokerAddress
 
 
-def create_app(database_url: str) -> FastAPI:
+def create_app(database_url: str, broker: BrokerAddress | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool = AsyncConnectionPool(database_url, min_size=1, max_size=10, open=False)
         await pool.open()
         hub = LiveHub(database_url)
         listener = asyncio.create_task(hub.run(), name="live-hub")
-        app.state.pool, app.state.hub = pool, hub
+        app.state.pool, app.state.hub, app.state.broker = pool, hub, broker
         try:
             yield
         finally:
@@ -34,4 +35,5 @@ def create_app(database_url: str) -> FastAPI:
     app.include_router(health.router)
     app.include_router(devices.router)
     app.include_router(fueling.router)
+    app.include_router(commands.router)
     return app

@@ -133,10 +133,10 @@ async def _main(args: argparse.Namespace, settings: Settings) -> None:
     elif args.command == "api":
         from forecourt.services import api_service
 
-        async with Infrastructure(settings, broker=False) as infra:
+        async with Infrastructure(settings) as infra:
             host, port = args.host or settings.api_host, args.port or settings.api_port
             print(f"控制 API: http://{host}:{port}/docs", flush=True)
-            await run_until_stopped(api_service(infra.database_url, host, port))
+            await run_until_stopped(api_service(infra.database_url, host, port, infra.broker))
     elif args.command == "sim" and args.simulator == "station":
         from forecourt.simulate import run_station
 

@@ -70,8 +70,8 @@ class _Server(uvicorn.Server):
         yield
 
 
-async def api_service(database_url: str, host: str, port: int) -> None:
-    server = _Server(uvicorn.Config(create_app(database_url), host=host, port=port, log_level="warning",
+async def api_service(database_url: str, host: str, port: int, broker: BrokerAddress | None = None) -> None:
+    server = _Server(uvicorn.Config(create_app(database_url, broker), host=host, port=port, log_level="warning",
                                    ws="websockets-sansio"))
     task = asyncio.create_task(server.serve())
     try:

@@ -1,0 +1,75 @@
+"""Commands to a station's equipment (authorise a nozzle, stop, set a price), answered by the edge node.
+
+The API publishes the command and waits for the edge node's acknowledgement: 200 with the result,
+or 504 with the command id when the station does not answer in time (its answer may come later).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any, cast
+
+import aiomqtt
+from fastapi import APIRouter, Depends, HTTPException, Request
+from pydantic import BaseModel, ValidationError
+
+from telemetry.contracts.broker import BrokerAddress
+from telemetry.contracts.commands import ACKNOWLEDGED, COMMANDS, command_topic
+from telemetry.contracts.events import CloudEvent
+from telemetry.contracts.topics import event_topic
+
+router = APIRouter(prefix="/api/v1/stations/{station}/commands", tags=["commands"])
+
+ACK_WAIT_S = 12.0
+
+
+class CommandRequest(BaseModel):
+    type: str
+    data: dict[str, Any]
+
+
+class CommandAnswer(BaseModel):
+    command_id: str
+    result: str
+    detail: str = ""
+
+
+def _broker(request: Request) -> BrokerAddress:
+    broker = request.app.state.broker
+    if broker is None:
+        raise HTTPException(503, "此 API 未连接 MQTT 代理 (the API was started without a broker)")
+    return cast(BrokerAddress, broker)
+
+
+Broker = Annotated[BrokerAddress, Depends(_broker)]
+
+
+@router.post("", response_model=CommandAnswer)
+async def send(station: str, body: CommandRequest, broker: Broker) -> CommandAnswer:
+    model = COMMANDS.get(body.type)
+    if model is None:
+        raise HTTPException(422, f"未知命令 (unknown command) {body.type!r}; expected one of {sorted(COMMANDS)}")
+    try:
+        model.model_validate(body.data)  # a wrong request is refused here, before it reaches the station
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise HTTPException(422, f"命令参数错误 (bad command): {problems}") from exc
+    command = CloudEvent(source="forecourt/control-api", type=body.type, data=body.data)
+    async with aiomqtt.Client(**broker.client_kwargs()) as client:
+        await client.subscribe(event_topic(station, ACKNOWLEDGED), qos=1)
+        await client.publish(command_topic(station, body.type), command.to_bytes(), qos=1)
+        try:
+            async with asyncio.timeout(ACK_WAIT_S):
+                async for message in client.messages:
+                    if not isinstance(message.payload, bytes):
+                        continue
+                    try:
+                        ack = CloudEvent.from_bytes(message.payload)
+                    except ValueError:
+                        continue
+                    if ack.data.get("command_id") == command.id:
+                        return CommandAnswer(command_id=command.id, result=str(ack.data["result"]),
+                                             detail=str(ack.data.get("detail", "")))
+        except TimeoutError:
+            pass
+    raise HTTPException(504, f"站点未在 {ACK_WAIT_S:.0f} 秒内应答 (no answer from the station); command {command.id}")
