@@ -4,6 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/bootstrap.sh dev
+# PGlite + TimescaleDB for tests/compat (docs/timescaledb.md); without npm those tests skip
+if command -v npm >/dev/null && { [ ! -d tools/pglite/node_modules ] || [ tools/pglite/package-lock.json -nt tools/pglite/node_modules ]; }; then
+    echo "== npm ci tools/pglite ==" >&2
+    npm ci --prefix tools/pglite --no-audit --no-fund
+fi
 echo "== ruff ==" >&2
 .venv/bin/ruff check .
 echo "== mypy ==" >&2

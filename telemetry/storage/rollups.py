@@ -27,10 +27,10 @@ async def refresh(conn: psycopg.AsyncConnection, since: datetime, until: datetim
         await conn.execute(
             f"""INSERT INTO telemetry.{table} AS r (metric_id, bucket, min_value, max_value, avg_value,
                                                    last_value, samples)
-                SELECT metric_id, date_trunc('{unit}', ts), min(value), max(value), avg(value),
+                SELECT metric_id, date_trunc('{unit}', ts, 'UTC'), min(value), max(value), avg(value),
                        (array_agg(value ORDER BY ts DESC))[1], count(*)
                 FROM telemetry.points WHERE ts >= %s AND ts < %s
-                GROUP BY metric_id, date_trunc('{unit}', ts)
+                GROUP BY metric_id, date_trunc('{unit}', ts, 'UTC')
                 ON CONFLICT (metric_id, bucket) DO UPDATE SET min_value = EXCLUDED.min_value,
                     max_value = EXCLUDED.max_value, avg_value = EXCLUDED.avg_value,
                     last_value = EXCLUDED.last_value, samples = EXCLUDED.samples""",  # noqa: S608 - fixed names
