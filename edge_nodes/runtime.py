@@ -17,18 +17,22 @@ import contextlib
 import logging
 import random
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import aiomqtt
 
 from edge_nodes import metrics
 from edge_nodes.commands import CommandRunner
+from edge_nodes.devices.ocpp import OcppSource
 from edge_nodes.messages import MAX_METRICS_PER_MESSAGE, NodeMessages, ReportByException
 from edge_nodes.outbox import EVENT, Outbox, Row
 from edge_nodes.poller import ModbusPoller, backoff_delay
 from edge_nodes.source import DeviceSource, Snapshot, SourceContext
 from edge_nodes.station import Station
+from edge_nodes.station_events import charging_completed, completed_deliveries
 from edge_nodes.transactions import FUELING_COMPLETED, completed_fuelings
+from protocol_adapters.ocpp.sessions import ChargingSession
 from protocol_adapters.readings import Reading
 from telemetry.contracts import sparkplug, topics
 from telemetry.contracts.broker import BrokerAddress
@@ -70,6 +74,16 @@ class EdgeNode:
                       and getattr(self.devices[s.code], "profile", None) == "dispenser-v1"}
         self.commands = CommandRunner(station.station, dispensers, self._emit_event)
         self._command_tasks: set[asyncio.Task[None]] = set()
+        for source in self.sources:
+            if isinstance(source, OcppSource):     # finished charging sessions become events
+                source.on_session = self._charging_session_sink(source.code)
+
+    def _charging_session_sink(self, csms: str) -> Callable[[ChargingSession], Awaitable[None]]:
+        async def sink(session: ChargingSession) -> None:
+            # committed to the outbox before the charger gets its answer: a session is never lost
+            await self._emit_event(charging_completed(self.station.station, csms, session))
+            log.info("charging completed: %s %s", csms, session.transaction_id)
+        return sink
 
     async def _emit_event(self, event: CloudEvent) -> None:
         await self.outbox.put_event(topics.event_topic(self.station.station, event.type), event.to_bytes())
@@ -89,6 +103,10 @@ class EdgeNode:
                 await self.outbox.put_event(topics.event_topic(self.station.station, FUELING_COMPLETED),
                                             event.to_bytes())
                 log.info("fuelling completed: %s %s", device, event.subject)
+        if getattr(config, "protocol", None) == "tls":
+            for event in completed_deliveries(self.station.station, device, before, self.current[device]):
+                await self._emit_event(event)
+                log.info("delivery completed: %s %s", device, event.subject)
         changed = self._rbe.changed(device, snapshot.readings, getattr(config, "deadband", 0.0))
         await self.outbox.put_readings(device, changed)
         if self.available[device] != snapshot.available:

@@ -1,0 +1,56 @@
+"""Charging sessions and tank deliveries as CloudEvents (pure), each with an id from its natural key.
+
+``charging.completed`` comes from the OCPP central system's finished sessions; ``delivery.completed``
+from a tank gauge's newest delivery record changing. As with fuellings, seeing the same session or
+delivery again gives the same event id, so consumers stay idempotent.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime
+
+from protocol_adapters.ocpp.sessions import ChargingSession
+from protocol_adapters.readings import Reading
+from telemetry.contracts.events import CloudEvent
+from telemetry.contracts.quality import Quality
+
+CHARGING_COMPLETED = "charging.completed"
+DELIVERY_COMPLETED = "delivery.completed"
+_NAMESPACE = uuid.UUID("0b9c7d52-3f5e-4f5a-8f62-6a6c2f1d9e47")
+_DELIVERY_END = re.compile(r"^tank(\d+)/last_delivery_end$")
+
+
+def charging_completed(station: str, csms: str, s: ChargingSession) -> CloudEvent:
+    key = f"{station}/{s.charge_point}/{s.transaction_id}/{s.start_time.isoformat()}"
+    return CloudEvent(
+        id=str(uuid.uuid5(_NAMESPACE, key)), source=f"forecourt/{station}/{csms}", type=CHARGING_COMPLETED,
+        time=s.stop_time, subject=f"{s.charge_point}/{s.connector}/{s.transaction_id}",
+        data={"station": station, "charge_point": s.charge_point, "connector": s.connector,
+              "transaction": s.transaction_id, "id_tag": s.id_tag, "started_at": s.start_time.isoformat(),
+              "ended_at": s.stop_time.isoformat(), "meter_start_wh": s.meter_start_wh,
+              "meter_stop_wh": s.meter_stop_wh, "energy_kwh": s.energy_kwh, "stop_reason": s.stop_reason})
+
+
+def completed_deliveries(station: str, gauge: str, before: dict[str, Reading],
+                         after: dict[str, Reading]) -> list[CloudEvent]:
+    """An event for every tank whose newest delivery record is new since the last read."""
+    events = []
+    for key, end in after.items():
+        match = _DELIVERY_END.match(key)
+        if match is None or end.quality is not Quality.GOOD or not end.value:
+            continue
+        previous = before.get(key)
+        if previous is not None and previous.value == end.value:
+            continue
+        tank = int(match.group(1))
+        volume = after.get(f"tank{tank}/last_delivery_volume")
+        ended = datetime.fromtimestamp(int(end.value), UTC)
+        events.append(CloudEvent(
+            id=str(uuid.uuid5(_NAMESPACE, f"{station}/{gauge}/tank{tank}/{ended.isoformat()}")),
+            source=f"forecourt/{station}/{gauge}", type=DELIVERY_COMPLETED, time=ended,
+            subject=f"{gauge}/tank{tank}",
+            data={"station": station, "gauge": gauge, "tank": tank, "ended_at": ended.isoformat(),
+                  "volume_l": volume.value if volume is not None else None}))
+    return events

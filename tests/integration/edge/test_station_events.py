@@ -1,0 +1,48 @@
+"""Finished charging sessions leave the edge node as exactly one ``charging.completed`` event each."""
+
+import asyncio
+
+import pytest
+
+from edge_nodes.devices.ocpp import OcppDevice, OcppSource
+from edge_nodes.runtime import EdgeNode
+from edge_nodes.station import Station
+from simulators.charger import ChargerConfig, ChargerSimulator
+from simulators.clock import SimClock
+from telemetry.contracts.broker import BrokerAddress
+from telemetry.contracts.events import CloudEvent
+from telemetry.contracts.topics import EVENTS_ROOT
+from tests.support.mqtt import recording
+
+pytestmark = pytest.mark.integration
+
+
+async def test_a_charging_session_becomes_one_event(broker: BrokerAddress, group: str) -> None:
+    device = OcppDevice(protocol="ocpp", code="chargers", listen_host="127.0.0.1", listen_port=0,
+                        charge_points=[{"id": "chg-01"}],  # type: ignore[list-item]
+                        id_tags={"RFID0001": "Accepted"})  # type: ignore[dict-item]
+    node = EdgeNode(Station(station="st-evt", devices=[device]), broker, group=group)
+    source = node.sources[0]
+    assert isinstance(source, OcppSource)
+    async with recording(broker, f"{EVENTS_ROOT}/st-evt/events/#") as rec:
+        task = asyncio.create_task(node.run())
+        try:
+            await asyncio.wait_for(node.connected.wait(), 10)
+            await asyncio.wait_for(source.ready.wait(), 5)
+            config = ChargerConfig(charge_point_id="chg-01", ocpp_version="1.6", meter_interval_s=5, seed=3)
+            async with ChargerSimulator(config, SimClock(60), url=f"ws://127.0.0.1:{source.csms.port}/ocpp/chg-01") \
+                    as chg:
+                await chg.wait_online()
+                assert await chg.plug_in(1, "RFID0001")
+                await asyncio.sleep(1.0)
+                await chg.unplug(1)
+                await rec.wait_until(lambda: any(t.endswith("/charging.completed") for t, _ in rec.messages))
+                await asyncio.sleep(0.5)
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+    [event] = [CloudEvent.from_bytes(raw) for t, raw in rec.messages if t.endswith("/charging.completed")]
+    assert event.data["charge_point"] == "chg-01" and event.data["id_tag"] == "RFID0001"
+    assert event.data["energy_kwh"] > 0
+    assert event.data["energy_kwh"] == pytest.approx(
+        (event.data["meter_stop_wh"] - event.data["meter_start_wh"]) / 1000, abs=0.001)

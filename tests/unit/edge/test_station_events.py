@@ -1,0 +1,24 @@
+from datetime import UTC, datetime
+
+from edge_nodes.station_events import completed_deliveries
+from protocol_adapters.readings import Reading
+from telemetry.contracts.quality import Quality
+
+T = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def _tank(end: int | None, volume: float | None, quality: Quality = Quality.GOOD) -> dict[str, Reading]:
+    return {"tank2/last_delivery_end": Reading("tank2/last_delivery_end", end, T, quality),
+            "tank2/last_delivery_volume": Reading("tank2/last_delivery_volume", volume, T, quality)}
+
+
+def test_a_new_delivery_record_is_one_event_and_a_repeat_keeps_its_id() -> None:
+    [event] = completed_deliveries("st", "atg-1", _tank(1_772_000_000, 9000.0), _tank(1_772_003_600, 15000.0))
+    assert event.type == "delivery.completed" and event.data["tank"] == 2 and event.data["volume_l"] == 15000.0
+    assert completed_deliveries("st", "atg-1", _tank(1_772_003_600, 15000.0), _tank(1_772_003_600, 15000.0)) == []
+    again = completed_deliveries("st", "atg-1", {}, _tank(1_772_003_600, 15000.0))[0]
+    assert again.id == event.id
+
+
+def test_no_delivery_yet_is_no_event() -> None:
+    assert completed_deliveries("st", "atg-1", {}, _tank(None, None, Quality.UNCERTAIN)) == []
