@@ -4,7 +4,8 @@ The devices live in a separate process (``benchmarks/modbus_farm.py``: a minimal
 whose registers change on every read, the worst case for report-by-exception). The edge node runs in
 this process with its real pollers, outbox (SQLite) and MQTT publishing. For a growing number of
 devices it reports polls per second, DDATA per second, schedule misses and the edge process's CPU use;
-the largest count that stays under 1 % misses and one core is the figure. Baseline: the same reads by
+the largest count that stays under 1 % misses, keeps publishing up with polling, and fits one core
+is the figure. Baseline: the same reads by
 a bare pymodbus client loop in this process (the protocol ceiling).
 """
 
@@ -100,8 +101,9 @@ async def run() -> list[Figure]:
             best = 0
             for n in STEPS:
                 r = await _run_edge(broker, ports[:n], Path(tempfile.mkdtemp()) / "outbox.sqlite")
+                # on schedule: polls on time, and publishing keeps up (every poll changes every value)
                 on_schedule = r["misses"] <= 0.01 * r["polls_s"] * RUN_S and r["cpu"] < 0.95 and \
-                    r["polls_s"] >= 0.97 * n
+                    r["polls_s"] >= 0.97 * n and r["ddata_s"] >= 0.97 * n
                 figures.append(Figure(f"edge with {n} devices: polls", r["polls_s"], "polls/s", ceiling,
                                       "bare pymodbus reads/s (50 clients)",
                                       f"{r['ddata_s']:.0f} DDATA/s, {r['misses']:.0f} late polls, "
