@@ -19,7 +19,7 @@ from prometheus_client import Counter
 from pydantic import ValidationError
 
 from business_services.fueling.service import on_fueling_completed
-from telemetry.contracts.broker import BrokerAddress, ack, ack_after_commit, persistent_session
+from telemetry.contracts.broker import BrokerAddress, ack, ack_after_commit, keep_sessions, persistent_session
 from telemetry.contracts.events import CloudEvent
 from telemetry.contracts.topics import EVENTS_ROOT
 
@@ -45,15 +45,7 @@ class EventConsumer:
         self._conn: psycopg.AsyncConnection | None = None
 
     async def run(self) -> None:
-        delay = 0.5
-        while True:
-            try:
-                await self._session()
-            except* (aiomqtt.MqttError, OSError) as group:
-                self.subscribed.clear()
-                log.warning("MQTT session ended (%s); reconnecting in %.1fs", group.exceptions[0], delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
+        await keep_sessions(self._session, self.subscribed.clear, log)
 
     async def _session(self) -> None:
         kwargs = self.broker.client_kwargs()

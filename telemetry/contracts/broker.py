@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import ssl
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -68,3 +72,23 @@ def persistent_session(identifier: str, expiry_s: int = 3600, receive_maximum: i
     properties.SessionExpiryInterval = expiry_s
     properties.ReceiveMaximum = receive_maximum
     return {"identifier": identifier, "clean_start": False, "properties": properties}
+
+
+async def keep_sessions(session: Callable[[], Awaitable[None]], on_lost: Callable[[], None],
+                        logger: logging.Logger) -> None:
+    """Run MQTT sessions until cancelled: when one ends with a broker error, start the next after a
+    back-off (0.5 s doubling to 10 s, back to 0.5 s after a session that lasted a minute)."""
+    import aiomqtt
+
+    delay = 0.5
+    while True:
+        started = time.monotonic()
+        try:
+            await session()
+        except* (aiomqtt.MqttError, OSError) as group:
+            on_lost()
+            if time.monotonic() - started > 60:
+                delay = 0.5
+            logger.warning("MQTT session ended (%s); reconnecting in %.1fs", group.exceptions[0], delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)

@@ -21,7 +21,7 @@ import aiomqtt
 import psycopg
 
 from telemetry.contracts import sparkplug, topics
-from telemetry.contracts.broker import BrokerAddress, ack, ack_after_commit, persistent_session
+from telemetry.contracts.broker import BrokerAddress, ack, ack_after_commit, keep_sessions, persistent_session
 from telemetry.contracts.session import REBIRTH_METRIC, MetricInfo, Verdict, host_state, parse_host_state
 from telemetry.contracts.sparkplug import DataType, Metric, Payload
 from telemetry.contracts.topics import MessageType
@@ -76,15 +76,7 @@ class IngestWorker:
 
     async def run(self) -> None:
         """Consume until cancelled; reconnect to the broker with back-off when it goes away."""
-        delay = 0.5
-        while True:
-            try:
-                await self._session()
-            except* (aiomqtt.MqttError, OSError) as group:
-                self.subscribed.clear()
-                log.warning("MQTT session ended (%s); reconnecting in %.1fs", group.exceptions[0], delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
+        await keep_sessions(self._session, self.subscribed.clear, log)
 
     async def _session(self) -> None:
         """One MQTT session. As the primary host it says STATE online (retained; its will says offline)."""
