@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 
 from pydantic import ValidationError
 
@@ -18,12 +19,14 @@ from edge_nodes.poller import ModbusPoller
 from protocol_adapters.modbus.client import ModbusConnection
 from protocol_adapters.modbus.codec import ReadBlock
 from protocol_adapters.modbus.points import DType, PointSpec
+from protocol_adapters.ocpp.auth import AuthorizationCache
 from protocol_adapters.readings import AdapterError, DeviceUnavailable
 from telemetry.contracts.commands import (
     ACKNOWLEDGED,
     COMMANDS,
     Acknowledgement,
     AuthorizeNozzle,
+    ReplaceIdTags,
     Result,
     SetPrice,
     StopFuelling,
@@ -81,14 +84,46 @@ class DispenserCommands:
         return "refused", "the device did not read back the new price"
 
 
+class Writable(Protocol):
+    async def write(self, key: str, value: Any) -> None: ...
+
+
 class CommandRunner:
     """Parses a command event, runs it against its device with a deadline, and emits the acknowledgement."""
 
     def __init__(self, station: str, dispensers: dict[str, ModbusPoller],
-                 emit_event: Callable[[CloudEvent], Awaitable[None]]) -> None:
+                 emit_event: Callable[[CloudEvent], Awaitable[None]],
+                 writable: dict[str, Writable] | None = None,
+                 id_tag_lists: dict[str, AuthorizationCache] | None = None) -> None:
         self.station = station
         self.dispensers = {code: DispenserCommands(p.connection) for code, p in dispensers.items()}
+        self.writable = writable or {}
+        self.id_tag_lists = id_tag_lists or {}
         self._emit = emit_event
+
+    async def write_metrics(self, device: str, values: dict[str, Any], command_id: str) -> None:
+        """A Sparkplug DCMD: write each metric to the device, then acknowledge (all, or the first failure)."""
+        result: Result = "accepted"
+        detail = f"wrote {', '.join(sorted(values))}"
+        target = self.writable.get(device)
+        try:
+            if target is None:
+                raise ValueError(f"device {device!r} takes no writes")
+            async with asyncio.timeout(COMMAND_DEADLINE_S):
+                for key, value in values.items():
+                    await target.write(key, value)
+        except ValueError as exc:
+            result, detail = "bad-argument", str(exc)
+        except TimeoutError:
+            result, detail = "timeout", f"no answer within {COMMAND_DEADLINE_S:.0f} s"
+        except DeviceUnavailable as exc:
+            result, detail = "device-unavailable", str(exc)
+        except AdapterError as exc:
+            result, detail = "refused", str(exc)
+        log.info("DCMD %s %s: %s (%s)", device, command_id, result, detail)
+        ack = Acknowledgement(command_id=command_id, command_type="sparkplug.DCMD", result=result, detail=detail)
+        await self._emit(CloudEvent(source=f"forecourt/{self.station}/edge", type=ACKNOWLEDGED, subject=command_id,
+                                    data=ack.model_dump()))
 
     async def handle(self, raw: bytes) -> None:
         try:
@@ -102,6 +137,16 @@ class CommandRunner:
         await self._emit(CloudEvent(source=f"forecourt/{self.station}/edge", type=ACKNOWLEDGED,
                                     subject=event.id, data=ack.model_dump()))
 
+    def _replace_id_tags(self, command: ReplaceIdTags) -> tuple[Result, str]:
+        cache = self.id_tag_lists.get(command.device)
+        if cache is None:
+            return "bad-argument", f"no OCPP central system {command.device!r} at this station"
+        try:
+            cache.replace(command.id_tags)      # all or nothing, written to disk for offline use
+        except ValueError as exc:
+            return "bad-argument", str(exc)
+        return "accepted", f"{len(command.id_tags)} id tags in force"
+
     async def _run(self, event: CloudEvent) -> tuple[Result, str]:
         model = COMMANDS.get(event.type)
         if model is None:
@@ -110,6 +155,9 @@ class CommandRunner:
             command = model.model_validate(event.data)
         except ValidationError as exc:
             return "bad-argument", str(exc.errors()[0].get("msg"))
+        if isinstance(command, ReplaceIdTags):
+            return self._replace_id_tags(command)
+        assert isinstance(command, AuthorizeNozzle | StopFuelling | SetPrice)  # noqa: S101 - COMMANDS lists them
         target = self.dispensers.get(command.device)
         if target is None:
             return "bad-argument", f"no dispenser {command.device!r} at this station"

@@ -57,6 +57,15 @@ class ModbusPoller:
         self._rng = rng or random.Random()
         self.failures = 0
 
+    async def write(self, key: str, value: object) -> None:
+        """Write one writable point (a Sparkplug DCMD); ``ValueError`` for an unknown or read-only point."""
+        spec = next((p for p in self.points if p.key == key), None)
+        if spec is None or not spec.writable:
+            raise ValueError(f"{self.device}: {key!r} is not a writable point")
+        if not isinstance(value, (bool, int, float)):
+            raise ValueError(f"{self.device}: {key!r} takes a number, got {value!r}")
+        await self._conn.write(spec, value, self.unit_id)
+
     async def poll_once(self) -> Snapshot:
         now = datetime.now(UTC)
         readings: list[Reading] = []

@@ -17,8 +17,9 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 import aiomqtt
 
@@ -72,7 +73,10 @@ class EdgeNode:
         self._first_poll = {s.code: asyncio.Event() for s in self.sources}
         dispensers = {s.code: s for s in self.sources if isinstance(s, ModbusPoller)
                       and getattr(self.devices[s.code], "profile", None) == "dispenser-v1"}
-        self.commands = CommandRunner(station.station, dispensers, self._emit_event)
+        writable = {s.code: s for s in self.sources if callable(getattr(s, "write", None))}
+        id_tag_lists = {s.code: s.auth for s in self.sources if isinstance(s, OcppSource)}
+        self.commands = CommandRunner(station.station, dispensers, self._emit_event, writable,  # type: ignore[arg-type]
+                                      id_tag_lists)
         self._command_tasks: set[asyncio.Task[None]] = set()
         for source in self.sources:
             if isinstance(source, OcppSource):     # finished charging sessions become events
@@ -203,6 +207,7 @@ class EdgeNode:
             self._client = client
             await client.subscribe(self.messages.topic(MessageType.NCMD), qos=1)
             await client.subscribe(commands_filter(self.station.station), qos=1)
+            await client.subscribe(self.messages.topic(MessageType.DCMD, "+"), qos=1)
             if self.primary_host:
                 await client.subscribe(topics.state_topic(self.primary_host), qos=1)
             else:
@@ -247,9 +252,7 @@ class EdgeNode:
         async for message in client.messages:
             raw = bytes(message.payload) if isinstance(message.payload, (bytes, bytearray)) else b""
             if message.topic.matches(commands):
-                task = asyncio.create_task(self.commands.handle(raw))   # a slow device must not block MQTT
-                self._command_tasks.add(task)
-                task.add_done_callback(self._command_tasks.discard)
+                self._start_command(self.commands.handle(raw))
                 continue
             if state is not None and message.topic.matches(state):
                 online = parse_host_state(raw)
@@ -261,12 +264,24 @@ class EdgeNode:
             try:
                 payload = sparkplug.decode(raw)
             except sparkplug.SparkplugDecodeError:
-                log.warning("ignored an undecodable NCMD on %s", message.topic)
+                log.warning("ignored an undecodable command on %s", message.topic)
+                continue
+            device = str(message.topic).rsplit("/", 1)[-1]
+            if f"/{MessageType.DCMD.value}/" in str(message.topic):
+                values = {m.name or self.sequencer.name_of(device, m.alias or 0) or f"alias {m.alias}": m.value
+                          for m in payload.metrics}
+                command_id = f"dcmd/{device}/{payload.timestamp_ms or 0}"
+                self._start_command(self.commands.write_metrics(device, values, command_id))
                 continue
             if self.connected.is_set() and any(m.name == REBIRTH_METRIC and m.value is True
                                                for m in payload.metrics):
                 log.info("rebirth requested")
                 await self._births()
+
+    def _start_command(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)      # a slow device must not hold up the MQTT messages behind it
+        self._command_tasks.add(task)
+        task.add_done_callback(self._command_tasks.discard)
 
     async def run(self) -> None:
         """Read every device and keep an MQTT session up until cancelled."""

@@ -16,6 +16,7 @@ from telemetry.contracts.topics import EVENTS_ROOT
 AUTHORIZE_NOZZLE = "command.authorize_nozzle"
 STOP_FUELLING = "command.stop_fuelling"
 SET_PRICE = "command.set_price"
+REPLACE_ID_TAGS = "command.replace_id_tags"
 ACKNOWLEDGED = "command.acknowledged"
 
 Result = Literal["accepted", "refused", "bad-argument", "timeout", "device-unavailable", "unknown-command"]
@@ -45,8 +46,18 @@ class SetPrice(_Command):
     price_fen_per_l: Annotated[int, Field(ge=1, le=10_000)]
 
 
-COMMANDS: dict[str, type[_Command]] = {AUTHORIZE_NOZZLE: AuthorizeNozzle, STOP_FUELLING: StopFuelling,
-                                       SET_PRICE: SetPrice}
+class ReplaceIdTags(BaseModel):
+    """Head office pushes the member and card list the station's chargers are authorised against (kept
+    on disk at the edge for offline use): ``{id_tag: "Accepted" | "Blocked" | "Expired" | "Invalid"}``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    device: str                                  # the station's OCPP central-system device
+    id_tags: dict[str, str]
+
+
+COMMANDS: dict[str, type[BaseModel]] = {AUTHORIZE_NOZZLE: AuthorizeNozzle, STOP_FUELLING: StopFuelling,
+                                        SET_PRICE: SetPrice, REPLACE_ID_TAGS: ReplaceIdTags}
 
 
 class Acknowledgement(BaseModel):

@@ -52,6 +52,10 @@ class EdgeSequencer:
         self._seq = (self._seq + 1) % SEQ_MODULO
         return self._seq
 
+    def name_of(self, device: str | None, alias: int) -> str | None:
+        """The metric an alias stands for (to read a DCMD that names metrics by alias)."""
+        return next((n for (d, n), a in self._aliases.items() if d == device and a == alias), None)
+
     def alias(self, device: str | None, name: str) -> int:
         """The alias of a metric: unique within the edge node and stable for its lifetime."""
         key = (device, name)

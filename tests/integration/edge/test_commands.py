@@ -74,3 +74,31 @@ async def test_authorise_price_and_bad_commands(broker: BrokerAddress, group: st
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+async def test_sparkplug_dcmd_writes_writable_points_only(broker: BrokerAddress, group: str) -> None:
+    from telemetry.contracts import sparkplug, topics
+    from telemetry.contracts.sparkplug import DataType, Metric, Payload
+    from telemetry.contracts.topics import MessageType
+
+    async with dispenser() as server, recording(broker, f"{EVENTS_ROOT}/st-01/events/#") as rec:
+        node = EdgeNode(station_for(server, poll_s=0.2), broker, group=group)
+        task = asyncio.create_task(node.run())
+        try:
+            await asyncio.wait_for(node.connected.wait(), 10)
+            dcmd = topics.device_topic(group, MessageType.DCMD, "st-01", "disp-01")
+            async with aiomqtt.Client(**broker.client_kwargs()) as host:
+                await host.publish(dcmd, sparkplug.encode(Payload(1, None, (
+                    Metric("fp1/nozzle2/price", None, 1, DataType.INT64, 845),))), qos=1)
+                await rec.wait_until(lambda: len(_events(rec, "command.acknowledged")) == 1)
+                await host.publish(dcmd, sparkplug.encode(Payload(2, None, (
+                    Metric("fp1/volume", None, 2, DataType.DOUBLE, 99.0),))), qos=1)
+                await rec.wait_until(lambda: len(_events(rec, "command.acknowledged")) == 2)
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    first, second = (a.data for a in _events(rec, "command.acknowledged"))
+    assert first["command_type"] == "sparkplug.DCMD" and first["result"] == "accepted"
+    assert server.model.fp_view(1).nozzles[1].price_fen == 845
+    assert second["result"] == "bad-argument" and "not a writable point" in second["detail"]

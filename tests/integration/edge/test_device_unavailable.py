@@ -42,9 +42,16 @@ async def test_unplugged_device_goes_bad_and_comes_back(broker: BrokerAddress, g
             assert bad.quality is Quality.BAD and bad.value is None and bad.reason == "comm-loss"
             assert any("unavailable" in r.getMessage() for r in caplog.records)
 
+            await rec.wait_until(lambda: any(t.endswith("/DDEATH/st-01/disp-01") for t, _ in rec.messages))
+
             await server.go_online()      # plugged back in: no restart of the edge node
             await rec.wait_until(lambda: _qualities(rec)[-1][0] is Quality.GOOD, within_s=40)
             assert node.current["disp-01"]["fp1/volume"].quality is Quality.GOOD
+            kinds = [t.message_type for t, _ in rec.sparkplug() if t.device == "disp-01"]
+            death = kinds.index(MessageType.DDEATH)
+            assert MessageType.DBIRTH in kinds[death:], "a DBIRTH follows the DDEATH when the device is back"
+            rebirth = death + kinds[death:].index(MessageType.DBIRTH)
+            assert MessageType.DDATA in kinds[rebirth:], "and fresh data after it"
             assert any("answers again" in r.getMessage() for r in caplog.records)
         finally:
             task.cancel()

@@ -46,3 +46,34 @@ async def test_a_charging_session_becomes_one_event(broker: BrokerAddress, group
     assert event.data["energy_kwh"] > 0
     assert event.data["energy_kwh"] == pytest.approx(
         (event.data["meter_stop_wh"] - event.data["meter_start_wh"]) / 1000, abs=0.001)
+
+
+async def test_head_office_pushes_the_id_tag_list(broker: BrokerAddress, group: str) -> None:
+    import aiomqtt
+
+    from telemetry.contracts.commands import REPLACE_ID_TAGS, command_topic
+
+    device = OcppDevice(protocol="ocpp", code="chargers", listen_host="127.0.0.1", listen_port=0,
+                        charge_points=[{"id": "chg-01"}],  # type: ignore[list-item]
+                        id_tags={"RFID0001": "Accepted"})  # type: ignore[dict-item]
+    node = EdgeNode(Station(station="st-tags", devices=[device]), broker, group=group)
+    source = node.sources[0]
+    assert isinstance(source, OcppSource)
+    async with recording(broker, f"{EVENTS_ROOT}/st-tags/events/#") as rec:
+        task = asyncio.create_task(node.run())
+        try:
+            await asyncio.wait_for(node.connected.wait(), 10)
+            async with aiomqtt.Client(**broker.client_kwargs()) as office:
+                for tags in ({"MEMBER42": "Accepted", "RFID0001": "Blocked"}, {"X": "Maybe"}):
+                    push = CloudEvent(source="head-office", type=REPLACE_ID_TAGS,
+                                      data={"device": "chargers", "id_tags": tags})
+                    await office.publish(command_topic("st-tags", REPLACE_ID_TAGS), push.to_bytes(), qos=1)
+            await rec.wait_until(lambda: sum(t.endswith("/command.acknowledged") for t, _ in rec.messages) == 2)
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+    results = sorted(CloudEvent.from_bytes(raw).data["result"] for t, raw in rec.messages
+                     if t.endswith("/command.acknowledged"))
+    assert results == ["accepted", "bad-argument"]
+    assert str(source.auth.status("member42")).endswith("Accepted")
+    assert str(source.auth.status("RFID0001")).endswith("Blocked")     # the bad push changed nothing
