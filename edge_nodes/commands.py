@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any, Protocol
 
 from pydantic import ValidationError
@@ -18,7 +19,8 @@ from pydantic import ValidationError
 from edge_nodes.poller import ModbusPoller
 from protocol_adapters.modbus.client import ModbusConnection
 from protocol_adapters.modbus.codec import ReadBlock
-from protocol_adapters.modbus.points import DType, PointSpec
+from protocol_adapters.modbus.points import DType, PointSpec, Table
+from protocol_adapters.modbus.profiles import dispenser_v1
 from protocol_adapters.ocpp.auth import AuthorizationCache
 from protocol_adapters.readings import AdapterError, DeviceUnavailable
 from telemetry.contracts.commands import (
@@ -64,6 +66,16 @@ class DispenserCommands:
                 return _RESULTS.get(code, "refused"), f"device result code {code}"
             await asyncio.sleep(0.05)
         return "timeout", "the device did not take the command"
+
+    async def read_transaction(self, fp: int, number: int) -> dict[str, object] | None:
+        """A transaction still in the pump's buffer, by number, through the window (B+98..99, FC04
+        B+20..39); None when the pump no longer holds it."""
+        base = 100 * fp
+        await self.conn.write_registers(base + 98, [number >> 16, number & 0xFFFF])
+        specs = tuple(replace(p, key=p.key.rsplit("/", 1)[1], table=Table.INPUT)
+                      for p in dispenser_v1(fp, 1) if p.key.startswith(f"fp{fp}/last/"))
+        values = await self.conn.read(ReadBlock(Table.INPUT, base + 20, 20, specs))
+        return values if values.get("transaction") == number else None  # type: ignore[return-value]
 
     async def authorize(self, c: AuthorizeNozzle) -> tuple[Result, str]:
         value = c.preset_value if c.preset_type != "none" else 0

@@ -40,6 +40,8 @@ CREATE TABLE IF NOT EXISTS outbox (
     body     BLOB NOT NULL,
     size     INTEGER NOT NULL
 );
+-- small facts the edge node must remember across restarts (e.g. the last fuelling seen per pump side)
+CREATE TABLE IF NOT EXISTS edge_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
@@ -173,6 +175,23 @@ class Outbox:
         self._db.execute(f"DELETE FROM outbox WHERE id IN ({marks})", ids)  # noqa: S608
         self._bytes -= int(freed)
         ROWS.set(self._count())
+
+    async def get_state(self, key: str) -> str | None:
+        value: str | None = await self._run(self._get_state, key)
+        return value
+
+    def _get_state(self, key: str) -> str | None:
+        assert self._db is not None  # noqa: S101
+        row = self._db.execute("SELECT value FROM edge_state WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    async def set_state(self, key: str, value: str) -> None:
+        await self._run(self._set_state, key, value)
+
+    def _set_state(self, key: str, value: str) -> None:
+        assert self._db is not None  # noqa: S101
+        self._db.execute("INSERT INTO edge_state (key, value) VALUES (?, ?) "
+                         "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
 
     async def size(self) -> tuple[int, int]:
         """(rows, bytes) waiting."""

@@ -32,9 +32,9 @@ from edge_nodes.poller import ModbusPoller, backoff_delay
 from edge_nodes.source import DeviceSource, Snapshot, SourceContext
 from edge_nodes.station import Station
 from edge_nodes.station_events import charging_completed, completed_deliveries
-from edge_nodes.transactions import FUELING_COMPLETED, completed_fuelings
+from edge_nodes.transactions import completed_fuelings, fueling_event
 from protocol_adapters.ocpp.sessions import ChargingSession
-from protocol_adapters.readings import Reading
+from protocol_adapters.readings import AdapterError, Reading
 from telemetry.contracts import sparkplug, topics
 from telemetry.contracts.broker import BrokerAddress
 from telemetry.contracts.commands import commands_filter
@@ -102,11 +102,7 @@ class EdgeNode:
             self.current[device][r.key] = r
         config = self.devices[device]
         if getattr(config, "profile", None) == "dispenser-v1":
-            for event in completed_fuelings(self.station.station, device, getattr(config, "fuelling_points", 1),
-                                            before, self.current[device]):
-                await self.outbox.put_event(topics.event_topic(self.station.station, FUELING_COMPLETED),
-                                            event.to_bytes())
-                log.info("fuelling completed: %s %s", device, event.subject)
+            await self._fuellings(device, getattr(config, "fuelling_points", 1), before)
         if getattr(config, "protocol", None) == "tls":
             for event in completed_deliveries(self.station.station, device, before, self.current[device]):
                 await self._emit_event(event)
@@ -116,6 +112,32 @@ class EdgeNode:
         if self.available[device] != snapshot.available:
             self.available[device] = snapshot.available
             self.outbox.wake.set()
+
+    async def _fuellings(self, device: str, fuelling_points: int, before: dict[str, Reading]) -> None:
+        """The newest fuelling of each side, and any older one the edge did not see (it was down, or two
+        ended between polls), read back by number from the pump's buffer. All into the outbox first."""
+        newest = completed_fuelings(self.station.station, device, fuelling_points, before, self.current[device])
+        for event in newest:
+            fp, number = int(event.data["fuelling_point"]), int(event.data["transaction"])
+            key = f"{device}/fp{fp}/last_transaction"
+            seen = int(await self.outbox.get_state(key) or 0)
+            complete = True
+            try:
+                for missed in range(seen + 1 if seen else number, number):
+                    record = await self.commands.dispensers[device].read_transaction(fp, missed)
+                    if record is None:
+                        log.error("fuelling %s fp%d #%d is no longer in the pump's buffer: it cannot be "
+                                  "recovered", device, fp, missed)
+                        continue
+                    await self._emit_event(fueling_event(self.station.station, device, fp, record))
+                    log.info("recovered fuelling %s fp%d #%d from the pump's buffer", device, fp, missed)
+            except AdapterError as exc:           # try the gap again with the next fuelling
+                log.warning("could not read back older fuellings of %s fp%d yet: %s", device, fp, exc)
+                complete = False
+            await self._emit_event(event)
+            if complete:
+                await self.outbox.set_state(key, str(number))
+            log.info("fuelling completed: %s %s", device, event.subject)
 
     # --- publishing ------------------------------------------------------------------------------
 

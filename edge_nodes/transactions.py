@@ -27,6 +27,24 @@ def fueling_event_id(station: str, pump: str, fuelling_point: int, transaction: 
     return str(uuid.uuid5(_NAMESPACE, key))
 
 
+def fueling_event(station: str, pump: str, fuelling_point: int, record: dict[str, object]) -> CloudEvent:
+    """The event for one transaction record (the keys of ``_FIELDS``: transaction, nozzle, grade, volume …)."""
+    started = datetime.fromtimestamp(int(record["start"]), UTC)  # type: ignore[call-overload]
+    ended = datetime.fromtimestamp(int(record["end"]), UTC)  # type: ignore[call-overload]
+    volume, total_after = float(record["volume"]), float(record["volume_total"])  # type: ignore[arg-type]
+    number = int(record["transaction"])  # type: ignore[call-overload]
+    return CloudEvent(
+        id=fueling_event_id(station, pump, fuelling_point, number, started),
+        source=f"forecourt/{station}/{pump}", type=FUELING_COMPLETED, time=ended,
+        subject=f"{pump}/fp{fuelling_point}/{number}",
+        data={"station": station, "pump": pump, "fuelling_point": fuelling_point, "nozzle": record["nozzle"],
+              "grade": record["grade"], "transaction": number, "volume_l": volume,
+              "amount_fen": record["amount"], "price_fen_per_l": record["price"],
+              "totalizer_before_l": round(total_after - volume, 2), "totalizer_after_l": total_after,
+              "started_at": started.isoformat(), "ended_at": ended.isoformat(), "end_reason": record["end_reason"]},
+    )
+
+
 def completed_fuelings(station: str, pump: str, fuelling_points: int, before: dict[str, Reading],
                        after: dict[str, Reading]) -> list[CloudEvent]:
     """Events for every fuelling point whose last-transaction number differs between two reads.
@@ -45,18 +63,5 @@ def completed_fuelings(station: str, pump: str, fuelling_points: int, before: di
         prev = before.get(f"fp{n}/last/transaction")
         if prev is not None and prev.value == number.value:
             continue
-        v = {f: r.value for f, r in fields.items() if r is not None}
-        started = datetime.fromtimestamp(int(v["start"]), UTC)  # type: ignore[arg-type]
-        ended = datetime.fromtimestamp(int(v["end"]), UTC)  # type: ignore[arg-type]
-        volume, total_after = float(v["volume"]), float(v["volume_total"])  # type: ignore[arg-type]
-        events.append(CloudEvent(
-            id=fueling_event_id(station, pump, n, int(number.value), started),
-            source=f"forecourt/{station}/{pump}", type=FUELING_COMPLETED, time=ended,
-            subject=f"{pump}/fp{n}/{number.value}",
-            data={"station": station, "pump": pump, "fuelling_point": n, "nozzle": v["nozzle"],
-                  "grade": v["grade"], "transaction": number.value, "volume_l": volume,
-                  "amount_fen": v["amount"], "price_fen_per_l": v["price"],
-                  "totalizer_before_l": round(total_after - volume, 2), "totalizer_after_l": total_after,
-                  "started_at": started.isoformat(), "ended_at": ended.isoformat(), "end_reason": v["end_reason"]},
-        ))
+        events.append(fueling_event(station, pump, n, {f: r.value for f, r in fields.items() if r is not None}))
     return events

@@ -191,6 +191,17 @@ def encode_holding(view: DispenserView, panels: Sequence[CommandPanel]) -> list[
     return image
 
 
+def encode_input(view: DispenserView, panels: Sequence[CommandPanel],
+                 buffers: Sequence[Sequence[Transaction]]) -> list[int]:
+    """Input registers (FC04): at B+20..39 of each FP, the record of the buffered transaction whose
+    number is in B+98..99 (the transaction window), zeros when it is no longer in the buffer."""
+    image = [0] * holding_register_count(len(view.fuelling_points))
+    for fp, panel, buffer in zip(view.fuelling_points, panels, buffers, strict=True):
+        chosen = next((t for t in buffer if t.number == panel.transaction), None) if panel.transaction else None
+        _put_fields(image, FP_STRIDE * fp.number, RECORD_FIELDS, _record_values(chosen))
+    return image
+
+
 def coil_image(view: DispenserView) -> list[bool]:
     """Simulation-only coils: coil 100*n + k is nozzle k of FP n, 1 = lifted."""
     coils = [False] * holding_register_count(len(view.fuelling_points))

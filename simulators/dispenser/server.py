@@ -37,6 +37,7 @@ from simulators.dispenser.registers import (
     decode_coil_write,
     decode_holding_write,
     encode_holding,
+    encode_input,
     holding_register_count,
 )
 from simulators.dispenser.states import CommandResult
@@ -175,6 +176,10 @@ class DispenserServer:
             coils = coil_image(view)
             packed = SimUtils.bitsToRegisters(coils + [False] * (-len(coils) % 16))
             registers[: len(packed)] = packed
+        elif function_code == 4:  # input registers: the transaction window (docs/protocols/dispenser-modbus.md)
+            buffers = [self.model.transactions(fp.number) for fp in view.fuelling_points]
+            image = encode_input(view, self.panels, buffers)
+            registers[: len(image)] = image
         else:
             image = encode_holding(view, self.panels)
             registers[: len(image)] = image
@@ -225,7 +230,7 @@ class DispenserServer:
                 [SimData(0, count=size, values=False, datatype=DataType.BITS)],  # coils: nozzle lift
                 [SimData(0, count=size, values=False, datatype=DataType.BITS)],  # discrete inputs: same, read-only
                 [SimData(0, count=size, values=0, datatype=DataType.REGISTERS)],  # the register map
-                [SimData(0, count=1, datatype=DataType.INVALID)],  # no input registers
+                [SimData(0, count=size, values=0, datatype=DataType.REGISTERS)],  # the transaction window
             ),
             action=self._on_access,
         )
