@@ -8,5 +8,6 @@ POLL_LATENCY = Histogram("forecourt_edge_poll_seconds", "Time to poll one device
 SCHEDULE_MISSES = Counter("forecourt_edge_schedule_misses_total", "Polls that started late", ["device"])
 PUBLISHED = Counter("forecourt_edge_messages_published_total", "MQTT messages published", ["type"])
 PUBLISH_ERRORS = Counter("forecourt_edge_publish_errors_total", "MQTT connection or publish failures")
+REFUSED = Counter("forecourt_edge_publishes_refused_total", "Publishes the broker refused (e.g. not authorised)")
 QUEUE_DEPTH = Gauge("forecourt_edge_queue_depth", "Snapshots waiting to be published")
 DEVICE_UP = Gauge("forecourt_edge_device_up", "1 when the device answers", ["device"])

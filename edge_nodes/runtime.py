@@ -36,7 +36,7 @@ from edge_nodes.transactions import completed_fuelings, fueling_event
 from protocol_adapters.ocpp.sessions import ChargingSession
 from protocol_adapters.readings import AdapterError, Reading
 from telemetry.contracts import sparkplug, topics
-from telemetry.contracts.broker import BrokerAddress
+from telemetry.contracts.broker import BrokerAddress, count_refused_publishes
 from telemetry.contracts.commands import commands_filter
 from telemetry.contracts.events import CloudEvent
 from telemetry.contracts.session import REBIRTH_METRIC, EdgeSequencer, parse_host_state
@@ -78,6 +78,7 @@ class EdgeNode:
         self.commands = CommandRunner(station.station, dispensers, self._emit_event, writable,  # type: ignore[arg-type]
                                       id_tag_lists)
         self._command_tasks: set[asyncio.Task[None]] = set()
+        self.refused = 0
         for source in self.sources:
             if isinstance(source, OcppSource):     # finished charging sessions become events
                 source.on_session = self._charging_session_sink(source.code)
@@ -189,7 +190,11 @@ class EdgeNode:
             batch, batch_device = readings, row.target
         if batch:
             sends.append(self._data(batch_device, batch, historical))
+        refused_before = self.refused
         await asyncio.gather(*sends)
+        if self.refused > refused_before:   # keep them: a broker that says no has not got them
+            raise aiomqtt.MqttError(f"the broker refused {self.refused - refused_before} publishes (not "
+                                    "authorised? check the station's MQTT login and ACL); they stay in the outbox")
         await self.outbox.done([r.id for r in rows])
 
     def _data(self, device: str, readings: list[Reading], historical: bool) -> asyncio.Future[None]:
@@ -227,6 +232,7 @@ class EdgeNode:
         identifier = f"forecourt-edge-{self.station.station}"
         async with aiomqtt.Client(identifier=identifier, will=will, keepalive=10, **kwargs) as client:
             self._client = client
+            count_refused_publishes(client, self._on_refused)
             await client.subscribe(self.messages.topic(MessageType.NCMD), qos=1)
             await client.subscribe(commands_filter(self.station.station), qos=1)
             await client.subscribe(self.messages.topic(MessageType.DCMD, "+"), qos=1)
@@ -299,6 +305,10 @@ class EdgeNode:
                                                for m in payload.metrics):
                 log.info("rebirth requested")
                 await self._births()
+
+    def _on_refused(self) -> None:
+        self.refused += 1
+        metrics.REFUSED.inc()
 
     def _start_command(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(work)      # a slow device must not hold up the MQTT messages behind it

@@ -56,6 +56,19 @@ def ack_after_commit(client: Any) -> None:
     client._client.manual_ack_set(True)
 
 
+def count_refused_publishes(client: Any, on_refused: Callable[[], None]) -> None:
+    """Call ``on_refused`` for every QoS 1 publish the broker answered with a failure reason code (MQTT v5,
+    e.g. 135 not authorised). aiomqtt 2.x treats those as delivered; the outbox must not."""
+    inner = client._client.on_publish
+
+    def on_publish(paho: Any, userdata: Any, mid: int, reason_code: Any, properties: Any) -> None:
+        if getattr(reason_code, "is_failure", False):
+            on_refused()
+        inner(paho, userdata, mid, reason_code, properties)
+
+    client._client.on_publish = on_publish
+
+
 def ack(client: Any, message: Any) -> None:
     if message.qos > 0:
         client._client.ack(message.mid, message.qos)

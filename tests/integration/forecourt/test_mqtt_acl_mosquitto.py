@@ -269,3 +269,28 @@ async def test_over_tls_an_unverified_or_plain_client_cannot_connect(secured_tls
     with pytest.raises(aiomqtt.MqttError):
         async with aiomqtt.Client(**address.client_kwargs(), timeout=1):
             pass
+
+
+async def test_refused_data_stays_in_the_outbox(secured: Secured) -> None:
+    """A station misconfigured to publish as another station: the broker refuses, and nothing is thrown away."""
+    g, host = secured.group, secured.address("ingest")
+    async with dispenser(speed=8.0) as server, aiomqtt.Client(**host.client_kwargs()) as primary:
+        await primary.publish(topics.state_topic(HOST_ID), host_state(True, 1), qos=1, retain=True)
+        node = EdgeNode(station_for(server, code="st-02"), secured.address("st-01"), group=g, primary_host=HOST_ID)
+        task = asyncio.create_task(node.run())
+        try:
+            await asyncio.wait_for(node.connected.wait(), 10)
+            server.model.lift_nozzle(1, 1)
+            server.model.authorise(1)                       # values change: DDATA to publish
+            for _ in range(100):
+                if node.refused:
+                    break
+                await asyncio.sleep(0.1)
+            rows, _ = await node.outbox.size()
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await primary.publish(topics.state_topic(HOST_ID), b"", qos=1, retain=True)
+    assert node.refused > 0, "the broker's refusals are seen"
+    assert rows > 0, "refused data is kept for when the login is fixed, not deleted as delivered"
