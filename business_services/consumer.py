@@ -19,6 +19,7 @@ from prometheus_client import Counter
 from pydantic import ValidationError
 
 from business_services.fueling.service import on_fueling_completed
+from business_services.gas.service import on_gas_fill_completed
 from telemetry.contracts.broker import BrokerAddress, ack, ack_after_commit, keep_sessions, persistent_session
 from telemetry.contracts.events import CloudEvent
 from telemetry.contracts.topics import EVENTS_ROOT
@@ -29,6 +30,7 @@ Handler = Callable[[psycopg.AsyncConnection, CloudEvent], Awaitable[None]]
 
 HANDLERS: dict[str, Handler] = {
     "fueling.completed": on_fueling_completed,
+    "gas_fill.completed": on_gas_fill_completed,
 }
 
 EVENTS = Counter("forecourt_business_events_total", "Events by outcome", ["type", "outcome"])

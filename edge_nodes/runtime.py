@@ -31,7 +31,7 @@ from edge_nodes.outbox import EVENT, Outbox, Row
 from edge_nodes.poller import ModbusPoller, backoff_delay
 from edge_nodes.source import DeviceSource, Snapshot, SourceContext
 from edge_nodes.station import Station
-from edge_nodes.station_events import charging_completed, completed_deliveries
+from edge_nodes.station_events import charging_completed, completed_deliveries, completed_gas_fills
 from edge_nodes.transactions import completed_fuelings, fueling_event
 from protocol_adapters.ocpp.sessions import ChargingSession
 from protocol_adapters.readings import AdapterError, Reading
@@ -104,10 +104,11 @@ class EdgeNode:
         config = self.devices[device]
         if getattr(config, "profile", None) == "dispenser-v1":
             await self._fuellings(device, getattr(config, "fuelling_points", 1), before)
-        if getattr(config, "protocol", None) == "tls":
-            for event in completed_deliveries(self.station.station, device, before, self.current[device]):
+        detect = {"tls": completed_deliveries, "opcua": completed_gas_fills}.get(getattr(config, "protocol", ""))
+        if detect is not None:        # tank deliveries, CNG/LNG fills: into the outbox first
+            for event in detect(self.station.station, device, before, self.current[device]):
                 await self._emit_event(event)
-                log.info("delivery completed: %s %s", device, event.subject)
+                log.info("%s: %s %s", event.type, device, event.subject)
         changed = self._rbe.changed(device, snapshot.readings, getattr(config, "deadband", 0.0))
         await self.outbox.put_readings(device, changed)
         if self.available[device] != snapshot.available:

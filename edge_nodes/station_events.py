@@ -54,3 +54,37 @@ def completed_deliveries(station: str, gauge: str, before: dict[str, Reading],
             data={"station": station, "gauge": gauge, "tank": tank, "ended_at": ended.isoformat(),
                   "volume_l": volume.value if volume is not None else None}))
     return events
+
+
+GAS_FILL_COMPLETED = "gas_fill.completed"
+_GAS_STATE = re.compile(r"^(cng|lng)(\d+)/state$")
+_COMPLETE = {"cng": 2, "lng": 3}   # gas skid state codes (docs/protocols/gas-skid-opcua.md)
+
+
+def completed_gas_fills(station: str, skid: str, before: dict[str, Reading],
+                        after: dict[str, Reading]) -> list[CloudEvent]:
+    """A CNG or LNG dispenser that has just reached *complete*: one event per fill, keyed by its number and
+    the mass totalizer after it (monotonic, so the key stays unique across a controller restart)."""
+    events = []
+    for key, state in after.items():
+        match = _GAS_STATE.match(key)
+        if match is None or state.quality is not Quality.GOOD or state.value != _COMPLETE[match.group(1)]:
+            continue
+        previous = before.get(key)
+        if previous is not None and previous.value == state.value:
+            continue
+        kind, n = match.group(1), int(match.group(2))
+        values = {f: after.get(f"{kind}{n}/{f}") for f in ("transaction", "mass", "amount", "price", "totalizer",
+                                                           "stop_reason")}
+        if any(r is None or r.quality is not Quality.GOOD for r in values.values()):
+            continue
+        v = {f: r.value for f, r in values.items() if r is not None}
+        key_text = f"{station}/{skid}/{kind}{n}/{v['transaction']}/{v['totalizer']}"
+        events.append(CloudEvent(
+            id=str(uuid.uuid5(_NAMESPACE, key_text)), source=f"forecourt/{station}/{skid}", type=GAS_FILL_COMPLETED,
+            time=state.source_time, subject=f"{skid}/{kind}{n}/{v['transaction']}",
+            data={"station": station, "skid": skid, "product": kind.upper(), "dispenser": n,
+                  "transaction": v["transaction"], "mass_kg": v["mass"], "amount_fen": v["amount"],
+                  "price_fen_per_kg": v["price"], "totalizer_after_kg": v["totalizer"],
+                  "stop_reason": v["stop_reason"], "ended_at": state.source_time.isoformat()}))
+    return events

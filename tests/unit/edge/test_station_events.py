@@ -22,3 +22,19 @@ def test_a_new_delivery_record_is_one_event_and_a_repeat_keeps_its_id() -> None:
 
 def test_no_delivery_yet_is_no_event() -> None:
     assert completed_deliveries("st", "atg-1", {}, _tank(None, None, Quality.UNCERTAIN)) == []
+
+
+def _cng(state: int, transaction: int = 3, totalizer: float = 1234.5) -> dict[str, Reading]:
+    values = {"state": state, "transaction": transaction, "mass": 12.34, "amount": 5553, "price": 450,
+              "totalizer": totalizer, "stop_reason": "target_pressure"}
+    return {f"cng1/{k}": Reading(f"cng1/{k}", v, T, Quality.GOOD) for k, v in values.items()}
+
+
+def test_a_gas_fill_is_one_event_when_the_dispenser_reaches_complete() -> None:
+    from edge_nodes.station_events import completed_gas_fills
+
+    [event] = completed_gas_fills("st", "skid-01", _cng(1), _cng(2))
+    assert event.type == "gas_fill.completed" and event.data["product"] == "CNG" and event.data["mass_kg"] == 12.34
+    assert completed_gas_fills("st", "skid-01", _cng(2), _cng(2)) == []          # still complete: nothing new
+    assert completed_gas_fills("st", "skid-01", {}, _cng(2))[0].id == event.id   # after a restart: same id
+    assert completed_gas_fills("st", "skid-01", _cng(0), _cng(1)) == []          # filling is not complete

@@ -1,0 +1,1 @@
+"""CNG and LNG fills: recorded once each from the edge's ``gas_fill.completed`` events."""
