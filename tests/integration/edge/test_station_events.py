@@ -17,13 +17,19 @@ from tests.support.mqtt import recording
 pytestmark = pytest.mark.integration
 
 
-async def test_a_charging_session_becomes_one_event(broker: BrokerAddress, group: str) -> None:
+def _csms_node(station: str, broker: BrokerAddress, group: str) -> tuple[EdgeNode, OcppSource]:
+    """An edge node whose one device is the OCPP central system for charger chg-01 (card RFID0001 accepted)."""
     device = OcppDevice(protocol="ocpp", code="chargers", listen_host="127.0.0.1", listen_port=0,
                         charge_points=[{"id": "chg-01"}],  # type: ignore[list-item]
                         id_tags={"RFID0001": "Accepted"})  # type: ignore[dict-item]
-    node = EdgeNode(Station(station="st-evt", devices=[device]), broker, group=group)
+    node = EdgeNode(Station(station=station, devices=[device]), broker, group=group)
     source = node.sources[0]
     assert isinstance(source, OcppSource)
+    return node, source
+
+
+async def test_a_charging_session_becomes_one_event(broker: BrokerAddress, group: str) -> None:
+    node, source = _csms_node("st-evt", broker, group)
     async with recording(broker, f"{EVENTS_ROOT}/st-evt/events/#") as rec:
         task = asyncio.create_task(node.run())
         try:
@@ -53,12 +59,7 @@ async def test_head_office_pushes_the_id_tag_list(broker: BrokerAddress, group: 
 
     from telemetry.contracts.commands import REPLACE_ID_TAGS, command_topic
 
-    device = OcppDevice(protocol="ocpp", code="chargers", listen_host="127.0.0.1", listen_port=0,
-                        charge_points=[{"id": "chg-01"}],  # type: ignore[list-item]
-                        id_tags={"RFID0001": "Accepted"})  # type: ignore[dict-item]
-    node = EdgeNode(Station(station="st-tags", devices=[device]), broker, group=group)
-    source = node.sources[0]
-    assert isinstance(source, OcppSource)
+    node, source = _csms_node("st-tags", broker, group)
     async with recording(broker, f"{EVENTS_ROOT}/st-tags/events/#") as rec:
         task = asyncio.create_task(node.run())
         try:
