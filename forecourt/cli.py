@@ -1,4 +1,4 @@
-"""``forecourt``: one command for every service.
+"""forecourt: one command for every service.
 
   forecourt demo                         a whole simulated station with everything it needs
   forecourt edge --station FILE.yaml     the station's edge node (devices → Sparkplug B)
