@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
-import signal
-from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +20,7 @@ import yaml
 from simulators.camera.config import CameraSetConfig
 from simulators.camera.server import DEFAULT_CAMERA_HTTP_PORT, CameraServer
 from simulators.clock import SimClock
+from simulators.running import until_terminated
 
 
 def load_config(path: Path | None, scenes: Path | None) -> CameraSetConfig:
@@ -47,16 +45,6 @@ async def serve(config: CameraSetConfig, clock: SimClock, host: str, port: int, 
             server.camera(code).car_arrived(image or None)
         logging.getLogger(__name__).info("cameras: %s/cameras", server.base_url)
         await asyncio.Event().wait()
-
-
-async def until_terminated(main: Coroutine[Any, Any, None]) -> None:
-    """Run ``main`` until SIGTERM or SIGINT, then cancel it so it cleans up (pty link, sockets)."""
-    task = asyncio.ensure_future(main)
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, task.cancel)
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
 
 
 def main() -> None:

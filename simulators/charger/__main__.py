@@ -14,7 +14,6 @@ import argparse
 import asyncio
 import contextlib
 import logging
-import signal
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ import yaml
 from simulators.charger.config import ChargerConfig
 from simulators.charger.server import ChargerSimulator
 from simulators.clock import SimClock
+from simulators.running import until_terminated
 
 LOG = logging.getLogger("simulators.charger")
 
@@ -63,15 +63,6 @@ async def run_all(configs: list[ChargerConfig], speed: float, demo: bool) -> Non
         await asyncio.Event().wait()
 
 
-async def until_terminated(configs: list[ChargerConfig], speed: float, demo: bool) -> None:
-    task = asyncio.ensure_future(run_all(configs, speed, demo))
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, task.cancel)
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m simulators.charger", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -90,7 +81,7 @@ def main(argv: list[str] | None = None) -> None:
         for key, value in (("csms_url", args.csms_url), ("ocpp_version", args.ocpp), ("profile", args.profile))
         if value is not None
     }
-    asyncio.run(until_terminated(load_configs(args.config, overrides), args.speed, args.demo))
+    asyncio.run(until_terminated(run_all(load_configs(args.config, overrides), args.speed, args.demo)))
 
 
 if __name__ == "__main__":

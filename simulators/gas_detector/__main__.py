@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
-import signal
-from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +20,7 @@ import yaml
 from simulators.clock import SimClock
 from simulators.gas_detector.config import GasDetectorLineConfig
 from simulators.gas_detector.server import DEFAULT_RTU_TCP_PORT, run
+from simulators.running import until_terminated
 
 
 def load_config(path: Path | None, link: Path | None) -> GasDetectorLineConfig:
@@ -36,16 +34,6 @@ def load_config(path: Path | None, link: Path | None) -> GasDetectorLineConfig:
     if link is not None:
         document = {**document, "link_path": str(link)}
     return GasDetectorLineConfig.model_validate(document)
-
-
-async def until_terminated(main: Coroutine[Any, Any, None]) -> None:
-    """Run ``main`` until SIGTERM or SIGINT, then cancel it so it cleans up (pty link, sockets)."""
-    task = asyncio.ensure_future(main)
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, task.cancel)
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
 
 
 def main() -> None:
