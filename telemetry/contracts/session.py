@@ -89,6 +89,8 @@ class NodeState:
     metrics: dict[tuple[str | None, int], MetricInfo] = field(default_factory=dict)
     dead_devices: set[str] = field(default_factory=set)
     restored: bool = False      # aliases came from storage, not from a birth we saw
+    # alias → datatype per device, derived from ``metrics`` for the data-message hot path; cleared on change
+    types: dict[str | None, dict[int, DataType]] = field(default_factory=dict)
 
 
 def _bd_seq_of(payload: Payload) -> int | None:
@@ -118,6 +120,7 @@ class HostSessions:
             node.expected_seq = ((payload.seq or 0) + 1) % SEQ_MODULO
             node.online, node.stale, node.restored = True, False, False
             node.metrics = {k: v for k, v in node.metrics.items() if k[0] is not None}
+            node.types.clear()
             node.dead_devices.clear()
             self._learn(node, None, payload.metrics)
             return Verdict.ACCEPT
@@ -138,6 +141,7 @@ class HostSessions:
         node.expected_seq = ((payload.seq or 0) + 1) % SEQ_MODULO
         if mtype is MessageType.DBIRTH and topic.device is not None:
             node.metrics = {k: v for k, v in node.metrics.items() if k[0] != topic.device}
+            node.types.pop(topic.device, None)
             node.dead_devices.discard(topic.device)
             self._learn(node, topic.device, payload.metrics)
         elif mtype is MessageType.DDEATH and topic.device is not None:
@@ -149,6 +153,7 @@ class HostSessions:
         data until its next NBIRTH; its ``seq`` cannot be checked until then."""
         node = self.state(group, edge_node)
         node.metrics.update(registry)
+        node.types.clear()
         node.online, node.stale, node.expected_seq = True, False, None
         node.restored = True
 
@@ -166,7 +171,11 @@ class HostSessions:
     def datatypes(self, group: str, edge_node: str, device: str | None) -> dict[int, DataType]:
         """alias → datatype for decoding a data message's signed values."""
         node = self.state(group, edge_node)
-        return {alias: info.datatype for (dev, alias), info in node.metrics.items() if dev == device}
+        types = node.types.get(device)
+        if types is None:
+            types = node.types[device] = {alias: info.datatype for (dev, alias), info in node.metrics.items()
+                                          if dev == device}
+        return types
 
     @staticmethod
     def _learn(node: NodeState, device: str | None, metrics: tuple[Metric, ...]) -> None:
@@ -175,6 +184,7 @@ class HostSessions:
                 continue
             unit = m.properties.get("engUnit")
             node.metrics[(device, m.alias)] = MetricInfo(m.name, m.datatype, str(unit) if unit else None)
+        node.types.pop(device, None)
 
 
 def host_state(online: bool, timestamp_ms: int) -> bytes:
