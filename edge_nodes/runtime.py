@@ -71,6 +71,7 @@ class EdgeNode:
         self.connected = asyncio.Event()
         self._host_online, self._host_lost = asyncio.Event(), asyncio.Event()
         self._first_poll = {s.code: asyncio.Event() for s in self.sources}
+        self._watchers = {d.code: w for d in station.devices if (w := self._watcher_for(d)) is not None}
         dispensers = {s.code: s for s in self.sources if isinstance(s, ModbusPoller)
                       and getattr(self.devices[s.code], "profile", None) == "dispenser-v1"}
         writable = {s.code: s for s in self.sources if callable(getattr(s, "write", None))}
@@ -98,26 +99,36 @@ class EdgeNode:
     async def _on_snapshot(self, snapshot: Snapshot) -> None:
         device = snapshot.device
         self._first_poll[device].set()
-        before = dict(self.current[device])
+        watch = self._watchers.get(device)
+        before = dict(self.current[device]) if watch is not None else {}
         for r in snapshot.readings:
             self.current[device][r.key] = r
-        config = self.devices[device]
-        if getattr(config, "profile", None) == "dispenser-v1":
-            await self._fuellings(device, getattr(config, "fuelling_points", 1), before)
-        detect = {"tls": completed_deliveries, "opcua": completed_gas_fills}.get(getattr(config, "protocol", ""))
-        if detect is not None:        # tank deliveries, CNG/LNG fills: into the outbox first
-            for event in detect(self.station.station, device, before, self.current[device]):
-                await self._emit_event(event)
-                log.info("%s: %s %s", event.type, device, event.subject)
-        changed = self._rbe.changed(device, snapshot.readings, getattr(config, "deadband", 0.0))
+        if watch is not None:         # fuellings, deliveries, gas fills: into the outbox before the readings
+            await watch(device, before)
+        changed = self._rbe.changed(device, snapshot.readings, getattr(self.devices[device], "deadband", 0.0))
         await self.outbox.put_readings(device, changed)
         if self.available[device] != snapshot.available:
             self.available[device] = snapshot.available
             self.outbox.wake.set()
 
-    async def _fuellings(self, device: str, fuelling_points: int, before: dict[str, Reading]) -> None:
+    def _watcher_for(self, config: object) -> Callable[[str, dict[str, Reading]], Awaitable[None]] | None:
+        """What turns this device's readings into events, if anything (chosen once, not on every poll)."""
+        if getattr(config, "profile", None) == "dispenser-v1":
+            return self._fuellings
+        detect = {"tls": completed_deliveries, "opcua": completed_gas_fills}.get(getattr(config, "protocol", ""))
+        if detect is None:
+            return None
+
+        async def emit_detected(device: str, before: dict[str, Reading]) -> None:
+            for event in detect(self.station.station, device, before, self.current[device]):
+                await self._emit_event(event)
+                log.info("%s: %s %s", event.type, device, event.subject)
+        return emit_detected
+
+    async def _fuellings(self, device: str, before: dict[str, Reading]) -> None:
         """The newest fuelling of each side, and any older one the edge did not see (it was down, or two
         ended between polls), read back by number from the pump's buffer. All into the outbox first."""
+        fuelling_points = getattr(self.devices[device], "fuelling_points", 1)
         newest = completed_fuelings(self.station.station, device, fuelling_points, before, self.current[device])
         for event in newest:
             fp, number = int(event.data["fuelling_point"]), int(event.data["transaction"])
