@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from pydantic import BaseModel, ConfigDict
 
-from pydantic import BaseModel, ConfigDict, Field
+from telemetry.contracts.identifiers import Code
 
-Code = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")]
+__all__ = ["Code", "Strict"]
 
 
 class Strict(BaseModel):
