@@ -9,9 +9,12 @@ versions, and what this module hides:
 - **2.0.1** ``value`` is a *number* with ``unitOfMeasure{unit, multiplier}`` (value × 10^multiplier).
 
 Energy comes out in Wh (the register), power in kW, state of charge in %. Per-phase values are
-summed when no total is given. A value that cannot be read is left out and named in ``problems``;
-the good values beside it are kept. A frame that is not OCPP-J gets a CALLERROR with the id and
-code that ``message_id`` and ``frame_error_code`` choose.
+summed when no total is given. Each value is checked *after* scaling to our unit (``check_value``):
+it must be finite and within ``LIMITS`` — an energy register is never negative and never above
+``ENERGY_REGISTER_MAX_WH``, a state of charge is 0–100 %. A value that cannot be read or fails
+that check is left out and named in ``problems`` (the caller counts and logs them); the good
+values beside it are kept. No value that leaves this module is ``inf`` or ``nan``.
+A frame that is not OCPP-J gets a CALLERROR with the id and code that ``message_id`` and ``frame_error_code`` choose.
 """
 
 from __future__ import annotations
@@ -35,6 +38,15 @@ _EXPONENTS: dict[str, dict[str, int]] = {
     SOC: {"Percent": 0},
 }
 _PHASES = {"L1", "L2", "L3", "L1-N", "L2-N", "L3-N"}
+#: the largest energy register we believe, Wh: 100 GWh, more than a 350 kW charger meters in 30 years
+ENERGY_REGISTER_MAX_WH = 1e11
+_MAX_EXPONENT = 30
+#: what a value may be, in our unit (energy Wh, power kW, SoC %): (lowest, highest)
+LIMITS: dict[str, tuple[float, float]] = {
+    ENERGY: (0.0, ENERGY_REGISTER_MAX_WH),
+    POWER: (-10_000.0, 10_000.0),   # ±10 MW: no charger comes near; a little negative import is meter noise
+    SOC: (0.0, 100.0),
+}
 
 
 class OcppVersion(StrEnum):
@@ -93,6 +105,21 @@ def _number(sampled: Mapping[str, Any], version: OcppVersion) -> float:
     return value
 
 
+def check_value(value: float, measurand: str) -> float:
+    """``value`` (already in our unit) when it is finite and within ``LIMITS``; else PayloadError."""
+    low, high = LIMITS[measurand]
+    if not math.isfinite(value):
+        raise PayloadError(f"{measurand}: not a finite number after scaling: {value!r}")
+    if not low <= value <= high:
+        raise PayloadError(f"{measurand}: {value:g} is outside {low:g} to {high:g}")
+    return value
+
+
+def check_energy_register(value_wh: float) -> float:
+    """An energy register reading in Wh (e.g. a 1.6 meterStart / meterStop) that we may believe."""
+    return check_value(float(value_wh), ENERGY)
+
+
 def _scaled(sampled: Mapping[str, Any], measurand: str, version: OcppVersion) -> float:
     """The sampled value in our unit for ``measurand``."""
     value = _number(sampled, version)
@@ -107,8 +134,11 @@ def _scaled(sampled: Mapping[str, Any], measurand: str, version: OcppVersion) ->
     if isinstance(multiplier, bool) or not isinstance(multiplier, int):
         raise PayloadError(f"{measurand}: multiplier must be an integer, got {multiplier!r}")
     exponent += int(multiplier)
+    if abs(exponent) > _MAX_EXPONENT:   # also keeps 10 ** exponent from becoming a huge integer
+        raise PayloadError(f"{measurand}: multiplier {multiplier} is out of range")
     factor = float(10 ** abs(exponent))
-    return value * factor if exponent >= 0 else value / factor   # divide: 7020 W / 1000 is exactly 7.02
+    scaled = value * factor if exponent >= 0 else value / factor   # divide: 7020 W / 1000 is exactly 7.02
+    return check_value(scaled, measurand)
 
 
 def parse_meter_value(meter_value: Mapping[str, Any], version: OcppVersion) -> MeterSample:

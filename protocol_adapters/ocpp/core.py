@@ -21,7 +21,14 @@ from typing import Any
 from ocpp.exceptions import FormationViolationError, FormatViolationError, InternalError
 
 from protocol_adapters.ocpp.auth import AuthorizationCache
-from protocol_adapters.ocpp.codec import OcppVersion, PayloadError, parse_meter_values, parse_timestamp
+from protocol_adapters.ocpp.codec import (
+    MeterSample,
+    OcppVersion,
+    PayloadError,
+    check_energy_register,
+    parse_meter_values,
+    parse_timestamp,
+)
 from protocol_adapters.ocpp.sessions import ChargingSession, OpenTransaction, TransactionLedger
 from protocol_adapters.ocpp.state import ChargerStates
 
@@ -58,6 +65,8 @@ class CsmsStats:
     orphans: int = 0
     hand_over_failures: int = 0
     bad_frames: int = 0
+    #: meter values left out because they could not be read or were not believable (negative, absurd, inf)
+    bad_values: int = 0
 
 
 class CsmsCore:
@@ -99,12 +108,35 @@ class CsmsCore:
     def problem_201(self, cp: str, evse: int, tech_code: str, raised: bool) -> None:
         self.states.connector(cp, evse).error_code = tech_code if raised else ""
 
+    def samples(self, cp: str, meter_value: Sequence[Mapping[str, Any]] | None,
+                version: OcppVersion) -> list[MeterSample]:
+        """The readable meter samples; each value left out is counted and logged (the good ones are kept)."""
+        samples = parse_meter_values(meter_value, version)
+        for sample in samples:
+            for problem in sample.problems:
+                self.stats.bad_values += 1
+                log.warning("%s sent a meter value we do not use: %s", cp, problem)
+        return samples
+
+    def register(self, cp: str, field: str, value_wh: int) -> int | None:
+        """A 1.6 meterStart / meterStop we can believe; None (counted and logged) when it is negative or absurd."""
+        try:
+            check_energy_register(value_wh)
+        except PayloadError as exc:
+            self.stats.bad_values += 1
+            log.warning("%s sent a %s we do not use: %s", cp, field, exc)
+            return None
+        return value_wh
+
     def meter_values(self, cp: str, connector: int, meter_value: Sequence[Mapping[str, Any]],
                      version: OcppVersion, transaction_id: int | None = None) -> None:
         if connector <= 0:   # connector / EVSE 0 is the main meter of the charge point
             return
-        for sample in parse_meter_values(meter_value, version):
+        samples = self.samples(cp, meter_value, version)
+        for sample in samples:
             self.states.sample(cp, connector, sample)
+        if transaction_id is not None:
+            self.ledger.metered(cp, str(transaction_id), samples)
         if transaction_id is not None and not self.ledger.is_finished(cp, str(transaction_id)):
             self.states.transaction_seen(cp, connector, str(transaction_id))   # e.g. started before a restart
         self.on_change()
@@ -146,9 +178,10 @@ class CsmsCore:
     async def start_16(self, cp: str, connector: int, id_tag: str, meter_start: int, timestamp: str) -> tuple[int, str]:
         async with self.lock(cp):
             at = _timestamp(timestamp, OcppVersion.V16)
-            tx, new = self.ledger.start_16(cp, connector, id_tag, meter_start, at)
+            meter = self.register(cp, "meterStart", meter_start)
+            tx, new = self.ledger.start_16(cp, connector, id_tag, meter, at)
             if new:
-                self.states.transaction_started(cp, connector, tx.transaction_id, meter_start, at)
+                self.states.transaction_started(cp, connector, tx.transaction_id, meter, at)
                 self.on_change()
             else:
                 self.stats.duplicates += 1
@@ -159,7 +192,9 @@ class CsmsCore:
                       transaction_data: Sequence[Mapping[str, Any]] | None) -> None:
         async with self.lock(cp):
             at = _timestamp(timestamp, OcppVersion.V16)
-            outcome = self.ledger.stop_16(cp, transaction_id, meter_stop, at, reason or "Local")
+            samples = self.samples(cp, transaction_data, OcppVersion.V16)
+            meter = self.register(cp, "meterStop", meter_stop)
+            outcome = self.ledger.stop_16(cp, transaction_id, meter, at, reason or "Local")
             if outcome.duplicate:
                 self.stats.duplicates += 1
                 log.info("repeated StopTransaction %s from %s ignored", transaction_id, cp)
@@ -169,14 +204,14 @@ class CsmsCore:
                 log.warning("StopTransaction %s from %s: unknown transaction, no session recorded", transaction_id, cp)
                 connector = self.states.connector_of(cp, str(transaction_id))
                 if connector is not None:
-                    self.states.transaction_ended(cp, connector, str(transaction_id), meter_stop, at)
+                    self.states.transaction_ended(cp, connector, str(transaction_id), meter, at)
                     self.on_change()
                 return
             await self._hand_over(outcome.session)
             connector = outcome.transaction.connector
-            for sample in parse_meter_values(transaction_data, OcppVersion.V16):
+            for sample in samples:
                 self.states.sample(cp, connector, sample)
-            self.states.transaction_ended(cp, connector, str(transaction_id), meter_stop, at)
+            self.states.transaction_ended(cp, connector, str(transaction_id), meter, at)
             self.on_change()
 
     async def transaction_event(self, cp: str, event_type: str, timestamp: str, seq_no: int,
@@ -187,7 +222,7 @@ class CsmsCore:
             at = _timestamp(timestamp, OcppVersion.V201)
             tx_id = str(transaction_info["transaction_id"])
             tag = str(id_token["id_token"]) if id_token else None
-            samples = parse_meter_values(meter_value, OcppVersion.V201)
+            samples = self.samples(cp, meter_value, OcppVersion.V201)
             outcome = self.ledger.event_201(
                 cp, event_type=event_type, seq_no=seq_no, transaction_id=tx_id, timestamp=at,
                 connector=int(evse["id"]) if evse else None, id_tag=tag, samples=samples,

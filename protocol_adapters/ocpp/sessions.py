@@ -60,7 +60,7 @@ class OpenTransaction:
     seq_nos: set[int] = field(default_factory=set)
     #: the id tag's verdict given when the transaction started (repeated to a duplicate)
     tag_status: str = ""
-    start_key: tuple[str, int, datetime, int] | None = None
+    start_key: tuple[str, int, datetime, int | None] | None = None
 
     def session(self, stop_time: datetime, meter_stop_wh: float | None, reason: str) -> ChargingSession:
         start = self.meter_start_wh if self.meter_start_wh is not None else meter_stop_wh
@@ -89,7 +89,7 @@ class TransactionLedger:
     def __init__(self, first_id: int = 1, remember: int = 10_000) -> None:
         self._ids = itertools.count(first_id)
         self._open: dict[tuple[str, str], OpenTransaction] = {}
-        self._starts: dict[tuple[str, int, datetime, int], int] = {}
+        self._starts: dict[tuple[str, int, datetime, int | None], int] = {}
         self._finished: OrderedDict[tuple[str, str], None] = OrderedDict()
         self._remember = remember
 
@@ -104,9 +104,12 @@ class TransactionLedger:
 
     # --- OCPP 1.6 -------------------------------------------------------------------------------
 
-    def start_16(self, charge_point: str, connector: int, id_tag: str, meter_start_wh: int,
+    def start_16(self, charge_point: str, connector: int, id_tag: str, meter_start_wh: int | None,
                  timestamp: datetime) -> tuple[OpenTransaction, bool]:
-        """The transaction a StartTransaction opens, and whether it is new (False: a repeat)."""
+        """The transaction a StartTransaction opens, and whether it is new (False: a repeat).
+
+        ``meter_start_wh`` None: the charger's meterStart could not be believed; the session then
+        starts from the first energy reading the transaction brings."""
         key = (charge_point, connector, timestamp, meter_start_wh)
         known = self._starts.get(key)
         if known is not None:
@@ -118,7 +121,7 @@ class TransactionLedger:
         self._open[(charge_point, tx.transaction_id)] = tx
         return tx, True
 
-    def stop_16(self, charge_point: str, transaction_id: int, meter_stop_wh: int, timestamp: datetime,
+    def stop_16(self, charge_point: str, transaction_id: int, meter_stop_wh: int | None, timestamp: datetime,
                 reason: str) -> Outcome:
         key = (charge_point, str(transaction_id))
         if key in self._finished:
@@ -127,6 +130,17 @@ class TransactionLedger:
         if tx is None:
             return Outcome(orphan=True)
         return Outcome(tx, tx.session(timestamp, meter_stop_wh, reason))
+
+    def metered(self, charge_point: str, transaction_id: str, samples: Sequence[MeterSample]) -> None:
+        """Energy readings of a running 1.6 transaction (MeterValues): the fallback for a meterStart or
+        meterStop that could not be believed."""
+        tx = self._open.get((charge_point, transaction_id))
+        energies = [s.energy_wh for s in samples if s.energy_wh is not None]
+        if tx is None or not energies:
+            return
+        tx.last_energy_wh = energies[-1]
+        if tx.meter_start_wh is None:
+            tx.meter_start_wh = energies[0]
 
     # --- OCPP 2.0.1 -----------------------------------------------------------------------------
 

@@ -89,6 +89,13 @@ def test_meter_values_201(sampled: list[dict[str, Any]], energy_wh: float | None
     (V16, {"value": "nan"}, "finite"),
     (V16, {"value": "5", "unit": "MWh"}, "unit 'MWh'"),
     (V201, sv201("Energy.Active.Import.Register", True, "Wh"), "must be a number"),
+    # checked after scaling: an energy register is never negative, never absurd, never inf
+    (V16, {"value": "-5000", "unit": "Wh"}, "outside 0 to"),
+    (V201, sv201("Energy.Active.Import.Register", -0.5, "kWh"), "outside 0 to"),
+    (V16, {"value": "1e308", "unit": "kWh"}, "not a finite number after scaling"),
+    (V16, {"value": "2e8", "unit": "kWh"}, "outside 0 to"),                        # 200 GWh on one charger
+    (V201, {"measurand": "Energy.Active.Import.Register", "value": 5,
+            "unit_of_measure": {"unit": "Wh", "multiplier": 400}}, "out of range"),
 ])
 def test_a_bad_value_is_named_and_the_good_ones_beside_it_kept(version: OcppVersion, sampled: dict[str, Any],
                                                                  problem: str) -> None:
@@ -97,6 +104,17 @@ def test_a_bad_value_is_named_and_the_good_ones_beside_it_kept(version: OcppVers
         soc["unit_of_measure"] = {"unit": "Percent"}
     sample = parse_meter_value({"timestamp": T0, "sampled_value": [sampled, soc]}, version)
     assert sample.energy_wh is None and sample.soc_pct == 50.0
+    assert len(sample.problems) == 1 and problem in sample.problems[0]
+
+
+@pytest.mark.parametrize(("sampled", "problem"), [
+    ({"measurand": "SoC", "unit": "Percent", "value": "150"}, "SoC: 150 is outside 0 to 100"),
+    ({"measurand": "Power.Active.Import", "unit": "kW", "value": "1e306"}, "Power.Active.Import: 1e+306 is outside"),
+    ({"measurand": "Power.Active.Import", "unit": "W", "value": "-1e309"}, "not a finite number"),
+])
+def test_power_and_soc_out_of_range_are_left_out(sampled: dict[str, Any], problem: str) -> None:
+    sample = parse_meter_value(mv16(sampled, {"value": "125009"}), V16)
+    assert (sample.energy_wh, sample.power_kw, sample.soc_pct) == (125009.0, None, None)
     assert len(sample.problems) == 1 and problem in sample.problems[0]
 
 

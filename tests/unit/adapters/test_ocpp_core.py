@@ -104,3 +104,43 @@ async def test_a_transaction_started_before_a_restart_shows_but_makes_no_session
     await core.stop_16("chg-01", 77, 6000, T1, "Local", None)
     assert handed == [] and core.stats.orphans == 1
     assert (connector.transaction, connector.energy_wh) == ("", 6000.0)
+
+
+async def test_a_negative_or_absurd_register_is_counted_skipped_and_the_good_values_kept() -> None:
+    core, _ = make_core()
+    good = [{"timestamp": T0, "sampled_value": [{"value": "5000", "unit": "Wh"}]}]
+    core.meter_values("chg-01", 1, good, OcppVersion.V16)
+    bad = [{"timestamp": T1, "sampled_value": [
+        {"value": "-5000", "unit": "Wh"},
+        {"measurand": "Power.Active.Import", "unit": "kW", "value": "7.2"}]},
+           {"timestamp": T1, "sampled_value": [{"value": "1e308", "unit": "kWh"}]}]
+    core.meter_values("chg-01", 1, bad, OcppVersion.V16)
+    connector = core.states.charge_points["chg-01"].connectors[1]
+    assert (connector.energy_wh, connector.power_kw) == (5000.0, 7.2)
+    assert core.stats.bad_values == 2
+    energy = next(r for r in core.states.readings() if r.key == "chg-01/1/energy")
+    assert energy.value == 5.0
+
+
+async def test_a_negative_meter_start_falls_back_to_the_transactions_first_reading() -> None:
+    core, handed = make_core()
+    number, _ = await core.start_16("chg-01", 1, "RFID0001", -5000, T0)
+    connector = core.states.charge_points["chg-01"].connectors[1]
+    assert connector.energy_wh is None and core.stats.bad_values == 1
+    sample = [{"timestamp": T0, "sampled_value": [{"value": "10000", "unit": "Wh"}]}]
+    core.meter_values("chg-01", 1, sample, OcppVersion.V16, transaction_id=number)
+    await core.stop_16("chg-01", number, 17_000, T1, "EVDisconnected", None)
+    [session] = handed
+    assert (session.meter_start_wh, session.meter_stop_wh, session.energy_kwh) == (10_000, 17_000, 7.0)
+
+
+async def test_an_absurd_meter_stop_falls_back_to_the_last_reading() -> None:
+    core, handed = make_core()
+    number, _ = await core.start_16("chg-01", 1, "RFID0001", 1_000, T0)
+    sample = [{"timestamp": T0, "sampled_value": [{"value": "4000", "unit": "Wh"}]}]
+    core.meter_values("chg-01", 1, sample, OcppVersion.V16, transaction_id=number)
+    await core.stop_16("chg-01", number, 10**15, T1, "Local", None)
+    [session] = handed
+    assert (session.meter_stop_wh, session.energy_kwh) == (4_000, 3.0)
+    assert core.stats.bad_values == 1
+    assert core.states.charge_points["chg-01"].connectors[1].energy_wh == 4000.0
