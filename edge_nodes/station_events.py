@@ -1,8 +1,14 @@
 """Charging sessions and tank deliveries as CloudEvents (pure), each with an id from its natural key.
 
-``charging.completed`` comes from the OCPP central system's finished sessions; ``delivery.completed``
-from a tank gauge's newest delivery record changing. As with fuellings, seeing the same session or
-delivery again gives the same event id, so consumers stay idempotent.
+A finished OCPP charging session becomes ``charging.completed`` when the central system accepted its
+id tag — an ordinary sale — and ``charging.refused`` otherwise: the tag was Invalid / Unknown /
+Blocked / Expired (or ConcurrentTx, or no token was ever presented). The charger is told the tag is
+refused and should stop, so a refused session normally carries no energy; when energy flowed anyway
+(a pile that started offline and learnt the verdict later) it is reported there with ``energy_kwh``
+and ``energy_flowed: true``, for the station to follow up, and never billed as a normal sale. Both
+carry ``id_tag_status``. ``delivery.completed`` comes from a tank gauge's newest delivery record
+changing. As with fuellings, seeing the same session or delivery again gives the same event id, so
+consumers stay idempotent.
 """
 
 from __future__ import annotations
@@ -17,20 +23,27 @@ from telemetry.contracts.events import CloudEvent
 from telemetry.contracts.quality import Quality
 
 CHARGING_COMPLETED = "charging.completed"
+CHARGING_REFUSED = "charging.refused"
 DELIVERY_COMPLETED = "delivery.completed"
 _NAMESPACE = uuid.UUID("0b9c7d52-3f5e-4f5a-8f62-6a6c2f1d9e47")
 _DELIVERY_END = re.compile(r"^tank(\d+)/last_delivery_end$")
 
 
 def charging_completed(station: str, csms: str, s: ChargingSession) -> CloudEvent:
+    """The session's event: ``charging.completed`` when its id tag was accepted, else ``charging.refused``."""
     key = f"{station}/{s.charge_point}/{s.transaction_id}/{s.start_time.isoformat()}"
+    data: dict[str, object] = {
+        "station": station, "charge_point": s.charge_point, "connector": s.connector,
+        "transaction": s.transaction_id, "id_tag": s.id_tag, "id_tag_status": s.id_tag_status or None,
+        "started_at": s.start_time.isoformat(), "ended_at": s.stop_time.isoformat(),
+        "meter_start_wh": s.meter_start_wh, "meter_stop_wh": s.meter_stop_wh, "energy_kwh": s.energy_kwh,
+        "stop_reason": s.stop_reason}
+    if not s.authorised:
+        data["energy_flowed"] = s.energy_kwh > 0
     return CloudEvent(
-        id=str(uuid.uuid5(_NAMESPACE, key)), source=f"forecourt/{station}/{csms}", type=CHARGING_COMPLETED,
-        time=s.stop_time, subject=f"{s.charge_point}/{s.connector}/{s.transaction_id}",
-        data={"station": station, "charge_point": s.charge_point, "connector": s.connector,
-              "transaction": s.transaction_id, "id_tag": s.id_tag, "started_at": s.start_time.isoformat(),
-              "ended_at": s.stop_time.isoformat(), "meter_start_wh": s.meter_start_wh,
-              "meter_stop_wh": s.meter_stop_wh, "energy_kwh": s.energy_kwh, "stop_reason": s.stop_reason})
+        id=str(uuid.uuid5(_NAMESPACE, key)), source=f"forecourt/{station}/{csms}",
+        type=CHARGING_COMPLETED if s.authorised else CHARGING_REFUSED,
+        time=s.stop_time, subject=f"{s.charge_point}/{s.connector}/{s.transaction_id}", data=data)
 
 
 def completed_deliveries(station: str, gauge: str, before: dict[str, Reading],

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -67,6 +67,8 @@ class CsmsStats:
     bad_frames: int = 0
     #: meter values left out because they could not be read or were not believable (negative, absurd, inf)
     bad_values: int = 0
+    #: sessions whose id tag the central system did not accept (published as refused, never as a sale)
+    refused_sessions: int = 0
 
 
 class CsmsCore:
@@ -164,7 +166,9 @@ class CsmsCore:
 
     # --- transactions -----------------------------------------------------------------------------
 
-    async def _hand_over(self, session: ChargingSession) -> None:
+    async def _hand_over(self, session: ChargingSession, tx: OpenTransaction) -> None:
+        """Hand the finished session over with the id tag's verdict; a refused one is counted and logged."""
+        session = replace(session, id_tag_status=tx.tag_status)
         try:
             await self.on_session(session)
         except Exception as exc:
@@ -174,6 +178,11 @@ class CsmsCore:
             raise InternalError(description="the session could not be recorded; send it again") from exc
         self.ledger.finish(session)
         self.stats.sessions += 1
+        if not session.authorised:
+            self.stats.refused_sessions += 1
+            log.warning("charging session %s/%s with id tag %s (%s) was not authorised; %.3f kWh flowed",
+                        session.charge_point, session.transaction_id, session.id_tag,
+                        session.id_tag_status or "no token", session.energy_kwh)
 
     async def start_16(self, cp: str, connector: int, id_tag: str, meter_start: int, timestamp: str) -> tuple[int, str]:
         async with self.lock(cp):
@@ -207,7 +216,7 @@ class CsmsCore:
                     self.states.transaction_ended(cp, connector, str(transaction_id), meter, at)
                     self.on_change()
                 return
-            await self._hand_over(outcome.session)
+            await self._hand_over(outcome.session, outcome.transaction)
             connector = outcome.transaction.connector
             for sample in samples:
                 self.states.sample(cp, connector, sample)
@@ -249,7 +258,7 @@ class CsmsCore:
                 self.states.sample(cp, tx.connector, sample)
             state = transaction_info.get("charging_state")
             if outcome.session is not None:
-                await self._hand_over(outcome.session)
+                await self._hand_over(outcome.session, tx)
                 self.states.transaction_ended(cp, tx.connector, tx_id, ev_connected=state == "EVConnected")
             else:
                 self.states.charging_state(cp, tx.connector, state)

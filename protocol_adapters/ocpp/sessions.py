@@ -24,6 +24,9 @@ from datetime import datetime
 
 from protocol_adapters.ocpp.codec import MeterSample
 
+#: the id-tag status of an authorised session (the word OCPP 1.6 and 2.0.1 share)
+ACCEPTED = "Accepted"
+
 
 @dataclass(frozen=True, slots=True)
 class ChargingSession:
@@ -39,6 +42,14 @@ class ChargingSession:
     meter_stop_wh: int
     energy_kwh: float
     stop_reason: str
+    #: the central system's verdict on ``id_tag`` when the transaction started ("Accepted", "Blocked",
+    #: "Invalid", "Unknown", "Expired", …); "" when no token was ever presented
+    id_tag_status: str = ""
+
+    @property
+    def authorised(self) -> bool:
+        """Whether the central system accepted the session's id tag: only then is it an ordinary sale."""
+        return self.id_tag_status == ACCEPTED
 
     @property
     def key(self) -> tuple[str, str, datetime]:
@@ -69,7 +80,7 @@ class OpenTransaction:
         stop_wh = round(stop) if stop is not None else start_wh
         return ChargingSession(self.charge_point, self.connector, self.transaction_id, self.id_tag,
                                self.start_time, stop_time, start_wh, stop_wh,
-                               round(max(0, stop_wh - start_wh) / 1000, 3), reason)
+                               round(max(0, stop_wh - start_wh) / 1000, 3), reason, self.tag_status)
 
 
 @dataclass(frozen=True, slots=True)

@@ -144,3 +144,35 @@ async def test_an_absurd_meter_stop_falls_back_to_the_last_reading() -> None:
     assert (session.meter_stop_wh, session.energy_kwh) == (4_000, 3.0)
     assert core.stats.bad_values == 1
     assert core.states.charge_points["chg-01"].connectors[1].energy_wh == 4000.0
+
+
+@pytest.mark.parametrize(("tag", "status"), [("RFID0001", "Accepted"), ("STOLEN01", "Blocked"),
+                                             ("NOBODY", "Invalid")])
+async def test_16_sessions_carry_the_tags_verdict_and_refused_ones_are_counted(tag: str, status: str) -> None:
+    core, handed = make_core()
+    number, answer = await core.start_16("chg-01", 1, tag, 1_000, T0)
+    await core.stop_16("chg-01", number, 3_000, T1, "DeAuthorized", None)
+    [session] = handed
+    assert (answer, session.id_tag_status, session.authorised) == (status, status, status == "Accepted")
+    assert core.stats.refused_sessions == (status != "Accepted")
+
+
+async def test_201_a_token_first_named_at_the_end_is_judged_before_the_hand_over() -> None:
+    core, handed = make_core()
+    info = {"transaction_id": "tx-9", "charging_state": "Charging"}
+    await core.transaction_event("chg-01", "Started", T0, 0, info, None, {"id": 1, "connector_id": 1}, None)
+    stop_info = {"transaction_id": "tx-9", "stopped_reason": "Local"}
+    status = await core.transaction_event("chg-01", "Ended", T1, 1, stop_info, None, None,
+                                          {"id_token": "NOBODY", "type": "ISO14443"})
+    [session] = handed
+    assert (status, session.id_tag, session.id_tag_status, session.authorised) == ("Unknown", "NOBODY", "Unknown",
+                                                                                   False)
+
+
+async def test_201_a_session_without_any_token_is_not_authorised() -> None:
+    core, handed = make_core()
+    info = {"transaction_id": "tx-8", "charging_state": "Charging"}
+    await core.transaction_event("chg-01", "Started", T0, 0, info, None, {"id": 1, "connector_id": 1}, None)
+    await core.transaction_event("chg-01", "Ended", T1, 1, {"transaction_id": "tx-8"}, None, None, None)
+    [session] = handed
+    assert (session.id_tag_status, session.authorised, core.stats.refused_sessions) == ("", False, 1)

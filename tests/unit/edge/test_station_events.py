@@ -1,6 +1,9 @@
+from __future__ import annotations
+
 from datetime import UTC, datetime
 
 from edge_nodes.station_events import completed_deliveries
+from protocol_adapters.ocpp.sessions import ChargingSession
 from protocol_adapters.readings import Reading
 from telemetry.contracts.quality import Quality
 
@@ -38,3 +41,21 @@ def test_a_gas_fill_is_one_event_when_the_dispenser_reaches_complete() -> None:
     assert completed_gas_fills("st", "skid-01", _cng(2), _cng(2)) == []          # still complete: nothing new
     assert completed_gas_fills("st", "skid-01", {}, _cng(2))[0].id == event.id   # after a restart: same id
     assert completed_gas_fills("st", "skid-01", _cng(0), _cng(1)) == []          # filling is not complete
+
+
+def _session(status: str, meter_stop_wh: int) -> ChargingSession:
+    return ChargingSession("chg-01", 1, "42", "STOLEN01", T, T, 1_000, meter_stop_wh,
+                           round((meter_stop_wh - 1_000) / 1000, 3), "DeAuthorized", status)
+
+
+def test_only_an_accepted_session_is_a_completed_charging_sale() -> None:
+    from edge_nodes.station_events import charging_completed
+
+    accepted = charging_completed("st", "chargers", _session("Accepted", 5_000))
+    blocked = charging_completed("st", "chargers", _session("Blocked", 5_000))
+    never_charged = charging_completed("st", "chargers", _session("Invalid", 1_000))
+    assert (accepted.type, accepted.data["id_tag_status"]) == ("charging.completed", "Accepted")
+    assert (blocked.type, blocked.data["id_tag_status"], blocked.data["energy_flowed"]) == (
+        "charging.refused", "Blocked", True)
+    assert (never_charged.type, never_charged.data["energy_flowed"]) == ("charging.refused", False)
+    assert blocked.id == accepted.id      # the same session keeps its event id whatever its verdict
