@@ -11,6 +11,20 @@
     id_tags_file: /var/lib/forecourt/id-tags.json   # optional: the last list pushed, kept across restarts
 ```
 
+Charger authentication (OCPP security profiles, ``protocol_adapters/ocpp/security.py``): with
+``security_profile: 1`` (HTTP Basic over ws://) or ``2`` (the same over wss://, with ``tls_cert_file``
+and ``tls_key_file``) every charge point needs its key, as an argon2 ``password_hash`` or a
+``password_file`` holding the key (read at start):
+
+```yaml
+    security_profile: 2
+    tls_cert_file: /etc/forecourt/csms-cert.pem
+    tls_key_file: /etc/forecourt/csms-key.pem
+    charge_points:
+      - {id: chg-01, password_hash: "$argon2id$v=19$m=65536,t=3,p=4$…"}   # python -m protocol_adapters.ocpp.hash_key
+      - {id: chg-02, connectors: 2, password_file: /etc/forecourt/chg-02.key}
+```
+
 Its source runs the server and emits a snapshot whenever something changes, with the metrics
 of ``protocol_adapters/ocpp/state.py`` for every listed charge point and connector. Finished
 sessions go to ``OcppSource.on_session``; ``remote_start`` / ``remote_stop`` are the commands.
@@ -21,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import ssl
 import time
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -32,6 +47,7 @@ from edge_nodes.poller import backoff_delay
 from edge_nodes.source import Emit, MetricSpec, Snapshot, SourceContext
 from protocol_adapters.ocpp.auth import AuthorizationCache, TokenStatus
 from protocol_adapters.ocpp.core import SessionSink, log_session
+from protocol_adapters.ocpp.security import ChargerCredentials, CredentialError, KeyCheck, SecurityProfile
 from protocol_adapters.ocpp.server import CentralSystem
 from protocol_adapters.ocpp.sessions import ChargingSession
 from protocol_adapters.readings import Reading
@@ -54,6 +70,34 @@ BIND_RETRY_BASE_S = 2.0
 class ExpectedChargePoint(Strict):
     id: Annotated[str, Field(pattern=r"^[A-Za-z0-9._:-]{1,48}$")]
     connectors: Annotated[int, Field(ge=1, le=8)] = 1
+    #: security profiles 1 and 2: the argon2 hash of the charger's key, or a file holding the key
+    password_hash: Annotated[str, Field(pattern=r"^\$argon2(id|i|d)\$")] | None = None
+    password_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _one_key(self) -> ExpectedChargePoint:
+        if self.password_hash is not None and self.password_file is not None:
+            raise ValueError(f"charge point {self.id}: give password_hash or password_file, not both")
+        return self
+
+    @property
+    def has_key(self) -> bool:
+        return self.password_hash is not None or self.password_file is not None
+
+    def key_check(self) -> KeyCheck:
+        """This charger's key check; reads ``password_file`` (an error names the file, never its content)."""
+        if self.password_hash is not None:
+            return KeyCheck(key_hash=self.password_hash)
+        if self.password_file is None:
+            raise CredentialError(f"charge point {self.id}: no key")
+        try:
+            key = self.password_file.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CredentialError(f"{self.password_file}: cannot read the key of {self.id}: {exc}") from exc
+        try:
+            return KeyCheck(key=key)
+        except CredentialError as exc:
+            raise CredentialError(f"{self.password_file}: the key of {self.id}: {exc}") from None
 
 
 class OcppDevice(Strict):
@@ -68,6 +112,9 @@ class OcppDevice(Strict):
     heartbeat_interval_s: Annotated[int, Field(ge=10, le=86400)] = 300
     response_timeout_s: Annotated[float, Field(gt=0, le=300)] = 30.0
     deadband: Annotated[float, Field(ge=0)] = 0.0
+    security_profile: SecurityProfile = SecurityProfile.NONE
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
 
     @field_validator("charge_points", mode="before")
     @classmethod
@@ -84,6 +131,41 @@ class OcppDevice(Strict):
         if duplicates:
             raise ValueError(f"charge_points: duplicate id {duplicates[0]!r}")
         return self
+
+    @model_validator(mode="after")
+    def _security(self) -> OcppDevice:
+        profile = self.security_profile
+        keyless = [cp.id for cp in self.charge_points if not cp.has_key]
+        if profile >= SecurityProfile.BASIC_AUTH and keyless:
+            raise ValueError(f"security_profile {profile.value}: charge point {keyless[0]} needs a password_hash "
+                             "or password_file")
+        if profile is SecurityProfile.NONE and len(keyless) < len(self.charge_points):
+            raise ValueError("charger keys need security_profile 1 or 2 (profile 0 does not check them)")
+        tls = (self.tls_cert_file, self.tls_key_file)
+        if profile is SecurityProfile.TLS_BASIC_AUTH and None in tls:
+            raise ValueError("security_profile 2 needs tls_cert_file and tls_key_file")
+        if profile is not SecurityProfile.TLS_BASIC_AUTH and tls != (None, None):
+            raise ValueError("tls_cert_file and tls_key_file are for security_profile 2")
+        return self
+
+    def credentials(self) -> ChargerCredentials:
+        """The key check of every charge point (profile 0: none); reads the key files."""
+        if self.security_profile is SecurityProfile.NONE:
+            return ChargerCredentials(self.security_profile, {})
+        return ChargerCredentials(self.security_profile, {cp.id: cp.key_check() for cp in self.charge_points})
+
+    def tls_context(self) -> ssl.SSLContext | None:
+        """Profile 2: the server's TLS context (TLS 1.2 or newer) from the certificate and key files."""
+        if self.tls_cert_file is None or self.tls_key_file is None:
+            return None
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        try:
+            context.load_cert_chain(self.tls_cert_file, self.tls_key_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise CredentialError(f"{self.tls_cert_file} / {self.tls_key_file}: cannot load the server "
+                                  f"certificate: {exc}") from exc
+        return context
 
     def source(self, context: SourceContext | None = None) -> OcppSource:
         return OcppSource(self)
@@ -115,7 +197,8 @@ class OcppSource:
             heartbeat_interval_s=device.heartbeat_interval_s, response_timeout_s=device.response_timeout_s,
             # best effort against reusing a 1.6 transaction id after a restart (ids are not persisted yet)
             first_transaction_id=1 + int(time.time()) % 100_000 * 10_000,
-            on_session=self._hand_over, on_change=self._changed.set)
+            on_session=self._hand_over, on_change=self._changed.set,
+            credentials=device.credentials(), tls=device.tls_context())
         self._rng = rng or random.Random()
 
     @property

@@ -69,6 +69,8 @@ class CsmsStats:
     bad_values: int = 0
     #: sessions whose id tag the central system did not accept (published as refused, never as a sale)
     refused_sessions: int = 0
+    #: websocket handshakes refused for an unknown charge point or missing / wrong credentials (profiles 1, 2)
+    refused_handshakes: int = 0
 
 
 class CsmsCore:

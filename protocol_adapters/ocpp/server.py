@@ -1,9 +1,13 @@
 """The OCPP central system (CSMS) the station's chargers connect to: the one module of the adapter with I/O.
 
-A ``websockets`` server on ``ws://<host>:<port><path>/<charge point id>`` speaking OCPP-J with
-subprotocol ``ocpp2.0.1`` or ``ocpp1.6`` (the charger picks; a charger offering neither is
-refused at the handshake, HTTP 400). The charge point id is the last path segment; an id not in
-``charge_points`` (when given) is refused with HTTP 404. A charger that connects again replaces
+A ``websockets`` server on ``ws://<host>:<port><path>/<charge point id>`` (``wss://`` when given an
+``ssl`` context) speaking OCPP-J with subprotocol ``ocpp2.0.1`` or ``ocpp1.6`` (the charger picks; a
+charger offering neither is refused at the handshake, HTTP 400). The charge point id is the last
+path segment. Security profile 0: an id not in ``charge_points`` (when given) is refused with HTTP
+404. Profiles 1 and 2 (``credentials``, see ``security.py``): a charger must send HTTP Basic
+credentials with its id as the user and its key as the password; an unknown id, missing or wrong
+credentials are refused with HTTP 401, counted (``stats.refused_handshakes``) and logged with the
+reason, never the password. Profile 2 is the same over TLS. A charger that connects again replaces
 its previous connection (a dead link may take a ping timeout to notice). Websocket pings every
 20 s find links that died without a close.
 
@@ -17,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import ssl
 from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from types import TracebackType
@@ -36,6 +41,7 @@ from protocol_adapters.ocpp.auth import AuthorizationCache
 from protocol_adapters.ocpp.charge_points import ChargePoint16, ChargePoint201
 from protocol_adapters.ocpp.codec import SUBPROTOCOLS, OcppVersion
 from protocol_adapters.ocpp.core import CsmsCore, SessionSink, log_session
+from protocol_adapters.ocpp.security import ChargerCredentials
 from protocol_adapters.ocpp.state import ChargerStates
 from protocol_adapters.readings import BadFrame, DeviceRejected, DeviceUnavailable
 
@@ -50,8 +56,11 @@ class CentralSystem:
     def __init__(self, *, host: str = "0.0.0.0", port: int = 9000, path: str = "/ocpp",  # noqa: S104
                  charge_points: Mapping[str, int] | None = None, auth: AuthorizationCache | None = None,
                  heartbeat_interval_s: int = 300, response_timeout_s: float = 30.0, first_transaction_id: int = 1,
-                 on_session: SessionSink = log_session, on_change: Callable[[], None] = lambda: None) -> None:
+                 on_session: SessionSink = log_session, on_change: Callable[[], None] = lambda: None,
+                 credentials: ChargerCredentials | None = None, tls: ssl.SSLContext | None = None) -> None:
         self.host, self._port = host, port
+        self.credentials = credentials
+        self.tls = tls
         self.path = "/" + path.strip("/") if path.strip("/") else ""
         self.expected = dict(charge_points) if charge_points is not None else None
         self.response_timeout_s = response_timeout_s
@@ -82,10 +91,12 @@ class CentralSystem:
     async def start(self) -> None:
         """Listen; raises OSError when the address cannot be bound."""
         self._server = await serve(
-            self._handle, self.host, self._port, process_request=self._check_path,
-            subprotocols=[Subprotocol(name) for name in SUBPROTOCOLS],
+            self._handle, self.host, self._port, process_request=self._check_handshake,
+            subprotocols=[Subprotocol(name) for name in SUBPROTOCOLS], ssl=self.tls,
             ping_interval=20, ping_timeout=20, close_timeout=2)
-        log.info("OCPP central system listening on ws://%s:%d%s/<charge point id>", self.host, self.port, self.path)
+        profile = self.credentials.profile.value if self.credentials is not None else 0
+        log.info("OCPP central system listening on %s://%s:%d%s/<charge point id> (security profile %d)",
+                 "wss" if self.tls is not None else "ws", self.host, self.port, self.path, profile)
 
     async def stop(self) -> None:
         if self._server is not None:
@@ -114,13 +125,27 @@ class CentralSystem:
         cp = unquote(path[len(prefix):])
         return cp if cp and "/" not in cp and len(cp) <= 48 else None
 
-    def _check_path(self, connection: ServerConnection, request: Request) -> Response | None:
+    async def _check_handshake(self, connection: ServerConnection, request: Request) -> Response | None:
+        """Refuse a handshake to an unknown charge point (404, or 401 with credentials) or with bad credentials."""
         cp = self.charge_point_id(request.path)
-        if cp is None or (self.expected is not None and cp not in self.expected):
+        known = cp is not None and (self.expected is None or cp in self.expected)
+        if self.credentials is None or not self.credentials.required:
+            if known:
+                return None
             log.warning("refused a websocket to %s: not a known charge point", request.path)
             return Response(HTTPStatus.NOT_FOUND.value, HTTPStatus.NOT_FOUND.phrase, Headers(),
                             b"not a known charge point\n")
-        return None
+        header = request.headers.get("Authorization")
+        # argon2 takes tens of milliseconds: off the event loop
+        reason = await asyncio.to_thread(self.credentials.check, cp, header) if known and cp else "unknown charge point"
+        if reason is None:
+            return None
+        self.core.stats.refused_handshakes += 1
+        log.warning("refused charge point %.48r from %s at the handshake: %s", cp or request.path,
+                    connection.remote_address, reason)
+        return Response(HTTPStatus.UNAUTHORIZED.value, HTTPStatus.UNAUTHORIZED.phrase,
+                        Headers([("WWW-Authenticate", 'Basic realm="OCPP", charset="UTF-8"')]),
+                        b"charge point not authorised\n")
 
     async def _handle(self, ws: ServerConnection) -> None:
         cp = self.charge_point_id(ws.request.path if ws.request is not None else "")

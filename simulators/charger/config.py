@@ -2,14 +2,22 @@
 
 Defaults describe a single-connector 7 kW AC wallbox (220 V x 32 A, the Chinese "7 kW" pile) that
 speaks OCPP 1.6J to a CSMS on the same machine. ``EvProfile`` describes the car a scenario plugs in.
+
+Security profiles (OCPP 1.6 Security Whitepaper, 2.0.1 Part 2 A00): 0 sends no credentials; 1 sends
+HTTP Basic credentials (user = the charge point id, password = ``authorization_key`` or the content
+of ``authorization_key_file``) over ws://; 2 the same over wss://, trusting the CSMS certificate
+against ``ca_file`` (the system's trust store when not given).
 """
 
 from __future__ import annotations
 
+import base64
+import ssl
+from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 OcppVersion = Literal["1.6", "2.0.1"]
 PowerProfileName = Literal["ac7", "dc60", "dc120"]
@@ -84,6 +92,10 @@ class ChargerConfig(BaseModel):
     response_timeout_s: float = Field(default=10.0, gt=0, le=300, description="wall seconds per CALL")
     step_s: float = Field(default=1.0, gt=0, le=60, description="physics step, simulated seconds")
     seed: int = 0
+    security_profile: Literal[0, 1, 2] = Field(default=0, description="0 none, 1 basic auth, 2 basic auth + TLS")
+    authorization_key: SecretStr | None = Field(default=None, description="profiles 1, 2: the basic-auth password")
+    authorization_key_file: Path | None = Field(default=None, description="or a file holding it")
+    ca_file: Path | None = Field(default=None, description="profile 2: CA certificate(s) the CSMS's chain ends in")
 
     @field_validator("csms_url")
     @classmethod
@@ -114,6 +126,34 @@ class ChargerConfig(BaseModel):
         if self.reconnect_max_s < self.reconnect_min_s:
             raise ValueError("reconnect_max_s must be >= reconnect_min_s")
         return self
+
+    @model_validator(mode="after")
+    def _security(self) -> ChargerConfig:
+        keys = (self.authorization_key is not None) + (self.authorization_key_file is not None)
+        if self.security_profile >= 1 and keys != 1:
+            raise ValueError("security_profile 1 and 2 need one of authorization_key and authorization_key_file")
+        if self.security_profile == 0 and keys:
+            raise ValueError("an authorization key needs security_profile 1 or 2")
+        if self.ca_file is not None and self.security_profile != 2:
+            raise ValueError("ca_file is for security_profile 2")
+        return self
+
+    def authorization_header(self) -> dict[str, str]:
+        """Profiles 1 and 2: the ``Authorization: Basic …`` header for the handshake; profile 0: none."""
+        if self.security_profile == 0:
+            return {}
+        if self.authorization_key_file is not None:
+            key = self.authorization_key_file.read_text(encoding="utf-8").strip()
+        else:
+            key = self.authorization_key.get_secret_value() if self.authorization_key is not None else ""
+        token = base64.b64encode(f"{self.charge_point_id}:{key}".encode()).decode("ascii")
+        return {"Authorization": f"Basic {token}"}
+
+    def tls_context(self) -> ssl.SSLContext:
+        """The client TLS context for wss:// (TLS 1.2 or newer, the CSMS certificate checked)."""
+        context = ssl.create_default_context(cafile=self.ca_file)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        return context
 
     @property
     def subprotocol(self) -> str:

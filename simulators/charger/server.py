@@ -15,12 +15,13 @@ import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from http import HTTPStatus
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
 from ocpp.exceptions import OCPPError, ValidationError
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, WebSocketException
+from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 from websockets.typing import Subprotocol
 
 from simulators.charger.config import ChargerConfig, EvProfile
@@ -53,6 +54,8 @@ class LinkStats:
     sent: int = 0
     #: messages given up after CALLERRORs, timeouts or schema failures
     dropped: int = 0
+    #: handshakes the CSMS refused with HTTP 401 (unknown id or wrong credentials)
+    refused: int = 0
 
 
 class ChargerSimulator(DriverControls):
@@ -221,6 +224,8 @@ class ChargerSimulator(DriverControls):
                 async with connect(
                     self.url,
                     subprotocols=[Subprotocol(subprotocol)],
+                    additional_headers=self.config.authorization_header(),
+                    ssl=self.config.tls_context() if self.url.startswith("wss:") else None,
                     proxy=None,
                     open_timeout=self.config.response_timeout_s,
                     close_timeout=2,
@@ -229,6 +234,10 @@ class ChargerSimulator(DriverControls):
                         raise LinkError(f"CSMS did not accept subprotocol {subprotocol!r}")
                     failures = 0
                     await self._serve(ws)
+            except InvalidStatus as exc:
+                if exc.response.status_code == HTTPStatus.UNAUTHORIZED:
+                    self.stats.refused += 1
+                LOG.info("%s: %s refused the websocket: %s", self.config.charge_point_id, self.url, exc)
             except (OSError, TimeoutError, WebSocketException, LinkError) as exc:
                 LOG.info("%s: no link to %s: %s", self.config.charge_point_id, self.url, exc)
             failures += 1
