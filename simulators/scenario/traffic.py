@@ -142,7 +142,16 @@ class TrafficGenerator:
         profile = rng.choices(traffic.profiles, weights=[p.weight for p in traffic.profiles])[0]
         soc = min(rng.uniform(*traffic.start_soc_pct), profile.target_soc_pct)
         ev = EvProfile.model_validate(profile.model_dump(exclude={"weight"}) | {"start_soc_pct": soc})
-        return EvDriver(habits, ev, f"EV{number:06d}", rng.uniform(*traffic.linger_s))
+        return EvDriver(habits, ev, self.card(traffic, number), rng.uniform(*traffic.linger_s))
+
+    def card(self, traffic: EvTraffic, number: int) -> str:
+        """The id tag EV driver ``number`` presents: one of ``traffic.cards``, or (``unknown_share`` of
+        the drivers, and every driver when there are no cards) a card of its own that no list holds.
+        Drawn from the driver's number alone, so cards never change who arrives."""
+        rng = random.Random(f"{self.seed}/ev-card/{number}")
+        if not traffic.cards or rng.random() < traffic.unknown_share:
+            return f"EV{number:06d}"
+        return rng.choice(traffic.cards)
 
 
 def _habits(traffic: Queueing, rng: random.Random, number: int, at_s: float) -> Habits:

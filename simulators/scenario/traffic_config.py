@@ -108,6 +108,10 @@ class EvTraffic(Queueing):
     max_stay_s: Seconds = Field(default=5400.0, gt=0, description="unplug by then even if not full")
     patience_s: Seconds = 900.0
     pull_in_s: Range = (30.0, 90.0)
+    cards: list[Annotated[str, Field(min_length=1, max_length=36)]] = Field(
+        default_factory=list,
+        description="id tags the drivers carry (the station's list); empty: each driver a card no one knows")
+    unknown_share: float = Field(default=0.0, ge=0, le=1, description="drivers whose card is on no list")
 
     @model_validator(mode="after")
     def _soc(self) -> EvTraffic:
