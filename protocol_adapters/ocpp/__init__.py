@@ -1,7 +1,8 @@
 """OCPP 1.6J / 2.0.1 central system (CSMS) at the edge node: the station's EV chargers connect to it.
 
-``codec`` (meter values, timestamps, status words), ``auth`` (the id-token list), ``sessions``
-(transactions and their duplicate rules) and ``state`` (live charger state as readings) are pure;
+``codec`` (meter values and their range checks, timestamps, status words), ``auth`` (the id-token
+list), ``security`` (charger authentication, security profiles 0–2), ``sessions`` (transactions,
+their duplicate rules and their id tag's status) and ``state`` (live charger state as readings) are pure;
 ``core`` makes the central system's decisions; ``charge_points`` holds the ``ocpp`` handlers of one
 connection; ``server.CentralSystem`` is the websocket server and the only module with I/O.
 See docs/how-to/ocpp-central-system.md.

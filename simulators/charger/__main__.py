@@ -5,7 +5,8 @@
 
 The YAML may be a whole station file with a ``chargers:`` list, or one charger's mapping. Without
 a file one default charger (``chg-01``, AC 7 kW, OCPP 1.6J) runs. ``--demo`` plays a driver on every
-connector: once the charger is online, an EV is plugged in with card ``DEMO0001``.
+connector: once the charger is online, an EV is plugged in with card ``RFID0001`` (on the id-tag list of
+config/stations/demo.yaml).
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def load_configs(path: Path | None, overrides: dict[str, Any]) -> list[ChargerCo
 async def drive_demo(charger: ChargerSimulator) -> None:
     await charger.wait_online()
     for connector_id in charger.model.connectors:
-        accepted = await charger.plug_in(connector_id, "DEMO0001")
+        accepted = await charger.plug_in(connector_id, "RFID0001")
         LOG.info(
             "%s connector %s: EV plugged in, card %s",
             charger.config.charge_point_id,
