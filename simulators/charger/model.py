@@ -176,6 +176,12 @@ class ChargerModel:
         self._refresh()
         return True
 
+    def deauthorize(self, local_id: int) -> None:
+        """The CSMS refused the id tag of transaction ``local_id`` (e.g. one started offline): it ends."""
+        connector = self.find_transaction(local_id=local_id)
+        if connector is not None:
+            self.stop_transaction(connector.connector_id, StopReason.DEAUTHORIZED)
+
     def stop_all(self, reason: StopReason) -> None:
         for cid in self.connectors:
             self.stop_transaction(cid, reason)

@@ -38,7 +38,7 @@ from simulators.charger.events import (
     TransactionStarted,
     TransactionStopped,
 )
-from simulators.charger.model import ChargerError, ChargerModel
+from simulators.charger.model import ChargerError
 from simulators.charger.settings import SPECS, find_spec
 
 LOG = logging.getLogger(__name__)
@@ -176,15 +176,9 @@ class Ocpp16Dialect:
             self.transaction_ids[event.transaction] = int(result.transaction_id)
             if result.id_tag_info.get("status") != "Accepted":
                 LOG.info("CSMS refused id tag %s of transaction %s", event.id_tag, result.transaction_id)
-                self._control.mutate(lambda m: self._deauthorize(m, event.transaction))
+                self._control.mutate(lambda m: m.deauthorize(event.transaction))
 
         return Outgoing("StartTransaction", lambda: request, on_result=accepted, transactional=True)
-
-    @staticmethod
-    def _deauthorize(model: ChargerModel, local_id: int) -> None:
-        connector = model.find_transaction(local_id=local_id)
-        if connector is not None:
-            model.stop_transaction(connector.connector_id, StopReason.DEAUTHORIZED)
 
     def _meter_values(self, event: MeterSampled) -> Outgoing:
         def build() -> call.MeterValues:

@@ -10,6 +10,7 @@ the 1.6 error code). Sampled values are numbers (2.0.1 schema).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from ocpp.v201 import ChargePoint, call, call_result
@@ -182,6 +183,7 @@ class Ocpp201Dialect:
                     "Transaction.Begin",
                     evse={"id": event.connector_id, "connector_id": 1},
                     id_token=id_token(event.id_tag, remote=event.remote_start_id is not None),
+                    on_result=self._stop_if_refused(event),
                 )
             ]
         if isinstance(event, MeterSampled):
@@ -235,6 +237,15 @@ class Ocpp201Dialect:
             per_transaction.pop(event.transaction, None)
         return message
 
+    def _stop_if_refused(self, event: TransactionStarted) -> Callable[[Any], None]:
+        """E05 / StopTxOnInvalidId: a transaction the CSMS refuses the token of (e.g. one started offline) ends."""
+        def verdict(result: Any) -> None:
+            status = (result.id_token_info or {}).get("status", "Accepted")
+            if status != "Accepted":
+                LOG.info("CSMS refused id token %s of transaction %s: %s", event.id_tag, event.transaction_ref, status)
+                self._control.mutate(lambda m: m.deauthorize(event.transaction))
+        return verdict
+
     def _transaction_event(
         self,
         transaction: int,
@@ -243,6 +254,7 @@ class Ocpp201Dialect:
         info: dict[str, Any],
         reading: MeterReading | None = None,
         context: str = "Sample.Periodic",
+        on_result: Callable[[Any], None] | None = None,
         **extra: Any,
     ) -> Outgoing:
         seq_no = self._seq_no.get(transaction, 0)
@@ -258,7 +270,7 @@ class Ocpp201Dialect:
             offline=True if not self._control.online else None,
             **{k: v for k, v in extra.items() if v is not None},
         )
-        return Outgoing("TransactionEvent", lambda: request, transactional=True)
+        return Outgoing("TransactionEvent", lambda: request, on_result=on_result, transactional=True)
 
     def _status(self, connector_id: int, status: str, timestamp: str) -> Outgoing:
         request = call.StatusNotification(

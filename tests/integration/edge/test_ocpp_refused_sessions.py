@@ -38,15 +38,16 @@ def _charging_events(messages: list[tuple[str, bytes]]) -> list[CloudEvent]:
     return [CloudEvent.from_bytes(raw) for topic, raw in messages if "/events/charging." in topic]
 
 
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
 async def test_a_blocked_card_charging_offline_is_reported_refused_with_its_energy(
-        broker: BrokerAddress, group: str) -> None:
+        broker: BrokerAddress, group: str, version: str) -> None:
     node, source = _csms_node("st-refused", broker, group)
     async with recording(broker, f"{EVENTS_ROOT}/st-refused/events/#") as rec:
         task = asyncio.create_task(node.run())
         try:
             await asyncio.wait_for(node.connected.wait(), 10)
             await asyncio.wait_for(source.ready.wait(), 5)
-            config = ChargerConfig(charge_point_id="chg-01", ocpp_version="1.6", meter_interval_s=5, seed=3)
+            config = ChargerConfig(charge_point_id="chg-01", ocpp_version=version, meter_interval_s=5, seed=3)
             chg = ChargerSimulator(config, SimClock(60), url=f"ws://127.0.0.1:{source.csms.port}/ocpp/chg-01")
             chg.faults.go_offline()
             async with chg:
@@ -63,7 +64,7 @@ async def test_a_blocked_card_charging_offline_is_reported_refused_with_its_ener
     assert event.type == "charging.refused"
     assert (event.data["id_tag"], event.data["id_tag_status"]) == ("STOLEN01", "Blocked")
     assert event.data["energy_kwh"] > 0 and event.data["energy_flowed"] is True
-    assert event.data["stop_reason"] == "DeAuthorized"
+    assert event.data["stop_reason"] == "DeAuthorized"     # the charger stopped when told the card is refused
     assert source.csms.core.stats.refused_sessions == 1
 
 
