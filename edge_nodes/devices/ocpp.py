@@ -26,7 +26,10 @@ and ``tls_key_file``) every charge point needs its key, as an argon2 ``password_
 ```
 
 Its source runs the server and emits a snapshot whenever something changes, with the metrics
-of ``protocol_adapters/ocpp/state.py`` for every listed charge point and connector. Finished
+of ``protocol_adapters/ocpp/state.py`` for every listed charge point and connector. The central
+system's counters (``CsmsStats``: sessions, refused sessions, refused handshakes, bad frames, meter
+values left out, duplicates, orphans, failed hand-overs) are on the edge node's /metrics as
+``forecourt_edge_ocpp_events_total{device, event}``. Finished
 sessions go to ``OcppSource.on_session``; ``remote_start`` / ``remote_stop`` are the commands.
 """
 
@@ -37,9 +40,16 @@ import logging
 import random
 import ssl
 import time
+import weakref
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+from prometheus_client import REGISTRY
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
 from pydantic import Field, field_validator, model_validator
 
 from edge_nodes.devices.base import Code, Strict
@@ -171,6 +181,28 @@ class OcppDevice(Strict):
         return OcppSource(self)
 
 
+class _CsmsCounters(Collector):
+    """The ``CsmsStats`` of every live central system, read at scrape time."""
+
+    def __init__(self) -> None:
+        self.sources: weakref.WeakSet[OcppSource] = weakref.WeakSet()
+
+    def collect(self) -> Iterator[Metric]:
+        totals: Counter[tuple[str, str]] = Counter()
+        for source in list(self.sources):
+            for event, count in asdict(source.csms.core.stats).items():
+                totals[(source.code, event)] += count
+        family = CounterMetricFamily("forecourt_edge_ocpp_events", "OCPP central system events by kind",
+                                     labels=["device", "event"])
+        for (device, event), count in sorted(totals.items()):
+            family.add_metric([device, event], count)
+        yield family
+
+
+CSMS_COUNTERS = _CsmsCounters()
+REGISTRY.register(CSMS_COUNTERS)
+
+
 class OcppSource:
     """The device source of the central system (see ``edge_nodes/source.py``)."""
 
@@ -200,6 +232,7 @@ class OcppSource:
             on_session=self._hand_over, on_change=self._changed.set,
             credentials=device.credentials(), tls=device.tls_context())
         self._rng = rng or random.Random()
+        CSMS_COUNTERS.sources.add(self)
 
     @property
     def auth(self) -> AuthorizationCache:

@@ -78,3 +78,20 @@ def test_a_broken_id_tags_file_fails_when_the_source_is_built(tmp_path: Path) ->
     device = _load(tmp_path, STATION + f"    id_tags_file: {tags}\n")
     with pytest.raises(ValueError, match=r"tags\.json"):
         device.source()
+
+
+def test_the_central_systems_counters_are_on_the_edge_metrics() -> None:
+    from prometheus_client import REGISTRY
+
+    device = OcppDevice.model_validate({"protocol": "ocpp", "code": "chargers-metrics-test",
+                                        "charge_points": ["chg-01"]})
+    source = device.source()
+    stats = source.csms.core.stats
+    stats.refused_handshakes, stats.bad_values, stats.refused_sessions = 3, 2, 1
+
+    def sample(event: str) -> float | None:
+        return REGISTRY.get_sample_value("forecourt_edge_ocpp_events_total",
+                                         {"device": "chargers-metrics-test", "event": event})
+
+    assert (sample("refused_handshakes"), sample("bad_values"), sample("refused_sessions")) == (3, 2, 1)
+    assert sample("sessions") == 0

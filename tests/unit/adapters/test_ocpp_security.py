@@ -87,3 +87,4 @@ def test_a_key_file_is_read_when_the_source_is_built_and_a_bad_one_names_the_fil
     with pytest.raises(CredentialError, match=r"chg-01\.key") as err:
         device.source()
     assert "short" not in str(err.value)
+
