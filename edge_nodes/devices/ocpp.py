@@ -149,6 +149,9 @@ class OcppDevice(Strict):
         if profile >= SecurityProfile.BASIC_AUTH and keyless:
             raise ValueError(f"security_profile {profile.value}: charge point {keyless[0]} needs a password_hash "
                              "or password_file")
+        colons = [cp.id for cp in self.charge_points if ":" in cp.id]
+        if profile >= SecurityProfile.BASIC_AUTH and colons:   # RFC 7617: a basic-auth user has no colon
+            raise ValueError(f"security_profile {profile.value}: charge point id {colons[0]!r} may not contain ':'")
         if profile is SecurityProfile.NONE and len(keyless) < len(self.charge_points):
             raise ValueError("charger keys need security_profile 1 or 2 (profile 0 does not check them)")
         tls = (self.tls_cert_file, self.tls_key_file)

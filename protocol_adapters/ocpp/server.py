@@ -48,6 +48,8 @@ from protocol_adapters.readings import BadFrame, DeviceRejected, DeviceUnavailab
 log = logging.getLogger(__name__)
 
 Connection = ChargePoint16 | ChargePoint201
+#: charger keys checked at the same time (each argon2 check takes tens of ms and 64 MiB)
+VERIFY_AT_ONCE = 2
 
 
 class CentralSystem:
@@ -71,6 +73,7 @@ class CentralSystem:
         self._server: Server | None = None
         self._remote_start_ids = itertools.count(1)
         self._closing: set[asyncio.Task[None]] = set()
+        self._verifying = asyncio.Semaphore(VERIFY_AT_ONCE)
 
     @property
     def states(self) -> ChargerStates:
@@ -136,8 +139,10 @@ class CentralSystem:
             return Response(HTTPStatus.NOT_FOUND.value, HTTPStatus.NOT_FOUND.phrase, Headers(),
                             b"not a known charge point\n")
         header = request.headers.get("Authorization")
-        # argon2 takes tens of milliseconds: off the event loop
-        reason = await asyncio.to_thread(self.credentials.check, cp, header) if known and cp else "unknown charge point"
+        reason: str | None = "unknown charge point"
+        if known and cp:
+            async with self._verifying:   # argon2 takes tens of ms and 64 MiB: off the loop, a few at a time
+                reason = await asyncio.to_thread(self.credentials.check, cp, header)
         if reason is None:
             return None
         self.core.stats.refused_handshakes += 1

@@ -71,6 +71,8 @@ def _entry(**extra: object) -> dict[str, object]:
     ({"tls_cert_file": "c.pem", "tls_key_file": "k.pem"}, "are for security_profile 2"),
     ({"security_profile": 1, "charge_points": [{"id": "chg-01", "password_hash": "secret"}]}, "password_hash"),
     ({"security_profile": 3}, "security_profile"),
+    ({"security_profile": 1, "charge_points": [{"id": "site:chg-01", "password_hash": hash_key(KEY)}]},
+     "may not contain ':'"),
 ])
 def test_a_bad_security_entry_fails_at_start(extra: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
