@@ -89,7 +89,7 @@ class KeyCheck:
             raise CredentialError("the key hash must be an argon2 hash ($argon2id$…)")
 
     def matches(self, password: str) -> bool:
-        """Whether ``password`` is this charger's key (argon2 takes tens of ms: call it off the event loop)."""
+        """Whether ``password`` is this charger's key (argon2 takes 0.1–0.3 s: call it off the event loop)."""
         if self.key is not None:
             return hmac.compare_digest(password.encode(), self.key.encode())
         try:
