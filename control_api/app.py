@@ -20,6 +20,8 @@ from control_api.live import LiveHub
 from control_api.routes import commands, devices, fueling, health
 from telemetry.contracts.broker import BrokerAddress
 
+ROUTERS = (health.router, devices.router, fueling.router, commands.router)   # every route the API serves
+
 
 def create_app(database_url: str, broker: BrokerAddress | None = None, *,
                max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
@@ -42,8 +44,6 @@ def create_app(database_url: str, broker: BrokerAddress | None = None, *,
                   description="加油/加气/充电站运营平台 控制 API")
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     errors.install(app)
-    app.include_router(health.router)
-    app.include_router(devices.router)
-    app.include_router(fueling.router)
-    app.include_router(commands.router)
+    for router in ROUTERS:
+        app.include_router(router)
     return app

@@ -49,7 +49,7 @@ Broker = Annotated[BrokerAddress, Depends(_broker)]
 async def send(station: Station, body: CommandRequest, broker: Broker) -> CommandAnswer:
     model = COMMANDS.get(body.type)
     if model is None:
-        raise HTTPException(422, f"未知命令 (unknown command) {body.type!r}; expected one of {sorted(COMMANDS)}")
+        raise HTTPException(422, f"未知命令 (unknown command) {body.type[:64]!r}; expected one of {sorted(COMMANDS)}")
     try:
         model.model_validate(body.data)  # a wrong request is refused here, before it reaches the station
     except ValidationError as exc:
