@@ -7,14 +7,17 @@ database or the broker: a bad code is answered 422 (a WebSocket is refused with 
 
 from __future__ import annotations
 
-from typing import Annotated, cast
+from typing import Annotated, Any, cast
 
 from fastapi import Depends, HTTPException, Path, WebSocket, WebSocketException, status
 from starlette.requests import HTTPConnection
 
 from control_api.database import Database
 from control_api.live import LiveHub
-from telemetry.contracts.identifiers import IdentifierError, check_code
+from telemetry.contracts.identifiers import CODE_PATTERN, IdentifierError, check_code
+
+# the rule shown in the OpenAPI description; checked by _checked_code, so that a bad code gets our message
+_DOCUMENTED: dict[str, Any] = {"json_schema_extra": {"pattern": CODE_PATTERN}}
 
 
 def _checked_code(connection: HTTPConnection, value: str, what: str, label: str) -> str:
@@ -29,12 +32,12 @@ def _checked_code(connection: HTTPConnection, value: str, what: str, label: str)
 
 
 def _station(connection: HTTPConnection,
-             station: Annotated[str, Path(description="站点编码 station code, e.g. demo-01")]) -> str:
+             station: Annotated[str, Path(description="站点编码 station code, e.g. demo-01", **_DOCUMENTED)]) -> str:
     return _checked_code(connection, station, "station code", "站点编码")
 
 
 def _device(connection: HTTPConnection,
-            device: Annotated[str, Path(description="设备编码 device code, e.g. disp-01")]) -> str:
+            device: Annotated[str, Path(description="设备编码 device code, e.g. disp-01", **_DOCUMENTED)]) -> str:
     return _checked_code(connection, device, "device code", "设备编码")
 
 
