@@ -18,6 +18,7 @@ from fastapi.routing import APIRoute, APIWebSocketRoute
 
 from control_api.app import ROUTERS
 from control_api.limits import MAX_BODY_BYTES
+from forecourt.local import free_port
 from telemetry.contracts.broker import BrokerAddress
 from tests.integration.api.support import running_api
 
@@ -164,3 +165,13 @@ async def test_bodies_over_the_limit_are_refused_before_they_are_read(database_u
             under = {"type": "open.sesame", "data": {"pad": "x" * (MAX_BODY_BYTES - 1000)}}
             answer = await http.post(path, json=under)
             assert answer.status_code == 422 and "未知命令" in answer.text[:200]
+
+
+async def test_a_command_while_the_broker_is_away_is_503(database_url: str) -> None:
+    nobody = BrokerAddress(host="127.0.0.1", port=free_port())          # nothing listens there
+    async with running_api(database_url, nobody) as port, httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{port}", timeout=20) as http:
+        answer = await http.post("/api/v1/stations/st-01/commands", json={
+            "type": "command.stop_fuelling", "data": {"device": "disp-01", "fuelling_point": 1}})
+    assert answer.status_code == 503, answer.text
+    assert answer.headers["retry-after"].isdigit() and "MQTT 代理不可用" in answer.json()["detail"]
