@@ -14,6 +14,7 @@ from starlette.requests import HTTPConnection
 
 from control_api.database import Database
 from control_api.live import LiveHub
+from control_api.metrics import REFUSED
 from telemetry.contracts.identifiers import CODE_PATTERN, IdentifierError, check_code
 
 # the rule shown in the OpenAPI description; checked by _checked_code, so that a bad code gets our message
@@ -24,6 +25,7 @@ def _checked_code(connection: HTTPConnection, value: str, what: str, label: str)
     try:
         return check_code(value, what)
     except IdentifierError as exc:
+        REFUSED.labels("bad-code").inc()
         message = f"{label}不合规 (bad {what}): {exc}"
         if connection.scope["type"] == "websocket":
             reason = message.encode()[:123].decode(errors="ignore")  # a close reason holds 123 bytes

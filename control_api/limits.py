@@ -11,15 +11,20 @@ from fastapi import HTTPException, status
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from control_api.metrics import REFUSED
+
 MAX_BODY_BYTES = 64 * 1024
+
+
+def _too_large(limit: int) -> str:
+    return f"请求体过大，上限 {limit} 字节 (request body too large; the limit is {limit} bytes)"
 
 
 class BodyTooLarge(HTTPException):
     """Raised from ``receive``; an HTTPException, so FastAPI's body parsing passes it on as it is."""
 
     def __init__(self, limit: int) -> None:
-        super().__init__(status.HTTP_413_CONTENT_TOO_LARGE,
-                         f"请求体过大，上限 {limit} 字节 (request body too large; the limit is {limit} bytes)")
+        super().__init__(status.HTTP_413_CONTENT_TOO_LARGE, _too_large(limit))
 
 
 def _declared_length(scope: Scope) -> int | None:
@@ -45,6 +50,7 @@ class BodyLimit:
             return
         declared = _declared_length(scope)
         if declared is not None and declared > self.max_bytes:
+            REFUSED.labels("body-too-large").inc()
             await self._refuse(scope, receive, send)
             return
         received = 0
@@ -56,6 +62,7 @@ class BodyLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
+                    REFUSED.labels("body-too-large").inc()
                     raise BodyTooLarge(self.max_bytes)
             return message
 
@@ -72,5 +79,5 @@ class BodyLimit:
             await self._refuse(scope, receive, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        error = BodyTooLarge(self.max_bytes)
-        await JSONResponse({"detail": error.detail}, status_code=error.status_code)(scope, receive, send)
+        await JSONResponse({"detail": _too_large(self.max_bytes)},
+                           status_code=status.HTTP_413_CONTENT_TOO_LARGE)(scope, receive, send)

@@ -6,6 +6,9 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
 from forecourt.local import free_port, wait_for_port
 from forecourt.services import api_service
 from telemetry.contracts.broker import BrokerAddress
@@ -23,3 +26,13 @@ async def running_api(database_url: str, broker: BrokerAddress | None = None) ->
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+async def refused(http: httpx.AsyncClient, reason: str) -> float:
+    """The API's count of requests refused for ``reason``, read from its /metrics."""
+    text = (await http.get("/metrics")).text
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "forecourt_api_refused_requests_total" and sample.labels.get("reason") == reason:
+                return sample.value
+    return 0.0

@@ -20,7 +20,7 @@ from control_api.app import ROUTERS
 from control_api.limits import MAX_BODY_BYTES
 from forecourt.local import free_port
 from telemetry.contracts.broker import BrokerAddress
-from tests.integration.api.support import running_api
+from tests.integration.api.support import refused, running_api
 
 pytestmark = pytest.mark.integration
 
@@ -77,6 +77,7 @@ async def test_bad_codes_are_refused_on_every_route(database_url: str, broker: B
     assert {"WS", "POST", "GET"} <= {m for m, _ in routes}
     async with running_api(database_url, broker) as port, httpx.AsyncClient(
             base_url=f"http://127.0.0.1:{port}", timeout=20) as http:
+        counted_before, refused_here = await refused(http, "bad-code"), 0
         for method, template in routes:
             for name in re.findall(r"\{(\w+)\}", template):
                 for segment, by_rule in BAD_CODES:
@@ -92,6 +93,8 @@ async def test_bad_codes_are_refused_on_every_route(database_url: str, broker: B
                         what = "站点编码" if name == "station" else "设备编码"
                         assert answer.status_code == 422, (method, path[:80], answer.status_code)
                         assert f"{what}不合规" in answer.json()["detail"], answer.text[:200]
+                        refused_here += 1
+        assert await refused(http, "bad-code") >= counted_before + refused_here > counted_before
 
 
 async def test_bad_bodies_and_queries_get_a_4xx_with_a_message(database_url: str, broker: BrokerAddress) -> None:
@@ -142,11 +145,14 @@ def _chunked(data: bytes, size: int = 8192) -> list[bytes]:
 async def test_bodies_over_the_limit_are_refused_before_they_are_read(database_url: str,
                                                                       broker: BrokerAddress) -> None:
     padding = json.dumps({"type": "command.set_price", "data": {"pad": "x" * (MAX_BODY_BYTES + 40_000)}})
-    async with running_api(database_url, broker) as port:
+    async with running_api(database_url, broker) as port, httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{port}", timeout=20) as http:
+        counted_before, refused_here = await refused(http, "body-too-large"), 0
         for method, template in _routes():
             if method == "WS":
                 continue
             path = _fill(template)
+            refused_here += 1
             # 17.5 MB announced, not one byte sent: the answer comes before the body
             status, content = await _raw_exchange(
                 port, f"{method} {path} HTTP/1.1\r\nHost: api\r\nContent-Type: application/json\r\n"
@@ -160,18 +166,20 @@ async def test_bodies_over_the_limit_are_refused_before_they_are_read(database_u
                   f"Transfer-Encoding: chunked\r\n\r\n", _chunked(padding.encode()))
         assert status == 413, (status, content[:200])
         assert f"{MAX_BODY_BYTES} bytes" in json.loads(content)["detail"]
+        assert await refused(http, "body-too-large") == counted_before + refused_here + 1   # each counted once
         # just under the limit is read and judged on its content
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=20) as http:
-            under = {"type": "open.sesame", "data": {"pad": "x" * (MAX_BODY_BYTES - 1000)}}
-            answer = await http.post(path, json=under)
-            assert answer.status_code == 422 and "未知命令" in answer.text[:200]
+        under = {"type": "open.sesame", "data": {"pad": "x" * (MAX_BODY_BYTES - 1000)}}
+        answer = await http.post(path, json=under)
+        assert answer.status_code == 422 and "未知命令" in answer.text[:200]
 
 
 async def test_a_command_while_the_broker_is_away_is_503(database_url: str) -> None:
     nobody = BrokerAddress(host="127.0.0.1", port=free_port())          # nothing listens there
     async with running_api(database_url, nobody) as port, httpx.AsyncClient(
             base_url=f"http://127.0.0.1:{port}", timeout=20) as http:
+        counted_before = await refused(http, "broker-unavailable")
         answer = await http.post("/api/v1/stations/st-01/commands", json={
             "type": "command.stop_fuelling", "data": {"device": "disp-01", "fuelling_point": 1}})
+        assert await refused(http, "broker-unavailable") == counted_before + 1
     assert answer.status_code == 503, answer.text
     assert answer.headers["retry-after"].isdigit() and "MQTT 代理不可用" in answer.json()["detail"]

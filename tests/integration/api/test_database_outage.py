@@ -15,7 +15,7 @@ import websockets
 
 from forecourt.local import EmbeddedPostgres
 from forecourt.migrations import migrate
-from tests.integration.api.support import running_api
+from tests.integration.api.support import refused, running_api
 
 pytestmark = pytest.mark.integration
 
@@ -45,6 +45,7 @@ async def test_reads_answer_503_during_an_outage_and_recover_after_it() -> None:
             assert (await http.get("/healthz")).status_code == 200
             assert (await http.get(READS[0])).status_code == 404     # no data yet, but the database answers
 
+            counted_before = await refused(http, "database-unavailable")
             await asyncio.to_thread(pg.stop)
             for path in READS * 2:                                   # the first and the following ones
                 answer = await http.get(path)
@@ -52,6 +53,7 @@ async def test_reads_answer_503_during_an_outage_and_recover_after_it() -> None:
                 if path != "/healthz":
                     assert answer.headers["retry-after"].isdigit()
                     assert "数据库暂时不可用" in answer.json()["detail"] and "retry" in answer.json()["detail"]
+            assert await refused(http, "database-unavailable") == counted_before + 4    # /healthz is not refused
             ws_url = f"ws://127.0.0.1:{api}/api/v1/stations/st-01/devices/disp-01/stream"
             async with websockets.connect(ws_url) as ws:
                 with pytest.raises(websockets.ConnectionClosed) as closed:
