@@ -2,7 +2,7 @@
 
 Every route shares the same guards: a request body limit (``control_api/limits.py``, 413), checked
 station and device codes (``control_api/deps.py``, 422), schema errors as one readable 422 and a
-database outage as 503 with ``Retry-After`` (``control_api/errors.py``).
+database or broker outage as 503 with ``Retry-After`` (``control_api/errors.py``).
 """
 
 from __future__ import annotations
