@@ -2,10 +2,11 @@
 
 A request waits at most ``wait_s`` for a connection, and only ``wait_when_down_s`` while the last
 attempt found the database away, so reads answer 503 (with ``Retry-After``) instead of queueing for
-the pool's default 30 s. Connections are checked before they are handed out (a server restart leaves
-broken ones behind), and a reconnect attempt gives up after ``reconnect_s`` instead of backing off for
-minutes, so the next request starts a fresh one: the API is healthy again about a second after the
-database is.
+the pool's default 30 s (a pool kept busy by load for ``wait_s`` is answered the same way: 503 sheds
+the load until a connection comes free again). Connections are checked before they are handed out
+(a server restart leaves broken ones behind), and a reconnect attempt gives up after ``reconnect_s``
+instead of backing off for minutes, so the next request starts a fresh one: the API is healthy again
+about a second after the database is.
 """
 
 from __future__ import annotations
@@ -49,7 +50,9 @@ class Database:
         wait = self.wait_s if self.available else self.wait_when_down_s
         try:
             async with self.pool.connection(timeout=wait) as conn:
-                self.available = True
+                if not self.available:
+                    log.info("database available again")
+                    self.available = True
                 yield conn
         except psycopg.OperationalError as exc:  # PoolTimeout is one too
             if self.available:
