@@ -1,4 +1,9 @@
-"""The control API application: one FastAPI app, one router per resource."""
+"""The control API application: one FastAPI app, one router per resource.
+
+Every route shares the same guards: a request body limit (``control_api/limits.py``, 413), checked
+station and device codes (``control_api/deps.py``, 422), schema errors as one readable 422 and a
+database or broker outage as 503 with ``Retry-After`` (``control_api/errors.py``).
+"""
 
 from __future__ import annotations
 
@@ -7,33 +12,38 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
-from psycopg_pool import AsyncConnectionPool
 
+from control_api import errors
+from control_api.database import Database
+from control_api.limits import MAX_BODY_BYTES, BodyLimit
 from control_api.live import LiveHub
 from control_api.routes import commands, devices, fueling, health
 from telemetry.contracts.broker import BrokerAddress
 
+ROUTERS = (health.router, devices.router, fueling.router, commands.router)   # every route the API serves
 
-def create_app(database_url: str, broker: BrokerAddress | None = None) -> FastAPI:
+
+def create_app(database_url: str, broker: BrokerAddress | None = None, *,
+               max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool = AsyncConnectionPool(database_url, min_size=1, max_size=10, open=False)
-        await pool.open()
+        database = Database(database_url)
+        await database.open()
         hub = LiveHub(database_url)
         listener = asyncio.create_task(hub.run(), name="live-hub")
-        app.state.pool, app.state.hub, app.state.broker = pool, hub, broker
+        app.state.database, app.state.hub, app.state.broker = database, hub, broker
         try:
             yield
         finally:
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await listener
-            await pool.close()
+            await database.close()
 
     app = FastAPI(title="Forecourt control API", version="0.1.0", lifespan=lifespan,
                   description="加油/加气/充电站运营平台 控制 API")
-    app.include_router(health.router)
-    app.include_router(devices.router)
-    app.include_router(fueling.router)
-    app.include_router(commands.router)
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    errors.install(app)
+    for router in ROUTERS:
+        app.include_router(router)
     return app

@@ -1,27 +1,57 @@
-"""FastAPI dependencies as Annotated aliases."""
+"""FastAPI dependencies as Annotated aliases: the database, the live hub, and the checked path identifiers.
+
+Every route takes its station and device codes through ``Station`` and ``Device``, so the one rule in
+``telemetry/contracts/identifiers.py`` is applied to every request before anything reaches the
+database or the broker: a bad code is answered 422 (a WebSocket is refused with close code 1008).
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, cast
+from typing import Annotated, Any, cast
 
-from fastapi import Depends, Request, WebSocket
-from psycopg_pool import AsyncConnectionPool
+from fastapi import Depends, HTTPException, Path, WebSocket, WebSocketException, status
+from starlette.requests import HTTPConnection
 
+from control_api.database import Database
 from control_api.live import LiveHub
+from control_api.metrics import REFUSED
+from telemetry.contracts.identifiers import CODE_PATTERN, IdentifierError, check_code
+
+# the rule shown in the OpenAPI description; checked by _checked_code, so that a bad code gets our message
+_DOCUMENTED: dict[str, Any] = {"json_schema_extra": {"pattern": CODE_PATTERN}}
 
 
-def _pool(request: Request) -> AsyncConnectionPool:
-    return cast(AsyncConnectionPool, request.app.state.pool)
+def _checked_code(connection: HTTPConnection, value: str, what: str, label: str) -> str:
+    try:
+        return check_code(value, what)
+    except IdentifierError as exc:
+        REFUSED.labels("bad-code").inc()
+        message = f"{label}不合规 (bad {what}): {exc}"
+        if connection.scope["type"] == "websocket":
+            reason = message.encode()[:123].decode(errors="ignore")  # a close reason holds 123 bytes
+            raise WebSocketException(status.WS_1008_POLICY_VIOLATION, reason) from exc
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, message) from exc
 
 
-def ws_pool(websocket: WebSocket) -> AsyncConnectionPool:
-    return cast(AsyncConnectionPool, websocket.app.state.pool)
+def _station(connection: HTTPConnection,
+             station: Annotated[str, Path(description="站点编码 station code, e.g. demo-01", **_DOCUMENTED)]) -> str:
+    return _checked_code(connection, station, "station code", "站点编码")
+
+
+def _device(connection: HTTPConnection,
+            device: Annotated[str, Path(description="设备编码 device code, e.g. disp-01", **_DOCUMENTED)]) -> str:
+    return _checked_code(connection, device, "device code", "设备编码")
+
+
+def _database(connection: HTTPConnection) -> Database:
+    return cast(Database, connection.app.state.database)
 
 
 def ws_hub(websocket: WebSocket) -> LiveHub:
     return cast(LiveHub, websocket.app.state.hub)
 
 
-Pool = Annotated[AsyncConnectionPool, Depends(_pool)]
-WsPool = Annotated[AsyncConnectionPool, Depends(ws_pool)]
+Station = Annotated[str, Depends(_station)]
+Device = Annotated[str, Depends(_device)]
+Db = Annotated[Database, Depends(_database)]
 WsHub = Annotated[LiveHub, Depends(ws_hub)]

@@ -13,6 +13,7 @@ import aiomqtt
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, ValidationError
 
+from control_api.deps import Station
 from telemetry.contracts.broker import BrokerAddress
 from telemetry.contracts.commands import ACKNOWLEDGED, COMMANDS, command_topic
 from telemetry.contracts.events import CloudEvent
@@ -45,10 +46,10 @@ Broker = Annotated[BrokerAddress, Depends(_broker)]
 
 
 @router.post("", response_model=CommandAnswer)
-async def send(station: str, body: CommandRequest, broker: Broker) -> CommandAnswer:
+async def send(station: Station, body: CommandRequest, broker: Broker) -> CommandAnswer:
     model = COMMANDS.get(body.type)
     if model is None:
-        raise HTTPException(422, f"未知命令 (unknown command) {body.type!r}; expected one of {sorted(COMMANDS)}")
+        raise HTTPException(422, f"未知命令 (unknown command) {body.type[:64]!r}; expected one of {sorted(COMMANDS)}")
     try:
         model.model_validate(body.data)  # a wrong request is refused here, before it reaches the station
     except ValidationError as exc:

@@ -6,10 +6,11 @@ import asyncio
 import contextlib
 from datetime import datetime
 
-from fastapi import APIRouter, HTTPException, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, HTTPException, WebSocket, WebSocketDisconnect, status
 from pydantic import BaseModel
 
-from control_api.deps import Pool, WsHub, WsPool
+from control_api.database import DatabaseUnavailable
+from control_api.deps import Db, Device, Station, WsHub
 from telemetry.queries import DeviceLatest, device_latest
 
 router = APIRouter(prefix="/api/v1/stations/{station}/devices/{device}", tags=["devices"])
@@ -40,8 +41,8 @@ class DeviceLatestPublic(BaseModel):
 
 
 @router.get("/latest", response_model=DeviceLatestPublic)
-async def latest(station: str, device: str, pool: Pool) -> DeviceLatestPublic:
-    async with pool.connection() as conn:
+async def latest(station: Station, device: Device, db: Db) -> DeviceLatestPublic:
+    async with db.connection() as conn:
         found = await device_latest(conn, station, device)
     if found is None:
         raise HTTPException(404, f"设备 {station}/{device} 没有上报过数据 (no data from this device yet)")
@@ -49,7 +50,7 @@ async def latest(station: str, device: str, pool: Pool) -> DeviceLatestPublic:
 
 
 @router.websocket("/stream")
-async def stream(websocket: WebSocket, station: str, device: str, pool: WsPool, hub: WsHub) -> None:
+async def stream(websocket: WebSocket, station: Station, device: Device, db: Db, hub: WsHub) -> None:
     """Sends ``{"type": "snapshot", ...}`` first, then ``{"type": "update", "values": {changed}}``."""
     await websocket.accept()
     wake = hub.subscribe((station, device))
@@ -57,7 +58,7 @@ async def stream(websocket: WebSocket, station: str, device: str, pool: WsPool, 
     try:
         first = True
         while True:
-            async with pool.connection() as conn:
+            async with db.connection() as conn:
                 found = await device_latest(conn, station, device)
             if found is not None:
                 body = DeviceLatestPublic.of(found)
@@ -74,6 +75,8 @@ async def stream(websocket: WebSocket, station: str, device: str, pool: WsPool, 
             await _wait_or_disconnect(websocket, wake)
     except WebSocketDisconnect:
         pass
+    except DatabaseUnavailable:
+        await websocket.close(status.WS_1013_TRY_AGAIN_LATER, "数据库暂时不可用 (database unavailable; retry later)")
     finally:
         hub.unsubscribe((station, device), wake)
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from business_services.fueling import repository
-from control_api.deps import Pool
+from control_api.deps import Db, Station
 
 router = APIRouter(prefix="/api/v1/stations/{station}/fueling-transactions", tags=["fueling"])
 
@@ -31,8 +31,8 @@ class FuelingPublic(BaseModel):
 
 
 @router.get("", response_model=list[FuelingPublic])
-async def recent(station: str, pool: Pool, limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[FuelingPublic]:
+async def recent(station: Station, db: Db, limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[FuelingPublic]:
     """The newest fuellings first."""
-    async with pool.connection() as conn:
+    async with db.connection() as conn:
         rows = await repository.recent(conn, station, limit)
     return [FuelingPublic.model_validate(r) for r in rows]

@@ -5,19 +5,20 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from control_api.deps import Pool
+from control_api.database import DatabaseUnavailable
+from control_api.deps import Db
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz")
-async def healthz(pool: Pool, request: Request, response: Response) -> dict[str, object]:
+async def healthz(db: Db, request: Request, response: Response) -> dict[str, object]:
     checks: dict[str, object] = {}
     try:
-        async with pool.connection(timeout=2) as conn:
+        async with db.connection() as conn:
             await conn.execute("SELECT 1")
         checks["database"] = "ok"
-    except Exception as exc:
+    except DatabaseUnavailable as exc:
         checks["database"] = f"unavailable: {exc}"
         response.status_code = 503
     checks["live_updates"] = "ok" if request.app.state.hub.listening.is_set() else "paused"

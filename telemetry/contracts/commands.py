@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from telemetry.contracts.identifiers import Code
 from telemetry.contracts.topics import EVENTS_ROOT
 
 AUTHORIZE_NOZZLE = "command.authorize_nozzle"
@@ -25,7 +26,7 @@ Result = Literal["accepted", "refused", "bad-argument", "timeout", "device-unava
 class _Command(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    device: str
+    device: Code
     fuelling_point: Annotated[int, Field(ge=1, le=4)]
 
 
@@ -52,7 +53,7 @@ class ReplaceIdTags(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    device: str                                  # the station's OCPP central-system device
+    device: Code                                 # the station's OCPP central-system device
     id_tags: dict[str, str]
 
 
