@@ -1,0 +1,121 @@
+"""No fuelling vanishes: every transaction of a dispenser side is read, in number order, or reported as a gap.
+
+On each poll the edge compares a side's latest transaction number with the last one it dealt with
+(kept in the outbox's state, so a restart carries on where it stopped). Every number in between is
+read back from the pump's buffer through the transaction window (``read_transaction``); a number
+the pump no longer holds is counted and remembered. Each transaction goes into the outbox as a
+``fueling.completed`` event, and the nozzle's totalizer chain is checked (``SideBook.account``):
+a break becomes a ``fuelling.gap`` event with the litres that left the nozzle unrecorded. The
+events are in the outbox before the book moves on, and both kinds of event have stable ids, so a
+crash in between only repeats them. A read that fails stops the walk; the next poll resumes it.
+
+The first time a side is seen (no book yet) only its latest transaction is taken, and each
+nozzle's chain starts at its first transaction seen. A gap shows once the nozzle's next fuelling
+is read, since only a transaction tells where the totalizer stood when the fuel stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Protocol
+
+from edge_nodes import metrics
+from edge_nodes.outbox import Outbox
+from edge_nodes.transactions import Record, SideBook, fueling_event, gap_event, last_record
+from protocol_adapters.readings import AdapterError, Reading
+from telemetry.contracts.events import CloudEvent
+
+log = logging.getLogger(__name__)
+
+#: Most transactions read back one by one after a restart; older numbers count as missing unread.
+MAX_READBACK = 500
+
+
+class TransactionReader(Protocol):
+    async def read_transaction(self, fp: int, number: int) -> Record | None: ...
+
+
+class FuellingRecovery:
+    def __init__(self, station: str, outbox: Outbox, emit: Callable[[CloudEvent], Awaitable[None]],
+                 readers: dict[str, TransactionReader],
+                 now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.station = station
+        self._outbox = outbox
+        self._emit = emit
+        self._readers = readers
+        self._now = now
+        self._books: dict[tuple[str, int], SideBook] = {}
+
+    async def on_readings(self, device: str, fuelling_points: int, readings: dict[str, Reading]) -> None:
+        for fp in range(1, fuelling_points + 1):
+            latest = last_record(readings, fp)
+            if latest is None:
+                continue
+            book = await self._book(device, fp)
+            if int(latest["transaction"]) != book.seen:  # type: ignore[call-overload]
+                await self._catch_up(device, fp, book, latest)
+
+    async def _book(self, device: str, fp: int) -> SideBook:
+        book = self._books.get((device, fp))
+        if book is None:
+            stored = await self._outbox.get_state(f"{device}/fp{fp}/book")
+            if stored is not None:
+                book = SideBook.from_json(stored)
+            else:   # an edge from before the book kept only the last number
+                book = SideBook(seen=int(await self._outbox.get_state(f"{device}/fp{fp}/last_transaction") or 0))
+            self._books[(device, fp)] = book
+        return book
+
+    async def _catch_up(self, device: str, fp: int, book: SideBook, latest: Record) -> None:
+        number = int(latest["transaction"])  # type: ignore[call-overload]
+        if book.seen == 0 or number < book.seen:
+            if book.seen:
+                log.warning("%s fp%d: transaction numbers went back from %d to %d (renumbered or wrapped); "
+                            "carrying on from %d", device, fp, book.seen, number, number)
+            await self._take(device, fp, book, [latest], number)
+            return
+        first = book.seen + 1
+        for unread in range(first, max(first, number - MAX_READBACK)):
+            self._missing(device, fp, book, unread, "too far back to read")
+        records: list[Record] = []
+        last = book.seen
+        try:
+            for missed in range(max(first, number - MAX_READBACK), number):
+                record = await self._readers[device].read_transaction(fp, missed)
+                if record is None:
+                    self._missing(device, fp, book, missed, "no longer in the pump's buffer")
+                else:
+                    records.append(record)
+                    log.info("recovered fuelling %s fp%d #%d from the pump's buffer", device, fp, missed)
+                last = missed
+            records.append(latest)
+            last = number
+        except AdapterError as exc:       # the next poll carries on from the last number read
+            log.warning("could not read back older fuellings of %s fp%d yet: %s", device, fp, exc)
+        await self._take(device, fp, book, records, last)
+
+    def _missing(self, device: str, fp: int, book: SideBook, number: int, why: str) -> None:
+        book.note_missing(number)
+        metrics.FUELLINGS_MISSING.labels(device).inc()
+        log.error("fuelling %s fp%d #%d is %s: its volume will be reported as a gap", device, fp, number, why)
+
+    async def _take(self, device: str, fp: int, book: SideBook, records: list[Record], seen: int) -> None:
+        """Events for ``records`` (in number order) and any gap before each, then the book moves to ``seen``."""
+        for record in records:
+            await self._emit(fueling_event(self.station, device, fp, record))
+            log.info("fuelling completed: %s fp%d #%s", device, fp, record["transaction"])
+            gap, problem = book.account(self.station, device, fp, record, self._now())
+            if problem is not None:
+                metrics.TOTALIZER_ANOMALIES.labels(device).inc()
+                log.error("%s fp%d nozzle %s: %s", device, fp, record["nozzle"], problem)
+            if gap is not None:
+                await self._emit(gap_event(gap))
+                metrics.FUELLING_GAPS.labels(device).inc()
+                metrics.FUELLING_GAP_LITRES.labels(device).inc(float(gap.volume_l))
+                log.error("fuelling gap %s fp%d nozzle %d: %s L left the nozzle unrecorded (totalizer %s → %s, "
+                          "missing transactions %s)", device, fp, gap.nozzle, gap.volume_l, gap.totalizer_from_l,
+                          gap.totalizer_to_l, list(gap.missing_transactions) or "unknown")
+        book.seen = seen
+        await self._outbox.set_state(f"{device}/fp{fp}/book", book.to_json())
