@@ -74,6 +74,7 @@ class FuellingRecovery:
             if book.seen:
                 log.warning("%s fp%d: transaction numbers went back from %d to %d (renumbered or wrapped); "
                             "carrying on from %d", device, fp, book.seen, number, number)
+                book.renumbered()
             await self._take(device, fp, book, [latest], number)
             return
         first = book.seen + 1

@@ -104,6 +104,11 @@ class SideBook:
         return cls(int(raw["seen"]), {int(k): NozzleMark(int(v[0]), int(v[1])) for k, v in raw["nozzles"].items()},
                    [int(n) for n in raw["missing"]])
 
+    def renumbered(self) -> None:
+        """The pump's numbers started again (wrapped, or a new board): keep each nozzle's totalizer only."""
+        self.nozzles = {k: NozzleMark(m.totalizer_cl, 0) for k, m in self.nozzles.items()}
+        self.missing = []
+
     def note_missing(self, number: int) -> None:
         if number not in self.missing:
             self.missing = [*self.missing, number][-MISSING_KEPT:]
@@ -120,12 +125,12 @@ class SideBook:
         after = _centilitres(record["volume_total"])
         before = after - _centilitres(record["volume"])
         mark = self.nozzles.get(nozzle)
-        if mark is not None and after <= mark.totalizer_cl:
-            if after < mark.totalizer_cl and number != mark.transaction:
-                self.nozzles[nozzle] = NozzleMark(after, number)
-                return None, (f"totalizer went back from {mark.totalizer_cl / 100:.2f} L to {after / 100:.2f} L "
-                              f"(transaction {number}): chain restarted")
+        if mark is not None and number <= mark.transaction:
             return None, None        # already accounted for (read again after a restart)
+        if mark is not None and after <= mark.totalizer_cl:
+            self.nozzles[nozzle] = NozzleMark(after, number)
+            return None, (f"totalizer went back from {mark.totalizer_cl / 100:.2f} L to {after / 100:.2f} L "
+                          f"(transaction {number}): chain restarted")
         self.nozzles[nozzle] = NozzleMark(after, number)
         if mark is None or before == mark.totalizer_cl:
             return None, None
