@@ -141,6 +141,7 @@ class SideBook:
         self.missing = [n for n in self.missing if n not in claimed]
         gap = FuellingGap(station=station, pump=pump, fuelling_point=fuelling_point, nozzle=nozzle,
                           grade=int(record["grade"]), missing_transactions=tuple(claimed),  # type: ignore[call-overload]
-                          totalizer_from_l=Decimal(mark.totalizer_cl) / 100, totalizer_to_l=Decimal(before) / 100,
-                          volume_l=Decimal(before - mark.totalizer_cl) / 100, detected_at=detected_at)
+                          totalizer_from_l=Decimal(mark.totalizer_cl).scaleb(-2),
+                          totalizer_to_l=Decimal(before).scaleb(-2),
+                          volume_l=Decimal(before - mark.totalizer_cl).scaleb(-2), detected_at=detected_at)
         return gap, None
