@@ -9,9 +9,13 @@ a break becomes a ``fuelling.gap`` event with the litres that left the nozzle un
 events are in the outbox before the book moves on, and both kinds of event have stable ids, so a
 crash in between only repeats them. A read that fails stops the walk; the next poll resumes it.
 
-The first time a side is seen (no book yet) only its latest transaction is taken, and each
-nozzle's chain starts at its first transaction seen. A gap shows once the nozzle's next fuelling
-is read, since only a transaction tells where the totalizer stood when the fuel stopped.
+While the side is idle and every transaction is read, each nozzle's live totalizer must be where
+its chain ends (``_check_idle``); more is fuel no transaction holds (the last sales before a restart
+were overwritten unread), also a gap. So at any quiet moment, recorded litres plus gap litres equal
+each nozzle's totalizer movement since the edge first saw it.
+
+The first time a side is seen (no book yet) only its latest transaction is taken; a nozzle's chain
+starts at its first transaction seen, or at its totalizer on the first idle poll.
 """
 
 from __future__ import annotations
@@ -26,11 +30,16 @@ from edge_nodes.outbox import Outbox
 from edge_nodes.transactions import Record, SideBook, fueling_event, gap_event, last_record
 from protocol_adapters.readings import AdapterError, Reading
 from telemetry.contracts.events import CloudEvent
+from telemetry.contracts.fuelling_gap import FuellingGap
+from telemetry.contracts.quality import Quality
 
 log = logging.getLogger(__name__)
 
 #: Most transactions read back one by one after a restart; older numbers count as missing unread.
 MAX_READBACK = 500
+#: IFSF states with a transaction open (Started, Suspended_Started, Fuelling, Suspended_Fuelling).
+FLOWING_STATES = frozenset({6, 7, 8, 9})
+MAX_NOZZLES = 4
 
 
 class TransactionReader(Protocol):
@@ -56,6 +65,8 @@ class FuellingRecovery:
             book = await self._book(device, fp)
             if int(latest["transaction"]) != book.seen:  # type: ignore[call-overload]
                 await self._catch_up(device, fp, book, latest)
+            if int(latest["transaction"]) == book.seen:  # type: ignore[call-overload]
+                await self._check_idle(device, fp, book, readings)
 
     async def _book(self, device: str, fp: int) -> SideBook:
         book = self._books.get((device, fp))
@@ -97,6 +108,32 @@ class FuellingRecovery:
             log.warning("could not read back older fuellings of %s fp%d yet: %s", device, fp, exc)
         await self._take(device, fp, book, records, last)
 
+    async def _check_idle(self, device: str, fp: int, book: SideBook, readings: dict[str, Reading]) -> None:
+        """Every transaction read and no fuel flowing: each nozzle's totalizer must be where its chain ends.
+
+        Only values from the same read as the side's state and last transaction count (one Modbus
+        request answers from one instant), so a fuelling that starts or ends between two reads
+        cannot look like a gap.
+        """
+        stamp = readings[f"fp{fp}/last/transaction"].source_time
+        state = readings.get(f"fp{fp}/state")
+        if not _same_read(state, stamp) or state is None or int(state.value or 0) in FLOWING_STATES:
+            return
+        changed = False
+        for k in range(1, MAX_NOZZLES + 1):
+            total, grade = readings.get(f"fp{fp}/nozzle{k}/volume_total"), readings.get(f"fp{fp}/nozzle{k}/grade")
+            if total is None or grade is None:
+                break
+            if not (_same_read(total, stamp) and _same_read(grade, stamp)):
+                continue
+            gap, moved = book.account_idle(self.station, device, fp, k, int(grade.value or 0),
+                                           round(float(total.value or 0) * 100), self._now())
+            changed = changed or moved
+            if gap is not None:
+                await self._report(device, fp, gap)
+        if changed:
+            await self._outbox.set_state(f"{device}/fp{fp}/book", book.to_json())
+
     def _missing(self, device: str, fp: int, book: SideBook, number: int, why: str) -> None:
         book.note_missing(number)
         metrics.FUELLINGS_MISSING.labels(device).inc()
@@ -112,11 +149,18 @@ class FuellingRecovery:
                 metrics.TOTALIZER_ANOMALIES.labels(device).inc()
                 log.error("%s fp%d nozzle %s: %s", device, fp, record["nozzle"], problem)
             if gap is not None:
-                await self._emit(gap_event(gap))
-                metrics.FUELLING_GAPS.labels(device).inc()
-                metrics.FUELLING_GAP_LITRES.labels(device).inc(float(gap.volume_l))
-                log.error("fuelling gap %s fp%d nozzle %d: %s L left the nozzle unrecorded (totalizer %s → %s, "
-                          "missing transactions %s)", device, fp, gap.nozzle, gap.volume_l, gap.totalizer_from_l,
-                          gap.totalizer_to_l, list(gap.missing_transactions) or "unknown")
+                await self._report(device, fp, gap)
         book.seen = seen
         await self._outbox.set_state(f"{device}/fp{fp}/book", book.to_json())
+
+    async def _report(self, device: str, fp: int, gap: FuellingGap) -> None:
+        await self._emit(gap_event(gap))
+        metrics.FUELLING_GAPS.labels(device).inc()
+        metrics.FUELLING_GAP_LITRES.labels(device).inc(float(gap.volume_l))
+        log.error("fuelling gap %s fp%d nozzle %d: %s L left the nozzle unrecorded (totalizer %s → %s, "
+                  "missing transactions %s)", device, fp, gap.nozzle, gap.volume_l, gap.totalizer_from_l,
+                  gap.totalizer_to_l, list(gap.missing_transactions) or "unknown")
+
+
+def _same_read(reading: Reading | None, stamp: datetime) -> bool:
+    return reading is not None and reading.quality is Quality.GOOD and reading.source_time == stamp

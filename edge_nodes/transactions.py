@@ -137,11 +137,33 @@ class SideBook:
         if before < mark.totalizer_cl:
             return None, (f"transaction {number} starts at {before / 100:.2f} L, inside the previous one "
                           f"(which ended at {mark.totalizer_cl / 100:.2f} L)")
-        claimed = [n for n in self.missing if mark.transaction < n < number]
+        return self._gap(station, pump, fuelling_point, nozzle, int(record["grade"]), mark, before,  # type: ignore[call-overload]
+                         number, detected_at), None
+
+    def account_idle(self, station: str, pump: str, fuelling_point: int, nozzle: int, grade: int,
+                     totalizer_cl: int, detected_at: datetime) -> tuple[FuellingGap | None, bool]:
+        """Check a nozzle's live totalizer while no fuel flows and every transaction has been read.
+
+        A nozzle without a chain starts one here; a totalizer beyond the chain's end is fuel that no
+        transaction accounts for (the last sales before a restart, overwritten unread): a gap.
+        Returns that gap, if any, and whether the book changed.
+        """
+        mark = self.nozzles.get(nozzle)
+        if mark is None:
+            self.nozzles[nozzle] = NozzleMark(totalizer_cl, self.seen)
+            return None, True
+        if totalizer_cl <= mark.totalizer_cl:
+            return None, False
+        self.nozzles[nozzle] = NozzleMark(totalizer_cl, mark.transaction)
+        return self._gap(station, pump, fuelling_point, nozzle, grade, mark, totalizer_cl, None, detected_at), True
+
+    def _gap(self, station: str, pump: str, fuelling_point: int, nozzle: int, grade: int, mark: NozzleMark,
+             to_cl: int, before_number: int | None, detected_at: datetime) -> FuellingGap:
+        """The stretch from ``mark`` to ``to_cl``, claiming the missing numbers after the mark (and before
+        ``before_number``); on a side with several nozzles some may be another nozzle's."""
+        claimed = [n for n in self.missing if n > mark.transaction and (before_number is None or n < before_number)]
         self.missing = [n for n in self.missing if n not in claimed]
-        gap = FuellingGap(station=station, pump=pump, fuelling_point=fuelling_point, nozzle=nozzle,
-                          grade=int(record["grade"]), missing_transactions=tuple(claimed),  # type: ignore[call-overload]
-                          totalizer_from_l=Decimal(mark.totalizer_cl).scaleb(-2),
-                          totalizer_to_l=Decimal(before).scaleb(-2),
-                          volume_l=Decimal(before - mark.totalizer_cl).scaleb(-2), detected_at=detected_at)
-        return gap, None
+        return FuellingGap(station=station, pump=pump, fuelling_point=fuelling_point, nozzle=nozzle, grade=grade,
+                           missing_transactions=tuple(claimed), totalizer_from_l=Decimal(mark.totalizer_cl).scaleb(-2),
+                           totalizer_to_l=Decimal(to_cl).scaleb(-2),
+                           volume_l=Decimal(to_cl - mark.totalizer_cl).scaleb(-2), detected_at=detected_at)

@@ -134,3 +134,48 @@ async def test_a_read_back_that_fails_halfway_resumes_at_the_next_poll_in_order(
     assert failed_at == 1, "nothing after a failed read-back is taken out of order"
     assert [e.data["transaction"] for e in edge.events] == [1, 2, 3, 4]
     assert all(e.type == "fueling.completed" for e in edge.events)
+
+
+TWO_NOZZLES = DispenserConfig(fuelling_points=[FuellingPointConfig(nozzles=[
+    NozzleConfig(grade_id=92, price_fen=789, initial_volume_total_cl=100_000),
+    NozzleConfig(grade_id=95, price_fen=836, initial_volume_total_cl=300_000)])], buffer_size=4, unpaid_limit=2)
+
+
+async def _fuel_nozzle(server: DispenserServer, nozzle: int, centilitres: int) -> None:
+    model = server.model
+    server.catch_up()
+    model.lift_nozzle(1, nozzle)
+    assert model.authorise(1, PresetType.VOLUME, centilitres, nozzle) == 0
+    while model.fp_view(1).state in (FpState.AUTHORISED, FpState.STARTED, FpState.FUELLING):
+        await asyncio.sleep(0.05)
+        server.catch_up()
+    model.hang_nozzle(1, nozzle)
+    model.clear(1)
+
+
+async def test_the_last_sales_of_a_nozzle_lost_before_a_quiet_restart_show_as_a_gap_without_waiting_for_its_next(
+        tmp_path: Path) -> None:
+    async with dispenser(TWO_NOZZLES, speed=20.0) as pump:
+        outbox = Outbox(tmp_path / "outbox.sqlite")
+        await outbox.open()
+        try:
+            edge = _Edge(pump, outbox)
+            await _fuel_nozzle(pump, 1, 200)                     # #1, seen
+            await edge.poll()
+            edge.close()
+            await _fuel_nozzle(pump, 2, 330)                     # #2, #3 on the 95 nozzle, edge down
+            await _fuel_nozzle(pump, 2, 145)
+            for centilitres in (100, 120, 140, 160):            # #4..#7 on the 92 nozzle push them out
+                await _fuel_nozzle(pump, 1, centilitres)
+            restarted = _Edge(pump, outbox)
+            await restarted.poll()                               # closing time: nobody fuels at 95 again
+            await restarted.poll()
+            restarted.close()
+        finally:
+            await outbox.close()
+    completed = [e.data["transaction"] for e in restarted.events if e.type == "fueling.completed"]
+    gaps = [FuellingGap.model_validate(e.data) for e in restarted.events if e.type == FUELLING_GAP]
+    assert completed == [4, 5, 6, 7]
+    [gap] = gaps
+    assert (gap.nozzle, gap.grade, gap.missing_transactions) == (2, 95, (2, 3))
+    assert (gap.totalizer_from_l, gap.volume_l) == (Decimal("3000.00"), Decimal("4.75"))

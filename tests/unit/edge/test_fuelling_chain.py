@@ -78,3 +78,20 @@ def test_a_gap_event_has_a_stable_id_and_the_typed_payload() -> None:
     later = gap_event(gap.model_copy(update={"detected_at": datetime(2026, 3, 2, tzinfo=UTC)}))
     assert event.type == FUELLING_GAP and event.id == later.id
     assert FuellingGap.model_validate(event.data) == gap
+
+
+def test_an_idle_nozzle_without_a_chain_starts_one_at_its_totalizer() -> None:
+    book = SideBook(seen=4)
+    assert book.account_idle("st-01", "disp-01", 1, 2, 95, 50_000, T) == (None, True)
+    assert book.nozzles[2] == NozzleMark(50_000, 4)
+    assert book.account_idle("st-01", "disp-01", 1, 2, 95, 50_000, T) == (None, False)
+
+
+def test_an_idle_totalizer_beyond_the_chain_is_a_gap_claiming_the_missing_numbers_after_it() -> None:
+    book = SideBook(seen=7, nozzles={2: NozzleMark(50_000, 1)}, missing=[2, 3])
+    gap, changed = book.account_idle("st-01", "disp-01", 1, 2, 95, 51_234, T)
+    assert changed and gap is not None
+    assert (gap.nozzle, gap.grade, gap.volume_l, gap.missing_transactions) == (2, 95, Decimal("12.34"), (2, 3))
+    assert book.nozzles[2] == NozzleMark(51_234, 1) and book.missing == []
+    [(after, problem)] = _walk(book, _record(8, 512.34, 5.0, nozzle=2))   # the next sale carries on from there
+    assert after is None and problem is None
