@@ -27,7 +27,7 @@ from typing import Protocol
 
 from edge_nodes import metrics
 from edge_nodes.outbox import Outbox
-from edge_nodes.transactions import Record, SideBook, fueling_event, gap_event, last_record
+from edge_nodes.transactions import MISSING_KEPT, Record, SideBook, fueling_event, gap_event, last_record
 from protocol_adapters.readings import AdapterError, Reading
 from telemetry.contracts.events import CloudEvent
 from telemetry.contracts.fuelling_gap import FuellingGap
@@ -88,16 +88,20 @@ class FuellingRecovery:
                 book.renumbered()
             await self._take(device, fp, book, [latest], number)
             return
-        first = book.seen + 1
-        for unread in range(first, max(first, number - MAX_READBACK)):
-            self._missing(device, fp, book, unread, "too far back to read")
+        first, oldest_read = book.seen + 1, max(book.seen + 1, number - MAX_READBACK)
+        if oldest_read > first:
+            for unread in range(max(first, oldest_read - MISSING_KEPT), oldest_read):
+                book.note_missing(unread)
+            metrics.FUELLINGS_MISSING.labels(device).inc(oldest_read - first)
+            log.error("fuellings %s fp%d #%d..#%d are too far back to read: their volume will be reported as a gap",
+                      device, fp, first, oldest_read - 1)
         records: list[Record] = []
         last = book.seen
         try:
-            for missed in range(max(first, number - MAX_READBACK), number):
+            for missed in range(oldest_read, number):
                 record = await self._readers[device].read_transaction(fp, missed)
                 if record is None:
-                    self._missing(device, fp, book, missed, "no longer in the pump's buffer")
+                    self._missing(device, fp, book, missed)
                 else:
                     records.append(record)
                     log.info("recovered fuelling %s fp%d #%d from the pump's buffer", device, fp, missed)
@@ -134,10 +138,11 @@ class FuellingRecovery:
         if changed:
             await self._outbox.set_state(f"{device}/fp{fp}/book", book.to_json())
 
-    def _missing(self, device: str, fp: int, book: SideBook, number: int, why: str) -> None:
+    def _missing(self, device: str, fp: int, book: SideBook, number: int) -> None:
         book.note_missing(number)
         metrics.FUELLINGS_MISSING.labels(device).inc()
-        log.error("fuelling %s fp%d #%d is %s: its volume will be reported as a gap", device, fp, number, why)
+        log.error("fuelling %s fp%d #%d is no longer in the pump's buffer: its volume will be reported as a gap",
+                  device, fp, number)
 
     async def _take(self, device: str, fp: int, book: SideBook, records: list[Record], seen: int) -> None:
         """Events for ``records`` (in number order) and any gap before each, then the book moves to ``seen``."""

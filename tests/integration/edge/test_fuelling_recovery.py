@@ -179,3 +179,28 @@ async def test_the_last_sales_of_a_nozzle_lost_before_a_quiet_restart_show_as_a_
     [gap] = gaps
     assert (gap.nozzle, gap.grade, gap.missing_transactions) == (2, 95, (2, 3))
     assert (gap.totalizer_from_l, gap.volume_l) == (Decimal("3000.00"), Decimal("4.75"))
+
+
+async def test_numbers_too_far_back_to_read_one_by_one_are_missing_and_inside_the_gap(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("edge_nodes.fuelling_recovery.MAX_READBACK", 2)
+    async with dispenser(PUMP, speed=20.0) as pump:
+        outbox = Outbox(tmp_path / "outbox.sqlite")
+        await outbox.open()
+        try:
+            edge = _Edge(pump, outbox)
+            await _fuel(pump, SALES[0])
+            await edge.poll()
+            edge.close()
+            for centilitres in SALES[1:]:
+                await _fuel(pump, centilitres)
+            restarted = _Edge(pump, outbox)
+            await restarted.poll()
+            restarted.close()
+        finally:
+            await outbox.close()
+    completed = [e.data["transaction"] for e in restarted.events if e.type == "fueling.completed"]
+    [gap] = [FuellingGap.model_validate(e.data) for e in restarted.events if e.type == FUELLING_GAP]
+    assert completed == [6, 7, 8], "#5 is still held but further back than the edge reads one by one"
+    assert gap.missing_transactions == (2, 3, 4, 5)
+    assert gap.volume_l == Decimal(sum(SALES[1:5])) / 100
