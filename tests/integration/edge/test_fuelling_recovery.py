@@ -204,3 +204,23 @@ async def test_numbers_too_far_back_to_read_one_by_one_are_missing_and_inside_th
     assert completed == [6, 7, 8], "#5 is still held but further back than the edge reads one by one"
     assert gap.missing_transactions == (2, 3, 4, 5)
     assert gap.volume_l == Decimal(sum(SALES[1:5])) / 100
+
+
+async def test_an_unreadable_book_is_logged_and_started_again_from_the_latest_transaction(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    async with dispenser(PUMP, speed=20.0) as pump:
+        outbox = Outbox(tmp_path / "outbox.sqlite")
+        await outbox.open()
+        try:
+            await outbox.set_state("disp-01/fp1/book", '{"seen": "x"')
+            for centilitres in SALES[:2]:
+                await _fuel(pump, centilitres)
+            edge = _Edge(pump, outbox)
+            await edge.poll()
+            edge.close()
+            book = await outbox.get_state("disp-01/fp1/book")
+        finally:
+            await outbox.close()
+    assert [e.data["transaction"] for e in edge.events] == [2]
+    assert "book is unreadable" in caplog.text
+    assert book is not None and '"seen": 2' in book
