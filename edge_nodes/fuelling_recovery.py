@@ -72,9 +72,12 @@ class FuellingRecovery:
         book = self._books.get((device, fp))
         if book is None:
             stored = await self._outbox.get_state(f"{device}/fp{fp}/book")
-            if stored is not None:
-                book = SideBook.from_json(stored)
-            else:   # an edge from before the book kept only the last number
+            try:
+                book = SideBook.from_json(stored) if stored is not None else None
+            except (ValueError, KeyError, TypeError, IndexError) as exc:
+                log.error("%s fp%d: the edge's book is unreadable (%s); starting a new one from the latest "
+                          "transaction", device, fp, exc)
+            if book is None:   # none yet (an edge from before the book kept only the last number)
                 book = SideBook(seen=int(await self._outbox.get_state(f"{device}/fp{fp}/last_transaction") or 0))
             self._books[(device, fp)] = book
         return book
