@@ -18,6 +18,7 @@ import psycopg
 from prometheus_client import Counter
 from pydantic import ValidationError
 
+from business_services.fueling.gaps import FUELLING_GAP, on_fuelling_gap
 from business_services.fueling.service import on_fueling_completed
 from business_services.gas.service import on_gas_fill_completed
 from telemetry.contracts.broker import BrokerAddress, ack, ack_after_commit, keep_sessions, persistent_session
@@ -31,6 +32,7 @@ Handler = Callable[[psycopg.AsyncConnection, CloudEvent], Awaitable[None]]
 HANDLERS: dict[str, Handler] = {
     "fueling.completed": on_fueling_completed,
     "gas_fill.completed": on_gas_fill_completed,
+    FUELLING_GAP: on_fuelling_gap,
 }
 
 EVENTS = Counter("forecourt_business_events_total", "Events by outcome", ["type", "outcome"])

@@ -26,15 +26,15 @@ import aiomqtt
 from edge_nodes import metrics
 from edge_nodes.commands import CommandRunner
 from edge_nodes.devices.ocpp import OcppSource
+from edge_nodes.fuelling_recovery import FuellingRecovery
 from edge_nodes.messages import MAX_METRICS_PER_MESSAGE, NodeMessages, ReportByException
 from edge_nodes.outbox import EVENT, Outbox, Row
 from edge_nodes.poller import ModbusPoller, backoff_delay
 from edge_nodes.source import DeviceSource, Snapshot, SourceContext
 from edge_nodes.station import Station
 from edge_nodes.station_events import charging_completed, completed_deliveries, completed_gas_fills
-from edge_nodes.transactions import completed_fuelings, fueling_event
 from protocol_adapters.ocpp.sessions import ChargingSession
-from protocol_adapters.readings import AdapterError, Reading
+from protocol_adapters.readings import Reading
 from telemetry.contracts import sparkplug, topics
 from telemetry.contracts.broker import BrokerAddress, count_refused_publishes
 from telemetry.contracts.commands import commands_filter
@@ -78,6 +78,8 @@ class EdgeNode:
         id_tag_lists = {s.code: s.auth for s in self.sources if isinstance(s, OcppSource)}
         self.commands = CommandRunner(station.station, dispensers, self._emit_event, writable,  # type: ignore[arg-type]
                                       id_tag_lists)
+        self.fuellings = FuellingRecovery(station.station, self.outbox, self._emit_event,
+                                          dict(self.commands.dispensers))
         self._command_tasks: set[asyncio.Task[None]] = set()
         self.refused = 0
         for source in self.sources:
@@ -126,31 +128,9 @@ class EdgeNode:
         return emit_detected
 
     async def _fuellings(self, device: str, before: dict[str, Reading]) -> None:
-        """The newest fuelling of each side, and any older one the edge did not see (it was down, or two
-        ended between polls), read back by number from the pump's buffer. All into the outbox first."""
+        """Every fuelling of each side read in order, or reported as a gap (``fuelling_recovery``)."""
         fuelling_points = getattr(self.devices[device], "fuelling_points", 1)
-        newest = completed_fuelings(self.station.station, device, fuelling_points, before, self.current[device])
-        for event in newest:
-            fp, number = int(event.data["fuelling_point"]), int(event.data["transaction"])
-            key = f"{device}/fp{fp}/last_transaction"
-            seen = int(await self.outbox.get_state(key) or 0)
-            complete = True
-            try:
-                for missed in range(seen + 1 if seen else number, number):
-                    record = await self.commands.dispensers[device].read_transaction(fp, missed)
-                    if record is None:
-                        log.error("fuelling %s fp%d #%d is no longer in the pump's buffer: it cannot be "
-                                  "recovered", device, fp, missed)
-                        continue
-                    await self._emit_event(fueling_event(self.station.station, device, fp, record))
-                    log.info("recovered fuelling %s fp%d #%d from the pump's buffer", device, fp, missed)
-            except AdapterError as exc:           # try the gap again with the next fuelling
-                log.warning("could not read back older fuellings of %s fp%d yet: %s", device, fp, exc)
-                complete = False
-            await self._emit_event(event)
-            if complete:
-                await self.outbox.set_state(key, str(number))
-            log.info("fuelling completed: %s %s", device, event.subject)
+        await self.fuellings.on_readings(device, fuelling_points, self.current[device])
 
     # --- publishing ------------------------------------------------------------------------------
 
