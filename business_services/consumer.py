@@ -22,7 +22,7 @@ from business_services.fueling.service import on_fueling_completed
 from business_services.gas.service import on_gas_fill_completed
 from telemetry.contracts.broker import BrokerAddress, ack, ack_after_commit, keep_sessions, persistent_session
 from telemetry.contracts.events import CloudEvent
-from telemetry.contracts.topics import EVENTS_ROOT
+from telemetry.contracts.topics import events_filter
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ class EventConsumer:
                       {"identifier": self.client_id, "clean_session": False})
         async with aiomqtt.Client(**kwargs) as client:
             ack_after_commit(client)
-            await client.subscribe(f"{EVENTS_ROOT}/+/events/#", qos=1)
+            await client.subscribe(events_filter(), qos=1)
             self.subscribed.set()
             async for message in client.messages:
                 raw = bytes(message.payload) if isinstance(message.payload, (bytes, bytearray)) else b""

@@ -14,14 +14,15 @@ from control_api.routes import commands, devices, fueling, health
 from telemetry.contracts.broker import BrokerAddress
 
 
-def create_app(database_url: str, broker: BrokerAddress | None = None) -> FastAPI:
+def create_app(database_url: str, broker: BrokerAddress | None = None, *, group: str = "demo-co") -> FastAPI:
+    """``group``: the operating company whose stations this API commands (its MQTT topics' group level)."""
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool = AsyncConnectionPool(database_url, min_size=1, max_size=10, open=False)
         await pool.open()
         hub = LiveHub(database_url)
         listener = asyncio.create_task(hub.run(), name="live-hub")
-        app.state.pool, app.state.hub, app.state.broker = pool, hub, broker
+        app.state.pool, app.state.hub, app.state.broker, app.state.group = pool, hub, broker, group
         try:
             yield
         finally:

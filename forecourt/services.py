@@ -70,9 +70,10 @@ class _Server(uvicorn.Server):
         yield
 
 
-async def api_service(database_url: str, host: str, port: int, broker: BrokerAddress | None = None) -> None:
-    server = _Server(uvicorn.Config(create_app(database_url, broker), host=host, port=port, log_level="warning",
-                                   ws="websockets-sansio"))
+async def api_service(database_url: str, host: str, port: int, broker: BrokerAddress | None = None,
+                      group: str = "demo-co") -> None:
+    server = _Server(uvicorn.Config(create_app(database_url, broker, group=group), host=host, port=port,
+                                    log_level="warning", ws="websockets-sansio"))
     task = asyncio.create_task(server.serve())
     try:
         await asyncio.shield(task)

@@ -33,6 +33,7 @@ from forecourt.local import free_port
 from forecourt.mqtt_security import Listener, generate
 from telemetry.contracts import sparkplug, topics
 from telemetry.contracts.broker import BrokerAddress
+from telemetry.contracts.commands import SET_PRICE, command_topic
 from telemetry.contracts.session import host_state
 from telemetry.contracts.sparkplug import DataType, Metric, Payload
 from telemetry.contracts.topics import MessageType
@@ -153,7 +154,7 @@ async def test_publishing_under_another_station_is_refused(secured: Secured) -> 
     g = secured.group
     forged = [_ddata(g, "st-02"), topics.node_topic(g, MessageType.NBIRTH, "st-02"),
               topics.node_topic(g, MessageType.NCMD, "st-01"),           # commands come only from the host
-              topics.state_topic(HOST_ID), topics.event_topic("st-02", "fueling.completed")]
+              topics.state_topic(HOST_ID), topics.event_topic(g, "st-02", "fueling.completed")]
     edge = secured.address("st-01")
     reasons = await asyncio.to_thread(_puback_reasons, edge, [*forged, _ddata(g, "st-01")])
     assert reasons == [NOT_AUTHORIZED] * len(forged) + [16]   # 16: accepted, no matching subscribers
@@ -171,16 +172,22 @@ async def test_a_station_receives_only_its_own_commands(secured: Secured) -> Non
     g = secured.group
     received: list[str] = []
     async with aiomqtt.Client(**secured.address("st-01").client_kwargs()) as edge, \
-            aiomqtt.Client(**secured.address("control-api").client_kwargs()) as host:
+            aiomqtt.Client(**secured.address("ingest").client_kwargs()) as host, \
+            aiomqtt.Client(**secured.address("control-api").client_kwargs()) as api:
         # Mosquitto 2.0 grants the subscription but checks every delivery against the ACL
         await edge.subscribe(topics.node_topic(g, MessageType.NCMD, "+"), qos=1)
+        await edge.subscribe(f"{topics.EVENTS_ROOT}/+/+/commands/#", qos=1)
         await host.publish(topics.node_topic(g, MessageType.NCMD, "st-02"), b"for st-02", qos=1)
+        await api.publish(command_topic(g, "st-02", SET_PRICE), b"for st-02", qos=1)
+        await api.publish(command_topic("other-co", "st-01", SET_PRICE), b"another company's st-01", qos=1)
         await host.publish(topics.node_topic(g, MessageType.NCMD, "st-01"), b"for st-01", qos=1)
+        await api.publish(command_topic(g, "st-01", SET_PRICE), b"for st-01", qos=1)
         async with asyncio.timeout(10):
             async for message in edge.messages:
                 received.append(str(message.topic))
-                break
-    assert received == [topics.node_topic(g, MessageType.NCMD, "st-01")]
+                if len(received) == 2:
+                    break
+    assert received == [topics.node_topic(g, MessageType.NCMD, "st-01"), command_topic(g, "st-01", SET_PRICE)]
 
 
 @pytest.mark.parametrize("change", [{"password": "wrong"}, {"username": None, "password": None},

@@ -41,7 +41,7 @@ def test_generates_files_that_the_settings_accept(tmp_path: Path, clean_env: Non
     assert load_settings(out / "north-02.env").group == "north-co"
     acl = (out / "acl").read_text()
     assert f"topic write spBv1.0/{settings.group}/DDATA/demo-01/+\n" in acl and "topic read spBv1.0/STATE/hq\n" in acl
-    assert "listener 1884\n" in (out / "mosquitto.conf").read_text()
+    assert "listener 1884 127.0.0.1\n" in (out / "mosquitto.conf").read_text()
 
 
 def test_a_second_run_keeps_every_password(tmp_path: Path, clean_env: None) -> None:
