@@ -36,6 +36,7 @@ from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
 from edge_nodes.station import Station, StationConfigError, load_station
+from forecourt.broker_watch import DROPPED_TOPIC
 from telemetry.contracts import topics
 from telemetry.contracts.commands import ACKNOWLEDGED, commands_filter
 from telemetry.contracts.topics import MessageType
@@ -43,7 +44,6 @@ from telemetry.contracts.topics import MessageType
 PBKDF2_ITERATIONS = 101   # mosquitto_passwd's default; the passwords are 192 random bits, not words
 SALT_BYTES = 12
 HOST_USERS = ("ingest", "business", "control-api")
-DROPPED_TOPIC = "$SYS/broker/publish/messages/dropped"   # Mosquitto's count of messages it threw away
 PASSWORD_FILE, ACL_FILE, CONF_FILE = "passwd", "acl", "mosquitto.conf"
 CA_FILE, CERT_FILE, KEY_FILE = "ca.crt", "server.crt", "server.key"
 SECRET_MODE, PUBLIC_MODE = 0o600, 0o644
