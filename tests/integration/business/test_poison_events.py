@@ -1,12 +1,6 @@
 """Poison events on every event topic family the business consumer reads: each is dead-lettered with its kind
 and reason, the next good fuelling is recorded, and the consumer keeps running (real broker, real PostgreSQL)."""
 
-import asyncio
-import contextlib
-import json
-import uuid
-from collections.abc import AsyncIterator, Callable
-
 import aiomqtt
 import psycopg
 import pytest
@@ -14,31 +8,11 @@ import pytest
 from business_services.consumer import EventConsumer
 from telemetry.contracts.broker import BrokerAddress
 from telemetry.contracts.topics import event_topic
+from tests.support.events import FUELLING, STATION, envelope, fuelling, gas_fill, running, wait_for
 
 pytestmark = pytest.mark.integration
 
-STATION = "st-01"
-
-
-def fuelling(number: int, **data: object) -> dict[str, object]:
-    return {"station": STATION, "pump": "disp-01", "fuelling_point": 1, "nozzle": 1, "grade": 92,
-            "transaction": number, "volume_l": 40.0, "amount_fen": 29000, "price_fen_per_l": 725,
-            "totalizer_before_l": 1000.0, "totalizer_after_l": 1040.0, "started_at": "2026-03-01T08:00:00+00:00",
-            "ended_at": "2026-03-01T08:02:00+00:00"} | data
-
-
-def gas_fill(**data: object) -> dict[str, object]:
-    return {"station": STATION, "skid": "gas-01", "product": "CNG", "dispenser": 1, "transaction": 3,
-            "mass_kg": 5.0, "amount_fen": 2250, "price_fen_per_kg": 450, "totalizer_after_kg": 100.0,
-            "stop_reason": "preset", "ended_at": "2026-03-01T08:02:00+00:00"} | data
-
-
-def envelope(event_type: str, data: dict[str, object], event_id: str | None = None, **extra: object) -> bytes:
-    return json.dumps({"specversion": "1.0", "id": event_id or str(uuid.uuid4()), "source": "test",
-                       "type": event_type, "time": "2026-03-01T08:02:00Z", "data": data} | extra).encode()
-
-
-FUELLING, GAS, ACK, CHARGING = "fueling.completed", "gas_fill.completed", "command.acknowledged", "charging.completed"
+GAS, ACK, CHARGING = "gas_fill.completed", "command.acknowledged", "charging.completed"
 
 # (name, topic type, payload, dead-letter kind, words in the reason)
 POISON: list[tuple[str, str, bytes, str, str]] = [
@@ -65,24 +39,6 @@ POISON: list[tuple[str, str, bytes, str, str]] = [
     ("unknown type: unknown envelope field", CHARGING, envelope(CHARGING, {}, extra_field=1), "invalid",
      "extra_field"),
 ]
-
-
-@contextlib.asynccontextmanager
-async def running(consumer: EventConsumer) -> AsyncIterator[asyncio.Task[None]]:
-    task = asyncio.create_task(consumer.run())
-    try:
-        await asyncio.wait_for(consumer.subscribed.wait(), 10)
-        yield task
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
-async def wait_for(check: Callable[[], object], within_s: float = 15) -> None:
-    async with asyncio.timeout(within_s):
-        while not await check():  # type: ignore[misc]
-            await asyncio.sleep(0.1)
 
 
 @pytest.mark.parametrize(("case", "event_type", "payload", "kind", "reason"), POISON, ids=[p[0] for p in POISON])
