@@ -16,6 +16,7 @@ waits, ``stalled_s`` grows; ``health()`` turns red (``/healthz`` 503) once it pa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -126,7 +127,8 @@ class EventConsumer:
                     log.warning("database unavailable (%s); retrying in %.1fs, the event waits (%.0fs so far)",
                                 sanitised(str(exc), 200), delay, self.stalled_s())
                     if self._conn is not None:
-                        await self._conn.close()
+                        with contextlib.suppress(psycopg.Error):
+                            await self._conn.close()
                     self._conn = None
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, 5.0)
