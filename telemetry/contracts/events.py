@@ -1,7 +1,7 @@
 """CloudEvents 1.0 (JSON) envelopes for business events on ``forecourt/v1/{group}/{station}/events/{type}``.
 
 Each event has a unique ``id`` so that consumers can be idempotent on it; the id follows
-``identifiers.EVENT_ID_PATTERN`` and the type ``topics.EVENT_TYPE_PATTERN``, and an envelope larger than
+``identifiers.EVENT_ID_PATTERN`` and the type ``identifiers.EVENT_TYPE_PATTERN``, and an envelope larger than
 ``MAX_EVENT_BYTES`` is refused before it is parsed, so nothing oversized or unprintable reaches a database.
 The station an event speaks for is the one in its topic (which the broker's ACL authorised), never a claim
 inside the payload.
@@ -16,8 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from telemetry.contracts.identifiers import EVENT_ID_PATTERN
-from telemetry.contracts.topics import EVENT_TYPE_MAX, EVENT_TYPE_PATTERN
+from telemetry.contracts.identifiers import EVENT_ID_PATTERN, EVENT_TYPE_MAX, EVENT_TYPE_PATTERN
 
 MAX_EVENT_BYTES = 64 * 1024   # a fuelling is ~0.6 KiB; an id-tag list of 1,000 cards ~40 KiB
 

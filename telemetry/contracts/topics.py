@@ -8,12 +8,11 @@ broker's ACL can say which login may use which group and station.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
 
-from telemetry.contracts.identifiers import is_code, is_group
+from telemetry.contracts.identifiers import is_code, is_event_type, is_group
 
 NAMESPACE = "spBv1.0"
 EVENTS_ROOT = "forecourt/v1"
@@ -95,14 +94,7 @@ def parse(topic: str) -> SparkplugTopic:
 
 EVENTS_LEVEL: Literal["events"] = "events"
 COMMANDS_LEVEL: Literal["commands"] = "commands"
-EVENT_TYPE_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*){1,3}$"   # fueling.completed, command.set_price
-EVENT_TYPE_MAX = 64
-_EVENT_TYPE = re.compile(EVENT_TYPE_PATTERN)
 Direction = Literal["events", "commands"]
-
-
-def is_event_type(value: str) -> bool:
-    return len(value) <= EVENT_TYPE_MAX and _EVENT_TYPE.fullmatch(value) is not None
 
 
 @dataclass(frozen=True, slots=True)
