@@ -241,7 +241,7 @@ class EdgeNode:
         if not self.broker.mqtt5:
             kwargs["clean_session"] = True
         self._host_online, self._host_lost = asyncio.Event(), asyncio.Event()
-        identifier = f"forecourt-edge-{self.station.station}"
+        identifier = f"forecourt-edge-{self.group}-{self.station.station}"   # unique per company and station
         async with aiomqtt.Client(identifier=identifier, will=will, keepalive=10, **kwargs) as client:
             self._client = client
             count_refused_publishes(client, self._on_refused)
