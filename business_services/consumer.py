@@ -1,33 +1,42 @@
 """The business plane's event consumer: CloudEvents from MQTT into handlers, each exactly once.
 
-Subscribes (QoS 1, persistent session) to ``forecourt/v1/+/events/#``. For each event, in one
-transaction: note its id in ``business.handled_events`` (a repeat stops here), run the handler
-registered for its type, commit, and only then acknowledge the MQTT message, so a crash before
-the commit makes the broker deliver it again. An event that cannot be read or handled is kept in
-``business.event_dead_letters`` and the next one carries on.
+Subscribes (QoS 1, persistent session) to ``forecourt/v1/{group}/+/events/#`` (every company by default).
+For each message: ``intake.admit`` checks it before the database sees it (topic, size, envelope, id,
+type, and that the payload speaks for the station of the topic the broker authorised); then, in one
+transaction, its id goes into ``business.handled_events`` (a repeat stops here), the handler registered
+for its type runs with the topic's identity, and only after the commit is the MQTT message acknowledged,
+so a crash before the commit makes the broker deliver it again.
+
+Only a database outage (a lost connection, or SQLSTATE classes 08, 53, 57, 58) makes an event wait and be
+retried. Anything else (a broken rule, a forged station, data a handler cannot record) goes to
+``business.event_dead_letters`` with its kind and reason, and the next event carries on. While an event
+waits, ``stalled_s`` grows; ``health()`` turns red (``/healthz`` 503) once it passes ``stall_after_s``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 import aiomqtt
 import psycopg
-from prometheus_client import Counter
-from pydantic import ValidationError
+from prometheus_client import Counter, Gauge
 
+from business_services import dead_letters
 from business_services.fueling.gaps import FUELLING_GAP, on_fuelling_gap
 from business_services.fueling.service import on_fueling_completed
 from business_services.gas.service import on_gas_fill_completed
+from business_services.intake import Admitted, Rejected, admit, sanitised
 from telemetry.contracts.broker import BrokerAddress, ack, ack_after_commit, keep_sessions, persistent_session
 from telemetry.contracts.events import CloudEvent
-from telemetry.contracts.topics import EVENTS_ROOT
+from telemetry.contracts.topics import EventTopic, events_filter
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[psycopg.AsyncConnection, CloudEvent], Awaitable[None]]
+Handler = Callable[[psycopg.AsyncConnection, CloudEvent, EventTopic], Awaitable[None]]
 
 HANDLERS: dict[str, Handler] = {
     "fueling.completed": on_fueling_completed,
@@ -36,17 +45,56 @@ HANDLERS: dict[str, Handler] = {
 }
 
 EVENTS = Counter("forecourt_business_events_total", "Events by outcome", ["type", "outcome"])
+DEAD_LETTERS = Counter("forecourt_business_dead_letters_total", "Events kept out of the books, by kind", ["kind"])
+FORGED = Counter("forecourt_business_forged_events_total",
+                 "Events whose payload claims another station than their topic (security)")
+STALLED = Gauge("forecourt_business_stalled_seconds",
+                "How long the event in hand has waited for the database (0 when none waits)")
+
+OUTAGE_SQLSTATE_CLASSES = frozenset({"08", "53", "57", "58"})   # connection, resources, operator, system
+
+
+def is_outage(exc: psycopg.Error, connection_lost: bool) -> bool:
+    """Whether a database error means "the database is not there" (wait and retry) rather than "this event
+    cannot be recorded" (dead letter). An error with no SQLSTATE came from the client: an outage only when
+    the connection is gone (a NUL byte in a text parameter is a ``DataError`` with no SQLSTATE)."""
+    if connection_lost:
+        return True
+    if exc.sqlstate is None:
+        return isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError)
+    return exc.sqlstate[:2] in OUTAGE_SQLSTATE_CLASSES
 
 
 class EventConsumer:
     def __init__(self, database_url: str, broker: BrokerAddress, *, client_id: str = "forecourt-business",
-                 handlers: dict[str, Handler] | None = None) -> None:
+                 handlers: dict[str, Handler] | None = None, group: str = "+", stall_after_s: float = 30.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.database_url = database_url
         self.broker = broker
         self.client_id = client_id
         self.handlers = handlers or HANDLERS
+        self.topic_filter = events_filter(group)
+        self.stall_after_s = stall_after_s
         self.subscribed = asyncio.Event()
+        self.handled = 0                          # messages finished (recorded, repeated, ignored or dead-lettered)
+        self._clock = clock
+        self._waiting_since: float | None = None
         self._conn: psycopg.AsyncConnection | None = None
+
+    # --- health ------------------------------------------------------------------------------------
+
+    def stalled_s(self) -> float:
+        """Seconds the message in hand has been waiting; 0 when the consumer is idle or just got it."""
+        return 0.0 if self._waiting_since is None else max(0.0, self._clock() - self._waiting_since)
+
+    def health(self) -> dict[str, object]:
+        stalled = self.stalled_s()
+        STALLED.set(stalled)
+        ok = self.subscribed.is_set() and stalled < self.stall_after_s
+        return {"ok": ok, "subscribed": self.subscribed.is_set(), "stalled_s": round(stalled, 1),
+                "handled": self.handled, "subscription": self.topic_filter}
+
+    # --- the MQTT loop -----------------------------------------------------------------------------
 
     async def run(self) -> None:
         await keep_sessions(self._session, self.subscribed.clear, log)
@@ -57,33 +105,48 @@ class EventConsumer:
                       {"identifier": self.client_id, "clean_session": False})
         async with aiomqtt.Client(**kwargs) as client:
             ack_after_commit(client)
-            await client.subscribe(f"{EVENTS_ROOT}/+/events/#", qos=1)
+            await client.subscribe(self.topic_filter, qos=1)
             self.subscribed.set()
             async for message in client.messages:
                 raw = bytes(message.payload) if isinstance(message.payload, (bytes, bytearray)) else b""
-                await self._handle_with_retry(str(message.topic), raw)
+                await self._handle_until_done(str(message.topic), raw)
                 ack(client, message)
 
-    async def _handle_with_retry(self, topic: str, raw: bytes) -> None:
+    async def _handle_until_done(self, topic: str, raw: bytes) -> None:
+        """Handle one message, waiting out database outages (and only those) with back-off."""
+        self._waiting_since = self._clock()
         delay = 0.2
-        while True:
-            try:
-                if self._conn is None or self._conn.closed:
-                    self._conn = await psycopg.AsyncConnection.connect(self.database_url, autocommit=True)
-                await self.handle(self._conn, topic, raw)
-                return
-            except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
-                log.warning("database unavailable (%s); retrying in %.1fs, the event waits", exc, delay)
-                self._conn = None
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+        try:
+            while True:
+                try:
+                    if self._conn is None or self._conn.closed:
+                        self._conn = await psycopg.AsyncConnection.connect(self.database_url, autocommit=True)
+                    await self.handle(self._conn, topic, raw)
+                    self.handled += 1
+                    return
+                except psycopg.Error as exc:   # handle() lets only outages through
+                    STALLED.set(self.stalled_s())
+                    log.warning("database unavailable (%s); retrying in %.1fs, the event waits (%.0fs so far)",
+                                sanitised(str(exc), 200), delay, self.stalled_s())
+                    if self._conn is not None:
+                        with contextlib.suppress(psycopg.Error):
+                            await self._conn.close()
+                    self._conn = None
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 5.0)
+        finally:
+            self._waiting_since = None
+            STALLED.set(0)
+
+    # --- one message -------------------------------------------------------------------------------
 
     async def handle(self, conn: psycopg.AsyncConnection, topic: str, raw: bytes) -> None:
-        try:
-            event = CloudEvent.from_bytes(raw)
-        except (ValueError, ValidationError) as exc:
-            await self._dead_letter(conn, topic, raw, f"not a CloudEvent: {exc}")
+        """Record one message, or dead-letter it; raises only ``psycopg.Error`` for a database outage."""
+        verdict = admit(topic, raw)
+        if isinstance(verdict, Rejected):
+            await self._dead_letter(conn, topic, raw, verdict)
             return
+        event, origin = verdict.event, verdict.origin
         handler = self.handlers.get(event.type)
         if handler is None:
             EVENTS.labels(event.type, "ignored").inc()
@@ -96,16 +159,35 @@ class EventConsumer:
                 if cur.rowcount == 0:
                     EVENTS.labels(event.type, "repeat").inc()
                     return
-                await handler(conn, event)
-        except (ValidationError, ValueError, psycopg.DataError, psycopg.IntegrityError) as exc:
-            await self._dead_letter(conn, topic, raw, f"{event.type} {event.id}: {exc}")
+                await handler(conn, event, origin)
+        except psycopg.Error as exc:
+            if is_outage(exc, conn.closed or conn.broken):
+                raise
+            await self._unrecordable(conn, topic, raw, verdict, exc)
+            return
+        except Exception as exc:   # a handler that cannot take this data must not stop the loop
+            await self._unrecordable(conn, topic, raw, verdict, exc)
             return
         EVENTS.labels(event.type, "handled").inc()
 
-    @staticmethod
-    async def _dead_letter(conn: psycopg.AsyncConnection, topic: str, raw: bytes, error: str) -> None:
-        log.warning("event dead letter from %s: %s", topic, error)
-        EVENTS.labels("?", "dead-letter").inc()
-        async with conn.transaction():
-            await conn.execute("INSERT INTO business.event_dead_letters (topic, payload, error) VALUES (%s, %s, %s)",
-                               (topic, raw, error[:2000]))
+    async def _unrecordable(self, conn: psycopg.AsyncConnection, topic: str, raw: bytes, admitted: Admitted,
+                            exc: Exception) -> None:
+        reason = f"{admitted.event.type} {admitted.event.id}: {type(exc).__name__}: {exc}"
+        await self._dead_letter(conn, topic, raw, Rejected("handler", sanitised(reason), admitted.origin.station))
+
+    async def _dead_letter(self, conn: psycopg.AsyncConnection, topic: str, raw: bytes, rejected: Rejected) -> None:
+        DEAD_LETTERS.labels(rejected.kind).inc()
+        if rejected.kind == "security":
+            FORGED.inc()
+            log.warning("SECURITY: forged event refused: topic station %s, claimed station %s (%s)",
+                        rejected.topic_station, rejected.claimed_station, sanitised(topic, 200))
+        else:
+            log.warning("event dead letter (%s) from %s: %s", rejected.kind, sanitised(topic, 200), rejected.reason)
+        try:
+            await dead_letters.keep(conn, topic, raw, rejected)
+        except psycopg.Error as exc:
+            if is_outage(exc, conn.closed or conn.broken):
+                raise
+            log.error("could not keep the dead letter from %s (%s): %s", sanitised(topic, 200), rejected.reason,
+                      sanitised(str(exc), 200))
+            DEAD_LETTERS.labels("lost").inc()

@@ -23,15 +23,16 @@ from telemetry.contracts.broker import BrokerAddress
 ROUTERS = (health.router, devices.router, fueling.router, commands.router)   # every route the API serves
 
 
-def create_app(database_url: str, broker: BrokerAddress | None = None, *,
+def create_app(database_url: str, broker: BrokerAddress | None = None, *, group: str = "demo-co",
                max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
+    """``group``: the operating company whose stations this API commands (its MQTT topics' group level)."""
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database = Database(database_url)
         await database.open()
         hub = LiveHub(database_url)
         listener = asyncio.create_task(hub.run(), name="live-hub")
-        app.state.database, app.state.hub, app.state.broker = database, hub, broker
+        app.state.database, app.state.hub, app.state.broker, app.state.group = database, hub, broker, group
         try:
             yield
         finally:

@@ -3,7 +3,9 @@
 Dispensers (register map v1): authorise writes the preset registers then the command register
 and reads the command result and counter back; a price change writes the nozzle's price and is
 acknowledged only when the device reads the new price back. Every command has a deadline; the
-acknowledgement goes through the outbox like any event, so it is never lost.
+acknowledgement goes through the outbox like any event, so it is never lost. A command that is not a
+readable CloudEvent cannot be answered (it has no id to answer to): it is logged and counted
+(``forecourt_edge_commands_total{result="unreadable"}``); every other outcome is counted by its result.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any, Protocol
 
+from prometheus_client import Counter
 from pydantic import ValidationError
 
 from edge_nodes.poller import ModbusPoller
@@ -37,6 +40,7 @@ from telemetry.contracts.events import CloudEvent
 
 log = logging.getLogger(__name__)
 
+COMMANDS_SEEN = Counter("forecourt_edge_commands_total", "Commands received, by result", ["result"])
 COMMAND_DEADLINE_S = 10.0
 _RESULTS: dict[int, Result] = {0: "accepted", 1: "refused", 2: "bad-argument"}
 _PRESETS = {"none": 0, "volume": 1, "amount": 2}
@@ -140,10 +144,13 @@ class CommandRunner:
     async def handle(self, raw: bytes) -> None:
         try:
             event = CloudEvent.from_bytes(raw)
-        except (ValueError, ValidationError) as exc:
-            log.warning("ignored a command that is not a CloudEvent: %s", exc)
+        except (ValueError, RecursionError) as exc:    # ValidationError is a ValueError
+            COMMANDS_SEEN.labels("unreadable").inc()
+            log.warning("ignored a command that is not a valid CloudEvent (%d bytes): %s", len(raw),
+                        str(exc)[:300].encode("unicode_escape").decode())
             return
         result, detail = await self._run(event)
+        COMMANDS_SEEN.labels(result).inc()
         log.info("command %s %s: %s (%s)", event.type, event.id, result, detail)
         ack = Acknowledgement(command_id=event.id, command_type=event.type, result=result, detail=detail)
         await self._emit(CloudEvent(source=f"forecourt/{self.station}/edge", type=ACKNOWLEDGED,

@@ -94,7 +94,7 @@ class EdgeNode:
         return sink
 
     async def _emit_event(self, event: CloudEvent) -> None:
-        await self.outbox.put_event(topics.event_topic(self.station.station, event.type), event.to_bytes())
+        await self.outbox.put_event(topics.event_topic(self.group, self.station.station, event.type), event.to_bytes())
 
     # --- intake: runs in the sources' tasks ----------------------------------------------------
 
@@ -221,12 +221,12 @@ class EdgeNode:
         if not self.broker.mqtt5:
             kwargs["clean_session"] = True
         self._host_online, self._host_lost = asyncio.Event(), asyncio.Event()
-        identifier = f"forecourt-edge-{self.station.station}"
+        identifier = f"forecourt-edge-{self.group}-{self.station.station}"   # unique per company and station
         async with aiomqtt.Client(identifier=identifier, will=will, keepalive=10, **kwargs) as client:
             self._client = client
             count_refused_publishes(client, self._on_refused)
             await client.subscribe(self.messages.topic(MessageType.NCMD), qos=1)
-            await client.subscribe(commands_filter(self.station.station), qos=1)
+            await client.subscribe(commands_filter(self.group, self.station.station), qos=1)
             await client.subscribe(self.messages.topic(MessageType.DCMD, "+"), qos=1)
             if self.primary_host:
                 await client.subscribe(topics.state_topic(self.primary_host), qos=1)
@@ -268,7 +268,7 @@ class EdgeNode:
 
     async def _message_loop(self, client: aiomqtt.Client) -> None:
         state = topics.state_topic(self.primary_host) if self.primary_host else None
-        commands = commands_filter(self.station.station)
+        commands = commands_filter(self.group, self.station.station)
         async for message in client.messages:
             raw = bytes(message.payload) if isinstance(message.payload, (bytes, bytearray)) else b""
             if message.topic.matches(commands):

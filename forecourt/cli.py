@@ -96,6 +96,9 @@ def _parser() -> argparse.ArgumentParser:
     auth.add_argument("--broker-host", default="127.0.0.1", help="the broker's address as clients reach it")
     auth.add_argument("--port", type=int, help="listener port (default 1883, or 8883 with --tls-dir)")
     auth.add_argument("--tls-dir", type=Path, help="folder with ca.crt, server.crt and server.key: listen with TLS")
+    auth.add_argument("--bind", default="127.0.0.1", help="the one address the broker listens on (0.0.0.0: all)")
+    auth.add_argument("--outbox-mb", type=int, help="each edge outbox's limit, which sizes the broker's queues "
+                                                    "(default FORECOURT_EDGE_OUTBOX_MAX_MB)")
 
     grafana = sub.add_parser("grafana", help="Grafana dashboards as code (docs/grafana.md)")
     grafana_sub = grafana.add_subparsers(dest="grafana_command", required=True, metavar="ACTION")
@@ -136,7 +139,7 @@ async def _main(args: argparse.Namespace, settings: Settings) -> None:
         async with Infrastructure(settings) as infra:
             host, port = args.host or settings.api_host, args.port or settings.api_port
             print(f"控制 API: http://{host}:{port}/docs", flush=True)
-            await run_until_stopped(api_service(infra.database_url, host, port, infra.broker))
+            await run_until_stopped(api_service(infra.database_url, host, port, infra.broker, settings.group))
     elif args.command == "sim" and args.simulator == "station":
         from forecourt.simulate import run_station
 
@@ -180,7 +183,8 @@ def main(argv: list[str] | None = None) -> int:
 
         return mqtt_auth_command(args.stations, args.out, group=args.group or settings.group,
                                  host_id=args.host_id or settings.primary_host_id or "forecourt",
-                                 listener=Listener(args.broker_host, args.port, args.tls_dir))
+                                 listener=Listener(args.broker_host, args.port, args.tls_dir, args.bind),
+                                 outbox_bytes=(args.outbox_mb or settings.edge_outbox_max_mb) * 1024 * 1024)
     try:
         asyncio.run(_main(args, settings))
     except KeyboardInterrupt:

@@ -49,7 +49,7 @@ async def run_demo(settings: Settings, *, api_port: int, every_s: float) -> None
                     run_with_health(node.run(), settings.edge_metrics_port, lambda: {"ok": node.connected.is_set()}),
                     run_with_health(worker.run(), settings.ingest_metrics_port,
                                     lambda: {"ok": worker.subscribed.is_set()}),
-                    api_service(infra.database_url, settings.api_host, api_port, infra.broker),
+                    api_service(infra.database_url, settings.api_host, api_port, infra.broker, settings.group),
                     business_service(settings, infra.database_url, infra.broker),
                     drive_customers(dispenser, every_s, random.Random(1)),
                 ]

@@ -1,14 +1,19 @@
 """MQTT credentials for Mosquitto, generated from the station files: who may connect and what each may touch.
 
 One user per station, ``edge-<station>``, may publish only its own Sparkplug node and device messages and its
-own CloudEvents, and read only its own commands and the primary host's ``STATE``. The host users (``ingest``,
-``control-api``) read every Sparkplug and event topic and write commands and ``STATE``. Out come:
+own CloudEvents (``forecourt/v1/<group>/<station>/events/#``), and read only its own commands (Sparkplug
+NCMD/DCMD and ``…/<group>/<station>/commands/#``) and the primary host's ``STATE``. Each host service has a
+login with exactly what its job needs: ``ingest`` reads Sparkplug, asks for rebirths (NCMD) and says ``STATE``;
+``business`` reads events; ``control-api`` publishes commands and reads their acknowledgements. ``ingest`` and
+``business`` also read the broker's dropped-message counter (``forecourt/broker_watch.py``). Out come:
 
 - ``passwd``: Mosquitto 2.x's password file (PBKDF2-SHA512, ``user:$7$<iterations>$<salt b64>$<hash b64>``,
   the format ``mosquitto_passwd`` writes), mode 0600;
 - ``acl``: one ``user`` block per account, mode 0600;
-- ``mosquitto.conf``: a listener, ``allow_anonymous false``, the two files above, TLS lines with ``--tls-dir``;
-- ``<station>.env``, ``ingest.env``, ``control-api.env``: the settings each process needs
+- ``mosquitto.conf``: a listener on one address, ``allow_anonymous false``, the two files above, queue limits
+  sized so that the broker holds whatever the edge outboxes would (``QueueLimits``), persistence, TLS lines
+  with ``--tls-dir``;
+- ``<station>.env``, ``ingest.env``, ``business.env``, ``control-api.env``: the settings each process needs
   (``FORECOURT_MQTT_URL`` with its user and password …), mode 0600, for ``forecourt --env-file``.
 
 ``build`` makes every text and touches no file; ``write`` and ``known_passwords`` are the only file I/O. Passwords
@@ -31,15 +36,19 @@ from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
 from edge_nodes.station import Station, StationConfigError, load_station
+from forecourt.broker_watch import DROPPED_TOPIC
 from telemetry.contracts import topics
+from telemetry.contracts.commands import ACKNOWLEDGED, commands_filter
 from telemetry.contracts.topics import MessageType
 
 PBKDF2_ITERATIONS = 101   # mosquitto_passwd's default; the passwords are 192 random bits, not words
 SALT_BYTES = 12
-HOST_USERS = ("ingest", "control-api")
+HOST_USERS = ("ingest", "business", "control-api")
 PASSWORD_FILE, ACL_FILE, CONF_FILE = "passwd", "acl", "mosquitto.conf"
 CA_FILE, CERT_FILE, KEY_FILE = "ca.crt", "server.crt", "server.key"
 SECRET_MODE, PUBLIC_MODE = 0o600, 0o644
+DEFAULT_OUTBOX_BYTES = 256 * 1024 * 1024    # FORECOURT_EDGE_OUTBOX_MAX_MB's default
+SMALLEST_MESSAGE_BYTES = 32                 # a Sparkplug DDATA with one aliased metric is about this size
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")   # no MQTT wildcards, no '/', no spaces
 
 
@@ -91,18 +100,24 @@ def edge_grants(station: str, group: str, host_id: str) -> tuple[tuple[str, str]
             for t in (MessageType.NBIRTH, MessageType.NDATA, MessageType.NDEATH)]
     device = [("write", topics.device_topic(group, t, station, "+"))
               for t in (MessageType.DBIRTH, MessageType.DDATA, MessageType.DDEATH)]
-    return (*node, *device, ("write", f"{topics.EVENTS_ROOT}/{station}/#"),
+    return (*node, *device, ("write", topics.events_filter(group, station)),
             ("read", topics.node_topic(group, MessageType.NCMD, station)),
             ("read", topics.device_topic(group, MessageType.DCMD, station, "#")),
+            ("read", commands_filter(group, station)),
             ("read", topics.state_topic(host_id)))
 
 
-def host_grants(host_id: str) -> tuple[tuple[str, str], ...]:
-    """Read all telemetry and events of every group; command any node or device; say ``STATE``."""
-    return (("read", f"{topics.NAMESPACE}/#"), ("read", f"{topics.EVENTS_ROOT}/#"),
-            ("write", topics.node_topic("+", MessageType.NCMD, "+")),
-            ("write", topics.device_topic("+", MessageType.DCMD, "+", "+")),
-            ("readwrite", topics.state_topic(host_id)))
+def host_grants(user: str, host_id: str) -> tuple[tuple[str, str], ...]:
+    """What each host service needs, of every group: nothing more (a user not listed gets nothing)."""
+    if user == "ingest":        # Sparkplug in, rebirth requests out, the primary host's STATE
+        return (("read", f"{topics.NAMESPACE}/#"), ("write", topics.node_topic("+", MessageType.NCMD, "+")),
+                ("readwrite", topics.state_topic(host_id)), ("read", DROPPED_TOPIC))
+    if user == "business":      # every station's events in
+        return (("read", topics.events_filter()), ("read", DROPPED_TOPIC))
+    if user == "control-api":   # commands out, their acknowledgements in
+        return (("write", f"{topics.EVENTS_ROOT}/+/+/{topics.COMMANDS_LEVEL}/#"),
+                ("read", topics.events_filter(event_type=ACKNOWLEDGED)))
+    return ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +127,7 @@ class Listener:
     broker_host: str = "127.0.0.1"
     port: int | None = None           # default 1883, or 8883 with TLS
     tls_dir: Path | None = None       # holds ca.crt, server.crt, server.key
-    bind_address: str | None = None   # None: every interface
+    bind_address: str = "127.0.0.1"   # the one address the broker listens on; 0.0.0.0 = every interface
 
     @property
     def effective_port(self) -> int:
@@ -137,12 +152,42 @@ def acl_file(accounts: Iterable[Account], header: str) -> str:
     return "\n".join(blocks)
 
 
-def mosquitto_conf(out_dir: Path, listener: Listener, header: str) -> str:
+@dataclass(frozen=True, slots=True)
+class QueueLimits:
+    """How much the broker keeps for a subscriber that is away or slow (ingest down, business restarting).
+
+    An edge node deletes a row from its outbox once the broker has acknowledged it, so from then on the
+    broker's queue is the only copy. The queue for one subscriber therefore holds as much as every station's
+    outbox would have held: ``stations × outbox_bytes`` of payload, and as many messages as that makes at
+    ``SMALLEST_MESSAGE_BYTES`` each, so the byte bound is the one reached first. (``max_queued_messages 0``,
+    "no limit", makes Mosquitto 2.0.11 drop a client whose publish it refused.) Mosquitto keeps queues in
+    memory, about 150 bytes per message besides the payload: size the machine for it.
+    """
+
+    stations: int
+    outbox_bytes: int
+    inflight: int = 1000            # unacknowledged messages per client; our clients ask for Receive Maximum 1000
+    autosave_s: int = 60            # persistence: queues and retained messages are saved this often and at exit
+
+    @property
+    def queued_bytes(self) -> int:
+        return max(1, self.stations) * self.outbox_bytes
+
+    @property
+    def queued_messages(self) -> int:
+        return self.queued_bytes // SMALLEST_MESSAGE_BYTES
+
+
+def mosquitto_conf(out_dir: Path, listener: Listener, limits: QueueLimits, header: str) -> str:
     """A snippet for ``/etc/mosquitto/conf.d/`` (or ``mosquitto -c``); paths are absolute."""
-    bind = f" {listener.bind_address}" if listener.bind_address else ""
     lines = [f"# {header}", "per_listener_settings false", "allow_anonymous false",
              f"password_file {out_dir / PASSWORD_FILE}", f"acl_file {out_dir / ACL_FILE}", "",
-             f"listener {listener.effective_port}{bind}"]
+             f"# Queue for an absent subscriber: {limits.stations} station(s) × "
+             f"{limits.outbox_bytes // (1024 * 1024)} MiB of edge outbox each (docs/how-to/mqtt-security.md)",
+             f"max_queued_bytes {limits.queued_bytes}", f"max_queued_messages {limits.queued_messages}",
+             f"max_inflight_messages {limits.inflight}", "persistence true", f"persistence_location {out_dir}/",
+             f"autosave_interval {limits.autosave_s}", "",
+             f"listener {listener.effective_port} {listener.bind_address}"]
     if listener.tls_dir is not None:
         lines += [f"cafile {listener.tls_dir / CA_FILE}", f"certfile {listener.tls_dir / CERT_FILE}",
                   f"keyfile {listener.tls_dir / KEY_FILE}", "tls_version tlsv1.2"]
@@ -179,7 +224,7 @@ def _random_password() -> str:
 
 def build(stations: Sequence[Station], out_dir: Path, *, group: str, host_id: str, listener: Listener,
           passwords: Mapping[str, str] | None = None, new_password: Callable[[], str] = _random_password,
-          sources: Sequence[str] = ()) -> Bundle:
+          sources: Sequence[str] = (), outbox_bytes: int = DEFAULT_OUTBOX_BYTES) -> Bundle:
     """Every file's text for these stations. ``passwords`` (username → password) are kept; others are new."""
     passwords = passwords or {}
     _name("host id", host_id)
@@ -192,13 +237,16 @@ def build(stations: Sequence[Station], out_dir: Path, *, group: str, host_id: st
         user = edge_username(code)
         accounts.append(Account(user, passwords.get(user) or new_password(), edge_grants(code, station_group, host_id),
                                 code, (("FORECOURT_GROUP", station_group), ("FORECOURT_PRIMARY_HOST_ID", host_id))))
+    host_settings = {"ingest": (("FORECOURT_PRIMARY_HOST_ID", host_id),),
+                     "control-api": (("FORECOURT_GROUP", _name("group", group)),)}
     for user in HOST_USERS:
-        accounts.append(Account(user, passwords.get(user) or new_password(), host_grants(host_id), user,
-                                (("FORECOURT_PRIMARY_HOST_ID", host_id),)))
+        accounts.append(Account(user, passwords.get(user) or new_password(), host_grants(user, host_id), user,
+                                host_settings.get(user, ())))
     header = "Generated by `forecourt mqtt-auth`" + (f" from {', '.join(sources)}" if sources else "") + \
         "; regenerate rather than edit."
     files = {PASSWORD_FILE: (password_file(accounts), SECRET_MODE), ACL_FILE: (acl_file(accounts, header), SECRET_MODE),
-             CONF_FILE: (mosquitto_conf(out_dir, listener, header), PUBLIC_MODE)}
+             CONF_FILE: (mosquitto_conf(out_dir, listener, QueueLimits(len(stations), outbox_bytes), header),
+                         PUBLIC_MODE)}
     files |= {f"{a.env_name}.env": (env_file(a, listener), SECRET_MODE) for a in accounts}
     return Bundle(tuple(accounts), files)
 
@@ -230,7 +278,7 @@ def write(bundle: Bundle, out_dir: Path) -> list[Path]:
 
 
 def generate(station_files: Sequence[Path], out_dir: Path, *, group: str, host_id: str,
-             listener: Listener) -> Bundle:
+             listener: Listener, outbox_bytes: int = DEFAULT_OUTBOX_BYTES) -> Bundle:
     """Load the stations (``StationConfigError`` on a bad file), build and write everything into ``out_dir``."""
     out_dir = out_dir.resolve()
     if listener.tls_dir is not None:
@@ -242,7 +290,8 @@ def generate(station_files: Sequence[Path], out_dir: Path, *, group: str, host_i
     stations = [load_station(path) for path in station_files]
     try:
         bundle = build(stations, out_dir, group=group, host_id=host_id, listener=listener,
-                       passwords=known_passwords(out_dir), sources=[str(p) for p in station_files])
+                       passwords=known_passwords(out_dir), sources=[str(p) for p in station_files],
+                       outbox_bytes=outbox_bytes)
         write(bundle, out_dir)
     except OSError as exc:
         raise MqttSecurityError(f"{exc.filename or out_dir}: {exc.strerror}") from exc
@@ -250,10 +299,11 @@ def generate(station_files: Sequence[Path], out_dir: Path, *, group: str, host_i
 
 
 def mqtt_auth_command(station_files: Sequence[Path], out_dir: Path, *, group: str, host_id: str,
-                      listener: Listener) -> int:
+                      listener: Listener, outbox_bytes: int = DEFAULT_OUTBOX_BYTES) -> int:
     """``forecourt mqtt-auth``: generate, then say what was written and what to do next; the exit status."""
     try:
-        bundle = generate(station_files, out_dir, group=group, host_id=host_id, listener=listener)
+        bundle = generate(station_files, out_dir, group=group, host_id=host_id, listener=listener,
+                          outbox_bytes=outbox_bytes)
     except StationConfigError as exc:
         print(f"站点配置错误 (station file error): {exc}", file=sys.stderr)
         return 2
@@ -265,5 +315,6 @@ def mqtt_auth_command(station_files: Sequence[Path], out_dir: Path, *, group: st
     for name in bundle.files:
         print(f"  {name}")
     print(f"Broker: include {out_dir / CONF_FILE} in mosquitto's configuration; the broker's user must be able to "
-          f"read {PASSWORD_FILE} and {ACL_FILE} (chown mosquitto). Each process: forecourt --env-file <its .env> …")
+          f"read {PASSWORD_FILE} and {ACL_FILE} and write the folder (chown mosquitto).\n"
+          "Each process: forecourt --env-file <its .env> …")
     return 0

@@ -14,6 +14,7 @@ from business_services.consumer import EventConsumer
 from control_api.app import create_app
 from edge_nodes.runtime import EdgeNode
 from edge_nodes.station import load_station
+from forecourt.broker_watch import DropWatch
 from forecourt.health import serve_health
 from forecourt.settings import Settings
 from telemetry.contracts.broker import BrokerAddress
@@ -35,9 +36,26 @@ async def edge_service(settings: Settings, station_file: Path, broker: BrokerAdd
 
 async def business_service(settings: Settings, database_url: str, broker: BrokerAddress,
                            metrics_port: int | None = None) -> None:
-    consumer = EventConsumer(database_url, broker, client_id=f"forecourt-business-{settings.group}")
-    await run_with_health(consumer.run(), metrics_port or settings.business_metrics_port,
-                          lambda: {"ok": consumer.subscribed.is_set()})
+    client_id = f"forecourt-business-{settings.group}"
+    consumer = EventConsumer(database_url, broker, client_id=client_id, group=settings.business_group,
+                             stall_after_s=settings.business_stall_after_s)
+    await run_with_health(with_drop_watch(consumer.run(), settings, broker, client_id),
+                          metrics_port or settings.business_metrics_port, consumer.health)
+
+
+async def with_drop_watch(service: Awaitable[None], settings: Settings, broker: BrokerAddress,
+                          client_id: str) -> None:
+    """Run a service and, beside it, the watch on the broker's dropped messages (``forecourt/broker_watch.py``)."""
+    if not settings.broker_drop_watch:
+        await service
+        return
+    watch = asyncio.ensure_future(DropWatch(broker, client_id=f"{client_id}-drops").run())
+    try:
+        await service
+    finally:
+        watch.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watch
 
 
 def outbox_path(settings: Settings, station: str) -> Path:
@@ -49,7 +67,8 @@ async def ingest_service(settings: Settings, database_url: str, broker: BrokerAd
     worker = IngestWorker(database_url, broker, group=settings.ingest_group, share_group=settings.ingest_share_group,
                           client_id=f"forecourt-ingest-{settings.group}-{settings.ingest_worker_id}",
                           host_id=settings.primary_host_id or None)
-    await run_with_health(worker.run(), metrics_port or settings.ingest_metrics_port,
+    await run_with_health(with_drop_watch(worker.run(), settings, broker, worker.client_id),
+                          metrics_port or settings.ingest_metrics_port,
                           lambda: {"ok": worker.subscribed.is_set(), "subscription": worker.topic_filter})
 
 
@@ -70,9 +89,10 @@ class _Server(uvicorn.Server):
         yield
 
 
-async def api_service(database_url: str, host: str, port: int, broker: BrokerAddress | None = None) -> None:
-    server = _Server(uvicorn.Config(create_app(database_url, broker), host=host, port=port, log_level="warning",
-                                   ws="websockets-sansio"))
+async def api_service(database_url: str, host: str, port: int, broker: BrokerAddress | None = None,
+                      group: str = "demo-co") -> None:
+    server = _Server(uvicorn.Config(create_app(database_url, broker, group=group), host=host, port=port,
+                                    log_level="warning", ws="websockets-sansio"))
     task = asyncio.create_task(server.serve())
     try:
         await asyncio.shield(task)

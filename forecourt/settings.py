@@ -38,6 +38,12 @@ class Settings(BaseSettings):
     ingest_worker_id: str = Field("1", pattern=r"^[A-Za-z0-9_-]+$",
                                   description="stable id of this ingest worker (its persistent MQTT session)")
     ingest_share_group: str | None = Field("ingest", description="MQTT v5 shared-subscription group for ingest")
+    business_group: str = Field("+", pattern=r"^(\+|[A-Za-z0-9][A-Za-z0-9_.-]{0,63})$",
+                                description="the group whose events the business consumer records; + = every company")
+    business_stall_after_s: Annotated[float, Field(ge=1, le=86_400)] = Field(
+        30.0, description="/healthz of `forecourt business` turns 503 when an event has waited this long")
+    broker_drop_watch: bool = Field(True, description="ingest and business warn when the broker's $SYS "
+                                    "dropped-message count rises (Mosquitto)")
     api_host: str = "127.0.0.1"
     api_port: Port = 8000
     edge_metrics_port: Port = 9101

@@ -8,14 +8,16 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from telemetry.contracts.identifiers import Code
+
 Litres = Annotated[Decimal, Field(ge=0, max_digits=16, decimal_places=2)]
 
 
 class FuelingTransaction(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
-    station: str
-    pump: str
+    station: Code
+    pump: Code                                    # device code, e.g. disp-01
     fuelling_point: Annotated[int, Field(ge=1, le=16)]
     nozzle: Annotated[int, Field(ge=1, le=16)]
     grade: int

@@ -11,6 +11,8 @@ import psycopg
 from pydantic import BaseModel, ConfigDict, Field
 
 from telemetry.contracts.events import CloudEvent
+from telemetry.contracts.identifiers import Code
+from telemetry.contracts.topics import EventTopic
 
 log = logging.getLogger(__name__)
 
@@ -18,8 +20,8 @@ log = logging.getLogger(__name__)
 class GasFill(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
-    station: str
-    skid: str
+    station: Code
+    skid: Code
     product: Literal["CNG", "LNG"]
     dispenser: Annotated[int, Field(ge=1, le=32)]
     transaction: Annotated[int, Field(ge=1)]
@@ -27,12 +29,12 @@ class GasFill(BaseModel):
     amount_fen: Annotated[int, Field(ge=0)]
     price_fen_per_kg: Annotated[int, Field(ge=1)]
     totalizer_after_kg: Annotated[Decimal, Field(ge=0)]
-    stop_reason: str
+    stop_reason: Annotated[str, Field(max_length=64)]
     ended_at: datetime
 
 
-async def on_gas_fill_completed(conn: psycopg.AsyncConnection, event: CloudEvent) -> None:
-    data = dict(event.data)
+async def on_gas_fill_completed(conn: psycopg.AsyncConnection, event: CloudEvent, origin: EventTopic) -> None:
+    data = event.data | {"station": origin.station}     # the station the broker authorised
     data["mass_kg"] = round(Decimal(str(data.get("mass_kg"))), 2)
     data["totalizer_after_kg"] = round(Decimal(str(data.get("totalizer_after_kg"))), 2)
     fill = GasFill.model_validate(data)

@@ -1,7 +1,9 @@
 """Commands to a station's equipment (authorise a nozzle, stop, set a price), answered by the edge node.
 
-The API publishes the command and waits for the edge node's acknowledgement: 200 with the result,
-or 504 with the command id when the station does not answer in time (its answer may come later).
+The API publishes the command on ``forecourt/v1/{group}/{station}/commands/{type}`` (the group is the
+company this API serves) and waits for the edge node's acknowledgement on that station's
+``command.acknowledged`` events: 200 with the result, or 504 with the command id when the station does not
+answer in time (its answer may come later).
 """
 
 from __future__ import annotations
@@ -45,8 +47,15 @@ def _broker(request: Request) -> BrokerAddress:
 Broker = Annotated[BrokerAddress, Depends(_broker)]
 
 
+def _group(request: Request) -> str:
+    return cast(str, request.app.state.group)
+
+
+Group = Annotated[str, Depends(_group)]
+
+
 @router.post("", response_model=CommandAnswer)
-async def send(station: Station, body: CommandRequest, broker: Broker) -> CommandAnswer:
+async def send(station: Station, body: CommandRequest, broker: Broker, group: Group) -> CommandAnswer:
     model = COMMANDS.get(body.type)
     if model is None:
         raise HTTPException(422, f"未知命令 (unknown command) {body.type[:64]!r}; expected one of {sorted(COMMANDS)}")
@@ -57,8 +66,8 @@ async def send(station: Station, body: CommandRequest, broker: Broker) -> Comman
         raise HTTPException(422, f"命令参数错误 (bad command): {problems}") from exc
     command = CloudEvent(source="forecourt/control-api", type=body.type, data=body.data)
     async with aiomqtt.Client(**broker.client_kwargs()) as client:
-        await client.subscribe(event_topic(station, ACKNOWLEDGED), qos=1)
-        await client.publish(command_topic(station, body.type), command.to_bytes(), qos=1)
+        await client.subscribe(event_topic(group, station, ACKNOWLEDGED), qos=1)
+        await client.publish(command_topic(group, station, body.type), command.to_bytes(), qos=1)
         try:
             async with asyncio.timeout(ACK_WAIT_S):
                 async for message in client.messages:

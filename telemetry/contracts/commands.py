@@ -1,6 +1,6 @@
 """Commands to station equipment and their acknowledgements (CloudEvents on MQTT, QoS 1).
 
-A command is published on ``forecourt/v1/{station}/commands/{type}``; the station's edge node
+A command is published on ``forecourt/v1/{group}/{station}/commands/{type}``; the station's edge node
 carries it out and answers with a ``command.acknowledged`` event on its events topic, naming the
 command's id and the result. A price change is only ``accepted`` once the device reads it back.
 """
@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from telemetry.contracts.identifiers import Code
-from telemetry.contracts.topics import EVENTS_ROOT
+from telemetry.contracts.topics import COMMANDS_LEVEL, EVENTS_ROOT, EventTopic
 
 AUTHORIZE_NOZZLE = "command.authorize_nozzle"
 STOP_FUELLING = "command.stop_fuelling"
@@ -70,9 +70,10 @@ class Acknowledgement(BaseModel):
     detail: str = ""
 
 
-def command_topic(station: str, command_type: str) -> str:
-    return f"{EVENTS_ROOT}/{station}/commands/{command_type}"
+def command_topic(group: str, station: str, command_type: str) -> str:
+    return str(EventTopic(group, station, COMMANDS_LEVEL, command_type))
 
 
-def commands_filter(station: str) -> str:
-    return f"{EVENTS_ROOT}/{station}/commands/#"
+def commands_filter(group: str, station: str) -> str:
+    """Every command to one station of one company (what its edge node subscribes to)."""
+    return f"{EVENTS_ROOT}/{group}/{station}/{COMMANDS_LEVEL}/#"

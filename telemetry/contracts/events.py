@@ -1,6 +1,10 @@
-"""CloudEvents 1.0 (JSON) envelopes for business events on ``forecourt/v1/{station}/events/{type}``.
+"""CloudEvents 1.0 (JSON) envelopes for business events on ``forecourt/v1/{group}/{station}/events/{type}``.
 
-Each event has a unique ``id`` so that consumers can be idempotent on it.
+Each event has a unique ``id`` so that consumers can be idempotent on it; the id follows
+``identifiers.EVENT_ID_PATTERN`` and the type ``identifiers.EVENT_TYPE_PATTERN``, and an envelope larger than
+``MAX_EVENT_BYTES`` is refused before it is parsed, so nothing oversized or unprintable reaches a database.
+The station an event speaks for is the one in its topic (which the broker's ACL authorised), never a claim
+inside the payload.
 """
 
 from __future__ import annotations
@@ -12,17 +16,21 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from telemetry.contracts.identifiers import EVENT_ID_PATTERN, EVENT_TYPE_MAX, EVENT_TYPE_PATTERN
+
+MAX_EVENT_BYTES = 64 * 1024   # a fuelling is ~0.6 KiB; an id-tag list of 1,000 cards ~40 KiB
+
 
 class CloudEvent(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     specversion: str = "1.0"
-    id: str = Field(default_factory=lambda: str(uuid.uuid4()))
-    source: str
-    type: str
+    id: str = Field(default_factory=lambda: str(uuid.uuid4()), pattern=EVENT_ID_PATTERN)
+    source: str = Field(max_length=256)
+    type: str = Field(pattern=EVENT_TYPE_PATTERN, max_length=EVENT_TYPE_MAX)
     time: datetime = Field(default_factory=lambda: datetime.now(UTC))
     datacontenttype: str = "application/json"
-    subject: str | None = None
+    subject: str | None = Field(default=None, max_length=256)
     data: dict[str, Any] = Field(default_factory=dict)
 
     def to_bytes(self) -> bytes:
@@ -30,4 +38,7 @@ class CloudEvent(BaseModel):
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> CloudEvent:
+        """Parse an envelope; ``ValueError`` (a ``ValidationError`` included) for anything that breaks the rules."""
+        if len(raw) > MAX_EVENT_BYTES:
+            raise ValueError(f"event of {len(raw)} bytes is over the {MAX_EVENT_BYTES}-byte limit")
         return cls.model_validate(json.loads(raw))

@@ -1,4 +1,5 @@
-"""The identifiers that travel in topics, URLs and event envelopes, and the one rule for each.
+"""The identifiers that travel in topics, URLs and event envelopes, and the one rule for each
+(station, device and group codes, event ids, event and command types).
 
 A station, device or group code becomes an MQTT topic level and a URL path segment, so it may not
 hold '/', '+', '#', NUL, spaces or anything that would need escaping. Everything that takes such an
@@ -16,11 +17,14 @@ from pydantic import Field
 CODE_PATTERN = r"^[a-z0-9][a-z0-9-]{0,31}$"            # station and device codes: demo-01, disp-01
 GROUP_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"   # Sparkplug group: the operating company
 EVENT_ID_PATTERN = r"^[\x21-\x7e]{1,128}$"             # CloudEvents id: printable ASCII, no spaces
+EVENT_TYPE_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*){1,3}$"   # fueling.completed, command.set_price
+EVENT_TYPE_MAX = 64                                     # characters in an event or command type (a topic level)
 METRIC_NAME_MAX = 256                                   # characters in a Sparkplug metric name
 
 _CODE = re.compile(CODE_PATTERN)
 _GROUP = re.compile(GROUP_PATTERN)
 _EVENT_ID = re.compile(EVENT_ID_PATTERN)
+_EVENT_TYPE = re.compile(EVENT_TYPE_PATTERN)
 
 Code = Annotated[str, Field(pattern=CODE_PATTERN)]
 GroupId = Annotated[str, Field(pattern=GROUP_PATTERN)]
@@ -41,6 +45,10 @@ def is_group(value: str) -> bool:
 
 def is_event_id(value: str) -> bool:
     return _EVENT_ID.fullmatch(value) is not None
+
+
+def is_event_type(value: str) -> bool:
+    return len(value) <= EVENT_TYPE_MAX and _EVENT_TYPE.fullmatch(value) is not None
 
 
 def check_code(value: str, what: str = "code") -> str:

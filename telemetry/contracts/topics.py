@@ -1,9 +1,18 @@
-"""MQTT topic names for Sparkplug B telemetry and CloudEvents, and their pure parsing."""
+"""MQTT topic names for Sparkplug B telemetry and CloudEvents, and their pure parsing.
+
+Sparkplug: ``spBv1.0/{group}/{type}/{edge_node}[/{device}]``. CloudEvents:
+``forecourt/v1/{group}/{station}/events/{type}`` and ``…/commands/{type}``. The group (the operating
+company) is in every topic, so two companies with a station ``demo-01`` can share one broker, and the
+broker's ACL can say which login may use which group and station.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Literal
+
+from telemetry.contracts.identifiers import is_code, is_event_type, is_group
 
 NAMESPACE = "spBv1.0"
 EVENTS_ROOT = "forecourt/v1"
@@ -81,5 +90,45 @@ def parse(topic: str) -> SparkplugTopic:
     return SparkplugTopic(parts[1], mtype, parts[3], parts[4] if len(parts) == 5 else None)
 
 
-def event_topic(station: str, event_type: str) -> str:
-    return f"{EVENTS_ROOT}/{station}/events/{event_type}"
+# --- CloudEvents: events up from a station, commands down to it ------------------------------------
+
+EVENTS_LEVEL: Literal["events"] = "events"
+COMMANDS_LEVEL: Literal["commands"] = "commands"
+Direction = Literal["events", "commands"]
+
+
+@dataclass(frozen=True, slots=True)
+class EventTopic:
+    """Where a CloudEvent travels: the company and station the broker authorised, the direction, the type."""
+
+    group: str
+    station: str
+    direction: Direction
+    type: str
+
+    def __str__(self) -> str:
+        return f"{EVENTS_ROOT}/{self.group}/{self.station}/{self.direction}/{self.type}"
+
+
+def event_topic(group: str, station: str, event_type: str) -> str:
+    return str(EventTopic(group, station, EVENTS_LEVEL, event_type))
+
+
+def events_filter(group: str = "+", station: str = "+", event_type: str = "#") -> str:
+    """Subscription filter for events: of every company and station by default."""
+    return f"{EVENTS_ROOT}/{group}/{station}/{EVENTS_LEVEL}/{event_type}"
+
+
+def parse_event_topic(topic: str) -> EventTopic:
+    """Split an event or command topic, checking each level by its rule; ``TopicError`` for anything else."""
+    parts = topic.split("/")
+    if len(parts) != 6 or "/".join(parts[:2]) != EVENTS_ROOT or parts[4] not in (EVENTS_LEVEL, COMMANDS_LEVEL):
+        raise TopicError(f"not a forecourt/v1/{{group}}/{{station}}/events|commands/{{type}} topic: {topic[:200]!r}")
+    group, station, direction, event_type = parts[2], parts[3], parts[4], parts[5]
+    if not is_group(group):
+        raise TopicError(f"bad group level in {topic[:200]!r}")
+    if not is_code(station):
+        raise TopicError(f"bad station level in {topic[:200]!r}")
+    if not is_event_type(event_type):
+        raise TopicError(f"bad event type level in {topic[:200]!r}")
+    return EventTopic(group, station, EVENTS_LEVEL if direction == EVENTS_LEVEL else COMMANDS_LEVEL, event_type)

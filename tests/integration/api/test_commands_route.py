@@ -20,7 +20,7 @@ async def test_a_price_change_through_the_api(database_url: str, broker: BrokerA
     async with dispenser() as server:
         node = EdgeNode(station_for(server, code="st-api"), broker, group=group)
         tasks = [asyncio.create_task(node.run()),
-                 asyncio.create_task(api_service(database_url, "127.0.0.1", port, broker))]
+                 asyncio.create_task(api_service(database_url, "127.0.0.1", port, broker, group))]
         try:
             await asyncio.wait_for(node.connected.wait(), 10)
             await wait_for_port("127.0.0.1", port)

@@ -12,7 +12,7 @@ from simulators.dispenser.states import FpState
 from telemetry.contracts.broker import BrokerAddress
 from telemetry.contracts.commands import AUTHORIZE_NOZZLE, SET_PRICE, STOP_FUELLING, command_topic
 from telemetry.contracts.events import CloudEvent
-from telemetry.contracts.topics import EVENTS_ROOT
+from telemetry.contracts.topics import events_filter
 from tests.support.mqtt import recording
 from tests.support.station import dispenser, station_for
 
@@ -23,21 +23,21 @@ def _events(rec: object, kind: str) -> list[CloudEvent]:
     return [CloudEvent.from_bytes(raw) for topic, raw in rec.messages if topic.endswith(f"/events/{kind}")]  # type: ignore[attr-defined]
 
 
-async def _send(broker: BrokerAddress, station: str, kind: str, data: dict[str, object]) -> CloudEvent:
+async def _send(broker: BrokerAddress, group: str, station: str, kind: str, data: dict[str, object]) -> CloudEvent:
     command = CloudEvent(source="test/pos", type=kind, data=data)
     async with aiomqtt.Client(**broker.client_kwargs()) as pos:
-        await pos.publish(command_topic(station, kind), command.to_bytes(), qos=1)
+        await pos.publish(command_topic(group, station, kind), command.to_bytes(), qos=1)
     return command
 
 
 async def test_authorise_price_and_bad_commands(broker: BrokerAddress, group: str) -> None:
-    async with dispenser(speed=4.0) as server, recording(broker, f"{EVENTS_ROOT}/st-01/events/#") as rec:
+    async with dispenser(speed=4.0) as server, recording(broker, events_filter(group, "st-01")) as rec:
         node = EdgeNode(station_for(server, poll_s=0.2), broker, group=group)
         task = asyncio.create_task(node.run())
         try:
             await asyncio.wait_for(node.connected.wait(), 10)
             server.model.lift_nozzle(1, 1)                       # the customer lifts the nozzle
-            authorise = await _send(broker, "st-01", AUTHORIZE_NOZZLE, {
+            authorise = await _send(broker, group, "st-01", AUTHORIZE_NOZZLE, {
                 "device": "disp-01", "fuelling_point": 1, "nozzle": 1, "preset_type": "volume",
                 "preset_value": 150})
             await rec.wait_until(lambda: _events(rec, "fueling.completed"), within_s=30)
@@ -47,8 +47,8 @@ async def test_authorise_price_and_bad_commands(broker: BrokerAddress, group: st
             assert acks[authorise.id]["result"] == "accepted"
 
             server.model.hang_nozzle(1, 1)
-            price = await _send(broker, "st-01", SET_PRICE, {"device": "disp-01", "fuelling_point": 1, "nozzle": 1,
-                                                             "price_fen_per_l": 802})
+            price = await _send(broker, group, "st-01", SET_PRICE, {"device": "disp-01", "fuelling_point": 1,
+                                                                    "nozzle": 1, "price_fen_per_l": 802})
             await rec.wait_until(lambda: any(a.data["command_id"] == price.id
                                              for a in _events(rec, "command.acknowledged")))
             ack = next(a.data for a in _events(rec, "command.acknowledged") if a.data["command_id"] == price.id)
@@ -56,11 +56,11 @@ async def test_authorise_price_and_bad_commands(broker: BrokerAddress, group: st
             assert server.model.fp_view(1).nozzles[0].price_fen == 802         # what the pump now charges
 
             # refused in this state, and nonsense: answered, never ignored
-            stop = await _send(broker, "st-01", STOP_FUELLING, {"device": "disp-01", "fuelling_point": 1})
-            wrong = await _send(broker, "st-01", SET_PRICE, {"device": "disp-01", "fuelling_point": 1, "nozzle": 1,
-                                                             "price_fen_per_l": 0})
-            ghost = await _send(broker, "st-01", AUTHORIZE_NOZZLE, {"device": "disp-99", "fuelling_point": 1})
-            unknown = await _send(broker, "st-01", "command.launch_rocket", {})
+            stop = await _send(broker, group, "st-01", STOP_FUELLING, {"device": "disp-01", "fuelling_point": 1})
+            wrong = await _send(broker, group, "st-01", SET_PRICE, {"device": "disp-01", "fuelling_point": 1,
+                                                                    "nozzle": 1, "price_fen_per_l": 0})
+            ghost = await _send(broker, group, "st-01", AUTHORIZE_NOZZLE, {"device": "disp-99", "fuelling_point": 1})
+            unknown = await _send(broker, group, "st-01", "command.launch_rocket", {})
             wanted = {stop.id, wrong.id, ghost.id, unknown.id}
             await rec.wait_until(lambda: wanted <= {a.data["command_id"] for a in _events(rec,
                                                                                          "command.acknowledged")})
@@ -81,7 +81,7 @@ async def test_sparkplug_dcmd_writes_writable_points_only(broker: BrokerAddress,
     from telemetry.contracts.sparkplug import DataType, Metric, Payload
     from telemetry.contracts.topics import MessageType
 
-    async with dispenser() as server, recording(broker, f"{EVENTS_ROOT}/st-01/events/#") as rec:
+    async with dispenser() as server, recording(broker, events_filter(group, "st-01")) as rec:
         node = EdgeNode(station_for(server, poll_s=0.2), broker, group=group)
         task = asyncio.create_task(node.run())
         try:

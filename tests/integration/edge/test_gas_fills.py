@@ -15,7 +15,7 @@ from simulators.gas_skid.config import GasSkidConfig
 from simulators.gas_skid.server import GasSkidServer
 from telemetry.contracts.broker import BrokerAddress
 from telemetry.contracts.events import CloudEvent
-from telemetry.contracts.topics import EVENTS_ROOT
+from telemetry.contracts.topics import events_filter
 from tests.support.mqtt import recording
 
 pytestmark = pytest.mark.integration
@@ -39,7 +39,7 @@ devices:
 async def test_a_cng_fill_is_one_event_and_one_row(database_url: str, broker: BrokerAddress, group: str,
                                                    tmp_path: Path) -> None:
     async with GasSkidServer(GasSkidConfig(), SimClock(30.0), port=0, publish_interval_s=0.05) as skid, \
-            recording(broker, f"{EVENTS_ROOT}/gas-02/events/#") as rec:
+            recording(broker, events_filter(group, "gas-02")) as rec:
         path = tmp_path / "gas-02.yaml"
         path.write_text(STATION.format(endpoint=skid.endpoint), encoding="utf-8")
         node = EdgeNode(load_station(path), broker, group=group)

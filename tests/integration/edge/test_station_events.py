@@ -11,7 +11,7 @@ from simulators.charger import ChargerConfig, ChargerSimulator
 from simulators.clock import SimClock
 from telemetry.contracts.broker import BrokerAddress
 from telemetry.contracts.events import CloudEvent
-from telemetry.contracts.topics import EVENTS_ROOT
+from telemetry.contracts.topics import events_filter
 from tests.support.mqtt import recording
 
 pytestmark = pytest.mark.integration
@@ -30,7 +30,7 @@ def _csms_node(station: str, broker: BrokerAddress, group: str) -> tuple[EdgeNod
 
 async def test_a_charging_session_becomes_one_event(broker: BrokerAddress, group: str) -> None:
     node, source = _csms_node("st-evt", broker, group)
-    async with recording(broker, f"{EVENTS_ROOT}/st-evt/events/#") as rec:
+    async with recording(broker, events_filter(group, "st-evt")) as rec:
         task = asyncio.create_task(node.run())
         try:
             await asyncio.wait_for(node.connected.wait(), 10)
@@ -60,7 +60,7 @@ async def test_head_office_pushes_the_id_tag_list(broker: BrokerAddress, group: 
     from telemetry.contracts.commands import REPLACE_ID_TAGS, command_topic
 
     node, source = _csms_node("st-tags", broker, group)
-    async with recording(broker, f"{EVENTS_ROOT}/st-tags/events/#") as rec:
+    async with recording(broker, events_filter(group, "st-tags")) as rec:
         task = asyncio.create_task(node.run())
         try:
             await asyncio.wait_for(node.connected.wait(), 10)
@@ -68,7 +68,7 @@ async def test_head_office_pushes_the_id_tag_list(broker: BrokerAddress, group: 
                 for tags in ({"MEMBER42": "Accepted", "RFID0001": "Blocked"}, {"X": "Maybe"}):
                     push = CloudEvent(source="head-office", type=REPLACE_ID_TAGS,
                                       data={"device": "chargers", "id_tags": tags})
-                    await office.publish(command_topic("st-tags", REPLACE_ID_TAGS), push.to_bytes(), qos=1)
+                    await office.publish(command_topic(group, "st-tags", REPLACE_ID_TAGS), push.to_bytes(), qos=1)
             await rec.wait_until(lambda: sum(t.endswith("/command.acknowledged") for t, _ in rec.messages) == 2)
         finally:
             task.cancel()

@@ -1,109 +1,42 @@
-"""A real Mosquitto run on the generated password file, ACL and conf: each station publishes only as itself.
-
-Mosquitto started as root drops to the ``mosquitto`` user (else ``nobody``) *before* it reads the password
-file, the ACL and the TLS key, so under root the test hands the generated folder to that user, as the
-deployment guide says to (``docs/how-to/mqtt-security.md``). pytest's own temp folders are mode 0700 under
-root, so the files go to a folder of their own.
-"""
+"""A real Mosquitto run on the generated password file, ACL and conf: each station publishes only as itself
+(the broker is started by ``tests/support/mosquitto.py``)."""
 
 import asyncio
 import contextlib
-import os
-import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import threading
-import time
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
 from pathlib import Path
 
 import aiomqtt
 import paho.mqtt.client as paho
 import pytest
-from dotenv import dotenv_values
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
 from edge_nodes.runtime import EdgeNode
-from forecourt.local import free_port
-from forecourt.mqtt_security import Listener, generate
 from telemetry.contracts import sparkplug, topics
 from telemetry.contracts.broker import BrokerAddress
+from telemetry.contracts.commands import SET_PRICE, command_topic
 from telemetry.contracts.session import host_state
 from telemetry.contracts.sparkplug import DataType, Metric, Payload
 from telemetry.contracts.topics import MessageType
+from tests.support.mosquitto import HOST_ID, MOSQUITTO, Secured, mosquitto
 from tests.support.mqtt import recording
 from tests.support.station import dispenser, station_for
 
-MOSQUITTO = shutil.which("mosquitto")
 OPENSSL = shutil.which("openssl")
 pytestmark = [pytest.mark.integration, pytest.mark.skipif(MOSQUITTO is None, reason="mosquitto is not on PATH")]
-HOST_ID = "forecourt"
 NOT_AUTHORIZED = 135   # MQTT v5 reason code, in PUBACK and CONNACK
-
-
-@dataclass
-class Secured:
-    out: Path
-    group: str
-    log: Path
-
-    def address(self, name: str, **changes: object) -> BrokerAddress:
-        """The broker as the process with ``<name>.env`` sees it (``changes`` override fields)."""
-        env = dotenv_values(self.out / f"{name}.env")
-        address = BrokerAddress.from_url(env["FORECOURT_MQTT_URL"] or "", ca_file=env.get("FORECOURT_MQTT_CA_FILE"))
-        return replace(address, **changes)  # type: ignore[arg-type]
-
-
-def _hand_to_broker_user(folder: Path) -> None:
-    if os.geteuid() != 0:
-        return                       # mosquitto keeps our uid and reads our 0600 files
-    for name in ("mosquitto", "nobody"):
-        with contextlib.suppress(KeyError):
-            entry = pwd.getpwnam(name)
-            break
-    for root, _, files in os.walk(folder):
-        for path in (root, *(os.path.join(root, f) for f in files)):
-            os.chown(path, entry.pw_uid, entry.pw_gid)
-
-
-@contextlib.contextmanager
-def _mosquitto(work: Path, tls: bool = False) -> Iterator[Secured]:
-    stations = []
-    for code in ("st-01", "st-02"):
-        stations.append(work / f"{code}.yaml")
-        stations[-1].write_text(f"station: {code}\ndevices: []\n")
-    group, port, out = f"t{uuid.uuid4().hex[:10]}", free_port(), work / "mqtt"
-    generate(stations, out, group=group, host_id=HOST_ID, listener=Listener(
-        "localhost" if tls else "127.0.0.1", port, work / "tls" if tls else None, bind_address="127.0.0.1"))
-    _hand_to_broker_user(work)
-    log = work / "mosquitto.log"
-    with log.open("wb") as sink:
-        process = subprocess.Popen([MOSQUITTO or "mosquitto", "-c", str(out / "mosquitto.conf"), "-v"],
-                                   stdout=sink, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            assert process.poll() is None, f"mosquitto stopped: {log.read_text()}"
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-            assert time.monotonic() < deadline, f"mosquitto did not listen: {log.read_text()}"
-            time.sleep(0.05)
-        yield Secured(out, group, log)
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
 @pytest.fixture(scope="module")
 def secured() -> Iterator[Secured]:
     work = Path(tempfile.mkdtemp(prefix="forecourt-mqtt-acl-"))
     try:
-        with _mosquitto(work) as broker:
+        with mosquitto(work) as broker:
             yield broker
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -153,7 +86,7 @@ async def test_publishing_under_another_station_is_refused(secured: Secured) -> 
     g = secured.group
     forged = [_ddata(g, "st-02"), topics.node_topic(g, MessageType.NBIRTH, "st-02"),
               topics.node_topic(g, MessageType.NCMD, "st-01"),           # commands come only from the host
-              topics.state_topic(HOST_ID), topics.event_topic("st-02", "fueling.completed")]
+              topics.state_topic(HOST_ID), topics.event_topic(g, "st-02", "fueling.completed")]
     edge = secured.address("st-01")
     reasons = await asyncio.to_thread(_puback_reasons, edge, [*forged, _ddata(g, "st-01")])
     assert reasons == [NOT_AUTHORIZED] * len(forged) + [16]   # 16: accepted, no matching subscribers
@@ -171,16 +104,22 @@ async def test_a_station_receives_only_its_own_commands(secured: Secured) -> Non
     g = secured.group
     received: list[str] = []
     async with aiomqtt.Client(**secured.address("st-01").client_kwargs()) as edge, \
-            aiomqtt.Client(**secured.address("control-api").client_kwargs()) as host:
+            aiomqtt.Client(**secured.address("ingest").client_kwargs()) as host, \
+            aiomqtt.Client(**secured.address("control-api").client_kwargs()) as api:
         # Mosquitto 2.0 grants the subscription but checks every delivery against the ACL
         await edge.subscribe(topics.node_topic(g, MessageType.NCMD, "+"), qos=1)
+        await edge.subscribe(f"{topics.EVENTS_ROOT}/+/+/commands/#", qos=1)
         await host.publish(topics.node_topic(g, MessageType.NCMD, "st-02"), b"for st-02", qos=1)
+        await api.publish(command_topic(g, "st-02", SET_PRICE), b"for st-02", qos=1)
+        await api.publish(command_topic("other-co", "st-01", SET_PRICE), b"another company's st-01", qos=1)
         await host.publish(topics.node_topic(g, MessageType.NCMD, "st-01"), b"for st-01", qos=1)
+        await api.publish(command_topic(g, "st-01", SET_PRICE), b"for st-01", qos=1)
         async with asyncio.timeout(10):
             async for message in edge.messages:
                 received.append(str(message.topic))
-                break
-    assert received == [topics.node_topic(g, MessageType.NCMD, "st-01")]
+                if len(received) == 2:
+                    break
+    assert received == [topics.node_topic(g, MessageType.NCMD, "st-01"), command_topic(g, "st-01", SET_PRICE)]
 
 
 @pytest.mark.parametrize("change", [{"password": "wrong"}, {"username": None, "password": None},
@@ -244,7 +183,7 @@ def secured_tls() -> Iterator[Secured]:
     work = Path(tempfile.mkdtemp(prefix="forecourt-mqtt-tls-"))
     try:
         _make_certificates(work / "tls")
-        with _mosquitto(work, tls=True) as broker:
+        with mosquitto(work, tls=True) as broker:
             yield broker
     finally:
         shutil.rmtree(work, ignore_errors=True)

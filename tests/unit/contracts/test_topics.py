@@ -1,6 +1,7 @@
 import pytest
 
 from telemetry.contracts import topics
+from telemetry.contracts.commands import SET_PRICE, command_topic, commands_filter
 from telemetry.contracts.topics import MessageType, TopicError
 
 
@@ -29,3 +30,30 @@ def test_malformed_topics_are_rejected(bad: str) -> None:
 def test_shared_subscription_and_filters() -> None:
     assert topics.shared(topics.group_filter("acme"), "ingest") == "$share/ingest/spBv1.0/acme/#"
     assert topics.state_topic("forecourt") == "spBv1.0/STATE/forecourt"
+
+
+def test_event_and_command_topics_carry_the_group() -> None:
+    event = topics.event_topic("acme", "st-01", "fueling.completed")
+    assert event == "forecourt/v1/acme/st-01/events/fueling.completed"
+    assert command_topic("acme", "st-01", SET_PRICE) == "forecourt/v1/acme/st-01/commands/command.set_price"
+    assert commands_filter("acme", "st-01") == "forecourt/v1/acme/st-01/commands/#"
+    assert topics.events_filter() == "forecourt/v1/+/+/events/#"
+    parsed = topics.parse_event_topic("forecourt/v1/acme/st-01/events/fueling.completed")
+    assert (parsed.group, parsed.station, parsed.direction, parsed.type) == ("acme", "st-01", "events",
+                                                                             "fueling.completed")
+    assert topics.parse_event_topic(command_topic("acme", "st-01", SET_PRICE)).direction == "commands"
+
+
+@pytest.mark.parametrize("bad", [
+    "forecourt/v1/st-01/events/fueling.completed",              # no group: the old layout
+    "forecourt/v1/acme/st-01/events/fueling.completed/extra",
+    "forecourt/v1/acme/st-01/alarms/alarm.raised",
+    "forecourt/v1/acme/ST-01/events/fueling.completed",          # not a station code
+    "forecourt/v1/ac me/st-01/events/fueling.completed",
+    "forecourt/v1/acme/st-01/events/fueling",                    # a type is context.verb
+    "forecourt/v1/acme/st-01/events/" + "a." * 40 + "b",
+    "forecourt/v2/acme/st-01/events/fueling.completed",
+])
+def test_malformed_event_topics_are_rejected(bad: str) -> None:
+    with pytest.raises(TopicError):
+        topics.parse_event_topic(bad)

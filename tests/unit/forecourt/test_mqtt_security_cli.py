@@ -29,7 +29,8 @@ def test_generates_files_that_the_settings_accept(tmp_path: Path, clean_env: Non
     other.write_text("station: north-02\ngroup: north-co\ndevices: []\n")
     out = tmp_path / "mqtt"
     code = main(["mqtt-auth", "--stations", str(DEMO), str(other), "--out", str(out), "--group", "acme",
-                 "--host-id", "hq", "--broker-host", "mqtt.example.cn", "--port", "1884"])
+                 "--host-id", "hq", "--broker-host", "mqtt.example.cn", "--port", "1884", "--bind", "10.0.0.5",
+                 "--outbox-mb", "64"])
     assert code == 0
     assert "demo-01.env" in capsys.readouterr().out
 
@@ -41,7 +42,11 @@ def test_generates_files_that_the_settings_accept(tmp_path: Path, clean_env: Non
     assert load_settings(out / "north-02.env").group == "north-co"
     acl = (out / "acl").read_text()
     assert f"topic write spBv1.0/{settings.group}/DDATA/demo-01/+\n" in acl and "topic read spBv1.0/STATE/hq\n" in acl
-    assert "listener 1884\n" in (out / "mosquitto.conf").read_text()
+    conf = (out / "mosquitto.conf").read_text()
+    assert "listener 1884 10.0.0.5\n" in conf and f"max_queued_bytes {2 * 64 * 1024 * 1024}\n" in conf
+    business = BrokerAddress.from_url(load_settings(out / "business.env").mqtt_url or "")
+    assert business.username == "business" and check_password(business.password or "", _passwd(out)["business"])
+    assert load_settings(out / "control-api.env").group == "acme"
 
 
 def test_a_second_run_keeps_every_password(tmp_path: Path, clean_env: None) -> None:

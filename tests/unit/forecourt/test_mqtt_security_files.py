@@ -11,6 +11,7 @@ from paho.mqtt.client import topic_matches_sub
 
 from edge_nodes.station import Station
 from forecourt.mqtt_security import (
+    DROPPED_TOPIC,
     Account,
     Listener,
     MqttSecurityError,
@@ -24,6 +25,7 @@ from forecourt.mqtt_security import (
 )
 from telemetry.contracts import topics
 from telemetry.contracts.broker import BrokerAddress
+from telemetry.contracts.commands import ACKNOWLEDGED, SET_PRICE, command_topic
 from telemetry.contracts.topics import MessageType
 
 OUT = Path("/etc/mosquitto/forecourt")
@@ -76,7 +78,7 @@ def test_an_edge_node_may_publish_every_message_of_its_own_station_and_nothing_e
     own = [topics.node_topic("acme", t, "st-01") for t in (MessageType.NBIRTH, MessageType.NDATA, MessageType.NDEATH)]
     own += [topics.device_topic("acme", t, "st-01", "disp-01")
             for t in (MessageType.DBIRTH, MessageType.DDATA, MessageType.DDEATH)]
-    own.append(topics.event_topic("st-01", "fueling.completed"))
+    own.append(topics.event_topic("acme", "st-01", "fueling.completed"))
     assert all(_may(grants, "write", t) for t in own)
     refused = [
         topics.node_topic("acme", MessageType.NBIRTH, "st-02"),               # another station
@@ -86,7 +88,9 @@ def test_an_edge_node_may_publish_every_message_of_its_own_station_and_nothing_e
         topics.node_topic("acme", MessageType.NCMD, "st-01"),                 # commands come from the host
         topics.device_topic("acme", MessageType.DCMD, "st-01", "disp-01"),
         topics.state_topic("forecourt"),                                      # the host's state
-        topics.event_topic("st-02", "fueling.completed"),
+        topics.event_topic("acme", "st-02", "fueling.completed"),          # another station's event
+        topics.event_topic("other", "st-01", "fueling.completed"),         # the same code in another company
+        command_topic("acme", "st-01", SET_PRICE),                         # commands come from the host
         "spBv1.0/acme/DDATA/st-01/disp-01/extra",                             # not a Sparkplug topic
     ]
     assert not any(_may(grants, "write", t) for t in refused)
@@ -97,20 +101,32 @@ def test_an_edge_node_reads_its_own_commands_and_the_host_state_only() -> None:
     assert _may(grants, "read", topics.node_topic("acme", MessageType.NCMD, "st-01"))
     assert _may(grants, "read", topics.device_topic("acme", MessageType.DCMD, "st-01", "disp-01"))
     assert _may(grants, "read", topics.state_topic("forecourt"))
+    assert _may(grants, "read", command_topic("acme", "st-01", SET_PRICE))
+    assert not _may(grants, "read", command_topic("acme", "st-02", SET_PRICE))
+    assert not _may(grants, "read", command_topic("other", "st-01", SET_PRICE))
     assert not _may(grants, "read", topics.node_topic("acme", MessageType.NCMD, "st-02"))
     assert not _may(grants, "read", topics.device_topic("acme", MessageType.DDATA, "st-02", "disp-01"))
     assert not _may(grants, "read", topics.state_topic("other-host"))
 
 
-def test_the_host_reads_everything_and_writes_only_commands_and_its_state() -> None:
-    grants = host_grants("forecourt")
-    assert _may(grants, "read", topics.device_topic("any", MessageType.DDATA, "st-09", "tank-1"))
-    assert _may(grants, "read", topics.event_topic("st-09", "alarm.raised"))
-    assert _may(grants, "write", topics.node_topic("any", MessageType.NCMD, "st-09"))
-    assert _may(grants, "write", topics.device_topic("any", MessageType.DCMD, "st-09", "disp-01"))
-    assert _may(grants, "write", topics.state_topic("forecourt"))
-    assert not _may(grants, "write", topics.node_topic("any", MessageType.NBIRTH, "st-09"))
-    assert not _may(grants, "write", topics.device_topic("any", MessageType.DDATA, "st-09", "tank-1"))
+def test_each_host_service_gets_what_its_job_needs_and_nothing_else() -> None:
+    ddata = topics.device_topic("any", MessageType.DDATA, "st-09", "tank-1")
+    event = topics.event_topic("any", "st-09", "fueling.completed")
+    ack = topics.event_topic("any", "st-09", ACKNOWLEDGED)
+    command, ncmd = command_topic("any", "st-09", SET_PRICE), topics.node_topic("any", MessageType.NCMD, "st-09")
+    dcmd, state = topics.device_topic("any", MessageType.DCMD, "st-09", "disp-01"), topics.state_topic("forecourt")
+    wanted = {
+        "ingest": {("read", ddata), ("read", ncmd), ("read", dcmd),     # spBv1.0/#: its subscription sees commands
+                   ("write", ncmd), ("write", state), ("read", state), ("read", DROPPED_TOPIC)},
+        "business": {("read", event), ("read", ack), ("read", DROPPED_TOPIC)},
+        "control-api": {("write", command), ("read", ack)},
+    }
+    everything = [(a, t) for a in ("read", "write") for t in (ddata, event, ack, command, ncmd, dcmd, state,
+                                                              DROPPED_TOPIC)]
+    for user, allowed in wanted.items():
+        grants = host_grants(user, "forecourt")
+        assert {(a, t) for a, t in everything if _may(grants, a, t)} == allowed, user
+    assert host_grants("stranger", "forecourt") == ()
 
 
 # --- the whole set -----------------------------------------------------------------------------------
@@ -119,9 +135,10 @@ def test_build_writes_one_user_block_and_env_file_per_station_and_host() -> None
     stations = [*_stations("st-01"), *_stations("st-02", group="west")]
     bundle = build(stations, OUT, group="acme", host_id="forecourt", listener=Listener("mqtt.example.cn"),
                    new_password=_counter())
-    assert [a.username for a in bundle.accounts] == ["edge-st-01", "edge-st-02", "ingest", "control-api"]
+    assert [a.username for a in bundle.accounts] == ["edge-st-01", "edge-st-02", "ingest", "business",
+                                                     "control-api"]
     assert set(bundle.files) == {"passwd", "acl", "mosquitto.conf", "st-01.env", "st-02.env", "ingest.env",
-                                 "control-api.env"}
+                                 "business.env", "control-api.env"}
     acl = bundle.files["acl"][0]
     block = acl[acl.index("user edge-st-02\n"):acl.index("user ingest\n")]
     assert "topic write spBv1.0/west/DDATA/st-02/+\n" in block      # the station's own group wins
@@ -135,9 +152,11 @@ def test_build_writes_one_user_block_and_env_file_per_station_and_host() -> None
         assert (address.host, address.port, address.tls) == ("mqtt.example.cn", 1883, False)
         assert address.username == account.username
         assert check_password(address.password or "", passwd[account.username])
-        assert env["FORECOURT_PRIMARY_HOST_ID"] == "forecourt"
+        assert env.get("FORECOURT_PRIMARY_HOST_ID") == ("forecourt" if account.username != "business"
+                                                        and account.username != "control-api" else None)
     assert "FORECOURT_GROUP=west\n" in bundle.files["st-02.env"][0]
-    assert len({a.password for a in bundle.accounts}) == 4
+    assert "FORECOURT_GROUP=acme\n" in bundle.files["control-api.env"][0]    # the company whose commands it sends
+    assert len({a.password for a in bundle.accounts}) == 5
 
 
 def test_passwords_given_are_kept_and_the_rest_are_new() -> None:
@@ -150,7 +169,7 @@ def test_passwords_given_are_kept_and_the_rest_are_new() -> None:
 def test_conf_without_and_with_tls() -> None:
     plain = build(_stations("st-01"), OUT, group="acme", host_id="forecourt", listener=Listener())
     conf = plain.files["mosquitto.conf"][0]
-    assert "allow_anonymous false\n" in conf and "listener 1883\n" in conf
+    assert "allow_anonymous false\n" in conf and "listener 1883 127.0.0.1\n" in conf   # not every interface
     assert f"password_file {OUT}/passwd\n" in conf and f"acl_file {OUT}/acl\n" in conf
     assert "certfile" not in conf
 
@@ -185,7 +204,7 @@ def test_write_sets_modes_and_known_passwords_reads_them_back(tmp_path: Path) ->
     write(bundle, tmp_path)
     modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.iterdir()}
     assert modes == {"passwd": 0o600, "acl": 0o600, "mosquitto.conf": 0o644, "st-01.env": 0o600,
-                     "ingest.env": 0o600, "control-api.env": 0o600}
+                     "ingest.env": 0o600, "business.env": 0o600, "control-api.env": 0o600}
     assert known_passwords(tmp_path) == {a.username: a.password for a in bundle.accounts}
     assert known_passwords(tmp_path / "missing") == {}
 
@@ -198,3 +217,13 @@ def test_a_password_with_url_characters_survives_the_env_file(tmp_path: Path) ->
                    passwords={"edge-st-01": awkward})
     write(bundle, tmp_path)
     assert known_passwords(tmp_path)["edge-st-01"] == awkward
+
+
+def test_queues_hold_what_every_outbox_would_and_the_broker_keeps_them() -> None:
+    bundle = build(_stations("st-01", "st-02", "st-03"), OUT, group="acme", host_id="forecourt",
+                   listener=Listener(), outbox_bytes=64 * 1024 * 1024)
+    conf = bundle.files["mosquitto.conf"][0].splitlines()
+    assert f"max_queued_bytes {3 * 64 * 1024 * 1024}" in conf      # three stations' outboxes, in bytes
+    assert f"max_queued_messages {3 * 2 * 1024 * 1024}" in conf     # 32-byte messages: the byte bound comes first
+    assert "max_inflight_messages 1000" in conf
+    assert "persistence true" in conf and f"persistence_location {OUT}/" in conf

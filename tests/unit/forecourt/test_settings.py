@@ -19,6 +19,8 @@ def test_defaults_mean_embedded_infrastructure(monkeypatch: pytest.MonkeyPatch) 
     ("FORECOURT_MQTT_URL", "http://x", "FORECOURT_MQTT_URL: expected a URL like mqtt://"),
     ("FORECOURT_LOG_LEVEL", "LOUD", "FORECOURT_LOG_LEVEL: expected one of"),
     ("FORECOURT_API_PROT", "1", "FORECOURT_API_PROT: not a setting"),
+    ("FORECOURT_BUSINESS_GROUP", "acme/#", "FORECOURT_BUSINESS_GROUP: expected letters, digits"),   # a topic level
+    ("FORECOURT_BUSINESS_STALL_AFTER_S", "0", "FORECOURT_BUSINESS_STALL_AFTER_S: expected a larger number"),
 ])
 def test_wrong_values_name_the_variable(monkeypatch: pytest.MonkeyPatch, var: str, value: str, expect: str) -> None:
     monkeypatch.setenv(var, value)
