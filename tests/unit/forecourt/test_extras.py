@@ -80,7 +80,7 @@ def test_simulated_station_without_numpy_names_the_sim_extra(tmp_path: Path) -> 
     assert "pip install 'forecourt[sim]'" in _one_line(result)
 
 
-@pytest.mark.parametrize("module", ["forecourt.services", "forecourt.demo", "edge_nodes.runtime",
+@pytest.mark.parametrize("module", ["forecourt.services", "forecourt.demo", "forecourt.simulate", "edge_nodes.runtime",
                                     "telemetry.ingest.worker", "business_services.consumer", "control_api.app",
                                     "protocol_adapters.ocpp.server", "grafana.command"])
 def test_production_modules_import_without_the_extras(module: str) -> None:
