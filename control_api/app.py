@@ -3,6 +3,7 @@
 Every route shares the same guards: a request body limit (``control_api/limits.py``, 413), checked
 station and device codes (``control_api/deps.py``, 422), schema errors as one readable 422 and a
 database or broker outage as 503 with ``Retry-After`` (``control_api/errors.py``).
+Swagger UI on ``/docs`` comes from local files, never a CDN (``control_api/swagger.py``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from control_api import errors
+from control_api import errors, swagger
 from control_api.database import Database
 from control_api.limits import MAX_BODY_BYTES, BodyLimit
 from control_api.live import LiveHub
@@ -42,9 +43,11 @@ def create_app(database_url: str, broker: BrokerAddress | None = None, *, group:
             await database.close()
 
     app = FastAPI(title="Forecourt control API", version="0.1.0", lifespan=lifespan,
-                  description="加油/加气/充电站运营平台 控制 API")
+                  description="加油/加气/充电站运营平台 控制 API",
+                  docs_url=None, redoc_url=None)   # Swagger UI from local files instead (control_api/swagger.py)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     errors.install(app)
+    swagger.install(app)
     for router in ROUTERS:
         app.include_router(router)
     return app

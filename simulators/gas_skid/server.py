@@ -45,7 +45,10 @@ REFUSAL_STATUS = {
     Refusal.OUT_OF_RANGE: StatusCodes.BadOutOfRange,
     Refusal.RESOURCE_LOW: StatusCodes.BadResourceUnavailable,
     Refusal.NOT_WRITABLE: StatusCodes.BadNotWritable,
+    Refusal.TYPE_MISMATCH: StatusCodes.BadTypeMismatch,
     Refusal.BAD_ARGUMENT: StatusCodes.BadInvalidArgument,
+    Refusal.ARGUMENTS_MISSING: StatusCodes.BadArgumentsMissing,
+    Refusal.TOO_MANY_ARGUMENTS: StatusCodes.BadTooManyArguments,
 }
 
 
@@ -222,13 +225,14 @@ class GasSkidServer:
         """A client's write of one node in our namespace, judged as the PLC would."""
         await self._delay_response()
         spec = self._points.get(item.NodeId)
-        if item.AttributeId != AttributeIds.Value or spec is None or spec.write is None:
-            return status(StatusCodes.BadNotWritable)
-        variant = item.Value.Value
-        if variant is None or variant.VariantType != spec.vtype:
-            return status(StatusCodes.BadTypeMismatch)
-        await self.sync()
         try:
+            if item.AttributeId != AttributeIds.Value or spec is None or spec.write is None:
+                raise CommandRefused(Refusal.NOT_WRITABLE, f"{item.NodeId.Identifier} is not a writable setpoint")
+            variant = item.Value.Value
+            if variant is None or variant.VariantType != spec.vtype:
+                given = "no value" if variant is None else variant.VariantType.name
+                raise CommandRefused(Refusal.TYPE_MISMATCH, f"{spec.name} takes {spec.vtype.name}, got {given}")
+            await self.sync()
             spec.write(self.model, variant.Value)
         except CommandRefused as refused:
             return await self._refuse(refused)
@@ -238,12 +242,13 @@ class GasSkidServer:
     def _method_handler(self, spec: MethodSpec) -> ua_nodes.MethodHandler:
         async def handler(_parent: ua.NodeId, *args: ua.Variant) -> list[ua.Variant] | ua.StatusCode:
             await self._delay_response()
-            if len(args) < len(spec.inputs):
-                return status(StatusCodes.BadArgumentsMissing)
-            if len(args) > len(spec.inputs):
-                return status(StatusCodes.BadTooManyArguments)
-            await self.sync()
             try:
+                count = f"{spec.name} takes {len(spec.inputs)} argument(s), got {len(args)}"
+                if len(args) < len(spec.inputs):
+                    raise CommandRefused(Refusal.ARGUMENTS_MISSING, count)
+                if len(args) > len(spec.inputs):
+                    raise CommandRefused(Refusal.TOO_MANY_ARGUMENTS, count)
+                await self.sync()
                 outputs = spec.call(self.model, [arg.Value for arg in args])
             except CommandRefused as refused:
                 return await self._refuse(refused)
@@ -277,8 +282,7 @@ class GasSkidServer:
             ("LastRefusal", ua.Variant("", ua.VariantType.String), "why the last write or call was refused"),
         ):
             node = await root.add_variable(nid(f"{ROOT}.{identifier}", ns), ua_nodes.qname(identifier, ns), value)
-            description_value = ua.DataValue(ua.Variant(ua_nodes.text(description)))
-            await node.write_attribute(AttributeIds.Description, description_value)
+            await ua_nodes.describe(node, description)
         parents: dict[tuple[str, ...], ua_nodes.Node] = {(): root}
         for obj in address_space(self.model):
             parent = parents[obj.path[:-1]]

@@ -88,7 +88,7 @@ async def add_variable(parent: Node, ns: int, identifier: str, spec: PointSpec, 
         access |= ua.AccessLevel.CurrentWrite.mask
     attrs = ua.VariableAttributes()
     attrs.DisplayName = text(spec.name)
-    attrs.Description = text(spec.description or spec.name)
+    attrs.Description = text(spec.description)
     attrs.DataType = std(spec.vtype.value)
     attrs.Value = variant(value, spec.vtype)
     attrs.ValueRank = ua.ValueRank.Scalar
@@ -106,14 +106,17 @@ async def add_variable(parent: Node, ns: int, identifier: str, spec: PointSpec, 
             DisplayName=text(spec.unit.symbol),
             Description=text(spec.unit.description),
         )
-        await node.add_property(nid(f"{identifier}.EngineeringUnits", ns),
-                                qname("EngineeringUnits", 0), units,
-                                varianttype=ua.VariantType.ExtensionObject, datatype=ObjectIds.EUInformation)
+        prop = await node.add_property(nid(f"{identifier}.EngineeringUnits", ns),
+                                       qname("EngineeringUnits", 0), units,
+                                       varianttype=ua.VariantType.ExtensionObject, datatype=ObjectIds.EUInformation)
+        await describe(prop, f"unit of {spec.name}: {spec.unit.symbol} ({spec.unit.description}, "
+                             f"UNECE {spec.unit.code})")
     if spec.eu_range is not None:
         low, high = spec.eu_range
-        await node.add_property(nid(f"{identifier}.EURange", ns), qname("EURange", 0),
-                                ua.Range(Low=float(low), High=float(high)),
-                                varianttype=ua.VariantType.ExtensionObject, datatype=ObjectIds.Range)
+        prop = await node.add_property(nid(f"{identifier}.EURange", ns), qname("EURange", 0),
+                                       ua.Range(Low=float(low), High=float(high)),
+                                       varianttype=ua.VariantType.ExtensionObject, datatype=ObjectIds.Range)
+        await describe(prop, f"the widest range a write of {spec.name} accepts: {low:g}..{high:g}")
     return node
 
 
@@ -135,10 +138,18 @@ async def add_method(parent: Node, ns: int, identifier: str, spec: MethodSpec, h
         [_argument(a) for a in spec.inputs],
         [_argument(a) for a in spec.outputs],
     )
-    await method.write_attribute(
-        AttributeIds.Description, ua.DataValue(ua.Variant(text(spec.description)))
-    )
+    await describe(method, spec.description)
+    for prop_name, args in (("InputArguments", spec.inputs), ("OutputArguments", spec.outputs)):
+        if args:
+            names = ", ".join(a.name for a in args)
+            kind = "arguments" if prop_name == "InputArguments" else "results"
+            await describe(await method.get_child(f"0:{prop_name}"), f"{kind} of {spec.name}: {names}")
     return method
+
+
+async def describe(node: Node, description: str) -> None:
+    """Set a node's Description attribute (asyncua repeats the BrowseName when none is given)."""
+    await node.write_attribute(AttributeIds.Description, ua.DataValue(ua.Variant(text(description))))
 
 
 async def _add(parent: Node, item: ua.AddNodesItem) -> Node:

@@ -143,6 +143,35 @@ async def test_writes_the_plc_would_refuse_are_refused(client: Client, skid: Gas
     assert await value(client, "CngDispenser2", "Amount_fen") == 976  # 2.00 kg x 488 fen/kg
 
 
+async def test_every_refused_write_or_call_says_why_in_last_refusal(client: Client, skid: GasSkidServer) -> None:
+    mass = await node(client, "LngDispenser1", "Mass_kg")
+    await expect_bad(uaerrors.BadNotWritable, mass.write_value(ua.Variant(1.0, ua.VariantType.Double)))
+    assert await value(client, "LastRefusal") == (
+        "not_writable: GasSkid.LngDispenser1.Mass_kg is not a writable setpoint")
+    price = await node(client, "LngDispenser1", "UnitPrice_fen_per_kg")
+    await expect_bad(uaerrors.BadTypeMismatch, price.write_value(ua.Variant(4.8, ua.VariantType.Double)))
+    assert await value(client, "LastRefusal") == "type_mismatch: UnitPrice_fen_per_kg takes Int32, got Double"
+    lng = await node(client, "LngDispenser1")
+    ns = lng.nodeid.NamespaceIndex
+    await expect_bad(uaerrors.BadArgumentsMissing, lng.call_method(f"{ns}:StartFill"))
+    assert await value(client, "LastRefusal") == "arguments_missing: StartFill takes 1 argument(s), got 0"
+    await expect_bad(uaerrors.BadTooManyArguments, lng.call_method(f"{ns}:StartFill", 1.0, 2.0))
+    assert await value(client, "LastRefusal") == "too_many_arguments: StartFill takes 1 argument(s), got 2"
+    assert await value(client, "LngDispenser1", "State") == 0  # nothing was started
+
+
+async def test_no_node_description_repeats_its_browse_name(client: Client) -> None:
+    todo, seen = [await node(client)], 0
+    while todo:
+        current = todo.pop()
+        name = (await current.read_browse_name()).Name
+        description = (await current.read_description()).Text
+        assert description and description != name, (current.nodeid, description)
+        seen += 1
+        todo.extend(await current.get_children())
+    assert seen > 200  # objects, variables, methods and their properties, all of them walked
+
+
 async def test_calls_the_plc_would_refuse_are_refused(client: Client, skid: GasSkidServer) -> None:
     lng = await node(client, "LngDispenser2")
     ns = lng.nodeid.NamespaceIndex

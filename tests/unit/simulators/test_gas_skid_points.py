@@ -104,3 +104,15 @@ def test_methods_are_declared_per_object(model: GasSkidModel) -> None:
     assert methods["CngDispenser2"] == ["StartFill", "Stop", "Reset"]
     assert methods["LngTank1"] == ["OpenVentValve", "CloseVentValve"]
     assert methods["LngDispenser1"] == ["StartFill", "Stop", "Reset"]
+
+
+def test_every_point_and_method_describes_itself(model: GasSkidModel) -> None:
+    """A description says what the node is (and unit and range where it has them), not its name again."""
+    for obj in address_space(model):
+        assert obj.description and obj.description != obj.path[-1], obj.path
+        for point in obj.points:
+            assert point.description and point.description != point.name, (obj.path, point.name)
+            if point.unit is not None:
+                assert point.unit.symbol in point.description, (obj.path, point.name)
+        for method in obj.methods:
+            assert method.description and method.description != method.name, (obj.path, method.name)

@@ -1,0 +1,108 @@
+"""Head office's Mosquitto configuration (deploy/head-office/mosquitto/) on a real Mosquitto.
+
+The file includes what ``forecourt mqtt-auth`` writes and adds persistence: a QoS 1 message queued for an
+ingest worker that is away (its persistent session on the shared subscription) must survive a restart of
+the broker. The container paths are swapped for a folder of the test's own; the rest of the file is used
+as it is. Like ``test_mqtt_acl_mosquitto.py``, the files go to the broker's user under root.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import aiomqtt
+import pytest
+from dotenv import dotenv_values
+
+from forecourt.local import free_port
+from forecourt.mqtt_security import Listener, generate
+from telemetry.contracts import topics
+from telemetry.contracts.broker import BrokerAddress, persistent_session
+from telemetry.contracts.topics import MessageType
+
+MOSQUITTO = shutil.which("mosquitto")
+pytestmark = [pytest.mark.integration, pytest.mark.skipif(MOSQUITTO is None, reason="mosquitto is not on PATH")]
+ROOT = Path(__file__).resolve().parents[3]
+CONF = ROOT / "deploy" / "head-office" / "mosquitto" / "mosquitto.conf"
+CONTAINER_DATA, CONTAINER_AUTH = "persistence_location /mosquitto/data/", "include_dir /etc/forecourt/mqtt"
+
+
+def _hand_to_broker_user(folder: Path) -> None:
+    if os.geteuid() != 0:
+        return
+    for name in ("mosquitto", "nobody"):
+        with contextlib.suppress(KeyError):
+            entry = pwd.getpwnam(name)
+            break
+    for root, _, files in os.walk(folder):
+        for path in (root, *(os.path.join(root, f) for f in files)):
+            os.chown(path, entry.pw_uid, entry.pw_gid)
+
+
+@contextlib.contextmanager
+def _broker(conf: Path, port: int) -> Iterator[None]:
+    log = conf.parent / "mosquitto.log"
+    with log.open("ab") as sink:
+        process = subprocess.Popen([MOSQUITTO or "mosquitto", "-c", str(conf)], stdout=sink, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            assert process.poll() is None, f"mosquitto stopped: {log.read_text()}"
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+            assert time.monotonic() < deadline, f"mosquitto did not listen: {log.read_text()}"
+            time.sleep(0.05)
+        yield
+    finally:
+        process.terminate()   # mosquitto writes its persistence file on SIGTERM
+        process.wait(10)
+
+
+@pytest.fixture
+def work() -> Iterator[Path]:
+    folder = Path(tempfile.mkdtemp(prefix="forecourt-deploy-mqtt-"))   # pytest's temp root is 0700 under root
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+async def test_a_message_queued_for_an_absent_ingest_worker_survives_a_broker_restart(work: Path) -> None:
+    port, group = free_port(), "acme-energy"
+    generate([ROOT / "config" / "stations" / "demo.yaml"], work / "mqtt", group=group, host_id="forecourt",
+             listener=Listener("127.0.0.1", port, bind_address="127.0.0.1"))
+    text = CONF.read_text()
+    assert CONTAINER_DATA in text and CONTAINER_AUTH in text
+    (work / "data").mkdir()
+    conf = work / "mosquitto.conf"
+    conf.write_text(text.replace(CONTAINER_DATA, f"persistence_location {work / 'data'}/")
+                    .replace(CONTAINER_AUTH, f"include_dir {work / 'mqtt'}"))
+    _hand_to_broker_user(work)
+
+    def login(name: str) -> BrokerAddress:
+        env = dotenv_values(work / "mqtt" / f"{name}.env")
+        return replace(BrokerAddress.from_url(env["FORECOURT_MQTT_URL"] or ""), mqtt5=True)
+
+    ingest_filter = topics.shared(topics.group_filter(group), "ingest")
+    ndata = topics.node_topic(group, MessageType.NDATA, "demo-01")
+    session = persistent_session("forecourt-ingest-test-1")   # as an ingest worker asks for it
+    with _broker(conf, port):
+        async with aiomqtt.Client(**login("ingest").client_kwargs(), **session) as ingest:
+            await ingest.subscribe(ingest_filter, qos=1)
+        async with aiomqtt.Client(**login("demo-01").client_kwargs()) as edge:   # the worker is away
+            await edge.publish(ndata, b"while the worker restarts", qos=1)
+    with _broker(conf, port):                                                        # the broker restarted
+        async with aiomqtt.Client(**login("ingest").client_kwargs(), **session) as ingest:
+            message = await asyncio.wait_for(anext(aiter(ingest.messages)), 10)
+    assert (str(message.topic), message.payload) == (ndata, b"while the worker restarts")
