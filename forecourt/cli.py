@@ -99,6 +99,8 @@ def _parser() -> argparse.ArgumentParser:
     auth.add_argument("--bind", default="127.0.0.1", help="the one address the broker listens on (0.0.0.0: all)")
     auth.add_argument("--outbox-mb", type=int, help="each edge outbox's limit, which sizes the broker's queues "
                                                     "(default FORECOURT_EDGE_OUTBOX_MAX_MB)")
+    auth.add_argument("--persistence-dir", type=Path,
+                      help="where the broker saves its queues (default: the --out folder)")
 
     grafana = sub.add_parser("grafana", help="Grafana dashboards as code (docs/grafana.md)")
     grafana_sub = grafana.add_subparsers(dest="grafana_command", required=True, metavar="ACTION")
@@ -184,7 +186,8 @@ def main(argv: list[str] | None = None) -> int:
         return mqtt_auth_command(args.stations, args.out, group=args.group or settings.group,
                                  host_id=args.host_id or settings.primary_host_id or "forecourt",
                                  listener=Listener(args.broker_host, args.port, args.tls_dir, args.bind),
-                                 outbox_bytes=(args.outbox_mb or settings.edge_outbox_max_mb) * 1024 * 1024)
+                                 outbox_bytes=(args.outbox_mb or settings.edge_outbox_max_mb) * 1024 * 1024,
+                                 persistence_dir=args.persistence_dir)
     try:
         asyncio.run(_main(args, settings))
     except KeyboardInterrupt:

@@ -18,7 +18,7 @@ from simulators.charger import ChargerConfig, ChargerSimulator
 from simulators.clock import SimClock
 from telemetry.contracts.broker import BrokerAddress
 from telemetry.contracts.events import CloudEvent
-from telemetry.contracts.topics import EVENTS_ROOT
+from telemetry.contracts.topics import events_filter
 from tests.support.mqtt import recording
 
 pytestmark = pytest.mark.integration
@@ -42,7 +42,7 @@ def _charging_events(messages: list[tuple[str, bytes]]) -> list[CloudEvent]:
 async def test_a_blocked_card_charging_offline_is_reported_refused_with_its_energy(
         broker: BrokerAddress, group: str, version: str) -> None:
     node, source = _csms_node("st-refused", broker, group)
-    async with recording(broker, f"{EVENTS_ROOT}/st-refused/events/#") as rec:
+    async with recording(broker, events_filter(group, "st-refused")) as rec:
         task = asyncio.create_task(node.run())
         try:
             await asyncio.wait_for(node.connected.wait(), 10)
@@ -70,7 +70,7 @@ async def test_a_blocked_card_charging_offline_is_reported_refused_with_its_ener
 
 async def test_an_accepted_session_is_completed_with_its_tag_status(broker: BrokerAddress, group: str) -> None:
     node, source = _csms_node("st-accepted", broker, group)
-    async with recording(broker, f"{EVENTS_ROOT}/st-accepted/events/#") as rec:
+    async with recording(broker, events_filter(group, "st-accepted")) as rec:
         task = asyncio.create_task(node.run())
         try:
             await asyncio.wait_for(node.connected.wait(), 10)

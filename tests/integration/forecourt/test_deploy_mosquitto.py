@@ -1,9 +1,10 @@
 """Head office's Mosquitto configuration (deploy/head-office/mosquitto/) on a real Mosquitto.
 
-The file includes what ``forecourt mqtt-auth`` writes and adds persistence: a QoS 1 message queued for an
-ingest worker that is away (its persistent session on the shared subscription) must survive a restart of
-the broker. The container paths are swapped for a folder of the test's own; the rest of the file is used
-as it is. Like ``test_mqtt_acl_mosquitto.py``, the files go to the broker's user under root.
+The file includes what ``forecourt mqtt-auth`` writes (with persistence in the folder the compose file's
+mqtt-auth service names): a QoS 1 message queued for an ingest worker that is away (its persistent session
+on the shared subscription) must survive a restart of the broker. The container paths are swapped for
+folders of the test's own; the rest of the file is used as it is. Like ``test_mqtt_acl_mosquitto.py``, the
+files go to the broker's user under root.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ MOSQUITTO = shutil.which("mosquitto")
 pytestmark = [pytest.mark.integration, pytest.mark.skipif(MOSQUITTO is None, reason="mosquitto is not on PATH")]
 ROOT = Path(__file__).resolve().parents[3]
 CONF = ROOT / "deploy" / "head-office" / "mosquitto" / "mosquitto.conf"
-CONTAINER_DATA, CONTAINER_AUTH = "persistence_location /mosquitto/data/", "include_dir /etc/forecourt/mqtt"
+COMPOSE = ROOT / "deploy" / "head-office" / "compose.yaml"
+CONTAINER_DATA, CONTAINER_AUTH = "/mosquitto/data", "include_dir /etc/forecourt/mqtt"
 
 
 def _hand_to_broker_user(folder: Path) -> None:
@@ -80,14 +82,15 @@ def work() -> Iterator[Path]:
 
 async def test_a_message_queued_for_an_absent_ingest_worker_survives_a_broker_restart(work: Path) -> None:
     port, group = free_port(), "acme-energy"
+    # the compose file's mqtt-auth service names the broker's data folder; here it is a folder of the test's own
+    assert f'"--persistence-dir", "{CONTAINER_DATA}"' in COMPOSE.read_text()
     generate([ROOT / "config" / "stations" / "demo.yaml"], work / "mqtt", group=group, host_id="forecourt",
-             listener=Listener("127.0.0.1", port, bind_address="127.0.0.1"))
+             listener=Listener("127.0.0.1", port, bind_address="127.0.0.1"), persistence_dir=work / "data")
     text = CONF.read_text()
-    assert CONTAINER_DATA in text and CONTAINER_AUTH in text
+    assert CONTAINER_AUTH in text
     (work / "data").mkdir()
     conf = work / "mosquitto.conf"
-    conf.write_text(text.replace(CONTAINER_DATA, f"persistence_location {work / 'data'}/")
-                    .replace(CONTAINER_AUTH, f"include_dir {work / 'mqtt'}"))
+    conf.write_text(text.replace(CONTAINER_AUTH, f"include_dir {work / 'mqtt'}"))
     _hand_to_broker_user(work)
 
     def login(name: str) -> BrokerAddress:
