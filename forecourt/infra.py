@@ -53,7 +53,7 @@ class Infrastructure:
                 with self.progress("数据库迁移 (migrations)"):
                     try:
                         await asyncio.to_thread(migrate, self.database_url)
-                    except psycopg.OperationalError as exc:
+                    except psycopg.Error as exc:   # unreachable, no such role or database, no rights
                         raise database_failure(self.database_url, exc) from None
             if self.want_broker:
                 if s.mqtt_url is None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import io
 import os
+import ssl
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -80,8 +81,14 @@ class Settings(BaseSettings):
     @field_validator("mqtt_ca_file")
     @classmethod
     def _readable_file(cls, v: Path | None) -> Path | None:
-        if v is not None and not v.is_file():
+        if v is None:
+            return v
+        if not v.is_file():
             raise ValueError("an existing CA file (PEM)")
+        try:
+            ssl.create_default_context(cafile=str(v))
+        except (ssl.SSLError, UnicodeDecodeError):
+            raise ValueError("a CA file in PEM format (-----BEGIN CERTIFICATE-----)") from None
         return v
 
 

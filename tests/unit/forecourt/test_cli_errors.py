@@ -156,3 +156,13 @@ def test_the_readme_configuration_table_has_every_setting() -> None:
     rows = [line for line in table.splitlines() if line.startswith("| `FORECOURT_")]
     named = set(re.findall(r"`(FORECOURT_[A-Z0-9_]+)`", "\n".join(row.split("|")[1] for row in rows)))
     assert {f"FORECOURT_{name.upper()}" for name in Settings.model_fields} <= named
+
+
+def test_a_ca_file_that_is_not_pem_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    ca = tmp_path / "ca.crt"
+    ca.write_text("this is not a certificate\n")
+    monkeypatch.setenv("FORECOURT_MQTT_URL", "mqtts://broker.example:8883")
+    monkeypatch.setenv("FORECOURT_MQTT_CA_FILE", str(ca))
+    code, err = _run(["ingest"], capsys)
+    assert code == 2 and "FORECOURT_MQTT_CA_FILE" in err and "PEM" in err
