@@ -14,6 +14,7 @@ import pytest
 pytestmark = pytest.mark.integration
 
 FORECOURT = Path(sys.executable).parent / "forecourt"
+ROOT = Path(__file__).parents[3]
 
 
 def _env(tmp_path: Path, **settings: str) -> dict[str, str]:
@@ -24,7 +25,8 @@ def _env(tmp_path: Path, **settings: str) -> dict[str, str]:
 
 
 def _forecourt(args: list[str], env: dict[str, str]) -> tuple[int, str]:
-    done = subprocess.run([str(FORECOURT), *args], env=env, capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run([str(FORECOURT), *args], env=env, capture_output=True, text=True, timeout=60, check=False,
+                          cwd=ROOT)
     assert "Traceback" not in done.stderr, done.stderr
     assert "never awaited" not in done.stderr, done.stderr
     problem = [line for line in done.stderr.splitlines() if not line.startswith("[")]   # progress lines: [1/2] …
@@ -83,6 +85,9 @@ def test_a_database_nobody_listens_for_is_named(command: list[str], tmp_path: Pa
     (["ingest"], {"FORECOURT_INGEST_METRICS_PORT": "{port}"}, "--metrics-port or FORECOURT_INGEST_METRICS_PORT"),
     (["business", "--metrics-port", "{port}"], {}, "--metrics-port or FORECOURT_BUSINESS_METRICS_PORT"),
     (["sim", "dispenser", "--port", "{port}"], {}, "--port"),
+    (["edge", "--station", "config/stations/demo.yaml"], {"FORECOURT_EDGE_METRICS_PORT": "{port}"},
+     "--metrics-port or FORECOURT_EDGE_METRICS_PORT"),
+    (["demo", "--api-port", "{port}"], {}, "--api-port or FORECOURT_API_PORT"),
 ])
 def test_a_busy_port_is_named_with_the_setting_that_chooses_it(
         command: list[str], setting: dict[str, str], names: str, busy_port: int, tmp_path: Path) -> None:
