@@ -181,6 +181,27 @@ def _listen_ports(args: argparse.Namespace, settings: Settings) -> list[tuple[st
     return []
 
 
+def _check_dispenser_file(path: Path) -> None:
+    """``sim dispenser --config FILE``: a file that is not UTF-8, not YAML or not a dispenser is named in one line."""
+    import yaml
+    from pydantic import ValidationError
+
+    from forecourt.simulate import dispenser_config
+
+    try:
+        dispenser_config(path)
+    except UnicodeDecodeError as exc:
+        raise StationConfigError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        raise StationConfigError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', None) or exc}") from None
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg']}"
+                             for e in exc.errors())
+        raise StationConfigError(f"{path}: {problems}") from None
+
+
 async def _main(args: argparse.Namespace, settings: Settings) -> None:
     for host, port, set_by in _listen_ports(args, settings):
         check_port_free(host, port, set_by)
@@ -219,6 +240,8 @@ async def _main(args: argparse.Namespace, settings: Settings) -> None:
     elif args.command == "sim":
         from forecourt.simulate import run_dispenser
 
+        if args.config is not None:
+            _check_dispenser_file(args.config)
         await run_until_stopped(run_dispenser(args.config, args.host, args.port, auto_authorise=args.auto_authorise,
                                               speed=args.speed))
     elif args.command == "db":

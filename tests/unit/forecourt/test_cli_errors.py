@@ -166,3 +166,16 @@ def test_a_ca_file_that_is_not_pem_is_named(tmp_path: Path, monkeypatch: pytest.
     monkeypatch.setenv("FORECOURT_MQTT_CA_FILE", str(ca))
     code, err = _run(["ingest"], capsys)
     assert code == 2 and "FORECOURT_MQTT_CA_FILE" in err and "PEM" in err
+
+
+@pytest.mark.parametrize(("content", "says"), [
+    (b"fuelling_points: 3\n", "fuelling_points: Input should be a valid list"),
+    ("seed: 1\n# 加油机\n".encode("gbk"), "UTF-8"),
+    (b"fuelling_points: [\n", "not valid YAML at line 2"),
+])
+def test_a_wrong_dispenser_file_is_named(content: bytes, says: str, tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "dispenser.yaml"
+    config.write_bytes(content)
+    code, err = _run(["sim", "dispenser", "--config", str(config), "--port", "0"], capsys)
+    assert code == 2 and str(config) in err and says in err
