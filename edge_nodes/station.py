@@ -72,6 +72,8 @@ def load_station(path: Path) -> Station:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise StationConfigError(f"{path}: cannot read station file: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise StationConfigError(f"{path}: not UTF-8 text (byte {exc.start}); save the station file as UTF-8") from None
     except yaml.YAMLError as exc:
         raise StationConfigError(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(raw, dict):

@@ -11,72 +11,118 @@
   forecourt infra                        only the database and broker, to run services one by one
   forecourt mqtt-auth --stations … --out DIR   MQTT users, ACL and mosquitto.conf for the edge nodes
   forecourt grafana build | sync --url URL --token TOKEN   dashboards as code (docs/grafana.md)
+  forecourt settings                     every FORECOURT_* setting with its default and meaning
 
-Settings come from FORECOURT_* environment variables (see README, "Configuration").
+Settings come from FORECOURT_* environment variables (see README, "Configuration"), listed below.
+A wrong setting, flag, file or busy port ends in one line naming it (exit code 2, or 1 when a
+database, broker or port cannot be used), never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from edge_nodes.station import StationConfigError
+from forecourt.failures import check_data_dir, check_port_free
 from forecourt.infra import Infrastructure
 from forecourt.local import InfrastructureError
+from forecourt.logs import configure_logging
 from forecourt.runner import run_until_stopped
-from forecourt.settings import Settings, SettingsError, load_settings
+from forecourt.settings import Settings, SettingsError, load_settings, settings_table
 
 log = logging.getLogger("forecourt")
 
-QUIET_LOGGERS = ("amqtt", "transitions", "asyncua", "pymodbus", "uvicorn.error", "websockets")
+
+def _number(low: int, high: int) -> Callable[[str], int]:
+    def check(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"expected a port from {low} to {high}, got {value}")
+        return value
+    return check
+
+
+PORT = _number(1, 65535)
+PORT_OR_FREE = _number(0, 65535)   # 0: one the system picks
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a number above 0, got {text}")
+    return value
+
+
+def _file(text: str) -> Path:
+    path = Path(text)
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"no such file: {text}")
+    return path
+
+
+def _folder(text: str) -> Path:
+    path = Path(text)
+    if not path.is_dir():
+        raise argparse.ArgumentTypeError(f"no such folder: {text}")
+    return path
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="forecourt", description=__doc__,
+                                epilog="settings (FORECOURT_* variables, default, meaning):\n" + settings_table(),
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--env-file", type=Path, help="read FORECOURT_* settings from this file as well")
+    p.add_argument("--env-file", type=_file, help="read FORECOURT_* settings from this file as well")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = sub.add_parser("demo", help="start a simulated station, broker, database, ingest and API",
                           description="Start everything for one simulated station and print where to look. "
                                       "Ctrl-C stops it all.")
-    demo.add_argument("--api-port", type=int, help="control API port (default FORECOURT_API_PORT or 8000)")
-    demo.add_argument("--every", type=float, default=20.0,
+    demo.add_argument("--api-port", type=PORT, help="control API port (default FORECOURT_API_PORT or 8000)")
+    demo.add_argument("--every", type=_positive, default=20.0,
                       help="average seconds between vehicles at the pump (default 20)")
 
     edge = sub.add_parser("edge", help="run a station's edge node",
                           description="Poll the devices of one station and publish Sparkplug B over MQTT.")
-    edge.add_argument("--station", type=Path, required=True, help="station YAML file (see config/stations/)")
-    edge.add_argument("--metrics-port", type=int, help="port for /metrics and /healthz")
+    edge.add_argument("--station", type=_file, required=True, help="station YAML file (see config/stations/)")
+    edge.add_argument("--metrics-port", type=PORT, help="port for /metrics and /healthz")
 
     ingest = sub.add_parser("ingest", help="run an ingest worker (Sparkplug B → PostgreSQL)",
                             description="Subscribe to the Sparkplug namespace and write every point to the database.")
-    ingest.add_argument("--metrics-port", type=int, help="port for /metrics and /healthz")
+    ingest.add_argument("--metrics-port", type=PORT, help="port for /metrics and /healthz")
 
     business = sub.add_parser("business", help="run the business event consumer (fuelling transactions …)",
                               description="Record business events (fueling.completed …) from MQTT, each once.")
-    business.add_argument("--metrics-port", type=int, help="port for /metrics and /healthz")
+    business.add_argument("--metrics-port", type=PORT, help="port for /metrics and /healthz")
 
     api = sub.add_parser("api", help="run the control API", description="REST and WebSocket API on FastAPI.")
     api.add_argument("--host", help="listen address (default FORECOURT_API_HOST)")
-    api.add_argument("--port", type=int, help="listen port (default FORECOURT_API_PORT)")
+    api.add_argument("--port", type=PORT, help="listen port (default FORECOURT_API_PORT)")
 
     sim = sub.add_parser("sim", help="run device simulators", description="Simulated station equipment.")
     sim_sub = sim.add_subparsers(dest="simulator", required=True, metavar="SIMULATOR")
     disp = sim_sub.add_parser("dispenser", help="a fuel dispenser over Modbus TCP (docs/protocols/dispenser-modbus.md)")
     disp.add_argument("--host", default="127.0.0.1")
-    disp.add_argument("--port", type=int, default=5020)
-    disp.add_argument("--config", type=Path, help="dispenser YAML (default: 2 fuelling points × 2 nozzles)")
+    disp.add_argument("--port", type=PORT_OR_FREE, default=5020, help="listen port (default 5020; 0: a free one)")
+    disp.add_argument("--config", type=_file, help="dispenser YAML (default: 2 fuelling points × 2 nozzles)")
     disp.add_argument("--auto-authorise", action="store_true", help="lifting a nozzle authorises at once")
-    disp.add_argument("--speed", type=float, default=1.0, help="simulated seconds per real second")
+    disp.add_argument("--speed", type=_positive, default=1.0, help="simulated seconds per real second")
     station = sim_sub.add_parser("station", help="a whole simulated station from a scenario YAML (docs/simulators.md)")
-    station.add_argument("file", type=Path, help="scenario file, e.g. config/scenarios/demo-station.yaml")
-    station.add_argument("--speed", type=float, help="simulated seconds per real second (default: the file's)")
+    station.add_argument("file", type=_file, help="scenario file, e.g. config/scenarios/demo-station.yaml")
+    station.add_argument("--speed", type=_positive, help="simulated seconds per real second (default: the file's)")
     station.add_argument("--seed", type=int, help="random seed of the traffic (default: the file's)")
-    station.add_argument("--duration", type=float, help="simulated seconds to run (default: the file's)")
+    station.add_argument("--duration", type=_positive, help="simulated seconds to run (default: the file's)")
 
     db = sub.add_parser("db", help="database tools")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
@@ -89,18 +135,21 @@ def _parser() -> argparse.ArgumentParser:
     auth = sub.add_parser("mqtt-auth", help="generate per-station MQTT users, the ACL and a mosquitto.conf snippet",
                           description="Write a Mosquitto password file, ACL and config snippet, and an env file per "
                                       "station and host service (docs/how-to/mqtt-security.md).")
-    auth.add_argument("--stations", type=Path, nargs="+", required=True, metavar="FILE.yaml", help="station files")
+    auth.add_argument("--stations", type=_file, nargs="+", required=True, metavar="FILE.yaml", help="station files")
     auth.add_argument("--out", type=Path, required=True, help="folder to write into (passwords found there are kept)")
     auth.add_argument("--group", help="Sparkplug group of stations that name none (default FORECOURT_GROUP)")
     auth.add_argument("--host-id", help="primary host id (default FORECOURT_PRIMARY_HOST_ID)")
     auth.add_argument("--broker-host", default="127.0.0.1", help="the broker's address as clients reach it")
-    auth.add_argument("--port", type=int, help="listener port (default 1883, or 8883 with --tls-dir)")
-    auth.add_argument("--tls-dir", type=Path, help="folder with ca.crt, server.crt and server.key: listen with TLS")
+    auth.add_argument("--port", type=PORT, help="listener port (default 1883, or 8883 with --tls-dir)")
+    auth.add_argument("--tls-dir", type=_folder, help="folder with ca.crt, server.crt and server.key: listen with TLS")
     auth.add_argument("--bind", default="127.0.0.1", help="the one address the broker listens on (0.0.0.0: all)")
     auth.add_argument("--outbox-mb", type=int, help="each edge outbox's limit, which sizes the broker's queues "
                                                     "(default FORECOURT_EDGE_OUTBOX_MAX_MB)")
     auth.add_argument("--persistence-dir", type=Path,
                       help="where the broker saves its queues (default: the --out folder)")
+
+    sub.add_parser("settings", help="list every FORECOURT_* setting with its default and meaning",
+                   description="The settings Forecourt reads from the environment or --env-file.")
 
     grafana = sub.add_parser("grafana", help="Grafana dashboards as code (docs/grafana.md)")
     grafana_sub = grafana.add_subparsers(dest="grafana_command", required=True, metavar="ACTION")
@@ -115,7 +164,51 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _listen_ports(args: argparse.Namespace, settings: Settings) -> list[tuple[str, int, str]]:
+    """The ports this command will listen on: (host, port, the flag or setting that chooses it)."""
+    def metrics(name: str, default: int) -> tuple[str, int, str]:
+        return "127.0.0.1", args.metrics_port or default, f"--metrics-port or FORECOURT_{name}_METRICS_PORT"
+
+    if args.command == "api":
+        return [(args.host or settings.api_host, args.port or settings.api_port, "--port or FORECOURT_API_PORT")]
+    if args.command == "demo":
+        return [(settings.api_host, args.api_port or settings.api_port, "--api-port or FORECOURT_API_PORT"),
+                ("127.0.0.1", settings.edge_metrics_port, "FORECOURT_EDGE_METRICS_PORT"),
+                ("127.0.0.1", settings.ingest_metrics_port, "FORECOURT_INGEST_METRICS_PORT"),
+                ("127.0.0.1", settings.business_metrics_port, "FORECOURT_BUSINESS_METRICS_PORT")]
+    if args.command in ("edge", "ingest", "business"):
+        return [metrics(args.command.upper(), getattr(settings, f"{args.command}_metrics_port"))]
+    if args.command == "sim" and args.simulator == "dispenser":
+        return [(args.host, args.port, "--port")]
+    return []
+
+
+def _check_dispenser_file(path: Path) -> None:
+    """``sim dispenser --config FILE``: a file that is not UTF-8, not YAML or not a dispenser is named in one line."""
+    import yaml
+    from pydantic import ValidationError
+
+    from forecourt.simulate import dispenser_config
+
+    try:
+        dispenser_config(path)
+    except UnicodeDecodeError as exc:
+        raise StationConfigError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        raise StationConfigError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', None) or exc}") from None
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg']}"
+                             for e in exc.errors())
+        raise StationConfigError(f"{path}: {problems}") from None
+
+
 async def _main(args: argparse.Namespace, settings: Settings) -> None:
+    for host, port, set_by in _listen_ports(args, settings):
+        check_port_free(host, port, set_by)
+    if args.command == "edge":   # the store-and-forward outbox lives in the data directory
+        check_data_dir(Path(settings.data_dir))
     if args.command == "demo":
         from forecourt.demo import run_demo
 
@@ -149,6 +242,8 @@ async def _main(args: argparse.Namespace, settings: Settings) -> None:
     elif args.command == "sim":
         from forecourt.simulate import run_dispenser
 
+        if args.config is not None:
+            _check_dispenser_file(args.config)
         await run_until_stopped(run_dispenser(args.config, args.host, args.port, auto_authorise=args.auto_authorise,
                                               speed=args.speed))
     elif args.command == "db":
@@ -165,14 +260,15 @@ async def _main(args: argparse.Namespace, settings: Settings) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "settings":
+        print(settings_table())
+        return 0
     try:
         settings = load_settings(args.env_file)
     except SettingsError as exc:
         print(f"配置错误 (settings error): {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for name in QUIET_LOGGERS:
-        logging.getLogger(name).setLevel(logging.WARNING)
+    configure_logging(settings.log_level)
     if args.command == "grafana":     # files or HTTP calls to Grafana: no event loop, no infrastructure
         from grafana.command import build_command, sync_command
 
@@ -197,6 +293,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except InfrastructureError as exc:
         print(f"无法启动 (cannot start): {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        # taken between the check at start and the service binding it
+        print(f"无法启动 (cannot start): 端口已被占用 (a port is in use): {exc}; see `forecourt settings`",
+              file=sys.stderr)
         return 1
     return 0
 

@@ -1,4 +1,7 @@
-"""Resolves the database and the broker for a process: the configured ones, or local ones started here."""
+"""Resolves the database and the broker for a process: the configured ones, or local ones started here.
+
+A database that refuses us, or a data directory we cannot write, ends in one ``InfrastructureError``
+line naming the setting to fix (``forecourt/failures.py``)."""
 
 from __future__ import annotations
 
@@ -6,6 +9,9 @@ import asyncio
 from pathlib import Path
 from types import TracebackType
 
+import psycopg
+
+from forecourt.failures import check_data_dir, database_failure
 from forecourt.local import EmbeddedPostgres, LocalBroker
 from forecourt.migrations import migrate
 from forecourt.progress import Progress
@@ -35,6 +41,8 @@ class Infrastructure:
         s = self.settings
         data_dir = Path(s.data_dir)
         try:
+            if (self.want_database and s.database_url is None) or (self.want_broker and s.mqtt_url is None):
+                check_data_dir(data_dir)
             if self.want_database:
                 if s.database_url is None:
                     self._pg = EmbeddedPostgres(data_dir)
@@ -43,7 +51,10 @@ class Infrastructure:
                 else:
                     self.database_url = s.database_url
                 with self.progress("数据库迁移 (migrations)"):
-                    await asyncio.to_thread(migrate, self.database_url)
+                    try:
+                        await asyncio.to_thread(migrate, self.database_url)
+                    except psycopg.Error as exc:   # unreachable, no such role or database, no rights
+                        raise database_failure(self.database_url, exc) from None
             if self.want_broker:
                 if s.mqtt_url is None:
                     self._mqtt = LocalBroker(data_dir)

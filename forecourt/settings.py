@@ -1,17 +1,26 @@
 """Settings from ``FORECOURT_*`` environment variables (and an optional env file), validated at start.
 
 A wrong value stops the program with the variable's name and what was expected:
-``FORECOURT_API_PORT: expected an integer from 1 to 65535, got 'abc'``.
+``FORECOURT_API_PORT: expected a smaller number, got '70000'``. A misspelt ``FORECOURT_`` name is
+an error that suggests the closest setting; lines of an env file without the prefix are ignored
+(the file may be shared with other programs). The environment wins over the env file.
+``settings_table()`` lists every setting with its default and meaning (``forecourt settings``).
 """
 
 from __future__ import annotations
 
+import difflib
+import io
 import os
+import ssl
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
+from dotenv import dotenv_values
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from telemetry.contracts.broker import BrokerAddress, url_without_password
 
 ENV_PREFIX = "FORECOURT_"
 Port = Annotated[int, Field(ge=1, le=65535)]
@@ -44,12 +53,14 @@ class Settings(BaseSettings):
         30.0, description="/healthz of `forecourt business` turns 503 when an event has waited this long")
     broker_drop_watch: bool = Field(True, description="ingest and business warn when the broker's $SYS "
                                     "dropped-message count rises (Mosquitto)")
-    api_host: str = "127.0.0.1"
-    api_port: Port = 8000
-    edge_metrics_port: Port = 9101
-    ingest_metrics_port: Port = 9102
-    business_metrics_port: Port = 9103
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    api_host: str = Field("127.0.0.1", description="the control API's listen address (forecourt api --host)")
+    api_port: Port = Field(8000, description="the control API's port (forecourt api --port, demo --api-port)")
+    edge_metrics_port: Port = Field(9101, description="/metrics and /healthz of forecourt edge (--metrics-port)")
+    ingest_metrics_port: Port = Field(9102, description="/metrics and /healthz of forecourt ingest (--metrics-port)")
+    business_metrics_port: Port = Field(9103, description="/metrics and /healthz of forecourt business "
+                                        "(--metrics-port)")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="DEBUG, INFO, WARNING or ERROR; DEBUG also shows library frames (OCPP, Modbus)")
 
     @field_validator("database_url")
     @classmethod
@@ -63,6 +74,21 @@ class Settings(BaseSettings):
     def _mqtt_url(cls, v: str | None) -> str | None:
         if v is not None and not v.startswith(("mqtt://", "mqtts://")):
             raise ValueError("a URL like mqtt://host:1883 or mqtts://host:8883")
+        if v is not None:
+            BrokerAddress.from_url(v)   # a port like 'abc' or 99999 fails here, at start
+        return v
+
+    @field_validator("mqtt_ca_file")
+    @classmethod
+    def _readable_file(cls, v: Path | None) -> Path | None:
+        if v is None:
+            return v
+        if not v.is_file():
+            raise ValueError("an existing CA file (PEM)")
+        try:
+            ssl.create_default_context(cafile=str(v))
+        except (ssl.SSLError, UnicodeDecodeError):
+            raise ValueError("a CA file in PEM format (-----BEGIN CERTIFICATE-----)") from None
         return v
 
 
@@ -78,25 +104,67 @@ def _explain(err: dict[str, object]) -> str:
     name = ENV_PREFIX + str(loc[0]).upper()  # type: ignore[index]
     kind = str(err.get("type"))
     if kind == "extra_forbidden":
-        return f"{name}: not a setting Forecourt knows (check the spelling; see `forecourt --help`)"
+        return f"{name}: not a setting Forecourt knows (see `forecourt settings`)"
     expected = _EXPECTED.get(kind) or str(err.get("msg", "")).removeprefix("Value error, ")
     ctx = err.get("ctx")
     if isinstance(ctx, dict) and "expected" in ctx:
         expected = f"one of {ctx['expected']}"
-    return f"{name}: expected {expected}, got {err.get('input')!r}"
+    got = err.get("input")
+    if isinstance(got, str) and "://" in got:
+        got = url_without_password(got)
+    return f"{name}: expected {expected}, got {got!r}"
+
+
+def setting_names() -> list[str]:
+    """Every setting's variable name, in the order of the model."""
+    return [ENV_PREFIX + name.upper() for name in Settings.model_fields]
+
+
+def _unknown(name: str, where: str) -> str:
+    close = difflib.get_close_matches(name, setting_names(), n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]}?" if close else "see `forecourt settings`"
+    return f"{name}: not a setting Forecourt knows (in {where}); {hint}"
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """The ``FORECOURT_*`` lines of an env file; other lines are ignored (the file may serve other programs)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SettingsError(f"settings file {path}: cannot read it: {exc.strerror}") from exc
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SettingsError(f"settings file {path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from exc
+    values = dotenv_values(stream=io.StringIO(text))
+    return {k: v or "" for k, v in values.items() if k.startswith(ENV_PREFIX)}
+
+
+def settings_table() -> str:
+    """One line per setting: variable, default, meaning; generated from the model so it cannot drift."""
+    lines = []
+    for name, field in Settings.model_fields.items():
+        default = "unset" if field.default is None else str(field.default).lower() if isinstance(
+            field.default, bool) else str(field.default)
+        lines.append(f"  {ENV_PREFIX + name.upper():34} {default:11} {field.description or ''}")
+    return "\n".join(lines)
 
 
 def load_settings(env_file: Path | None = None) -> Settings:
     """Read and validate settings; raises ``SettingsError`` naming every wrong variable."""
     if env_file is not None and not env_file.is_file():
         raise SettingsError(f"settings file {env_file} does not exist")
-    known = {ENV_PREFIX + name.upper() for name in Settings.model_fields}
-    unknown = sorted(k for k in os.environ if k.startswith(ENV_PREFIX) and k not in known
-                     and not k.startswith(ENV_PREFIX + "TEST_"))
+    from_file = read_env_file(env_file) if env_file is not None else {}
+    known = set(setting_names())
+    unknown = [_unknown(k, "the environment") for k in sorted(os.environ)
+               if k.startswith(ENV_PREFIX) and k not in known and not k.startswith(ENV_PREFIX + "TEST_")]
+    unknown += [_unknown(k, str(env_file)) for k in sorted(from_file) if k not in known]
     if unknown:
-        raise SettingsError("; ".join(f"{k}: not a setting Forecourt knows (check the spelling; "
-                                      "see `forecourt --help`)" for k in unknown))
+        raise SettingsError("; ".join(unknown))
+    # the environment wins: only the file's values the environment does not set are passed in
+    values: dict[str, Any] = {k.removeprefix(ENV_PREFIX).lower(): v for k, v in from_file.items()
+                              if k not in os.environ}
     try:
-        return Settings(_env_file=env_file)  # type: ignore[call-arg]
+        return Settings(**values)
     except ValidationError as exc:
         raise SettingsError("; ".join(_explain(dict(e)) for e in exc.errors())) from exc

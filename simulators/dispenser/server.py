@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import random
 from functools import partial
@@ -240,7 +241,11 @@ class DispenserServer:
             self._device(), address=(self.host, self._port), trace_pdu=self._on_request,
             send_reply=self._send_reply,
         )
-        await listener.serve_forever(background=True)
+        try:
+            await listener.serve_forever(background=True)
+        except RuntimeError:   # pymodbus says only "Could not start listen, please check address."
+            raise OSError(errno.EADDRINUSE, f"cannot listen on {self.host}:{self._port} (port in use, or "
+                          "not an address of this machine)") from None
         self._listener = listener
         if self._port == 0:
             server = cast(asyncio.Server, listener.transport)  # a listener's transport is the Server

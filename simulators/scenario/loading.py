@@ -35,6 +35,8 @@ def load_scenario(path: Path) -> ScenarioConfig:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ScenarioConfigError(f"{path}: cannot read scenario file: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise ScenarioConfigError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
     except yaml.YAMLError as exc:
         raise ScenarioConfigError(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(raw, dict):

@@ -12,6 +12,15 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 
+def url_without_password(url: str) -> str:
+    """``scheme://user:***@host:port/…``: a URL (MQTT or PostgreSQL) fit for a log line or an error message."""
+    parts = urlsplit(url)
+    if ":" not in parts.netloc.rpartition("@")[0]:
+        return url
+    user = parts.netloc.rpartition("@")[0].partition(":")[0]
+    return parts._replace(netloc=f"{user}:***@{parts.netloc.rpartition('@')[2]}").geturl()
+
+
 @dataclass(frozen=True, slots=True)
 class BrokerAddress:
     host: str
@@ -28,12 +37,19 @@ class BrokerAddress:
         if parts.scheme not in ("mqtt", "mqtts", "tcp", "ssl"):
             raise ValueError(f"expected mqtt://host:port or mqtts://host:port, got {url!r}")
         tls = parts.scheme in ("mqtts", "ssl")
-        return cls(host=parts.hostname or "127.0.0.1", port=parts.port or (8883 if tls else 1883),
+        try:
+            port = parts.port
+        except ValueError:   # 'abc' or 99999: name the URL without its password
+            raise ValueError(f"a port from 1 to 65535 in {url_without_password(url)}") from None
+        if port == 0:
+            raise ValueError(f"a port from 1 to 65535 in {url_without_password(url)}")
+        return cls(host=parts.hostname or "127.0.0.1", port=port or (8883 if tls else 1883),
                    username=unquote(parts.username) if parts.username else None,
                    password=unquote(parts.password) if parts.password else None,
                    tls=tls, ca_file=ca_file, mqtt5=mqtt5)
 
     def url(self) -> str:
+        """The broker's URL without user or password: safe to log."""
         return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
 
     def client_kwargs(self) -> dict[str, Any]:
@@ -88,10 +104,17 @@ def persistent_session(identifier: str, expiry_s: int = 3600, receive_maximum: i
 
 
 async def keep_sessions(session: Callable[[], Awaitable[None]], on_lost: Callable[[], None],
-                        logger: logging.Logger) -> None:
+                        logger: logging.Logger, broker: BrokerAddress | None = None) -> None:
     """Run MQTT sessions until cancelled: when one ends with a broker error, start the next after a
-    back-off (0.5 s doubling to 10 s, back to 0.5 s after a session that lasted a minute)."""
+    back-off (0.5 s doubling to 10 s, back to 0.5 s after a session that lasted a minute).
+
+    The warning names the broker (``broker``, else the ``broker`` of the object whose method
+    ``session`` is), never its password."""
     import aiomqtt
+
+    if broker is None:
+        broker = getattr(getattr(session, "__self__", None), "broker", None)
+    where = broker.url() if isinstance(broker, BrokerAddress) else "the broker"
 
     delay = 0.5
     while True:
@@ -102,6 +125,7 @@ async def keep_sessions(session: Callable[[], Awaitable[None]], on_lost: Callabl
             on_lost()
             if time.monotonic() - started > 60:
                 delay = 0.5
-            logger.warning("MQTT session ended (%s); reconnecting in %.1fs", group.exceptions[0], delay)
+            logger.warning("MQTT session with %s ended (%s); reconnecting in %.1fs", where, group.exceptions[0],
+                           delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 10.0)

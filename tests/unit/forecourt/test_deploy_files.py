@@ -14,11 +14,13 @@ import re
 import shlex
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 import yaml
 
-from forecourt.cli import _parser, main
+from forecourt import cli
+from forecourt.cli import main
 from forecourt.settings import ENV_PREFIX, load_settings
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -66,8 +68,11 @@ def check_settings(monkeypatch: pytest.MonkeyPatch, environment: dict[str, str],
 
 
 def parse_command(argv: list[str]) -> Any:
+    """The CLI's own parser, except that files and folders are paths inside the container or on the station PC,
+    not here: whether those exist is checked against the mounts (below), not by argparse."""
     try:
-        return _parser().parse_args(argv)
+        with mock.patch.object(cli, "_file", Path), mock.patch.object(cli, "_folder", Path):
+            return cli._parser().parse_args(argv)
     except SystemExit as exc:
         raise AssertionError(f"`forecourt {' '.join(argv)}` does not parse") from exc
 
