@@ -5,7 +5,8 @@ import t from './strings'
 
 export class ApiError extends Error {
   constructor(status, problem) {
-    super(problem?.detail || problem?.title || t.errors.server(status))
+    const detail = typeof problem?.detail === 'string' ? problem.detail : ''
+    super(detail || (typeof problem?.title === 'string' && problem.title) || t.errors.server(status))
     this.status = status
     this.problem = problem || {}
     this.fieldErrors = Object.fromEntries((this.problem.errors || []).map((e) => [e.field, e.message]))
