@@ -3,7 +3,7 @@
 import { createRouter, createWebHistory } from 'vue-router'
 import { api, whenUnauthorized } from './api'
 import pages from './pages'
-import { can, session, signOut } from './session'
+import { can, session, signedIn, signOut } from './session'
 import Frame from './views/Frame.vue'
 import Home from './views/Home.vue'
 import Login from './views/Login.vue'
@@ -31,7 +31,7 @@ export async function loadMe() {
 
 router.beforeEach(async (to) => {
   if (to.meta.public) return true
-  if (!session.token) return { name: 'login', query: { redirect: to.fullPath } }
+  if (!signedIn()) return { name: 'login', query: { redirect: to.fullPath } }
   if (!session.me) {
     try {
       await loadMe()

@@ -156,5 +156,17 @@ def test_wrong_password_shows_the_error_on_the_form(browser: webdriver.Chrome, s
     page.keyboard_login("not-the-password")
     page.text_becomes(".login .el-alert__title", WRONG_PASSWORD_DETAIL)
     assert "/admin/login" in browser.current_url
-    assert browser.execute_script("return sessionStorage.getItem('forecourt.admin.token')") is None
+    assert browser.execute_script("return sessionStorage.getItem('forecourt.admin.token')") is None   # nothing kept
     assert_all_assets_local(page)
+
+
+def test_an_expired_token_means_logging_in_again(browser: webdriver.Chrome, site: Site, screenshots: Path) -> None:
+    page = Page(browser, site, screenshots)
+    page.open("/admin/")
+    page.keyboard_login(PASSWORD)
+    page.until(lambda: page.texts(".topbar .user-name") == ["张三"], "signed in")
+    browser.execute_script("""
+        const key = 'forecourt.admin.token', kept = JSON.parse(sessionStorage.getItem(key))
+        sessionStorage.setItem(key, JSON.stringify({ ...kept, expiresAt: Date.now() - 1000 }))""")
+    page.open("/admin/equipment/devices")     # a new page load: only what the tab kept
+    page.until(lambda: "/admin/login?redirect=" in browser.current_url, "the expired token is not used")
