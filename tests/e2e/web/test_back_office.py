@@ -10,7 +10,12 @@ from typing import Any
 
 import pytest
 from selenium import webdriver
-from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
+from selenium.common.exceptions import (
+    ElementClickInterceptedException,
+    ElementNotInteractableException,
+    StaleElementReferenceException,
+    TimeoutException,
+)
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webelement import WebElement
@@ -29,6 +34,10 @@ from tests.e2e.web.contract_app import (
 pytestmark = pytest.mark.e2e
 
 
+# a re-render may replace an element being read; a fading mask or an opening menu may be in the way
+RETRIED = (StaleElementReferenceException, ElementClickInterceptedException, ElementNotInteractableException)
+
+
 class Page:
     """Small helpers over one browser: find by CSS, wait for a condition, read texts."""
 
@@ -38,10 +47,10 @@ class Page:
     def open(self, path: str) -> None:
         self.browser.get(self.site.url + path)
 
-    def until(self, condition: Callable[[], Any], what: str, timeout: float = 15) -> Any:
+    def until(self, condition: Callable[[], Any], what: str, timeout: float = 30) -> Any:
         try:
-            return WebDriverWait(self.browser, timeout, ignored_exceptions=[StaleElementReferenceException]).until(
-                lambda _b: condition(), message=what)   # a re-render may replace an element being read
+            return WebDriverWait(self.browser, timeout, ignored_exceptions=RETRIED).until(
+                lambda _b: condition(), message=what)
         except TimeoutException:
             self.browser.save_screenshot(str(self.screenshots / "failed.png"))
             raise AssertionError(f"{what}: not so after {timeout} s at {self.browser.current_url} "
@@ -52,6 +61,15 @@ class Page:
 
     def one(self, css: str) -> WebElement:
         return self.until(lambda: (self.all(css) or [None])[0], f"{css} shown")  # type: ignore[no-any-return]
+
+    def click(self, css: str, text: str | None = None) -> None:
+        """Click the first shown element (with this text), retrying while something is in the way."""
+        def clicked() -> bool:
+            element = next((e for e in self.all(css) if text is None or e.text.strip() == text), None)
+            if element is not None:
+                element.click()
+            return element is not None
+        self.until(clicked, f"{css} {text or ''} clicked")
 
     def texts(self, css: str) -> list[str]:
         return [e.text.strip() for e in self.all(css)]
@@ -97,31 +115,32 @@ def test_keyboard_login_menus_list_page_and_logout(browser: webdriver.Chrome, si
 
     # sort on the server: ascending, then descending
     by_code = sorted(d["code"] for d in devices)
-    page.one(".list-page th.is-sortable .sort-caret.ascending").click()
+    page.click(".list-page th.is-sortable .sort-caret.ascending")
     page.until(lambda: page.first_codes() == by_code[:20], "sorted by code, ascending")
-    page.one(".list-page th.is-sortable .sort-caret.descending").click()
+    page.click(".list-page th.is-sortable .sort-caret.descending")
     page.until(lambda: page.first_codes() == by_code[::-1][:20], "sorted by code, descending")
 
     # cursor paging keeps the sort; back again
-    page.one(".list-page .pager .next").click()
+    page.click(".list-page .pager .next")
     page.until(lambda: page.first_codes() == by_code[::-1][20:40], "page 2")
     page.text_becomes(".list-page .pager .page-number", "第 2 页")
-    page.one(".list-page .pager .previous").click()
+    page.click(".list-page .pager .previous")
     page.until(lambda: page.first_codes() == by_code[::-1][:20], "page 1 again")
 
     # the detail drawer shows the row; Esc closes it
-    page.all(".list-page .el-table__body tr.el-table__row")[0].find_element(By.CSS_SELECTOR, ".show").click()
+    page.click(".list-page .el-table__body tr.el-table__row .show")
     drawer = page.one(".el-drawer")
     page.until(lambda: by_code[-1] in drawer.text and "设备详情" in drawer.text, "the drawer shows the device")
+    browser.save_screenshot(str(screenshots / "admin-drawer.png"))
     browser.switch_to.active_element.send_keys(Keys.ESCAPE)
     page.until(lambda: not page.all(".el-drawer"), "the drawer closed")
 
     # create: the server's field error shows under the field; a good code saves and the list grows
-    page.one(".list-page .toolbar .create").click()
+    page.click(".list-page .toolbar .create")
     page.one(".list-form input[name=code]").send_keys(by_code[0])
     page.one(".list-form input[name=name]").send_keys("9号加油机")
-    page.one(".list-form .el-select").click()
-    next(e for e in page.all(".el-select-dropdown__item") if e.text == "加油机").click()
+    page.click(".list-form .el-select")
+    page.click(".el-select-dropdown__item", "加油机")
     page.one(".list-form input[name=station]").send_keys("demo-01", Keys.ENTER)
     page.text_becomes(".list-form .el-form-item__error", DUPLICATE_CODE)
     browser.save_screenshot(str(screenshots / "admin-form-error.png"))
@@ -133,18 +152,19 @@ def test_keyboard_login_menus_list_page_and_logout(browser: webdriver.Chrome, si
     assert [d["code"] for d in site.app.state.devices].count("dev-new") == 1   # saved once, not twice
 
     # another module's menu, another tab
-    next(e for e in page.all(".modules .el-menu-item") if e.text == MENUS[1]["title"]).click()
+    page.click(".modules .el-menu-item", MENUS[1]["title"])
     page.until(lambda: page.texts(".side .el-menu-item") == [c["title"] for c in MENUS[1]["children"]], "module 2")
-    page.all(".side .el-menu-item")[0].click()
+    page.click(".side .el-menu-item")
     page.until(lambda: page.texts(".tabs .el-tabs__item") == ["工作台", "设备管理", "站点管理"], "a third tab")
-    page.one(".tabs .el-tabs__item:nth-child(2)").click()
+    browser.save_screenshot(str(screenshots / "admin-no-page-yet.png"))
+    page.click(".tabs .el-tabs__item", "设备管理")
     page.until(lambda: browser.current_url.endswith("/admin/equipment/devices"), "the devices tab again")
     browser.save_screenshot(str(screenshots / "admin-devices.png"))
     assert_all_assets_local(page)
 
     # logout: back to the login page, and the pages need a login again
-    page.one(".topbar .user").click()
-    page.one(".logout").click()
+    page.click(".topbar .user")
+    page.click(".logout")
     page.until(lambda: "/admin/login" in browser.current_url, "logged out")
     page.open("/admin/equipment/devices")
     page.until(lambda: "/admin/login?redirect=" in browser.current_url, "guarded after logout")
@@ -155,6 +175,7 @@ def test_wrong_password_shows_the_error_on_the_form(browser: webdriver.Chrome, s
     page.open("/admin/")
     page.keyboard_login("not-the-password")
     page.text_becomes(".login .el-alert__title", WRONG_PASSWORD_DETAIL)
+    browser.save_screenshot(str(screenshots / "admin-wrong-password.png"))
     assert "/admin/login" in browser.current_url
     assert browser.execute_script("return sessionStorage.getItem('forecourt.admin.token')") is None   # nothing kept
     assert_all_assets_local(page)
