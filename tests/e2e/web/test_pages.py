@@ -4,6 +4,8 @@ gzip, no escape from dist/, and a clear 503 when the apps are not built."""
 from __future__ import annotations
 
 import gzip
+import shutil
+import subprocess
 from pathlib import Path
 
 import httpx
@@ -79,3 +81,27 @@ async def test_the_control_api_serves_the_back_office(web_dist: Path) -> None:
         schema = await http.get("/openapi.json")
     assert answer.status_code == 200 and '<div id="app">' in answer.text
     assert not any(path.startswith(("/admin", "/assets")) for path in schema.json()["paths"])
+
+
+def test_web_sh_builds_only_when_a_source_changed(web_dist: Path, tmp_path: Path) -> None:
+    """scripts/web.sh in a copy of the tree (node_modules shared): a build, none, then one after an edit."""
+    root = Path(__file__).resolve().parents[3]
+    web = tmp_path / "control_api" / "web"
+    skip = shutil.ignore_patterns("node_modules", "dist", ".web.lock")
+    shutil.copytree(root / "control_api" / "web", web, ignore=skip)
+    (web / "node_modules").symlink_to(root / "control_api" / "web" / "node_modules")
+    (tmp_path / "scripts").mkdir()
+    shutil.copy2(root / "scripts" / "web.sh", tmp_path / "scripts" / "web.sh")
+
+    def build() -> str:
+        done = subprocess.run([str(tmp_path / "scripts" / "web.sh")], capture_output=True, text=True, check=True)
+        return done.stderr
+
+    assert "vite build" in build()
+    built = (web / "dist" / "admin" / "index.html").stat().st_mtime_ns
+    assert "vite build" not in build()
+    assert (web / "dist" / "admin" / "index.html").stat().st_mtime_ns == built
+    strings = web / "admin" / "strings.js"
+    strings.write_text(strings.read_text().replace("管理后台", "后台管理"))
+    assert "vite build" in build()
+    assert any("后台管理" in p.read_text() for p in (web / "dist" / "assets").glob("*.js"))
