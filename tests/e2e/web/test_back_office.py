@@ -162,6 +162,20 @@ def test_keyboard_login_menus_list_page_and_logout(browser: webdriver.Chrome, si
     browser.save_screenshot(str(screenshots / "admin-devices.png"))
     assert_all_assets_local(page)
 
+    # an open tab keeps its page (page 2 stays page 2); closing the tab drops it (reopened: page 1)
+    page.click(".list-page .pager .next")
+    page.text_becomes(".list-page .pager .page-number", "第 2 页")
+    page.click(".tabs .el-tabs__item", "站点管理")
+    page.until(lambda: not page.all(".list-page"), "on the stations tab")
+    page.click(".tabs .el-tabs__item", "设备管理")
+    page.text_becomes(".list-page .pager .page-number", "第 2 页")
+    page.click(".tabs .el-tabs__item.is-active .is-icon-close")
+    page.until(lambda: page.texts(".tabs .el-tabs__item") == ["工作台", "站点管理"], "the devices tab closed")
+    page.click(".modules .el-menu-item", MENUS[0]["title"])
+    page.click(".side .el-menu-item", "设备管理")
+    page.text_becomes(".list-page .pager .page-number", "第 1 页")
+    page.until(lambda: page.first_codes() == [d["code"] for d in devices[:20]], "unsorted again")
+
     # logout: back to the login page, and the pages need a login again
     page.click(".topbar .user")
     page.click(".logout")
