@@ -200,6 +200,8 @@ def test_an_expired_token_means_logging_in_again(browser: webdriver.Chrome, site
     page.open("/admin/")
     page.keyboard_login(PASSWORD)
     page.until(lambda: page.texts(".topbar .user-name") == ["张三"], "signed in")
+    page.text_becomes(".page .station", "畅加测试站 · demo-01")      # 工作台 lists the user's stations
+    browser.save_screenshot(str(screenshots / "admin-home.png"))
     browser.execute_script("""
         const key = 'forecourt.admin.token', kept = JSON.parse(sessionStorage.getItem(key))
         sessionStorage.setItem(key, JSON.stringify({ ...kept, expiresAt: Date.now() - 1000 }))""")
