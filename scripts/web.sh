@@ -30,8 +30,8 @@ if [ ! -d node_modules ] || [ "$(cat node_modules/.forecourt-lock 2>/dev/null)" 
     echo "$lock_sum" > node_modules/.forecourt-lock
 fi
 
-sources_sum=$(find . \( -path ./node_modules -o -path ./dist \) -prune -o -type f ! -name '.web.lock' -print \
-              | LC_ALL=C sort | xargs cksum | cksum)
+sources_sum=$(find . \( -path ./node_modules -o -path ./dist \) -prune -o -type f ! -name '.web.lock' -print0 \
+              | LC_ALL=C sort -z | xargs -0 cksum | cksum)
 if [ "$(cat dist/.build-stamp 2>/dev/null)" != "$sources_sum" ]; then
     echo "== vite build control_api/web → dist ==" >&2
     npx --no-install vite build --logLevel warn

@@ -41,6 +41,7 @@ def test_paths_never_leave_the_app(tmp_path: Path) -> None:
     assert inside(app_root, "../secret.txt") is None
     assert inside(app_root, "/etc/passwd") is None
     assert inside(app_root, "a\\..\\..\\secret.txt") is None
+    assert inside(app_root, "index.html\x00.js") is None
     assert page_file(app_root, "../secret.txt") is None
     assert page_file(app_root, "equipment/devices") == app_root / "index.html"
     assert page_file(app_root, "missing.js") is None
