@@ -13,10 +13,11 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from control_api import errors, pages
+from control_api import errors
 from control_api.database import Database
 from control_api.limits import MAX_BODY_BYTES, BodyLimit
 from control_api.live import LiveHub
+from control_api.pages import router as pages_router
 from control_api.routes import commands, devices, fueling, health
 from telemetry.contracts.broker import BrokerAddress
 
@@ -47,5 +48,5 @@ def create_app(database_url: str, broker: BrokerAddress | None = None, *, group:
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router)
-    app.include_router(pages.router)   # the built web apps: /admin/ (control_api/pages.py)
+    app.include_router(pages_router)   # the built web apps: /admin/ (control_api/pages.py)
     return app
