@@ -207,3 +207,18 @@ def test_an_expired_token_means_logging_in_again(browser: webdriver.Chrome, site
         sessionStorage.setItem(key, JSON.stringify({ ...kept, expiresAt: Date.now() - 1000 }))""")
     page.open("/admin/equipment/devices")     # a new page load: only what the tab kept
     page.until(lambda: "/admin/login?redirect=" in browser.current_url, "the expired token is not used")
+
+
+def test_a_token_the_server_no_longer_accepts_sends_the_user_to_login(
+        browser: webdriver.Chrome, site: Site, screenshots: Path) -> None:
+    page = Page(browser, site, screenshots)
+    page.open("/admin/")
+    page.keyboard_login(PASSWORD)
+    page.until(lambda: page.texts(".topbar .user-name") == ["张三"], "signed in")
+    site.app.state.tokens.clear()                  # e.g. revoked, or the server restarted
+    page.click(".side .el-menu-item", "设备管理")     # the list asks the API: 401
+    page.until(lambda: "/admin/login" in browser.current_url, "sent to the login page")
+    page.text_becomes(".login .el-alert__title", "登录已过期，请重新登录")
+    page.keyboard_login(PASSWORD)                  # and back to the page after logging in again
+    page.until(lambda: browser.current_url.endswith("/admin/equipment/devices"), "back on the devices page")
+    page.text_becomes(".list-page .pager .total", f"共 {len(seed_devices())} 条")
