@@ -18,6 +18,7 @@ from control_api import errors, swagger
 from control_api.database import Database
 from control_api.limits import MAX_BODY_BYTES, BodyLimit
 from control_api.live import LiveHub
+from control_api.pages import router as pages_router
 from control_api.routes import commands, devices, fueling, health
 from telemetry.contracts.broker import BrokerAddress
 
@@ -50,4 +51,5 @@ def create_app(database_url: str, broker: BrokerAddress | None = None, *, group:
     swagger.install(app)
     for router in ROUTERS:
         app.include_router(router)
+    app.include_router(pages_router)   # the built web apps: /admin/ (control_api/pages.py)
     return app

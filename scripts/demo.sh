@@ -3,4 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/bootstrap.sh demo   # the embedded PostgreSQL and broker (an explicit argument: a sourced script would see ours)
+scripts/web.sh   # the back office at /admin/ (built once per change of control_api/web)
 exec .venv/bin/forecourt demo "$@"

@@ -9,6 +9,8 @@ if command -v npm >/dev/null && { [ ! -d tools/pglite/node_modules ] || [ tools/
     echo "== npm ci tools/pglite ==" >&2
     npm ci --prefix tools/pglite --no-audit --no-fund
 fi
+scripts/browser.sh   # Chromium, chromedriver and CJK fonts for the browser tests (tests/e2e/web)
+scripts/web.sh       # build the web apps (control_api/web → dist) when their sources changed
 echo "== ruff ==" >&2
 .venv/bin/ruff check .
 echo "== mypy ==" >&2

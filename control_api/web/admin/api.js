@@ -1,0 +1,43 @@
+// The one door to the JSON API: bearer token, query strings, and errors as ApiError carrying the
+// problem+json body (`detail`, and for 422 the per-field `errors`).
+import { session } from './session'
+import t from './strings'
+
+export class ApiError extends Error {
+  constructor(status, problem) {
+    const detail = typeof problem?.detail === 'string' ? problem.detail : ''
+    super(detail || (typeof problem?.title === 'string' && problem.title) || t.errors.server(status))
+    this.status = status
+    this.problem = problem || {}
+    this.fieldErrors = Object.fromEntries((this.problem.errors || []).map((e) => [e.field, e.message]))
+  }
+}
+
+let onUnauthorized = () => {}
+export function whenUnauthorized(handler) { onUnauthorized = handler }
+
+export async function api(path, { method = 'GET', query, json, form } = {}) {
+  const url = new URL(path, window.location.origin)
+  for (const [key, value] of Object.entries(query || {})) {
+    if (value !== undefined && value !== null && value !== '') url.searchParams.set(key, value)
+  }
+  const headers = { Accept: 'application/json' }
+  if (session.token) headers.Authorization = `Bearer ${session.token}`
+  let body
+  if (json !== undefined) { headers['Content-Type'] = 'application/json'; body = JSON.stringify(json) }
+  if (form !== undefined) body = new URLSearchParams(form)
+  let response
+  try {
+    response = await fetch(url, { method, headers, body })
+  } catch {
+    throw new ApiError(0, { detail: t.errors.network })
+  }
+  const text = await response.text()
+  let payload = null
+  try { payload = text ? JSON.parse(text) : null } catch { payload = null }
+  if (!response.ok) {
+    if (response.status === 401 && session.token) onUnauthorized()
+    throw new ApiError(response.status, payload)
+  }
+  return payload
+}

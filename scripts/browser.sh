@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Chromium, its driver and CJK fonts (Debian packages) for the browser tests in tests/e2e/web and for
+# screenshots: without fonts-noto-cjk Chinese renders as boxes. Installs only what is missing, so it is
+# quick when all is there. Needs root (apt-get); when not root it says what to run.
+set -euo pipefail
+missing=()
+command -v chromium >/dev/null || missing+=(chromium)
+command -v chromedriver >/dev/null || missing+=(chromium-driver)
+if command -v dpkg-query >/dev/null; then
+    dpkg-query -W -f='${Status}' fonts-noto-cjk 2>/dev/null | grep -q "install ok installed" || missing+=(fonts-noto-cjk)
+else
+    fc-list :lang=zh 2>/dev/null | grep -qi "noto" || missing+=(fonts-noto-cjk)
+fi
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "scripts/browser.sh: the browser tests need: ${missing[*]}" >&2
+    echo "  Not root, so not installing. Run:  sudo apt-get install -y ${missing[*]}" >&2
+    echo "  (or run scripts/browser.sh as root), then run the tests again." >&2
+    exit 1
+fi
+echo "== apt-get install ${missing[*]} ==" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null \
+    || { apt-get update -qq && apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null; }

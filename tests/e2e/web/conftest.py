@@ -1,0 +1,93 @@
+"""Browser-test fixtures: the built web apps, the contract app serving them, headless Chromium.
+
+- ``web_dist``: runs ``scripts/web.sh`` once per session (quick when nothing changed).
+- ``site``: ``contract_app.build_contract_app`` under uvicorn on 127.0.0.1, a fresh one per test.
+- ``browser``: Debian's ``chromium`` through its ``chromedriver`` (Selenium's own driver download
+  off), headless, every host but 127.0.0.1 unresolvable so a CDN link fails the test. Missing
+  Chromium is a failure that says to run ``scripts/browser.sh``, never a skip.
+
+Screenshots go to ``$FORECOURT_SCREENSHOTS`` when set, else to the test's tmp_path.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+
+from tests.e2e.web.contract_app import build_contract_app
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture(scope="session")
+def web_dist() -> Path:
+    subprocess.run([str(ROOT / "scripts" / "web.sh")], check=True, cwd=ROOT)
+    dist = ROOT / "control_api" / "web" / "dist"
+    assert (dist / "admin" / "index.html").is_file()
+    return dist
+
+
+@dataclass
+class Site:
+    url: str
+    app: FastAPI
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def site(web_dist: Path) -> Iterator[Site]:
+    app = build_contract_app(web_dist)
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, name="contract-app", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "contract app did not start"
+        time.sleep(0.05)
+    yield Site(f"http://127.0.0.1:{port}", app)
+    server.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture
+def browser() -> Iterator[webdriver.Chrome]:
+    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    if not (chromium and driver):
+        pytest.fail("Chromium or chromedriver is missing: run scripts/browser.sh (as root), then the tests again")
+    os.environ["SE_OFFLINE"] = "true"    # never let Selenium Manager download a driver or browser
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                     "--window-size=1440,900", "--lang=zh-CN",
+                     '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1'):
+        options.add_argument(argument)
+    chrome = webdriver.Chrome(service=Service(executable_path=driver), options=options)
+    chrome.implicitly_wait(0)
+    yield chrome
+    chrome.quit()
+
+
+@pytest.fixture
+def screenshots(tmp_path: Path) -> Path:
+    folder = Path(os.environ.get("FORECOURT_SCREENSHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
