@@ -49,8 +49,7 @@ async def ingest_service(settings: Settings, database_url: str, broker: BrokerAd
     worker = IngestWorker(database_url, broker, group=settings.ingest_group, share_group=settings.ingest_share_group,
                           client_id=f"forecourt-ingest-{settings.group}-{settings.ingest_worker_id}",
                           host_id=settings.primary_host_id or None)
-    await run_with_health(worker.run(), metrics_port or settings.ingest_metrics_port,
-                          lambda: {"ok": worker.subscribed.is_set(), "subscription": worker.topic_filter})
+    await run_with_health(worker.run(), metrics_port or settings.ingest_metrics_port, worker.health)
 
 
 async def run_with_health(service: Awaitable[None], port: int, check: Callable[[], dict[str, object]]) -> None:
