@@ -98,11 +98,13 @@ def edge_grants(station: str, group: str, host_id: str) -> tuple[tuple[str, str]
 
 
 def host_grants(host_id: str) -> tuple[tuple[str, str], ...]:
-    """Read all telemetry and events of every group; command any node or device; say ``STATE``."""
+    """Read all telemetry and events of every group; command any node or device; say ``STATE`` and announce
+    each ingest worker's presence (``telemetry/ingest/host.py``)."""
     return (("read", f"{topics.NAMESPACE}/#"), ("read", f"{topics.EVENTS_ROOT}/#"),
             ("write", topics.node_topic("+", MessageType.NCMD, "+")),
             ("write", topics.device_topic("+", MessageType.DCMD, "+", "+")),
-            ("readwrite", topics.state_topic(host_id)))
+            ("readwrite", topics.state_topic(host_id)),
+            ("readwrite", topics.host_worker_topic(host_id, "+")))   # ingest workers' presence
 
 
 @dataclass(frozen=True, slots=True)
