@@ -39,17 +39,20 @@ from telemetry.contracts.session import HostState, host_state, read_host_state
 log = logging.getLogger(__name__)
 
 
+CLOCK_SKEW_MAX_MS = 3_600_000     # a STATE stamped further ahead of our own session than this is garbage
+
+
 class Reaction(StrEnum):
     NONE = "none"
     REPEAT_ONLINE = "repeat-online"   # an older session's will overwrote the retained STATE: say online again
     NEW_SESSION = "new-session"       # a newer worker died: reconnect so that our online is the newest
-    NOT_A_STATE = "not-a-state"       # garbage on the STATE topic: a dead letter
+    NOT_A_STATE = "not-a-state"       # garbage on the STATE topic: a dead letter (and say online again)
 
 
 def reaction(state: HostState | None, session_ms: int) -> Reaction:
     """What a running worker whose session started at ``session_ms`` does about a STATE on its host topic."""
-    if state is None:
-        return Reaction.NOT_A_STATE
+    if state is None or (state.timestamp_ms is not None and state.timestamp_ms > session_ms + CLOCK_SKEW_MAX_MS):
+        return Reaction.NOT_A_STATE     # a stamp from the far future would make us reconnect forever
     if state.online:
         return Reaction.NONE
     if state.timestamp_ms is not None and state.timestamp_ms < session_ms:
@@ -140,6 +143,8 @@ class PrimaryHost:
         if action is Reaction.REPEAT_ONLINE:
             log.info("an older ingest session's will said offline; host %s is still online", self.host_id)
             await self.say_online(client)
+        elif action is Reaction.NOT_A_STATE and raw:
+            await self.say_online(client)   # put the retained STATE right
         elif action is Reaction.NEW_SESSION:
             raise HostSessionEnded("a newer ingest worker of this host died: starting a new session to say "
                                    "online again")

@@ -29,7 +29,7 @@ from telemetry.contracts.sparkplug import DataType, Metric, Payload
 from telemetry.contracts.topics import MessageType
 from telemetry.ingest import metrics
 from telemetry.ingest.decoder import Decoded, Decoder, UndecodableMessage
-from telemetry.ingest.host import PrimaryHost, disconnect_with_will
+from telemetry.ingest.host import PrimaryHost, Reaction, disconnect_with_will, reaction
 from telemetry.ingest.limits import Limits
 from telemetry.ingest.progress import Progress
 from telemetry.ingest.store import BatchStore, DeadLetter, dead_letter
@@ -197,8 +197,12 @@ class IngestWorker:
     def _decode_one(self, topic: str, raw: bytes) -> Decoded | None:
         """None for a well-formed STATE (of any host: nothing to store)."""
         if topic.startswith(f"{topics.NAMESPACE}/STATE/"):
-            if read_host_state(raw) is None:
+            state = read_host_state(raw)
+            if state is None:
                 raise UndecodableMessage("not a STATE payload (JSON with a boolean online and a timestamp)")
+            if self.host is not None and topic == self.host.state_topic and \
+                    reaction(state, self.host.session_ms) is Reaction.NOT_A_STATE:
+                raise UndecodableMessage(f"STATE stamped {state.timestamp_ms}, far ahead of this host's clock")
             return None
         return self.decoder.decode(topic, raw)
 

@@ -74,6 +74,8 @@ async def test_poison_on_every_family_is_dead_lettered_and_the_next_message_comm
         database_url: str, broker: BrokerAddress, group: str) -> None:
     host = f"h-{group}"
     cases = [(family, poison) for family in FAMILIES for poison in POISON]
+    # and one for STATE alone: well-formed, but stamped in the far future (it must not make ingest reconnect forever)
+    future_state = b'{"online": false, "timestamp": 18446744073709551615}'
     worker = IngestWorker(database_url, broker, group=group, client_id=f"i-{group}", host_id=host,
                           rollup_every_s=0)
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
@@ -83,31 +85,36 @@ async def test_poison_on_every_family_is_dead_lettered_and_the_next_message_comm
                 await pub.publish(_poison_topic(family, group, node, host), POISON[poison][0], qos=1)
                 for topic, raw in _good(group, node, n):
                     await pub.publish(topic, raw, qos=1)
-            dead = await _count(conn, "SELECT count(*) FROM telemetry.dead_letters", len(cases))
-            good = await _count(conn, GOOD_VALUES, len(cases))
+            await pub.publish(topics.state_topic(host), future_state, qos=1)
+            for topic, raw in _good(group, "st-future", len(cases) + 1):
+                await pub.publish(topic, raw, qos=1)
+            dead = await _count(conn, "SELECT count(*) FROM telemetry.dead_letters", len(cases) + 1)
+            good = await _count(conn, GOOD_VALUES, len(cases) + 1)
             assert not task.done(), "the worker keeps running"
         letters = await (await conn.execute("SELECT topic, error FROM telemetry.dead_letters ORDER BY id")).fetchall()
         stored = {int(v) for (v,) in await (await conn.execute(
             """SELECT p.value FROM telemetry.points p JOIN telemetry.metrics m USING (metric_id)
                WHERE m.name = 'v' AND p.value > 0""")).fetchall()}
-        assert (dead, good) == (len(cases), len(cases))
-        assert stored == set(range(1, len(cases) + 1)), "the good message after each poison is committed"
+        assert (dead, good) == (len(cases) + 1, len(cases) + 1)
+        assert stored == set(range(1, len(cases) + 2)), "the good message after each poison is committed"
         by_topic = dict(letters)
         for n, (family, poison) in enumerate(cases, start=1):
             topic = _poison_topic(family, group, f"st-{n}", host)
             if family == "STATE":
-                assert sum(t == topic for t, _ in letters) == len(POISON)
+                assert sum(t == topic for t, _ in letters) == len(POISON) + 1
                 continue
             assert POISON[poison][1] in by_topic[topic], (family, poison, by_topic[topic])
-        assert all("not a STATE payload" in e for t, e in letters if t == topics.state_topic(host))
+        state_reasons = sorted(e for t, e in letters if t == topics.state_topic(host))
+        assert sum("not a STATE payload" in e for e in state_reasons) == len(POISON), state_reasons
+        assert sum("far ahead of this host's clock" in e for e in state_reasons) == 1, state_reasons
 
         # a restart (same persistent session) does not crash again and doubles nothing
         again = IngestWorker(database_url, broker, group=group, client_id=f"i-{group}", host_id=host,
                              rollup_every_s=0)
         async with running(again) as task, aiomqtt.Client(**broker.client_kwargs()) as pub:
-            for topic, raw in _good(group, "st-after", len(cases) + 1):
+            for topic, raw in _good(group, "st-after", len(cases) + 2):
                 await pub.publish(topic, raw, qos=1)
-            assert await _count(conn, GOOD_VALUES, len(cases) + 1) == len(cases) + 1
+            assert await _count(conn, GOOD_VALUES, len(cases) + 2) == len(cases) + 2
             await asyncio.sleep(0.5)
             assert not task.done()
-        assert await _count(conn, "SELECT count(*) FROM telemetry.dead_letters", 0) == len(cases)
+        assert await _count(conn, "SELECT count(*) FROM telemetry.dead_letters", 0) == len(cases) + 1

@@ -33,6 +33,7 @@ def test_stalled_only_while_messages_wait_without_a_commit() -> None:
     (HostState(False, 100), Reaction.NEW_SESSION),      # our own stamp or newer: a newer worker died
     (HostState(False, 150), Reaction.NEW_SESSION),
     (HostState(False, None), Reaction.NEW_SESSION),
+    (HostState(False, 2**64 - 1), Reaction.NOT_A_STATE),  # from the far future: garbage, not a reason to reconnect
 ])
 def test_reaction_of_a_running_worker_to_its_host_state(state: HostState | None, expected: Reaction) -> None:
     assert reaction(state, session_ms=100) is expected
