@@ -6,8 +6,9 @@ transaction it reveals, as an event) before anything is published. Session: conn
 DBIRTH per device with current values, then drain the outbox: live rows as DDATA, older rows as
 historical DDATA, events on their CloudEvents topics, each deleted after the broker's PUBACK. A
 device that stops answering gets a DDEATH, and a DBIRTH when it is back. ``NCMD Node
-Control/Rebirth`` repeats the births. When the broker or the host goes away, the session ends and
-a new one starts with back-off; nothing read meanwhile is lost.
+Control/Rebirth`` (by name or alias) repeats the births. When the broker or the host goes away (a
+STATE offline no older than the newest STATE seen), the session ends and a new one starts with
+back-off; nothing read meanwhile is lost. bdSeq counts CONNECTs and is kept in the outbox across restarts.
 """
 
 from __future__ import annotations
@@ -39,13 +40,14 @@ from telemetry.contracts import sparkplug, topics
 from telemetry.contracts.broker import BrokerAddress, count_refused_publishes
 from telemetry.contracts.commands import commands_filter
 from telemetry.contracts.events import CloudEvent
-from telemetry.contracts.session import REBIRTH_METRIC, EdgeSequencer, parse_host_state
+from telemetry.contracts.session import EdgeSequencer, HostStateWatch, asks_rebirth, read_host_state
 from telemetry.contracts.topics import MessageType
 
 log = logging.getLogger(__name__)
 
 FIRST_POLL_WAIT_S = 5.0
 MQTT_BACKOFF_MAX_S = 10.0
+NEXT_BD_SEQ_KEY = "session/next_bd_seq"    # in the outbox's state table: bdSeq counts on across restarts
 
 
 class EdgeNode:
@@ -70,6 +72,7 @@ class EdgeNode:
         self._client: aiomqtt.Client | None = None
         self.connected = asyncio.Event()
         self._host_online, self._host_lost = asyncio.Event(), asyncio.Event()
+        self._host_watch = HostStateWatch()    # newest STATE seen, across sessions
         self._first_poll = {s.code: asyncio.Event() for s in self.sources}
         self._watchers = {d.code: w for d in station.devices if (w := self._watcher_for(d)) is not None}
         dispensers = {s.code: s for s in self.sources if isinstance(s, ModbusPoller)
@@ -216,6 +219,7 @@ class EdgeNode:
     async def _session(self) -> None:
         """One MQTT session: wait for the primary host, birth, publish; ends when the host goes offline."""
         self.sequencer.new_session()
+        await self.outbox.set_state(NEXT_BD_SEQ_KEY, str(self.sequencer.next_bd_seq))
         will = aiomqtt.Will(self.messages.topic(MessageType.NDEATH), self.messages.node_death(), qos=1)
         kwargs = self.broker.client_kwargs()
         if not self.broker.mqtt5:
@@ -275,7 +279,8 @@ class EdgeNode:
                 self._start_command(self.commands.handle(raw))
                 continue
             if state is not None and message.topic.matches(state):
-                online = parse_host_state(raw)
+                host = read_host_state(raw)
+                online = self._host_watch.observe(host) if host is not None else None
                 if online:
                     self._host_online.set()
                 elif online is False and self._host_online.is_set():
@@ -293,8 +298,7 @@ class EdgeNode:
                 command_id = f"dcmd/{device}/{payload.timestamp_ms or 0}"
                 self._start_command(self.commands.write_metrics(device, values, command_id))
                 continue
-            if self.connected.is_set() and any(m.name == REBIRTH_METRIC and m.value is True
-                                               for m in payload.metrics):
+            if self.connected.is_set() and asks_rebirth(self.sequencer, payload):
                 log.info("rebirth requested")
                 await self._births()
 
@@ -311,6 +315,9 @@ class EdgeNode:
         """Read every device and keep an MQTT session up until cancelled."""
         rng = random.Random()
         await self.outbox.open()
+        saved_bd_seq = await self.outbox.get_state(NEXT_BD_SEQ_KEY)
+        if saved_bd_seq is not None:
+            self.sequencer.resume(int(saved_bd_seq))
         try:
             async with asyncio.TaskGroup() as tasks:
                 for source in self.sources:

@@ -111,7 +111,9 @@ def host_grants(user: str, host_id: str) -> tuple[tuple[str, str], ...]:
     """What each host service needs, of every group: nothing more (a user not listed gets nothing)."""
     if user == "ingest":        # Sparkplug in, rebirth requests out, the primary host's STATE
         return (("read", f"{topics.NAMESPACE}/#"), ("write", topics.node_topic("+", MessageType.NCMD, "+")),
-                ("readwrite", topics.state_topic(host_id)), ("read", DROPPED_TOPIC))
+                ("readwrite", topics.state_topic(host_id)),
+                ("readwrite", topics.host_worker_topic(host_id, "+")),   # workers' presence (ingest/host.py)
+                ("read", DROPPED_TOPIC))
     if user == "business":      # every station's events in
         return (("read", topics.events_filter()), ("read", DROPPED_TOPIC))
     if user == "control-api":   # commands out, their acknowledgements in

@@ -68,8 +68,7 @@ async def ingest_service(settings: Settings, database_url: str, broker: BrokerAd
                           client_id=f"forecourt-ingest-{settings.group}-{settings.ingest_worker_id}",
                           host_id=settings.primary_host_id or None)
     await run_with_health(with_drop_watch(worker.run(), settings, broker, worker.client_id),
-                          metrics_port or settings.ingest_metrics_port,
-                          lambda: {"ok": worker.subscribed.is_set(), "subscription": worker.topic_filter})
+                          metrics_port or settings.ingest_metrics_port, worker.health)
 
 
 async def run_with_health(service: Awaitable[None], port: int, check: Callable[[], dict[str, object]]) -> None:

@@ -1,7 +1,11 @@
 """Sparkplug B session rules, both sides, in one place.
 
-Edge side (``EdgeSequencer``): bdSeq per MQTT session, ``seq`` 0 on NBIRTH and +1 (mod 256) on
-every later node or device message, and stable metric aliases.
+Edge side (``EdgeSequencer``): bdSeq per MQTT CONNECT, ``seq`` 0 on NBIRTH and +1 (mod 256) on
+every later node or device message, and stable metric aliases. bdSeq (Sparkplug 3.0): every CONNECT,
+a failed one included, carries the previous CONNECT's bdSeq + 1 (mod 256) in its NDEATH will and the
+NBIRTH that follows; the edge node keeps the next value on disk, so a restart continues the count and
+never reuses the bdSeq of a will its predecessor may still have pending. ``asks_rebirth`` reads a
+``Node Control/Rebirth`` NCMD by name or by the alias the NBIRTH gave it.
 
 Host side (``HostSessions``): what an ingest worker knows about each edge node: the bdSeq of its
 current session, the ``seq`` it expects next, and the metric registry (alias → name, type)
@@ -9,7 +13,8 @@ learnt from births. A gap in ``seq``, a message before a birth or an NDEATH make
 stale until its next NBIRTH; the caller asks for a rebirth.
 
 The primary host announces itself with a retained ``STATE`` message (``host_state``); an edge node
-configured with that host births only while it is online.
+configured with that host births only while it is online, and ignores a STATE older than the newest
+it has seen (``HostStateWatch``).
 
 All of it is pure: no I/O, no clock.
 """
@@ -38,10 +43,19 @@ class EdgeSequencer:
         self._aliases: dict[tuple[str | None, str], int] = {}
 
     def new_session(self) -> int:
-        """A new MQTT session: its bdSeq (for the will and the NBIRTH); the next session gets +1."""
+        """A new MQTT CONNECT: its bdSeq (for the will and the NBIRTH); the next CONNECT gets +1."""
         self.bd_seq = self._next_bd_seq
         self._next_bd_seq = (self.bd_seq + 1) % SEQ_MODULO
         return self.bd_seq
+
+    @property
+    def next_bd_seq(self) -> int:
+        """What the next CONNECT will use: keep it across restarts and hand it to ``resume``."""
+        return self._next_bd_seq
+
+    def resume(self, next_bd_seq: int) -> None:
+        """Continue a count kept from an earlier run of the same edge node."""
+        self._next_bd_seq = next_bd_seq % SEQ_MODULO
 
     def birth_seq(self) -> int:
         """``seq`` for an NBIRTH: always 0, and the count restarts from it."""
@@ -56,12 +70,23 @@ class EdgeSequencer:
         """The metric an alias stands for (to read a DCMD that names metrics by alias)."""
         return next((n for (d, n), a in self._aliases.items() if d == device and a == alias), None)
 
+    def metric_name(self, device: str | None, metric: Metric) -> str | None:
+        """A received metric's name, or the name its alias stands for."""
+        if metric.name is not None:
+            return metric.name
+        return self.name_of(device, metric.alias) if metric.alias is not None else None
+
     def alias(self, device: str | None, name: str) -> int:
         """The alias of a metric: unique within the edge node and stable for its lifetime."""
         key = (device, name)
         if key not in self._aliases:
             self._aliases[key] = len(self._aliases) + 1
         return self._aliases[key]
+
+
+def asks_rebirth(sequencer: EdgeSequencer, payload: Payload) -> bool:
+    """An NCMD that sets ``Node Control/Rebirth`` true, named or by its NBIRTH alias."""
+    return any(m.value is True and sequencer.metric_name(None, m) == REBIRTH_METRIC for m in payload.metrics)
 
 
 class Verdict(StrEnum):
@@ -192,11 +217,45 @@ def host_state(online: bool, timestamp_ms: int) -> bytes:
     return json.dumps({"online": online, "timestamp": timestamp_ms}).encode()
 
 
-def parse_host_state(raw: bytes) -> bool | None:
-    """``online`` from a STATE payload, or None when it is not one."""
+@dataclass(frozen=True, slots=True)
+class HostState:
+    """One STATE message: is the host online, and when did it say so (ms; its MQTT session's start)."""
+
+    online: bool
+    timestamp_ms: int | None = None
+
+
+def read_host_state(raw: bytes) -> HostState | None:
+    """A STATE payload, or None when it is not one."""
     try:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         return None
-    online = body.get("online") if isinstance(body, dict) else None
-    return online if isinstance(online, bool) else None
+    if not isinstance(body, dict) or not isinstance(body.get("online"), bool):
+        return None
+    timestamp = body.get("timestamp")
+    ok_timestamp = isinstance(timestamp, int) and not isinstance(timestamp, bool)
+    return HostState(body["online"], timestamp if ok_timestamp else None)
+
+
+def parse_host_state(raw: bytes) -> bool | None:
+    """``online`` from a STATE payload, or None when it is not one."""
+    state = read_host_state(raw)
+    return None if state is None else state.online
+
+
+class HostStateWatch:
+    """The edge side of STATE (Sparkplug 3.0): a STATE older than the newest one seen is ignored, so a
+    late will of an earlier host session (or of one of several ingest workers) cannot end a session
+    that a newer STATE started. Kept for the life of the edge node, across its MQTT sessions."""
+
+    def __init__(self) -> None:
+        self.newest_ms: int | None = None
+
+    def observe(self, state: HostState) -> bool | None:
+        """``online`` when the STATE counts, None when it is older than one already seen."""
+        if state.timestamp_ms is not None:
+            if self.newest_ms is not None and state.timestamp_ms < self.newest_ms:
+                return None
+            self.newest_ms = state.timestamp_ms
+        return state.online

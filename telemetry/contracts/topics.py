@@ -16,6 +16,7 @@ from telemetry.contracts.identifiers import is_code, is_event_type, is_group
 
 NAMESPACE = "spBv1.0"
 EVENTS_ROOT = "forecourt/v1"
+HOSTS_ROOT = "forecourt/hosts"
 
 
 class MessageType(StrEnum):
@@ -64,6 +65,11 @@ def state_topic(host_id: str) -> str:
     return f"{NAMESPACE}/STATE/{host_id}"
 
 
+def host_worker_topic(host_id: str, worker_id: str) -> str:
+    """Retained presence of one ingest worker of a primary host (empty = gone); see ``telemetry/ingest/host.py``."""
+    return f"{HOSTS_ROOT}/{host_id}/workers/{worker_id}"
+
+
 def group_filter(group: str) -> str:
     """Subscription filter for every Sparkplug message of one group."""
     return f"{NAMESPACE}/{group}/#"
@@ -75,7 +81,8 @@ def shared(filter_: str, share_group: str) -> str:
 
 
 def parse(topic: str) -> SparkplugTopic:
-    """Split a Sparkplug topic; raises ``TopicError`` for anything else (STATE topics included)."""
+    """Split a Sparkplug topic; raises ``TopicError`` for anything else (STATE topics included), and for a
+    group, edge node or device id that breaks its rule in ``identifiers`` (they become stored keys)."""
     parts = topic.split("/")
     if len(parts) not in (4, 5) or parts[0] != NAMESPACE:
         raise TopicError(f"not a Sparkplug B topic: {topic!r}")
@@ -87,6 +94,10 @@ def parse(topic: str) -> SparkplugTopic:
         raise TopicError(f"STATE is not a node or device topic: {topic!r}")
     if (len(parts) == 5) != (mtype in DEVICE_TYPES) or not all(parts[1:]):
         raise TopicError(f"wrong number of levels for {mtype.value}: {topic!r}")
+    if not is_group(parts[1]):
+        raise TopicError(f"group {parts[1][:40]!r} breaks the group rule in {topic[:120]!r}")
+    if not all(is_code(code) for code in parts[3:]):
+        raise TopicError(f"edge node or device id breaks the code rule in {topic[:120]!r}")
     return SparkplugTopic(parts[1], mtype, parts[3], parts[4] if len(parts) == 5 else None)
 
 

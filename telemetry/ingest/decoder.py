@@ -1,6 +1,8 @@
 """Pure step of ingest: one MQTT message in, the rows and status changes it means out.
 
-No I/O: the worker feeds messages through ``Decoder.decode`` and writes what comes back.
+No I/O: the worker feeds messages through ``Decoder.decode`` and writes what comes back. A message
+that is not Sparkplug B, or that breaks a limit (``limits.py``), raises ``UndecodableMessage`` with the
+reason before it touches the session state.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from telemetry.contracts.quality import Quality
 from telemetry.contracts.session import BDSEQ_METRIC, REBIRTH_METRIC, HostSessions, MetricInfo, Verdict
 from telemetry.contracts.sparkplug import DataType
 from telemetry.contracts.topics import MessageType, SparkplugTopic
+from telemetry.ingest.limits import LimitExceeded, Limits
 from telemetry.records import MetricDef, PointRow, SourceStatus
 
 
@@ -20,6 +23,7 @@ from telemetry.records import MetricDef, PointRow, SourceStatus
 class Decoded:
     topic: SparkplugTopic
     verdict: Verdict
+    raw: bytes = b""
     definitions: list[MetricDef] = field(default_factory=list)
     rows: list[PointRow] = field(default_factory=list)
     statuses: list[SourceStatus] = field(default_factory=list)
@@ -50,8 +54,9 @@ def _split_value(value: object, datatype: DataType) -> tuple[float | None, str |
 
 
 class Decoder:
-    def __init__(self, check_seq: bool = True) -> None:
+    def __init__(self, check_seq: bool = True, limits: Limits | None = None) -> None:
         self.sessions = HostSessions(check_seq)
+        self.limits = limits or Limits()
 
     def restore(self, group: str, edge_node: str, registry: dict[tuple[str | None, int], MetricInfo]) -> None:
         """Take a node's aliases from storage (written from its births by any worker) when we missed them."""
@@ -63,15 +68,16 @@ class Decoder:
             topic = topics.parse(topic_name)
         except topics.TopicError as exc:
             raise UndecodableMessage(str(exc)) from exc
-        if topic.message_type in (MessageType.NCMD, MessageType.DCMD):
-            return Decoded(topic, Verdict.ACCEPT)
-        device_key = topic.device
         try:
-            payload = sparkplug.decode(raw, self.sessions.datatypes(topic.group, topic.edge_node, device_key))
-        except sparkplug.SparkplugDecodeError as exc:
+            self.limits.check_size(raw)
+            payload = sparkplug.decode(raw, self.sessions.datatypes(topic.group, topic.edge_node, topic.device))
+            self.limits.check(payload)
+        except (sparkplug.SparkplugDecodeError, LimitExceeded) as exc:
             raise UndecodableMessage(str(exc)) from exc
+        if topic.message_type in (MessageType.NCMD, MessageType.DCMD):
+            return Decoded(topic, Verdict.ACCEPT, raw)
         verdict = self.sessions.observe(topic, payload)
-        out = Decoded(topic, verdict)
+        out = Decoded(topic, verdict, raw)
         station, device = topic.edge_node, topic.device or ""
         mtype = topic.message_type
         if verdict is Verdict.STALE_DEATH:

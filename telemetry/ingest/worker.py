@@ -1,12 +1,16 @@
 """The ingest worker: Sparkplug B from MQTT into committed rows in PostgreSQL.
 
 Messages are taken from the broker into a queue, decoded in order (the session rules need
-order), and written in batches, one transaction per batch. A batch that fails to write (the
-database is away) is retried with back-off and never dropped. Each QoS 1 message is acknowledged
-to the broker only after its batch is committed, in a persistent MQTT v5 session, so a worker that
-dies before committing gets the same messages again when it comes back. What cannot be decoded goes to
-the dead-letter table with its topic and raw bytes, and the next message carries on. A gap in
-``seq`` or data from an unknown node asks that node for a rebirth.
+order), and written in batches, one transaction per batch (``store.py``: a database outage holds
+and retries the batch; a message the database refuses is found and dead-lettered, the rest of the
+batch is committed). Each QoS 1 message is acknowledged to the broker only after its batch is
+committed, in a persistent MQTT v5 session, so a worker that dies before committing gets the same
+messages again when it comes back. What cannot be decoded or breaks a limit (``limits.py``) goes to
+the dead-letter table with its topic, raw bytes and reason, and the next message carries on. A gap
+in ``seq`` or data from an unknown node asks that node for a rebirth. ``health()`` turns red when
+messages wait and nothing is committed for ``stall_after_s``. As the primary host it keeps STATE
+with the other workers of its host id (``host.py``); a session that ends on an unexpected error
+ends with its will, so the host looks crashed when it crashed.
 """
 
 from __future__ import annotations
@@ -15,20 +19,20 @@ import asyncio
 import contextlib
 import logging
 import time
-from datetime import UTC, datetime
 
 import aiomqtt
-import psycopg
 
 from telemetry.contracts import sparkplug, topics
 from telemetry.contracts.broker import BrokerAddress, ack, ack_after_commit, keep_sessions, persistent_session
-from telemetry.contracts.session import REBIRTH_METRIC, MetricInfo, Verdict, host_state, parse_host_state
+from telemetry.contracts.session import REBIRTH_METRIC, Verdict, read_host_state
 from telemetry.contracts.sparkplug import DataType, Metric, Payload
 from telemetry.contracts.topics import MessageType
 from telemetry.ingest import metrics
 from telemetry.ingest.decoder import Decoded, Decoder, UndecodableMessage
-from telemetry.storage import rollups
-from telemetry.storage.repository import TelemetryWriter
+from telemetry.ingest.host import PrimaryHost, Reaction, disconnect_with_will, reaction
+from telemetry.ingest.limits import Limits
+from telemetry.ingest.progress import Progress
+from telemetry.ingest.store import BatchStore, DeadLetter, dead_letter
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +42,8 @@ REBIRTH_HOLDOFF_S = 5.0
 class IngestWorker:
     def __init__(self, database_url: str, broker: BrokerAddress, *, group: str = "+",
                  share_group: str | None = None, client_id: str = "forecourt-ingest", host_id: str | None = None,
-                 batch_max: int = 2000, batch_wait_s: float = 0.05, rollup_every_s: float = 10.0) -> None:
+                 batch_max: int = 2000, batch_wait_s: float = 0.05, rollup_every_s: float = 10.0,
+                 stall_after_s: float = 30.0, limits: Limits | None = None) -> None:
         self.database_url = database_url
         self.broker = broker
         self.group = group
@@ -47,18 +52,24 @@ class IngestWorker:
         self.host_id = host_id
         self.batch_max = batch_max
         self.batch_wait_s = batch_wait_s
-        self.rollup_every_s = rollup_every_s
         # in a shared subscription each worker sees only part of a node's data: seq cannot be checked here
-        self.decoder = Decoder(check_seq=self.share_group is None)
-        self.writer = TelemetryWriter()
+        self.decoder = Decoder(check_seq=self.share_group is None, limits=limits)
+        self.store = BatchStore(database_url, rollup_every_s)
+        self.host = PrimaryHost(broker, host_id, client_id) if host_id else None
+        self.progress = Progress(stall_after_s)
+        metrics.STALLED_SECONDS.set_function(lambda: self.progress.stalled_for(time.monotonic()))
         self.subscribed = asyncio.Event()
         self._queue: asyncio.Queue[tuple[str, bytes, aiomqtt.Message | None]] = asyncio.Queue()
         self._rebirth_asked: dict[tuple[str, str], float] = {}
         self._restore_tried: dict[tuple[str, str], float] = {}
-        self._conn: psycopg.AsyncConnection | None = None
-        self._timescale: bool | None = None
-        self._rollup_from: datetime | None = None    # oldest point written since the last refresh
-        self._rolled_up_at = time.monotonic()
+
+    def health(self) -> dict[str, object]:
+        """For ``/healthz``: subscribed, and not stalled (messages waiting, nothing committed for a while)."""
+        now = time.monotonic()
+        stalled = self.progress.stalled(now)
+        return {"ok": self.subscribed.is_set() and not stalled, "subscription": self.topic_filter,
+                "waiting": self.progress.waiting, "stalled": stalled,
+                "seconds_without_commit": round(self.progress.stalled_for(now), 1)}
 
     @property
     def topic_filters(self) -> list[str]:
@@ -80,49 +91,46 @@ class IngestWorker:
 
     async def _session(self) -> None:
         """One MQTT session. As the primary host it says STATE online (retained; its will says offline)."""
-        will = None
-        state = topics.state_topic(self.host_id) if self.host_id else None
-        if state is not None:
-            will = aiomqtt.Will(state, host_state(False, int(time.time() * 1000)), qos=1, retain=True)
         kwargs = self.broker.client_kwargs()
         kwargs.update(persistent_session(self.client_id) if self.broker.mqtt5 else {"identifier": self.client_id})
-        async with aiomqtt.Client(will=will, **kwargs) as client:
-            if self.broker.mqtt5:
-                ack_after_commit(client)
-            self._forget_unacknowledged()
-            for topic_filter in self.topic_filters:
-                await client.subscribe(topic_filter, qos=1)
-            if state is not None:
-                await client.subscribe(state, qos=1)
-                await self._say_online(client)
-            self.subscribed.set()
-            log.info("ingest subscribed to %s on %s", self.topic_filter, self.broker.url())
+        will = self.host.will() if self.host is not None else None
+        async with aiomqtt.Client(will=will, **kwargs) as client, self._presence():
             try:
+                if self.broker.mqtt5:
+                    ack_after_commit(client)
+                self._forget_unacknowledged()
+                for topic_filter in self.topic_filters:
+                    await client.subscribe(topic_filter, qos=1)
+                if self.host is not None:
+                    await self.host.announce(client)
+                self.subscribed.set()
+                log.info("ingest subscribed to %s on %s", self.topic_filter, self.broker.url())
                 async with asyncio.TaskGroup() as tasks:
                     tasks.create_task(self._receive(client))
                     tasks.create_task(self._write_loop(client))
             except asyncio.CancelledError:
-                if state is not None:   # a clean stop: the will fires only on an unclean loss
-                    with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
-                        await asyncio.wait_for(client.publish(state, host_state(False, int(time.time() * 1000)),
-                                                              qos=1, retain=True), 2)
+                if self.host is not None:   # a clean stop: offline only if no other worker of the host runs
+                    await self.host.stop(client)
+                raise
+            except BaseException as exc:
+                if not _broker_lost(exc):   # not meant to stop: make the broker publish the will
+                    log.error("ingest session failed: %r; leaving with the will (STATE offline)", exc)
+                    await disconnect_with_will(client, self.broker.mqtt5)
                 raise
 
-    async def _say_online(self, client: aiomqtt.Client) -> None:
-        if self.host_id:
-            await client.publish(topics.state_topic(self.host_id), host_state(True, int(time.time() * 1000)),
-                                 qos=1, retain=True)
+    def _presence(self) -> contextlib.AbstractAsyncContextManager[None]:
+        return self.host.present() if self.host is not None else contextlib.nullcontext()
 
     async def _receive(self, client: aiomqtt.Client) -> None:
-        state = topics.state_topic(self.host_id) if self.host_id else None
         async for message in client.messages:
-            raw = message.payload if isinstance(message.payload, (bytes, bytearray)) else b""
-            if state is not None and str(message.topic) == state:
-                # another worker with the same host id died and its will said offline: we are still here
-                if parse_host_state(bytes(raw)) is False:
-                    await self._say_online(client)
+            raw = bytes(message.payload) if isinstance(message.payload, (bytes, bytearray)) else b""
+            topic = str(message.topic)
+            if self.host is not None and self.host.owns(topic) and await self.host.on_message(client, topic, raw):
+                if self.broker.mqtt5:
+                    ack(client, message)
                 continue
-            self._queue.put_nowait((str(message.topic), bytes(raw), message))
+            self._queue.put_nowait((topic, raw, message))
+            self.progress.received(time.monotonic())
             metrics.QUEUE_DEPTH.set(self._queue.qsize())
 
     def _forget_unacknowledged(self) -> None:
@@ -130,6 +138,7 @@ class IngestWorker:
         if self.broker.mqtt5:
             while not self._queue.empty():
                 self._queue.get_nowait()
+            self.progress.reset()
 
     async def _next_batch(self) -> list[tuple[str, bytes, aiomqtt.Message | None]]:
         batch = [await self._queue.get()]
@@ -149,29 +158,35 @@ class IngestWorker:
         while True:
             batch = await self._next_batch()
             decoded, dead = await self.decode([(topic, raw) for topic, raw, _ in batch])
-            await self._commit_with_retry(decoded, dead)
+            wants_rebirth = {(d.topic.group, d.topic.edge_node) for d in decoded if d.wants_rebirth}
+            await self.store.commit(decoded, dead)
             for _, _, message in batch:       # committed: now the broker may forget them
                 if message is not None and self.broker.mqtt5:
                     ack(client, message)
+            self.progress.committed(len(batch), time.monotonic())
             metrics.BATCH_SIZE.observe(len(batch))
             metrics.QUEUE_DEPTH.set(self._queue.qsize())
-            for d in decoded:
-                if d.wants_rebirth:
-                    await self._ask_rebirth(client, d.topic.group, d.topic.edge_node)
+            for group, edge_node in sorted(wants_rebirth):
+                await self._ask_rebirth(client, group, edge_node)
 
-    async def decode(self, batch: list[tuple[str, bytes]]) -> tuple[list[Decoded], list[tuple[str, bytes, str]]]:
+    async def decode(self, batch: list[tuple[str, bytes]]) -> tuple[list[Decoded], list[DeadLetter]]:
         decoded: list[Decoded] = []
-        dead: list[tuple[str, bytes, str]] = []
+        dead: list[DeadLetter] = []
         for topic, raw in batch:
-            if topic.startswith(f"{topics.NAMESPACE}/STATE/"):
-                continue
             try:
-                d = self.decoder.decode(topic, raw)
-                if d.verdict is Verdict.UNBORN and await self._restore(d.topic.group, d.topic.edge_node):
-                    d = self.decoder.decode(topic, raw)     # again, with the aliases from storage
+                d = self._decode_one(topic, raw)
+                if d is not None and d.verdict is Verdict.UNBORN and await self._restore(d.topic.group,
+                                                                                         d.topic.edge_node):
+                    d = self._decode_one(topic, raw)     # again, with the aliases from storage
             except UndecodableMessage as exc:
-                dead.append((topic, raw, str(exc)))
-                log.warning("dead letter from %s: %s", topic, exc)
+                dead.append(dead_letter(topic, raw, str(exc)))
+                log.warning("dead letter from %s: %s", topic[:200], str(exc)[:200])
+                continue
+            except Exception as exc:                     # a bug must not stop ingest either: keep the message
+                dead.append(dead_letter(topic, raw, f"could not decode: {type(exc).__name__}: {exc}"))
+                log.exception("dead letter from %s: the decoder failed", topic[:200])
+                continue
+            if d is None:
                 continue
             metrics.MESSAGES.labels(d.topic.message_type.value).inc()
             if d.wants_rebirth:
@@ -179,81 +194,30 @@ class IngestWorker:
             decoded.append(d)
         return decoded, dead
 
+    def _decode_one(self, topic: str, raw: bytes) -> Decoded | None:
+        """None for a well-formed STATE (of any host: nothing to store)."""
+        if topic.startswith(f"{topics.NAMESPACE}/STATE/"):
+            state = read_host_state(raw)
+            if state is None:
+                raise UndecodableMessage("not a STATE payload (JSON with a boolean online and a timestamp)")
+            if self.host is not None and topic == self.host.state_topic and \
+                    reaction(state, self.host.session_ms) is Reaction.NOT_A_STATE:
+                raise UndecodableMessage(f"STATE stamped {state.timestamp_ms}, far ahead of this host's clock")
+            return None
+        return self.decoder.decode(topic, raw)
+
     async def _restore(self, group: str, edge_node: str) -> bool:
         """Data from a node whose births we missed: load its aliases from storage (at most every few seconds)."""
         now = time.monotonic()
         if now - self._restore_tried.get((group, edge_node), -REBIRTH_HOLDOFF_S) < REBIRTH_HOLDOFF_S:
             return False
         self._restore_tried[(group, edge_node)] = now
-        delay = 0.2
-        while True:
-            try:
-                if self._conn is None or self._conn.closed:
-                    self._conn = await psycopg.AsyncConnection.connect(self.database_url, autocommit=True)
-                rows = await self.writer.alias_registry(self._conn, edge_node)
-                break
-            except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
-                log.warning("cannot read stored aliases (%s); retrying in %.1fs", exc, delay)
-                self._conn = None
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
-        if not rows:
+        registry = await self.store.alias_registry(edge_node)
+        if not registry:
             return False
-        registry = {(device or None, int(alias)): MetricInfo(name, DataType[datatype], unit)
-                    for device, alias, name, datatype, unit in rows}
         self.decoder.restore(group, edge_node, registry)
         log.info("restored %d aliases of %s/%s from storage", len(registry), group, edge_node)
         return True
-
-    async def _commit_with_retry(self, decoded: list[Decoded], dead: list[tuple[str, bytes, str]]) -> None:
-        delay = 0.2
-        while True:
-            try:
-                await self._commit(decoded, dead)
-                return
-            except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
-                metrics.DB_ERRORS.inc()
-                log.warning("database write failed (%s); retrying in %.1fs, nothing is dropped", exc, delay)
-                if self._conn is not None:
-                    await self._conn.close()
-                self._conn = None
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
-
-    async def _commit(self, decoded: list[Decoded], dead: list[tuple[str, bytes, str]]) -> None:
-        if self._conn is None or self._conn.closed:
-            # autocommit: every write is inside an explicit transaction block, and a stray query never
-            # leaves a transaction open that would swallow the following commits
-            self._conn = await psycopg.AsyncConnection.connect(self.database_url, autocommit=True)
-        conn = self._conn
-        rows = [r for d in decoded for r in d.rows]
-        async with conn.transaction():
-            await self.writer.metric_ids(conn, [m for d in decoded for m in d.definitions])
-            new = await self.writer.write_points(conn, rows)
-            await self.writer.set_status(conn, [s for d in decoded for s in d.statuses])
-            for topic, raw, error in dead:
-                await self.writer.dead_letter(conn, topic, raw, error)
-            changed = {(r.station, r.device) for r in rows} | {(s.station, s.device) for d in decoded
-                                                               for s in d.statuses}
-            await self.writer.notify(conn, changed)
-        metrics.ROWS.inc(new)
-        metrics.DEAD_LETTERS.inc(len(dead))
-        if rows:
-            metrics.LAG.set((datetime.now(UTC) - max(r.ts for r in rows)).total_seconds())
-            oldest = min(r.ts for r in rows)
-            self._rollup_from = min(self._rollup_from or oldest, oldest)
-        await self._refresh_rollups(conn)
-
-    async def _refresh_rollups(self, conn: psycopg.AsyncConnection) -> None:
-        """On plain PostgreSQL, keep the 1 min / 1 h rollups current (TimescaleDB does it by itself)."""
-        if self._rollup_from is None or time.monotonic() - self._rolled_up_at < self.rollup_every_s:
-            return
-        if self._timescale is None:
-            self._timescale = await rollups.is_timescale(conn)
-        if not self._timescale:
-            async with conn.transaction():
-                await rollups.refresh(conn, rollups.window_for(self._rollup_from))
-        self._rollup_from, self._rolled_up_at = None, time.monotonic()
 
     async def _ask_rebirth(self, client: aiomqtt.Client, group: str, edge_node: str) -> None:
         now = time.monotonic()
@@ -269,3 +233,10 @@ class IngestWorker:
             log.info("asked %s/%s for a rebirth", group, edge_node)
         except aiomqtt.MqttError as exc:
             log.warning("could not ask %s for a rebirth: %s", edge_node, exc)
+
+
+def _broker_lost(exc: BaseException) -> bool:
+    """A session that ended because the broker went away (or asked for a new session): no will needed."""
+    if isinstance(exc, BaseExceptionGroup):
+        return all(_broker_lost(e) for e in exc.exceptions)
+    return isinstance(exc, (aiomqtt.MqttError, OSError))

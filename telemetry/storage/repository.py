@@ -2,6 +2,8 @@
 
 All writes of one batch go in the caller's transaction; after commit a NOTIFY on
 ``telemetry_latest`` tells listeners (the control API's WebSocket) which devices changed.
+``is_outage`` is the one place that tells a database that is away (retry the same write later) from a
+database that refuses this data (the write will never succeed: find the message and dead-letter it).
 """
 
 from __future__ import annotations
@@ -15,6 +17,22 @@ from telemetry.records import MetricDef, PointRow, SourceStatus
 
 NOTIFY_CHANNEL = "telemetry_latest"
 
+# SQLSTATE classes that say "not now" rather than "not this": connection exception, insufficient
+# resources (disk full, out of memory), operator intervention (shutdown, cancel), system error,
+# transaction rollback (serialisation failure, deadlock)
+_OUTAGE_CLASSES = ("08", "53", "57", "58", "40")
+
+
+def is_outage(exc: psycopg.Error) -> bool:
+    """True when the database is away or overloaded, so the same write should be retried as it is."""
+    if isinstance(exc, psycopg.InterfaceError):
+        return True
+    if exc.sqlstate is None:
+        # no answer from the server: a lost connection (an OperationalError), or a refusal raised on the
+        # client before sending, such as a NUL in text (a DataError)
+        return isinstance(exc, psycopg.OperationalError)
+    return exc.sqlstate[:2] in _OUTAGE_CLASSES
+
 _STAGING = """CREATE TEMP TABLE IF NOT EXISTS points_staging (
     metric_id integer, ts timestamptz, value double precision, value_text text,
     quality text, reason text, historical boolean) ON COMMIT DELETE ROWS"""
@@ -25,6 +43,10 @@ class TelemetryWriter:
 
     def __init__(self) -> None:
         self._ids: dict[tuple[str, str, str], int] = {}
+
+    def forget(self) -> None:
+        """After a rolled-back transaction: ids learnt inside it may not exist."""
+        self._ids.clear()
 
     async def metric_ids(self, conn: psycopg.AsyncConnection, defs: Iterable[MetricDef]) -> None:
         for d in defs:

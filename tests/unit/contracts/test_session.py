@@ -1,6 +1,18 @@
 """Sparkplug session rules: seq and bdSeq numbering on the edge, gap and death tracking on the host."""
 
-from telemetry.contracts.session import EdgeSequencer, HostSessions, Verdict
+import pytest
+
+from telemetry.contracts.session import (
+    REBIRTH_METRIC,
+    EdgeSequencer,
+    HostSessions,
+    HostState,
+    HostStateWatch,
+    Verdict,
+    asks_rebirth,
+    host_state,
+    read_host_state,
+)
 from telemetry.contracts.sparkplug import DataType, Metric, Payload
 from telemetry.contracts.topics import MessageType, SparkplugTopic
 
@@ -61,3 +73,44 @@ def test_data_before_birth_is_unborn_and_death_needs_matching_bd_seq() -> None:
     assert h.observe(_t(MessageType.NDEATH), _birth(5)) is Verdict.DEATH
     assert not h.state("g", "st-01").online
     assert h.observe(_t(MessageType.DDATA, "d"), Payload(0, 1)) is Verdict.UNBORN
+
+
+def test_bd_seq_counts_every_connect_and_resumes_after_a_restart() -> None:
+    first = EdgeSequencer()
+    assert [first.new_session() for _ in range(3)] == [0, 1, 2]     # failed CONNECTs count too
+    kept = first.next_bd_seq
+    restarted = EdgeSequencer()
+    restarted.resume(kept)
+    assert restarted.new_session() == 3, "a restart continues the count, never reuses a pending will's bdSeq"
+    wrapped = EdgeSequencer()
+    wrapped.resume(256)
+    assert wrapped.new_session() == 0
+
+
+@pytest.mark.parametrize(("metric", "asks"), [
+    (Metric(REBIRTH_METRIC, None, 0, DataType.BOOLEAN, True), True),
+    (Metric(None, 2, 0, DataType.BOOLEAN, True), True),           # alias only, as the NBIRTH gave it
+    (Metric(None, 2, 0, DataType.BOOLEAN, False), False),
+    (Metric(None, 1, 0, DataType.BOOLEAN, True), False),          # alias 1 is bdSeq
+    (Metric(None, 99, 0, DataType.BOOLEAN, True), False),         # an alias nobody was given
+])
+def test_rebirth_is_read_by_name_or_by_alias(metric: Metric, asks: bool) -> None:
+    s = EdgeSequencer()
+    assert (s.alias(None, "bdSeq"), s.alias(None, REBIRTH_METRIC)) == (1, 2)
+    assert asks_rebirth(s, Payload(0, None, (metric,))) is asks
+
+
+def test_a_state_older_than_the_newest_seen_is_ignored() -> None:
+    watch = HostStateWatch()
+    assert watch.observe(read_host_state(host_state(True, 5000))) is True  # type: ignore[arg-type]
+    stale = read_host_state(b'{"online": false, "timestamp": 1000}')
+    assert stale == HostState(False, 1000)
+    assert watch.observe(stale) is None, "an old will must not end the session"
+    assert watch.observe(HostState(False, 5000)) is False, "the will of the current host session counts"
+    assert watch.observe(HostState(True, 6000)) is True
+    assert watch.observe(HostState(False, 5999)) is None
+
+
+@pytest.mark.parametrize("raw", [b"", b"offline", b"[]", b'{"online": "yes"}', b'{"timestamp": 5}'])
+def test_what_is_not_a_state_is_none(raw: bytes) -> None:
+    assert read_host_state(raw) is None
