@@ -21,7 +21,7 @@ from simulators.dispenser.config import DispenserConfig, FuellingPointConfig, No
 from simulators.dispenser.server import DispenserServer
 from simulators.dispenser.states import FpState, PresetType
 from telemetry.contracts.events import CloudEvent
-from telemetry.contracts.fuelling_gap import FUELLING_GAP, FuellingGap
+from telemetry.contracts.events.fuelling import FUELLING_GAP, FuellingGap
 from tests.support.station import dispenser, station_for
 
 pytestmark = pytest.mark.integration
