@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import psycopg
 import pytest
+from prometheus_client import REGISTRY
 
 from business_services.consumer import EventConsumer
 from business_services.fueling import repository
@@ -34,6 +35,8 @@ async def test_the_legacy_spelling_is_recorded_and_a_repeat_under_the_new_one_is
         database_url: str, broker: BrokerAddress) -> None:
     consumer = EventConsumer(database_url, broker)
     new = fueling_event("st-01", "disp-01", 1, RECORD).to_bytes()
+    repeats = {"type": "fuelling.completed", "outcome": "repeat"}
+    repeats_before = REGISTRY.get_sample_value("forecourt_business_events_total", repeats) or 0.0
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
         await consumer.handle(conn, "forecourt/v1/g/st-01/events/fueling.completed", _legacy(new))
         await consumer.handle(conn, "forecourt/v1/g/st-01/events/fuelling.completed", new)
@@ -42,6 +45,7 @@ async def test_the_legacy_spelling_is_recorded_and_a_repeat_under_the_new_one_is
     assert (row["volume_l"], row["totalizer_before_l"], row["totalizer_after_l"]) == (
         Decimal("20.30"), Decimal("999.70"), Decimal("1020.00"))
     assert dead == (0,)
+    assert REGISTRY.get_sample_value("forecourt_business_events_total", repeats) == repeats_before + 1
 
 
 async def test_the_new_spelling_alone_is_recorded_with_exact_litres(database_url: str, broker: BrokerAddress) -> None:
