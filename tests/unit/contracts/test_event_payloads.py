@@ -8,6 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from prometheus_client import REGISTRY
 from pydantic import ValidationError
 
 from edge_nodes.commands import CommandRunner
@@ -155,3 +156,27 @@ def test_each_event_type_string_is_written_once_in_the_source(event_type: str) -
               for path in sorted((ROOT / package).rglob("*.py"))
               for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if literal.search(line)]
     assert len(places) == 1, places
+
+
+def test_a_legacy_gas_fill_with_the_skids_raw_float_is_rounded_as_the_old_consumer_did() -> None:
+    legacy = CloudEvent(source="forecourt/st-01/skid-01", type=GasFillCompleted.TYPE, data={
+        "station": "st-01", "skid": "skid-01", "product": "CNG", "dispenser": 1, "transaction": 3,
+        "mass_kg": 12.340000152587891, "amount_fen": 5553, "price_fen_per_kg": 450, "totalizer_after_kg": 1234.5,
+        "stop_reason": "preset", "ended_at": "2026-03-01T08:00:00+00:00"})
+    fill = GasFillCompleted.from_event(CloudEvent.from_bytes(legacy.to_bytes()))
+    assert (fill.mass_kg, fill.totalizer_after_kg) == (Decimal("12.34"), Decimal("1234.50"))
+
+
+def test_a_device_record_that_breaks_its_payload_rules_is_a_counted_skip_not_a_crash() -> None:
+    def unbuildable() -> float:
+        labels = {"type": GasFillCompleted.TYPE}
+        return REGISTRY.get_sample_value("forecourt_edge_events_unbuildable_total", labels) or 0.0
+
+    values = {"state": 2, "transaction": 3, "mass": -1.0, "amount": 5553, "price": 450, "totalizer": 1234.5,
+              "stop_reason": "x" * 65}
+    good = {"state": 2, "transaction": 4, "mass": 5.0, "amount": 2250, "price": 450, "totalizer": 1239.5,
+            "stop_reason": "preset"}
+    before = unbuildable()
+    after = _readings({f"cng1/{k}": v for k, v in values.items()} | {f"cng2/{k}": v for k, v in good.items()})
+    [event] = completed_gas_fills("st-01", "skid-01", {}, after)
+    assert event.data["dispenser"] == 2 and unbuildable() == before + 1     # the good one beside it still goes
