@@ -4,7 +4,9 @@ Subscribes (QoS 1, persistent session) to ``forecourt/v1/{group}/+/events/#`` (e
 For each message: ``intake.admit`` checks it before the database sees it (topic, size, envelope, id,
 type, and that the payload speaks for the station of the topic the broker authorised); then, in one
 transaction, its id goes into ``business.handled_events`` (a repeat stops here), the handler registered
-for its type runs with the topic's identity, and only after the commit is the MQTT message acknowledged,
+for its type runs with the topic's identity (it parses the payload with its model from
+``telemetry.contracts.events``; ``fuelling.completed`` and the legacy ``fueling.completed`` share one),
+and only after the commit is the MQTT message acknowledged,
 so a crash before the commit makes the broker deliver it again.
 
 Only a database outage (a lost connection, or SQLSTATE classes 08, 53, 57, 58) makes an event wait and be
@@ -26,12 +28,14 @@ import psycopg
 from prometheus_client import Counter, Gauge
 
 from business_services import dead_letters
-from business_services.fueling.gaps import FUELLING_GAP, on_fuelling_gap
+from business_services.fueling.gaps import on_fuelling_gap
 from business_services.fueling.service import on_fueling_completed
 from business_services.gas.service import on_gas_fill_completed
 from business_services.intake import Admitted, Rejected, admit, sanitised
 from telemetry.contracts.broker import BrokerAddress, ack, ack_after_commit, keep_sessions, persistent_session
 from telemetry.contracts.events import CloudEvent
+from telemetry.contracts.events.fuelling import LEGACY_FUELING_COMPLETED, FuellingCompleted, FuellingGap
+from telemetry.contracts.events.gas import GasFillCompleted
 from telemetry.contracts.topics import EventTopic, events_filter
 
 log = logging.getLogger(__name__)
@@ -39,9 +43,10 @@ log = logging.getLogger(__name__)
 Handler = Callable[[psycopg.AsyncConnection, CloudEvent, EventTopic], Awaitable[None]]
 
 HANDLERS: dict[str, Handler] = {
-    "fueling.completed": on_fueling_completed,
-    "gas_fill.completed": on_gas_fill_completed,
-    FUELLING_GAP: on_fuelling_gap,
+    FuellingCompleted.TYPE: on_fueling_completed,
+    LEGACY_FUELING_COMPLETED: on_fueling_completed,     # from edge outboxes written before the upgrade
+    GasFillCompleted.TYPE: on_gas_fill_completed,
+    FuellingGap.TYPE: on_fuelling_gap,
 }
 
 EVENTS = Counter("forecourt_business_events_total", "Events by outcome", ["type", "outcome"])

@@ -27,7 +27,6 @@ from protocol_adapters.modbus.profiles import dispenser_v1
 from protocol_adapters.ocpp.auth import AuthorizationCache
 from protocol_adapters.readings import AdapterError, DeviceUnavailable
 from telemetry.contracts.commands import (
-    ACKNOWLEDGED,
     COMMANDS,
     Acknowledgement,
     AuthorizeNozzle,
@@ -137,9 +136,7 @@ class CommandRunner:
         except AdapterError as exc:
             result, detail = "refused", str(exc)
         log.info("DCMD %s %s: %s (%s)", device, command_id, result, detail)
-        ack = Acknowledgement(command_id=command_id, command_type="sparkplug.DCMD", result=result, detail=detail)
-        await self._emit(CloudEvent(source=f"forecourt/{self.station}/edge", type=ACKNOWLEDGED, subject=command_id,
-                                    data=ack.model_dump()))
+        await self._acknowledge(command_id, "sparkplug.DCMD", result, detail)
 
     async def handle(self, raw: bytes) -> None:
         try:
@@ -152,9 +149,11 @@ class CommandRunner:
         result, detail = await self._run(event)
         COMMANDS_SEEN.labels(result).inc()
         log.info("command %s %s: %s (%s)", event.type, event.id, result, detail)
-        ack = Acknowledgement(command_id=event.id, command_type=event.type, result=result, detail=detail)
-        await self._emit(CloudEvent(source=f"forecourt/{self.station}/edge", type=ACKNOWLEDGED,
-                                    subject=event.id, data=ack.model_dump()))
+        await self._acknowledge(event.id, event.type, result, detail)
+
+    async def _acknowledge(self, command_id: str, command_type: str, result: Result, detail: str) -> None:
+        ack = Acknowledgement(command_id=command_id, command_type=command_type, result=result, detail=detail[:2000])
+        await self._emit(ack.envelope(source=f"forecourt/{self.station}/edge", subject=command_id))
 
     def _replace_id_tags(self, command: ReplaceIdTags) -> tuple[Result, str]:
         cache = self.id_tag_lists.get(command.device)

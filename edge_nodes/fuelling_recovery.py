@@ -4,10 +4,11 @@ On each poll the edge compares a side's latest transaction number with the last 
 (kept in the outbox's state, so a restart carries on where it stopped). Every number in between is
 read back from the pump's buffer through the transaction window (``read_transaction``); a number
 the pump no longer holds is counted and remembered. Each transaction goes into the outbox as a
-``fueling.completed`` event, and the nozzle's totalizer chain is checked (``SideBook.account``):
+``fuelling.completed`` event, and the nozzle's totalizer chain is checked (``SideBook.account``):
 a break becomes a ``fuelling.gap`` event with the litres that left the nozzle unrecorded. The
 events are in the outbox before the book moves on, and both kinds of event have stable ids, so a
-crash in between only repeats them. A read that fails stops the walk; the next poll resumes it.
+crash in between only repeats them. A read that fails stops the walk; the next poll resumes it. A
+record that breaks the payload's rules is logged and counted (``forecourt_edge_events_unbuildable_total``).
 
 While the side is idle and every transaction is read, each nozzle's live totalizer must be where
 its chain ends (``_check_idle``); more is fuel no transaction holds (the last sales before a restart
@@ -25,12 +26,15 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Protocol
 
+from pydantic import ValidationError
+
 from edge_nodes import metrics
 from edge_nodes.outbox import Outbox
+from edge_nodes.station_events import unbuildable
 from edge_nodes.transactions import MISSING_KEPT, Record, SideBook, fueling_event, gap_event, last_record
 from protocol_adapters.readings import AdapterError, Reading
 from telemetry.contracts.events import CloudEvent
-from telemetry.contracts.fuelling_gap import FuellingGap
+from telemetry.contracts.events.fuelling import FuellingCompleted, FuellingGap
 from telemetry.contracts.quality import Quality
 
 log = logging.getLogger(__name__)
@@ -150,8 +154,13 @@ class FuellingRecovery:
     async def _take(self, device: str, fp: int, book: SideBook, records: list[Record], seen: int) -> None:
         """Events for ``records`` (in number order) and any gap before each, then the book moves to ``seen``."""
         for record in records:
-            await self._emit(fueling_event(self.station, device, fp, record))
-            log.info("fuelling completed: %s fp%d #%s", device, fp, record["transaction"])
+            try:
+                event = fueling_event(self.station, device, fp, record)
+            except ValidationError as exc:
+                unbuildable(FuellingCompleted.TYPE, f"{device} fp{fp} #{record['transaction']}", exc)
+            else:
+                await self._emit(event)
+                log.info("fuelling completed: %s fp%d #%s", device, fp, record["transaction"])
             gap, problem = book.account(self.station, device, fp, record, self._now())
             if problem is not None:
                 metrics.TOTALIZER_ANOMALIES.labels(device).inc()

@@ -21,3 +21,5 @@ FUELLINGS_MISSING = Counter("forecourt_edge_fuelling_transactions_missing_total"
 TOTALIZER_ANOMALIES = Counter("forecourt_edge_totalizer_anomalies_total",
                               "Fuellings whose totalizers do not fit the chain (went back, overlap)",
                               ["device"])
+EVENTS_UNBUILDABLE = Counter("forecourt_edge_events_unbuildable_total",
+                             "Device records that break their event's payload rules: logged and skipped", ["type"])

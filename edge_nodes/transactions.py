@@ -1,9 +1,10 @@
 """Fuelling transactions in a dispenser's registers, and the totalizer chain that accounts for them (pure).
 
 ``last_record`` reads a fuelling point's *last completed transaction* from the readings;
-``fueling_event`` turns a record into a ``fueling.completed`` event whose id comes from the
-transaction's natural key (station, pump, fuelling point, number, start time), so seeing the same
-transaction again (after a restart) gives the same event and every consumer stays idempotent.
+``fueling_event`` turns a record into a ``fuelling.completed`` event (``FuellingCompleted``, litres
+exact from the pump's centilitres) whose id comes from the transaction's natural key (station, pump,
+fuelling point, number, start time), so seeing the same transaction again (after a restart) gives
+the same event and every consumer stays idempotent.
 
 ``SideBook`` is what the edge keeps per fuelling point between polls and restarts: the last
 transaction number it has dealt with, each nozzle's last accounted totalizer, and the numbers the
@@ -15,18 +16,15 @@ nozzle unrecorded, and that stretch becomes a ``FuellingGap`` with the differenc
 from __future__ import annotations
 
 import json
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
 from protocol_adapters.readings import Reading
 from telemetry.contracts.events import CloudEvent
-from telemetry.contracts.fuelling_gap import FUELLING_GAP, FuellingGap
+from telemetry.contracts.events.fuelling import FuellingCompleted, FuellingGap
 from telemetry.contracts.quality import Quality
 
-FUELING_COMPLETED = "fueling.completed"
-_NAMESPACE = uuid.UUID("6f1c3f0e-3b0a-4a57-9a39-1d3c1f0c6b21")
 #: Missing transaction numbers remembered per side until a gap claims them (oldest forgotten first).
 MISSING_KEPT = 1000
 
@@ -36,27 +34,24 @@ _FIELDS = ("transaction", "nozzle", "grade", "volume", "amount", "price", "start
 Record = dict[str, object]
 
 
-def fueling_event_id(station: str, pump: str, fuelling_point: int, transaction: int, started_at: datetime) -> str:
-    key = f"{station}/{pump}/fp{fuelling_point}/{transaction}/{started_at.isoformat()}"
-    return str(uuid.uuid5(_NAMESPACE, key))
+def fuelling_completed(station: str, pump: str, fuelling_point: int, record: Record) -> FuellingCompleted:
+    """The payload for one transaction record (the keys of ``_FIELDS``: transaction, nozzle, grade, volume …)."""
+    volume_cl, after_cl = _centilitres(record["volume"]), _centilitres(record["volume_total"])
+    return FuellingCompleted.model_validate({
+        "station": station, "pump": pump, "fuelling_point": fuelling_point, "nozzle": record["nozzle"],
+        "grade": record["grade"], "transaction": record["transaction"], "volume_l": _litres(volume_cl),
+        "amount_fen": record["amount"], "price_fen_per_l": record["price"],
+        "totalizer_before_l": _litres(after_cl - volume_cl), "totalizer_after_l": _litres(after_cl),
+        "started_at": datetime.fromtimestamp(int(record["start"]), UTC),  # type: ignore[call-overload]
+        "ended_at": datetime.fromtimestamp(int(record["end"]), UTC),  # type: ignore[call-overload]
+        "end_reason": record["end_reason"]})
 
 
 def fueling_event(station: str, pump: str, fuelling_point: int, record: Record) -> CloudEvent:
-    """The event for one transaction record (the keys of ``_FIELDS``: transaction, nozzle, grade, volume …)."""
-    started = datetime.fromtimestamp(int(record["start"]), UTC)  # type: ignore[call-overload]
-    ended = datetime.fromtimestamp(int(record["end"]), UTC)  # type: ignore[call-overload]
-    volume, total_after = float(record["volume"]), float(record["volume_total"])  # type: ignore[arg-type]
-    number = int(record["transaction"])  # type: ignore[call-overload]
-    return CloudEvent(
-        id=fueling_event_id(station, pump, fuelling_point, number, started),
-        source=f"forecourt/{station}/{pump}", type=FUELING_COMPLETED, time=ended,
-        subject=f"{pump}/fp{fuelling_point}/{number}",
-        data={"station": station, "pump": pump, "fuelling_point": fuelling_point, "nozzle": record["nozzle"],
-              "grade": record["grade"], "transaction": number, "volume_l": volume,
-              "amount_fen": record["amount"], "price_fen_per_l": record["price"],
-              "totalizer_before_l": round(total_after - volume, 2), "totalizer_after_l": total_after,
-              "started_at": started.isoformat(), "ended_at": ended.isoformat(), "end_reason": record["end_reason"]},
-    )
+    """The ``fuelling.completed`` event for one transaction record."""
+    t = fuelling_completed(station, pump, fuelling_point, record)
+    return t.envelope(event_id=t.event_id(), source=f"forecourt/{station}/{pump}", time=t.ended_at,
+                      subject=f"{pump}/fp{fuelling_point}/{t.transaction}")
 
 
 def last_record(readings: dict[str, Reading], fuelling_point: int) -> Record | None:
@@ -69,13 +64,17 @@ def last_record(readings: dict[str, Reading], fuelling_point: int) -> Record | N
 
 
 def gap_event(gap: FuellingGap) -> CloudEvent:
-    return CloudEvent(id=gap.event_id(), source=f"forecourt/{gap.station}/{gap.pump}", type=FUELLING_GAP,
-                      time=gap.detected_at, subject=f"{gap.pump}/fp{gap.fuelling_point}/nozzle{gap.nozzle}",
-                      data=gap.model_dump(mode="json"))
+    return gap.envelope(event_id=gap.event_id(), source=f"forecourt/{gap.station}/{gap.pump}", time=gap.detected_at,
+                        subject=f"{gap.pump}/fp{gap.fuelling_point}/nozzle{gap.nozzle}")
 
 
 def _centilitres(litres: object) -> int:
+    """The pump counts whole centilitres; its registers arrive scaled to litres as floats."""
     return round(float(litres) * 100)  # type: ignore[arg-type]
+
+
+def _litres(centilitres: int) -> Decimal:
+    return Decimal(centilitres).scaleb(-2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +163,6 @@ class SideBook:
         claimed = [n for n in self.missing if n > mark.transaction and (before_number is None or n < before_number)]
         self.missing = [n for n in self.missing if n not in claimed]
         return FuellingGap(station=station, pump=pump, fuelling_point=fuelling_point, nozzle=nozzle, grade=grade,
-                           missing_transactions=tuple(claimed), totalizer_from_l=Decimal(mark.totalizer_cl).scaleb(-2),
-                           totalizer_to_l=Decimal(to_cl).scaleb(-2),
-                           volume_l=Decimal(to_cl - mark.totalizer_cl).scaleb(-2), detected_at=detected_at)
+                           missing_transactions=tuple(claimed), totalizer_from_l=_litres(mark.totalizer_cl),
+                           totalizer_to_l=_litres(to_cl), volume_l=_litres(to_cl - mark.totalizer_cl),
+                           detected_at=detected_at)

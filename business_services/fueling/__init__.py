@@ -1,1 +1,1 @@
-"""Fuelling transactions: recorded once each from the edge's ``fueling.completed`` events."""
+"""Fuelling transactions: recorded once each from the edge's ``fuelling.completed`` events."""

@@ -13,17 +13,16 @@ from datetime import datetime
 import psycopg
 
 from telemetry.contracts.events import CloudEvent
-from telemetry.contracts.fuelling_gap import FUELLING_GAP, FuellingGap
+from telemetry.contracts.events.fuelling import FuellingGap
 from telemetry.contracts.topics import EventTopic
 
-__all__ = ["FUELLING_GAP", "on_fuelling_gap", "open_gaps", "record", "settle"]
+__all__ = ["on_fuelling_gap", "open_gaps", "record", "settle"]
 
 log = logging.getLogger(__name__)
 
 
 async def on_fuelling_gap(conn: psycopg.AsyncConnection, event: CloudEvent, origin: EventTopic) -> None:
-    # the station is the one the broker authorised (the consumer has refused payloads claiming another)
-    gap = FuellingGap.model_validate(event.data | {"station": origin.station})
+    gap = FuellingGap.from_event(event)   # intake refused a station other than the topic's
     if await record(conn, event.id, gap):
         log.warning("recorded fuelling gap %s/%s fp%d nozzle %d: %s L (totalizer %s → %s)", gap.station, gap.pump,
                     gap.fuelling_point, gap.nozzle, gap.volume_l, gap.totalizer_from_l, gap.totalizer_to_l)

@@ -1,13 +1,13 @@
-"""SQL for fuelling transactions."""
+"""SQL for fuelling transactions (each row one ``FuellingCompleted`` payload)."""
 
 from __future__ import annotations
 
 import psycopg
 
-from business_services.fueling.model import FuelingTransaction
+from telemetry.contracts.events.fuelling import FuellingCompleted
 
 
-async def record(conn: psycopg.AsyncConnection, event_id: str, t: FuelingTransaction) -> bool:
+async def record(conn: psycopg.AsyncConnection, event_id: str, t: FuellingCompleted) -> bool:
     """Insert once; False when this transaction (by event id or natural key) is already recorded."""
     cur = await conn.execute(
         """INSERT INTO business.fueling_transactions (event_id, station, pump, fuelling_point, nozzle, grade,

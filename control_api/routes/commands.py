@@ -2,7 +2,8 @@
 
 The API publishes the command on ``forecourt/v1/{group}/{station}/commands/{type}`` (the group is the
 company this API serves) and waits for the edge node's acknowledgement on that station's
-``command.acknowledged`` events: 200 with the result, or 504 with the command id when the station does not
+``command.acknowledged`` events (parsed with ``Acknowledgement``, the model the edge builds): 200 with
+the result, or 504 with the command id when the station does not
 answer in time (its answer may come later).
 """
 
@@ -17,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from control_api.deps import Station
 from telemetry.contracts.broker import BrokerAddress
-from telemetry.contracts.commands import ACKNOWLEDGED, COMMANDS, command_topic
+from telemetry.contracts.commands import ACKNOWLEDGED, COMMANDS, Acknowledgement, command_topic
 from telemetry.contracts.events import CloudEvent
 from telemetry.contracts.topics import event_topic
 
@@ -74,12 +75,11 @@ async def send(station: Station, body: CommandRequest, broker: Broker, group: Gr
                     if not isinstance(message.payload, bytes):
                         continue
                     try:
-                        ack = CloudEvent.from_bytes(message.payload)
-                    except ValueError:
+                        ack = Acknowledgement.from_event(CloudEvent.from_bytes(message.payload))
+                    except ValueError:      # not an acknowledgement this API can read: not the answer
                         continue
-                    if ack.data.get("command_id") == command.id:
-                        return CommandAnswer(command_id=command.id, result=str(ack.data["result"]),
-                                             detail=str(ack.data.get("detail", "")))
+                    if ack.command_id == command.id:
+                        return CommandAnswer(command_id=command.id, result=ack.result, detail=ack.detail)
         except TimeoutError:
             pass
     raise HTTPException(504, f"站点未在 {ACK_WAIT_S:.0f} 秒内应答 (no answer from the station); command {command.id}")

@@ -2,7 +2,8 @@
 
 A command is published on ``forecourt/v1/{group}/{station}/commands/{type}``; the station's edge node
 carries it out and answers with a ``command.acknowledged`` event on its events topic, naming the
-command's id and the result. A price change is only ``accepted`` once the device reads it back.
+command's id and the result (``Acknowledgement``, the one model the edge builds and the API parses).
+A price change is only ``accepted`` once the device reads it back.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from telemetry.contracts.identifiers import Code
+from telemetry.contracts.events.envelope import EventPayload
+from telemetry.contracts.identifiers import EVENT_TYPE_MAX, Code, EventId
 from telemetry.contracts.topics import COMMANDS_LEVEL, EVENTS_ROOT, EventTopic
 
 AUTHORIZE_NOZZLE = "command.authorize_nozzle"
@@ -61,13 +63,15 @@ COMMANDS: dict[str, type[BaseModel]] = {AUTHORIZE_NOZZLE: AuthorizeNozzle, STOP_
                                         SET_PRICE: SetPrice, REPLACE_ID_TAGS: ReplaceIdTags}
 
 
-class Acknowledgement(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+class Acknowledgement(EventPayload):
+    """Payload of ``command.acknowledged``: which command (its event id and type), the result, and why."""
 
-    command_id: str
-    command_type: str
+    TYPE = ACKNOWLEDGED
+
+    command_id: EventId
+    command_type: Annotated[str, Field(min_length=1, max_length=EVENT_TYPE_MAX)]   # or "sparkplug.DCMD"
     result: Result
-    detail: str = ""
+    detail: Annotated[str, Field(max_length=2000)] = ""
 
 
 def command_topic(group: str, station: str, command_type: str) -> str:

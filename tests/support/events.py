@@ -31,7 +31,7 @@ def envelope(event_type: str, data: dict[str, object], event_id: str | None = No
                        "type": event_type, "time": "2026-03-01T08:02:00Z", "data": data} | extra).encode()
 
 
-FUELLING = "fueling.completed"
+FUELLING = "fuelling.completed"
 
 
 @contextlib.asynccontextmanager

@@ -11,7 +11,7 @@ from business_services.consumer import EventConsumer
 from business_services.fueling import gaps
 from edge_nodes.transactions import gap_event
 from telemetry.contracts.broker import BrokerAddress
-from telemetry.contracts.fuelling_gap import FuellingGap
+from telemetry.contracts.events.fuelling import FuellingGap
 
 pytestmark = pytest.mark.integration
 

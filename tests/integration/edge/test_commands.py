@@ -3,6 +3,7 @@ command's acknowledgement arrive; a price change is acknowledged only after the 
 
 import asyncio
 import contextlib
+from decimal import Decimal
 
 import aiomqtt
 import pytest
@@ -12,6 +13,7 @@ from simulators.dispenser.states import FpState
 from telemetry.contracts.broker import BrokerAddress
 from telemetry.contracts.commands import AUTHORIZE_NOZZLE, SET_PRICE, STOP_FUELLING, command_topic
 from telemetry.contracts.events import CloudEvent
+from telemetry.contracts.events.fuelling import FuellingCompleted
 from telemetry.contracts.topics import events_filter
 from tests.support.mqtt import recording
 from tests.support.station import dispenser, station_for
@@ -40,9 +42,10 @@ async def test_authorise_price_and_bad_commands(broker: BrokerAddress, group: st
             authorise = await _send(broker, group, "st-01", AUTHORIZE_NOZZLE, {
                 "device": "disp-01", "fuelling_point": 1, "nozzle": 1, "preset_type": "volume",
                 "preset_value": 150})
-            await rec.wait_until(lambda: _events(rec, "fueling.completed"), within_s=30)
-            [fuelling] = _events(rec, "fueling.completed")
-            assert fuelling.data["volume_l"] == 1.5 and fuelling.data["amount_fen"] == round(1.5 * 789)
+            await rec.wait_until(lambda: _events(rec, "fuelling.completed"), within_s=30)
+            [fuelling] = _events(rec, "fuelling.completed")
+            sale = FuellingCompleted.from_event(fuelling)
+            assert sale.volume_l == Decimal("1.50") and sale.amount_fen == round(1.5 * 789)
             acks = {a.data["command_id"]: a.data for a in _events(rec, "command.acknowledged")}
             assert acks[authorise.id]["result"] == "accepted"
 

@@ -21,7 +21,7 @@ from simulators.dispenser.config import DispenserConfig, FuellingPointConfig, No
 from simulators.dispenser.server import DispenserServer
 from simulators.dispenser.states import FpState, PresetType
 from telemetry.contracts.events import CloudEvent
-from telemetry.contracts.fuelling_gap import FUELLING_GAP, FuellingGap
+from telemetry.contracts.events.fuelling import FUELLING_GAP, FuellingGap
 from tests.support.station import dispenser, station_for
 
 pytestmark = pytest.mark.integration
@@ -100,7 +100,7 @@ async def test_fuellings_overwritten_while_the_edge_was_down_become_one_gap_with
         totalizer_cl = pump.model.view().fuelling_points[0].nozzles[0].volume_total_cl
 
     assert [e.data["transaction"] for e in edge.events] == [1]
-    completed = [e for e in restarted.events if e.type == "fueling.completed"]
+    completed = [e for e in restarted.events if e.type == "fuelling.completed"]
     gaps = [FuellingGap.model_validate(e.data) for e in restarted.events if e.type == FUELLING_GAP]
     assert [e.data["transaction"] for e in completed] == [5, 6, 7, 8]
     [gap] = gaps
@@ -133,7 +133,7 @@ async def test_a_read_back_that_fails_halfway_resumes_at_the_next_poll_in_order(
             await outbox.close()
     assert failed_at == 1, "nothing after a failed read-back is taken out of order"
     assert [e.data["transaction"] for e in edge.events] == [1, 2, 3, 4]
-    assert all(e.type == "fueling.completed" for e in edge.events)
+    assert all(e.type == "fuelling.completed" for e in edge.events)
 
 
 TWO_NOZZLES = DispenserConfig(fuelling_points=[FuellingPointConfig(nozzles=[
@@ -173,7 +173,7 @@ async def test_the_last_sales_of_a_nozzle_lost_before_a_quiet_restart_show_as_a_
             restarted.close()
         finally:
             await outbox.close()
-    completed = [e.data["transaction"] for e in restarted.events if e.type == "fueling.completed"]
+    completed = [e.data["transaction"] for e in restarted.events if e.type == "fuelling.completed"]
     gaps = [FuellingGap.model_validate(e.data) for e in restarted.events if e.type == FUELLING_GAP]
     assert completed == [4, 5, 6, 7]
     [gap] = gaps
@@ -199,7 +199,7 @@ async def test_numbers_too_far_back_to_read_one_by_one_are_missing_and_inside_th
             restarted.close()
         finally:
             await outbox.close()
-    completed = [e.data["transaction"] for e in restarted.events if e.type == "fueling.completed"]
+    completed = [e.data["transaction"] for e in restarted.events if e.type == "fuelling.completed"]
     [gap] = [FuellingGap.model_validate(e.data) for e in restarted.events if e.type == FUELLING_GAP]
     assert completed == [6, 7, 8], "#5 is still held but further back than the edge reads one by one"
     assert gap.missing_transactions == (2, 3, 4, 5)

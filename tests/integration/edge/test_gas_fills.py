@@ -1,6 +1,7 @@
 """A CNG fill on the OPC UA gas skid becomes one ``gas_fill.completed`` event, recorded once by the business side."""
 
 import asyncio
+from decimal import Decimal
 from pathlib import Path
 
 import psycopg
@@ -15,6 +16,7 @@ from simulators.gas_skid.config import GasSkidConfig
 from simulators.gas_skid.server import GasSkidServer
 from telemetry.contracts.broker import BrokerAddress
 from telemetry.contracts.events import CloudEvent
+from telemetry.contracts.events.gas import GasFillCompleted
 from telemetry.contracts.topics import events_filter
 from tests.support.mqtt import recording
 
@@ -67,7 +69,9 @@ async def test_a_cng_fill_is_one_event_and_one_row(database_url: str, broker: Br
                     await asyncio.wait([t], timeout=1.0)
     [event] = [CloudEvent.from_bytes(raw) for t, raw in rec.messages if t.endswith("/gas_fill.completed")]
     assert event.data["product"] == "CNG" and event.data["transaction"] == number
-    assert event.data["mass_kg"] == pytest.approx(5.0, abs=0.01) and event.data["stop_reason"] == "preset_reached"
+    fill = GasFillCompleted.from_event(event)     # what the business consumer parses
+    assert fill.mass_kg == pytest.approx(Decimal("5.0"), abs=Decimal("0.01")) and fill.stop_reason == "preset_reached"
+    assert fill.mass_kg == round(fill.mass_kg, 2)
     [(product, transaction, mass, amount, price)] = rows
     assert (product, transaction) == ("CNG", number) and float(mass) == pytest.approx(5.0, abs=0.01)
     assert amount == (round(float(mass) * 100) * price + 50) // 100      # the skid's own half-up rule

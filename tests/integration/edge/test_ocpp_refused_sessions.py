@@ -18,6 +18,7 @@ from simulators.charger import ChargerConfig, ChargerSimulator
 from simulators.clock import SimClock
 from telemetry.contracts.broker import BrokerAddress
 from telemetry.contracts.events import CloudEvent
+from telemetry.contracts.events.charging import ChargingCompleted, ChargingRefused
 from telemetry.contracts.topics import events_filter
 from tests.support.mqtt import recording
 
@@ -63,7 +64,8 @@ async def test_a_blocked_card_charging_offline_is_reported_refused_with_its_ener
     [event] = _charging_events(rec.messages)
     assert event.type == "charging.refused"
     assert (event.data["id_tag"], event.data["id_tag_status"]) == ("STOLEN01", "Blocked")
-    assert event.data["energy_kwh"] > 0 and event.data["energy_flowed"] is True
+    refused = ChargingRefused.from_event(event)
+    assert refused.energy_kwh > 0 and refused.energy_flowed is True
     assert event.data["stop_reason"] == "DeAuthorized"     # the charger stopped when told the card is refused
     assert source.csms.core.stats.refused_sessions == 1
 
@@ -92,5 +94,5 @@ async def test_an_accepted_session_is_completed_with_its_tag_status(broker: Brok
     [event] = _charging_events(rec.messages)
     assert event.type == "charging.completed"
     assert (event.data["id_tag"], event.data["id_tag_status"]) == ("RFID0001", "Accepted")
-    assert "energy_flowed" not in event.data and event.data["energy_kwh"] > 0
+    assert "energy_flowed" not in event.data and ChargingCompleted.from_event(event).energy_kwh > 0
     assert source.csms.core.stats.refused_sessions == 0

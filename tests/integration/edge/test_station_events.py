@@ -1,6 +1,7 @@
 """Finished charging sessions leave the edge node as exactly one ``charging.completed`` event each."""
 
 import asyncio
+from decimal import Decimal
 
 import pytest
 
@@ -11,6 +12,7 @@ from simulators.charger import ChargerConfig, ChargerSimulator
 from simulators.clock import SimClock
 from telemetry.contracts.broker import BrokerAddress
 from telemetry.contracts.events import CloudEvent
+from telemetry.contracts.events.charging import ChargingCompleted
 from telemetry.contracts.topics import events_filter
 from tests.support.mqtt import recording
 
@@ -49,9 +51,9 @@ async def test_a_charging_session_becomes_one_event(broker: BrokerAddress, group
             await asyncio.gather(task, return_exceptions=True)
     [event] = [CloudEvent.from_bytes(raw) for t, raw in rec.messages if t.endswith("/charging.completed")]
     assert event.data["charge_point"] == "chg-01" and event.data["id_tag"] == "RFID0001"
-    assert event.data["energy_kwh"] > 0
-    assert event.data["energy_kwh"] == pytest.approx(
-        (event.data["meter_stop_wh"] - event.data["meter_start_wh"]) / 1000, abs=0.001)
+    session = ChargingCompleted.from_event(event)
+    assert session.energy_kwh > 0
+    assert session.energy_kwh == Decimal(session.meter_stop_wh - session.meter_start_wh) / 1000
 
 
 async def test_head_office_pushes_the_id_tag_list(broker: BrokerAddress, group: str) -> None:

@@ -21,10 +21,19 @@ def test_a_transaction_record_is_one_event_with_totalizers_before_and_after() ->
     record = last_record(_fp1(5), 1)
     assert record is not None
     event = fueling_event("st-01", "disp-01", 1, record)
-    assert event.type == "fueling.completed" and event.subject == "disp-01/fp1/5"
-    assert event.data["volume_l"] == 20.0 and event.data["amount_fen"] == 15780
-    assert event.data["totalizer_before_l"] == 1000.0 and event.data["totalizer_after_l"] == 1020.0
-    assert event.data["started_at"] == "2026-03-01T08:00:00+00:00"
+    assert event.type == "fuelling.completed" and event.subject == "disp-01/fp1/5"
+    assert event.data["volume_l"] == "20.00" and event.data["amount_fen"] == 15780     # litres as exact strings
+    assert event.data["totalizer_before_l"] == "1000.00" and event.data["totalizer_after_l"] == "1020.00"
+    assert event.data["started_at"] == "2026-03-01T08:00:00Z"
+    # the id edges made before the upgrade for the same transaction: a repeat across the upgrade is a repeat
+    assert event.id == "daf96296-bae0-5469-92c5-3f8e67c2343b"
+
+
+def test_litres_come_from_the_pumps_centilitres_without_float_error() -> None:
+    record = last_record(_fp1(5, volume=0.1 + 0.2, total_after=1000.3), 1)   # 0.30000000000000004 L
+    assert record is not None
+    data = fueling_event("st-01", "disp-01", 1, record).data
+    assert (data["volume_l"], data["totalizer_before_l"], data["totalizer_after_l"]) == ("0.30", "1000.00", "1000.30")
 
 
 def test_the_same_transaction_read_again_has_the_same_id() -> None:

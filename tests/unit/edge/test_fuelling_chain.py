@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 
 from edge_nodes.transactions import NozzleMark, SideBook, gap_event
-from telemetry.contracts.fuelling_gap import FUELLING_GAP, FuellingGap
+from telemetry.contracts.events.fuelling import FUELLING_GAP, FuellingGap
 
 T = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 

@@ -17,7 +17,7 @@ def _tank(end: int | None, volume: float | None, quality: Quality = Quality.GOOD
 
 def test_a_new_delivery_record_is_one_event_and_a_repeat_keeps_its_id() -> None:
     [event] = completed_deliveries("st", "atg-1", _tank(1_772_000_000, 9000.0), _tank(1_772_003_600, 15000.0))
-    assert event.type == "delivery.completed" and event.data["tank"] == 2 and event.data["volume_l"] == 15000.0
+    assert event.type == "delivery.completed" and event.data["tank"] == 2 and event.data["volume_l"] == "15000.00"
     assert completed_deliveries("st", "atg-1", _tank(1_772_003_600, 15000.0), _tank(1_772_003_600, 15000.0)) == []
     again = completed_deliveries("st", "atg-1", {}, _tank(1_772_003_600, 15000.0))[0]
     assert again.id == event.id
@@ -37,7 +37,7 @@ def test_a_gas_fill_is_one_event_when_the_dispenser_reaches_complete() -> None:
     from edge_nodes.station_events import completed_gas_fills
 
     [event] = completed_gas_fills("st", "skid-01", _cng(1), _cng(2))
-    assert event.type == "gas_fill.completed" and event.data["product"] == "CNG" and event.data["mass_kg"] == 12.34
+    assert event.type == "gas_fill.completed" and event.data["product"] == "CNG" and event.data["mass_kg"] == "12.34"
     assert completed_gas_fills("st", "skid-01", _cng(2), _cng(2)) == []          # still complete: nothing new
     assert completed_gas_fills("st", "skid-01", {}, _cng(2))[0].id == event.id   # after a restart: same id
     assert completed_gas_fills("st", "skid-01", _cng(0), _cng(1)) == []          # filling is not complete

@@ -4,7 +4,7 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from business_services.fueling.model import FuelingTransaction
+from telemetry.contracts.events.fuelling import FuellingCompleted
 
 GOOD = {"station": "st-01", "pump": "disp-01", "fuelling_point": 1, "nozzle": 2, "grade": 95, "transaction": 7,
         "volume_l": 41.38, "amount_fen": 30000, "price_fen_per_l": 725, "totalizer_before_l": 1000.00,
@@ -13,7 +13,7 @@ GOOD = {"station": "st-01", "pump": "disp-01", "fuelling_point": 1, "nozzle": 2,
 
 
 def test_litres_are_exact_decimals() -> None:
-    t = FuelingTransaction.model_validate(GOOD)
+    t = FuellingCompleted.model_validate(GOOD)
     assert t.volume_l == Decimal("41.38") and t.totalizer_after_l - t.totalizer_before_l == t.volume_l
 
 
@@ -25,4 +25,4 @@ def test_litres_are_exact_decimals() -> None:
 ])
 def test_inconsistent_transactions_are_refused(change: dict[str, object], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
-        FuelingTransaction.model_validate(GOOD | change)
+        FuellingCompleted.model_validate(GOOD | change)

@@ -1,0 +1,16 @@
+"""Every business event type and its payload model: ``EVENT_PAYLOADS[type]`` (legacy spellings included)."""
+
+from __future__ import annotations
+
+from telemetry.contracts.commands import Acknowledgement
+from telemetry.contracts.events.charging import ChargingCompleted, ChargingRefused
+from telemetry.contracts.events.delivery import DeliveryCompleted
+from telemetry.contracts.events.envelope import EventPayload
+from telemetry.contracts.events.fuelling import FuellingCompleted, FuellingGap
+from telemetry.contracts.events.gas import GasFillCompleted
+
+MODELS: tuple[type[EventPayload], ...] = (FuellingCompleted, FuellingGap, GasFillCompleted, ChargingCompleted,
+                                          ChargingRefused, DeliveryCompleted, Acknowledgement)
+
+EVENT_PAYLOADS: dict[str, type[EventPayload]] = {
+    event_type: model for model in MODELS for event_type in (model.TYPE, *model.LEGACY_TYPES)}
