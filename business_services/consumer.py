@@ -28,8 +28,8 @@ import psycopg
 from prometheus_client import Counter, Gauge
 
 from business_services import dead_letters
-from business_services.fueling.gaps import on_fuelling_gap
-from business_services.fueling.service import on_fueling_completed
+from business_services.fuelling.gaps import on_fuelling_gap
+from business_services.fuelling.service import on_fuelling_completed
 from business_services.gas.service import on_gas_fill_completed
 from business_services.intake import Admitted, Rejected, admit, sanitised
 from telemetry.contracts.broker import BrokerAddress, ack, ack_after_commit, keep_sessions, persistent_session
@@ -43,8 +43,8 @@ log = logging.getLogger(__name__)
 Handler = Callable[[psycopg.AsyncConnection, CloudEvent, EventTopic], Awaitable[None]]
 
 HANDLERS: dict[str, Handler] = {
-    FuellingCompleted.TYPE: on_fueling_completed,
-    LEGACY_FUELING_COMPLETED: on_fueling_completed,     # from edge outboxes written before the upgrade
+    FuellingCompleted.TYPE: on_fuelling_completed,
+    LEGACY_FUELING_COMPLETED: on_fuelling_completed,     # from edge outboxes written before the upgrade
     GasFillCompleted.TYPE: on_gas_fill_completed,
     FuellingGap.TYPE: on_fuelling_gap,
 }

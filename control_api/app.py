@@ -19,10 +19,10 @@ from control_api.database import Database
 from control_api.limits import MAX_BODY_BYTES, BodyLimit
 from control_api.live import LiveHub
 from control_api.pages import router as pages_router
-from control_api.routes import commands, devices, fueling, health
+from control_api.routes import commands, devices, fuelling, health
 from telemetry.contracts.broker import BrokerAddress
 
-ROUTERS = (health.router, devices.router, fueling.router, commands.router)   # every route the API serves
+ROUTERS = (health.router, devices.router, fuelling.router, commands.router)   # every route the API serves
 
 
 def create_app(database_url: str, broker: BrokerAddress | None = None, *, group: str = "demo-co",

@@ -31,7 +31,7 @@ from pydantic import ValidationError
 from edge_nodes import metrics
 from edge_nodes.outbox import Outbox
 from edge_nodes.station_events import unbuildable
-from edge_nodes.transactions import MISSING_KEPT, Record, SideBook, fueling_event, gap_event, last_record
+from edge_nodes.transactions import MISSING_KEPT, Record, SideBook, fuelling_event, gap_event, last_record
 from protocol_adapters.readings import AdapterError, Reading
 from telemetry.contracts.events import CloudEvent
 from telemetry.contracts.events.fuelling import FuellingCompleted, FuellingGap
@@ -155,7 +155,7 @@ class FuellingRecovery:
         """Events for ``records`` (in number order) and any gap before each, then the book moves to ``seen``."""
         for record in records:
             try:
-                event = fueling_event(self.station, device, fp, record)
+                event = fuelling_event(self.station, device, fp, record)
             except ValidationError as exc:
                 unbuildable(FuellingCompleted.TYPE, f"{device} fp{fp} #{record['transaction']}", exc)
             else:

@@ -1,7 +1,7 @@
 """Fuelling transactions in a dispenser's registers, and the totalizer chain that accounts for them (pure).
 
 ``last_record`` reads a fuelling point's *last completed transaction* from the readings;
-``fueling_event`` turns a record into a ``fuelling.completed`` event (``FuellingCompleted``, litres
+``fuelling_event`` turns a record into a ``fuelling.completed`` event (``FuellingCompleted``, litres
 exact from the pump's centilitres) whose id comes from the transaction's natural key (station, pump,
 fuelling point, number, start time), so seeing the same transaction again (after a restart) gives
 the same event and every consumer stays idempotent.
@@ -47,7 +47,7 @@ def fuelling_completed(station: str, pump: str, fuelling_point: int, record: Rec
         "end_reason": record["end_reason"]})
 
 
-def fueling_event(station: str, pump: str, fuelling_point: int, record: Record) -> CloudEvent:
+def fuelling_event(station: str, pump: str, fuelling_point: int, record: Record) -> CloudEvent:
     """The ``fuelling.completed`` event for one transaction record."""
     t = fuelling_completed(station, pump, fuelling_point, record)
     return t.envelope(event_id=t.event_id(), source=f"forecourt/{station}/{pump}", time=t.ended_at,

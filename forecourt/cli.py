@@ -103,7 +103,7 @@ def _parser() -> argparse.ArgumentParser:
     ingest.add_argument("--metrics-port", type=PORT, help="port for /metrics and /healthz")
 
     business = sub.add_parser("business", help="run the business event consumer (fuelling transactions …)",
-                              description="Record business events (fueling.completed …) from MQTT, each once.")
+                              description="Record business events (fuelling.completed …) from MQTT, each once.")
     business.add_argument("--metrics-port", type=PORT, help="port for /metrics and /healthz")
 
     api = sub.add_parser("api", help="run the control API", description="REST and WebSocket API on FastAPI.")

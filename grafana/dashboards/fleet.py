@@ -25,7 +25,7 @@ SALES = Panel(
     "litres, amount (yuan).",
     Query("""SELECT count(*) AS fuellings, coalesce(sum(volume_l), 0) AS volume_l,
                     coalesce(sum(amount_fen), 0) / 100.0 AS amount_yuan
-             FROM business.fueling_transactions WHERE station IN ($station) AND $__timeFilter(ended_at)""", "table",
+             FROM business.fuelling_transactions WHERE station IN ($station) AND $__timeFilter(ended_at)""", "table",
           (Column("fuellings", N, "笔数"), Column("volume_l", N, "升数", "litre"),
            Column("amount_yuan", N, "金额", "currencyCNY"))), width=11, height=5)
 
@@ -48,7 +48,7 @@ STATIONS_TABLE = Panel(
                             FROM {LATEST} GROUP BY m.station),
                    sales AS (SELECT station, count(*) AS fuellings, sum(volume_l) AS volume_l,
                                     sum(amount_fen) / 100.0 AS amount_yuan
-                             FROM business.fueling_transactions WHERE $__timeFilter(ended_at) GROUP BY station)
+                             FROM business.fuelling_transactions WHERE $__timeFilter(ended_at) GROUP BY station)
               SELECT st.station, coalesce(node.online, false) AS online, coalesce(dev.devices, 0) AS devices,
                      coalesce(dev.devices_down, 0) AS devices_down, coalesce(data.bad_values, 0) AS bad_values,
                      data.last_received, coalesce(sales.fuellings, 0) AS fuellings,
@@ -65,7 +65,7 @@ STATIONS_TABLE = Panel(
 VOLUME_PER_STATION = Panel(
     "timeseries", "各站每小时加油量", "Litres sold per station per hour (transactions by end time).",
     Query("""SELECT $__timeGroupAlias(ended_at, '1h'), station AS metric, sum(volume_l) AS volume
-             FROM business.fueling_transactions WHERE station IN ($station) AND $__timeFilter(ended_at)
+             FROM business.fuelling_transactions WHERE station IN ($station) AND $__timeFilter(ended_at)
              GROUP BY 1, 2 ORDER BY 1""", "time_series",
           (Column("time", TIME), Column("metric", T), Column("volume", N))),
     width=14, unit="litre", options={"legend": {"displayMode": "table", "placement": "right", "showLegend": True,
@@ -74,7 +74,7 @@ VOLUME_PER_STATION = Panel(
 AMOUNT_PER_STATION = Panel(
     "bargauge", "各站销售额", "Amount of the fuelling that ended in the time range, per station (yuan).",
     Query("""SELECT station, sum(amount_fen) / 100.0 AS amount_yuan
-             FROM business.fueling_transactions WHERE station IN ($station) AND $__timeFilter(ended_at)
+             FROM business.fuelling_transactions WHERE station IN ($station) AND $__timeFilter(ended_at)
              GROUP BY 1 ORDER BY 2 DESC""", "table",
           (Column("station", T, "站点"), Column("amount_yuan", N, "金额"))), width=10, unit="currencyCNY")
 

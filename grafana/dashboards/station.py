@@ -20,10 +20,10 @@ DEVICES_ONLINE = Panel(
 
 FUELLING = Panel(
     "stat", "加油汇总", "Fuelling transactions that ended in the time range: count, litres and amount "
-    "(business.fueling_transactions; amounts are stored in fen and shown in yuan).",
+    "(business.fuelling_transactions; amounts are stored in fen and shown in yuan).",
     Query("""SELECT count(*) AS fuellings, coalesce(sum(volume_l), 0) AS volume_l,
                     coalesce(sum(amount_fen), 0) / 100.0 AS amount_yuan
-             FROM business.fueling_transactions WHERE station = '$station' AND $__timeFilter(ended_at)""", "table",
+             FROM business.fuelling_transactions WHERE station = '$station' AND $__timeFilter(ended_at)""", "table",
           (Column("fuellings", N, "笔数"), Column("volume_l", N, "升数", "litre"),
            Column("amount_yuan", N, "金额", "currencyCNY"))), width=10, height=5)
 

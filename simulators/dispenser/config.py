@@ -45,7 +45,7 @@ class FuellingPointConfig(BaseModel):
 
 
 #: Spelling used in the first design note; same class.
-FuelingPointConfig = FuellingPointConfig
+FuellingPointConfig = FuellingPointConfig
 
 
 class DispenserConfig(BaseModel):

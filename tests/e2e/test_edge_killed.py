@@ -75,7 +75,7 @@ async def _cashier(server: object, database_url: str, done: asyncio.Event) -> No
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
         while not done.is_set():
             for fp, number in await (await conn.execute(
-                    "SELECT fuelling_point, transaction_no FROM business.fueling_transactions")).fetchall():
+                    "SELECT fuelling_point, transaction_no FROM business.fuelling_transactions")).fetchall():
                 if (fp, number) not in paid:
                     server.catch_up()  # type: ignore[attr-defined]
                     model.clear(fp, number)
@@ -124,13 +124,13 @@ async def test_sigkill_loses_and_doubles_nothing(database_url: str, broker: Brok
                 recorded: list[tuple[int, int]] = []
                 for _ in range(150):
                     recorded = [tuple(r) for r in await (await conn.execute(  # type: ignore[misc]
-                        "SELECT fuelling_point, transaction_no FROM business.fueling_transactions")).fetchall()]
+                        "SELECT fuelling_point, transaction_no FROM business.fuelling_transactions")).fetchall()]
                     if len(recorded) >= len(truth) and not _unsent(outbox)[0]:
                         break
                     await asyncio.sleep(0.2)
                 await asyncio.sleep(1.0)
                 while_dead = (await (await conn.execute(
-                    "SELECT count(*) FROM business.fueling_transactions WHERE ended_at BETWEEN %s AND %s",
+                    "SELECT count(*) FROM business.fuelling_transactions WHERE ended_at BETWEEN %s AND %s",
                     (killed_at.replace(microsecond=0), restarted_at))).fetchone())[0]  # type: ignore[index]
                 stored = {(d, n, int(ts.timestamp() * 1000)) for d, n, ts in await (await conn.execute(
                     """SELECT m.device, m.name, p.ts FROM telemetry.points p

@@ -110,7 +110,7 @@ async def test_every_fuelling_is_recorded_or_inside_a_gap_with_its_litres(databa
                 await traffic
                 await _wait_for(lambda: _all_accounted(conn, sold), 60)
                 recorded = await _rows(conn, "SELECT fuelling_point, transaction_no, volume_l "
-                                             "FROM business.fueling_transactions")
+                                             "FROM business.fuelling_transactions")
                 gaps = await _rows(conn, "SELECT fuelling_point, missing_transactions, volume_l, totalizer_from_l, "
                                          "totalizer_to_l, status FROM business.fuelling_gaps")
                 with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5) as answer:
@@ -159,7 +159,7 @@ async def _rows(conn: psycopg.AsyncConnection, sql: str) -> list[tuple[object, .
 
 async def _all_accounted(conn: psycopg.AsyncConnection, sold: dict[tuple[int, int], int]) -> bool:
     held = {(fp, n) for fp, n in await _rows(conn, "SELECT fuelling_point, transaction_no "
-                                                   "FROM business.fueling_transactions")}
+                                                   "FROM business.fuelling_transactions")}
     missing = {(fp, n) for fp, ns in await _rows(conn, "SELECT fuelling_point, missing_transactions "
                                                        "FROM business.fuelling_gaps") for n in ns}  # type: ignore[attr-defined]
     return held | missing >= set(sold)

@@ -115,7 +115,7 @@ async def test_bad_bodies_and_queries_get_a_4xx_with_a_message(database_url: str
             for query in BAD_QUERIES:
                 answer = await http.request(method, f"{path}?{query}")
                 assert answer.status_code < 500, (query, method, path, answer.status_code)
-                if "limit" in template or "fueling" in template:
+                if "limit" in template or "fuelling" in template:
                     assert answer.status_code == 422 and "请求格式错误" in answer.json()["detail"], (query, answer.text)
 
 

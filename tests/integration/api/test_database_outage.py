@@ -20,7 +20,7 @@ from tests.integration.api.support import refused, running_api
 pytestmark = pytest.mark.integration
 
 OUTAGE_S = 20       # long enough for the pool's default backoff (1, 2, 4, 8, 16 s …) to overshoot the restart
-READS = ["/api/v1/stations/st-01/devices/disp-01/latest", "/api/v1/stations/st-01/fueling-transactions",
+READS = ["/api/v1/stations/st-01/devices/disp-01/latest", "/api/v1/stations/st-01/fuelling-transactions",
          "/healthz"]
 
 

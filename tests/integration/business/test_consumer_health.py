@@ -42,7 +42,7 @@ async def test_a_stalled_consumer_is_unhealthy_until_the_database_returns(
             consumer.database_url = database_url                           # the database is back
             async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as db:
                 async def recorded() -> bool:
-                    cur = await db.execute("SELECT count(*) FROM business.fueling_transactions")
+                    cur = await db.execute("SELECT count(*) FROM business.fuelling_transactions")
                     return (await cur.fetchone()) == (1,)
 
                 await wait_for(recorded)

@@ -8,7 +8,7 @@ import psycopg
 import pytest
 
 from business_services.consumer import EventConsumer
-from business_services.fueling import gaps
+from business_services.fuelling import gaps
 from edge_nodes.transactions import gap_event
 from telemetry.contracts.broker import BrokerAddress
 from telemetry.contracts.events.fuelling import FuellingGap

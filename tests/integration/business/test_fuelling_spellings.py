@@ -11,8 +11,8 @@ import pytest
 from prometheus_client import REGISTRY
 
 from business_services.consumer import EventConsumer
-from business_services.fueling import repository
-from edge_nodes.transactions import fueling_event
+from business_services.fuelling import repository
+from edge_nodes.transactions import fuelling_event
 from telemetry.contracts.broker import BrokerAddress
 
 pytestmark = pytest.mark.integration
@@ -34,7 +34,7 @@ def _legacy(raw: bytes) -> bytes:
 async def test_the_legacy_spelling_is_recorded_and_a_repeat_under_the_new_one_is_not(
         database_url: str, broker: BrokerAddress) -> None:
     consumer = EventConsumer(database_url, broker)
-    new = fueling_event("st-01", "disp-01", 1, RECORD).to_bytes()
+    new = fuelling_event("st-01", "disp-01", 1, RECORD).to_bytes()
     repeats = {"type": "fuelling.completed", "outcome": "repeat"}
     repeats_before = REGISTRY.get_sample_value("forecourt_business_events_total", repeats) or 0.0
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
@@ -53,6 +53,6 @@ async def test_the_new_spelling_alone_is_recorded_with_exact_litres(database_url
     record = RECORD | {"volume": 0.1 + 0.2, "volume_total": 1000.3, "amount": 237}
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
         await consumer.handle(conn, "forecourt/v1/g/st-01/events/fuelling.completed",
-                              fueling_event("st-01", "disp-01", 1, record).to_bytes())
+                              fuelling_event("st-01", "disp-01", 1, record).to_bytes())
         [row] = await repository.recent(conn, "st-01")
     assert (row["volume_l"], row["totalizer_before_l"]) == (Decimal("0.30"), Decimal("1000.00"))

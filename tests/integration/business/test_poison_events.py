@@ -52,7 +52,7 @@ async def test_poison_is_dead_lettered_and_the_next_fuelling_is_recorded(
         await station.publish(event_topic(group, STATION, FUELLING), envelope(FUELLING, fuelling(8)), qos=1)
 
         async def recorded() -> bool:
-            cur = await db.execute("SELECT transaction_no FROM business.fueling_transactions")
+            cur = await db.execute("SELECT transaction_no FROM business.fuelling_transactions")
             return [r[0] for r in await cur.fetchall()] == [8]
 
         await wait_for(recorded)

@@ -73,10 +73,10 @@ async def test_station_a_cannot_record_anything_for_station_b(secured: Secured, 
         await station_a.publish(event_topic(g, "st-01", FUELLING), envelope(FUELLING, fuelling(42)), qos=1)
 
         async def own_recorded() -> bool:
-            return await _rows(db, "SELECT station, transaction_no FROM business.fueling_transactions") != []
+            return await _rows(db, "SELECT station, transaction_no FROM business.fuelling_transactions") != []
 
         await wait_for(own_recorded)
-        recorded = await _rows(db, "SELECT station, transaction_no FROM business.fueling_transactions")
+        recorded = await _rows(db, "SELECT station, transaction_no FROM business.fuelling_transactions")
         dead = await _rows(db, "SELECT kind, topic_station, claimed_station FROM business.event_dead_letters")
     assert recorded == [("st-01", 42)], "nothing for st-02, st-01's own fuelling as usual"
     assert dead == [("security", "st-01", "st-02")]
@@ -115,10 +115,10 @@ async def test_the_whole_command_flow_under_the_generated_acl(secured: Secured, 
                 assert authorise.json()["result"] == "accepted"
 
                 async def shown() -> bool:
-                    return bool((await http.get("/api/v1/stations/st-01/fueling-transactions")).json())
+                    return bool((await http.get("/api/v1/stations/st-01/fuelling-transactions")).json())
 
                 await wait_for(shown, within_s=40)
-                [sale] = (await http.get("/api/v1/stations/st-01/fueling-transactions")).json()
+                [sale] = (await http.get("/api/v1/stations/st-01/fuelling-transactions")).json()
                 assert float(sale["volume_l"]) == 1.5 and sale["amount_fen"] == round(1.5 * 802)
         finally:
             for t in tasks:

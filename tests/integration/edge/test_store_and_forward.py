@@ -78,7 +78,7 @@ async def test_a_minute_without_broker_loses_and_doubles_nothing(database_url: s
                 for _ in range(300):
                     rows, _ = await node.outbox.size()
                     fuellings = (await (await conn.execute(
-                        "SELECT count(*) FROM business.fueling_transactions")).fetchone())[0]  # type: ignore[index]
+                        "SELECT count(*) FROM business.fuelling_transactions")).fetchone())[0]  # type: ignore[index]
                     if node.connected.is_set() and rows == 0 and fuellings == 5:
                         break
                     await asyncio.sleep(0.2)
@@ -114,7 +114,7 @@ async def _check_points(conn: psycopg.AsyncConnection, recorded: list[tuple[str,
 async def _check_transactions(conn: psycopg.AsyncConnection) -> None:
     rows = await (await conn.execute(
         """SELECT pump, fuelling_point, volume_l, amount_fen, totalizer_after_l - totalizer_before_l
-           FROM business.fueling_transactions ORDER BY pump, started_at""")).fetchall()
+           FROM business.fuelling_transactions ORDER BY pump, started_at""")).fetchall()
     volumes = sorted((pump, fp, float(v)) for pump, fp, v, _, _ in rows)
     assert volumes == [("disp-01", 1, 1.5), ("disp-01", 1, 2.5), ("disp-01", 1, 3.0),
                        ("disp-02", 1, 1.0), ("disp-02", 1, 4.0)]

@@ -86,7 +86,7 @@ async def test_publishing_under_another_station_is_refused(secured: Secured) -> 
     g = secured.group
     forged = [_ddata(g, "st-02"), topics.node_topic(g, MessageType.NBIRTH, "st-02"),
               topics.node_topic(g, MessageType.NCMD, "st-01"),           # commands come only from the host
-              topics.state_topic(HOST_ID), topics.event_topic(g, "st-02", "fueling.completed")]
+              topics.state_topic(HOST_ID), topics.event_topic(g, "st-02", "fuelling.completed")]
     edge = secured.address("st-01")
     reasons = await asyncio.to_thread(_puback_reasons, edge, [*forged, _ddata(g, "st-01")])
     assert reasons == [NOT_AUTHORIZED] * len(forged) + [16]   # 16: accepted, no matching subscribers

@@ -102,7 +102,7 @@ async def _fill_through_the_real_path(database_url: str, broker: BrokerAddress, 
             async with aiomqtt.Client(**broker.client_kwargs()) as pub:   # garbage: a dead letter
                 await pub.publish(topics.device_topic(group, MessageType.DDATA, STATION, "junk"), b"\x00\xffjunk",
                                   qos=1)
-            checks = ("SELECT count(*) = 1 FROM business.fueling_transactions WHERE station = 'gf-01'",
+            checks = ("SELECT count(*) = 1 FROM business.fuelling_transactions WHERE station = 'gf-01'",
                       "SELECT count(*) = 1 FROM telemetry.dead_letters",
                       """SELECT l.value = 3 FROM telemetry.latest l          -- 3: IFSF idle
                          JOIN telemetry.metrics m USING (metric_id) WHERE m.name = 'fp1/state'""")
@@ -183,7 +183,7 @@ async def _write_other_devices(database_url: str, now: datetime) -> None:
             await writer.set_status(conn, [SourceStatus("g", OTHER, "tls-01", True, False, None),
                                            SourceStatus("g", OTHER, "", False, True, "NDEATH")])
             await conn.execute(
-                """INSERT INTO business.fueling_transactions (event_id, station, pump, fuelling_point, nozzle, grade,
+                """INSERT INTO business.fuelling_transactions (event_id, station, pump, fuelling_point, nozzle, grade,
                        transaction_no, volume_l, amount_fen, price_fen_per_l, totalizer_before_l, totalizer_after_l,
                        started_at, ended_at)
                    VALUES ('gf-02-1', %s, 'disp-01', 1, 1, 95, 1, 30.00, 25080, 836, 100, 130, %s, %s)""",

@@ -10,11 +10,11 @@ from business_services.consumer import is_outage
 from business_services.intake import Admitted, Rejected, admit, sanitised
 from telemetry.contracts.events import MAX_EVENT_BYTES, CloudEvent
 
-TOPIC = "forecourt/v1/acme/st-01/events/fueling.completed"
+TOPIC = "forecourt/v1/acme/st-01/events/fuelling.completed"
 
 
 def _raw(**changes: object) -> bytes:
-    event = {"specversion": "1.0", "id": "e-1", "source": "forecourt/st-01/disp-01", "type": "fueling.completed",
+    event = {"specversion": "1.0", "id": "e-1", "source": "forecourt/st-01/disp-01", "type": "fuelling.completed",
              "time": "2026-03-01T08:00:00Z", "data": {"station": "st-01", "pump": "disp-01"}} | changes
     return json.dumps(event).encode()
 
@@ -36,14 +36,14 @@ def test_a_good_event_is_admitted_with_the_topics_identity() -> None:
     (TOPIC, b"[" * 30_000 + b"]" * 30_000, "invalid", "nested too deeply"),       # under the limit, deep
     (TOPIC, json.dumps([1, 2]).encode(), "invalid", "not a valid CloudEvent"),
     (TOPIC, _raw(type="gas_fill.completed"), "invalid", "in the topic"),           # type is not the topic's
-    (TOPIC, _raw(type="Fueling Completed!"), "invalid", "type"),
+    (TOPIC, _raw(type="Fuelling Completed!"), "invalid", "type"),
     (TOPIC, _raw(surprise=1), "invalid", "surprise"),
     (TOPIC, _raw(data={"station": "other-02", "volume_l": 500}), "security", "other-02"),
     (TOPIC, _raw(data={"station": None}), "security", "None"),
     ("forecourt/v1/acme/st-01/commands/command.set_price", _raw(type="command.set_price"), "invalid", "command"),
-    ("forecourt/v1/acme/ST 01/events/fueling.completed", _raw(), "invalid", "station level"),
-    ("forecourt/v1/a+b/st-01/events/fueling.completed", _raw(), "invalid", "group level"),
-    ("forecourt/v1/st-01/events/fueling.completed", _raw(), "invalid", "not a forecourt/v1"),   # no group
+    ("forecourt/v1/acme/ST 01/events/fuelling.completed", _raw(), "invalid", "station level"),
+    ("forecourt/v1/a+b/st-01/events/fuelling.completed", _raw(), "invalid", "group level"),
+    ("forecourt/v1/st-01/events/fuelling.completed", _raw(), "invalid", "not a forecourt/v1"),   # no group
 ])
 def test_poison_is_rejected_with_a_reason(topic: str, raw: bytes, kind: str, reason: str) -> None:
     verdict = admit(topic, raw)

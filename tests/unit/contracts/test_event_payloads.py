@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from edge_nodes.commands import CommandRunner
 from edge_nodes.station_events import charging_completed, completed_deliveries, completed_gas_fills
-from edge_nodes.transactions import SideBook, fueling_event, gap_event, last_record
+from edge_nodes.transactions import SideBook, fuelling_event, gap_event, last_record
 from protocol_adapters.ocpp.sessions import ChargingSession
 from protocol_adapters.readings import Reading
 from telemetry.contracts.commands import Acknowledgement
@@ -46,7 +46,7 @@ def test_fuelling_completed_round_trip_keeps_the_pumps_centilitres() -> None:
               "start": 1_772_352_000, "end": 1_772_352_040, "volume_total": 1041.38, "end_reason": 1}
     record = last_record(_readings({f"fp1/last/{k}": v for k, v in fields.items()}), 1)
     assert record is not None
-    parsed = _over_the_wire(fueling_event("st-01", "disp-01", 1, record))
+    parsed = _over_the_wire(fuelling_event("st-01", "disp-01", 1, record))
     assert isinstance(parsed, FuellingCompleted)
     assert (parsed.volume_l, parsed.totalizer_before_l, parsed.totalizer_after_l) == (
         Decimal("0.30"), Decimal("1041.08"), Decimal("1041.38"))
@@ -108,11 +108,11 @@ async def test_command_acknowledged_round_trip() -> None:
                                      result="unknown-command", detail="no such command: command.open_valve")
 
 
-def test_a_legacy_fueling_completed_with_float_litres_parses_to_exact_decimals() -> None:
+def test_a_legacy_fuelling_completed_with_float_litres_parses_to_exact_decimals() -> None:
     """What an edge outbox written before the upgrade still holds: the old spelling, litres as JSON numbers."""
     legacy = CloudEvent.from_bytes(
         b'{"specversion":"1.0","id":"daf96296-bae0-5469-92c5-3f8e67c2343b","source":"forecourt/st-01/disp-01",'
-        b'"type":"fueling.completed","time":"2026-03-01T08:00:40Z","data":{"station":"st-01","pump":"disp-01",'
+        b'"type":"fuelling.completed","time":"2026-03-01T08:00:40Z","data":{"station":"st-01","pump":"disp-01",'
         b'"fuelling_point":1,"nozzle":1,"grade":92,"transaction":5,"volume_l":20.3,"amount_fen":15780,'
         b'"price_fen_per_l":789,"totalizer_before_l":999.7,"totalizer_after_l":1020.0,'
         b'"started_at":"2026-03-01T08:00:00+00:00","ended_at":"2026-03-01T08:00:40+00:00","end_reason":1}}')

@@ -33,26 +33,26 @@ def test_shared_subscription_and_filters() -> None:
 
 
 def test_event_and_command_topics_carry_the_group() -> None:
-    event = topics.event_topic("acme", "st-01", "fueling.completed")
-    assert event == "forecourt/v1/acme/st-01/events/fueling.completed"
+    event = topics.event_topic("acme", "st-01", "fuelling.completed")
+    assert event == "forecourt/v1/acme/st-01/events/fuelling.completed"
     assert command_topic("acme", "st-01", SET_PRICE) == "forecourt/v1/acme/st-01/commands/command.set_price"
     assert commands_filter("acme", "st-01") == "forecourt/v1/acme/st-01/commands/#"
     assert topics.events_filter() == "forecourt/v1/+/+/events/#"
-    parsed = topics.parse_event_topic("forecourt/v1/acme/st-01/events/fueling.completed")
+    parsed = topics.parse_event_topic("forecourt/v1/acme/st-01/events/fuelling.completed")
     assert (parsed.group, parsed.station, parsed.direction, parsed.type) == ("acme", "st-01", "events",
-                                                                             "fueling.completed")
+                                                                             "fuelling.completed")
     assert topics.parse_event_topic(command_topic("acme", "st-01", SET_PRICE)).direction == "commands"
 
 
 @pytest.mark.parametrize("bad", [
-    "forecourt/v1/st-01/events/fueling.completed",              # no group: the old layout
-    "forecourt/v1/acme/st-01/events/fueling.completed/extra",
+    "forecourt/v1/st-01/events/fuelling.completed",              # no group: the old layout
+    "forecourt/v1/acme/st-01/events/fuelling.completed/extra",
     "forecourt/v1/acme/st-01/alarms/alarm.raised",
-    "forecourt/v1/acme/ST-01/events/fueling.completed",          # not a station code
-    "forecourt/v1/ac me/st-01/events/fueling.completed",
-    "forecourt/v1/acme/st-01/events/fueling",                    # a type is context.verb
+    "forecourt/v1/acme/ST-01/events/fuelling.completed",          # not a station code
+    "forecourt/v1/ac me/st-01/events/fuelling.completed",
+    "forecourt/v1/acme/st-01/events/fuelling",                    # a type is context.verb
     "forecourt/v1/acme/st-01/events/" + "a." * 40 + "b",
-    "forecourt/v2/acme/st-01/events/fueling.completed",
+    "forecourt/v2/acme/st-01/events/fuelling.completed",
 ])
 def test_malformed_event_topics_are_rejected(bad: str) -> None:
     with pytest.raises(TopicError):

@@ -19,7 +19,7 @@ async def test_rows_survive_a_reopen_and_round_trip_exactly(tmp_path: Path) -> N
     box = Outbox(tmp_path / "o.sqlite")
     await box.open()
     await box.put_readings("disp-01", _readings(3, 12.34))
-    await box.put_event("forecourt/v1/acme/st/events/fueling.completed", b'{"id":"e1"}')
+    await box.put_event("forecourt/v1/acme/st/events/fuelling.completed", b'{"id":"e1"}')
     await box.close()
 
     again = Outbox(tmp_path / "o.sqlite")

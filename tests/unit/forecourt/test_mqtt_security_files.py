@@ -78,7 +78,7 @@ def test_an_edge_node_may_publish_every_message_of_its_own_station_and_nothing_e
     own = [topics.node_topic("acme", t, "st-01") for t in (MessageType.NBIRTH, MessageType.NDATA, MessageType.NDEATH)]
     own += [topics.device_topic("acme", t, "st-01", "disp-01")
             for t in (MessageType.DBIRTH, MessageType.DDATA, MessageType.DDEATH)]
-    own.append(topics.event_topic("acme", "st-01", "fueling.completed"))
+    own.append(topics.event_topic("acme", "st-01", "fuelling.completed"))
     assert all(_may(grants, "write", t) for t in own)
     refused = [
         topics.node_topic("acme", MessageType.NBIRTH, "st-02"),               # another station
@@ -88,8 +88,8 @@ def test_an_edge_node_may_publish_every_message_of_its_own_station_and_nothing_e
         topics.node_topic("acme", MessageType.NCMD, "st-01"),                 # commands come from the host
         topics.device_topic("acme", MessageType.DCMD, "st-01", "disp-01"),
         topics.state_topic("forecourt"),                                      # the host's state
-        topics.event_topic("acme", "st-02", "fueling.completed"),          # another station's event
-        topics.event_topic("other", "st-01", "fueling.completed"),         # the same code in another company
+        topics.event_topic("acme", "st-02", "fuelling.completed"),          # another station's event
+        topics.event_topic("other", "st-01", "fuelling.completed"),         # the same code in another company
         command_topic("acme", "st-01", SET_PRICE),                         # commands come from the host
         "spBv1.0/acme/DDATA/st-01/disp-01/extra",                             # not a Sparkplug topic
     ]
@@ -111,7 +111,7 @@ def test_an_edge_node_reads_its_own_commands_and_the_host_state_only() -> None:
 
 def test_each_host_service_gets_what_its_job_needs_and_nothing_else() -> None:
     ddata = topics.device_topic("any", MessageType.DDATA, "st-09", "tank-1")
-    event = topics.event_topic("any", "st-09", "fueling.completed")
+    event = topics.event_topic("any", "st-09", "fuelling.completed")
     ack = topics.event_topic("any", "st-09", ACKNOWLEDGED)
     command, ncmd = command_topic("any", "st-09", SET_PRICE), topics.node_topic("any", MessageType.NCMD, "st-09")
     dcmd, state = topics.device_topic("any", MessageType.DCMD, "st-09", "disp-01"), topics.state_topic("forecourt")

@@ -10,7 +10,7 @@ import logging
 
 import psycopg
 
-from business_services.fueling import repository
+from business_services.fuelling import repository
 from telemetry.contracts.events import CloudEvent
 from telemetry.contracts.events.fuelling import FuellingCompleted
 from telemetry.contracts.topics import EventTopic
@@ -18,7 +18,7 @@ from telemetry.contracts.topics import EventTopic
 log = logging.getLogger(__name__)
 
 
-async def on_fueling_completed(conn: psycopg.AsyncConnection, event: CloudEvent, origin: EventTopic) -> None:
+async def on_fuelling_completed(conn: psycopg.AsyncConnection, event: CloudEvent, origin: EventTopic) -> None:
     transaction = FuellingCompleted.from_event(event)   # intake refused a station other than the topic's
     if await repository.record(conn, event.id, transaction):
         log.info("recorded fuelling %s/%s fp%d #%d: %s L, %d fen", transaction.station, transaction.pump,

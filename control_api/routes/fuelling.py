@@ -9,13 +9,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from business_services.fueling import repository
+from business_services.fuelling import repository
 from control_api.deps import Db, Station
 
-router = APIRouter(prefix="/api/v1/stations/{station}/fueling-transactions", tags=["fueling"])
+router = APIRouter(prefix="/api/v1/stations/{station}/fuelling-transactions", tags=["fuelling"])
 
 
-class FuelingPublic(BaseModel):
+class FuellingPublic(BaseModel):
     pump: str
     fuelling_point: int
     nozzle: int
@@ -30,9 +30,9 @@ class FuelingPublic(BaseModel):
     ended_at: datetime
 
 
-@router.get("", response_model=list[FuelingPublic])
-async def recent(station: Station, db: Db, limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[FuelingPublic]:
+@router.get("", response_model=list[FuellingPublic])
+async def recent(station: Station, db: Db, limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[FuellingPublic]:
     """The newest fuellings first."""
     async with db.connection() as conn:
         rows = await repository.recent(conn, station, limit)
-    return [FuelingPublic.model_validate(r) for r in rows]
+    return [FuellingPublic.model_validate(r) for r in rows]

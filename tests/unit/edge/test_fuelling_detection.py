@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime
 
-from edge_nodes.transactions import fueling_event, last_record
+from edge_nodes.transactions import fuelling_event, last_record
 from protocol_adapters.readings import Reading
 from telemetry.contracts.quality import Quality
 
@@ -20,7 +20,7 @@ def _fp1(transaction: int, *, volume: float = 20.0, total_after: float = 1020.0,
 def test_a_transaction_record_is_one_event_with_totalizers_before_and_after() -> None:
     record = last_record(_fp1(5), 1)
     assert record is not None
-    event = fueling_event("st-01", "disp-01", 1, record)
+    event = fuelling_event("st-01", "disp-01", 1, record)
     assert event.type == "fuelling.completed" and event.subject == "disp-01/fp1/5"
     assert event.data["volume_l"] == "20.00" and event.data["amount_fen"] == 15780     # litres as exact strings
     assert event.data["totalizer_before_l"] == "1000.00" and event.data["totalizer_after_l"] == "1020.00"
@@ -32,14 +32,14 @@ def test_a_transaction_record_is_one_event_with_totalizers_before_and_after() ->
 def test_litres_come_from_the_pumps_centilitres_without_float_error() -> None:
     record = last_record(_fp1(5, volume=0.1 + 0.2, total_after=1000.3), 1)   # 0.30000000000000004 L
     assert record is not None
-    data = fueling_event("st-01", "disp-01", 1, record).data
+    data = fuelling_event("st-01", "disp-01", 1, record).data
     assert (data["volume_l"], data["totalizer_before_l"], data["totalizer_after_l"]) == ("0.30", "1000.00", "1000.30")
 
 
 def test_the_same_transaction_read_again_has_the_same_id() -> None:
-    first, again = (fueling_event("st-01", "disp-01", 1, last_record(_fp1(5), 1) or {}) for _ in range(2))
+    first, again = (fuelling_event("st-01", "disp-01", 1, last_record(_fp1(5), 1) or {}) for _ in range(2))
     assert first.id == again.id
-    other = fueling_event("st-01", "disp-01", 1, last_record(_fp1(6), 1) or {})
+    other = fuelling_event("st-01", "disp-01", 1, last_record(_fp1(6), 1) or {})
     assert other.id != first.id
 
 
