@@ -9,6 +9,7 @@ device that stops answering gets a DDEATH, and a DBIRTH when it is back. ``NCMD 
 Control/Rebirth`` (by name or alias) repeats the births. When the broker or the host goes away (a
 STATE offline no older than the newest STATE seen), the session ends and a new one starts with
 back-off; nothing read meanwhile is lost. bdSeq counts CONNECTs and is kept in the outbox across restarts.
+What runs for each device (source, watcher, commands) is built by its kind (``edge_nodes/devices/``).
 """
 
 from __future__ import annotations

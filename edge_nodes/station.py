@@ -1,6 +1,8 @@
 """The station file: one validated YAML per station that says which devices the edge node polls and how.
 
 A mistake fails at start with the file, the key and what was expected (``StationConfigError``).
+Each device entry is read as the device kind registered for its ``protocol`` (``edge_nodes/devices/base.py``;
+``modbus-tcp`` when left out), so a new kind needs no change here.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from edge_nodes.commands import DeviceCommand
 from edge_nodes.devices import dispenser
@@ -40,13 +40,20 @@ class _ModbusCommon(DeviceEntry):
     code: Code
     kind: Literal["dispenser", "tank_gauge", "gas_detector", "generic"] = "generic"
     unit_id: Annotated[int, Field(ge=1, le=247)] = 1
-    profile: Literal["dispenser-v1", "gas-detector-v1"] | None = None
+    profile: str | None = None           # a register map of PROFILES
     fuelling_points: Annotated[int, Field(ge=1, le=4)] = 1
     nozzles_per_point: Annotated[int, Field(ge=1, le=4)] = 1
     poll_interval_s: Annotated[float, Field(gt=0, le=3600)] = 1.0
     timeout_s: Annotated[float, Field(gt=0, le=60)] = 1.0
     deadband: Annotated[float, Field(ge=0)] = 0.0
     points: tuple[PointConfig, ...] = ()
+
+    @field_validator("profile")
+    @classmethod
+    def _known_profile(cls, profile: str | None) -> str | None:
+        if profile is not None and profile not in PROFILES:
+            raise ValueError(f"unknown profile; expected one of {sorted(PROFILES)}")
+        return profile
 
     @model_validator(mode="after")
     def _has_points(self) -> _ModbusCommon:
