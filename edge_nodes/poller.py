@@ -3,7 +3,8 @@
 It reads every planned block on the device's schedule, turns each library error into one
 "unavailable" outcome with a reason, and hands a snapshot of typed readings on. When the device
 does not answer it reports every point bad (once per outage), backs off exponentially with
-jitter, and recovers by itself when the device answers again.
+jitter, and recovers by itself when the device answers again. A cancellation always stops it, even one
+the Modbus library swallowed during a read.
 """
 
 from __future__ import annotations
@@ -40,6 +41,14 @@ def datatype_of(spec: PointSpec) -> DataType:
     if spec.integer or (spec.scale == 1.0 and spec.dtype not in (DType.F32, DType.F64)):
         return DataType.INT64
     return DataType.DOUBLE
+
+
+def _stop_if_cancelled() -> None:
+    """Raise the cancellation that pymodbus may have swallowed: on 3.11 its ``asyncio.wait_for`` returns a
+    result that arrived with the cancellation (gh-86296), leaving the task "cancelling" but running."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 class ModbusPoller:
@@ -101,6 +110,7 @@ class ModbusPoller:
             with metrics.POLL_LATENCY.labels(self.device).time():
                 snapshot = await self.poll_once()
             await emit(snapshot)
+            _stop_if_cancelled()
             if self.failures:
                 await asyncio.sleep(backoff_delay(self.failures, self.interval_s, self._rng))
                 next_at = time.monotonic()

@@ -9,6 +9,7 @@ device that stops answering gets a DDEATH, and a DBIRTH when it is back. ``NCMD 
 Control/Rebirth`` (by name or alias) repeats the births. When the broker or the host goes away (a
 STATE offline no older than the newest STATE seen), the session ends and a new one starts with
 back-off; nothing read meanwhile is lost. bdSeq counts CONNECTs and is kept in the outbox across restarts.
+What runs for each device (source, watcher, commands) is built by its kind (``edge_nodes/devices/``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -26,15 +27,13 @@ import aiomqtt
 
 from edge_nodes import metrics
 from edge_nodes.commands import CommandRunner
-from edge_nodes.devices.ocpp import OcppSource
-from edge_nodes.fuelling_recovery import FuellingRecovery
+from edge_nodes.devices.base import NodeServices
+from edge_nodes.devices.wiring import DeviceWiring
 from edge_nodes.messages import MAX_METRICS_PER_MESSAGE, NodeMessages, ReportByException
 from edge_nodes.outbox import EVENT, Outbox, Row
-from edge_nodes.poller import ModbusPoller, backoff_delay
-from edge_nodes.source import DeviceSource, Snapshot, SourceContext
+from edge_nodes.poller import backoff_delay
+from edge_nodes.source import DeviceSource, Snapshot
 from edge_nodes.station import Station
-from edge_nodes.station_events import charging_completed, completed_deliveries, completed_gas_fills
-from protocol_adapters.ocpp.sessions import ChargingSession
 from protocol_adapters.readings import Reading
 from telemetry.contracts import sparkplug, topics
 from telemetry.contracts.broker import BrokerAddress, count_refused_publishes
@@ -60,11 +59,13 @@ class EdgeNode:
         self.primary_host = primary_host
         self.sequencer = EdgeSequencer()
         self.devices = {d.code: d for d in station.devices}
-        context = SourceContext()
-        self.sources: list[DeviceSource] = [d.source(context) for d in station.devices]
+        self.outbox = Outbox(outbox_path or Path(":memory:"), outbox_max_bytes)
+        wiring = DeviceWiring(station.devices, NodeServices(station.station, self.outbox, self._emit_event))
+        self.sources: list[DeviceSource] = wiring.sources
+        self._watchers = wiring.watchers
+        self.commands = CommandRunner(station.station, wiring.commands, self._emit_event, wiring.writers)
         self.messages = NodeMessages(self.group, station.station, self.sequencer,
                                      {s.code: s.metrics for s in self.sources})
-        self.outbox = Outbox(outbox_path or Path(":memory:"), outbox_max_bytes)
         self.current: dict[str, dict[str, Reading]] = {d.code: {} for d in station.devices}
         self.available: dict[str, bool] = {d.code: True for d in station.devices}
         self._announced_alive: dict[str, bool] = {}
@@ -74,27 +75,8 @@ class EdgeNode:
         self._host_online, self._host_lost = asyncio.Event(), asyncio.Event()
         self._host_watch = HostStateWatch()    # newest STATE seen, across sessions
         self._first_poll = {s.code: asyncio.Event() for s in self.sources}
-        self._watchers = {d.code: w for d in station.devices if (w := self._watcher_for(d)) is not None}
-        dispensers = {s.code: s for s in self.sources if isinstance(s, ModbusPoller)
-                      and getattr(self.devices[s.code], "profile", None) == "dispenser-v1"}
-        writable = {s.code: s for s in self.sources if callable(getattr(s, "write", None))}
-        id_tag_lists = {s.code: s.auth for s in self.sources if isinstance(s, OcppSource)}
-        self.commands = CommandRunner(station.station, dispensers, self._emit_event, writable,  # type: ignore[arg-type]
-                                      id_tag_lists)
-        self.fuellings = FuellingRecovery(station.station, self.outbox, self._emit_event,
-                                          dict(self.commands.dispensers))
         self._command_tasks: set[asyncio.Task[None]] = set()
         self.refused = 0
-        for source in self.sources:
-            if isinstance(source, OcppSource):     # finished charging sessions become events
-                source.on_session = self._charging_session_sink(source.code)
-
-    def _charging_session_sink(self, csms: str) -> Callable[[ChargingSession], Awaitable[None]]:
-        async def sink(session: ChargingSession) -> None:
-            # committed to the outbox before the charger gets its answer: a session is never lost
-            await self._emit_event(charging_completed(self.station.station, csms, session))
-            log.info("charging completed: %s %s", csms, session.transaction_id)
-        return sink
 
     async def _emit_event(self, event: CloudEvent) -> None:
         await self.outbox.put_event(topics.event_topic(self.group, self.station.station, event.type), event.to_bytes())
@@ -109,31 +91,12 @@ class EdgeNode:
         for r in snapshot.readings:
             self.current[device][r.key] = r
         if watch is not None:         # fuellings, deliveries, gas fills: into the outbox before the readings
-            await watch(device, before)
-        changed = self._rbe.changed(device, snapshot.readings, getattr(self.devices[device], "deadband", 0.0))
+            await watch(before, self.current[device])
+        changed = self._rbe.changed(device, snapshot.readings, self.devices[device].deadband)
         await self.outbox.put_readings(device, changed)
         if self.available[device] != snapshot.available:
             self.available[device] = snapshot.available
             self.outbox.wake.set()
-
-    def _watcher_for(self, config: object) -> Callable[[str, dict[str, Reading]], Awaitable[None]] | None:
-        """What turns this device's readings into events, if anything (chosen once, not on every poll)."""
-        if getattr(config, "profile", None) == "dispenser-v1":
-            return self._fuellings
-        detect = {"tls": completed_deliveries, "opcua": completed_gas_fills}.get(getattr(config, "protocol", ""))
-        if detect is None:
-            return None
-
-        async def emit_detected(device: str, before: dict[str, Reading]) -> None:
-            for event in detect(self.station.station, device, before, self.current[device]):
-                await self._emit_event(event)
-                log.info("%s: %s %s", event.type, device, event.subject)
-        return emit_detected
-
-    async def _fuellings(self, device: str, before: dict[str, Reading]) -> None:
-        """Every fuelling of each side read in order, or reported as a gap (``fuelling_recovery``)."""
-        fuelling_points = getattr(self.devices[device], "fuelling_points", 1)
-        await self.fuellings.on_readings(device, fuelling_points, self.current[device])
 
     # --- publishing ------------------------------------------------------------------------------
 

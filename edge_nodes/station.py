@@ -1,21 +1,21 @@
 """The station file: one validated YAML per station that says which devices the edge node polls and how.
 
 A mistake fails at start with the file, the key and what was expected (``StationConfigError``).
+Each device entry is read as the device kind registered for its ``protocol`` (``edge_nodes/devices/base.py``;
+``modbus-tcp`` when left out), so a new kind needs no change here.
 """
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Union
 
 import yaml
-from pydantic import Discriminator, Tag, ValidationError, model_validator
+from pydantic import Discriminator, Tag, ValidationError, create_model, model_validator
 
-from edge_nodes.devices.base import Code, Strict
-from edge_nodes.devices.modbus import ModbusDevice, ModbusRtuDevice
-from edge_nodes.devices.ocpp import OcppDevice
-from edge_nodes.devices.opcua import OpcUaDevice
-from edge_nodes.devices.tls import TlsDevice
+from edge_nodes.devices import base
+from edge_nodes.devices.base import DEVICE_KINDS, Code, DeviceEntry, Strict
 
 
 def _protocol(entry: Any) -> str | None:
@@ -25,26 +25,18 @@ def _protocol(entry: Any) -> str | None:
     return getattr(entry, "protocol", None)
 
 
-# Each protocol adds its device model to this union, tagged with its ``protocol`` name.
-Device = Annotated[
-    Annotated[ModbusDevice, Tag("modbus-tcp")] | Annotated[ModbusRtuDevice, Tag("modbus-rtu")]
-    | Annotated[TlsDevice, Tag("tls")] | Annotated[OpcUaDevice, Tag("opcua")]
-    | Annotated[OcppDevice, Tag("ocpp")],
-    Discriminator(_protocol),
-]
-PROTOCOLS = {"modbus-tcp", "modbus-rtu", "tls", "opcua", "ocpp"}
-
-
 class StationConfigError(ValueError):
     """The station file is wrong; the message names the file, the key and what was expected."""
 
 
 class Station(Strict):
+    """A station file; ``load_station``/``parse_station`` read each device entry as its registered kind."""
+
     station: Code
     name: str = ""
     group: str | None = None
     timezone: str = "Asia/Shanghai"
-    devices: list[Device]
+    devices: list[DeviceEntry]
 
     @model_validator(mode="after")
     def _unique_codes(self) -> Station:
@@ -56,9 +48,22 @@ class Station(Strict):
         return self
 
 
+@cache
+def _station_model(kinds: tuple[tuple[str, type[DeviceEntry]], ...]) -> type[Station]:
+    """``Station`` whose devices are the union of the registered kinds, tagged by ``protocol``."""
+    union = Union[tuple(Annotated[kind, Tag(name)] for name, kind in kinds)]  # type: ignore[valid-type]  # noqa: UP007
+    device = Annotated[union, Discriminator(_protocol)]  # type: ignore[valid-type]
+    return create_model("Station", __base__=Station, devices=(list[device], ...))
+
+
+def parse_station(raw: dict[str, Any]) -> Station:
+    """Validate a station file's content; ``ValidationError`` names the key and what was expected."""
+    return _station_model(tuple(sorted(base.DEVICE_KINDS.items()))).model_validate(raw)
+
+
 def _describe(err: dict[str, object]) -> str:
     # drop the union's tag from the path: devices.0.port, not devices.0.modbus-tcp.port
-    loc = ".".join(str(p) for p in err.get("loc", ()) if p not in PROTOCOLS) or "(top level)"  # type: ignore[attr-defined]
+    loc = ".".join(str(p) for p in err.get("loc", ()) if p not in DEVICE_KINDS) or "(top level)"  # type: ignore[attr-defined]
     kind = err.get("type")
     if kind == "extra_forbidden":
         return f"{loc}: unknown key (not part of a station file)"
@@ -79,7 +84,7 @@ def load_station(path: Path) -> Station:
     if not isinstance(raw, dict):
         raise StationConfigError(f"{path}: expected a mapping with 'station' and 'devices'")
     try:
-        return Station.model_validate(raw)
+        return parse_station(raw)
     except ValidationError as exc:
         problems = "; ".join(_describe(dict(e)) for e in exc.errors())
         raise StationConfigError(f"{path}: {problems}") from exc

@@ -1,1 +1,5 @@
-"""One module per device protocol: the station-file model of such a device and how to build its source."""
+"""Device kinds of a station file; importing this package registers the built-in ones (``base.register``)."""
+
+from edge_nodes.devices import modbus, ocpp, opcua, tls
+
+__all__ = ["modbus", "ocpp", "opcua", "tls"]

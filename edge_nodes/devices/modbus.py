@@ -1,14 +1,20 @@
-"""Modbus devices in a station file (TCP, or RTU on a shared serial line), and the pollers that read them."""
+"""Modbus devices in a station file (TCP, or RTU on a shared serial line), and the pollers that read them.
+
+Writable points take Sparkplug DCMD writes; a ``dispenser-v1`` device also takes the dispenser
+commands and has its fuellings watched (``edge_nodes/devices/dispenser.py``).
+"""
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from edge_nodes.devices.base import Code, Strict
+from edge_nodes.commands import DeviceCommand
+from edge_nodes.devices import dispenser
+from edge_nodes.devices.base import Code, DeviceEntry, NodeServices, Strict, Watcher, Writer, register
 from edge_nodes.poller import ModbusPoller
-from edge_nodes.source import SourceContext
+from edge_nodes.source import DeviceSource, SourceContext
 from protocol_adapters.modbus.client import ModbusConnection
 from protocol_adapters.modbus.points import DType, PointSpec, Table, WordOrder
 from protocol_adapters.modbus.profiles import PROFILES
@@ -30,17 +36,24 @@ class PointConfig(Strict):
         return PointSpec(**self.model_dump())
 
 
-class _ModbusCommon(Strict):
+class _ModbusCommon(DeviceEntry):
     code: Code
     kind: Literal["dispenser", "tank_gauge", "gas_detector", "generic"] = "generic"
     unit_id: Annotated[int, Field(ge=1, le=247)] = 1
-    profile: Literal["dispenser-v1", "gas-detector-v1"] | None = None
+    profile: str | None = None           # a register map of PROFILES
     fuelling_points: Annotated[int, Field(ge=1, le=4)] = 1
     nozzles_per_point: Annotated[int, Field(ge=1, le=4)] = 1
     poll_interval_s: Annotated[float, Field(gt=0, le=3600)] = 1.0
     timeout_s: Annotated[float, Field(gt=0, le=60)] = 1.0
     deadband: Annotated[float, Field(ge=0)] = 0.0
     points: tuple[PointConfig, ...] = ()
+
+    @field_validator("profile")
+    @classmethod
+    def _known_profile(cls, profile: str | None) -> str | None:
+        if profile is not None and profile not in PROFILES:
+            raise ValueError(f"unknown profile; expected one of {sorted(PROFILES)}")
+        return profile
 
     @model_validator(mode="after")
     def _has_points(self) -> _ModbusCommon:
@@ -53,7 +66,21 @@ class _ModbusCommon(Strict):
         specs += [p.spec() for p in self.points]
         return specs
 
+    def watcher(self, source: DeviceSource, node: NodeServices) -> Watcher | None:
+        if self.profile != dispenser.PROFILE:
+            return None
+        return dispenser.fuelling_watcher(self.code, self.fuelling_points, dispenser.connection_of(source), node)
 
+    def commands(self, source: DeviceSource) -> dict[str, DeviceCommand]:
+        if self.profile != dispenser.PROFILE:
+            return {}
+        return dispenser.dispenser_commands(dispenser.connection_of(source))
+
+    def writer(self, source: DeviceSource) -> Writer | None:
+        return source if isinstance(source, ModbusPoller) else None
+
+
+@register
 class ModbusDevice(_ModbusCommon):
     protocol: Literal["modbus-tcp"] = "modbus-tcp"
     host: str = "127.0.0.1"
@@ -64,6 +91,7 @@ class ModbusDevice(_ModbusCommon):
         return ModbusPoller(self.code, connection, self.point_specs(), self.poll_interval_s)
 
 
+@register
 class ModbusRtuDevice(_ModbusCommon):
     """A unit on an RS-485 line; every device on the same ``serial_port`` shares one connection."""
 

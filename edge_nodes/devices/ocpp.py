@@ -52,15 +52,18 @@ from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 from pydantic import Field, field_validator, model_validator
 
-from edge_nodes.devices.base import Code, Strict
+from edge_nodes.commands import DeviceCommand
+from edge_nodes.devices.base import Code, DeviceEntry, NodeServices, Strict, Watcher, register
 from edge_nodes.poller import backoff_delay
-from edge_nodes.source import Emit, MetricSpec, Snapshot, SourceContext
+from edge_nodes.source import DeviceSource, Emit, MetricSpec, Snapshot, SourceContext
+from edge_nodes.station_events import charging_completed
 from protocol_adapters.ocpp.auth import AuthorizationCache, TokenStatus
 from protocol_adapters.ocpp.core import SessionSink, log_session
 from protocol_adapters.ocpp.security import ChargerCredentials, CredentialError, KeyCheck, SecurityProfile
 from protocol_adapters.ocpp.server import CentralSystem
 from protocol_adapters.ocpp.sessions import ChargingSession
 from protocol_adapters.readings import Reading
+from telemetry.contracts.commands import REPLACE_ID_TAGS, ReplaceIdTags, Result
 from telemetry.contracts.quality import BadReason, Quality
 from telemetry.contracts.sparkplug import DataType
 
@@ -110,7 +113,8 @@ class ExpectedChargePoint(Strict):
             raise CredentialError(f"{self.password_file}: the key of {self.id}: {exc}") from None
 
 
-class OcppDevice(Strict):
+@register
+class OcppDevice(DeviceEntry):
     protocol: Literal["ocpp"]
     code: Code
     listen_host: str = "0.0.0.0"  # noqa: S104 - chargers on the station LAN connect to the edge node
@@ -182,6 +186,30 @@ class OcppDevice(Strict):
 
     def source(self, context: SourceContext | None = None) -> OcppSource:
         return OcppSource(self)
+
+    def watcher(self, source: DeviceSource, node: NodeServices) -> Watcher | None:
+        """No readings watcher: each finished charging session becomes an event, committed to the outbox
+        before the charger gets its answer (so a session is never lost)."""
+        assert isinstance(source, OcppSource)  # noqa: S101 - built by source() above
+        csms = self.code
+
+        async def sink(session: ChargingSession) -> None:
+            await node.emit_event(charging_completed(node.station, csms, session))
+            log.info("charging completed: %s %s", csms, session.transaction_id)
+        source.on_session = sink
+        return None
+
+    def commands(self, source: DeviceSource) -> dict[str, DeviceCommand]:
+        assert isinstance(source, OcppSource)  # noqa: S101 - built by source() above
+        cache = source.auth
+
+        async def replace_id_tags(command: ReplaceIdTags) -> tuple[Result, str]:
+            try:
+                cache.replace(command.id_tags)      # all or nothing, written to disk for offline use
+            except ValueError as exc:
+                return "bad-argument", str(exc)
+            return "accepted", f"{len(command.id_tags)} id tags in force"
+        return {REPLACE_ID_TAGS: DeviceCommand(ReplaceIdTags, replace_id_tags)}
 
 
 class _CsmsCounters(Collector):

@@ -18,9 +18,19 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from edge_nodes import metrics
-from edge_nodes.devices.base import Code, Strict
+from edge_nodes.devices.base import (
+    Code,
+    DeviceEntry,
+    NodeServices,
+    Strict,
+    Watcher,
+    Writer,
+    event_watcher,
+    register,
+)
 from edge_nodes.poller import backoff_delay
-from edge_nodes.source import Emit, MetricSpec, Snapshot, SourceContext
+from edge_nodes.source import DeviceSource, Emit, MetricSpec, Snapshot, SourceContext
+from edge_nodes.station_events import completed_gas_fills
 from protocol_adapters.opcua.client import OpcUaClient
 from protocol_adapters.opcua.points import NodeSpec, UaType
 from protocol_adapters.opcua.profiles import PROFILES
@@ -42,7 +52,8 @@ class NodeConfig(Strict):
         return NodeSpec(**self.model_dump())
 
 
-class OpcUaDevice(Strict):
+@register
+class OpcUaDevice(DeviceEntry):
     """An OPC UA server: a ``profile`` (``gas-skid-v1``, shaped by the dispenser counts) and/or ``nodes``."""
 
     protocol: Literal["opcua"]
@@ -94,6 +105,12 @@ class OpcUaDevice(Strict):
         client = OpcUaClient(self.endpoint, self.node_specs(), namespace_uri=self.namespace(),
                              publishing_interval_ms=self.publishing_interval_ms, timeout_s=self.timeout_s)
         return OpcUaSource(self.code, client, self.reconnect_s)
+
+    def watcher(self, source: DeviceSource, node: NodeServices) -> Watcher | None:
+        return event_watcher(self.code, node, completed_gas_fills)    # a gas fill reaching complete: an event
+
+    def writer(self, source: DeviceSource) -> Writer | None:
+        return source if isinstance(source, OpcUaSource) else None
 
 
 class OpcUaSource:

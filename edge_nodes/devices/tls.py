@@ -30,9 +30,10 @@ from prometheus_client import Counter
 from pydantic import Field, field_validator, model_validator
 
 from edge_nodes import metrics
-from edge_nodes.devices.base import Code, Strict
+from edge_nodes.devices.base import Code, DeviceEntry, NodeServices, Watcher, event_watcher, register
 from edge_nodes.poller import backoff_delay
-from edge_nodes.source import Emit, MetricSpec, Snapshot, SourceContext
+from edge_nodes.source import DeviceSource, Emit, MetricSpec, Snapshot, SourceContext
+from edge_nodes.station_events import completed_deliveries
 from protocol_adapters.readings import AdapterError, BadFrame, Reading
 from protocol_adapters.tls.client import TlsConnection
 from protocol_adapters.tls.points import tank_points, tank_readings, unavailable_readings
@@ -55,7 +56,8 @@ BAD_POLLS_BEFORE_BAD = 3
 TankNumber = Annotated[int, Field(ge=1, le=99)]
 
 
-class TlsDevice(Strict):
+@register
+class TlsDevice(DeviceEntry):
     """A TLS console: ``host``/``port`` (TLS-on-TCP, usually 10001) or ``serial_port`` + ``baudrate``."""
 
     protocol: Literal["tls"]
@@ -103,6 +105,9 @@ class TlsDevice(Strict):
                                    baudrate=self.baudrate, security_code=self.security_code,
                                    timeout=self.timeout_s, on_bad_frame=count_bad_frame)
         return TlsSource(self, connection)
+
+    def watcher(self, source: DeviceSource, node: NodeServices) -> Watcher | None:
+        return event_watcher(self.code, node, completed_deliveries)   # a new delivery record: an event
 
 
 class TlsSource:

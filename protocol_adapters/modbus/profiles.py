@@ -55,6 +55,18 @@ def dispenser_v1(fuelling_points: int, nozzles: int) -> list[PointSpec]:
     return points
 
 
+def dispenser_v1_panel(fuelling_point: int) -> dict[str, PointSpec]:
+    """The command panel of one fuelling point (register map v1 §3.4, §3.2a), by role."""
+    b = 100 * fuelling_point
+    return {
+        "command": PointSpec(f"fp{fuelling_point}/command", b + 90, integer=True, writable=True),
+        "arguments": PointSpec(f"fp{fuelling_point}/arguments", b + 91, integer=True, writable=True),  # B+91..94
+        "result": PointSpec(f"fp{fuelling_point}/result", b + 96, integer=True),
+        "counter": PointSpec(f"fp{fuelling_point}/counter", b + 97, integer=True),
+        "window": PointSpec(f"fp{fuelling_point}/window", b + 98, DType.U32, integer=True, writable=True),
+    }
+
+
 def nozzle_lift_coil(fuelling_point: int, nozzle: int) -> PointSpec:
     """Simulator-only control: a coil that lifts (1) or hangs up (0) a nozzle."""
     return PointSpec(f"fp{fuelling_point}/nozzle{nozzle}/lift", 100 * fuelling_point + nozzle, DType.BOOL,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from edge_nodes.commands import DispenserCommands
+from edge_nodes.devices.dispenser import DispenserCommands
 from edge_nodes.fuelling_recovery import FuellingRecovery
 from edge_nodes.outbox import Outbox
 from edge_nodes.poller import ModbusPoller

@@ -60,3 +60,10 @@ def test_bad_files_name_the_file_and_key(tmp_path: Path, text: str, names: list[
 def test_missing_file_is_reported(tmp_path: Path) -> None:
     with pytest.raises(StationConfigError, match="cannot read"):
         load_station(tmp_path / "nope.yaml")
+
+
+def test_an_unknown_profile_names_the_known_ones(tmp_path: Path) -> None:
+    path = tmp_path / "st.yaml"
+    path.write_text("station: st-01\ndevices:\n  - {code: d1, profile: dispenser-v9}\n", encoding="utf-8")
+    with pytest.raises(StationConfigError, match=r"devices\.0\.profile: .*dispenser-v1"):
+        load_station(path)
