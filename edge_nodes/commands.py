@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from prometheus_client import Counter
 from pydantic import ValidationError
 
+from edge_nodes.metrics import REGISTRY as EDGE_REGISTRY
 from edge_nodes.poller import ModbusPoller
 from protocol_adapters.modbus.client import ModbusConnection
 from protocol_adapters.modbus.codec import ReadBlock
@@ -39,7 +40,8 @@ from telemetry.contracts.events import CloudEvent
 
 log = logging.getLogger(__name__)
 
-COMMANDS_SEEN = Counter("forecourt_edge_commands_total", "Commands received, by result", ["result"])
+COMMANDS_SEEN = Counter("forecourt_edge_commands_total", "Commands received, by result", ["result"],
+                        registry=EDGE_REGISTRY)
 COMMAND_DEADLINE_S = 10.0
 _RESULTS: dict[int, Result] = {0: "accepted", 1: "refused", 2: "bad-argument"}
 _PRESETS = {"none": 0, "volume": 1, "amount": 2}
