@@ -9,13 +9,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from control_api.database import DatabaseUnavailable
 from control_api.deps import Db
 from control_api.metrics import REGISTRY as API_REGISTRY
-from telemetry.contracts.health import Check, Health, check, health, http_status
+from telemetry.contracts.health import Check, check, health, http_status
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz")
-async def healthz(db: Db, request: Request, response: Response) -> Health:
+async def healthz(db: Db, request: Request, response: Response) -> dict[str, object]:
     checks: dict[str, Check] = {}
     try:
         async with db.connection() as conn:
@@ -28,7 +28,7 @@ async def healthz(db: Db, request: Request, response: Response) -> Health:
                                                             "websocket_clients": hub.clients})
     body = health("api", checks)
     response.status_code = http_status(body)
-    return body
+    return dict(body)
 
 
 @router.get("/metrics")
