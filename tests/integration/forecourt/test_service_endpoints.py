@@ -62,7 +62,8 @@ async def test_each_service_serves_only_its_own_series_and_the_one_health_shape(
         database_url: str, broker: BrokerAddress, group: str, tmp_path: Path) -> None:
     ports = {name: free_port() for name in ("edge", "ingest", "business", "api")}
     settings = Settings(data_dir=tmp_path, group=group, primary_host_id="", ingest_group=group,
-                        business_group=group, ingest_share_group=None)
+                        business_group=group, ingest_share_group=None,
+                        metrics_host="127.0.0.2")      # the bind setting: another loopback address than the API's
     async with dispenser() as pump:
         station_file = tmp_path / "station.yaml"
         station_file.write_text(yaml.safe_dump(station_for(pump, "st-metrics").model_dump(mode="json")))
@@ -72,7 +73,8 @@ async def test_each_service_serves_only_its_own_series_and_the_one_health_shape(
                            api_service(database_url, "127.0.0.1", ports["api"], broker, group)), \
                 httpx.AsyncClient(timeout=5) as http:
             def url(service: str, path: str) -> str:
-                return f"http://127.0.0.1:{ports[service]}{path}"
+                host = "127.0.0.1" if service == "api" else settings.metrics_host
+                return f"http://{host}:{ports[service]}{path}"
 
             async def all_healthy() -> bool:
                 try:
