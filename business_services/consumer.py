@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable
 
 import aiomqtt
 import psycopg
-from prometheus_client import Counter, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from business_services import dead_letters
 from business_services.fuelling.gaps import on_fuelling_gap
@@ -49,12 +49,15 @@ HANDLERS: dict[str, Handler] = {
     FuellingGap.TYPE: on_fuelling_gap,
 }
 
-EVENTS = Counter("forecourt_business_events_total", "Events by outcome", ["type", "outcome"])
-DEAD_LETTERS = Counter("forecourt_business_dead_letters_total", "Events kept out of the books, by kind", ["kind"])
+#: The business consumer's own series (its /metrics), apart from every other service's.
+REGISTRY = CollectorRegistry(auto_describe=True)
+EVENTS = Counter("forecourt_business_events_total", "Events by outcome", ["type", "outcome"], registry=REGISTRY)
+DEAD_LETTERS = Counter("forecourt_business_dead_letters_total", "Events kept out of the books, by kind", ["kind"],
+                       registry=REGISTRY)
 FORGED = Counter("forecourt_business_forged_events_total",
-                 "Events whose payload claims another station than their topic (security)")
+                 "Events whose payload claims another station than their topic (security)", registry=REGISTRY)
 STALLED = Gauge("forecourt_business_stalled_seconds",
-                "How long the event in hand has waited for the database (0 when none waits)")
+                "How long the event in hand has waited for the database (0 when none waits)", registry=REGISTRY)
 
 OUTAGE_SQLSTATE_CLASSES = frozenset({"08", "53", "57", "58"})   # connection, resources, operator, system
 

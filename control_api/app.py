@@ -2,7 +2,8 @@
 
 Every route shares the same guards: a request body limit (``control_api/limits.py``, 413), checked
 station and device codes (``control_api/deps.py``, 422), schema errors as one readable 422 and a
-database or broker outage as 503 with ``Retry-After`` (``control_api/errors.py``).
+database or broker outage as 503 with ``Retry-After`` (``control_api/errors.py``). Every HTTP request is
+counted and timed by route template (``control_api/metrics.py``, outermost, so refusals count too).
 Swagger UI on ``/docs`` comes from local files, never a CDN (``control_api/swagger.py``).
 """
 
@@ -18,6 +19,7 @@ from control_api import errors, swagger
 from control_api.database import Database
 from control_api.limits import MAX_BODY_BYTES, BodyLimit
 from control_api.live import LiveHub
+from control_api.metrics import RequestMetrics
 from control_api.pages import router as pages_router
 from control_api.routes import commands, devices, fuelling, health
 from telemetry.contracts.broker import BrokerAddress
@@ -47,6 +49,7 @@ def create_app(database_url: str, broker: BrokerAddress | None = None, *, group:
                   description="加油/加气/充电站运营平台 控制 API",
                   docs_url=None, redoc_url=None)   # Swagger UI from local files instead (control_api/swagger.py)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    app.add_middleware(RequestMetrics)   # added last: the outermost, it sees every answer
     errors.install(app)
     swagger.install(app)
     for router in ROUTERS:

@@ -19,13 +19,15 @@ from typing import Any, Protocol
 from prometheus_client import Counter
 from pydantic import BaseModel, ValidationError
 
+from edge_nodes.metrics import REGISTRY as EDGE_REGISTRY
 from protocol_adapters.readings import AdapterError, DeviceUnavailable
 from telemetry.contracts.commands import COMMANDS, Acknowledgement, Result
 from telemetry.contracts.events import CloudEvent
 
 log = logging.getLogger(__name__)
 
-COMMANDS_SEEN = Counter("forecourt_edge_commands_total", "Commands received, by result", ["result"])
+COMMANDS_SEEN = Counter("forecourt_edge_commands_total", "Commands received, by result", ["result"],
+                        registry=EDGE_REGISTRY)
 COMMAND_DEADLINE_S = 10.0
 
 

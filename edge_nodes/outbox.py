@@ -24,13 +24,15 @@ from typing import Any
 
 from prometheus_client import Counter, Gauge
 
+from edge_nodes.metrics import REGISTRY as EDGE_REGISTRY
 from protocol_adapters.readings import Reading
 from telemetry.contracts.quality import Quality
 
 TELEMETRY, EVENT = "telemetry", "event"
 
-DROPPED = Counter("forecourt_edge_outbox_dropped_total", "Telemetry rows dropped because the outbox was full")
-ROWS = Gauge("forecourt_edge_outbox_rows", "Rows waiting in the outbox")
+DROPPED = Counter("forecourt_edge_outbox_dropped_total", "Telemetry rows dropped because the outbox was full",
+                  registry=EDGE_REGISTRY)
+ROWS = Gauge("forecourt_edge_outbox_rows", "Rows waiting in the outbox", registry=EDGE_REGISTRY)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any, Union
 
 import yaml
-from pydantic import Discriminator, Tag, ValidationError, create_model, model_validator
+from pydantic import Discriminator, SerializeAsAny, Tag, ValidationError, create_model, model_validator
 
 from edge_nodes.devices import base
 from edge_nodes.devices.base import DEVICE_KINDS, Code, DeviceEntry, Strict
@@ -36,7 +36,7 @@ class Station(Strict):
     name: str = ""
     group: str | None = None
     timezone: str = "Asia/Shanghai"
-    devices: list[DeviceEntry]
+    devices: list[SerializeAsAny[DeviceEntry]]   # dumped as their own kind, so a dump loads back
 
     @model_validator(mode="after")
     def _unique_codes(self) -> Station:

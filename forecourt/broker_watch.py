@@ -15,15 +15,19 @@ from __future__ import annotations
 import logging
 
 import aiomqtt
-from prometheus_client import Counter, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from telemetry.contracts.broker import BrokerAddress, keep_sessions
 
 log = logging.getLogger(__name__)
 
 DROPPED_TOPIC = "$SYS/broker/publish/messages/dropped"
-DROPPED = Gauge("forecourt_broker_dropped_messages", "Messages the broker says it dropped since it started ($SYS)")
-DROPS_SEEN = Counter("forecourt_broker_dropped_seen_total", "Rises in the broker's dropped-message count seen here")
+#: The watch's own series: served on the /metrics of the service it runs beside (ingest, business).
+REGISTRY = CollectorRegistry(auto_describe=True)
+DROPPED = Gauge("forecourt_broker_dropped_messages", "Messages the broker says it dropped since it started ($SYS)",
+                registry=REGISTRY)
+DROPS_SEEN = Counter("forecourt_broker_dropped_seen_total", "Rises in the broker's dropped-message count seen here",
+                     registry=REGISTRY)
 
 
 def new_drops(previous: int | None, reported: int) -> int:

@@ -167,15 +167,15 @@ def _parser() -> argparse.ArgumentParser:
 def _listen_ports(args: argparse.Namespace, settings: Settings) -> list[tuple[str, int, str]]:
     """The ports this command will listen on: (host, port, the flag or setting that chooses it)."""
     def metrics(name: str, default: int) -> tuple[str, int, str]:
-        return "127.0.0.1", args.metrics_port or default, f"--metrics-port or FORECOURT_{name}_METRICS_PORT"
+        return settings.metrics_host, args.metrics_port or default, f"--metrics-port or FORECOURT_{name}_METRICS_PORT"
 
     if args.command == "api":
         return [(args.host or settings.api_host, args.port or settings.api_port, "--port or FORECOURT_API_PORT")]
     if args.command == "demo":
         return [(settings.api_host, args.api_port or settings.api_port, "--api-port or FORECOURT_API_PORT"),
-                ("127.0.0.1", settings.edge_metrics_port, "FORECOURT_EDGE_METRICS_PORT"),
-                ("127.0.0.1", settings.ingest_metrics_port, "FORECOURT_INGEST_METRICS_PORT"),
-                ("127.0.0.1", settings.business_metrics_port, "FORECOURT_BUSINESS_METRICS_PORT")]
+                (settings.metrics_host, settings.edge_metrics_port, "FORECOURT_EDGE_METRICS_PORT"),
+                (settings.metrics_host, settings.ingest_metrics_port, "FORECOURT_INGEST_METRICS_PORT"),
+                (settings.metrics_host, settings.business_metrics_port, "FORECOURT_BUSINESS_METRICS_PORT")]
     if args.command in ("edge", "ingest", "business"):
         return [metrics(args.command.upper(), getattr(settings, f"{args.command}_metrics_port"))]
     if args.command == "sim" and args.simulator == "dispenser":

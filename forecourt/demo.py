@@ -15,7 +15,16 @@ from forecourt.infra import Infrastructure
 from forecourt.local import free_port
 from forecourt.progress import Progress
 from forecourt.runner import run_until_stopped
-from forecourt.services import api_service, business_service, outbox_path, run_with_health
+from forecourt.services import (
+    api_service,
+    business_service,
+    edge_health,
+    edge_metrics_text,
+    ingest_health,
+    ingest_metrics_text,
+    outbox_path,
+    run_with_health,
+)
 from forecourt.settings import Settings
 from forecourt.simulate import DEMO_DISPENSER, drive_customers
 from simulators.clock import SimClock
@@ -46,9 +55,10 @@ async def run_demo(settings: Settings, *, api_port: int, every_s: float) -> None
                                   host_id=settings.primary_host_id or None)
             with progress("启动边缘节点、数据接入与控制 API (edge node, ingest, API)"):
                 services = [
-                    run_with_health(node.run(), settings.edge_metrics_port, lambda: {"ok": node.connected.is_set()}),
-                    run_with_health(worker.run(), settings.ingest_metrics_port,
-                                    lambda: {"ok": worker.subscribed.is_set()}),
+                    run_with_health(node.run(), settings.metrics_host, settings.edge_metrics_port,
+                                    edge_metrics_text(station.station), lambda: edge_health(node)),
+                    run_with_health(worker.run(), settings.metrics_host, settings.ingest_metrics_port,
+                                    ingest_metrics_text, lambda: ingest_health(worker)),
                     api_service(infra.database_url, settings.api_host, api_port, infra.broker, settings.group),
                     business_service(settings, infra.database_url, infra.broker),
                     drive_customers(dispenser, every_s, random.Random(1)),

@@ -1,4 +1,8 @@
-"""Bootstraps of the long-running services: each takes what the composition root resolved and runs until cancelled."""
+"""Bootstraps of the long-running services: each takes what the composition root resolved and runs until cancelled.
+
+Edge, ingest and business serve ``/metrics`` (their own registries only) and ``/healthz`` (the one shape of
+``telemetry/contracts/health.py``) on ``settings.metrics_host`` and their metrics port.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +14,19 @@ from pathlib import Path
 
 import uvicorn
 
+from business_services import consumer as business_metrics
 from business_services.consumer import EventConsumer
 from control_api.app import create_app
+from edge_nodes import metrics as edge_metrics
 from edge_nodes.runtime import EdgeNode
 from edge_nodes.station import load_station
+from forecourt import broker_watch
 from forecourt.broker_watch import DropWatch
-from forecourt.health import serve_health
+from forecourt.health import exposition, serve_health
 from forecourt.settings import Settings
 from telemetry.contracts.broker import BrokerAddress
+from telemetry.contracts.health import Health, check, from_report, health
+from telemetry.ingest import metrics as ingest_metrics
 from telemetry.ingest.worker import IngestWorker
 
 log = logging.getLogger(__name__)
@@ -29,9 +38,35 @@ async def edge_service(settings: Settings, station_file: Path, broker: BrokerAdd
     node = EdgeNode(station, broker, group=settings.group, primary_host=settings.primary_host_id or None,
                     outbox_path=outbox_path(settings, station.station),
                     outbox_max_bytes=settings.edge_outbox_max_mb * 1024 * 1024)
-    await run_with_health(node.run(), metrics_port or settings.edge_metrics_port,
-                          lambda: {"ok": node.connected.is_set(), "station": station.station,
-                                   "mqtt": "connected" if node.connected.is_set() else "reconnecting"})
+    await run_with_health(node.run(), settings.metrics_host, metrics_port or settings.edge_metrics_port,
+                          edge_metrics_text(station.station), lambda: edge_health(node))
+
+
+def edge_health(node: EdgeNode) -> Health:
+    connected = node.connected.is_set()
+    return health("edge", {"mqtt": check(connected, {"station": node.station.station,
+                                                     "state": "connected" if connected else "reconnecting"})})
+
+
+def edge_metrics_text(station: str) -> Callable[[], bytes]:
+    """The edge node's series, each with the constant label ``station`` (one edge node per station)."""
+    return lambda: exposition([edge_metrics.REGISTRY], {"station": station})
+
+
+def ingest_health(worker: IngestWorker) -> Health:
+    return health("ingest", from_report("worker", worker.health()))
+
+
+def business_health(consumer: EventConsumer) -> Health:
+    return health("business", from_report("consumer", consumer.health()))
+
+
+def ingest_metrics_text() -> bytes:
+    return exposition([ingest_metrics.REGISTRY, broker_watch.REGISTRY])
+
+
+def business_metrics_text() -> bytes:
+    return exposition([business_metrics.REGISTRY, broker_watch.REGISTRY])
 
 
 async def business_service(settings: Settings, database_url: str, broker: BrokerAddress,
@@ -39,8 +74,9 @@ async def business_service(settings: Settings, database_url: str, broker: Broker
     client_id = f"forecourt-business-{settings.group}"
     consumer = EventConsumer(database_url, broker, client_id=client_id, group=settings.business_group,
                              stall_after_s=settings.business_stall_after_s)
-    await run_with_health(with_drop_watch(consumer.run(), settings, broker, client_id),
-                          metrics_port or settings.business_metrics_port, consumer.health)
+    await run_with_health(with_drop_watch(consumer.run(), settings, broker, client_id), settings.metrics_host,
+                          metrics_port or settings.business_metrics_port, business_metrics_text,
+                          lambda: business_health(consumer))
 
 
 async def with_drop_watch(service: Awaitable[None], settings: Settings, broker: BrokerAddress,
@@ -67,13 +103,15 @@ async def ingest_service(settings: Settings, database_url: str, broker: BrokerAd
     worker = IngestWorker(database_url, broker, group=settings.ingest_group, share_group=settings.ingest_share_group,
                           client_id=f"forecourt-ingest-{settings.group}-{settings.ingest_worker_id}",
                           host_id=settings.primary_host_id or None)
-    await run_with_health(with_drop_watch(worker.run(), settings, broker, worker.client_id),
-                          metrics_port or settings.ingest_metrics_port, worker.health)
+    await run_with_health(with_drop_watch(worker.run(), settings, broker, worker.client_id), settings.metrics_host,
+                          metrics_port or settings.ingest_metrics_port, ingest_metrics_text,
+                          lambda: ingest_health(worker))
 
 
-async def run_with_health(service: Awaitable[None], port: int, check: Callable[[], dict[str, object]]) -> None:
-    server = await serve_health("127.0.0.1", port, check)
-    log.info("metrics on http://127.0.0.1:%d/metrics, health on /healthz", port)
+async def run_with_health(service: Awaitable[None], host: str, port: int, metrics: Callable[[], bytes],
+                          healthz: Callable[[], Health]) -> None:
+    server = await serve_health(host, port, metrics, healthz)
+    log.info("metrics on http://%s:%d/metrics, health on /healthz", host, port)
     try:
         await service
     finally:

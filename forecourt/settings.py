@@ -55,6 +55,8 @@ class Settings(BaseSettings):
                                     "dropped-message count rises (Mosquitto)")
     api_host: str = Field("127.0.0.1", description="the control API's listen address (forecourt api --host)")
     api_port: Port = Field(8000, description="the control API's port (forecourt api --port, demo --api-port)")
+    metrics_host: str = Field("127.0.0.1", description="listen address of /metrics and /healthz of edge, ingest "
+                              "and business (0.0.0.0: every interface, for a remote Prometheus)")
     edge_metrics_port: Port = Field(9101, description="/metrics and /healthz of forecourt edge (--metrics-port)")
     ingest_metrics_port: Port = Field(9102, description="/metrics and /healthz of forecourt ingest (--metrics-port)")
     business_metrics_port: Port = Field(9103, description="/metrics and /healthz of forecourt business "

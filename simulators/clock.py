@@ -2,6 +2,12 @@
 
 Physics models never read the wall clock; they are stepped with ``advance(dt)`` by whoever
 owns the clock, so a test can run an hour in a loop and a scenario can run 60x real time.
+
+One time base toward the edge: every timestamp that leaves a simulator on its protocol (an OPC UA
+source timestamp, a transaction's start and end, a TLS report's time, an OCPP meter value) is
+``stamp()``, the wall clock, at any speed; the simulated instant ``now()`` is only shown (the
+scenario console, the gas skid's ``SimulatedTime`` variable). So an edge node's points and events
+sit on the same time base as the rest of the platform (docs/simulators.md, "Time base").
 """
 
 from __future__ import annotations
@@ -30,7 +36,12 @@ class SimClock:
         return (time.monotonic() - self._real_start) * self.speed
 
     def now(self) -> datetime:
+        """The simulated instant (for display: it may run ahead of, or behind, the wall clock)."""
         return self._start + timedelta(seconds=self.elapsed())
+
+    def stamp(self) -> datetime:
+        """The instant written on whatever leaves the simulator: the wall clock (UTC), at any speed."""
+        return datetime.now(UTC)
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(max(0.0, seconds) / self.speed)
@@ -48,6 +59,10 @@ class ManualClock(SimClock):
 
     def advance(self, seconds: float) -> None:
         self._elapsed += seconds
+
+    def stamp(self) -> datetime:
+        """Tests step time by hand: their stamps follow the manual time, so they stay repeatable."""
+        return self.now()
 
     async def sleep(self, seconds: float) -> None:
         self.advance(seconds)

@@ -47,13 +47,13 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from prometheus_client import REGISTRY
 from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 from pydantic import Field, field_validator, model_validator
 
 from edge_nodes.commands import DeviceCommand
 from edge_nodes.devices.base import Code, DeviceEntry, NodeServices, Strict, Watcher, register
+from edge_nodes.metrics import REGISTRY
 from edge_nodes.poller import backoff_delay
 from edge_nodes.source import DeviceSource, Emit, MetricSpec, Snapshot, SourceContext
 from edge_nodes.station_events import charging_completed

@@ -31,6 +31,7 @@ from pydantic import Field, field_validator, model_validator
 
 from edge_nodes import metrics
 from edge_nodes.devices.base import Code, DeviceEntry, NodeServices, Watcher, event_watcher, register
+from edge_nodes.metrics import REGISTRY as EDGE_REGISTRY
 from edge_nodes.poller import backoff_delay
 from edge_nodes.source import DeviceSource, Emit, MetricSpec, Snapshot, SourceContext
 from edge_nodes.station_events import completed_deliveries
@@ -50,7 +51,8 @@ from telemetry.contracts.quality import BadReason
 log = logging.getLogger(__name__)
 
 BAD_FRAMES = Counter("forecourt_edge_bad_frames_total",
-                     "TLS answers dropped as garbage, truncated, corrupt or out of turn", ["device"])
+                     "TLS answers dropped as garbage, truncated, corrupt or out of turn", ["device"],
+                     registry=EDGE_REGISTRY)
 BAD_POLLS_BEFORE_BAD = 3
 
 TankNumber = Annotated[int, Field(ge=1, le=99)]

@@ -128,7 +128,7 @@ class CameraServer:
         if camera.frozen and last is not None:
             return last
         base = await self._base_jpeg(camera)
-        frame = make_frame(base, camera.code, camera.next_seq(), self._clock.now(), camera.scene)
+        frame = make_frame(base, camera.code, camera.next_seq(), self._clock.stamp(), camera.scene)
         self._last_frame[camera.code] = frame
         return frame
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 
 from simulators.charger.config import ChargerConfig, EvProfile
@@ -41,7 +41,10 @@ class ChargerError(Exception):
 class ChargerModel:
     """All connectors of one charge point and the EVs plugged into them."""
 
-    def __init__(self, config: ChargerConfig, rng: random.Random, start: datetime) -> None:
+    def __init__(self, config: ChargerConfig, rng: random.Random, start: datetime,
+                 stamp: Callable[[], datetime] | None = None) -> None:
+        """``stamp``: the time written on messages (the simulator's clock, ``simulators/clock.py``);
+        None: ``start`` plus the simulated seconds stepped."""
         self.profile = PROFILES[config.profile]
         self.grid_voltage_v = config.grid_voltage_v
         self.ev_full_action = config.ev_full_action
@@ -50,6 +53,7 @@ class ChargerModel:
         self._sample_interval_s = config.meter_interval_s
         self._rng = rng
         self._start = start
+        self._stamp = stamp
         self._elapsed = 0.0
         self._next_local_id = 1
         self._events: list[ChargerEvent] = []
@@ -61,6 +65,8 @@ class ChargerModel:
     # ---- time and observation -------------------------------------------------------------------
     @property
     def now(self) -> datetime:
+        if self._stamp is not None:
+            return self._stamp()
         return self._start + timedelta(seconds=self._elapsed)
 
     @property

@@ -67,7 +67,7 @@ class ChargerSimulator(DriverControls):
         self.url = url or config.url()
         seeds = random.Random(config.seed)
         self._link_rng = random.Random(seeds.getrandbits(64))
-        self._model = ChargerModel(config, random.Random(seeds.getrandbits(64)), clock.now())
+        self._model = ChargerModel(config, random.Random(seeds.getrandbits(64)), clock.stamp(), clock.stamp)
         self._stepped_to = clock.elapsed()
         self._settings = ChargerSettings(config, on_change=self._setting_changed)
         self.outbox = Outbox()

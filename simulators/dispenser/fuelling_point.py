@@ -10,7 +10,7 @@ must be hung up before it can start another one.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from simulators.dispenser.config import DispenserConfig
 from simulators.dispenser.flow import Delivery, FlowLaw
@@ -169,7 +169,8 @@ class FuellingPoint:
         return OK
 
     # ----- time, power, errors ---------------------------------------------------------------
-    def advance(self, dt: float, now: datetime) -> None:
+    def advance(self, dt: float, previous: datetime, now: datetime) -> None:
+        """Meter ``dt`` simulated seconds, stamped from ``previous`` to ``now`` (wall clock at speed ≠ 1)."""
         delivery = self._delivery
         if delivery is None or self.state not in (FpState.STARTED, FpState.FUELLING):
             return
@@ -182,7 +183,7 @@ class FuellingPoint:
         if self.state is FpState.STARTED and delivery.metered_cl > 0:
             self.state = FpState.FUELLING
         if delivery.preset_reached:
-            self._finish(EndReason.PRESET_REACHED, now - timedelta(seconds=unused_s))
+            self._finish(EndReason.PRESET_REACHED, now - (now - previous) * (unused_s / dt) if dt > 0 else now)
 
     def power_lost(self, now: datetime) -> None:
         """Power goes: an open transaction ends where the meter stopped; authorisations are lost."""

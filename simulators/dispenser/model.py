@@ -67,14 +67,16 @@ class DispenserModel:
         return len(self._fps)
 
     def advance(self, dt: float, now: datetime | None = None) -> None:
-        """Let ``dt`` seconds pass; ``now`` (the clock's instant at the end) overrides ``now + dt``."""
+        """Let ``dt`` simulated seconds pass; ``now`` (the clock's stamp at the end, ``SimClock.stamp``) overrides
+        ``now + dt``: the step's ``dt`` simulated seconds then span the stamps from the previous ``now`` to this one."""
         if dt < 0:
             raise ValueError(f"time does not run backwards (dt={dt})")
+        previous = self._now
         self._now = now if now is not None else self._now + timedelta(seconds=dt)
         if not self._powered:
             return
         for fp in self._fps.values():
-            fp.advance(dt, self._now)
+            fp.advance(dt, previous, self._now)
 
     def power_off(self) -> None:
         """Mains lost: open fuellings end as Payable with what was metered; the server goes mute."""

@@ -106,7 +106,7 @@ class DispenserServer:
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._elapsed = self.clock.elapsed()
-        self.model.advance(0.0, now=self.clock.now())
+        self.model.advance(0.0, now=self.clock.stamp())
         await self._open_listener()
         self._ticker = asyncio.create_task(self._tick(), name=f"dispenser-{self._port}-physics")
 
@@ -146,7 +146,7 @@ class DispenserServer:
         dt = elapsed - self._elapsed
         if dt > 0:
             self._elapsed = elapsed
-            self.model.advance(dt, now=self.clock.now())
+            self.model.advance(dt, now=self.clock.stamp())
 
     # ----- pymodbus hooks --------------------------------------------------------------------
     async def _on_access(
@@ -267,6 +267,6 @@ async def run(
     config: DispenserConfig, clock: SimClock, *, host: str = "127.0.0.1", port: int = DEFAULT_PORT
 ) -> None:
     """Run one dispenser on ``host:port`` until cancelled."""
-    model = DispenserModel(config, start=clock.now())
+    model = DispenserModel(config, start=clock.stamp())
     async with DispenserServer(model, clock, host=host, port=port):
         await asyncio.Event().wait()

@@ -185,7 +185,7 @@ class GasSkidServer:
 
     async def _publish(self) -> None:
         server = self._server()
-        source_time = self.clock.now()
+        source_time = self.clock.stamp()     # one time base toward the edge (simulators/clock.py)
         server_time = datetime.now(UTC)
         failed = self.model.sensors.failed
         for nodeid, spec in self._points.items():

@@ -40,7 +40,7 @@ class SimulatedStation:
         self.clock = clock
         devices = config.devices
         self.dispensers: dict[str, DispenserServer] = {
-            d.code: DispenserServer(DispenserModel(self._dispenser_config(d), start=clock.now()), clock, port=d.port)
+            d.code: DispenserServer(DispenserModel(self._dispenser_config(d), start=clock.stamp()), clock, port=d.port)
             for d in devices.dispensers
         }
         gauge = devices.tank_gauge

@@ -17,7 +17,7 @@ import math
 import random
 from collections import deque
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from simulators.tank_gauge.alarms import level_alarms
 from simulators.tank_gauge.chart import HorizontalCylinder
@@ -233,13 +233,15 @@ class Tank:
     # ---- time ---------------------------------------------------------------------------------
 
     def advance(self, dt: float, now: datetime) -> None:
-        """Run the physics forward by ``dt`` simulated seconds, ending at ``now``."""
+        """Run the physics forward by ``dt`` simulated seconds, ending at ``now``; the steps' instants are spread
+        over the stamps from the last ``now`` to this one (wall clock at speed ≠ 1: ``SimClock.stamp``)."""
         if dt < 0:
             raise ValueError("dt must be ≥ 0")
+        previous, carried = self._now, self._pending_s
         self._pending_s += dt
         steps = int(self._pending_s / self._step_s + 1e-9)
         for index in range(1, steps + 1):
-            self._step(now - timedelta(seconds=self._pending_s - index * self._step_s))
+            self._step(previous + (now - previous) * ((index * self._step_s - carried) / dt) if dt > 0 else now)
         self._pending_s = max(self._pending_s - steps * self._step_s, 0.0)
         self._now = now
 

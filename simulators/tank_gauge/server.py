@@ -161,7 +161,7 @@ class TankGaugeServer:
     ) -> None:
         self.config = config
         self.clock = clock
-        self.console = Console(config, start=clock.now())
+        self.console = Console(config, start=clock.stamp())
         self.line_faults = LineFaults(random.Random(config.seed + 1))
         self.faults = TankGaugeFaults(self.line_faults, self.console, self.sync)
         self.counters: Counter[str] = Counter()
@@ -241,7 +241,7 @@ class TankGaugeServer:
         elapsed = self.clock.elapsed()
         dt = elapsed - self._last_elapsed
         if dt > 0:
-            self.console.advance(dt, self.clock.now())
+            self.console.advance(dt, self.clock.stamp())
             self._last_elapsed = elapsed
 
     async def _tick(self) -> None:

@@ -70,4 +70,4 @@ async def test_latest_and_stream(database_url: str) -> None:
         metrics = await http.get("/metrics")
         assert metrics.status_code == 200 and "python_info" in metrics.text
         health = (await http.get("/healthz")).json()
-        assert health["checks"]["database"] == "ok"
+        assert health["checks"]["database"] == {"ok": True, "detail": "ok"} and health["service"] == "api"

@@ -7,11 +7,11 @@ import aiomqtt
 import httpx
 import psycopg
 import pytest
-from prometheus_client import REGISTRY
 
-from business_services.consumer import EventConsumer
+from business_services.consumer import REGISTRY, EventConsumer
 from forecourt.health import serve_health
 from forecourt.local import free_port
+from forecourt.services import business_health, business_metrics_text
 from telemetry.contracts.broker import BrokerAddress
 from telemetry.contracts.topics import event_topic
 from tests.support.events import FUELLING, envelope, fuelling, running, wait_for
@@ -24,7 +24,7 @@ async def test_a_stalled_consumer_is_unhealthy_until_the_database_returns(
     unreachable = f"postgresql://postgres@127.0.0.1:{free_port()}/nowhere"
     consumer = EventConsumer(unreachable, broker, client_id=f"b-{group}", group=group, stall_after_s=1.0)
     port = free_port()
-    server = await serve_health("127.0.0.1", port, consumer.health)
+    server = await serve_health("127.0.0.1", port, business_metrics_text, lambda: business_health(consumer))
     try:
         async with running(consumer), aiomqtt.Client(**broker.client_kwargs()) as station, \
                 httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
@@ -36,7 +36,7 @@ async def test_a_stalled_consumer_is_unhealthy_until_the_database_returns(
 
             await wait_for(red)
             body = (await http.get("/healthz")).json()
-            assert body["ok"] is False and body["stalled_s"] >= 1.0
+            assert body["status"] == "down" and body["checks"]["consumer"]["detail"]["stalled_s"] >= 1.0
             assert (REGISTRY.get_sample_value("forecourt_business_stalled_seconds") or 0) >= 1.0
 
             consumer.database_url = database_url                           # the database is back

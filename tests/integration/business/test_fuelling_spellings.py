@@ -8,9 +8,8 @@ from decimal import Decimal
 
 import psycopg
 import pytest
-from prometheus_client import REGISTRY
 
-from business_services.consumer import EventConsumer
+from business_services.consumer import REGISTRY, EventConsumer
 from business_services.fuelling import repository
 from edge_nodes.transactions import fuelling_event
 from telemetry.contracts.broker import BrokerAddress

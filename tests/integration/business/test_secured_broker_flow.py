@@ -19,9 +19,8 @@ import aiomqtt
 import httpx
 import psycopg
 import pytest
-from prometheus_client import REGISTRY
 
-from business_services.consumer import EventConsumer
+from business_services.consumer import REGISTRY, EventConsumer
 from edge_nodes.runtime import EdgeNode
 from forecourt.local import free_port, wait_for_port
 from forecourt.services import api_service

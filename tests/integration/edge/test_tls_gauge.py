@@ -13,9 +13,9 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
-from prometheus_client import REGISTRY
 
 from edge_nodes.devices.tls import TlsDevice, TlsSource
+from edge_nodes.metrics import REGISTRY
 from edge_nodes.source import Snapshot
 from simulators.clock import ManualClock
 from simulators.tank_gauge import TankConfig, TankGaugeConfig, TankGaugeServer

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import aiomqtt
 import pytest
-from prometheus_client import REGISTRY
 
-from forecourt.broker_watch import DropWatch
+from forecourt.broker_watch import REGISTRY, DropWatch
 from telemetry.contracts import topics
 from telemetry.contracts.broker import persistent_session
 from telemetry.contracts.topics import MessageType

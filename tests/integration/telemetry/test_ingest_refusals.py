@@ -12,6 +12,7 @@ import pytest
 
 from forecourt.health import serve_health
 from forecourt.local import free_port
+from forecourt.services import ingest_health, ingest_metrics_text
 from telemetry.contracts import topics
 from telemetry.contracts.broker import BrokerAddress
 from telemetry.contracts.session import parse_host_state
@@ -87,7 +88,7 @@ async def test_healthz_turns_red_when_messages_wait_and_nothing_is_committed(
     nowhere = f"postgresql://postgres@127.0.0.1:{free_port()}/postgres"     # a database that is not there
     worker = IngestWorker(nowhere, broker, group=group, client_id=f"i-{group}", stall_after_s=1.0)
     port = free_port()
-    server = await serve_health("127.0.0.1", port, worker.health)
+    server = await serve_health("127.0.0.1", port, ingest_metrics_text, lambda: ingest_health(worker))
     task = asyncio.create_task(worker.run())
     try:
         await asyncio.wait_for(worker.subscribed.wait(), 10)
@@ -97,7 +98,8 @@ async def test_healthz_turns_red_when_messages_wait_and_nothing_is_committed(
                               encode(Payload(T0, 0, (Metric("bdSeq", 1, T0, DataType.INT64, 0),))), qos=1)
         await asyncio.sleep(2.5)
         status, body = await _get(port, "/healthz")
-        assert status == 503 and body["stalled"] is True and body["waiting"] == 1, body
+        detail = body["checks"]["worker"]["detail"]
+        assert status == 503 and body["status"] == "down" and detail["stalled"] is True and detail["waiting"] == 1
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)

@@ -81,7 +81,7 @@ def test_a_broken_id_tags_file_fails_when_the_source_is_built(tmp_path: Path) ->
 
 
 def test_the_central_systems_counters_are_on_the_edge_metrics() -> None:
-    from prometheus_client import REGISTRY
+    from edge_nodes.metrics import REGISTRY
 
     device = OcppDevice.model_validate({"protocol": "ocpp", "code": "chargers-metrics-test",
                                         "charge_points": ["chg-01"]})

@@ -8,10 +8,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from prometheus_client import REGISTRY
 from pydantic import ValidationError
 
 from edge_nodes.commands import CommandRunner
+from edge_nodes.metrics import REGISTRY
 from edge_nodes.station_events import charging_completed, completed_deliveries, completed_gas_fills
 from edge_nodes.transactions import SideBook, fuelling_event, gap_event, last_record
 from protocol_adapters.ocpp.sessions import ChargingSession

@@ -3,9 +3,9 @@
 import json
 
 import pytest
-from prometheus_client import REGISTRY
 
 from edge_nodes.commands import CommandRunner
+from edge_nodes.metrics import REGISTRY
 from telemetry.contracts.events import MAX_EVENT_BYTES, CloudEvent
 
 

@@ -3,8 +3,10 @@
 from pathlib import Path
 
 import pytest
+import yaml
 
-from edge_nodes.station import StationConfigError, load_station
+from edge_nodes.devices.modbus import ModbusDevice
+from edge_nodes.station import Station, StationConfigError, load_station
 
 GOOD = """
 station: st-01
@@ -67,3 +69,11 @@ def test_an_unknown_profile_names_the_known_ones(tmp_path: Path) -> None:
     path.write_text("station: st-01\ndevices:\n  - {code: d1, profile: dispenser-v9}\n", encoding="utf-8")
     with pytest.raises(StationConfigError, match=r"devices\.0\.profile: .*dispenser-v1"):
         load_station(path)
+
+
+def test_a_station_built_in_code_dumps_every_device_as_its_own_kind_and_loads_back(tmp_path: Path) -> None:
+    station = Station(station="st-dump", devices=[ModbusDevice(
+        code="disp-01", kind="dispenser", port=5020, profile="dispenser-v1", fuelling_points=2, nozzles_per_point=2)])
+    path = tmp_path / "station.yaml"
+    path.write_text(yaml.safe_dump(station.model_dump(mode="json")))
+    assert load_station(path).devices == station.devices

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -173,3 +173,23 @@ def test_fp_error_ends_the_fuelling_and_blocks_until_repaired() -> None:
     assert model.authorise(1) is REFUSED
     model.set_fp_error(1, 0)
     assert model.fp_view(1).state is FpState.IDLE
+
+
+def _one_litre_in_one_step(step_wall_s: float) -> Transaction:
+    _, model = _model()
+    model.advance(0.0, now=T0)
+    model.lift_nozzle(1, 1)
+    model.authorise(1, PresetType.VOLUME, 100)
+    model.advance(20.0, now=T0 + timedelta(seconds=step_wall_s))       # the litre ends inside this step
+    return model.transactions(1)[-1]
+
+
+def test_a_fuelling_ending_inside_a_fast_step_ends_between_the_steps_wall_clock_stamps() -> None:
+    """At speed 20 a step of 20 simulated seconds spans 1 s of wall clock (simulators/clock.py, ``stamp``):
+    the end is placed inside that second at the same fraction of the step, never before the start."""
+    real_time, fast = _one_litre_in_one_step(20.0), _one_litre_in_one_step(1.0)
+    assert fast.end_reason is EndReason.PRESET_REACHED
+    assert T0 <= fast.started_at <= fast.ended_at <= T0 + timedelta(seconds=1)
+    simulated_s = (real_time.ended_at - real_time.started_at).total_seconds()
+    assert 0 < simulated_s < 20
+    assert (fast.ended_at - fast.started_at).total_seconds() == pytest.approx(simulated_s / 20, abs=0.001)

@@ -95,6 +95,16 @@ def test_delivery_sets_the_bit_then_produces_a_record_after_settling() -> None:
     assert record.end_height_mm > record.start_height_mm
 
 
+def test_a_fast_step_spreads_its_instants_over_the_steps_wall_clock_stamps() -> None:
+    """At speed 100 a step of 600 simulated seconds spans 6 s of wall clock (``SimClock.stamp``): an alarm
+    raised part-way (the drop overfills the tank) is stamped inside those 6 s, never before them."""
+    tank = _tank(initial_volume_l=28000.0, delivery_settle_s=0.0)
+    tank.start_delivery(5000.0, 16.0, 1000.0)
+    tank.advance(600.0, START + timedelta(seconds=6))
+    assert tank.alarm_history, "the overfill raised alarms"
+    assert all(START <= event.at < START + timedelta(seconds=6) for event in tank.alarm_history), tank.alarm_history
+
+
 def test_overfilling_delivery_spills_at_full() -> None:
     tank = _tank(initial_volume_l=28000.0, delivery_settle_s=0.0)
     tank.start_delivery(5000.0, 16.0, 1000.0)
