@@ -51,8 +51,8 @@ class RollupJob:
             try:
                 await self.refresh_once()
                 delay = 0.2
-            except psycopg.Error as exc:       # the window is kept: the next attempt covers it
-                log.warning("rollup refresh failed (%s); retrying in %.1fs", exc, delay)
+            except Exception as exc:           # the window is kept: the next attempt covers it
+                log.warning("rollup refresh failed (%r); retrying in %.1fs", exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
             last = time.monotonic()

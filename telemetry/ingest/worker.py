@@ -98,9 +98,13 @@ class IngestWorker:
     async def run(self) -> None:
         """Consume until cancelled; reconnect to the broker with back-off when it goes away. The rollup
         refresh runs beside the sessions (it needs no broker)."""
-        async with asyncio.TaskGroup() as tasks:
-            tasks.create_task(self.rollups.run())
+        refresher = asyncio.create_task(self.rollups.run(), name="ingest-rollups")
+        try:
             await keep_sessions(self._session, self.subscribed.clear, log)
+        finally:
+            refresher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await refresher
 
     async def _session(self) -> None:
         """One MQTT session. As the primary host it says STATE online (retained; its will says offline)."""
