@@ -27,13 +27,15 @@ def bodies(messages: int, metrics: int, first_ms: int) -> list[bytes]:
         for m in range(messages)]
 
 
-async def publish(broker: BrokerAddress, group: str, node: str, messages: int, metrics: int) -> None:
-    """The node's births, then ``messages`` DDATA of ``metrics`` metrics each, all QoS 1."""
-    data = bodies(messages, metrics, T0_MS + 10)
+async def publish(broker: BrokerAddress, group: str, node: str, messages: int, metrics: int, day: int = 0) -> None:
+    """The node's births, then ``messages`` DDATA of ``metrics`` metrics each, all QoS 1, stamped ``day``
+    days after 2026-01-01."""
+    t0 = T0_MS + day * 86_400_000
+    data = bodies(messages, metrics, t0 + 10)
     async with aiomqtt.Client(**broker.client_kwargs(), max_inflight_messages=1000) as pub:
-        birth = Payload(T0_MS, 0, (Metric("bdSeq", 0, T0_MS, DataType.INT64, 0),))
+        birth = Payload(t0, 0, (Metric("bdSeq", 0, t0, DataType.INT64, 0),))
         await pub.publish(topics.node_topic(group, MessageType.NBIRTH, node), sparkplug.encode(birth), qos=1)
-        dbirth = Payload(T0_MS, 1, tuple(Metric(f"m{i}", i + 1, T0_MS, DataType.DOUBLE, 0.0) for i in range(metrics)))
+        dbirth = Payload(t0, 1, tuple(Metric(f"m{i}", i + 1, t0, DataType.DOUBLE, 0.0) for i in range(metrics)))
         await pub.publish(topics.device_topic(group, MessageType.DBIRTH, node, "d"), sparkplug.encode(dbirth), qos=1)
         data_topic = topics.device_topic(group, MessageType.DDATA, node, "d")
         quiet = logging.getLogger("mqtt")

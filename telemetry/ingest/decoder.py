@@ -131,7 +131,7 @@ class Decoder:
                 ts = fallback_ts
             elif (ts := times.get(ts_ms)) is None:  # type: ignore[assignment]
                 ts = times[ts_ms] = datetime.fromtimestamp(ts_ms / 1000, UTC)
-            number, text = _split_value(value, info.datatype)
+            number, text = (value, None) if type(value) is float else _split_value(value, info.datatype)
             if value is None and quality is Quality.GOOD:
                 rows.append(PointRow(station, device, info.name, ts, number, text, "uncertain", "null", historical))
             else:

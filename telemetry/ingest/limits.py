@@ -47,6 +47,9 @@ class Limits:
         """``check`` for a payload read by ``sparkplug.decode_fields``."""
         _check_timestamp(timestamp_ms, "payload timestamp")
         for i, (name, alias, ts, _, value, _, _, reason, props) in enumerate(metrics):
+            if name is None and not reason and not props and type(value) is float and math.isfinite(value) and \
+                    (alias is None or alias <= ALIAS_MAX) and (ts is None or TIMESTAMP_MIN_MS <= ts < TIMESTAMP_MAX_MS):
+                continue        # the usual data metric: a finite number by alias, nothing else to check
             self._check_metric(i, name, alias, ts, value, reason, props.get("engUnit") if props else None)
 
     def _check_metric(self, index: int, name: str | None, alias: int | None, timestamp_ms: int | None,

@@ -38,10 +38,10 @@ _STAGING = """CREATE TEMP TABLE IF NOT EXISTS points_staging (
     quality text, reason text, historical boolean) ON COMMIT DELETE ROWS"""
 _STAGING_TYPES = ["integer", "timestamptz", "double precision", "text", "text", "text", "boolean"]
 
-# a point already stored for (metric, source time) stays as it is: a redelivery never doubles a row
+# a point already stored for (metric, source time) stays as it is: a redelivery never doubles a row. No
+# DISTINCT ON (a sort of the whole batch): with DO NOTHING a repeat inside the batch is skipped like any other
 _INSERT_NEW = """INSERT INTO telemetry.points (metric_id, ts, value, value_text, quality, reason, historical)
-    SELECT DISTINCT ON (metric_id, ts) metric_id, ts, value, value_text, quality, reason, historical
-    FROM points_staging ORDER BY metric_id, ts
+    SELECT metric_id, ts, value, value_text, quality, reason, historical FROM points_staging
     ON CONFLICT (metric_id, ts) DO NOTHING"""
 
 _UPDATE_LATEST = """INSERT INTO telemetry.latest AS l (metric_id, ts, value, value_text, quality, reason, received_at)
