@@ -164,6 +164,9 @@ class IngestWorker:
             timeout = deadline - time.monotonic()
             if timeout <= 0:
                 break
+            if not self._queue.empty():          # what already waits costs no timer
+                batch.append(self._queue.get_nowait())
+                continue
             try:
                 async with asyncio.timeout(timeout):   # not wait_for: it can swallow a cancellation on 3.11
                     batch.append(await self._queue.get())
