@@ -265,8 +265,10 @@ def decode_fields(data: bytes, datatypes: dict[int, DataType] | None = None
             code = props.pop("Quality", QUALITY_CODES[_GOOD])
             quality = _QUALITY_BY_CODE.get(code if isinstance(code, int) else -1, Quality.UNCERTAIN)
             reason = str(props.pop("qualityReason", "") or "")
+        # a double needs no sign rule: the common case reads it straight
+        value = m.double_value if has("double_value") and not m.is_null else _get_value(m, datatype)
         append((m.name if has("name") else None, alias, m.timestamp if has("timestamp") else None, datatype,
-                _get_value(m, datatype), m.is_historical, quality, reason, props))
+                value, m.is_historical, quality, reason, props))
     return (pb.timestamp if pb.HasField("timestamp") else None, pb.seq if pb.HasField("seq") else None, metrics)
 
 
