@@ -1,10 +1,16 @@
-"""Ingest throughput and latency, next to the machine's ceiling measured in the same run.
+"""Ingest throughput and latency, next to the machine's ceilings measured in the same run.
 
-- ceiling: the same point rows written by a bare ``COPY`` from Python into ``telemetry.points``;
-- end to end: Sparkplug DDATA (50 metrics each) published at full speed to the broker, decoded and
-  committed by one ``IngestWorker``: points per second from the first publish to the last commit;
-- latency: a dispenser simulator polled every 0.1 s by an edge node while it dispenses; for every
-  committed latest value, commit time minus source time (p50 and p99).
+- ceilings, each measured ``REPEATS`` times (median and spread): a bare ``COPY`` from Python into
+  ``telemetry.points``, and the real write path's SQL alone (``TelemetryWriter.write_points``: binary
+  COPY into staging, the deduplicating insert, the latest values) with rows already decoded;
+- end to end: Sparkplug DDATA (50 metrics each) waiting in the workers' persistent MQTT sessions
+  (``ingest_load.py``: a Python publisher is slower than a worker), drained, decoded and committed by
+  one ``IngestWorker``, then by two on the MQTT v5 shared subscription: points per second from the
+  workers' connect to the last committed row (polled every 50 ms). The
+  workers run with the production batch settings and a rollup refresh every ``ROLLUP_EVERY_S``, so
+  refreshes run during the measurement (their count is in the note);
+- latency: a dispenser simulator polled every 0.1 s by an edge node while it dispenses, ingested with
+  the production batch wait; for every point, the time its batch's commit returned minus its source time.
 
 Uses ``FORECOURT_DATABASE_URL`` / ``FORECOURT_MQTT_URL`` when set, else starts the embedded ones.
 """
@@ -21,19 +27,22 @@ from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import aiomqtt
 import psycopg
 
+from benchmarks import ingest_load
 from benchmarks.figures import Figure
 from forecourt.local import EmbeddedPostgres, LocalBroker
 from forecourt.migrations import migrate
-from telemetry.contracts import sparkplug, topics
 from telemetry.contracts.broker import BrokerAddress
-from telemetry.contracts.sparkplug import DataType, Metric, Payload
-from telemetry.contracts.topics import MessageType
+from telemetry.ingest.decoder import Decoded
+from telemetry.ingest.store import DeadLetter
 from telemetry.ingest.worker import IngestWorker
+from telemetry.records import MetricDef, PointRow
 
-MESSAGES, METRICS = 2000, 50          # 100 000 points
+MESSAGES, METRICS = 4000, 50          # 200 000 points per end-to-end run
+CEILING_MESSAGES = 2000               # 100 000 points per ceiling measurement
+REPEATS = 3
+ROLLUP_EVERY_S = 1.0
 
 
 async def _database(stack: AsyncExitStack) -> str:
@@ -45,9 +54,15 @@ async def _database(stack: AsyncExitStack) -> str:
     name = f"bench_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
+    stack.callback(_drop, url, name)
     db = url.rsplit("/", 1)[0] + f"/{name}"
     await asyncio.to_thread(migrate, db)
     return db
+
+
+def _drop(url: str, name: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
 
 
 async def _broker(stack: AsyncExitStack) -> BrokerAddress:
@@ -60,46 +75,78 @@ async def _broker(stack: AsyncExitStack) -> BrokerAddress:
     return address
 
 
-async def _copy_ceiling(db: str) -> float:
-    start = datetime(2026, 1, 1, tzinfo=UTC)
+async def _bare_copy(conn: psycopg.AsyncConnection, ids: list[int], start: datetime) -> float:
+    began = time.perf_counter()
+    copy_sql = "COPY telemetry.points (metric_id, ts, value, quality, historical) FROM STDIN"
+    async with conn.transaction(), conn.cursor() as cur, cur.copy(copy_sql) as cp:
+        for m in range(CEILING_MESSAGES):
+            ts = start + timedelta(milliseconds=m)
+            for metric_id in ids:
+                await cp.write_row((metric_id, ts, float(m), "good", False))
+    return CEILING_MESSAGES * METRICS / (time.perf_counter() - began)
+
+
+async def _write_path(conn: psycopg.AsyncConnection, start: datetime) -> float:
+    from telemetry.storage.repository import TelemetryWriter
+
+    writer = TelemetryWriter()
+    async with conn.transaction():
+        await writer.metric_ids(conn, [MetricDef("b", "ceiling-sql", "d", f"m{i}", "DOUBLE", None)
+                                       for i in range(METRICS)])
+    rows = [PointRow("ceiling-sql", "d", f"m{i}", start + timedelta(milliseconds=m), float(m), None, "good", None,
+                     False) for m in range(CEILING_MESSAGES) for i in range(METRICS)]
+    began = time.perf_counter()
+    async with conn.transaction():
+        await writer.write_points(conn, rows)
+    return len(rows) / (time.perf_counter() - began)
+
+
+async def _ceilings(db: str) -> tuple[list[float], list[float]]:
+    """Bare COPY and the write path's SQL, alternating, each on fresh timestamps."""
+    bare, sql = [], []
     async with await psycopg.AsyncConnection.connect(db, autocommit=True) as conn:
         await conn.execute("INSERT INTO telemetry.metrics (grp, station, device, name, datatype) "
                            "SELECT 'b', 'ceiling', 'd', 'm' || i, 'DOUBLE' FROM generate_series(1, %s) i", (METRICS,))
         ids = [r[0] for r in await (await conn.execute(
             "SELECT metric_id FROM telemetry.metrics WHERE station = 'ceiling'")).fetchall()]
-        began = time.perf_counter()
-        copy_sql = "COPY telemetry.points (metric_id, ts, value, quality, historical) FROM STDIN"
-        async with conn.transaction(), conn.cursor() as cur, cur.copy(copy_sql) as cp:
-            for m in range(MESSAGES):
-                ts = start + timedelta(milliseconds=m)
-                for metric_id in ids:
-                    await cp.write_row((metric_id, ts, float(m), "good", False))
-        return MESSAGES * METRICS / (time.perf_counter() - began)
+        for n in range(REPEATS):
+            start = datetime(2025, 1, 1, tzinfo=UTC) + timedelta(days=n)   # before the end-to-end runs' points
+            bare.append(await _bare_copy(conn, ids, start))
+            sql.append(await _write_path(conn, start))
+    return bare, sql
 
 
-async def _end_to_end(db: str, broker: BrokerAddress) -> float:
-    group, node = f"bench{uuid.uuid4().hex[:6]}", "st-bench"
-    worker = IngestWorker(db, broker, group=group, client_id=f"bench-{group}", batch_max=5000)
-    task = asyncio.create_task(worker.run())
-    await asyncio.wait_for(worker.subscribed.wait(), 10)
-    t0 = 1_767_225_600_000
-    async with aiomqtt.Client(**broker.client_kwargs(), max_inflight_messages=1000) as pub:
-        birth = Payload(t0, 0, (Metric("bdSeq", 0, t0, DataType.INT64, 0),))
-        await pub.publish(topics.node_topic(group, MessageType.NBIRTH, node), sparkplug.encode(birth), qos=1)
-        dbirth = Payload(t0, 1, tuple(Metric(f"m{i}", i + 1, t0, DataType.DOUBLE, 0.0) for i in range(METRICS)))
-        await pub.publish(topics.device_topic(group, MessageType.DBIRTH, node, "d"), sparkplug.encode(dbirth), qos=1)
-        data_topic = topics.device_topic(group, MessageType.DDATA, node, "d")
-        bodies = [sparkplug.encode(Payload(t0, (m + 2) % 256, tuple(
-            Metric(None, i + 1, t0 + 10 + m, DataType.DOUBLE, float(m)) for i in range(METRICS))))
-            for m in range(MESSAGES)]
-        began = time.perf_counter()
-        for i in range(0, len(bodies), 100):
-            await asyncio.gather(*(pub.publish(data_topic, body, qos=1) for body in bodies[i:i + 100]))
-    expected = (MESSAGES + 1) * METRICS
+async def _end_to_end(db: str, broker: BrokerAddress, workers: int) -> tuple[float, int]:
+    """Points/s from the workers' (re)connect to the last committed row of a backlog waiting in their MQTT
+    sessions; and the rollup refreshes meanwhile."""
+    group, node = f"bench{uuid.uuid4().hex[:6]}", f"st-{workers}w"
+    share = "bench" if workers > 1 else None
+
+    def crew() -> list[IngestWorker]:
+        return [IngestWorker(db, broker, group=group, share_group=share, client_id=f"bench-{group}-{i}",
+                             rollup_every_s=ROLLUP_EVERY_S) for i in range(workers)]
+
+    async def start(ws: list[IngestWorker]) -> list[asyncio.Task[None]]:
+        tasks = [asyncio.create_task(w.run()) for w in ws]
+        await asyncio.wait_for(asyncio.gather(*(w.subscribed.wait() for w in ws)), 10)
+        return tasks
+
+    async def stop(tasks: list[asyncio.Task[None]]) -> None:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    await stop(await start(crew()))                  # the persistent sessions and subscriptions now exist
+    # each run on a day of its own, so that its rollup refreshes cover its own points, as in production
+    await ingest_load.publish(broker, group, node, MESSAGES, METRICS, day=workers)
+    began = time.perf_counter()
+    draining = crew()
+    tasks = await start(draining)
+    expected = (MESSAGES + 1) * METRICS             # the DBIRTH's values are points too
     async with await psycopg.AsyncConnection.connect(db, autocommit=True) as conn:
         while True:
-            if time.perf_counter() - began > 180:
-                raise RuntimeError(f"ingest did not commit {expected} points within 180 s")
+            if time.perf_counter() - began > 300:
+                raise RuntimeError(f"ingest did not commit {expected} points within 300 s")
             n = (await (await conn.execute(
                 "SELECT count(*) FROM telemetry.points p JOIN telemetry.metrics m USING (metric_id) "
                 "WHERE m.station = %s", (node,))).fetchone())[0]  # type: ignore[index]
@@ -107,9 +154,9 @@ async def _end_to_end(db: str, broker: BrokerAddress) -> float:
                 break
             await asyncio.sleep(0.05)
     elapsed = time.perf_counter() - began
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
-    return MESSAGES * METRICS / elapsed
+    refreshes = sum(w.rollups.refreshes for w in draining)
+    await stop(tasks)
+    return MESSAGES * METRICS / elapsed, refreshes
 
 
 async def _latency(db: str, broker: BrokerAddress) -> list[float]:
@@ -123,43 +170,59 @@ async def _latency(db: str, broker: BrokerAddress) -> list[float]:
 
     group = f"lat{uuid.uuid4().hex[:6]}"
     clock = SimClock()
+    samples: list[float] = []
     async with DispenserServer(DispenserModel(DispenserConfig(), start=clock.now()), clock, port=0) as pump:
         node = EdgeNode(station_for(pump, code="st-lat", poll_s=0.1), broker, group=group)
-        worker = IngestWorker(db, broker, group=group, client_id=f"lat-{group}", batch_wait_s=0.01)
+        worker = IngestWorker(db, broker, group=group, client_id=f"lat-{group}")   # production batch wait
+        commit = worker.store.commit
+
+        async def timed_commit(decoded: list[Decoded], dead: list[DeadLetter]) -> None:
+            sources = [r.ts for d in decoded for r in d.rows if not r.historical]
+            await commit(decoded, dead)
+            committed = datetime.now(UTC)             # after the commit returned
+            samples.extend((committed - ts).total_seconds() * 1000 for ts in sources)
+
+        worker.store.commit = timed_commit  # type: ignore[method-assign]
         tasks = [asyncio.create_task(worker.run()), asyncio.create_task(node.run())]
         await asyncio.wait_for(node.connected.wait(), 10)
         pump.model.lift_nozzle(1, 1)
         pump.model.authorise(1, PresetType.NONE, 0, 1)
-        samples: list[float] = []
-        seen: set[object] = set()
-        async with await psycopg.AsyncConnection.connect(db, autocommit=True) as conn:
-            deadline = time.monotonic() + 15
-            while time.monotonic() < deadline:
-                for ts, received in await (await conn.execute(
-                        """SELECT l.ts, l.received_at FROM telemetry.latest l JOIN telemetry.metrics m USING (metric_id)
-                           WHERE m.station = 'st-lat' AND m.name = 'fp1/volume'""")).fetchall():
-                    if ts not in seen:
-                        seen.add(ts)
-                        samples.append((received - ts).total_seconds() * 1000)
-                await asyncio.sleep(0.02)
+        await asyncio.sleep(15)
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
     return samples
 
 
+def _spread(values: list[float]) -> str:
+    return f"median of {len(values)}, spread {min(values):,.0f}–{max(values):,.0f}"
+
+
 async def run() -> list[Figure]:
     async with AsyncExitStack() as stack:
         db = await _database(stack)
         broker = await _broker(stack)
-        ceiling = await _copy_ceiling(db)
-        e2e = await _end_to_end(db, broker)
+        bare, sql = await _ceilings(db)
+        one, refreshes_one = await _end_to_end(db, broker, 1)
+        two, refreshes_two = (await _end_to_end(db, broker, 2)) if broker.mqtt5 else (0.0, 0)
         latency = sorted(await _latency(db, broker))
+    ceiling, sql_ceiling = statistics.median(bare), statistics.median(sql)
     p50 = statistics.median(latency)
     p99 = latency[min(len(latency) - 1, int(len(latency) * 0.99))]
-    note = f"{MESSAGES} DDATA × {METRICS} metrics, one worker, {'MQTT v5' if broker.mqtt5 else 'MQTT 3.1.1'}"
-    return [
-        Figure("ingest MQTT → committed rows", e2e, "points/s", ceiling, "bare COPY from Python (ceiling)", note),
-        Figure("latency source → committed row p50", p50, "ms", note=f"{len(latency)} samples, 0.1 s polling"),
-        Figure("latency source → committed row p99", p99, "ms", note=f"{len(latency)} samples, 0.1 s polling"),
+    load = f"a backlog of {MESSAGES} DDATA × {METRICS} metrics, production batch settings"
+    figures = [
+        Figure("ceiling: bare COPY from Python", ceiling, "points/s", note=_spread(bare)),
+        Figure("ceiling: the write path's SQL (staging COPY + dedup insert + latest)", sql_ceiling, "points/s",
+               ceiling, "bare COPY", _spread(sql)),
+        Figure("ingest MQTT → committed rows, 1 worker", one, "points/s", ceiling, "bare COPY (median)",
+               f"{load}; {one / sql_ceiling:.2f} of the write path's SQL; {refreshes_one} rollup refreshes "
+               f"during the run (every {ROLLUP_EVERY_S:g} s)"),
     ]
+    if broker.mqtt5:
+        figures.append(Figure("ingest MQTT → committed rows, 2 workers (shared subscription)", two, "points/s",
+                              one, "1 worker", f"{load}; {two / ceiling:.2f} of bare COPY; {refreshes_two} rollup "
+                              "refreshes during the run"))
+    note = f"{len(latency)} points, 0.1 s polling, batch wait 50 ms, timed when the commit returned"
+    figures += [Figure("latency source → committed row p50", p50, "ms", note=note),
+                Figure("latency source → committed row p99", p99, "ms", note=note)]
+    return figures

@@ -22,6 +22,7 @@ All of it is pure: no I/O, no clock.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -134,7 +135,10 @@ class HostSessions:
         self.check_seq = check_seq
 
     def state(self, group: str, edge_node: str) -> NodeState:
-        return self.nodes.setdefault((group, edge_node), NodeState())
+        node = self.nodes.get((group, edge_node))
+        if node is None:          # not setdefault: that would build a NodeState for every call
+            node = self.nodes[(group, edge_node)] = NodeState()
+        return node
 
     def observe(self, topic: SparkplugTopic, payload: Payload) -> Verdict:
         """Update the node's state with one message and say whether it is in order."""
@@ -184,14 +188,22 @@ class HostSessions:
 
     def resolve(self, group: str, edge_node: str, device: str | None, metric: Metric) -> MetricInfo | None:
         """Name and type of a data metric, by its name or by the alias its birth gave it."""
-        node = self.state(group, edge_node)
-        if metric.alias is not None:
-            info = node.metrics.get((device, metric.alias))
-            if info is not None:
-                return info
-        if metric.name is not None and metric.datatype is not None:
-            return MetricInfo(metric.name, metric.datatype)
-        return None
+        return self.resolver(group, edge_node, device)(metric.alias, metric.name, metric.datatype)
+
+    def resolver(self, group: str, edge_node: str,
+                 device: str | None) -> Callable[[int | None, str | None, DataType | None], MetricInfo | None]:
+        """``resolve`` for the metrics of one message, given as (alias, name, datatype): the hot path."""
+        known = self.state(group, edge_node).metrics
+
+        def resolve(alias: int | None, name: str | None, datatype: DataType | None) -> MetricInfo | None:
+            if alias is not None:
+                info = known.get((device, alias))
+                if info is not None:
+                    return info
+            if name is not None and datatype is not None:
+                return MetricInfo(name, datatype)
+            return None
+        return resolve
 
     def datatypes(self, group: str, edge_node: str, device: str | None) -> dict[int, DataType]:
         """alias → datatype for decoding a data message's signed values."""

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from telemetry.contracts import sparkplug, topics
 from telemetry.contracts.quality import Quality
 from telemetry.contracts.session import BDSEQ_METRIC, REBIRTH_METRIC, HostSessions, MetricInfo, Verdict
-from telemetry.contracts.sparkplug import DataType
+from telemetry.contracts.sparkplug import DataType, Metric, Payload
 from telemetry.contracts.topics import MessageType, SparkplugTopic
 from telemetry.ingest.limits import LimitExceeded, Limits
 from telemetry.records import MetricDef, PointRow, SourceStatus
@@ -53,33 +53,50 @@ def _split_value(value: object, datatype: DataType) -> tuple[float | None, str |
     return None, str(value)
 
 
+TOPIC_CACHE_MAX = 10_000          # parsed topics kept (a station's topics repeat with every message)
+
+
 class Decoder:
     def __init__(self, check_seq: bool = True, limits: Limits | None = None) -> None:
         self.sessions = HostSessions(check_seq)
         self.limits = limits or Limits()
+        self._topics: dict[str, SparkplugTopic] = {}
 
     def restore(self, group: str, edge_node: str, registry: dict[tuple[str | None, int], MetricInfo]) -> None:
         """Take a node's aliases from storage (written from its births by any worker) when we missed them."""
         self.sessions.restore(group, edge_node, registry)
 
+    def _topic(self, topic_name: str) -> SparkplugTopic:
+        topic = self._topics.get(topic_name)
+        if topic is None:
+            try:
+                topic = topics.parse(topic_name)
+            except topics.TopicError as exc:
+                raise UndecodableMessage(str(exc)) from exc
+            if len(self._topics) >= TOPIC_CACHE_MAX:    # a bound, whatever topics a station makes up
+                self._topics.clear()
+            self._topics[topic_name] = topic
+        return topic
+
     def decode(self, topic_name: str, raw: bytes) -> Decoded:
         """Raises ``UndecodableMessage`` for a bad topic or payload."""
-        try:
-            topic = topics.parse(topic_name)
-        except topics.TopicError as exc:
-            raise UndecodableMessage(str(exc)) from exc
+        topic = self._topic(topic_name)
         try:
             self.limits.check_size(raw)
-            payload = sparkplug.decode(raw, self.sessions.datatypes(topic.group, topic.edge_node, topic.device))
-            self.limits.check(payload)
+            timestamp_ms, seq, fields = sparkplug.decode_fields(
+                raw, self.sessions.datatypes(topic.group, topic.edge_node, topic.device))
+            self.limits.check_fields(timestamp_ms, fields)
         except (sparkplug.SparkplugDecodeError, LimitExceeded) as exc:
             raise UndecodableMessage(str(exc)) from exc
-        if topic.message_type in (MessageType.NCMD, MessageType.DCMD):
+        mtype = topic.message_type
+        if mtype in (MessageType.NCMD, MessageType.DCMD):
             return Decoded(topic, Verdict.ACCEPT, raw)
-        verdict = self.sessions.observe(topic, payload)
+        birth = mtype in (MessageType.NBIRTH, MessageType.DBIRTH)
+        # the session rules read the metrics only of births and deaths: data messages skip the objects
+        metrics = tuple(Metric(*f) for f in fields) if birth or mtype is MessageType.NDEATH else ()
+        verdict = self.sessions.observe(topic, Payload(timestamp_ms, seq, metrics))
         out = Decoded(topic, verdict, raw)
         station, device = topic.edge_node, topic.device or ""
-        mtype = topic.message_type
         if verdict is Verdict.STALE_DEATH:
             return out
         if mtype is MessageType.NDEATH:
@@ -94,26 +111,30 @@ class Decoder:
             out.statuses.append(SourceStatus(topic.group, station, device, True, False, None))
         elif verdict is Verdict.GAP:
             out.statuses.append(SourceStatus(topic.group, station, "", True, True, "seq-gap"))
-        received = datetime.now(UTC)
-        fallback_ts = (datetime.fromtimestamp(payload.timestamp_ms / 1000, UTC)
-                       if payload.timestamp_ms is not None else received)
-        birth = mtype in (MessageType.NBIRTH, MessageType.DBIRTH)
-        for m in payload.metrics:
-            info: MetricInfo | None = self.sessions.resolve(topic.group, topic.edge_node, topic.device, m)
+        fallback_ts = (datetime.fromtimestamp(timestamp_ms / 1000, UTC)
+                       if timestamp_ms is not None else datetime.now(UTC))
+        times: dict[int, datetime] = {}     # the metrics of a message mostly share one timestamp
+        resolve = self.sessions.resolver(topic.group, topic.edge_node, topic.device)
+        rows = out.rows
+        for name, alias, ts_ms, datatype, value, historical, quality, reason, props in fields:
+            info: MetricInfo | None = resolve(alias, name, datatype)
             if info is None:
                 out.unknown_metrics += 1
                 continue
             if info.name in _SKIP:
                 continue
             if birth:
-                unit = m.properties.get("engUnit")
+                unit = props.get("engUnit")
                 out.definitions.append(MetricDef(topic.group, station, device, info.name, info.datatype.name,
-                                                 str(unit) if unit else None, m.alias))
-            ts = datetime.fromtimestamp(m.timestamp_ms / 1000, UTC) if m.timestamp_ms is not None else fallback_ts
-            value, text = _split_value(m.value, info.datatype)
-            quality = m.quality.value
-            reason = m.quality_reason or None
-            if m.value is None and m.quality is Quality.GOOD:
-                quality, reason = Quality.UNCERTAIN.value, "null"
-            out.rows.append(PointRow(station, device, info.name, ts, value, text, quality, reason, m.is_historical))
+                                                 str(unit) if unit else None, alias))
+            if ts_ms is None:
+                ts = fallback_ts
+            elif (ts := times.get(ts_ms)) is None:  # type: ignore[assignment]
+                ts = times[ts_ms] = datetime.fromtimestamp(ts_ms / 1000, UTC)
+            number, text = (value, None) if type(value) is float else _split_value(value, info.datatype)
+            if value is None and quality is Quality.GOOD:
+                rows.append(PointRow(station, device, info.name, ts, number, text, "uncertain", "null", historical))
+            else:
+                rows.append(PointRow(station, device, info.name, ts, number, text, quality.value, reason or None,
+                                     historical))
         return out

@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 
 from telemetry.contracts.identifiers import METRIC_NAME_MAX
-from telemetry.contracts.sparkplug import Metric, Payload
+from telemetry.contracts.sparkplug import MetricFields, Payload, Value
 
 TIMESTAMP_MIN_MS = 0                        # 1970-01-01T00:00:00Z
 TIMESTAMP_MAX_MS = 7_258_118_400_000        # 2200-01-01T00:00:00Z
@@ -40,34 +40,49 @@ class Limits:
         """Raises ``LimitExceeded`` for the first thing in ``payload`` that no row may hold."""
         _check_timestamp(payload.timestamp_ms, "payload timestamp")
         for i, m in enumerate(payload.metrics):
-            self._check_metric(m, f"metric {i}" if m.name is None else f"metric {m.name[:40]!r}")
+            self._check_metric(i, m.name, m.alias, m.timestamp_ms, m.value, m.quality_reason,
+                               m.properties.get("engUnit"))
 
-    def _check_metric(self, m: Metric, where: str) -> None:
-        if m.name is not None:
-            if len(m.name) > self.metric_name_chars:
-                raise LimitExceeded(f"{where}: name of {len(m.name)} characters is over the limit of "
+    def check_fields(self, timestamp_ms: int | None, metrics: list[MetricFields]) -> None:
+        """``check`` for a payload read by ``sparkplug.decode_fields``."""
+        _check_timestamp(timestamp_ms, "payload timestamp")
+        for i, (name, alias, ts, _, value, _, _, reason, props) in enumerate(metrics):
+            if name is None and not reason and not props and type(value) is float and math.isfinite(value) and \
+                    (alias is None or alias <= ALIAS_MAX) and (ts is None or TIMESTAMP_MIN_MS <= ts < TIMESTAMP_MAX_MS):
+                continue        # the usual data metric: a finite number by alias, nothing else to check
+            self._check_metric(i, name, alias, ts, value, reason, props.get("engUnit") if props else None)
+
+    def _check_metric(self, index: int, name: str | None, alias: int | None, timestamp_ms: int | None,
+                      value: Value, reason: str, unit: Value) -> None:
+        if name is not None:
+            if len(name) > self.metric_name_chars:
+                raise LimitExceeded(f"{_where(index, name)}: name of {len(name)} characters is over the limit of "
                                     f"{self.metric_name_chars}")
-            _check_text(m.name, f"{where}: name")
-        if m.alias is not None and m.alias > ALIAS_MAX:
-            raise LimitExceeded(f"{where}: alias {m.alias} is over {ALIAS_MAX}")
-        _check_timestamp(m.timestamp_ms, f"{where}: timestamp")
-        value = m.value
+            _check_text(name, index, name, "name")
+        if alias is not None and alias > ALIAS_MAX:
+            raise LimitExceeded(f"{_where(index, name)}: alias {alias} is over {ALIAS_MAX}")
+        if timestamp_ms is not None and not TIMESTAMP_MIN_MS <= timestamp_ms < TIMESTAMP_MAX_MS:
+            _check_timestamp(timestamp_ms, f"{_where(index, name)}: timestamp")
         if isinstance(value, str):
             if len(value) > self.text_chars:
-                raise LimitExceeded(f"{where}: string of {len(value)} characters is over the limit of "
+                raise LimitExceeded(f"{_where(index, name)}: string of {len(value)} characters is over the limit of "
                                     f"{self.text_chars}")
-            _check_text(value, f"{where}: string value")
+            _check_text(value, index, name, "string value")
         elif isinstance(value, float) and not math.isfinite(value):
-            raise LimitExceeded(f"{where}: {value} is not a finite number")
-        labels = {"quality reason": m.quality_reason, "engUnit": m.properties.get("engUnit")}
-        for what, label in labels.items():
-            if label is None:
+            raise LimitExceeded(f"{_where(index, name)}: {value} is not a finite number")
+        for what, label in (("quality reason", reason), ("engUnit", unit)):
+            if not label:
                 continue
             text = str(label)
             if len(text) > self.label_chars:
-                raise LimitExceeded(f"{where}: {what} of {len(text)} characters is over the limit of "
-                                    f"{self.label_chars}")
-            _check_text(text, f"{where}: {what}")
+                raise LimitExceeded(f"{_where(index, name)}: {what} of {len(text)} characters is over the limit "
+                                    f"of {self.label_chars}")
+            _check_text(text, index, name, what)
+
+
+def _where(index: int, name: str | None) -> str:
+    """Which metric, for a reason (built only when a limit is broken)."""
+    return f"metric {index}" if name is None else f"metric {name[:40]!r}"
 
 
 def _check_timestamp(ms: int | None, where: str) -> None:
@@ -75,6 +90,6 @@ def _check_timestamp(ms: int | None, where: str) -> None:
         raise LimitExceeded(f"{where} {ms} ms is outside 1970-01-01 .. 2200-01-01")
 
 
-def _check_text(text: str, where: str) -> None:
+def _check_text(text: str, index: int, name: str | None, what: str) -> None:
     if "\x00" in text:
-        raise LimitExceeded(f"{where} holds a NUL character")
+        raise LimitExceeded(f"{_where(index, name)}: {what} holds a NUL character")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import psycopg
@@ -21,7 +21,6 @@ from telemetry.contracts.session import MetricInfo
 from telemetry.contracts.sparkplug import DataType
 from telemetry.ingest import metrics
 from telemetry.ingest.decoder import Decoded
-from telemetry.storage import rollups
 from telemetry.storage.repository import TelemetryWriter, is_outage
 
 log = logging.getLogger(__name__)
@@ -41,16 +40,16 @@ def dead_letter(topic: str, raw: bytes, reason: str) -> DeadLetter:
 
 
 class BatchStore:
-    """One database connection of one worker; writes batches, reads stored aliases, refreshes rollups."""
+    """The database connections of one worker: one writes batches, one reads stored aliases (so that a read
+    never lands inside a batch's open transaction). ``on_points`` hears the oldest source time of every
+    committed batch (the rollup job's mark)."""
 
-    def __init__(self, database_url: str, rollup_every_s: float = 10.0) -> None:
+    def __init__(self, database_url: str, on_points: Callable[[datetime], None] | None = None) -> None:
         self.database_url = database_url
-        self.rollup_every_s = rollup_every_s
+        self.on_points = on_points
         self.writer = TelemetryWriter()
         self._conn: psycopg.AsyncConnection | None = None
-        self._timescale: bool | None = None
-        self._rollup_from: datetime | None = None    # oldest point written since the last refresh
-        self._rolled_up_at = time.monotonic()
+        self._reader: psycopg.AsyncConnection | None = None
 
     async def _connection(self) -> psycopg.AsyncConnection:
         if self._conn is None or self._conn.closed:
@@ -70,13 +69,17 @@ class BatchStore:
         delay = 0.2
         while True:
             try:
-                rows = await self.writer.alias_registry(await self._connection(), edge_node)
+                if self._reader is None or self._reader.closed:
+                    self._reader = await psycopg.AsyncConnection.connect(self.database_url, autocommit=True)
+                rows = await self.writer.alias_registry(self._reader, edge_node)
                 break
             except psycopg.Error as exc:
                 if not is_outage(exc):
                     raise
                 log.warning("cannot read stored aliases (%s); retrying in %.1fs", exc, delay)
-                await self._lost()
+                if self._reader is not None:
+                    await self._reader.close()
+                self._reader = None
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
         return {(device or None, int(alias)): MetricInfo(name, DataType[datatype], unit)
@@ -94,11 +97,6 @@ class BatchStore:
                 await self._lost()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
-        try:
-            await self._refresh_rollups()
-        except psycopg.Error as exc:           # the points are committed; the next batch refreshes again
-            log.warning("rollup refresh failed (%s); it runs again after the next batch", exc)
-            await self._lost()
 
     async def _commit_or_isolate(self, decoded: list[Decoded], dead: list[DeadLetter]) -> None:
         try:
@@ -146,22 +144,11 @@ class BatchStore:
         metrics.DEAD_LETTERS.inc(len(dead))
         if rows:
             metrics.LAG.set((datetime.now(UTC) - max(r.ts for r in rows)).total_seconds())
-            oldest = min(r.ts for r in rows)
-            self._rollup_from = min(self._rollup_from or oldest, oldest)
-
-    async def _refresh_rollups(self) -> None:
-        """On plain PostgreSQL, keep the 1 min / 1 h rollups current (TimescaleDB does it by itself)."""
-        if self._rollup_from is None or time.monotonic() - self._rolled_up_at < self.rollup_every_s:
-            return
-        conn = await self._connection()
-        if self._timescale is None:
-            self._timescale = await rollups.is_timescale(conn)
-        if not self._timescale:
-            async with conn.transaction():
-                await rollups.refresh(conn, rollups.window_for(self._rollup_from))
-        self._rollup_from, self._rolled_up_at = None, time.monotonic()
+            if self.on_points is not None:
+                self.on_points(min(r.ts for r in rows))
 
     async def close(self) -> None:
-        if self._conn is not None:
-            await self._conn.close()
-        self._conn = None
+        for conn in (self._conn, self._reader):
+            if conn is not None:
+                await conn.close()
+        self._conn = self._reader = None

@@ -1,7 +1,9 @@
 """The ingest worker: Sparkplug B from MQTT into committed rows in PostgreSQL.
 
 Messages are taken from the broker into a queue, decoded in order (the session rules need
-order), and written in batches, one transaction per batch (``store.py``: a database outage holds
+order), and written in batches, one transaction per batch; decoding batch N+1 overlaps the commit of
+batch N (``pipeline.py``), and the rollup refresh runs beside them on its own connection
+(``rollup_job.py``) (``store.py``: a database outage holds
 and retries the batch; a message the database refuses is found and dead-lettered, the rest of the
 batch is committed). Each QoS 1 message is acknowledged to the broker only after its batch is
 committed, in a persistent MQTT v5 session, so a worker that dies before committing gets the same
@@ -31,12 +33,18 @@ from telemetry.ingest import metrics
 from telemetry.ingest.decoder import Decoded, Decoder, UndecodableMessage
 from telemetry.ingest.host import PrimaryHost, Reaction, disconnect_with_will, reaction
 from telemetry.ingest.limits import Limits
+from telemetry.ingest.pipeline import run_pipeline
 from telemetry.ingest.progress import Progress
+from telemetry.ingest.rollup_job import RollupJob
 from telemetry.ingest.store import BatchStore, DeadLetter, dead_letter
 
 log = logging.getLogger(__name__)
 
 REBIRTH_HOLDOFF_S = 5.0
+
+Received = tuple[str, bytes, aiomqtt.Message | None]       # topic, payload, the message to acknowledge
+# a decoded batch on its way to the commit stage: the messages, their rows and dead letters, who wants a rebirth
+Prepared = tuple[list[Received], list[Decoded], list[DeadLetter], set[tuple[str, str]]]
 
 
 class IngestWorker:
@@ -54,12 +62,14 @@ class IngestWorker:
         self.batch_wait_s = batch_wait_s
         # in a shared subscription each worker sees only part of a node's data: seq cannot be checked here
         self.decoder = Decoder(check_seq=self.share_group is None, limits=limits)
-        self.store = BatchStore(database_url, rollup_every_s)
+        self.rollups = RollupJob(database_url, rollup_every_s)
+        self.store = BatchStore(database_url, on_points=self.rollups.mark)
         self.host = PrimaryHost(broker, host_id, client_id) if host_id else None
         self.progress = Progress(stall_after_s)
         metrics.STALLED_SECONDS.set_function(lambda: self.progress.stalled_for(time.monotonic()))
         self.subscribed = asyncio.Event()
-        self._queue: asyncio.Queue[tuple[str, bytes, aiomqtt.Message | None]] = asyncio.Queue()
+        self._queue: asyncio.Queue[Received] = asyncio.Queue()
+        self._message_counts = {t: metrics.MESSAGES.labels(t.value) for t in MessageType}
         self._rebirth_asked: dict[tuple[str, str], float] = {}
         self._restore_tried: dict[tuple[str, str], float] = {}
 
@@ -86,8 +96,15 @@ class IngestWorker:
         return " + ".join(self.topic_filters)
 
     async def run(self) -> None:
-        """Consume until cancelled; reconnect to the broker with back-off when it goes away."""
-        await keep_sessions(self._session, self.subscribed.clear, log)
+        """Consume until cancelled; reconnect to the broker with back-off when it goes away. The rollup
+        refresh runs beside the sessions (it needs no broker)."""
+        refresher = asyncio.create_task(self.rollups.run(), name="ingest-rollups")
+        try:
+            await keep_sessions(self._session, self.subscribed.clear, log)
+        finally:
+            refresher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await refresher
 
     async def _session(self) -> None:
         """One MQTT session. As the primary host it says STATE online (retained; its will says offline)."""
@@ -107,7 +124,8 @@ class IngestWorker:
                 log.info("ingest subscribed to %s on %s", self.topic_filter, self.broker.url())
                 async with asyncio.TaskGroup() as tasks:
                     tasks.create_task(self._receive(client))
-                    tasks.create_task(self._write_loop(client))
+                    tasks.create_task(run_pipeline(self._next_batch, self._prepare,
+                                                   lambda prepared: self._commit(client, prepared)))
             except asyncio.CancelledError:
                 if self.host is not None:   # a clean stop: offline only if no other worker of the host runs
                     await self.host.stop(client)
@@ -131,7 +149,6 @@ class IngestWorker:
                 continue
             self._queue.put_nowait((topic, raw, message))
             self.progress.received(time.monotonic())
-            metrics.QUEUE_DEPTH.set(self._queue.qsize())
 
     def _forget_unacknowledged(self) -> None:
         """A new persistent session: the broker resends what we never acknowledged, so drop our copies."""
@@ -140,13 +157,16 @@ class IngestWorker:
                 self._queue.get_nowait()
             self.progress.reset()
 
-    async def _next_batch(self) -> list[tuple[str, bytes, aiomqtt.Message | None]]:
+    async def _next_batch(self) -> list[Received]:
         batch = [await self._queue.get()]
         deadline = time.monotonic() + self.batch_wait_s
         while len(batch) < self.batch_max:
             timeout = deadline - time.monotonic()
             if timeout <= 0:
                 break
+            if not self._queue.empty():          # what already waits costs no timer
+                batch.append(self._queue.get_nowait())
+                continue
             try:
                 async with asyncio.timeout(timeout):   # not wait_for: it can swallow a cancellation on 3.11
                     batch.append(await self._queue.get())
@@ -154,20 +174,22 @@ class IngestWorker:
                 break
         return batch
 
-    async def _write_loop(self, client: aiomqtt.Client) -> None:
-        while True:
-            batch = await self._next_batch()
-            decoded, dead = await self.decode([(topic, raw) for topic, raw, _ in batch])
-            wants_rebirth = {(d.topic.group, d.topic.edge_node) for d in decoded if d.wants_rebirth}
-            await self.store.commit(decoded, dead)
+    async def _prepare(self, batch: list[Received]) -> Prepared:
+        decoded, dead = await self.decode([(topic, raw) for topic, raw, _ in batch])
+        return batch, decoded, dead, {(d.topic.group, d.topic.edge_node) for d in decoded if d.wants_rebirth}
+
+    async def _commit(self, client: aiomqtt.Client, prepared: Prepared) -> None:
+        batch, decoded, dead, wants_rebirth = prepared
+        await self.store.commit(decoded, dead)
+        if self.broker.mqtt5:
             for _, _, message in batch:       # committed: now the broker may forget them
-                if message is not None and self.broker.mqtt5:
+                if message is not None:
                     ack(client, message)
-            self.progress.committed(len(batch), time.monotonic())
-            metrics.BATCH_SIZE.observe(len(batch))
-            metrics.QUEUE_DEPTH.set(self._queue.qsize())
-            for group, edge_node in sorted(wants_rebirth):
-                await self._ask_rebirth(client, group, edge_node)
+        self.progress.committed(len(batch), time.monotonic())
+        metrics.BATCH_SIZE.observe(len(batch))
+        metrics.QUEUE_DEPTH.set(self._queue.qsize())
+        for group, edge_node in sorted(wants_rebirth):
+            await self._ask_rebirth(client, group, edge_node)
 
     async def decode(self, batch: list[tuple[str, bytes]]) -> tuple[list[Decoded], list[DeadLetter]]:
         decoded: list[Decoded] = []
@@ -188,7 +210,7 @@ class IngestWorker:
                 continue
             if d is None:
                 continue
-            metrics.MESSAGES.labels(d.topic.message_type.value).inc()
+            self._message_counts[d.topic.message_type].inc()
             if d.wants_rebirth:
                 metrics.SEQ_GAPS.inc()
             decoded.append(d)

@@ -36,6 +36,21 @@ def is_outage(exc: psycopg.Error) -> bool:
 _STAGING = """CREATE TEMP TABLE IF NOT EXISTS points_staging (
     metric_id integer, ts timestamptz, value double precision, value_text text,
     quality text, reason text, historical boolean) ON COMMIT DELETE ROWS"""
+_STAGING_TYPES = ["integer", "timestamptz", "double precision", "text", "text", "text", "boolean"]
+
+# a point already stored for (metric, source time) stays as it is: a redelivery never doubles a row. No
+# DISTINCT ON (a sort of the whole batch): with DO NOTHING a repeat inside the batch is skipped like any other
+_INSERT_NEW = """INSERT INTO telemetry.points (metric_id, ts, value, value_text, quality, reason, historical)
+    SELECT metric_id, ts, value, value_text, quality, reason, historical FROM points_staging
+    ON CONFLICT (metric_id, ts) DO NOTHING"""
+
+_UPDATE_LATEST = """INSERT INTO telemetry.latest AS l (metric_id, ts, value, value_text, quality, reason, received_at)
+    SELECT DISTINCT ON (metric_id) metric_id, ts, value, value_text, quality, reason, now()
+    FROM points_staging WHERE NOT historical ORDER BY metric_id, ts DESC
+    ON CONFLICT (metric_id) DO UPDATE SET ts = EXCLUDED.ts, value = EXCLUDED.value,
+        value_text = EXCLUDED.value_text, quality = EXCLUDED.quality, reason = EXCLUDED.reason,
+        received_at = EXCLUDED.received_at
+    WHERE l.ts <= EXCLUDED.ts"""
 
 
 class TelemetryWriter:
@@ -73,31 +88,25 @@ class TelemetryWriter:
         return self._ids[key]
 
     async def write_points(self, conn: psycopg.AsyncConnection, rows: list[PointRow]) -> int:
-        """COPY into staging, then insert what is new; returns the number of rows that were new."""
+        """Binary COPY into staging, then insert what is new; returns the number of rows that were new."""
         if not rows:
             return 0
-        ids = [await self._known_id(conn, (r.station, r.device, r.name)) for r in rows]
+        ids = self._ids
+        missing = {key for r in rows if (key := (r.station, r.device, r.name)) not in ids}
+        for key in missing:                  # only a metric not seen before costs a query
+            await self._known_id(conn, key)
         await conn.execute(_STAGING)
         async with conn.cursor() as cur:
-            async with cur.copy("COPY points_staging FROM STDIN") as copy:
-                for metric_id, r in zip(ids, rows, strict=True):
+            async with cur.copy("COPY points_staging FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types(_STAGING_TYPES)
+                for r in rows:
+                    metric_id = ids.get((r.station, r.device, r.name))
                     if metric_id is not None:
                         await copy.write_row((metric_id, r.ts, r.value, r.value_text, r.quality, r.reason,
                                               r.historical))
-            await cur.execute(
-                """INSERT INTO telemetry.points (metric_id, ts, value, value_text, quality, reason, historical)
-                   SELECT DISTINCT ON (metric_id, ts) metric_id, ts, value, value_text, quality, reason, historical
-                   FROM points_staging ORDER BY metric_id, ts
-                   ON CONFLICT (metric_id, ts) DO NOTHING""")
+            await cur.execute(_INSERT_NEW)
             inserted = cur.rowcount
-            await cur.execute(
-                """INSERT INTO telemetry.latest AS l (metric_id, ts, value, value_text, quality, reason, received_at)
-                   SELECT DISTINCT ON (metric_id) metric_id, ts, value, value_text, quality, reason, now()
-                   FROM points_staging WHERE NOT historical ORDER BY metric_id, ts DESC
-                   ON CONFLICT (metric_id) DO UPDATE SET ts = EXCLUDED.ts, value = EXCLUDED.value,
-                       value_text = EXCLUDED.value_text, quality = EXCLUDED.quality, reason = EXCLUDED.reason,
-                       received_at = EXCLUDED.received_at
-                   WHERE l.ts <= EXCLUDED.ts""")
+            await cur.execute(_UPDATE_LATEST)
         return max(inserted, 0)
 
     @staticmethod
