@@ -111,10 +111,10 @@ async def test_sigkill_loses_and_doubles_nothing(database_url: str, broker: Brok
             await asyncio.sleep(12)
             edge.send_signal(signal.SIGKILL)
             edge.wait(10)
-            killed_at = pump.clock.now()                  # the pump's own (simulated) time
+            killed_at = pump.clock.stamp()                # the time the pump writes on its records
             pending, _ = _unsent(outbox)
             await asyncio.sleep(3)                       # the pump goes on while the edge is dead
-            restarted_at = pump.clock.now()
+            restarted_at = pump.clock.stamp()
             edge = _start_edge(env, station, log)
             await asyncio.sleep(8)
             stop.set()
