@@ -49,6 +49,12 @@ MQTT_BACKOFF_MAX_S = 10.0
 NEXT_BD_SEQ_KEY = "session/next_bd_seq"    # in the outbox's state table: bdSeq counts on across restarts
 
 
+async def _stopped(tasks: list[asyncio.Task[Any]]) -> None:
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
 class EdgeNode:
     def __init__(self, station: Station, broker: BrokerAddress, *, group: str,
                  primary_host: str | None = None, outbox_path: Path | None = None,
@@ -204,12 +210,10 @@ class EdgeNode:
             try:
                 done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             except asyncio.CancelledError:
+                await _stopped(tasks)           # nothing is published after the death certificate
                 await self._say_death(client)   # a clean stop: the will fires only on an unclean loss
                 raise
-            finally:
-                for t in tasks:
-                    t.cancel()
-                await asyncio.gather(*tasks, return_exceptions=True)
+            await _stopped(tasks)
             for t in done:
                 if not t.cancelled() and t.exception() is not None:
                     raise t.exception()  # type: ignore[misc]
