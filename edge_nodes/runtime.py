@@ -34,9 +34,10 @@ from edge_nodes.outbox import EVENT, Outbox, Row
 from edge_nodes.poller import backoff_delay
 from edge_nodes.source import DeviceSource, Snapshot
 from edge_nodes.station import Station
+from protocol_adapters.mqtt.client import count_refused_publishes
 from protocol_adapters.readings import Reading
 from telemetry.contracts import sparkplug, topics
-from telemetry.contracts.broker import BrokerAddress, count_refused_publishes
+from telemetry.contracts.broker import BrokerAddress
 from telemetry.contracts.commands import commands_filter
 from telemetry.contracts.events import CloudEvent
 from telemetry.contracts.session import EdgeSequencer, HostStateWatch, asks_rebirth, read_host_state
