@@ -302,7 +302,8 @@ class EdgeNode:
                         if time.monotonic() - started > 30:
                             failures = 0
                         failures += 1
-                        log.warning("MQTT session ended (%s); reconnecting", group.exceptions[0])
+                        log.warning("MQTT session with %s ended (%s); reconnecting", self.broker.url(),
+                                    group.exceptions[0])
                         await asyncio.sleep(backoff_delay(failures, 0.5, rng, cap=MQTT_BACKOFF_MAX_S))
                     finally:
                         self._client = None
