@@ -32,7 +32,8 @@ from business_services.fuelling.gaps import on_fuelling_gap
 from business_services.fuelling.service import on_fuelling_completed
 from business_services.gas.service import on_gas_fill_completed
 from business_services.intake import Admitted, Rejected, admit, sanitised
-from telemetry.contracts.broker import BrokerAddress, ack, ack_after_commit, keep_sessions, persistent_session
+from protocol_adapters.mqtt.client import ack, ack_after_commit, keep_sessions, persistent_session
+from telemetry.contracts.broker import BrokerAddress
 from telemetry.contracts.events import CloudEvent
 from telemetry.contracts.events.fuelling import LEGACY_FUELING_COMPLETED, FuellingCompleted, FuellingGap
 from telemetry.contracts.events.gas import GasFillCompleted

@@ -34,9 +34,10 @@ from edge_nodes.outbox import EVENT, Outbox, Row
 from edge_nodes.poller import backoff_delay
 from edge_nodes.source import DeviceSource, Snapshot
 from edge_nodes.station import Station
+from protocol_adapters.mqtt.client import count_refused_publishes
 from protocol_adapters.readings import Reading
 from telemetry.contracts import sparkplug, topics
-from telemetry.contracts.broker import BrokerAddress, count_refused_publishes
+from telemetry.contracts.broker import BrokerAddress
 from telemetry.contracts.commands import commands_filter
 from telemetry.contracts.events import CloudEvent
 from telemetry.contracts.session import EdgeSequencer, HostStateWatch, asks_rebirth, read_host_state
@@ -305,7 +306,8 @@ class EdgeNode:
                         if time.monotonic() - started > 30:
                             failures = 0
                         failures += 1
-                        log.warning("MQTT session ended (%s); reconnecting", group.exceptions[0])
+                        log.warning("MQTT session with %s ended (%s); reconnecting", self.broker.url(),
+                                    group.exceptions[0])
                         await asyncio.sleep(backoff_delay(failures, 0.5, rng, cap=MQTT_BACKOFF_MAX_S))
                     finally:
                         self._client = None

@@ -17,7 +17,8 @@ import logging
 import aiomqtt
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from telemetry.contracts.broker import BrokerAddress, keep_sessions
+from protocol_adapters.mqtt.client import keep_sessions
+from telemetry.contracts.broker import BrokerAddress
 
 log = logging.getLogger(__name__)
 

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import ssl
-import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -62,70 +58,3 @@ class BrokerAddress:
         if self.tls:
             kwargs["tls_context"] = ssl.create_default_context(cafile=self.ca_file)
         return kwargs
-
-
-def ack_after_commit(client: Any) -> None:
-    """Switch an ``aiomqtt.Client`` to manual acknowledgement: a QoS 1 message is acknowledged only
-    when ``ack(client, message)`` is called, after its rows are committed, so a crash before the
-    commit makes the broker deliver it again. (aiomqtt 2.x does not expose paho's switch; this is
-    the one place that reaches into it.)"""
-    client._client.manual_ack_set(True)
-
-
-def count_refused_publishes(client: Any, on_refused: Callable[[], None]) -> None:
-    """Call ``on_refused`` for every QoS 1 publish the broker answered with a failure reason code (MQTT v5,
-    e.g. 135 not authorised). aiomqtt 2.x treats those as delivered; the outbox must not."""
-    inner = client._client.on_publish
-
-    def on_publish(paho: Any, userdata: Any, mid: int, reason_code: Any, properties: Any) -> None:
-        if getattr(reason_code, "is_failure", False):
-            on_refused()
-        inner(paho, userdata, mid, reason_code, properties)
-
-    client._client.on_publish = on_publish
-
-
-def ack(client: Any, message: Any) -> None:
-    if message.qos > 0:
-        client._client.ack(message.mid, message.qos)
-
-
-def persistent_session(identifier: str, expiry_s: int = 3600, receive_maximum: int = 1000) -> dict[str, Any]:
-    """Keyword arguments for an ``aiomqtt.Client`` whose subscriptions and unacknowledged QoS 1 messages
-    survive a disconnect for ``expiry_s`` (MQTT v5 session expiry). ``receive_maximum`` lets that many
-    unacknowledged messages be in flight (a broker may cap it lower: Mosquitto's max_inflight_messages)."""
-    from paho.mqtt.packettypes import PacketTypes
-    from paho.mqtt.properties import Properties
-
-    properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-    properties.SessionExpiryInterval = expiry_s
-    properties.ReceiveMaximum = receive_maximum
-    return {"identifier": identifier, "clean_start": False, "properties": properties}
-
-
-async def keep_sessions(session: Callable[[], Awaitable[None]], on_lost: Callable[[], None],
-                        logger: logging.Logger, broker: BrokerAddress | None = None) -> None:
-    """Run MQTT sessions until cancelled: when one ends with a broker error, start the next after a
-    back-off (0.5 s doubling to 10 s, back to 0.5 s after a session that lasted a minute).
-
-    The warning names the broker (``broker``, else the ``broker`` of the object whose method
-    ``session`` is), never its password."""
-    import aiomqtt
-
-    if broker is None:
-        broker = getattr(getattr(session, "__self__", None), "broker", None)
-    where = broker.url() if isinstance(broker, BrokerAddress) else "the broker"
-
-    delay = 0.5
-    while True:
-        started = time.monotonic()
-        try:
-            await session()
-        except* (aiomqtt.MqttError, OSError) as group:
-            on_lost()
-            if time.monotonic() - started > 60:
-                delay = 0.5
-            logger.warning("MQTT session with %s ended (%s); reconnecting in %.1fs", where, group.exceptions[0],
-                           delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 10.0)

@@ -28,10 +28,10 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from enum import StrEnum
-from typing import Any
 
 import aiomqtt
 
+from protocol_adapters.mqtt.client import disconnect_with_will
 from telemetry.contracts import topics
 from telemetry.contracts.broker import BrokerAddress
 from telemetry.contracts.session import HostState, host_state, read_host_state
@@ -66,21 +66,6 @@ class HostSessionEnded(aiomqtt.MqttError):
 
 def now_ms() -> int:
     return int(time.time() * 1000)
-
-
-async def disconnect_with_will(client: aiomqtt.Client, mqtt5: bool) -> None:
-    """End a session so that the broker publishes its will: the session did not end on purpose.
-    (aiomqtt 2.x has no switch for it: this reaches into paho, as ``broker.ack`` does.)"""
-    inner: Any = client._client
-    if mqtt5:
-        from paho.mqtt.packettypes import PacketTypes
-        from paho.mqtt.reasoncodes import ReasonCode
-
-        inner.disconnect(reasoncode=ReasonCode(PacketTypes.DISCONNECT, "Disconnect with will message"))
-    else:
-        inner._sock_close()
-    with contextlib.suppress(Exception):
-        await asyncio.wait_for(asyncio.shield(client._disconnected), 2)
 
 
 class PrimaryHost:

@@ -24,14 +24,15 @@ import time
 
 import aiomqtt
 
+from protocol_adapters.mqtt.client import ack, ack_after_commit, disconnect_with_will, keep_sessions, persistent_session
 from telemetry.contracts import sparkplug, topics
-from telemetry.contracts.broker import BrokerAddress, ack, ack_after_commit, keep_sessions, persistent_session
+from telemetry.contracts.broker import BrokerAddress
 from telemetry.contracts.session import REBIRTH_METRIC, Verdict, read_host_state
 from telemetry.contracts.sparkplug import DataType, Metric, Payload
 from telemetry.contracts.topics import MessageType
 from telemetry.ingest import metrics
 from telemetry.ingest.decoder import Decoded, Decoder, UndecodableMessage
-from telemetry.ingest.host import PrimaryHost, Reaction, disconnect_with_will, reaction
+from telemetry.ingest.host import PrimaryHost, Reaction, reaction
 from telemetry.ingest.limits import Limits
 from telemetry.ingest.pipeline import run_pipeline
 from telemetry.ingest.progress import Progress

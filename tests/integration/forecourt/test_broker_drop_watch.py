@@ -12,8 +12,8 @@ import aiomqtt
 import pytest
 
 from forecourt.broker_watch import REGISTRY, DropWatch
+from protocol_adapters.mqtt.client import persistent_session
 from telemetry.contracts import topics
-from telemetry.contracts.broker import persistent_session
 from telemetry.contracts.topics import MessageType
 from tests.support.mosquitto import MOSQUITTO, mosquitto
 

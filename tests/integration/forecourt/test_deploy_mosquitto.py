@@ -28,8 +28,9 @@ from dotenv import dotenv_values
 
 from forecourt.local import free_port
 from forecourt.mqtt_security import Listener, generate
+from protocol_adapters.mqtt.client import persistent_session
 from telemetry.contracts import topics
-from telemetry.contracts.broker import BrokerAddress, persistent_session
+from telemetry.contracts.broker import BrokerAddress
 from telemetry.contracts.topics import MessageType
 
 MOSQUITTO = shutil.which("mosquitto")

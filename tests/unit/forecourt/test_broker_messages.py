@@ -5,7 +5,8 @@ import logging
 
 import pytest
 
-from telemetry.contracts.broker import BrokerAddress, keep_sessions, url_without_password
+from protocol_adapters.mqtt.client import keep_sessions
+from telemetry.contracts.broker import BrokerAddress, url_without_password
 
 
 @pytest.mark.parametrize("url", ["mqtt://edge:s3cret@broker.example:abc", "mqtt://edge:s3cret@broker.example:99999",

@@ -1,0 +1,1 @@
+"""MQTT: the client helpers every service uses (``client.py``)."""
