@@ -1,6 +1,9 @@
 """Schema migrations: numbered SQL files, applied in order, once each, under an advisory lock.
 
-Each package keeps its files in a ``migrations/`` folder (``0001_name.sql``). Files named
+Each package keeps its files in a ``migrations/`` folder (``0001_name.sql``): the telemetry store, the
+business plane's shared tables (``business_services/migrations``: handled events, dead letters, outbox),
+then each bounded context's own folder (``business_services/<context>/migrations``, package
+``business.<context>``), contexts in name order, so a context never depends on another's tables. Files named
 ``*.tsdb.sql`` run only when TimescaleDB is available and ``*.plain.sql`` only when it is not,
 so one number can have both variants and the same tables and queries work either way. An
 applied file whose text changed is an error, not a silent skip.
@@ -21,9 +24,12 @@ log = logging.getLogger(__name__)
 LOCK_KEY = 0x466F7265  # "Fore"
 _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+(\.tsdb|\.plain)?\.sql$")
 
+_ROOT = Path(__file__).resolve().parent.parent
 MIGRATION_DIRS: list[tuple[str, Path]] = [
-    ("telemetry", Path(__file__).resolve().parent.parent / "telemetry" / "storage" / "migrations"),
-    ("business", Path(__file__).resolve().parent.parent / "business_services" / "migrations"),
+    ("telemetry", _ROOT / "telemetry" / "storage" / "migrations"),
+    ("business", _ROOT / "business_services" / "migrations"),
+    *((f"business.{folder.parent.name}", folder)
+      for folder in sorted((_ROOT / "business_services").glob("*/migrations")) if folder.is_dir()),
 ]
 
 
