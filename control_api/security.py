@@ -4,7 +4,7 @@ Every route declares the permission it needs beside itself, and every route that
 that the caller's scope includes it::
 
     @router.get("")
-    async def recent(station: Station, who: Annotated[Principal, Depends(require("fuelling.read"))]) -> ...:
+    async def recent(station: Station, who: Annotated[Principal, Depends(require("fuelling:read"))]) -> ...:
         who.check_station(station)
 
 A request proves who it is with a short-lived access token (``Authorization: Bearer …``; a WebSocket may
