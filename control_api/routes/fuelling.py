@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from business_services.fuelling import repository
+from business_services.fuelling import views
 from control_api.deps import Db, Station
 
 router = APIRouter(prefix="/api/v1/stations/{station}/fuelling-transactions", tags=["fuelling"])
@@ -34,5 +34,5 @@ class FuellingPublic(BaseModel):
 async def recent(station: Station, db: Db, limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[FuellingPublic]:
     """The newest fuellings first."""
     async with db.connection() as conn:
-        rows = await repository.recent(conn, station, limit)
+        rows = await views.recent_fuellings(conn, station, limit)
     return [FuellingPublic.model_validate(r) for r in rows]
