@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
+from business_services.bootstrap import build_bus
 from control_api import errors, swagger
 from control_api.database import Database
 from control_api.limits import MAX_BODY_BYTES, BodyLimit
@@ -52,6 +53,7 @@ def create_app(database_url: str, broker: BrokerAddress | None = None, *, group:
                   description="加油/加气/充电站运营平台 控制 API",
                   docs_url=None, redoc_url=None)   # Swagger UI from local files instead (control_api/swagger.py)
     app.state.tokens = tokens or TokenIssuer()
+    app.state.bus = build_bus()          # routes hand commands to it (docs/how-to/add-a-business-domain.md)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     app.add_middleware(RequestMetrics)   # added last: the outermost, it sees every answer
     errors.install(app)
