@@ -154,3 +154,14 @@ async def _async(value: bool) -> bool:
 
 async def _async_zero(conn: psycopg.AsyncConnection) -> bool:
     return await unpublished(conn) == 0
+
+
+async def test_a_database_outage_keeps_the_publisher_retrying_not_crashed(database_url: str) -> None:
+    nowhere = database_url.rsplit("/", 1)[0] + "/no_such_database"
+    before = REGISTRY.get_sample_value("forecourt_business_outbox_failures_total",
+                                       {"reason": "OperationalError"}) or 0.0
+    publisher = outbox_publisher(nowhere, MemorySink(), poll_s=0.1)
+    async with running(publisher) as task:
+        await wait_for(lambda: _async((REGISTRY.get_sample_value(
+            "forecourt_business_outbox_failures_total", {"reason": "OperationalError"}) or 0.0) >= before + 2))
+        assert not task.done() and not publisher.active.is_set()
