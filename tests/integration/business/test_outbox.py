@@ -165,3 +165,14 @@ async def test_a_database_outage_keeps_the_publisher_retrying_not_crashed(databa
         await wait_for(lambda: _async((REGISTRY.get_sample_value(
             "forecourt_business_outbox_failures_total", {"reason": "OperationalError"}) or 0.0) >= before + 2))
         assert not task.done() and not publisher.active.is_set()
+
+
+async def test_a_batch_published_together_arrives_in_seq_order(database_url: str, broker: BrokerAddress,
+                                                                group: str) -> None:
+    async with (await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn,
+                listening(broker, group) as received):
+        ids = [await commit(conn, topic(group), n) for n in range(120)]
+        async with running(outbox_publisher(database_url, MqttSink(broker, f"out-{group}"), poll_s=0.2)):
+            await wait_for(lambda: _async(len(received) >= 120))
+            await wait_for(lambda: _async_zero(conn))
+    assert received == ids
