@@ -21,6 +21,7 @@ from schemathesis.generation.case import Case
 from control_api.app import create_app
 from telemetry.contracts.broker import BrokerAddress
 from tests.integration.api.support import running_api
+from tests.support.auth import admin_headers
 
 pytestmark = pytest.mark.integration
 
@@ -37,7 +38,7 @@ def _fuzz(base_url: str) -> list[str]:
     """Every operation in both generation modes; the server errors found, each as a curl command."""
     schema = schemathesis.openapi.from_dict(create_app("postgresql://unused").openapi())
     server_errors: list[str] = []
-    with httpx.Client(timeout=20) as http:
+    with httpx.Client(timeout=20, headers=admin_headers()) as http:
         for result in schema.get_all_operations():
             operation = result.ok()
             for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
