@@ -30,8 +30,10 @@ EXAMPLES_PER_OPERATION = 150
 
 def _send(http: httpx.Client, case: Case, base_url: str) -> httpx.Response:
     request: dict[str, Any] = case.as_transport_kwargs(base_url=base_url)
+    data = request.get("data")
+    body: dict[str, Any] = {"data": data} if isinstance(data, dict) else {"content": data}   # a form, or raw bytes
     return http.request(request["method"], request["url"], params=request.get("params"),
-                        headers=request.get("headers"), json=request.get("json"), content=request.get("data"))
+                        headers=request.get("headers"), json=request.get("json"), **body)
 
 
 def _fuzz(base_url: str) -> list[str]:
