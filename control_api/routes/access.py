@@ -11,7 +11,7 @@ from datetime import UTC
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 from business_services.access import handlers, views
 from business_services.access.model import PERMISSIONS, ROLES, mask_phone, permissions_of
@@ -23,6 +23,9 @@ from control_api.pagination import Cursor, Limit, offset_of, page
 from control_api.security import LOGGED_IN, Principal, TokenIssuer, require
 
 router = APIRouter(prefix="/api/v1", tags=["access"])
+
+NO_NUL = r"^[^\x00]*$"     # PostgreSQL text holds no NUL: refused as input (422), never a server error
+Code = Annotated[str, StringConstraints(max_length=64, pattern=NO_NUL)]
 
 Caller = Annotated[Principal, Depends(require(LOGGED_IN))]
 UserReader = Annotated[Principal, Depends(require("user:read"))]
@@ -42,7 +45,7 @@ class TokenAnswer(BaseModel):
 
 
 @router.post("/auth/token", response_model=TokenAnswer)
-async def log_in(request: Request, db: Db, username: Annotated[str, Form(max_length=64)],
+async def log_in(request: Request, db: Db, username: Annotated[str, Form(max_length=64, pattern=NO_NUL)],
                  password: Annotated[str, Form(max_length=256)]) -> TokenAnswer:
     source = request.client.host if request.client else ""
     message = handlers.LogIn(username, password, source, request.headers.get("user-agent", ""))
@@ -100,9 +103,9 @@ def _user_public(row: dict[str, Any], who: Principal) -> dict[str, Any]:
 
 
 @router.get("/users")
-async def list_users(who: UserReader, db: Db, q: Annotated[str, Query(max_length=64)] = "",
-                     role: Annotated[str, Query(max_length=32)] = "",
-                     station: Annotated[str, Query(max_length=64)] = "",
+async def list_users(who: UserReader, db: Db, q: Annotated[str, Query(max_length=64, pattern=NO_NUL)] = "",
+                     role: Annotated[str, Query(max_length=32, pattern=NO_NUL)] = "",
+                     station: Annotated[str, Query(max_length=64, pattern=NO_NUL)] = "",
                      status: Annotated[str, Query(pattern="^(|active|disabled|locked)$")] = "",
                      sort: Annotated[str, Query(pattern="^-?(username|display_name|created_at)$")] = "username",
                      cursor: Cursor = "", limit: Limit = 20) -> dict[str, Any]:
@@ -114,15 +117,15 @@ async def list_users(who: UserReader, db: Db, q: Annotated[str, Query(max_length
 
 
 class UserBody(BaseModel):
-    display_name: str = Field(min_length=1, max_length=64)
-    roles: list[str] = Field(max_length=10)
-    units: list[str] = Field(max_length=100)
+    display_name: str = Field(min_length=1, max_length=64, pattern=NO_NUL)
+    roles: list[Code] = Field(max_length=10)
+    units: list[Code] = Field(max_length=100)
     phone: str | None = Field(None, pattern=r"^\+?[0-9 -]{5,20}$")
     disabled: bool = False
 
 
 class NewUser(UserBody):
-    username: str = Field(max_length=32)
+    username: str = Field(max_length=32, pattern=NO_NUL)
     password: str = Field(max_length=256)
 
 
@@ -181,9 +184,9 @@ async def list_permissions(who: Annotated[Principal, Depends(require("role:read"
 
 
 class NewApiKey(BaseModel):
-    partner: str = Field(min_length=1, max_length=64)
-    permissions: list[str] = Field(max_length=len(PERMISSIONS))
-    stations: list[str] | None = Field(None, max_length=1000)
+    partner: str = Field(min_length=1, max_length=64, pattern=NO_NUL)
+    permissions: list[Code] = Field(max_length=len(PERMISSIONS))
+    stations: list[Code] | None = Field(None, max_length=1000)
 
 
 @router.post("/api-keys", status_code=201)
@@ -216,7 +219,7 @@ async def revoke_api_key(key_id: int, who: Annotated[Principal, Depends(require(
 
 @router.get("/login-log")
 async def login_log(who: Annotated[Principal, Depends(require("loginlog:read"))], db: Db,
-                    username: Annotated[str, Query(max_length=64)] = "",
+                    username: Annotated[str, Query(max_length=64, pattern=NO_NUL)] = "",
                     result: Annotated[str, Query(pattern="^(|ok|wrong_password|unknown_user|locked|disabled)$")] = "",
                     cursor: Cursor = "", limit: Limit = 20) -> dict[str, Any]:
     offset = offset_of(cursor)
