@@ -22,11 +22,11 @@ from control_api.limits import MAX_BODY_BYTES, BodyLimit
 from control_api.live import LiveHub
 from control_api.metrics import RequestMetrics
 from control_api.pages import router as pages_router
-from control_api.routes import commands, devices, fuelling, health
+from control_api.routes import access, commands, devices, fuelling, health
 from control_api.security import TokenIssuer
 from telemetry.contracts.broker import BrokerAddress
 
-ROUTERS = (health.router, devices.router, fuelling.router, commands.router)   # every route the API serves
+ROUTERS = (health.router, access.router, devices.router, fuelling.router, commands.router)   # every API route
 
 
 def create_app(database_url: str, broker: BrokerAddress | None = None, *, group: str = "demo-co",

@@ -229,12 +229,13 @@ async def _main(args: argparse.Namespace, settings: Settings) -> None:
         async with Infrastructure(settings) as infra:
             await run_until_stopped(business_service(settings, infra.database_url, infra.broker, args.metrics_port))
     elif args.command == "api":
-        from forecourt.services import api_service
+        from forecourt.services import api_service, token_issuer
 
         async with Infrastructure(settings) as infra:
             host, port = args.host or settings.api_host, args.port or settings.api_port
             print(f"控制 API: http://{host}:{port}/docs", flush=True)
-            await run_until_stopped(api_service(infra.database_url, host, port, infra.broker, settings.group))
+            await run_until_stopped(api_service(infra.database_url, host, port, infra.broker, settings.group,
+                                                token_issuer(settings)))
     elif args.command == "sim" and args.simulator == "station":
         from forecourt.simulate import run_station
 

@@ -22,6 +22,7 @@ from business_services.consumer import EventConsumer
 from business_services.outbox import MqttSink, OutboxPublisher
 from business_services.partition import Partition
 from control_api.app import create_app
+from control_api.security import TokenIssuer
 from edge_nodes import metrics as edge_metrics
 from edge_nodes.runtime import EdgeNode
 from edge_nodes.station import load_station
@@ -142,9 +143,18 @@ class _Server(uvicorn.Server):
         yield
 
 
+def token_issuer(settings: Settings) -> TokenIssuer:
+    """Signs access tokens with ``FORECOURT_JWT_SECRET``; without it a random secret (with a warning)."""
+    if settings.jwt_secret is None:
+        log.warning("FORECOURT_JWT_SECRET is not set: access tokens are signed with a random secret and end with "
+                    "this process; set it (the same for every API process) in production")
+        return TokenIssuer(ttl_s=settings.token_ttl_s)
+    return TokenIssuer(settings.jwt_secret, settings.token_ttl_s)
+
+
 async def api_service(database_url: str, host: str, port: int, broker: BrokerAddress | None = None,
-                      group: str = "demo-co") -> None:
-    server = _Server(uvicorn.Config(create_app(database_url, broker, group=group), host=host, port=port,
+                      group: str = "demo-co", tokens: TokenIssuer | None = None) -> None:
+    server = _Server(uvicorn.Config(create_app(database_url, broker, group=group, tokens=tokens), host=host, port=port,
                                     log_level="warning", ws="websockets-sansio"))
     task = asyncio.create_task(server.serve())
     try:

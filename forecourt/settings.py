@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     ingest_metrics_port: Port = Field(9102, description="/metrics and /healthz of forecourt ingest (--metrics-port)")
     business_metrics_port: Port = Field(9103, description="/metrics and /healthz of forecourt business "
                                         "(--metrics-port)")
+    jwt_secret: str | None = Field(None, min_length=32, repr=False,
+                                   description="signs access tokens; every API process of one installation needs the "
+                                   "same (32+ characters); unset = random per process (logins end with it)")
+    token_ttl_s: Annotated[int, Field(ge=60, le=86_400)] = Field(900, description="access token lifetime, seconds")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="DEBUG, INFO, WARNING or ERROR; DEBUG also shows library frames (OCPP, Modbus)")
 
