@@ -22,12 +22,12 @@ from control_api.limits import MAX_BODY_BYTES, BodyLimit
 from control_api.live import LiveHub
 from control_api.metrics import RequestMetrics
 from control_api.pages import router as pages_router
-from control_api.routes import audit, commands, devices, exports, fuelling, health
+from control_api.routes import approvals, audit, commands, devices, exports, fuelling, health
 from control_api.security import TokenIssuer
 from telemetry.contracts.broker import BrokerAddress
 
 ROUTERS = (health.router, devices.router, fuelling.router, commands.router,   # every route the API serves
-           audit.router, exports.router)
+           audit.router, exports.router, approvals.router)
 
 
 def create_app(database_url: str, broker: BrokerAddress | None = None, *, group: str = "demo-co",
