@@ -16,17 +16,19 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from business_services.bootstrap import build_bus
+from business_services.exports.runner import ExportRunner
 from control_api import errors, swagger
 from control_api.database import Database
 from control_api.limits import MAX_BODY_BYTES, BodyLimit
 from control_api.live import LiveHub
 from control_api.metrics import RequestMetrics
 from control_api.pages import router as pages_router
-from control_api.routes import access, commands, devices, fuelling, health
+from control_api.routes import access, approvals, audit, commands, devices, exports, fuelling, health
 from control_api.security import TokenIssuer
 from telemetry.contracts.broker import BrokerAddress
 
-ROUTERS = (health.router, access.router, devices.router, fuelling.router, commands.router)   # every API route
+ROUTERS = (health.router, access.router, devices.router, fuelling.router, commands.router,   # every API route
+           audit.router, exports.router, approvals.router)
 
 
 def create_app(database_url: str, broker: BrokerAddress | None = None, *, group: str = "demo-co",
@@ -41,9 +43,11 @@ def create_app(database_url: str, broker: BrokerAddress | None = None, *, group:
         hub = LiveHub(database_url)
         listener = asyncio.create_task(hub.run(), name="live-hub")
         app.state.database, app.state.hub, app.state.broker, app.state.group = database, hub, broker, group
+        app.state.exports = ExportRunner(database_url)   # Excel exports run as tasks of this process
         try:
             yield
         finally:
+            await app.state.exports.close()
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await listener
