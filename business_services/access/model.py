@@ -28,6 +28,7 @@ PERMISSIONS: dict[str, str] = {
     "pii:read": "查看完整个人信息（手机号、车牌、卡号）",
     "audit:read": "查看审计日志", "loginlog:read": "查看登录日志",
     "approval:read": "查看审批", "approval:decide": "审批",
+    "export:create": "导出 Excel（按本人可见的数据）",
     "shift:read": "查看交接班", "shift:write": "交接班",
     "inspection:read": "查看巡检", "inspection:write": "记录巡检",
     "price:write": "调整油价",
@@ -40,19 +41,19 @@ _STATION_READ = ("station:read", "device:read", "fuelling:read")
 ROLES: dict[str, tuple[str, tuple[str, ...]]] = {   # role → (Chinese name, permissions)
     "admin": ("系统管理员", tuple(PERMISSIONS)),
     "regional_manager": ("区域经理", (*_STATION_READ, "device:command", "user:read", "role:read", "audit:read",
-                                     "loginlog:read", "approval:read", "approval:decide", "shift:read",
+                                     "loginlog:read", "approval:read", "approval:decide", "export:create", "shift:read",
                                      "inspection:read", "report:read", "price:write")),
     "station_manager": ("站长", (*_STATION_READ, "device:command", "approval:read", "shift:read", "shift:write",
                                 "inspection:read", "report:read")),
     "cashier": ("收银员", (*_STATION_READ, "device:command", "shift:read", "shift:write")),
     "attendant": ("加油员", _STATION_READ),
     "finance": ("财务", ("station:read", "fuelling:read", "ledger:read", "report:read", "approval:read",
-                        "approval:decide")),
+                        "approval:decide", "export:create")),
     "marketing": ("市场营销", ("station:read", "member:read", "promotion:write", "report:read")),
     "fleet_manager": ("车队经理", ("station:read", "fleet:read", "fleet:write", "fuelling:read")),
     "inspector": ("安全巡检员", ("station:read", "device:read", "inspection:read", "inspection:write")),
     "auditor": ("审计员", ("station:read", "fuelling:read", "ledger:read", "user:read", "role:read", "audit:read",
-                         "loginlog:read")),
+                         "loginlog:read", "export:create")),
 }
 STATION_ROLES = frozenset({"station_manager", "cashier", "attendant"})   # scoped to stations only
 
