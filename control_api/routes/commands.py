@@ -74,13 +74,21 @@ def _check(body: CommandRequest) -> None:
         raise HTTPException(422, f"命令参数错误 (bad command): {problems}") from exc
 
 
+PERSONAL = frozenset({"id_tags", "id_tag"})   # card numbers: the audit records how many, not which
+
+
+def _auditable(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: (f"<{len(v) if isinstance(v, list | dict) else 1} masked>" if k in PERSONAL else v)
+            for k, v in data.items()}
+
+
 async def _send(station: str, body: CommandRequest, broker: BrokerAddress, group: str, db: Db,
                 who: Principal) -> CommandAnswer:
     command = CloudEvent(source="forecourt/control-api", type=body.type, data=body.data)
     async with db.connection() as conn, UnitOfWork(conn, who.actor) as uow:
         action = body.type if body.type.startswith("command.") else f"command.{body.type}"
         await uow.audit(AuditEntry(action, f"{station}/{body.data.get('device', '')}", station,
-                                   after={"command_id": command.id, "data": body.data}))
+                                   after={"command_id": command.id, "data": _auditable(body.data)}))
     async with aiomqtt.Client(**broker.client_kwargs()) as client:
         await client.subscribe(event_topic(group, station, ACKNOWLEDGED), qos=1)
         await client.publish(command_topic(group, station, body.type), command.to_bytes(), qos=1)
