@@ -108,11 +108,16 @@ class OutboxPublisher:
             try:
                 await self._session()
             except (psycopg.Error, aiomqtt.MqttError, OSError, PublishRefused) as exc:
+                reason, level, why = type(exc).__name__, logging.WARNING, f"{type(exc).__name__}: {exc}"
+            except Exception as exc:   # e.g. a row that is no CloudEvent: never take the consumer down with it
+                reason, level, why = "unexpected", logging.ERROR, f"{type(exc).__name__}: {exc}"
+            if self.active.is_set():   # a session that worked: start the back-off again
                 self.active.clear()
-                FAILURES.labels(type(exc).__name__).inc()
-                log.warning("outbox publisher stopped (%s: %s); retrying in %.1fs", type(exc).__name__, exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
+                delay = 0.5
+            FAILURES.labels(reason).inc()
+            log.log(level, "outbox publisher stopped (%s); retrying in %.1fs", why, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
 
     async def _session(self) -> None:
         async with await psycopg.AsyncConnection.connect(self.database_url, autocommit=True) as conn:

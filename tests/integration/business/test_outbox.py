@@ -176,3 +176,14 @@ async def test_a_batch_published_together_arrives_in_seq_order(database_url: str
             await wait_for(lambda: _async(len(received) >= 120))
             await wait_for(lambda: _async_zero(conn))
     assert received == ids
+
+
+async def test_a_row_that_is_no_cloudevent_stops_the_outbox_not_the_process(database_url: str) -> None:
+    sample = ("forecourt_business_outbox_failures_total", {"reason": "unexpected"})
+    before = REGISTRY.get_sample_value(*sample) or 0.0
+    sink = MemorySink()
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        await conn.execute("INSERT INTO business.outbox (event_id, topic, payload) VALUES ('bad', 't', '{\"x\": 1}')")
+        async with running(outbox_publisher(database_url, sink, poll_s=0.1)) as task:
+            await wait_for(lambda: _async((REGISTRY.get_sample_value(*sample) or 0.0) >= before + 2))
+            assert not task.done() and sink.sent == [] and await unpublished(conn) == 1   # kept, in its place
