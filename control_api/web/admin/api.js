@@ -41,3 +41,30 @@ export async function api(path, { method = 'GET', query, json, form } = {}) {
   }
   return payload
 }
+
+// A file the API answers (e.g. an Excel export): fetched with the bearer token, saved through a link click
+// under the name the server's Content-Disposition gives.
+export async function download(path, fallbackName) {
+  const headers = session.token ? { Authorization: `Bearer ${session.token}` } : {}
+  let response
+  try {
+    response = await fetch(new URL(path, window.location.origin), { headers })
+  } catch {
+    throw new ApiError(0, { detail: t.errors.network })
+  }
+  if (!response.ok) {
+    let problem = null
+    try { problem = await response.json() } catch { problem = null }
+    throw new ApiError(response.status, problem)
+  }
+  const named = /filename\*=UTF-8''([^;]+)/i.exec(response.headers.get('Content-Disposition') || '')
+  const name = named ? decodeURIComponent(named[1]) : fallbackName
+  const link = document.createElement('a')
+  link.href = URL.createObjectURL(await response.blob())
+  link.download = name
+  document.body.appendChild(link)
+  link.click()
+  link.remove()
+  setTimeout(() => URL.revokeObjectURL(link.href), 60_000)
+  return name
+}

@@ -1,7 +1,9 @@
-"""Browser-test fixtures: the built web apps, the contract app serving them, headless Chromium.
+"""Browser-test fixtures: the built web apps, the apps serving them, headless Chromium.
 
 - ``web_dist``: runs ``scripts/web.sh`` once per session (quick when nothing changed).
 - ``site``: ``contract_app.build_contract_app`` under uvicorn on 127.0.0.1, a fresh one per test.
+- ``real_site``: the real control API (``create_app``) on a fresh test database holding the demo company
+  (``seed_demo_company``: one user per role), under uvicorn on 127.0.0.1; ``logins`` has each password.
 - ``browser``: Debian's ``chromium`` through its ``chromedriver`` (Selenium's own driver download
   off), headless, every host but 127.0.0.1 unresolvable so a CDN link fails the test. Missing
   Chromium is a failure that says to run ``scripts/browser.sh``, never a skip.
@@ -11,6 +13,8 @@ Screenshots go to ``$FORECOURT_SCREENSHOTS`` when set, else to the test's tmp_pa
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import shutil
 import socket
@@ -21,12 +25,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg
 import pytest
 import uvicorn
 from fastapi import FastAPI
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
+from business_services.access.demo import DemoLogin, seed_demo_company
+from control_api.app import create_app
+from control_api.security import TokenIssuer
 from tests.e2e.web.contract_app import build_contract_app
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -52,20 +60,48 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+@contextlib.contextmanager
+def _served(app: FastAPI, lifespan: str) -> Iterator[str]:
+    """``app`` under uvicorn in a thread on a free port of 127.0.0.1: its base URL; stopped after."""
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan=lifespan))
+    thread = threading.Thread(target=server.run, name="web-test-app", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the app did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
 @pytest.fixture
 def site(web_dist: Path) -> Iterator[Site]:
     app = build_contract_app(web_dist)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, name="contract-app", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "contract app did not start"
-        time.sleep(0.05)
-    yield Site(f"http://127.0.0.1:{port}", app)
-    server.should_exit = True
-    thread.join(10)
+    with _served(app, "off") as url:
+        yield Site(url, app)
+
+
+@dataclass
+class RealSite(Site):
+    database_url: str
+    logins: dict[str, DemoLogin]
+
+
+async def _seed(database_url: str) -> dict[str, DemoLogin]:
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        return {login.username: login for login in await seed_demo_company(conn)}
+
+
+@pytest.fixture
+def real_site(web_dist: Path, database_url: str) -> Iterator[RealSite]:
+    logins = asyncio.run(_seed(database_url))
+    app = create_app(database_url, tokens=TokenIssuer("web-test-secret-" + "x" * 32))
+    with _served(app, "on") as url:
+        yield RealSite(url, app, database_url, logins)
 
 
 @pytest.fixture

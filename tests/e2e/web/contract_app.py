@@ -1,7 +1,7 @@
-"""A tiny FastAPI app that speaks the back office's API contract, for the browser tests only.
+"""A tiny FastAPI app that speaks the back office's API contract, for tests of how pages are served.
 
-The real login and ``/api/v1/me`` come later (issue 14); until then the back office is tested
-against this, which implements the contract as written there:
+The browser tests now run against the real API (``conftest.real_site``); this stays for
+``test_pages.py`` (serving the built apps without a database). It implements:
 
 - ``POST /api/v1/auth/token`` (OAuth2 password form) → ``{access_token, token_type, expires_in}``;
   401 problem+json on a wrong user name or password.

@@ -1,224 +1,235 @@
-"""The back office in a real Chromium: keyboard login, the frame renders the menus it is given, the
-list-page pattern (sort, cursor paging, drawer, form with the server's field error), logout, and a
-wrong password shown on the form. Every asset must come from 127.0.0.1 (no CDN)."""
+"""The back office in a real Chromium against the real control API (create_app on a test database holding
+the demo company): each seeded role logs in with the keyboard and sees exactly its menus and stations; the
+list-page pattern on 用户管理 (server sort, cursor paging, drawer, the server's field error on the form,
+tabs, logout); login refusals shown; an Excel export with its progress bar. Every asset from 127.0.0.1."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import io
 from pathlib import Path
 from typing import Any
 
+import openpyxl
+import psycopg
 import pytest
 from selenium import webdriver
-from selenium.common.exceptions import (
-    ElementClickInterceptedException,
-    ElementNotInteractableException,
-    StaleElementReferenceException,
-    TimeoutException,
-)
-from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.remote.webelement import WebElement
-from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.e2e.web.conftest import Site
-from tests.e2e.web.contract_app import (
-    DUPLICATE_CODE,
-    MENUS,
-    PASSWORD,
-    USERNAME,
-    WRONG_PASSWORD_DETAIL,
-    seed_devices,
-)
+from business_services.access import handlers
+from business_services.access.demo import USERS
+from business_services.access.model import permissions_of
+from business_services.audit.model import Actor, AuditEntry
+from business_services.unit_of_work import UnitOfWork
+from control_api.menus import MENUS
+from control_api.security import TokenIssuer
+from tests.e2e.web.browsing import Page
+from tests.e2e.web.conftest import RealSite
 
 pytestmark = pytest.mark.e2e
 
-
-# a re-render may replace an element being read; a fading mask or an opening menu may be in the way
-RETRIED = (StaleElementReferenceException, ElementClickInterceptedException, ElementNotInteractableException)
-
-
-class Page:
-    """Small helpers over one browser: find by CSS, wait for a condition, read texts."""
-
-    def __init__(self, browser: webdriver.Chrome, site: Site, screenshots: Path) -> None:
-        self.browser, self.site, self.screenshots = browser, site, screenshots
-
-    def open(self, path: str) -> None:
-        self.browser.get(self.site.url + path)
-
-    def until(self, condition: Callable[[], Any], what: str, timeout: float = 30) -> Any:
-        try:
-            return WebDriverWait(self.browser, timeout, ignored_exceptions=RETRIED).until(
-                lambda _b: condition(), message=what)
-        except TimeoutException:
-            self.browser.save_screenshot(str(self.screenshots / "failed.png"))
-            raise AssertionError(f"{what}: not so after {timeout} s at {self.browser.current_url} "
-                                 f"(screenshot {self.screenshots / 'failed.png'})") from None
-
-    def all(self, css: str) -> list[WebElement]:
-        return [e for e in self.browser.find_elements(By.CSS_SELECTOR, css) if e.is_displayed()]
-
-    def one(self, css: str) -> WebElement:
-        return self.until(lambda: (self.all(css) or [None])[0], f"{css} shown")  # type: ignore[no-any-return]
-
-    def click(self, css: str, text: str | None = None) -> None:
-        """Click the first shown element (with this text), retrying while something is in the way."""
-        def clicked() -> bool:
-            element = next((e for e in self.all(css) if text is None or e.text.strip() == text), None)
-            if element is not None:
-                element.click()
-            return element is not None
-        self.until(clicked, f"{css} {text or ''} clicked")
-
-    def texts(self, css: str) -> list[str]:
-        return [e.text.strip() for e in self.all(css)]
-
-    def text_becomes(self, css: str, expected: str) -> None:
-        self.until(lambda: expected in self.texts(css), f"{css} shows {expected!r} (it shows {self.texts(css)})")
-
-    def first_codes(self) -> list[str]:
-        return self.texts(".list-page .el-table__body tr.el-table__row td:first-child .cell")
-
-    def keyboard_login(self, password: str) -> None:
-        """User name, Tab, password, Enter: no mouse."""
-        self.until(lambda: self.browser.switch_to.active_element.get_attribute("name") == "username",
-                   "the user name box has the focus")
-        self.browser.switch_to.active_element.send_keys(USERNAME, Keys.TAB)
-        focused = self.browser.switch_to.active_element
-        assert focused.get_attribute("name") == "password"
-        focused.send_keys(password, Keys.ENTER)
+ROLE_OF = {username: role for username, _, role, _ in USERS}
+STATIONS = {"demo-01": "畅加测试站", "demo-02": "城东加气站", "demo-03": "西郊充电站"}
+SCOPE = {"admin": set(STATIONS), "region": {"demo-01", "demo-02"}, "manager": {"demo-01"}, "cashier": {"demo-01"},
+         "attendant": {"demo-01"}}   # every other demo user holds the company: every station
 
 
-def assert_all_assets_local(page: Page) -> None:
-    loaded = page.browser.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
-    assert loaded, "the page loaded no resources"
-    assert all(url.startswith(page.site.url + "/") for url in loaded), loaded
+def expected_menus(role: str) -> list[tuple[str, list[str]]]:
+    """The module bar and each module's entries a role may see, from menus.py and the role's permissions."""
+    allowed = permissions_of([role])
+    shown = [(g["title"], [c["title"] for c in g["children"] if c["permission"] in allowed]) for g in MENUS]
+    return [(title, entries) for title, entries in shown if entries]
 
 
-def test_keyboard_login_menus_list_page_and_logout(browser: webdriver.Chrome, site: Site, screenshots: Path) -> None:
-    page = Page(browser, site, screenshots)
-    devices = seed_devices()
-    page.open("/admin/equipment/devices")                      # a deep link without a token → login
+def log_in(page: Page, site: RealSite, username: str) -> None:
+    page.open("/admin/")
+    page.until(lambda: "/admin/login" in page.browser.current_url, "on the login page")
+    page.keyboard_login(username, site.logins[username].password)
+    page.until(lambda: page.all(".topbar .user-name"), f"{username} signed in")
+
+
+def failed_logins(database_url: str, username: str) -> int:
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute("SELECT count(*) FROM business.access_login_log WHERE username = %s AND result <> 'ok'",
+                           (username,)).fetchone()
+    return int(row[0]) if row else 0
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+async def _add_users(database_url: str, count: int) -> None:
+    async with await psycopg.AsyncConnection.connect(database_url) as conn, \
+            UnitOfWork(conn, Actor.system("test")) as uow:
+        for n in range(count):
+            await handlers.create_user(handlers.UserChange(f"测试{n:02d}", ["attendant"], ["demo-02"], None,
+                                                           username=f"user{(n * 7) % 31:02d}",
+                                                           password=f"Password-{n}x9"), uow)
+
+
+async def _add_audit(database_url: str, count: int) -> None:
+    async with await psycopg.AsyncConnection.connect(database_url) as conn, \
+            UnitOfWork(conn, Actor.system("test")) as uow:
+        for n in range(count):
+            await uow.audit(AuditEntry("test.bulk", f"item:{n}", "demo-02", {"n": n}, {"n": n + 1}))
+
+
+@pytest.mark.parametrize("username", [u for u, *_ in USERS])
+def test_each_role_sees_exactly_its_menus_and_stations(browser: webdriver.Chrome, real_site: RealSite,
+                                                       screenshots: Path, username: str) -> None:
+    page = Page(browser, real_site.url, screenshots)
+    log_in(page, real_site, username)
+    expected = expected_menus(ROLE_OF[username])
+    page.until(lambda: page.texts(".modules .el-menu-item") == [title for title, _ in expected],
+               f"the module bar of {username}")
+    for title, entries in expected:
+        page.click(".modules .el-menu-item", title)
+        page.until(lambda entries=entries: page.texts(".side .el-menu-item") == entries, f"{title} entries")
+    stations = SCOPE.get(username, set(STATIONS))
+    page.until(lambda: sorted(page.texts(".page .station")) == sorted(f"{STATIONS[c]} · {c}" for c in stations),
+               f"the stations {username} may see")
+    page.shot(f"role-{username}")
+    # a page the role may not open, typed in: refused in the page, not shown
+    if "user:read" not in permissions_of([ROLE_OF[username]]):
+        page.open("/admin/system/users")
+        page.text_becomes(".page .el-result__title", "无权访问此页面")
+        assert not page.all(".list-page")
+
+
+def test_the_list_page_pattern_on_users(browser: webdriver.Chrome, real_site: RealSite, screenshots: Path) -> None:
+    run(_add_users(real_site.database_url, 25))
+    page = Page(browser, real_site.url, screenshots)
+    page.open("/admin/system/users")                      # a deep link without a token → login, then back
     page.until(lambda: "/admin/login" in browser.current_url, "sent to the login page")
-    browser.save_screenshot(str(screenshots / "admin-login.png"))
-    page.keyboard_login(PASSWORD)
+    page.shot("admin-login")
+    page.keyboard_login("admin", real_site.logins["admin"].password)
+    page.until(lambda: browser.current_url.endswith("/admin/system/users"), "back at the deep link")
+    page.text_becomes(".tabs .el-tabs__item", "用户管理")
+    total = len(USERS) + 25
+    page.text_becomes(".list-page .pager .total", f"共 {total} 条")
+    names = sorted([u for u, *_ in USERS] + [f"user{(n * 7) % 31:02d}" for n in range(25)])
+    page.until(lambda: page.first_cells() == names[:20], "sorted by user name (the API's default)")
 
-    # back where the user was going, in the frame, with exactly the menus /api/v1/me gave
-    page.until(lambda: browser.current_url.endswith("/admin/equipment/devices"), "back at the deep link")
-    page.until(lambda: page.texts(".modules .el-menu-item") == [m["title"] for m in MENUS], "the module bar")
-    assert page.texts(".side .el-menu-item") == [c["title"] for c in MENUS[0]["children"]]
-    assert page.texts(".topbar .user-name") == ["张三"]
-    page.text_becomes(".tabs .el-tabs__item", "设备管理")
-    page.text_becomes(".list-page .pager .total", f"共 {len(devices)} 条")
-    assert page.first_codes() == [d["code"] for d in devices[:20]]      # the server's order until sorted
-
-    # sort on the server: ascending, then descending
-    by_code = sorted(d["code"] for d in devices)
-    page.click(".list-page th.is-sortable .sort-caret.ascending")
-    page.until(lambda: page.first_codes() == by_code[:20], "sorted by code, ascending")
     page.click(".list-page th.is-sortable .sort-caret.descending")
-    page.until(lambda: page.first_codes() == by_code[::-1][:20], "sorted by code, descending")
-
-    # cursor paging keeps the sort; back again
+    page.until(lambda: page.first_cells() == names[::-1][:20], "sorted by user name, descending")
     page.click(".list-page .pager .next")
-    page.until(lambda: page.first_codes() == by_code[::-1][20:40], "page 2")
+    page.until(lambda: page.first_cells() == names[::-1][20:40], "page 2 keeps the sort")
     page.text_becomes(".list-page .pager .page-number", "第 2 页")
     page.click(".list-page .pager .previous")
-    page.until(lambda: page.first_codes() == by_code[::-1][:20], "page 1 again")
+    page.until(lambda: page.first_cells() == names[::-1][:20], "page 1 again")
 
-    # the detail drawer shows the row; Esc closes it
     page.click(".list-page .el-table__body tr.el-table__row .show")
     drawer = page.one(".el-drawer")
-    page.until(lambda: by_code[-1] in drawer.text and "设备详情" in drawer.text, "the drawer shows the device")
-    browser.save_screenshot(str(screenshots / "admin-drawer.png"))
+    page.until(lambda: names[-1] in drawer.text and "用户详情" in drawer.text, "the drawer shows the user")
     browser.switch_to.active_element.send_keys(Keys.ESCAPE)
     page.until(lambda: not page.all(".el-drawer"), "the drawer closed")
 
-    # create: the server's field error shows under the field; a good code saves and the list grows
+    # create: the server's refusal shows under its field; fixed, it saves once
     page.click(".list-page .toolbar .create")
-    page.one(".list-form input[name=code]").send_keys(by_code[0])
-    page.one(".list-form input[name=name]").send_keys("9号加油机")
-    page.click(".list-form .el-select")
-    page.click(".el-select-dropdown__item", "加油机")
-    page.one(".list-form input[name=station]").send_keys("demo-01", Keys.ENTER)
-    page.text_becomes(".list-form .el-form-item__error", DUPLICATE_CODE)
-    browser.save_screenshot(str(screenshots / "admin-form-error.png"))
-    code_box = page.one(".list-form input[name=code]")
-    code_box.send_keys(Keys.CONTROL, "a")
-    code_box.send_keys("dev-new", Keys.ENTER)
+    page.one(".list-form input[name=username]").send_keys("newcomer")
+    page.one(".list-form input[name=password]").send_keys("short1")
+    page.one(".list-form input[name=display_name]").send_keys("新同事")
+    page.click(".list-form [data-field=roles]")
+    page.click(".el-select-dropdown__item", "加油员")
+    page.click(".el-dialog__title")                  # closes the open select
+    page.click(".list-form [data-field=units]")
+    page.click(".el-select-dropdown__item", "城东加气站 · demo-02")
+    page.click(".el-dialog__title")                  # closes the open select
+    page.click(".list-form .save")
+    page.text_becomes(".list-form .el-form-item__error", "密码至少 10 位 (the password needs at least 10 characters)")
+    page.shot("admin-form-error")
+    box = page.one(".list-form input[name=password]")
+    box.send_keys(Keys.CONTROL, "a")
+    box.send_keys("Welcome-pass-2026", Keys.ENTER)
     page.until(lambda: not page.all(".list-form"), "the dialog closed after saving")
-    page.text_becomes(".list-page .pager .total", f"共 {len(devices) + 1} 条")
-    assert [d["code"] for d in site.app.state.devices].count("dev-new") == 1   # saved once, not twice
+    page.text_becomes(".list-page .pager .total", f"共 {total + 1} 条")
+    with psycopg.connect(real_site.database_url) as conn:
+        assert conn.execute("SELECT count(*) FROM business.access_users WHERE username = 'newcomer'").fetchone() == (1,)
 
-    # another module's menu, another tab
-    page.click(".modules .el-menu-item", MENUS[1]["title"])
-    page.until(lambda: page.texts(".side .el-menu-item") == [c["title"] for c in MENUS[1]["children"]], "module 2")
-    page.click(".side .el-menu-item")
-    page.until(lambda: page.texts(".tabs .el-tabs__item") == ["工作台", "设备管理", "站点管理"], "a third tab")
-    browser.save_screenshot(str(screenshots / "admin-no-page-yet.png"))
-    page.click(".tabs .el-tabs__item", "设备管理")
-    page.until(lambda: browser.current_url.endswith("/admin/equipment/devices"), "the devices tab again")
-    browser.save_screenshot(str(screenshots / "admin-devices.png"))
-    assert_all_assets_local(page)
-
-    # an open tab keeps its page (page 2 stays page 2); closing the tab drops it (reopened: page 1)
+    # tabs keep their page; closing one drops it; logout guards the pages again
     page.click(".list-page .pager .next")
     page.text_becomes(".list-page .pager .page-number", "第 2 页")
-    page.click(".tabs .el-tabs__item", "站点管理")
-    page.until(lambda: not page.all(".list-page"), "on the stations tab")
-    page.click(".tabs .el-tabs__item", "设备管理")
+    page.click(".side .el-menu-item", "审计日志")
+    page.until(lambda: page.texts(".tabs .el-tabs__item") == ["工作台", "用户管理", "审计日志"], "a third tab")
+    page.click(".tabs .el-tabs__item", "用户管理")
     page.text_becomes(".list-page .pager .page-number", "第 2 页")
     page.click(".tabs .el-tabs__item.is-active .is-icon-close")
-    page.until(lambda: page.texts(".tabs .el-tabs__item") == ["工作台", "站点管理"], "the devices tab closed")
-    page.click(".modules .el-menu-item", MENUS[0]["title"])
-    page.click(".side .el-menu-item", "设备管理")
-    page.text_becomes(".list-page .pager .page-number", "第 1 页")
-    page.until(lambda: page.first_codes() == [d["code"] for d in devices[:20]], "unsorted again")
-
-    # logout: back to the login page, and the pages need a login again
+    page.until(lambda: page.texts(".tabs .el-tabs__item") == ["工作台", "审计日志"], "the users tab closed")
+    page.assert_all_assets_local()
     page.click(".topbar .user")
     page.click(".logout")
     page.until(lambda: "/admin/login" in browser.current_url, "logged out")
-    page.open("/admin/equipment/devices")
+    page.open("/admin/system/users")
     page.until(lambda: "/admin/login?redirect=" in browser.current_url, "guarded after logout")
 
 
-def test_wrong_password_shows_the_error_on_the_form(browser: webdriver.Chrome, site: Site, screenshots: Path) -> None:
-    page = Page(browser, site, screenshots)
+def test_login_refusals_are_shown_on_the_form(browser: webdriver.Chrome, real_site: RealSite,
+                                              screenshots: Path) -> None:
+    page = Page(browser, real_site.url, screenshots)
     page.open("/admin/")
-    page.keyboard_login("not-the-password")
-    page.text_becomes(".login .el-alert__title", WRONG_PASSWORD_DETAIL)
-    browser.save_screenshot(str(screenshots / "admin-wrong-password.png"))
+    page.keyboard_login("cashier", "not-the-password-1")
+    page.text_becomes(".login .el-alert__title", "用户名或密码错误 (wrong user name or password)")
+    assert browser.execute_script("return sessionStorage.getItem('forecourt.admin.token')") is None
+    for tries in range(2, 6):                        # five failures lock the account: 423, said how long
+        box = page.one("input[name=password]")
+        box.send_keys(Keys.CONTROL, "a")
+        box.send_keys("not-the-password-1", Keys.ENTER)
+        page.until(lambda tries=tries: failed_logins(real_site.database_url, "cashier") == tries, f"try {tries} seen")
+    page.until(lambda: any("账号已锁定" in t for t in page.texts(".login .el-alert__title")), "the lock is shown")
+    page.shot("admin-locked")
     assert "/admin/login" in browser.current_url
-    assert browser.execute_script("return sessionStorage.getItem('forecourt.admin.token')") is None   # nothing kept
-    assert_all_assets_local(page)
-
-
-def test_an_expired_token_means_logging_in_again(browser: webdriver.Chrome, site: Site, screenshots: Path) -> None:
-    page = Page(browser, site, screenshots)
-    page.open("/admin/")
-    page.keyboard_login(PASSWORD)
-    page.until(lambda: page.texts(".topbar .user-name") == ["张三"], "signed in")
-    page.text_becomes(".page .station", "畅加测试站 · demo-01")      # 工作台 lists the user's stations
-    browser.save_screenshot(str(screenshots / "admin-home.png"))
-    browser.execute_script("""
-        const key = 'forecourt.admin.token', kept = JSON.parse(sessionStorage.getItem(key))
-        sessionStorage.setItem(key, JSON.stringify({ ...kept, expiresAt: Date.now() - 1000 }))""")
-    page.open("/admin/equipment/devices")     # a new page load: only what the tab kept
-    page.until(lambda: "/admin/login?redirect=" in browser.current_url, "the expired token is not used")
+    page.assert_all_assets_local()
 
 
 def test_a_token_the_server_no_longer_accepts_sends_the_user_to_login(
-        browser: webdriver.Chrome, site: Site, screenshots: Path) -> None:
-    page = Page(browser, site, screenshots)
-    page.open("/admin/")
-    page.keyboard_login(PASSWORD)
-    page.until(lambda: page.texts(".topbar .user-name") == ["张三"], "signed in")
-    site.app.state.tokens.clear()                  # e.g. revoked, or the server restarted
-    page.click(".side .el-menu-item", "设备管理")     # the list asks the API: 401
+        browser: webdriver.Chrome, real_site: RealSite, screenshots: Path) -> None:
+    page = Page(browser, real_site.url, screenshots)
+    log_in(page, real_site, "auditor")
+    page.click(".modules .el-menu-item", "系统管理")
+    real_site.app.state.tokens = TokenIssuer("another-secret-" + "y" * 32)   # e.g. the secret was rotated
+    page.click(".side .el-menu-item", "审计日志")                           # the list asks the API: 401
     page.until(lambda: "/admin/login" in browser.current_url, "sent to the login page")
     page.text_becomes(".login .el-alert__title", "登录已过期，请重新登录")
-    page.keyboard_login(PASSWORD)                  # and back to the page after logging in again
-    page.until(lambda: browser.current_url.endswith("/admin/equipment/devices"), "back on the devices page")
-    page.text_becomes(".list-page .pager .total", f"共 {len(seed_devices())} 条")
+    page.keyboard_login("auditor", real_site.logins["auditor"].password)
+    page.until(lambda: browser.current_url.endswith("/admin/system/audit"), "back on the audit page")
+    page.until(lambda: page.first_cells(), "the audit list is shown")
+
+
+def test_an_expired_token_means_logging_in_again(browser: webdriver.Chrome, real_site: RealSite,
+                                                 screenshots: Path) -> None:
+    page = Page(browser, real_site.url, screenshots)
+    log_in(page, real_site, "manager")
+    browser.execute_script("""
+        const key = 'forecourt.admin.token', kept = JSON.parse(sessionStorage.getItem(key))
+        sessionStorage.setItem(key, JSON.stringify({ ...kept, expiresAt: Date.now() - 1000 }))""")
+    page.open("/admin/operations/stations")
+    page.until(lambda: "/admin/login?redirect=" in browser.current_url, "the expired token is not used")
+
+
+def test_audit_exports_the_filtered_rows_with_progress(browser: webdriver.Chrome, real_site: RealSite,
+                                                       screenshots: Path, tmp_path: Path) -> None:
+    run(_add_audit(real_site.database_url, 2000))
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    browser.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
+    page = Page(browser, real_site.url, screenshots)
+    log_in(page, real_site, "auditor")
+    page.click(".modules .el-menu-item", "系统管理")
+    page.click(".side .el-menu-item", "审计日志")
+    page.one(".list-page input[name=action]").send_keys("test.bulk", Keys.ENTER)
+    page.text_becomes(".list-page .pager .total", "共 2000 条")
+    page.click(".list-page .toolbar .export")
+    page.one(".list-page .export-progress .el-progress")       # the bar is shown while the job runs
+    page.until(lambda: any("2000 / 2000" in t for t in page.texts(".export-count")), "all rows exported")
+    page.shot("audit-export")
+    files = page.until(lambda: [p for p in downloads.iterdir() if p.suffix == ".xlsx"], "the file downloaded")
+    sheet = openpyxl.load_workbook(io.BytesIO(files[0].read_bytes()), read_only=True).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert "操作" in rows[0] and "对象" in rows[0]                # Chinese headers
+    assert len(rows) == 1 + 2000
+    actions = {row[list(rows[0]).index("操作")] for row in rows[1:]}
+    assert actions == {"test.bulk"}                              # the filter applied, not the whole chain
+    with psycopg.connect(real_site.database_url) as conn:
+        assert conn.execute("SELECT count(*) FROM business.audit_log WHERE action = 'export.create' "
+                            "AND actor = 'auditor'").fetchone() == (1,)

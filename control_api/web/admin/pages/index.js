@@ -1,6 +1,13 @@
-// The back office's pages: one line per page. `path` is what a menu entry from /api/v1/me points at,
-// `permission` what the user must hold to open it (the menu the server sends is already filtered;
-// this guards a typed-in address too). See docs/how-to/add-a-page.md.
+// The back office's pages: one line per page. `path` is what a menu entry from /api/v1/me points at (the
+// same path as in control_api/menus.py: a test keeps the two equal), `permission` what the user must hold
+// to open it (the menu the server sends is already filtered; this guards a typed-in address too).
+// See docs/how-to/add-a-page.md.
 export default [
+  { path: '/operations/stations', permission: 'station:read', component: () => import('./operations/Stations.vue') },
   { path: '/equipment/devices', permission: 'device:read', component: () => import('./equipment/Devices.vue') },
+  { path: '/system/users', permission: 'user:read', component: () => import('./system/Users.vue') },
+  { path: '/system/roles', permission: 'role:read', component: () => import('./system/Roles.vue') },
+  { path: '/system/approvals', permission: 'approval:read', component: () => import('./system/Approvals.vue') },
+  { path: '/system/audit', permission: 'audit:read', component: () => import('./system/Audit.vue') },
+  { path: '/system/login-log', permission: 'loginlog:read', component: () => import('./system/LoginLog.vue') },
 ]
