@@ -43,8 +43,8 @@ ROLES: dict[str, tuple[str, tuple[str, ...]]] = {   # role → (Chinese name, pe
     "regional_manager": ("区域经理", (*_STATION_READ, "device:command", "user:read", "role:read", "audit:read",
                                      "loginlog:read", "approval:read", "approval:decide", "export:create", "shift:read",
                                      "inspection:read", "report:read", "price:write")),
-    "station_manager": ("站长", (*_STATION_READ, "device:command", "approval:read", "shift:read", "shift:write",
-                                "inspection:read", "report:read")),
+    "station_manager": ("站长", (*_STATION_READ, "station:write", "device:command", "approval:read", "shift:read",
+                                "shift:write", "inspection:read", "report:read")),   # station:write: own stations
     "cashier": ("收银员", (*_STATION_READ, "device:command", "shift:read", "shift:write")),
     "attendant": ("加油员", _STATION_READ),
     "finance": ("财务", ("station:read", "fuelling:read", "ledger:read", "report:read", "approval:read",

@@ -15,6 +15,7 @@ export default {
     welcome: '欢迎使用智慧零管管理后台',
     welcomeHint: '请从上方选择业务模块，再从左侧菜单打开页面。',
     logout: '退出登录',
+    apiDocs: 'API 文档',
     stations: '可管理站点',
     noMenus: '当前账号没有可用菜单',
     notFound: '页面不存在',
