@@ -103,6 +103,8 @@ async def test_sigkill_loses_and_doubles_nothing(database_url: str, broker: Brok
         ingest = IngestWorker(database_url, broker, group=group, client_id=f"i-{group}", host_id=host)
         business = EventConsumer(database_url, broker, client_id=f"b-{group}")
         services = [asyncio.create_task(s.run()) for s in (ingest, business)]
+        # the consumers' sessions exist before the first fuelling is published (a busy machine is slow to start)
+        await asyncio.wait_for(asyncio.gather(ingest.subscribed.wait(), business.subscribed.wait()), 30)
         stop, paid_up = asyncio.Event(), asyncio.Event()
         traffic = asyncio.create_task(_busy_pump(pump, stop))
         cashier = asyncio.create_task(_cashier(pump, database_url, paid_up))
