@@ -119,7 +119,8 @@ async def _ceilings(db: str) -> tuple[list[float], list[float]]:
 async def _end_to_end(db: str, broker: BrokerAddress, workers: int) -> tuple[float, int]:
     """Points/s from the workers' (re)connect to the last committed row of a backlog waiting in their MQTT
     sessions; and the rollup refreshes meanwhile."""
-    group, node = f"bench{uuid.uuid4().hex[:6]}", f"st-{workers}w"
+    group = f"bench{uuid.uuid4().hex[:6]}"
+    node = f"st-{workers}w-{group}"
     share = "bench" if workers > 1 else None
 
     def crew() -> list[IngestWorker]:
