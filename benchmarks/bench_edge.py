@@ -99,7 +99,7 @@ def _window_figure(attempt: int, w: Window, ceiling: float) -> Figure:
     return Figure(f"edge search {attempt}, {w.devices} devices: polls", w.polls_s, "polls/s", ceiling,
                   "bare pymodbus reads/s (50 clients)",
                   f"{w.ddata_s:.0f} DDATA/s, {w.misses:.0f} late polls, CPU {w.cpu * 100:.0f} % of one core "
-                  f"({w.seconds:.1f} s window): {verdict}")
+                  f"({w.seconds:.1f} s window, machine load average {os.getloadavg()[0]:.1f}): {verdict}")
 
 
 async def run() -> list[Figure]:
