@@ -275,7 +275,7 @@ def _figures(rounds: list[Round], shared: bool) -> list[Figure]:
     ratios = [r.one / r.bare for r in rounds]
     figures.append(Figure("ingest MQTT → committed rows, 1 worker", one, "points/s", ceiling, "bare COPY (median)",
                           f"{_spread([r.one for r in rounds])}; ratio to the same round's bare COPY "
-                          f"{min(ratios):.2f}–{max(ratios):.2f}; {one / sql_ceiling:.2f} of the write path's SQL"))
+                          f"{min(ratios):.3f}–{max(ratios):.3f}; {one / sql_ceiling:.2f} of the write path's SQL"))
     if shared:
         for n, r in enumerate(rounds, 1):
             figures.append(Figure(f"ingest MQTT → committed rows, 2 workers (shared subscription), round {n}", r.two,
