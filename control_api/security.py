@@ -12,8 +12,10 @@ pass it as the ``access_token`` query parameter, since browsers cannot set heade
 partner's system, with an API key (``X-API-Key: fck_…``), which carries the key's own permissions and
 stations. No or a bad credential: 401 with ``WWW-Authenticate: Bearer``. A missing permission or a station
 outside the caller's scope: 403. A WebSocket is closed instead, with 4401 or 4403. The token carries the
-caller's roles, permissions and stations as they were at login, so a request needs no database read; it
-lives ``ttl_s`` (15 minutes by default). Which role holds which permission is decided in one place:
+caller's roles, permissions and stations as they were at login, and the user's token version: each
+request reads that version (one indexed row), so a password change or reset, a change of roles or
+stations, or disabling the user ends every token issued before at once. A token lives ``ttl_s``
+(15 minutes by default). Which role holds which permission is decided in one place:
 ``business_services/access/model.py``.
 """
 
