@@ -12,8 +12,10 @@ pass it as the ``access_token`` query parameter, since browsers cannot set heade
 partner's system, with an API key (``X-API-Key: fck_…``), which carries the key's own permissions and
 stations. No or a bad credential: 401 with ``WWW-Authenticate: Bearer``. A missing permission or a station
 outside the caller's scope: 403. A WebSocket is closed instead, with 4401 or 4403. The token carries the
-caller's roles, permissions and stations as they were at login, so a request needs no database read; it
-lives ``ttl_s`` (15 minutes by default). Which role holds which permission is decided in one place:
+caller's roles, permissions and stations as they were at login, and the user's token version: each
+request reads that version (one indexed row), so a password change or reset, a change of roles or
+stations, or disabling the user ends every token issued before at once. A token lives ``ttl_s``
+(15 minutes by default). Which role holds which permission is decided in one place:
 ``business_services/access/model.py``.
 """
 
@@ -46,6 +48,7 @@ class Principal:
     permissions: frozenset[str]
     stations: frozenset[str] | None      # None: every station (head-office roles)
     source: str = ""                     # the client's address, for the audit chain
+    token_version: int = 0               # the user's token version at login (a newer one revokes this token)
 
     def may(self, permission: str) -> bool:
         return permission in self.permissions
@@ -75,7 +78,7 @@ class TokenIssuer:
         issued = int(time.time() if now is None else now)
         claims = {"sub": who.username, "uid": who.user_id, "roles": sorted(who.roles),
                   "perms": sorted(who.permissions), "stations": None if who.stations is None else sorted(who.stations),
-                  "iat": issued, "exp": issued + self.ttl_s}
+                  "ver": who.token_version, "iat": issued, "exp": issued + self.ttl_s}
         return jwt.encode(claims, self.secret, algorithm=ALGORITHM)
 
     def read(self, token: str, source: str = "") -> Principal:
@@ -84,7 +87,7 @@ class TokenIssuer:
         stations = claims.get("stations")
         return Principal(str(claims["sub"]), claims.get("uid"), frozenset(claims.get("roles", ())),
                          frozenset(claims.get("perms", ())), None if stations is None else frozenset(stations),
-                         source)
+                         source, int(claims.get("ver", 0)))
 
 
 WS_UNAUTHORISED, WS_FORBIDDEN = 4401, 4403   # WebSocket close codes: 4000 + the HTTP status
@@ -141,12 +144,24 @@ async def principal(connection: HTTPConnection) -> Principal:
         raise _unauthorised(connection, "请先登录 (log in first: send Authorization: Bearer <access token>)")
     issuer = cast(TokenIssuer, connection.app.state.tokens)
     try:
-        return issuer.read(token, source)
+        who = issuer.read(token, source)
     except jwt.ExpiredSignatureError:
         raise _unauthorised(connection, "登录已过期，请重新登录 (the access token has expired; log in again)") from None
     except jwt.InvalidTokenError:
         raise _unauthorised(connection, "登录凭证无效，请重新登录 (the access token is not valid; log in again)"
                             ) from None
+    if who.user_id is not None:
+        await _check_not_revoked(connection, who)
+    return who
+
+
+async def _check_not_revoked(connection: HTTPConnection, who: Principal) -> None:
+    """A password change or reset, a change of roles or stations, or disabling the user ends its tokens at once."""
+    async with connection.app.state.database.connection() as conn:
+        current = await repository.token_state(conn, cast(int, who.user_id))
+    if current is None or current[1] or current[0] != who.token_version:
+        raise _unauthorised(connection, "账号的密码、角色或状态已变更，请重新登录 "
+                                        "(the account's password, roles or status changed; log in again)")
 
 
 LOGGED_IN = ""   # the "permission" of routes open to every logged-in caller (their own profile)

@@ -142,6 +142,8 @@ async def update_user(msg: UserChange, uow: UnitOfWork) -> None:
     after = _public(user.username, msg, roles)
     if after != before:
         await uow.audit(AuditEntry("access.user.update", f"user:{user.id}", before=before, after=after))
+    if (after["roles"], after["units"], after["disabled"]) != (before["roles"], before["units"], before["disabled"]):
+        await repository.revoke_tokens(uow.conn, user.id)   # what the user's tokens say is no longer true
 
 
 async def _existing(uow: UnitOfWork, user_id: int) -> repository.UserRow:

@@ -93,6 +93,18 @@ async def update_profile(conn: psycopg.AsyncConnection, user_id: int, display_na
                        (display_name, phone, disabled, user_id))
 
 
+async def revoke_tokens(conn: psycopg.AsyncConnection, user_id: int) -> None:
+    """Every token issued to the user so far stops working (its version is behind)."""
+    await conn.execute("UPDATE business.access_users SET token_version = token_version + 1 WHERE id = %s", (user_id,))
+
+
+async def token_state(conn: psycopg.AsyncConnection, user_id: int) -> tuple[int, bool] | None:
+    """(token version, disabled) of the user; None when there is no such user."""
+    cur = await conn.execute("SELECT token_version, disabled FROM business.access_users WHERE id = %s", (user_id,))
+    row = await cur.fetchone()
+    return None if row is None else (int(row[0]), bool(row[1]))
+
+
 async def set_roles(conn: psycopg.AsyncConnection, user_id: int, roles: list[str]) -> None:
     await conn.execute("DELETE FROM business.access_user_roles WHERE user_id = %s", (user_id,))
     async with conn.cursor() as cur:

@@ -63,7 +63,7 @@ async def log_in(request: Request, db: Db, username: Annotated[str, Form(max_len
         raise RuntimeError("a successful login names its user")
     issuer: TokenIssuer = request.app.state.tokens
     who = Principal(outcome.user.username, outcome.user.id, outcome.user.roles, permissions_of(outcome.user.roles),
-                    outcome.stations, source)
+                    outcome.stations, source, outcome.user.token_version)
     return TokenAnswer(access_token=issuer.issue(who), expires_in=issuer.ttl_s)
 
 

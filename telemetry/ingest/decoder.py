@@ -39,6 +39,7 @@ class UndecodableMessage(ValueError):
 
 
 _SKIP = {BDSEQ_METRIC, REBIRTH_METRIC}
+_QUALITY_TEXT = {q: q.value for q in Quality}       # a plain str per point, not the enum's property each time
 
 
 def _split_value(value: object, datatype: DataType) -> tuple[float | None, str | None]:
@@ -115,26 +116,31 @@ class Decoder:
                        if timestamp_ms is not None else datetime.now(UTC))
         times: dict[int, datetime] = {}     # the metrics of a message mostly share one timestamp
         resolve = self.sessions.resolver(topic.group, topic.edge_node, topic.device)
-        rows = out.rows
+        append = out.rows.append
         for name, alias, ts_ms, datatype, value, historical, quality, reason, props in fields:
             info: MetricInfo | None = resolve(alias, name, datatype)
             if info is None:
                 out.unknown_metrics += 1
                 continue
-            if info.name in _SKIP:
+            metric = info.name
+            if metric in _SKIP:
                 continue
             if birth:
                 unit = props.get("engUnit")
-                out.definitions.append(MetricDef(topic.group, station, device, info.name, info.datatype.name,
+                out.definitions.append(MetricDef(topic.group, station, device, metric, info.datatype.name,
                                                  str(unit) if unit else None, alias))
             if ts_ms is None:
                 ts = fallback_ts
             elif (ts := times.get(ts_ms)) is None:  # type: ignore[assignment]
                 ts = times[ts_ms] = datetime.fromtimestamp(ts_ms / 1000, UTC)
-            number, text = (value, None) if type(value) is float else _split_value(value, info.datatype)
+            if type(value) is float:             # the usual data point: a number, straight through
+                append(PointRow(station, device, metric, ts, value, None, _QUALITY_TEXT[quality], reason or None,
+                                historical))
+                continue
+            number, text = _split_value(value, info.datatype)
             if value is None and quality is Quality.GOOD:
-                rows.append(PointRow(station, device, info.name, ts, number, text, "uncertain", "null", historical))
+                append(PointRow(station, device, metric, ts, number, text, "uncertain", "null", historical))
             else:
-                rows.append(PointRow(station, device, info.name, ts, number, text, quality.value, reason or None,
-                                     historical))
+                append(PointRow(station, device, metric, ts, number, text, _QUALITY_TEXT[quality], reason or None,
+                                historical))
         return out

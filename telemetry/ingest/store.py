@@ -137,8 +137,9 @@ class BatchStore:
             await self.writer.set_status(conn, [s for d in decoded for s in d.statuses])
             for topic, raw, error in dead:
                 await self.writer.dead_letter(conn, topic, raw, error)
-            changed = {(r.station, r.device) for r in rows} | {(s.station, s.device) for d in decoded
-                                                               for s in d.statuses}
+            # a message's rows all belong to its topic's device: one look per message, not per point
+            changed = {(d.rows[0].station, d.rows[0].device) for d in decoded if d.rows} | \
+                {(s.station, s.device) for d in decoded for s in d.statuses}
             await self.writer.notify(conn, changed)
         metrics.ROWS.inc(new)
         metrics.DEAD_LETTERS.inc(len(dead))

@@ -42,6 +42,12 @@ from telemetry.ingest.store import BatchStore, DeadLetter, dead_letter
 log = logging.getLogger(__name__)
 
 REBIRTH_HOLDOFF_S = 5.0
+# QoS 1 messages the broker may send us unacknowledged (MQTT v5 Receive Maximum; the broker's
+# max_inflight_messages is 1000 too, docs/how-to/mqtt-security.md). A message is acknowledged only after
+# its batch commits, so a batch is at most half the window: the next batch can arrive and be decoded
+# while one commits. (With batches as large as the window, the broker sends nothing during a commit, the
+# decode of the next batch waits for it and the batch wait runs out on every batch.)
+RECEIVE_WINDOW = 1000
 
 Received = tuple[str, bytes, aiomqtt.Message | None]       # topic, payload, the message to acknowledge
 # a decoded batch on its way to the commit stage: the messages, their rows and dead letters, who wants a rebirth
@@ -51,7 +57,7 @@ Prepared = tuple[list[Received], list[Decoded], list[DeadLetter], set[tuple[str,
 class IngestWorker:
     def __init__(self, database_url: str, broker: BrokerAddress, *, group: str = "+",
                  share_group: str | None = None, client_id: str = "forecourt-ingest", host_id: str | None = None,
-                 batch_max: int = 2000, batch_wait_s: float = 0.05, rollup_every_s: float = 10.0,
+                 batch_max: int = RECEIVE_WINDOW // 2, batch_wait_s: float = 0.05, rollup_every_s: float = 10.0,
                  stall_after_s: float = 30.0, limits: Limits | None = None) -> None:
         self.database_url = database_url
         self.broker = broker
@@ -110,7 +116,8 @@ class IngestWorker:
     async def _session(self) -> None:
         """One MQTT session. As the primary host it says STATE online (retained; its will says offline)."""
         kwargs = self.broker.client_kwargs()
-        kwargs.update(persistent_session(self.client_id) if self.broker.mqtt5 else {"identifier": self.client_id})
+        kwargs.update(persistent_session(self.client_id, receive_maximum=RECEIVE_WINDOW) if self.broker.mqtt5
+                      else {"identifier": self.client_id})
         will = self.host.will() if self.host is not None else None
         async with aiomqtt.Client(will=will, **kwargs) as client, self._presence():
             try:

@@ -8,6 +8,7 @@ pump's unpaid limit of 3 keeps them there until the cashier is paid).
 """
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -16,6 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 
@@ -32,6 +34,15 @@ pytestmark = pytest.mark.e2e
 def _start_edge(env: dict[str, str], station: Path, log: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-m", "forecourt.cli", "edge", "--station", str(station)], env=env,
                             stdout=log.open("ab"), stderr=subprocess.STDOUT, cwd=Path(__file__).parents[2])
+
+
+async def _healthy(port: int, within_s: float = 60) -> None:
+    async with httpx.AsyncClient() as client, asyncio.timeout(within_s):
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                if (await client.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200:
+                    return
+            await asyncio.sleep(0.2)
 
 
 def _unsent(outbox: Path) -> tuple[list[tuple[str, str, int]], int]:
@@ -103,10 +114,14 @@ async def test_sigkill_loses_and_doubles_nothing(database_url: str, broker: Brok
         ingest = IngestWorker(database_url, broker, group=group, client_id=f"i-{group}", host_id=host)
         business = EventConsumer(database_url, broker, client_id=f"b-{group}")
         services = [asyncio.create_task(s.run()) for s in (ingest, business)]
+        # the consumers' sessions exist before the first fuelling is published (a busy machine is slow to start)
+        await asyncio.wait_for(asyncio.gather(ingest.subscribed.wait(), business.subscribed.wait()), 30)
         stop, paid_up = asyncio.Event(), asyncio.Event()
+        edge = _start_edge(env, station, log)
+        # cars come once the edge is up: what the pump did before the edge's first start is not its to report
+        await _healthy(int(env["FORECOURT_EDGE_METRICS_PORT"]))
         traffic = asyncio.create_task(_busy_pump(pump, stop))
         cashier = asyncio.create_task(_cashier(pump, database_url, paid_up))
-        edge = _start_edge(env, station, log)
         try:
             await asyncio.sleep(12)
             edge.send_signal(signal.SIGKILL)

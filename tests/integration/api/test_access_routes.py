@@ -93,14 +93,34 @@ def test_five_wrong_passwords_lock_the_account_until_an_admin_unlocks_it(
     assert ("access.user.unlock",) in _rows(database_url, "SELECT action FROM business.audit_log")
 
 
-def test_a_disabled_user_cannot_log_in(client: TestClient, demo: dict[str, DemoLogin]) -> None:
+def test_a_disabled_user_cannot_log_in_and_its_token_stops_at_once(client: TestClient,
+                                                                     demo: dict[str, DemoLogin]) -> None:
     admin = _auth(client, demo["admin"])
+    held = _auth(client, demo["marketing"])
+    assert client.get("/api/v1/me", headers=held).status_code == 200
     [user] = client.get("/api/v1/users", params={"q": "marketing"}, headers=admin).json()["items"]
     edit = client.patch(f"/api/v1/users/{user['id']}", headers=admin, json={
         "display_name": user["display_name"], "roles": user["roles"], "units": user["units"], "disabled": True})
     assert edit.status_code == 204, edit.text
     answer = _login(client, "marketing", demo["marketing"].password)
     assert answer.status_code == 401 and "停用" in answer.json()["detail"]
+    stale = client.get("/api/v1/me", headers=held)
+    assert stale.status_code == 401 and "重新登录" in stale.json()["detail"]
+
+
+def test_a_change_of_roles_ends_the_tokens_issued_before_it(client: TestClient, demo: dict[str, DemoLogin]) -> None:
+    admin = _auth(client, demo["admin"])
+    held = _auth(client, demo["cashier"])
+    [user] = client.get("/api/v1/users", params={"q": "cashier"}, headers=admin).json()["items"]
+    unchanged = {"display_name": user["display_name"], "roles": user["roles"], "units": user["units"],
+                 "disabled": False}
+    assert client.patch(f"/api/v1/users/{user['id']}", headers=admin, json=unchanged).status_code == 204
+    assert client.get("/api/v1/me", headers=held).status_code == 200           # nothing changed: still valid
+    demoted = unchanged | {"roles": ["attendant"]}
+    assert client.patch(f"/api/v1/users/{user['id']}", headers=admin, json=demoted).status_code == 204
+    assert client.get("/api/v1/me", headers=held).status_code == 401          # its cashier token is over
+    fresh = _auth(client, demo["cashier"])
+    assert client.get("/api/v1/me", headers=fresh).json()["roles"] == ["attendant"]
 
 
 def test_password_change_and_admin_reset(client: TestClient, demo: dict[str, DemoLogin], database_url: str) -> None:
@@ -113,6 +133,7 @@ def test_password_change_and_admin_reset(client: TestClient, demo: dict[str, Dem
     assert wrong_old.status_code == 422 and wrong_old.json()["errors"][0]["field"] == "old_password"
     assert client.post("/api/v1/me/password", headers=me, json={"old_password": demo["finance"].password,
                                                                 "new_password": "Better-pass-2026"}).status_code == 204
+    assert client.get("/api/v1/me", headers=me).status_code == 401          # tokens of the old password end
     assert _login(client, "finance", demo["finance"].password).status_code == 401
     assert _login(client, "finance", "Better-pass-2026").status_code == 200
 

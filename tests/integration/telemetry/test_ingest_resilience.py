@@ -1,6 +1,7 @@
 """Issue 5: ingest loses and doubles nothing when PostgreSQL is away for 30 s, or when a worker is killed."""
 
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
@@ -9,6 +10,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 
@@ -72,11 +74,21 @@ async def test_postgres_away_for_30_seconds_loses_and_doubles_nothing(broker: Br
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
-def _worker(env: dict[str, str], worker_id: str, log: Path) -> subprocess.Popen[bytes]:
+def _worker(env: dict[str, str], worker_id: str, log: Path, port: int | None = None) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-m", "forecourt.cli", "ingest"],
                             env=env | {"FORECOURT_INGEST_WORKER_ID": worker_id, "FORECOURT_INGEST_METRICS_PORT":
-                                       str(free_port())},
+                                       str(port or free_port())},
                             stdout=log.open("ab"), stderr=subprocess.STDOUT, cwd=Path(__file__).parents[3])
+
+
+async def _subscribed(port: int, within_s: float = 60) -> None:
+    """Until the worker's /healthz says 200 (it answers so once its subscription stands)."""
+    async with httpx.AsyncClient() as client, asyncio.timeout(within_s):
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                if (await client.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200:
+                    return
+            await asyncio.sleep(0.2)
 
 
 async def test_a_killed_worker_loses_nothing(database_url: str, broker: BrokerAddress, group: str,
@@ -87,9 +99,10 @@ async def test_a_killed_worker_loses_nothing(database_url: str, broker: BrokerAd
     env |= {"FORECOURT_DATABASE_URL": database_url, "FORECOURT_MQTT_URL": broker.url(), "FORECOURT_GROUP": group,
             "FORECOURT_INGEST_GROUP": group, "FORECOURT_PRIMARY_HOST_ID": "", "FORECOURT_INGEST_SHARE_GROUP": group}
     log = tmp_path / "workers.log"
-    one, two = _worker(env, "1", log), _worker(env, "2", log)
+    ports = free_port(), free_port()
+    one, two = _worker(env, "1", log, ports[0]), _worker(env, "2", log, ports[1])
     try:
-        await asyncio.sleep(4)                               # both subscribed to the shared group
+        await asyncio.gather(*(_subscribed(p) for p in ports))   # both in the shared group (slow on a busy machine)
         sent: list[int] = []
         feeding = asyncio.create_task(feed(broker, group, "st-kill", 300, 20.0, sent))
         while len(sent) < 100:
