@@ -32,11 +32,13 @@ from business_services.fuelling.gaps import on_fuelling_gap
 from business_services.fuelling.service import on_fuelling_completed
 from business_services.gas.service import on_gas_fill_completed
 from business_services.intake import Admitted, Rejected, admit, sanitised
+from business_services.stations.handlers import on_master_data_applied
 from protocol_adapters.mqtt.client import ack, ack_after_commit, keep_sessions, persistent_session
 from telemetry.contracts.broker import BrokerAddress
 from telemetry.contracts.events import CloudEvent
 from telemetry.contracts.events.fuelling import LEGACY_FUELING_COMPLETED, FuellingCompleted, FuellingGap
 from telemetry.contracts.events.gas import GasFillCompleted
+from telemetry.contracts.master_data import MasterDataApplied
 from telemetry.contracts.topics import EventTopic, events_filter
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,7 @@ HANDLERS: dict[str, Handler] = {
     LEGACY_FUELING_COMPLETED: on_fuelling_completed,     # from edge outboxes written before the upgrade
     GasFillCompleted.TYPE: on_gas_fill_completed,
     FuellingGap.TYPE: on_fuelling_gap,
+    MasterDataApplied.TYPE: on_master_data_applied,
 }
 
 #: The business consumer's own series (its /metrics), apart from every other service's.
