@@ -23,6 +23,7 @@ from edge_nodes.station import load_station
 from forecourt import broker_watch
 from forecourt.broker_watch import DropWatch
 from forecourt.health import exposition, serve_health
+from forecourt.roles import Role, policy
 from forecourt.settings import Settings
 from telemetry.contracts.broker import BrokerAddress
 from telemetry.contracts.health import Health, check, from_report, health
@@ -133,8 +134,9 @@ class _Server(uvicorn.Server):
 
 
 async def api_service(database_url: str, host: str, port: int, broker: BrokerAddress | None = None,
-                      group: str = "demo-co") -> None:
-    server = _Server(uvicorn.Config(create_app(database_url, broker, group=group), host=host, port=port,
+                      group: str = "demo-co", role: Role = Role.HEAD_OFFICE) -> None:
+    app = create_app(database_url, broker, group=group, owns_master_data=policy(role).owns_master_data)
+    server = _Server(uvicorn.Config(app, host=host, port=port,
                                     log_level="warning", ws="websockets-sansio"))
     task = asyncio.create_task(server.serve())
     try:

@@ -11,7 +11,9 @@ is printed, so what the edge would refuse never leaves here.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,7 @@ import yaml
 
 from business_services.audit.model import Actor
 from business_services.stations import copy, handlers, views
+from business_services.stations.model import Conflict, MasterDataError
 from business_services.stations.station_file import file_from_list, records_from_file
 from business_services.unit_of_work import UnitOfWork
 from edge_nodes.station import Station, StationConfigError, load_station, parse_station
@@ -87,3 +90,31 @@ async def load_list(database_url: str, path: Path) -> tuple[bool, int]:
         raise StationConfigError(f"{path}: cannot read the master-data list: {exc.strerror}") from exc
     async with await psycopg.AsyncConnection.connect(database_url) as conn:
         return await copy.apply_list(conn, data), data.version
+
+
+async def stations_command(args: argparse.Namespace, database_url: str, group: str) -> int:
+    """``forecourt stations ACTION``; the exit code (1: the file and master data differ, 2: a rule broken)."""
+    try:
+        if args.stations_command == "import":
+            grades = [g.strip() for g in args.grades.split(",") if g.strip()]
+            version = await import_file(database_url, args.file, grades, group=group, region=args.region)
+            print(f"已导入站点主数据 (imported), 版本 version {version}", flush=True)
+        elif args.stations_command == "yaml":
+            print(await station_yaml(database_url, args.code), end="", flush=True)
+        elif args.stations_command == "check":
+            found = await check_file(database_url, args.file)
+            for line in found:
+                print(line, flush=True)
+            if found:
+                print(f"站点文件与主数据不一致 (the station file differs from master data): {len(found)}",
+                      file=sys.stderr)
+                return 1
+            print("站点文件与主数据一致 (the station file agrees with master data)", flush=True)
+        elif args.stations_command == "load":
+            written, version = await load_list(database_url, args.file)
+            print(f"主数据版本 {version} {'已载入 (loaded)' if written else '不比现有的新，未载入 (not newer: kept)'}",
+                  flush=True)
+    except (MasterDataError, Conflict, LookupError) as exc:
+        print(f"站点主数据错误 (master data error): {exc}", file=sys.stderr)
+        return 2
+    return 0

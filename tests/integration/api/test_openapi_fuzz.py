@@ -56,6 +56,7 @@ def _fuzz(base_url: str) -> list[str]:
     return server_errors
 
 
+@pytest.mark.timeout(900)   # 150 examples × 2 modes for each of ~30 operations; minutes on a loaded 2-core machine
 async def test_generated_requests_get_no_server_error(database_url: str, broker: BrokerAddress) -> None:
     async with running_api(database_url, broker) as port:
         server_errors = await asyncio.to_thread(_fuzz, f"http://127.0.0.1:{port}")
