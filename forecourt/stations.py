@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import yaml
+from psycopg import sql
 
 from business_services.audit.model import Actor
 from business_services.stations import copy, handlers, views
@@ -26,7 +29,10 @@ from business_services.stations.model import Conflict, MasterDataError
 from business_services.stations.station_file import file_from_list, records_from_file
 from business_services.unit_of_work import UnitOfWork
 from edge_nodes.station import Station, StationConfigError, load_station, parse_station
+from forecourt.migrations import migrate
 from telemetry.contracts.master_data import MasterData
+
+log = logging.getLogger(__name__)
 
 ACTOR = Actor.system("forecourt stations")
 
@@ -118,3 +124,46 @@ async def stations_command(args: argparse.Namespace, database_url: str, group: s
         print(f"站点主数据错误 (master data error): {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def station_database_url(head_office_url: str) -> str:
+    """The demo's station-server database beside head office's on one PostgreSQL: ``<name>_station``."""
+    parts = urlsplit(head_office_url)
+    return urlunsplit(parts._replace(path=f"{parts.path.rstrip('/') or '/postgres'}_station"))
+
+
+def create_database(url: str) -> None:
+    """Create the database of ``url`` (on the same server) if it is missing, then migrate it."""
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    migrate(url)
+
+
+async def follow_list(database_url: str, path: Path, every_s: float = 2.0) -> None:
+    """Station role: hold each new list the edge node writes to ``path`` (until cancelled)."""
+    seen: float | None = None
+    while True:
+        try:
+            changed = (await asyncio.to_thread(path.stat)).st_mtime
+        except FileNotFoundError:
+            changed = None
+        if changed is not None and changed != seen:
+            try:
+                written, version = await load_list(database_url, path)
+                if written:
+                    log.info("station server holds master data version %d", version)
+                seen = changed
+            except (ValueError, psycopg.Error) as exc:
+                log.warning("master-data list %s not loaded, trying again: %s", path, str(exc)[:300])
+        await asyncio.sleep(every_s)
+
+
+async def seed_demo(database_url: str, path: Path, group: str) -> None:
+    """The demo's head office: the demo station's master data (92# and 95# on every fuelling point)."""
+    try:
+        await import_file(database_url, path, ["92", "95"], group=group, region="华东")
+    except Conflict:
+        log.info("demo station already in master data, edited since: kept as it is")
