@@ -252,13 +252,7 @@ async def _main(args: argparse.Namespace, settings: Settings) -> None:
             print(f"控制 API: http://{host}:{port}/docs", flush=True)
             await run_until_stopped(api_service(infra.database_url, host, port, infra.broker, settings.group,
                                                 Role(settings.role)))
-    elif args.command == "stations":
-        from forecourt.stations import stations_command
 
-        async with Infrastructure(settings, broker=False) as infra:
-            code = await stations_command(args, infra.database_url, settings.group)
-        if code:
-            raise SystemExit(code)
     elif args.command == "sim" and args.simulator == "station":
         from forecourt.simulate import run_station
 
@@ -308,6 +302,17 @@ def main(argv: list[str] | None = None) -> int:
                                  listener=Listener(args.broker_host, args.port, args.tls_dir, args.bind),
                                  outbox_bytes=(args.outbox_mb or settings.edge_outbox_max_mb) * 1024 * 1024,
                                  persistence_dir=args.persistence_dir)
+    if args.command == "stations":    # the database only; its own exit codes (1: differs, 2: a rule broken)
+        from forecourt.stations import stations_command
+
+        async def stations() -> int:
+            async with Infrastructure(settings, broker=False) as infra:
+                return await stations_command(args, infra.database_url, settings.group)
+        try:
+            return asyncio.run(stations())
+        except (StationConfigError, InfrastructureError) as exc:
+            print(f"无法完成 (cannot do it): {exc}", file=sys.stderr)
+            return 2
     try:
         asyncio.run(_main(args, settings))
     except KeyboardInterrupt:
