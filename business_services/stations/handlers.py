@@ -37,7 +37,7 @@ from business_services.stations.model import (
 )
 from business_services.unit_of_work import UnitOfWork
 from telemetry.contracts.commands import command_topic
-from telemetry.contracts.events import CloudEvent
+from telemetry.contracts.events import MAX_EVENT_BYTES, CloudEvent
 from telemetry.contracts.master_data import REPLACE_MASTER_DATA, MasterDataApplied
 from telemetry.contracts.topics import EventTopic
 
@@ -127,9 +127,12 @@ async def _changed(uow: UnitOfWork, station: str, version: int, action: str, tar
 async def emit_list(uow: UnitOfWork, station: str) -> None:
     """Emit the station's list at its current version (the event id names the version: a repeat is one message)."""
     data = await views.master_data(uow.conn, station)
-    group = data.station["company_group"]
-    uow.emit(command_topic(group, station, REPLACE_MASTER_DATA),
-             data.envelope(source=SOURCE, subject=station, event_id=f"master-data/{station}/{data.version}"))
+    event = data.envelope(source=SOURCE, subject=station, event_id=f"master-data/{station}/{data.version}")
+    if len(event.to_bytes()) > MAX_EVENT_BYTES:     # the edge would refuse it: refuse the change instead
+        limit = MAX_EVENT_BYTES // 1024
+        raise MasterDataError("station", f"站点主数据超过 {limit} KiB，无法下发到站 "
+                                         f"(the station's list is over {limit} KiB and cannot be sent)")
+    uow.emit(command_topic(data.station["company_group"], station, REPLACE_MASTER_DATA), event)
 
 
 async def create_station(cmd: CreateStation, uow: UnitOfWork) -> int:
