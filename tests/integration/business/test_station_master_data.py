@@ -12,7 +12,7 @@ import yaml
 
 from business_services.audit.model import Actor
 from business_services.stations import handlers, views
-from business_services.stations.model import MasterDataError, Nozzle
+from business_services.stations.model import Device, MasterDataError, Nozzle
 from business_services.unit_of_work import UnitOfWork
 from edge_nodes.station import load_station, parse_station
 from forecourt.stations import check_file, import_file, station_yaml
@@ -113,3 +113,14 @@ async def test_the_list_is_valid_for_the_edge(database_url: str) -> None:
     station = parse_station({"station": data.station_code, "devices": data.devices})
     assert [d.code for d in station.devices] == ["disp-01", "chargers"]
     assert [g["name"] for g in data.grades] == ["92#汽油", "95#汽油"]
+
+
+async def test_a_change_that_would_make_the_list_too_big_to_send_is_refused(database_url: str) -> None:
+    await import_file(database_url, DEMO, ["92", "95"], group="demo-co")
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        with pytest.raises(MasterDataError, match="KiB"):
+            async with UnitOfWork(conn, MANAGER) as uow:
+                await handlers.put_device(handlers.PutDevice(
+                    "demo-01", Device("cam-lane1", "camera", {"protocol": "camera-http", "note": "x" * 70_000})), uow)
+        assert await one(conn, "SELECT count(*) FROM business.stations_devices WHERE code = 'cam-lane1'") == 0
+        assert await one(conn, "SELECT version FROM business.stations") == 1
