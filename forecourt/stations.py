@@ -144,10 +144,11 @@ def create_database(url: str) -> None:
 
 async def follow_list(database_url: str, path: Path, every_s: float = 2.0) -> None:
     """Station role: hold each new list the edge node writes to ``path`` (until cancelled)."""
-    seen: float | None = None
+    seen: tuple[int, int, int] | None = None
     while True:
         try:
-            changed = (await asyncio.to_thread(path.stat)).st_mtime
+            stat = await asyncio.to_thread(path.stat)
+            changed: tuple[int, int, int] | None = (stat.st_ino, stat.st_mtime_ns, stat.st_size)  # a rename: new inode
         except FileNotFoundError:
             changed = None
         if changed is not None and changed != seen:

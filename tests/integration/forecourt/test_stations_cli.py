@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from pathlib import Path
 
 import psycopg
 import pytest
 import yaml
 
+from edge_nodes.master_data import MasterDataStore
 from edge_nodes.station import load_station
 from forecourt.cli import main
+from forecourt.stations import follow_list
+from telemetry.contracts.master_data import MasterData
 
 pytestmark = pytest.mark.integration
 
@@ -55,3 +60,40 @@ def test_the_station_server_loads_the_edges_list(database_url: str, tmp_path: Pa
     with psycopg.connect(database_url) as conn:
         assert conn.execute("SELECT version FROM business.stations").fetchall() == [(4,)]
         assert conn.execute("SELECT device, grade FROM business.stations_nozzles").fetchall() == [("disp-01", "92")]
+
+
+async def test_the_station_server_follows_each_new_list_the_edge_writes(database_url: str, tmp_path: Path) -> None:
+    """What ``forecourt demo``'s station server runs: the list file is read again whenever it changes."""
+    store = MasterDataStore(tmp_path / "demo-01.master-data.json")
+
+    def version_(n: int, grade: str) -> MasterData:
+        return MasterData(version=n, station_code="demo-01",
+                          station={"code": "demo-01", "name": "演示站", "company_group": "demo-co"},
+                          devices=[{"code": "disp-01", "kind": "dispenser", "profile": "dispenser-v1"}], grades=[],
+                          tanks=[{"number": 1, "grade": grade, "capacity_l": 30000}],
+                          nozzles=[{"device": "disp-01", "fuelling_point": 1, "number": 1, "grade": grade}])
+
+    async def held() -> object:
+        async with await psycopg.AsyncConnection.connect(database_url) as conn:
+            cur = await conn.execute("SELECT s.version, n.grade FROM business.stations s "
+                                     "JOIN business.stations_nozzles n ON n.station = s.code")
+            return await cur.fetchone()
+
+    follower = asyncio.create_task(follow_list(database_url, store.path or tmp_path, every_s=0.05))
+    try:
+        store.offer(version_(1, "92"))
+        for _ in range(200):
+            if await held() == (1, "92"):
+                break
+            await asyncio.sleep(0.05)
+        assert await held() == (1, "92")
+        store.offer(version_(2, "95"))
+        for _ in range(200):
+            if await held() == (2, "95"):
+                break
+            await asyncio.sleep(0.05)
+        assert await held() == (2, "95")
+    finally:
+        follower.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await follower
