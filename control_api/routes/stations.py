@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from business_services.stations import handlers, views
 from business_services.stations.model import (
@@ -33,6 +33,8 @@ from business_services.unit_of_work import UnitOfWork
 from control_api.deps import Db, Station
 from control_api.deps import Device as DeviceCode
 from control_api.security import Principal, require
+from edge_nodes.devices.base import DEVICE_KINDS
+from edge_nodes.station import parse_station
 
 router = APIRouter(prefix="/api/v1/stations", tags=["stations"])
 
@@ -201,6 +203,13 @@ async def edit_station(station: Station, body: StationBody, request: Request, db
 async def put_device(station: Station, device: DeviceCode, body: DeviceBody, request: Request, db: Db,
                      who: Writer) -> Any:
     who.check_station(station)
+    try:     # what the edge node could not run never becomes master data
+        parse_station({"station": station, "devices": [{**body.settings, "code": device}]})
+    except ValidationError as exc:
+        problems = [{"field": ".".join(["settings", *(str(p) for p in e["loc"][2:] if p not in DEVICE_KINDS)]),
+                     "message": e["msg"]} for e in exc.errors()[:10]]
+        return JSONResponse({"detail": "设备参数不合规 (the device settings are not a valid station-file entry)",
+                             "errors": problems}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
     return await _run(request, db, who, handlers.put_device,
                       handlers.PutDevice(station, Device(device, body.kind, body.settings)))
 

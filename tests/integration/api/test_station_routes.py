@@ -107,3 +107,19 @@ async def test_a_station_server_refuses_master_data_edits(seeded: str) -> None:
         answer = await http.put(NOZZLE, json={"grade": "95"}, headers=bearer(app, "station:write"))
     assert answer.status_code == 409
     assert "总部" in answer.json()["detail"]
+
+
+async def test_device_settings_the_edge_could_not_run_are_refused(seeded: str) -> None:
+    app = create_app(seeded)
+    office = bearer(app, "station:read", "station:write")
+    async with client(app) as http:
+        bad = await http.put("/api/v1/stations/demo-01/devices/disp-02/settings", headers=office,
+                             json={"kind": "dispenser", "settings": {"protocol": "modbus-tcp", "port": "nine"}})
+        assert bad.status_code == 422, bad.text
+        assert "settings.port" in [e["field"] for e in bad.json()["errors"]]
+        good = await http.put("/api/v1/stations/demo-01/devices/disp-02/settings", headers=office,
+                              json={"kind": "dispenser", "settings": {"protocol": "modbus-tcp", "host": "127.0.0.1",
+                                                                      "port": 5021, "profile": "dispenser-v1"}})
+        assert good.json() == {"version": 2}
+        devices = (await http.get("/api/v1/stations/demo-01/devices", headers=office)).json()
+    assert [d["code"] for d in devices["items"]] == ["disp-01", "chargers", "disp-02"]
