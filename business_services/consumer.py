@@ -4,10 +4,14 @@ Subscribes (QoS 1, persistent session) to ``forecourt/v1/{group}/+/events/#`` (e
 For each message: ``intake.admit`` checks it before the database sees it (topic, size, envelope, id,
 type, and that the payload speaks for the station of the topic the broker authorised); then, in one
 transaction, its id goes into ``business.handled_events`` (a repeat stops here), the handler registered
-for its type runs with the topic's identity (it parses the payload with its model from
-``telemetry.contracts.events``; ``fuelling.completed`` and the legacy ``fueling.completed`` share one),
-and only after the commit is the MQTT message acknowledged,
-so a crash before the commit makes the broker deliver it again.
+for its type runs through the message bus in a ``UnitOfWork`` (``business_services/bootstrap.py`` wires every
+context's handlers; each parses the payload with its model from ``telemetry.contracts.events``), and only
+after the commit is the MQTT message acknowledged, so a crash before the commit makes the broker deliver it
+again.
+
+Several processes may run, each with its own ``Partition`` (``FORECOURT_BUSINESS_PARTITION=i/N``) and so its
+own persistent session: each receives every event, handles its stations' and acknowledges the others' at
+once (``business_services/partition.py``), so an event is handled by one process, a station's in order.
 
 Only a database outage (a lost connection, or SQLSTATE classes 08, 53, 57, 58) makes an event wait and be
 retried. Anything else (a broken rule, a forged station, data a handler cannot record) goes to
@@ -21,41 +25,32 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 import aiomqtt
 import psycopg
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from business_services import dead_letters
-from business_services.fuelling.gaps import on_fuelling_gap
-from business_services.fuelling.service import on_fuelling_completed
-from business_services.gas.service import on_gas_fill_completed
+from business_services.audit.model import Actor
+from business_services.bootstrap import build_bus
 from business_services.intake import Admitted, Rejected, admit, sanitised
-from business_services.stations.handlers import on_master_data_applied
+from business_services.messagebus import MessageBus
+from business_services.partition import Partition
+from business_services.unit_of_work import UnitOfWork
 from protocol_adapters.mqtt.client import ack, ack_after_commit, keep_sessions, persistent_session
 from telemetry.contracts.broker import BrokerAddress
-from telemetry.contracts.events import CloudEvent
-from telemetry.contracts.events.fuelling import LEGACY_FUELING_COMPLETED, FuellingCompleted, FuellingGap
-from telemetry.contracts.events.gas import GasFillCompleted
-from telemetry.contracts.master_data import MasterDataApplied
-from telemetry.contracts.topics import EventTopic, events_filter
+from telemetry.contracts.topics import events_filter
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[psycopg.AsyncConnection, CloudEvent, EventTopic], Awaitable[None]]
-
-HANDLERS: dict[str, Handler] = {
-    FuellingCompleted.TYPE: on_fuelling_completed,
-    LEGACY_FUELING_COMPLETED: on_fuelling_completed,     # from edge outboxes written before the upgrade
-    GasFillCompleted.TYPE: on_gas_fill_completed,
-    FuellingGap.TYPE: on_fuelling_gap,
-    MasterDataApplied.TYPE: on_master_data_applied,
-}
+WHOLE = Partition()   # one process handles every station
 
 #: The business consumer's own series (its /metrics), apart from every other service's.
 REGISTRY = CollectorRegistry(auto_describe=True)
 EVENTS = Counter("forecourt_business_events_total", "Events by outcome", ["type", "outcome"], registry=REGISTRY)
+OTHERS = Counter("forecourt_business_other_partition_total", "Events acknowledged for another partition's process",
+                 registry=REGISTRY)
 DEAD_LETTERS = Counter("forecourt_business_dead_letters_total", "Events kept out of the books, by kind", ["kind"],
                        registry=REGISTRY)
 FORGED = Counter("forecourt_business_forged_events_total",
@@ -79,12 +74,13 @@ def is_outage(exc: psycopg.Error, connection_lost: bool) -> bool:
 
 class EventConsumer:
     def __init__(self, database_url: str, broker: BrokerAddress, *, client_id: str = "forecourt-business",
-                 handlers: dict[str, Handler] | None = None, group: str = "+", stall_after_s: float = 30.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 bus: MessageBus | None = None, partition: Partition = WHOLE, group: str = "+",
+                 stall_after_s: float = 30.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.database_url = database_url
         self.broker = broker
-        self.client_id = client_id
-        self.handlers = handlers or HANDLERS
+        self.partition = partition
+        self.client_id = partition.client_id(client_id)
+        self.bus = bus or build_bus()
         self.topic_filter = events_filter(group)
         self.stall_after_s = stall_after_s
         self.subscribed = asyncio.Event()
@@ -104,7 +100,7 @@ class EventConsumer:
         STALLED.set(stalled)
         ok = self.subscribed.is_set() and stalled < self.stall_after_s
         return {"ok": ok, "subscribed": self.subscribed.is_set(), "stalled_s": round(stalled, 1),
-                "handled": self.handled, "subscription": self.topic_filter}
+                "handled": self.handled, "subscription": self.topic_filter, "partition": str(self.partition)}
 
     # --- the MQTT loop -----------------------------------------------------------------------------
 
@@ -120,8 +116,13 @@ class EventConsumer:
             await client.subscribe(self.topic_filter, qos=1)
             self.subscribed.set()
             async for message in client.messages:
+                topic = str(message.topic)
+                if not self.partition.owns(topic):
+                    OTHERS.inc()
+                    ack(client, message)
+                    continue
                 raw = bytes(message.payload) if isinstance(message.payload, (bytes, bytearray)) else b""
-                await self._handle_until_done(str(message.topic), raw)
+                await self._handle_until_done(topic, raw)
                 ack(client, message)
 
     async def _handle_until_done(self, topic: str, raw: bytes) -> None:
@@ -159,19 +160,18 @@ class EventConsumer:
             await self._dead_letter(conn, topic, raw, verdict)
             return
         event, origin = verdict.event, verdict.origin
-        handler = self.handlers.get(event.type)
-        if handler is None:
+        if not self.bus.handles(event):
             EVENTS.labels(event.type, "ignored").inc()
             return
         try:
-            async with conn.transaction():
+            async with UnitOfWork(conn, Actor(f"edge:{origin.station}", "mqtt")) as uow:
                 cur = await conn.execute(
                     "INSERT INTO business.handled_events (event_id, event_type) VALUES (%s, %s) "
                     "ON CONFLICT DO NOTHING", (event.id, event.type))
                 if cur.rowcount == 0:
                     EVENTS.labels(event.type, "repeat").inc()
                     return
-                await handler(conn, event, origin)
+                await self.bus.handle(event, uow)
         except psycopg.Error as exc:
             if is_outage(exc, conn.closed or conn.broken):
                 raise

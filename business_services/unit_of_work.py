@@ -9,7 +9,8 @@ emit events; all of it commits together or none of it does.
 Emitted events are written to ``business.outbox`` inside the transaction, just before it commits, and
 published to MQTT after the commit by ``business_services/outbox.py``: an event is never published for a
 change that rolled back, and never lost for one that committed. Audit records join the chain in the same
-transaction (``business_services/audit``), so an action and its record cannot part.
+transaction (``business_services/audit``), so an action and its record cannot part. Events raised for
+this process's own handlers (``raise_event``) are handled by the message bus in this same unit of work.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class UnitOfWork:
         self.conn = conn
         self.actor = actor
         self._events: list[tuple[str, CloudEvent]] = []
+        self._raised: list[CloudEvent] = []
         self._stack = contextlib.AsyncExitStack()
 
     async def __aenter__(self) -> Self:
@@ -51,11 +53,21 @@ class UnitOfWork:
         """Publish ``event`` on ``topic`` once this unit of work commits."""
         self._events.append((topic, event))
 
+    def raise_event(self, event: CloudEvent) -> None:
+        """Hand ``event`` to this process's own handlers, in this unit of work (``business_services/messagebus.py``)."""
+        self._raised.append(event)
+
+    def take_raised(self) -> list[CloudEvent]:
+        raised, self._raised = self._raised, []
+        return raised
+
     async def audit(self, entry: AuditEntry) -> int:
         """Add a record to the audit chain, in this transaction; returns its seq."""
         return await audit_log.append(self.conn, self.actor, entry)
 
     async def _write_outbox(self) -> None:
+        if self._events:   # delivered at commit only: wakes the outbox publisher (OUTBOX_CHANNEL)
+            await self.conn.execute("SELECT pg_notify('business_outbox', '')")
         for topic, event in self._events:
             await self.conn.execute(
                 "INSERT INTO business.outbox (event_id, topic, payload) VALUES (%s, %s, %s) "

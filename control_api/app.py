@@ -15,18 +15,20 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
+from business_services.bootstrap import build_bus
+from business_services.exports.runner import ExportRunner
 from control_api import errors, swagger
 from control_api.database import Database
 from control_api.limits import MAX_BODY_BYTES, BodyLimit
 from control_api.live import LiveHub
 from control_api.metrics import RequestMetrics
 from control_api.pages import router as pages_router
-from control_api.routes import commands, devices, fuelling, health, stations
+from control_api.routes import access, approvals, audit, commands, devices, exports, fuelling, health, stations
 from control_api.security import TokenIssuer
 from telemetry.contracts.broker import BrokerAddress
 
-ROUTERS = (health.router, devices.router, fuelling.router, commands.router,   # every route the API serves
-           stations.router)
+ROUTERS = (health.router, access.router, devices.router, fuelling.router, commands.router,   # every API route
+           audit.router, exports.router, approvals.router, stations.router)
 
 
 def create_app(database_url: str, broker: BrokerAddress | None = None, *, group: str = "demo-co",
@@ -43,9 +45,11 @@ def create_app(database_url: str, broker: BrokerAddress | None = None, *, group:
         hub = LiveHub(database_url)
         listener = asyncio.create_task(hub.run(), name="live-hub")
         app.state.database, app.state.hub, app.state.broker, app.state.group = database, hub, broker, group
+        app.state.exports = ExportRunner(database_url)   # Excel exports run as tasks of this process
         try:
             yield
         finally:
+            await app.state.exports.close()
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await listener
@@ -56,6 +60,7 @@ def create_app(database_url: str, broker: BrokerAddress | None = None, *, group:
                   docs_url=None, redoc_url=None)   # Swagger UI from local files instead (control_api/swagger.py)
     app.state.tokens = tokens or TokenIssuer()
     app.state.owns_master_data = owns_master_data
+    app.state.bus = build_bus()          # routes hand commands to it (docs/how-to/add-a-business-domain.md)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     app.add_middleware(RequestMetrics)   # added last: the outermost, it sees every answer
     errors.install(app)

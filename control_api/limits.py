@@ -8,9 +8,9 @@ plus one chunk is ever held. The default (64 KiB) is far above any command or fo
 from __future__ import annotations
 
 from fastapi import HTTPException, status
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from control_api.errors import problem
 from control_api.metrics import REFUSED
 
 MAX_BODY_BYTES = 64 * 1024
@@ -79,5 +79,4 @@ class BodyLimit:
             await self._refuse(scope, receive, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await JSONResponse({"detail": _too_large(self.max_bytes)},
-                           status_code=status.HTTP_413_CONTENT_TOO_LARGE)(scope, receive, send)
+        await problem(status.HTTP_413_CONTENT_TOO_LARGE, _too_large(self.max_bytes))(scope, receive, send)

@@ -8,24 +8,29 @@ that the caller's scope includes it::
         who.check_station(station)
 
 A request proves who it is with a short-lived access token (``Authorization: Bearer …``; a WebSocket may
-pass it as the ``access_token`` query parameter, since browsers cannot set headers on one). No or a bad
-token: 401 with ``WWW-Authenticate: Bearer``. A missing permission or a station outside the caller's
-scope: 403. The token carries the caller's roles, permissions and stations as they were at login, so a
-request needs no database read; it lives ``ttl_s`` (15 minutes by default).
+pass it as the ``access_token`` query parameter, since browsers cannot set headers on one), or, for a
+partner's system, with an API key (``X-API-Key: fck_…``), which carries the key's own permissions and
+stations. No or a bad credential: 401 with ``WWW-Authenticate: Bearer``. A missing permission or a station
+outside the caller's scope: 403. A WebSocket is closed instead, with 4401 or 4403. The token carries the
+caller's roles, permissions and stations as they were at login, so a request needs no database read; it
+lives ``ttl_s`` (15 minutes by default). Which role holds which permission is decided in one place:
+``business_services/access/model.py``.
 """
 
 from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 import jwt
-from fastapi import HTTPException, status
+from fastapi import HTTPException, WebSocketException, status
 from starlette.requests import HTTPConnection
 
+from business_services.access import repository
+from business_services.access.model import api_key_digest, api_key_prefix
 from business_services.audit.model import Actor
 
 ALGORITHM = "HS256"
@@ -48,11 +53,11 @@ class Principal:
     def sees(self, station: str) -> bool:
         return self.stations is None or station in self.stations
 
-    def check_station(self, station: str) -> None:
-        """403 unless ``station`` is in this caller's scope."""
+    def check_station(self, station: str, connection: HTTPConnection | None = None) -> None:
+        """403 unless ``station`` is in this caller's scope (a WebSocket ``connection`` is closed with 4403)."""
         if not self.sees(station):
-            raise HTTPException(status.HTTP_403_FORBIDDEN, f"无权访问站点 {station} (station {station} is outside "
-                                                           "your scope; ask an administrator)")
+            raise _forbidden(connection, f"无权访问站点 {station} (station {station} is outside your scope; "
+                                         "ask an administrator)")
 
     @property
     def actor(self) -> Actor:
@@ -82,8 +87,23 @@ class TokenIssuer:
                          source)
 
 
-def _unauthorised(message: str) -> HTTPException:
+WS_UNAUTHORISED, WS_FORBIDDEN = 4401, 4403   # WebSocket close codes: 4000 + the HTTP status
+
+
+def _is_websocket(connection: HTTPConnection | None) -> bool:
+    return connection is not None and connection.scope["type"] == "websocket"
+
+
+def _unauthorised(connection: HTTPConnection, message: str) -> Exception:
+    if _is_websocket(connection):
+        return WebSocketException(WS_UNAUTHORISED, message.encode()[:123].decode(errors="ignore"))
     return HTTPException(status.HTTP_401_UNAUTHORIZED, message, headers={"WWW-Authenticate": "Bearer"})
+
+
+def _forbidden(connection: HTTPConnection | None, message: str) -> Exception:
+    if _is_websocket(connection):
+        return WebSocketException(WS_FORBIDDEN, message.encode()[:123].decode(errors="ignore"))
+    return HTTPException(status.HTTP_403_FORBIDDEN, message)
 
 
 def _token(connection: HTTPConnection) -> str | None:
@@ -96,33 +116,55 @@ def _token(connection: HTTPConnection) -> str | None:
     return None
 
 
-def principal(connection: HTTPConnection) -> Principal:
-    """The caller, from its token; 401 without a valid one."""
+async def _api_key_principal(connection: HTTPConnection, key: str, source: str) -> Principal:
+    prefix = api_key_prefix(key)
+    if prefix is None:
+        raise _unauthorised(connection, "API 密钥格式错误 (the X-API-Key is malformed; it starts with fck_)")
+    async with connection.app.state.database.connection() as conn:
+        row = await repository.api_key(conn, prefix)
+    if row is None or row["revoked_at"] is not None or not secrets.compare_digest(
+            bytes(cast(bytes, row["digest"])), api_key_digest(key)):
+        raise _unauthorised(connection, "API 密钥无效或已吊销 (the API key is unknown or revoked; ask for a new one)")
+    stations = cast(list[str] | None, row["stations"])
+    return Principal(f"apikey:{prefix}", None, frozenset({"partner"}), frozenset(cast(list[str], row["permissions"])),
+                     None if stations is None else frozenset(stations), source)
+
+
+async def principal(connection: HTTPConnection) -> Principal:
+    """The caller, from its token or API key; 401 without a valid one."""
+    source = connection.client.host if connection.client else ""
+    key = connection.headers.get("x-api-key")
+    if key:
+        return await _api_key_principal(connection, key, source)
     token = _token(connection)
     if token is None:
-        raise _unauthorised("请先登录 (log in first: send Authorization: Bearer <access token>)")
+        raise _unauthorised(connection, "请先登录 (log in first: send Authorization: Bearer <access token>)")
     issuer = cast(TokenIssuer, connection.app.state.tokens)
-    source = connection.client.host if connection.client else ""
     try:
         return issuer.read(token, source)
     except jwt.ExpiredSignatureError:
-        raise _unauthorised("登录已过期，请重新登录 (the access token has expired; log in again)") from None
+        raise _unauthorised(connection, "登录已过期，请重新登录 (the access token has expired; log in again)") from None
     except jwt.InvalidTokenError:
-        raise _unauthorised("登录凭证无效，请重新登录 (the access token is not valid; log in again)") from None
+        raise _unauthorised(connection, "登录凭证无效，请重新登录 (the access token is not valid; log in again)"
+                            ) from None
 
 
-def require(permission: str) -> Callable[[HTTPConnection], Principal]:
-    """A dependency: the caller, if it holds ``permission``; 401 without a login, 403 without the permission."""
-    def dependency(connection: HTTPConnection) -> Principal:
-        who = principal(connection)
-        if not who.may(permission):
-            raise HTTPException(status.HTTP_403_FORBIDDEN,
-                                f"没有权限：{permission} (you lack the permission {permission}; ask an administrator)")
+LOGGED_IN = ""   # the "permission" of routes open to every logged-in caller (their own profile)
+
+
+def require(permission: str) -> Callable[[HTTPConnection], Awaitable[Principal]]:
+    """A dependency: the caller, if it holds ``permission``; 401 without a login, 403 without the permission.
+    ``require(LOGGED_IN)``: any logged-in caller."""
+    async def dependency(connection: HTTPConnection) -> Principal:
+        who = await principal(connection)
+        if permission != LOGGED_IN and not who.may(permission):
+            raise _forbidden(connection, f"没有权限：{permission} (you lack the permission {permission}; "
+                                         "ask an administrator)")
         return who
     dependency.permission = permission  # type: ignore[attr-defined]   # read by the role-matrix test
     return dependency
 
 
 def permission_of(dependency: Any) -> str | None:
-    """The permission a ``require(...)`` dependency checks (None for any other callable)."""
+    """The permission a ``require(...)`` dependency checks (``LOGGED_IN`` for any caller; None: not require)."""
     return getattr(dependency, "permission", None)

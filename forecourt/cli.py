@@ -143,6 +143,13 @@ def _parser() -> argparse.ArgumentParser:
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     db_sub.add_parser("migrate", help="apply the numbered SQL migrations that are missing")
 
+    audit = sub.add_parser("audit", help="audit chain tools")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
+    averify = audit_sub.add_parser("verify", help="recompute the audit chain's hashes; exit 1 naming the first "
+                                                  "edited, deleted or inserted row")
+    averify.add_argument("--from", dest="from_seq", type=int, default=1, help="start at this seq (a checkpoint)")
+    averify.add_argument("--database-url", help="PostgreSQL URL (default: FORECOURT_DATABASE_URL)")
+
     sub.add_parser("infra", help="start only the embedded database and broker and print their URLs",
                    description="Useful to run edge, ingest and api as separate processes: export the printed "
                                "variables in each shell.")
@@ -245,14 +252,13 @@ async def _main(args: argparse.Namespace, settings: Settings) -> None:
             await run_until_stopped(business_service(settings, infra.database_url, infra.broker, args.metrics_port))
     elif args.command == "api":
         from forecourt.roles import Role
-        from forecourt.services import api_service
+        from forecourt.services import api_service, token_issuer
 
         async with Infrastructure(settings) as infra:
             host, port = args.host or settings.api_host, args.port or settings.api_port
             print(f"控制 API: http://{host}:{port}/docs", flush=True)
             await run_until_stopped(api_service(infra.database_url, host, port, infra.broker, settings.group,
-                                                Role(settings.role)))
-
+                                                token_issuer(settings), Role(settings.role)))
     elif args.command == "sim" and args.simulator == "station":
         from forecourt.simulate import run_station
 
@@ -294,6 +300,10 @@ def main(argv: list[str] | None = None) -> int:
             return build_command(args.out)
         return sync_command(args.url, args.token, folder=args.folder, with_datasource=not args.no_datasource,
                             database_url=args.database_url or settings.database_url)
+    if args.command == "audit":       # reads the database it is given: no infrastructure started
+        from business_services.audit.command import verify_command
+
+        return verify_command(args.database_url or settings.database_url, args.from_seq)
     if args.command == "mqtt-auth":   # only writes files: no event loop, no infrastructure
         from forecourt.mqtt_security import Listener, mqtt_auth_command
 

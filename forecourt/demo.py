@@ -11,8 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import random
+import secrets
 from pathlib import Path
 
+import psycopg
+
+from business_services.access.demo import DemoLogin, seed_demo_company
+from control_api.security import TokenIssuer
 from edge_nodes.runtime import EdgeNode
 from edge_nodes.station import load_station
 from forecourt.infra import Infrastructure
@@ -42,6 +47,16 @@ from telemetry.ingest.worker import IngestWorker
 DEMO_STATION = Path(__file__).resolve().parent.parent / "config" / "stations" / "demo.yaml"
 
 
+async def seed_logins(database_url: str) -> list[DemoLogin]:
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        return await seed_demo_company(conn)
+
+
+def logins_text(logins: list[DemoLogin]) -> str:
+    rows = "\n".join(f"  {d.username:<10} {d.password:<18} {d.role}  {','.join(d.units)}" for d in logins)
+    return f"演示账号（每次启动重新生成密码）demo logins, fresh passwords each start:\n{rows}"
+
+
 async def run_demo(settings: Settings, *, api_port: int, every_s: float) -> None:
     progress = Progress(Infrastructure.steps(settings, database=True, broker=True) + 2)
     async with Infrastructure(settings, progress=progress) as infra:
@@ -56,6 +71,7 @@ async def run_demo(settings: Settings, *, api_port: int, every_s: float) -> None
             await asyncio.to_thread(create_database, station_url)
             await seed_demo(infra.database_url, DEMO_STATION, settings.group)
             list_file = master_data_path(settings, station.station)
+            tokens = TokenIssuer(settings.jwt_secret or secrets.token_urlsafe(32), settings.token_ttl_s)
             device = station.devices[0].model_copy(update={"port": dispenser.port})
             station = station.model_copy(update={"devices": [device]})
             node = EdgeNode(station, infra.broker, group=settings.group,
@@ -70,13 +86,15 @@ async def run_demo(settings: Settings, *, api_port: int, every_s: float) -> None
                                     edge_metrics_text(station.station), lambda: edge_health(node)),
                     run_with_health(worker.run(), settings.metrics_host, settings.ingest_metrics_port,
                                     ingest_metrics_text, lambda: ingest_health(worker)),
-                    api_service(infra.database_url, settings.api_host, api_port, infra.broker, settings.group),
+                    api_service(infra.database_url, settings.api_host, api_port, infra.broker, settings.group,
+                                tokens),
                     business_service(settings, infra.database_url, infra.broker),
                     api_service(station_url, settings.api_host, api_port + 1, infra.broker, settings.group,
-                                Role.STATION),
+                                tokens, Role.STATION),
                     follow_list(station_url, list_file),
                     drive_customers(dispenser, every_s, random.Random(1)),
                 ]
+            logins = await seed_logins(infra.database_url)
             base = f"http://{settings.api_host}:{api_port}"
             print(f"""
 演示站 {station.station}（{station.name}）已启动 — the demo station is running:
@@ -88,6 +106,8 @@ async def run_demo(settings: Settings, *, api_port: int, every_s: float) -> None
   健康检查 health          {base}/healthz   指标 metrics {base}/metrics
   加油机 dispenser         Modbus TCP 127.0.0.1:{dispenser.port} (docs/protocols/dispenser-modbus.md)
   MQTT 代理 broker          {infra.broker.url()}   数据库 database {infra.database_url}
+  后台 back office          {base}/admin/   登录 log in: POST {base}/api/v1/auth/token
+{logins_text(logins)}
 车辆每约 {every_s:.0f} 秒到达一次并加油。按 Ctrl-C 停止全部服务 (Ctrl-C stops everything).
 """, flush=True)
             await run_until_stopped(*services)

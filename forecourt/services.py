@@ -9,14 +9,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
 from business_services import consumer as business_metrics
+from business_services import outbox as outbox_metrics
+from business_services.bootstrap import build_bus, outbox_publisher
 from business_services.consumer import EventConsumer
+from business_services.outbox import MqttSink, OutboxPublisher
+from business_services.partition import Partition
 from control_api.app import create_app
+from control_api.security import TokenIssuer
 from edge_nodes import metrics as edge_metrics
 from edge_nodes.runtime import EdgeNode
 from edge_nodes.station import load_station
@@ -59,8 +65,9 @@ def ingest_health(worker: IngestWorker) -> Health:
     return health("ingest", from_report("worker", worker.health()))
 
 
-def business_health(consumer: EventConsumer) -> Health:
-    return health("business", from_report("consumer", consumer.health()))
+def business_health(consumer: EventConsumer, publisher: OutboxPublisher | None = None) -> Health:
+    checks = from_report("consumer", consumer.health())
+    return health("business", checks if publisher is None else checks | from_report("outbox", publisher.health()))
 
 
 def ingest_metrics_text() -> bytes:
@@ -68,17 +75,27 @@ def ingest_metrics_text() -> bytes:
 
 
 def business_metrics_text() -> bytes:
-    return exposition([business_metrics.REGISTRY, broker_watch.REGISTRY])
+    return exposition([business_metrics.REGISTRY, outbox_metrics.REGISTRY, broker_watch.REGISTRY])
 
 
 async def business_service(settings: Settings, database_url: str, broker: BrokerAddress,
                            metrics_port: int | None = None) -> None:
-    client_id = f"forecourt-business-{settings.group}"
-    consumer = EventConsumer(database_url, broker, client_id=client_id, group=settings.business_group,
+    """The event consumer (this process's partition) and the outbox publisher (active in one process at a time)."""
+    partition = Partition.parse(settings.business_partition)
+    consumer = EventConsumer(database_url, broker, client_id=f"forecourt-business-{settings.group}",
+                             bus=build_bus(), partition=partition, group=settings.business_group,
                              stall_after_s=settings.business_stall_after_s)
-    await run_with_health(with_drop_watch(consumer.run(), settings, broker, client_id), settings.metrics_host,
-                          metrics_port or settings.business_metrics_port, business_metrics_text,
-                          lambda: business_health(consumer))
+    publisher = outbox_publisher(database_url, MqttSink(broker, f"{consumer.client_id}-outbox"))
+    await run_with_health(with_drop_watch(both(consumer.run(), publisher.run()), settings, broker, consumer.client_id),
+                          settings.metrics_host, metrics_port or settings.business_metrics_port,
+                          business_metrics_text, lambda: business_health(consumer, publisher))
+
+
+async def both(first: Coroutine[Any, Any, None], second: Coroutine[Any, Any, None]) -> None:
+    """Run two services until either ends (it raised) or both are cancelled."""
+    async with asyncio.TaskGroup() as tasks:
+        tasks.create_task(first)
+        tasks.create_task(second)
 
 
 async def with_drop_watch(service: Awaitable[None], settings: Settings, broker: BrokerAddress,
@@ -133,9 +150,19 @@ class _Server(uvicorn.Server):
         yield
 
 
+def token_issuer(settings: Settings) -> TokenIssuer:
+    """Signs access tokens with ``FORECOURT_JWT_SECRET``; without it a random secret (with a warning)."""
+    if settings.jwt_secret is None:
+        log.warning("FORECOURT_JWT_SECRET is not set: access tokens are signed with a random secret and end with "
+                    "this process; set it (the same for every API process) in production")
+        return TokenIssuer(ttl_s=settings.token_ttl_s)
+    return TokenIssuer(settings.jwt_secret, settings.token_ttl_s)
+
+
 async def api_service(database_url: str, host: str, port: int, broker: BrokerAddress | None = None,
-                      group: str = "demo-co", role: Role = Role.HEAD_OFFICE) -> None:
-    app = create_app(database_url, broker, group=group, owns_master_data=policy(role).owns_master_data)
+                      group: str = "demo-co", tokens: TokenIssuer | None = None,
+                      role: Role = Role.HEAD_OFFICE) -> None:
+    app = create_app(database_url, broker, group=group, tokens=tokens, owns_master_data=policy(role).owns_master_data)
     server = _Server(uvicorn.Config(app, host=host, port=port,
                                     log_level="warning", ws="websockets-sansio"))
     task = asyncio.create_task(server.serve())

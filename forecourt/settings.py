@@ -20,6 +20,7 @@ from dotenv import dotenv_values
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from business_services.partition import Partition
 from telemetry.contracts.broker import BrokerAddress, url_without_password
 
 ENV_PREFIX = "FORECOURT_"
@@ -54,6 +55,8 @@ class Settings(BaseSettings):
                                 description="the group whose events the business consumer records; + = every company")
     business_stall_after_s: Annotated[float, Field(ge=1, le=86_400)] = Field(
         30.0, description="/healthz of `forecourt business` turns 503 when an event has waited this long")
+    business_partition: str = Field("1/1", description="this `forecourt business` process's share, i/N: it handles "
+                                    "the stations that hash to i of N processes, each with its own MQTT session")
     broker_drop_watch: bool = Field(True, description="ingest and business warn when the broker's $SYS "
                                     "dropped-message count rises (Mosquitto)")
     api_host: str = Field("127.0.0.1", description="the control API's listen address (forecourt api --host)")
@@ -64,8 +67,17 @@ class Settings(BaseSettings):
     ingest_metrics_port: Port = Field(9102, description="/metrics and /healthz of forecourt ingest (--metrics-port)")
     business_metrics_port: Port = Field(9103, description="/metrics and /healthz of forecourt business "
                                         "(--metrics-port)")
+    jwt_secret: str | None = Field(None, min_length=32, repr=False,
+                                   description="signs access tokens; every API process of one installation needs the "
+                                   "same (32+ characters); unset = random per process (logins end with it)")
+    token_ttl_s: Annotated[int, Field(ge=60, le=86_400)] = Field(900, description="access token lifetime, seconds")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="DEBUG, INFO, WARNING or ERROR; DEBUG also shows library frames (OCPP, Modbus)")
+
+    @field_validator("business_partition")
+    @classmethod
+    def _partition(cls, v: str) -> str:
+        return str(Partition.parse(v))
 
     @field_validator("database_url")
     @classmethod

@@ -1,13 +1,14 @@
-"""SQL for fuelling transactions (each row one ``FuellingCompleted`` payload)."""
+"""SQL that writes the fuelling context's tables: transactions and gaps, each recorded once."""
 
 from __future__ import annotations
 
 import psycopg
 
-from telemetry.contracts.events.fuelling import FuellingCompleted
+from business_services.fuelling.model import SettleGap
+from telemetry.contracts.events.fuelling import FuellingCompleted, FuellingGap
 
 
-async def record(conn: psycopg.AsyncConnection, event_id: str, t: FuellingCompleted) -> bool:
+async def add_fuelling(conn: psycopg.AsyncConnection, event_id: str, t: FuellingCompleted) -> bool:
     """Insert once; False when this transaction (by event id or natural key) is already recorded."""
     cur = await conn.execute(
         """INSERT INTO business.fuelling_transactions (event_id, station, pump, fuelling_point, nozzle, grade,
@@ -20,11 +21,24 @@ async def record(conn: psycopg.AsyncConnection, event_id: str, t: FuellingComple
     return cur.rowcount == 1
 
 
-async def recent(conn: psycopg.AsyncConnection, station: str, limit: int = 50) -> list[dict[str, object]]:
+async def add_gap(conn: psycopg.AsyncConnection, event_id: str, gap: FuellingGap) -> bool:
+    """Insert once; False when this event id is already recorded."""
     cur = await conn.execute(
-        """SELECT pump, fuelling_point, nozzle, grade, transaction_no, volume_l, amount_fen, price_fen_per_l,
-                  totalizer_before_l, totalizer_after_l, started_at, ended_at
-           FROM business.fuelling_transactions WHERE station = %s ORDER BY ended_at DESC LIMIT %s""",
-        (station, limit))
-    names = [c.name for c in cur.description or ()]
-    return [dict(zip(names, row, strict=True)) for row in await cur.fetchall()]
+        """INSERT INTO business.fuelling_gaps (event_id, station, pump, fuelling_point, nozzle, grade,
+               missing_transactions, totalizer_from_l, totalizer_to_l, volume_l, detected_at)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+           ON CONFLICT (event_id) DO NOTHING""",
+        (event_id, gap.station, gap.pump, gap.fuelling_point, gap.nozzle, gap.grade, list(gap.missing_transactions),
+         gap.totalizer_from_l, gap.totalizer_to_l, gap.volume_l, gap.detected_at))
+    return cur.rowcount == 1
+
+
+async def settle_gap(conn: psycopg.AsyncConnection, command: SettleGap) -> str | None:
+    """Close an open gap; its station, or None when there is no such gap or it is already settled."""
+    cur = await conn.execute(
+        """UPDATE business.fuelling_gaps SET status = 'settled', settled_at = %s, settled_by = %s,
+               settlement_note = %s
+           WHERE id = %s AND status = 'open' RETURNING station""",
+        (command.at, command.by, command.note, command.gap_id))
+    row = await cur.fetchone()
+    return None if row is None else str(row[0])

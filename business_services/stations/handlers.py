@@ -12,9 +12,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import psycopg
-
 from business_services.audit.model import AuditEntry
+from business_services.messagebus import Handler
 from business_services.stations import repository, views
 from business_services.stations.model import (
     Conflict,
@@ -39,7 +38,6 @@ from business_services.unit_of_work import UnitOfWork
 from telemetry.contracts.commands import command_topic
 from telemetry.contracts.events import MAX_EVENT_BYTES, CloudEvent
 from telemetry.contracts.master_data import REPLACE_MASTER_DATA, MasterDataApplied
-from telemetry.contracts.topics import EventTopic
 
 SOURCE = "forecourt/head-office/stations"
 
@@ -250,7 +248,15 @@ async def put_schedule_day(cmd: PutScheduleDay, uow: UnitOfWork) -> int:
     return version
 
 
-async def on_master_data_applied(conn: psycopg.AsyncConnection, event: CloudEvent, origin: EventTopic) -> None:
-    """The station reports the list version it holds (the consumer runs this once per event id)."""
+async def record_master_data_applied(event: CloudEvent, uow: UnitOfWork) -> bool:
+    """The station reports the list version it holds (its station is the topic's: the intake checked it)."""
     applied = MasterDataApplied.from_event(event)
-    await repository.record_edge_version(conn, origin.station, applied.version, event.time)
+    return await repository.record_edge_version(uow.conn, applied.station, applied.version, event.time)
+
+
+EVENT_HANDLERS: dict[str, list[Handler]] = {MasterDataApplied.TYPE: [record_master_data_applied]}
+COMMAND_HANDLERS: dict[type, Handler] = {
+    CreateStation: create_station, ImportStation: import_station, EditStation: edit_station, PutDevice: put_device,
+    PutTank: put_tank, RemoveTank: remove_tank, PutNozzle: put_nozzle, PutShift: put_shift,
+    PutScheduleDay: put_schedule_day,
+}

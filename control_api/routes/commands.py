@@ -5,6 +5,10 @@ company this API serves) and waits for the edge node's acknowledgement on that s
 ``command.acknowledged`` events (parsed with ``Acknowledgement``, the model the edge builds): 200 with
 the result, or 504 with the command id when the station does not
 answer in time (its answer may come later).
+
+Needs ``device:command`` and the station in the caller's scope, and an ``Idempotency-Key``: a retried
+request gets the first answer and never sends the command twice (``control_api/idempotency.py``). Each
+command is audited (``command.<type>``: who, what, which station) before it is sent.
 """
 
 from __future__ import annotations
@@ -14,9 +18,14 @@ from typing import Annotated, Any, cast
 
 import aiomqtt
 from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
-from control_api.deps import Station
+from business_services.audit.model import AuditEntry
+from business_services.unit_of_work import UnitOfWork
+from control_api.deps import Db, Station
+from control_api.idempotency import IdempotencyKey, once
+from control_api.security import Principal, require
 from telemetry.contracts.broker import BrokerAddress
 from telemetry.contracts.commands import ACKNOWLEDGED, COMMANDS, Acknowledgement, command_topic
 from telemetry.contracts.events import CloudEvent
@@ -45,27 +54,41 @@ def _broker(request: Request) -> BrokerAddress:
     return cast(BrokerAddress, broker)
 
 
-Broker = Annotated[BrokerAddress, Depends(_broker)]
-
-
-def _group(request: Request) -> str:
-    return cast(str, request.app.state.group)
-
-
-Group = Annotated[str, Depends(_group)]
-
-
 @router.post("", response_model=CommandAnswer)
-async def send(station: Station, body: CommandRequest, broker: Broker, group: Group) -> CommandAnswer:
+async def send(who: Annotated[Principal, Depends(require("device:command"))], station: Station,
+               body: CommandRequest, db: Db, key: IdempotencyKey, request: Request) -> JSONResponse:
+    who.check_station(station)
+    _check(body)         # a wrong request is refused here, before it reaches the station
+    broker, group = _broker(request), cast(str, request.app.state.group)
+    return await once(request, db, who, key, lambda: _send(station, body, broker, group, db, who))
+
+
+def _check(body: CommandRequest) -> None:
     model = COMMANDS.get(body.type)
     if model is None:
         raise HTTPException(422, f"未知命令 (unknown command) {body.type[:64]!r}; expected one of {sorted(COMMANDS)}")
     try:
-        model.model_validate(body.data)  # a wrong request is refused here, before it reaches the station
+        model.model_validate(body.data)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
         raise HTTPException(422, f"命令参数错误 (bad command): {problems}") from exc
+
+
+PERSONAL = frozenset({"id_tags", "id_tag"})   # card numbers: the audit records how many, not which
+
+
+def _auditable(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: (f"<{len(v) if isinstance(v, list | dict) else 1} masked>" if k in PERSONAL else v)
+            for k, v in data.items()}
+
+
+async def _send(station: str, body: CommandRequest, broker: BrokerAddress, group: str, db: Db,
+                who: Principal) -> CommandAnswer:
     command = CloudEvent(source="forecourt/control-api", type=body.type, data=body.data)
+    async with db.connection() as conn, UnitOfWork(conn, who.actor) as uow:
+        action = body.type if body.type.startswith("command.") else f"command.{body.type}"
+        await uow.audit(AuditEntry(action, f"{station}/{body.data.get('device', '')}", station,
+                                   after={"command_id": command.id, "data": _auditable(body.data)}))
     async with aiomqtt.Client(**broker.client_kwargs()) as client:
         await client.subscribe(event_topic(group, station, ACKNOWLEDGED), qos=1)
         await client.publish(command_topic(group, station, body.type), command.to_bytes(), qos=1)

@@ -1,16 +1,22 @@
-"""Device telemetry: latest values over REST, and a WebSocket that streams changes."""
+"""Device telemetry: latest values over REST, and a WebSocket that streams changes.
+
+Both need ``device:read`` and the station in the caller's scope; the WebSocket takes its token as the
+``access_token`` query parameter and is closed with 4401 (no valid login) or 4403 (not allowed).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 from datetime import datetime
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, WebSocket, WebSocketDisconnect, status
+from fastapi import APIRouter, Depends, HTTPException, WebSocket, WebSocketDisconnect, status
 from pydantic import BaseModel
 
 from control_api.database import DatabaseUnavailable
 from control_api.deps import Db, Device, Station, WsHub
+from control_api.security import Principal, require
 from telemetry.queries import DeviceLatest, device_latest
 
 router = APIRouter(prefix="/api/v1/stations/{station}/devices/{device}", tags=["devices"])
@@ -41,7 +47,9 @@ class DeviceLatestPublic(BaseModel):
 
 
 @router.get("/latest", response_model=DeviceLatestPublic)
-async def latest(station: Station, device: Device, db: Db) -> DeviceLatestPublic:
+async def latest(station: Station, device: Device, db: Db,
+                 who: Annotated[Principal, Depends(require("device:read"))]) -> DeviceLatestPublic:
+    who.check_station(station)
     async with db.connection() as conn:
         found = await device_latest(conn, station, device)
     if found is None:
@@ -50,8 +58,10 @@ async def latest(station: Station, device: Device, db: Db) -> DeviceLatestPublic
 
 
 @router.websocket("/stream")
-async def stream(websocket: WebSocket, station: Station, device: Device, db: Db, hub: WsHub) -> None:
+async def stream(websocket: WebSocket, station: Station, device: Device, db: Db, hub: WsHub,
+                 who: Annotated[Principal, Depends(require("device:read"))]) -> None:
     """Sends ``{"type": "snapshot", ...}`` first, then ``{"type": "update", "values": {changed}}``."""
+    who.check_station(station, websocket)
     await websocket.accept()
     wake = hub.subscribe((station, device))
     sent: dict[str, ValuePublic] = {}

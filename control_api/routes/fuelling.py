@@ -6,11 +6,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
-from business_services.fuelling import repository
+from business_services.fuelling import views
 from control_api.deps import Db, Station
+from control_api.security import Principal, require
 
 router = APIRouter(prefix="/api/v1/stations/{station}/fuelling-transactions", tags=["fuelling"])
 
@@ -31,8 +32,10 @@ class FuellingPublic(BaseModel):
 
 
 @router.get("", response_model=list[FuellingPublic])
-async def recent(station: Station, db: Db, limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[FuellingPublic]:
+async def recent(station: Station, db: Db, who: Annotated[Principal, Depends(require("fuelling:read"))],
+                 limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[FuellingPublic]:
     """The newest fuellings first."""
+    who.check_station(station)
     async with db.connection() as conn:
-        rows = await repository.recent(conn, station, limit)
+        rows = await views.recent_fuellings(conn, station, limit)
     return [FuellingPublic.model_validate(r) for r in rows]

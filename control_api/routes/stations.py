@@ -2,9 +2,10 @@
 
 Reads need ``station:read``, changes ``station:write``; every route that names a station checks the caller's
 scope, and the list shows only the stations in it. Each change runs one handler of
-``business_services/stations/handlers.py`` in a unit of work (audited, the list's version one up, the list
-sent to the station). A station server (``FORECOURT_ROLE=station``) holds a read-only copy: changes there are
-refused with 409. Contact phones are masked for callers who may not change the station.
+``business_services/stations/handlers.py`` through the message bus in a unit of work (audited, the list's
+version one up, the list sent to the station). A station server (``FORECOURT_ROLE=station``) holds a
+read-only copy: changes there are refused with 409.
+Contact phones are masked for callers who may not change the station.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, sta
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 
+from business_services.access.model import mask_phone
 from business_services.stations import handlers, views
 from business_services.stations.model import (
     Conflict,
@@ -100,25 +102,20 @@ class Changed(BaseModel):
     version: int                   # the station's master-data version after the request
 
 
-def mask_phone(phone: str) -> str:
-    digits = phone.strip()
-    return digits[:3] + "****" + digits[-4:] if len(digits) >= 8 else "****"
-
-
 def _masked(station: dict[str, Any], who: Principal) -> dict[str, Any]:
     if who.may("station:write"):
         return station
     return {**station, "contacts": [{**c, "phone": mask_phone(c["phone"])} for c in station["contacts"]]}
 
 
-async def _run(request: Request, db: Any, who: Principal, handler: Any, command: Any) -> Changed | JSONResponse:
+async def _run(request: Request, db: Any, who: Principal, command: Any) -> Changed | JSONResponse:
     """Run one change in a unit of work; rule errors become 422 (``errors: [{field, message}]``), 404 or 409."""
     if not getattr(request.app.state, "owns_master_data", True):   # a station server (forecourt/roles.py)
         raise HTTPException(status.HTTP_409_CONFLICT, "站点主数据由总部维护，请在总部后台修改 "
                                                       "(master data is kept at head office; change it there)")
     try:
         async with db.connection() as conn, UnitOfWork(conn, who.actor) as uow:
-            return Changed(version=await handler(command, uow))
+            return Changed(version=await request.app.state.bus.handle(command, uow))
     except MasterDataError as exc:
         return JSONResponse({"detail": exc.message, "errors": [{"field": exc.field, "message": exc.message}]},
                             status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
@@ -190,13 +187,13 @@ async def create_station(body: StationCreate, request: Request, db: Db, who: Wri
     if who.stations is not None:
         raise HTTPException(status.HTTP_403_FORBIDDEN,
                             "只有总部账号可以新建站点 (only head-office users create stations)")
-    return await _run(request, db, who, handlers.create_station, handlers.CreateStation(body.record(body.code)))
+    return await _run(request, db, who, handlers.CreateStation(body.record(body.code)))
 
 
 @router.put("/{station}", response_model=Changed)
 async def edit_station(station: Station, body: StationBody, request: Request, db: Db, who: Writer) -> Any:
     who.check_station(station)
-    return await _run(request, db, who, handlers.edit_station, handlers.EditStation(body.record(station)))
+    return await _run(request, db, who, handlers.EditStation(body.record(station)))
 
 
 @router.put("/{station}/devices/{device}/settings", response_model=Changed)
@@ -210,8 +207,7 @@ async def put_device(station: Station, device: DeviceCode, body: DeviceBody, req
                      "message": e["msg"]} for e in exc.errors()[:10]]
         return JSONResponse({"detail": "设备参数不合规 (the device settings are not a valid station-file entry)",
                              "errors": problems}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
-    return await _run(request, db, who, handlers.put_device,
-                      handlers.PutDevice(station, Device(device, body.kind, body.settings)))
+    return await _run(request, db, who, handlers.PutDevice(station, Device(device, body.kind, body.settings)))
 
 
 @router.put("/{station}/nozzles/{device}/{fuelling_point}/{number}", response_model=Changed)
@@ -219,36 +215,33 @@ async def put_nozzle(station: Station, device: DeviceCode, fuelling_point: Fuell
                      body: NozzleBody, request: Request, db: Db, who: Writer) -> Any:
     """Add a nozzle or change its grade; the station's edge node receives the new list."""
     who.check_station(station)
-    return await _run(request, db, who, handlers.put_nozzle,
-                      handlers.PutNozzle(station, Nozzle(device, fuelling_point, number, body.grade)))
+    return await _run(request, db, who, handlers.PutNozzle(station, Nozzle(device, fuelling_point, number, body.grade)))
 
 
 @router.put("/{station}/tanks/{number}", response_model=Changed)
 async def put_tank(station: Station, number: Annotated[int, Path(ge=1, le=99)], body: TankBody, request: Request,
                    db: Db, who: Writer) -> Any:
     who.check_station(station)
-    return await _run(request, db, who, handlers.put_tank,
-                      handlers.PutTank(station, Tank(number, body.grade, body.capacity_l)))
+    return await _run(request, db, who, handlers.PutTank(station, Tank(number, body.grade, body.capacity_l)))
 
 
 @router.delete("/{station}/tanks/{number}", response_model=Changed)
 async def remove_tank(station: Station, number: Annotated[int, Path(ge=1, le=99)], request: Request, db: Db,
                       who: Writer) -> Any:
     who.check_station(station)
-    return await _run(request, db, who, handlers.remove_tank, handlers.RemoveTank(station, number))
+    return await _run(request, db, who, handlers.RemoveTank(station, number))
 
 
 @router.put("/{station}/shifts/{code}", response_model=Changed)
 async def put_shift(station: Station, code: Annotated[str, Path(max_length=32)], body: ShiftBody, request: Request,
                     db: Db, who: Writer) -> Any:
     who.check_station(station)
-    return await _run(request, db, who, handlers.put_shift,
-                      handlers.PutShift(station, ShiftDefinition(code, body.name, body.starts, body.ends)))
+    shift = ShiftDefinition(code, body.name, body.starts, body.ends)
+    return await _run(request, db, who, handlers.PutShift(station, shift))
 
 
 @router.put("/{station}/schedule/{day}/{shift}", response_model=Changed)
 async def put_schedule_day(station: Station, day: date, shift: Annotated[str, Path(max_length=32)],
                            body: ScheduleBody, request: Request, db: Db, who: Writer) -> Any:
     who.check_station(station)
-    return await _run(request, db, who, handlers.put_schedule_day,
-                      handlers.PutScheduleDay(station, ScheduleDay(day, shift, tuple(body.staff))))
+    return await _run(request, db, who, handlers.PutScheduleDay(station, ScheduleDay(day, shift, tuple(body.staff))))

@@ -1,6 +1,7 @@
 """``forecourt demo`` as a user runs it: no configuration, volume and amount rise, Ctrl-C leaves nothing behind."""
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -41,13 +42,16 @@ def test_demo_runs_with_nothing_configured_and_stops_cleanly() -> None:
     demo = subprocess.Popen([sys.executable, "-m", "forecourt.cli", "demo", "--api-port", str(api_port),
                              "--every", "1"], env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
                             cwd=Path(__file__).parents[2])
-    url = f"http://127.0.0.1:{api_port}/api/v1/stations/demo-01/devices/disp-01/latest"
+    base = f"http://127.0.0.1:{api_port}"
+    url = f"{base}/api/v1/stations/demo-01/devices/disp-01/latest"
     seen: dict[str, list[tuple[float, int]]] = {"fp1": [], "fp2": []}
+    auth: dict[str, str] = {}
     try:
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline and not _rising(seen):
             try:
-                values = httpx.get(url, timeout=2).json()["values"]
+                auth = auth or _log_in_as("attendant", log.read_text(errors="replace"), base)
+                values = httpx.get(url, timeout=2, headers=auth).json()["values"]
                 for fp in ("fp1", "fp2"):
                     if values[f"{fp}/state"]["value"] == 8:        # fuelling
                         seen[fp].append((values[f"{fp}/volume"]["value"], values[f"{fp}/amount"]["value"]))
@@ -66,6 +70,16 @@ def test_demo_runs_with_nothing_configured_and_stops_cleanly() -> None:
     time.sleep(0.5)
     assert _processes_using(str(data_dir)) == [], "the demo left processes behind"
     shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def _log_in_as(username: str, output: str, base: str) -> dict[str, str]:
+    """Log in with the password the demo printed for ``username`` ({} while it has printed none yet)."""
+    found = re.search(rf"^  {username} +(\S+) ", output, re.MULTILINE)
+    if found is None:
+        return {}
+    answer = httpx.post(f"{base}/api/v1/auth/token", data={"username": username, "password": found[1]}, timeout=5)
+    assert answer.status_code == 200, answer.text
+    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
 
 
 def _rising(seen: dict[str, list[tuple[float, int]]]) -> bool:

@@ -18,8 +18,13 @@ import httpx
 import pytest
 from pymodbus.client import AsyncModbusTcpClient
 
+from control_api.security import TokenIssuer
 from forecourt.local import free_port
 from telemetry.contracts.broker import BrokerAddress
+from tests.support.auth import headers
+
+SECRET = "walking-skeleton-secret-" + "7" * 16     # FORECOURT_JWT_SECRET of the API process, so we can sign
+READER = headers(TokenIssuer(SECRET), "device:read", stations=frozenset({"e2e-01"}))
 
 pytestmark = pytest.mark.e2e
 
@@ -32,7 +37,7 @@ def _spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[
 
 
 def _latest(api: str) -> dict[str, dict[str, object]]:
-    r = httpx.get(f"{api}/api/v1/stations/e2e-01/devices/disp-01/latest", timeout=2)
+    r = httpx.get(f"{api}/api/v1/stations/e2e-01/devices/disp-01/latest", timeout=2, headers=READER)
     return r.json()["values"] if r.status_code == 200 else {}
 
 
@@ -65,7 +70,7 @@ devices:
 """)
     edge_metrics, ingest_metrics = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("FORECOURT_")}
-    env.update(FORECOURT_DATABASE_URL=database_url, FORECOURT_MQTT_URL=broker.url(),
+    env.update(FORECOURT_JWT_SECRET=SECRET, FORECOURT_DATABASE_URL=database_url, FORECOURT_MQTT_URL=broker.url(),
                FORECOURT_MQTT_V5="true" if broker.mqtt5 else "false", FORECOURT_GROUP=group,
                FORECOURT_INGEST_GROUP=group, FORECOURT_PRIMARY_HOST_ID=f"host-{group}",
                FORECOURT_API_PORT=str(api_port),

@@ -1,14 +1,28 @@
-"""Access tokens for tests of routes: a caller with the given permissions and stations, signed by the app."""
+"""Access tokens for tests of routes: a caller with the given permissions and stations, signed by the app
+(``bearer``) or by ``TEST_TOKENS``, the issuer tests hand to ``api_service`` / ``create_app``."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
+from business_services.access.model import PERMISSIONS
 from control_api.security import Principal, TokenIssuer
+
+TEST_TOKENS = TokenIssuer("forecourt-tests-only-" + "0" * 32)
+EVERYTHING = tuple(PERMISSIONS)
+
+
+def headers(issuer: TokenIssuer, *permissions: str, stations: frozenset[str] | None = None,
+            username: str = "tester", roles: frozenset[str] = frozenset()) -> dict[str, str]:
+    who = Principal(username, None, roles, frozenset(permissions), stations)
+    return {"Authorization": f"Bearer {issuer.issue(who)}"}
 
 
 def bearer(app: FastAPI, *permissions: str, stations: frozenset[str] | None = None, username: str = "tester",
            roles: frozenset[str] = frozenset()) -> dict[str, str]:
-    issuer: TokenIssuer = app.state.tokens
-    who = Principal(username, None, roles, frozenset(permissions), stations)
-    return {"Authorization": f"Bearer {issuer.issue(who)}"}
+    return headers(app.state.tokens, *permissions, stations=stations, username=username, roles=roles)
+
+
+def admin_headers(*permissions: str) -> dict[str, str]:
+    """Headers of a caller holding ``permissions`` (every permission when none are named), every station."""
+    return headers(TEST_TOKENS, *(permissions or EVERYTHING))

@@ -11,7 +11,6 @@ import json
 import re
 from collections.abc import Iterator
 
-import httpx
 import pytest
 import websockets
 from fastapi.routing import APIRoute, APIWebSocketRoute
@@ -20,12 +19,14 @@ from control_api.app import ROUTERS
 from control_api.limits import MAX_BODY_BYTES
 from forecourt.local import free_port
 from telemetry.contracts.broker import BrokerAddress
-from tests.integration.api.support import refused, running_api
+from tests.integration.api.support import client, refused, running_api, ws_token
 
 pytestmark = pytest.mark.integration
 
-GOOD = {"station": "st-01", "device": "disp-01", "fuelling_point": "1", "number": "1", "code": "early",
-        "day": "2026-12-04", "shift": "early"}
+GOOD = {"station": "st-01", "device": "disp-01", "user_id": "1", "key_id": "1",   # and ids of records (a UUID; a
+        "job_id": "00000000-0000-4000-8000-000000000000",                          # bad one is any 4xx)
+        "request_id": "00000000-0000-4000-8000-000000000000",
+        "fuelling_point": "1", "number": "1", "code": "early", "day": "2026-12-04", "shift": "early"}
 CODES = {"station": "站点编码", "device": "设备编码"}    # parameters the code rule answers; others: any 4xx
 # (path segment as sent, percent-encoded where a URL needs it; whether the code rule answers it with 422)
 BAD_CODES = [("%00", True), ("st%0001", True), ("+", True), ("%23", True), ("st-%2B", True), ("%20", True),
@@ -68,7 +69,7 @@ def _fill(template: str, **values: str) -> str:
 async def _ws_status(port: int, path: str) -> int:
     """The HTTP status of a refused WebSocket handshake, or 101 when it was accepted."""
     try:
-        async with websockets.connect(f"ws://127.0.0.1:{port}{path}", open_timeout=10):
+        async with websockets.connect(f"ws://127.0.0.1:{port}{path}?access_token={ws_token()}", open_timeout=10):
             return 101
     except websockets.InvalidStatus as exc:
         return exc.response.status_code
@@ -77,11 +78,10 @@ async def _ws_status(port: int, path: str) -> int:
 async def test_bad_codes_are_refused_on_every_route(database_url: str, broker: BrokerAddress) -> None:
     routes = list(_routes())
     assert {"WS", "POST", "GET"} <= {m for m, _ in routes}
-    async with running_api(database_url, broker) as port, httpx.AsyncClient(
-            base_url=f"http://127.0.0.1:{port}", timeout=20) as http:
+    async with running_api(database_url, broker) as port, client(port) as http:
         counted_before, refused_here = await refused(http, "bad-code"), 0
         for method, template in routes:
-            for name in re.findall(r"\{(\w+)\}", template):
+            for name in set(re.findall(r"\{(\w+)\}", template)) & {"station", "device"}:
                 for segment, by_rule in BAD_CODES:
                     path = _fill(template, **{name: segment})
                     if method == "WS":
@@ -99,8 +99,7 @@ async def test_bad_codes_are_refused_on_every_route(database_url: str, broker: B
 
 
 async def test_bad_bodies_and_queries_get_a_4xx_with_a_message(database_url: str, broker: BrokerAddress) -> None:
-    async with running_api(database_url, broker) as port, httpx.AsyncClient(
-            base_url=f"http://127.0.0.1:{port}", timeout=20) as http:
+    async with running_api(database_url, broker) as port, client(port) as http:
         for method, template in _routes():
             if method == "WS":
                 continue
@@ -146,8 +145,7 @@ def _chunked(data: bytes, size: int = 8192) -> list[bytes]:
 async def test_bodies_over_the_limit_are_refused_before_they_are_read(database_url: str,
                                                                       broker: BrokerAddress) -> None:
     padding = json.dumps({"type": "command.set_price", "data": {"pad": "x" * (MAX_BODY_BYTES + 40_000)}})
-    async with running_api(database_url, broker) as port, httpx.AsyncClient(
-            base_url=f"http://127.0.0.1:{port}", timeout=20) as http:
+    async with running_api(database_url, broker) as port, client(port) as http:
         counted_before, refused_here = await refused(http, "body-too-large"), 0
         for method, template in _routes():
             if method == "WS":
@@ -176,8 +174,7 @@ async def test_bodies_over_the_limit_are_refused_before_they_are_read(database_u
 
 async def test_a_command_while_the_broker_is_away_is_503(database_url: str) -> None:
     nobody = BrokerAddress(host="127.0.0.1", port=free_port())          # nothing listens there
-    async with running_api(database_url, nobody) as port, httpx.AsyncClient(
-            base_url=f"http://127.0.0.1:{port}", timeout=20) as http:
+    async with running_api(database_url, nobody) as port, client(port) as http:
         counted_before = await refused(http, "broker-unavailable")
         answer = await http.post("/api/v1/stations/st-01/commands", json={
             "type": "command.stop_fuelling", "data": {"device": "disp-01", "fuelling_point": 1}})

@@ -3,13 +3,14 @@
 import asyncio
 import contextlib
 
-import httpx
 import pytest
 
 from edge_nodes.runtime import EdgeNode
 from forecourt.local import free_port, wait_for_port
 from forecourt.services import api_service
 from telemetry.contracts.broker import BrokerAddress
+from tests.integration.api.support import client
+from tests.support.auth import TEST_TOKENS
 from tests.support.station import dispenser, station_for
 
 pytestmark = pytest.mark.integration
@@ -20,11 +21,11 @@ async def test_a_price_change_through_the_api(database_url: str, broker: BrokerA
     async with dispenser() as server:
         node = EdgeNode(station_for(server, code="st-api"), broker, group=group)
         tasks = [asyncio.create_task(node.run()),
-                 asyncio.create_task(api_service(database_url, "127.0.0.1", port, broker, group))]
+                 asyncio.create_task(api_service(database_url, "127.0.0.1", port, broker, group, TEST_TOKENS))]
         try:
             await asyncio.wait_for(node.connected.wait(), 10)
             await wait_for_port("127.0.0.1", port)
-            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=20) as http:
+            async with client(port, "device:command") as http:
                 answer = await http.post("/api/v1/stations/st-api/commands", json={
                     "type": "command.set_price",
                     "data": {"device": "disp-01", "fuelling_point": 1, "nozzle": 2, "price_fen_per_l": 851}})

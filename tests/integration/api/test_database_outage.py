@@ -15,7 +15,7 @@ import websockets
 
 from forecourt.local import EmbeddedPostgres
 from forecourt.migrations import migrate
-from tests.integration.api.support import refused, running_api
+from tests.integration.api.support import client, refused, running_api, ws_token
 
 pytestmark = pytest.mark.integration
 
@@ -40,8 +40,7 @@ async def test_reads_answer_503_during_an_outage_and_recover_after_it() -> None:
         migrate(url)
         port = pg.port
         # the client's timeout is far below the pool's default 30 s wait, which the old code sat out
-        async with running_api(url) as api, httpx.AsyncClient(base_url=f"http://127.0.0.1:{api}",
-                                                               timeout=10) as http:
+        async with running_api(url) as api, client(api, timeout=10) as http:
             assert (await http.get("/healthz")).status_code == 200
             assert (await http.get(READS[0])).status_code == 404     # no data yet, but the database answers
 
@@ -54,7 +53,7 @@ async def test_reads_answer_503_during_an_outage_and_recover_after_it() -> None:
                     assert answer.headers["retry-after"].isdigit()
                     assert "数据库暂时不可用" in answer.json()["detail"] and "retry" in answer.json()["detail"]
             assert await refused(http, "database-unavailable") == counted_before + 4    # /healthz is not refused
-            ws_url = f"ws://127.0.0.1:{api}/api/v1/stations/st-01/devices/disp-01/stream"
+            ws_url = f"ws://127.0.0.1:{api}/api/v1/stations/st-01/devices/disp-01/stream?access_token={ws_token()}"
             async with websockets.connect(ws_url) as ws:
                 with pytest.raises(websockets.ConnectionClosed) as closed:
                     await asyncio.wait_for(ws.recv(), 10)

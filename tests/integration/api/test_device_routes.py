@@ -6,7 +6,6 @@ import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
-import httpx
 import psycopg
 import pytest
 import websockets
@@ -15,6 +14,8 @@ from forecourt.local import free_port, wait_for_port
 from forecourt.services import api_service
 from telemetry.records import MetricDef, PointRow, SourceStatus
 from telemetry.storage.repository import TelemetryWriter
+from tests.integration.api.support import client, ws_token
+from tests.support.auth import TEST_TOKENS
 
 pytestmark = pytest.mark.integration
 
@@ -22,7 +23,7 @@ pytestmark = pytest.mark.integration
 @contextlib.asynccontextmanager
 async def api(database_url: str) -> AsyncIterator[int]:
     port = free_port()
-    task = asyncio.create_task(api_service(database_url, "127.0.0.1", port))
+    task = asyncio.create_task(api_service(database_url, "127.0.0.1", port, tokens=TEST_TOKENS))
     await wait_for_port("127.0.0.1", port)
     try:
         yield port
@@ -47,7 +48,7 @@ async def _write(database_url: str, volume: float, ts: datetime, *, with_state: 
 
 async def test_latest_and_stream(database_url: str) -> None:
     await _write(database_url, 1.25, datetime(2026, 1, 1, 8, 0, tzinfo=UTC))
-    async with api(database_url) as port, httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+    async with api(database_url) as port, client(port, "device:read") as http:
         missing = await http.get("/api/v1/stations/st-01/devices/nope/latest")
         assert missing.status_code == 404 and "没有上报过数据" in missing.json()["detail"]
 
@@ -58,7 +59,7 @@ async def test_latest_and_stream(database_url: str) -> None:
         assert body["values"]["fp1/state"]["value"] == 8 and isinstance(body["values"]["fp1/state"]["value"], int)
 
         url = f"ws://127.0.0.1:{port}/api/v1/stations/st-01/devices/disp-01/stream"
-        async with websockets.connect(url) as ws:
+        async with websockets.connect(f"{url}?access_token={ws_token('device:read')}") as ws:
             snapshot = json.loads(await asyncio.wait_for(ws.recv(), 5))
             assert snapshot["type"] == "snapshot" and snapshot["values"]["fp1/volume"]["value"] == 1.25
             await _write(database_url, 2.5, datetime(2026, 1, 1, 8, 0, 1, tzinfo=UTC), with_state=False)

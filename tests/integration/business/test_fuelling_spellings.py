@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from business_services.consumer import REGISTRY, EventConsumer
-from business_services.fuelling import repository
+from business_services.fuelling import views
 from edge_nodes.transactions import fuelling_event
 from telemetry.contracts.broker import BrokerAddress
 
@@ -39,7 +39,7 @@ async def test_the_legacy_spelling_is_recorded_and_a_repeat_under_the_new_one_is
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
         await consumer.handle(conn, "forecourt/v1/g/st-01/events/fueling.completed", _legacy(new))
         await consumer.handle(conn, "forecourt/v1/g/st-01/events/fuelling.completed", new)
-        [row] = await repository.recent(conn, "st-01")
+        [row] = await views.recent_fuellings(conn, "st-01")
         dead = await (await conn.execute("SELECT count(*) FROM business.event_dead_letters")).fetchone()
     assert (row["volume_l"], row["totalizer_before_l"], row["totalizer_after_l"]) == (
         Decimal("20.30"), Decimal("999.70"), Decimal("1020.00"))
@@ -53,5 +53,5 @@ async def test_the_new_spelling_alone_is_recorded_with_exact_litres(database_url
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
         await consumer.handle(conn, "forecourt/v1/g/st-01/events/fuelling.completed",
                               fuelling_event("st-01", "disp-01", 1, record).to_bytes())
-        [row] = await repository.recent(conn, "st-01")
+        [row] = await views.recent_fuellings(conn, "st-01")
     assert (row["volume_l"], row["totalizer_before_l"]) == (Decimal("0.30"), Decimal("1000.00"))

@@ -16,7 +16,6 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import aiomqtt
-import httpx
 import psycopg
 import pytest
 
@@ -26,6 +25,8 @@ from forecourt.local import free_port, wait_for_port
 from forecourt.services import api_service
 from telemetry.contracts.session import host_state
 from telemetry.contracts.topics import event_topic, state_topic
+from tests.integration.api.support import client
+from tests.support.auth import TEST_TOKENS
 from tests.support.events import FUELLING, envelope, fuelling, running, wait_for
 from tests.support.mosquitto import HOST_ID, MOSQUITTO, Secured, mosquitto
 from tests.support.station import dispenser, station_for
@@ -93,11 +94,11 @@ async def test_the_whole_command_flow_under_the_generated_acl(secured: Secured, 
         node = EdgeNode(station_for(server, code="st-01"), secured.address("st-01"), group=g, primary_host=HOST_ID)
         tasks = [asyncio.create_task(node.run()),
                  asyncio.create_task(api_service(database_url, "127.0.0.1", port, secured.address("control-api"),
-                                                 group=g))]
+                                                 group=g, tokens=TEST_TOKENS))]
         try:
             await asyncio.wait_for(node.connected.wait(), 15)
             await wait_for_port("127.0.0.1", port)
-            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=20) as http:
+            async with client(port, "device:command", "fuelling:read") as http:
                 price = await http.post("/api/v1/stations/st-01/commands", json={
                     "type": "command.set_price",
                     "data": {"device": "disp-01", "fuelling_point": 1, "nozzle": 1, "price_fen_per_l": 802}})

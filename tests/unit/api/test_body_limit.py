@@ -62,6 +62,7 @@ async def test_body_limit(headers: list[tuple[bytes, bytes]], chunks: list[bytes
     assert (got, given) == (status, chunks_read)
     if status == 413:
         assert "请求体过大" in json.loads(body)["detail"] and f"{LIMIT} bytes" in json.loads(body)["detail"]
+        assert json.loads(body)["type"] == "https://forecourt.dev/problems/too-large"   # RFC 9457, as every error
         assert app.called is (chunks_read > 0)
     else:
         assert int(body) == sum(len(c) for c in chunks)

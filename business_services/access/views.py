@@ -1,0 +1,79 @@
+"""Read queries of people and access for the API: pages of users, API keys and the login log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+USER_SORTS = {"username": "u.username", "display_name": "u.display_name", "created_at": "u.created_at"}
+STATUSES = ("active", "disabled", "locked")
+
+
+async def _page(conn: psycopg.AsyncConnection, sql: str, params: dict[str, Any], order: str, limit: int,
+                offset: int) -> tuple[list[dict[str, Any]], int]:
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(f"SELECT count(*) AS n FROM ({sql}) AS q", params)  # noqa: S608 (our own text)
+        total = (await cur.fetchone() or {"n": 0})["n"]
+        await cur.execute(f"{sql} ORDER BY {order} LIMIT %(limit)s OFFSET %(offset)s",
+                          params | {"limit": limit, "offset": offset})
+        return list(await cur.fetchall()), int(total)
+
+
+async def users(conn: psycopg.AsyncConnection, *, q: str = "", role: str = "", station: str = "", status: str = "",
+                sort: str = "username", scope: frozenset[str] | None = None, user_id: int | None = None,
+                limit: int = 20, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+    """Users matching the filters, among those who share a station with ``scope`` (None: every user)."""
+    sql = """SELECT u.id, u.username, u.display_name, u.phone, u.disabled, u.locked_until, u.created_at,
+                    (u.locked_until IS NOT NULL AND u.locked_until > now()) AS locked,
+                    ARRAY(SELECT role FROM business.access_user_roles r WHERE r.user_id = u.id ORDER BY role) AS roles,
+                    ARRAY(SELECT o.code FROM business.access_user_units uu JOIN business.access_org_units o
+                          ON o.id = uu.unit_id WHERE uu.user_id = u.id ORDER BY o.code) AS units
+             FROM business.access_users u
+             WHERE (%(user_id)s::bigint IS NULL OR u.id = %(user_id)s)
+               AND (%(q)s = '' OR u.username ILIKE %(like)s OR u.display_name ILIKE %(like)s)
+               AND (%(role)s = '' OR EXISTS (SELECT 1 FROM business.access_user_roles r
+                                             WHERE r.user_id = u.id AND r.role = %(role)s))
+               AND (%(station)s = '' OR EXISTS (SELECT 1 FROM business.access_user_stations s
+                                                WHERE s.user_id = u.id AND s.station IN (%(station)s, '*')))
+               AND (%(scope)s::text[] IS NULL OR EXISTS (SELECT 1 FROM business.access_user_stations s
+                                             WHERE s.user_id = u.id AND s.station = ANY(%(scope)s)))
+               AND (%(status)s = '' OR (%(status)s = 'disabled' AND u.disabled)
+                    OR (%(status)s = 'locked' AND u.locked_until > now())
+                    OR (%(status)s = 'active' AND NOT u.disabled
+                        AND (u.locked_until IS NULL OR u.locked_until <= now())))"""
+    like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    params = {"q": q, "like": like, "role": role, "station": station, "status": status,
+              "scope": None if scope is None else sorted(scope), "user_id": user_id}
+    column = USER_SORTS[sort.removeprefix("-")]
+    order = f"{column} {'DESC' if sort.startswith('-') else 'ASC'}, u.id"
+    return await _page(conn, sql, params, order, limit, offset)
+
+
+async def login_log(conn: psycopg.AsyncConnection, *, username: str = "", result: str = "",
+                    scope: frozenset[str] | None = None, limit: int = 20, offset: int = 0
+                    ) -> tuple[list[dict[str, Any]], int]:
+    """Logins, newest first; with a ``scope``, only those of users who share a station with it."""
+    sql = """SELECT id, at, username, user_id, source, user_agent, result FROM business.access_login_log l
+             WHERE (%(username)s = '' OR username = %(username)s) AND (%(result)s = '' OR result = %(result)s)
+               AND (%(scope)s::text[] IS NULL OR EXISTS (SELECT 1 FROM business.access_user_stations s
+                                             WHERE s.user_id = l.user_id AND s.station = ANY(%(scope)s)))"""
+    params = {"username": username, "result": result, "scope": None if scope is None else sorted(scope)}
+    return await _page(conn, sql, params, "at DESC, id DESC", limit, offset)
+
+
+async def api_keys(conn: psycopg.AsyncConnection, *, limit: int = 20, offset: int = 0
+                   ) -> tuple[list[dict[str, Any]], int]:
+    sql = """SELECT id, prefix, partner, permissions, stations, created_by, created_at, revoked_at
+             FROM business.access_api_keys"""
+    return await _page(conn, sql, {}, "created_at DESC, id DESC", limit, offset)
+
+
+async def stations(conn: psycopg.AsyncConnection, codes: frozenset[str] | None) -> list[dict[str, str]]:
+    """Code and name of the given stations (every station when None), as the org tree knows them."""
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute("SELECT code, name FROM business.access_org_units WHERE kind = 'station' "
+                          "AND (%(codes)s::text[] IS NULL OR code = ANY(%(codes)s)) ORDER BY code",
+                          {"codes": None if codes is None else sorted(codes)})
+        return list(await cur.fetchall())

@@ -1,0 +1,10 @@
+"""Every list that can be exported to Excel: add a line here to give a list page its export."""
+
+from __future__ import annotations
+
+from business_services.audit import views as audit
+from business_services.exports.model import ExportKind
+
+KINDS = {k.name: k for k in (
+    ExportKind("audit", "审计记录", "audit:read", audit.AuditFilter, audit.COLUMNS, audit.count, audit.rows),
+)}

@@ -1,0 +1,104 @@
+"""``Idempotency-Key``: a retried POST gets the first answer instead of doing its work twice.
+
+A route that moves money or equipment takes ``key: IdempotencyKey`` and wraps its work::
+
+    return await once(request, db, who, key, lambda: do_the_work())
+
+The first request with a key stores the key (per caller) with a hash of the method, path and body, runs
+the work and stores its answer: a success, or a refusal or time-out the route raised (4xx, 504). A retry
+with the same key and request gets that answer again, marked ``Idempotent-Replayed: true``; the same key
+with another request is 422; a retry while the first is still running is 409. When the work fails
+otherwise (the database or broker away: nothing was confirmed) the key is forgotten, so a retry runs it.
+Keys are kept 24 hours (``forget_old``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+from fastapi import Header, HTTPException, Request
+from fastapi.responses import JSONResponse
+from psycopg.types.json import Jsonb
+from pydantic import BaseModel
+
+from control_api.database import Database
+from control_api.errors import problem
+from control_api.security import Principal
+
+IdempotencyKey = Annotated[str, Header(alias="Idempotency-Key", min_length=8, max_length=128,
+                                       description="幂等键：客户端为每个操作生成的唯一值（如 UUID），重试时原样发送 "
+                                                   "(a unique value per operation, e.g. a UUID; resend it on retry)")]
+REPLAYED = "Idempotent-Replayed"
+KEEP = "24 hours"
+
+
+async def _request_hash(request: Request) -> bytes:
+    parts = [request.method.encode(), request.url.path.encode(), await request.body()]
+    return hashlib.sha256(b"\n".join(parts)).digest()
+
+
+async def once(request: Request, db: Database, who: Principal, key: str,
+               work: Callable[[], Awaitable[BaseModel]]) -> JSONResponse:
+    digest = await _request_hash(request)
+    async with db.connection() as conn, conn.transaction():
+        cur = await conn.execute(
+            "INSERT INTO business.api_idempotency (caller, key, request_hash) VALUES (%s, %s, %s) "
+            "ON CONFLICT DO NOTHING RETURNING 1", (who.username, key, digest))
+        first = await cur.fetchone() is not None
+        if not first:
+            cur = await conn.execute("SELECT request_hash, status, body FROM business.api_idempotency "
+                                     "WHERE caller = %s AND key = %s", (who.username, key))
+            stored = await cur.fetchone()
+    if not first and stored is not None:
+        return _replay(key, digest, bytes(stored[0]), stored[1], stored[2])
+    try:
+        answer = await work()
+    except HTTPException as refused:
+        if refused.status_code < 500 or refused.status_code == 504:
+            await _store(db, who, key, refused.status_code, {"detail": str(refused.detail)})
+        else:
+            await _forget(db, who, key)
+        raise
+    except BaseException:
+        await _forget(db, who, key)
+        raise
+    body = answer.model_dump(mode="json")
+    await _store(db, who, key, 200, body)
+    return JSONResponse(body)
+
+
+def _replay(key: str, digest: bytes, stored_hash: bytes, status: int | None, body: Any) -> JSONResponse:
+    if stored_hash != digest:
+        return problem(422, f"幂等键 {key} 已用于另一个请求，请为新操作生成新的键 "
+                            "(this Idempotency-Key was used for a different request; send a new key for a new "
+                            "operation)", slug="idempotency-key-reused",
+                       errors=[{"field": "Idempotency-Key", "message": "已用于另一个请求 (used for another request)"}])
+    if status is None:
+        return problem(409, "同一幂等键的请求仍在处理中，请稍后重试 (the first request with this key is still "
+                            "running; retry shortly)", slug="idempotency-in-progress", headers={"Retry-After": "2"})
+    if status >= 400:
+        refused = problem(status, str(body.get("detail", "")))
+        refused.headers[REPLAYED] = "true"
+        return refused
+    return JSONResponse(body, status_code=status, headers={REPLAYED: "true"})
+
+
+async def _store(db: Database, who: Principal, key: str, status: int, body: dict[str, Any]) -> None:
+    async with db.connection() as conn, conn.transaction():
+        await conn.execute("UPDATE business.api_idempotency SET status = %s, body = %s WHERE caller = %s AND key = %s",
+                           (status, Jsonb(body), who.username, key))
+
+
+async def _forget(db: Database, who: Principal, key: str) -> None:
+    async with db.connection() as conn, conn.transaction():
+        await conn.execute("DELETE FROM business.api_idempotency WHERE caller = %s AND key = %s", (who.username, key))
+
+
+async def forget_old(db: Database) -> int:
+    """Drop keys older than a day; returns how many."""
+    async with db.connection() as conn, conn.transaction():
+        cur = await conn.execute("DELETE FROM business.api_idempotency WHERE created_at < now() - %s::interval",
+                                 (KEEP,))
+        return cur.rowcount
