@@ -2,8 +2,8 @@
 node receives the new list over the broker, keeps it on disk, reports its version back, and head office records
 it; an older list is ignored; a restarted edge starts with the list it kept; the station server holds a copy.
 
-The outbox publisher (``business_services/outbox.py``) is another helper's work in progress: until it lands,
-``publish_outbox`` below does what it will do (publish each unpublished row on its topic, QoS 1, mark it).
+The list leaves head office through the real outbox publisher (``business_services/outbox.py``);
+``republish`` sends an old list again, as a late redelivery would.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import pytest
 
 from business_services.audit.model import Actor
 from business_services.consumer import EventConsumer
+from business_services.outbox import MqttSink, OutboxPublisher
 from business_services.stations import copy, handlers, views
 from business_services.stations.model import Nozzle
 from business_services.unit_of_work import UnitOfWork
@@ -53,19 +54,14 @@ def station_database_url(postgres_server: str, template_database: str) -> Iterat
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
 
 
-async def publish_outbox(database_url: str, broker: BrokerAddress, *, newest_first: bool = False) -> list[str]:
-    """Publish every unpublished outbox row (what the outbox publisher will do); their event ids."""
-    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn, \
+async def republish(database_url: str, broker: BrokerAddress, event_id: str) -> None:
+    """Send an outbox row's event once more (a late, out-of-order redelivery)."""
+    async with await psycopg.AsyncConnection.connect(database_url) as conn, \
             aiomqtt.Client(**broker.client_kwargs()) as client:
-        cur = await conn.execute("SELECT seq, topic, payload FROM business.outbox WHERE published_at IS NULL "
-                                 "ORDER BY seq")
-        rows = await cur.fetchall()
-        ids = []
-        for seq, topic, payload in reversed(rows) if newest_first else rows:
-            await client.publish(topic, json.dumps(payload).encode(), qos=1)
-            await conn.execute("UPDATE business.outbox SET published_at = now() WHERE seq = %s", (seq,))
-            ids.append(payload["id"])
-    return ids
+        cur = await conn.execute("SELECT topic, payload FROM business.outbox WHERE event_id = %s", (event_id,))
+        row = await cur.fetchone()
+        assert row is not None
+        await client.publish(row[0], json.dumps(row[1]).encode(), qos=1)
 
 
 @contextlib.asynccontextmanager
@@ -98,19 +94,30 @@ async def test_the_edge_gets_the_new_list_keeps_it_and_head_office_records_its_v
     list_file = tmp_path / "edge" / "demo-01.master-data.json"
     await import_file(database_url, DEMO, ["92", "95"], group=group)          # version 1, in the outbox
     consumer = EventConsumer(database_url, broker, client_id=f"b-{group}", group=group)
-    async with running(consumer), edge_node("demo-01", broker, group, list_file) as node:
-        assert await change_grade(database_url, 1, 1, "95") == 2              # the station manager's edit
-        # newest first, so that version 1 arrives after 2 and must be ignored
-        assert await publish_outbox(database_url, broker, newest_first=True) == [
-            "master-data/demo-01/2", "master-data/demo-01/1"]
+    publisher = OutboxPublisher(database_url, MqttSink(broker, f"b-{group}-outbox"), poll_s=0.1)
+    outbox = asyncio.create_task(publisher.run())
+    try:
+        async with running(consumer), edge_node("demo-01", broker, group, list_file) as node:
+            assert await change_grade(database_url, 1, 1, "95") == 2              # the station manager's edit
 
-        async def reported() -> bool:
-            return await held_at_head_office(database_url, "demo-01") == (2, 2)
+            async def reported() -> bool:
+                return await held_at_head_office(database_url, "demo-01") == (2, 2)
 
-        await wait_for(reported)
-        await asyncio.sleep(0.5)                          # room for the older list to (wrongly) win
-        assert node.master_data.version == 2
-        assert await held_at_head_office(database_url, "demo-01") == (2, 2)
+            await wait_for(reported)
+            assert node.master_data.version == 2
+            before = consumer.handled
+            await republish(database_url, broker, "master-data/demo-01/1")      # an old list, late
+
+            async def answered() -> bool:     # the edge's acknowledgement and its report of the version held
+                return consumer.handled >= before + 2
+
+            await wait_for(answered)
+            assert node.master_data.version == 2
+            assert await held_at_head_office(database_url, "demo-01") == (2, 2)
+    finally:
+        outbox.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await outbox
 
     on_disk = MasterData.model_validate_json(list_file.read_bytes())
     assert on_disk.version == 2
