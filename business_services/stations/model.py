@@ -145,8 +145,8 @@ def check_tank(tank: Tank) -> Tank:
     if not 1 <= tank.number <= 99:
         raise MasterDataError("number", "罐号应在 1 到 99 之间 (a tank number is 1 to 99)")
     check_grade(tank.grade)
-    if not 0 < tank.capacity_l <= 200_000:
-        raise MasterDataError("capacity_l", "罐容应大于 0 且不超过 200000 L (capacity is above 0, at most 200 000 L)")
+    if not 0.1 <= tank.capacity_l <= 200_000:     # kept to 0.1 L: anything smaller would be stored as 0
+        raise MasterDataError("capacity_l", "罐容应在 0.1 到 200000 L 之间 (capacity is 0.1 to 200 000 L)")
     return tank
 
 

@@ -77,8 +77,9 @@ def test_a_station_that_breaks_a_rule_is_refused(station: StationRecord) -> None
 
 
 def test_tanks_shifts_and_the_rota() -> None:
-    with pytest.raises(MasterDataError):
-        check_tank(Tank(1, "92", 0))
+    for capacity in (0, 1e-300, 0.05, 200_001):      # 1e-300 would be stored as 0.0 (found by the API fuzz test)
+        with pytest.raises(MasterDataError):
+            check_tank(Tank(1, "92", capacity))
     night = check_shift(ShiftDefinition("night", "晚班", time(22), time(6)))   # past midnight is fine
     with pytest.raises(MasterDataError):
         check_shift(ShiftDefinition("x", "班", time(8), time(8)))
