@@ -9,7 +9,9 @@ from typing import Any
 import psycopg
 import pytest
 import yaml
+from pwdlib import PasswordHash
 
+from business_services.access.demo import seed_demo_company
 from business_services.audit.model import Actor
 from business_services.stations import handlers, views
 from business_services.stations.model import Device, MasterDataError, Nozzle
@@ -113,6 +115,20 @@ async def test_the_list_is_valid_for_the_edge(database_url: str) -> None:
     station = parse_station({"station": data.station_code, "devices": data.devices})
     assert [d.code for d in station.devices] == ["disp-01", "chargers"]
     assert [g["name"] for g in data.grades] == ["92#汽油", "95#汽油"]
+
+
+async def test_the_list_carries_the_station_users_with_hashes_for_offline_login(database_url: str) -> None:
+    await import_file(database_url, DEMO, ["92", "95"], group="demo-co")
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        logins = {d.username: d for d in await seed_demo_company(conn)}
+        await conn.commit()
+        data = await views.master_data(conn, "demo-01")
+    users = {u.username: u for u in data.users}
+    assert {"manager", "cashier", "attendant", "region"} <= set(users)     # the station's own and its region's
+    assert "admin" not in users and "finance" not in users                 # company-wide users log in online
+    assert users["cashier"].roles == ["cashier"] and users["cashier"].password_hash.startswith("$argon2")
+    assert PasswordHash.recommended().verify(logins["cashier"].password, users["cashier"].password_hash)
+    assert all(logins[name].password not in user.model_dump_json() for name, user in users.items())
 
 
 async def test_a_change_that_would_make_the_list_too_big_to_send_is_refused(database_url: str) -> None:
