@@ -18,8 +18,9 @@ from business_services.fuelling import handlers as fuelling
 from business_services.gas import handlers as gas
 from business_services.messagebus import Handler, MessageBus
 from business_services.outbox import OutboxPublisher, OutboxSink, Send
+from business_services.stations import handlers as stations
 
-CONTEXTS: tuple[ModuleType, ...] = (fuelling, gas)
+CONTEXTS: tuple[ModuleType, ...] = (fuelling, gas, stations)
 
 
 def build_bus(contexts: tuple[ModuleType, ...] = CONTEXTS) -> MessageBus:

@@ -23,19 +23,21 @@ from control_api.limits import MAX_BODY_BYTES, BodyLimit
 from control_api.live import LiveHub
 from control_api.metrics import RequestMetrics
 from control_api.pages import router as pages_router
-from control_api.routes import access, approvals, audit, commands, devices, exports, fuelling, health
+from control_api.routes import access, approvals, audit, commands, devices, exports, fuelling, health, stations
 from control_api.security import TokenIssuer
 from telemetry.contracts.broker import BrokerAddress
 
 ROUTERS = (health.router, access.router, devices.router, fuelling.router, commands.router,   # every API route
-           audit.router, exports.router, approvals.router)
+           audit.router, exports.router, approvals.router, stations.router)
 
 
 def create_app(database_url: str, broker: BrokerAddress | None = None, *, group: str = "demo-co",
-               max_body_bytes: int = MAX_BODY_BYTES, tokens: TokenIssuer | None = None) -> FastAPI:
+               max_body_bytes: int = MAX_BODY_BYTES, tokens: TokenIssuer | None = None,
+               owns_master_data: bool = True) -> FastAPI:
     """``group``: the operating company whose stations this API commands (its MQTT topics' group level).
     ``tokens``: signs access tokens; every API process of an installation needs the same secret (without
-    one, a random secret: tokens end with the process)."""
+    one, a random secret: tokens end with the process). ``owns_master_data``: False on a station server, whose
+    master data is a read-only copy (``forecourt/roles.py``)."""
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database = Database(database_url)
@@ -57,6 +59,7 @@ def create_app(database_url: str, broker: BrokerAddress | None = None, *, group:
                   description="加油/加气/充电站运营平台 控制 API",
                   docs_url=None, redoc_url=None)   # Swagger UI from local files instead (control_api/swagger.py)
     app.state.tokens = tokens or TokenIssuer()
+    app.state.owns_master_data = owns_master_data
     app.state.bus = build_bus()          # routes hand commands to it (docs/how-to/add-a-business-domain.md)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     app.add_middleware(RequestMetrics)   # added last: the outermost, it sees every answer

@@ -29,6 +29,7 @@ from edge_nodes import metrics
 from edge_nodes.commands import CommandRunner
 from edge_nodes.devices.base import NodeServices
 from edge_nodes.devices.wiring import DeviceWiring
+from edge_nodes.master_data import MasterDataStore, master_data_commands
 from edge_nodes.messages import MAX_METRICS_PER_MESSAGE, NodeMessages, ReportByException
 from edge_nodes.outbox import EVENT, Outbox, Row
 from edge_nodes.poller import backoff_delay
@@ -59,7 +60,7 @@ async def _stopped(tasks: list[asyncio.Task[Any]]) -> None:
 class EdgeNode:
     def __init__(self, station: Station, broker: BrokerAddress, *, group: str,
                  primary_host: str | None = None, outbox_path: Path | None = None,
-                 outbox_max_bytes: int = 256 * 1024 * 1024) -> None:
+                 outbox_max_bytes: int = 256 * 1024 * 1024, master_data_path: Path | None = None) -> None:
         self.station = station
         self.group = station.group or group
         self.broker = broker
@@ -70,7 +71,9 @@ class EdgeNode:
         wiring = DeviceWiring(station.devices, NodeServices(station.station, self.outbox, self._emit_event))
         self.sources: list[DeviceSource] = wiring.sources
         self._watchers = wiring.watchers
-        self.commands = CommandRunner(station.station, wiring.commands, self._emit_event, wiring.writers)
+        self.master_data = MasterDataStore(master_data_path)   # the list head office pushes, kept on disk
+        handlers = {**wiring.commands, **master_data_commands(station.station, self.master_data, self._emit_event)}
+        self.commands = CommandRunner(station.station, handlers, self._emit_event, wiring.writers)
         self.messages = NodeMessages(self.group, station.station, self.sequencer,
                                      {s.code: s.metrics for s in self.sources})
         self.current: dict[str, dict[str, Reading]] = {d.code: {} for d in station.devices}

@@ -124,6 +124,21 @@ def _parser() -> argparse.ArgumentParser:
     station.add_argument("--seed", type=int, help="random seed of the traffic (default: the file's)")
     station.add_argument("--duration", type=_positive, help="simulated seconds to run (default: the file's)")
 
+    stations = sub.add_parser("stations", help="station master data: import station files, generate and check them",
+                              description="Station master data (business_services/stations, docs/architecture.md).")
+    st_sub = stations.add_subparsers(dest="stations_command", required=True, metavar="ACTION")
+    st_import = st_sub.add_parser("import", help="seed a station from its station YAML (once; again: no change)")
+    st_import.add_argument("file", type=_file, help="station YAML, e.g. config/stations/demo.yaml")
+    st_import.add_argument("--grades", default="", help="grade of nozzle 1, 2, … of every fuelling point, e.g. 92,95 "
+                           "(92, 95, 98, 0, cng, lng); a tank is made for each")
+    st_import.add_argument("--region", default="", help="the station's region (片区)")
+    st_yaml = st_sub.add_parser("yaml", help="print the edge's station YAML generated from master data")
+    st_yaml.add_argument("code", help="station code, e.g. demo-01")
+    st_check = st_sub.add_parser("check", help="say where a station YAML in use differs from master data (exit 1)")
+    st_check.add_argument("file", type=_file, help="the station YAML the edge node runs with")
+    st_load = st_sub.add_parser("load", help="station role: hold the master-data list the edge node keeps on disk")
+    st_load.add_argument("file", type=_file, help="e.g. .forecourt/edge/demo-01.master-data.json")
+
     db = sub.add_parser("db", help="database tools")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     db_sub.add_parser("migrate", help="apply the numbered SQL migrations that are missing")
@@ -236,13 +251,14 @@ async def _main(args: argparse.Namespace, settings: Settings) -> None:
         async with Infrastructure(settings) as infra:
             await run_until_stopped(business_service(settings, infra.database_url, infra.broker, args.metrics_port))
     elif args.command == "api":
+        from forecourt.roles import Role
         from forecourt.services import api_service, token_issuer
 
         async with Infrastructure(settings) as infra:
             host, port = args.host or settings.api_host, args.port or settings.api_port
             print(f"控制 API: http://{host}:{port}/docs", flush=True)
             await run_until_stopped(api_service(infra.database_url, host, port, infra.broker, settings.group,
-                                                token_issuer(settings)))
+                                                token_issuer(settings), Role(settings.role)))
     elif args.command == "sim" and args.simulator == "station":
         from forecourt.simulate import run_station
 
@@ -296,6 +312,17 @@ def main(argv: list[str] | None = None) -> int:
                                  listener=Listener(args.broker_host, args.port, args.tls_dir, args.bind),
                                  outbox_bytes=(args.outbox_mb or settings.edge_outbox_max_mb) * 1024 * 1024,
                                  persistence_dir=args.persistence_dir)
+    if args.command == "stations":    # the database only; its own exit codes (1: differs, 2: a rule broken)
+        from forecourt.stations import stations_command
+
+        async def stations() -> int:
+            async with Infrastructure(settings, broker=False) as infra:
+                return await stations_command(args, infra.database_url, settings.group)
+        try:
+            return asyncio.run(stations())
+        except (StationConfigError, InfrastructureError) as exc:
+            print(f"无法完成 (cannot do it): {exc}", file=sys.stderr)
+            return 2
     try:
         asyncio.run(_main(args, settings))
     except KeyboardInterrupt:

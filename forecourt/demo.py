@@ -1,11 +1,15 @@
 """``forecourt demo``: one simulated station and everything it needs, in one process, with progress.
 
 Database and broker (embedded unless configured), a dispenser simulator with cars arriving now and
-then, the station's edge node, an ingest worker and the control API. Ctrl-C stops all of it.
+then, the station's edge node, an ingest worker and the control API. Both roles run (docs/architecture.md
+"Two roles"): head office on the API port with the demo station's master data imported, and the station
+server on the next port with its own database (``<database>_station``), holding the master-data list its
+edge node keeps. Ctrl-C stops all of it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import random
 import secrets
 from pathlib import Path
@@ -19,6 +23,7 @@ from edge_nodes.station import load_station
 from forecourt.infra import Infrastructure
 from forecourt.local import free_port
 from forecourt.progress import Progress
+from forecourt.roles import Role
 from forecourt.runner import run_until_stopped
 from forecourt.services import (
     api_service,
@@ -27,11 +32,13 @@ from forecourt.services import (
     edge_metrics_text,
     ingest_health,
     ingest_metrics_text,
+    master_data_path,
     outbox_path,
     run_with_health,
 )
 from forecourt.settings import Settings
 from forecourt.simulate import DEMO_DISPENSER, drive_customers
+from forecourt.stations import create_database, follow_list, seed_demo, station_database_url
 from simulators.clock import SimClock
 from simulators.dispenser.model import DispenserModel
 from simulators.dispenser.server import DispenserServer
@@ -60,11 +67,16 @@ async def run_demo(settings: Settings, *, api_port: int, every_s: float) -> None
             await dispenser.start()
         try:
             station = load_station(DEMO_STATION)
+            station_url = station_database_url(infra.database_url)          # the station server's own database
+            await asyncio.to_thread(create_database, station_url)
+            await seed_demo(infra.database_url, DEMO_STATION, settings.group)
+            list_file = master_data_path(settings, station.station)
+            tokens = TokenIssuer(settings.jwt_secret or secrets.token_urlsafe(32), settings.token_ttl_s)
             device = station.devices[0].model_copy(update={"port": dispenser.port})
             station = station.model_copy(update={"devices": [device]})
             node = EdgeNode(station, infra.broker, group=settings.group,
                             primary_host=settings.primary_host_id or None,
-                            outbox_path=outbox_path(settings, station.station))
+                            outbox_path=outbox_path(settings, station.station), master_data_path=list_file)
             worker = IngestWorker(infra.database_url, infra.broker, group=settings.group,
                                   share_group=settings.ingest_share_group, client_id="forecourt-demo-ingest",
                                   host_id=settings.primary_host_id or None)
@@ -75,8 +87,11 @@ async def run_demo(settings: Settings, *, api_port: int, every_s: float) -> None
                     run_with_health(worker.run(), settings.metrics_host, settings.ingest_metrics_port,
                                     ingest_metrics_text, lambda: ingest_health(worker)),
                     api_service(infra.database_url, settings.api_host, api_port, infra.broker, settings.group,
-                                TokenIssuer(settings.jwt_secret or secrets.token_urlsafe(32), settings.token_ttl_s)),
+                                tokens),
                     business_service(settings, infra.database_url, infra.broker),
+                    api_service(station_url, settings.api_host, api_port + 1, infra.broker, settings.group,
+                                tokens, Role.STATION),
+                    follow_list(station_url, list_file),
                     drive_customers(dispenser, every_s, random.Random(1)),
                 ]
             logins = await seed_logins(infra.database_url)
@@ -85,7 +100,8 @@ async def run_demo(settings: Settings, *, api_port: int, every_s: float) -> None
 演示站 {station.station}（{station.name}）已启动 — the demo station is running:
   最新数据 latest values   {base}/api/v1/stations/{station.station}/devices/{device.code}/latest
   实时推送 live WebSocket  ws://{settings.api_host}:{api_port}/api/v1/stations/{station.station}/devices/{device.code}/stream
-  API 文档 API docs        {base}/docs
+  API 文档 API docs        {base}/docs   (总部 head office)
+  站级服务器 station server http://{settings.api_host}:{api_port + 1}/docs   数据库 database {station_url}
   加油记录 fuellings       {base}/api/v1/stations/{station.station}/fuelling-transactions
   健康检查 health          {base}/healthz   指标 metrics {base}/metrics
   加油机 dispenser         Modbus TCP 127.0.0.1:{dispenser.port} (docs/protocols/dispenser-modbus.md)

@@ -29,6 +29,7 @@ from edge_nodes.station import load_station
 from forecourt import broker_watch
 from forecourt.broker_watch import DropWatch
 from forecourt.health import exposition, serve_health
+from forecourt.roles import Role, policy
 from forecourt.settings import Settings
 from telemetry.contracts.broker import BrokerAddress
 from telemetry.contracts.health import Health, check, from_report, health
@@ -43,7 +44,8 @@ async def edge_service(settings: Settings, station_file: Path, broker: BrokerAdd
     station = load_station(station_file)
     node = EdgeNode(station, broker, group=settings.group, primary_host=settings.primary_host_id or None,
                     outbox_path=outbox_path(settings, station.station),
-                    outbox_max_bytes=settings.edge_outbox_max_mb * 1024 * 1024)
+                    outbox_max_bytes=settings.edge_outbox_max_mb * 1024 * 1024,
+                    master_data_path=master_data_path(settings, station.station))
     await run_with_health(node.run(), settings.metrics_host, metrics_port or settings.edge_metrics_port,
                           edge_metrics_text(station.station), lambda: edge_health(node))
 
@@ -115,6 +117,11 @@ def outbox_path(settings: Settings, station: str) -> Path:
     return Path(settings.data_dir) / "edge" / f"{station}.outbox.sqlite"
 
 
+def master_data_path(settings: Settings, station: str) -> Path:
+    """The master-data list head office pushed to the station (edge_nodes/master_data.py)."""
+    return Path(settings.data_dir) / "edge" / f"{station}.master-data.json"
+
+
 async def ingest_service(settings: Settings, database_url: str, broker: BrokerAddress,
                          metrics_port: int | None = None) -> None:
     worker = IngestWorker(database_url, broker, group=settings.ingest_group, share_group=settings.ingest_share_group,
@@ -153,8 +160,10 @@ def token_issuer(settings: Settings) -> TokenIssuer:
 
 
 async def api_service(database_url: str, host: str, port: int, broker: BrokerAddress | None = None,
-                      group: str = "demo-co", tokens: TokenIssuer | None = None) -> None:
-    server = _Server(uvicorn.Config(create_app(database_url, broker, group=group, tokens=tokens), host=host, port=port,
+                      group: str = "demo-co", tokens: TokenIssuer | None = None,
+                      role: Role = Role.HEAD_OFFICE) -> None:
+    app = create_app(database_url, broker, group=group, tokens=tokens, owns_master_data=policy(role).owns_master_data)
+    server = _Server(uvicorn.Config(app, host=host, port=port,
                                     log_level="warning", ws="websockets-sansio"))
     task = asyncio.create_task(server.serve())
     try:

@@ -34,6 +34,9 @@ class SettingsError(ValueError):
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
 
+    role: Literal["head-office", "station"] = Field(
+        "head-office", description="head-office (owns master data, applies station events) or station (the "
+        "station server: its own database, a read-only copy of master data); forecourt/roles.py")
     database_url: str | None = Field(None, description="PostgreSQL URL; unset = embedded PostgreSQL in data_dir")
     mqtt_url: str | None = Field(None, description="mqtt://[user:pass@]host:port; unset = a broker started for you")
     mqtt_ca_file: Path | None = Field(None, description="CA bundle for mqtts:// brokers")

@@ -77,3 +77,17 @@ async def stations(conn: psycopg.AsyncConnection, codes: frozenset[str] | None) 
                           "AND (%(codes)s::text[] IS NULL OR code = ANY(%(codes)s)) ORDER BY code",
                           {"codes": None if codes is None else sorted(codes)})
         return list(await cur.fetchall())
+
+
+async def station_users(conn: psycopg.AsyncConnection, station: str) -> list[dict[str, Any]]:
+    """The users given ``station`` itself or its region (not the whole company), for the station's offline
+    login: user name, password hash (never a password), roles and whether the account is active."""
+    cur = await conn.execute(
+        """SELECT u.username, u.password_hash, NOT u.disabled,
+                  ARRAY(SELECT role FROM business.access_user_roles r WHERE r.user_id = u.id ORDER BY role)
+           FROM business.access_users u
+           WHERE EXISTS (SELECT 1 FROM business.access_user_stations s WHERE s.user_id = u.id AND s.station = %s)
+             AND NOT EXISTS (SELECT 1 FROM business.access_user_stations s WHERE s.user_id = u.id AND s.station = '*')
+           ORDER BY u.username""", (station,))
+    return [{"username": name, "password_hash": digest, "active": active, "roles": list(roles)}
+            for name, digest, active, roles in await cur.fetchall()]

@@ -59,6 +59,8 @@ def test_demo_runs_with_nothing_configured_and_stops_cleanly() -> None:
                 pass
             time.sleep(0.5)
         assert _rising(seen), f"volume and amount did not rise: {seen}\n{log.read_text(errors='replace')}"
+        station_server = httpx.get(f"http://127.0.0.1:{api_port + 1}/healthz", timeout=5)   # the station role
+        assert station_server.status_code == 200 and station_server.json()["checks"]["database"]["ok"]
     finally:
         demo.send_signal(signal.SIGINT)
         code = demo.wait(timeout=30)

@@ -25,7 +25,9 @@ pytestmark = pytest.mark.integration
 
 GOOD = {"station": "st-01", "device": "disp-01", "user_id": "1", "key_id": "1",   # and ids of records (a UUID; a
         "job_id": "00000000-0000-4000-8000-000000000000",                          # bad one is any 4xx)
-        "request_id": "00000000-0000-4000-8000-000000000000"}
+        "request_id": "00000000-0000-4000-8000-000000000000",
+        "fuelling_point": "1", "number": "1", "code": "early", "day": "2026-12-04", "shift": "early"}
+CODES = {"station": "站点编码", "device": "设备编码"}    # parameters the code rule answers; others: any 4xx
 # (path segment as sent, percent-encoded where a URL needs it; whether the code rule answers it with 422)
 BAD_CODES = [("%00", True), ("st%0001", True), ("+", True), ("%23", True), ("st-%2B", True), ("%20", True),
              ("ST-01", True), ("-st", True), ("%2E%2E", True), ("st.01", True), ("%E7%AB%99%E7%82%B9", True),
@@ -89,10 +91,9 @@ async def test_bad_codes_are_refused_on_every_route(database_url: str, broker: B
                     answer = await http.request(method, path, json={"type": "command.stop_fuelling", "data": {
                         "device": "disp-01", "fuelling_point": 1}} if method == "POST" else None)
                     assert answer.status_code < 500, (method, path[:80], answer.status_code, answer.text[:200])
-                    if by_rule and name in ("station", "device"):
-                        what = "站点编码" if name == "station" else "设备编码"
+                    if by_rule and name in CODES:
                         assert answer.status_code == 422, (method, path[:80], answer.status_code)
-                        assert f"{what}不合规" in answer.json()["detail"], answer.text[:200]
+                        assert f"{CODES[name]}不合规" in answer.json()["detail"], answer.text[:200]
                         refused_here += 1
         assert await refused(http, "bad-code") >= counted_before + refused_here > counted_before
 
@@ -114,7 +115,7 @@ async def test_bad_bodies_and_queries_get_a_4xx_with_a_message(database_url: str
             for query in BAD_QUERIES:
                 answer = await http.request(method, f"{path}?{query}")
                 assert answer.status_code < 500, (query, method, path, answer.status_code)
-                if "limit" in template or "fuelling" in template:
+                if "limit" in template or "fuelling-transactions" in template:
                     assert answer.status_code == 422 and "请求格式错误" in answer.json()["detail"], (query, answer.text)
 
 

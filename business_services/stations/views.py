@@ -1,0 +1,127 @@
+"""Read queries of station master data for the API, and the master-data list that goes down to a station."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import psycopg
+
+from business_services.stations import repository
+from business_services.stations.model import GRADES, fuelling_point_counts
+from business_services.stations.users import station_users
+from telemetry.contracts.master_data import MasterData
+
+SORTS = {"code": "code", "-code": "code DESC", "name": "name, code", "region": "region, code",
+         "-version": "version DESC, code"}
+
+
+@dataclass(frozen=True, slots=True)
+class StationRow:
+    code: str
+    name: str
+    region: str
+    address: str
+    responsible: str
+    version: int
+    edge_version: int | None
+    edge_version_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    items: list[StationRow]
+    total: int
+    next_cursor: str | None
+
+
+async def list_stations(conn: psycopg.AsyncConnection, scope: frozenset[str] | None, *, q: str = "",
+                        region: str = "", sort: str = "code", cursor: int = 0, limit: int = 50) -> Page:
+    """Stations in ``scope`` (None: all) matching ``q`` (code or name) and ``region``; ``cursor`` is an offset."""
+    where: list[str] = ["true"]
+    params: list[object] = []
+    if scope is not None:
+        where.append("code = ANY(%s)")
+        params.append(sorted(scope))
+    if q:
+        where.append("(code ILIKE %s OR name ILIKE %s)")
+        like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        params += [like, like]
+    if region:
+        where.append("region = %s")
+        params.append(region)
+    clause = " AND ".join(where)
+    cur = await conn.execute(f"SELECT count(*) FROM business.stations WHERE {clause}", params)  # noqa: S608 - fixed text
+    total = (await cur.fetchone() or (0,))[0]
+    query = ("SELECT code, name, region, address, responsible, version, edge_version, edge_version_at "  # noqa: S608
+             f"FROM business.stations WHERE {clause} ORDER BY {SORTS[sort]} LIMIT %s OFFSET %s")   # fixed text only
+    cur = await conn.execute(query, [*params, limit, cursor])
+    items = [StationRow(*row) for row in await cur.fetchall()]
+    more = cursor + len(items) < total
+    return Page(items, total, str(cursor + len(items)) if more else None)
+
+
+async def station_detail(conn: psycopg.AsyncConnection, code: str) -> dict[str, Any] | None:
+    found = await repository.station(conn, code)
+    if found is None:
+        return None
+    record, version = found
+    cur = await conn.execute("SELECT edge_version, edge_version_at FROM business.stations WHERE code = %s", (code,))
+    edge = await cur.fetchone() or (None, None)
+    return {**_station_json(record), "version": version, "edge_version": edge[0], "edge_version_at": edge[1]}
+
+
+def _station_json(s: Any) -> dict[str, Any]:
+    return {"code": s.code, "name": s.name, "company_group": s.company_group, "region": s.region,
+            "address": s.address, "latitude": s.latitude, "longitude": s.longitude,
+            "contacts": [{"name": n, "phone": p} for n, p in s.contacts], "opening_hours": s.opening_hours,
+            "photos": list(s.photos), "responsible": s.responsible, "timezone": s.timezone}
+
+
+def grade_json(code: str) -> dict[str, Any]:
+    g = GRADES[code]
+    return {"code": g.code, "name": g.name, "unit": g.unit, "kind": g.kind}
+
+
+async def devices_json(conn: psycopg.AsyncConnection, code: str) -> list[dict[str, Any]]:
+    """The station's devices as station-file entries (``code`` first); a dispenser's counts from its nozzles."""
+    nozzles = await repository.nozzles(conn, code)
+    entries = []
+    for d in await repository.devices(conn, code):
+        entry: dict[str, Any] = {"code": d.code, **d.settings}
+        if d.kind == "dispenser":
+            entry["fuelling_points"], entry["nozzles_per_point"] = fuelling_point_counts(nozzles, d.code)
+        entries.append(entry)
+    return entries
+
+
+async def nozzles_json(conn: psycopg.AsyncConnection, code: str) -> list[dict[str, Any]]:
+    return [{"device": n.device, "fuelling_point": n.fuelling_point, "number": n.number, "grade": n.grade,
+             "grade_name": GRADES[n.grade].name if n.grade else None}
+            for n in await repository.nozzles(conn, code)]
+
+
+async def tanks_json(conn: psycopg.AsyncConnection, code: str) -> list[dict[str, Any]]:
+    return [{"number": t.number, "grade": t.grade, "grade_name": GRADES[t.grade].name, "capacity_l": t.capacity_l}
+            for t in await repository.tanks(conn, code)]
+
+
+async def shifts_json(conn: psycopg.AsyncConnection, code: str) -> list[dict[str, Any]]:
+    return [{"code": s.code, "name": s.name, "starts": s.starts.isoformat("minutes"),
+             "ends": s.ends.isoformat("minutes")} for s in await repository.shifts(conn, code)]
+
+
+async def master_data(conn: psycopg.AsyncConnection, code: str) -> MasterData:
+    """The whole list of one station at its current version (read in the caller's transaction)."""
+    found = await repository.station(conn, code)
+    if found is None:
+        raise LookupError(code)
+    record, version = found
+    nozzles = await nozzles_json(conn, code)
+    tanks = await tanks_json(conn, code)
+    used = sorted({n["grade"] for n in nozzles if n["grade"]} | {t["grade"] for t in tanks})
+    return MasterData(version=version, station_code=code, station=_station_json(record),
+                      devices=await devices_json(conn, code), grades=[grade_json(g) for g in used],
+                      tanks=tanks, nozzles=nozzles, shifts=await shifts_json(conn, code),
+                      users=await station_users(conn, code))
