@@ -42,6 +42,15 @@ router = APIRouter(prefix="/api/v1/stations", tags=["stations"])
 
 Reader = Annotated[Principal, Depends(require("station:read"))]
 Writer = Annotated[Principal, Depends(require("station:write"))]
+
+
+def _station_writer(station: Station, who: Writer) -> Principal:
+    """``station:write`` and the station in scope, checked before the body is read: 403, never a 422 first."""
+    who.check_station(station)
+    return who
+
+
+StationWriter = Annotated[Principal, Depends(_station_writer)]
 FuellingPoint = Annotated[int, Path(ge=1, le=4, description="加油点 fuelling point")]
 NozzleNumber = Annotated[int, Path(ge=1, le=4, description="油枪 nozzle")]
 
@@ -191,15 +200,13 @@ async def create_station(body: StationCreate, request: Request, db: Db, who: Wri
 
 
 @router.put("/{station}", response_model=Changed)
-async def edit_station(station: Station, body: StationBody, request: Request, db: Db, who: Writer) -> Any:
-    who.check_station(station)
+async def edit_station(station: Station, body: StationBody, request: Request, db: Db, who: StationWriter) -> Any:
     return await _run(request, db, who, handlers.EditStation(body.record(station)))
 
 
 @router.put("/{station}/devices/{device}/settings", response_model=Changed)
 async def put_device(station: Station, device: DeviceCode, body: DeviceBody, request: Request, db: Db,
-                     who: Writer) -> Any:
-    who.check_station(station)
+                     who: StationWriter) -> Any:
     try:     # what the edge node could not run never becomes master data
         parse_station({"station": station, "devices": [{**body.settings, "code": device}]})
     except ValidationError as exc:
@@ -212,36 +219,31 @@ async def put_device(station: Station, device: DeviceCode, body: DeviceBody, req
 
 @router.put("/{station}/nozzles/{device}/{fuelling_point}/{number}", response_model=Changed)
 async def put_nozzle(station: Station, device: DeviceCode, fuelling_point: FuellingPoint, number: NozzleNumber,
-                     body: NozzleBody, request: Request, db: Db, who: Writer) -> Any:
+                     body: NozzleBody, request: Request, db: Db, who: StationWriter) -> Any:
     """Add a nozzle or change its grade; the station's edge node receives the new list."""
-    who.check_station(station)
     return await _run(request, db, who, handlers.PutNozzle(station, Nozzle(device, fuelling_point, number, body.grade)))
 
 
 @router.put("/{station}/tanks/{number}", response_model=Changed)
 async def put_tank(station: Station, number: Annotated[int, Path(ge=1, le=99)], body: TankBody, request: Request,
-                   db: Db, who: Writer) -> Any:
-    who.check_station(station)
+                   db: Db, who: StationWriter) -> Any:
     return await _run(request, db, who, handlers.PutTank(station, Tank(number, body.grade, body.capacity_l)))
 
 
 @router.delete("/{station}/tanks/{number}", response_model=Changed)
 async def remove_tank(station: Station, number: Annotated[int, Path(ge=1, le=99)], request: Request, db: Db,
-                      who: Writer) -> Any:
-    who.check_station(station)
+                      who: StationWriter) -> Any:
     return await _run(request, db, who, handlers.RemoveTank(station, number))
 
 
 @router.put("/{station}/shifts/{code}", response_model=Changed)
 async def put_shift(station: Station, code: Annotated[str, Path(max_length=32)], body: ShiftBody, request: Request,
-                    db: Db, who: Writer) -> Any:
-    who.check_station(station)
+                    db: Db, who: StationWriter) -> Any:
     shift = ShiftDefinition(code, body.name, body.starts, body.ends)
     return await _run(request, db, who, handlers.PutShift(station, shift))
 
 
 @router.put("/{station}/schedule/{day}/{shift}", response_model=Changed)
 async def put_schedule_day(station: Station, day: date, shift: Annotated[str, Path(max_length=32)],
-                           body: ScheduleBody, request: Request, db: Db, who: Writer) -> Any:
-    who.check_station(station)
+                           body: ScheduleBody, request: Request, db: Db, who: StationWriter) -> Any:
     return await _run(request, db, who, handlers.PutScheduleDay(station, ScheduleDay(day, shift, tuple(body.staff))))
