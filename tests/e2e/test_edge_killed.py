@@ -8,7 +8,6 @@ pump's unpaid limit of 3 keeps them there until the cashier is paid).
 """
 
 import asyncio
-import contextlib
 import json
 import os
 import signal
@@ -17,7 +16,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import httpx
 import psycopg
 import pytest
 
@@ -26,6 +24,7 @@ from forecourt.local import free_port
 from simulators.dispenser.states import FpState, PresetType
 from telemetry.contracts.broker import BrokerAddress
 from telemetry.ingest.worker import IngestWorker
+from tests.support.health import healthy
 from tests.support.station import dispenser
 
 pytestmark = pytest.mark.e2e
@@ -34,15 +33,6 @@ pytestmark = pytest.mark.e2e
 def _start_edge(env: dict[str, str], station: Path, log: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-m", "forecourt.cli", "edge", "--station", str(station)], env=env,
                             stdout=log.open("ab"), stderr=subprocess.STDOUT, cwd=Path(__file__).parents[2])
-
-
-async def _healthy(port: int, within_s: float = 60) -> None:
-    async with httpx.AsyncClient() as client, asyncio.timeout(within_s):
-        while True:
-            with contextlib.suppress(httpx.HTTPError):
-                if (await client.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200:
-                    return
-            await asyncio.sleep(0.2)
 
 
 def _unsent(outbox: Path) -> tuple[list[tuple[str, str, int]], int]:
@@ -119,7 +109,7 @@ async def test_sigkill_loses_and_doubles_nothing(database_url: str, broker: Brok
         stop, paid_up = asyncio.Event(), asyncio.Event()
         edge = _start_edge(env, station, log)
         # cars come once the edge is up: what the pump did before the edge's first start is not its to report
-        await _healthy(int(env["FORECOURT_EDGE_METRICS_PORT"]))
+        await healthy(int(env["FORECOURT_EDGE_METRICS_PORT"]))
         traffic = asyncio.create_task(_busy_pump(pump, stop))
         cashier = asyncio.create_task(_cashier(pump, database_url, paid_up))
         try:

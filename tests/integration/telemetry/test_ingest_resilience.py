@@ -1,7 +1,6 @@
 """Issue 5: ingest loses and doubles nothing when PostgreSQL is away for 30 s, or when a worker is killed."""
 
 import asyncio
-import contextlib
 import os
 import shutil
 import signal
@@ -10,7 +9,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-import httpx
 import psycopg
 import pytest
 
@@ -18,6 +16,7 @@ from forecourt.local import EmbeddedPostgres, free_port
 from forecourt.migrations import migrate
 from telemetry.contracts.broker import BrokerAddress
 from telemetry.ingest.worker import IngestWorker
+from tests.support.health import healthy
 from tests.support.sparkplug_feed import feed
 
 pytestmark = pytest.mark.integration
@@ -81,16 +80,6 @@ def _worker(env: dict[str, str], worker_id: str, log: Path, port: int | None = N
                             stdout=log.open("ab"), stderr=subprocess.STDOUT, cwd=Path(__file__).parents[3])
 
 
-async def _subscribed(port: int, within_s: float = 60) -> None:
-    """Until the worker's /healthz says 200 (it answers so once its subscription stands)."""
-    async with httpx.AsyncClient() as client, asyncio.timeout(within_s):
-        while True:
-            with contextlib.suppress(httpx.HTTPError):
-                if (await client.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200:
-                    return
-            await asyncio.sleep(0.2)
-
-
 async def test_a_killed_worker_loses_nothing(database_url: str, broker: BrokerAddress, group: str,
                                              tmp_path: Path) -> None:
     if not broker.mqtt5:
@@ -102,7 +91,7 @@ async def test_a_killed_worker_loses_nothing(database_url: str, broker: BrokerAd
     ports = free_port(), free_port()
     one, two = _worker(env, "1", log, ports[0]), _worker(env, "2", log, ports[1])
     try:
-        await asyncio.gather(*(_subscribed(p) for p in ports))   # both in the shared group (slow on a busy machine)
+        await asyncio.gather(*(healthy(p) for p in ports))   # both in the shared group (slow on a busy machine)
         sent: list[int] = []
         feeding = asyncio.create_task(feed(broker, group, "st-kill", 300, 20.0, sent))
         while len(sent) < 100:
