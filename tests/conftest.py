@@ -60,15 +60,25 @@ def template_database(postgres_server: str) -> Iterator[str]:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
 
 
-@pytest.fixture
-def database_url(postgres_server: str, template_database: str) -> Iterator[str]:
-    """A fresh, migrated database for one test."""
-    name = f"fc_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+def _fresh_database(postgres_server: str, template_database: str, prefix: str) -> Iterator[str]:
+    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(postgres_server, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')  # type: ignore[arg-type]
     yield _with_database(postgres_server, name)
     with psycopg.connect(postgres_server, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def database_url(postgres_server: str, template_database: str) -> Iterator[str]:
+    """A fresh, migrated database for one test (head office's, where a test has two roles)."""
+    yield from _fresh_database(postgres_server, template_database, "fc_test")
+
+
+@pytest.fixture
+def station_database_url(postgres_server: str, template_database: str) -> Iterator[str]:
+    """The station server's own database (the station role), beside head office's on one PostgreSQL."""
+    yield from _fresh_database(postgres_server, template_database, "fc_station")
 
 
 class _BrokerThread:

@@ -2,8 +2,9 @@
 
 In the ``station`` role (``forecourt/roles.py``) the master data is not edited here: the station server reads
 the list the edge node keeps on disk (or receives the same command) and makes its own database hold exactly
-that version, if it is newer than the copy. So the station has its devices, nozzles, grades, shifts (and,
-once the access context fills the list's ``users``, its users) while head office is away.
+that version, if it is newer than the copy. So the station has its devices, nozzles, grades, shifts and its
+users (``business_services/access/station_copy.py``: a cashier logs in at the station) while head office
+is away.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from datetime import time
 
 import psycopg
 
+from business_services.access.station_copy import hold_station_users
 from business_services.stations import repository
 from business_services.stations.model import Nozzle, ShiftDefinition, StationRecord, Tank
 from business_services.stations.station_file import device_from_entry
@@ -48,4 +50,5 @@ async def apply_list(conn: psycopg.AsyncConnection, data: MasterData) -> bool:
              for n in data.nozzles],
             [ShiftDefinition(str(s["code"]), str(s["name"]), time.fromisoformat(s["starts"]),
                              time.fromisoformat(s["ends"])) for s in data.shifts])
+        await hold_station_users(conn, station.code, station.name, data.users)
     return True

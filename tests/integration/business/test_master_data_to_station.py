@@ -11,12 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
-import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import aiomqtt
 import psycopg
@@ -41,17 +38,6 @@ pytestmark = pytest.mark.integration
 
 DEMO = Path(__file__).resolve().parents[3] / "config" / "stations" / "demo.yaml"
 MANAGER = Actor("wang.zhanzhang", "10.0.0.8", user_id=3)
-
-
-@pytest.fixture
-def station_database_url(postgres_server: str, template_database: str) -> Iterator[str]:
-    """The station server's own database (the station role), beside head office's on one PostgreSQL."""
-    name = f"fc_station_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(postgres_server, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')  # type: ignore[arg-type]
-    yield urlunsplit(urlsplit(postgres_server)._replace(path=f"/{name}"))
-    with psycopg.connect(postgres_server, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
 
 
 async def republish(database_url: str, broker: BrokerAddress, event_id: str) -> None:
