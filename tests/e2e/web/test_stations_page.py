@@ -168,7 +168,8 @@ def test_the_devices_page_lists_a_chosen_station_s_devices(browser: webdriver.Ch
     page.open("/admin/equipment/devices")
     page.until(lambda: page.first_cells() == ["disp-01", "chargers"], "demo-01's devices (the first station)")
     page.click(".devices-page .station-select")
-    assert page.texts(".el-select-dropdown__item") == ["畅加测试站 · demo-01", "城东加气站 · demo-02"]   # in scope only
+    in_scope = ["畅加测试站 · demo-01", "城东加气站 · demo-02"]                 # in scope only, once the list is open
+    page.until(lambda: page.texts(".el-select-dropdown__item") == in_scope, f"the station choice {in_scope}")
     page.click(".el-select-dropdown__item", "城东加气站 · demo-02")
     page.until(lambda: page.first_cells() == ["disp-01", "chargers"] and "demo-02" in page.browser.page_source,
                "demo-02's devices")
