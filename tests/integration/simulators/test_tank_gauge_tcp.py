@@ -79,6 +79,7 @@ async def test_fast_clock_moves_the_model_between_polls() -> None:
     async with TankGaugeServer(config, SimClock(speed=3600.0), port=0, tick_s=0.05) as gauge:
         gauge.faults.leak(1, 100.0)
         first = decode_inventory(parse_computer_frame(await _ask(gauge.port, b"\x01i20101")).data)[0]
-        await asyncio.sleep(0.3)  # ≥ 0.3 simulated hours
+        await asyncio.sleep(0.3)  # ≥ 0.3 simulated hours: ≈ 30 L leaked
         second = decode_inventory(parse_computer_frame(await _ask(gauge.port, b"\x01i20101")).data)[0]
-        assert first.volume_l - second.volume_l > 25.0
+        # the model moves on ticks, which lag on a busy machine (24.7 L seen under CI load); a stalled clock gives ≈ 0
+        assert first.volume_l - second.volume_l > 10.0
