@@ -72,8 +72,15 @@ def mosquitto(work: Path, tls: bool = False, stations: tuple[str, ...] = ("st-01
             conf.write(extra_conf)
     hand_to_broker_user(work)
     log = work / "mosquitto.log"
-    with log.open("wb") as sink:
-        process = subprocess.Popen([MOSQUITTO or "mosquitto", "-c", str(out / "mosquitto.conf"), "-v"],
+    with running(out / "mosquitto.conf", port, log, "-v"):
+        yield Secured(out, group, log)
+
+
+@contextlib.contextmanager
+def running(conf: Path, port: int, log: Path, *options: str) -> Iterator[None]:
+    """Mosquitto on ``conf`` until the block ends, once it listens on ``port`` (its output appended to ``log``)."""
+    with log.open("ab") as sink:
+        process = subprocess.Popen([MOSQUITTO or "mosquitto", "-c", str(conf), *options],
                                    stdout=sink, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 10
@@ -83,7 +90,7 @@ def mosquitto(work: Path, tls: bool = False, stations: tuple[str, ...] = ("st-01
                 break
             assert time.monotonic() < deadline, f"mosquitto did not listen: {log.read_text()}"
             time.sleep(0.05)
-        yield Secured(out, group, log)
+        yield
     finally:
-        process.terminate()
+        process.terminate()   # mosquitto writes its persistence file on SIGTERM
         process.wait(10)

@@ -10,14 +10,8 @@ files go to the broker's user under root.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
-import pwd
 import shutil
-import socket
-import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -32,44 +26,13 @@ from protocol_adapters.mqtt.client import persistent_session
 from telemetry.contracts import topics
 from telemetry.contracts.broker import BrokerAddress
 from telemetry.contracts.topics import MessageType
+from tests.support.mosquitto import MOSQUITTO, hand_to_broker_user, running
 
-MOSQUITTO = shutil.which("mosquitto")
 pytestmark = [pytest.mark.integration, pytest.mark.skipif(MOSQUITTO is None, reason="mosquitto is not on PATH")]
 ROOT = Path(__file__).resolve().parents[3]
 CONF = ROOT / "deploy" / "head-office" / "mosquitto" / "mosquitto.conf"
 COMPOSE = ROOT / "deploy" / "head-office" / "compose.yaml"
 CONTAINER_DATA, CONTAINER_AUTH = "/mosquitto/data", "include_dir /etc/forecourt/mqtt"
-
-
-def _hand_to_broker_user(folder: Path) -> None:
-    if os.geteuid() != 0:
-        return
-    for name in ("mosquitto", "nobody"):
-        with contextlib.suppress(KeyError):
-            entry = pwd.getpwnam(name)
-            break
-    for root, _, files in os.walk(folder):
-        for path in (root, *(os.path.join(root, f) for f in files)):
-            os.chown(path, entry.pw_uid, entry.pw_gid)
-
-
-@contextlib.contextmanager
-def _broker(conf: Path, port: int) -> Iterator[None]:
-    log = conf.parent / "mosquitto.log"
-    with log.open("ab") as sink:
-        process = subprocess.Popen([MOSQUITTO or "mosquitto", "-c", str(conf)], stdout=sink, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            assert process.poll() is None, f"mosquitto stopped: {log.read_text()}"
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-            assert time.monotonic() < deadline, f"mosquitto did not listen: {log.read_text()}"
-            time.sleep(0.05)
-        yield
-    finally:
-        process.terminate()   # mosquitto writes its persistence file on SIGTERM
-        process.wait(10)
 
 
 @pytest.fixture
@@ -92,7 +55,7 @@ async def test_a_message_queued_for_an_absent_ingest_worker_survives_a_broker_re
     (work / "data").mkdir()
     conf = work / "mosquitto.conf"
     conf.write_text(text.replace(CONTAINER_AUTH, f"include_dir {work / 'mqtt'}"))
-    _hand_to_broker_user(work)
+    hand_to_broker_user(work)
 
     def login(name: str) -> BrokerAddress:
         env = dotenv_values(work / "mqtt" / f"{name}.env")
@@ -101,12 +64,13 @@ async def test_a_message_queued_for_an_absent_ingest_worker_survives_a_broker_re
     ingest_filter = topics.shared(topics.group_filter(group), "ingest")
     ndata = topics.node_topic(group, MessageType.NDATA, "demo-01")
     session = persistent_session("forecourt-ingest-test-1")   # as an ingest worker asks for it
-    with _broker(conf, port):
+    log = conf.parent / "mosquitto.log"
+    with running(conf, port, log):
         async with aiomqtt.Client(**login("ingest").client_kwargs(), **session) as ingest:
             await ingest.subscribe(ingest_filter, qos=1)
         async with aiomqtt.Client(**login("demo-01").client_kwargs()) as edge:   # the worker is away
             await edge.publish(ndata, b"while the worker restarts", qos=1)
-    with _broker(conf, port):                                                        # the broker restarted
+    with running(conf, port, log):                                                   # the broker restarted
         async with aiomqtt.Client(**login("ingest").client_kwargs(), **session) as ingest:
             message = await asyncio.wait_for(anext(aiter(ingest.messages)), 10)
     assert (str(message.topic), message.payload) == (ndata, b"while the worker restarts")
