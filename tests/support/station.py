@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
@@ -11,6 +12,7 @@ from simulators.clock import SimClock
 from simulators.dispenser.config import DispenserConfig, FuellingPointConfig, NozzleConfig
 from simulators.dispenser.model import DispenserModel
 from simulators.dispenser.server import DispenserServer
+from simulators.dispenser.states import FpState, PresetType
 
 ONE_SIDE = DispenserConfig(fuelling_points=[FuellingPointConfig(nozzles=[
     NozzleConfig(grade_id=92, price_fen=789, initial_volume_total_cl=100_000),
@@ -30,3 +32,18 @@ def station_for(server: DispenserServer, code: str = "st-01", poll_s: float = 0.
     return Station(station=code, devices=[ModbusDevice(
         code="disp-01", kind="dispenser", port=server.port, profile="dispenser-v1", fuelling_points=fps,
         nozzles_per_point=nozzles, poll_interval_s=poll_s, timeout_s=0.3)])
+
+
+async def sell(server: DispenserServer, centilitres: int, fp: int = 1, nozzle: int = 1) -> int:
+    """A customer lifts the nozzle, the POS authorises a volume preset, the pump fuels it, the nozzle goes back
+    and the cashier is paid at once. Returns the pump's answer to the authorisation (0: accepted)."""
+    model = server.model
+    server.catch_up()
+    model.lift_nozzle(fp, nozzle)
+    answer = model.authorise(fp, PresetType.VOLUME, centilitres, nozzle)
+    while model.fp_view(fp).state in (FpState.AUTHORISED, FpState.STARTED, FpState.FUELLING):
+        await asyncio.sleep(0.05)
+        server.catch_up()
+    model.hang_nozzle(fp, nozzle)
+    model.clear(fp)
+    return int(answer)

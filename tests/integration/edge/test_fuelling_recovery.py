@@ -7,7 +7,6 @@ sale at once, so the pump goes on authorising while the edge is down and overwri
 
 from __future__ import annotations
 
-import asyncio
 from decimal import Decimal
 from pathlib import Path
 
@@ -19,10 +18,9 @@ from edge_nodes.outbox import Outbox
 from edge_nodes.poller import ModbusPoller
 from simulators.dispenser.config import DispenserConfig, FuellingPointConfig, NozzleConfig
 from simulators.dispenser.server import DispenserServer
-from simulators.dispenser.states import FpState, PresetType
 from telemetry.contracts.events import CloudEvent
 from telemetry.contracts.events.fuelling import FUELLING_GAP, FuellingGap
-from tests.support.station import dispenser, station_for
+from tests.support.station import dispenser, sell, station_for
 
 pytestmark = pytest.mark.integration
 
@@ -31,17 +29,6 @@ PUMP = DispenserConfig(fuelling_points=[FuellingPointConfig(nozzles=[
 #: centilitres of each fuelling, in order; a volume preset ends on exactly its volume
 SALES = [200, 350, 120, 410, 95, 230, 180, 305]
 
-
-async def _fuel(server: DispenserServer, centilitres: int) -> None:
-    model = server.model
-    server.catch_up()
-    model.lift_nozzle(1, 1)
-    assert model.authorise(1, PresetType.VOLUME, centilitres, 1) == 0
-    while model.fp_view(1).state in (FpState.AUTHORISED, FpState.STARTED, FpState.FUELLING):
-        await asyncio.sleep(0.05)
-        server.catch_up()
-    model.hang_nozzle(1, 1)
-    model.clear(1)                                   # the cashier is paid at once
 
 
 class _Edge:
@@ -74,12 +61,12 @@ async def test_fuellings_overwritten_while_the_edge_was_down_become_one_gap_with
         await outbox.open()
         try:
             edge = _Edge(pump, outbox)
-            await _fuel(pump, SALES[0])
+            assert await sell(pump, SALES[0]) == 0
             await edge.poll()
             edge.close()
             before_restart = await outbox.get_state("disp-01/fp1/book")
             for centilitres in SALES[1:]:            # the edge is down: 7 more sales, 4 kept by the pump
-                await _fuel(pump, centilitres)
+                assert await sell(pump, centilitres) == 0
             restarted = _Edge(pump, outbox)
             await restarted.poll()
             await restarted.poll()                   # nothing new: nothing more
@@ -119,10 +106,10 @@ async def test_a_read_back_that_fails_halfway_resumes_at_the_next_poll_in_order(
         await outbox.open()
         try:
             edge = _Edge(pump, outbox)
-            await _fuel(pump, SALES[0])
+            assert await sell(pump, SALES[0]) == 0
             await edge.poll()
             for centilitres in SALES[1:4]:           # three sales unseen, all still in the buffer
-                await _fuel(pump, centilitres)
+                assert await sell(pump, centilitres) == 0
             snapshot = await edge.poller.poll_once()
             pump.faults.fail_reads(count=1)          # the first read-back answers an exception
             await edge.recovery.on_readings("disp-01", 1, {r.key: r for r in snapshot.readings})
@@ -141,17 +128,6 @@ TWO_NOZZLES = DispenserConfig(fuelling_points=[FuellingPointConfig(nozzles=[
     NozzleConfig(grade_id=95, price_fen=836, initial_volume_total_cl=300_000)])], buffer_size=4, unpaid_limit=2)
 
 
-async def _fuel_nozzle(server: DispenserServer, nozzle: int, centilitres: int) -> None:
-    model = server.model
-    server.catch_up()
-    model.lift_nozzle(1, nozzle)
-    assert model.authorise(1, PresetType.VOLUME, centilitres, nozzle) == 0
-    while model.fp_view(1).state in (FpState.AUTHORISED, FpState.STARTED, FpState.FUELLING):
-        await asyncio.sleep(0.05)
-        server.catch_up()
-    model.hang_nozzle(1, nozzle)
-    model.clear(1)
-
 
 async def test_the_last_sales_of_a_nozzle_lost_before_a_quiet_restart_show_as_a_gap_without_waiting_for_its_next(
         tmp_path: Path) -> None:
@@ -160,13 +136,13 @@ async def test_the_last_sales_of_a_nozzle_lost_before_a_quiet_restart_show_as_a_
         await outbox.open()
         try:
             edge = _Edge(pump, outbox)
-            await _fuel_nozzle(pump, 1, 200)                     # #1, seen
+            assert await sell(pump, 200, nozzle=1) == 0                     # #1, seen
             await edge.poll()
             edge.close()
-            await _fuel_nozzle(pump, 2, 330)                     # #2, #3 on the 95 nozzle, edge down
-            await _fuel_nozzle(pump, 2, 145)
+            assert await sell(pump, 330, nozzle=2) == 0                     # #2, #3 on the 95 nozzle, edge down
+            assert await sell(pump, 145, nozzle=2) == 0
             for centilitres in (100, 120, 140, 160):            # #4..#7 on the 92 nozzle push them out
-                await _fuel_nozzle(pump, 1, centilitres)
+                assert await sell(pump, centilitres, nozzle=1) == 0
             restarted = _Edge(pump, outbox)
             await restarted.poll()                               # closing time: nobody fuels at 95 again
             await restarted.poll()
@@ -189,11 +165,11 @@ async def test_numbers_too_far_back_to_read_one_by_one_are_missing_and_inside_th
         await outbox.open()
         try:
             edge = _Edge(pump, outbox)
-            await _fuel(pump, SALES[0])
+            assert await sell(pump, SALES[0]) == 0
             await edge.poll()
             edge.close()
             for centilitres in SALES[1:]:
-                await _fuel(pump, centilitres)
+                assert await sell(pump, centilitres) == 0
             restarted = _Edge(pump, outbox)
             await restarted.poll()
             restarted.close()
@@ -214,7 +190,7 @@ async def test_an_unreadable_book_is_logged_and_started_again_from_the_latest_tr
         try:
             await outbox.set_state("disp-01/fp1/book", '{"seen": "x"')
             for centilitres in SALES[:2]:
-                await _fuel(pump, centilitres)
+                assert await sell(pump, centilitres) == 0
             edge = _Edge(pump, outbox)
             await edge.poll()
             edge.close()

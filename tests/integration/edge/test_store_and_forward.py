@@ -16,25 +16,13 @@ from edge_nodes.runtime import EdgeNode
 from edge_nodes.station import Station
 from forecourt.local import LocalBroker
 from protocol_adapters.readings import Reading
-from simulators.dispenser.states import FpState, PresetType
 from telemetry.ingest.worker import IngestWorker
-from tests.support.station import dispenser, station_for
+from tests.support.station import dispenser, sell, station_for
 
 pytestmark = pytest.mark.integration
 
 OUTAGE_S = 60
 
-
-async def _fuel(server: object, fp: int, centilitres: int) -> None:
-    model = server.model  # type: ignore[attr-defined]
-    server.catch_up()  # type: ignore[attr-defined]
-    model.lift_nozzle(fp, 1)
-    model.authorise(fp, PresetType.VOLUME, centilitres, 1)
-    while model.fp_view(fp).state in (FpState.AUTHORISED, FpState.STARTED, FpState.FUELLING):
-        await asyncio.sleep(0.2)
-        server.catch_up()  # type: ignore[attr-defined]
-    model.hang_nozzle(fp, 1)
-    model.clear(fp)
 
 
 async def test_a_minute_without_broker_loses_and_doubles_nothing(database_url: str, group: str,
@@ -62,13 +50,13 @@ async def test_a_minute_without_broker_loses_and_doubles_nothing(database_url: s
         tasks = [asyncio.create_task(t.run()) for t in (ingest, business, node)]
         try:
             await asyncio.wait_for(node.connected.wait(), 15)
-            await _fuel(d1, 1, 300)                                  # one fuelling while connected
+            await sell(d1, 300, fp=1)                                  # one fuelling while connected
             await asyncio.sleep(1.5)
 
             await broker.stop()
             outage_start = datetime.now(UTC)
-            await asyncio.gather(_fuel(d1, 1, 250), _fuel(d2, 1, 400))   # fuelling goes on meanwhile
-            await asyncio.gather(_fuel(d1, 1, 150), _fuel(d2, 1, 100))
+            await asyncio.gather(sell(d1, 250, fp=1), sell(d2, 400, fp=1))   # fuelling goes on meanwhile
+            await asyncio.gather(sell(d1, 150, fp=1), sell(d2, 100, fp=1))
             await asyncio.sleep(max(0.0, OUTAGE_S - (datetime.now(UTC) - outage_start).total_seconds()))
             outage_end = datetime.now(UTC)
             assert not node.connected.is_set()

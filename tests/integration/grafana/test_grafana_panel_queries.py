@@ -21,8 +21,7 @@ from business_services.consumer import EventConsumer
 from edge_nodes.runtime import EdgeNode
 from grafana.dashboards import DASHBOARDS
 from grafana.verify import QueryResult, run_dashboard
-from simulators.dispenser.server import DispenserServer
-from simulators.dispenser.states import FpState, PresetType
+from simulators.dispenser.states import FpState
 from telemetry.contracts import topics
 from telemetry.contracts.broker import BrokerAddress
 from telemetry.contracts.topics import MessageType
@@ -30,7 +29,7 @@ from telemetry.ingest.worker import IngestWorker
 from telemetry.records import MetricDef, PointRow, SourceStatus
 from telemetry.storage import rollups
 from telemetry.storage.repository import TelemetryWriter
-from tests.support.station import dispenser, station_for
+from tests.support.station import dispenser, sell, station_for
 
 pytestmark = pytest.mark.integration
 
@@ -71,18 +70,6 @@ async def _running(*services: IngestWorker | EventConsumer | EdgeNode) -> AsyncI
             await asyncio.gather(t, return_exceptions=True)
 
 
-async def _fuel(server: DispenserServer, centilitres: int) -> None:
-    """A customer lifts nozzle 1 of FP1, the POS authorises a volume preset, the nozzle goes back."""
-    model = server.model
-    server.catch_up()
-    model.lift_nozzle(1, 1)
-    model.authorise(1, PresetType.VOLUME, centilitres, 1)
-    while model.fp_view(1).state in (FpState.AUTHORISED, FpState.STARTED, FpState.FUELLING):
-        await asyncio.sleep(0.1)
-        server.catch_up()
-    model.hang_nozzle(1, 1)
-    model.clear(1)
-
 
 async def _value(conn: psycopg.AsyncConnection, sql: str) -> object:
     row = await (await conn.execute(sql)).fetchone()  # type: ignore[arg-type]
@@ -98,7 +85,7 @@ async def _fill_through_the_real_path(database_url: str, broker: BrokerAddress, 
                 await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
             await asyncio.wait_for(asyncio.gather(ingest.subscribed.wait(), business.subscribed.wait(),
                                                   node.connected.wait()), 15)
-            await _fuel(server, 200)
+            await sell(server, 200)
             async with aiomqtt.Client(**broker.client_kwargs()) as pub:   # garbage: a dead letter
                 await pub.publish(topics.device_topic(group, MessageType.DDATA, STATION, "junk"), b"\x00\xffjunk",
                                   qos=1)

@@ -16,14 +16,13 @@ from edge_nodes.station import load_station
 from simulators.clock import SimClock
 from simulators.dispenser.model import DispenserModel
 from simulators.dispenser.server import DispenserServer
-from simulators.dispenser.states import FpState, PresetType
 from simulators.gas_skid.config import GasSkidConfig
 from simulators.gas_skid.server import GasSkidServer
 from telemetry.contracts.broker import BrokerAddress
 from telemetry.contracts.events import CloudEvent
 from telemetry.contracts.topics import events_filter, group_filter
 from tests.support.mqtt import recording
-from tests.support.station import ONE_SIDE
+from tests.support.station import ONE_SIDE, sell
 
 pytestmark = pytest.mark.integration
 
@@ -57,17 +56,6 @@ devices:
 """
 
 
-async def fuel(server: DispenserServer, centilitres: int) -> None:
-    model = server.model
-    server.catch_up()
-    model.lift_nozzle(1, 1)
-    assert model.authorise(1, PresetType.VOLUME, centilitres, 1) == 0
-    while model.fp_view(1).state in (FpState.AUTHORISED, FpState.STARTED, FpState.FUELLING):
-        await asyncio.sleep(0.05)
-        server.catch_up()
-    model.hang_nozzle(1, 1)
-    model.clear(1)                                   # the cashier is paid at once
-
 
 async def test_points_and_events_at_speed_10_are_on_the_wall_clock(broker: BrokerAddress, group: str,
                                                                    tmp_path: Path) -> None:
@@ -86,7 +74,7 @@ async def test_points_and_events_at_speed_10_are_on_the_wall_clock(broker: Broke
             source = next(s for s in node.sources if isinstance(s, OpcUaSource))
             await asyncio.sleep(0.5)
             await source.call("GasSkid/CngDispenser1/StartFill", 2.0)
-            await fuel(pump, 300)
+            assert await sell(pump, 300) == 0
 
             def events() -> list[CloudEvent]:
                 return [CloudEvent.from_bytes(raw) for _, raw in evrec.messages]
