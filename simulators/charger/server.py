@@ -35,6 +35,7 @@ from simulators.charger.ocpp201 import Ocpp201Dialect
 from simulators.charger.outbox import Outbox
 from simulators.charger.settings import ChargerSettings, find_spec
 from simulators.clock import SimClock
+from simulators.tasks import stop_tasks
 
 LOG = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -131,9 +132,7 @@ class ChargerSimulator(DriverControls):
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await stop_tasks(self._tasks)
         self._tasks = []
 
     # ---- ChargerControl / FaultTarget -----------------------------------------------------------
@@ -267,9 +266,7 @@ class ChargerSimulator(DriverControls):
                 # drop the link first: a task waiting inside the ocpp library (asyncio.wait_for) may not
                 # take a cancellation on Python 3.11, but it does end when its connection is gone
                 ws.transport.abort()
-            for task in tasks:
-                task.cancel()
-            results = await asyncio.gather(*tasks, return_exceptions=True)
+            results = await stop_tasks(tasks)
         for result in results:
             if isinstance(result, Exception) and not isinstance(result, ConnectionClosed):
                 LOG.error("%s: link task failed", self.config.charge_point_id, exc_info=result)
