@@ -25,6 +25,7 @@ from control_api.metrics import RequestMetrics
 from control_api.pages import router as pages_router
 from control_api.routes import access, approvals, audit, commands, devices, exports, fuelling, health, stations
 from control_api.security import TokenIssuer
+from forecourt.roles import Role, policy
 from telemetry.contracts.broker import BrokerAddress
 
 ROUTERS = (health.router, access.router, devices.router, fuelling.router, commands.router,   # every API route
@@ -33,11 +34,11 @@ ROUTERS = (health.router, access.router, devices.router, fuelling.router, comman
 
 def create_app(database_url: str, broker: BrokerAddress | None = None, *, group: str = "demo-co",
                max_body_bytes: int = MAX_BODY_BYTES, tokens: TokenIssuer | None = None,
-               owns_master_data: bool = True) -> FastAPI:
+               role: Role = Role.HEAD_OFFICE) -> FastAPI:
     """``group``: the operating company whose stations this API commands (its MQTT topics' group level).
     ``tokens``: signs access tokens; every API process of an installation needs the same secret (without
-    one, a random secret: tokens end with the process). ``owns_master_data``: False on a station server, whose
-    master data is a read-only copy (``forecourt/roles.py``)."""
+    one, a random secret: tokens end with the process). ``role``: head office, or a station server (master data a
+    read-only copy, the station's sales on its bus: ``forecourt/roles.py``)."""
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database = Database(database_url)
@@ -59,8 +60,8 @@ def create_app(database_url: str, broker: BrokerAddress | None = None, *, group:
                   description="加油/加气/充电站运营平台 控制 API",
                   docs_url=None, redoc_url=None)   # Swagger UI from local files instead (control_api/swagger.py)
     app.state.tokens = tokens or TokenIssuer()
-    app.state.owns_master_data = owns_master_data
-    app.state.bus = build_bus()          # routes hand commands to it (docs/how-to/add-a-business-domain.md)
+    app.state.role = role
+    app.state.bus = build_bus(policy(role).contexts)   # routes hand it commands (docs/how-to/add-a-business-domain.md)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     app.add_middleware(RequestMetrics)   # added last: the outermost, it sees every answer
     errors.install(app)

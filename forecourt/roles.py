@@ -2,14 +2,20 @@
 
 ``head-office`` owns station master data (edits it, sends each station its list). ``station`` is the station
 server: the same code on the station's own PostgreSQL, holding master data as a read-only copy of the list
-head office sent (``business_services/stations/copy.py``). What else differs (the station owns orders and
-shifts; head office applies their events) joins this table as those contexts land. docs/architecture.md.
+head office sent (``business_services/stations/copy.py``), and owning what is sold there: its bus turns each
+fuelling into an order, and takes payments and shifts. What head office does with the station's events
+joins this table as that context lands. docs/architecture.md.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from types import ModuleType
+
+from business_services.bootstrap import CONTEXTS
+from business_services.orders import handlers as orders
+from business_services.shifts import handlers as shifts
 
 
 class Role(StrEnum):
@@ -20,11 +26,12 @@ class Role(StrEnum):
 @dataclass(frozen=True, slots=True)
 class RolePolicy:
     owns_master_data: bool          # edits stations, devices, nozzles …; sends the lists down
+    contexts: tuple[ModuleType, ...]   # whose handlers are on this role's message bus (bootstrap.build_bus)
 
 
 POLICIES: dict[Role, RolePolicy] = {
-    Role.HEAD_OFFICE: RolePolicy(owns_master_data=True),
-    Role.STATION: RolePolicy(owns_master_data=False),
+    Role.HEAD_OFFICE: RolePolicy(owns_master_data=True, contexts=CONTEXTS),
+    Role.STATION: RolePolicy(owns_master_data=False, contexts=(*CONTEXTS, shifts, orders)),
 }
 
 

@@ -29,7 +29,7 @@ from edge_nodes.station import load_station
 from forecourt import broker_watch
 from forecourt.broker_watch import DropWatch
 from forecourt.health import exposition, serve_health
-from forecourt.roles import Role, policy
+from forecourt.roles import Role
 from forecourt.settings import Settings
 from telemetry.contracts.broker import BrokerAddress
 from telemetry.contracts.health import Health, check, from_report, health
@@ -162,7 +162,7 @@ def token_issuer(settings: Settings) -> TokenIssuer:
 async def api_service(database_url: str, host: str, port: int, broker: BrokerAddress | None = None,
                       group: str = "demo-co", tokens: TokenIssuer | None = None,
                       role: Role = Role.HEAD_OFFICE) -> None:
-    app = create_app(database_url, broker, group=group, tokens=tokens, owns_master_data=policy(role).owns_master_data)
+    app = create_app(database_url, broker, group=group, tokens=tokens, role=role)
     server = _Server(uvicorn.Config(app, host=host, port=port,
                                     log_level="warning", ws="websockets-sansio"))
     task = asyncio.create_task(server.serve())

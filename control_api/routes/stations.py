@@ -37,6 +37,7 @@ from control_api.deps import Device as DeviceCode
 from control_api.security import Principal, require
 from edge_nodes.devices.base import DEVICE_KINDS
 from edge_nodes.station import parse_station
+from forecourt.roles import policy
 
 router = APIRouter(prefix="/api/v1/stations", tags=["stations"])
 
@@ -119,7 +120,7 @@ def _masked(station: dict[str, Any], who: Principal) -> dict[str, Any]:
 
 async def _run(request: Request, db: Any, who: Principal, command: Any) -> Changed | JSONResponse:
     """Run one change in a unit of work; rule errors become 422 (``errors: [{field, message}]``), 404 or 409."""
-    if not getattr(request.app.state, "owns_master_data", True):   # a station server (forecourt/roles.py)
+    if not policy(request.app.state.role).owns_master_data:   # a station server (forecourt/roles.py)
         raise HTTPException(status.HTTP_409_CONFLICT, "站点主数据由总部维护，请在总部后台修改 "
                                                       "(master data is kept at head office; change it there)")
     try:

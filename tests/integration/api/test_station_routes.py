@@ -13,6 +13,7 @@ import pytest
 from fastapi import FastAPI
 
 from control_api.app import create_app
+from forecourt.roles import Role
 from forecourt.stations import import_file
 from tests.support.auth import bearer
 
@@ -102,7 +103,7 @@ async def test_the_list_filters_sorts_and_pages(seeded: str) -> None:
 
 
 async def test_a_station_server_refuses_master_data_edits(seeded: str) -> None:
-    app = create_app(seeded, owns_master_data=False)
+    app = create_app(seeded, role=Role.STATION)
     async with client(app) as http:
         answer = await http.put(NOZZLE, json={"grade": "95"}, headers=bearer(app, "station:write"))
     assert answer.status_code == 409

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from business_services.access.demo import DemoLogin, seed_demo_company
 from business_services.stations import copy, views
 from control_api.app import create_app
+from forecourt.roles import Role
 from forecourt.stations import import_file
 from telemetry.contracts.master_data import MasterData
 
@@ -38,7 +39,7 @@ async def test_the_cashier_logs_in_at_the_station_with_head_offices_password(
     async with await psycopg.AsyncConnection.connect(station_database_url) as station:
         assert await copy.apply_list(station, data) is True
     # head office is away: only the station server's own database is used from here on
-    with TestClient(create_app(station_database_url, owns_master_data=False)) as http:
+    with TestClient(create_app(station_database_url, role=Role.STATION)) as http:
         assert login(http, "cashier", logins["cashier"].password) == 200
         assert login(http, "cashier", "not-the-password-1") == 401
         assert login(http, "admin", logins["admin"].password) == 401          # company-wide users log in online

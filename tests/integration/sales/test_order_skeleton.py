@@ -1,0 +1,65 @@
+"""The station's bus turns a fuelling into one order; payments settle it, never beyond what it owes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import psycopg
+import pytest
+
+from business_services.audit.model import Actor
+from business_services.bootstrap import build_bus
+from business_services.consumer import EventConsumer
+from business_services.orders.model import OrderRuleError
+from business_services.shifts.model import OpenShift
+from business_services.unit_of_work import UnitOfWork
+from forecourt.roles import Role, policy
+from telemetry.contracts.broker import BrokerAddress
+from telemetry.contracts.events.payments import Allocation, Method, PaymentCaptured, PaymentRefunded
+from tests.support.events import FUELLING, STATION, envelope, fuelling
+
+pytestmark = pytest.mark.integration
+
+TOPIC = f"forecourt/v1/g/{STATION}/events/{FUELLING}"
+CASHIER = Actor(name="cashier", source="127.0.0.1")
+
+
+def captured(order_no: str, fen: int, n: int = 1) -> PaymentCaptured:
+    return PaymentCaptured(payment_no=f"{STATION}-20260301-P{n:05d}", station=STATION, shift_no="st-01-x-S00001",
+                           terminal="pos-1", cashier="cashier", method=Method.CASH, amount_fen=fen,
+                           allocations=(Allocation(order_no=order_no, amount_fen=fen),), captured_at=datetime.now(UTC))
+
+
+async def test_one_order_per_fuelling_in_the_open_shift_settled_by_payments(station_database_url: str,
+                                                                             broker: BrokerAddress) -> None:
+    bus = build_bus(policy(Role.STATION).contexts)
+    consumer = EventConsumer(station_database_url, broker, bus=bus)
+    async with await psycopg.AsyncConnection.connect(station_database_url, autocommit=True) as conn:
+        async with UnitOfWork(conn, CASHIER) as uow:
+            shift_no = await bus.handle(OpenShift(STATION, "cashier", datetime.now(UTC)), uow)
+        raw = envelope(FUELLING, fuelling(7, amount_fen=29000))
+        await consumer.handle(conn, TOPIC, raw)
+        await consumer.handle(conn, TOPIC, raw)                                    # redelivered: no second order
+        cur = await conn.execute("SELECT order_no, amount_fen, status, shift_no FROM business.orders")
+        [(order_no, amount, status, in_shift)] = await cur.fetchall()
+        assert (amount, status, in_shift) == (29000, "payable", shift_no)
+        assert order_no.startswith(f"{STATION}-") and "-O" in order_no
+
+        async def pay(event: PaymentCaptured | PaymentRefunded) -> None:
+            async with UnitOfWork(conn, CASHIER) as uow:
+                await bus.handle(event.envelope(source="test", event_id=event.event_id()), uow)
+
+        await pay(captured(order_no, 20000))
+        with pytest.raises(OrderRuleError):
+            await pay(captured(order_no, 9001, n=2))                               # 1 fen more than it owes
+        await pay(captured(order_no, 9000, n=3))
+        cur = await conn.execute("SELECT paid_fen, status FROM business.orders WHERE order_no = %s", (order_no,))
+        assert await cur.fetchone() == (29000, "paid")
+
+        refund = PaymentRefunded(refund_no=f"{STATION}-20260301-R00001", payment_no=f"{STATION}-20260301-P00003",
+                                 station=STATION, shift_no=shift_no, method=Method.CASH, amount_fen=9001,
+                                 allocations=(Allocation(order_no=order_no, amount_fen=9001),), reason="test",
+                                 refunded_by="manager", refunded_at=datetime.now(UTC))
+        await pay(refund)                     # the order's refund check is on what the order has paid in all
+        cur = await conn.execute("SELECT paid_fen, status FROM business.orders WHERE order_no = %s", (order_no,))
+        assert await cur.fetchone() == (19999, "payable")
