@@ -10,7 +10,9 @@ Emitted events are written to ``business.outbox`` inside the transaction, just b
 published to MQTT after the commit by ``business_services/outbox.py``: an event is never published for a
 change that rolled back, and never lost for one that committed. Audit records join the chain in the same
 transaction (``business_services/audit``), so an action and its record cannot part. Events raised for
-this process's own handlers (``raise_event``) are handled by the message bus in this same unit of work.
+this process's own handlers (``raise_event``) are handled by the message bus in this same unit of work, and
+their ids join ``business.handled_events`` with it: when the same event comes back over MQTT (a station
+server receives what its own outbox published), the consumer sees a repeat and changes nothing.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ class UnitOfWork:
         self.actor = actor
         self._events: list[tuple[str, CloudEvent]] = []
         self._raised: list[CloudEvent] = []
+        self._handled_here: list[CloudEvent] = []
         self._stack = contextlib.AsyncExitStack()
 
     async def __aenter__(self) -> Self:
@@ -56,6 +59,7 @@ class UnitOfWork:
     def raise_event(self, event: CloudEvent) -> None:
         """Hand ``event`` to this process's own handlers, in this unit of work (``business_services/messagebus.py``)."""
         self._raised.append(event)
+        self._handled_here.append(event)
 
     def take_raised(self) -> list[CloudEvent]:
         raised, self._raised = self._raised, []
@@ -66,6 +70,11 @@ class UnitOfWork:
         return await audit_log.append(self.conn, self.actor, entry)
 
     async def _write_outbox(self) -> None:
+        for event in self._handled_here:
+            await self.conn.execute(
+                "INSERT INTO business.handled_events (event_id, event_type) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                (event.id, event.type))
+        self._handled_here.clear()
         if self._events:   # delivered at commit only: wakes the outbox publisher (OUTBOX_CHANNEL)
             await self.conn.execute("SELECT pg_notify('business_outbox', '')")
         for topic, event in self._events:

@@ -8,6 +8,7 @@ went back. ``apply`` is the one place that decides what a payment or a refund do
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 
 class OrderRuleError(ValueError):
@@ -21,10 +22,16 @@ class Due:
     order_no: str
     amount_fen: int
     paid_fen: int
+    locked_by: str | None = None       # the POS terminal that has the order in hand, until locked_until
+    locked_until: datetime | None = None
 
     @property
     def outstanding_fen(self) -> int:
         return self.amount_fen - self.paid_fen
+
+    def takeable_by(self, terminal: str, now: datetime) -> bool:
+        """Whether ``terminal`` may take payment for it: nobody else holds an unexpired lock on it."""
+        return self.locked_by in (None, terminal) or self.locked_until is None or self.locked_until <= now
 
 
 def apply(due: Due, delta_fen: int) -> int:

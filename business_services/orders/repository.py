@@ -32,10 +32,10 @@ async def dues(conn: psycopg.AsyncConnection, station: str, order_nos: list[str]
     """The station's orders among ``order_nos``, locked FOR UPDATE in order-number order (no deadlock between
     two payments of overlapping orders) until the caller's transaction ends."""
     cur = await conn.execute(
-        """SELECT order_no, amount_fen, paid_fen FROM business.orders
+        """SELECT order_no, amount_fen, paid_fen, locked_by, locked_until FROM business.orders
            WHERE station = %s AND order_no = ANY(%s) ORDER BY order_no FOR UPDATE""",
         (station, sorted(order_nos)))
-    return {row[0]: Due(row[0], int(row[1]), int(row[2])) for row in await cur.fetchall()}
+    return {row[0]: Due(row[0], int(row[1]), int(row[2]), row[3], row[4]) for row in await cur.fetchall()}
 
 
 async def set_paid(conn: psycopg.AsyncConnection, order_no: str, paid_fen: int, at: datetime) -> None:

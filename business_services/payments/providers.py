@@ -64,10 +64,13 @@ class RefundResult:
 
 
 class PaymentProvider(Protocol):
-    """One way of paying. ``safe_offline``: usable while head office is unreachable."""
+    """One way of paying. ``safe_offline``: usable while head office is unreachable. ``unavailable()``: None
+    when it can take a payment now, else why not, for the cashier (e.g. "总部连接中断，暂不能微信收款")."""
 
     method: Method
     safe_offline: bool
+
+    def unavailable(self) -> str | None: ...
 
     async def charge(self, request: ChargeRequest) -> ChargeResult: ...
 

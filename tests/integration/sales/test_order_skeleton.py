@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from types import SimpleNamespace
 
 import psycopg
 import pytest
@@ -15,6 +17,7 @@ from business_services.shifts.model import OpenShift
 from business_services.unit_of_work import UnitOfWork
 from forecourt.roles import Role, policy
 from telemetry.contracts.broker import BrokerAddress
+from telemetry.contracts.events import CloudEvent
 from telemetry.contracts.events.payments import Allocation, Method, PaymentCaptured, PaymentRefunded
 from tests.support.events import FUELLING, STATION, envelope, fuelling
 
@@ -63,3 +66,31 @@ async def test_one_order_per_fuelling_in_the_open_shift_settled_by_payments(stat
         await pay(refund)                     # the order's refund check is on what the order has paid in all
         cur = await conn.execute("SELECT paid_fen, status FROM business.orders WHERE order_no = %s", (order_no,))
         assert await cur.fetchone() == (19999, "payable")
+
+
+@dataclass(frozen=True)
+class Pay:
+    event: CloudEvent
+
+
+async def pay_by_raising(command: Pay, uow: UnitOfWork) -> None:
+    """What the payments context does: raise payment.captured for this process's handlers (and emit it)."""
+    uow.raise_event(command.event)
+
+
+async def test_a_raised_event_coming_back_over_mqtt_is_a_repeat(station_database_url: str,
+                                                                broker: BrokerAddress) -> None:
+    """The station server's outbox publishes payment.captured; its own consumer receives it: no second payment."""
+    payments = SimpleNamespace(COMMAND_HANDLERS={Pay: pay_by_raising}, EVENT_HANDLERS={})
+    bus = build_bus((*policy(Role.STATION).contexts, payments))
+    consumer = EventConsumer(station_database_url, broker, bus=bus)
+    async with await psycopg.AsyncConnection.connect(station_database_url, autocommit=True) as conn:
+        await consumer.handle(conn, TOPIC, envelope(FUELLING, fuelling(8, amount_fen=5000)))
+        (order_no,) = await (await conn.execute("SELECT order_no FROM business.orders")).fetchone() or ("",)
+        payment = captured(order_no, 2000)                                         # twice would still fit
+        event = payment.envelope(source="test", event_id=payment.event_id())
+        async with UnitOfWork(conn, CASHIER) as uow:
+            await bus.handle(Pay(event), uow)
+        await consumer.handle(conn, f"forecourt/v1/g/{STATION}/events/payment.captured", event.to_bytes())
+        cur = await conn.execute("SELECT paid_fen FROM business.orders WHERE order_no = %s", (order_no,))
+        assert await cur.fetchone() == (2000,)
