@@ -3,8 +3,8 @@
 ``head-office`` owns station master data (edits it, sends each station its list). ``station`` is the station
 server: the same code on the station's own PostgreSQL, holding master data as a read-only copy of the list
 head office sent (``business_services/stations/copy.py``), and owning what is sold there: its bus turns each
-fuelling into an order, and takes payments and shifts. What head office does with the station's events
-joins this table as that context lands. docs/architecture.md.
+fuelling into an order, and takes payments and shifts. Head office posts the station's payments and refunds
+to the ledger. docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from enum import StrEnum
 from types import ModuleType
 
 from business_services.bootstrap import CONTEXTS
+from business_services.ledger import handlers as ledger
 from business_services.orders import handlers as orders
 from business_services.shifts import handlers as shifts
 
@@ -30,7 +31,7 @@ class RolePolicy:
 
 
 POLICIES: dict[Role, RolePolicy] = {
-    Role.HEAD_OFFICE: RolePolicy(owns_master_data=True, contexts=CONTEXTS),
+    Role.HEAD_OFFICE: RolePolicy(owns_master_data=True, contexts=(*CONTEXTS, ledger)),
     Role.STATION: RolePolicy(owns_master_data=False, contexts=(*CONTEXTS, shifts, orders)),
 }
 

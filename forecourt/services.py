@@ -29,7 +29,7 @@ from edge_nodes.station import load_station
 from forecourt import broker_watch
 from forecourt.broker_watch import DropWatch
 from forecourt.health import exposition, serve_health
-from forecourt.roles import Role
+from forecourt.roles import Role, policy
 from forecourt.settings import Settings
 from telemetry.contracts.broker import BrokerAddress
 from telemetry.contracts.health import Health, check, from_report, health
@@ -83,8 +83,8 @@ async def business_service(settings: Settings, database_url: str, broker: Broker
     """The event consumer (this process's partition) and the outbox publisher (active in one process at a time)."""
     partition = Partition.parse(settings.business_partition)
     consumer = EventConsumer(database_url, broker, client_id=f"forecourt-business-{settings.group}",
-                             bus=build_bus(), partition=partition, group=settings.business_group,
-                             stall_after_s=settings.business_stall_after_s)
+                             bus=build_bus(policy(Role.HEAD_OFFICE).contexts), partition=partition,
+                             group=settings.business_group, stall_after_s=settings.business_stall_after_s)
     publisher = outbox_publisher(database_url, MqttSink(broker, f"{consumer.client_id}-outbox"))
     await run_with_health(with_drop_watch(both(consumer.run(), publisher.run()), settings, broker, consumer.client_id),
                           settings.metrics_host, metrics_port or settings.business_metrics_port,
