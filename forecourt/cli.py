@@ -149,6 +149,7 @@ def _parser() -> argparse.ArgumentParser:
                                                   "edited, deleted or inserted row")
     averify.add_argument("--from", dest="from_seq", type=int, default=1, help="start at this seq (a checkpoint)")
     averify.add_argument("--database-url", help="PostgreSQL URL (default: FORECOURT_DATABASE_URL)")
+    averify.add_argument("--station", help="at head office: check the copy of this station server's chain")
 
     sub.add_parser("infra", help="start only the embedded database and broker and print their URLs",
                    description="Useful to run edge, ingest and api as separate processes: export the printed "
@@ -303,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "audit":       # reads the database it is given: no infrastructure started
         from business_services.audit.command import verify_command
 
-        return verify_command(args.database_url or settings.database_url, args.from_seq)
+        return verify_command(args.database_url or settings.database_url, args.from_seq, args.station)
     if args.command == "mqtt-auth":   # only writes files: no event loop, no infrastructure
         from forecourt.mqtt_security import Listener, mqtt_auth_command
 
