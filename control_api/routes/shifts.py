@@ -101,6 +101,13 @@ class Report(RootModel[dict[str, Any]]):
     pass
 
 
+def _at_station(request: Request, command: object) -> None:
+    """Shifts are kept by the station server (forecourt/roles.py); head office holds what it is sent."""
+    if not request.app.state.bus.handles(command):
+        raise HTTPException(status.HTTP_409_CONFLICT, "班次在站级服务器上开班和交班 "
+                                                      "(shifts are opened and handed over at the station server)")
+
+
 def _refused(exc: ShiftRuleError) -> HTTPException:
     code = status.HTTP_409_CONFLICT if isinstance(exc, ShiftConflict) else status.HTTP_422_UNPROCESSABLE_CONTENT
     return HTTPException(code, exc.message)
@@ -112,6 +119,7 @@ async def open_shift(station: Station, body: OpenBody, request: Request, db: Db,
     """Open a shift; the caller is the person in charge. 409 while another is open."""
     async def work() -> Opened:
         command = OpenShift(station, who.username, datetime.now(UTC), tuple(r.reading() for r in body.hand_readings))
+        _at_station(request, command)
         try:
             async with db.connection() as conn, UnitOfWork(conn, who.actor) as uow:
                 return Opened(shift_no=await request.app.state.bus.handle(command, uow))
@@ -150,6 +158,7 @@ async def handover(station: Station, shift_no: ShiftNo, body: HandoverBody, requ
                              tuple(r.reading() for r in body.end_readings),
                              tuple((c.denomination_fen, c.pieces) for c in body.cash_count),
                              body.explanation, body.override_reason, tolerance)
+        _at_station(request, command)
         try:
             async with db.connection() as conn, UnitOfWork(conn, who.actor) as uow:
                 return Report(await request.app.state.bus.handle(command, uow))

@@ -116,10 +116,13 @@ async def _first_shift(station: Station) -> tuple[str, dict[str, Any]]:
     masked = (await station.http.get(f"{SHIFTS}/current?masked=true", headers=CASHIER)).json()
     assert masked["takings_fen"] is None and "net_fen" not in masked["takings"][0]
 
-    closed = await station.post(f"{SHIFTS}/{shift_no}/handover", {
-        "end_readings": [{**NOZZLE_1, "litres": "1040.00"}, {**NOZZLE_2, "litres": "530.00"}],
-        "cash_count": RMB_290})
+    handover = {"end_readings": [{**NOZZLE_1, "litres": "1040.00"}, {**NOZZLE_2, "litres": "530.00"}],
+                "cash_count": RMB_290}
+    key = {**CASHIER, "Idempotency-Key": f"handover-{shift_no}"}
+    closed = await station.http.post(f"{SHIFTS}/{shift_no}/handover", json=handover, headers=key)
     assert closed.status_code == 200, closed.text
+    retried = await station.http.post(f"{SHIFTS}/{shift_no}/handover", json=handover, headers=key)
+    assert retried.headers["Idempotent-Replayed"] == "true" and retried.json() == closed.json()
     return shift_no, closed.json()
 
 
@@ -156,6 +159,23 @@ async def test_handover_compares_nozzles_and_cash(station_database_url: str, bro
         cur = await station.conn.execute("SELECT topic, payload->'data'->>'over_short_fen' FROM business.outbox "
                                          "WHERE payload->>'type' = 'shift.closed' ORDER BY seq")
         assert [row[1] for row in await cur.fetchall()] == ["0", "-1000"]
+        cur = await station.conn.execute("SELECT payload->>'subject' FROM business.outbox "
+                                         "WHERE payload->>'type' = 'shift.opened'")
+        assert await cur.fetchall() == [(STATION,), (STATION,)]
+
+
+async def test_head_office_does_not_open_shifts(database_url: str) -> None:
+    port = free_port()
+    api = asyncio.create_task(api_service(database_url, "127.0.0.1", port, tokens=TEST_TOKENS))
+    try:
+        await wait_for_port("127.0.0.1", port)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=20) as http:
+            answer = await http.post(SHIFTS, json={}, headers={**CASHIER, "Idempotency-Key": "open-at-head-office"})
+        assert answer.status_code == 409 and "站级服务器" in answer.json()["detail"]
+    finally:
+        api.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await api
 
 
 async def test_unpaid_orders_block_the_close_until_a_manager_overrides(station_database_url: str,
