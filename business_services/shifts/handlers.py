@@ -76,6 +76,7 @@ async def close_shift(command: CloseShift, uow: UnitOfWork) -> dict[str, Any]:
         raise ShiftNotFound(f"本站没有班次 {command.shift_no} (no shift {command.shift_no} at {command.station})")
     if locked[0] != "open":
         raise ShiftConflict(f"班次 {command.shift_no} 已交班 (shift {command.shift_no} is already closed)")
+    counted = counted_fen(command.cash_count)          # a bad count is a bad request, whatever the shift's state
     await repository.set_end_readings(uow.conn, command.shift_no, command.end_readings)
     found = await views.shift(uow.conn, command.station, command.shift_no)
     if found is None:
@@ -85,7 +86,7 @@ async def close_shift(command: CloseShift, uow: UnitOfWork) -> dict[str, Any]:
     if unpaid and not command.override_reason.strip():
         raise UnpaidOrders(unpaid)
     cash_fen = sum(t["net_fen"] for t in report["takings"] if t["method"] == Method.CASH)
-    cash = CashCheck(cash_fen, counted_fen(command.cash_count))
+    cash = CashCheck(cash_fen, counted)
     check_cash(cash, command.explanation, command.tolerance_fen)
     override = command.override_reason.strip() or None
     report |= {"status": "closed", "closed_at": command.at.isoformat(), "closed_by": command.by,

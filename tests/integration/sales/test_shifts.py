@@ -187,6 +187,9 @@ async def test_unpaid_orders_block_the_close_until_a_manager_overrides(station_d
                                     totalizer_after_l=1046.9)
         await station.pay(paid, 29000, Method.CASH)
         handover = {"end_readings": [], "cash_count": RMB_290}
+        bad = await station.post(f"{SHIFTS}/{first}/handover", {**handover, "cash_count": [
+            {"denomination_fen": 3000, "pieces": 1}]})
+        assert bad.status_code == 422 and "没有面额 3000 分" in bad.json()["detail"], bad.text
         refused = await station.post(f"{SHIFTS}/{first}/handover", handover)
         assert refused.status_code == 409 and unpaid in refused.json()["detail"], refused.text
         assert refused.json()["title"] == "冲突"
