@@ -88,7 +88,7 @@ async def close_shift(command: CloseShift, uow: UnitOfWork) -> dict[str, Any]:
     cash_fen = sum(t["net_fen"] for t in report["takings"] if t["method"] == Method.CASH)
     cash = CashCheck(cash_fen, counted)
     check_cash(cash, command.explanation, command.tolerance_fen)
-    override = command.override_reason.strip() or None
+    override = (command.override_reason.strip() or None) if unpaid else None   # nothing to override otherwise
     report |= {"status": "closed", "closed_at": command.at.isoformat(), "closed_by": command.by,
                "override_reason": override,
                "cash": {"expected_fen": cash.expected_fen, "counted_fen": cash.counted_fen,
