@@ -33,14 +33,26 @@ from control_api.routes import (
     fuelling,
     health,
     ledger,
+    shifts,
     stations,
 )
 from control_api.security import TokenIssuer
 from forecourt.roles import Role, policy
 from telemetry.contracts.broker import BrokerAddress
 
-ROUTERS = (health.router, access.router, devices.router, fuelling.router, commands.router,   # every API route
-           audit.router, exports.router, approvals.router, stations.router, ledger.router)
+ROUTERS = (   # every API route
+    health.router,
+    access.router,
+    devices.router,
+    fuelling.router,
+    commands.router,
+    audit.router,
+    exports.router,
+    approvals.router,
+    stations.router,
+    ledger.router,
+    shifts.router,
+)
 
 
 def create_app(database_url: str, broker: BrokerAddress | None = None, *, group: str = "demo-co",

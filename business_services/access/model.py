@@ -30,6 +30,7 @@ PERMISSIONS: dict[str, str] = {
     "approval:read": "查看审批", "approval:decide": "审批",
     "export:create": "导出 Excel（按本人可见的数据）",
     "shift:read": "查看交接班", "shift:write": "交接班",
+    "shift:override": "有未付订单时强制交班",
     "inspection:read": "查看巡检", "inspection:write": "记录巡检",
     "price:write": "调整油价",
     "ledger:read": "查看资金流水", "report:read": "查看报表",
@@ -44,7 +45,8 @@ ROLES: dict[str, tuple[str, tuple[str, ...]]] = {   # role → (Chinese name, pe
                                      "loginlog:read", "approval:read", "approval:decide", "export:create", "shift:read",
                                      "inspection:read", "report:read", "price:write")),
     "station_manager": ("站长", (*_STATION_READ, "station:write", "device:command", "approval:read", "shift:read",
-                                "shift:write", "inspection:read", "report:read")),   # station:write: own stations
+                                "shift:write", "inspection:read", "report:read",
+                                "shift:override")),   # station:write: own stations
     "cashier": ("收银员", (*_STATION_READ, "device:command", "shift:read", "shift:write")),
     "attendant": ("加油员", _STATION_READ),
     "finance": ("财务", ("station:read", "fuelling:read", "ledger:read", "report:read", "approval:read",

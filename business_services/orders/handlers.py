@@ -27,7 +27,7 @@ async def order_fuelling(event: CloudEvent, uow: UnitOfWork) -> str | None:
         return None
     now = datetime.now(UTC)
     order_no = await next_number(uow.conn, fuelling.station, Kind.ORDER, now)
-    shift_no = await shifts.open_shift(uow.conn, fuelling.station)
+    shift_no = await shifts.open_shift(uow.conn, fuelling.station, lock=True)   # a closing shift waits for it
     await repository.add_fuelling_order(uow.conn, order_no, event.id, fuelling, shift_no, now)
     return order_no
 
