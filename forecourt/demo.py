@@ -35,6 +35,7 @@ from forecourt.services import (
     master_data_path,
     outbox_path,
     run_with_health,
+    station_business_service,
 )
 from forecourt.settings import Settings
 from forecourt.simulate import DEMO_DISPENSER, drive_customers
@@ -92,6 +93,7 @@ async def run_demo(settings: Settings, *, api_port: int, every_s: float) -> None
                     api_service(station_url, settings.api_host, api_port + 1, infra.broker, settings.group,
                                 tokens, Role.STATION),
                     follow_list(station_url, list_file),
+                    station_business_service(settings, station_url, infra.broker, station.station),
                     drive_customers(dispenser, every_s, random.Random(1)),
                 ]
             logins = await seed_logins(infra.database_url)

@@ -29,7 +29,7 @@ from edge_nodes.station import load_station
 from forecourt import broker_watch
 from forecourt.broker_watch import DropWatch
 from forecourt.health import exposition, serve_health
-from forecourt.roles import Role
+from forecourt.roles import Role, policy
 from forecourt.settings import Settings
 from telemetry.contracts.broker import BrokerAddress
 from telemetry.contracts.health import Health, check, from_report, health
@@ -89,6 +89,23 @@ async def business_service(settings: Settings, database_url: str, broker: Broker
     await run_with_health(with_drop_watch(both(consumer.run(), publisher.run()), settings, broker, consumer.client_id),
                           settings.metrics_host, metrics_port or settings.business_metrics_port,
                           business_metrics_text, lambda: business_health(consumer, publisher))
+
+
+def station_consumer(settings: Settings, database_url: str, broker: BrokerAddress, station: str) -> EventConsumer:
+    """A station server's consumer: its own station's events only, on the station role's bus (a fuelling
+    becomes an order in the station's database), with a persistent session of its own."""
+    return EventConsumer(database_url, broker, client_id=f"forecourt-station-{settings.group}-{station}",
+                         bus=build_bus(policy(Role.STATION).contexts), group=settings.group, station=station,
+                         stall_after_s=settings.business_stall_after_s)
+
+
+async def station_business_service(settings: Settings, database_url: str, broker: BrokerAddress,
+                                   station: str) -> None:
+    """The station server's business plane: ``station_consumer`` and its outbox publisher (orders, payments and
+    shifts travel up to head office from there)."""
+    consumer = station_consumer(settings, database_url, broker, station)
+    publisher = outbox_publisher(database_url, MqttSink(broker, f"{consumer.client_id}-outbox"))
+    await both(consumer.run(), publisher.run())
 
 
 async def both(first: Coroutine[Any, Any, None], second: Coroutine[Any, Any, None]) -> None:

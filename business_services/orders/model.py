@@ -32,8 +32,8 @@ class OrderRuleError(ValueError):
         self.field = field
 
 
-class OrderConflict(Exception):
-    """The order is not in a state that allows this now (409)."""
+class OrderConflict(OrderRuleError):
+    """The order is not in a state that allows this now (409; to a payment, a rule it breaks like any other)."""
 
 
 class OrderNotFound(LookupError):

@@ -126,7 +126,7 @@ class WriteOffAsked(BaseModel):
 
 
 def _problem_for(exc: Exception) -> HTTPException | JSONResponse:
-    if isinstance(exc, OrderRuleError):
+    if isinstance(exc, OrderRuleError) and not isinstance(exc, OrderConflict):
         return JSONResponse({"detail": str(exc), "errors": [{"field": exc.field, "message": str(exc)}]},
                             status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
     if isinstance(exc, OrderNotFound):
@@ -303,8 +303,8 @@ async def create_order(station: Station, body: CreateBody, request: Request, db:
                                   body.volume_l, body.price_fen_per_l, body.item, _tags(body.tags))
             row = await _run(request, db, who, station, command)
         except (OrderRuleError, OrderConflict) as exc:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT if isinstance(exc, OrderRuleError)
-                                else status.HTTP_409_CONFLICT, str(exc)) from None
+            raise HTTPException(status.HTTP_409_CONFLICT if isinstance(exc, OrderConflict)
+                                else status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
         approval = row["approval_id"]
         return Created(order_no=row["order_no"], status=row["status"],
                        approval_id=None if approval is None else str(approval))
