@@ -253,7 +253,7 @@ class CreateOrder:
                 raise OrderRuleError(f"金额与升数×单价不符，应约为 {expected} 分 (amount_fen does not match "
                                      f"volume_l × price_fen_per_l = {expected} fen)", "amount_fen")
         elif not (self.item or "").strip():
-            raise OrderRuleError("手工单需填写商品，如 润滑油 (a manual sale names its goods)", "item")
+            raise OrderRuleError("手工单需填写商品，如 润滑油 (a manual sale names its goods in item)", "item")
 
     @property
     def first_status(self) -> Status:
