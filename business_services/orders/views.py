@@ -37,12 +37,13 @@ class OrderFilter(BaseModel):
     station: Annotated[str, Field(max_length=32)]
     status: Status | None = None
     kind: OrderKind | None = None
-    shift_no: Annotated[str | None, Field(max_length=64)] = None
+    shift_no: Annotated[str | None, Field(max_length=64, pattern=r"^[A-Za-z0-9_.-]*$")] = None
     nozzle: Annotated[int | None, Field(ge=1, le=99)] = None
     grade: Annotated[int | None, Field(ge=0, le=999)] = None
     since: Annotated[datetime | None, Field(alias="from", description="从此时起 (ISO UTC, inclusive)")] = None
     until: Annotated[datetime | None, Field(alias="to", description="到此时为止 (ISO UTC, exclusive)")] = None
-    q: Annotated[str | None, Field(max_length=64, description="订单号前缀 (order number prefix)")] = None
+    q: Annotated[str | None, Field(max_length=64, pattern=r"^[A-Za-z0-9_.-]*$",
+                                   description="订单号前缀 (order number prefix)")] = None
     amount_fen: Annotated[int | None, Field(ge=0, le=100_000_000, description="金额，误差 1 分以内")] = None
     volume_l: Annotated[Decimal | None, Field(ge=0, le=100_000, description="升数，误差 0.01 L 以内")] = None
 

@@ -42,6 +42,7 @@ from business_services.orders.model import (
 from business_services.orders.pdf import order_list_pdf
 from business_services.orders.repository import NOTIFY_CHANNEL
 from business_services.unit_of_work import UnitOfWork
+from control_api.database import DatabaseUnavailable
 from control_api.deps import Db, Station
 from control_api.idempotency import IdempotencyKey, once
 from control_api.pagination import Cursor, Limit
@@ -64,12 +65,14 @@ def _station_writer(station: Station, who: _Writer) -> Principal:
 Writer = Annotated[Principal, Depends(_station_writer)]
 OrderNo = Annotated[str, PathParam(min_length=6, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
                                    description="订单号 (order number)")]
-Terminal = Annotated[str, Field(min_length=1, max_length=64, description="POS 终端编号，如 pos-1")]
+PLAIN = r"^[^\x00-\x1f\x7f]*$"     # no control characters (PostgreSQL refuses a NUL in text)
+Terminal = Annotated[str, Field(min_length=1, max_length=64, pattern=PLAIN, description="POS 终端编号，如 pos-1")]
+TerminalQuery = Annotated[str, Query(max_length=64, pattern=PLAIN, description="POS 终端编号，如 pos-1")]
 
 
 class TagBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: Annotated[str, Field(min_length=1, max_length=16)]
+    name: Annotated[str, Field(min_length=1, max_length=16, pattern=PLAIN)]
     amount_fen: Annotated[int | None, Field(ge=0, le=100_000_000)] = None
 
 
@@ -81,30 +84,30 @@ class LockBody(BaseModel):
 class HoldBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     reason: Annotated[HeldReason, Field(description="drive_off 逃单, power_loss 断电, abnormal 异常")]
-    note: Annotated[str, Field(max_length=200)] = ""
+    note: Annotated[str, Field(max_length=200, pattern=PLAIN)] = ""
 
 
 class WriteOffBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reason: Annotated[str, Field(min_length=1, max_length=200)]
+    reason: Annotated[str, Field(min_length=1, max_length=200, pattern=PLAIN)]
 
 
 class EditBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     tags: Annotated[list[TagBody] | None, Field(max_length=10, description="标签，如 滴滴 6.05 元")] = None
-    note: Annotated[str | None, Field(max_length=500)] = None
+    note: Annotated[str | None, Field(max_length=500, pattern=PLAIN)] = None
 
 
 class CreateBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: Annotated[OrderKind, Field(description="make_up 补单 (needs approval) or manual 手工单")]
     amount_fen: Annotated[int, Field(gt=0, le=100_000_000)]
-    reason: Annotated[str, Field(min_length=1, max_length=200)]
+    reason: Annotated[str, Field(min_length=1, max_length=200, pattern=PLAIN)]
     nozzle: Annotated[int | None, Field(ge=1, le=99)] = None
     grade: Annotated[int | None, Field(ge=0, le=999)] = None
     volume_l: Annotated[Decimal | None, Field(ge=0, le=100_000, max_digits=8, decimal_places=2)] = None
     price_fen_per_l: Annotated[int | None, Field(ge=100, le=5000)] = None
-    item: Annotated[str | None, Field(max_length=64, description="手工单的商品，如 润滑油")] = None
+    item: Annotated[str | None, Field(max_length=64, pattern=PLAIN, description="手工单的商品，如 润滑油")] = None
     tags: Annotated[list[TagBody], Field(max_length=10)] = []
 
 
@@ -216,7 +219,7 @@ async def orders_pdf(station: Station, request: Request, db: Db, who: Reader) ->
 
 @router.get("/orders/payable")
 async def payable_orders(station: Station, db: Db, who: Reader,
-                         terminal: Annotated[str, Query(max_length=64)] = "") -> dict[str, Any]:
+                         terminal: TerminalQuery = "") -> dict[str, Any]:
     """What the POS shows: payable orders that are unlocked, whose lock expired, or locked by ``terminal``;
     oldest first."""
     who.check_station(station)
@@ -230,25 +233,45 @@ async def stream(websocket: WebSocket, station: Station, db: Db, who: Reader) ->
     """Sends ``{"type": "order", "order_no", "status", "version", …}`` for each order created or changed
     (a lock included) after the client connected, within a second of the change's commit."""
     who.check_station(station, websocket)
-    database_url = websocket.app.state.hub.database_url
-    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as listener:
+    async with await psycopg.AsyncConnection.connect(websocket.app.state.hub.database_url,
+                                                     autocommit=True) as listener:
         await listener.execute(f"LISTEN {NOTIFY_CHANNEL}")
+        wake, lost = asyncio.Event(), asyncio.Event()
+
+        async def listen() -> None:
+            try:
+                async for note in listener.notifies():
+                    if note.payload == station:
+                        wake.set()
+            except psycopg.Error:
+                lost.set()
+                wake.set()
+        listening = asyncio.create_task(listen())
         await websocket.accept()
         since = datetime.now(UTC) - timedelta(seconds=1)
         sent: dict[str, tuple[Any, ...]] = {}
-        notes = listener.notifies()
         try:
             while True:
+                wake.clear()                # a change committed while we read wakes the next round
                 async with db.connection() as conn:
                     for row in await views.changed_since(conn, station, since):
                         state = (row["version"], row["status"], row["locked_by"], row["locked_until"])
                         if sent.get(row["order_no"]) != state:
                             sent[row["order_no"]] = state
                             await websocket.send_json({"type": "order", **_json(row)})
-                        since = max(since, row["changed_at"] - timedelta(seconds=5))
-                await _wait_for_station(websocket, notes, station)
+                        since = max(since, row["changed_at"] - timedelta(seconds=5))   # a slower writer's commit
+                await _wait_or_disconnect(websocket, wake)
+                if lost.is_set():
+                    await websocket.close(status.WS_1013_TRY_AGAIN_LATER, "数据库连接中断，请重连 (reconnect)")
+                    return
         except WebSocketDisconnect:
             pass
+        except DatabaseUnavailable:
+            await websocket.close(status.WS_1013_TRY_AGAIN_LATER, "数据库暂时不可用 (database unavailable)")
+        finally:
+            listening.cancel()
+            with contextlib.suppress(asyncio.CancelledError, psycopg.Error):
+                await listening
 
 
 def _json(row: dict[str, Any]) -> dict[str, Any]:
@@ -256,14 +279,10 @@ def _json(row: dict[str, Any]) -> dict[str, Any]:
             for k, v in row.items()}
 
 
-async def _wait_for_station(websocket: WebSocket, notes: Any, station: str) -> None:
-    """Wait for a change at ``station``; raise WebSocketDisconnect if the client leaves meanwhile."""
-    async def note() -> None:
-        async for n in notes:
-            if n.payload == station:
-                return
+async def _wait_or_disconnect(websocket: WebSocket, wake: asyncio.Event) -> None:
+    """Wait for a change at the station; raise WebSocketDisconnect if the client leaves meanwhile."""
     receive = asyncio.ensure_future(websocket.receive())
-    woken = asyncio.ensure_future(note())
+    woken = asyncio.ensure_future(wake.wait())
     done, _ = await asyncio.wait({receive, woken}, return_when=asyncio.FIRST_COMPLETED)
     for task in (receive, woken):
         if task not in done:
@@ -335,7 +354,7 @@ async def lock(station: Station, order_no: OrderNo, body: LockBody, request: Req
 
 @router.delete("/orders/{order_no}/lock")
 async def unlock(station: Station, order_no: OrderNo, request: Request, db: Db, who: Writer,
-                 terminal: Annotated[str, Query(min_length=1, max_length=64)]) -> Any:
+                 terminal: Annotated[TerminalQuery, Query(min_length=1)]) -> Any:
     """Release the terminal's lock (a payment releases it too); ``released: false`` when it held none."""
     released = await _command(request, db, who, station, lambda: UnlockOrder(station, order_no, terminal))
     return released if isinstance(released, JSONResponse) else {"order_no": order_no, "released": released}

@@ -190,6 +190,11 @@ async def test_the_stream_sends_a_new_order_and_the_pdf_reads_back(station_datab
             async with asyncio.timeout(5):
                 message = json.loads(await ws.recv())
             assert (message["order_no"], message["status"]) == (order_no, "payable")
+            async with client(port) as http:
+                await http.post(f"{BASE}/{order_no}/lock", json={"terminal": "pos-2"})
+            async with asyncio.timeout(5):
+                locked = json.loads(await ws.recv())
+            assert (locked["order_no"], locked["locked_by"]) == (order_no, "pos-2")
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers=client(port).headers) as http:
             for n in range(42, 82):
                 await sell(conn, consumer, n)
