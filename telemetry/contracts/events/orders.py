@@ -15,13 +15,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from telemetry.contracts.events.envelope import EventPayload
 from telemetry.contracts.events.fields import Fen, Litres, UtcTime
-from telemetry.contracts.events.payments import DocumentNo
 from telemetry.contracts.identifiers import Code
 
 ORDER_CREATED = "order.created"
 ORDER_CHANGED = "order.changed"
 
 _NAMESPACE = uuid.UUID("7b3e9c52-1f0d-4a8e-9c6b-2d5f8e1a4c70")
+
+#: an order number (business_services/numbers.py); the same rule as payments' DocumentNo
+OrderNo = Annotated[str, Field(min_length=6, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
 
 
 def order_event_id(station: str, order_no: str, version: int) -> str:
@@ -38,7 +40,7 @@ class TagPayload(BaseModel):
 class OrderCreated(EventPayload):
     TYPE = ORDER_CREATED
 
-    order_no: DocumentNo
+    order_no: OrderNo
     station: Code
     kind: Annotated[str, Field(pattern="^(fuelling|make_up|manual)$")]
     status: str
@@ -66,7 +68,7 @@ class OrderCreated(EventPayload):
 class OrderChanged(EventPayload):
     TYPE = ORDER_CHANGED
 
-    order_no: DocumentNo
+    order_no: OrderNo
     station: Code
     version: int
     action: str                       # what changed it: hold, release, payment … (docs/orders.md)

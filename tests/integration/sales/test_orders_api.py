@@ -103,6 +103,14 @@ async def test_hold_release_write_off_and_make_up_with_approvals_and_audit(stati
         order_no = await sell(conn, consumer, 2, amount_fen=20000)
         held = await http.post(f"{BASE}/{order_no}/hold", json={"reason": "drive_off", "note": "白色轿车"})
         assert held.status_code == 200 and held.json()["status"] == "held"
+        again = await http.post(f"{BASE}/{order_no}/hold", json={"reason": "drive_off", "note": "白色轿车"})
+        assert again.json()["version"] == held.json()["version"]                  # a retry changes nothing
+        assert (await http.post(f"{BASE}/{order_no}/hold", json={"reason": "abnormal", "note": "a\x00b"})
+                ).status_code == 422
+        assert (await http.get(BASE, params={"q": "\x00"})).status_code == 422
+        assert (await http.post(f"{BASE}/{order_no}/release", params={})).status_code == 200
+        assert (await http.post(f"{BASE}/{order_no}/hold", json={"reason": "drive_off", "note": "白色轿车"})
+                ).json()["status"] == "held"
         assert (await http.post(f"{BASE}/{order_no}/lock", json={"terminal": "pos-1"})).status_code == 409
         assert (await http.post(f"{BASE}/{order_no}/hold", json={"reason": "unknown"})).status_code == 422
         listed = (await http.get(BASE, params={"status": "held"})).json()["items"]
@@ -116,10 +124,11 @@ async def test_hold_release_write_off_and_make_up_with_approvals_and_audit(stati
             await approvals.approve(uow, uuid.UUID(asked.json()["approval_id"]), MANAGER)
         detail = (await http.get(f"{BASE}/{order_no}")).json()
         assert (detail["status"], detail["written_off_fen"]) == ("written_off", 20000)
-        assert [h["action"] for h in detail["history"]] == ["created", "hold", "release", "hold", "write_off"]
+        assert [h["action"] for h in detail["history"]] == ["created", "hold", "release", "hold", "release", "hold",
+                                                            "write_off"]
         assert detail["payments"] == [] and detail["member"] is None
-        assert await audited(conn, order_no) == ["order.hold", "order.release", "order.hold",
-                                                 "order.write_off.request", "order.write_off"]
+        assert await audited(conn, order_no) == ["order.hold", "order.release", "order.hold", "order.release",
+                                                 "order.hold", "order.write_off.request", "order.write_off"]
 
         made = await http.post(BASE, json={"kind": "make_up", "nozzle": 2, "grade": 95, "volume_l": "30.00",
                                            "price_fen_per_l": 780, "amount_fen": 23400, "reason": "断电未上传"})
@@ -143,7 +152,7 @@ async def test_hold_release_write_off_and_make_up_with_approvals_and_audit(stati
         assert await audited(conn, manual.json()["order_no"]) == ["order.manual", "order.edit"]
         cur = await conn.execute("SELECT count(*) FROM business.outbox WHERE topic LIKE %s",
                                  (f"%{STATION}/events/order.%",))
-        assert (await cur.fetchone() or (0,))[0] == 9          # one per creation and per change
+        assert (await cur.fetchone() or (0,))[0] == 11         # one per creation and per change
 
 
 async def test_filters_and_a_keyset_cursor_while_orders_arrive(station_database_url: str,
