@@ -33,6 +33,7 @@ from control_api.routes import (
     fuelling,
     health,
     ledger,
+    orders,
     shifts,
     stations,
 )
@@ -51,6 +52,7 @@ ROUTERS = (   # every API route
     approvals.router,
     stations.router,
     ledger.router,
+    orders.router,
     shifts.router,
 )
 

@@ -35,6 +35,7 @@ from forecourt.local import InfrastructureError
 from forecourt.logs import configure_logging
 from forecourt.runner import run_until_stopped
 from forecourt.settings import Settings, SettingsError, load_settings, settings_table
+from telemetry.contracts.identifiers import is_code
 
 log = logging.getLogger("forecourt")
 
@@ -53,6 +54,13 @@ def _number(low: int, high: int) -> Callable[[str], int]:
 
 PORT = _number(1, 65535)
 PORT_OR_FREE = _number(0, 65535)   # 0: one the system picks
+
+
+def _station_code(text: str) -> str:
+    if not is_code(text):
+        raise argparse.ArgumentTypeError(f"expected a station code (1–32 lower-case letters, digits or '-'), "
+                                         f"got {text[:40]!r}")
+    return text
 
 
 def _positive(text: str) -> float:
@@ -105,6 +113,9 @@ def _parser() -> argparse.ArgumentParser:
     business = sub.add_parser("business", help="run the business event consumer (fuelling transactions …)",
                               description="Record business events (fuelling.completed …) from MQTT, each once.")
     business.add_argument("--metrics-port", type=PORT, help="port for /metrics and /healthz")
+    business.add_argument("--station", type=_station_code,
+                          help="a station server's own station code: its events only, on the station role's bus "
+                               "(fuellings become orders; docs/orders.md)")
 
     api = sub.add_parser("api", help="run the control API", description="REST and WebSocket API on FastAPI.")
     api.add_argument("--host", help="listen address (default FORECOURT_API_HOST)")
@@ -247,10 +258,15 @@ async def _main(args: argparse.Namespace, settings: Settings) -> None:
         async with Infrastructure(settings) as infra:
             await run_until_stopped(ingest_service(settings, infra.database_url, infra.broker, args.metrics_port))
     elif args.command == "business":
-        from forecourt.services import business_service
+        from forecourt.services import business_service, station_business_service
 
         async with Infrastructure(settings) as infra:
-            await run_until_stopped(business_service(settings, infra.database_url, infra.broker, args.metrics_port))
+            if args.station:
+                await run_until_stopped(station_business_service(settings, infra.database_url, infra.broker,
+                                                                 args.station))
+            else:
+                await run_until_stopped(business_service(settings, infra.database_url, infra.broker,
+                                                         args.metrics_port))
     elif args.command == "api":
         from forecourt.roles import Role
         from forecourt.services import api_service, token_issuer

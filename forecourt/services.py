@@ -91,6 +91,23 @@ async def business_service(settings: Settings, database_url: str, broker: Broker
                           business_metrics_text, lambda: business_health(consumer, publisher))
 
 
+def station_consumer(settings: Settings, database_url: str, broker: BrokerAddress, station: str) -> EventConsumer:
+    """A station server's consumer: its own station's events only, on the station role's bus (a fuelling
+    becomes an order in the station's database), with a persistent session of its own."""
+    return EventConsumer(database_url, broker, client_id=f"forecourt-station-{settings.group}-{station}",
+                         bus=build_bus(policy(Role.STATION).contexts), group=settings.group, station=station,
+                         stall_after_s=settings.business_stall_after_s)
+
+
+async def station_business_service(settings: Settings, database_url: str, broker: BrokerAddress,
+                                   station: str) -> None:
+    """The station server's business plane: ``station_consumer`` and its outbox publisher (orders, payments and
+    shifts travel up to head office from there)."""
+    consumer = station_consumer(settings, database_url, broker, station)
+    publisher = outbox_publisher(database_url, MqttSink(broker, f"{consumer.client_id}-outbox"))
+    await both(consumer.run(), publisher.run())
+
+
 async def both(first: Coroutine[Any, Any, None], second: Coroutine[Any, Any, None]) -> None:
     """Run two services until either ends (it raised) or both are cancelled."""
     async with asyncio.TaskGroup() as tasks:
