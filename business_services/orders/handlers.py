@@ -249,6 +249,18 @@ async def _make_up_approved(request: ApprovalRequest, uow: UnitOfWork) -> None:
                                _snapshot(after)))
 
 
+async def _make_up_closed(request: ApprovalRequest, uow: UnitOfWork) -> None:
+    """The make-up was refused or withdrawn: the order will never be payable (kept, marked, audited)."""
+    order_no = str(request.payload["order_no"])
+    row = await _order(uow, str(request.station), order_no)
+    check_action("reject_make_up", order_no, row["status"])
+    await repository.update(uow.conn, order_no, status=Status.REJECTED.value, approval_id=None)
+    after = await _change(uow, order_no, "make_up_rejected", datetime.now(UTC),
+                          {"approval": str(request.id), "outcome": request.status})
+    await uow.audit(AuditEntry("order.make_up.reject", f"order:{order_no}", request.station, _snapshot(row),
+                               _snapshot(after)))
+
+
 async def edit_order(command: EditOrder, uow: UnitOfWork) -> dict[str, Any]:
     row = await _order(uow, command.station, command.order_no)
     values: dict[str, Any] = {}
@@ -269,7 +281,8 @@ async def edit_order(command: EditOrder, uow: UnitOfWork) -> dict[str, Any]:
 
 
 WRITE_OFF = registry.register(ApprovalKind("order.write_off", "挂单核销", Rule(APPROVE), _write_off_approved))
-MAKE_UP = registry.register(ApprovalKind("order.make_up", "补单", Rule(APPROVE), _make_up_approved))
+MAKE_UP = registry.register(ApprovalKind("order.make_up", "补单", Rule(APPROVE), _make_up_approved,
+                                         on_closed=_make_up_closed))
 
 EVENT_HANDLERS: dict[str, list[Handler]] = {
     FuellingCompleted.TYPE: [order_fuelling],
