@@ -15,6 +15,7 @@ from types import ModuleType
 
 from business_services.bootstrap import CONTEXTS
 from business_services.orders import handlers as orders
+from business_services.payments import handlers as payments
 from business_services.shifts import handlers as shifts
 
 
@@ -31,7 +32,7 @@ class RolePolicy:
 
 POLICIES: dict[Role, RolePolicy] = {
     Role.HEAD_OFFICE: RolePolicy(owns_master_data=True, contexts=CONTEXTS),
-    Role.STATION: RolePolicy(owns_master_data=False, contexts=(*CONTEXTS, shifts, orders)),
+    Role.STATION: RolePolicy(owns_master_data=False, contexts=(*CONTEXTS, shifts, orders, payments)),
 }
 
 

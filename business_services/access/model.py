@@ -35,6 +35,7 @@ PERMISSIONS: dict[str, str] = {
     "ledger:read": "查看资金流水", "report:read": "查看报表",
     "member:read": "查看会员", "promotion:write": "管理营销活动",
     "fleet:read": "查看车队", "fleet:write": "管理车队",
+    "payment:read": "查看收款", "payment:take": "收款", "payment:refund": "退款",
 }
 
 _STATION_READ = ("station:read", "device:read", "fuelling:read")
@@ -44,16 +45,18 @@ ROLES: dict[str, tuple[str, tuple[str, ...]]] = {   # role → (Chinese name, pe
                                      "loginlog:read", "approval:read", "approval:decide", "export:create", "shift:read",
                                      "inspection:read", "report:read", "price:write")),
     "station_manager": ("站长", (*_STATION_READ, "station:write", "device:command", "approval:read", "shift:read",
-                                "shift:write", "inspection:read", "report:read")),   # station:write: own stations
-    "cashier": ("收银员", (*_STATION_READ, "device:command", "shift:read", "shift:write")),
+                                "shift:write", "inspection:read", "report:read",
+                                "payment:read", "payment:take", "payment:refund")),   # station:write: own stations
+    "cashier": ("收银员", (*_STATION_READ, "device:command", "shift:read", "shift:write",
+                        "payment:read", "payment:take")),
     "attendant": ("加油员", _STATION_READ),
     "finance": ("财务", ("station:read", "fuelling:read", "ledger:read", "report:read", "approval:read",
-                        "approval:decide", "export:create")),
+                        "approval:decide", "export:create", "payment:read")),
     "marketing": ("市场营销", ("station:read", "member:read", "promotion:write", "report:read")),
     "fleet_manager": ("车队经理", ("station:read", "fleet:read", "fleet:write", "fuelling:read")),
     "inspector": ("安全巡检员", ("station:read", "device:read", "inspection:read", "inspection:write")),
     "auditor": ("审计员", ("station:read", "fuelling:read", "ledger:read", "user:read", "role:read", "audit:read",
-                         "loginlog:read", "export:create")),
+                         "loginlog:read", "export:create", "payment:read")),
 }
 STATION_ROLES = frozenset({"station_manager", "cashier", "attendant"})   # scoped to stations only
 
