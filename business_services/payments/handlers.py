@@ -95,17 +95,18 @@ async def open_payments(command: TakePayment, uow: UnitOfWork) -> list[str]:
     return numbers
 
 
-async def settle_payment(command: SettlePayment, uow: UnitOfWork) -> bool:
-    """Record the provider's answer; True when this call settled it (False: still pending, or settled before)."""
+async def settle_payment(command: SettlePayment, uow: UnitOfWork) -> repository.PaymentRow | None:
+    """Record the provider's answer; the payment when this call settled it (None: still pending, or settled
+    before: nothing changed)."""
     result = command.result
     if result.state is ChargeState.PENDING:
         await repository.show_pending(uow.conn, command.payment_no, result)
-        return False
+        return None
     state = (PaymentState.SUCCEEDED if result.state is ChargeState.SUCCEEDED
              else PaymentState.CANCELLED if command.cancelled else PaymentState.FAILED)
     row = await repository.settle(uow.conn, command.payment_no, state, result, datetime.now(UTC))
     if row is None:
-        return False
+        return None
     if state is PaymentState.SUCCEEDED:
         captured = PaymentCaptured(
             payment_no=row.payment_no, station=row.station, shift_no=row.shift_no, terminal=row.terminal,
@@ -115,7 +116,7 @@ async def settle_payment(command: SettlePayment, uow: UnitOfWork) -> bool:
         event = captured.envelope(source=SOURCE, event_id=captured.event_id())
         uow.raise_event(event)
         uow.emit(event_topic(command.group, row.station, PaymentCaptured.TYPE), event)
-    return True
+    return row
 
 
 def _summary(payment_no: str, amount_fen: int, reason: str) -> dict[str, Any]:

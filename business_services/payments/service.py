@@ -33,6 +33,7 @@ async def take(conn: psycopg.AsyncConnection, bus: MessageBus, providers: Provid
             raise PaymentRuleError(f"暂不能用 {tender.method.value} 收款：{reason}")
     async with UnitOfWork(conn, actor) as uow:
         numbers: list[str] = await bus.handle(command, uow)
+    settled: list[repository.PaymentRow] = []
     for payment_no, tender in zip(numbers, command.tenders, strict=True):
         provider = providers.get(tender.method)
         if provider is None:     # checked above: only a registry changed meanwhile gets here
@@ -41,8 +42,9 @@ async def take(conn: psycopg.AsyncConnection, bus: MessageBus, providers: Provid
                                                      f"{command.station} 加油", tender.auth_code, tender.reference,
                                                      tender.note))
         async with UnitOfWork(conn, actor) as uow:
-            await bus.handle(SettlePayment(payment_no, result, group=command.group), uow)
-    return [await _get(conn, command.station, n) for n in numbers]
+            row = await bus.handle(SettlePayment(payment_no, result, group=command.group), uow)
+        settled.append(row or await _get(conn, command.station, payment_no))    # still pending: as it stands
+    return settled
 
 
 async def _get(conn: psycopg.AsyncConnection, station: str, payment_no: str) -> repository.PaymentRow:
@@ -124,7 +126,7 @@ async def reconcile(conn: psycopg.AsyncConnection, bus: MessageBus, providers: P
         result = await provider.query(payment_no)
         if result.state is not ChargeState.PENDING:
             async with UnitOfWork(conn, actor) as uow:
-                settled += bool(await bus.handle(SettlePayment(payment_no, result, group=group), uow))
+                settled += await bus.handle(SettlePayment(payment_no, result, group=group), uow) is not None
     await carry_out_refunds(conn, bus, providers, actor, None, group)
     return settled
 
