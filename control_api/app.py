@@ -17,6 +17,7 @@ from fastapi import FastAPI
 
 from business_services.bootstrap import build_bus
 from business_services.exports.runner import ExportRunner
+from business_services.payments.model import TakePayment
 from control_api import errors, swagger
 from control_api.database import Database
 from control_api.limits import MAX_BODY_BYTES, BodyLimit
@@ -49,6 +50,8 @@ def create_app(database_url: str, broker: BrokerAddress | None = None, *, group:
         listener = asyncio.create_task(hub.run(), name="live-hub")
         app.state.database, app.state.hub, app.state.broker, app.state.group = database, hub, broker, group
         app.state.exports = ExportRunner(database_url)   # Excel exports run as tasks of this process
+        if TakePayment in app.state.bus.commands:   # a station server: settle what a crash left pending
+            await payment_routes.reconcile_at_start(app)
         try:
             yield
         finally:

@@ -9,22 +9,27 @@ request gets the first answer and never charges twice. The flow is ``business_se
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
+import psycopg
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Query, Request, status
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
+from business_services.audit.model import Actor
 from business_services.messagebus import MessageBus
 from business_services.orders.model import OrderRuleError
 from business_services.payments import receipts, repository, service
 from business_services.payments.handlers import RequestRefund
 from business_services.payments.model import PaymentNotFound, PaymentRuleError, TakePayment, Tender
 from business_services.payments.registry import Providers
+from control_api.database import DatabaseUnavailable
 from control_api.deps import Db, Station
 from control_api.idempotency import IdempotencyKey, once
 from control_api.pagination import Cursor, Limit, offset_of, page
@@ -32,6 +37,8 @@ from control_api.security import Principal, require
 from telemetry.contracts.events.payments import Method
 
 router = APIRouter(prefix="/api/v1/stations/{station}", tags=["payments"])
+log = logging.getLogger(__name__)
+STARTUP = Actor(name="system", source="startup")
 
 T = TypeVar("T")
 DOC_NO = r"^[A-Za-z0-9][A-Za-z0-9_.-]{5,63}$"
@@ -60,6 +67,19 @@ def providers_of(request: Request) -> Providers:
     if found is None:
         found = request.app.state.payment_providers = Providers()
     return found
+
+
+async def reconcile_at_start(app: FastAPI, within_s: float = 10.0) -> None:
+    """Settle what a crash left pending (each payment asked of its provider), before taking new payments. A
+    database or provider that does not answer in time only delays this to the next look at each payment."""
+    providers = getattr(app.state, "payment_providers", None) or Providers()
+    try:
+        async with app.state.database.connection() as conn:
+            settled = await asyncio.wait_for(service.reconcile(conn, app.state.bus, providers, STARTUP,
+                                                               group=app.state.group), within_s)
+        log.info("payments reconciled at start: %d settled", settled)
+    except (TimeoutError, DatabaseUnavailable, psycopg.OperationalError) as exc:
+        log.warning("payments not reconciled at start (done on the next look at each): %s", exc)
 
 
 def _bus(request: Request) -> MessageBus:

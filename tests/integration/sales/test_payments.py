@@ -314,3 +314,18 @@ async def test_a_crash_between_charge_and_mark_is_reconciled(station_database_ur
     assert await scalar(url, "SELECT state FROM business.payments") == "succeeded"
     assert await paid(url, order_no) == (4321, "paid")
     assert await outbox(url, "payment.captured") == 1
+
+
+async def test_the_station_server_settles_a_crashed_payment_when_it_starts(station_database_url: str) -> None:
+    url = station_database_url
+    await open_shift(url)
+    [order_no] = await add_orders(url, 1500)
+    crashing = CrashAfterCharge()
+    command = TakePayment(STATION, "pos-1", "cashier", (order_no,), (Tender(Method.WECHAT, 1500),), datetime.now(UTC))
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        with pytest.raises(ConnectionResetError):
+            await service.take(conn, build_bus(policy(Role.STATION).contexts), Providers([crashing]), command, MANAGER)
+    assert await scalar(url, "SELECT state FROM business.payments") == "pending"
+    async with station_api(url, online=[crashing]):
+        assert await scalar(url, "SELECT state FROM business.payments") == "succeeded"   # before any request
+    assert await paid(url, order_no) == (1500, "paid")
