@@ -38,6 +38,7 @@ from forecourt.roles import Role, policy
 STATION = "demo-01"
 CLIENTS = int(os.environ.get("BENCH_PAYMENT_CLIENTS", "16"))
 ORDERS = int(os.environ.get("BENCH_PAYMENT_ORDERS", "3000"))
+WORKERS = int(os.environ.get("BENCH_PAYMENT_WORKERS", "2"))     # uvicorn processes: one per core of the station PC
 SECRET = "bench-payments-secret-of-at-least-32-bytes"   # noqa: S105 - signs this run's tokens only
 
 
@@ -115,7 +116,7 @@ async def run() -> list[Figure]:
         port = free_port()
         server = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "uvicorn", "--factory", "benchmarks.bench_payments:app", "--host", "127.0.0.1",
-            "--port", str(port), "--log-level", "warning", "--no-access-log",
+            "--port", str(port), "--log-level", "warning", "--no-access-log", "--workers", str(WORKERS),
             env={**os.environ, "BENCH_PAYMENTS_DATABASE_URL": url})
         try:
             await wait_for_port("127.0.0.1", port, within_s=60)
@@ -126,8 +127,8 @@ async def run() -> list[Figure]:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(server.wait(), 10)
         bare_rate, bare_latencies = await _bare_inserts(url, len(orders))
-    note = (f"{CLIENTS} clients, {len(orders) - 100} cash payments of one order each over HTTP (httpx, same "
-            f"machine), median {statistics.median(latencies) * 1000:.1f} ms; token without a user row (no "
-            "revocation lookup)")
+    note = (f"{WORKERS} uvicorn workers, {CLIENTS} clients, {len(orders) - 100} cash payments of one order each "
+            f"over HTTP (httpx, same machine), median {statistics.median(latencies) * 1000:.1f} ms; token without "
+            "a user row (no revocation lookup)")
     return [Figure("payments per second", rate, "payments/s", bare_rate, "bare INSERT per second", note),
             Figure("pay endpoint p99", _p99(latencies), "ms", _p99(bare_latencies), "bare INSERT p99")]

@@ -1,12 +1,13 @@
 """The payment flow around the provider call, which must never sit inside a transaction:
 
-    (a) OpenPayments   one unit of work: orders locked, shift held, payments written pending (reserving)
+    (a) TakePayment    one unit of work: orders locked, shift held, payments written pending (reserving)
     (b) provider.charge / query / cancel / refund    no transaction open
     (c) SettlePayment  one unit of work: pending → succeeded (payment.captured) / failed / cancelled
 
 A crash between (a) and (c) leaves a pending payment; ``reconcile`` (at start, and on every look at a
 payment) asks its provider and settles it, so money taken is never lost, and a second settle of the same
-payment changes nothing. ``conn`` is an autocommit connection; ``bus`` the station server's.
+payment changes nothing. Offline tenders (nothing to wait for) do all three in one transaction.
+``conn`` is an autocommit connection; ``bus`` the station server's.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from business_services.audit.model import Actor
 from business_services.messagebus import MessageBus
 from business_services.payments import repository
 from business_services.payments.handlers import RequestRefund, SettlePayment, SettleRefund
-from business_services.payments.model import PaymentNotFound, PaymentRuleError, TakePayment
-from business_services.payments.providers import ChargeRequest, ChargeState, RefundRequest
+from business_services.payments.model import PaymentNotFound, PaymentRuleError, TakePayment, Tender
+from business_services.payments.offline import OfflineTender
+from business_services.payments.providers import ChargeRequest, ChargeState, PaymentProvider, RefundRequest
 from business_services.payments.registry import Providers
 from business_services.unit_of_work import UnitOfWork
 from telemetry.contracts.events.payments import Method
@@ -26,25 +28,41 @@ from telemetry.contracts.events.payments import Method
 
 async def take(conn: psycopg.AsyncConnection, bus: MessageBus, providers: Providers, command: TakePayment,
                actor: Actor) -> list[repository.PaymentRow]:
-    """Take the command's tenders; the payments as they stand after their providers answered."""
+    """Take the command's tenders; the payments as they stand after their providers answered. When every
+    tender is an offline one (cash, the bank terminal's voucher, other: nothing to wait for, no network),
+    the three steps share one transaction."""
+    found = []
     for tender in command.tenders:
-        reason = providers.unavailable(tender.method)
-        if reason is not None:
+        provider, reason = providers.get(tender.method), providers.unavailable(tender.method)
+        if provider is None or reason is not None:
             raise PaymentRuleError(f"暂不能用 {tender.method.value} 收款：{reason}")
-    async with UnitOfWork(conn, actor) as uow:
-        numbers: list[str] = await bus.handle(command, uow)
-    settled: list[repository.PaymentRow] = []
-    for payment_no, tender in zip(numbers, command.tenders, strict=True):
-        provider = providers.get(tender.method)
-        if provider is None:     # checked above: only a registry changed meanwhile gets here
-            raise PaymentRuleError(f"暂不能用 {tender.method.value} 收款 (the method is not set up here)")
-        result = await provider.charge(ChargeRequest(payment_no, command.station, tender.method, tender.amount_fen,
-                                                     f"{command.station} 加油", tender.auth_code, tender.reference,
-                                                     tender.note))
+        found.append(provider)
+    if all(isinstance(p, OfflineTender) for p in found):
         async with UnitOfWork(conn, actor) as uow:
-            row = await bus.handle(SettlePayment(payment_no, result, group=command.group), uow)
-        settled.append(row or await _get(conn, command.station, payment_no))    # still pending: as it stands
-    return settled
+            numbers: list[str] = await bus.handle(command, uow)
+            rows = [await _charge(bus, uow, command, n, t, p) for n, t, p in zip(numbers, command.tenders, found,
+                                                                                  strict=True)]
+    else:
+        async with UnitOfWork(conn, actor) as uow:
+            numbers = await bus.handle(command, uow)
+        rows = []
+        for payment_no, tender, provider in zip(numbers, command.tenders, found, strict=True):
+            result = await provider.charge(_request(command, payment_no, tender))     # no transaction open
+            async with UnitOfWork(conn, actor) as uow:
+                rows.append(await bus.handle(SettlePayment(payment_no, result, group=command.group), uow))
+    return [row or await _get(conn, command.station, n) for row, n in zip(rows, numbers, strict=True)]
+
+
+def _request(command: TakePayment, payment_no: str, tender: Tender) -> ChargeRequest:
+    return ChargeRequest(payment_no, command.station, tender.method, tender.amount_fen, f"{command.station} 加油",
+                         tender.auth_code, tender.reference, tender.note)
+
+
+async def _charge(bus: MessageBus, uow: UnitOfWork, command: TakePayment, payment_no: str, tender: Tender,
+                  provider: PaymentProvider) -> repository.PaymentRow | None:
+    result = await provider.charge(_request(command, payment_no, tender))
+    row: repository.PaymentRow | None = await bus.handle(SettlePayment(payment_no, result, group=command.group), uow)
+    return row
 
 
 async def _get(conn: psycopg.AsyncConnection, station: str, payment_no: str) -> repository.PaymentRow:
