@@ -12,6 +12,9 @@ payment changes nothing. Offline tenders (nothing to wait for) do all three in o
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable
+
 import psycopg
 
 from business_services.audit.model import Actor
@@ -20,10 +23,19 @@ from business_services.payments import repository
 from business_services.payments.handlers import RequestRefund, SettlePayment, SettleRefund
 from business_services.payments.model import PaymentNotFound, PaymentRuleError, TakePayment, Tender
 from business_services.payments.offline import OfflineTender
-from business_services.payments.providers import ChargeRequest, ChargeState, PaymentProvider, RefundRequest
+from business_services.payments.providers import (
+    ChargeRequest,
+    ChargeResult,
+    ChargeState,
+    PaymentProvider,
+    RefundRequest,
+)
 from business_services.payments.registry import Providers
 from business_services.unit_of_work import UnitOfWork
 from telemetry.contracts.events.payments import Method
+
+log = logging.getLogger(__name__)
+UNKNOWN = "收款结果未知，正在向支付渠道查询 (the provider's answer was lost; it is being asked again)"
 
 
 async def take(conn: psycopg.AsyncConnection, bus: MessageBus, providers: Providers, command: TakePayment,
@@ -47,7 +59,7 @@ async def take(conn: psycopg.AsyncConnection, bus: MessageBus, providers: Provid
             numbers = await bus.handle(command, uow)
         rows = []
         for payment_no, tender, provider in zip(numbers, command.tenders, found, strict=True):
-            result = await provider.charge(_request(command, payment_no, tender))     # no transaction open
+            result = await _asked(provider.charge(_request(command, payment_no, tender)))   # no transaction open
             async with UnitOfWork(conn, actor) as uow:
                 rows.append(await bus.handle(SettlePayment(payment_no, result, group=command.group), uow))
     return [row or await _get(conn, command.station, n) for row, n in zip(rows, numbers, strict=True)]
@@ -65,6 +77,16 @@ async def _charge(bus: MessageBus, uow: UnitOfWork, command: TakePayment, paymen
     return row
 
 
+async def _asked(answer: Awaitable[ChargeResult]) -> ChargeResult:
+    """The provider's answer; PENDING when it failed to give one (the money may have been taken: the payment
+    stays pending, and a later query settles it; it is never marked failed on a guess)."""
+    try:
+        return await answer
+    except Exception as exc:
+        log.warning("payment provider gave no answer: %r", exc)
+        return ChargeResult(ChargeState.PENDING, message=UNKNOWN)
+
+
 async def _get(conn: psycopg.AsyncConnection, station: str, payment_no: str) -> repository.PaymentRow:
     row = await repository.get(conn, station, payment_no)
     if row is None:
@@ -79,7 +101,7 @@ async def look(conn: psycopg.AsyncConnection, bus: MessageBus, providers: Provid
     if row.state == "pending":
         provider = providers.get(Method(row.method))
         if provider is not None:
-            result = await provider.query(payment_no)
+            result = await _asked(provider.query(payment_no))
             async with UnitOfWork(conn, actor) as uow:
                 await bus.handle(SettlePayment(payment_no, result, group=group), uow)
     await carry_out_refunds(conn, bus, providers, actor, payment_no, group)
@@ -95,7 +117,7 @@ async def cancel(conn: psycopg.AsyncConnection, bus: MessageBus, providers: Prov
     provider = providers.get(Method(row.method))
     if provider is None:
         raise PaymentRuleError("收款方式未开通，无法撤销 (the method is not set up here; it cannot be cancelled)")
-    result = await provider.cancel(payment_no)
+    result = await _asked(provider.cancel(payment_no))
     async with UnitOfWork(conn, actor) as uow:
         await bus.handle(SettlePayment(payment_no, result, cancelled=True, group=group), uow)
     return await _get(conn, station, payment_no)
@@ -141,7 +163,7 @@ async def reconcile(conn: psycopg.AsyncConnection, bus: MessageBus, providers: P
         provider = providers.get(Method(method))
         if provider is None:
             continue
-        result = await provider.query(payment_no)
+        result = await _asked(provider.query(payment_no))
         if result.state is not ChargeState.PENDING:
             async with UnitOfWork(conn, actor) as uow:
                 settled += await bus.handle(SettlePayment(payment_no, result, group=group), uow) is not None
