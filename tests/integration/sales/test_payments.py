@@ -36,6 +36,7 @@ from tests.integration.sales.payments_support import (
     scalar,
     station_api,
 )
+from tests.support.api_client import served_api
 
 pytestmark = pytest.mark.integration
 PAYMENTS = f"/api/v1/stations/{STATION}/payments"
@@ -332,3 +333,27 @@ async def test_the_station_server_settles_a_crashed_payment_when_it_starts(stati
     async with station_api(url, online=[paid_meanwhile]):
         assert await scalar(url, "SELECT state FROM business.payments") == "succeeded"   # before any request
     assert await paid(url, order_no) == (1500, "paid")
+
+
+class HeadOfficeAway(QrProvider):
+    def unavailable(self) -> str | None:
+        return "总部连接中断，暂不能微信收款"
+
+
+async def test_an_unavailable_method_is_listed_with_why_and_refused(station_database_url: str,
+                                                                    database_url: str) -> None:
+    url = station_database_url
+    await open_shift(url)
+    [order_no] = await add_orders(url, 3000)
+    body = {"terminal": "pos-1", "order_nos": [order_no], "tenders": [{"method": "wechat", "amount_fen": 3000}]}
+    async with station_api(url, online=[HeadOfficeAway()]) as (app, http):
+        listed = (await http.get(f"{PAYMENTS}/methods", headers=cashier(app))).json()["items"]
+        methods = {m["method"]: m for m in listed}
+        refused = await http.post(PAYMENTS, headers={**cashier(app), **key()}, json=body)
+    assert methods["wechat"] == {"method": "wechat", "label": "微信支付", "available": False,
+                                 "reason": "总部连接中断，暂不能微信收款", "safe_offline": False}
+    assert refused.status_code == 409 and "总部连接中断" in refused.json()["detail"]
+    assert await scalar(url, "SELECT count(*) FROM business.payments") == 0
+    async with served_api(database_url) as (head_office, http):
+        answer = await http.post(PAYMENTS, headers={**cashier(head_office), **key()}, json=body)
+    assert answer.status_code == 409 and "站级服务器" in answer.json()["detail"]
