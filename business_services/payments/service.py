@@ -6,8 +6,7 @@
 
 A crash between (a) and (c) leaves a pending payment; ``reconcile`` (at start, and on every look at a
 payment) asks its provider and settles it, so money taken is never lost, and a second settle of the same
-payment changes nothing. Offline tenders (nothing to wait for) do all three in one transaction.
-``conn`` is an autocommit connection; ``bus`` the station server's.
+payment changes nothing. ``conn`` is an autocommit connection; ``bus`` the station server's.
 """
 
 from __future__ import annotations
@@ -22,12 +21,10 @@ from business_services.messagebus import MessageBus
 from business_services.payments import repository
 from business_services.payments.handlers import RequestRefund, SettlePayment, SettleRefund
 from business_services.payments.model import PaymentNotFound, PaymentRuleError, TakePayment, Tender
-from business_services.payments.offline import OfflineTender
 from business_services.payments.providers import (
     ChargeRequest,
     ChargeResult,
     ChargeState,
-    PaymentProvider,
     RefundRequest,
 )
 from business_services.payments.registry import Providers
@@ -40,41 +37,28 @@ UNKNOWN = "收款结果未知，正在向支付渠道查询 (the provider's answ
 
 async def take(conn: psycopg.AsyncConnection, bus: MessageBus, providers: Providers, command: TakePayment,
                actor: Actor) -> list[repository.PaymentRow]:
-    """Take the command's tenders; the payments as they stand after their providers answered. When every
-    tender is an offline one (cash, the bank terminal's voucher, other: nothing to wait for, no network),
-    the three steps share one transaction."""
+    """Take the command's tenders; the payments as they stand after their providers answered. Offline
+    tenders go through the same three steps: step (a) is short, so the day's payment counter (numbers.py),
+    which every payment at the station takes, is held only briefly."""
     found = []
     for tender in command.tenders:
         provider, reason = providers.get(tender.method), providers.unavailable(tender.method)
         if provider is None or reason is not None:
             raise PaymentRuleError(f"暂不能用 {tender.method.value} 收款：{reason}")
         found.append(provider)
-    if all(isinstance(p, OfflineTender) for p in found):
+    async with UnitOfWork(conn, actor) as uow:
+        numbers: list[str] = await bus.handle(command, uow)
+    rows: list[repository.PaymentRow | None] = []
+    for payment_no, tender, provider in zip(numbers, command.tenders, found, strict=True):
+        result = await _asked(provider.charge(_request(command, payment_no, tender)))   # no transaction open
         async with UnitOfWork(conn, actor) as uow:
-            numbers: list[str] = await bus.handle(command, uow)
-            rows = [await _charge(bus, uow, command, n, t, p) for n, t, p in zip(numbers, command.tenders, found,
-                                                                                  strict=True)]
-    else:
-        async with UnitOfWork(conn, actor) as uow:
-            numbers = await bus.handle(command, uow)
-        rows = []
-        for payment_no, tender, provider in zip(numbers, command.tenders, found, strict=True):
-            result = await _asked(provider.charge(_request(command, payment_no, tender)))   # no transaction open
-            async with UnitOfWork(conn, actor) as uow:
-                rows.append(await bus.handle(SettlePayment(payment_no, result, group=command.group), uow))
+            rows.append(await bus.handle(SettlePayment(payment_no, result, group=command.group), uow))
     return [row or await _get(conn, command.station, n) for row, n in zip(rows, numbers, strict=True)]
 
 
 def _request(command: TakePayment, payment_no: str, tender: Tender) -> ChargeRequest:
     return ChargeRequest(payment_no, command.station, tender.method, tender.amount_fen, f"{command.station} 加油",
                          tender.auth_code, tender.reference, tender.note)
-
-
-async def _charge(bus: MessageBus, uow: UnitOfWork, command: TakePayment, payment_no: str, tender: Tender,
-                  provider: PaymentProvider) -> repository.PaymentRow | None:
-    result = await provider.charge(_request(command, payment_no, tender))
-    row: repository.PaymentRow | None = await bus.handle(SettlePayment(payment_no, result, group=command.group), uow)
-    return row
 
 
 async def _asked(answer: Awaitable[ChargeResult]) -> ChargeResult:
