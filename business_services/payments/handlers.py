@@ -11,13 +11,16 @@ reserves the amount (or asks for approval above the limit), ``SettleRefund`` rec
 from __future__ import annotations
 
 import os
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from business_services.approvals import handlers as approvals
 from business_services.approvals import registry as approval_kinds
-from business_services.approvals.model import ApprovalKind, ApprovalRequest, Rule
+from business_services.approvals import repository as approval_store
+from business_services.approvals.model import CANCELLED, EXPIRED, REJECTED, ApprovalKind, ApprovalRequest, Rule
+from business_services.approvals.model import state as approval_state
 from business_services.audit.model import AuditEntry
 from business_services.messagebus import Handler
 from business_services.numbers import Kind, next_number
@@ -174,6 +177,19 @@ async def approved(request: ApprovalRequest, uow: UnitOfWork) -> None:
 
 
 approval_kinds.register(ApprovalKind(REFUND_KIND, "退款", Rule("payment:refund"), approved))
+
+
+async def close_refused(conn: Any, payment_no: str, now: datetime) -> int:
+    """Mark ``rejected`` the payment's refunds whose approval was rejected, cancelled or expired (they never
+    reserved anything, so nothing is given back); how many."""
+    closed = 0
+    for refund in await repository.refunds_of(conn, payment_no):
+        if refund.state != RefundState.AWAITING_APPROVAL or refund.approval_id is None:
+            continue
+        request = await approval_store.get(conn, uuid.UUID(refund.approval_id))
+        if request is not None and approval_state(request, now) in (REJECTED, EXPIRED, CANCELLED):
+            closed += await repository.reject_refund(conn, refund.refund_no, now)
+    return closed
 
 
 async def settle_refund(command: SettleRefund, uow: UnitOfWork) -> bool:

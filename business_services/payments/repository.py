@@ -215,3 +215,9 @@ async def pending_refunds(conn: psycopg.AsyncConnection, payment_no: str | None 
                                 WHERE state = 'pending' AND (%s::text IS NULL OR payment_no = %s)
                                 ORDER BY created_at""", (payment_no, payment_no))
     return [(str(r), str(p)) for r, p in await cur.fetchall()]
+
+
+async def reject_refund(conn: psycopg.AsyncConnection, refund_no: str, at: datetime) -> int:
+    cur = await conn.execute("""UPDATE business.payment_refunds SET state = 'rejected', settled_at = %s
+                                WHERE refund_no = %s AND state = 'awaiting_approval'""", (at, refund_no))
+    return cur.rowcount

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable
+from datetime import UTC, datetime
 
 import psycopg
 
 from business_services.audit.model import Actor
 from business_services.messagebus import MessageBus
 from business_services.payments import repository
-from business_services.payments.handlers import RequestRefund, SettlePayment, SettleRefund
+from business_services.payments.handlers import RequestRefund, SettlePayment, SettleRefund, close_refused
 from business_services.payments.model import PaymentNotFound, PaymentRuleError, TakePayment, Tender
 from business_services.payments.providers import (
     ChargeRequest,
@@ -88,6 +89,7 @@ async def look(conn: psycopg.AsyncConnection, bus: MessageBus, providers: Provid
             result = await _asked(provider.query(payment_no))
             async with UnitOfWork(conn, actor) as uow:
                 await bus.handle(SettlePayment(payment_no, result, group=group), uow)
+    await close_refused(conn, payment_no, datetime.now(UTC))
     await carry_out_refunds(conn, bus, providers, actor, payment_no, group)
     return await _get(conn, station, payment_no)
 

@@ -170,6 +170,16 @@ class RefundOut(BaseModel):
     created_at: datetime
     settled_at: datetime | None
 
+    @classmethod
+    def of(cls, r: repository.RefundRow) -> RefundOut:
+        return cls(refund_no=r.refund_no, payment_no=r.payment_no, amount_fen=r.amount_fen, state=r.state,
+                   reason=r.reason, approval_id=r.approval_id, requested_by=r.requested_by,
+                   executed_by=r.executed_by, message=r.message, created_at=r.created_at, settled_at=r.settled_at)
+
+
+class PaymentDetail(PaymentOut):
+    refunds: list[RefundOut]
+
 
 class PrintedOut(BaseModel):
     order_no: str
@@ -217,16 +227,19 @@ async def list_payments(station: Station, who: Reader, db: Db,
     return page([PaymentOut.of(r).model_dump(mode="json") for r in rows], total, offset, limit)
 
 
-@router.get("/payments/{payment_no}", response_model=PaymentOut)
-async def payment(station: Station, payment_no: PaymentNo, who: Reader, db: Db, request: Request) -> PaymentOut:
-    """The payment; a pending one is asked of its provider first (and settles if the customer has paid)."""
+@router.get("/payments/{payment_no}", response_model=PaymentDetail)
+async def payment(station: Station, payment_no: PaymentNo, who: Reader, db: Db, request: Request) -> PaymentDetail:
+    """The payment and its refunds; a pending payment is asked of its provider first (and settles if the
+    customer has paid), approved refunds are carried out, refused ones closed."""
     with _answered():
         async with db.connection() as conn:
             if TakePayment not in request.app.state.bus.commands:
-                return PaymentOut.of(await _found(await repository.get(conn, station, payment_no), payment_no))
-            row = await service.look(conn, request.app.state.bus, providers_of(request), station, payment_no,
-                                     who.actor, request.app.state.group)
-    return PaymentOut.of(row)
+                row = await _found(await repository.get(conn, station, payment_no), payment_no)
+            else:
+                row = await service.look(conn, request.app.state.bus, providers_of(request), station, payment_no,
+                                         who.actor, request.app.state.group)
+            refunds = await repository.refunds_of(conn, payment_no)
+    return PaymentDetail(**PaymentOut.of(row).model_dump(), refunds=[RefundOut.of(r) for r in refunds])
 
 
 async def _found(row: T | None, number: str) -> T:
@@ -258,10 +271,7 @@ async def refund_payment(station: Station, payment_no: PaymentNo, body: RefundBo
         with _answered():
             async with db.connection() as conn:
                 r = await service.refund(conn, bus, providers, command, who.actor, request.app.state.group)
-        return RefundOut(refund_no=r.refund_no, payment_no=r.payment_no, amount_fen=r.amount_fen, state=r.state,
-                         reason=r.reason, approval_id=r.approval_id, requested_by=r.requested_by,
-                         executed_by=r.executed_by, message=r.message, created_at=r.created_at,
-                         settled_at=r.settled_at)
+        return RefundOut.of(r)
 
     return await once(request, db, who, key, work)
 

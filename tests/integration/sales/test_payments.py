@@ -198,7 +198,7 @@ async def test_concurrent_refunds_never_exceed_the_capture(station_database_url:
 async def test_a_refund_above_the_limit_waits_for_approval(station_database_url: str) -> None:
     url = station_database_url
     await open_shift(url)
-    [order_no] = await add_orders(url, 30000)
+    order_no, second = await add_orders(url, 30000, 40000)
     async with station_api(url) as (app, http):
         payment_no = await _captured(http, cashier(app), order_no, 30000)
         asked = await http.post(f"{PAYMENTS}/{payment_no}/refunds", headers={**manager(app), **key()},
@@ -212,9 +212,20 @@ async def test_a_refund_above_the_limit_waits_for_approval(station_database_url:
             await approvals.approve(uow, uuid.UUID(refund["approval_id"]),
                                     Approver("area", frozenset({"payment:refund"}), None))
         looked = await http.get(f"{PAYMENTS}/{payment_no}", headers=cashier(app))
-    assert looked.json()["refunded_fen"] == 25000
-    assert await paid(url, order_no) == (5000, "payable")
-    assert await scalar(url, "SELECT state FROM business.payment_refunds") == "succeeded"
+        assert looked.json()["refunded_fen"] == 25000
+        assert [r["state"] for r in looked.json()["refunds"]] == ["succeeded"]
+        assert await paid(url, order_no) == (5000, "payable")
+
+        other = await _captured(http, cashier(app), second, 40000)
+        asked = await http.post(f"{PAYMENTS}/{other}/refunds", headers={**manager(app), **key()},
+                                json={"amount_fen": 30000, "reason": "多收"})
+        async with (await psycopg.AsyncConnection.connect(url, autocommit=True) as conn,
+                    UnitOfWork(conn, MANAGER) as uow):
+            await approvals.reject(uow, uuid.UUID(asked.json()["approval_id"]),
+                                   Approver("area", frozenset({"payment:refund"}), None), "不符合退款规定")
+        looked = (await http.get(f"{PAYMENTS}/{other}", headers=cashier(app))).json()
+    assert (looked["refunded_fen"], [r["state"] for r in looked["refunds"]]) == (0, ["rejected"])
+    assert await paid(url, second) == (40000, "paid")
     actions = await scalar(url, "SELECT string_agg(action, ',' ORDER BY seq) FROM business.audit_log")
     assert "payment.refund.request" in str(actions) and "payment.refund.execute" in str(actions)
 
