@@ -10,6 +10,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
+from business_services.payments.model import TakePayment
 from business_services.payments.providers import ChargeResult
 
 
@@ -51,7 +52,7 @@ async def reserved(conn: psycopg.AsyncConnection, order_nos: list[str]) -> dict[
     return {str(o): int(fen) for o, fen in await cur.fetchall()}
 
 
-async def add(conn: psycopg.AsyncConnection, payment_no: str, command: Any, shift_no: str, method: str,
+async def add(conn: psycopg.AsyncConnection, payment_no: str, command: TakePayment, shift_no: str, method: str,
               amount_fen: int, reference: str | None, note: str | None,
               allocations: tuple[tuple[str, int], ...]) -> None:
     await conn.execute(
