@@ -176,7 +176,7 @@ async def approved(request: ApprovalRequest, uow: UnitOfWork) -> None:
     await repository.approve_refund(uow.conn, refund.refund_no, back)
 
 
-approval_kinds.register(ApprovalKind(REFUND_KIND, "退款", Rule("payment:refund"), approved))
+approval_kinds.register(ApprovalKind(REFUND_KIND, "退款", Rule("approval:decide"), approved))   # 区域经理, 财务
 
 
 async def close_refused(conn: Any, payment_no: str, now: datetime) -> int:

@@ -15,7 +15,7 @@ import psycopg
 import pytest
 
 from business_services.approvals import handlers as approvals
-from business_services.approvals.model import Approver
+from business_services.approvals.model import Approver, NotAllowed
 from business_services.bootstrap import build_bus
 from business_services.payments import service
 from business_services.payments.model import TakePayment, Tender
@@ -207,10 +207,16 @@ async def test_a_refund_above_the_limit_waits_for_approval(station_database_url:
         refund = asked.json()
         assert refund["state"] == "awaiting_approval" and refund["approval_id"]
         assert await paid(url, order_no) == (30000, "paid")                   # nothing went back yet
+        for who in (Approver("manager", frozenset({"approval:decide"}), None),            # the requester
+                    Approver("cashier", frozenset({"payment:refund"}), frozenset({STATION}))):
+            with pytest.raises(NotAllowed):
+                async with (await psycopg.AsyncConnection.connect(url, autocommit=True) as conn,
+                            UnitOfWork(conn, MANAGER) as uow):
+                    await approvals.approve(uow, uuid.UUID(refund["approval_id"]), who)
         async with (await psycopg.AsyncConnection.connect(url, autocommit=True) as conn,
                     UnitOfWork(conn, MANAGER) as uow):
             await approvals.approve(uow, uuid.UUID(refund["approval_id"]),
-                                    Approver("area", frozenset({"payment:refund"}), None))
+                                    Approver("area", frozenset({"approval:decide"}), None))
         looked = await http.get(f"{PAYMENTS}/{payment_no}", headers=cashier(app))
         assert looked.json()["refunded_fen"] == 25000
         assert [r["state"] for r in looked.json()["refunds"]] == ["succeeded"]
@@ -222,7 +228,7 @@ async def test_a_refund_above_the_limit_waits_for_approval(station_database_url:
         async with (await psycopg.AsyncConnection.connect(url, autocommit=True) as conn,
                     UnitOfWork(conn, MANAGER) as uow):
             await approvals.reject(uow, uuid.UUID(asked.json()["approval_id"]),
-                                   Approver("area", frozenset({"payment:refund"}), None), "不符合退款规定")
+                                   Approver("area", frozenset({"approval:decide"}), None), "不符合退款规定")
         looked = (await http.get(f"{PAYMENTS}/{other}", headers=cashier(app))).json()
     assert (looked["refunded_fen"], [r["state"] for r in looked["refunds"]]) == (0, ["rejected"])
     assert await paid(url, second) == (40000, "paid")
