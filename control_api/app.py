@@ -34,6 +34,7 @@ from control_api.routes import (
     health,
     ledger,
     shifts,
+    station_shifts,
     stations,
 )
 from control_api.security import TokenIssuer
@@ -52,6 +53,7 @@ ROUTERS = (   # every API route
     stations.router,
     ledger.router,
     shifts.router,
+    station_shifts.router,
 )
 
 
