@@ -25,7 +25,7 @@ from business_services.station_shifts.model import (
 )
 from business_services.unit_of_work import UnitOfWork
 from control_api.deps import Db, Station
-from control_api.pagination import Cursor, Limit
+from control_api.pagination import Limit
 from control_api.security import Principal, require
 from telemetry.contracts.identifiers import CODE_PATTERN
 
@@ -33,6 +33,8 @@ router = APIRouter(prefix="/api/v1/station-shifts", tags=["station-shifts"])
 Reader = Annotated[Principal, Depends(require("report:read"))]
 ShiftNo = Annotated[str, Path(min_length=6, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
                               description="班次号 shift number, e.g. demo-01-20261204-S00001")]
+#: a keyset cursor holds a time, a station and a shift number: longer than the offset cursors' 64 characters
+Cursor = Annotated[str, Query(max_length=256, description="上一页返回的 next_cursor (the previous page's next_cursor)")]
 _BAD_CURSOR = "分页游标无效，请从第一页重新开始 (the cursor is not valid; start again without it)"
 
 
