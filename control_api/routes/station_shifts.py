@@ -35,6 +35,7 @@ ShiftNo = Annotated[str, Path(min_length=6, max_length=64, pattern=r"^[A-Za-z0-9
                               description="班次号 shift number, e.g. demo-01-20261204-S00001")]
 #: a keyset cursor holds a time, a station and a shift number: longer than the offset cursors' 64 characters
 Cursor = Annotated[str, Query(max_length=256, description="上一页返回的 next_cursor (the previous page's next_cursor)")]
+_CODE_OR_EMPTY = f"^({CODE_PATTERN[1:-1]})?$"
 _BAD_CURSOR = "分页游标无效，请从第一页重新开始 (the cursor is not valid; start again without it)"
 
 
@@ -119,10 +120,17 @@ def _decode(cursor: str) -> views.Position | None:
     return opened_at, station, shift_no
 
 
-def _aware(value: datetime | None, name: str) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        raise HTTPException(422, f"{name} 需带时区，如 2026-12-04T00:00:00Z ({name} must be an ISO UTC time)")
-    return value
+def _time(value: str, name: str) -> datetime | None:
+    """An ISO UTC time from the query; empty means no filter."""
+    if not value:
+        return None
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        at = None
+    if at is None or at.tzinfo is None:
+        raise HTTPException(422, f"{name} 应为带时区的时间，如 2026-12-04T00:00:00Z ({name} must be an ISO UTC time)")
+    return at
 
 
 def _methods(row: dict[str, Any], received: dict[str, dict[str, int]]) -> list[MethodSide]:
@@ -141,20 +149,21 @@ def _methods(row: dict[str, Any], received: dict[str, dict[str, int]]) -> list[M
 @router.get("", response_model=StationShiftPage)
 async def station_shifts(
         who: Reader, db: Db,
-        station: Annotated[str | None, Query(max_length=32, pattern=CODE_PATTERN, description="站点编码")] = None,
-        verdict: Annotated[Verdict | None, Query(alias="status", description="核对结论 (verdict)")] = None,
-        opened_from: Annotated[datetime | None, Query(alias="from", description="开班时间起 (opened from)")] = None,
-        opened_to: Annotated[datetime | None, Query(alias="to", description="开班时间止 (opened before)")] = None,
-        cursor: Cursor = "", limit: Limit = 50) -> StationShiftPage:
-    """The stations' shifts as head office holds them, newest first, with each one's verdict."""
-    if station is not None:
+        station: Annotated[str, Query(max_length=32, pattern=_CODE_OR_EMPTY, description="站点编码")] = "",
+        verdict: Annotated[str, Query(alias="status", pattern=f"^({'|'.join(Verdict)})?$",
+                                      description="核对结论 (verdict)")] = "",
+        opened_from: Annotated[str, Query(alias="from", max_length=40, description="开班时间起 (opened from)")] = "",
+        opened_to: Annotated[str, Query(alias="to", max_length=40, description="开班时间止 (opened before)")] = "",
+        cursor: Cursor = "", limit: Limit = 20) -> StationShiftPage:
+    """The stations' shifts as head office holds them, newest first, with each one's verdict. An empty filter
+    is no filter."""
+    if station:
         who.check_station(station)
     after = _decode(cursor)
     async with db.connection() as conn:
-        rows, total = await views.shifts(conn, stations=who.stations, station=station,
-                                         status=verdict.value if verdict else None,
-                                         opened_from=_aware(opened_from, "from"), opened_to=_aware(opened_to, "to"),
-                                         after=after, limit=limit + 1)
+        rows, total = await views.shifts(conn, stations=who.stations, station=station or None,
+                                         status=verdict or None, opened_from=_time(opened_from, "from"),
+                                         opened_to=_time(opened_to, "to"), after=after, limit=limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
     return StationShiftPage(items=[StationShift(**r) for r in rows], total=total,

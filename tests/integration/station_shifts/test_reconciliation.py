@@ -3,6 +3,7 @@ events delivered through the real head-office EventConsumer, reconciled by ``rec
 
 from __future__ import annotations
 
+import asyncio
 import random
 from datetime import timedelta
 from typing import Any
@@ -190,3 +191,23 @@ async def test_two_hundred_payments_across_two_shifts(database_url: str, broker:
                                                                             for r in s.refunds)
         assert balances[f"sales:{STATION}"] == total
         assert sum(r[0] for r in await rows(conn, "SELECT count(*) FROM business.station_shift_documents")) == 208
+
+
+async def test_concurrent_pulls_record_a_difference_once(database_url: str, broker: BrokerAddress) -> None:
+    consumer, shift = head_office(database_url, broker), a_day()
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        for payload in shift.events():
+            if payload is not shift.payments[0]:                    # the first payment never arrives
+                await deliver(consumer, conn, payload)
+
+    async def pull() -> dict[Verdict, int]:
+        async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as own:
+            return await reconcile_all(own, CLOSED_CHECK)
+
+    results = await asyncio.gather(*(pull() for _ in range(8)))
+    assert all(r == {Verdict.DIFFERENCE: 1} for r in results), results
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        assert len(await audits(conn)) == 1
+        assert [h["status"] for h in await views.history(conn, STATION, shift.shift_no)] == ["difference"]
+        assert (await status_of(conn, shift))[1] == [
+            {"method": "cash", "reported_fen": 38300, "received_fen": 9300, "difference_fen": -29000}]

@@ -56,6 +56,8 @@ async def test_list_detail_and_reconcile(database_url: str, broker: BrokerAddres
         window = http.get(LIST, params={"from": "2026-12-04T08:00:00Z", "to": "2026-12-05T00:00:00Z"},
                           headers=READER).json()
         assert [s["shift_no"] for s in window["items"]] == [second.shift_no]
+        everything = http.get(LIST, params={"station": "", "status": "", "from": "", "to": ""}, headers=READER)
+        assert everything.json()["total"] == 3                                  # an empty filter is no filter
 
         url = f"{LIST}/{STATION}/{second.shift_no}/reconcile"
         assert http.post(url, headers=READER).status_code == 403                   # report:read is not enough
@@ -88,7 +90,8 @@ async def test_list_detail_and_reconcile(database_url: str, broker: BrokerAddres
         nothing = http.post(f"{LIST}/{STATION}/{STATION}-20261204-S00077/reconcile", headers=FINANCE)
         assert nothing.status_code == 404 and "总部没有班次" in nothing.json()["detail"]
         assert http.get(f"{LIST}/{STATION}/{STATION}-20261204-S00077", headers=READER).status_code == 404
-        for bad in [{"cursor": "bad!"}, {"from": "2026-12-04T08:00:00"}, {"status": "lost"}, {"station": "ST 1"}]:
+        for bad in [{"cursor": "bad!"}, {"from": "2026-12-04T08:00:00"}, {"status": "lost"}, {"station": "ST 1"},
+                    {"to": "yesterday"}]:
             answer = http.get(LIST, params=bad, headers=READER)
             assert answer.status_code == 422, (bad, answer.text)
         assert http.get(LIST).status_code == 401
