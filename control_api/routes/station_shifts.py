@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
@@ -35,6 +36,7 @@ ShiftNo = Annotated[str, Path(min_length=6, max_length=64, pattern=r"^[A-Za-z0-9
                               description="班次号 shift number, e.g. demo-01-20261204-S00001")]
 #: a keyset cursor holds a time, a station and a shift number: longer than the offset cursors' 64 characters
 Cursor = Annotated[str, Query(max_length=256, description="上一页返回的 next_cursor (the previous page's next_cursor)")]
+_CODE, _SHIFT_NO = re.compile(CODE_PATTERN), re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{5,63}$")
 _CODE_OR_EMPTY = f"^({CODE_PATTERN[1:-1]})?$"
 _BAD_CURSOR = "分页游标无效，请从第一页重新开始 (the cursor is not valid; start again without it)"
 
@@ -115,7 +117,7 @@ def _decode(cursor: str) -> views.Position | None:
         opened_at = datetime.fromisoformat(at)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise HTTPException(422, _BAD_CURSOR) from None
-    if kind != "k" or opened_at.tzinfo is None or not station or not shift_no:
+    if kind != "k" or opened_at.tzinfo is None or not _CODE.match(station) or not _SHIFT_NO.match(shift_no):
         raise HTTPException(422, _BAD_CURSOR)
     return opened_at, station, shift_no
 

@@ -3,6 +3,7 @@ with the station's report beside what head office received, and reconciling one 
 
 from __future__ import annotations
 
+import base64
 from datetime import timedelta
 
 import psycopg
@@ -91,7 +92,9 @@ async def test_list_detail_and_reconcile(database_url: str, broker: BrokerAddres
         assert nothing.status_code == 404 and "总部没有班次" in nothing.json()["detail"]
         assert http.get(f"{LIST}/{STATION}/{STATION}-20261204-S00077", headers=READER).status_code == 404
         for bad in [{"cursor": "bad!"}, {"from": "2026-12-04T08:00:00"}, {"status": "lost"}, {"station": "ST 1"},
-                    {"to": "yesterday"}]:
+                    {"to": "yesterday"}, *[{"cursor": base64.urlsafe_b64encode(forged.encode()).decode()} for forged in
+                                          ["k:2026-12-04T00:00:00+00:00|st\x00|st-01-20261204-S00001",
+                                           "k:2026-12-04T00:00:00|st-01|st-01-20261204-S00001", "k:x|y"]]]:
             answer = http.get(LIST, params=bad, headers=READER)
             assert answer.status_code == 422, (bad, answer.text)
         assert http.get(LIST).status_code == 401
