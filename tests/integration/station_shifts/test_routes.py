@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from control_api.app import create_app
+from forecourt.roles import Role
 from telemetry.contracts.broker import BrokerAddress
 from telemetry.contracts.events.payments import Method
 from tests.integration.station_shifts.support import STATION, Shift, deliver, head_office, rows
@@ -102,3 +103,9 @@ async def test_list_detail_and_reconcile(database_url: str, broker: BrokerAddres
     async with await psycopg.AsyncConnection.connect(database_url) as conn:
         audited = await rows(conn, "SELECT actor, target FROM business.audit_log WHERE action = 'shift.difference'")
         assert audited == [("finance", f"{STATION}/{second.shift_no}")]
+
+
+def test_a_station_server_does_not_reconcile(station_database_url: str) -> None:
+    with TestClient(create_app(station_database_url, tokens=TEST_TOKENS, role=Role.STATION)) as http:
+        answer = http.post(f"{LIST}/{STATION}/{STATION}-20261204-S00001/reconcile", headers=FINANCE)
+        assert answer.status_code == 409 and "总部" in answer.json()["detail"]
