@@ -37,6 +37,7 @@ from control_api.routes import (
     payments,
     shifts,
     station_orders,
+    station_shifts,
     stations,
 )
 from control_api.security import TokenIssuer
@@ -58,6 +59,7 @@ ROUTERS = (   # every API route
     payments.router,
     shifts.router,
     station_orders.router,
+    station_shifts.router,
 )
 
 
