@@ -35,6 +35,7 @@ PERMISSIONS: dict[str, str] = {
     "ledger:read": "查看资金流水", "report:read": "查看报表",
     "member:read": "查看会员", "promotion:write": "管理营销活动",
     "fleet:read": "查看车队", "fleet:write": "管理车队",
+    "payment:online": "经总部发起线上支付",   # station servers' API keys; no human role but admin
 }
 
 _STATION_READ = ("station:read", "device:read", "fuelling:read")
