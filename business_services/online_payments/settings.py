@@ -21,7 +21,7 @@ class WeChatSettings(BaseSettings):
     platform_public_key: str = Field(description="PEM of the WeChat Pay platform public key")
     platform_key_id: str = Field(description="its id, PUB_KEY_ID_…")
     apiv3_key: str = Field(repr=False, description="the 32-character APIv3 key")
-    notify_url: str = Field("", description="head office's public URL of /api/v1/online-payments/notify/wechatpay")
+    notify_url: str = Field(description="head office's public URL of /api/v1/online-payments/notify/wechatpay")
     timeout_s: float = Field(10.0, description="how long head office waits for WeChat Pay's answer")
 
 
@@ -30,3 +30,21 @@ def wechat_from_env() -> WeChatSettings | None:
     if not os.environ.get("WECHATPAY_MCHID"):
         return None
     return WeChatSettings()  # type: ignore[call-arg]
+
+
+class AlipaySettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ALIPAY_", frozen=True)
+
+    gateway: str = Field("https://openapi.alipay.com/gateway.do", description="the open-platform gateway")
+    app_id: str
+    app_private_key: str = Field(repr=False, description="PEM of the app's private key (RSA2)")
+    alipay_public_key: str = Field(description="PEM of Alipay's public key")
+    notify_url: str = Field("", description="head office's public URL of /api/v1/online-payments/notify/alipay")
+    timeout_s: float = Field(10.0, description="how long head office waits for Alipay's answer")
+
+
+def alipay_from_env() -> AlipaySettings | None:
+    import os
+    if not os.environ.get("ALIPAY_APP_ID"):
+        return None
+    return AlipaySettings()  # type: ignore[call-arg]

@@ -41,7 +41,9 @@ class WeChatGateway:
         except requests.RequestException as exc:
             raise ProviderUnreachable(f"微信支付无应答 (WeChat Pay did not answer: {type(exc).__name__})") from exc
         except Exception as exc:      # the SDK raises a bare Exception for an answer whose signature fails
-            raise ProviderUnreachable(f"微信支付应答验签失败 (WeChat Pay's answer failed verification: {exc})") from exc
+            if "verify the signature" not in str(exc):
+                raise
+            raise ProviderUnreachable("微信支付应答验签失败 (WeChat Pay's answer failed verification)") from exc
         if code >= 500:
             raise ProviderUnreachable(f"微信支付系统繁忙 (WeChat Pay answered {code})")
         data = json.loads(text) if isinstance(text, str) and text else {}

@@ -16,9 +16,10 @@ from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field
 
+from business_services.online_payments.alipay import AlipayGateway
 from business_services.online_payments.handlers import Conflict, NotFound, OnlinePayments
 from business_services.online_payments.model import ProviderGateway, RefundRefused
-from business_services.online_payments.settings import wechat_from_env
+from business_services.online_payments.settings import alipay_from_env, wechat_from_env
 from business_services.online_payments.wechat import WeChatGateway
 from business_services.payments.providers import ChargeRequest, ChargeResult, RefundResult
 from control_api.deps import Db
@@ -79,9 +80,11 @@ def gateways(request: Request) -> dict[Method, ProviderGateway]:
     found: dict[Method, ProviderGateway] | None = getattr(request.app.state, "online_gateways", None)
     if found is None:
         found = {}
-        wechat = wechat_from_env()
+        wechat, alipay = wechat_from_env(), alipay_from_env()
         if wechat is not None:
             found[Method.WECHAT] = WeChatGateway(wechat)
+        if alipay is not None:
+            found[Method.ALIPAY] = AlipayGateway(alipay)
         request.app.state.online_gateways = found
     return found
 

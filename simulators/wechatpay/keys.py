@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 
-def _pair() -> tuple[str, str]:
+def key_pair() -> tuple[str, str]:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption()).decode()
@@ -30,8 +30,8 @@ class WeChatPayKeys:
     mchid: str = "1900000109"
     appid: str = "wxd678efh567hg6787"
     merchant_serial: str = field(default_factory=lambda: secrets.token_hex(20).upper())
-    merchant: tuple[str, str] = field(default_factory=_pair, repr=False)     # (private PEM, public PEM)
-    platform: tuple[str, str] = field(default_factory=_pair, repr=False)
+    merchant: tuple[str, str] = field(default_factory=key_pair, repr=False)     # (private PEM, public PEM)
+    platform: tuple[str, str] = field(default_factory=key_pair, repr=False)
     platform_key_id: str = field(default_factory=lambda: "PUB_KEY_ID_" + secrets.token_hex(12).upper())
     apiv3_key: str = field(default_factory=lambda: secrets.token_hex(16), repr=False)   # 32 characters
 

@@ -14,12 +14,14 @@ from starlette.types import ASGIApp
 
 from business_services.access import repository
 from business_services.access.model import new_api_key
-from business_services.online_payments.settings import WeChatSettings
+from business_services.online_payments.alipay import AlipayGateway
+from business_services.online_payments.settings import AlipaySettings, WeChatSettings
 from business_services.online_payments.station_client import HeadOfficeLink, HeadOfficeProvider
 from business_services.online_payments.wechat import WeChatGateway
 from control_api.app import create_app
 from control_api.security import TokenIssuer
 from forecourt.local import free_port, wait_for_port
+from simulators.alipay.server import AlipaySim
 from simulators.wechatpay.server import WeChatPaySim
 from telemetry.contracts.events.payments import Method
 
@@ -57,6 +59,8 @@ class HeadOffice:
     sim_url: str
     database_url: str
     provider: Callable[..., HeadOfficeProvider]   # (method=WECHAT, stations=[STATION]) → a station's provider
+    alipay: AlipaySim
+    alipay_url: str
 
     async def row(self, payment_no: str) -> tuple[str, int, int] | None:
         async with await psycopg.AsyncConnection.connect(self.database_url) as conn:
@@ -85,13 +89,17 @@ async def until(condition: Callable[[], object], within_s: float = 15.0) -> None
 
 @pytest.fixture
 async def head_office(database_url: str) -> AsyncIterator[HeadOffice]:
-    sim = WeChatPaySim(retry_s=0.1)
+    sim, alipay = WeChatPaySim(retry_s=0.1), AlipaySim(retry_s=0.1)
     app = create_app(database_url, tokens=TokenIssuer("online-payments-test-secret-32-bytes-long"))
     api_port = free_port()
-    async with serving(sim.app) as sim_url:
+    notify = f"http://127.0.0.1:{api_port}/api/v1/online-payments/notify"
+    async with serving(sim.app) as sim_url, serving(alipay.app) as alipay_url:
         settings = WeChatSettings(**sim.keys.merchant_config(sim_url), timeout_s=PROVIDER_TIMEOUT_S,
-                                  notify_url=f"http://127.0.0.1:{api_port}/api/v1/online-payments/notify/wechatpay")
-        app.state.online_gateways = {Method.WECHAT: WeChatGateway(settings)}
+                                  notify_url=f"{notify}/wechatpay")
+        alipay_settings = AlipaySettings(**alipay.keys.merchant_config(f"{alipay_url}/gateway.do"),
+                                         timeout_s=PROVIDER_TIMEOUT_S, notify_url=f"{notify}/alipay")
+        app.state.online_gateways = {Method.WECHAT: WeChatGateway(settings),
+                                     Method.ALIPAY: AlipayGateway(alipay_settings)}
         async with serving(app, api_port) as url:
             links: list[HeadOfficeLink] = []
             keys: dict[tuple[str, ...] | None, str] = {}
@@ -104,7 +112,8 @@ async def head_office(database_url: str) -> AsyncIterator[HeadOffice]:
 
             keys[(STATION,)] = await api_key(database_url, [STATION])
             keys[("demo-02",)] = await api_key(database_url, ["demo-02"])
-            yield HeadOffice(url, sim, sim_url, database_url, provider)
+            yield HeadOffice(url, sim, sim_url, database_url, provider, alipay, alipay_url)
             for link in links:
                 await link.close()
             await sim.close()
+            await alipay.close()
