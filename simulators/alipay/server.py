@@ -57,9 +57,9 @@ class AlipayKeys:
     app: tuple[str, str] = field(default_factory=key_pair, repr=False)      # the app's (private, public) PEM
     alipay: tuple[str, str] = field(default_factory=key_pair, repr=False)   # Alipay's
 
-    def merchant_config(self, gateway: str) -> dict[str, str]:
+    def merchant_config(self, base_url: str) -> dict[str, str]:
         """What the merchant configures (head office's ALIPAY_* settings, docs/online-payments.md)."""
-        return {"gateway": gateway, "app_id": self.app_id, "app_private_key": self.app[0],
+        return {"gateway": f"{base_url}/gateway.do", "app_id": self.app_id, "app_private_key": self.app[0],
                 "alipay_public_key": self.alipay[1]}
 
 

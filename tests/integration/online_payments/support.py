@@ -96,7 +96,7 @@ async def head_office(database_url: str) -> AsyncIterator[HeadOffice]:
     async with serving(sim.app) as sim_url, serving(alipay.app) as alipay_url:
         settings = WeChatSettings(**sim.keys.merchant_config(sim_url), timeout_s=PROVIDER_TIMEOUT_S,
                                   notify_url=f"{notify}/wechatpay")
-        alipay_settings = AlipaySettings(**alipay.keys.merchant_config(f"{alipay_url}/gateway.do"),
+        alipay_settings = AlipaySettings(**alipay.keys.merchant_config(alipay_url),
                                          timeout_s=PROVIDER_TIMEOUT_S, notify_url=f"{notify}/alipay")
         app.state.online_gateways = {Method.WECHAT: WeChatGateway(settings),
                                      Method.ALIPAY: AlipayGateway(alipay_settings)}

@@ -39,7 +39,7 @@ async def test_wechatpay_refuses_a_bad_request_signature_and_the_sdk_a_bad_answe
 
 async def test_alipay_refuses_a_bad_request_signature_and_the_sdk_a_bad_answer(head_office: HeadOffice) -> None:
     genuine = head_office.alipay.keys
-    gateway = f"{head_office.alipay_url}/gateway.do"
+    gateway = head_office.alipay_url
     wrong_app = AlipayKeys(genuine.app_id, key_pair(), genuine.alipay)
     refused = await AlipayGateway(AlipaySettings(**wrong_app.merchant_config(gateway))).create(
         "demo-01-20261204-P00032", 100, "测试", None)
