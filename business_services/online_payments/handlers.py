@@ -62,7 +62,7 @@ class OnlinePayments:
     def _gateway(self, method: Method) -> ProviderGateway | None:
         return self.gateways.get(method)
 
-    async def _row(self, payment_no: str) -> dict[str, Any]:
+    async def payment(self, payment_no: str) -> dict[str, Any]:
         async with self.db.connection() as conn:
             row = await repository.payment(conn, payment_no)
         if row is None:
@@ -100,7 +100,7 @@ class OnlinePayments:
 
     async def status(self, payment_no: str) -> ChargeResult:
         """From the table; a pending payment is asked of the provider first."""
-        row = await self._row(payment_no)
+        row = await self.payment(payment_no)
         gateway = self._gateway(Method(row["method"]))
         if row["state"] != ChargeState.PENDING or gateway is None:
             return result_of(row)
@@ -115,7 +115,7 @@ class OnlinePayments:
 
     async def cancel(self, payment_no: str, actor: Actor) -> ChargeResult:
         """Close the provider order; SUCCEEDED when the customer paid after all (the payment then counts)."""
-        row = await self._row(payment_no)
+        row = await self.payment(payment_no)
         gateway = self._gateway(Method(row["method"]))
         if row["state"] != ChargeState.PENDING or gateway is None:
             return result_of(row)
@@ -132,10 +132,10 @@ class OnlinePayments:
     async def refund(self, refund_no: str, payment_no: str, amount_fen: int, reason: str,
                      actor: Actor) -> RefundResult:
         async with self.db.connection() as conn, UnitOfWork(conn, actor) as uow:
-            known = await repository.refund(conn, refund_no)
-            row = await repository.payment(conn, payment_no, lock=True)
+            row = await repository.payment(conn, payment_no, lock=True)   # one refund decision at a time
             if row is None:
                 raise NotFound(f"没有支付单 {payment_no} (no such online payment)")
+            known = await repository.refund(conn, refund_no)
             if known is not None:
                 if (known["payment_no"], known["amount_fen"]) != (payment_no, amount_fen):
                     raise Conflict(f"退款单号 {refund_no} 已用于另一笔退款 (used for another refund)")

@@ -99,7 +99,7 @@ Service = Annotated[OnlinePayments, Depends(_service)]
 async def _scoped(service: OnlinePayments, payment_no: str, who: Principal) -> None:
     """404 for an unknown payment, 403 for another station's."""
     try:
-        station = (await service._row(payment_no))["station"]
+        station = (await service.payment(payment_no))["station"]
     except NotFound as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
     who.check_station(station)

@@ -12,11 +12,11 @@ import pytest
 import uvicorn
 from starlette.types import ASGIApp
 
-from business_services.access import repository
-from business_services.access.model import new_api_key
+from business_services.audit.model import Actor
 from business_services.online_payments.alipay import AlipayGateway
 from business_services.online_payments.settings import AlipaySettings, WeChatSettings
 from business_services.online_payments.station_client import HeadOfficeLink, HeadOfficeProvider
+from business_services.online_payments.station_keys import issue_station_key
 from business_services.online_payments.wechat import WeChatGateway
 from control_api.app import create_app
 from control_api.security import TokenIssuer
@@ -43,13 +43,10 @@ async def serving(app: ASGIApp, port: int | None = None) -> AsyncIterator[str]:
         await task
 
 
-async def api_key(database_url: str, stations: list[str] | None) -> str:
-    """A station server's key: ``payment:online`` for ``stations`` (None: every station)."""
-    key = new_api_key()
+async def api_key(database_url: str, station: str) -> str:
+    """A station server's key: ``payment:online`` for its station."""
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
-        await repository.insert_api_key(conn, key.prefix, key.digest, "station-server", ["payment:online"], stations,
-                                        "test")
-    return key.key
+        return await issue_station_key(conn, station, Actor("admin", "test"))
 
 
 @dataclass
@@ -110,8 +107,8 @@ async def head_office(database_url: str) -> AsyncIterator[HeadOffice]:
                 links.append(link)
                 return HeadOfficeProvider(method, url, keys[scope], link=link)
 
-            keys[(STATION,)] = await api_key(database_url, [STATION])
-            keys[("demo-02",)] = await api_key(database_url, ["demo-02"])
+            keys[(STATION,)] = await api_key(database_url, STATION)
+            keys[("demo-02",)] = await api_key(database_url, "demo-02")
             yield HeadOffice(url, sim, sim_url, database_url, provider, alipay, alipay_url)
             for link in links:
                 await link.close()
