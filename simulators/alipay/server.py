@@ -137,7 +137,10 @@ class AlipaySim:
         try:
             biz = json.loads(params.get("biz_content", "{}"))
         except ValueError:
-            biz = {}
+            biz = None
+        if not isinstance(biz, dict):
+            return self._answer(method, {"code": "40002", "msg": "Invalid Arguments",
+                                         "sub_code": "isv.invalid-parameter", "sub_msg": "biz_content 无效"})
         handler = {"alipay.trade.precreate": self._precreate, "alipay.trade.pay": self._pay,
                    "alipay.trade.query": self._query, "alipay.trade.close": self._close,
                    "alipay.trade.cancel": self._cancel, "alipay.trade.refund": self._refund}.get(method)

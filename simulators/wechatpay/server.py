@@ -117,7 +117,8 @@ class WeChatPaySim:
             return False
         fields = dict(part.split("=", 1) for part in params.split(",") if "=" in part)
         fields = {k.strip(): v.strip().strip('"') for k, v in fields.items()}
-        if fields.get("mchid") != self.keys.mchid or abs(time.time() - int(fields.get("timestamp") or 0)) > 300:
+        stamp = fields.get("timestamp", "")
+        if fields.get("mchid") != self.keys.mchid or not stamp.isdigit() or abs(time.time() - int(stamp)) > 300:
             return False
         query = request.url.query
         target = request.url.path + (f"?{query}" if query else "")
@@ -152,7 +153,13 @@ class WeChatPaySim:
             if not self._check_signature(request, body):
                 log.warning("WeChat Pay simulator: bad request signature on %s", request.url.path)
                 return self._error(401, "SIGN_ERROR", "签名错误")
-            answer: Response = await endpoint(request, json.loads(body) if body else {})
+            try:
+                data = json.loads(body) if body else {}
+            except ValueError:
+                return self._error(400, "PARAM_ERROR", "请求体不是合法的 JSON")
+            if not isinstance(data, dict):
+                return self._error(400, "PARAM_ERROR", "请求体应为 JSON 对象")
+            answer: Response = await endpoint(request, data)
             delay, self.faults.delay_next_s = self.faults.delay_next_s, 0.0
             if delay:
                 await asyncio.sleep(delay)       # the work is done; the answer comes too late
