@@ -113,6 +113,16 @@ class OnlinePayments:
             return result_of(row)
         return await self._settle(payment_no, outcome)
 
+    async def settle_pending(self, older_than_s: float = 60.0, limit: int = 100) -> int:
+        """Ask the provider about payments pending longer than ``older_than_s`` (a lost callback, a station that
+        stopped asking); returns how many were settled. Run it periodically (docs/online-payments.md)."""
+        async with self.db.connection() as conn:
+            waiting = await repository.pending_since(conn, older_than_s, limit)
+        settled = 0
+        for payment_no in waiting:
+            settled += (await self.status(payment_no)).state != ChargeState.PENDING
+        return settled
+
     async def cancel(self, payment_no: str, actor: Actor) -> ChargeResult:
         """Close the provider order; SUCCEEDED when the customer paid after all (the payment then counts)."""
         row = await self.payment(payment_no)

@@ -79,3 +79,10 @@ async def finish_refund(conn: psycopg.AsyncConnection, refund_no: str, o: Outcom
     if row is not None and o.state == ChargeState.FAILED:
         await conn.execute("UPDATE business.online_payments SET refunded_fen = refunded_fen - %s "
                            "WHERE payment_no = %s", (row[1], row[0]))
+
+
+async def pending_since(conn: psycopg.AsyncConnection, older_than_s: float, limit: int) -> list[str]:
+    cur = await conn.execute("SELECT payment_no FROM business.online_payments WHERE state = 'pending' "
+                             "AND created_at < now() - make_interval(secs => %s) ORDER BY created_at LIMIT %s",
+                             (older_than_s, limit))
+    return [row[0] for row in await cur.fetchall()]

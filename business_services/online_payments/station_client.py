@@ -53,6 +53,7 @@ class HeadOfficeLink:
 
     async def call(self, method: str, path: str, body: dict[str, Any] | None = None,
                    idempotency_key: str | None = None) -> tuple[int, dict[str, Any]]:
+        """The status and JSON answer; a replayed answer (``Idempotent-Replayed``) is marked ``_replayed``."""
         headers = dict(self._headers)
         if idempotency_key:
             headers["Idempotency-Key"] = idempotency_key
@@ -71,7 +72,10 @@ class HeadOfficeLink:
             data = answer.json() if answer.content else {}
         except ValueError:
             data = {}
-        return answer.status_code or 0, data if isinstance(data, dict) else {}
+        data = data if isinstance(data, dict) else {}
+        if answer.headers.get("Idempotent-Replayed") == "true":
+            data["_replayed"] = True
+        return answer.status_code or 0, data
 
     def _went_down(self, exc: Exception) -> None:
         if not self.down:
@@ -135,6 +139,8 @@ class HeadOfficeProvider:
                 return ChargeResult(ChargeState.PENDING, message="总部未及时应答，支付结果未知，请稍后查询 "
                                                                  "(head office did not answer in time; query later)")
             return ChargeResult(ChargeState.FAILED, message=self._down_message())
+        if status == 200 and data.get("_replayed") and data.get("state") == ChargeState.PENDING:
+            return await self.query(request.payment_no)      # a retried charge: what is known now, not then
         return _result(status, data)
 
     async def _ask(self, method: str, path: str, payment_no: str, key: str | None = None) -> ChargeResult:

@@ -14,6 +14,7 @@ from starlette.types import ASGIApp
 
 from business_services.audit.model import Actor
 from business_services.online_payments.alipay import AlipayGateway
+from business_services.online_payments.model import ProviderGateway
 from business_services.online_payments.settings import AlipaySettings, WeChatSettings
 from business_services.online_payments.station_client import HeadOfficeLink, HeadOfficeProvider
 from business_services.online_payments.station_keys import issue_station_key
@@ -58,6 +59,7 @@ class HeadOffice:
     provider: Callable[..., HeadOfficeProvider]   # (method=WECHAT, stations=[STATION]) → a station's provider
     alipay: AlipaySim
     alipay_url: str
+    gateways: dict[Method, ProviderGateway]
 
     async def row(self, payment_no: str) -> tuple[str, int, int] | None:
         async with await psycopg.AsyncConnection.connect(self.database_url) as conn:
@@ -109,7 +111,7 @@ async def head_office(database_url: str) -> AsyncIterator[HeadOffice]:
 
             keys[(STATION,)] = await api_key(database_url, STATION)
             keys[("demo-02",)] = await api_key(database_url, "demo-02")
-            yield HeadOffice(url, sim, sim_url, database_url, provider, alipay, alipay_url)
+            yield HeadOffice(url, sim, sim_url, database_url, provider, alipay, alipay_url, app.state.online_gateways)
             for link in links:
                 await link.close()
             await sim.close()

@@ -8,8 +8,10 @@ import time
 import niquests
 import pytest
 
+from business_services.online_payments.handlers import OnlinePayments
 from business_services.online_payments.model import UNKNOWN
 from business_services.payments.providers import ChargeRequest, ChargeState, RefundRequest
+from control_api.database import Database
 from simulators.wechatpay.server import WeChatPaySim
 from telemetry.contracts.events.payments import Method
 from tests.integration.online_payments.support import PROVIDER_TIMEOUT_S, STATION, HeadOffice, until
@@ -44,6 +46,7 @@ async def test_a_native_payment_the_customer_pays_succeeds_by_callback_and_query
     paid = await provider.query(request.payment_no)
     assert paid.state == ChargeState.SUCCEEDED
     assert paid.provider_ref == head_office.sim.orders[request.payment_no].transaction_id
+    assert (await provider.charge(request)).state == ChargeState.SUCCEEDED   # a late retry: what is known now
     assert await head_office.scalar("SELECT count(*) FROM business.online_payment_callbacks") == 1
 
 
@@ -170,3 +173,18 @@ async def test_head_office_unreachable_fails_fast_and_recovers(head_office: Head
     async with serving(health, port):
         await until(lambda: provider.unavailable() is None)   # the probe found head office again
     await link.close()
+
+
+async def test_pending_payments_are_settled_by_the_periodic_check(head_office: HeadOffice) -> None:
+    provider, request = head_office.provider(), charge(11)
+    assert (await provider.charge(request)).state == ChargeState.PENDING
+    await sim(head_office, "POST", "/_sim/faults", {"pay_on_query": True})   # paid; its callback not yet in
+    database = Database(head_office.database_url)
+    await database.open()
+    try:
+        service = OnlinePayments(database, head_office.gateways)
+        assert await service.settle_pending(older_than_s=3600) == 0          # too recent to ask about
+        assert await service.settle_pending(older_than_s=0) == 1
+    finally:
+        await database.close()
+    assert (await head_office.row(request.payment_no) or ("",))[0] == "succeeded"
