@@ -34,6 +34,7 @@ class WeChatGateway:
                               public_key=settings.platform_public_key, public_key_id=settings.platform_key_id,
                               timeout=(3, settings.timeout_s))
         self._pay._core._gate_way = settings.gateway.rstrip("/")
+        self._key_id = settings.platform_key_id
 
     async def _call(self, method: Any, **kwargs: Any) -> tuple[int, dict[str, Any]]:
         try:
@@ -95,7 +96,10 @@ class WeChatGateway:
                                                    f"({data.get('code')})")
 
     def verify(self, headers: dict[str, str], body: bytes) -> Notice | None:
-        """The notification if its signature and encryption check out with the SDK, else None."""
+        """The notification if it is signed with our platform key id and its signature and encryption check out
+        with the SDK, else None. ``headers`` with lower-case names (as Starlette gives them)."""
+        if headers.get("wechatpay-serial") != self._key_id:
+            return None      # else the SDK would fetch platform certificates, blocking, for a forger's serial
         try:
             data = self._pay.callback(headers, body)
         except Exception:             # a missing or unknown signature type: the SDK raises

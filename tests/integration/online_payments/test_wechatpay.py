@@ -132,8 +132,11 @@ async def test_a_callback_with_a_bad_signature_is_refused_and_changes_nothing(he
                                  headers={**forger.signed_headers(body), "Content-Type": "application/json"})
         unsigned = await http.post(f"{head_office.url}/api/v1/online-payments/notify/wechatpay", data=body.encode(),
                                    headers={"Content-Type": "application/json"})
+        genuine_id = {**forger.signed_headers(body), "Wechatpay-Serial": head_office.sim.keys.platform_key_id}
+        same_id = await http.post(f"{head_office.url}/api/v1/online-payments/notify/wechatpay", data=body.encode(),
+                                  headers={**genuine_id, "Content-Type": "application/json"})
     assert answer.status_code == 401 and answer.json()["code"] == "FAIL"
-    assert unsigned.status_code == 401
+    assert unsigned.status_code == 401 and same_id.status_code == 401
     assert await head_office.row(request.payment_no) == ("pending", 0, 0)
     assert await head_office.scalar("SELECT count(*) FROM business.online_payment_callbacks") == 0
 
