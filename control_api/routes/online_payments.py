@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Request, status
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field
 
@@ -31,7 +31,9 @@ router = APIRouter(prefix="/api/v1/online-payments", tags=["online-payments"])
 security_log = logging.getLogger("forecourt.security")
 
 Payer = Annotated[Principal, Depends(require("payment:online"))]
-Number = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{6,32}$", description="our number, the provider's out_trade_no")]
+NUMBER = r"^[A-Za-z0-9_-]{6,32}$"    # WeChat's and Alipay's out_trade_no: letters, digits, _ and -, ≤ 32
+Number = Annotated[str, Field(pattern=NUMBER, description="our number, the provider's out_trade_no")]
+PaymentNo = Annotated[str, Path(pattern=NUMBER, description="支付单号 payment number")]
 ONLINE = (Method.WECHAT, Method.ALIPAY, Method.UNIONPAY_QR, Method.ECNY)
 
 
@@ -158,14 +160,14 @@ async def create(body: ChargeBody, request: Request, db: Db, who: Payer, key: Id
 
 
 @router.get("/{payment_no}")
-async def read(payment_no: str, who: Payer, service: Service) -> ChargeAnswer:
+async def read(payment_no: PaymentNo, who: Payer, service: Service) -> ChargeAnswer:
     """From head office's table; a pending payment is asked of the provider first."""
     await _scoped(service, payment_no, who)
     return ChargeAnswer.of(payment_no, await service.status(payment_no))
 
 
 @router.post("/{payment_no}/cancel")
-async def cancel(payment_no: str, request: Request, db: Db, who: Payer, key: IdempotencyKey,
+async def cancel(payment_no: PaymentNo, request: Request, db: Db, who: Payer, key: IdempotencyKey,
                  service: Service) -> JSONResponse:
     """Close the provider order; answers succeeded if the customer paid after all."""
     await _scoped(service, payment_no, who)
@@ -176,7 +178,7 @@ async def cancel(payment_no: str, request: Request, db: Db, who: Payer, key: Ide
 
 
 @router.post("/{payment_no}/refunds")
-async def refund(payment_no: str, body: RefundBody, request: Request, db: Db, who: Payer, key: IdempotencyKey,
+async def refund(payment_no: PaymentNo, body: RefundBody, request: Request, db: Db, who: Payer, key: IdempotencyKey,
                  service: Service) -> JSONResponse:
     """Refund part or all of a succeeded payment (never more than is left)."""
     await _scoped(service, payment_no, who)

@@ -76,3 +76,13 @@ async def _key(office: HeadOffice) -> str:
 
     async with await psycopg.AsyncConnection.connect(office.database_url, autocommit=True) as conn:
         return await issue_station_key(conn, "demo-03", Actor("admin", "test"))
+
+
+@pytest.mark.parametrize("payment_no", ["%00abcdefg", "x" * 33, "abc", "a%2Bbcdefg", "%E7%AB%99%E7%82%B9ab"])
+async def test_a_malformed_payment_number_in_the_path_is_422(head_office: HeadOffice, payment_no: str) -> None:
+    link = head_office.provider().link
+    status, answer = await link.call("GET", f"/api/v1/online-payments/{payment_no}")
+    assert status == 422 and "payment_no" in answer["detail"]
+    status, _ = await link.call("POST", f"/api/v1/online-payments/{payment_no}/cancel",
+                                idempotency_key=f"cancel-{payment_no[:20]}")
+    assert status == 422
