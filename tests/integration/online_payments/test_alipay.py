@@ -9,7 +9,7 @@ import pytest
 from business_services.payments.providers import ChargeRequest, ChargeState, RefundRequest
 from simulators.alipay.server import AlipaySim
 from telemetry.contracts.events.payments import Method
-from tests.integration.online_payments.support import STATION, HeadOffice, until
+from tests.integration.online_payments.support import PROVIDER_TIMEOUT_S, STATION, HeadOffice, until
 
 pytestmark = pytest.mark.integration
 BAR_CODE = "286543210987654321"      # a customer's Alipay payment code (25–30 first)
@@ -69,3 +69,18 @@ async def test_a_bad_payment_code_fails_and_a_forged_callback_is_refused(head_of
     assert (answer.status_code, answer.text) == (400, "fail")
     assert await head_office.row(request.payment_no) == ("pending", 0, 0)
     assert await head_office.scalar("SELECT count(*) FROM business.online_payment_callbacks") == 0
+
+
+async def test_a_timed_out_precreate_is_pending_and_cancel_after_payment_is_succeeded(head_office: HeadOffice) -> None:
+    provider, unpaid, paid = head_office.provider(Method.ALIPAY), charge(25), charge(26)
+    async with niquests.AsyncSession() as http:
+        await http.post(f"{head_office.alipay_url}/_sim/faults", json={"delay_next_s": PROVIDER_TIMEOUT_S + 1.5})
+        late = await provider.charge(paid)
+        assert late.state == ChargeState.PENDING and late.qr_code_url is None      # answer lost: outcome unknown
+        assert (await provider.charge(unpaid)).state == ChargeState.PENDING
+        assert (await provider.cancel(unpaid.payment_no)).state == ChargeState.FAILED
+        assert head_office.alipay.trades[unpaid.payment_no].status == "TRADE_CLOSED"
+        await http.post(f"{head_office.alipay_url}/_sim/faults", json={"pay_on_query": True})
+    assert (await provider.cancel(paid.payment_no)).state == ChargeState.SUCCEEDED   # paid as the POS gave up
+    assert head_office.alipay.trades[paid.payment_no].status == "TRADE_SUCCESS"
+    assert await head_office.row(paid.payment_no) == ("succeeded", 4250, 0)
