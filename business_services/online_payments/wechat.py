@@ -61,6 +61,8 @@ class WeChatGateway:
                                           payer={"auth_code": auth_code}, pay_type=WeChatPayType.CODEPAY)
             if code == 200:
                 return self._transaction(data)
+            if data.get("code") == "USERPAYING":        # the customer enters the password; ask again
+                return Outcome(ChargeState.PENDING, message="等待顾客输入支付密码 (the customer confirms in WeChat)")
         else:
             code, data = await self._call(self._pay.pay, description=description, out_trade_no=payment_no,
                                           amount={"total": amount_fen, "currency": "CNY"})

@@ -11,7 +11,8 @@ refused (400 ``INVALID_REQUEST`` 商户订单号重复), the same order again an
 Test control under ``/_sim`` (no signature): the customer pays (``POST /_sim/pay/{out_trade_no}``), faults
 (``POST /_sim/faults``): the next answer comes only after ``delay_next_s`` (the work is done first, as when a
 real answer is lost), each notification is sent twice, an order is paid only when the merchant queries or
-closes it (the customer paid while the POS waited), refunds fail. ``GET /_sim/notifications``: deliveries.
+closes it (the customer paid while the POS waited), refunds fail, a 付款码 payment waits for the
+customer's password (202 ``USERPAYING``; ``/_sim/pay`` completes it). ``GET /_sim/notifications``: deliveries.
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ class Faults:
     notify_twice: bool = False     # each notification is delivered twice (same id)
     pay_on_query: bool = False     # a pending order is paid when the merchant queries or closes it
     refund_fails: bool = False     # refunds are refused (403 NOT_ENOUGH: 商户可用余额不足)
+    needs_password: bool = False   # a 付款码 payment waits for the customer's password (202 USERPAYING)
 
 
 @dataclass
@@ -200,6 +202,10 @@ class WeChatPaySim:
         order = self._new_order({**data, "notify_url": None}, "MICROPAY")
         if isinstance(order, Response):
             return order
+        if order.trade_state == "NOTPAY" and self.faults.needs_password:
+            order.trade_state = "USERPAYING"      # the customer confirms in WeChat (POST /_sim/pay)
+        if order.trade_state == "USERPAYING":
+            return self._error(202, "USERPAYING", "需要用户输入支付密码")
         if order.trade_state == "NOTPAY":
             order.paid()
         return self._answer(200, self._transaction(order))
@@ -307,7 +313,7 @@ class WeChatPaySim:
 
     async def _sim_pay(self, request: Request) -> Response:
         order = self.orders.get(request.path_params["no"])
-        if order is None or order.trade_state != "NOTPAY":
+        if order is None or order.trade_state not in ("NOTPAY", "USERPAYING"):
             return JSONResponse({"error": "no such unpaid order"}, 404)
         self._customer_pays(order)
         return JSONResponse(self._transaction(order))

@@ -191,3 +191,16 @@ async def test_pending_payments_are_settled_by_the_periodic_check(head_office: H
     finally:
         await database.close()
     assert (await head_office.row(request.payment_no) or ("",))[0] == "succeeded"
+
+
+async def test_a_payment_code_awaiting_the_password_is_pending_until_the_customer_confirms(
+        head_office: HeadOffice) -> None:
+    provider, request = head_office.provider(), charge(12, auth_code=AUTH_CODE)
+    await sim(head_office, "POST", "/_sim/faults", {"needs_password": True})
+    waiting = await provider.charge(request)
+    assert waiting.state == ChargeState.PENDING and "支付密码" in waiting.message
+    assert (await provider.query(request.payment_no)).state == ChargeState.PENDING
+    await sim(head_office, "POST", f"/_sim/pay/{request.payment_no}")              # the customer confirms
+    confirmed = await provider.query(request.payment_no)
+    assert confirmed.state == ChargeState.SUCCEEDED and confirmed.provider_ref
+    assert await head_office.row(request.payment_no) == ("succeeded", 5000, 0)
