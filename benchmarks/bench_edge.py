@@ -14,6 +14,7 @@ Baseline: the same reads by a bare pymodbus client loop in this process (the pro
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import subprocess
 import sys
@@ -109,7 +110,8 @@ async def run() -> list[Figure]:
     assert farm.stdout is not None
     ports = [int(p) for p in farm.stdout.readline().split()]   # the farm says where it listens
     figures: list[Figure] = []
-    try:
+    logging.getLogger("mqtt").setLevel(logging.ERROR)   # aiomqtt warns of every pending publish beyond ten,
+    try:                                                # tens of thousands of lines when publishing falls behind
         async with AsyncExitStack() as stack:
             url = os.environ.get("FORECOURT_MQTT_URL")
             if url:

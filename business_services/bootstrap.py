@@ -5,7 +5,8 @@ publisher with a real sink (MQTT) or a fake one (in memory, for tests).
     publisher = outbox_publisher(database_url, MqttSink(broker, client_id))   # forecourt/services.py
     publisher = outbox_publisher(database_url, MemorySink())   # a test: what would have gone to MQTT
 
-A new context adds its ``handlers`` module to ``CONTEXTS`` (docs/how-to/add-a-business-domain.md).
+A new context adds its ``handlers`` module to ``CONTEXTS`` when both roles run it, else to its role in
+``forecourt/roles.py`` (docs/how-to/add-a-business-domain.md).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from business_services.messagebus import Handler, MessageBus
 from business_services.outbox import OutboxPublisher, OutboxSink, Send
 from business_services.stations import handlers as stations
 
+#: the contexts on both roles' buses; each role adds its own (forecourt/roles.py)
 CONTEXTS: tuple[ModuleType, ...] = (fuelling, gas, stations)
 
 

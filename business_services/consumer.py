@@ -75,13 +75,13 @@ def is_outage(exc: psycopg.Error, connection_lost: bool) -> bool:
 class EventConsumer:
     def __init__(self, database_url: str, broker: BrokerAddress, *, client_id: str = "forecourt-business",
                  bus: MessageBus | None = None, partition: Partition = WHOLE, group: str = "+",
-                 stall_after_s: float = 30.0, clock: Callable[[], float] = time.monotonic) -> None:
+                 station: str = "+", stall_after_s: float = 30.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.database_url = database_url
         self.broker = broker
         self.partition = partition
         self.client_id = partition.client_id(client_id)
         self.bus = bus or build_bus()
-        self.topic_filter = events_filter(group)
+        self.topic_filter = events_filter(group, station)   # one station's events only: a station server
         self.stall_after_s = stall_after_s
         self.subscribed = asyncio.Event()
         self.handled = 0                          # messages finished (recorded, repeated, ignored or dead-lettered)

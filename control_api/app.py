@@ -23,15 +23,42 @@ from control_api.limits import MAX_BODY_BYTES, BodyLimit
 from control_api.live import LiveHub
 from control_api.metrics import RequestMetrics
 from control_api.pages import router as pages_router
-from control_api.routes import access, approvals, audit, commands, devices, exports, fuelling, health, stations
+from control_api.routes import (
+    access,
+    approvals,
+    audit,
+    commands,
+    devices,
+    exports,
+    fuelling,
+    health,
+    ledger,
+    orders,
+    shifts,
+    station_orders,
+    stations,
+)
 from control_api.routes.online_payments import router as online_payments_router
 from control_api.security import TokenIssuer
 from forecourt.roles import Role, policy
 from telemetry.contracts.broker import BrokerAddress
 
-ROUTERS = (health.router, access.router, devices.router, fuelling.router, commands.router,   # every API route
-           audit.router, exports.router, approvals.router, stations.router,
-           online_payments_router)
+ROUTERS = (   # every API route
+    health.router,
+    access.router,
+    devices.router,
+    fuelling.router,
+    commands.router,
+    audit.router,
+    exports.router,
+    approvals.router,
+    stations.router,
+    ledger.router,
+    orders.router,
+    shifts.router,
+    station_orders.router,
+    online_payments_router,
+)
 
 
 def create_app(database_url: str, broker: BrokerAddress | None = None, *, group: str = "demo-co",

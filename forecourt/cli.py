@@ -35,6 +35,7 @@ from forecourt.local import InfrastructureError
 from forecourt.logs import configure_logging
 from forecourt.runner import run_until_stopped
 from forecourt.settings import Settings, SettingsError, load_settings, settings_table
+from telemetry.contracts.identifiers import is_code
 
 log = logging.getLogger("forecourt")
 
@@ -53,6 +54,13 @@ def _number(low: int, high: int) -> Callable[[str], int]:
 
 PORT = _number(1, 65535)
 PORT_OR_FREE = _number(0, 65535)   # 0: one the system picks
+
+
+def _station_code(text: str) -> str:
+    if not is_code(text):
+        raise argparse.ArgumentTypeError(f"expected a station code (1–32 lower-case letters, digits or '-'), "
+                                         f"got {text[:40]!r}")
+    return text
 
 
 def _positive(text: str) -> float:
@@ -105,6 +113,9 @@ def _parser() -> argparse.ArgumentParser:
     business = sub.add_parser("business", help="run the business event consumer (fuelling transactions …)",
                               description="Record business events (fuelling.completed …) from MQTT, each once.")
     business.add_argument("--metrics-port", type=PORT, help="port for /metrics and /healthz")
+    business.add_argument("--station", type=_station_code,
+                          help="a station server's own station code: its events only, on the station role's bus "
+                               "(fuellings become orders; docs/orders.md)")
 
     api = sub.add_parser("api", help="run the control API", description="REST and WebSocket API on FastAPI.")
     api.add_argument("--host", help="listen address (default FORECOURT_API_HOST)")
@@ -149,6 +160,7 @@ def _parser() -> argparse.ArgumentParser:
                                                   "edited, deleted or inserted row")
     averify.add_argument("--from", dest="from_seq", type=int, default=1, help="start at this seq (a checkpoint)")
     averify.add_argument("--database-url", help="PostgreSQL URL (default: FORECOURT_DATABASE_URL)")
+    averify.add_argument("--station", help="at head office: check the copy of this station server's chain")
 
     sub.add_parser("infra", help="start only the embedded database and broker and print their URLs",
                    description="Useful to run edge, ingest and api as separate processes: export the printed "
@@ -246,10 +258,15 @@ async def _main(args: argparse.Namespace, settings: Settings) -> None:
         async with Infrastructure(settings) as infra:
             await run_until_stopped(ingest_service(settings, infra.database_url, infra.broker, args.metrics_port))
     elif args.command == "business":
-        from forecourt.services import business_service
+        from forecourt.services import business_service, station_business_service
 
         async with Infrastructure(settings) as infra:
-            await run_until_stopped(business_service(settings, infra.database_url, infra.broker, args.metrics_port))
+            if args.station:
+                await run_until_stopped(station_business_service(settings, infra.database_url, infra.broker,
+                                                                 args.station))
+            else:
+                await run_until_stopped(business_service(settings, infra.database_url, infra.broker,
+                                                         args.metrics_port))
     elif args.command == "api":
         from forecourt.roles import Role
         from forecourt.services import api_service, token_issuer
@@ -303,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "audit":       # reads the database it is given: no infrastructure started
         from business_services.audit.command import verify_command
 
-        return verify_command(args.database_url or settings.database_url, args.from_seq)
+        return verify_command(args.database_url or settings.database_url, args.from_seq, args.station)
     if args.command == "mqtt-auth":   # only writes files: no event loop, no infrastructure
         from forecourt.mqtt_security import Listener, mqtt_auth_command
 

@@ -4,7 +4,8 @@ Database and broker (embedded unless configured), a dispenser simulator with car
 then, the station's edge node, an ingest worker and the control API. Both roles run (docs/architecture.md
 "Two roles"): head office on the API port with the demo station's master data imported, and the station
 server on the next port with its own database (``<database>_station``), holding the master-data list its
-edge node keeps. Ctrl-C stops all of it.
+edge node keeps and turning its own station's fuellings into orders (``station_business_service``: its
+consumer and outbox publisher). Ctrl-C stops all of it.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from forecourt.services import (
     master_data_path,
     outbox_path,
     run_with_health,
+    station_business_service,
 )
 from forecourt.settings import Settings
 from forecourt.simulate import DEMO_DISPENSER, drive_customers
@@ -92,6 +94,7 @@ async def run_demo(settings: Settings, *, api_port: int, every_s: float) -> None
                     api_service(station_url, settings.api_host, api_port + 1, infra.broker, settings.group,
                                 tokens, Role.STATION),
                     follow_list(station_url, list_file),
+                    station_business_service(settings, station_url, infra.broker, station.station),
                     drive_customers(dispenser, every_s, random.Random(1)),
                 ]
             logins = await seed_logins(infra.database_url)

@@ -3,8 +3,9 @@
 ``head-office`` owns station master data (edits it, sends each station its list). ``station`` is the station
 server: the same code on the station's own PostgreSQL, holding master data as a read-only copy of the list
 head office sent (``business_services/stations/copy.py``), and owning what is sold there: its bus turns each
-fuelling into an order, and takes payments and shifts. What head office does with the station's events
-joins this table as that context lands. docs/architecture.md.
+fuelling into an order, and takes payments and shifts. Head office posts the station's payments and refunds
+to the ledger and keeps a copy of each station server's audit chain (``business_services/audit/shipping.py``).
+docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -13,9 +14,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from types import ModuleType
 
+from business_services.audit import handlers as audit
 from business_services.bootstrap import CONTEXTS
+from business_services.ledger import handlers as ledger
 from business_services.orders import handlers as orders
 from business_services.shifts import handlers as shifts
+from business_services.station_orders import handlers as station_orders
 
 
 class Role(StrEnum):
@@ -30,7 +34,7 @@ class RolePolicy:
 
 
 POLICIES: dict[Role, RolePolicy] = {
-    Role.HEAD_OFFICE: RolePolicy(owns_master_data=True, contexts=CONTEXTS),
+    Role.HEAD_OFFICE: RolePolicy(owns_master_data=True, contexts=(*CONTEXTS, ledger, audit, station_orders)),
     Role.STATION: RolePolicy(owns_master_data=False, contexts=(*CONTEXTS, shifts, orders)),
 }
 

@@ -17,6 +17,7 @@ import uvicorn
 
 from business_services import consumer as business_metrics
 from business_services import outbox as outbox_metrics
+from business_services.audit.shipping import ship_forever
 from business_services.bootstrap import build_bus, outbox_publisher
 from business_services.consumer import EventConsumer
 from business_services.outbox import MqttSink, OutboxPublisher
@@ -29,7 +30,7 @@ from edge_nodes.station import load_station
 from forecourt import broker_watch
 from forecourt.broker_watch import DropWatch
 from forecourt.health import exposition, serve_health
-from forecourt.roles import Role
+from forecourt.roles import Role, policy
 from forecourt.settings import Settings
 from telemetry.contracts.broker import BrokerAddress
 from telemetry.contracts.health import Health, check, from_report, health
@@ -83,19 +84,37 @@ async def business_service(settings: Settings, database_url: str, broker: Broker
     """The event consumer (this process's partition) and the outbox publisher (active in one process at a time)."""
     partition = Partition.parse(settings.business_partition)
     consumer = EventConsumer(database_url, broker, client_id=f"forecourt-business-{settings.group}",
-                             bus=build_bus(), partition=partition, group=settings.business_group,
-                             stall_after_s=settings.business_stall_after_s)
+                             bus=build_bus(policy(Role.HEAD_OFFICE).contexts), partition=partition,
+                             group=settings.business_group, stall_after_s=settings.business_stall_after_s)
     publisher = outbox_publisher(database_url, MqttSink(broker, f"{consumer.client_id}-outbox"))
-    await run_with_health(with_drop_watch(both(consumer.run(), publisher.run()), settings, broker, consumer.client_id),
+    service = together(consumer.run(), publisher.run())
+    await run_with_health(with_drop_watch(service, settings, broker, consumer.client_id),
                           settings.metrics_host, metrics_port or settings.business_metrics_port,
                           business_metrics_text, lambda: business_health(consumer, publisher))
 
 
-async def both(first: Coroutine[Any, Any, None], second: Coroutine[Any, Any, None]) -> None:
-    """Run two services until either ends (it raised) or both are cancelled."""
+def station_consumer(settings: Settings, database_url: str, broker: BrokerAddress, station: str) -> EventConsumer:
+    """A station server's consumer: its own station's events only, on the station role's bus (a fuelling
+    becomes an order in the station's database), with a persistent session of its own."""
+    return EventConsumer(database_url, broker, client_id=f"forecourt-station-{settings.group}-{station}",
+                         bus=build_bus(policy(Role.STATION).contexts), group=settings.group, station=station,
+                         stall_after_s=settings.business_stall_after_s)
+
+
+async def station_business_service(settings: Settings, database_url: str, broker: BrokerAddress,
+                                   station: str) -> None:
+    """The station server's business plane: ``station_consumer``, its outbox publisher (orders, payments, shifts
+    and its audit chain travel up to head office from there) and the audit shipping that feeds it."""
+    consumer = station_consumer(settings, database_url, broker, station)
+    publisher = outbox_publisher(database_url, MqttSink(broker, f"{consumer.client_id}-outbox"))
+    await together(consumer.run(), publisher.run(), ship_forever(database_url, station, settings.group))
+
+
+async def together(*services: Coroutine[Any, Any, None]) -> None:
+    """Run services until one ends (it raised) or all are cancelled."""
     async with asyncio.TaskGroup() as tasks:
-        tasks.create_task(first)
-        tasks.create_task(second)
+        for service in services:
+            tasks.create_task(service)
 
 
 async def with_drop_watch(service: Awaitable[None], settings: Settings, broker: BrokerAddress,

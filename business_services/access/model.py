@@ -30,11 +30,13 @@ PERMISSIONS: dict[str, str] = {
     "approval:read": "查看审批", "approval:decide": "审批",
     "export:create": "导出 Excel（按本人可见的数据）",
     "shift:read": "查看交接班", "shift:write": "交接班",
+    "shift:override": "有未付订单时强制交班",
     "inspection:read": "查看巡检", "inspection:write": "记录巡检",
     "price:write": "调整油价",
     "ledger:read": "查看资金流水", "report:read": "查看报表",
     "member:read": "查看会员", "promotion:write": "管理营销活动",
     "fleet:read": "查看车队", "fleet:write": "管理车队",
+    "order:read": "查看订单", "order:write": "挂单、补单、手工单、标签", "order:approve": "审批补单与挂单核销",
     "payment:online": "经总部发起线上支付",   # station servers' API keys; no human role but admin
 }
 
@@ -43,18 +45,20 @@ ROLES: dict[str, tuple[str, tuple[str, ...]]] = {   # role → (Chinese name, pe
     "admin": ("系统管理员", tuple(PERMISSIONS)),
     "regional_manager": ("区域经理", (*_STATION_READ, "device:command", "user:read", "role:read", "audit:read",
                                      "loginlog:read", "approval:read", "approval:decide", "export:create", "shift:read",
-                                     "inspection:read", "report:read", "price:write")),
+                                     "inspection:read", "report:read", "price:write",
+                                     "order:read", "order:approve")),
     "station_manager": ("站长", (*_STATION_READ, "station:write", "device:command", "approval:read", "shift:read",
-                                "shift:write", "inspection:read", "report:read")),   # station:write: own stations
-    "cashier": ("收银员", (*_STATION_READ, "device:command", "shift:read", "shift:write")),
-    "attendant": ("加油员", _STATION_READ),
+                                "shift:write", "inspection:read", "report:read",   # station:write: own stations
+                                "shift:override", "order:read", "order:write", "order:approve", "approval:decide")),
+    "cashier": ("收银员", (*_STATION_READ, "device:command", "shift:read", "shift:write", "order:read", "order:write")),
+    "attendant": ("加油员", (*_STATION_READ, "order:read")),
     "finance": ("财务", ("station:read", "fuelling:read", "ledger:read", "report:read", "approval:read",
-                        "approval:decide", "export:create")),
+                        "approval:decide", "export:create", "order:read")),
     "marketing": ("市场营销", ("station:read", "member:read", "promotion:write", "report:read")),
     "fleet_manager": ("车队经理", ("station:read", "fleet:read", "fleet:write", "fuelling:read")),
     "inspector": ("安全巡检员", ("station:read", "device:read", "inspection:read", "inspection:write")),
     "auditor": ("审计员", ("station:read", "fuelling:read", "ledger:read", "user:read", "role:read", "audit:read",
-                         "loginlog:read", "export:create")),
+                         "loginlog:read", "export:create", "order:read")),
 }
 STATION_ROLES = frozenset({"station_manager", "cashier", "attendant"})   # scoped to stations only
 

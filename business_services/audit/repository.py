@@ -1,4 +1,4 @@
-"""SQL of the audit chain: append a record linked to the last one (one writer at a time)."""
+"""SQL of the audit chain: append a record linked to the last one (one writer at a time); keep a station's copy."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from business_services.audit.model import GENESIS, Actor, AuditEntry, canonical, chain_hash, json_value
+from telemetry.contracts.events.audit import AuditRecorded
 
 CHAIN_LOCK = 0x41554454  # "AUDT": appends take it for their transaction, so the chain never forks
 
@@ -29,3 +30,15 @@ async def append(conn: psycopg.AsyncConnection, actor: Actor, entry: AuditEntry)
         (seq, at, actor.name, actor.user_id, actor.source, entry.station, entry.action, entry.target,
          None if before is None else Jsonb(before), None if after is None else Jsonb(after), prev, digest))
     return seq
+
+
+async def keep_station_copy(conn: psycopg.AsyncConnection, r: AuditRecorded) -> bool:
+    """Keep a station server's record as it hashed it; False when that station's seq is already kept."""
+    cur = await conn.execute(
+        """INSERT INTO business.audit_station_copies (origin, seq, at, actor, actor_id, source, station, action,
+               target, before, after, prev_hash, hash)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (origin, seq) DO NOTHING""",
+        (r.station, r.seq, r.at, r.actor, r.actor_id, r.source, r.concerns, r.action, r.target,
+         None if r.before is None else Jsonb(r.before), None if r.after is None else Jsonb(r.after),
+         bytes.fromhex(r.prev_hash), bytes.fromhex(r.hash)))
+    return cur.rowcount == 1

@@ -1,13 +1,27 @@
-"""SQL that writes the orders context's tables."""
+"""SQL that writes the orders context's tables.
+
+Every change goes through ``changed``: the order's change counter one up, a history row, and
+``pg_notify('orders', station)`` in the same transaction (the POS's live list, ``control_api/routes/orders.py``).
+"""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
+from typing import Any
 
 import psycopg
+from psycopg.rows import dict_row
 
-from business_services.orders.model import Due
+from business_services.orders.model import CreateOrder, Due, Status, Tag
 from telemetry.contracts.events.fuelling import FuellingCompleted
+
+NOTIFY_CHANNEL = "orders"
+
+
+async def notify(conn: psycopg.AsyncConnection, station: str) -> None:
+    """Wake the station's live order streams once this transaction commits."""
+    await conn.execute("SELECT pg_notify(%s, %s)", (NOTIFY_CHANNEL, station))
 
 
 async def has_fuelling_order(conn: psycopg.AsyncConnection, event_id: str) -> bool:
@@ -28,21 +42,69 @@ async def add_fuelling_order(conn: psycopg.AsyncConnection, order_no: str, event
          shift_no, f.ended_at, at, at if f.amount_fen == 0 else None))
 
 
+async def add_order(conn: psycopg.AsyncConnection, order_no: str, c: CreateOrder, shift_no: str | None,
+                    by: str, at: datetime) -> None:
+    """Insert a make-up order or a manual sale."""
+    await conn.execute(
+        """INSERT INTO business.orders (order_no, station, kind, nozzle, grade, volume_l, price_fen_per_l,
+               amount_fen, status, shift_no, created_at, item, reason, created_by, tags)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+        (order_no, c.station, c.kind.value, c.nozzle, c.grade, c.volume_l, c.price_fen_per_l, c.amount_fen,
+         c.first_status.value, shift_no, at, c.item, c.reason, by, tags_json(c.tags)))
+
+
+def tags_json(tags: tuple[Tag, ...]) -> str:
+    return json.dumps([{"name": t.name, "amount_fen": t.amount_fen} for t in tags], ensure_ascii=False)
+
+
+async def locked(conn: psycopg.AsyncConnection, station: str, order_no: str) -> dict[str, Any] | None:
+    """The order's row, locked FOR UPDATE until the caller's transaction ends."""
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute("SELECT * FROM business.orders WHERE station = %s AND order_no = %s FOR UPDATE",
+                          (station, order_no))
+        return await cur.fetchone()
+
+
+async def update(conn: psycopg.AsyncConnection, order_no: str, **values: Any) -> None:
+    """Set the given columns (names are this module's callers' constants, never input)."""
+    columns = ", ".join(f"{name} = %s" for name in values)
+    await conn.execute(f"UPDATE business.orders SET {columns} WHERE order_no = %s",  # noqa: S608
+                       (*values.values(), order_no))
+
+
+async def changed(conn: psycopg.AsyncConnection, order_no: str, action: str, actor: str, at: datetime,
+                  detail: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Count one change of the order: its version one up, a history row, the live streams woken.
+    Returns the order's row as it now is."""
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute("UPDATE business.orders SET version = version + 1, changed_at = %s WHERE order_no = %s "
+                          "RETURNING *", (at, order_no))
+        row = await cur.fetchone()
+    if row is None:
+        raise LookupError(f"no order {order_no}")
+    await conn.execute(
+        """INSERT INTO business.order_history (order_no, version, at, action, status, actor, detail)
+           VALUES (%s, %s, %s, %s, %s, %s, %s)""",
+        (order_no, row["version"], at, action, row["status"], actor,
+         json.dumps(detail or {}, ensure_ascii=False, default=str)))
+    await notify(conn, row["station"])
+    return row
+
+
 async def dues(conn: psycopg.AsyncConnection, station: str, order_nos: list[str]) -> dict[str, Due]:
     """The station's orders among ``order_nos``, locked FOR UPDATE in order-number order (no deadlock between
     two payments of overlapping orders) until the caller's transaction ends."""
     cur = await conn.execute(
-        """SELECT order_no, amount_fen, paid_fen, locked_by, locked_until FROM business.orders
+        """SELECT order_no, amount_fen, paid_fen, locked_by, locked_until, status FROM business.orders
            WHERE station = %s AND order_no = ANY(%s) ORDER BY order_no FOR UPDATE""",
         (station, sorted(order_nos)))
-    return {row[0]: Due(row[0], int(row[1]), int(row[2]), row[3], row[4]) for row in await cur.fetchall()}
+    return {row[0]: Due(row[0], int(row[1]), int(row[2]), row[3], row[4], row[5]) for row in await cur.fetchall()}
 
 
-async def set_paid(conn: psycopg.AsyncConnection, order_no: str, paid_fen: int, at: datetime) -> None:
+async def set_paid(conn: psycopg.AsyncConnection, order_no: str, paid_fen: int, status: Status,
+                   at: datetime) -> None:
     await conn.execute(
-        """UPDATE business.orders SET paid_fen = %s,
-               status = CASE WHEN %s = amount_fen THEN 'paid' ELSE 'payable' END,
-               paid_at = CASE WHEN %s = amount_fen THEN %s END,
-               locked_by = NULL, locked_until = NULL
+        """UPDATE business.orders SET paid_fen = %s, status = %s,
+               paid_at = CASE WHEN %s = 'paid' THEN %s END, locked_by = NULL, locked_until = NULL
            WHERE order_no = %s""",
-        (paid_fen, paid_fen, paid_fen, at, order_no))
+        (paid_fen, status.value, status.value, at, order_no))

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 from telemetry.contracts.commands import Acknowledgement
+from telemetry.contracts.events.audit import AuditRecorded
 from telemetry.contracts.events.charging import ChargingCompleted, ChargingRefused
 from telemetry.contracts.events.delivery import DeliveryCompleted
 from telemetry.contracts.events.envelope import EventPayload
 from telemetry.contracts.events.fuelling import FuellingCompleted, FuellingGap
 from telemetry.contracts.events.gas import GasFillCompleted
+from telemetry.contracts.events.orders import OrderChanged, OrderCreated
+from telemetry.contracts.events.payments import PaymentCaptured, PaymentRefunded
+from telemetry.contracts.events.shifts import ShiftClosed, ShiftOpened
 from telemetry.contracts.master_data import MasterData, MasterDataApplied
 
 MODELS: tuple[type[EventPayload], ...] = (FuellingCompleted, FuellingGap, GasFillCompleted, ChargingCompleted,
                                           ChargingRefused, DeliveryCompleted, Acknowledgement, MasterData,
-                                          MasterDataApplied)
+                                          MasterDataApplied, PaymentCaptured, PaymentRefunded, AuditRecorded,
+                                          ShiftOpened, ShiftClosed, OrderCreated, OrderChanged)
 
 EVENT_PAYLOADS: dict[str, type[EventPayload]] = {
     event_type: model for model in MODELS for event_type in (model.TYPE, *model.LEGACY_TYPES)}
