@@ -33,6 +33,7 @@ from control_api.routes import (
     fuelling,
     health,
     ledger,
+    online_payments,
     orders,
     payments,
     shifts,
@@ -60,6 +61,7 @@ ROUTERS = (   # every API route
     shifts.router,
     station_orders.router,
     station_shifts.router,
+    online_payments.router,
 )
 
 

@@ -39,6 +39,7 @@ PERMISSIONS: dict[str, str] = {
     "fleet:read": "查看车队", "fleet:write": "管理车队",
     "order:read": "查看订单", "order:write": "挂单、补单、手工单、标签", "order:approve": "审批补单与挂单核销",
     "payment:read": "查看收款", "payment:take": "收款", "payment:refund": "退款",
+    "payment:online": "经总部发起线上支付",   # station servers' API keys; no human role but admin
 }
 
 _STATION_READ = ("station:read", "device:read", "fuelling:read")
