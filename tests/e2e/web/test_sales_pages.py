@@ -1,0 +1,144 @@
+"""交接班 in a real Chromium against a station server (create_app with the station role on its own database):
+the station's back office shows 交接班 and not head office's 资金账户; the cashier of demo-01 opens a shift
+from the page; a fuelling arrives through the station's consumer and a cash payment is raised on its bus, so
+the card shows one order and 290.00 元 (****** when 脱敏); the handover dialog, keyboard only (Esc closes it,
+Enter submits), is pre-filled with the nozzle's current totalizer, counts 270 元 against 290 元 taken, shows
+the server's 422 on the explanation field, then closes the shift with one; the history shows it with -20.00
+and its report in the drawer."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+from selenium import webdriver
+from selenium.webdriver.common.keys import Keys
+
+from business_services.audit.model import Actor
+from business_services.bootstrap import build_bus
+from business_services.consumer import EventConsumer
+from business_services.shifts import views
+from business_services.unit_of_work import UnitOfWork
+from forecourt.roles import Role, policy
+from telemetry.contracts.broker import BrokerAddress
+from telemetry.contracts.events.payments import Allocation, Method, PaymentCaptured
+from tests.e2e.web.browsing import Page
+from tests.e2e.web.conftest import RealSite
+from tests.e2e.web.test_back_office import log_in
+from tests.support.events import FUELLING, envelope, fuelling
+
+pytestmark = pytest.mark.e2e
+
+STATION = "demo-01"
+
+
+async def _fuel_and_pay(database_url: str, broker: BrokerAddress, number: int, *, pay_fen: int) -> None:
+    """A fuelling through the station's consumer; with ``pay_fen``, its cash payment in the open shift, raised
+    on the station's bus as the payments context does (tests/integration/sales/test_order_skeleton.py)."""
+    bus = build_bus(policy(Role.STATION).contexts)
+    consumer = EventConsumer(database_url, broker, bus=bus)
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        start = 1000 + 40 * (number - 1)
+        await consumer.handle(conn, f"forecourt/v1/g/{STATION}/events/{FUELLING}", envelope(FUELLING, fuelling(
+            number, station=STATION, totalizer_before_l=float(start), totalizer_after_l=float(start + 40))))
+        if not pay_fen:
+            return
+        cur = await conn.execute("SELECT order_no FROM business.orders ORDER BY created_at DESC LIMIT 1")
+        (order_no,) = await cur.fetchone() or ("",)
+        async with UnitOfWork(conn, Actor("cashier", "pos-1")) as uow:
+            shift_no = await views.open_shift(conn, STATION, lock=True)
+            assert shift_no is not None
+            payment = PaymentCaptured(
+                payment_no=f"{STATION}-20261204-P{number:05d}", station=STATION, shift_no=shift_no, terminal="pos-1",
+                cashier="cashier", method=Method.CASH, amount_fen=pay_fen,
+                allocations=(Allocation(order_no=order_no, amount_fen=pay_fen),), captured_at=datetime.now(UTC))
+            await bus.handle(payment.envelope(source="test", event_id=payment.event_id()), uow)
+
+
+def _menu_paths(site: RealSite, username: str) -> set[str]:
+    token = httpx.post(f"{site.url}/api/v1/auth/token",
+                       data={"username": username, "password": site.logins[username].password}).json()["access_token"]
+    me = httpx.get(f"{site.url}/api/v1/me", headers={"Authorization": f"Bearer {token}"}).json()
+    return {c["path"] for g in me["menus"] for c in g["children"]}
+
+
+def test_a_station_server_menu_shows_shifts_and_not_the_ledger(station_site: RealSite) -> None:
+    admin = _menu_paths(station_site, "admin")
+    assert "/sales/shifts" in admin and "/finance/accounts" not in admin and "/system/users" in admin
+    assert "/sales/shifts" in _menu_paths(station_site, "cashier")
+
+
+def test_a_cashier_opens_a_shift_and_hands_over_with_a_cash_count(browser: webdriver.Chrome, station_site: RealSite,
+                                                                   broker: BrokerAddress, screenshots: Path) -> None:
+    page = Page(browser, station_site.url, screenshots)
+    asyncio.run(_fuel_and_pay(station_site.database_url, broker, 1, pay_fen=0))   # before the shift: a pump reading
+    log_in(page, station_site, "cashier")
+    page.click(".modules .el-menu-item", "销售管理")
+    page.click(".side .el-menu-item", "交接班")
+    page.until(lambda: "/admin/sales/shifts" in browser.current_url, "on the shifts page")
+    page.until(lambda: page.all(".current-shift .el-empty"), "no shift open yet")
+
+    page.click(".open-shift")
+    page.until(lambda: page.texts(".current-person") == ["cashier"], "the opened shift on the card")
+    shift_no = page.texts(".current-no")[0]
+    assert shift_no.startswith(f"{STATION}-")
+
+    asyncio.run(_fuel_and_pay(station_site.database_url, broker, 2, pay_fen=29000))
+    browser.refresh()
+    page.text_becomes(".current-orders", "1")
+    page.text_becomes(".current-takings", "290.00")
+    assert page.texts(".current-methods .method-net") == ["290.00"]
+    assert page.texts(".current-grades .grade-volume") == ["40.00"]
+    page.click(".mask-switch")
+    page.text_becomes(".current-takings", "******")
+    assert page.texts(".current-methods .method-net") == ["******"]
+    page.shot("shifts-current")
+
+    page.click(".handover")                                   # Esc closes the dialog
+    page.until(lambda: browser.switch_to.active_element.get_attribute("name") == "end-disp-01/1/1",
+               "the first end reading has the focus")
+    browser.switch_to.active_element.send_keys(Keys.ESCAPE)
+    page.until(lambda: not page.all(".handover-form"), "Esc closed the dialog")
+
+    page.click(".handover")
+    page.until(lambda: browser.switch_to.active_element.get_attribute("name") == "end-disp-01/1/1",
+               "the first end reading has the focus again")
+    focused = browser.switch_to.active_element
+    assert focused.get_attribute("value") == "1080.00"       # 1040 at open + 40 L sold
+    for name, pieces in (("pieces-10000", "2"), ("pieces-5000", "1"), ("pieces-2000", "1")):
+        focused.send_keys(Keys.TAB)
+        focused = browser.switch_to.active_element
+        assert focused.get_attribute("name") == name
+        focused.send_keys(pieces)
+    page.text_becomes(".cash-summary .counted", "270.00")
+    page.text_becomes(".cash-summary .over-short", "-20.00")
+    focused.send_keys(Keys.ENTER)                             # 20 元 short, no explanation: the server's 422
+    page.until(lambda: "请填写说明" in " ".join(page.texts(".explanation-item .el-form-item__error")),
+               "the 422 shown on the explanation field")
+    assert page.all(".handover-form")
+    page.shot("shifts-handover")
+    for _ in range(6):                                        # 10, 5, 1 元, 5, 1 角, then the explanation
+        focused.send_keys(Keys.TAB)
+        focused = browser.switch_to.active_element
+    assert focused.get_attribute("name") == "explanation"
+    focused.send_keys("找零多给了顾客", Keys.ENTER)
+    page.until(lambda: not page.all(".handover-form"), "the handover went through")
+    page.until(lambda: page.all(".current-shift .el-empty"), "no shift open after the handover")
+
+    page.until(lambda: page.first_cells() == [shift_no], "the closed shift in the history")
+    row = page.texts(".list-page .el-table__body tr.el-table__row td .cell")
+    assert "已交班" in row and "-20.00" in row and "290.00" in row
+    page.click(".list-page .el-table__body .show")
+    page.until(lambda: page.all(".shift-report .report-cash"), "the report in the drawer")
+    assert page.texts(".report-cash .over-short") == ["-20.00"]
+    assert page.texts(".report-nozzles .difference") == ["0.00"]
+    assert page.all(".report-xlsx") and page.all(".report-pdf") and page.all(".report-html")
+    page.shot("shifts-report")
+    with psycopg.connect(station_site.database_url) as conn:
+        row_db = conn.execute("SELECT status, report->'cash'->>'explanation' FROM business.shifts WHERE shift_no = %s",
+                              (shift_no,)).fetchone()
+    assert row_db == ("closed", "找零多给了顾客")
