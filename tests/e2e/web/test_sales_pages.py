@@ -142,3 +142,42 @@ def test_a_cashier_opens_a_shift_and_hands_over_with_a_cash_count(browser: webdr
         row_db = conn.execute("SELECT status, report->'cash'->>'explanation' FROM business.shifts WHERE shift_no = %s",
                               (shift_no,)).fetchone()
     assert row_db == ("closed", "找零多给了顾客")
+
+
+def test_a_manager_closes_over_an_unpaid_order_with_a_reason(browser: webdriver.Chrome, station_site: RealSite,
+                                                              broker: BrokerAddress, screenshots: Path) -> None:
+    """The 409 for an unpaid order shows on the override field with the order listed; a reason closes the shift
+    and the report keeps both."""
+    page = Page(browser, station_site.url, screenshots)
+    log_in(page, station_site, "manager")
+    page.open("/admin/sales/shifts")
+    page.click(".open-shift")
+    page.until(lambda: page.texts(".current-person") == ["manager"], "the manager's shift on the card")
+    asyncio.run(_fuel_and_pay(station_site.database_url, broker, 1, pay_fen=0))
+    with psycopg.connect(station_site.database_url) as conn:
+        (order_no,) = conn.execute("SELECT order_no FROM business.orders").fetchone() or ("",)
+    browser.refresh()
+    page.text_becomes(".current-orders", "1")
+
+    page.click(".handover")
+    page.until(lambda: browser.switch_to.active_element.get_attribute("name") == "end-disp-01/1/1",
+               "the first end reading has the focus")
+    browser.switch_to.active_element.send_keys(Keys.ENTER)     # no reason given: the server's 409
+    page.until(lambda: order_no in " ".join(page.texts(".override-item .el-form-item__error")),
+               "the 409 naming the unpaid order on the override field")
+    assert page.texts(".blocking-unpaid .el-table__body td:first-child .cell") == [order_no]
+    page.shot("shifts-override")
+    for _ in range(12):
+        if browser.switch_to.active_element.get_attribute("name") == "override_reason":
+            break
+        browser.switch_to.active_element.send_keys(Keys.TAB)
+    focused = browser.switch_to.active_element
+    assert focused.get_attribute("name") == "override_reason"
+    focused.send_keys("顾客加完油未付款离站，已报警", Keys.ENTER)
+    page.until(lambda: not page.all(".handover-form"), "closed over the unpaid order")
+    page.click(".list-page .el-table__body .show")
+    page.until(lambda: page.all(".shift-report .report-unpaid"), "the report lists the unpaid order")
+    assert page.texts(".report-unpaid .el-table__body td:first-child .cell") == [order_no]
+    with psycopg.connect(station_site.database_url) as conn:
+        row = conn.execute("SELECT status, override_reason FROM business.shifts").fetchone()
+    assert row == ("closed", "顾客加完油未付款离站，已报警")
