@@ -69,17 +69,19 @@ export async function download(path, fallbackName) {
   return name
 }
 
-// An Idempotency-Key per request body: the same body sent again (a retry after a lost answer) reuses its key,
-// so the server answers as the first time; a changed body is a new request. From getRandomValues, which
-// (unlike randomUUID) also works on a station server reached over plain http.
+// Idempotency-Keys (docs/api.md). From getRandomValues, which (unlike randomUUID) also works on a station
+// server reached over plain http.
+export function newKey() {
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('')
+}
+
+// One key per request body within one action (a dialog): the same body sent again (a retry after a lost
+// answer) reuses its key, so the server answers as the first time; a changed body is a new request.
 export function idempotent() {
   let last = { body: null, key: '' }
   return (json) => {
     const body = JSON.stringify(json)
-    if (body !== last.body) {
-      const hex = Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('')
-      last = { body, key: hex }
-    }
+    if (body !== last.body) last = { body, key: newKey() }
     return { 'Idempotency-Key': last.key }
   }
 }

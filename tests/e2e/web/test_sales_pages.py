@@ -143,6 +143,11 @@ def test_a_cashier_opens_a_shift_and_hands_over_with_a_cash_count(browser: webdr
                               (shift_no,)).fetchone()
     assert row_db == ("closed", "找零多给了顾客")
 
+    page.click(".el-drawer__close-btn")
+    page.until(lambda: not page.all(".shift-report"), "the drawer closed")
+    page.click(".open-shift")                                 # the next shift: a new one, not the first replayed
+    page.until(lambda: page.texts(".current-no") not in ([], [shift_no]), "a second shift opened")
+
 
 def test_a_manager_closes_over_an_unpaid_order_with_a_reason(browser: webdriver.Chrome, station_site: RealSite,
                                                               broker: BrokerAddress, screenshots: Path) -> None:
