@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+import openpyxl
 import psycopg
 import pytest
 from selenium import webdriver
@@ -73,7 +74,8 @@ def test_a_station_server_menu_shows_shifts_and_not_the_ledger(station_site: Rea
 
 
 def test_a_cashier_opens_a_shift_and_hands_over_with_a_cash_count(browser: webdriver.Chrome, station_site: RealSite,
-                                                                   broker: BrokerAddress, screenshots: Path) -> None:
+                                                                   broker: BrokerAddress, screenshots: Path,
+                                                                   tmp_path: Path) -> None:
     page = Page(browser, station_site.url, screenshots)
     asyncio.run(_fuel_and_pay(station_site.database_url, broker, 1, pay_fen=0))   # before the shift: a pump reading
     log_in(page, station_site, "cashier")
@@ -138,6 +140,13 @@ def test_a_cashier_opens_a_shift_and_hands_over_with_a_cash_count(browser: webdr
     assert page.texts(".report-nozzles .difference") == ["0.00"]
     assert page.all(".report-xlsx") and page.all(".report-pdf") and page.all(".report-html")
     page.shot("shifts-report")
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    browser.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
+    page.click(".report-xlsx")
+    files = page.until(lambda: [p for p in downloads.iterdir() if p.suffix == ".xlsx"], "the report downloaded")
+    summary = {row[0]: row[1] for row in openpyxl.load_workbook(files[0])["汇总"].iter_rows(values_only=True)}
+    assert summary["长短款（分）"] == -2000 and summary["说明"] == "找零多给了顾客"
     with psycopg.connect(station_site.database_url) as conn:
         row_db = conn.execute("SELECT status, report->'cash'->>'explanation' FROM business.shifts WHERE shift_no = %s",
                               (shift_no,)).fetchone()
@@ -186,3 +195,13 @@ def test_a_manager_closes_over_an_unpaid_order_with_a_reason(browser: webdriver.
     with psycopg.connect(station_site.database_url) as conn:
         row = conn.execute("SELECT status, override_reason FROM business.shifts").fetchone()
     assert row == ("closed", "顾客加完油未付款离站，已报警")
+
+    page.click(".el-drawer__close-btn")                       # the history's person filter
+    page.until(lambda: not page.all(".shift-report"), "the drawer closed")
+    person = page.one(".list-page input[name=person]")
+    person.send_keys("cashier", Keys.ENTER)
+    page.until(lambda: page.first_cells() == [], "no shift of the cashier's here")
+    page.click(".list-page .filters button", "重置")
+    page.until(lambda: not person.get_attribute("value"), "the filter reset")
+    person.send_keys("manager", Keys.ENTER)
+    page.until(lambda: len(page.first_cells()) == 1, "the manager's shift")
