@@ -147,6 +147,13 @@ def test_a_cashier_opens_a_shift_and_hands_over_with_a_cash_count(browser: webdr
     files = page.until(lambda: [p for p in downloads.iterdir() if p.suffix == ".xlsx"], "the report downloaded")
     summary = {row[0]: row[1] for row in openpyxl.load_workbook(files[0])["汇总"].iter_rows(values_only=True)}
     assert summary["长短款（分）"] == -2000 and summary["说明"] == "找零多给了顾客"
+    page.click(".report-html")                                # the printable page, in a tab of its own
+    page.until(lambda: len(browser.window_handles) == 2, "the printable page opened")
+    browser.switch_to.window(browser.window_handles[1])
+    page.until(lambda: shift_no in browser.find_element("tag name", "body").text, "the printable report shown")
+    page.shot("shifts-printable")
+    browser.close()
+    browser.switch_to.window(browser.window_handles[0])
     with psycopg.connect(station_site.database_url) as conn:
         row_db = conn.execute("SELECT status, report->'cash'->>'explanation' FROM business.shifts WHERE shift_no = %s",
                               (shift_no,)).fetchone()
