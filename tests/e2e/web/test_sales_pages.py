@@ -212,3 +212,6 @@ def test_a_manager_closes_over_an_unpaid_order_with_a_reason(browser: webdriver.
     page.until(lambda: not person.get_attribute("value"), "the filter reset")
     person.send_keys("manager", Keys.ENTER)
     page.until(lambda: len(page.first_cells()) == 1, "the manager's shift")
+    page.one(".list-page input[name=day_from]").send_keys("2099-01-01", Keys.ENTER)   # the date range
+    page.click(".list-page .filters button", "查询")
+    page.until(lambda: page.first_cells() == [], "no shift opened from 2099 on")
