@@ -68,7 +68,7 @@ async def log_in(request: Request, db: Db, username: Annotated[str, Form(max_len
 
 
 @router.get("/me")
-async def me(who: Caller, db: Db) -> dict[str, Any]:
+async def me(who: Caller, db: Db, request: Request) -> dict[str, Any]:
     async with db.connection() as conn:
         stations = await views.stations(conn, who.stations)
     display_name = who.username
@@ -79,7 +79,7 @@ async def me(who: Caller, db: Db) -> dict[str, Any]:
             display_name = row[0] if row else who.username
     return {"user": {"id": who.user_id, "username": who.username, "display_name": display_name},
             "roles": sorted(who.roles), "permissions": sorted(who.permissions), "stations": stations,
-            "menus": menus_for(who.permissions)}
+            "menus": menus_for(who.permissions, request.app.state.role)}
 
 
 class PasswordChange(BaseModel):

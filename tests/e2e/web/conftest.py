@@ -4,6 +4,7 @@
 - ``site``: ``contract_app.build_contract_app`` under uvicorn on 127.0.0.1, a fresh one per test.
 - ``real_site``: the real control API (``create_app``) on a fresh test database holding the demo company
   (``seed_demo_company``: one user per role), under uvicorn on 127.0.0.1; ``logins`` has each password.
+- ``station_site``: the same on a station server's database with ``create_app(..., role=Role.STATION)``.
 - ``browser``: Debian's ``chromium`` through its ``chromedriver`` (Selenium's own driver download
   off), headless, every host but 127.0.0.1 unresolvable so a CDN link fails the test. Missing
   Chromium is a failure that says to run ``scripts/browser.sh``, never a skip.
@@ -35,6 +36,7 @@ from selenium.webdriver.chrome.service import Service
 from business_services.access.demo import DemoLogin, seed_demo_company
 from control_api.app import create_app
 from control_api.security import TokenIssuer
+from forecourt.roles import Role
 from tests.e2e.web.contract_app import build_contract_app
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -102,6 +104,15 @@ def real_site(web_dist: Path, database_url: str) -> Iterator[RealSite]:
     app = create_app(database_url, tokens=TokenIssuer("web-test-secret-" + "x" * 32))
     with _served(app, "on") as url:
         yield RealSite(url, app, database_url, logins)
+
+
+@pytest.fixture
+def station_site(web_dist: Path, station_database_url: str) -> Iterator[RealSite]:
+    """A station server's back office (the station role) on its own database, with the demo company's users."""
+    logins = asyncio.run(_seed(station_database_url))
+    app = create_app(station_database_url, tokens=TokenIssuer("web-test-secret-" + "x" * 32), role=Role.STATION)
+    with _served(app, "on") as url:
+        yield RealSite(url, app, station_database_url, logins)
 
 
 @pytest.fixture
