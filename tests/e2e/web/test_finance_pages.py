@@ -96,7 +96,7 @@ def test_finance_sees_accounts_a_statement_and_the_trial_balance(browser: webdri
     row = next(r for r in page.all(".list-page .el-table__body tr.el-table__row") if r.text.startswith(drawer))
     row.find_element("css selector", ".show").click()
     page.until(lambda: len(page.all(".statement .el-table__body tr.el-table__row")) == 20, "the first 20 postings")
-    assert page.texts(".statement .el-table__body tr.el-table__row:first-child .credit") == ["7.00"]  # newest: refund
+    page.texts_become(".statement .el-table__body tr.el-table__row:first-child .credit", ["7.00"])  # newest: refund
     debits = page.texts(".statement .debit")                 # (an empty cell is not shown)
     assert len(debits) == 19 and debits[0] == _fen_in_yuan(10000 + PAYMENTS)   # then the payments, newest first
     page.click(".load-more")

@@ -93,11 +93,11 @@ def test_a_cashier_opens_a_shift_and_hands_over_with_a_cash_count(browser: webdr
     browser.refresh()
     page.text_becomes(".current-orders", "1")
     page.text_becomes(".current-takings", "290.00")
-    assert page.texts(".current-methods .method-net") == ["290.00"]
-    assert page.texts(".current-grades .grade-volume") == ["40.00"]
+    page.texts_become(".current-methods .method-net", ["290.00"])
+    page.texts_become(".current-grades .grade-volume", ["40.00"])
     page.click(".mask-switch")
     page.text_becomes(".current-takings", "******")
-    assert page.texts(".current-methods .method-net") == ["******"]
+    page.texts_become(".current-methods .method-net", ["******"])
     page.shot("shifts-current")
 
     page.click(".handover")                                   # Esc closes the dialog
@@ -136,8 +136,8 @@ def test_a_cashier_opens_a_shift_and_hands_over_with_a_cash_count(browser: webdr
     assert "已交班" in row and "-20.00" in row and "290.00" in row
     page.click(".list-page .el-table__body .show")
     page.until(lambda: page.all(".shift-report .report-cash"), "the report in the drawer")
-    assert page.texts(".report-cash .over-short") == ["-20.00"]
-    assert page.texts(".report-nozzles .difference") == ["0.00"]
+    page.text_becomes(".report-cash .over-short", "-20.00")      # the drawer may still be sliding in
+    page.text_becomes(".report-nozzles .difference", "0.00")
     assert page.all(".report-xlsx") and page.all(".report-pdf") and page.all(".report-html")
     page.shot("shifts-report")
     downloads = tmp_path / "downloads"
@@ -186,7 +186,7 @@ def test_a_manager_closes_over_an_unpaid_order_with_a_reason(browser: webdriver.
     browser.switch_to.active_element.send_keys(Keys.ENTER)     # no reason given: the server's 409
     page.until(lambda: order_no in " ".join(page.texts(".override-item .el-form-item__error")),
                "the 409 naming the unpaid order on the override field")
-    assert page.texts(".blocking-unpaid .el-table__body td:first-child .cell") == [order_no]
+    page.texts_become(".blocking-unpaid .el-table__body td:first-child .cell", [order_no])
     page.shot("shifts-override")
     for _ in range(12):
         if browser.switch_to.active_element.get_attribute("name") == "override_reason":
@@ -198,7 +198,7 @@ def test_a_manager_closes_over_an_unpaid_order_with_a_reason(browser: webdriver.
     page.until(lambda: not page.all(".handover-form"), "closed over the unpaid order")
     page.click(".list-page .el-table__body .show")
     page.until(lambda: page.all(".shift-report .report-unpaid"), "the report lists the unpaid order")
-    assert page.texts(".report-unpaid .el-table__body td:first-child .cell") == [order_no]
+    page.texts_become(".report-unpaid .el-table__body td:first-child .cell", [order_no])
     with psycopg.connect(station_site.database_url) as conn:
         row = conn.execute("SELECT status, override_reason FROM business.shifts").fetchone()
     assert row == ("closed", "顾客加完油未付款离站，已报警")
