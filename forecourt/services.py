@@ -16,6 +16,7 @@ from typing import Any
 import uvicorn
 
 from business_services import consumer as business_metrics
+from business_services import jobs
 from business_services import outbox as outbox_metrics
 from business_services.bootstrap import build_bus, outbox_publisher
 from business_services.consumer import EventConsumer
@@ -80,22 +81,24 @@ def business_metrics_text() -> bytes:
 
 async def business_service(settings: Settings, database_url: str, broker: BrokerAddress,
                            metrics_port: int | None = None) -> None:
-    """The event consumer (this process's partition) and the outbox publisher (active in one process at a time)."""
+    """The event consumer (this process's partition), the outbox publisher (active in one process at a time) and
+    a worker of the scheduled jobs (each job runs once across processes: business_services/jobs)."""
     partition = Partition.parse(settings.business_partition)
     consumer = EventConsumer(database_url, broker, client_id=f"forecourt-business-{settings.group}",
                              bus=build_bus(), partition=partition, group=settings.business_group,
                              stall_after_s=settings.business_stall_after_s)
     publisher = outbox_publisher(database_url, MqttSink(broker, f"{consumer.client_id}-outbox"))
-    await run_with_health(with_drop_watch(both(consumer.run(), publisher.run()), settings, broker, consumer.client_id),
+    services = every(consumer.run(), publisher.run(), jobs.work(database_url))
+    await run_with_health(with_drop_watch(services, settings, broker, consumer.client_id),
                           settings.metrics_host, metrics_port or settings.business_metrics_port,
                           business_metrics_text, lambda: business_health(consumer, publisher))
 
 
-async def both(first: Coroutine[Any, Any, None], second: Coroutine[Any, Any, None]) -> None:
-    """Run two services until either ends (it raised) or both are cancelled."""
+async def every(*services: Coroutine[Any, Any, None]) -> None:
+    """Run services until one ends (it raised) or all are cancelled."""
     async with asyncio.TaskGroup() as tasks:
-        tasks.create_task(first)
-        tasks.create_task(second)
+        for service in services:
+            tasks.create_task(service)
 
 
 async def with_drop_watch(service: Awaitable[None], settings: Settings, broker: BrokerAddress,

@@ -17,7 +17,7 @@ from business_services.access import handlers, views
 from business_services.access.model import PERMISSIONS, ROLES, mask_phone, permissions_of
 from business_services.audit.model import Actor
 from business_services.unit_of_work import UnitOfWork
-from control_api.deps import Db
+from control_api.deps import Db, RowId
 from control_api.menus import menus_for
 from control_api.pagination import Cursor, Limit, offset_of, page
 from control_api.security import LOGGED_IN, Principal, TokenIssuer, require
@@ -146,7 +146,7 @@ async def create_user(body: NewUser, who: UserWriter, db: Db) -> dict[str, int]:
 
 
 @router.patch("/users/{user_id}", status_code=204)
-async def edit_user(user_id: int, body: UserBody, who: UserWriter, db: Db) -> None:
+async def edit_user(user_id: RowId, body: UserBody, who: UserWriter, db: Db) -> None:
     await _in_scope(db, who, user_id)
     change = handlers.UserChange(body.display_name, body.roles, body.units, who.stations, body.phone, body.disabled,
                                  user_id=user_id)
@@ -155,7 +155,7 @@ async def edit_user(user_id: int, body: UserBody, who: UserWriter, db: Db) -> No
 
 
 @router.post("/users/{user_id}/password-reset")
-async def reset_password(user_id: int, who: UserWriter, db: Db) -> dict[str, str]:
+async def reset_password(user_id: RowId, who: UserWriter, db: Db) -> dict[str, str]:
     """A new password, shown once: the administrator hands it over; the user changes it."""
     await _in_scope(db, who, user_id)
     async with db.connection() as conn, UnitOfWork(conn, who.actor) as uow:
@@ -163,7 +163,7 @@ async def reset_password(user_id: int, who: UserWriter, db: Db) -> dict[str, str
 
 
 @router.post("/users/{user_id}/unlock", status_code=204)
-async def unlock(user_id: int, who: UserWriter, db: Db) -> None:
+async def unlock(user_id: RowId, who: UserWriter, db: Db) -> None:
     await _in_scope(db, who, user_id)
     async with db.connection() as conn, UnitOfWork(conn, who.actor) as uow:
         await handlers.unlock(user_id, uow)
@@ -209,7 +209,7 @@ async def list_api_keys(who: Annotated[Principal, Depends(require("apikey:read")
 
 
 @router.delete("/api-keys/{key_id}", status_code=204)
-async def revoke_api_key(key_id: int, who: Annotated[Principal, Depends(require("apikey:write"))], db: Db) -> None:
+async def revoke_api_key(key_id: RowId, who: Annotated[Principal, Depends(require("apikey:write"))], db: Db) -> None:
     try:
         async with db.connection() as conn, UnitOfWork(conn, who.actor) as uow:
             await handlers.revoke_api_key(key_id, uow)
