@@ -19,7 +19,7 @@ from business_services.audit.model import Actor
 from business_services.unit_of_work import UnitOfWork
 from control_api.deps import Db, RowId
 from control_api.menus import menus_for
-from control_api.pagination import Cursor, Limit, offset_of, page
+from control_api.pagination import Cursor, Limit, after, page
 from control_api.security import LOGGED_IN, Principal, TokenIssuer, require
 
 router = APIRouter(prefix="/api/v1", tags=["access"])
@@ -109,11 +109,11 @@ async def list_users(who: UserReader, db: Db, q: Annotated[str, Query(max_length
                      status: Annotated[str, Query(pattern="^(|active|disabled|locked)$")] = "",
                      sort: Annotated[str, Query(pattern="^-?(username|display_name|created_at)$")] = "username",
                      cursor: Cursor = "", limit: Limit = 20) -> dict[str, Any]:
-    offset = offset_of(cursor)
+    order = views.user_sort(sort)
     async with db.connection() as conn:
-        rows, total = await views.users(conn, q=q, role=role, station=station, status=status, sort=sort,
-                                        scope=who.stations, limit=limit, offset=offset)
-    return page([_user_public(r, who) for r in rows], total, offset, limit)
+        rows, total, last = await views.users(conn, q=q, role=role, station=station, status=status, sort=order,
+                                              scope=who.stations, limit=limit, after=after(cursor, order))
+    return page([_user_public(r, who) for r in rows], total, order, last)
 
 
 class UserBody(BaseModel):
@@ -132,7 +132,7 @@ class NewUser(UserBody):
 async def _in_scope(db: Db, who: Principal, user_id: int) -> None:
     """404 for a user the caller cannot see (sharing no station), as for one that does not exist."""
     async with db.connection() as conn:
-        rows, _ = await views.users(conn, scope=who.stations, limit=1, offset=0, user_id=user_id)
+        rows, _, _ = await views.users(conn, scope=who.stations, limit=1, user_id=user_id)
     if not rows:
         raise HTTPException(404, f"用户 {user_id} 不存在 (no such user)")
 
@@ -202,10 +202,10 @@ async def create_api_key(body: NewApiKey, who: Annotated[Principal, Depends(requ
 @router.get("/api-keys")
 async def list_api_keys(who: Annotated[Principal, Depends(require("apikey:read"))], db: Db, cursor: Cursor = "",
                         limit: Limit = 20) -> dict[str, Any]:
-    offset = offset_of(cursor)
+    start = after(cursor, views.KEYS_NEWEST_FIRST)
     async with db.connection() as conn:
-        rows, total = await views.api_keys(conn, limit=limit, offset=offset)
-    return page(rows, total, offset, limit)
+        rows, total, last = await views.api_keys(conn, limit=limit, after=start)
+    return page(rows, total, views.KEYS_NEWEST_FIRST, last)
 
 
 @router.delete("/api-keys/{key_id}", status_code=204)
@@ -222,8 +222,8 @@ async def login_log(who: Annotated[Principal, Depends(require("loginlog:read"))]
                     username: Annotated[str, Query(max_length=64, pattern=NO_NUL)] = "",
                     result: Annotated[str, Query(pattern="^(|ok|wrong_password|unknown_user|locked|disabled)$")] = "",
                     cursor: Cursor = "", limit: Limit = 20) -> dict[str, Any]:
-    offset = offset_of(cursor)
+    start = after(cursor, views.LOGINS_NEWEST_FIRST)
     async with db.connection() as conn:
-        rows, total = await views.login_log(conn, username=username, result=result, scope=who.stations, limit=limit,
-                                            offset=offset)
-    return page(rows, total, offset, limit)
+        rows, total, last = await views.login_log(conn, username=username, result=result, scope=who.stations,
+                                                  limit=limit, after=start)
+    return page(rows, total, views.LOGINS_NEWEST_FIRST, last)
