@@ -23,7 +23,6 @@ from business_services.access.model import (
     check_roles,
     check_scope,
     check_username,
-    mask_phone,
     new_api_key,
     new_password,
     stations_in_scope,
@@ -112,7 +111,7 @@ async def _checked_units(msg: UserChange, uow: UnitOfWork) -> tuple[list[str], l
 
 
 def _public(username: str, msg: UserChange, roles: list[str]) -> dict[str, object]:
-    return {"username": username, "display_name": msg.display_name, "phone": mask_phone(msg.phone),
+    return {"username": username, "display_name": msg.display_name, "phone": msg.phone or None,
             "disabled": msg.disabled, "roles": roles, "units": sorted(set(msg.units))}
 
 
@@ -134,7 +133,7 @@ async def update_user(msg: UserChange, uow: UnitOfWork) -> None:
     user = await _existing(uow, msg.user_id or 0)
     roles, unit_ids = await _checked_units(msg, uow)
     before_units = [u.code for u in await repository.user_units(uow.conn, user.id)]
-    before = {"username": user.username, "display_name": user.display_name, "phone": mask_phone(user.phone),
+    before = {"username": user.username, "display_name": user.display_name, "phone": user.phone,
               "disabled": user.disabled, "roles": sorted(user.roles), "units": sorted(before_units)}
     await repository.update_profile(uow.conn, user.id, msg.display_name.strip(), msg.phone or None, msg.disabled)
     await repository.set_roles(uow.conn, user.id, roles)

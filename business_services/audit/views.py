@@ -1,4 +1,5 @@
-"""Read queries of the audit chain for the API and exports: search with filters, newest first, scoped by station."""
+"""Read queries of the audit chain for the API and exports: search with filters, newest first, scoped by station,
+personal data in before/after masked unless the reader holds ``pii:read`` (``shown``: the one place)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from pydantic import BaseModel, ConfigDict, Field
 
+from business_services.audit.model import masked
 from business_services.exports.model import Column, Scope
 
 COLUMNS = (Column("seq", "序号", 10), Column("at", "时间", 20), Column("actor", "操作人"), Column("source", "来源"),
@@ -60,6 +62,11 @@ def _where(f: AuditFilter, scope: Scope) -> tuple[sql.Composable, list[Any]]:
     return sql.SQL(" AND ").join(parts), params
 
 
+def shown(record: dict[str, Any], pii: bool) -> dict[str, Any]:
+    """The record as this reader may see it: ``pii`` False masks phones, plates and card numbers."""
+    return record if pii else record | {"before": masked(record["before"]), "after": masked(record["after"])}
+
+
 async def count(conn: psycopg.AsyncConnection, f: AuditFilter, scope: Scope) -> int:
     where, params = _where(f, scope)
     cur = await conn.execute(sql.SQL("SELECT count(*) FROM business.audit_log WHERE {}").format(where), params)
@@ -68,7 +75,7 @@ async def count(conn: psycopg.AsyncConnection, f: AuditFilter, scope: Scope) -> 
 
 
 async def page(conn: psycopg.AsyncConnection, f: AuditFilter, scope: Scope, before_seq: int | None,
-               limit: int) -> list[dict[str, Any]]:
+               limit: int, pii: bool) -> list[dict[str, Any]]:
     """Up to ``limit`` records newest first, those older than ``before_seq`` (the cursor) if given."""
     where, params = _where(f, scope)
     if before_seq is not None:
@@ -77,10 +84,11 @@ async def page(conn: psycopg.AsyncConnection, f: AuditFilter, scope: Scope, befo
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(sql.SQL("SELECT {} FROM business.audit_log WHERE {} ORDER BY seq DESC LIMIT %s")
                           .format(FIELDS, where), [*params, limit])
-        return await cur.fetchall()
+        return [shown(r, pii) for r in await cur.fetchall()]
 
 
-async def rows(conn: psycopg.AsyncConnection, f: AuditFilter, scope: Scope) -> AsyncIterator[Mapping[str, Any]]:
+async def rows(conn: psycopg.AsyncConnection, f: AuditFilter, scope: Scope,
+               pii: bool) -> AsyncIterator[Mapping[str, Any]]:
     """Every matching record newest first, streamed (for exports); call inside a transaction."""
     where, params = _where(f, scope)
     async with conn.cursor(name="audit_rows", row_factory=dict_row) as cur:
@@ -88,4 +96,4 @@ async def rows(conn: psycopg.AsyncConnection, f: AuditFilter, scope: Scope) -> A
         await cur.execute(sql.SQL("SELECT {} FROM business.audit_log WHERE {} ORDER BY seq DESC")
                           .format(FIELDS, where), params)
         async for row in cur:
-            yield row
+            yield shown(row, pii)
