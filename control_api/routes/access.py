@@ -8,7 +8,7 @@ phones are masked unless the caller holds ``pii:read``.
 from __future__ import annotations
 
 from datetime import UTC
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from pydantic import BaseModel, Field, StringConstraints
@@ -16,11 +16,13 @@ from pydantic import BaseModel, Field, StringConstraints
 from business_services.access import handlers, views
 from business_services.access.model import PERMISSIONS, ROLES, mask_phone, permissions_of
 from business_services.audit.model import Actor
+from business_services.messagebus import MessageBus
 from business_services.unit_of_work import UnitOfWork
 from control_api.deps import Db, RowId
 from control_api.menus import menus_for
 from control_api.pagination import Cursor, Limit, after, page
 from control_api.security import LOGGED_IN, Principal, TokenIssuer, require
+from forecourt.roles import policy
 
 router = APIRouter(prefix="/api/v1", tags=["access"])
 
@@ -88,11 +90,21 @@ class PasswordChange(BaseModel):
 
 
 @router.post("/me/password", status_code=204)
-async def change_my_password(body: PasswordChange, who: Caller, db: Db) -> None:
+async def change_my_password(body: PasswordChange, who: Caller, db: Db, request: Request) -> None:
     if who.user_id is None:
         raise HTTPException(403, "此凭证没有密码可改 (this credential has no password to change)")
     async with db.connection() as conn, UnitOfWork(conn, who.actor) as uow:
         await handlers.change_password(handlers.ChangePassword(who.user_id, body.old_password, body.new_password), uow)
+        await _follow_up(request, uow)
+
+
+async def _follow_up(request: Request, uow: UnitOfWork) -> None:
+    """Hand what the access handler raised to the other contexts, in its unit of work: at head office the
+    stations context sends the lists whose users changed; a station server's list is a copy, so nothing."""
+    if policy(request.app.state.role).owns_master_data:
+        await cast(MessageBus, request.app.state.bus).handle_raised(uow)
+    else:
+        uow.take_raised()
 
 
 def _user_public(row: dict[str, Any], who: Principal) -> dict[str, Any]:
@@ -138,28 +150,33 @@ async def _in_scope(db: Db, who: Principal, user_id: int) -> None:
 
 
 @router.post("/users", status_code=201)
-async def create_user(body: NewUser, who: UserWriter, db: Db) -> dict[str, int]:
+async def create_user(body: NewUser, who: UserWriter, db: Db, request: Request) -> dict[str, int]:
     change = handlers.UserChange(body.display_name, body.roles, body.units, who.stations, body.phone, body.disabled,
                                  body.username, body.password)
     async with db.connection() as conn, UnitOfWork(conn, who.actor) as uow:
-        return {"id": await handlers.create_user(change, uow)}
+        user_id = await handlers.create_user(change, uow)
+        await _follow_up(request, uow)
+    return {"id": user_id}
 
 
 @router.patch("/users/{user_id}", status_code=204)
-async def edit_user(user_id: RowId, body: UserBody, who: UserWriter, db: Db) -> None:
+async def edit_user(user_id: RowId, body: UserBody, who: UserWriter, db: Db, request: Request) -> None:
     await _in_scope(db, who, user_id)
     change = handlers.UserChange(body.display_name, body.roles, body.units, who.stations, body.phone, body.disabled,
                                  user_id=user_id)
     async with db.connection() as conn, UnitOfWork(conn, who.actor) as uow:
         await handlers.update_user(change, uow)
+        await _follow_up(request, uow)
 
 
 @router.post("/users/{user_id}/password-reset")
-async def reset_password(user_id: RowId, who: UserWriter, db: Db) -> dict[str, str]:
+async def reset_password(user_id: RowId, who: UserWriter, db: Db, request: Request) -> dict[str, str]:
     """A new password, shown once: the administrator hands it over; the user changes it."""
     await _in_scope(db, who, user_id)
     async with db.connection() as conn, UnitOfWork(conn, who.actor) as uow:
-        return {"password": await handlers.reset_password(user_id, uow)}
+        password = await handlers.reset_password(user_id, uow)
+        await _follow_up(request, uow)
+    return {"password": password}
 
 
 @router.post("/users/{user_id}/unlock", status_code=204)
