@@ -27,21 +27,28 @@ def _broken() -> HTTPException:
     return HTTPException(422, "分页游标无效，请从第一页重新开始 (the cursor is not valid; start again without it)")
 
 
+def _fits(value: object, kind: type) -> bool:
+    """A value PostgreSQL takes as ``kind``: a bigint, or text without NUL."""
+    if kind is int:
+        return type(value) is int and -_BIGINT <= value <= _BIGINT
+    return kind is str and isinstance(value, str) and "\x00" not in value
+
+
 def after(cursor: str, sort: Sort) -> After | None:
     """Where the page starts: after the row the cursor names (None: the first page). ``sort``: the request's."""
     if not cursor:
         return None
     try:
-        named, key, row_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        if named != sort.name or not isinstance(row_id, int) or not 0 < row_id <= _BIGINT or not isinstance(key, str) \
-                or "\x00" in key:
+        named, key, tiebreak = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        if named != sort.name or not _fits(tiebreak, sort.tiebreak_kind):
             raise _broken()
-        if sort.kind is not datetime:
-            return After(key, row_id)
-        at = datetime.fromisoformat(key)
-        if at.tzinfo is None:
-            raise _broken()
-        return After(at, row_id)
+        if sort.kind is datetime and isinstance(key, str):
+            at = datetime.fromisoformat(key)
+            if at.tzinfo is not None:
+                return After(at, tiebreak)
+        elif _fits(key, sort.kind):
+            return After(key, tiebreak)
+        raise _broken()
     except (binascii.Error, UnicodeDecodeError, ValueError, TypeError):
         raise _broken() from None
 

@@ -83,3 +83,27 @@ async def test_logins_inserted_between_pages_shift_nothing(database_url: str) ->
     assert seen == sorted(older, reverse=True)[:5]
     assert seen + rest == sorted(older, reverse=True)   # the newer ones are on page 1 next time, not repeated here
     assert not set(newer) & set(rest)
+
+
+async def test_stations_inserted_between_pages_shift_nothing(database_url: str) -> None:
+    async def stations(*codes: str) -> None:
+        async with await psycopg.AsyncConnection.connect(database_url) as conn:
+            for code in codes:
+                await conn.execute("INSERT INTO business.stations (code, name, company_group, version) "
+                                   "VALUES (%s, %s, 'demo-co', %s)", (code, f"站{code}", 1 + len(code) % 2))
+            await conn.commit()
+
+    await stations(*(f"s-{n}" for n in range(10, 22)))
+    async with served_api(database_url) as (app, http):
+        reader = bearer(app, "station:read")
+        for sort in ("code", "-version"):
+            params = {"limit": 4, "sort": sort}
+            first = (await http.get("/api/v1/stations", params=params, headers=reader)).json()
+            seen = [s["code"] for s in first["items"]]
+            await stations(f"s-0{sort}", f"s-00{sort}")   # before the cursor in either order (version 2, then 1)
+            rest = [s["code"] for s in await _rest(http, "/api/v1/stations", params, first["next_cursor"], reader)]
+            assert len(seen + rest) == len(set(seen + rest))
+            assert {f"s-{n}" for n in range(10, 22)} <= set(seen + rest)
+        wrong = await http.get("/api/v1/stations", params={"sort": "code", "cursor": first["next_cursor"]},
+                               headers=reader)
+        assert wrong.status_code == 422
