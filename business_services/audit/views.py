@@ -4,13 +4,13 @@ personal data in before/after masked unless the reader holds ``pii:read`` (``sho
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
 import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from business_services.audit.model import masked
 from business_services.exports.model import Column, Scope
@@ -21,12 +21,21 @@ COLUMNS = (Column("seq", "序号", 10), Column("at", "时间", 20), Column("acto
 FIELDS = sql.SQL(", ").join(sql.Identifier(c.key) for c in COLUMNS)
 
 
+def _in_utc(value: datetime) -> datetime:
+    """A time in UTC (API times are UTC: a time without a zone is read as UTC), so that any offset a client
+    sends, even one PostgreSQL refuses (beyond ±15:59), compares correctly."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+Moment = Annotated[datetime, AfterValidator(_in_utc)]
+
+
 class AuditFilter(BaseModel):
     """The audit page's filters; all optional."""
 
     model_config = ConfigDict(extra="forbid")
-    since: datetime | None = Field(None, description="从此时起 (inclusive)")
-    until: datetime | None = Field(None, description="到此时为止 (exclusive)")
+    since: Moment | None = Field(None, description="从此时起 (inclusive)")
+    until: Moment | None = Field(None, description="到此时为止 (exclusive)")
     actor: str | None = Field(None, max_length=100, description="操作人 (exact user name)")
     action: str | None = Field(None, max_length=100, description="操作, e.g. price.change, or a prefix: price.")
     station: str | None = Field(None, max_length=64, description="站点编码")

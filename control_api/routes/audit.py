@@ -37,7 +37,7 @@ class AuditPage(BaseModel):
     total: int
 
 
-def audit_filter(since: datetime | None = None, until: datetime | None = None,
+def audit_filter(since: views.Moment | None = None, until: views.Moment | None = None,
                  actor: Annotated[str | None, Query(max_length=100)] = None,
                  action: Annotated[str | None, Query(max_length=100, description="exact, or a prefix ending in '.'")]
                  = None,

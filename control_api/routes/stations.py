@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, Field, ValidationError
 
 from business_services.access.model import mask_phone
 from business_services.stations import handlers, views
@@ -99,10 +99,19 @@ class TankBody(BaseModel):
     capacity_l: Annotated[float, Field(gt=0)]
 
 
+def _local(value: time) -> time:
+    if value.tzinfo is not None:
+        raise ValueError("班次时间是站点当地时间，不带时区 (a shift time is the station's local time, without a zone)")
+    return value
+
+
+LocalTime = Annotated[time, AfterValidator(_local)]
+
+
 class ShiftBody(BaseModel):
     name: Annotated[str, Field(min_length=1, max_length=32)]
-    starts: time
-    ends: time
+    starts: LocalTime
+    ends: LocalTime
 
 
 class ScheduleBody(BaseModel):
