@@ -188,6 +188,16 @@ def mask_phone(phone: str | None) -> str | None:
     return phone[:3] + "*" * max(len(phone) - 7, 0) + phone[-4:] if len(phone) > 7 else "*" * len(phone)
 
 
+# Raised for this process's own handlers (never sent) when users of some stations' master-data lists changed:
+# ``data = {"stations": [codes]}``; the stations context raises those lists' versions and sends them.
+STATION_USERS_CHANGED = "access.station_users.changed"
+
+
+def listed_at(stations: frozenset[str] | None) -> frozenset[str]:
+    """The stations whose lists hold a user reaching ``stations`` (None: every station, and so no list)."""
+    return stations or frozenset()
+
+
 API_KEY_PREFIX = "fck_"
 
 

@@ -32,7 +32,7 @@ from business_services.payments.registry import Providers
 from control_api.database import DatabaseUnavailable
 from control_api.deps import Db, Station
 from control_api.idempotency import IdempotencyKey, once
-from control_api.pagination import Cursor, Limit, offset_of, page
+from control_api.pagination import Cursor, Limit, after, page
 from control_api.security import Principal, require
 from telemetry.contracts.events.payments import Method
 
@@ -219,11 +219,10 @@ async def list_payments(station: Station, who: Reader, db: Db,
                         state: Annotated[str | None, Query(pattern="^(pending|succeeded|failed|cancelled)$")] = None,
                         order_no: Annotated[str | None, Query(pattern=DOC_NO)] = None,
                         cursor: Cursor = "", limit: Limit = 50) -> dict[str, Any]:
-    offset = offset_of(cursor)
     async with db.connection() as conn:
-        rows, total = await repository.search(conn, station, shift_no, method.value if method else None, state,
-                                              order_no, offset, limit)
-    return page([PaymentOut.of(r).model_dump(mode="json") for r in rows], total, offset, limit)
+        rows, total, last = await repository.search(conn, station, shift_no, method.value if method else None, state,
+                                                    order_no, after(cursor, repository.NEWEST_FIRST), limit)
+    return page([PaymentOut.of(r).model_dump(mode="json") for r in rows], total, repository.NEWEST_FIRST, last)
 
 
 @router.get("/payments/{payment_no}", response_model=PaymentDetail)
