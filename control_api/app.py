@@ -17,6 +17,7 @@ from fastapi import FastAPI
 
 from business_services.bootstrap import build_bus
 from business_services.exports.runner import ExportRunner
+from business_services.payments.registry import Providers
 from control_api import errors, swagger
 from control_api.database import Database
 from control_api.limits import MAX_BODY_BYTES, BodyLimit
@@ -67,11 +68,12 @@ ROUTERS = (   # every API route
 
 def create_app(database_url: str, broker: BrokerAddress | None = None, *, group: str = "demo-co",
                max_body_bytes: int = MAX_BODY_BYTES, tokens: TokenIssuer | None = None,
-               role: Role = Role.HEAD_OFFICE) -> FastAPI:
+               role: Role = Role.HEAD_OFFICE, payment_providers: Providers | None = None) -> FastAPI:
     """``group``: the operating company whose stations this API commands (its MQTT topics' group level).
     ``tokens``: signs access tokens; every API process of an installation needs the same secret (without
     one, a random secret: tokens end with the process). ``role``: head office, or a station server (master data a
-    read-only copy, the station's sales on its bus: ``forecourt/roles.py``)."""
+    read-only copy, the station's sales on its bus: ``forecourt/roles.py``). ``payment_providers``: a station
+    server's ways of paying (default: the offline tenders only; ``forecourt/services.py::station_providers``)."""
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database = Database(database_url)
@@ -96,6 +98,7 @@ def create_app(database_url: str, broker: BrokerAddress | None = None, *, group:
                   docs_url=None, redoc_url=None)   # Swagger UI from local files instead (control_api/swagger.py)
     app.state.tokens = tokens or TokenIssuer()
     app.state.role = role
+    app.state.payment_providers = payment_providers or Providers()
     app.state.bus = build_bus(policy(role).contexts)   # routes hand it commands (docs/how-to/add-a-business-domain.md)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     app.add_middleware(RequestMetrics)   # added last: the outermost, it sees every answer

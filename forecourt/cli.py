@@ -269,13 +269,14 @@ async def _main(args: argparse.Namespace, settings: Settings) -> None:
                                                          args.metrics_port))
     elif args.command == "api":
         from forecourt.roles import Role
-        from forecourt.services import api_service, token_issuer
+        from forecourt.services import api_service, station_providers, token_issuer
 
         async with Infrastructure(settings) as infra:
             host, port = args.host or settings.api_host, args.port or settings.api_port
             print(f"控制 API: http://{host}:{port}/docs", flush=True)
             await run_until_stopped(api_service(infra.database_url, host, port, infra.broker, settings.group,
-                                                token_issuer(settings), Role(settings.role)))
+                                                token_issuer(settings), Role(settings.role),
+                                                station_providers(settings)))
     elif args.command == "sim" and args.simulator == "station":
         from forecourt.simulate import run_station
 

@@ -21,8 +21,10 @@ from business_services import outbox as outbox_metrics
 from business_services.audit.shipping import ship_forever
 from business_services.bootstrap import build_bus, outbox_publisher
 from business_services.consumer import EventConsumer
+from business_services.online_payments.station_client import online_providers
 from business_services.outbox import MqttSink, OutboxPublisher
 from business_services.partition import Partition
+from business_services.payments.registry import Providers
 from control_api.app import create_app
 from control_api.security import TokenIssuer
 from edge_nodes import metrics as edge_metrics
@@ -180,10 +182,18 @@ def token_issuer(settings: Settings) -> TokenIssuer:
     return TokenIssuer(settings.jwt_secret, settings.token_ttl_s)
 
 
+def station_providers(settings: Settings) -> Providers:
+    """A station server's ways of paying: the offline tenders, and the online ones through head office when
+    ``FORECOURT_HEAD_OFFICE_URL`` and ``FORECOURT_HEAD_OFFICE_API_KEY`` are set."""
+    if not (settings.head_office_url and settings.head_office_api_key):
+        return Providers()
+    return Providers(online_providers(settings.head_office_url, settings.head_office_api_key).values())
+
+
 async def api_service(database_url: str, host: str, port: int, broker: BrokerAddress | None = None,
                       group: str = "demo-co", tokens: TokenIssuer | None = None,
-                      role: Role = Role.HEAD_OFFICE) -> None:
-    app = create_app(database_url, broker, group=group, tokens=tokens, role=role)
+                      role: Role = Role.HEAD_OFFICE, payment_providers: Providers | None = None) -> None:
+    app = create_app(database_url, broker, group=group, tokens=tokens, role=role, payment_providers=payment_providers)
     server = _Server(uvicorn.Config(app, host=host, port=port,
                                     log_level="warning", ws="websockets-sansio"))
     task = asyncio.create_task(server.serve())

@@ -67,6 +67,10 @@ class Settings(BaseSettings):
     ingest_metrics_port: Port = Field(9102, description="/metrics and /healthz of forecourt ingest (--metrics-port)")
     business_metrics_port: Port = Field(9103, description="/metrics and /healthz of forecourt business "
                                         "(--metrics-port)")
+    head_office_url: str | None = Field(None, description="station role: head office's API (online payments go "
+                                        "through it); unset = only the tenders that are safe offline")
+    head_office_api_key: str | None = Field(None, repr=False, description="station role: this station server's API "
+                                            "key at head office (permission payment:online; docs/online-payments.md)")
     jwt_secret: str | None = Field(None, min_length=32, repr=False,
                                    description="signs access tokens; every API process of one installation needs the "
                                    "same (32+ characters); unset = random per process (logins end with it)")

@@ -63,16 +63,14 @@ Refunder = Annotated[Principal, Depends(_in_scope("payment:refund"))]
 
 def providers_of(request: Request) -> Providers:
     """The process's providers (the app is given its online ones; offline tenders always)."""
-    found = getattr(request.app.state, "payment_providers", None)
-    if found is None:
-        found = request.app.state.payment_providers = Providers()
-    return found
+    providers: Providers = request.app.state.payment_providers
+    return providers
 
 
 async def reconcile_at_start(app: FastAPI, within_s: float = 10.0) -> None:
     """Settle what a crash left pending (each payment asked of its provider), before taking new payments. A
     database or provider that does not answer in time only delays this to the next look at each payment."""
-    providers = getattr(app.state, "payment_providers", None) or Providers()
+    providers: Providers = app.state.payment_providers
     try:
         async with app.state.database.connection() as conn:
             settled = await asyncio.wait_for(service.reconcile(conn, app.state.bus, providers, STARTUP), within_s)
