@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import procrastinate
@@ -19,6 +20,7 @@ from procrastinate import JobContext, PsycopgConnector
 
 from business_services.access import repository as access
 from business_services.exports import repository as exports
+from business_services.station_shifts.handlers import reconcile_all
 
 log = logging.getLogger(__name__)
 QUEUE = "housekeeping"
@@ -31,9 +33,16 @@ class Job:
     run: Callable[[psycopg.AsyncConnection[Any]], Awaitable[int]]  # its work in one transaction; rows it changed
 
 
+async def reconcile_station_shifts(conn: psycopg.AsyncConnection[Any]) -> int:
+    """Head office's pull: every station shift whose verdict may still change, evaluated now (docs/reconciliation.md;
+    on a station server there are no copies and nothing to do)."""
+    return sum((await reconcile_all(conn, datetime.now(UTC))).values())
+
+
 JOBS = (
     Job("forget_old_idempotency_keys", "17 * * * *", access.forget_old_idempotency_keys),
     Job("forget_old_exports", "23 19 * * *", exports.forget_old),   # 03:23 China time, when nobody exports
+    Job("reconcile_station_shifts", "*/10 * * * *", reconcile_station_shifts),
 )
 
 
