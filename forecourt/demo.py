@@ -5,7 +5,8 @@ then, the station's edge node, an ingest worker and the control API. Both roles 
 "Two roles"): head office on the API port with the demo station's master data imported, and the station
 server on the next port with its own database (``<database>_station``), holding the master-data list its
 edge node keeps and turning its own station's fuellings into orders (``station_business_service``: its
-consumer and outbox publisher). Ctrl-C stops all of it.
+consumer and outbox publisher, and its own ingest of its edge node for the POS's live nozzles). Ctrl-C stops
+all of it.
 """
 
 from __future__ import annotations

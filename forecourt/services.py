@@ -99,13 +99,21 @@ def station_consumer(settings: Settings, database_url: str, broker: BrokerAddres
                          stall_after_s=settings.business_stall_after_s)
 
 
+def station_ingest(settings: Settings, database_url: str, broker: BrokerAddress, station: str) -> IngestWorker:
+    """A station server's own ingest: its station's edge node only (the POS shows live nozzles from the station's
+    database, also without head office), not a primary host, with a persistent session of its own."""
+    return IngestWorker(database_url, broker, group=settings.group, edge_node=station,
+                        client_id=f"forecourt-station-ingest-{settings.group}-{station}")
+
+
 async def station_business_service(settings: Settings, database_url: str, broker: BrokerAddress,
                                    station: str) -> None:
     """The station server's business plane: ``station_consumer`` and its outbox publisher (orders, payments and
-    shifts travel up to head office from there)."""
+    shifts travel up to head office from there), and ``station_ingest`` (live device values)."""
     consumer = station_consumer(settings, database_url, broker, station)
     publisher = outbox_publisher(database_url, MqttSink(broker, f"{consumer.client_id}-outbox"))
-    await both(consumer.run(), publisher.run())
+    ingest = station_ingest(settings, database_url, broker, station)
+    await both(both(consumer.run(), publisher.run()), ingest.run())
 
 
 async def both(first: Coroutine[Any, Any, None], second: Coroutine[Any, Any, None]) -> None:
