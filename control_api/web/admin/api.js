@@ -16,13 +16,14 @@ export class ApiError extends Error {
 let onUnauthorized = () => {}
 export function whenUnauthorized(handler) { onUnauthorized = handler }
 
-export async function api(path, { method = 'GET', query, json, form } = {}) {
+export async function api(path, { method = 'GET', query, json, form, headers: extra } = {}) {
   const url = new URL(path, window.location.origin)
   for (const [key, value] of Object.entries(query || {})) {
     if (value !== undefined && value !== null && value !== '') url.searchParams.set(key, value)
   }
   const headers = { Accept: 'application/json' }
   if (session.token) headers.Authorization = `Bearer ${session.token}`
+  Object.assign(headers, extra)   // e.g. Idempotency-Key
   let body
   if (json !== undefined) { headers['Content-Type'] = 'application/json'; body = JSON.stringify(json) }
   if (form !== undefined) body = new URLSearchParams(form)

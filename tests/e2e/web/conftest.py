@@ -4,9 +4,11 @@
 - ``site``: ``contract_app.build_contract_app`` under uvicorn on 127.0.0.1, a fresh one per test.
 - ``real_site``: the real control API (``create_app``) on a fresh test database holding the demo company
   (``seed_demo_company``: one user per role), under uvicorn on 127.0.0.1; ``logins`` has each password.
-- ``browser``: Debian's ``chromium`` through its ``chromedriver`` (Selenium's own driver download
-  off), headless, every host but 127.0.0.1 unresolvable so a CDN link fails the test. Missing
-  Chromium is a failure that says to run ``scripts/browser.sh``, never a skip.
+- ``station_site``: the real control API as a station server (``Role.STATION``) on the station's own database,
+  holding the master-data list head office sent for demo-01 (and its users); ``logins`` has each password.
+- ``browser`` (and ``second_browser``, e.g. a second POS terminal): Debian's ``chromium`` through its
+  ``chromedriver`` (Selenium's own driver download off), headless, every host but 127.0.0.1 unresolvable
+  so a CDN link fails the test. Missing Chromium is a failure that says to run ``scripts/browser.sh``, never a skip.
 
 Screenshots go to ``$FORECOURT_SCREENSHOTS`` when set, else to the test's tmp_path.
 """
@@ -33,11 +35,16 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
 from business_services.access.demo import DemoLogin, seed_demo_company
+from business_services.stations import copy as station_copy
+from business_services.stations import views as station_views
 from control_api.app import create_app
 from control_api.security import TokenIssuer
+from forecourt.roles import Role
+from forecourt.stations import import_file
 from tests.e2e.web.contract_app import build_contract_app
 
 ROOT = Path(__file__).resolve().parents[3]
+DEMO_STATION = ROOT / "config" / "stations" / "demo.yaml"
 
 
 @pytest.fixture(scope="session")
@@ -104,8 +111,49 @@ def real_site(web_dist: Path, database_url: str) -> Iterator[RealSite]:
         yield RealSite(url, app, database_url, logins)
 
 
+@dataclass
+class StationSite(Site):
+    """The station server (``Role.STATION``) on its own database, holding demo-01's master-data list."""
+    database_url: str
+    logins: dict[str, DemoLogin]
+    station: str
+
+
+async def _station_list(database_url: str, station_database_url: str) -> dict[str, DemoLogin]:
+    """Head office imports demo-01 and seeds the demo company; the station database applies the list it sends."""
+    await import_file(database_url, DEMO_STATION, ["92", "95"], group="demo-co")
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        logins = {login.username: login for login in await seed_demo_company(conn)}
+        await conn.commit()
+        data = await station_views.master_data(conn, "demo-01")
+    async with await psycopg.AsyncConnection.connect(station_database_url) as station:
+        await station_copy.apply_list(station, data)
+    return logins
+
+
+@pytest.fixture
+def station_site(web_dist: Path, database_url: str, station_database_url: str) -> Iterator[StationSite]:
+    logins = asyncio.run(_station_list(database_url, station_database_url))
+    app = create_app(station_database_url, tokens=TokenIssuer("web-test-secret-" + "x" * 32), role=Role.STATION)
+    with _served(app, "on") as url:
+        yield StationSite(url, app, station_database_url, logins, "demo-01")
+
+
 @pytest.fixture
 def browser() -> Iterator[webdriver.Chrome]:
+    with _chromium() as chrome:
+        yield chrome
+
+
+@pytest.fixture
+def second_browser() -> Iterator[webdriver.Chrome]:
+    """Another Chromium beside ``browser`` (e.g. a second POS terminal)."""
+    with _chromium() as chrome:
+        yield chrome
+
+
+@contextlib.contextmanager
+def _chromium() -> Iterator[webdriver.Chrome]:
     chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
     if not (chromium and driver):
         pytest.fail("Chromium or chromedriver is missing: run scripts/browser.sh (as root), then the tests again")
@@ -118,8 +166,10 @@ def browser() -> Iterator[webdriver.Chrome]:
         options.add_argument(argument)
     chrome = webdriver.Chrome(service=Service(executable_path=driver), options=options)
     chrome.implicitly_wait(0)
-    yield chrome
-    chrome.quit()
+    try:
+        yield chrome
+    finally:
+        chrome.quit()
 
 
 @pytest.fixture
