@@ -35,6 +35,7 @@ from control_api.routes import (
     ledger,
     orders,
     shifts,
+    station_orders,
     stations,
 )
 from control_api.security import TokenIssuer
@@ -54,6 +55,7 @@ ROUTERS = (   # every API route
     ledger.router,
     orders.router,
     shifts.router,
+    station_orders.router,
 )
 
 

@@ -17,6 +17,7 @@ import uvicorn
 
 from business_services import consumer as business_metrics
 from business_services import outbox as outbox_metrics
+from business_services.audit.shipping import ship_forever
 from business_services.bootstrap import build_bus, outbox_publisher
 from business_services.consumer import EventConsumer
 from business_services.outbox import MqttSink, OutboxPublisher
@@ -86,7 +87,8 @@ async def business_service(settings: Settings, database_url: str, broker: Broker
                              bus=build_bus(policy(Role.HEAD_OFFICE).contexts), partition=partition,
                              group=settings.business_group, stall_after_s=settings.business_stall_after_s)
     publisher = outbox_publisher(database_url, MqttSink(broker, f"{consumer.client_id}-outbox"))
-    await run_with_health(with_drop_watch(both(consumer.run(), publisher.run()), settings, broker, consumer.client_id),
+    service = together(consumer.run(), publisher.run())
+    await run_with_health(with_drop_watch(service, settings, broker, consumer.client_id),
                           settings.metrics_host, metrics_port or settings.business_metrics_port,
                           business_metrics_text, lambda: business_health(consumer, publisher))
 
@@ -108,19 +110,20 @@ def station_ingest(settings: Settings, database_url: str, broker: BrokerAddress,
 
 async def station_business_service(settings: Settings, database_url: str, broker: BrokerAddress,
                                    station: str) -> None:
-    """The station server's business plane: ``station_consumer`` and its outbox publisher (orders, payments and
-    shifts travel up to head office from there), and ``station_ingest`` (live device values)."""
+    """The station server's business plane: ``station_consumer``, its outbox publisher (orders, payments, shifts
+    and its audit chain travel up to head office from there), the audit shipping that feeds it, and
+    ``station_ingest`` (its own edge node's live device values, for the POS)."""
     consumer = station_consumer(settings, database_url, broker, station)
     publisher = outbox_publisher(database_url, MqttSink(broker, f"{consumer.client_id}-outbox"))
     ingest = station_ingest(settings, database_url, broker, station)
-    await both(both(consumer.run(), publisher.run()), ingest.run())
+    await together(consumer.run(), publisher.run(), ship_forever(database_url, station, settings.group), ingest.run())
 
 
-async def both(first: Coroutine[Any, Any, None], second: Coroutine[Any, Any, None]) -> None:
-    """Run two services until either ends (it raised) or both are cancelled."""
+async def together(*services: Coroutine[Any, Any, None]) -> None:
+    """Run services until one ends (it raised) or all are cancelled."""
     async with asyncio.TaskGroup() as tasks:
-        tasks.create_task(first)
-        tasks.create_task(second)
+        for service in services:
+            tasks.create_task(service)
 
 
 async def with_drop_watch(service: Awaitable[None], settings: Settings, broker: BrokerAddress,

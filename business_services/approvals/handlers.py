@@ -70,6 +70,8 @@ async def _decide(uow: UnitOfWork, request_id: uuid.UUID, who: Approver, outcome
                                _snapshot(decided)))
     if outcome == APPROVED:
         await kind.on_approved(decided, uow)
+    elif kind.on_closed is not None:
+        await kind.on_closed(decided, uow)
     registry.notifier.decided(decided, uow)
     return decided
 
@@ -99,5 +101,8 @@ async def cancel(uow: UnitOfWork, request_id: uuid.UUID, now: datetime | None = 
     await repository.decide(uow.conn, request_id, CANCELLED, uow.actor.name, at, None)
     await uow.audit(AuditEntry("approval.cancel", f"approval:{request_id}", request.station, _snapshot(request),
                                _snapshot(cancelled)))
+    on_closed = registry.kind_of(request.kind).on_closed
+    if on_closed is not None:
+        await on_closed(cancelled, uow)
     registry.notifier.decided(cancelled, uow)
     return cancelled

@@ -54,6 +54,8 @@ class ApprovalKind:
     """What a domain plugs in: its kind's name, the rule, how long a request waits, and what approval does.
 
     ``on_approved`` runs in the approver's unit of work: the change and the decision commit together.
+    ``on_closed`` (optional) runs when a request ends without approval (rejected or withdrawn), in that unit
+    of work, for a domain that holds something back while it waits (a make-up order waiting to be payable).
     """
 
     name: str                    # dotted, e.g. price.change
@@ -61,6 +63,7 @@ class ApprovalKind:
     rule: Rule
     on_approved: OnApproved
     ttl: timedelta = timedelta(hours=24)
+    on_closed: OnApproved | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,23 +48,16 @@ from telemetry.contracts.events import CloudEvent
 from telemetry.contracts.events.fuelling import LEGACY_FUELING_COMPLETED, FuellingCompleted
 from telemetry.contracts.events.orders import OrderChanged, OrderCreated
 from telemetry.contracts.events.payments import Allocation, PaymentCaptured, PaymentRefunded
-from telemetry.contracts.topics import event_topic
 
-DEFAULT_GROUP = "demo-co"     # the operating company of a station whose master data has not arrived yet
 SOURCE = "business/orders"
 APPROVE = "order:approve"     # who may approve a make-up or a write-off (station managers and above)
 
 
 # --- events up -------------------------------------------------------------------------------------
 
-async def _topic(uow: UnitOfWork, station: str, event_type: str) -> str:
-    found = await stations.station_detail(uow.conn, station)
-    return event_topic(found["company_group"] if found else DEFAULT_GROUP, station, event_type)
-
-
 async def _created(uow: UnitOfWork, row: dict[str, Any]) -> None:
     event = OrderCreated.model_validate({k: row[k] for k in OrderCreated.model_fields})
-    uow.emit(await _topic(uow, row["station"], OrderCreated.TYPE),
+    uow.emit(await stations.event_topic_for(uow.conn, row["station"], OrderCreated.TYPE),
              event.envelope(source=SOURCE, subject=row["order_no"], event_id=event.event_id()))
 
 
@@ -76,7 +69,7 @@ async def _change(uow: UnitOfWork, order_no: str, action: str, at: datetime,
                          status=row["status"], paid_fen=row["paid_fen"], written_off_fen=row["written_off_fen"],
                          tags=row["tags"], note=row["note"], held_reason=row["held_reason"],
                          held_note=row["held_note"], at=at)
-    uow.emit(await _topic(uow, row["station"], OrderChanged.TYPE),
+    uow.emit(await stations.event_topic_for(uow.conn, row["station"], OrderChanged.TYPE),
              event.envelope(source=SOURCE, subject=order_no, event_id=event.event_id()))
     return row
 
@@ -256,6 +249,18 @@ async def _make_up_approved(request: ApprovalRequest, uow: UnitOfWork) -> None:
                                _snapshot(after)))
 
 
+async def _make_up_closed(request: ApprovalRequest, uow: UnitOfWork) -> None:
+    """The make-up was refused or withdrawn: the order will never be payable (kept, marked, audited)."""
+    order_no = str(request.payload["order_no"])
+    row = await _order(uow, str(request.station), order_no)
+    check_action("reject_make_up", order_no, row["status"])
+    await repository.update(uow.conn, order_no, status=Status.REJECTED.value, approval_id=None)
+    after = await _change(uow, order_no, "make_up_rejected", datetime.now(UTC),
+                          {"approval": str(request.id), "outcome": request.status})
+    await uow.audit(AuditEntry("order.make_up.reject", f"order:{order_no}", request.station, _snapshot(row),
+                               _snapshot(after)))
+
+
 async def edit_order(command: EditOrder, uow: UnitOfWork) -> dict[str, Any]:
     row = await _order(uow, command.station, command.order_no)
     values: dict[str, Any] = {}
@@ -276,7 +281,8 @@ async def edit_order(command: EditOrder, uow: UnitOfWork) -> dict[str, Any]:
 
 
 WRITE_OFF = registry.register(ApprovalKind("order.write_off", "挂单核销", Rule(APPROVE), _write_off_approved))
-MAKE_UP = registry.register(ApprovalKind("order.make_up", "补单", Rule(APPROVE), _make_up_approved))
+MAKE_UP = registry.register(ApprovalKind("order.make_up", "补单", Rule(APPROVE), _make_up_approved,
+                                         on_closed=_make_up_closed))
 
 EVENT_HANDLERS: dict[str, list[Handler]] = {
     FuellingCompleted.TYPE: [order_fuelling],

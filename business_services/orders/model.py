@@ -46,10 +46,11 @@ class Status(StrEnum):
     HELD = "held"
     PAID = "paid"
     WRITTEN_OFF = "written_off"
+    REJECTED = "rejected"              # a make-up order whose approval was refused or withdrawn
 
 
 STATUS_NAMES = {Status.PENDING_APPROVAL: "待审批", Status.PAYABLE: "待支付", Status.HELD: "挂单",
-                Status.PAID: "已支付", Status.WRITTEN_OFF: "已核销"}
+                Status.PAID: "已支付", Status.WRITTEN_OFF: "已核销", Status.REJECTED: "未通过"}
 
 
 class OrderKind(StrEnum):
@@ -76,6 +77,7 @@ STARTS_FROM: dict[str, frozenset[Status]] = {
     "release": frozenset({Status.HELD}),
     "write_off": frozenset({Status.HELD}),
     "approve_make_up": frozenset({Status.PENDING_APPROVAL}),
+    "reject_make_up": frozenset({Status.PENDING_APPROVAL}),
     "pay": frozenset({Status.PAYABLE}),
 }
 

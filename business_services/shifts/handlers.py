@@ -35,16 +35,9 @@ from business_services.unit_of_work import UnitOfWork
 from telemetry.contracts.events import CloudEvent
 from telemetry.contracts.events.payments import Method, PaymentCaptured, PaymentRefunded
 from telemetry.contracts.events.shifts import MethodTakings, ShiftClosed, ShiftOpened
-from telemetry.contracts.topics import event_topic
 
 ALREADY_OPEN = "本站已有未交班的班次，请先交班 (the station has an open shift; hand it over first)"
 SOURCE = "forecourt/station/shifts"
-
-
-async def _topic(uow: UnitOfWork, station: str, event_type: str) -> str:
-    detail = await stations.station_detail(uow.conn, station)
-    group = str(detail["company_group"]) if detail else "demo-co"
-    return event_topic(group, station, event_type)
 
 
 async def open_shift(command: OpenShift, uow: UnitOfWork) -> str:
@@ -64,7 +57,7 @@ async def open_shift(command: OpenShift, uow: UnitOfWork) -> str:
     await uow.audit(AuditEntry("shift.open", shift_no, command.station, None, {"by": command.by}))
     opened = ShiftOpened(shift_no=shift_no, station=command.station, definition=definition, opened_by=command.by,
                          opened_at=command.at)
-    uow.emit(await _topic(uow, command.station, opened.TYPE),
+    uow.emit(await stations.event_topic_for(uow.conn, command.station, opened.TYPE),
              opened.envelope(source=SOURCE, subject=command.station, event_id=opened.event_id()))
     return shift_no
 
@@ -102,7 +95,7 @@ async def close_shift(command: CloseShift, uow: UnitOfWork) -> dict[str, Any]:
     await uow.audit(AuditEntry("shift.close", command.shift_no, command.station, None,
                                {"cash": report["cash"], "takings_fen": report["takings_fen"]}))
     closed = _closed_event(report)
-    uow.emit(await _topic(uow, command.station, closed.TYPE),
+    uow.emit(await stations.event_topic_for(uow.conn, command.station, closed.TYPE),
              closed.envelope(source=SOURCE, subject=command.station, event_id=closed.event_id()))
     return report
 

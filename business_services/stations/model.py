@@ -17,6 +17,9 @@ from typing import Any, Literal
 
 from telemetry.contracts.identifiers import CODE_PATTERN
 
+#: the operating company of a station that names none (and of one whose master data has not arrived yet)
+DEFAULT_GROUP = "demo-co"
+
 
 @dataclass(frozen=True, slots=True)
 class Grade:
@@ -63,7 +66,7 @@ class Conflict(ValueError):
 class StationRecord:
     code: str
     name: str
-    company_group: str = "demo-co"                 # the operating company: MQTT topics' group level
+    company_group: str = DEFAULT_GROUP             # the operating company: MQTT topics' group level
     region: str = ""
     address: str = ""
     latitude: float | None = None

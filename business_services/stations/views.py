@@ -9,9 +9,10 @@ from typing import Any
 import psycopg
 
 from business_services.stations import repository
-from business_services.stations.model import GRADES, fuelling_point_counts
+from business_services.stations.model import DEFAULT_GROUP, GRADES, fuelling_point_counts
 from business_services.stations.users import station_users
 from telemetry.contracts.master_data import MasterData
+from telemetry.contracts.topics import event_topic
 
 SORTS = {"code": "code", "-code": "code DESC", "name": "name, code", "region": "region, code",
          "-version": "version DESC, code"}
@@ -125,3 +126,11 @@ async def master_data(conn: psycopg.AsyncConnection, code: str) -> MasterData:
                       devices=await devices_json(conn, code), grades=[grade_json(g) for g in used],
                       tanks=tanks, nozzles=nozzles, shifts=await shifts_json(conn, code),
                       users=await station_users(conn, code))
+
+
+async def event_topic_for(conn: psycopg.AsyncConnection, station: str, event_type: str) -> str:
+    """The topic a station's business event goes out on: its company's group level from master data (the
+    default group while a station server has not received its list yet)."""
+    cur = await conn.execute("SELECT company_group FROM business.stations WHERE code = %s", (station,))
+    row = await cur.fetchone()
+    return event_topic(str(row[0]) if row else DEFAULT_GROUP, station, event_type)

@@ -154,6 +154,15 @@ async def test_hold_release_write_off_and_make_up_with_approvals_and_audit(stati
                                  (f"%{STATION}/events/order.%",))
         assert (await cur.fetchone() or (0,))[0] == 11         # one per creation and per change
 
+        refused = await http.post(BASE, json={"kind": "make_up", "nozzle": 1, "grade": 92, "volume_l": "10.00",
+                                              "price_fen_per_l": 725, "amount_fen": 7250, "reason": "断电未上传"})
+        async with UnitOfWork(conn, Actor("manager", "test")) as uow:
+            await approvals.reject(uow, uuid.UUID(refused.json()["approval_id"]), MANAGER, "泵码对不上")
+        refused_no = refused.json()["order_no"]
+        assert (await http.get(f"{BASE}/{refused_no}")).json()["status"] == "rejected"     # never left waiting
+        assert (await http.post(f"{BASE}/{refused_no}/lock", json={"terminal": "pos-1"})).status_code == 409
+        assert await audited(conn, refused_no) == ["order.make_up", "order.make_up.reject"]
+
 
 async def test_filters_and_a_keyset_cursor_while_orders_arrive(station_database_url: str,
                                                                broker: BrokerAddress) -> None:

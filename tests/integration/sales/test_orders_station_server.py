@@ -14,8 +14,8 @@ import psycopg
 import pytest
 
 from business_services.bootstrap import outbox_publisher
-from business_services.orders.handlers import DEFAULT_GROUP
 from business_services.outbox import MqttSink
+from business_services.stations.model import DEFAULT_GROUP
 from forecourt.services import station_consumer
 from forecourt.settings import Settings
 from telemetry.contracts.broker import BrokerAddress

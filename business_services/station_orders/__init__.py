@@ -1,0 +1,1 @@
+"""Head office's copy of the orders each station server owns."""
