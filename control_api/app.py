@@ -34,6 +34,7 @@ from control_api.routes import (
     health,
     ledger,
     orders,
+    payments,
     shifts,
     station_orders,
     stations,
@@ -54,6 +55,7 @@ ROUTERS = (   # every API route
     stations.router,
     ledger.router,
     orders.router,
+    payments.router,
     shifts.router,
     station_orders.router,
 )
@@ -74,6 +76,8 @@ def create_app(database_url: str, broker: BrokerAddress | None = None, *, group:
         listener = asyncio.create_task(hub.run(), name="live-hub")
         app.state.database, app.state.hub, app.state.broker, app.state.group = database, hub, broker, group
         app.state.exports = ExportRunner(database_url)   # Excel exports run as tasks of this process
+        if role is Role.STATION:   # settle what a crash left pending
+            await payments.reconcile_at_start(app)
         try:
             yield
         finally:

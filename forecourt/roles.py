@@ -18,6 +18,7 @@ from business_services.audit import handlers as audit
 from business_services.bootstrap import CONTEXTS
 from business_services.ledger import handlers as ledger
 from business_services.orders import handlers as orders
+from business_services.payments import handlers as payments
 from business_services.shifts import handlers as shifts
 from business_services.station_orders import handlers as station_orders
 
@@ -35,7 +36,7 @@ class RolePolicy:
 
 POLICIES: dict[Role, RolePolicy] = {
     Role.HEAD_OFFICE: RolePolicy(owns_master_data=True, contexts=(*CONTEXTS, ledger, audit, station_orders)),
-    Role.STATION: RolePolicy(owns_master_data=False, contexts=(*CONTEXTS, shifts, orders)),
+    Role.STATION: RolePolicy(owns_master_data=False, contexts=(*CONTEXTS, shifts, orders, payments)),
 }
 
 

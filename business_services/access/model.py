@@ -37,6 +37,7 @@ PERMISSIONS: dict[str, str] = {
     "member:read": "查看会员", "promotion:write": "管理营销活动",
     "fleet:read": "查看车队", "fleet:write": "管理车队",
     "order:read": "查看订单", "order:write": "挂单、补单、手工单、标签", "order:approve": "审批补单与挂单核销",
+    "payment:read": "查看收款", "payment:take": "收款", "payment:refund": "退款",
 }
 
 _STATION_READ = ("station:read", "device:read", "fuelling:read")
@@ -48,16 +49,18 @@ ROLES: dict[str, tuple[str, tuple[str, ...]]] = {   # role → (Chinese name, pe
                                      "order:read", "order:approve")),
     "station_manager": ("站长", (*_STATION_READ, "station:write", "device:command", "approval:read", "shift:read",
                                 "shift:write", "inspection:read", "report:read",   # station:write: own stations
-                                "shift:override", "order:read", "order:write", "order:approve", "approval:decide")),
-    "cashier": ("收银员", (*_STATION_READ, "device:command", "shift:read", "shift:write", "order:read", "order:write")),
+                                "shift:override", "order:read", "order:write", "order:approve", "approval:decide",
+                                "payment:read", "payment:take", "payment:refund")),
+    "cashier": ("收银员", (*_STATION_READ, "device:command", "shift:read", "shift:write", "order:read", "order:write",
+                        "payment:read", "payment:take")),
     "attendant": ("加油员", (*_STATION_READ, "order:read")),
     "finance": ("财务", ("station:read", "fuelling:read", "ledger:read", "report:read", "approval:read",
-                        "approval:decide", "export:create", "order:read")),
+                        "approval:decide", "export:create", "order:read", "payment:read")),
     "marketing": ("市场营销", ("station:read", "member:read", "promotion:write", "report:read")),
     "fleet_manager": ("车队经理", ("station:read", "fleet:read", "fleet:write", "fuelling:read")),
     "inspector": ("安全巡检员", ("station:read", "device:read", "inspection:read", "inspection:write")),
     "auditor": ("审计员", ("station:read", "fuelling:read", "ledger:read", "user:read", "role:read", "audit:read",
-                         "loginlog:read", "export:create", "order:read")),
+                         "loginlog:read", "export:create", "order:read", "payment:read")),
 }
 STATION_ROLES = frozenset({"station_manager", "cashier", "attendant"})   # scoped to stations only
 

@@ -36,6 +36,8 @@ class ChargeRequest:
     amount_fen: int
     description: str                 # what the customer's app shows, e.g. "演示站 加油 92# 41.38L"
     auth_code: str | None = None     # the customer's payment code scanned by the POS (付款码), if any
+    reference: str | None = None     # the bank terminal's voucher number, keyed in by the cashier
+    note: str | None = None          # what an "other" tender was (e.g. 滴滴代金券)
 
 
 @dataclass(frozen=True, slots=True)

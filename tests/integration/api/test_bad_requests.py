@@ -27,7 +27,7 @@ GOOD = {"station": "st-01", "device": "disp-01", "user_id": "1", "key_id": "1", 
         "job_id": "00000000-0000-4000-8000-000000000000",                          # bad one is any 4xx)
         "request_id": "00000000-0000-4000-8000-000000000000",
         "fuelling_point": "1", "number": "1", "code": "early", "day": "2026-12-04", "shift": "early",
-        "order_no": "st-01-20261204-O00001"}
+        "payment_no": "st-01-20261204-P00001", "order_no": "st-01-20261204-O00001"}
 GOOD["shift_no"] = "st-01-20261204-S00001"      # shifts (control_api/routes/shifts.py)
 CODES = {"station": "站点编码", "device": "设备编码"}    # parameters the code rule answers; others: any 4xx
 # (path segment as sent, percent-encoded where a URL needs it; whether the code rule answers it with 422)

@@ -35,7 +35,7 @@ IN_SCOPE, OUT_OF_SCOPE = "demo-01", "demo-03"     # every demo user reaches demo
 PATH_VALUES = {"station": IN_SCOPE, "device": "disp-01", "user_id": "999999", "key_id": "999999",
                "job_id": "00000000-0000-4000-8000-000000000000", "request_id": "00000000-0000-4000-8000-000000000000",
                "fuelling_point": "1", "number": "1", "code": "early", "day": "2026-12-04", "shift": "early",
-               "order_no": "demo-01-20261204-O00001"}
+               "payment_no": "demo-01-20261204-P00001", "order_no": "demo-01-20261204-O00001"}
 PATH_VALUES["shift_no"] = "demo-01-20261204-S00001"      # shifts (control_api/routes/shifts.py)
 
 

@@ -1,0 +1,134 @@
+"""Orders paid per second at the station server through the real pay endpoint, and its p99 latency.
+
+The station server's API runs in its own process (uvicorn, ``FORECOURT_ROLE`` station, the real app and
+PostgreSQL); ``CLIENTS`` concurrent clients each pay one order at a time in cash (``POST
+/api/v1/stations/{station}/payments`` with an Idempotency-Key), ``ORDERS`` orders in all. The baseline,
+measured in the same run on the same database, is a bare INSERT of a payment row (the same table shape)
+by as many concurrent connections: what the database alone allows. Goal on the reference machine:
+≥ 500 payments/s with p99 < 50 ms. Uses ``FORECOURT_DATABASE_URL`` when set, else an embedded PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import statistics
+import sys
+import time
+import uuid
+from contextlib import AsyncExitStack
+from datetime import UTC, datetime
+
+import httpx
+import psycopg
+from fastapi import FastAPI
+
+from benchmarks.bench_ingest import _database
+from benchmarks.figures import Figure
+from business_services.audit.model import Actor
+from business_services.bootstrap import build_bus
+from business_services.shifts.model import OpenShift
+from business_services.unit_of_work import UnitOfWork
+from control_api.app import create_app
+from control_api.security import Principal, TokenIssuer
+from forecourt.local import free_port, wait_for_port
+from forecourt.roles import Role, policy
+
+STATION = "demo-01"
+CLIENTS = int(os.environ.get("BENCH_PAYMENT_CLIENTS", "16"))
+ORDERS = int(os.environ.get("BENCH_PAYMENT_ORDERS", "3000"))
+WORKERS = int(os.environ.get("BENCH_PAYMENT_WORKERS", "2"))     # uvicorn processes: one per core of the station PC
+SECRET = "bench-payments-secret-of-at-least-32-bytes"   # noqa: S105 - signs this run's tokens only
+
+
+def app() -> FastAPI:
+    """The station server's app (uvicorn --factory), on ``BENCH_PAYMENTS_DATABASE_URL``."""
+    return create_app(os.environ["BENCH_PAYMENTS_DATABASE_URL"], tokens=TokenIssuer(SECRET), role=Role.STATION)
+
+
+async def _prepare(url: str) -> list[str]:
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        async with UnitOfWork(conn, Actor("bench", "127.0.0.1")) as uow:
+            await build_bus(policy(Role.STATION).contexts).handle(OpenShift(STATION, "bench", datetime.now(UTC)), uow)
+        numbers = [f"{STATION}-20261204-O{n:05d}" for n in range(1, ORDERS + 1)]
+        async with conn.cursor() as cur:
+            await cur.executemany(
+                """INSERT INTO business.orders (order_no, station, kind, fuelling_event_id, amount_fen, created_at)
+                   VALUES (%s, %s, 'fuelling', %s, 30000, now())""",
+                [(n, STATION, f"bench-{n}") for n in numbers])
+    return numbers
+
+
+def _p99(latencies: list[float]) -> float:
+    return statistics.quantiles(latencies, n=100)[98] * 1000
+
+
+async def _pay_all(port: int, orders: list[str]) -> tuple[float, list[float]]:
+    token = TokenIssuer(SECRET).issue(Principal("bench-cashier", None, frozenset(), frozenset({"payment:take"}),
+                                                frozenset({STATION})))
+    queue, latencies = list(reversed(orders)), []
+    limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30, limits=limits,
+                                 headers={"Authorization": f"Bearer {token}"}) as http:
+        async def client() -> None:
+            while queue:
+                order_no = queue.pop()
+                started = time.perf_counter()
+                answer = await http.post(f"/api/v1/stations/{STATION}/payments",
+                                         headers={"Idempotency-Key": str(uuid.uuid4())},
+                                         json={"terminal": "pos-1", "order_nos": [order_no],
+                                               "tenders": [{"method": "cash", "amount_fen": 30000}]})
+                latencies.append(time.perf_counter() - started)
+                if answer.status_code != 200:
+                    raise RuntimeError(f"payment refused: {answer.status_code} {answer.text[:200]}")
+        started = time.perf_counter()
+        await asyncio.gather(*[client() for _ in range(CLIENTS)])
+        return len(orders) / (time.perf_counter() - started), latencies
+
+
+async def _bare_inserts(url: str, count: int) -> tuple[float, list[float]]:
+    """``count`` payment rows inserted by CLIENTS connections, one autocommit INSERT each."""
+    latencies: list[float] = []
+    numbers = list(range(count))
+
+    async def client() -> None:
+        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+            while numbers:
+                n = numbers.pop()
+                started = time.perf_counter()
+                await conn.execute(
+                    """INSERT INTO business.payments (payment_no, station, shift_no, terminal, cashier, method,
+                           amount_fen, state, created_at, settled_at)
+                       VALUES (%s, %s, 'bench-S', 'pos-1', 'bench', 'cash', 30000, 'succeeded', now(), now())""",
+                    (f"bare-{n:06d}", STATION))
+                latencies.append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    await asyncio.gather(*[client() for _ in range(CLIENTS)])
+    return count / (time.perf_counter() - started), latencies
+
+
+async def run() -> list[Figure]:
+    async with AsyncExitStack() as stack:
+        url = await _database(stack)
+        orders = await _prepare(url)
+        port = free_port()
+        server = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "uvicorn", "--factory", "benchmarks.bench_payments:app", "--host", "127.0.0.1",
+            "--port", str(port), "--log-level", "warning", "--no-access-log", "--workers", str(WORKERS),
+            env={**os.environ, "BENCH_PAYMENTS_DATABASE_URL": url})
+        try:
+            await wait_for_port("127.0.0.1", port, within_s=60)
+            await _pay_all(port, orders[:100])                       # warm up (connections, caches)
+            rate, latencies = await _pay_all(port, orders[100:])
+        finally:
+            server.terminate()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(server.wait(), 10)
+        bare_rate, bare_latencies = await _bare_inserts(url, len(orders))
+    note = (f"{WORKERS} uvicorn workers, {CLIENTS} clients, {len(orders) - 100} cash payments of one order each "
+            f"over HTTP (httpx, same machine), median {statistics.median(latencies) * 1000:.1f} ms; token without "
+            "a user row (no revocation lookup)")
+    return [Figure("payments per second", rate, "payments/s", bare_rate, "bare INSERT per second", note),
+            Figure("pay endpoint p99", _p99(latencies), "ms", _p99(bare_latencies), "bare INSERT p99")]

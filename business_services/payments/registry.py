@@ -1,0 +1,47 @@
+"""Which provider takes which method at this station server: the offline tenders always, plus the online
+providers the process is given (``business_services/online_payments``: one ``HeadOfficeProvider`` per
+online method). A method nobody provides is listed as not yet available (尚未开通)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from business_services.payments.offline import OFFLINE
+from business_services.payments.providers import PaymentProvider
+from telemetry.contracts.events.payments import Method
+
+NOT_CONFIGURED = "尚未开通 (not set up at this station)"
+LABELS = {Method.CASH: "现金", Method.BANK_CARD: "银行卡", Method.WECHAT: "微信支付", Method.ALIPAY: "支付宝",
+          Method.UNIONPAY_QR: "银联二维码", Method.ECNY: "数字人民币", Method.OTHER: "其他",
+          Method.STORED_VALUE: "储值卡", Method.IC_CARD: "IC 卡", Method.FLEET_CREDIT: "车队挂账"}
+
+
+@dataclass(frozen=True, slots=True)
+class MethodStatus:
+    method: Method
+    label: str
+    available: bool
+    reason: str | None
+    safe_offline: bool
+
+
+class Providers:
+    def __init__(self, online: Iterable[PaymentProvider] | None = None) -> None:
+        self._by_method: dict[Method, PaymentProvider] = {p.method: p for p in (*OFFLINE, *(online or ()))}
+
+    def get(self, method: Method) -> PaymentProvider | None:
+        return self._by_method.get(method)
+
+    def unavailable(self, method: Method) -> str | None:
+        """None when ``method`` can take a payment now, else why not (for the cashier)."""
+        provider = self._by_method.get(method)
+        return NOT_CONFIGURED if provider is None else provider.unavailable()
+
+    def methods(self) -> list[MethodStatus]:
+        listed = []
+        for method in Method:
+            provider, reason = self._by_method.get(method), self.unavailable(method)
+            listed.append(MethodStatus(method, LABELS[method], reason is None, reason,
+                                       bool(provider and provider.safe_offline)))
+        return listed
