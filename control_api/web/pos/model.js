@@ -55,6 +55,10 @@ export function balance(tenders, due) {
   return tenders
 }
 
+// A method the station has not set up (the payments registry's NOT_CONFIGURED reason): says nothing about the
+// head-office link. (The methods list has no flag for it yet; docs/pos.md "Known limits".)
+export const notSetUp = (method) => !method.available && (method.reason || '').startsWith('尚未开通')
+
 export const changeFen = (receivedFen, cashFen) => Math.max(0, (receivedFen || 0) - (cashFen || 0))
 
 // A fresh key per payment attempt (kept while that attempt is retried).

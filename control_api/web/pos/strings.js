@@ -25,11 +25,12 @@ export default {
     unavailable: '不可用', notReady: '收款接口尚未部署到本站服务器（payments），请稍后', tendersShort: '各方式金额之和须等于待付金额',
     timeout: '支付超时，已撤销', cashShort: '实收现金不足',
   },
-  methods: { cash: '现金', wechat: '微信', alipay: '支付宝', bank_card: '银行卡', unionpay_qr: '云闪付', digital_rmb: '数字人民币', other: '其他' },
+  methods: { cash: '现金', wechat: '微信', alipay: '支付宝', bank_card: '银行卡', unionpay_qr: '云闪付', ecny: '数字人民币', other: '其他',
+    stored_value: '储值卡', ic_card: 'IC卡', fleet_credit: '车队挂账' },
   bar: {
     shift: '班次', noShift: '未开班', takings: '当前班次累计', orders: '笔', volume: '升', person: '负责人', hours: '已开班',
     hoursUnit: '小时', mask: '脱敏', headOffice: '总部', devices: '设备', version: '版本',
-    linkOk: '总部连接正常', linkDown: (m) => `总部连接中断，仅可${m}`, linkUnknown: '总部连接状态未知',
+    linkOk: '总部连接正常', linkDown: (m) => `总部连接中断，仅可${m}`, linkUnknown: '总部连接状态未知', noOnline: '本站未开通线上支付',
     openShift: '开班',
   },
   handover: {

@@ -104,3 +104,58 @@ def test_a_fuelling_appears_is_taken_by_keyboard_and_not_by_a_second_terminal(
                             (order_no,)).fetchone() == ("payable", 0)
     first.one(row)
     first.shot("pos")
+
+
+def payments_of(site: StationSite, order_no: str) -> list[tuple[str, int, str, str | None]]:
+    with psycopg.connect(site.database_url) as conn:
+        return [tuple(row) for row in conn.execute(  # type: ignore[misc]
+            "SELECT p.method, a.amount_fen, p.state, p.reference FROM business.payments p "
+            "JOIN business.payment_allocations a USING (payment_no) WHERE a.order_no = %s ORDER BY p.method",
+            (order_no,)).fetchall()]
+
+
+def test_cash_by_keyboard_then_a_split_of_cash_and_bank_card(
+        station_site: StationSite, broker: BrokerAddress, browser: webdriver.Chrome, screenshots: object) -> None:
+    page = Page(browser, station_site.url, screenshots)          # type: ignore[arg-type]
+    open_pos(page, station_site, "pos-1")
+    page.click(".open-shift")                                    # the cashier opens the shift they are in charge of
+    page.text_becomes(".takings", "¥0.00")
+    page.text_becomes(".head-office", "● 本站未开通线上支付")   # no online provider here: no link to judge
+
+    cash_order = deliver(station_site, broker, 7101, volume_l=40.0, amount_fen=29000)
+    row = f'[data-order="{cash_order}"]'
+    page.one(row)
+    press(page, Keys.ENTER)                                      # keyboard only: open, then pay the due in cash
+    page.text_becomes(".pay-dialog .due", "¥290.00")
+    page.until(lambda: lock_holder(station_site, cash_order) == "pos-1", "pos-1 holds the order")
+    press(page, Keys.ENTER)
+    page.until(lambda: not page.all(row), "the paid order left the payable list")
+    page.until(lambda: not page.all(".pay-dialog"), "the dialog closed")
+    page.text_becomes(".takings", "¥290.00")                     # the bottom bar's takings rose
+    assert payments_of(station_site, cash_order) == [("cash", 29000, "succeeded", None)]
+    page.shot("pos-paid")
+
+    split_order = deliver(station_site, broker, 7102, volume_l=40.0, amount_fen=29000)
+    row = f'[data-order="{split_order}"]'
+    page.one(row)
+    press(page, Keys.ENTER)
+    page.text_becomes(".pay-dialog .due", "¥290.00")
+    page.click(".pay-dialog .add")                               # a second tender row
+    cash = page.one('input[name="tender-0"]')
+    cash.send_keys(Keys.CONTROL, "a")
+    cash.send_keys("100")
+    page.until(lambda: page.one('input[name="tender-1"]').get_attribute("value") == "190.00",
+               "the second row takes what the first leaves")
+    press(page, Keys.F4)                                         # F4: the last row is the bank card
+    reference = page.one('input[name="reference-1"]')
+    reference.send_keys("880012")
+    received = page.one('input[name="received"]')
+    received.send_keys(Keys.CONTROL, "a")
+    received.send_keys("200")
+    page.text_becomes(".pay-dialog .change", "¥100.00")          # 找零 of the cash part
+    page.shot("pos-split")
+    press(page, Keys.ENTER)
+    page.until(lambda: not page.all(row), "the split-paid order left the payable list")
+    assert payments_of(station_site, split_order) == [("bank_card", 19000, "succeeded", "880012"),
+                                                      ("cash", 10000, "succeeded", None)]
+    page.text_becomes(".takings", "¥580.00")
