@@ -41,7 +41,7 @@ export function tiles(nozzles, live, payable) {
     return {
       key: `${n.device}/${n.fuelling_point}/${n.number}`, device: n.device, point: n.fuelling_point,
       number: n.number, grade: n.grade_name || n.grade || '—', state, online: !offline,
-      amount_fen: up ? v('amount') : null, volume_l: up ? v('volume') : null,
+      amount_fen: up ? v('amount') : null, volume_l: up && v('volume') != null ? Number(v('volume')).toFixed(2) : null,
       price_fen: device.values?.[`fp${n.fuelling_point}/nozzle${n.number}/price`]?.value ?? (up ? v('price') : null),
     }
   })

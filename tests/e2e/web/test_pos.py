@@ -1,11 +1,15 @@
 """The station POS (/pos/) in Chromium against a real station server: a fuelling arrives and appears on the POS,
 the cashier works it with the keyboard only, Esc cancels without paying, and a second terminal cannot take an
-order the first holds."""
+order the first holds; a nozzle tile follows the pump as the station server's own ingest stores its values."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import threading
+from pathlib import Path
 
+import aiomqtt
 import psycopg
 import pytest
 from selenium import webdriver
@@ -15,8 +19,12 @@ from selenium.webdriver.common.keys import Keys
 from business_services.bootstrap import build_bus
 from business_services.consumer import EventConsumer
 from forecourt.roles import Role, policy
+from forecourt.services import station_ingest
+from forecourt.settings import Settings
+from telemetry.contracts import topics
 from telemetry.contracts.broker import BrokerAddress
-from telemetry.contracts.topics import event_topic
+from telemetry.contracts.sparkplug import DataType, Metric, Payload, encode
+from telemetry.contracts.topics import MessageType, event_topic
 from tests.e2e.web.browsing import Page
 from tests.e2e.web.conftest import StationSite
 from tests.support.events import FUELLING, envelope, fuelling
@@ -159,3 +167,59 @@ def test_cash_by_keyboard_then_a_split_of_cash_and_bank_card(
     assert payments_of(station_site, split_order) == [("bank_card", 19000, "succeeded", "880012"),
                                                       ("cash", 10000, "succeeded", None)]
     page.text_becomes(".takings", "¥580.00")
+
+
+async def _fuelling_at_the_pump(site: StationSite, broker: BrokerAddress, group: str, tmp_path: Path,
+                                published: threading.Event, done: threading.Event) -> None:
+    """The station server's own ingest runs while the edge node (here by hand, Sparkplug B over the real broker)
+    says: disp-01 born idle, then fuelling point 1 fuels with nozzle 1."""
+    worker = station_ingest(Settings(data_dir=tmp_path, group=group), site.database_url, broker, site.station)
+    task = asyncio.create_task(worker.run())
+    try:
+        await asyncio.wait_for(worker.subscribed.wait(), 10)
+        node, device = site.station, "disp-01"
+
+        def metric(name: str, alias: int, kind: DataType, value: object) -> Metric:
+            return Metric(name, alias, 1000, kind, value)
+        birth = (metric("fp1/state", 1, DataType.INT32, 3), metric("fp1/nozzle", 2, DataType.INT32, 0),
+                 metric("fp1/amount", 3, DataType.INT64, 0), metric("fp1/volume", 4, DataType.DOUBLE, 0.0),
+                 metric("fp1/nozzle1/price", 5, DataType.INT64, 789))
+        fuelling_now = (Metric(None, 1, 2000, DataType.INT32, 8), Metric(None, 2, 2000, DataType.INT32, 1),
+                        Metric(None, 3, 2000, DataType.INT64, 1578), Metric(None, 4, 2000, DataType.DOUBLE, 2.0))
+        async with aiomqtt.Client(**broker.client_kwargs()) as mqtt:
+            await mqtt.publish(topics.node_topic(group, MessageType.NBIRTH, node), encode(Payload(
+                1000, 0, (Metric("bdSeq", 99, 1000, DataType.INT64, 0),))), qos=1)
+            await mqtt.publish(topics.device_topic(group, MessageType.DBIRTH, node, device),
+                               encode(Payload(1000, 1, birth)), qos=1)
+            await mqtt.publish(topics.device_topic(group, MessageType.DDATA, node, device),
+                               encode(Payload(2000, 2, fuelling_now)), qos=1)
+        published.set()
+        await asyncio.to_thread(done.wait, 60)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def test_a_nozzle_tile_follows_the_pump_live(station_site: StationSite, broker: BrokerAddress, group: str,
+                                             tmp_path: Path, browser: webdriver.Chrome, screenshots: object) -> None:
+    page = Page(browser, station_site.url, screenshots)          # type: ignore[arg-type]
+    open_pos(page, station_site, "pos-1")
+    tile = '[data-nozzle="disp-01/1/1"]'
+    page.until(lambda: page.one(tile).get_attribute("data-state") == "offline", "nothing reported yet")
+    published, done = threading.Event(), threading.Event()
+    pump = threading.Thread(target=asyncio.run, args=(_fuelling_at_the_pump(
+        station_site, broker, group, tmp_path, published, done),), daemon=True)
+    pump.start()
+    try:
+        assert published.wait(30)
+        page.until(lambda: page.one(tile).get_attribute("data-state") == "fuelling",
+                   "the tile says 加油中 as the pump reports")     # pushed over the device stream, no reload
+        page.text_becomes(f"{tile} .amount", "15.78")
+        page.text_becomes(f"{tile} .volume", "2.00")
+        assert "加油中" in page.one(f"{tile} .state").text
+        assert page.one('[data-nozzle="disp-01/1/2"]').get_attribute("data-state") == "idle"   # the other nozzle
+        page.shot("pos-live-nozzle")
+    finally:
+        done.set()
+        pump.join(30)
