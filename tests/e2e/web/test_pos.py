@@ -223,3 +223,37 @@ def test_a_nozzle_tile_follows_the_pump_live(station_site: StationSite, broker: 
     finally:
         done.set()
         pump.join(30)
+
+
+def test_handover_counts_the_cash_and_logs_the_cashier_out(
+        station_site: StationSite, broker: BrokerAddress, browser: webdriver.Chrome, screenshots: object) -> None:
+    page = Page(browser, station_site.url, screenshots)          # type: ignore[arg-type]
+    open_pos(page, station_site, "pos-1")
+    page.click(".open-shift")
+    shift_no = page.one(".shift-no").text
+    order_no = deliver(station_site, broker, 7201, volume_l=40.0, amount_fen=29000)
+    page.one(f'[data-order="{order_no}"]')
+    press(page, Keys.ENTER)
+    page.text_becomes(".pay-dialog .due", "¥290.00")
+    press(page, Keys.ENTER)
+    page.text_becomes(".takings", "¥290.00")
+    page.click('[data-nav="handover"]')
+    page.one(".handover-dialog")
+    for denomination, pieces in ((10000, "2"), (5000, "1"), (2000, "1")):     # 270 元 in the drawer: 20 元 short
+        box = page.one(f'input[name="cash-{denomination}"]')
+        box.send_keys(Keys.CONTROL, "a")
+        box.send_keys(pieces)
+    page.text_becomes(".handover-dialog .over-short", "¥-20.00")
+    ActionChains(page.browser).key_down(Keys.CONTROL).send_keys(Keys.ENTER).key_up(Keys.CONTROL).perform()
+    page.until(lambda: any("说明" in t for t in page.texts(".handover-dialog [role=alert]")),
+               "a shortfall beyond the tolerance needs an explanation")
+    page.one('input[name="explanation"]').send_keys("找零多给 20 元")
+    page.shot("pos-handover")
+    ActionChains(page.browser).key_down(Keys.CONTROL).send_keys(Keys.ENTER).key_up(Keys.CONTROL).perform()
+    page.until(lambda: page.browser.switch_to.active_element.get_attribute("name") == "username",
+               "the cashier is logged out: the next one types at once")
+    with psycopg.connect(station_site.database_url) as conn:
+        status, report = conn.execute("SELECT status, report FROM business.shifts WHERE shift_no = %s",
+                                      (shift_no,)).fetchone() or (None, None)
+    assert status == "closed"
+    assert report["cash"]["counted_fen"] == 27000 and report["cash"]["over_short_fen"] == -2000
