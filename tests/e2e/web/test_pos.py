@@ -257,3 +257,38 @@ def test_handover_counts_the_cash_and_logs_the_cashier_out(
                                       (shift_no,)).fetchone() or (None, None)
     assert status == "closed"
     assert report["cash"]["counted_fen"] == 27000 and report["cash"]["over_short_fen"] == -2000
+
+
+def test_smart_search_and_a_merged_payment_by_keyboard(
+        station_site: StationSite, broker: BrokerAddress, browser: webdriver.Chrome, screenshots: object) -> None:
+    page = Page(browser, station_site.url, screenshots)          # type: ignore[arg-type]
+    open_pos(page, station_site, "pos-1")
+    page.click(".open-shift")
+    page.text_becomes(".takings", "¥0.00")
+    big = deliver(station_site, broker, 7301, nozzle=1, volume_l=40.0, amount_fen=29000)
+    small = deliver(station_site, broker, 7302, nozzle=2, grade=95, volume_l=17.94, amount_fen=15000,
+                    price_fen_per_l=836, totalizer_before_l=500.0, totalizer_after_l=517.94)
+    page.one(f'[data-order="{small}"]')
+
+    def shown() -> list[str | None]:
+        return [e.get_attribute("data-order") for e in page.all("[data-order]")]
+    search = page.one('input[name="search"]')
+    searches = (("150", [small]), ("290.00", [big]), ("17.94L", [small]), ("1号", [big]), ("", [big, small]))
+    for typed, expected in searches:
+        search.send_keys(Keys.CONTROL, "a")
+        search.send_keys(typed or Keys.BACKSPACE)
+        page.until(lambda e=expected: shown() == e, f"the search {typed!r} shows {expected}")   # oldest first
+
+    page.one(".records .list").click()                         # out of the search box: Space selects
+    press(page, Keys.SPACE, Keys.ARROW_DOWN, Keys.SPACE)         # both orders: one merged payment
+    page.text_becomes(".records .selected", "已选 2 笔，合计 440.00")
+    press(page, Keys.ENTER)
+    page.text_becomes(".pay-dialog .due", "¥440.00")
+    assert len(page.all(".pay-dialog .summary tr")) == 3        # a header and the two orders
+    press(page, Keys.ENTER)
+    page.until(lambda: shown() == [], "both orders left the payable list")
+    page.text_becomes(".takings", "¥440.00")
+    page.click(".bar .el-switch")                               # 脱敏: the takings hidden
+    page.text_becomes(".takings", "******")
+    assert payments_of(station_site, big) == [("cash", 29000, "succeeded", None)]
+    assert payments_of(station_site, small) == [("cash", 15000, "succeeded", None)]
