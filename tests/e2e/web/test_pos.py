@@ -292,3 +292,8 @@ def test_smart_search_and_a_merged_payment_by_keyboard(
     page.text_becomes(".takings", "******")
     assert payments_of(station_site, big) == [("cash", 29000, "succeeded", None)]
     assert payments_of(station_site, small) == [("cash", 15000, "succeeded", None)]
+
+    page.click('[data-nav="orders"]')                          # 数据查询: both orders, newest first, paid
+    page.until(lambda: page.texts(".orders-table .el-table__row td:first-child .cell") == [small, big],
+               "the order query lists both orders")
+    assert page.texts(".orders-table .el-table__row td:nth-child(2) .cell") == ["已支付", "已支付"]
