@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+import uuid
 from pathlib import Path
 
 import aiomqtt
@@ -18,11 +19,14 @@ from selenium.webdriver.common.keys import Keys
 
 from business_services.bootstrap import build_bus
 from business_services.consumer import EventConsumer
+from business_services.payments.providers import ChargeRequest, ChargeResult, ChargeState, RefundRequest, RefundResult
+from business_services.payments.registry import Providers
 from forecourt.roles import Role, policy
 from forecourt.services import station_ingest
 from forecourt.settings import Settings
 from telemetry.contracts import topics
 from telemetry.contracts.broker import BrokerAddress
+from telemetry.contracts.events.payments import Method
 from telemetry.contracts.sparkplug import DataType, Metric, Payload, encode
 from telemetry.contracts.topics import MessageType, event_topic
 from tests.e2e.web.browsing import Page
@@ -37,11 +41,13 @@ def deliver(site: StationSite, broker: BrokerAddress, number: int, **data: objec
     async def run() -> str:
         consumer = EventConsumer(site.database_url, broker, bus=build_bus(policy(Role.STATION).contexts))
         async with await psycopg.AsyncConnection.connect(site.database_url, autocommit=True) as conn:
+            event_id = str(uuid.uuid4())
             await consumer.handle(conn, event_topic("demo-co", site.station, FUELLING),
-                                  envelope(FUELLING, fuelling(number, station=site.station, **data)))
-            cur = await conn.execute("SELECT order_no FROM business.orders WHERE station = %s "
-                                     "ORDER BY created_at DESC, order_no DESC LIMIT 1", (site.station,))
-            return str((await cur.fetchone() or ("",))[0])
+                                  envelope(FUELLING, fuelling(number, station=site.station, **data), event_id))
+            cur = await conn.execute("SELECT order_no FROM business.orders WHERE fuelling_event_id = %s", (event_id,))
+            found = await cur.fetchone()
+            assert found is not None, "the fuelling became no order (see the consumer's dead letters)"
+            return str(found[0])
     return asyncio.run(run())
 
 
@@ -297,3 +303,74 @@ def test_smart_search_and_a_merged_payment_by_keyboard(
     page.until(lambda: page.texts(".orders-table .el-table__row td:first-child .cell") == [small, big],
                "the order query lists both orders")
     assert page.texts(".orders-table .el-table__row td:nth-child(2) .cell") == ["已支付", "已支付"]
+
+
+class QrProvider:
+    """The payments interface as an online method shows it to the POS (the provider and its simulator are tested
+    in tests/integration/sales/test_payments.py): pending with a QR until the customer pays; unavailable while
+    head office is away."""
+
+    method = Method.WECHAT
+    safe_offline = False
+
+    def __init__(self) -> None:
+        self.customer_paid = threading.Event()
+        self.away: str | None = None
+
+    def unavailable(self) -> str | None:
+        return self.away
+
+    async def charge(self, request: ChargeRequest) -> ChargeResult:
+        return ChargeResult(ChargeState.PENDING, qr_code_url=f"weixin://wxpay/bizpayurl?pr={request.payment_no}")
+
+    async def query(self, payment_no: str) -> ChargeResult:
+        if self.customer_paid.is_set():
+            return ChargeResult(ChargeState.SUCCEEDED, provider_ref=f"wx-{payment_no}")
+        return ChargeResult(ChargeState.PENDING)
+
+    async def cancel(self, payment_no: str) -> ChargeResult:
+        return await self.query(payment_no) if self.customer_paid.is_set() else ChargeResult(ChargeState.FAILED)
+
+    async def refund(self, request: RefundRequest) -> RefundResult:
+        return RefundResult(ChargeState.SUCCEEDED)
+
+
+def test_an_online_payment_waits_for_the_customer_and_head_office_away_leaves_the_safe_methods(
+        station_site: StationSite, broker: BrokerAddress, browser: webdriver.Chrome, screenshots: object) -> None:
+    qr = QrProvider()
+    station_site.app.state.payment_providers = Providers([qr])
+    page = Page(browser, station_site.url, screenshots)          # type: ignore[arg-type]
+    open_pos(page, station_site, "pos-1")
+    page.click(".open-shift")
+    page.text_becomes(".head-office", "● 总部连接正常")
+    order_no = deliver(station_site, broker, 7401, volume_l=40.0, amount_fen=29000)
+    row = f'[data-order="{order_no}"]'
+    page.one(row)
+    press(page, Keys.ENTER)
+    page.text_becomes(".pay-dialog .due", "¥290.00")
+    press(page, Keys.F2)                                         # F2: WeChat for the whole amount
+    page.until(lambda: "微信" in page.one('.pay-dialog [data-tender="0"]').text, "the row is WeChat")
+    press(page, Keys.ENTER)
+    page.until(lambda: page.one(".pay-dialog .qr").text.startswith("weixin://wxpay/"), "the QR is shown")
+    page.until(lambda: "剩余" in page.one(".pay-dialog .countdown").text, "the countdown runs")
+    page.shot("pos-qr")
+    assert page.all(row)                                         # not paid while the customer has not paid
+    qr.customer_paid.set()
+    page.until(lambda: not page.all(row), "the order is paid once the customer paid")
+    page.text_becomes(".takings", "¥290.00")
+    assert payments_of(station_site, order_no) == [("wechat", 29000, "succeeded", None)]
+
+    qr.away = "总部连接中断，暂不能微信收款"                          # head office goes away
+    second = deliver(station_site, broker, 7402, volume_l=20.0, amount_fen=14500, totalizer_before_l=1040.0,
+                     totalizer_after_l=1060.0)
+    page.one(f'[data-order="{second}"]')
+    press(page, Keys.ENTER)                                      # the dialog asks what can be taken now
+    page.text_becomes(".pay-dialog .due", "¥145.00")
+    wechat = page.one('.pay-dialog [data-method="wechat"]')
+    assert not wechat.is_enabled() and "总部连接中断" in wechat.text
+    page.text_becomes(".head-office", "● 总部连接中断，仅可现金、银行卡、其他")
+    press(page, Keys.F2)                                         # refused on screen: the row stays cash
+    assert "现金" in page.one('.pay-dialog [data-tender="0"]').text
+    press(page, Keys.ENTER)                                      # cash still sells
+    page.until(lambda: not page.all(f'[data-order="{second}"]'), "paid in cash without head office")
+    page.text_becomes(".takings", "¥435.00")
