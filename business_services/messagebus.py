@@ -49,11 +49,16 @@ class MessageBus:
         """Handle ``message`` and then the events its handlers raised; returns the first handler's result
         (a command's answer, or the last result of an event's handlers)."""
         result = await self._dispatch(message, uow)
+        await self.handle_raised(uow)
+        return result
+
+    async def handle_raised(self, uow: RaisesEvents) -> None:
+        """Handle the events raised so far in ``uow`` and those their handlers raise (a route that calls a
+        handler directly, not through ``handle``, calls this before its unit of work ends)."""
         queue = uow.take_raised()
         while queue:
             await self._dispatch(queue.pop(0), uow)
             queue.extend(uow.take_raised())
-        return result
 
     async def _dispatch(self, message: object, uow: RaisesEvents) -> Any:
         if isinstance(message, CloudEvent):

@@ -33,10 +33,12 @@ from control_api.routes import (
     fuelling,
     health,
     ledger,
+    online_payments,
     orders,
     payments,
     shifts,
     station_orders,
+    station_shifts,
     stations,
 )
 from control_api.security import TokenIssuer
@@ -58,6 +60,8 @@ ROUTERS = (   # every API route
     payments.router,
     shifts.router,
     station_orders.router,
+    station_shifts.router,
+    online_payments.router,
 )
 
 

@@ -55,3 +55,6 @@ Station = Annotated[str, Depends(_station)]
 Device = Annotated[str, Depends(_device)]
 Db = Annotated[Database, Depends(_database)]
 WsHub = Annotated[LiveHub, Depends(ws_hub)]
+
+
+RowId = Annotated[int, Path(ge=1, le=2**63 - 1, description="编号 (a row's id: a PostgreSQL bigint)")]

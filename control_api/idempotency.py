@@ -9,7 +9,8 @@ the work and stores its answer: a success, or a refusal or time-out the route ra
 with the same key and request gets that answer again, marked ``Idempotent-Replayed: true``; the same key
 with another request is 422; a retry while the first is still running is 409. When the work fails
 otherwise (the database or broker away: nothing was confirmed) the key is forgotten, so a retry runs it.
-Keys are kept 24 hours (``forget_old``).
+Keys are kept 24 hours: a scheduled job deletes older ones (``business_services/access/repository.py``
+``forget_old_idempotency_keys``, run by ``business_services/jobs``).
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ IdempotencyKey = Annotated[str, Header(alias="Idempotency-Key", min_length=8, ma
                                        description="幂等键：客户端为每个操作生成的唯一值（如 UUID），重试时原样发送 "
                                                    "(a unique value per operation, e.g. a UUID; resend it on retry)")]
 REPLAYED = "Idempotent-Replayed"
-KEEP = "24 hours"
 
 
 async def _request_hash(request: Request) -> bytes:
@@ -95,10 +95,3 @@ async def _forget(db: Database, who: Principal, key: str) -> None:
     async with db.connection() as conn, conn.transaction():
         await conn.execute("DELETE FROM business.api_idempotency WHERE caller = %s AND key = %s", (who.username, key))
 
-
-async def forget_old(db: Database) -> int:
-    """Drop keys older than a day; returns how many."""
-    async with db.connection() as conn, conn.transaction():
-        cur = await conn.execute("DELETE FROM business.api_idempotency WHERE created_at < now() - %s::interval",
-                                 (KEEP,))
-        return cur.rowcount

@@ -1,7 +1,9 @@
 """The back office's menu catalogue: every page a user may see, each with the permission that opens it.
 
-``/api/v1/me`` sends ``menus_for(permissions)``: groups with only the entries the user may open, empty
-groups left out. One entry per page of the back office: its ``path`` is the page's path in
+``/api/v1/me`` sends ``menus_for(permissions, role)``: groups with only the entries the user may open on the
+serving app's role (``forecourt/roles.py``), empty groups left out. An entry's ``roles`` names the roles whose
+back office shows it (a station server's pages are the station's: 交接班; head office's: 资金账户); without
+``roles`` it shows on both. One entry per page of the back office: its ``path`` is the page's path in
 ``control_api/web/admin/pages/index.js`` (a test keeps the two equal), so a module's entry is added with
 its page, never before (docs/how-to/add-a-page.md).
 """
@@ -11,10 +13,22 @@ from __future__ import annotations
 from typing import Any
 
 from business_services.access.model import PERMISSIONS
+from forecourt.roles import Role
+
+STATION_ONLY = (Role.STATION,)
+HEAD_OFFICE_ONLY = (Role.HEAD_OFFICE,)
 
 MENUS: list[dict[str, Any]] = [
     {"key": "operations", "title": "基础运营", "icon": "Odometer", "children": [
         {"key": "stations", "title": "站点管理", "path": "/operations/stations", "permission": "station:read"},
+    ]},
+    {"key": "sales", "title": "销售管理", "icon": "ShoppingCart", "children": [
+        {"key": "shifts", "title": "交接班", "path": "/sales/shifts", "permission": "shift:read",
+         "roles": STATION_ONLY},
+    ]},
+    {"key": "finance", "title": "财务管理", "icon": "Wallet", "children": [
+        {"key": "accounts", "title": "资金账户", "path": "/finance/accounts", "permission": "ledger:read",
+         "roles": HEAD_OFFICE_ONLY},
     ]},
     {"key": "equipment", "title": "设备设施", "icon": "Monitor", "children": [
         {"key": "devices", "title": "设备管理", "path": "/equipment/devices", "permission": "device:read"},
@@ -29,10 +43,16 @@ MENUS: list[dict[str, Any]] = [
 ]
 
 
-def menus_for(permissions: frozenset[str]) -> list[dict[str, Any]]:
+def shown_on(entry: dict[str, Any], role: Role | str | None) -> bool:
+    """Whether the back office of ``role`` shows this entry (None: any role)."""
+    return role is None or Role(role) in entry.get("roles", tuple(Role))
+
+
+def menus_for(permissions: frozenset[str], role: Role | str | None = None) -> list[dict[str, Any]]:
     shown = []
     for group in MENUS:
-        children = [dict(child) for child in group["children"] if child["permission"] in permissions]
+        children = [{k: v for k, v in child.items() if k != "roles"} for child in group["children"]
+                    if child["permission"] in permissions and shown_on(child, role)]
         if children:
             shown.append({**group, "children": children})
     return shown

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import psycopg
 
+from business_services import jobs
 from business_services.access.demo import DemoLogin, seed_demo_company
 from control_api.security import TokenIssuer
 from edge_nodes.runtime import EdgeNode
@@ -96,6 +97,7 @@ async def run_demo(settings: Settings, *, api_port: int, every_s: float) -> None
                                 tokens, Role.STATION),
                     follow_list(station_url, list_file),
                     station_business_service(settings, station_url, infra.broker, station.station),
+                    jobs.work(station_url, name="station"),   # the station server's own housekeeping
                     drive_customers(dispenser, every_s, random.Random(1)),
                 ]
             logins = await seed_logins(infra.database_url)

@@ -16,6 +16,7 @@ from typing import Any
 import uvicorn
 
 from business_services import consumer as business_metrics
+from business_services import jobs
 from business_services import outbox as outbox_metrics
 from business_services.audit.shipping import ship_forever
 from business_services.bootstrap import build_bus, outbox_publisher
@@ -81,14 +82,15 @@ def business_metrics_text() -> bytes:
 
 async def business_service(settings: Settings, database_url: str, broker: BrokerAddress,
                            metrics_port: int | None = None) -> None:
-    """The event consumer (this process's partition) and the outbox publisher (active in one process at a time)."""
+    """The event consumer (this process's partition), the outbox publisher (active in one process at a time) and
+    a worker of the scheduled jobs (each job runs once across processes: business_services/jobs)."""
     partition = Partition.parse(settings.business_partition)
     consumer = EventConsumer(database_url, broker, client_id=f"forecourt-business-{settings.group}",
                              bus=build_bus(policy(Role.HEAD_OFFICE).contexts), partition=partition,
                              group=settings.business_group, stall_after_s=settings.business_stall_after_s)
     publisher = outbox_publisher(database_url, MqttSink(broker, f"{consumer.client_id}-outbox"))
-    service = together(consumer.run(), publisher.run())
-    await run_with_health(with_drop_watch(service, settings, broker, consumer.client_id),
+    services = together(consumer.run(), publisher.run(), jobs.work(database_url))
+    await run_with_health(with_drop_watch(services, settings, broker, consumer.client_id),
                           settings.metrics_host, metrics_port or settings.business_metrics_port,
                           business_metrics_text, lambda: business_health(consumer, publisher))
 

@@ -15,6 +15,7 @@ from pwdlib.hashers.argon2 import Argon2Hasher
 
 from business_services.access import repository
 from business_services.access.model import (
+    STATION_USERS_CHANGED,
     AccessRuleError,
     LoginState,
     NewApiKey,
@@ -23,13 +24,14 @@ from business_services.access.model import (
     check_roles,
     check_scope,
     check_username,
-    mask_phone,
+    listed_at,
     new_api_key,
     new_password,
     stations_in_scope,
 )
 from business_services.audit.model import AuditEntry
 from business_services.unit_of_work import UnitOfWork
+from telemetry.contracts.events import CloudEvent
 
 HASHER = PasswordHash((Argon2Hasher(),))
 _NOBODY = HASHER.hash("a password no user has 0")   # verified for unknown names, so they take as long
@@ -112,8 +114,15 @@ async def _checked_units(msg: UserChange, uow: UnitOfWork) -> tuple[list[str], l
 
 
 def _public(username: str, msg: UserChange, roles: list[str]) -> dict[str, object]:
-    return {"username": username, "display_name": msg.display_name, "phone": mask_phone(msg.phone),
+    return {"username": username, "display_name": msg.display_name, "phone": msg.phone or None,
             "disabled": msg.disabled, "roles": roles, "units": sorted(set(msg.units))}
+
+
+async def _lists_changed(uow: UnitOfWork, *stations: frozenset[str] | None) -> None:
+    """The users of these stations' lists changed: their lists must reach the stations (stations context)."""
+    codes = sorted(frozenset().union(*(listed_at(s) for s in stations)))
+    if codes:
+        uow.raise_event(CloudEvent(source="business/access", type=STATION_USERS_CHANGED, data={"stations": codes}))
 
 
 async def create_user(msg: UserChange, uow: UnitOfWork) -> int:
@@ -127,6 +136,7 @@ async def create_user(msg: UserChange, uow: UnitOfWork) -> int:
     await repository.set_roles(uow.conn, user_id, roles)
     await repository.set_units(uow.conn, user_id, unit_ids)
     await uow.audit(AuditEntry("access.user.create", f"user:{user_id}", after=_public(username, msg, roles)))
+    await _lists_changed(uow, await repository.stations_of(uow.conn, user_id))
     return user_id
 
 
@@ -134,7 +144,8 @@ async def update_user(msg: UserChange, uow: UnitOfWork) -> None:
     user = await _existing(uow, msg.user_id or 0)
     roles, unit_ids = await _checked_units(msg, uow)
     before_units = [u.code for u in await repository.user_units(uow.conn, user.id)]
-    before = {"username": user.username, "display_name": user.display_name, "phone": mask_phone(user.phone),
+    reached = await repository.stations_of(uow.conn, user.id)
+    before = {"username": user.username, "display_name": user.display_name, "phone": user.phone,
               "disabled": user.disabled, "roles": sorted(user.roles), "units": sorted(before_units)}
     await repository.update_profile(uow.conn, user.id, msg.display_name.strip(), msg.phone or None, msg.disabled)
     await repository.set_roles(uow.conn, user.id, roles)
@@ -144,6 +155,7 @@ async def update_user(msg: UserChange, uow: UnitOfWork) -> None:
         await uow.audit(AuditEntry("access.user.update", f"user:{user.id}", before=before, after=after))
     if (after["roles"], after["units"], after["disabled"]) != (before["roles"], before["units"], before["disabled"]):
         await repository.revoke_tokens(uow.conn, user.id)   # what the user's tokens say is no longer true
+        await _lists_changed(uow, reached, await repository.stations_of(uow.conn, user.id))
 
 
 async def _existing(uow: UnitOfWork, user_id: int) -> repository.UserRow:
@@ -167,6 +179,7 @@ async def change_password(msg: ChangePassword, uow: UnitOfWork) -> None:
     check_password(msg.new_password, user.username)
     await repository.set_password(uow.conn, user.id, HASHER.hash(msg.new_password))
     await uow.audit(AuditEntry("access.password.change", f"user:{user.id}"))
+    await _lists_changed(uow, await repository.stations_of(uow.conn, user.id))   # the list holds the hash
 
 
 async def reset_password(user_id: int, uow: UnitOfWork) -> str:
@@ -176,6 +189,7 @@ async def reset_password(user_id: int, uow: UnitOfWork) -> str:
     await repository.set_password(uow.conn, user.id, HASHER.hash(password))
     await repository.save_login_state(uow.conn, user.id, LoginState.cleared())
     await uow.audit(AuditEntry("access.password.reset", f"user:{user.id}"))
+    await _lists_changed(uow, await repository.stations_of(uow.conn, user.id))
     return password
 
 

@@ -31,6 +31,7 @@ PERMISSIONS: dict[str, str] = {
     "export:create": "导出 Excel（按本人可见的数据）",
     "shift:read": "查看交接班", "shift:write": "交接班",
     "shift:override": "有未付订单时强制交班",
+    "shift:reconcile": "核对各站班次（总部对账）",
     "inspection:read": "查看巡检", "inspection:write": "记录巡检",
     "price:write": "调整油价",
     "ledger:read": "查看资金流水", "report:read": "查看报表",
@@ -38,6 +39,7 @@ PERMISSIONS: dict[str, str] = {
     "fleet:read": "查看车队", "fleet:write": "管理车队",
     "order:read": "查看订单", "order:write": "挂单、补单、手工单、标签", "order:approve": "审批补单与挂单核销",
     "payment:read": "查看收款", "payment:take": "收款", "payment:refund": "退款",
+    "payment:online": "经总部发起线上支付",   # station servers' API keys; no human role but admin
 }
 
 _STATION_READ = ("station:read", "device:read", "fuelling:read")
@@ -55,7 +57,7 @@ ROLES: dict[str, tuple[str, tuple[str, ...]]] = {   # role → (Chinese name, pe
                         "payment:read", "payment:take")),
     "attendant": ("加油员", (*_STATION_READ, "order:read")),
     "finance": ("财务", ("station:read", "fuelling:read", "ledger:read", "report:read", "approval:read",
-                        "approval:decide", "export:create", "order:read", "payment:read")),
+                        "approval:decide", "export:create", "order:read", "payment:read", "shift:reconcile")),
     "marketing": ("市场营销", ("station:read", "member:read", "promotion:write", "report:read")),
     "fleet_manager": ("车队经理", ("station:read", "fleet:read", "fleet:write", "fuelling:read")),
     "inspector": ("安全巡检员", ("station:read", "device:read", "inspection:read", "inspection:write")),
@@ -184,6 +186,16 @@ def mask_phone(phone: str | None) -> str | None:
     if not phone:
         return phone
     return phone[:3] + "*" * max(len(phone) - 7, 0) + phone[-4:] if len(phone) > 7 else "*" * len(phone)
+
+
+# Raised for this process's own handlers (never sent) when users of some stations' master-data lists changed:
+# ``data = {"stations": [codes]}``; the stations context raises those lists' versions and sends them.
+STATION_USERS_CHANGED = "access.station_users.changed"
+
+
+def listed_at(stations: frozenset[str] | None) -> frozenset[str]:
+    """The stations whose lists hold a user reaching ``stations`` (None: every station, and so no list)."""
+    return stations or frozenset()
 
 
 API_KEY_PREFIX = "fck_"

@@ -165,3 +165,13 @@ async def revoke_api_key(conn: psycopg.AsyncConnection, key_id: int, at: datetim
         await cur.execute("UPDATE business.access_api_keys SET revoked_at = %s WHERE id = %s AND revoked_at IS NULL "
                           "RETURNING id, prefix, partner, stations", (at, key_id))
         return await cur.fetchone()
+
+
+IDEMPOTENCY_KEPT = "24 hours"   # a retry comes within minutes; a day covers a client that was offline overnight
+
+
+async def forget_old_idempotency_keys(conn: psycopg.AsyncConnection) -> int:
+    """Delete Idempotency-Keys (control_api/idempotency.py) older than ``IDEMPOTENCY_KEPT``; how many."""
+    cur = await conn.execute("DELETE FROM business.api_idempotency WHERE created_at < now() - %s::interval",
+                             (IDEMPOTENCY_KEPT,))
+    return cur.rowcount

@@ -2,29 +2,32 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
 
-USER_SORTS = {"username": "u.username", "display_name": "u.display_name", "created_at": "u.created_at"}
+from business_services.pages import After, Sort, SortKey, keyset_page
+
+USER_SORTS: dict[str, SortKey] = {"username": str, "display_name": str, "created_at": datetime}
 STATUSES = ("active", "disabled", "locked")
+LOGINS_NEWEST_FIRST = Sort("at", datetime, descending=True)
+KEYS_NEWEST_FIRST = Sort("created_at", datetime, descending=True)
+BY_USERNAME = Sort("username", str)
 
 
-async def _page(conn: psycopg.AsyncConnection, sql: str, params: dict[str, Any], order: str, limit: int,
-                offset: int) -> tuple[list[dict[str, Any]], int]:
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(f"SELECT count(*) AS n FROM ({sql}) AS q", params)  # noqa: S608 (our own text)
-        total = (await cur.fetchone() or {"n": 0})["n"]
-        await cur.execute(f"{sql} ORDER BY {order} LIMIT %(limit)s OFFSET %(offset)s",
-                          params | {"limit": limit, "offset": offset})
-        return list(await cur.fetchall()), int(total)
+def user_sort(sort: str) -> Sort:
+    """``username``, ``-created_at`` …: a ``USER_SORTS`` key, after ``-`` for descending."""
+    column = sort.removeprefix("-")
+    return Sort(column, USER_SORTS[column], sort.startswith("-"))
 
 
 async def users(conn: psycopg.AsyncConnection, *, q: str = "", role: str = "", station: str = "", status: str = "",
-                sort: str = "username", scope: frozenset[str] | None = None, user_id: int | None = None,
-                limit: int = 20, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
-    """Users matching the filters, among those who share a station with ``scope`` (None: every user)."""
+                sort: Sort = BY_USERNAME, scope: frozenset[str] | None = None, user_id: int | None = None,
+                limit: int = 20, after: After | None = None) -> tuple[list[dict[str, Any]], int, After | None]:
+    """Users matching the filters, among those who share a station with ``scope`` (None: every user); a keyset
+    page (``business_services/pages.py``) in the order of ``sort`` (``user_sort``)."""
     sql = """SELECT u.id, u.username, u.display_name, u.phone, u.disabled, u.locked_until, u.created_at,
                     (u.locked_until IS NOT NULL AND u.locked_until > now()) AS locked,
                     ARRAY(SELECT role FROM business.access_user_roles r WHERE r.user_id = u.id ORDER BY role) AS roles,
@@ -46,28 +49,26 @@ async def users(conn: psycopg.AsyncConnection, *, q: str = "", role: str = "", s
     like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     params = {"q": q, "like": like, "role": role, "station": station, "status": status,
               "scope": None if scope is None else sorted(scope), "user_id": user_id}
-    column = USER_SORTS[sort.removeprefix("-")]
-    order = f"{column} {'DESC' if sort.startswith('-') else 'ASC'}, u.id"
-    return await _page(conn, sql, params, order, limit, offset)
+    return await keyset_page(conn, sql, params, sort, limit, after)
 
 
 async def login_log(conn: psycopg.AsyncConnection, *, username: str = "", result: str = "",
-                    scope: frozenset[str] | None = None, limit: int = 20, offset: int = 0
-                    ) -> tuple[list[dict[str, Any]], int]:
+                    scope: frozenset[str] | None = None, limit: int = 20, after: After | None = None
+                    ) -> tuple[list[dict[str, Any]], int, After | None]:
     """Logins, newest first; with a ``scope``, only those of users who share a station with it."""
     sql = """SELECT id, at, username, user_id, source, user_agent, result FROM business.access_login_log l
              WHERE (%(username)s = '' OR username = %(username)s) AND (%(result)s = '' OR result = %(result)s)
                AND (%(scope)s::text[] IS NULL OR EXISTS (SELECT 1 FROM business.access_user_stations s
                                              WHERE s.user_id = l.user_id AND s.station = ANY(%(scope)s)))"""
     params = {"username": username, "result": result, "scope": None if scope is None else sorted(scope)}
-    return await _page(conn, sql, params, "at DESC, id DESC", limit, offset)
+    return await keyset_page(conn, sql, params, LOGINS_NEWEST_FIRST, limit, after)
 
 
-async def api_keys(conn: psycopg.AsyncConnection, *, limit: int = 20, offset: int = 0
-                   ) -> tuple[list[dict[str, Any]], int]:
+async def api_keys(conn: psycopg.AsyncConnection, *, limit: int = 20, after: After | None = None
+                   ) -> tuple[list[dict[str, Any]], int, After | None]:
     sql = """SELECT id, prefix, partner, permissions, stations, created_by, created_at, revoked_at
              FROM business.access_api_keys"""
-    return await _page(conn, sql, {}, "created_at DESC, id DESC", limit, offset)
+    return await keyset_page(conn, sql, {}, KEYS_NEWEST_FIRST, limit, after)
 
 
 async def stations(conn: psycopg.AsyncConnection, codes: frozenset[str] | None) -> list[dict[str, str]]:

@@ -14,7 +14,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from business_services.access.model import mask_phone
+
 GENESIS = bytes(32)
+# keys of before/after that hold personal data, wherever nested: shown masked to a reader without pii:read
+PERSONAL_KEYS = frozenset({"phone", "mobile", "plate", "card_no"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +59,17 @@ class AuditRecord:
     after: Any
     prev_hash: bytes
     hash: bytes
+
+
+def masked(value: Any) -> Any:
+    """A record's before or after with every personal value (``PERSONAL_KEYS``) masked: 138****5678.
+
+    The chain keeps what was true (it is the evidence); who may see it is decided when it is read."""
+    if isinstance(value, dict):
+        return {k: mask_phone(v) if k in PERSONAL_KEYS and isinstance(v, str) else masked(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [masked(v) for v in value]
+    return value
 
 
 def json_value(value: Any) -> Any:

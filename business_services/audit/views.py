@@ -1,16 +1,18 @@
-"""Read queries of the audit chain for the API and exports: search with filters, newest first, scoped by station."""
+"""Read queries of the audit chain for the API and exports: search with filters, newest first, scoped by station,
+personal data in before/after masked unless the reader holds ``pii:read`` (``shown``: the one place)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
 import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from business_services.audit.model import masked
 from business_services.exports.model import Column, Scope
 
 COLUMNS = (Column("seq", "序号", 10), Column("at", "时间", 20), Column("actor", "操作人"), Column("source", "来源"),
@@ -19,12 +21,21 @@ COLUMNS = (Column("seq", "序号", 10), Column("at", "时间", 20), Column("acto
 FIELDS = sql.SQL(", ").join(sql.Identifier(c.key) for c in COLUMNS)
 
 
+def _in_utc(value: datetime) -> datetime:
+    """A time in UTC (API times are UTC: a time without a zone is read as UTC), so that any offset a client
+    sends, even one PostgreSQL refuses (beyond ±15:59), compares correctly."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+Moment = Annotated[datetime, AfterValidator(_in_utc)]
+
+
 class AuditFilter(BaseModel):
     """The audit page's filters; all optional."""
 
     model_config = ConfigDict(extra="forbid")
-    since: datetime | None = Field(None, description="从此时起 (inclusive)")
-    until: datetime | None = Field(None, description="到此时为止 (exclusive)")
+    since: Moment | None = Field(None, description="从此时起 (inclusive)")
+    until: Moment | None = Field(None, description="到此时为止 (exclusive)")
     actor: str | None = Field(None, max_length=100, description="操作人 (exact user name)")
     action: str | None = Field(None, max_length=100, description="操作, e.g. price.change, or a prefix: price.")
     station: str | None = Field(None, max_length=64, description="站点编码")
@@ -60,6 +71,11 @@ def _where(f: AuditFilter, scope: Scope) -> tuple[sql.Composable, list[Any]]:
     return sql.SQL(" AND ").join(parts), params
 
 
+def shown(record: dict[str, Any], pii: bool) -> dict[str, Any]:
+    """The record as this reader may see it: ``pii`` False masks phones, plates and card numbers."""
+    return record if pii else record | {"before": masked(record["before"]), "after": masked(record["after"])}
+
+
 async def count(conn: psycopg.AsyncConnection, f: AuditFilter, scope: Scope) -> int:
     where, params = _where(f, scope)
     cur = await conn.execute(sql.SQL("SELECT count(*) FROM business.audit_log WHERE {}").format(where), params)
@@ -68,7 +84,7 @@ async def count(conn: psycopg.AsyncConnection, f: AuditFilter, scope: Scope) -> 
 
 
 async def page(conn: psycopg.AsyncConnection, f: AuditFilter, scope: Scope, before_seq: int | None,
-               limit: int) -> list[dict[str, Any]]:
+               limit: int, pii: bool) -> list[dict[str, Any]]:
     """Up to ``limit`` records newest first, those older than ``before_seq`` (the cursor) if given."""
     where, params = _where(f, scope)
     if before_seq is not None:
@@ -77,10 +93,11 @@ async def page(conn: psycopg.AsyncConnection, f: AuditFilter, scope: Scope, befo
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(sql.SQL("SELECT {} FROM business.audit_log WHERE {} ORDER BY seq DESC LIMIT %s")
                           .format(FIELDS, where), [*params, limit])
-        return await cur.fetchall()
+        return [shown(r, pii) for r in await cur.fetchall()]
 
 
-async def rows(conn: psycopg.AsyncConnection, f: AuditFilter, scope: Scope) -> AsyncIterator[Mapping[str, Any]]:
+async def rows(conn: psycopg.AsyncConnection, f: AuditFilter, scope: Scope,
+               pii: bool) -> AsyncIterator[Mapping[str, Any]]:
     """Every matching record newest first, streamed (for exports); call inside a transaction."""
     where, params = _where(f, scope)
     async with conn.cursor(name="audit_rows", row_factory=dict_row) as cur:
@@ -88,4 +105,4 @@ async def rows(conn: psycopg.AsyncConnection, f: AuditFilter, scope: Scope) -> A
         await cur.execute(sql.SQL("SELECT {} FROM business.audit_log WHERE {} ORDER BY seq DESC")
                           .format(FIELDS, where), params)
         async for row in cur:
-            yield row
+            yield shown(row, pii)

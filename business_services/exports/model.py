@@ -5,7 +5,8 @@ A list that wants an Excel export declares one ``ExportKind`` in ``business_serv
     ExportKind("audit", "审计记录", "audit:read", AuditFilter, views.COLUMNS, views.count, views.rows)
 
 ``count`` and ``rows`` are the view's own read queries, given the parsed filters and the caller's station
-scope, so an export holds exactly the rows the list page shows.
+scope (``rows`` also whether the caller may read personal data, ``pii:read``), so an export holds exactly the
+rows the list page shows, masked as it shows them.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ class Column:
 
 Scope = frozenset[str] | None     # the caller's stations (None: all)
 Counter = Callable[[psycopg.AsyncConnection, Any, Scope], Awaitable[int]]
-Rows = Callable[[psycopg.AsyncConnection, Any, Scope], AsyncIterator[Mapping[str, Any]]]
+Rows = Callable[[psycopg.AsyncConnection, Any, Scope, bool], AsyncIterator[Mapping[str, Any]]]   # bool: pii:read
 
 
 @dataclass(frozen=True, slots=True)

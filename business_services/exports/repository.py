@@ -14,6 +14,7 @@ from psycopg.types.json import Jsonb
 from business_services.exports.model import Scope
 
 STALE_S = 120   # a running job that has not moved for this long was interrupted (its process ended)
+KEPT = "7 days"  # a finished file (and its job) is deleted this long after it last changed
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,3 +86,9 @@ async def finish(conn: psycopg.AsyncConnection, job_id: uuid.UUID, done: int, co
 async def fail(conn: psycopg.AsyncConnection, job_id: uuid.UUID, error: str) -> None:
     await conn.execute("UPDATE business.export_jobs SET status = 'failed', error = %s, updated = now() WHERE id = %s",
                        (error, job_id))
+
+
+async def forget_old(conn: psycopg.AsyncConnection) -> int:
+    """Delete jobs (their files with them) untouched for ``KEPT``: finished, failed or long interrupted."""
+    cur = await conn.execute("DELETE FROM business.export_jobs WHERE updated < now() - %s::interval", (KEPT,))
+    return cur.rowcount

@@ -38,7 +38,7 @@ def _write(sheet: Worksheet, kind: ExportKind, batch: Sequence[Mapping[str, Any]
 
 
 async def write_export(database_url: str, job_id: uuid.UUID, kind: ExportKind, filters: BaseModel,
-                       scope: Scope) -> None:
+                       scope: Scope, pii: bool) -> None:
     """Write job ``job_id``'s file; record progress every ``BATCH`` rows, then the file or the failure."""
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as status, \
             await psycopg.AsyncConnection.connect(database_url) as reader:
@@ -61,7 +61,7 @@ async def write_export(database_url: str, job_id: uuid.UUID, kind: ExportKind, f
                                          f"what one sheet holds; narrow the filters)")
                     await repository.progress(status, job_id, 0, total)
                     batch: list[Mapping[str, Any]] = []
-                    async for record in kind.rows(reader, filters, scope):
+                    async for record in kind.rows(reader, filters, scope, pii):
                         batch.append(record)
                         if len(batch) == BATCH:
                             await asyncio.to_thread(_write, sheet, kind, batch, done + 1)
@@ -89,8 +89,8 @@ class ExportRunner:
         self.database_url = database_url
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def start(self, job_id: uuid.UUID, kind: ExportKind, filters: BaseModel, scope: Scope) -> None:
-        task = asyncio.create_task(write_export(self.database_url, job_id, kind, filters, scope),
+    def start(self, job_id: uuid.UUID, kind: ExportKind, filters: BaseModel, scope: Scope, pii: bool) -> None:
+        task = asyncio.create_task(write_export(self.database_url, job_id, kind, filters, scope, pii),
                                    name=f"export-{job_id}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

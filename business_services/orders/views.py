@@ -188,8 +188,10 @@ async def count(conn: psycopg.AsyncConnection, f: OrderFilter, scope: Scope) -> 
     return int(found[0]) if found else 0
 
 
-async def rows(conn: psycopg.AsyncConnection, f: OrderFilter, scope: Scope) -> AsyncIterator[Mapping[str, Any]]:
-    """Every matching order newest first, streamed (for exports); call inside a transaction."""
+async def rows(conn: psycopg.AsyncConnection, f: OrderFilter, scope: Scope,
+               pii: bool) -> AsyncIterator[Mapping[str, Any]]:
+    """Every matching order newest first, streamed (for exports); call inside a transaction. (``pii``: an order
+    holds no personal data yet; the member and vehicle columns will be masked by it when they land.)"""
     where, params = _where(f, scope)
     async with conn.cursor(name="order_rows", row_factory=dict_row) as cur:
         cur.itersize = 2000

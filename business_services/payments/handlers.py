@@ -41,9 +41,9 @@ from business_services.payments.model import (
 )
 from business_services.payments.providers import ChargeResult, ChargeState, RefundResult
 from business_services.shifts import views as shifts
+from business_services.stations import views as stations
 from business_services.unit_of_work import UnitOfWork
 from telemetry.contracts.events.payments import Allocation, Method, PaymentCaptured, PaymentRefunded
-from telemetry.contracts.topics import event_topic
 
 SOURCE = "business/payments"
 REFUND_KIND = "payment.refund"
@@ -59,7 +59,6 @@ class SettlePayment:
     payment_no: str
     result: ChargeResult
     cancelled: bool = False          # the POS gave up: a FAILED answer means cancelled, not failed
-    group: str = "demo-co"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +76,6 @@ class SettleRefund:
     refund_no: str
     result: RefundResult
     by: str
-    group: str = "demo-co"
 
 
 async def open_payments(command: TakePayment, uow: UnitOfWork) -> list[str]:
@@ -118,7 +116,7 @@ async def settle_payment(command: SettlePayment, uow: UnitOfWork) -> repository.
             captured_at=row.settled_at or datetime.now(UTC))
         event = captured.envelope(source=SOURCE, event_id=captured.event_id())
         uow.raise_event(event)
-        uow.emit(event_topic(command.group, row.station, PaymentCaptured.TYPE), event)
+        uow.emit(await stations.event_topic_for(uow.conn, row.station, PaymentCaptured.TYPE), event)
     return row
 
 
@@ -219,7 +217,7 @@ async def settle_refund(command: SettleRefund, uow: UnitOfWork) -> bool:
         refunded_by=command.by, refunded_at=refund.settled_at or datetime.now(UTC))
     event = refunded.envelope(source=SOURCE, event_id=refunded.event_id())
     uow.raise_event(event)
-    uow.emit(event_topic(command.group, refund.station, PaymentRefunded.TYPE), event)
+    uow.emit(await stations.event_topic_for(uow.conn, refund.station, PaymentRefunded.TYPE), event)
     return True
 
 

@@ -66,7 +66,6 @@ class TakePayment:
     order_nos: tuple[str, ...]
     tenders: tuple[Tender, ...]
     at: datetime
-    group: str = "demo-co"
 
 
 @dataclass(frozen=True, slots=True)

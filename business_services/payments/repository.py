@@ -10,6 +10,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
+from business_services.pages import After, Sort, keyset_page
 from business_services.payments.model import TakePayment
 from business_services.payments.providers import ChargeResult
 
@@ -101,20 +102,22 @@ async def pending(conn: psycopg.AsyncConnection, station: str | None = None) -> 
     return [(str(s), str(n), str(m)) for s, n, m in await cur.fetchall()]
 
 
+NEWEST_FIRST = Sort("created_at", datetime, descending=True, tiebreak="payment_no", tiebreak_kind=str)
+
+
 async def search(conn: psycopg.AsyncConnection, station: str, shift_no: str | None, method: str | None,
-                 state: str | None, order_no: str | None, offset: int, limit: int) -> tuple[list[PaymentRow], int]:
-    where = """p.station = %(station)s AND (%(shift)s::text IS NULL OR p.shift_no = %(shift)s)
-               AND (%(method)s::text IS NULL OR p.method = %(method)s)
-               AND (%(state)s::text IS NULL OR p.state = %(state)s)
-               AND (%(order)s::text IS NULL OR EXISTS (SELECT 1 FROM business.payment_allocations a
-                    WHERE a.payment_no = p.payment_no AND a.order_no = %(order)s))"""
-    args = {"station": station, "shift": shift_no, "method": method, "state": state, "order": order_no,
-            "offset": offset, "limit": limit}
-    cur = await conn.execute(f"SELECT {_COLUMNS}, count(*) OVER () FROM business.payments p WHERE {where} "  # noqa: S608 - fixed names
-                             "ORDER BY p.created_at DESC, p.payment_no DESC OFFSET %(offset)s LIMIT %(limit)s", args)
-    rows = await cur.fetchall()
-    total = int(rows[0][15]) if rows else 0
-    return [_row(r) for r in rows], total
+                 state: str | None, order_no: str | None, after: After | None,
+                 limit: int) -> tuple[list[PaymentRow], int, After | None]:
+    """The station's payments, newest first (keyset pages)."""
+    query = f"""SELECT {_COLUMNS} AS allocations FROM business.payments p
+                WHERE p.station = %(station)s AND (%(shift)s::text IS NULL OR p.shift_no = %(shift)s)
+                  AND (%(method)s::text IS NULL OR p.method = %(method)s)
+                  AND (%(state)s::text IS NULL OR p.state = %(state)s)
+                  AND (%(order)s::text IS NULL OR EXISTS (SELECT 1 FROM business.payment_allocations a
+                       WHERE a.payment_no = p.payment_no AND a.order_no = %(order)s))"""  # noqa: S608 - fixed names
+    params = {"station": station, "shift": shift_no, "method": method, "state": state, "order": order_no}
+    rows, total, last = await keyset_page(conn, query, params, NEWEST_FIRST, limit, after)
+    return [_row(list(r.values())) for r in rows], total, last
 
 
 async def of_order(conn: psycopg.AsyncConnection, station: str, order_no: str) -> list[tuple[str, int, str]]:

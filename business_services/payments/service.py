@@ -53,7 +53,7 @@ async def take(conn: psycopg.AsyncConnection, bus: MessageBus, providers: Provid
     for payment_no, tender, provider in zip(numbers, command.tenders, found, strict=True):
         result = await _asked(provider.charge(_request(command, payment_no, tender)))   # no transaction open
         async with UnitOfWork(conn, actor) as uow:
-            rows.append(await bus.handle(SettlePayment(payment_no, result, group=command.group), uow))
+            rows.append(await bus.handle(SettlePayment(payment_no, result), uow))
     return [row or await _get(conn, command.station, n) for row, n in zip(rows, numbers, strict=True)]
 
 
@@ -80,7 +80,7 @@ async def _get(conn: psycopg.AsyncConnection, station: str, payment_no: str) -> 
 
 
 async def look(conn: psycopg.AsyncConnection, bus: MessageBus, providers: Providers, station: str,
-               payment_no: str, actor: Actor, group: str = "demo-co") -> repository.PaymentRow:
+               payment_no: str, actor: Actor) -> repository.PaymentRow:
     """The payment, after asking its provider if it is still pending and carrying out its pending refunds."""
     row = await _get(conn, station, payment_no)
     if row.state == "pending":
@@ -88,14 +88,14 @@ async def look(conn: psycopg.AsyncConnection, bus: MessageBus, providers: Provid
         if provider is not None:
             result = await _asked(provider.query(payment_no))
             async with UnitOfWork(conn, actor) as uow:
-                await bus.handle(SettlePayment(payment_no, result, group=group), uow)
+                await bus.handle(SettlePayment(payment_no, result), uow)
     await close_refused(conn, payment_no, datetime.now(UTC))
-    await carry_out_refunds(conn, bus, providers, actor, payment_no, group)
+    await carry_out_refunds(conn, bus, providers, actor, payment_no)
     return await _get(conn, station, payment_no)
 
 
 async def cancel(conn: psycopg.AsyncConnection, bus: MessageBus, providers: Providers, station: str,
-                 payment_no: str, actor: Actor, group: str = "demo-co") -> repository.PaymentRow:
+                 payment_no: str, actor: Actor) -> repository.PaymentRow:
     """The POS gave up waiting: close the provider's order. If the customer paid after all, it is a success."""
     row = await _get(conn, station, payment_no)
     if row.state != "pending":
@@ -105,15 +105,15 @@ async def cancel(conn: psycopg.AsyncConnection, bus: MessageBus, providers: Prov
         raise PaymentRuleError("收款方式未开通，无法撤销 (the method is not set up here; it cannot be cancelled)")
     result = await _asked(provider.cancel(payment_no))
     async with UnitOfWork(conn, actor) as uow:
-        await bus.handle(SettlePayment(payment_no, result, cancelled=True, group=group), uow)
+        await bus.handle(SettlePayment(payment_no, result, cancelled=True), uow)
     return await _get(conn, station, payment_no)
 
 
 async def refund(conn: psycopg.AsyncConnection, bus: MessageBus, providers: Providers, command: RequestRefund,
-                 actor: Actor, group: str = "demo-co") -> repository.RefundRow:
+                 actor: Actor) -> repository.RefundRow:
     async with UnitOfWork(conn, actor) as uow:
         refund_no: str = await bus.handle(command, uow)
-    await carry_out_refunds(conn, bus, providers, actor, command.payment_no, group)
+    await carry_out_refunds(conn, bus, providers, actor, command.payment_no)
     found = await repository.get_refund(conn, refund_no)
     if found is None:
         raise PaymentNotFound(f"没有退款 {refund_no} (no refund {refund_no})")
@@ -121,7 +121,7 @@ async def refund(conn: psycopg.AsyncConnection, bus: MessageBus, providers: Prov
 
 
 async def carry_out_refunds(conn: psycopg.AsyncConnection, bus: MessageBus, providers: Providers, actor: Actor,
-                            payment_no: str | None = None, group: str = "demo-co") -> int:
+                            payment_no: str | None = None) -> int:
     """Hand each pending (approved) refund to its payment's provider and record the answer; how many settled.
     The provider keys a refund on its number, so asking again after a crash refunds once."""
     settled = 0
@@ -136,12 +136,12 @@ async def carry_out_refunds(conn: psycopg.AsyncConnection, bus: MessageBus, prov
         result = await provider.refund(RefundRequest(refund_no, of_payment, Method(payment.method), found.amount_fen,
                                                      payment.amount_fen, found.reason))
         async with UnitOfWork(conn, actor) as uow:
-            settled += bool(await bus.handle(SettleRefund(refund_no, result, actor.name, group), uow))
+            settled += bool(await bus.handle(SettleRefund(refund_no, result, actor.name), uow))
     return settled
 
 
 async def reconcile(conn: psycopg.AsyncConnection, bus: MessageBus, providers: Providers, actor: Actor,
-                    station: str | None = None, group: str = "demo-co") -> int:
+                    station: str | None = None) -> int:
     """Resolve what a crash left half done: each pending payment asked of its provider (and settled if it
     answers), each approved refund carried out. Run at start; returns how many payments settled."""
     settled = 0
@@ -152,8 +152,8 @@ async def reconcile(conn: psycopg.AsyncConnection, bus: MessageBus, providers: P
         result = await _asked(provider.query(payment_no))
         if result.state is not ChargeState.PENDING:
             async with UnitOfWork(conn, actor) as uow:
-                settled += await bus.handle(SettlePayment(payment_no, result, group=group), uow) is not None
-    await carry_out_refunds(conn, bus, providers, actor, None, group)
+                settled += await bus.handle(SettlePayment(payment_no, result), uow) is not None
+    await carry_out_refunds(conn, bus, providers, actor, None)
     return settled
 
 

@@ -15,6 +15,7 @@ import psycopg
 
 from business_services.numbers import STATION_ZONE
 from business_services.orders import views as orders
+from business_services.pages import After, Sort, keyset_page
 from business_services.shifts.model import totalizer_difference
 from business_services.stations import views as stations
 from telemetry.contracts.events.payments import Method
@@ -144,29 +145,25 @@ async def report(conn: psycopg.AsyncConnection, station: str, shift_no: str, now
     return await live_report(conn, found, now)
 
 
+NEWEST_FIRST = Sort("opened_at", datetime, descending=True, tiebreak="shift_no", tiebreak_kind=str)
+
+
 async def history(conn: psycopg.AsyncConnection, station: str, *, day_from: date | None, day_to: date | None,
-                  person: str, offset: int, limit: int) -> tuple[list[dict[str, Any]], int]:
-    """The station's shifts, newest first; days are station-local (opened on that day)."""
-    where: list[str] = ["station = %s"]
-    args: list[object] = [station]
-    if day_from is not None:
-        where.append("opened_at >= %s")
-        args.append(datetime.combine(day_from, time(), STATION_ZONE))
-    if day_to is not None:
-        where.append("opened_at < %s")
-        args.append(datetime.combine(day_to + timedelta(days=1), time(), STATION_ZONE))
-    if person:
-        where.append("(opened_by = %s OR closed_by = %s)")
-        args.extend([person, person])
-    clause = " AND ".join(where)
-    cur = await conn.execute(f"SELECT count(*) FROM business.shifts WHERE {clause}", args)  # noqa: S608
-    (total,) = await cur.fetchone() or (0,)
-    cur = await conn.execute(
-        f"""SELECT shift_no, status, definition, opened_by, opened_at, closed_by, closed_at,
-                   report->'sales_fen', report->'takings_fen', report->'cash'->'over_short_fen'
-            FROM business.shifts WHERE {clause} ORDER BY opened_at DESC, shift_no DESC LIMIT %s OFFSET %s""",  # noqa: S608
-        [*args, limit, offset])
-    items = [{"shift_no": r[0], "status": r[1], "definition": r[2], "person_in_charge": r[3],
-              "opened_at": _iso(r[4]), "closed_by": r[5], "closed_at": _iso(r[6]), "sales_fen": r[7],
-              "takings_fen": r[8], "over_short_fen": r[9]} for r in await cur.fetchall()]
-    return items, int(total)
+                  person: str, after: After | None, limit: int) -> tuple[list[dict[str, Any]], int, After | None]:
+    """The station's shifts, newest first (keyset pages); days are station-local (opened on that day)."""
+    query = """SELECT shift_no, status, definition, opened_by, opened_at, closed_by, closed_at,
+                      report->'sales_fen' AS sales_fen, report->'takings_fen' AS takings_fen,
+                      report->'cash'->'over_short_fen' AS over_short_fen
+               FROM business.shifts WHERE station = %(station)s
+                 AND (%(since)s::timestamptz IS NULL OR opened_at >= %(since)s)
+                 AND (%(until)s::timestamptz IS NULL OR opened_at < %(until)s)
+                 AND (%(person)s = '' OR opened_by = %(person)s OR closed_by = %(person)s)"""
+    params = {"station": station, "person": person,
+              "since": None if day_from is None else datetime.combine(day_from, time(), STATION_ZONE),
+              "until": None if day_to is None else datetime.combine(day_to + timedelta(days=1), time(), STATION_ZONE)}
+    rows, total, last = await keyset_page(conn, query, params, NEWEST_FIRST, limit, after)
+    items = [{"shift_no": r["shift_no"], "status": r["status"], "definition": r["definition"],
+              "person_in_charge": r["opened_by"], "opened_at": _iso(r["opened_at"]), "closed_by": r["closed_by"],
+              "closed_at": _iso(r["closed_at"]), "sales_fen": r["sales_fen"], "takings_fen": r["takings_fen"],
+              "over_short_fen": r["over_short_fen"]} for r in rows]
+    return items, total, last

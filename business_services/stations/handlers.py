@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from business_services.access.model import STATION_USERS_CHANGED
 from business_services.audit.model import AuditEntry
 from business_services.messagebus import Handler
 from business_services.stations import repository, views
@@ -254,7 +255,17 @@ async def record_master_data_applied(event: CloudEvent, uow: UnitOfWork) -> bool
     return await repository.record_edge_version(uow.conn, applied.station, applied.version, event.time)
 
 
-EVENT_HANDLERS: dict[str, list[Handler]] = {MasterDataApplied.TYPE: [record_master_data_applied]}
+async def station_users_changed(event: CloudEvent, uow: UnitOfWork) -> None:
+    """Users of these stations' lists changed at head office (access): raise each list's version and send it,
+    in the same unit of work as the change. A station this server does not hold as master data is skipped."""
+    for code in event.data["stations"]:
+        if await repository.station(uow.conn, code, lock=True) is not None:
+            await repository.bump_version(uow.conn, code)
+            await emit_list(uow, code)
+
+
+EVENT_HANDLERS: dict[str, list[Handler]] = {MasterDataApplied.TYPE: [record_master_data_applied],
+                                            STATION_USERS_CHANGED: [station_users_changed]}
 COMMAND_HANDLERS: dict[type, Handler] = {
     CreateStation: create_station, ImportStation: import_station, EditStation: edit_station, PutDevice: put_device,
     PutTank: put_tank, RemoveTank: remove_tank, PutNozzle: put_nozzle, PutShift: put_shift,

@@ -8,14 +8,16 @@ from typing import Any
 
 import psycopg
 
+from business_services.pages import After, Sort, keyset_page
 from business_services.stations import repository
 from business_services.stations.model import DEFAULT_GROUP, GRADES, fuelling_point_counts
 from business_services.stations.users import station_users
 from telemetry.contracts.master_data import MasterData
 from telemetry.contracts.topics import event_topic
 
-SORTS = {"code": "code", "-code": "code DESC", "name": "name, code", "region": "region, code",
-         "-version": "version DESC, code"}
+SORTS = {name: Sort(column, kind, name.startswith("-"), tiebreak="code", tiebreak_kind=str)   # ?sort= of the list
+         for name, column, kind in (("code", "code", str), ("-code", "code", str), ("name", "name", str),
+                                    ("region", "region", str), ("-version", "version", int))}
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,33 +36,23 @@ class StationRow:
 class Page:
     items: list[StationRow]
     total: int
-    next_cursor: str | None
+    last: After | None      # the last row's key when more may follow (control_api/pagination.py: the cursor)
 
 
 async def list_stations(conn: psycopg.AsyncConnection, scope: frozenset[str] | None, *, q: str = "",
-                        region: str = "", sort: str = "code", cursor: int = 0, limit: int = 50) -> Page:
-    """Stations in ``scope`` (None: all) matching ``q`` (code or name) and ``region``; ``cursor`` is an offset."""
-    where: list[str] = ["true"]
-    params: list[object] = []
-    if scope is not None:
-        where.append("code = ANY(%s)")
-        params.append(sorted(scope))
-    if q:
-        where.append("(code ILIKE %s OR name ILIKE %s)")
-        like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        params += [like, like]
-    if region:
-        where.append("region = %s")
-        params.append(region)
-    clause = " AND ".join(where)
-    cur = await conn.execute(f"SELECT count(*) FROM business.stations WHERE {clause}", params)  # noqa: S608 - fixed text
-    total = (await cur.fetchone() or (0,))[0]
-    query = ("SELECT code, name, region, address, responsible, version, edge_version, edge_version_at "  # noqa: S608
-             f"FROM business.stations WHERE {clause} ORDER BY {SORTS[sort]} LIMIT %s OFFSET %s")   # fixed text only
-    cur = await conn.execute(query, [*params, limit, cursor])
-    items = [StationRow(*row) for row in await cur.fetchall()]
-    more = cursor + len(items) < total
-    return Page(items, total, str(cursor + len(items)) if more else None)
+                        region: str = "", sort: Sort = SORTS["code"], after: After | None = None,
+                        limit: int = 50) -> Page:
+    """Stations in ``scope`` (None: all) matching ``q`` (code or name) and ``region``; a keyset page
+    (``business_services/pages.py``) after ``after``."""
+    like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    query = """SELECT code, name, region, address, responsible, version, edge_version, edge_version_at
+               FROM business.stations
+               WHERE (%(scope)s::text[] IS NULL OR code = ANY(%(scope)s))
+                 AND (%(q)s = '' OR code ILIKE %(like)s OR name ILIKE %(like)s)
+                 AND (%(region)s = '' OR region = %(region)s)"""
+    params = {"scope": None if scope is None else sorted(scope), "q": q, "like": like, "region": region}
+    rows, total, last = await keyset_page(conn, query, params, sort, limit, after)
+    return Page([StationRow(**row) for row in rows], total, last)
 
 
 async def station_detail(conn: psycopg.AsyncConnection, code: str) -> dict[str, Any] | None:

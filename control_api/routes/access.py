@@ -8,7 +8,7 @@ phones are masked unless the caller holds ``pii:read``.
 from __future__ import annotations
 
 from datetime import UTC
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from pydantic import BaseModel, Field, StringConstraints
@@ -16,11 +16,13 @@ from pydantic import BaseModel, Field, StringConstraints
 from business_services.access import handlers, views
 from business_services.access.model import PERMISSIONS, ROLES, mask_phone, permissions_of
 from business_services.audit.model import Actor
+from business_services.messagebus import MessageBus
 from business_services.unit_of_work import UnitOfWork
-from control_api.deps import Db
+from control_api.deps import Db, RowId
 from control_api.menus import menus_for
-from control_api.pagination import Cursor, Limit, offset_of, page
+from control_api.pagination import Cursor, Limit, after, page
 from control_api.security import LOGGED_IN, Principal, TokenIssuer, require
+from forecourt.roles import policy
 
 router = APIRouter(prefix="/api/v1", tags=["access"])
 
@@ -68,7 +70,7 @@ async def log_in(request: Request, db: Db, username: Annotated[str, Form(max_len
 
 
 @router.get("/me")
-async def me(who: Caller, db: Db) -> dict[str, Any]:
+async def me(who: Caller, db: Db, request: Request) -> dict[str, Any]:
     async with db.connection() as conn:
         stations = await views.stations(conn, who.stations)
     display_name = who.username
@@ -79,7 +81,7 @@ async def me(who: Caller, db: Db) -> dict[str, Any]:
             display_name = row[0] if row else who.username
     return {"user": {"id": who.user_id, "username": who.username, "display_name": display_name},
             "roles": sorted(who.roles), "permissions": sorted(who.permissions), "stations": stations,
-            "menus": menus_for(who.permissions)}
+            "menus": menus_for(who.permissions, request.app.state.role)}
 
 
 class PasswordChange(BaseModel):
@@ -88,11 +90,21 @@ class PasswordChange(BaseModel):
 
 
 @router.post("/me/password", status_code=204)
-async def change_my_password(body: PasswordChange, who: Caller, db: Db) -> None:
+async def change_my_password(body: PasswordChange, who: Caller, db: Db, request: Request) -> None:
     if who.user_id is None:
         raise HTTPException(403, "此凭证没有密码可改 (this credential has no password to change)")
     async with db.connection() as conn, UnitOfWork(conn, who.actor) as uow:
         await handlers.change_password(handlers.ChangePassword(who.user_id, body.old_password, body.new_password), uow)
+        await _follow_up(request, uow)
+
+
+async def _follow_up(request: Request, uow: UnitOfWork) -> None:
+    """Hand what the access handler raised to the other contexts, in its unit of work: at head office the
+    stations context sends the lists whose users changed; a station server's list is a copy, so nothing."""
+    if policy(request.app.state.role).owns_master_data:
+        await cast(MessageBus, request.app.state.bus).handle_raised(uow)
+    else:
+        uow.take_raised()
 
 
 def _user_public(row: dict[str, Any], who: Principal) -> dict[str, Any]:
@@ -109,11 +121,11 @@ async def list_users(who: UserReader, db: Db, q: Annotated[str, Query(max_length
                      status: Annotated[str, Query(pattern="^(|active|disabled|locked)$")] = "",
                      sort: Annotated[str, Query(pattern="^-?(username|display_name|created_at)$")] = "username",
                      cursor: Cursor = "", limit: Limit = 20) -> dict[str, Any]:
-    offset = offset_of(cursor)
+    order = views.user_sort(sort)
     async with db.connection() as conn:
-        rows, total = await views.users(conn, q=q, role=role, station=station, status=status, sort=sort,
-                                        scope=who.stations, limit=limit, offset=offset)
-    return page([_user_public(r, who) for r in rows], total, offset, limit)
+        rows, total, last = await views.users(conn, q=q, role=role, station=station, status=status, sort=order,
+                                              scope=who.stations, limit=limit, after=after(cursor, order))
+    return page([_user_public(r, who) for r in rows], total, order, last)
 
 
 class UserBody(BaseModel):
@@ -132,38 +144,43 @@ class NewUser(UserBody):
 async def _in_scope(db: Db, who: Principal, user_id: int) -> None:
     """404 for a user the caller cannot see (sharing no station), as for one that does not exist."""
     async with db.connection() as conn:
-        rows, _ = await views.users(conn, scope=who.stations, limit=1, offset=0, user_id=user_id)
+        rows, _, _ = await views.users(conn, scope=who.stations, limit=1, user_id=user_id)
     if not rows:
         raise HTTPException(404, f"用户 {user_id} 不存在 (no such user)")
 
 
 @router.post("/users", status_code=201)
-async def create_user(body: NewUser, who: UserWriter, db: Db) -> dict[str, int]:
+async def create_user(body: NewUser, who: UserWriter, db: Db, request: Request) -> dict[str, int]:
     change = handlers.UserChange(body.display_name, body.roles, body.units, who.stations, body.phone, body.disabled,
                                  body.username, body.password)
     async with db.connection() as conn, UnitOfWork(conn, who.actor) as uow:
-        return {"id": await handlers.create_user(change, uow)}
+        user_id = await handlers.create_user(change, uow)
+        await _follow_up(request, uow)
+    return {"id": user_id}
 
 
 @router.patch("/users/{user_id}", status_code=204)
-async def edit_user(user_id: int, body: UserBody, who: UserWriter, db: Db) -> None:
+async def edit_user(user_id: RowId, body: UserBody, who: UserWriter, db: Db, request: Request) -> None:
     await _in_scope(db, who, user_id)
     change = handlers.UserChange(body.display_name, body.roles, body.units, who.stations, body.phone, body.disabled,
                                  user_id=user_id)
     async with db.connection() as conn, UnitOfWork(conn, who.actor) as uow:
         await handlers.update_user(change, uow)
+        await _follow_up(request, uow)
 
 
 @router.post("/users/{user_id}/password-reset")
-async def reset_password(user_id: int, who: UserWriter, db: Db) -> dict[str, str]:
+async def reset_password(user_id: RowId, who: UserWriter, db: Db, request: Request) -> dict[str, str]:
     """A new password, shown once: the administrator hands it over; the user changes it."""
     await _in_scope(db, who, user_id)
     async with db.connection() as conn, UnitOfWork(conn, who.actor) as uow:
-        return {"password": await handlers.reset_password(user_id, uow)}
+        password = await handlers.reset_password(user_id, uow)
+        await _follow_up(request, uow)
+    return {"password": password}
 
 
 @router.post("/users/{user_id}/unlock", status_code=204)
-async def unlock(user_id: int, who: UserWriter, db: Db) -> None:
+async def unlock(user_id: RowId, who: UserWriter, db: Db) -> None:
     await _in_scope(db, who, user_id)
     async with db.connection() as conn, UnitOfWork(conn, who.actor) as uow:
         await handlers.unlock(user_id, uow)
@@ -202,14 +219,14 @@ async def create_api_key(body: NewApiKey, who: Annotated[Principal, Depends(requ
 @router.get("/api-keys")
 async def list_api_keys(who: Annotated[Principal, Depends(require("apikey:read"))], db: Db, cursor: Cursor = "",
                         limit: Limit = 20) -> dict[str, Any]:
-    offset = offset_of(cursor)
+    start = after(cursor, views.KEYS_NEWEST_FIRST)
     async with db.connection() as conn:
-        rows, total = await views.api_keys(conn, limit=limit, offset=offset)
-    return page(rows, total, offset, limit)
+        rows, total, last = await views.api_keys(conn, limit=limit, after=start)
+    return page(rows, total, views.KEYS_NEWEST_FIRST, last)
 
 
 @router.delete("/api-keys/{key_id}", status_code=204)
-async def revoke_api_key(key_id: int, who: Annotated[Principal, Depends(require("apikey:write"))], db: Db) -> None:
+async def revoke_api_key(key_id: RowId, who: Annotated[Principal, Depends(require("apikey:write"))], db: Db) -> None:
     try:
         async with db.connection() as conn, UnitOfWork(conn, who.actor) as uow:
             await handlers.revoke_api_key(key_id, uow)
@@ -222,8 +239,8 @@ async def login_log(who: Annotated[Principal, Depends(require("loginlog:read"))]
                     username: Annotated[str, Query(max_length=64, pattern=NO_NUL)] = "",
                     result: Annotated[str, Query(pattern="^(|ok|wrong_password|unknown_user|locked|disabled)$")] = "",
                     cursor: Cursor = "", limit: Limit = 20) -> dict[str, Any]:
-    offset = offset_of(cursor)
+    start = after(cursor, views.LOGINS_NEWEST_FIRST)
     async with db.connection() as conn:
-        rows, total = await views.login_log(conn, username=username, result=result, scope=who.stations, limit=limit,
-                                            offset=offset)
-    return page(rows, total, offset, limit)
+        rows, total, last = await views.login_log(conn, username=username, result=result, scope=who.stations,
+                                                  limit=limit, after=start)
+    return page(rows, total, views.LOGINS_NEWEST_FIRST, last)

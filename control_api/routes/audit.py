@@ -37,7 +37,7 @@ class AuditPage(BaseModel):
     total: int
 
 
-def audit_filter(since: datetime | None = None, until: datetime | None = None,
+def audit_filter(since: views.Moment | None = None, until: views.Moment | None = None,
                  actor: Annotated[str | None, Query(max_length=100)] = None,
                  action: Annotated[str | None, Query(max_length=100, description="exact, or a prefix ending in '.'")]
                  = None,
@@ -56,6 +56,6 @@ async def search(who: Reader, db: Db, f: Annotated[views.AuditFilter, Depends(au
         who.check_station(f.station)
     async with db.connection() as conn:
         total = await views.count(conn, f, who.stations)
-        rows = await views.page(conn, f, who.stations, cursor, limit)
+        rows = await views.page(conn, f, who.stations, cursor, limit, who.may("pii:read"))
     next_cursor = str(rows[-1]["seq"]) if len(rows) == limit else None
     return AuditPage(items=[AuditPublic.model_validate(r) for r in rows], next_cursor=next_cursor, total=total)

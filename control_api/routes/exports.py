@@ -78,7 +78,7 @@ async def start(body: ExportCreate, who: Exporter, db: Db, request: Request) -> 
                                        {"kind": kind.name, "filters": filters.model_dump(mode="json",
                                                                                          exclude_none=True)}))
     if new:
-        cast(ExportRunner, request.app.state.exports).start(job_id, kind, filters, who.stations)
+        cast(ExportRunner, request.app.state.exports).start(job_id, kind, filters, who.stations, who.may("pii:read"))
     return ExportStarted(id=job_id)
 
 

@@ -211,7 +211,7 @@ async def orders_pdf(station: Station, request: Request, db: Db, who: Reader) ->
                                 f"共 {total} 条，PDF 最多 {views.EXPORT_LIMIT} 条，请缩小筛选范围或导出 Excel "
                                 f"({total} orders; a PDF holds at most {views.EXPORT_LIMIT}: narrow the filters "
                                 "or export to Excel)")
-        rows = [row async for row in views.rows(conn, filters, who.stations)]
+        rows = [row async for row in views.rows(conn, filters, who.stations, who.may("pii:read"))]
     content = await asyncio.to_thread(order_list_pdf, station, rows)
     return Response(content, media_type="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="orders-{station}.pdf"'})

@@ -32,7 +32,7 @@ from business_services.payments.registry import Providers
 from control_api.database import DatabaseUnavailable
 from control_api.deps import Db, Station
 from control_api.idempotency import IdempotencyKey, once
-from control_api.pagination import Cursor, Limit, offset_of, page
+from control_api.pagination import Cursor, Limit, after, page
 from control_api.security import Principal, require
 from telemetry.contracts.events.payments import Method
 
@@ -75,8 +75,7 @@ async def reconcile_at_start(app: FastAPI, within_s: float = 10.0) -> None:
     providers = getattr(app.state, "payment_providers", None) or Providers()
     try:
         async with app.state.database.connection() as conn:
-            settled = await asyncio.wait_for(service.reconcile(conn, app.state.bus, providers, STARTUP,
-                                                               group=app.state.group), within_s)
+            settled = await asyncio.wait_for(service.reconcile(conn, app.state.bus, providers, STARTUP), within_s)
         log.info("payments reconciled at start: %d settled", settled)
     except (TimeoutError, DatabaseUnavailable, psycopg.OperationalError) as exc:
         log.warning("payments not reconciled at start (done on the next look at each): %s", exc)
@@ -202,7 +201,7 @@ async def take_payment(station: Station, body: PaymentBody, who: Taker, db: Db, 
     bus, providers = _bus(request), providers_of(request)
     command = TakePayment(station, body.terminal, who.username, tuple(body.order_nos),
                           tuple(Tender(t.method, t.amount_fen, t.auth_code, t.reference, t.note) for t in body.tenders),
-                          datetime.now(UTC), request.app.state.group)
+                          datetime.now(UTC))
 
     async def work() -> TakenOut:
         with _answered():
@@ -220,11 +219,10 @@ async def list_payments(station: Station, who: Reader, db: Db,
                         state: Annotated[str | None, Query(pattern="^(pending|succeeded|failed|cancelled)$")] = None,
                         order_no: Annotated[str | None, Query(pattern=DOC_NO)] = None,
                         cursor: Cursor = "", limit: Limit = 50) -> dict[str, Any]:
-    offset = offset_of(cursor)
     async with db.connection() as conn:
-        rows, total = await repository.search(conn, station, shift_no, method.value if method else None, state,
-                                              order_no, offset, limit)
-    return page([PaymentOut.of(r).model_dump(mode="json") for r in rows], total, offset, limit)
+        rows, total, last = await repository.search(conn, station, shift_no, method.value if method else None, state,
+                                                    order_no, after(cursor, repository.NEWEST_FIRST), limit)
+    return page([PaymentOut.of(r).model_dump(mode="json") for r in rows], total, repository.NEWEST_FIRST, last)
 
 
 @router.get("/payments/{payment_no}", response_model=PaymentDetail)
@@ -237,7 +235,7 @@ async def payment(station: Station, payment_no: PaymentNo, who: Reader, db: Db, 
                 row = await _found(await repository.get(conn, station, payment_no), payment_no)
             else:
                 row = await service.look(conn, request.app.state.bus, providers_of(request), station, payment_no,
-                                         who.actor, request.app.state.group)
+                                         who.actor)
             refunds = await repository.refunds_of(conn, payment_no)
     return PaymentDetail(**PaymentOut.of(row).model_dump(), refunds=[RefundOut.of(r) for r in refunds])
 
@@ -254,8 +252,7 @@ async def cancel_payment(station: Station, payment_no: PaymentNo, who: Taker, db
     bus = _bus(request)
     with _answered():
         async with db.connection() as conn:
-            row = await service.cancel(conn, bus, providers_of(request), station, payment_no, who.actor,
-                                       request.app.state.group)
+            row = await service.cancel(conn, bus, providers_of(request), station, payment_no, who.actor)
     return PaymentOut.of(row)
 
 
@@ -270,7 +267,7 @@ async def refund_payment(station: Station, payment_no: PaymentNo, body: RefundBo
     async def work() -> RefundOut:
         with _answered():
             async with db.connection() as conn:
-                r = await service.refund(conn, bus, providers, command, who.actor, request.app.state.group)
+                r = await service.refund(conn, bus, providers, command, who.actor)
         return RefundOut.of(r)
 
     return await once(request, db, who, key, work)

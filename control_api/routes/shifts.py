@@ -33,7 +33,7 @@ from business_services.shifts.report_files import report_html, report_pdf, repor
 from business_services.unit_of_work import UnitOfWork
 from control_api.deps import Db, Station
 from control_api.idempotency import IdempotencyKey, once
-from control_api.pagination import Cursor, Limit, offset_of, page
+from control_api.pagination import Cursor, Limit, after, page
 from control_api.security import Principal, require
 
 router = APIRouter(prefix="/api/v1/stations/{station}/shifts", tags=["shifts"])
@@ -176,11 +176,10 @@ async def history(station: Station, db: Db, who: Reader, cursor: Cursor = "", li
                   person: Annotated[str, Query(max_length=64, description="负责人或交班人 (username)")] = "",
                   ) -> dict[str, Any]:
     """The station's shifts, newest first."""
-    offset = offset_of(cursor)
     async with db.connection() as conn:
-        items, total = await views.history(conn, station, day_from=day_from, day_to=day_to, person=person,
-                                           offset=offset, limit=limit)
-    return page(items, total, offset, limit)
+        items, total, last = await views.history(conn, station, day_from=day_from, day_to=day_to, person=person,
+                                                 after=after(cursor, views.NEWEST_FIRST), limit=limit)
+    return page(items, total, views.NEWEST_FIRST, last)
 
 
 async def _report(db: Db, station: str, shift_no: str) -> dict[str, Any]:

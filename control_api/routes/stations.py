@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, Field, ValidationError
 
 from business_services.access.model import mask_phone
 from business_services.stations import handlers, views
@@ -34,6 +34,7 @@ from business_services.stations.model import (
 from business_services.unit_of_work import UnitOfWork
 from control_api.deps import Db, Station
 from control_api.deps import Device as DeviceCode
+from control_api.pagination import Cursor, after, page
 from control_api.security import Principal, require
 from edge_nodes.devices.base import DEVICE_KINDS
 from edge_nodes.station import parse_station
@@ -98,10 +99,19 @@ class TankBody(BaseModel):
     capacity_l: Annotated[float, Field(gt=0)]
 
 
+def _local(value: time) -> time:
+    if value.tzinfo is not None:
+        raise ValueError("班次时间是站点当地时间，不带时区 (a shift time is the station's local time, without a zone)")
+    return value
+
+
+LocalTime = Annotated[time, AfterValidator(_local)]
+
+
 class ShiftBody(BaseModel):
     name: Annotated[str, Field(min_length=1, max_length=32)]
-    starts: time
-    ends: time
+    starts: LocalTime
+    ends: LocalTime
 
 
 class ScheduleBody(BaseModel):
@@ -141,13 +151,13 @@ async def _run(request: Request, db: Any, who: Principal, command: Any) -> Chang
 async def list_stations(db: Db, who: Reader, q: Annotated[str, Query(max_length=64)] = "",
                         region: Annotated[str, Query(max_length=64)] = "",
                         sort: Annotated[str, Query(pattern="^(code|-code|name|region|-version)$")] = "code",
-                        cursor: Annotated[str, Query(pattern=r"^\d{1,9}$")] = "0",
-                        limit: Annotated[int, Query(ge=1, le=200)] = 50) -> dict[str, Any]:
+                        cursor: Cursor = "", limit: Annotated[int, Query(ge=1, le=200)] = 50) -> dict[str, Any]:
     """Stations in the caller's scope; ``edge_version`` is the list version the station reported holding."""
+    order = views.SORTS[sort]
     async with db.connection() as conn:
-        page = await views.list_stations(conn, who.stations, q=q, region=region, sort=sort, cursor=int(cursor),
-                                         limit=limit)
-    return {"items": [asdict(r) for r in page.items], "next_cursor": page.next_cursor, "total": page.total}
+        found = await views.list_stations(conn, who.stations, q=q, region=region, sort=order,
+                                          after=after(cursor, order), limit=limit)
+    return page([asdict(r) for r in found.items], found.total, order, found.last)
 
 
 @router.get("/{station}")

@@ -16,14 +16,13 @@ export class ApiError extends Error {
 let onUnauthorized = () => {}
 export function whenUnauthorized(handler) { onUnauthorized = handler }
 
-export async function api(path, { method = 'GET', query, json, form, headers: extra } = {}) {
+export async function api(path, { method = 'GET', query, json, form, headers: extra = {} } = {}) {
   const url = new URL(path, window.location.origin)
   for (const [key, value] of Object.entries(query || {})) {
     if (value !== undefined && value !== null && value !== '') url.searchParams.set(key, value)
   }
-  const headers = { Accept: 'application/json' }
+  const headers = { Accept: 'application/json', ...extra }
   if (session.token) headers.Authorization = `Bearer ${session.token}`
-  Object.assign(headers, extra)   // e.g. Idempotency-Key
   let body
   if (json !== undefined) { headers['Content-Type'] = 'application/json'; body = JSON.stringify(json) }
   if (form !== undefined) body = new URLSearchParams(form)
@@ -68,4 +67,31 @@ export async function download(path, fallbackName) {
   link.remove()
   setTimeout(() => URL.revokeObjectURL(link.href), 60_000)
   return name
+}
+
+// Idempotency-Keys (docs/api.md). From getRandomValues, which (unlike randomUUID) also works on a station
+// server reached over plain http.
+export function newKey() {
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('')
+}
+
+// One key per request body within one action (a dialog): the same body sent again (a retry after a lost
+// answer) reuses its key, so the server answers as the first time; a changed body is a new request.
+export function idempotent() {
+  let last = { body: null, key: '' }
+  return (json) => {
+    const body = JSON.stringify(json)
+    if (body !== last.body) last = { body, key: newKey() }
+    return { 'Idempotency-Key': last.key }
+  }
+}
+
+// A page the API answers (e.g. a printable report) opened in a new tab: fetched with the bearer token.
+export async function openPage(path) {
+  const tab = window.open('', '_blank')
+  const headers = session.token ? { Authorization: `Bearer ${session.token}` } : {}
+  const response = await fetch(new URL(path, window.location.origin), { headers })
+  if (!response.ok) { tab?.close(); throw new ApiError(response.status, await response.json().catch(() => null)) }
+  const html = await response.text()
+  if (tab) tab.location.href = URL.createObjectURL(new Blob([html], { type: 'text/html;charset=utf-8' }))
 }

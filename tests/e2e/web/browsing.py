@@ -58,6 +58,10 @@ class Page:
     def texts(self, css: str) -> list[str]:
         return [e.text.strip() for e in self.all(css)]
 
+    def texts_become(self, css: str, expected: list[str]) -> None:
+        """Wait until the shown elements' texts are exactly ``expected`` (a page may still be rendering)."""
+        self.until(lambda: self.texts(css) == expected, f"{css} shows {expected!r} (it shows {self.texts(css)})")
+
     def text_becomes(self, css: str, expected: str) -> None:
         self.until(lambda: expected in self.texts(css), f"{css} shows {expected!r} (it shows {self.texts(css)})")
 

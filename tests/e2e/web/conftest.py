@@ -3,12 +3,18 @@
 - ``web_dist``: runs ``scripts/web.sh`` once per session (quick when nothing changed).
 - ``site``: ``contract_app.build_contract_app`` under uvicorn on 127.0.0.1, a fresh one per test.
 - ``real_site``: the real control API (``create_app``) on a fresh test database holding the demo company
-  (``seed_demo_company``: one user per role), under uvicorn on 127.0.0.1; ``logins`` has each password.
-- ``station_site``: the real control API as a station server (``Role.STATION``) on the station's own database,
-  holding the master-data list head office sent for demo-01 (and its users); ``logins`` has each password.
-- ``browser`` (and ``second_browser``, e.g. a second POS terminal): Debian's ``chromium`` through its
-  ``chromedriver`` (Selenium's own driver download off), headless, every host but 127.0.0.1 unresolvable
-  so a CDN link fails the test. Missing Chromium is a failure that says to run ``scripts/browser.sh``, never a skip.
+  (``seed_demo_company``: one user per role), under uvicorn on 127.0.0.1; ``logins`` has each password. The
+  company is seeded once per session into a template database (each password is an argon2 hash: ≈ 2 s a
+  seeding); each test's database is a copy of it.
+- ``station_site``: the same with ``create_app(..., role=Role.STATION)`` (a station server's back office).
+- ``pos_site``: a station server as the POS sees it: ``create_app(..., role=Role.STATION)`` on the station's own
+  database holding the master-data list head office sent for demo-01 (nozzles, users).
+- ``second_browser``: a Chromium of its own beside ``browser`` (a second POS terminal: its own storage).
+- ``browser``: Debian's ``chromium`` through its ``chromedriver`` (Selenium's own driver download
+  off), headless, every host but 127.0.0.1 unresolvable so a CDN link fails the test. Missing
+  Chromium is a failure that says to run ``scripts/browser.sh``, never a skip. One Chromium serves the
+  session; each test gets a fresh tab (its own sessionStorage, where the token lives), no cookies and
+  the default download behaviour.
 
 Screenshots go to ``$FORECOURT_SCREENSHOTS`` when set, else to the test's tmp_path.
 """
@@ -23,9 +29,11 @@ import socket
 import subprocess
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
@@ -103,16 +111,59 @@ async def _seed(database_url: str) -> dict[str, DemoLogin]:
         return {login.username: login for login in await seed_demo_company(conn)}
 
 
+def _with_database(url: str, name: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+
+
+@contextlib.contextmanager
+def _database_from(postgres_server: str, template: str, prefix: str) -> Iterator[str]:
+    """A new database copied from ``template``: its name; dropped after."""
+    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(postgres_server, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')  # type: ignore[arg-type]
+    try:
+        yield name
+    finally:
+        with psycopg.connect(postgres_server, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def demo_company(postgres_server: str, template_database: str) -> Iterator[tuple[str, dict[str, DemoLogin]]]:
+    """A migrated database holding the demo company, seeded once: its name (a template) and the logins."""
+    with _database_from(postgres_server, template_database, "fc_webtmpl") as name:
+        logins = asyncio.run(_seed(_with_database(postgres_server, name)))
+        yield name, logins
+
+
+@contextlib.contextmanager
+def _site(postgres_server: str, demo_company: tuple[str, dict[str, DemoLogin]], role: Role) -> Iterator[RealSite]:
+    """The real app in ``role`` on its own copy of the demo company, under uvicorn."""
+    template, logins = demo_company
+    with _database_from(postgres_server, template, "fc_web") as name:
+        database_url = _with_database(postgres_server, name)
+        app = create_app(database_url, tokens=TokenIssuer("web-test-secret-" + "x" * 32), role=role)
+        with _served(app, "on") as url:
+            yield RealSite(url, app, database_url, logins)
+
+
 @pytest.fixture
-def real_site(web_dist: Path, database_url: str) -> Iterator[RealSite]:
-    logins = asyncio.run(_seed(database_url))
-    app = create_app(database_url, tokens=TokenIssuer("web-test-secret-" + "x" * 32))
-    with _served(app, "on") as url:
-        yield RealSite(url, app, database_url, logins)
+def real_site(web_dist: Path, postgres_server: str, demo_company: tuple[str, dict[str, DemoLogin]]) \
+        -> Iterator[RealSite]:
+    with _site(postgres_server, demo_company, Role.HEAD_OFFICE) as site:
+        yield site
+
+
+@pytest.fixture
+def station_site(web_dist: Path, postgres_server: str, demo_company: tuple[str, dict[str, DemoLogin]]) \
+        -> Iterator[RealSite]:
+    """A station server's back office (the station role), with the demo company's users."""
+    with _site(postgres_server, demo_company, Role.STATION) as site:
+        yield site
 
 
 @dataclass
-class StationSite(Site):
+class PosSite(Site):
     """The station server (``Role.STATION``) on its own database, holding demo-01's master-data list."""
     database_url: str
     logins: dict[str, DemoLogin]
@@ -132,28 +183,30 @@ async def _station_list(database_url: str, station_database_url: str) -> dict[st
 
 
 @pytest.fixture
-def station_site(web_dist: Path, database_url: str, station_database_url: str) -> Iterator[StationSite]:
+def pos_site(web_dist: Path, database_url: str, station_database_url: str) -> Iterator[PosSite]:
     logins = asyncio.run(_station_list(database_url, station_database_url))
     app = create_app(station_database_url, tokens=TokenIssuer("web-test-secret-" + "x" * 32), role=Role.STATION)
     with _served(app, "on") as url:
-        yield StationSite(url, app, station_database_url, logins, "demo-01")
+        yield PosSite(url, app, station_database_url, logins, "demo-01")
 
 
-@pytest.fixture
-def browser() -> Iterator[webdriver.Chrome]:
-    with _chromium() as chrome:
-        yield chrome
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[webdriver.Chrome]:
+    chrome = _launch_chromium()
+    yield chrome
+    chrome.quit()
 
 
 @pytest.fixture
 def second_browser() -> Iterator[webdriver.Chrome]:
-    """Another Chromium beside ``browser`` (e.g. a second POS terminal)."""
-    with _chromium() as chrome:
+    chrome = _launch_chromium()
+    try:
         yield chrome
+    finally:
+        chrome.quit()
 
 
-@contextlib.contextmanager
-def _chromium() -> Iterator[webdriver.Chrome]:
+def _launch_chromium() -> webdriver.Chrome:
     chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
     if not (chromium and driver):
         pytest.fail("Chromium or chromedriver is missing: run scripts/browser.sh (as root), then the tests again")
@@ -166,10 +219,22 @@ def _chromium() -> Iterator[webdriver.Chrome]:
         options.add_argument(argument)
     chrome = webdriver.Chrome(service=Service(executable_path=driver), options=options)
     chrome.implicitly_wait(0)
-    try:
-        yield chrome
-    finally:
-        chrome.quit()
+    return chrome
+
+
+@pytest.fixture
+def browser(chromium: webdriver.Chrome) -> webdriver.Chrome:
+    """The session's Chromium, as new: one fresh tab, no cookies, downloads as by default."""
+    old = chromium.window_handles
+    chromium.switch_to.new_window("tab")
+    fresh = chromium.current_window_handle
+    for handle in old:
+        chromium.switch_to.window(handle)
+        chromium.close()
+    chromium.switch_to.window(fresh)
+    chromium.execute_cdp_cmd("Network.clearBrowserCookies", {})
+    chromium.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "default"})
+    return chromium
 
 
 @pytest.fixture

@@ -30,13 +30,13 @@ from telemetry.contracts.events.payments import Method
 from telemetry.contracts.sparkplug import DataType, Metric, Payload, encode
 from telemetry.contracts.topics import MessageType, event_topic
 from tests.e2e.web.browsing import Page
-from tests.e2e.web.conftest import StationSite
+from tests.e2e.web.conftest import PosSite
 from tests.support.events import FUELLING, envelope, fuelling
 
 pytestmark = pytest.mark.e2e
 
 
-def deliver(site: StationSite, broker: BrokerAddress, number: int, **data: object) -> str:
+def deliver(site: PosSite, broker: BrokerAddress, number: int, **data: object) -> str:
     """A ``fuelling.completed`` handled by the station's consumer (as MQTT would hand it over); the order's number."""
     async def run() -> str:
         consumer = EventConsumer(site.database_url, broker, bus=build_bus(policy(Role.STATION).contexts))
@@ -51,7 +51,7 @@ def deliver(site: StationSite, broker: BrokerAddress, number: int, **data: objec
     return asyncio.run(run())
 
 
-def lock_holder(site: StationSite, order_no: str) -> str | None:
+def lock_holder(site: PosSite, order_no: str) -> str | None:
     with psycopg.connect(site.database_url) as conn:
         row = conn.execute("SELECT locked_by FROM business.orders WHERE order_no = %s", (order_no,)).fetchone()
         return None if row is None else row[0]
@@ -61,7 +61,7 @@ def press(page: Page, *keys: str) -> None:
     ActionChains(page.browser).send_keys(*keys).perform()
 
 
-def open_pos(page: Page, site: StationSite, terminal: str) -> None:
+def open_pos(page: Page, site: PosSite, terminal: str) -> None:
     """Log in as the station's cashier and name this terminal (first run), keyboard only."""
     page.open("/pos/")
     page.keyboard_login("cashier", site.logins["cashier"].password)
@@ -74,22 +74,22 @@ def open_pos(page: Page, site: StationSite, terminal: str) -> None:
 
 
 def test_a_fuelling_appears_is_taken_by_keyboard_and_not_by_a_second_terminal(
-        station_site: StationSite, broker: BrokerAddress, browser: webdriver.Chrome,
+        pos_site: PosSite, broker: BrokerAddress, browser: webdriver.Chrome,
         second_browser: webdriver.Chrome, screenshots: object) -> None:
-    first = Page(browser, station_site.url, screenshots)          # type: ignore[arg-type]
-    second = Page(second_browser, station_site.url, screenshots)  # type: ignore[arg-type]
-    open_pos(first, station_site, "pos-1")
-    open_pos(second, station_site, "pos-2")
-    with psycopg.connect(station_site.database_url) as conn:
+    first = Page(browser, pos_site.url, screenshots)          # type: ignore[arg-type]
+    second = Page(second_browser, pos_site.url, screenshots)  # type: ignore[arg-type]
+    open_pos(first, pos_site, "pos-1")
+    open_pos(second, pos_site, "pos-2")
+    with psycopg.connect(pos_site.database_url) as conn:
         (name,) = conn.execute("SELECT name FROM business.access_org_units WHERE code = %s",
-                               (station_site.station,)).fetchone() or ("?",)
+                               (pos_site.station,)).fetchone() or ("?",)
     first.text_becomes(".station-name", name)
     tiles = first.all(".tile")
     assert len(tiles) == 4                                   # demo-01: 2 fuelling points × 2 nozzles
     assert {t.get_attribute("data-state") for t in tiles} == {"offline"}   # no device has reported yet
     assert sorted(first.texts(".tile .grade")) == ["92#汽油", "92#汽油", "95#汽油", "95#汽油"]
 
-    order_no = deliver(station_site, broker, 7001, volume_l=40.0, amount_fen=29000)
+    order_no = deliver(pos_site, broker, 7001, volume_l=40.0, amount_fen=29000)
     assert order_no
     row = f'[data-order="{order_no}"]'
     first.one(row)                                           # pushed over the orders stream: no reload
@@ -99,7 +99,7 @@ def test_a_fuelling_appears_is_taken_by_keyboard_and_not_by_a_second_terminal(
     press(first, Keys.ENTER)                                 # the cursor is on the only order
     first.one(".pay-dialog")
     first.text_becomes(".pay-dialog .due", "¥290.00")
-    first.until(lambda: lock_holder(station_site, order_no) == "pos-1", "pos-1 holds the order")
+    first.until(lambda: lock_holder(pos_site, order_no) == "pos-1", "pos-1 holds the order")
     first.shot("pos-pay-dialog")
 
     second.text_becomes(f"{row} .el-tag", "pos-1 收款中")   # the lock was pushed to the other terminal
@@ -108,19 +108,19 @@ def test_a_fuelling_appears_is_taken_by_keyboard_and_not_by_a_second_terminal(
                  "the second terminal is told who has the order")
     press(second, Keys.ESCAPE)
     second.until(lambda: not second.all(".pay-dialog"), "the second terminal's dialog closed")
-    assert lock_holder(station_site, order_no) == "pos-1"   # its Esc did not release the first one's lock
+    assert lock_holder(pos_site, order_no) == "pos-1"   # its Esc did not release the first one's lock
 
     press(first, Keys.ESCAPE)                                # cancel: nothing paid, the lock released
     first.until(lambda: not first.all(".pay-dialog"), "the dialog closed")
-    first.until(lambda: lock_holder(station_site, order_no) is None, "the lock is released")
-    with psycopg.connect(station_site.database_url) as conn:
+    first.until(lambda: lock_holder(pos_site, order_no) is None, "the lock is released")
+    with psycopg.connect(pos_site.database_url) as conn:
         assert conn.execute("SELECT status, paid_fen FROM business.orders WHERE order_no = %s",
                             (order_no,)).fetchone() == ("payable", 0)
     first.one(row)
     first.shot("pos")
 
 
-def payments_of(site: StationSite, order_no: str) -> list[tuple[str, int, str, str | None]]:
+def payments_of(site: PosSite, order_no: str) -> list[tuple[str, int, str, str | None]]:
     with psycopg.connect(site.database_url) as conn:
         return [tuple(row) for row in conn.execute(  # type: ignore[misc]
             "SELECT p.method, a.amount_fen, p.state, p.reference FROM business.payments p "
@@ -129,27 +129,27 @@ def payments_of(site: StationSite, order_no: str) -> list[tuple[str, int, str, s
 
 
 def test_cash_by_keyboard_then_a_split_of_cash_and_bank_card(
-        station_site: StationSite, broker: BrokerAddress, browser: webdriver.Chrome, screenshots: object) -> None:
-    page = Page(browser, station_site.url, screenshots)          # type: ignore[arg-type]
-    open_pos(page, station_site, "pos-1")
+        pos_site: PosSite, broker: BrokerAddress, browser: webdriver.Chrome, screenshots: object) -> None:
+    page = Page(browser, pos_site.url, screenshots)          # type: ignore[arg-type]
+    open_pos(page, pos_site, "pos-1")
     page.click(".open-shift")                                    # the cashier opens the shift they are in charge of
     page.text_becomes(".takings", "¥0.00")
     page.text_becomes(".head-office", "● 本站未开通线上支付")   # no online provider here: no link to judge
 
-    cash_order = deliver(station_site, broker, 7101, volume_l=40.0, amount_fen=29000)
+    cash_order = deliver(pos_site, broker, 7101, volume_l=40.0, amount_fen=29000)
     row = f'[data-order="{cash_order}"]'
     page.one(row)
     press(page, Keys.ENTER)                                      # keyboard only: open, then pay the due in cash
     page.text_becomes(".pay-dialog .due", "¥290.00")
-    page.until(lambda: lock_holder(station_site, cash_order) == "pos-1", "pos-1 holds the order")
+    page.until(lambda: lock_holder(pos_site, cash_order) == "pos-1", "pos-1 holds the order")
     press(page, Keys.ENTER)
     page.until(lambda: not page.all(row), "the paid order left the payable list")
     page.until(lambda: not page.all(".pay-dialog"), "the dialog closed")
     page.text_becomes(".takings", "¥290.00")                     # the bottom bar's takings rose
-    assert payments_of(station_site, cash_order) == [("cash", 29000, "succeeded", None)]
+    assert payments_of(pos_site, cash_order) == [("cash", 29000, "succeeded", None)]
     page.shot("pos-paid")
 
-    split_order = deliver(station_site, broker, 7102, volume_l=40.0, amount_fen=29000)
+    split_order = deliver(pos_site, broker, 7102, volume_l=40.0, amount_fen=29000)
     row = f'[data-order="{split_order}"]'
     page.one(row)
     press(page, Keys.ENTER)
@@ -170,12 +170,12 @@ def test_cash_by_keyboard_then_a_split_of_cash_and_bank_card(
     page.shot("pos-split")
     press(page, Keys.ENTER)
     page.until(lambda: not page.all(row), "the split-paid order left the payable list")
-    assert payments_of(station_site, split_order) == [("bank_card", 19000, "succeeded", "880012"),
+    assert payments_of(pos_site, split_order) == [("bank_card", 19000, "succeeded", "880012"),
                                                       ("cash", 10000, "succeeded", None)]
     page.text_becomes(".takings", "¥580.00")
 
 
-async def _fuelling_at_the_pump(site: StationSite, broker: BrokerAddress, group: str, tmp_path: Path,
+async def _fuelling_at_the_pump(site: PosSite, broker: BrokerAddress, group: str, tmp_path: Path,
                                 published: threading.Event, done: threading.Event) -> None:
     """The station server's own ingest runs while the edge node (here by hand, Sparkplug B over the real broker)
     says: disp-01 born idle, then fuelling point 1 fuels with nozzle 1."""
@@ -207,15 +207,15 @@ async def _fuelling_at_the_pump(site: StationSite, broker: BrokerAddress, group:
             await task
 
 
-def test_a_nozzle_tile_follows_the_pump_live(station_site: StationSite, broker: BrokerAddress, group: str,
+def test_a_nozzle_tile_follows_the_pump_live(pos_site: PosSite, broker: BrokerAddress, group: str,
                                              tmp_path: Path, browser: webdriver.Chrome, screenshots: object) -> None:
-    page = Page(browser, station_site.url, screenshots)          # type: ignore[arg-type]
-    open_pos(page, station_site, "pos-1")
+    page = Page(browser, pos_site.url, screenshots)          # type: ignore[arg-type]
+    open_pos(page, pos_site, "pos-1")
     tile = '[data-nozzle="disp-01/1/1"]'
     page.until(lambda: page.one(tile).get_attribute("data-state") == "offline", "nothing reported yet")
     published, done = threading.Event(), threading.Event()
     pump = threading.Thread(target=asyncio.run, args=(_fuelling_at_the_pump(
-        station_site, broker, group, tmp_path, published, done),), daemon=True)
+        pos_site, broker, group, tmp_path, published, done),), daemon=True)
     pump.start()
     try:
         assert published.wait(30)
@@ -232,12 +232,12 @@ def test_a_nozzle_tile_follows_the_pump_live(station_site: StationSite, broker: 
 
 
 def test_handover_counts_the_cash_and_logs_the_cashier_out(
-        station_site: StationSite, broker: BrokerAddress, browser: webdriver.Chrome, screenshots: object) -> None:
-    page = Page(browser, station_site.url, screenshots)          # type: ignore[arg-type]
-    open_pos(page, station_site, "pos-1")
+        pos_site: PosSite, broker: BrokerAddress, browser: webdriver.Chrome, screenshots: object) -> None:
+    page = Page(browser, pos_site.url, screenshots)          # type: ignore[arg-type]
+    open_pos(page, pos_site, "pos-1")
     page.click(".open-shift")
     shift_no = page.one(".shift-no").text
-    order_no = deliver(station_site, broker, 7201, volume_l=40.0, amount_fen=29000)
+    order_no = deliver(pos_site, broker, 7201, volume_l=40.0, amount_fen=29000)
     page.one(f'[data-order="{order_no}"]')
     press(page, Keys.ENTER)
     page.text_becomes(".pay-dialog .due", "¥290.00")
@@ -258,7 +258,7 @@ def test_handover_counts_the_cash_and_logs_the_cashier_out(
     ActionChains(page.browser).key_down(Keys.CONTROL).send_keys(Keys.ENTER).key_up(Keys.CONTROL).perform()
     page.until(lambda: page.browser.switch_to.active_element.get_attribute("name") == "username",
                "the cashier is logged out: the next one types at once")
-    with psycopg.connect(station_site.database_url) as conn:
+    with psycopg.connect(pos_site.database_url) as conn:
         status, report = conn.execute("SELECT status, report FROM business.shifts WHERE shift_no = %s",
                                       (shift_no,)).fetchone() or (None, None)
     assert status == "closed"
@@ -266,13 +266,13 @@ def test_handover_counts_the_cash_and_logs_the_cashier_out(
 
 
 def test_smart_search_and_a_merged_payment_by_keyboard(
-        station_site: StationSite, broker: BrokerAddress, browser: webdriver.Chrome, screenshots: object) -> None:
-    page = Page(browser, station_site.url, screenshots)          # type: ignore[arg-type]
-    open_pos(page, station_site, "pos-1")
+        pos_site: PosSite, broker: BrokerAddress, browser: webdriver.Chrome, screenshots: object) -> None:
+    page = Page(browser, pos_site.url, screenshots)          # type: ignore[arg-type]
+    open_pos(page, pos_site, "pos-1")
     page.click(".open-shift")
     page.text_becomes(".takings", "¥0.00")
-    big = deliver(station_site, broker, 7301, nozzle=1, volume_l=40.0, amount_fen=29000)
-    small = deliver(station_site, broker, 7302, nozzle=2, grade=95, volume_l=17.94, amount_fen=15000,
+    big = deliver(pos_site, broker, 7301, nozzle=1, volume_l=40.0, amount_fen=29000)
+    small = deliver(pos_site, broker, 7302, nozzle=2, grade=95, volume_l=17.94, amount_fen=15000,
                     price_fen_per_l=836, totalizer_before_l=500.0, totalizer_after_l=517.94)
     page.one(f'[data-order="{small}"]')
 
@@ -296,8 +296,8 @@ def test_smart_search_and_a_merged_payment_by_keyboard(
     page.text_becomes(".takings", "¥440.00")
     page.click(".bar .el-switch")                               # 脱敏: the takings hidden
     page.text_becomes(".takings", "******")
-    assert payments_of(station_site, big) == [("cash", 29000, "succeeded", None)]
-    assert payments_of(station_site, small) == [("cash", 15000, "succeeded", None)]
+    assert payments_of(pos_site, big) == [("cash", 29000, "succeeded", None)]
+    assert payments_of(pos_site, small) == [("cash", 15000, "succeeded", None)]
 
     page.click('[data-nav="orders"]')                          # 数据查询: both orders, newest first, paid
     page.until(lambda: page.texts(".orders-table .el-table__row td:first-child .cell") == [small, big],
@@ -336,14 +336,14 @@ class QrProvider:
 
 
 def test_an_online_payment_waits_for_the_customer_and_head_office_away_leaves_the_safe_methods(
-        station_site: StationSite, broker: BrokerAddress, browser: webdriver.Chrome, screenshots: object) -> None:
+        pos_site: PosSite, broker: BrokerAddress, browser: webdriver.Chrome, screenshots: object) -> None:
     qr = QrProvider()
-    station_site.app.state.payment_providers = Providers([qr])
-    page = Page(browser, station_site.url, screenshots)          # type: ignore[arg-type]
-    open_pos(page, station_site, "pos-1")
+    pos_site.app.state.payment_providers = Providers([qr])
+    page = Page(browser, pos_site.url, screenshots)          # type: ignore[arg-type]
+    open_pos(page, pos_site, "pos-1")
     page.click(".open-shift")
     page.text_becomes(".head-office", "● 总部连接正常")
-    order_no = deliver(station_site, broker, 7401, volume_l=40.0, amount_fen=29000)
+    order_no = deliver(pos_site, broker, 7401, volume_l=40.0, amount_fen=29000)
     row = f'[data-order="{order_no}"]'
     page.one(row)
     press(page, Keys.ENTER)
@@ -358,10 +358,10 @@ def test_an_online_payment_waits_for_the_customer_and_head_office_away_leaves_th
     qr.customer_paid.set()
     page.until(lambda: not page.all(row), "the order is paid once the customer paid")
     page.text_becomes(".takings", "¥290.00")
-    assert payments_of(station_site, order_no) == [("wechat", 29000, "succeeded", None)]
+    assert payments_of(pos_site, order_no) == [("wechat", 29000, "succeeded", None)]
 
     qr.away = "总部连接中断，暂不能微信收款"                          # head office goes away
-    second = deliver(station_site, broker, 7402, volume_l=20.0, amount_fen=14500, totalizer_before_l=1040.0,
+    second = deliver(pos_site, broker, 7402, volume_l=20.0, amount_fen=14500, totalizer_before_l=1040.0,
                      totalizer_after_l=1060.0)
     page.one(f'[data-order="{second}"]')
     press(page, Keys.ENTER)                                      # the dialog asks what can be taken now

@@ -11,16 +11,18 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from forecourt.local import free_port, wait_for_port
+from forecourt.roles import Role
 from forecourt.services import api_service
 from telemetry.contracts.broker import BrokerAddress
 from tests.support.auth import TEST_TOKENS, admin_headers
 
 
 @contextlib.asynccontextmanager
-async def running_api(database_url: str, broker: BrokerAddress | None = None) -> AsyncIterator[int]:
-    """Start the API, yield its port, stop it."""
+async def running_api(database_url: str, broker: BrokerAddress | None = None,
+                      role: Role = Role.HEAD_OFFICE) -> AsyncIterator[int]:
+    """Start the API (head office's, or a station server's), yield its port, stop it."""
     port = free_port()
-    task = asyncio.create_task(api_service(database_url, "127.0.0.1", port, broker, tokens=TEST_TOKENS))
+    task = asyncio.create_task(api_service(database_url, "127.0.0.1", port, broker, tokens=TEST_TOKENS, role=role))
     try:
         await wait_for_port("127.0.0.1", port)
         yield port

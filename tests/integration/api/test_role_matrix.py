@@ -31,12 +31,15 @@ from control_api.security import LOGGED_IN, WS_FORBIDDEN, WS_UNAUTHORISED, permi
 pytestmark = pytest.mark.integration
 
 PUBLIC = {("GET", "/healthz"), ("GET", "/metrics"), ("POST", "/api/v1/auth/token")}   # probes, and logging in
+# the payment providers' callbacks: a provider cannot log in; its signature is verified with its SDK instead
+PUBLIC |= {("POST", "/api/v1/online-payments/notify/wechatpay"), ("POST", "/api/v1/online-payments/notify/alipay")}
 IN_SCOPE, OUT_OF_SCOPE = "demo-01", "demo-03"     # every demo user reaches demo-01; the east region not demo-03
 PATH_VALUES = {"station": IN_SCOPE, "device": "disp-01", "user_id": "999999", "key_id": "999999",
                "job_id": "00000000-0000-4000-8000-000000000000", "request_id": "00000000-0000-4000-8000-000000000000",
                "fuelling_point": "1", "number": "1", "code": "early", "day": "2026-12-04", "shift": "early",
                "payment_no": "demo-01-20261204-P00001", "order_no": "demo-01-20261204-O00001"}
 PATH_VALUES["shift_no"] = "demo-01-20261204-S00001"      # shifts (control_api/routes/shifts.py)
+PATH_VALUES["payment_no"] = "demo-01-20261204-P00001"   # online payments (an unknown one: 404 past the gate)
 
 
 @dataclass(frozen=True)

@@ -124,3 +124,16 @@ async def test_device_settings_the_edge_could_not_run_are_refused(seeded: str) -
         assert good.json() == {"version": 2}
         devices = (await http.get("/api/v1/stations/demo-01/devices", headers=office)).json()
     assert [d["code"] for d in devices["items"]] == ["disp-01", "chargers", "disp-02"]
+
+
+async def test_a_shift_time_with_a_zone_is_refused(seeded: str) -> None:
+    """Shift times are the station's wall clock; a zone (here one PostgreSQL cannot even parse) is a 422."""
+    app = create_app(seeded)
+    manager = bearer(app, "station:read", "station:write", stations=frozenset({"demo-01"}), username="wang")
+    async with client(app) as http:
+        zoned = await http.put("/api/v1/stations/demo-01/shifts/early", headers=manager,
+                               json={"name": "早班", "starts": "06:00:00+20:00", "ends": "14:00:00"})
+        assert zoned.status_code == 422 and "时区" in zoned.text
+        local = await http.put("/api/v1/stations/demo-01/shifts/early", headers=manager,
+                               json={"name": "早班", "starts": "06:00:00", "ends": "14:00:00"})
+        assert local.status_code == 200, local.text

@@ -46,3 +46,16 @@ async def test_search_filters_pages_and_scopes(database_url: str) -> None:
 
         bad = await http.get("/api/v1/audit", params={"since": "yesterday"}, headers=everyone)
         assert bad.status_code == 422
+
+
+async def test_times_with_any_offset_are_read_in_utc(database_url: str) -> None:
+    """START is 2026-01-01T00:00Z and record n is n seconds later; +20:00 is beyond what PostgreSQL parses."""
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        await write_chain(conn, 10)
+    async with served_api(database_url) as (app, http):
+        everyone = bearer(app, "audit:read")
+        far_east = await http.get("/api/v1/audit", params={"since": "2026-01-01T20:00:05+20:00"}, headers=everyone)
+        assert far_east.status_code == 200, far_east.text
+        assert [i["seq"] for i in far_east.json()["items"]] == list(range(10, 4, -1))
+        naive = await http.get("/api/v1/audit", params={"until": "2026-01-01T00:00:03"}, headers=everyone)
+        assert [i["seq"] for i in naive.json()["items"]] == [2, 1]

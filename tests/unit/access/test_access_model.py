@@ -22,6 +22,7 @@ from business_services.access.model import (
     stations_in_scope,
 )
 from control_api.menus import MENUS, menus_for, unknown_permissions
+from forecourt.roles import Role
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 TREE = [OrgUnit(1, "company", "changjia", "畅加能源", None), OrgUnit(2, "region", "east", "华东区", 1),
@@ -126,3 +127,15 @@ def test_menus_are_filtered_by_permission_and_name_only_catalogued_permissions()
     assert all(group["children"] for group in cashier)
     everything = menus_for(permissions_of(["admin"]))
     assert sum(len(g["children"]) for g in everything) == sum(len(g["children"]) for g in MENUS)
+
+
+def test_a_station_server_shows_station_pages_and_head_office_its_own() -> None:
+    admin = permissions_of(["admin"])
+    station = {c["path"] for g in menus_for(admin, Role.STATION) for c in g["children"]}
+    office = {c["path"] for g in menus_for(admin, Role.HEAD_OFFICE) for c in g["children"]}
+    assert "/sales/shifts" in station and "/finance/accounts" not in station
+    assert "/finance/accounts" in office and "/sales/shifts" not in office
+    assert "/system/users" in station & office                     # an entry without roles shows on both
+    assert all("roles" not in c for g in menus_for(admin, "station") for c in g["children"])
+    assert "/finance/accounts" not in {c["path"] for g in menus_for(permissions_of(["cashier"]), None)
+                                       for c in g["children"]}    # the permission still decides

@@ -4,6 +4,8 @@
 // See docs/how-to/add-a-page.md.
 export default [
   { path: '/operations/stations', permission: 'station:read', component: () => import('./operations/Stations.vue') },
+  { path: '/sales/shifts', permission: 'shift:read', component: () => import('./sales/Shifts.vue') },
+  { path: '/finance/accounts', permission: 'ledger:read', component: () => import('./finance/Accounts.vue') },
   { path: '/equipment/devices', permission: 'device:read', component: () => import('./equipment/Devices.vue') },
   { path: '/system/users', permission: 'user:read', component: () => import('./system/Users.vue') },
   { path: '/system/roles', permission: 'role:read', component: () => import('./system/Roles.vue') },

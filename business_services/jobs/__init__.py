@@ -1,0 +1,65 @@
+"""Scheduled jobs: one procrastinate app on the business database, its periodic tasks listed in ``JOBS``.
+
+Jobs live in PostgreSQL (procrastinate's tables, created by ``jobs/migrations`` like every other table), so a
+deferred job outlives the process that deferred it, and a job runs once however many workers there are: a
+worker takes a job with ``FOR UPDATE SKIP LOCKED``, and each periodic tick is deferred once (a unique row per
+task and tick). The business service runs a worker (``forecourt/services.py``). docs/how-to/add-a-job.md.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import procrastinate
+import psycopg
+from procrastinate import JobContext, PsycopgConnector
+
+from business_services.access import repository as access
+from business_services.exports import repository as exports
+
+log = logging.getLogger(__name__)
+QUEUE = "housekeeping"
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    name: str
+    cron: str                                                     # when, in the server's clock (UTC)
+    run: Callable[[psycopg.AsyncConnection[Any]], Awaitable[int]]  # its work in one transaction; rows it changed
+
+
+JOBS = (
+    Job("forget_old_idempotency_keys", "17 * * * *", access.forget_old_idempotency_keys),
+    Job("forget_old_exports", "23 19 * * *", exports.forget_old),   # 03:23 China time, when nobody exports
+)
+
+
+def _task(job: Job) -> Callable[..., Awaitable[int]]:
+    async def run(context: JobContext, timestamp: int = 0) -> int:
+        """``timestamp``: the periodic tick that deferred it (procrastinate passes it; 0 when deferred by hand)."""
+        pool = context.app.connector.pool  # type: ignore[attr-defined]   # PsycopgConnector's
+        async with pool.connection() as conn, conn.transaction():
+            changed = await job.run(conn)
+        log.info("job %s (tick %s): %d rows", job.name, timestamp, changed)
+        return changed
+    run.__name__ = job.name
+    return run
+
+
+def build_app(database_url: str) -> procrastinate.App:
+    """The app with every job registered as a task and scheduled; open it (``open_async``) before use."""
+    app = procrastinate.App(connector=PsycopgConnector(conninfo=database_url, min_size=1, max_size=4))
+    for job in JOBS:
+        task = app.task(name=job.name, queue=QUEUE, pass_context=True)(_task(job))
+        app.periodic(cron=job.cron, periodic_id=job.name)(task)
+    return app
+
+
+async def work(database_url: str, name: str = "business") -> None:
+    """Run a worker until cancelled: it defers each periodic tick (once across workers) and runs the jobs."""
+    app = build_app(database_url)
+    async with app.open_async():
+        await app.run_worker_async(name=name, queues=[QUEUE], install_signal_handlers=False)

@@ -1,0 +1,1 @@
+"""Alipay open-platform gateway simulator (docs/simulators.md, "Payment providers")."""

@@ -1,0 +1,1 @@
+"""WeChat Pay APIv3 simulator (docs/simulators.md, "Payment providers")."""

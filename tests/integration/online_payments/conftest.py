@@ -1,0 +1,1 @@
+from tests.integration.online_payments.support import head_office  # noqa: F401   (the fixture)
