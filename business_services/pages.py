@@ -44,7 +44,7 @@ class Sort:
 async def keyset_page(conn: psycopg.AsyncConnection, query: str, params: dict[str, Any], sort: Sort, limit: int,
                       after: After | None) -> tuple[list[dict[str, Any]], int, After | None]:
     """Up to ``limit`` rows of ``query`` (our own text, values in ``params``) after ``after``; the total of the
-    query; and the last row's key when the page is full (more may follow), else None."""
+    query; and the last row's key when more rows follow, else None (one row more is read to know)."""
     direction, beyond = ("DESC", "<") if sort.descending else ("ASC", ">")
     start = "" if after is None else \
         f"WHERE (q.{sort.column}, q.{sort.tiebreak}) {beyond} " \
@@ -54,8 +54,10 @@ async def keyset_page(conn: psycopg.AsyncConnection, query: str, params: dict[st
         total = int((await cur.fetchone() or {"n": 0})["n"])
         await cur.execute(f"SELECT * FROM ({query}) AS q {start} "  # noqa: S608 (our own text)
                           f"ORDER BY q.{sort.column} {direction}, q.{sort.tiebreak} {direction} LIMIT %(limit)s",
-                          params | {"limit": limit} | ({} if after is None else
+                          params | {"limit": limit + 1} | ({} if after is None else
                                                        {"after_key": after.key, "after_id": after.id}))
         rows = list(await cur.fetchall())
-    last = After(rows[-1][sort.column], rows[-1][sort.tiebreak]) if len(rows) == limit else None
+    more = len(rows) > limit
+    rows = rows[:limit]
+    last = After(rows[-1][sort.column], rows[-1][sort.tiebreak]) if more else None
     return rows, total, last

@@ -28,8 +28,10 @@ async def test_concurrent_refunds_never_exceed_the_capture(head_office: HeadOffi
     assert (await provider.charge(request)).state == ChargeState.SUCCEEDED
     refunds = [RefundRequest(f"{STATION}-20261204-R{40 + n:05d}", request.payment_no, Method.WECHAT, 3000, 10000,
                              "并发退款") for n in range(6)]                  # 6 × 30.00 of 100.00: 3 fit
-    results = await asyncio.gather(*(provider.refund(r) for r in [*refunds, refunds[0]]))   # and one twice
-    assert [r.state for r in results[:6]].count(ChargeState.SUCCEEDED) == 3
+    sent = [*refunds, refunds[0]]                                   # and one twice, at the same time
+    results = await asyncio.gather(*(provider.refund(r) for r in sent))
+    # either copy of the doubled one may come first (the other gets "still in progress" or the replay)
+    assert len({r.refund_no for r, done in zip(sent, results, strict=True) if done.state is ChargeState.SUCCEEDED}) == 3
     assert await head_office.row(request.payment_no) == ("succeeded", 10000, 9000)
     assert head_office.sim.orders[request.payment_no].refunded == 9000
     assert await head_office.scalar("SELECT count(*) FROM business.audit_log WHERE action = 'online_payment.refund'") \
