@@ -2,6 +2,12 @@
 export const yuan = (fen) => (fen === null || fen === undefined ? '—' : (fen / 100).toFixed(2))
 export const MASK = '******'
 
+// Times on screen in the station's zone (business_services/numbers.py STATION_ZONE), whatever the PC's zone.
+const ZONE = 'Asia/Shanghai'
+export const stationTime = (value, timeOnly = false) => (value
+  ? new Date(value)[timeOnly ? 'toLocaleTimeString' : 'toLocaleString']('zh-CN', { hour12: false, timeZone: ZONE })
+  : '—')
+
 // What the cashier typed: a nozzle (`3号`), a volume (`40.00L`/`40升`) or an amount (`290`, `290.00`).
 export function parseSearch(text) {
   const s = (text || '').trim().toLowerCase()

@@ -95,6 +95,7 @@ def test_a_fuelling_appears_is_taken_by_keyboard_and_not_by_a_second_terminal(
     first.one(row)                                           # pushed over the orders stream: no reload
     second.one(row)
     assert "290.00" in first.one(row).text
+    assert "16:02:00" in first.one(row).text                  # ended 08:02 UTC: shown in the station's zone
 
     press(first, Keys.ENTER)                                 # the cursor is on the only order
     first.one(".pay-dialog")
