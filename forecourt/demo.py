@@ -5,7 +5,8 @@ then, the station's edge node, an ingest worker and the control API. Both roles 
 "Two roles"): head office on the API port with the demo station's master data imported, and the station
 server on the next port with its own database (``<database>_station``), holding the master-data list its
 edge node keeps and turning its own station's fuellings into orders (``station_business_service``: its
-consumer and outbox publisher). Ctrl-C stops all of it.
+consumer and outbox publisher, and its own ingest of its edge node for the POS's live nozzles). Ctrl-C stops
+all of it.
 """
 
 from __future__ import annotations
@@ -107,6 +108,7 @@ async def run_demo(settings: Settings, *, api_port: int, every_s: float) -> None
   实时推送 live WebSocket  ws://{settings.api_host}:{api_port}/api/v1/stations/{station.station}/devices/{device.code}/stream
   API 文档 API docs        {base}/docs   (总部 head office)
   站级服务器 station server http://{settings.api_host}:{api_port + 1}/admin/   数据库 database {station_url}
+  收银台 station POS        http://{settings.api_host}:{api_port + 1}/pos/   (收银员 cashier; docs/pos.md)
   加油记录 fuellings       {base}/api/v1/stations/{station.station}/fuelling-transactions
   健康检查 health          {base}/healthz   指标 metrics {base}/metrics
   加油机 dispenser         Modbus TCP 127.0.0.1:{dispenser.port} (docs/protocols/dispenser-modbus.md)

@@ -105,13 +105,22 @@ def station_consumer(settings: Settings, database_url: str, broker: BrokerAddres
                          stall_after_s=settings.business_stall_after_s)
 
 
+def station_ingest(settings: Settings, database_url: str, broker: BrokerAddress, station: str) -> IngestWorker:
+    """A station server's own ingest: its station's edge node only (the POS shows live nozzles from the station's
+    database, also without head office), not a primary host, with a persistent session of its own."""
+    return IngestWorker(database_url, broker, group=settings.group, edge_node=station,
+                        client_id=f"forecourt-station-ingest-{settings.group}-{station}")
+
+
 async def station_business_service(settings: Settings, database_url: str, broker: BrokerAddress,
                                    station: str) -> None:
     """The station server's business plane: ``station_consumer``, its outbox publisher (orders, payments, shifts
-    and its audit chain travel up to head office from there) and the audit shipping that feeds it."""
+    and its audit chain travel up to head office from there), the audit shipping that feeds it, and
+    ``station_ingest`` (its own edge node's live device values, for the POS)."""
     consumer = station_consumer(settings, database_url, broker, station)
     publisher = outbox_publisher(database_url, MqttSink(broker, f"{consumer.client_id}-outbox"))
-    await together(consumer.run(), publisher.run(), ship_forever(database_url, station, settings.group))
+    ingest = station_ingest(settings, database_url, broker, station)
+    await together(consumer.run(), publisher.run(), ship_forever(database_url, station, settings.group), ingest.run())
 
 
 async def together(*services: Coroutine[Any, Any, None]) -> None:

@@ -75,6 +75,11 @@ def group_filter(group: str) -> str:
     return f"{NAMESPACE}/{group}/#"
 
 
+def node_filter(group: str, edge_node: str) -> str:
+    """Subscription filter for every Sparkplug message of one edge node (a station server ingests only its own)."""
+    return f"{NAMESPACE}/{group}/+/{edge_node}/#"
+
+
 def shared(filter_: str, share_group: str) -> str:
     """An MQTT v5 shared subscription, so that N workers split the load."""
     return f"$share/{share_group}/{filter_}"

@@ -56,13 +56,15 @@ Prepared = tuple[list[Received], list[Decoded], list[DeadLetter], set[tuple[str,
 
 class IngestWorker:
     def __init__(self, database_url: str, broker: BrokerAddress, *, group: str = "+",
-                 share_group: str | None = None, client_id: str = "forecourt-ingest", host_id: str | None = None,
+                 share_group: str | None = None, edge_node: str | None = None,
+                 client_id: str = "forecourt-ingest", host_id: str | None = None,
                  batch_max: int = RECEIVE_WINDOW // 2, batch_wait_s: float = 0.05, rollup_every_s: float = 10.0,
                  stall_after_s: float = 30.0, limits: Limits | None = None) -> None:
         self.database_url = database_url
         self.broker = broker
         self.group = group
-        self.share_group = share_group if broker.mqtt5 else None
+        self.share_group = share_group if broker.mqtt5 and edge_node is None else None
+        self.edge_node = edge_node
         self.client_id = client_id
         self.host_id = host_id
         self.batch_max = batch_max
@@ -91,7 +93,10 @@ class IngestWorker:
     @property
     def topic_filters(self) -> list[str]:
         """Without sharing: the whole group. Shared: births and deaths reach every worker (each needs every
-        alias), and only the data messages are split between the workers."""
+        alias), and only the data messages are split between the workers. With ``edge_node`` (a station
+        server ingesting its own station): that node's messages only, never shared."""
+        if self.edge_node is not None:
+            return [topics.node_filter(self.group, self.edge_node)]
         if not self.share_group:
             return [topics.group_filter(self.group)]
         ns, g = topics.NAMESPACE, self.group

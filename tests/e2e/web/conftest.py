@@ -7,6 +7,9 @@
   company is seeded once per session into a template database (each password is an argon2 hash: ≈ 2 s a
   seeding); each test's database is a copy of it.
 - ``station_site``: the same with ``create_app(..., role=Role.STATION)`` (a station server's back office).
+- ``pos_site``: a station server as the POS sees it: ``create_app(..., role=Role.STATION)`` on the station's own
+  database holding the master-data list head office sent for demo-01 (nozzles, users).
+- ``second_browser``: a Chromium of its own beside ``browser`` (a second POS terminal: its own storage).
 - ``browser``: Debian's ``chromium`` through its ``chromedriver`` (Selenium's own driver download
   off), headless, every host but 127.0.0.1 unresolvable so a CDN link fails the test. Missing
   Chromium is a failure that says to run ``scripts/browser.sh``, never a skip. One Chromium serves the
@@ -40,12 +43,16 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
 from business_services.access.demo import DemoLogin, seed_demo_company
+from business_services.stations import copy as station_copy
+from business_services.stations import views as station_views
 from control_api.app import create_app
 from control_api.security import TokenIssuer
 from forecourt.roles import Role
+from forecourt.stations import import_file
 from tests.e2e.web.contract_app import build_contract_app
 
 ROOT = Path(__file__).resolve().parents[3]
+DEMO_STATION = ROOT / "config" / "stations" / "demo.yaml"
 
 
 @pytest.fixture(scope="session")
@@ -155,8 +162,51 @@ def station_site(web_dist: Path, postgres_server: str, demo_company: tuple[str, 
         yield site
 
 
+@dataclass
+class PosSite(Site):
+    """The station server (``Role.STATION``) on its own database, holding demo-01's master-data list."""
+    database_url: str
+    logins: dict[str, DemoLogin]
+    station: str
+
+
+async def _station_list(database_url: str, station_database_url: str) -> dict[str, DemoLogin]:
+    """Head office imports demo-01 and seeds the demo company; the station database applies the list it sends."""
+    await import_file(database_url, DEMO_STATION, ["92", "95"], group="demo-co")
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        logins = {login.username: login for login in await seed_demo_company(conn)}
+        await conn.commit()
+        data = await station_views.master_data(conn, "demo-01")
+    async with await psycopg.AsyncConnection.connect(station_database_url) as station:
+        await station_copy.apply_list(station, data)
+    return logins
+
+
+@pytest.fixture
+def pos_site(web_dist: Path, database_url: str, station_database_url: str) -> Iterator[PosSite]:
+    logins = asyncio.run(_station_list(database_url, station_database_url))
+    app = create_app(station_database_url, tokens=TokenIssuer("web-test-secret-" + "x" * 32), role=Role.STATION)
+    with _served(app, "on") as url:
+        yield PosSite(url, app, station_database_url, logins, "demo-01")
+
+
 @pytest.fixture(scope="session")
 def chromium() -> Iterator[webdriver.Chrome]:
+    chrome = _launch_chromium()
+    yield chrome
+    chrome.quit()
+
+
+@pytest.fixture
+def second_browser() -> Iterator[webdriver.Chrome]:
+    chrome = _launch_chromium()
+    try:
+        yield chrome
+    finally:
+        chrome.quit()
+
+
+def _launch_chromium() -> webdriver.Chrome:
     chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
     if not (chromium and driver):
         pytest.fail("Chromium or chromedriver is missing: run scripts/browser.sh (as root), then the tests again")
@@ -169,8 +219,7 @@ def chromium() -> Iterator[webdriver.Chrome]:
         options.add_argument(argument)
     chrome = webdriver.Chrome(service=Service(executable_path=driver), options=options)
     chrome.implicitly_wait(0)
-    yield chrome
-    chrome.quit()
+    return chrome
 
 
 @pytest.fixture
