@@ -5,8 +5,9 @@ then, the station's edge node, an ingest worker and the control API. Both roles 
 "Two roles"): head office on the API port with the demo station's master data imported, and the station
 server on the next port with its own database (``<database>_station``), holding the master-data list its
 edge node keeps and turning its own station's fuellings into orders (``station_business_service``: its
-consumer and outbox publisher, and its own ingest of its edge node for the POS's live nozzles). Ctrl-C stops
-all of it.
+consumer and outbox publisher, and its own ingest of its edge node for the POS's live nozzles). Online
+payments: head office talks to the WeChat Pay and Alipay simulators with the real SDKs, and the station
+server reaches head office with an API key of its own (docs/online-payments.md). Ctrl-C stops all of it.
 """
 
 from __future__ import annotations
@@ -18,18 +19,27 @@ from pathlib import Path
 
 import psycopg
 
-from business_services import jobs
 from business_services.access.demo import DemoLogin, seed_demo_company
+from business_services.audit.model import Actor
+from business_services.bootstrap import build_bus
+from business_services.online_payments.alipay import AlipayGateway
+from business_services.online_payments.model import ProviderGateway
+from business_services.online_payments.settings import AlipaySettings, WeChatSettings
+from business_services.online_payments.station_client import online_providers
+from business_services.online_payments.station_keys import issue_station_key
+from business_services.online_payments.wechat import WeChatGateway
+from business_services.payments.registry import Providers
 from control_api.security import TokenIssuer
 from edge_nodes.runtime import EdgeNode
 from edge_nodes.station import load_station
 from forecourt.infra import Infrastructure
 from forecourt.local import free_port
 from forecourt.progress import Progress
-from forecourt.roles import Role
+from forecourt.roles import Role, policy
 from forecourt.runner import run_until_stopped
 from forecourt.services import (
     api_service,
+    asgi_service,
     business_service,
     edge_health,
     edge_metrics_text,
@@ -43,9 +53,12 @@ from forecourt.services import (
 from forecourt.settings import Settings
 from forecourt.simulate import DEMO_DISPENSER, drive_customers
 from forecourt.stations import create_database, follow_list, seed_demo, station_database_url
+from simulators.alipay.server import AlipaySim
 from simulators.clock import SimClock
 from simulators.dispenser.model import DispenserModel
 from simulators.dispenser.server import DispenserServer
+from simulators.wechatpay.server import WeChatPaySim
+from telemetry.contracts.events.payments import Method
 from telemetry.ingest.worker import IngestWorker
 
 DEMO_STATION = Path(__file__).resolve().parent.parent / "config" / "stations" / "demo.yaml"
@@ -53,7 +66,24 @@ DEMO_STATION = Path(__file__).resolve().parent.parent / "config" / "stations" / 
 
 async def seed_logins(database_url: str) -> list[DemoLogin]:
     async with await psycopg.AsyncConnection.connect(database_url) as conn:
-        return await seed_demo_company(conn)
+        return await seed_demo_company(conn, build_bus(policy(Role.HEAD_OFFICE).contexts))   # lists go out
+
+
+def provider_gateways(wechat: WeChatPaySim, wechat_url: str, alipay: AlipaySim, alipay_url: str,
+                      head_office: str) -> dict[Method, ProviderGateway]:
+    """Head office's WeChat Pay and Alipay, pointed at the simulators (the real services are only other URLs
+    and keys: docs/online-payments.md)."""
+    notify = f"{head_office}/api/v1/online-payments/notify"
+    wechat_settings = {**wechat.keys.merchant_config(wechat_url), "notify_url": f"{notify}/wechatpay"}
+    alipay_settings = {**alipay.keys.merchant_config(alipay_url), "notify_url": f"{notify}/alipay"}
+    return {Method.WECHAT: WeChatGateway(WeChatSettings.model_validate(wechat_settings)),
+            Method.ALIPAY: AlipayGateway(AlipaySettings.model_validate(alipay_settings))}
+
+
+async def station_key(database_url: str, station: str) -> str:
+    """The station server's API key at head office (permission ``payment:online``, its station only)."""
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        return await issue_station_key(conn, station, Actor.system("demo"))
 
 
 def logins_text(logins: list[DemoLogin]) -> str:
@@ -84,6 +114,13 @@ async def run_demo(settings: Settings, *, api_port: int, every_s: float) -> None
             worker = IngestWorker(infra.database_url, infra.broker, group=settings.group,
                                   share_group=settings.ingest_share_group, client_id="forecourt-demo-ingest",
                                   host_id=settings.primary_host_id or None)
+            base = f"http://{settings.api_host}:{api_port}"
+            wechat, alipay = WeChatPaySim(), AlipaySim()
+            wechat_port, alipay_port = free_port(), free_port()
+            wechat_url, alipay_url = f"http://127.0.0.1:{wechat_port}", f"http://127.0.0.1:{alipay_port}"
+            gateways = provider_gateways(wechat, wechat_url, alipay, alipay_url, base)
+            providers = Providers(online_providers(base, await station_key(infra.database_url, station.station))
+                                  .values())
             with progress("启动边缘节点、数据接入与控制 API (edge node, ingest, API)"):
                 services = [
                     run_with_health(node.run(), settings.metrics_host, settings.edge_metrics_port,
@@ -91,17 +128,17 @@ async def run_demo(settings: Settings, *, api_port: int, every_s: float) -> None
                     run_with_health(worker.run(), settings.metrics_host, settings.ingest_metrics_port,
                                     ingest_metrics_text, lambda: ingest_health(worker)),
                     api_service(infra.database_url, settings.api_host, api_port, infra.broker, settings.group,
-                                tokens),
+                                tokens, online_gateways=gateways),
                     business_service(settings, infra.database_url, infra.broker),
                     api_service(station_url, settings.api_host, api_port + 1, infra.broker, settings.group,
-                                tokens, Role.STATION),
+                                tokens, Role.STATION, providers),
+                    asgi_service(wechat.app, "127.0.0.1", wechat_port, "the WeChat Pay simulator"),
+                    asgi_service(alipay.app, "127.0.0.1", alipay_port, "the Alipay simulator"),
                     follow_list(station_url, list_file),
                     station_business_service(settings, station_url, infra.broker, station.station),
-                    jobs.work(station_url, name="station"),   # the station server's own housekeeping
                     drive_customers(dispenser, every_s, random.Random(1)),
                 ]
             logins = await seed_logins(infra.database_url)
-            base = f"http://{settings.api_host}:{api_port}"
             print(f"""
 演示站 {station.station}（{station.name}）已启动 — the demo station is running:
   最新数据 latest values   {base}/api/v1/stations/{station.station}/devices/{device.code}/latest
@@ -109,6 +146,8 @@ async def run_demo(settings: Settings, *, api_port: int, every_s: float) -> None
   API 文档 API docs        {base}/docs   (总部 head office)
   站级服务器 station server http://{settings.api_host}:{api_port + 1}/admin/   数据库 database {station_url}
   收银台 station POS        http://{settings.api_host}:{api_port + 1}/pos/   (收银员 cashier; docs/pos.md)
+  微信/支付宝模拟 WeChat Pay / Alipay simulators {wechat_url}  {alipay_url}
+      顾客扫码付款（模拟）the customer pays a QR on the POS: curl -X POST {wechat_url}/_sim/pay/<payment no>
   加油记录 fuellings       {base}/api/v1/stations/{station.station}/fuelling-transactions
   健康检查 health          {base}/healthz   指标 metrics {base}/metrics
   加油机 dispenser         Modbus TCP 127.0.0.1:{dispenser.port} (docs/protocols/dispenser-modbus.md)
@@ -118,6 +157,8 @@ async def run_demo(settings: Settings, *, api_port: int, every_s: float) -> None
 车辆每约 {every_s:.0f} 秒到达一次并加油。按 Ctrl-C 停止全部服务 (Ctrl-C stops everything).
 """, flush=True)
             await run_until_stopped(*services)
+            await wechat.close()
+            await alipay.close()
         finally:
             await dispenser.stop()
     print("演示已停止 (demo stopped).", flush=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Generator
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from business_services import outbox as outbox_metrics
 from business_services.audit.shipping import ship_forever
 from business_services.bootstrap import build_bus, outbox_publisher
 from business_services.consumer import EventConsumer
+from business_services.online_payments.model import ProviderGateway
 from business_services.online_payments.station_client import online_providers
 from business_services.outbox import MqttSink, OutboxPublisher
 from business_services.partition import Partition
@@ -36,6 +37,7 @@ from forecourt.health import exposition, serve_health
 from forecourt.roles import Role, policy
 from forecourt.settings import Settings
 from telemetry.contracts.broker import BrokerAddress
+from telemetry.contracts.events.payments import Method
 from telemetry.contracts.health import Health, check, from_report, health
 from telemetry.ingest import metrics as ingest_metrics
 from telemetry.ingest.worker import IngestWorker
@@ -116,11 +118,12 @@ async def station_business_service(settings: Settings, database_url: str, broker
                                    station: str) -> None:
     """The station server's business plane: ``station_consumer``, its outbox publisher (orders, payments, shifts
     and its audit chain travel up to head office from there), the audit shipping that feeds it, and
-    ``station_ingest`` (its own edge node's live device values, for the POS)."""
+    ``station_ingest`` (its own edge node's live device values, for the POS) and its scheduled jobs."""
     consumer = station_consumer(settings, database_url, broker, station)
     publisher = outbox_publisher(database_url, MqttSink(broker, f"{consumer.client_id}-outbox"))
     ingest = station_ingest(settings, database_url, broker, station)
-    await together(consumer.run(), publisher.run(), ship_forever(database_url, station, settings.group), ingest.run())
+    await together(consumer.run(), publisher.run(), ship_forever(database_url, station, settings.group), ingest.run(),
+                   jobs.work(database_url, name="station"))
 
 
 async def together(*services: Coroutine[Any, Any, None]) -> None:
@@ -201,10 +204,17 @@ def station_providers(settings: Settings) -> Providers:
 
 async def api_service(database_url: str, host: str, port: int, broker: BrokerAddress | None = None,
                       group: str = "demo-co", tokens: TokenIssuer | None = None,
-                      role: Role = Role.HEAD_OFFICE, payment_providers: Providers | None = None) -> None:
+                      role: Role = Role.HEAD_OFFICE, payment_providers: Providers | None = None,
+                      online_gateways: Mapping[Method, ProviderGateway] | None = None) -> None:
     app = create_app(database_url, broker, group=group, tokens=tokens, role=role, payment_providers=payment_providers)
-    server = _Server(uvicorn.Config(app, host=host, port=port,
-                                    log_level="warning", ws="websockets-sansio"))
+    if online_gateways is not None:     # else read from WECHATPAY_* / ALIPAY_* (routes/online_payments.py)
+        app.state.online_gateways = dict(online_gateways)
+    await asgi_service(app, host, port, "the control API")
+
+
+async def asgi_service(app: Any, host: str, port: int, what: str) -> None:
+    """Serve an ASGI app (the API, a provider simulator) with uvicorn until cancelled."""
+    server = _Server(uvicorn.Config(app, host=host, port=port, log_level="warning", ws="websockets-sansio"))
     task = asyncio.create_task(server.serve())
     try:
         await asyncio.shield(task)
@@ -213,4 +223,4 @@ async def api_service(database_url: str, host: str, port: int, broker: BrokerAdd
         await task
         raise
     if not server.started:
-        raise OSError(f"the control API could not listen on {host}:{port} (is the port in use?)")
+        raise OSError(f"{what} could not listen on {host}:{port} (is the port in use?)")

@@ -61,6 +61,9 @@ def test_demo_runs_with_nothing_configured_and_stops_cleanly() -> None:
         assert _rising(seen), f"volume and amount did not rise: {seen}\n{log.read_text(errors='replace')}"
         station_server = httpx.get(f"http://127.0.0.1:{api_port + 1}/healthz", timeout=5)   # the station role
         assert station_server.status_code == 200 and station_server.json()["checks"]["database"]["ok"]
+        station = f"http://127.0.0.1:{api_port + 1}/api/v1/stations/demo-01"
+        methods = _station_methods(log, f"http://127.0.0.1:{api_port + 1}", station)
+        assert methods.get("cash") and methods.get("wechat"), methods   # WeChat Pay via head office to its simulator
     finally:
         demo.send_signal(signal.SIGINT)
         code = demo.wait(timeout=30)
@@ -70,6 +73,22 @@ def test_demo_runs_with_nothing_configured_and_stops_cleanly() -> None:
     time.sleep(0.5)
     assert _processes_using(str(data_dir)) == [], "the demo left processes behind"
     shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def _station_methods(log: Path, base: str, station: str) -> dict[str, bool]:
+    """Which payment methods the station server offers, as its cashier (whose login reached the station in the
+    master-data list). (A demo fuelling takes about a minute; the order it becomes is tested elsewhere:
+    tests/integration/sales/test_orders_station_server.py.)"""
+    deadline, methods = time.monotonic() + 30, {}
+    while time.monotonic() < deadline and not methods.get("wechat"):
+        try:
+            auth = _log_in_as("cashier", log.read_text(errors="replace"), base)
+            methods = {m["method"]: m["available"] for m in
+                       httpx.get(f"{station}/payments/methods", timeout=5, headers=auth).json()["items"]}
+        except (httpx.HTTPError, KeyError, ValueError, AssertionError):   # not yet: the list is on its way
+            pass
+        time.sleep(1)
+    return methods
 
 
 def _log_in_as(username: str, output: str, base: str) -> dict[str, str]:
