@@ -21,6 +21,7 @@ from procrastinate import JobContext, PsycopgConnector
 from business_services.access import repository as access
 from business_services.exports import repository as exports
 from business_services.station_shifts.handlers import reconcile_all
+from business_services.stations import repository as stations
 
 log = logging.getLogger(__name__)
 QUEUE = "housekeeping"
@@ -43,6 +44,7 @@ JOBS = (
     Job("forget_old_idempotency_keys", "17 * * * *", access.forget_old_idempotency_keys),
     Job("forget_old_exports", "23 19 * * *", exports.forget_old),   # 03:23 China time, when nobody exports
     Job("reconcile_station_shifts", "*/10 * * * *", reconcile_station_shifts),
+    Job("resend_unapplied_lists", "* * * * *", stations.resend_unapplied_lists),   # a station that missed its list
 )
 
 

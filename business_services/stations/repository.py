@@ -169,3 +169,18 @@ async def replace_parts(conn: psycopg.AsyncConnection, station: str, devices_: l
         await put_nozzle(conn, station, n)
     for s in shifts_:
         await put_shift(conn, station, s)
+
+
+async def resend_unapplied_lists(conn: psycopg.AsyncConnection, after_s: int = 20) -> int:
+    """Publish again each station's current list that its edge node has not reported holding ``after_s`` seconds
+    after it went out (the edge was not connected yet, or the message was lost): its outbox row is marked
+    unpublished, so the publisher sends the same message (same id) again. How many lists."""
+    cur = await conn.execute(
+        """UPDATE business.outbox o SET published_at = NULL
+           FROM business.stations s
+           WHERE o.event_id = 'master-data/' || s.code || '/' || s.version
+             AND o.published_at < now() - make_interval(secs => %s)
+             AND (s.edge_version IS NULL OR s.edge_version < s.version)""", (after_s,))
+    if cur.rowcount:
+        await conn.execute("SELECT pg_notify('business_outbox', '')")
+    return cur.rowcount
