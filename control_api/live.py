@@ -7,8 +7,10 @@ import contextlib
 import json
 import logging
 from collections import defaultdict
+from collections.abc import Awaitable
 
 import psycopg
+from fastapi import WebSocket, WebSocketDisconnect
 
 log = logging.getLogger(__name__)
 
@@ -59,3 +61,17 @@ class LiveHub:
                 self.listening.clear()
                 log.warning("live updates paused, database unavailable: %s", exc)
                 await asyncio.sleep(1.0)
+
+
+async def wait_or_disconnect(websocket: WebSocket, woken: Awaitable[object]) -> None:
+    """Wait for ``woken`` (a change to send); raise WebSocketDisconnect if the client leaves meanwhile."""
+    receive = asyncio.ensure_future(websocket.receive())
+    wake = asyncio.ensure_future(woken)
+    done, _ = await asyncio.wait({receive, wake}, return_when=asyncio.FIRST_COMPLETED)
+    for task in (receive, wake):
+        if task not in done:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    if receive in done and receive.result().get("type") == "websocket.disconnect":
+        raise WebSocketDisconnect()

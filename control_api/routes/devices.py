@@ -6,8 +6,6 @@ Both need ``device:read`` and the station in the caller's scope; the WebSocket t
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from datetime import datetime
 from typing import Annotated
 
@@ -16,6 +14,7 @@ from pydantic import BaseModel
 
 from control_api.database import DatabaseUnavailable
 from control_api.deps import Db, Device, Station, WsHub
+from control_api.live import wait_or_disconnect
 from control_api.security import Principal, require
 from telemetry.queries import DeviceLatest, device_latest
 
@@ -82,7 +81,7 @@ async def stream(websocket: WebSocket, station: Station, device: Device, db: Db,
                     await websocket.send_json(message)
                     sent.update(changed)
                     first = False
-            await _wait_or_disconnect(websocket, wake)
+            await wait_or_disconnect(websocket, wake.get())
     except WebSocketDisconnect:
         pass
     except DatabaseUnavailable:
@@ -90,16 +89,3 @@ async def stream(websocket: WebSocket, station: Station, device: Device, db: Db,
     finally:
         hub.unsubscribe((station, device), wake)
 
-
-async def _wait_or_disconnect(websocket: WebSocket, wake: asyncio.Queue[None]) -> None:
-    """Wait for a change notification; raise WebSocketDisconnect if the client leaves meanwhile."""
-    receive = asyncio.ensure_future(websocket.receive())
-    woken = asyncio.ensure_future(wake.get())
-    done, _ = await asyncio.wait({receive, woken}, return_when=asyncio.FIRST_COMPLETED)
-    for task in (receive, woken):
-        if task not in done:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-    if receive in done and receive.result().get("type") == "websocket.disconnect":
-        raise WebSocketDisconnect()

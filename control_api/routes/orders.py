@@ -45,6 +45,7 @@ from business_services.unit_of_work import UnitOfWork
 from control_api.database import DatabaseUnavailable
 from control_api.deps import Db, Station
 from control_api.idempotency import IdempotencyKey, once
+from control_api.live import wait_or_disconnect
 from control_api.pagination import Cursor, Limit
 from control_api.security import Principal, require
 from forecourt.roles import policy
@@ -260,7 +261,7 @@ async def stream(websocket: WebSocket, station: Station, db: Db, who: Reader) ->
                             sent[row["order_no"]] = state
                             await websocket.send_json({"type": "order", **_json(row)})
                         since = max(since, row["changed_at"] - timedelta(seconds=5))   # a slower writer's commit
-                await _wait_or_disconnect(websocket, wake)
+                await wait_or_disconnect(websocket, wake.wait())
                 if lost.is_set():
                     await websocket.close(status.WS_1013_TRY_AGAIN_LATER, "数据库连接中断，请重连 (reconnect)")
                     return
@@ -278,19 +279,6 @@ def _json(row: dict[str, Any]) -> dict[str, Any]:
     return {k: (v.isoformat() if isinstance(v, datetime) else str(v) if isinstance(v, Decimal) else v)
             for k, v in row.items()}
 
-
-async def _wait_or_disconnect(websocket: WebSocket, wake: asyncio.Event) -> None:
-    """Wait for a change at the station; raise WebSocketDisconnect if the client leaves meanwhile."""
-    receive = asyncio.ensure_future(websocket.receive())
-    woken = asyncio.ensure_future(wake.wait())
-    done, _ = await asyncio.wait({receive, woken}, return_when=asyncio.FIRST_COMPLETED)
-    for task in (receive, woken):
-        if task not in done:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-    if receive in done and receive.result().get("type") == "websocket.disconnect":
-        raise WebSocketDisconnect()
 
 
 @router.get("/orders/{order_no}")

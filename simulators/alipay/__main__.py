@@ -1,53 +1,7 @@
-"""Run the Alipay simulator alone: ``python -m simulators.alipay [--port 8702] [--config-out FILE]``.
-
-It prints, or writes as JSON to ``--config-out``, what the merchant configures (keys made at start)."""
-
-from __future__ import annotations
-
-import argparse
-import asyncio
-import json
-import socket
-import sys
-from pathlib import Path
-
-import uvicorn
+"""Run the Alipay simulator alone: ``python -m simulators.alipay [--port 8702] [--config-out FILE]``."""
 
 from simulators.alipay.server import AlipaySim
-from simulators.running import until_terminated
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-async def _serve(port: int, config_out: Path | None) -> None:
-    port = port or _free_port()
-    sim = AlipaySim()
-    server = uvicorn.Server(uvicorn.Config(sim.app, host="127.0.0.1", port=port, log_level="warning"))
-    config = json.dumps(sim.keys.merchant_config(f"http://127.0.0.1:{port}"), indent=2)
-    if config_out is not None:
-        await asyncio.to_thread(config_out.write_text, config, encoding="utf-8")
-    print(f"支付宝模拟器 Alipay simulator: http://127.0.0.1:{port}  app_id {sim.keys.app_id}  "
-          f"merchant config: {config_out or 'below'}", flush=True)
-    if config_out is None:
-        print(config, flush=True)
-    try:
-        await server.serve()
-    finally:
-        await sim.close()
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m simulators.alipay", description=__doc__)
-    parser.add_argument("--port", type=int, help="0: a free one", default=8702)
-    parser.add_argument("--config-out", type=Path, help="write the merchant's settings (JSON) here")
-    args = parser.parse_args()
-    asyncio.run(until_terminated(_serve(args.port, args.config_out)))
-    sys.exit(0)
-
+from simulators.provider_main import main
 
 if __name__ == "__main__":
-    main()
+    main(AlipaySim(), "支付宝模拟器 Alipay simulator", "simulators.alipay", 8702)

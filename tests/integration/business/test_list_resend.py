@@ -19,7 +19,8 @@ DEMO = Path(__file__).parents[3] / "config" / "stations" / "demo.yaml"
 async def test_an_unapplied_list_is_sent_again(database_url: str) -> None:
     await import_file(database_url, DEMO, ["92", "95"], group="g", region="华东")
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
-        unsent = "SELECT count(*) FROM business.outbox WHERE event_id = 'master-data/demo-01/1' AND published_at IS NULL"
+        unsent = ("SELECT count(*) FROM business.outbox "
+                  "WHERE event_id = 'master-data/demo-01/1' AND published_at IS NULL")
         assert await (await conn.execute(unsent)).fetchone() == (1,)
         assert await resend_unapplied_lists(conn) == 0                       # not sent yet: nothing to send again
         await conn.execute("UPDATE business.outbox SET published_at = now() WHERE event_id = 'master-data/demo-01/1'")
