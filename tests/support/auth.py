@@ -8,7 +8,9 @@ from fastapi import FastAPI
 from business_services.access.model import PERMISSIONS
 from control_api.security import Principal, TokenIssuer
 
-TEST_TOKENS = TokenIssuer("forecourt-tests-only-" + "0" * 32)
+#: tokens some test modules make at import must still be valid when their tests run, up to the whole suite
+#: later (production tokens live 15 minutes: ``TokenIssuer.ttl_s``)
+TEST_TOKENS = TokenIssuer("forecourt-tests-only-" + "0" * 32, ttl_s=4 * 3600)
 EVERYTHING = tuple(PERMISSIONS)
 
 
