@@ -28,12 +28,13 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 import jwt
-from fastapi import HTTPException, WebSocketException, status
+from fastapi import Depends, HTTPException, WebSocketException, status
 from starlette.requests import HTTPConnection
 
 from business_services.access import repository
 from business_services.access.model import api_key_digest, api_key_prefix
 from business_services.audit.model import Actor
+from control_api.deps import Station
 
 ALGORITHM = "HS256"
 
@@ -178,6 +179,17 @@ def require(permission: str) -> Callable[[HTTPConnection], Awaitable[Principal]]
         return who
     dependency.permission = permission  # type: ignore[attr-defined]   # read by the role-matrix test
     return dependency
+
+
+def at_station(permission: str) -> Callable[..., Awaitable[Principal]]:
+    """A dependency for routes under ``/stations/{station}``: ``require(permission)`` and the station in the
+    caller's scope, both checked before the body is read (403, never a 422 first)."""
+    gate = Depends(require(permission))
+
+    async def checked(station: Station, who: Principal = gate) -> Principal:
+        who.check_station(station)
+        return who
+    return checked
 
 
 def permission_of(dependency: Any) -> str | None:

@@ -7,24 +7,26 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from business_services.pages import After, Sort, keyset_page
+
+BY_CODE = Sort("code", str, tiebreak="code", tiebreak_kind=str)
+NEWEST_FIRST = Sort("entry_id", int, descending=True, tiebreak="entry_id")
+
 
 async def accounts(conn: psycopg.AsyncConnection, *, stations: frozenset[str] | None, station: str | None,
-                   kind: str | None, prefix: str | None, after: str | None, limit: int) -> list[dict[str, Any]]:
-    """Accounts in code order after ``after`` (keyset). ``stations``: the caller's scope (None: all, including
+                   kind: str | None, prefix: str | None, after: After | None,
+                   limit: int) -> tuple[list[dict[str, Any]], int, After | None]:
+    """Accounts in code order (keyset pages). ``stations``: the caller's scope (None: all, including
     company-wide accounts; a scoped caller sees only its stations' accounts)."""
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(
-            """SELECT code, name, kind, unit, station, balance, may_go_negative, opened_at
+    query = """SELECT code, name, kind, unit, station, balance, may_go_negative, opened_at
                FROM business.ledger_accounts
                WHERE (%(all)s OR station = ANY(%(scope)s))
                  AND (%(station)s::text IS NULL OR station = %(station)s)
                  AND (%(kind)s::text IS NULL OR kind = %(kind)s)
-                 AND (%(prefix)s::text IS NULL OR code LIKE %(prefix)s || '%%')
-                 AND (%(after)s::text IS NULL OR code > %(after)s)
-               ORDER BY code LIMIT %(limit)s""",
-            {"all": stations is None, "scope": sorted(stations or ()), "station": station, "kind": kind,
-             "prefix": prefix, "after": after, "limit": limit})
-        return await cur.fetchall()
+                 AND (%(prefix)s::text IS NULL OR code LIKE %(prefix)s || '%%')"""
+    params = {"all": stations is None, "scope": sorted(stations or ()), "station": station, "kind": kind,
+              "prefix": prefix}
+    return await keyset_page(conn, query, params, BY_CODE, limit, after)
 
 
 async def account(conn: psycopg.AsyncConnection, code: str) -> dict[str, Any] | None:
@@ -34,18 +36,14 @@ async def account(conn: psycopg.AsyncConnection, code: str) -> dict[str, Any] | 
         return await cur.fetchone()
 
 
-async def statement(conn: psycopg.AsyncConnection, code: str, *, before: int | None,
-                    limit: int) -> list[dict[str, Any]]:
-    """The account's postings, newest first, before entry id ``before`` (keyset)."""
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(
-            """SELECT e.id AS entry_id, e.kind, e.reference, e.memo, e.station, e.occurred_at, e.recorded_at,
+async def statement(conn: psycopg.AsyncConnection, code: str, *, after: After | None,
+                    limit: int) -> tuple[list[dict[str, Any]], int, After | None]:
+    """The account's postings, newest first (keyset pages)."""
+    query = """SELECT e.id AS entry_id, e.kind, e.reference, e.memo, e.station, e.occurred_at, e.recorded_at,
                       p.amount
                FROM business.ledger_postings p JOIN business.ledger_entries e ON e.id = p.entry_id
-               WHERE p.account = %s AND (%s::bigint IS NULL OR p.entry_id < %s)
-               ORDER BY p.entry_id DESC LIMIT %s""",
-            (code, before, before, limit))
-        return await cur.fetchall()
+               WHERE p.account = %(code)s"""
+    return await keyset_page(conn, query, {"code": code}, NEWEST_FIRST, limit, after)
 
 
 async def trial_balance(conn: psycopg.AsyncConnection) -> list[dict[str, Any]]:

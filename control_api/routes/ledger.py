@@ -6,8 +6,6 @@ A caller scoped to stations sees those stations' accounts only; company-wide acc
 
 from __future__ import annotations
 
-import base64
-import binascii
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -17,7 +15,7 @@ from pydantic import BaseModel
 from business_services.ledger import views
 from business_services.ledger.model import Kind
 from control_api.deps import Db
-from control_api.pagination import Cursor, Limit
+from control_api.pagination import Cursor, Limit, after, page
 from control_api.security import Principal, require
 
 router = APIRouter(prefix="/api/v1/ledger", tags=["ledger"])
@@ -40,6 +38,7 @@ class AccountPublic(BaseModel):
 class AccountPage(BaseModel):
     items: list[AccountPublic]
     next_cursor: str | None
+    total: int
 
 
 class PostingPublic(BaseModel):
@@ -57,6 +56,7 @@ class Statement(BaseModel):
     account: AccountPublic
     items: list[PostingPublic]
     next_cursor: str | None
+    total: int
 
 
 class TrialBalanceLine(BaseModel):
@@ -66,21 +66,6 @@ class TrialBalanceLine(BaseModel):
     accounts: int
     unit_debits_less_credits: int
 
-
-def _encode(value: str) -> str:
-    return base64.urlsafe_b64encode(f"k:{value}".encode()).decode()
-
-
-def _decode(cursor: str) -> str | None:
-    if not cursor:
-        return None
-    try:
-        kind, _, value = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        kind, value = "", ""
-    if kind != "k" or not value:
-        raise HTTPException(422, "分页游标无效，请从第一页重新开始 (the cursor is not valid; start again without it)")
-    return value
 
 
 def _visible(who: Principal, row: dict[str, Any]) -> bool:
@@ -95,29 +80,22 @@ async def accounts(who: Reader, db: Db, station: Annotated[str | None, Query(max
     if station is not None:
         who.check_station(station)
     async with db.connection() as conn:
-        rows = await views.accounts(conn, stations=who.stations, station=station, kind=kind, prefix=prefix,
-                                    after=_decode(cursor), limit=limit + 1)
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return AccountPage(items=[AccountPublic(**r) for r in rows],
-                       next_cursor=_encode(rows[-1]["code"]) if more else None)
+        rows, total, last = await views.accounts(conn, stations=who.stations, station=station, kind=kind,
+                                                 prefix=prefix, after=after(cursor, views.BY_CODE), limit=limit)
+    return AccountPage(**page([AccountPublic(**r) for r in rows], total, views.BY_CODE, last))
 
 
 @router.get("/accounts/{code}", response_model=Statement)
 async def statement(code: AccountCode, who: Reader, db: Db, cursor: Cursor = "", limit: Limit = 50) -> Statement:
     """One account and its postings, newest first (debit > 0, credit < 0)."""
-    before = _decode(cursor)
-    if before is not None and not before.isdigit():
-        raise HTTPException(422, "分页游标无效，请从第一页重新开始 (the cursor is not valid; start again without it)")
+    start = after(cursor, views.NEWEST_FIRST)
     async with db.connection() as conn:
         row = await views.account(conn, code)
         if row is None or not _visible(who, row):
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"没有科目 {code} (no such account in your scope)")
-        postings = await views.statement(conn, code, before=int(before) if before else None, limit=limit + 1)
-    more = len(postings) > limit
-    postings = postings[:limit]
-    return Statement(account=AccountPublic(**row), items=[PostingPublic(**p) for p in postings],
-                     next_cursor=_encode(str(postings[-1]["entry_id"])) if more else None)
+        postings, total, last = await views.statement(conn, code, after=start, limit=limit)
+    return Statement(account=AccountPublic(**row),
+                     **page([PostingPublic(**p) for p in postings], total, views.NEWEST_FIRST, last))
 
 
 @router.get("/trial-balance", response_model=list[TrialBalanceLine])

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
@@ -33,7 +33,7 @@ from control_api.database import DatabaseUnavailable
 from control_api.deps import Db, Station
 from control_api.idempotency import IdempotencyKey, once
 from control_api.pagination import Cursor, Limit, after, page
-from control_api.security import Principal, require
+from control_api.security import Principal, at_station
 from telemetry.contracts.events.payments import Method
 
 router = APIRouter(prefix="/api/v1/stations/{station}", tags=["payments"])
@@ -47,18 +47,9 @@ OrderNo = Annotated[str, Path(pattern=DOC_NO, description="订单号 order numbe
 AT_STATION_ONLY = "收款只在加油站的站级服务器办理 (payments are taken at the station server, not at head office)"
 
 
-def _in_scope(permission: str) -> Callable[..., Awaitable[Principal]]:
-    gate = Depends(require(permission))
-
-    async def checked(station: Station, who: Principal = gate) -> Principal:
-        who.check_station(station)      # before the body is read: 403, never a 422 first
-        return who
-    return checked
-
-
-Reader = Annotated[Principal, Depends(_in_scope("payment:read"))]
-Taker = Annotated[Principal, Depends(_in_scope("payment:take"))]
-Refunder = Annotated[Principal, Depends(_in_scope("payment:refund"))]
+Reader = Annotated[Principal, Depends(at_station("payment:read"))]
+Taker = Annotated[Principal, Depends(at_station("payment:take"))]
+Refunder = Annotated[Principal, Depends(at_station("payment:refund"))]
 
 
 def providers_of(request: Request) -> Providers:

@@ -34,7 +34,7 @@ from business_services.unit_of_work import UnitOfWork
 from control_api.deps import Db, Station
 from control_api.idempotency import IdempotencyKey, once
 from control_api.pagination import Cursor, Limit, after, page
-from control_api.security import Principal, require
+from control_api.security import Principal, at_station
 
 router = APIRouter(prefix="/api/v1/stations/{station}/shifts", tags=["shifts"])
 
@@ -43,19 +43,8 @@ ShiftNo = Annotated[str, Path(min_length=6, max_length=64, pattern=r"^[A-Za-z0-9
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def _reader(station: Station, who: Annotated[Principal, Depends(require("shift:read"))]) -> Principal:
-    who.check_station(station)
-    return who
-
-
-def _writer(station: Station, who: Annotated[Principal, Depends(require("shift:write"))]) -> Principal:
-    """``shift:write`` and the station in scope, checked before the body is read: 403, never a 422 first."""
-    who.check_station(station)
-    return who
-
-
-Reader = Annotated[Principal, Depends(_reader)]
-Writer = Annotated[Principal, Depends(_writer)]
+Reader = Annotated[Principal, Depends(at_station("shift:read"))]
+Writer = Annotated[Principal, Depends(at_station("shift:write"))]
 
 
 class NozzleReading(BaseModel):

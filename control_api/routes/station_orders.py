@@ -18,19 +18,14 @@ from business_services.orders.views import decode_cursor, encode_cursor
 from business_services.station_orders import views
 from control_api.deps import Db, Station
 from control_api.pagination import Cursor, Limit
-from control_api.security import Principal, require
+from control_api.security import Principal, at_station
 
 router = APIRouter(prefix="/api/v1/stations/{station}/reported-orders", tags=["orders"])
 OrderNo = Annotated[str, Path(min_length=6, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
 Text = Annotated[str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9_.-]*$")]
 
 
-def _reader(station: Station, who: Annotated[Principal, Depends(require("order:read"))]) -> Principal:
-    who.check_station(station)
-    return who
-
-
-Reader = Annotated[Principal, Depends(_reader)]
+Reader = Annotated[Principal, Depends(at_station("order:read"))]
 
 
 class ReportedOrder(BaseModel):

@@ -176,8 +176,9 @@ async def test_two_hundred_payments_across_two_shifts(database_url: str, broker:
         for payload in [*shifts[0].events(), *shifts[1].events()]:
             await deliver(consumer, conn, payload)
         assert await reconcile_all(conn, shifts[1].opened_at + timedelta(hours=9)) == {Verdict.MATCHED: 2}
-        balances = {a["code"]: a["balance"] for a in await ledger.accounts(
-            conn, stations=None, station=STATION, kind=None, prefix=None, after=None, limit=100)}
+        accounts, _, _ = await ledger.accounts(conn, stations=None, station=STATION, kind=None, prefix=None,
+                                               after=None, limit=100)
+        balances = {a["code"]: a["balance"] for a in accounts}
         for shift in shifts:
             received = await views.received(conn, STATION, shift.shift_no)
             reported = {m.value: c - r for m, (c, r) in shift.takings().items()}
