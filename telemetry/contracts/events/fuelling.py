@@ -55,6 +55,9 @@ class FuellingCompleted(EventPayload):
     started_at: UtcTime
     ended_at: UtcTime
     end_reason: Annotated[int, Field(ge=0)] = 0   # the pump's end-of-transaction code (register map v1)
+    #: the price-set version in force on the nozzle when the fuelling started (telemetry/contracts/prices.py);
+    #: None from an edge that holds no price set yet (or from before prices were decided at head office)
+    price_set: Annotated[int | None, Field(ge=1, lt=2**31)] = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
