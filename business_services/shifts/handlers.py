@@ -1,6 +1,7 @@
 """Handlers of the shifts context: one function per command or event, each ``(message, uow) -> result``.
 
-- ``OpenShift``: a cashier takes charge; start readings from each nozzle's last fuelling, or entered by hand;
+- ``OpenShift``: a cashier takes charge; start readings entered by hand, else each nozzle's last fuelling, else
+  (a nozzle that has never sold here: the station's first shift) the pump's live totalizer;
 - ``CloseShift``: the handover — locks the shift FOR UPDATE (waits for payments in flight, refuses later
   ones), checks unpaid orders, nozzles and cash, freezes the report and emits ``shift.closed``;
 - ``payment.captured`` / ``payment.refunded`` → the takings of the shift the payment names, refused when that
@@ -53,6 +54,8 @@ async def open_shift(command: OpenShift, uow: UnitOfWork) -> str:
     for pump, point, nozzle, litres in await orders.latest_totalizers(uow.conn, command.station):
         key = NozzleKey(pump, point, nozzle)
         readings.setdefault(key, (Reading(key, Decimal(str(litres))), "pump"))
+    for live in command.live_readings:
+        readings.setdefault(live.nozzle, (live, "pump"))
     await repository.set_start_readings(uow.conn, shift_no, list(readings.values()))
     await uow.audit(AuditEntry("shift.open", shift_no, command.station, None, {"by": command.by}))
     opened = ShiftOpened(shift_no=shift_no, station=command.station, definition=definition, opened_by=command.by,

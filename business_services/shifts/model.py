@@ -64,6 +64,7 @@ class OpenShift:
     by: str                                  # the cashier opening it is the person in charge
     at: datetime
     hand_readings: tuple[Reading, ...] = ()  # start readings entered by hand; they win over the pump's
+    live_readings: tuple[Reading, ...] = ()  # the pumps' totalizers now: a nozzle no fuelling has named yet
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,8 @@ the first report and counts the cash once. docs/shifts.md.
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
@@ -35,11 +37,13 @@ from control_api.deps import Db, Station
 from control_api.idempotency import IdempotencyKey, once
 from control_api.pagination import Cursor, Limit, after, page
 from control_api.security import Principal, at_station
+from telemetry.queries import station_latest
 
 router = APIRouter(prefix="/api/v1/stations/{station}/shifts", tags=["shifts"])
 
 ShiftNo = Annotated[str, Path(min_length=6, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
                               description="班次号 shift number, e.g. demo-01-20261204-S00001")]
+TOTALIZER = re.compile(r"fp(\d+)/nozzle(\d+)/volume_total")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -97,6 +101,21 @@ def _at_station(request: Request, command: object) -> None:
                                                       "(shifts are opened and handed over at the station server)")
 
 
+async def live_totalizers(conn: Any, station: str) -> tuple[Reading, ...]:
+    """Each nozzle's totalizer as the station server's own ingest holds it (``fp{n}/nozzle{m}/volume_total``),
+    good values of devices online and current only: the start of a nozzle that has not sold at this station yet."""
+    readings = []
+    for device in await station_latest(conn, station):
+        if device.online is False or device.stale:
+            continue
+        for value in device.values:
+            found = TOTALIZER.fullmatch(value.name)
+            if found and value.quality == "good" and isinstance(value.value, int | float):
+                key = NozzleKey(device.device, int(found[1]), int(found[2]))
+                readings.append(Reading(key, Decimal(str(value.value)).quantize(Decimal("0.01"))))
+    return tuple(readings)
+
+
 def _refused(exc: ShiftRuleError) -> HTTPException:
     code = status.HTTP_409_CONFLICT if isinstance(exc, ShiftConflict) else status.HTTP_422_UNPROCESSABLE_CONTENT
     return HTTPException(code, exc.message)
@@ -110,8 +129,10 @@ async def open_shift(station: Station, body: OpenBody, request: Request, db: Db,
         command = OpenShift(station, who.username, datetime.now(UTC), tuple(r.reading() for r in body.hand_readings))
         _at_station(request, command)
         try:
-            async with db.connection() as conn, UnitOfWork(conn, who.actor) as uow:
-                return Opened(shift_no=await request.app.state.bus.handle(command, uow))
+            async with db.connection() as conn:
+                command = replace(command, live_readings=await live_totalizers(conn, station))
+                async with UnitOfWork(conn, who.actor) as uow:
+                    return Opened(shift_no=await request.app.state.bus.handle(command, uow))
         except ShiftRuleError as exc:
             raise _refused(exc) from exc
     return await once(request, db, who, key, work)

@@ -164,6 +164,33 @@ async def test_handover_compares_nozzles_and_cash(station_database_url: str, bro
         assert await cur.fetchall() == [(STATION,), (STATION,)]
 
 
+async def _live(conn: psycopg.AsyncConnection, device: str, name: str, litres: float, quality: str = "good") -> None:
+    """A totalizer as the station server's own ingest keeps it (telemetry.metrics and telemetry.latest)."""
+    cur = await conn.execute("INSERT INTO telemetry.metrics (grp, station, device, name, datatype, unit) "
+                             "VALUES ('g', %s, %s, %s, 'DOUBLE', 'L') RETURNING metric_id", (STATION, device, name))
+    (metric_id,) = await cur.fetchone() or (0,)
+    await conn.execute("INSERT INTO telemetry.latest (metric_id, ts, value, quality) VALUES (%s, now(), %s, %s)",
+                       (metric_id, litres, quality))
+    await conn.execute("INSERT INTO telemetry.sources (station, device, grp, online, stale) "
+                       "VALUES (%s, %s, 'g', true, false) ON CONFLICT DO NOTHING", (STATION, device))
+
+
+async def test_a_nozzle_that_never_sold_starts_from_the_pumps_live_totalizer(station_database_url: str,
+                                                                             broker: BrokerAddress) -> None:
+    """The station's first shift: no fuelling names nozzle 1 yet, so its start is the live totalizer (and the
+    handover can compare it); a nozzle that has sold starts where its last fuelling ended; a bad value is no start."""
+    async with station_server(station_database_url, broker) as station:
+        await _live(station.conn, "disp-01", "fp1/nozzle1/volume_total", 1234.5)
+        await _live(station.conn, "disp-01", "fp1/nozzle2/volume_total", 99.0)
+        await _live(station.conn, "disp-01", "fp2/nozzle1/volume_total", 77.0, quality="bad")
+        await station.fuel(1, nozzle=2, totalizer_before_l=490.0, totalizer_after_l=530.0)   # before any shift
+        opened = await station.post(SHIFTS, {})
+        assert opened.status_code == 200, opened.text
+        live = (await station.http.get(f"{SHIFTS}/current", headers=CASHIER)).json()
+        starts = {(n["fuelling_point"], n["nozzle"]): (n["start_l"], n["start_source"]) for n in live["by_nozzle"]}
+        assert starts == {(1, 1): ("1234.50", "pump"), (1, 2): ("530.00", "pump")}
+
+
 async def test_head_office_does_not_open_shifts(database_url: str) -> None:
     port = free_port()
     api = asyncio.create_task(api_service(database_url, "127.0.0.1", port, tokens=TEST_TOKENS))
