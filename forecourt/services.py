@@ -114,16 +114,32 @@ def station_ingest(settings: Settings, database_url: str, broker: BrokerAddress,
                         client_id=f"forecourt-station-ingest-{settings.group}-{station}")
 
 
-async def station_business_service(settings: Settings, database_url: str, broker: BrokerAddress,
-                                   station: str) -> None:
+class StationBusiness:
     """The station server's business plane: ``station_consumer``, its outbox publisher (orders, payments, shifts
     and its audit chain travel up to head office from there), the audit shipping that feeds it, and
-    ``station_ingest`` (its own edge node's live device values, for the POS) and its scheduled jobs."""
-    consumer = station_consumer(settings, database_url, broker, station)
-    publisher = outbox_publisher(database_url, MqttSink(broker, f"{consumer.client_id}-outbox"))
-    ingest = station_ingest(settings, database_url, broker, station)
-    await together(consumer.run(), publisher.run(), ship_forever(database_url, station, settings.group), ingest.run(),
-                   jobs.work(database_url, name="station"))
+    ``station_ingest`` (its own edge node's live device values, for the POS) and its scheduled jobs. ``ready``
+    waits until the consumer and the ingest are subscribed (an end-to-end test starts the pump after it)."""
+
+    def __init__(self, settings: Settings, database_url: str, broker: BrokerAddress, station: str) -> None:
+        self.database_url, self.station, self.group = database_url, station, settings.group
+        self.consumer = station_consumer(settings, database_url, broker, station)
+        self.publisher = outbox_publisher(database_url, MqttSink(broker, f"{self.consumer.client_id}-outbox"))
+        self.ingest = station_ingest(settings, database_url, broker, station)
+
+    async def ready(self) -> None:
+        await self.consumer.subscribed.wait()
+        await self.ingest.subscribed.wait()
+
+    async def run(self) -> None:
+        await together(self.consumer.run(), self.publisher.run(),
+                       ship_forever(self.database_url, self.station, self.group), self.ingest.run(),
+                       jobs.work(self.database_url, name="station"))
+
+
+async def station_business_service(settings: Settings, database_url: str, broker: BrokerAddress,
+                                   station: str) -> None:
+    """``StationBusiness`` run until cancelled."""
+    await StationBusiness(settings, database_url, broker, station).run()
 
 
 async def together(*services: Coroutine[Any, Any, None]) -> None:

@@ -170,9 +170,10 @@ class PosSite(Site):
     station: str
 
 
-async def _station_list(database_url: str, station_database_url: str) -> dict[str, DemoLogin]:
+async def _station_list(database_url: str, station_database_url: str, group: str = "demo-co") \
+        -> dict[str, DemoLogin]:
     """Head office imports demo-01 and seeds the demo company; the station database applies the list it sends."""
-    await import_file(database_url, DEMO_STATION, ["92", "95"], group="demo-co")
+    await import_file(database_url, DEMO_STATION, ["92", "95"], group=group)
     async with await psycopg.AsyncConnection.connect(database_url) as conn:
         logins = {login.username: login for login in await seed_demo_company(conn)}
         await conn.commit()
