@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 import httpx
 
 from business_services.access.demo import DemoLogin
+from business_services.online_payments.station_client import online_providers
 from business_services.payments.registry import Providers
 from control_api.security import TokenIssuer
 from edge_nodes.runtime import EdgeNode
@@ -105,7 +106,7 @@ class SalesChain:
         for url in (f"{self.head_office}/healthz", f"{self.station_server}/healthz", self.business_health):
             while not _healthy(url):
                 assert time.monotonic() < deadline, f"{url} did not become healthy"
-                assert not any(t.done() for t in self._tasks), [t for t in self._tasks if t.done()]
+                assert not self.failed_services(), self.failed_services()
                 time.sleep(0.1)
 
     async def _start(self) -> None:
@@ -124,7 +125,6 @@ class SalesChain:
         self.wechat_url, alipay_url = f"http://127.0.0.1:{wechat_port}", f"http://127.0.0.1:{alipay_port}"
         self.business_health = f"http://127.0.0.1:{health_port}/healthz"
         gateways = provider_gateways(self.wechat, self.wechat_url, self.alipay, alipay_url, self.head_office)
-        from business_services.online_payments.station_client import online_providers
         providers = Providers(online_providers(self.head_office, await station_key(self.head_office_db, STATION))
                               .values())
         tokens = TokenIssuer(secrets.token_urlsafe(32))
@@ -161,6 +161,7 @@ class SalesChain:
         self._thread.join(10)
 
     def failed_services(self) -> list[str]:
+        """The services that ended with an error (each should run until the chain stops)."""
         return [repr(t.exception()) for t in self._tasks if t.done() and not t.cancelled() and t.exception()]
 
     def fuel(self, fuelling_point: int, nozzle: int, centilitres: int) -> Fuelled:

@@ -115,6 +115,7 @@ def sell(chain: SalesChain, page: Page) -> None:
     print_receipt(chain, page, order_no, amount_fen)
     hand_over(chain, page, shift_no, fuelled.totalizer_before_l, fuelled.totalizer_after_l, fuelled.volume_l)
     at_head_office(chain, order_no, amount_fen, [p[0] for p in payments], shift_no)
+    assert chain.failed_services() == []
 
 
 def pay_cash_and_wechat(chain: SalesChain, page: Page, order_no: str, amount_fen: int) -> None:
