@@ -185,7 +185,7 @@ async def request_change(cmd: RequestPriceChange, uow: UnitOfWork) -> dict[str, 
         request = await approvals.request_approval(uow, APPROVAL_KIND, station, summary(worked.lines),
                                                    {"change_no": change_no}, now=at)
         approval_id = request.id
-        await repository.set_approval(uow.conn, change_no, approval_id)
+        await repository.set_approval(uow.conn, change_no, approval_id, request.expires_at)
     else:
         await _go_ahead(uow, change_no, at)
     return await _answer(uow, change_no)
@@ -257,8 +257,13 @@ def emit_set(uow: UnitOfWork, group: str, station: str, version: int, effective:
 
 
 async def send_due(cmd: SendDuePriceChanges, uow: UnitOfWork) -> int:
-    """Every scheduled change whose time has come, sent (locked: another sender skips it). How many sets."""
+    """Every scheduled change whose time has come, sent (locked: another sender skips it); first, changes whose
+    approval expired unanswered are rejected. How many sets."""
     at = cmd.now or datetime.now(UTC)
+    for change_no, stations in await repository.expire_unanswered(uow.conn, at):
+        await uow.audit(AuditEntry("prices.change.expire", f"price-change:{change_no}",
+                                   stations[0] if len(stations) == 1 else None, {"state": "awaiting_approval"},
+                                   {"state": "rejected", "why": "审批超时未处理 (the approval expired unanswered)"}))
     sent = 0
     for change_no in await repository.due_changes(uow.conn, at):
         row = await repository.change(uow.conn, change_no, lock=True)

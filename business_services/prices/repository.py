@@ -217,9 +217,17 @@ async def move_change(conn: psycopg.AsyncConnection, change_no: str, from_states
     return cur.rowcount == 1
 
 
-async def set_approval(conn: psycopg.AsyncConnection, change_no: str, approval_id: Any) -> None:
-    await conn.execute("UPDATE business.price_changes SET approval_id = %s WHERE change_no = %s",
-                       (approval_id, change_no))
+async def set_approval(conn: psycopg.AsyncConnection, change_no: str, approval_id: Any, expires_at: datetime) -> None:
+    await conn.execute("UPDATE business.price_changes SET approval_id = %s, approval_expires_at = %s "
+                       "WHERE change_no = %s", (approval_id, expires_at, change_no))
+
+
+async def expire_unanswered(conn: psycopg.AsyncConnection, now: datetime) -> list[tuple[str, list[str]]]:
+    """Changes whose approval request expired unanswered, moved to ``rejected``: (change_no, stations)."""
+    cur = await conn.execute(
+        "UPDATE business.price_changes SET state = 'rejected', decided_at = %s "
+        "WHERE state = 'awaiting_approval' AND approval_expires_at <= %s RETURNING change_no, stations", (now, now))
+    return [(c, list(s)) for c, s in await cur.fetchall()]
 
 
 async def due_changes(conn: psycopg.AsyncConnection, now: datetime) -> list[str]:

@@ -23,6 +23,7 @@ CREATE TABLE business.price_changes (
     requested_by  text NOT NULL,
     requested_at  timestamptz NOT NULL DEFAULT now(),
     approval_id   uuid,
+    approval_expires_at timestamptz,                              -- unanswered by then: the change is rejected
     approved_by   text,
     decided_at    timestamptz,
     sent_at       timestamptz,

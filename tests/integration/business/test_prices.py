@@ -199,3 +199,15 @@ async def test_a_set_goes_out_again_until_the_station_answers(head_office: str, 
             await consumer.handle(conn, *report(1, nozzle, "applied", datetime.now(UTC)))
         await conn.execute("UPDATE business.price_reports SET received_at = now() - interval '2 minutes'")
         assert await resend_unapplied_sets(conn) == 0                        # in force: never again
+
+
+async def test_an_approval_that_expires_unanswered_rejects_the_change(head_office: str) -> None:
+    async with await psycopg.AsyncConnection.connect(head_office, autocommit=True) as conn:
+        waiting = await _run(conn, WANG, RequestPriceChange("demo-co", ("demo-01",), {"92": 999}, reason="调价"))
+        assert await _run(conn, Actor.system("jobs"), SendDuePriceChanges()) == 0
+        assert (await views.change_detail(conn, waiting["change_no"]) or {})["state"] == "awaiting_approval"
+        later = datetime.now(UTC) + timedelta(hours=25)
+        assert await _run(conn, Actor.system("jobs"), SendDuePriceChanges(now=later)) == 0
+        assert (await views.change_detail(conn, waiting["change_no"]) or {})["state"] == "rejected"
+        assert await _rows(conn, "SELECT count(*) FROM business.audit_log WHERE action = 'prices.change.expire'") == [
+            (1,)]
