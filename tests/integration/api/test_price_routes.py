@@ -16,6 +16,7 @@ from fastapi import FastAPI
 
 from business_services.prices.demo import seed_demo_prices
 from control_api.app import create_app
+from forecourt.roles import Role
 from forecourt.stations import import_file
 from tests.support.auth import bearer
 
@@ -195,3 +196,14 @@ async def test_policy_rules_notice_and_current_prices(seeded: str) -> None:
         cur = await conn.execute("SELECT before, after FROM business.audit_log WHERE action = 'prices.policy.set'")
         before, after = json.loads(json.dumps((await cur.fetchone()) or [None, None]))
         assert before["step_fen"] == 50 and after["step_fen"] == 120
+
+
+async def test_a_station_server_refuses_price_changes(seeded: str) -> None:
+    app = create_app(seeded, role=Role.STATION)
+    boss = bearer(app, *WRITER, "price:policy")
+    async with client(app) as http:
+        answer = await http.post("/api/v1/price-changes", json=_change(confirmed=True),
+                                 headers={**boss, "Idempotency-Key": "change-0007"})
+        assert answer.status_code == 409 and "总部" in answer.json()["detail"]
+        assert (await http.put("/api/v1/price-policy", json={"step_fen": 60, "step_pct": 6, "day_fen": 120},
+                               headers=boss)).status_code == 409
