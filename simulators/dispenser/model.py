@@ -106,6 +106,10 @@ class DispenserModel:
             raise ValueError(f"error code must fit a u16, got {code}")
         self._fp(fp).set_error(code, self._now)
 
+    def refuse_prices(self, fp: int, nozzle: int, refuse: bool = True) -> None:
+        """Fault: the nozzle's price board takes no new price (a write is ignored, the old price reads back)."""
+        self._fp(fp).nozzle(nozzle).refuses_prices = refuse
+
     # ----- commands --------------------------------------------------------------------------
     def authorise(
         self, fp: int, preset_type: PresetType | int = PresetType.NONE, preset_value: int = 0, nozzle: int = 0
