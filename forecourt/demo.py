@@ -47,6 +47,7 @@ from forecourt.services import (
     ingest_metrics_text,
     master_data_path,
     outbox_path,
+    price_set_path,
     run_with_health,
     station_business_service,
 )
@@ -110,7 +111,8 @@ async def run_demo(settings: Settings, *, api_port: int, every_s: float) -> None
             station = station.model_copy(update={"devices": [device]})
             node = EdgeNode(station, infra.broker, group=settings.group,
                             primary_host=settings.primary_host_id or None,
-                            outbox_path=outbox_path(settings, station.station), master_data_path=list_file)
+                            outbox_path=outbox_path(settings, station.station), master_data_path=list_file,
+                            price_set_path=price_set_path(settings, station.station))
             worker = IngestWorker(infra.database_url, infra.broker, group=settings.group,
                                   share_group=settings.ingest_share_group, client_id="forecourt-demo-ingest",
                                   host_id=settings.primary_host_id or None)

@@ -21,6 +21,7 @@ from business_services.orders import handlers as orders
 from business_services.payments import handlers as payments
 from business_services.shifts import handlers as shifts
 from business_services.station_orders import handlers as station_orders
+from business_services.station_prices import handlers as station_prices
 from business_services.station_shifts import handlers as station_shifts
 
 
@@ -38,7 +39,7 @@ class RolePolicy:
 POLICIES: dict[Role, RolePolicy] = {
     Role.HEAD_OFFICE: RolePolicy(owns_master_data=True,
                                  contexts=(*CONTEXTS, ledger, audit, station_orders, station_shifts)),
-    Role.STATION: RolePolicy(owns_master_data=False, contexts=(*CONTEXTS, shifts, orders, payments)),
+    Role.STATION: RolePolicy(owns_master_data=False, contexts=(*CONTEXTS, shifts, orders, payments, station_prices)),
 }
 
 

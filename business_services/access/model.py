@@ -34,6 +34,7 @@ PERMISSIONS: dict[str, str] = {
     "shift:reconcile": "核对各站班次（总部对账）",
     "inspection:read": "查看巡检", "inspection:write": "记录巡检",
     "price:write": "调整油价",
+    "price:read": "查看价格",
     "ledger:read": "查看资金流水", "report:read": "查看报表",
     "member:read": "查看会员", "promotion:write": "管理营销活动",
     "fleet:read": "查看车队", "fleet:write": "管理车队",
@@ -42,7 +43,7 @@ PERMISSIONS: dict[str, str] = {
     "payment:online": "经总部发起线上支付",   # station servers' API keys; no human role but admin
 }
 
-_STATION_READ = ("station:read", "device:read", "fuelling:read")
+_STATION_READ = ("station:read", "device:read", "fuelling:read", "price:read")
 ROLES: dict[str, tuple[str, tuple[str, ...]]] = {   # role → (Chinese name, permissions)
     "admin": ("系统管理员", tuple(PERMISSIONS)),
     "regional_manager": ("区域经理", (*_STATION_READ, "device:command", "user:read", "role:read", "audit:read",
