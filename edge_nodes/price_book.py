@@ -5,8 +5,8 @@ price, since when), the version being applied now, that try's state (applied / r
 its attempt number and why. ``version_at`` is the stamping rule: which version was in force on a
 nozzle when a fuelling started. A fuelling that started clearly after a price was written is sold
 under the new set, one that started clearly before under the old one; when the start is within
-``NEAR`` of the write (the pump's clock counts whole seconds and may run apart from the edge's) the
-fuelling's own unit price decides: the set whose price the pump charged is the set it held.
+``NEAR`` of the write (the pump's clock counts whole seconds and may run apart from the edge's by up to a
+minute) the fuelling's own unit price decides: the set whose price the pump charged is the set it held.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 from telemetry.contracts.prices import NozzleState
 
 #: How close a fuelling's start may be to a price write for its unit price, not its clock, to decide.
-NEAR = timedelta(seconds=10)
+NEAR = timedelta(seconds=60)
 #: Versions remembered per nozzle (fuellings read back after a restart are stamped from them).
 HELD_KEPT = 8
 #: Back-off between tries of a refused nozzle: the first wait, doubled each time up to the most.

@@ -28,11 +28,13 @@ WRITE = T0 + 3600 * S
 @pytest.mark.parametrize(("started_at", "price", "version"), [
     (T0 - 60 * S, 789, None),             # before any set was held
     (T0 + 60 * S, 789, 1),                # well inside version 1
-    (WRITE - 60 * S, 789, 1),             # clearly before the write: the old set
-    (WRITE + 60 * S, 802, 2),             # clearly after: the new set
-    (WRITE + 60 * S, 789, 2),             # clearly after, whatever the price says (the clock is clear)
+    (WRITE - 120 * S, 789, 1),            # clearly before the write: the old set
+    (WRITE + 120 * S, 802, 2),            # clearly after: the new set
+    (WRITE + 120 * S, 789, 2),            # clearly after, whatever the price says (the clock is clear)
     (WRITE - 3 * S, 802, 2),              # close, the pump charged the new price: the new set
     (WRITE + 3 * S, 789, 1),              # close, the pump charged the old price: the old set
+    (WRITE + 50 * S, 789, 1),             # a pump clock 50 s fast: its price still tells
+    (WRITE - 50 * S, 802, 2),             # … or 50 s slow
     (WRITE + 3 * S, 555, 2),              # close, neither price: the clocks decide (after the write)
     (WRITE - 3 * S, 555, 1),              # close, neither price: the clocks decide (before the write)
     (WRITE, 802, 2),                      # written before the start: new
@@ -45,6 +47,13 @@ def test_version_at_same_price_in_both_sets_goes_by_the_clock() -> None:
     same = [Held(1, 789, T0), Held(2, 789, WRITE)]
     assert version_at(same, WRITE - 2 * S, 789) == 1
     assert version_at(same, WRITE + 2 * S, 789) == 2
+
+
+def test_version_at_with_a_price_back_to_an_older_one() -> None:
+    back = [Held(1, 789, T0), Held(2, 802, WRITE), Held(3, 789, WRITE + 30 * S)]
+    assert version_at(back, WRITE + 40 * S, 789) == 3          # the newest write whose price it charged
+    assert version_at(back, WRITE + 20 * S, 802) == 2
+    assert version_at(back, WRITE - 90 * S, 789) == 1
 
 
 def test_retry_back_off_doubles_up_to_the_most() -> None:
