@@ -26,6 +26,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from edge_nodes import metrics
 from edge_nodes.commands import DeviceCommand
 from edge_nodes.devices.base import PriceWriter
 from edge_nodes.master_data import write_atomically
@@ -190,6 +191,7 @@ class PriceKeeper:
                               state=state, detail=book.detail, attempt=book.attempt, at=self._now())
         await self._emit(report.envelope(event_id=report.event_id(), source=f"forecourt/{self.station}/edge",
                                          subject=key))
+        metrics.PRICE_REPORTS.labels(n.device, state).inc()
         log.log(logging.WARNING if state == "refused" else logging.INFO, "price %s version %d: %s (try %d) %s",
                 key, report.version, state, book.attempt, book.detail)
         await self._save()

@@ -50,6 +50,7 @@ class DispenserModel:
                     number=k, grade_id=nz.grade_id, price_fen=nz.price_fen, law=law,
                     meter_error_pct=drawn if nz.meter_error_pct is None else nz.meter_error_pct,
                     volume_total_cl=nz.initial_volume_total_cl, amount_total_fen=nz.initial_amount_total_fen,
+                    refuses_prices=nz.refuses_prices,
                 ))
             self._fps[n] = FuellingPoint(n, nozzles, config)
 

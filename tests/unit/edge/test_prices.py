@@ -221,3 +221,4 @@ async def test_the_command_checks_the_station() -> None:
     assert (await command.run(price_set(1, 800, 850, station="st-02")))[0] == "bad-argument"
     result, detail = await command.run(price_set(1, 800, 850))
     assert result == "accepted" and "version 1" in detail and k.version == 1
+
