@@ -76,6 +76,10 @@ class NozzleBook:
     attempt: int = 0
     detail: str = ""
 
+    def aim(self, version: int, price_fen: int) -> None:
+        """Start applying ``version`` (its price for this nozzle): a first try, nothing reported yet."""
+        self.target, self.price_fen, self.state, self.attempt, self.detail = version, price_fen, None, 1, ""
+
     def hold(self, version: int, price_fen: int, since: datetime) -> None:
         if self.held and self.held[-1].version == version:
             return                                 # already held (a repeat after a restart)

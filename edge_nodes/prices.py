@@ -115,9 +115,7 @@ class PriceKeeper:
         self.current = price_set
         for n in price_set.nozzles:
             key = nozzle_key(n.device, n.fuelling_point, n.nozzle)
-            book = self.books.setdefault(key, NozzleBook())
-            book.target, book.price_fen, book.state, book.attempt, book.detail = price_set.version, n.price_fen, \
-                None, 1, ""
+            self.books.setdefault(key, NozzleBook()).aim(price_set.version, n.price_fen)
             self._retry_at.pop(key, None)
         await self._save()
         self.wake.set()
@@ -144,8 +142,9 @@ class PriceKeeper:
             async with self._lock:
                 if self.current is not current:        # a newer set arrived: the next round applies it
                     return
-                book = self.books.setdefault(key, NozzleBook(target=current.version, price_fen=n.price_fen,
-                                                             attempt=1))
+                book = self.books.setdefault(key, NozzleBook())
+                if book.target != current.version:     # no book yet, or a crash between the set's file and ours
+                    book.aim(current.version, n.price_fen)
                 if book.state == "applied" or self._clock() < self._retry_at.get(key, 0.0):
                     continue
                 try:

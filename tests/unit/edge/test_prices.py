@@ -222,3 +222,18 @@ async def test_the_command_checks_the_station() -> None:
     result, detail = await command.run(price_set(1, 800, 850))
     assert result == "accepted" and "version 1" in detail and k.version == 1
 
+
+
+async def test_a_crash_between_the_set_file_and_the_nozzle_file_still_applies_the_new_set(tmp_path: Path) -> None:
+    path = tmp_path / "st-01.price-set.json"
+    pump, events = FakePump(), []
+    k = keeper(path, pump, events)
+    await k.offer(price_set(1, 789, 836))
+    await k.apply_round()
+    path.write_bytes(price_set(2, 800, 850).model_dump_json().encode())    # the set written, the books not
+    again: list[CloudEvent] = []
+    k2 = keeper(path, pump, again)
+    await k2.apply_round()
+    assert sorted(reports(again)) == [("fp1/n1", 2, "applied", 1), ("fp1/n2", 2, "applied", 1),
+                                      ("fp2/n1", 2, "applied", 1)]
+    assert pump.prices == {(1, 1): 800, (1, 2): 850, (2, 1): 800}
