@@ -36,7 +36,6 @@ from forecourt.broker_watch import DropWatch
 from forecourt.health import exposition, serve_health
 from forecourt.roles import Role, policy
 from forecourt.settings import Settings
-from forecourt.station_prices import follow_price_set
 from telemetry.contracts.broker import BrokerAddress
 from telemetry.contracts.events.payments import Method
 from telemetry.contracts.health import Health, check, from_report, health
@@ -120,14 +119,12 @@ async def station_business_service(settings: Settings, database_url: str, broker
                                    station: str) -> None:
     """The station server's business plane: ``station_consumer``, its outbox publisher (orders, payments, shifts
     and its audit chain travel up to head office from there), the audit shipping that feeds it, and
-    ``station_ingest`` (its own edge node's live device values, for the POS), its scheduled jobs, and the price set
-    its edge node keeps on disk (``forecourt/station_prices.py``; the edge runs on the station's box)."""
+    ``station_ingest`` (its own edge node's live device values, for the POS) and its scheduled jobs."""
     consumer = station_consumer(settings, database_url, broker, station)
     publisher = outbox_publisher(database_url, MqttSink(broker, f"{consumer.client_id}-outbox"))
     ingest = station_ingest(settings, database_url, broker, station)
     await together(consumer.run(), publisher.run(), ship_forever(database_url, station, settings.group), ingest.run(),
-                   jobs.work(database_url, name="station"),
-                   follow_price_set(database_url, price_set_path(settings, station)))
+                   jobs.work(database_url, name="station"))
 
 
 async def together(*services: Coroutine[Any, Any, None]) -> None:

@@ -34,7 +34,7 @@ PERMISSIONS: dict[str, str] = {
     "shift:reconcile": "核对各站班次（总部对账）",
     "inspection:read": "查看巡检", "inspection:write": "记录巡检",
     "price:write": "调整油价",
-    "price:read": "查看价格",
+    "price:read": "查看价格", "price:policy": "设置调价限额与特殊价格",
     "ledger:read": "查看资金流水", "report:read": "查看报表",
     "member:read": "查看会员", "promotion:write": "管理营销活动",
     "fleet:read": "查看车队", "fleet:write": "管理车队",
@@ -43,22 +43,25 @@ PERMISSIONS: dict[str, str] = {
     "payment:online": "经总部发起线上支付",   # station servers' API keys; no human role but admin
 }
 
-_STATION_READ = ("station:read", "device:read", "fuelling:read", "price:read")
+_STATION_READ = ("station:read", "device:read", "fuelling:read")
 ROLES: dict[str, tuple[str, tuple[str, ...]]] = {   # role → (Chinese name, permissions)
     "admin": ("系统管理员", tuple(PERMISSIONS)),
     "regional_manager": ("区域经理", (*_STATION_READ, "device:command", "user:read", "role:read", "audit:read",
                                      "loginlog:read", "approval:read", "approval:decide", "export:create", "shift:read",
                                      "inspection:read", "report:read", "price:write",
+                                     "price:read", "price:policy",
                                      "order:read", "order:approve")),
     "station_manager": ("站长", (*_STATION_READ, "station:write", "device:command", "approval:read", "shift:read",
                                 "shift:write", "inspection:read", "report:read",   # station:write: own stations
                                 "shift:override", "order:read", "order:write", "order:approve", "approval:decide",
-                                "payment:read", "payment:take", "payment:refund")),
+                                "payment:read", "payment:take", "payment:refund",
+                                "price:read")),
     "cashier": ("收银员", (*_STATION_READ, "device:command", "shift:read", "shift:write", "order:read", "order:write",
-                        "payment:read", "payment:take")),
+                        "payment:read", "payment:take", "price:read")),
     "attendant": ("加油员", (*_STATION_READ, "order:read")),
     "finance": ("财务", ("station:read", "fuelling:read", "ledger:read", "report:read", "approval:read",
-                        "approval:decide", "export:create", "order:read", "payment:read", "shift:reconcile")),
+                        "approval:decide", "export:create", "order:read", "payment:read", "shift:reconcile",
+                        "price:read")),
     "marketing": ("市场营销", ("station:read", "member:read", "promotion:write", "report:read")),
     "fleet_manager": ("车队经理", ("station:read", "fleet:read", "fleet:write", "fuelling:read")),
     "inspector": ("安全巡检员", ("station:read", "device:read", "inspection:read", "inspection:write")),
