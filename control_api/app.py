@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
 from business_services.bootstrap import build_bus
 from business_services.exports.runner import ExportRunner
@@ -40,6 +40,7 @@ from control_api.routes import (
     prices,
     shifts,
     station_orders,
+    station_prices,
     station_shifts,
     stations,
 )
@@ -66,6 +67,11 @@ ROUTERS = (   # every API route
     online_payments.router,
     prices.router,
 )
+
+#: Routes one role answers its own way, mounted before ``ROUTERS`` (the first route matching a path answers).
+ROLE_ROUTERS: dict[Role, tuple[APIRouter, ...]] = {
+    Role.STATION: (station_prices.router,),        # the prices the station's pumps hold (its own database)
+}
 
 
 def create_app(database_url: str, broker: BrokerAddress | None = None, *, group: str = "demo-co",
@@ -106,7 +112,7 @@ def create_app(database_url: str, broker: BrokerAddress | None = None, *, group:
     app.add_middleware(RequestMetrics)   # added last: the outermost, it sees every answer
     errors.install(app)
     swagger.install(app)
-    for router in ROUTERS:
+    for router in (*ROLE_ROUTERS.get(role, ()), *ROUTERS):
         app.include_router(router)
     app.include_router(pages_router)   # the built web apps: /admin/ (control_api/pages.py)
     return app

@@ -29,9 +29,18 @@ from typing import Protocol
 from pydantic import ValidationError
 
 from edge_nodes import metrics
+from edge_nodes.devices.base import PriceStamp
 from edge_nodes.outbox import Outbox
 from edge_nodes.station_events import unbuildable
-from edge_nodes.transactions import MISSING_KEPT, Record, SideBook, fuelling_event, gap_event, last_record
+from edge_nodes.transactions import (
+    MISSING_KEPT,
+    Record,
+    SideBook,
+    fuelling_event,
+    gap_event,
+    last_record,
+    record_started_at,
+)
 from protocol_adapters.readings import AdapterError, Reading
 from telemetry.contracts.events import CloudEvent
 from telemetry.contracts.events.fuelling import FuellingCompleted, FuellingGap
@@ -53,12 +62,14 @@ class TransactionReader(Protocol):
 class FuellingRecovery:
     def __init__(self, station: str, outbox: Outbox, emit: Callable[[CloudEvent], Awaitable[None]],
                  readers: dict[str, TransactionReader],
-                 now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 now: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 price_set_at: PriceStamp | None = None) -> None:
         self.station = station
         self._outbox = outbox
         self._emit = emit
         self._readers = readers
         self._now = now
+        self._price_set_at = price_set_at
         self._books: dict[tuple[str, int], SideBook] = {}
 
     async def on_readings(self, device: str, fuelling_points: int, readings: dict[str, Reading]) -> None:
@@ -155,7 +166,7 @@ class FuellingRecovery:
         """Events for ``records`` (in number order) and any gap before each, then the book moves to ``seen``."""
         for record in records:
             try:
-                event = fuelling_event(self.station, device, fp, record)
+                event = fuelling_event(self.station, device, fp, record, self._stamp(device, fp, record))
             except ValidationError as exc:
                 unbuildable(FuellingCompleted.TYPE, f"{device} fp{fp} #{record['transaction']}", exc)
             else:
@@ -169,6 +180,13 @@ class FuellingRecovery:
                 await self._report(device, fp, gap)
         book.seen = seen
         await self._outbox.set_state(f"{device}/fp{fp}/book", book.to_json())
+
+    def _stamp(self, device: str, fp: int, record: Record) -> int | None:
+        """The price-set version the fuelling was sold under (None: the edge holds no price set)."""
+        if self._price_set_at is None:
+            return None
+        return self._price_set_at(device, fp, int(record["nozzle"]), record_started_at(record),  # type: ignore[call-overload]
+                                  int(record["price"]))  # type: ignore[call-overload]
 
     async def _report(self, device: str, fp: int, gap: FuellingGap) -> None:
         await self._emit(gap_event(gap))

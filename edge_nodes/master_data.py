@@ -49,13 +49,14 @@ class MasterDataStore:
             return MasterDataApplied(station=data.station_code, version=held, offered=data.version,
                                      outcome="already-held" if data.version == held else "older-ignored")
         if self.path is not None:
-            _write_atomically(self.path, data.model_dump_json().encode())
+            write_atomically(self.path, data.model_dump_json().encode())
         self.current = data
         return MasterDataApplied(station=data.station_code, version=data.version, offered=data.version,
                                  outcome="applied")
 
 
-def _write_atomically(path: Path, body: bytes) -> None:
+def write_atomically(path: Path, body: bytes) -> None:
+    """Replace ``path`` with ``body`` so that a crash leaves the old content or the new, never a mix."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = path.with_name(path.name + ".tmp")
     with temp.open("wb") as f:

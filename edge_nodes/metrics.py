@@ -37,3 +37,6 @@ TOTALIZER_ANOMALIES = Counter("forecourt_edge_totalizer_anomalies_total",
 EVENTS_UNBUILDABLE = Counter("forecourt_edge_events_unbuildable_total",
                              "Device records that break their event's payload rules: logged and skipped", ["type"],
                              registry=REGISTRY)
+PRICE_REPORTS = Counter("forecourt_edge_price_reports_total",
+                        "Nozzle price states reported as price.applied (alarm on a rise of refused)",
+                        ["device", "state"], registry=REGISTRY)

@@ -10,6 +10,7 @@ Control/Rebirth`` (by name or alias) repeats the births. When the broker or the 
 STATE offline no older than the newest STATE seen), the session ends and a new one starts with
 back-off; nothing read meanwhile is lost. bdSeq counts CONNECTs and is kept in the outbox across restarts.
 What runs for each device (source, watcher, commands) is built by its kind (``edge_nodes/devices/``).
+The price set head office sends is kept and applied to the pumps by ``edge_nodes/prices.py``.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from edge_nodes.master_data import MasterDataStore, master_data_commands
 from edge_nodes.messages import MAX_METRICS_PER_MESSAGE, NodeMessages, ReportByException
 from edge_nodes.outbox import EVENT, Outbox, Row
 from edge_nodes.poller import backoff_delay
+from edge_nodes.prices import PriceKeeper, price_commands
 from edge_nodes.source import DeviceSource, Snapshot
 from edge_nodes.station import Station
 from protocol_adapters.mqtt.client import count_refused_publishes
@@ -60,7 +62,8 @@ async def _stopped(tasks: list[asyncio.Task[Any]]) -> None:
 class EdgeNode:
     def __init__(self, station: Station, broker: BrokerAddress, *, group: str,
                  primary_host: str | None = None, outbox_path: Path | None = None,
-                 outbox_max_bytes: int = 256 * 1024 * 1024, master_data_path: Path | None = None) -> None:
+                 outbox_max_bytes: int = 256 * 1024 * 1024, master_data_path: Path | None = None,
+                 price_set_path: Path | None = None) -> None:
         self.station = station
         self.group = station.group or group
         self.broker = broker
@@ -68,11 +71,15 @@ class EdgeNode:
         self.sequencer = EdgeSequencer()
         self.devices = {d.code: d for d in station.devices}
         self.outbox = Outbox(outbox_path or Path(":memory:"), outbox_max_bytes)
-        wiring = DeviceWiring(station.devices, NodeServices(station.station, self.outbox, self._emit_event))
+        self.prices = PriceKeeper(station.station, price_set_path, self._emit_event)   # the price set, on disk
+        wiring = DeviceWiring(station.devices, NodeServices(station.station, self.outbox, self._emit_event,
+                                                            self.prices.price_set_at))
+        self.prices.writers = wiring.price_writers
         self.sources: list[DeviceSource] = wiring.sources
         self._watchers = wiring.watchers
         self.master_data = MasterDataStore(master_data_path)   # the list head office pushes, kept on disk
-        handlers = {**wiring.commands, **master_data_commands(station.station, self.master_data, self._emit_event)}
+        handlers = {**wiring.commands, **master_data_commands(station.station, self.master_data, self._emit_event),
+                    **price_commands(station.station, self.prices)}
         self.commands = CommandRunner(station.station, handlers, self._emit_event, wiring.writers)
         self.messages = NodeMessages(self.group, station.station, self.sequencer,
                                      {s.code: s.metrics for s in self.sources})
@@ -293,6 +300,7 @@ class EdgeNode:
             async with asyncio.TaskGroup() as tasks:
                 for source in self.sources:
                     tasks.create_task(source.run(self._on_snapshot), name=f"poll-{source.code}")
+                tasks.create_task(self.prices.run(), name="prices")   # offline too: the pumps follow the set held
                 # births should carry real values: give every device one poll first (bounded)
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(FIRST_POLL_WAIT_S):

@@ -34,8 +34,10 @@ _FIELDS = ("transaction", "nozzle", "grade", "volume", "amount", "price", "start
 Record = dict[str, object]
 
 
-def fuelling_completed(station: str, pump: str, fuelling_point: int, record: Record) -> FuellingCompleted:
-    """The payload for one transaction record (the keys of ``_FIELDS``: transaction, nozzle, grade, volume …)."""
+def fuelling_completed(station: str, pump: str, fuelling_point: int, record: Record,
+                       price_set: int | None = None) -> FuellingCompleted:
+    """The payload for one transaction record (the keys of ``_FIELDS``: transaction, nozzle, grade, volume …),
+    sold under the price-set version ``price_set`` (``edge_nodes/prices.py``)."""
     volume_cl, after_cl = _centilitres(record["volume"]), _centilitres(record["volume_total"])
     return FuellingCompleted.model_validate({
         "station": station, "pump": pump, "fuelling_point": fuelling_point, "nozzle": record["nozzle"],
@@ -44,12 +46,17 @@ def fuelling_completed(station: str, pump: str, fuelling_point: int, record: Rec
         "totalizer_before_l": _litres(after_cl - volume_cl), "totalizer_after_l": _litres(after_cl),
         "started_at": datetime.fromtimestamp(int(record["start"]), UTC),  # type: ignore[call-overload]
         "ended_at": datetime.fromtimestamp(int(record["end"]), UTC),  # type: ignore[call-overload]
-        "end_reason": record["end_reason"]})
+        "end_reason": record["end_reason"], "price_set": price_set})
 
 
-def fuelling_event(station: str, pump: str, fuelling_point: int, record: Record) -> CloudEvent:
+def record_started_at(record: Record) -> datetime:
+    return datetime.fromtimestamp(int(record["start"]), UTC)  # type: ignore[call-overload]
+
+
+def fuelling_event(station: str, pump: str, fuelling_point: int, record: Record,
+                   price_set: int | None = None) -> CloudEvent:
     """The ``fuelling.completed`` event for one transaction record."""
-    t = fuelling_completed(station, pump, fuelling_point, record)
+    t = fuelling_completed(station, pump, fuelling_point, record, price_set)
     return t.envelope(event_id=t.event_id(), source=f"forecourt/{station}/{pump}", time=t.ended_at,
                       subject=f"{pump}/fp{fuelling_point}/{t.transaction}")
 

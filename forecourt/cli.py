@@ -258,12 +258,14 @@ async def _main(args: argparse.Namespace, settings: Settings) -> None:
         async with Infrastructure(settings) as infra:
             await run_until_stopped(ingest_service(settings, infra.database_url, infra.broker, args.metrics_port))
     elif args.command == "business":
-        from forecourt.services import business_service, station_business_service
+        from forecourt.services import business_service, price_set_path, station_business_service
+        from forecourt.station_prices import follow_price_set
 
         async with Infrastructure(settings) as infra:
-            if args.station:
+            if args.station:   # beside it, the price set its edge node keeps on disk (the edge runs on this box)
                 await run_until_stopped(station_business_service(settings, infra.database_url, infra.broker,
-                                                                 args.station))
+                                                                 args.station),
+                                        follow_price_set(infra.database_url, price_set_path(settings, args.station)))
             else:
                 await run_until_stopped(business_service(settings, infra.database_url, infra.broker,
                                                          args.metrics_port))

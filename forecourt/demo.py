@@ -47,11 +47,13 @@ from forecourt.services import (
     ingest_metrics_text,
     master_data_path,
     outbox_path,
+    price_set_path,
     run_with_health,
     station_business_service,
 )
 from forecourt.settings import Settings
 from forecourt.simulate import DEMO_DISPENSER, drive_customers
+from forecourt.station_prices import follow_price_set
 from forecourt.stations import create_database, follow_list, seed_demo, station_database_url
 from simulators.alipay.server import AlipaySim
 from simulators.clock import SimClock
@@ -110,7 +112,8 @@ async def run_demo(settings: Settings, *, api_port: int, every_s: float) -> None
             station = station.model_copy(update={"devices": [device]})
             node = EdgeNode(station, infra.broker, group=settings.group,
                             primary_host=settings.primary_host_id or None,
-                            outbox_path=outbox_path(settings, station.station), master_data_path=list_file)
+                            outbox_path=outbox_path(settings, station.station), master_data_path=list_file,
+                            price_set_path=price_set_path(settings, station.station))
             worker = IngestWorker(infra.database_url, infra.broker, group=settings.group,
                                   share_group=settings.ingest_share_group, client_id="forecourt-demo-ingest",
                                   host_id=settings.primary_host_id or None)
@@ -135,6 +138,7 @@ async def run_demo(settings: Settings, *, api_port: int, every_s: float) -> None
                     asgi_service(wechat.app, "127.0.0.1", wechat_port, "the WeChat Pay simulator"),
                     asgi_service(alipay.app, "127.0.0.1", alipay_port, "the Alipay simulator"),
                     follow_list(station_url, list_file),
+                    follow_price_set(station_url, price_set_path(settings, station.station)),
                     station_business_service(settings, station_url, infra.broker, station.station),
                     drive_customers(dispenser, every_s, random.Random(1)),
                 ]

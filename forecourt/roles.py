@@ -22,6 +22,7 @@ from business_services.payments import handlers as payments
 from business_services.prices import handlers as prices
 from business_services.shifts import handlers as shifts
 from business_services.station_orders import handlers as station_orders
+from business_services.station_prices import handlers as station_prices
 from business_services.station_shifts import handlers as station_shifts
 
 
@@ -40,7 +41,8 @@ POLICIES: dict[Role, RolePolicy] = {
     Role.HEAD_OFFICE: RolePolicy(owns_master_data=True,
                                  contexts=(*CONTEXTS, ledger, audit, station_orders, station_shifts,
                                            prices)),
-    Role.STATION: RolePolicy(owns_master_data=False, contexts=(*CONTEXTS, shifts, orders, payments)),
+    Role.STATION: RolePolicy(owns_master_data=False,
+                             contexts=(*CONTEXTS, shifts, orders, payments, station_prices)),
 }
 
 

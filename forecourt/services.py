@@ -51,7 +51,8 @@ async def edge_service(settings: Settings, station_file: Path, broker: BrokerAdd
     node = EdgeNode(station, broker, group=settings.group, primary_host=settings.primary_host_id or None,
                     outbox_path=outbox_path(settings, station.station),
                     outbox_max_bytes=settings.edge_outbox_max_mb * 1024 * 1024,
-                    master_data_path=master_data_path(settings, station.station))
+                    master_data_path=master_data_path(settings, station.station),
+                    price_set_path=price_set_path(settings, station.station))
     await run_with_health(node.run(), settings.metrics_host, metrics_port or settings.edge_metrics_port,
                           edge_metrics_text(station.station), lambda: edge_health(node))
 
@@ -171,6 +172,11 @@ def outbox_path(settings: Settings, station: str) -> Path:
 def master_data_path(settings: Settings, station: str) -> Path:
     """The master-data list head office pushed to the station (edge_nodes/master_data.py)."""
     return Path(settings.data_dir) / "edge" / f"{station}.master-data.json"
+
+
+def price_set_path(settings: Settings, station: str) -> Path:
+    """The price set head office pushed to the station (edge_nodes/prices.py; its nozzles' books beside it)."""
+    return Path(settings.data_dir) / "edge" / f"{station}.price-set.json"
 
 
 async def ingest_service(settings: Settings, database_url: str, broker: BrokerAddress,

@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import logging
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -145,6 +146,13 @@ def create_database(url: str) -> None:
 
 async def follow_list(database_url: str, path: Path, every_s: float = 2.0) -> None:
     """Station role: hold each new list the edge node writes to ``path`` (until cancelled)."""
+    await follow_file(path, lambda p: load_list(database_url, p), "master data", every_s)
+
+
+async def follow_file(path: Path, load: Callable[[Path], Awaitable[tuple[bool, int]]], what: str,
+                      every_s: float = 2.0) -> None:
+    """Call ``load`` each time the file at ``path`` is replaced (a new inode, time or size), until cancelled;
+    ``load`` answers (written, version). A file that does not load yet is tried again."""
     seen: tuple[int, int, int] | None = None
     while True:
         try:
@@ -154,12 +162,12 @@ async def follow_list(database_url: str, path: Path, every_s: float = 2.0) -> No
             changed = None
         if changed is not None and changed != seen:
             try:
-                written, version = await load_list(database_url, path)
+                written, version = await load(path)
                 if written:
-                    log.info("station server holds master data version %d", version)
+                    log.info("station server holds %s version %d", what, version)
                 seen = changed
-            except (ValueError, psycopg.Error) as exc:
-                log.warning("master-data list %s not loaded, trying again: %s", path, str(exc)[:300])
+            except (ValueError, OSError, psycopg.Error) as exc:
+                log.warning("%s file %s not loaded, trying again: %s", what, path, str(exc)[:300])
         await asyncio.sleep(every_s)
 
 

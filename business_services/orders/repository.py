@@ -31,15 +31,16 @@ async def has_fuelling_order(conn: psycopg.AsyncConnection, event_id: str) -> bo
 
 async def add_fuelling_order(conn: psycopg.AsyncConnection, order_no: str, event_id: str, f: FuellingCompleted,
                              shift_no: str | None, at: datetime) -> None:
-    """Insert the order of one fuelling (unique on its event id: a racing second insert fails and rolls back)."""
+    """Insert the order of one fuelling (unique on its event id: a racing second insert fails and rolls back), with
+    the price-set version it was sold under."""
     await conn.execute(
         """INSERT INTO business.orders (order_no, station, kind, fuelling_event_id, pump, fuelling_point, nozzle,
                grade, volume_l, price_fen_per_l, totalizer_before_l, totalizer_after_l, amount_fen, status,
-               shift_no, fuelled_at, created_at, paid_at)
-           VALUES (%s, %s, 'fuelling', %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+               shift_no, fuelled_at, created_at, paid_at, price_set)
+           VALUES (%s, %s, 'fuelling', %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
         (order_no, f.station, event_id, f.pump, f.fuelling_point, f.nozzle, f.grade, f.volume_l, f.price_fen_per_l,
          f.totalizer_before_l, f.totalizer_after_l, f.amount_fen, "paid" if f.amount_fen == 0 else "payable",
-         shift_no, f.ended_at, at, at if f.amount_fen == 0 else None))
+         shift_no, f.ended_at, at, at if f.amount_fen == 0 else None, f.price_set))
 
 
 async def add_order(conn: psycopg.AsyncConnection, order_no: str, c: CreateOrder, shift_no: str | None,

@@ -93,7 +93,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
 
 
 _LIST = """order_no, station, kind, status, nozzle, grade, volume_l, price_fen_per_l, amount_fen, paid_fen, shift_no,
-           tags, note, held_reason, locked_by, locked_until, fuelled_at, created_at"""
+           tags, note, held_reason, locked_by, locked_until, fuelled_at, created_at, price_set"""
 
 
 async def page(conn: psycopg.AsyncConnection, f: OrderFilter, scope: Scope, cursor: str | None,

@@ -13,8 +13,8 @@ async def keep_created(conn: psycopg.AsyncConnection, o: OrderCreated) -> None:
     await conn.execute(
         """INSERT INTO business.station_orders AS s (station, order_no, kind, fuelling_event_id, pump, fuelling_point,
                nozzle, grade, volume_l, price_fen_per_l, totalizer_before_l, totalizer_after_l, amount_fen, item,
-               reason, shift_no, fuelled_at, created_at, version, status, changed_at)
-           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+               reason, shift_no, fuelled_at, created_at, version, status, changed_at, price_set)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
            ON CONFLICT (station, order_no) DO UPDATE SET
                kind = excluded.kind, fuelling_event_id = excluded.fuelling_event_id, pump = excluded.pump,
                fuelling_point = excluded.fuelling_point, nozzle = excluded.nozzle, grade = excluded.grade,
@@ -22,11 +22,12 @@ async def keep_created(conn: psycopg.AsyncConnection, o: OrderCreated) -> None:
                totalizer_before_l = excluded.totalizer_before_l, totalizer_after_l = excluded.totalizer_after_l,
                amount_fen = excluded.amount_fen, item = excluded.item, reason = excluded.reason,
                shift_no = excluded.shift_no, fuelled_at = excluded.fuelled_at, created_at = excluded.created_at,
+               price_set = excluded.price_set,
                version = greatest(s.version, excluded.version),
                status = CASE WHEN excluded.version > s.version THEN excluded.status ELSE s.status END""",
         (o.station, o.order_no, o.kind, o.fuelling_event_id, o.pump, o.fuelling_point, o.nozzle, o.grade, o.volume_l,
          o.price_fen_per_l, o.totalizer_before_l, o.totalizer_after_l, o.amount_fen, o.item, o.reason, o.shift_no,
-         o.fuelled_at, o.created_at, o.version, o.status, o.created_at))
+         o.fuelled_at, o.created_at, o.version, o.status, o.created_at, o.price_set))
 
 
 async def keep_changed(conn: psycopg.AsyncConnection, c: OrderChanged) -> None:

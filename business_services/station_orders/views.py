@@ -10,7 +10,7 @@ from psycopg.rows import dict_row
 
 _COLUMNS = """station, order_no, kind, status, version, pump, fuelling_point, nozzle, grade, volume_l, price_fen_per_l,
               amount_fen, paid_fen, written_off_fen, shift_no, tags, note, held_reason, fuelled_at, created_at,
-              changed_at, received_at"""
+              changed_at, received_at, price_set"""
 
 
 async def page(conn: psycopg.AsyncConnection, *, station: str, shift_no: str | None, status: str | None,

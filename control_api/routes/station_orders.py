@@ -51,6 +51,7 @@ class ReportedOrder(BaseModel):
     created_at: datetime | None
     changed_at: datetime | None
     received_at: datetime
+    price_set: int | None = None       # the price-set version a fuelling was sold under
 
 
 class ReportedPage(BaseModel):

@@ -7,6 +7,8 @@ builds everything the edge node runs for such a device:
 - ``watcher(source, node)``: what turns its readings into events (fuellings, deliveries, …), or None;
 - ``commands(source)``: the command types it carries out, each with its payload model and handler;
 - ``writer(source)``: what takes Sparkplug DCMD writes to its metrics, or None;
+- ``price_writer(source)``: how a price set reaches its nozzles (``PriceWriter``: is a fuelling point idle now,
+  write a nozzle's price and read it back), or None when the kind sells nothing (``edge_nodes/prices.py``);
 - ``deadband``: how far a number must move before it is reported again (report by exception).
 
 ``register`` adds a kind; the station file accepts every registered ``protocol`` (``edge_nodes/station.py``).
@@ -19,6 +21,7 @@ import logging
 import typing
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -27,11 +30,12 @@ from edge_nodes.commands import DeviceCommand
 from edge_nodes.outbox import Outbox
 from edge_nodes.source import DeviceSource, SourceContext
 from protocol_adapters.readings import Reading
+from telemetry.contracts.commands import Result
 from telemetry.contracts.events import CloudEvent
 from telemetry.contracts.identifiers import Code
 
-__all__ = ["DEVICE_KINDS", "Code", "DeviceEntry", "NodeServices", "Strict", "Watcher", "Writer", "event_watcher",
-           "register"]
+__all__ = ["DEVICE_KINDS", "Code", "DeviceEntry", "NodeServices", "PriceStamp", "PriceWriter", "Strict", "Watcher",
+           "Writer", "event_watcher", "register"]
 
 #: Called after each snapshot with the device's readings before it and now (already updated).
 Watcher = Callable[[dict[str, Reading], dict[str, Reading]], Awaitable[None]]
@@ -46,6 +50,22 @@ class Writer(Protocol):
     async def write(self, key: str, value: Any) -> None: ...
 
 
+class PriceWriter(Protocol):
+    """A device's price path (``edge_nodes/prices.py``): both re-ask the device, never a cached reading."""
+
+    async def fp_idle(self, fuelling_point: int) -> bool:
+        """Whether the fuelling point is idle now (no fuelling open or about to start)."""
+        ...
+
+    async def write_price(self, fuelling_point: int, nozzle: int, price_fen: int) -> tuple[Result, str]:
+        """Write one nozzle's unit price; ``accepted`` only once the device reads the new price back."""
+        ...
+
+
+#: (device, fuelling point, nozzle, fuelling started at, its unit price) → the price-set version then in force.
+PriceStamp = Callable[[str, int, int, datetime, int], "int | None"]
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -57,6 +77,7 @@ class NodeServices:
     station: str
     outbox: Outbox
     emit_event: Callable[[CloudEvent], Awaitable[None]]
+    price_set_at: PriceStamp | None = None     # stamps each fuelling.completed (edge_nodes/prices.py)
 
 
 class DeviceEntry(Strict):
@@ -75,6 +96,9 @@ class DeviceEntry(Strict):
         return {}
 
     def writer(self, source: DeviceSource) -> Writer | None:
+        return None
+
+    def price_writer(self, source: DeviceSource) -> PriceWriter | None:
         return None
 
 

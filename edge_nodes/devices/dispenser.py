@@ -3,7 +3,8 @@
 Every register address comes from the profile (``protocol_adapters/modbus/profiles.py``): authorise
 and stop write the command panel's arguments then its command register and read the result and
 counter back; a price change writes the nozzle's price and is acknowledged only when the device
-reads the new price back; a buffered transaction is read through the transaction window (FC04).
+reads the new price back (also the dispenser's ``PriceWriter`` for price sets, with ``fp_idle``);
+a buffered transaction is read through the transaction window (FC04).
 The watcher hands every poll to ``FuellingRecovery``, so every fuelling is read in order or reported
 as a gap.
 """
@@ -37,6 +38,8 @@ PROFILE = "dispenser-v1"
 _RESULTS: dict[int, Result] = {0: "accepted", 1: "refused", 2: "bad-argument"}
 _PRESETS = {"none": 0, "volume": 1, "amount": 2}
 _AUTHORISE, _STOP = 1, 2
+#: IFSF fuelling-point states in which a price may change: Closed, Idle (register map v1 §3.2).
+IDLE_STATES = frozenset({2, 3})
 
 
 class DispenserCommands:
@@ -83,16 +86,27 @@ class DispenserCommands:
         return await self._execute(c.fuelling_point, _STOP)
 
     async def set_price(self, c: SetPrice) -> tuple[Result, str]:
-        key = f"fp{c.fuelling_point}/nozzle{c.nozzle}/price"
-        spec = next((p for p in dispenser_v1(c.fuelling_point, c.nozzle) if p.key == key), None)
+        return await self.write_price(c.fuelling_point, c.nozzle, c.price_fen_per_l)
+
+    # --- the price path (devices.base.PriceWriter, used by edge_nodes/prices.py) ---------------------
+
+    async def fp_idle(self, fuelling_point: int) -> bool:
+        """The fuelling point's IFSF state read now: Closed or Idle (nothing open, nothing authorised)."""
+        key = f"fp{fuelling_point}/state"
+        spec = next(p for p in dispenser_v1(fuelling_point, 1) if p.key == key)
+        return await self._read(spec) in IDLE_STATES
+
+    async def write_price(self, fuelling_point: int, nozzle: int, price_fen: int) -> tuple[Result, str]:
+        key = f"fp{fuelling_point}/nozzle{nozzle}/price"
+        spec = next((p for p in dispenser_v1(fuelling_point, nozzle) if p.key == key), None)
         if spec is None:
             return "bad-argument", f"no price register {key!r} in the register map"
-        await self.conn.write(spec, c.price_fen_per_l)
+        await self.conn.write(spec, price_fen)
         for _ in range(40):                        # acknowledged only when the device reads it back
-            if await self._read(spec) == c.price_fen_per_l:
-                return "accepted", f"price read back: {c.price_fen_per_l} fen/L"
+            if await self._read(spec) == price_fen:
+                return "accepted", f"price read back: {price_fen} fen/L"
             await asyncio.sleep(0.05)
-        return "refused", "the device did not read back the new price"
+        return "refused", f"the device did not read back the new price (it shows {await self._read(spec)} fen/L)"
 
 
 def dispenser_commands(connection: ModbusConnection) -> dict[str, DeviceCommand]:
@@ -104,7 +118,8 @@ def dispenser_commands(connection: ModbusConnection) -> dict[str, DeviceCommand]
 
 def fuelling_watcher(code: str, fuelling_points: int, connection: ModbusConnection, node: NodeServices) -> Watcher:
     """Every fuelling of each side read in order, or reported as a gap (``fuelling_recovery``)."""
-    recovery = FuellingRecovery(node.station, node.outbox, node.emit_event, {code: DispenserCommands(connection)})
+    recovery = FuellingRecovery(node.station, node.outbox, node.emit_event, {code: DispenserCommands(connection)},
+                                price_set_at=node.price_set_at)
 
     async def watch(before: dict[str, Reading], now: dict[str, Reading]) -> None:
         await recovery.on_readings(code, fuelling_points, now)

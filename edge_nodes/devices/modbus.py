@@ -12,7 +12,16 @@ from pydantic import Field, field_validator, model_validator
 
 from edge_nodes.commands import DeviceCommand
 from edge_nodes.devices import dispenser
-from edge_nodes.devices.base import Code, DeviceEntry, NodeServices, Strict, Watcher, Writer, register
+from edge_nodes.devices.base import (
+    Code,
+    DeviceEntry,
+    NodeServices,
+    PriceWriter,
+    Strict,
+    Watcher,
+    Writer,
+    register,
+)
 from edge_nodes.poller import ModbusPoller
 from edge_nodes.source import DeviceSource, SourceContext
 from protocol_adapters.modbus.client import ModbusConnection
@@ -78,6 +87,11 @@ class _ModbusCommon(DeviceEntry):
 
     def writer(self, source: DeviceSource) -> Writer | None:
         return source if isinstance(source, ModbusPoller) else None
+
+    def price_writer(self, source: DeviceSource) -> PriceWriter | None:
+        if self.profile != dispenser.PROFILE:
+            return None
+        return dispenser.DispenserCommands(dispenser.connection_of(source))
 
 
 @register

@@ -6,7 +6,8 @@ away every value is bad with reason ``comm-loss``; the client reconnects with ex
 and jitter and subscribes again by itself.
 
 For the command layer the source also offers ``call(method_path, *args)``, ``write(key, value)``
-and ``read(key)`` on the live session (docs/how-to/opcua-adapter.md).
+and ``read(key)`` on the live session (docs/how-to/opcua-adapter.md); a gas skid's price path
+(``GasSkidPrices``) writes a dispenser's unit price through them and reads it back.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from edge_nodes.devices.base import (
     Code,
     DeviceEntry,
     NodeServices,
+    PriceWriter,
     Strict,
     Watcher,
     Writer,
@@ -34,7 +36,8 @@ from edge_nodes.station_events import completed_gas_fills
 from protocol_adapters.opcua.client import OpcUaClient
 from protocol_adapters.opcua.points import NodeSpec, UaType
 from protocol_adapters.opcua.profiles import PROFILES
-from protocol_adapters.readings import AdapterError, Reading, Value
+from protocol_adapters.readings import AdapterError, DeviceRejected, Reading, Value
+from telemetry.contracts.commands import Result
 from telemetry.contracts.quality import Quality
 
 Count = Annotated[int, Field(ge=0, le=16)]
@@ -111,6 +114,50 @@ class OpcUaDevice(DeviceEntry):
 
     def writer(self, source: DeviceSource) -> Writer | None:
         return source if isinstance(source, OpcUaSource) else None
+
+    def price_writer(self, source: DeviceSource) -> PriceWriter | None:
+        if self.profile != "gas-skid-v1" or not isinstance(source, OpcUaSource):
+            return None
+        return GasSkidPrices(source, self.cng_dispensers, self.lng_dispensers)
+
+
+#: Gas dispenser states in which the unit price may change (docs/protocols/gas-skid-opcua.md): CNG idle or
+#: complete, LNG idle or complete (the skid refuses a price during precool or a fill with BadInvalidState).
+_PRICE_STATES = {"cng": frozenset({0, 2}), "lng": frozenset({0, 3})}
+
+
+class GasSkidPrices:
+    """The gas skid's price path: its CNG dispensers are fuelling points 1..n, its LNG dispensers the points
+    after them, each with one hose (nozzle 1); the price is the dispenser's ``UnitPrice_fen_per_kg`` node."""
+
+    def __init__(self, source: OpcUaSource, cng_dispensers: int, lng_dispensers: int) -> None:
+        self.source = source
+        self.hoses = [f"cng{n}" for n in range(1, cng_dispensers + 1)] + \
+                     [f"lng{n}" for n in range(1, lng_dispensers + 1)]
+
+    def _hose(self, fuelling_point: int) -> str | None:
+        return self.hoses[fuelling_point - 1] if 1 <= fuelling_point <= len(self.hoses) else None
+
+    async def fp_idle(self, fuelling_point: int) -> bool:
+        hose = self._hose(fuelling_point)
+        if hose is None:
+            return True          # write_price says why
+        state = await self.source.read(f"{hose}/state")
+        return state.quality is Quality.GOOD and int(state.value or 0) in _PRICE_STATES[hose[:3]]
+
+    async def write_price(self, fuelling_point: int, nozzle: int, price_fen: int) -> tuple[Result, str]:
+        hose = self._hose(fuelling_point)
+        if hose is None or nozzle != 1:
+            return "bad-argument", (f"加气机没有 {fuelling_point} 号枪位 {nozzle} 号枪 (the gas skid has hoses at "
+                                    f"fuelling points 1..{len(self.hoses)}, nozzle 1 each)")
+        try:
+            await self.source.write(f"{hose}/price", price_fen)
+        except DeviceRejected as exc:
+            return "refused", str(exc)
+        back = await self.source.read(f"{hose}/price")
+        if back.quality is Quality.GOOD and int(back.value or 0) == price_fen:
+            return "accepted", f"price read back: {price_fen} fen/kg"
+        return "refused", f"the skid did not read back the new price (it shows {back.value} fen/kg)"
 
 
 class OpcUaSource:

@@ -34,6 +34,7 @@ class NozzleConfig(BaseModel):
     )
     initial_volume_total_cl: int = Field(default=0, ge=0, lt=2**63, description="volume totalizer, 0.01 L")
     initial_amount_total_fen: int = Field(default=0, ge=0, lt=2**63, description="amount totalizer, fen")
+    refuses_prices: bool = Field(default=False, description="a fault: the price board takes no new price")
 
 
 class FuellingPointConfig(BaseModel):

@@ -42,6 +42,7 @@ class Nozzle:
     amount_total_fen: int
     delivered_total_l: float = 0.0
     lifted: bool = False
+    refuses_prices: bool = False   # a fault: the price board takes no new price (the old one stays)
 
     def view(self) -> NozzleView:
         return NozzleView(self.number, self.grade_id, self.lifted, self.price_fen, self.volume_total_cl,
@@ -165,6 +166,8 @@ class FuellingPoint:
         """New unit price for transactions that start from now on (an open one keeps its price)."""
         if price_fen <= 0:
             return BAD_ARGUMENT
+        if self.nozzle(k).refuses_prices:
+            return REFUSED
         self.nozzle(k).price_fen = price_fen
         return OK
 

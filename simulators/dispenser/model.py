@@ -50,6 +50,7 @@ class DispenserModel:
                     number=k, grade_id=nz.grade_id, price_fen=nz.price_fen, law=law,
                     meter_error_pct=drawn if nz.meter_error_pct is None else nz.meter_error_pct,
                     volume_total_cl=nz.initial_volume_total_cl, amount_total_fen=nz.initial_amount_total_fen,
+                    refuses_prices=nz.refuses_prices,
                 ))
             self._fps[n] = FuellingPoint(n, nozzles, config)
 
@@ -105,6 +106,10 @@ class DispenserModel:
         if not 0 <= code <= 0xFFFF:
             raise ValueError(f"error code must fit a u16, got {code}")
         self._fp(fp).set_error(code, self._now)
+
+    def refuse_prices(self, fp: int, nozzle: int, refuse: bool = True) -> None:
+        """Fault: the nozzle's price board takes no new price (a write is ignored, the old price reads back)."""
+        self._fp(fp).nozzle(nozzle).refuses_prices = refuse
 
     # ----- commands --------------------------------------------------------------------------
     def authorise(

@@ -11,6 +11,11 @@ export default {
     title: '油枪状态', idle: '空闲', fuelling: '加油中', payable: '待付款', offline: '离线', online: '在线',
     amount: '金额', volume: '升数', price: '单价', gun: (n) => `${n}号枪`, point: (n) => `${n}号位`, none: '本站没有油枪主数据',
   },
+  prices: {
+    title: (v, n) => `调价（第 ${v} 版）尚未在 ${n} 支油枪生效：这些油枪仍按旧价加油`,
+    where: (n) => `${n.device} · ${n.fuelling_point}号位 ${n.nozzle}号枪 · ${n.grade}#`,
+    still: (p) => `仍为旧价 ${p === '—' ? p : `¥${p}`}`, next: (p) => `新价 ¥${p}`, pending: '待生效（空闲后调价）', refused: '加油机拒绝新价',
+  },
   records: {
     title: '加油记录（待支付）', search: '搜索金额 290 / 升数 40.00L / 油枪 3号', empty: '暂无待支付订单',
     hint: '↑↓ 选择 · 空格 加入/移出合并 · Enter 收款', nozzle: '油枪', grade: '油品', volume: '升数',

@@ -60,6 +60,8 @@ class OrderCreated(EventPayload):
     shift_no: str | None = None
     fuelled_at: UtcTime | None = None
     created_at: UtcTime
+    #: the price-set version a fuelling was sold under (FuellingCompleted.price_set); absent from older stations
+    price_set: Annotated[int | None, Field(ge=1, lt=2**31)] = None
 
     def event_id(self) -> str:
         return order_event_id(self.station, self.order_no, self.version)

@@ -1,0 +1,1 @@
+"""The station server's prices: the set its edge node holds and each nozzle's state (docs/station-prices.md)."""
