@@ -393,6 +393,7 @@ export default {
       saveLimits: '保存限额',
       limitsSaved: '限额已保存',
       rules: '特殊价格规则',
+      activeOnly: '只看当前有效',
       kind: '类型',
       kinds: { member_level: '会员等级价', fleet_agreement: '车队合同价', time_of_use: '分时价', tier: '阶梯价' },
       stations: '适用站点',
