@@ -37,6 +37,7 @@ from control_api.routes import (
     online_payments,
     orders,
     payments,
+    prices,
     shifts,
     station_orders,
     station_shifts,
@@ -63,6 +64,7 @@ ROUTERS = (   # every API route
     station_orders.router,
     station_shifts.router,
     online_payments.router,
+    prices.router,
 )
 
 

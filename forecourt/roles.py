@@ -19,6 +19,7 @@ from business_services.bootstrap import CONTEXTS
 from business_services.ledger import handlers as ledger
 from business_services.orders import handlers as orders
 from business_services.payments import handlers as payments
+from business_services.prices import handlers as prices
 from business_services.shifts import handlers as shifts
 from business_services.station_orders import handlers as station_orders
 from business_services.station_shifts import handlers as station_shifts
@@ -37,7 +38,8 @@ class RolePolicy:
 
 POLICIES: dict[Role, RolePolicy] = {
     Role.HEAD_OFFICE: RolePolicy(owns_master_data=True,
-                                 contexts=(*CONTEXTS, ledger, audit, station_orders, station_shifts)),
+                                 contexts=(*CONTEXTS, ledger, audit, station_orders, station_shifts,
+                                           prices)),
     Role.STATION: RolePolicy(owns_master_data=False, contexts=(*CONTEXTS, shifts, orders, payments)),
 }
 

@@ -24,6 +24,7 @@ import yaml
 from psycopg import sql
 
 from business_services.audit.model import Actor
+from business_services.prices.demo import seed_demo_prices
 from business_services.stations import copy, handlers, views
 from business_services.stations.model import Conflict, MasterDataError
 from business_services.stations.station_file import file_from_list, records_from_file
@@ -168,3 +169,5 @@ async def seed_demo(database_url: str, path: Path, group: str) -> None:
         await import_file(database_url, path, ["92", "95"], group=group, region="华东")
     except Conflict:
         log.info("demo station already in master data, edited since: kept as it is")
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:   # its first price set (prices)
+        await seed_demo_prices(conn, load_station(path).station, group)

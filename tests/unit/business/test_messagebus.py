@@ -10,9 +10,12 @@ import pytest
 from business_services.bootstrap import build_bus
 from business_services.fuelling.model import SettleGap
 from business_services.messagebus import MessageBus
+from business_services.prices.handlers import RequestPriceChange
+from forecourt.roles import Role, policy
 from telemetry.contracts.events import CloudEvent
 from telemetry.contracts.events.fuelling import LEGACY_FUELING_COMPLETED, FuellingCompleted, FuellingGap
 from telemetry.contracts.events.gas import GasFillCompleted
+from telemetry.contracts.prices import PRICE_APPLIED
 
 
 class FakeUnitOfWork:
@@ -75,3 +78,8 @@ def test_the_business_bus_has_every_context_handler_and_both_fuelling_spellings(
         assert bus.handles(event(kind)), kind
     assert SettleGap in bus.commands
     assert bus.events[FuellingCompleted.TYPE] == bus.events[LEGACY_FUELING_COMPLETED]
+
+
+def test_head_office_hears_the_stations_price_reports() -> None:
+    assert build_bus(policy(Role.HEAD_OFFICE).contexts).handles(event(PRICE_APPLIED))
+    assert not build_bus(policy(Role.STATION).contexts).commands.keys() & {RequestPriceChange}
