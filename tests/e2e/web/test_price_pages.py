@@ -168,6 +168,13 @@ def test_the_list_shows_the_demo_prices_and_a_change_within_limits_is_sent_and_f
     page.text_becomes(".change-detail .change-state", "已下发")
     assert page.texts(".change-detail .line-new") == ["7.99"] and not page.all(".change-detail .cancel-change")
     page.shot("prices-calendar")
+    tabs = browser.window_handles
+    page.click(".change-detail .notice-html")                            # 调价公告 in a new tab, with the token
+    page.until(lambda: len(browser.window_handles) == len(tabs) + 1, "the notice's tab")
+    browser.switch_to.window(next(h for h in browser.window_handles if h not in tabs))
+    page.until(lambda: "7.99" in browser.find_element(By.TAG_NAME, "body").text, "the notice names the new price")
+    assert "调价公告" in browser.find_element(By.TAG_NAME, "body").text
+    page.shot("prices-notice")
 
 
 def test_a_change_over_the_limit_needs_approval_and_the_approver_reads_it(
@@ -215,8 +222,7 @@ def test_a_scheduled_change_is_cancelled_by_its_requester(browser: webdriver.Chr
     when = (datetime.now() + timedelta(days=1)).replace(hour=6, minute=0, second=0)   # noqa: DTZ005 (local, as typed)
     picker = page.one(".price-change input[name=effective_at]")
     picker.send_keys(when.strftime("%Y-%m-%d %H:%M:%S"), Keys.ENTER)
-    page.one(".price-change input[name=reason]").send_keys("明早降价")
-    page.click(".price-change button.preview")
+    page.one(".price-change input[name=reason]").send_keys("明早降价", Keys.ENTER)   # Enter previews
     page.one(".price-preview .within-limits")
     _confirm(page, "95号汽油 8.26 元", when.strftime("%H:%M:%S"))
     page.text_becomes(".change-result .result-state", "待生效")
@@ -240,6 +246,7 @@ def test_the_board_signs_in_on_its_own_and_shows_the_prices(browser: webdriver.C
     assert page.texts(".board-unit") == ["元/升", "元/升"]
     assert page.one(".board-since").text.startswith("自 ") and not page.all(".board-applying")
     assert not page.all(".topbar")                                       # full screen: no back-office frame
+    page.text_becomes(".board-station", "畅加测试站")
     page.shot("prices-board")
 
 
