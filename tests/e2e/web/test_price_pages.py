@@ -117,6 +117,7 @@ def _confirm(page: Page, *expected: str) -> None:
     box = page.one(".price-confirm-box")
     for text in expected:
         page.until(lambda text=text: text in box.text, f"the confirmation names {text}")
+    page.shot("prices-confirm")
     page.click(".price-confirm-box .el-message-box__btns button", "确认调价")
 
 
@@ -233,6 +234,25 @@ def test_a_scheduled_change_is_cancelled_by_its_requester(browser: webdriver.Chr
     page.text_becomes(".opened-change .change-state", "已取消")
     page.until(lambda: "已取消" in _row_text(page, "PC-"), "the list reloaded")
     page.shot("prices-cancelled")
+
+
+def test_one_nozzle_gets_its_own_price(browser: webdriver.Chrome, priced_site: RealSite, screenshots: Path) -> None:
+    page = Page(browser, priced_site.url, screenshots)
+    log_in(page, priced_site, "region")
+    _open(page, "调价申请", "/prices/change")
+    page.click(".price-change [data-field=stations]")
+    page.click(".el-select-dropdown__item", f"畅加测试站 ({STATION})")
+    page.browser.switch_to.active_element.send_keys(Keys.ESCAPE)
+    page.click(".price-change .mode .el-radio", "单枪调价")                 # 单枪调价: every nozzle of the station
+    page.until(lambda: len(page.all(".nozzle-lines .new-price input")) == 4, "demo-01's four nozzles")
+    page.one(".nozzle-lines input[name='nozzle-demo-01/disp-01/1/1']").send_keys("7.95")
+    page.one(".price-change input[name=reason]").send_keys("1 号枪单独调价", Keys.ENTER)
+    page.one(".price-preview .within-limits")
+    page.text_becomes(".price-preview .affected", "影响油枪 1 把")
+    assert page.texts(".preview-lines .new") == ["7.95"]
+    assert "disp-01 · 1-1" in page.one(".preview-lines .el-table__body").text
+    _confirm(page, "disp-01 · 1-1 7.95 元")
+    page.text_becomes(".change-result .result-state", "已下发")
 
 
 def test_the_board_signs_in_on_its_own_and_shows_the_prices(browser: webdriver.Chrome, priced_site: RealSite,
