@@ -111,14 +111,19 @@ def _request_change(page: Page, grade: str, price: str, reason: str) -> None:
     page.one(".price-preview .preview-lines")
 
 
-def _confirm(page: Page, *expected: str) -> None:
-    """提交调价 opens the second confirmation naming what will change; 确认调价 sends it."""
+def _confirm(page: Page, *expected: str, keyboard: bool = False) -> None:
+    """提交调价 opens the second confirmation naming what will change; 确认调价 (or, by keyboard, Enter on the
+    focused 确认调价) sends it."""
     page.click(".price-change button.submit")
     box = page.one(".price-confirm-box")
     for text in expected:
         page.until(lambda text=text: text in box.text, f"the confirmation names {text}")
     page.shot("prices-confirm")
-    page.click(".price-confirm-box .el-message-box__btns button", "确认调价")
+    if keyboard:
+        page.until(lambda: page.browser.switch_to.active_element.text.strip() == "确认调价", "确认调价 focused")
+        page.browser.switch_to.active_element.send_keys(Keys.ENTER)
+    else:
+        page.click(".price-confirm-box .el-message-box__btns button", "确认调价")
 
 
 def test_the_list_shows_the_demo_prices_and_a_change_within_limits_is_sent_and_followed_live(
@@ -225,7 +230,7 @@ def test_a_scheduled_change_is_cancelled_by_its_requester(browser: webdriver.Chr
     picker.send_keys(when.strftime("%Y-%m-%d %H:%M:%S"), Keys.ENTER)
     page.one(".price-change input[name=reason]").send_keys("明早降价", Keys.ENTER)   # Enter previews
     page.one(".price-preview .within-limits")
-    _confirm(page, "95号汽油 8.26 元", when.strftime("%H:%M:%S"))
+    _confirm(page, "95号汽油 8.26 元", when.strftime("%H:%M:%S"), keyboard=True)
     page.text_becomes(".change-result .result-state", "待生效")
     page.click(".change-result .open-change")
     page.text_becomes(".opened-change .change-state", "待生效")
@@ -268,6 +273,14 @@ def test_the_board_signs_in_on_its_own_and_shows_the_prices(browser: webdriver.C
     assert not page.all(".topbar")                                       # full screen: no back-office frame
     page.text_becomes(".board-station", "畅加测试站")
     page.shot("prices-board")
+
+    change = httpx.post(f"{priced_site.url}/api/v1/price-changes", headers={
+        "Authorization": f"Bearer {_token(priced_site, 'region')}", "Idempotency-Key": "board-test-change"},
+        json={"stations": [STATION], "grades": {"92": 799}, "reason": "调价", "confirmed": True})
+    assert change.json()["state"] == "sent", change.text
+    page.text_becomes(".board-applying", "调价中")                         # re-read by itself (every 10 s)
+    assert page.texts(".board-price") == ["7.89", "8.36"]               # the pumps' prices until applied
+    page.shot("prices-board-applying")
 
 
 def test_only_a_holder_of_price_policy_sees_and_uses_the_policy_page(browser: webdriver.Chrome,
