@@ -34,6 +34,7 @@ from business_services.prices.model import (
     NozzleRequest,
     Policy,
     PriceError,
+    SetNozzle,
     business_day,
     check_limits,
     check_policy,
@@ -137,21 +138,21 @@ class Plan:
 
 # --- planning (also the preview) ------------------------------------------------------------------------
 
-async def plan(uow_conn: psycopg.AsyncConnection, cmd: RequestPriceChange) -> Plan:
+async def plan(conn: psycopg.AsyncConnection, cmd: RequestPriceChange) -> Plan:
     """The change's lines, checked against the company's limits, and how many nozzles it moves."""
     at = cmd.now or datetime.now(UTC)
     if cmd.effective_at is not None and cmd.effective_at.tzinfo is None:
         raise PriceError("effective_at", "生效时间须带时区 (effective_at needs a time zone, e.g. +08:00)")
     stations = list(dict.fromkeys(cmd.stations))
-    current = await views.current(uow_conn, stations)
+    current = await views.current(conn, stations)
     lines = plan_lines(stations, cmd.grades, cmd.nozzles, current)
-    policy = await repository.policy(uow_conn, cmd.group)
+    policy = await repository.policy(conn, cmd.group)
     when = cmd.effective_at if cmd.effective_at is not None and cmd.effective_at > at else at
-    moved = await repository.moved_today(uow_conn, stations, business_day(when))
+    moved = await repository.moved_today(conn, stations, business_day(when))
     marked, why = check_limits(lines, policy, moved)
     affected = 0
     for station in stations:
-        previous = await repository.newest_set(uow_conn, station)
+        previous = await repository.newest_set(conn, station)
         before = previous[2] if previous else {}
         _, priced = next_set(previous[1] if previous else {}, before, current[station].nozzles,
                              [ln for ln in marked if ln.station == station])
@@ -180,12 +181,10 @@ async def request_change(cmd: RequestPriceChange, uow: UnitOfWork) -> dict[str, 
              "effective_at": None if cmd.effective_at is None else cmd.effective_at.isoformat(),
              "lines": [asdict(ln) for ln in worked.lines], "why": worked.why}
     await uow.audit(AuditEntry("prices.change.request", f"price-change:{change_no}", station, None, after))
-    approval_id = None
-    if worked.needs_approval:
+    if worked.needs_approval:   # a change of several stations needs an approver of every one (approvals engine)
         request = await approvals.request_approval(uow, APPROVAL_KIND, station, summary(worked.lines),
                                                    {"change_no": change_no}, now=at)
-        approval_id = request.id
-        await repository.set_approval(uow.conn, change_no, approval_id, request.expires_at)
+        await repository.set_approval(uow.conn, change_no, request.id, request.expires_at)
     else:
         await _go_ahead(uow, change_no, at)
     return await _answer(uow, change_no)
@@ -246,7 +245,8 @@ async def _send(uow: UnitOfWork, row: dict[str, Any], at: datetime) -> int:
 
 
 def emit_set(uow: UnitOfWork, group: str, station: str, version: int, effective: datetime, grades: dict[str, int],
-             priced: list[Any], change_no: str | None, reason: str) -> None:
+             priced: list[SetNozzle], change_no: str | None, reason: str) -> None:
+    """Emit one station's set on its command topic; the event id names the version (a repeat is one message)."""
     payload = PriceSet(station=station, version=version, effective_at=effective, grades=grades,
                        units={g: unit_of(g) for g in grades},
                        nozzles=[NozzlePrice(device=n.device, fuelling_point=n.fuelling_point, nozzle=n.nozzle,

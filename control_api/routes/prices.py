@@ -311,6 +311,13 @@ def _command(request: Request, body: ChangeBody) -> RequestPriceChange:
         effective, body.reason)
 
 
+def _at_head_office(request: Request) -> None:
+    """409 on a station server: prices are decided at head office (forecourt/roles.py: not on this role's bus)."""
+    if RequestPriceChange not in request.app.state.bus.commands:
+        raise HTTPException(status.HTTP_409_CONFLICT, "价格由总部制定，请在总部后台调价 "
+                                                      "(prices are decided at head office; change them there)")
+
+
 def _in_scope(who: Principal, stations: list[str]) -> bool:
     return who.stations is None or all(who.sees(s) for s in stations)
 
@@ -375,6 +382,7 @@ async def current_prices(who: Reader, db: Db, station: Annotated[str, Query(min_
 async def preview(body: ChangeBody, request: Request, who: Writer, db: Db) -> Preview | JSONResponse:
     """What a change would do: its lines against the limits, the nozzles it moves, whether it needs approval.
     Nothing is written."""
+    _at_head_office(request)
     _check_stations(who, [*body.stations, *(n.station for n in body.nozzles)])
     try:
         command = _command(request, body)
@@ -396,6 +404,7 @@ async def preview(body: ChangeBody, request: Request, who: Writer, db: Db) -> Pr
 async def request_change(body: ChangeBody, request: Request, who: Writer, db: Db, key: IdempotencyKey) -> Response:
     """Request a change; ``confirmed: true`` is the second confirmation the page asks for (422 without it).
     Within the limits it is sent at once or scheduled; over them it waits for a second person's approval."""
+    _at_head_office(request)
     _check_stations(who, [*body.stations, *(n.station for n in body.nozzles)])
     if not body.confirmed:
         return JSONResponse({"detail": "请再次确认调价 (confirm the change: send confirmed: true)",
@@ -463,6 +472,7 @@ async def change_detail(change_no: ChangeNo, who: Reader, db: Db) -> ChangeDetai
 @router.post("/api/v1/price-changes/{change_no}/cancel", response_model=ChangeAnswer)
 async def cancel_change(change_no: ChangeNo, request: Request, who: Writer, db: Db, key: IdempotencyKey) -> Response:
     """Cancel a scheduled change, or withdraw one awaiting approval (its requester); a sent change stays (409)."""
+    _at_head_office(request)
     await _visible_change(db, who, change_no)
 
     async def work() -> ChangeAnswer:
@@ -508,6 +518,7 @@ async def get_policy(request: Request, who: PolicyHolder, db: Db) -> Limits:
 @router.put("/api/v1/price-policy", response_model=Limits)
 async def put_policy(body: PolicyBody, request: Request, who: PolicyHolder, db: Db) -> Limits | JSONResponse:
     """Set the company's limits (company scope: they bind every station). Audited."""
+    _at_head_office(request)
     if who.stations is not None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "调价限额适用于全公司，需要全公司范围 "
                                                        "(the limits bind every station: they need company scope)")
@@ -534,6 +545,7 @@ async def list_rules(request: Request, who: Reader, db: Db,
 @router.post("/api/v1/price-rules", response_model=RulePublic)
 async def add_rule(body: RuleBody, request: Request, who: PolicyHolder, db: Db) -> RulePublic | JSONResponse:
     """Add a special price (docs/prices.md "Special prices" for each kind's params). Audited."""
+    _at_head_office(request)
     if body.stations is None and who.stations is not None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "全公司适用的规则需要全公司范围，请选择站点 (a rule for "
                                                        "every station needs company scope; choose stations)")
@@ -559,6 +571,7 @@ async def add_rule(body: RuleBody, request: Request, who: PolicyHolder, db: Db) 
 @router.post("/api/v1/price-rules/{rule_id}/end", response_model=RulePublic)
 async def end_rule(rule_id: RuleId, request: Request, who: PolicyHolder, db: Db) -> RulePublic:
     """End a special price now (kept in the history with its end). Audited; ending it again changes nothing."""
+    _at_head_office(request)
     async with db.connection() as conn:
         found = await views.rule(conn, request.app.state.group, rule_id)
         if found is None or (who.stations is not None and (found["stations"] is None

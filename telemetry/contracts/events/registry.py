@@ -13,11 +13,13 @@ from telemetry.contracts.events.orders import OrderChanged, OrderCreated
 from telemetry.contracts.events.payments import PaymentCaptured, PaymentRefunded
 from telemetry.contracts.events.shifts import ShiftClosed, ShiftOpened
 from telemetry.contracts.master_data import MasterData, MasterDataApplied
+from telemetry.contracts.prices import PriceApplied, PriceSet
 
 MODELS: tuple[type[EventPayload], ...] = (FuellingCompleted, FuellingGap, GasFillCompleted, ChargingCompleted,
                                           ChargingRefused, DeliveryCompleted, Acknowledgement, MasterData,
                                           MasterDataApplied, PaymentCaptured, PaymentRefunded, AuditRecorded,
-                                          ShiftOpened, ShiftClosed, OrderCreated, OrderChanged)
+                                          ShiftOpened, ShiftClosed, OrderCreated, OrderChanged,
+                                          PriceSet, PriceApplied)
 
 EVENT_PAYLOADS: dict[str, type[EventPayload]] = {
     event_type: model for model in MODELS for event_type in (model.TYPE, *model.LEGACY_TYPES)}

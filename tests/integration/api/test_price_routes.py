@@ -16,6 +16,7 @@ from fastapi import FastAPI
 
 from business_services.prices.demo import seed_demo_prices
 from control_api.app import create_app
+from forecourt.roles import Role
 from forecourt.stations import import_file
 from tests.support.auth import bearer
 
@@ -195,3 +196,37 @@ async def test_policy_rules_notice_and_current_prices(seeded: str) -> None:
         cur = await conn.execute("SELECT before, after FROM business.audit_log WHERE action = 'prices.policy.set'")
         before, after = json.loads(json.dumps((await cur.fetchone()) or [None, None]))
         assert before["step_fen"] == 50 and after["step_fen"] == 120
+
+
+async def test_a_station_server_refuses_price_changes(seeded: str) -> None:
+    app = create_app(seeded, role=Role.STATION)
+    boss = bearer(app, *WRITER, "price:policy")
+    async with client(app) as http:
+        answer = await http.post("/api/v1/price-changes", json=_change(confirmed=True),
+                                 headers={**boss, "Idempotency-Key": "change-0007"})
+        assert answer.status_code == 409 and "总部" in answer.json()["detail"]
+        assert (await http.put("/api/v1/price-policy", json={"step_fen": 60, "step_pct": 6, "day_fen": 120},
+                               headers=boss)).status_code == 409
+
+
+async def test_lists_page_with_the_projects_cursor(seeded: str) -> None:
+    app = create_app(seeded)
+    wang = bearer(app, *WRITER, username="wang")
+    async with client(app) as http:
+        made = []
+        for i, price in enumerate((799, 809, 819)):
+            answer = await http.post("/api/v1/price-changes", json=_change(grades={"92": price}, confirmed=True),
+                                     headers={**wang, "Idempotency-Key": f"change-page-{i}"})
+            made.append(answer.json()["change_no"])
+        first = (await http.get("/api/v1/price-changes", params={"limit": 2}, headers=wang)).json()
+        assert [c["change_no"] for c in first["items"]] == made[:0:-1] and first["total"] == 3
+        rest = (await http.get("/api/v1/price-changes", params={"limit": 2, "cursor": first["next_cursor"]},
+                               headers=wang)).json()
+        assert [c["change_no"] for c in rest["items"]] == made[:1] and rest["next_cursor"] is None
+        sets = (await http.get("/api/v1/stations/demo-01/price-sets", params={"limit": 3}, headers=wang)).json()
+        assert [s["version"] for s in sets["items"]] == [4, 3, 2] and sets["next_cursor"] is not None
+        last = (await http.get("/api/v1/stations/demo-01/price-sets", params={"cursor": sets["next_cursor"]},
+                               headers=wang)).json()
+        assert [s["version"] for s in last["items"]] == [1] and last["next_cursor"] is None
+        broken = await http.get("/api/v1/price-changes", params={"cursor": "not-a-cursor"}, headers=wang)
+        assert broken.status_code == 422
