@@ -319,4 +319,17 @@ def test_only_a_holder_of_price_policy_sees_and_uses_the_policy_page(browser: we
     page.click(".rule-list .end-rule")
     page.click(".el-message-box__btns button", "结束")
     page.until(lambda: not page.all(".rule-list .end-rule"), "the rule ended")
+
+    page.click(".price-rules .create-rule button")                       # 分时价: a period of the day
+    page.click(".el-dropdown-menu__item", "分时价")
+    dialog = page.one(".rule-dialog")
+    dialog.find_element(By.CSS_SELECTOR, "input[name=period-from-0]").send_keys("8:00")
+    dialog.find_element(By.CSS_SELECTOR, "input[name=period-to-0]").send_keys("22:00")
+    dialog.find_element(By.CSS_SELECTOR, "input[name=period-price-0]").send_keys("7.50", Keys.ENTER)
+    page.until(lambda: "时段请填写 时:分" in dialog.text, "the page says how to write a period")
+    period_from = dialog.find_element(By.CSS_SELECTOR, "input[name=period-from-0]")
+    period_from.send_keys(Keys.CONTROL, "a")
+    period_from.send_keys("08:00", Keys.ENTER)
+    page.until(lambda: "08:00–22:00 7.50" in page.texts(".rule-list .rule-params"), "the time-of-use rule listed")
+    assert page.texts(".rule-list .rule-kind") == ["分时价", "会员等级价"]       # newest first
     page.shot("prices-policy")
