@@ -2,12 +2,12 @@
 // Listed, not `import *`, so the bundle carries only these.
 import {
   Box, Coin, DataAnalysis, Document, Files, Goods, Histogram, HomeFilled, Menu, Monitor, Odometer,
-  Setting, ShoppingCart, Tickets, Tools, User, Van, Wallet,
+  PriceTag, Setting, ShoppingCart, Tickets, Tools, User, Van, Wallet,
 } from '@element-plus/icons-vue'
 
 const icons = {
   Box, Coin, DataAnalysis, Document, Files, Goods, Histogram, HomeFilled, Menu, Monitor, Odometer,
-  Setting, ShoppingCart, Tickets, Tools, User, Van, Wallet,
+  PriceTag, Setting, ShoppingCart, Tickets, Tools, User, Van, Wallet,
 }
 
 export function icon(name) { return icons[name] || Menu }

@@ -13,6 +13,8 @@ const router = createRouter({
   history: createWebHistory('/admin/'),
   routes: [
     { path: '/login', name: 'login', component: Login, meta: { public: true } },
+    // the forecourt price board: full screen, outside the frame; it signs in on its own (pages/prices/Board.vue)
+    { path: '/board/:station?', name: 'board', component: () => import('./pages/prices/Board.vue'), meta: { public: true } },
     {
       path: '/',
       component: Frame,

@@ -5,6 +5,12 @@
 export default [
   { path: '/operations/stations', permission: 'station:read', component: () => import('./operations/Stations.vue') },
   { path: '/sales/shifts', permission: 'shift:read', component: () => import('./sales/Shifts.vue') },
+  { path: '/prices/list', permission: 'price:read', component: () => import('./prices/PriceList.vue') },
+  { path: '/prices/change', permission: 'price:write', component: () => import('./prices/ChangeRequest.vue') },
+  { path: '/prices/calendar', permission: 'price:read', component: () => import('./prices/Calendar.vue') },
+  { path: '/prices/changes', permission: 'price:read', component: () => import('./prices/Changes.vue') },
+  { path: '/prices/policy', permission: 'price:policy', component: () => import('./prices/Policy.vue') },
+  { path: '/prices/board', permission: 'price:read', component: () => import('./prices/BoardLauncher.vue') },
   { path: '/finance/accounts', permission: 'ledger:read', component: () => import('./finance/Accounts.vue') },
   { path: '/equipment/devices', permission: 'device:read', component: () => import('./equipment/Devices.vue') },
   { path: '/system/users', permission: 'user:read', component: () => import('./system/Users.vue') },
