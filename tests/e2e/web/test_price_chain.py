@@ -186,6 +186,11 @@ def test_a_scheduled_change_over_the_limit_is_approved_and_applied_between_two_f
         in_force = get(chain.head_office, f"/api/v1/stations/{STATION}/prices", admin)
         assert in_force["latest"]["state"] == "in_force"
         assert {g["grade"]: g["price_fen"] for g in in_force["grades"]} == {"92": 839, "95": 836}
+        history = get(chain.head_office, f"/api/v1/stations/{STATION}/price-sets/2", admin)
+        assert (history["state"], history["applied"], history["refused"], history["pending"]) == ("in_force", 4, 0, 0)
+        assert (history["change_no"], history["requested_by"], history["approved_by"]) == (
+            asked["change_no"], "region", "admin")
+        assert datetime.fromisoformat(history["in_force_at"]) > datetime.fromisoformat(history["sent_at"])
         until(lambda: len(rows(chain.head_office_db, "SELECT 1 FROM business.station_orders")) == 2,
               "head office holds both orders")
         no_order_priced_by_a_set_not_in_force(chain)
@@ -255,6 +260,17 @@ def test_a_pump_that_refuses_leaves_the_change_partly_applied_and_the_station_se
                            "'prices.nozzle.refused' AND target = %s", f"{STATION}/disp-01/fp2/n1")  # alarm-worthy
         assert "789" in detail                                       # the price the pump still reads back
         assert (chain.pump_price_fen(1, 1), chain.pump_price_fen(2, 1)) == (799, 789)
+        [listed] = get(chain.head_office, "/api/v1/prices/stations", region)["items"]
+        assert (listed["state"], listed["version_in_force"], listed["version_latest"]) == ("partly_applied", 1, 2)
+        history = get(chain.head_office, f"/api/v1/stations/{STATION}/price-sets/2", region)
+        assert (history["state"], history["applied"], history["refused"], history["pending"]) == (
+            "partly_applied", 3, 1, 0)
+        station = until(lambda: (p := get(chain.station_server, f"/api/v1/stations/{STATION}/prices",
+                                          as_user(chain, chain.station_server, "manager")))
+                        ["latest"]["state"] == "partly_applied" and p, "the station server knows it too")
+        [behind] = [n for n in station["nozzles"] if n["state"] != "applied"]
+        assert (behind["fuelling_point"], behind["nozzle"], behind["state"], behind["old_price_fen"]) == (
+            2, 1, "refused", 789)
 
         back_office(chain, Page(browser, chain.head_office, screenshots))
         pos = Page(browser, chain.station_server, screenshots)
