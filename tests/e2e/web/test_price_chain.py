@@ -145,7 +145,8 @@ def test_a_scheduled_change_over_the_limit_is_approved_and_applied_between_two_f
         effective = datetime.now(UTC) + timedelta(seconds=6)
         asked = request_change(chain, region, {"92": 839}, "国际油价上涨 (step over the limit)", effective)
         assert asked["state"] == "awaiting_approval" and asked["approval_id"], asked        # +50 fen is +6.3 %
-        post(chain.head_office, f"/api/v1/approvals/{asked['approval_id']}/approve", region, {}, status=403)
+        own = post(chain.head_office, f"/api/v1/approvals/{asked['approval_id']}/approve", region, {}, status=403)
+        assert "不能审批自己提交的申请" in own["detail"]          # region may decide approvals, not its own
         post(chain.head_office, f"/api/v1/approvals/{asked['approval_id']}/approve", admin, {"comment": "同意"})
         assert change_state(chain, admin, asked["change_no"])["state"] == "scheduled"
         waiting = get(chain.head_office, f"/api/v1/stations/{STATION}/prices", admin)
