@@ -63,7 +63,7 @@ class EdgeNode:
     def __init__(self, station: Station, broker: BrokerAddress, *, group: str,
                  primary_host: str | None = None, outbox_path: Path | None = None,
                  outbox_max_bytes: int = 256 * 1024 * 1024, master_data_path: Path | None = None,
-                 price_set_path: Path | None = None) -> None:
+                 price_set_path: Path | None = None, mqtt_backoff_max_s: float = MQTT_BACKOFF_MAX_S) -> None:
         self.station = station
         self.group = station.group or group
         self.broker = broker
@@ -94,6 +94,7 @@ class EdgeNode:
         self._first_poll = {s.code: asyncio.Event() for s in self.sources}
         self._command_tasks: set[asyncio.Task[None]] = set()
         self.refused = 0
+        self._backoff_max_s = mqtt_backoff_max_s     # the longest wait between two tries to reach the broker
 
     async def _emit_event(self, event: CloudEvent) -> None:
         await self.outbox.put_event(topics.event_topic(self.group, self.station.station, event.type), event.to_bytes())
@@ -319,7 +320,7 @@ class EdgeNode:
                         failures += 1
                         log.warning("MQTT session with %s ended (%s); reconnecting", self.broker.url(),
                                     group.exceptions[0])
-                        await asyncio.sleep(backoff_delay(failures, 0.5, rng, cap=MQTT_BACKOFF_MAX_S))
+                        await asyncio.sleep(backoff_delay(failures, 0.5, rng, cap=self._backoff_max_s))
                     finally:
                         self._client = None
         finally:

@@ -54,7 +54,7 @@ from forecourt.services import (
 from forecourt.settings import Settings
 from forecourt.simulate import DEMO_DISPENSER, drive_customers
 from forecourt.station_prices import follow_price_set
-from forecourt.stations import create_database, follow_list, seed_demo, station_database_url
+from forecourt.stations import create_database, follow_list, seed_demo, seed_first_prices, station_database_url
 from simulators.alipay.server import AlipaySim
 from simulators.clock import SimClock
 from simulators.dispenser.model import DispenserModel
@@ -139,6 +139,7 @@ async def run_demo(settings: Settings, *, api_port: int, every_s: float) -> None
                     asgi_service(alipay.app, "127.0.0.1", alipay_port, "the Alipay simulator"),
                     follow_list(station_url, list_file),
                     follow_price_set(station_url, price_set_path(settings, station.station)),
+                    seed_first_prices(infra.database_url, station.station, settings.group, node.connected),
                     station_business_service(settings, station_url, infra.broker, station.station),
                     drive_customers(dispenser, every_s, random.Random(1)),
                 ]

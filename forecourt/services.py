@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Generator, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -86,15 +86,16 @@ def business_metrics_text() -> bytes:
 
 
 async def business_service(settings: Settings, database_url: str, broker: BrokerAddress,
-                           metrics_port: int | None = None) -> None:
+                           metrics_port: int | None = None, schedule: Sequence[jobs.Job] = jobs.JOBS) -> None:
     """The event consumer (this process's partition), the outbox publisher (active in one process at a time) and
-    a worker of the scheduled jobs (each job runs once across processes: business_services/jobs)."""
+    a worker of the scheduled jobs (each job runs once across processes: business_services/jobs; ``schedule``:
+    its jobs, ``jobs.JOBS`` but in a test that needs one sooner)."""
     partition = Partition.parse(settings.business_partition)
     consumer = EventConsumer(database_url, broker, client_id=f"forecourt-business-{settings.group}",
                              bus=build_bus(policy(Role.HEAD_OFFICE).contexts), partition=partition,
                              group=settings.business_group, stall_after_s=settings.business_stall_after_s)
     publisher = outbox_publisher(database_url, MqttSink(broker, f"{consumer.client_id}-outbox"))
-    services = together(consumer.run(), publisher.run(), jobs.work(database_url))
+    services = together(consumer.run(), publisher.run(), jobs.work(database_url, schedule=schedule))
     await run_with_health(with_drop_watch(services, settings, broker, consumer.client_id),
                           settings.metrics_host, metrics_port or settings.business_metrics_port,
                           business_metrics_text, lambda: business_health(consumer, publisher))

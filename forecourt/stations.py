@@ -172,10 +172,21 @@ async def follow_file(path: Path, load: Callable[[Path], Awaitable[tuple[bool, i
 
 
 async def seed_demo(database_url: str, path: Path, group: str) -> None:
-    """The demo's head office: the demo station's master data (92# and 95# on every fuelling point)."""
+    """The demo's head office: the demo station's master data (92# and 95# on every fuelling point). Its first
+    price set is ``seed_first_prices``, once the edge node listens."""
     try:
         await import_file(database_url, path, ["92", "95"], group=group, region="华东")
     except Conflict:
         log.info("demo station already in master data, edited since: kept as it is")
-    async with await psycopg.AsyncConnection.connect(database_url) as conn:   # its first price set (prices)
-        await seed_demo_prices(conn, load_station(path).station, group)
+
+
+async def seed_first_prices(database_url: str, station: str, group: str, edge_listens: asyncio.Event) -> None:
+    """The demo station's first price set, made once its edge node listens (``EdgeNode.connected``), then idle
+    until cancelled. A set is a command, not kept by the broker: one sent before the edge subscribed would wait
+    for head office's resend (a minute or two) while the pumps sold under no set."""
+    await edge_listens.wait()
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        version = await seed_demo_prices(conn, station, group)
+    if version is not None:
+        log.info("demo station %s: first price set sent (version %d)", station, version)
+    await asyncio.Event().wait()

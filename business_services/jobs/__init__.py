@@ -9,7 +9,7 @@ task and tick). The business service runs a worker (``forecourt/services.py``). 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -63,17 +63,18 @@ def _task(job: Job) -> Callable[..., Awaitable[int]]:
     return run
 
 
-def build_app(database_url: str) -> procrastinate.App:
-    """The app with every job registered as a task and scheduled; open it (``open_async``) before use."""
+def build_app(database_url: str, schedule: Sequence[Job] = JOBS) -> procrastinate.App:
+    """The app with every job of ``schedule`` registered as a task and scheduled; open it (``open_async``) before
+    use. ``schedule`` is ``JOBS`` but where a test needs a job sooner (a cron line may have a sixth field, seconds)."""
     app = procrastinate.App(connector=PsycopgConnector(conninfo=database_url, min_size=1, max_size=4))
-    for job in JOBS:
+    for job in schedule:
         task = app.task(name=job.name, queue=QUEUE, pass_context=True)(_task(job))
         app.periodic(cron=job.cron, periodic_id=job.name)(task)
     return app
 
 
-async def work(database_url: str, name: str = "business") -> None:
+async def work(database_url: str, name: str = "business", schedule: Sequence[Job] = JOBS) -> None:
     """Run a worker until cancelled: it defers each periodic tick (once across workers) and runs the jobs."""
-    app = build_app(database_url)
+    app = build_app(database_url, schedule)
     async with app.open_async():
         await app.run_worker_async(name=name, queues=[QUEUE], install_signal_handlers=False)

@@ -27,5 +27,7 @@ async def send_due_price_changes(conn: psycopg.AsyncConnection[Any]) -> int:
         return await handlers.send_due(handlers.SendDuePriceChanges(), uow)
 
 
-async def resend_unapplied_price_sets(conn: psycopg.AsyncConnection[Any]) -> int:
-    return await repository.resend_unapplied_sets(conn)
+async def resend_unapplied_price_sets(conn: psycopg.AsyncConnection[Any],
+                                      after_s: int = repository.RESEND_AFTER_S) -> int:
+    """Sets sent again: each station's newest set not in force, its edge silent for ``after_s`` seconds."""
+    return await repository.resend_unapplied_sets(conn, after_s)

@@ -10,10 +10,17 @@ calls into it with ``SalesChain.call``):
 - the station server: the control API (role station) on its own database, holding demo-01's master-data list and
   taking online payments through head office with its own key (``online_providers``), and its business plane
   (``StationBusiness``: consumer, outbox publisher, audit shipping, its own ingest of its edge node, jobs);
-- a network receipt printer (``simulators/receipt_printer``), named by ``FORECOURT_RECEIPT_PRINTER``.
+- a network receipt printer (``simulators/receipt_printer``), named by ``FORECOURT_RECEIPT_PRINTER``;
+- prices (issue 16) as the demo wires them: the edge keeps its price set beside its outbox (``price_set_path``) and
+  writes each price to the pump between fuellings, the station server follows that file (``follow_price_set``),
+  head office's business service runs the jobs that send scheduled changes and resend unapplied sets
+  (``schedule``: ``jobs.JOBS``, or quicker ones for a test); ``prices`` seeds demo-01's first set at head office
+  and waits until it is in force on every nozzle;
+- the edge node reaches the broker through an ``Uplink`` the test can cut (the station's line to head office).
 
-A car fuels because the test drives the pump (``fuel``): nozzle up, the pump authorised, flow, the customer
-hangs the nozzle up; the cashier is paid at the POS, so the pump's transaction stays unpaid on it.
+A car fuels because the test drives the pump (``fuel``, or ``start_fuelling`` then ``finish_fuelling`` when something
+must happen while it flows): nozzle up, the pump authorised, flow, the customer hangs the nozzle up; the cashier is
+paid at the POS, so the pump's transaction stays unpaid on it.
 """
 
 from __future__ import annotations
@@ -23,17 +30,20 @@ import contextlib
 import secrets
 import threading
 import time
-from collections.abc import Coroutine, Iterator
+from collections.abc import Coroutine, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+import psycopg
 
+from business_services import jobs
 from business_services.access.demo import DemoLogin
 from business_services.online_payments.station_client import online_providers
 from business_services.payments.registry import Providers
+from business_services.prices.demo import seed_demo_prices
 from control_api.security import TokenIssuer
 from edge_nodes.runtime import EdgeNode
 from edge_nodes.station import load_station
@@ -47,9 +57,11 @@ from forecourt.services import (
     business_service,
     master_data_path,
     outbox_path,
+    price_set_path,
 )
 from forecourt.settings import Settings
 from forecourt.simulate import DEMO_DISPENSER
+from forecourt.station_prices import follow_price_set
 from simulators.alipay.server import AlipaySim
 from simulators.clock import SimClock
 from simulators.dispenser.model import DispenserModel
@@ -59,6 +71,7 @@ from simulators.receipt_printer import ReceiptPrinter
 from simulators.wechatpay.server import WeChatPaySim
 from telemetry.contracts.broker import BrokerAddress
 from tests.e2e.web.conftest import _station_list
+from tests.e2e.web.uplink import Uplink
 
 STATION = "demo-01"
 T = TypeVar("T")
@@ -80,8 +93,12 @@ class SalesChain:
     """The running chain: URLs, databases, logins, and the loop its services run on."""
 
     def __init__(self, head_office_db: str, station_db: str, broker: BrokerAddress, group: str,
-                 data_dir: Path) -> None:
+                 data_dir: Path, prices: Mapping[str, int] | None = None,
+                 schedule: Sequence[jobs.Job] = jobs.JOBS) -> None:
         self.head_office_db, self.station_db, self.broker, self.group = head_office_db, station_db, broker, group
+        self.prices, self.schedule = prices, schedule
+        self.uplink = Uplink(broker)
+        self.edge: EdgeNode | None = None
         self.settings = Settings(data_dir=data_dir, group=group, business_group=group, primary_host_id=None,
                                  broker_drop_watch=False)
         self.loop = asyncio.new_event_loop()
@@ -93,6 +110,7 @@ class SalesChain:
         self.printer = ReceiptPrinter()
         self.wechat, self.alipay = WeChatPaySim(), AlipaySim()
         self.dispenser: DispenserServer | None = None
+        self._before: dict[tuple[int, int], int] = {}       # a fuelling's nozzle totalizer at its start, 0.01 L
 
     def call(self, work: Coroutine[Any, Any, T], timeout_s: float = 60) -> T:
         """Run ``work`` on the chain's loop and wait for its result."""
@@ -117,8 +135,10 @@ class SalesChain:
         station = load_station(DEMO_STATION)
         device = station.devices[0].model_copy(update={"port": self.dispenser.port, "poll_interval_s": 0.2})
         station = station.model_copy(update={"devices": [device]})
-        node = EdgeNode(station, self.broker, group=self.group, outbox_path=outbox_path(self.settings, STATION),
-                        master_data_path=master_data_path(self.settings, STATION))
+        node = self.edge = EdgeNode(station, await self.uplink.start(), group=self.group,
+                                    outbox_path=outbox_path(self.settings, STATION),
+                                    master_data_path=master_data_path(self.settings, STATION),
+                                    price_set_path=price_set_path(self.settings, STATION), mqtt_backoff_max_s=1.0)
         head_office_port, station_port, wechat_port, alipay_port, health_port = (free_port() for _ in range(5))
         self.head_office = f"http://127.0.0.1:{head_office_port}"
         self.station_server = f"http://127.0.0.1:{station_port}"
@@ -132,18 +152,33 @@ class SalesChain:
         for service in (
             api_service(self.head_office_db, "127.0.0.1", head_office_port, self.broker, self.group, tokens,
                         online_gateways=gateways),
-            business_service(self.settings, self.head_office_db, self.broker, metrics_port=health_port),
+            business_service(self.settings, self.head_office_db, self.broker, metrics_port=health_port,
+                             schedule=self.schedule),
             api_service(self.station_db, "127.0.0.1", station_port, self.broker, self.group, tokens, Role.STATION,
                         providers),
             asgi_service(self.wechat.app, "127.0.0.1", wechat_port, "the WeChat Pay simulator"),
             asgi_service(self.alipay.app, "127.0.0.1", alipay_port, "the Alipay simulator"),
             station_business.run(),
+            follow_price_set(self.station_db, price_set_path(self.settings, STATION), every_s=0.2),
             node.run(),
         ):
             self._tasks.append(asyncio.create_task(service))
         async with asyncio.timeout(60):
             await station_business.ready()      # its consumer and ingest hear the edge node from its first word
             await node.connected.wait()
+        if self.prices is not None:             # the edge is listening: the first set reaches it at once
+            async with await psycopg.AsyncConnection.connect(self.head_office_db) as conn:
+                await seed_demo_prices(conn, STATION, self.group, dict(self.prices))
+            async with asyncio.timeout(60):
+                while await self._in_force_at_head_office() != 1:
+                    await asyncio.sleep(0.1)
+
+    async def _in_force_at_head_office(self) -> int | None:
+        async with await psycopg.AsyncConnection.connect(self.head_office_db) as conn:
+            cur = await conn.execute("SELECT max(version) FROM business.price_sets "
+                                     "WHERE station = %s AND in_force_at IS NOT NULL", (STATION,))
+            row = await cur.fetchone()
+        return None if row is None else row[0]
 
     def stop(self) -> None:
         async def stopping() -> None:
@@ -153,6 +188,7 @@ class SalesChain:
             await self.wechat.close()
             await self.alipay.close()
             await self.printer.__aexit__(None, None, None)
+            await self.uplink.cut()
             if self.dispenser is not None:
                 await self.dispenser.stop()
         with contextlib.suppress(Exception):
@@ -167,18 +203,38 @@ class SalesChain:
     def fuel(self, fuelling_point: int, nozzle: int, centilitres: int) -> Fuelled:
         """A car fuels at ``nozzle`` of ``fuelling_point`` until the pump has given at least ``centilitres``, then
         the customer hangs up; the pump's figures."""
-        return self.call(self._fuel(fuelling_point, nozzle, centilitres))
+        self.start_fuelling(fuelling_point, nozzle)
+        return self.finish_fuelling(fuelling_point, nozzle, centilitres)
 
-    async def _fuel(self, fp: int, nozzle: int, centilitres: int) -> Fuelled:
-        pump = self.dispenser
-        assert pump is not None
+    def start_fuelling(self, fuelling_point: int, nozzle: int) -> None:
+        """The customer lifts the nozzle and the pump, authorised, delivers: returns once fuel flows."""
+        self.call(self._start_fuelling(fuelling_point, nozzle))
+
+    def finish_fuelling(self, fuelling_point: int, nozzle: int, centilitres: int) -> Fuelled:
+        """The fuelling started by ``start_fuelling`` goes on until at least ``centilitres``; the customer hangs up."""
+        return self.call(self._finish_fuelling(fuelling_point, nozzle, centilitres))
+
+    def _pump(self) -> DispenserServer:
+        assert self.dispenser is not None
+        return self.dispenser
+
+    async def _start_fuelling(self, fp: int, nozzle: int) -> None:
+        pump = self._pump()
         model = pump.model
         pump.catch_up()
-        before = model.fp_view(fp).nozzles[nozzle - 1].volume_total_cl
+        self._before[(fp, nozzle)] = model.fp_view(fp).nozzles[nozzle - 1].volume_total_cl
         model.lift_nozzle(fp, nozzle)
         assert model.authorise(fp, PresetType.NONE, 0, nozzle) == 0, "the pump refused the authorisation"
-        while model.fp_view(fp).volume_cl < centilitres:          # full flow, no preset's slow end
+        while model.fp_view(fp).volume_cl == 0:                   # full flow, no preset's slow end
             assert model.fp_view(fp).state in (FpState.AUTHORISED, FpState.STARTED, FpState.FUELLING)
+            await asyncio.sleep(0.02)
+            pump.catch_up()
+
+    async def _finish_fuelling(self, fp: int, nozzle: int, centilitres: int) -> Fuelled:
+        pump = self._pump()
+        model = pump.model
+        while model.fp_view(fp).volume_cl < centilitres:
+            assert model.fp_view(fp).state in (FpState.STARTED, FpState.FUELLING)
             await asyncio.sleep(0.02)
             pump.catch_up()
         model.hang_nozzle(fp, nozzle)                              # the customer stops and hangs up
@@ -186,7 +242,14 @@ class SalesChain:
         after = model.fp_view(fp).nozzles[nozzle - 1].volume_total_cl
         last = model.transactions(fp)[-1]
         return Fuelled(fp, nozzle, Decimal(last.volume_cl).scaleb(-2), last.amount_fen,
-                       Decimal(before).scaleb(-2), Decimal(after).scaleb(-2))
+                       Decimal(self._before.pop((fp, nozzle))).scaleb(-2), Decimal(after).scaleb(-2))
+
+    def pump_price_fen(self, fuelling_point: int, nozzle: int) -> int:
+        """The unit price the pump holds for a nozzle now (what the edge wrote and read back)."""
+        async def read() -> int:
+            self._pump().catch_up()
+            return self._pump().model.fp_view(fuelling_point).nozzles[nozzle - 1].price_fen
+        return self.call(read())
 
     def totalizer_l(self, fuelling_point: int, nozzle: int) -> Decimal:
         async def read() -> Decimal:
@@ -204,9 +267,9 @@ def _healthy(url: str) -> bool:
 
 
 @contextlib.contextmanager
-def running(head_office_db: str, station_db: str, broker: BrokerAddress, group: str,
-            data_dir: Path) -> Iterator[SalesChain]:
-    chain = SalesChain(head_office_db, station_db, broker, group, data_dir)
+def running(head_office_db: str, station_db: str, broker: BrokerAddress, group: str, data_dir: Path,
+            prices: Mapping[str, int] | None = None, schedule: Sequence[jobs.Job] = jobs.JOBS) -> Iterator[SalesChain]:
+    chain = SalesChain(head_office_db, station_db, broker, group, data_dir, prices, schedule)
     try:
         chain.start()
         yield chain
