@@ -378,6 +378,7 @@ export default {
       stepPct: '单次最大调幅 (%)',
       dayYuan: '当日累计最大调幅 (元)',
       limitsHint: '超过任一限额的调价需另一位人员审批',
+      limitsReadOnly: '调价限额适用于全公司，由持有全公司范围的管理员设置；您可查看，特殊价格可为本人站点设置',
       saveLimits: '保存限额',
       limitsSaved: '限额已保存',
       rules: '特殊价格规则',

@@ -264,8 +264,8 @@ def test_the_board_signs_in_on_its_own_and_shows_the_prices(browser: webdriver.C
                                                             screenshots: Path) -> None:
     page = Page(browser, priced_site.url, screenshots)
     page.open(f"/admin/board/{STATION}")
-    page.one(".board-login input[name=username]").send_keys("cashier")
-    page.one(".board-login input[name=password]").send_keys(priced_site.logins["cashier"].password, "\n")
+    page.one(".board-login input[name=username]").send_keys("board")          # 价格公示屏: price:read only
+    page.one(".board-login input[name=password]").send_keys(priced_site.logins["board"].password, "\n")
     page.texts_become(".board-price", ["7.89", "8.36"])
     assert page.texts(".board-grade-name") == ["92号汽油", "95号汽油"]
     assert page.texts(".board-unit") == ["元/升", "元/升"]
