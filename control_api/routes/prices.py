@@ -75,7 +75,9 @@ class NozzleBody(_Body):
 
 
 class ChangeBody(_Body):
-    stations: Annotated[list[Code], Field(min_length=1, max_length=500)]
+    stations: Annotated[list[Code], Field(max_length=500)] = []
+    units: Annotated[list[Code], Field(max_length=50, description="区域 (org units: a region, the company): their "
+                                       "stations in the caller's scope join the change")] = []
     grades: Annotated[dict[Grade, Fen], Field(max_length=16)] = {}
     nozzles: Annotated[list[NozzleBody], Field(max_length=256)] = []
     effective_at: datetime | None = None
@@ -188,6 +190,15 @@ class Preview(BaseModel):
     needs_approval: bool
     why: list[str]
     limits: Limits
+    stations: list[str]             # the stations the change moves (named, and through its regions)
+    notes: list[str]                # first sets (no old price: the limits do not apply), stations left out
+
+
+class UnitStations(BaseModel):
+    code: str
+    name: str
+    kind: Literal["company", "region"]
+    stations: list[str]
 
 
 class StationVersion(BaseModel):
@@ -207,6 +218,7 @@ class ChangeRow(BaseModel):
     change_no: str
     state: ChangeState
     stations: list[str]
+    units: list[str]                # the regions it named (their stations are in ``stations``)
     effective_at: datetime | None
     reason: str
     requested_by: str
@@ -305,14 +317,14 @@ def _check_stations(who: Principal, codes: list[str]) -> None:
         who.check_station(code)
 
 
-def _command(request: Request, body: ChangeBody) -> RequestPriceChange:
+def _command(request: Request, body: ChangeBody, who: Principal) -> RequestPriceChange:
     effective = body.effective_at
     if effective is not None and effective.tzinfo is None:
         raise PriceError("effective_at", "生效时间须带时区 (effective_at needs a time zone, e.g. +08:00)")
     return RequestPriceChange(
         request.app.state.group, tuple(body.stations), dict(body.grades),
         tuple(NozzleRequest(n.station, n.device, n.fuelling_point, n.nozzle, n.price_fen) for n in body.nozzles),
-        effective, body.reason)
+        effective, body.reason, units=tuple(body.units), scope=who.stations)
 
 
 def _at_head_office(request: Request) -> None:
@@ -382,6 +394,13 @@ async def current_prices(who: Reader, db: Db, station: Annotated[str, Query(min_
 
 # --- changes -----------------------------------------------------------------------------------------------
 
+@router.get("/api/v1/prices/units", response_model=list[UnitStations])
+async def units(who: Writer, db: Db) -> list[UnitStations]:
+    """The regions (and the company) a change may name, each with its stations in the caller's scope."""
+    async with db.connection() as conn:
+        return [UnitStations(**u) for u in await views.units_in_scope(conn, who.stations)]
+
+
 @router.post("/api/v1/price-changes/preview", response_model=Preview)
 async def preview(body: ChangeBody, request: Request, who: Writer, db: Db) -> Preview | JSONResponse:
     """What a change would do: its lines against the limits, the nozzles it moves, whether it needs approval.
@@ -389,7 +408,7 @@ async def preview(body: ChangeBody, request: Request, who: Writer, db: Db) -> Pr
     _at_head_office(request)
     _check_stations(who, [*body.stations, *(n.station for n in body.nozzles)])
     try:
-        command = _command(request, body)
+        command = _command(request, body, who)
         async with db.connection() as conn:
             worked = await plan(conn, command)
     except PriceError as exc:
@@ -401,7 +420,8 @@ async def preview(body: ChangeBody, request: Request, who: Writer, db: Db) -> Pr
     return Preview(lines=lines, nozzles_affected=worked.nozzles_affected, needs_approval=worked.needs_approval,
                    why=worked.why, limits=Limits(step_fen=worked.policy.step_fen,
                                                  step_pct=float(worked.policy.step_pct),
-                                                 day_fen=worked.policy.day_fen))
+                                                 day_fen=worked.policy.day_fen),
+                   stations=worked.stations, notes=worked.notes)
 
 
 @router.post("/api/v1/price-changes", response_model=ChangeAnswer)
@@ -417,7 +437,7 @@ async def request_change(body: ChangeBody, request: Request, who: Writer, db: Db
 
     async def work() -> ChangeAnswer:
         try:
-            command = _command(request, body)
+            command = _command(request, body, who)
             async with db.connection() as conn, UnitOfWork(conn, who.actor) as uow:
                 answer = await request.app.state.bus.handle(command, uow)
         except PriceError as exc:
