@@ -9,7 +9,7 @@ in force once its nozzles reported it applied through head office's consumer):
 - a change above the limit is marked 超单次限额 and 需审批 in the preview and answered 需审批; the approver reads it
   in 审批中心 as old → new per line;
 - the price board (/admin/board/demo-01) signs in on its own and shows the prices in big digits;
-- a user without price:policy sees no policy entry and is refused the typed-in address; a holder saves limits
+- a user without price:rule sees no policy entry and is refused the typed-in address; a holder saves limits
   and adds and ends a special-price rule;
 - a regional manager (price:rule, not price:policy) sees the company's limits read-only and adds a fleet
   agreement price (合同价, which needs its validity) and a tiered price (阶梯价, two tiers over the month) for
@@ -291,7 +291,7 @@ def test_only_a_holder_of_price_policy_sees_and_uses_the_policy_page(browser: we
                                                                      priced_site: RealSite,
                                                                      screenshots: Path) -> None:
     page = Page(browser, priced_site.url, screenshots)
-    log_in(page, priced_site, "manager")                                 # price:read, not price:policy
+    log_in(page, priced_site, "manager")                                 # price:read, not price:rule
     page.click(".modules .el-menu-item", "价格管理")
     page.until(lambda: page.texts(".side .el-menu-item") == ["油价", "调价日历", "调价记录", "价格公示屏"],
                "the manager's price entries")
