@@ -395,7 +395,7 @@ async def current_prices(who: Reader, db: Db, station: Annotated[str, Query(min_
 # --- changes -----------------------------------------------------------------------------------------------
 
 @router.get("/api/v1/prices/units", response_model=list[UnitStations])
-async def units(who: Writer, db: Db) -> list[UnitStations]:
+async def units(who: Reader, db: Db) -> list[UnitStations]:
     """The regions (and the company) a change may name, each with its stations in the caller's scope."""
     async with db.connection() as conn:
         return [UnitStations(**u) for u in await views.units_in_scope(conn, who.stations)]

@@ -358,6 +358,7 @@ export default {
     priceChanges: {
       title: '调价记录',
       changeNo: '调价单号',
+      units: '区域',
       state: '状态',
       stations: '站点',
       station: '站点',

@@ -50,6 +50,8 @@ def test_a_change_for_a_region_reaches_its_priced_stations(browser: webdriver.Ch
     change_no = page.one(".change-result .result-no").text.split()[-1]
     detail = _get(priced_site, f"/api/v1/price-changes/{change_no}")
     assert (detail["units"], detail["stations"]) == (["east"], ["demo-01"])
+    page.click(".change-result .open-change")                            # 调价记录 names the region
+    page.text_becomes(".change-detail .change-units", "华东区")
 
 
 def test_a_new_station_gets_its_first_prices(browser: webdriver.Chrome, priced_site: RealSite,

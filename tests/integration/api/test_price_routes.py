@@ -169,6 +169,9 @@ async def test_policy_rules_notice_and_current_prices(seeded: str) -> None:
         put = await http.put("/api/v1/price-policy", json={"step_fen": 120, "step_pct": 20, "day_fen": 200},
                              headers=boss)
         assert put.json() == {"step_fen": 120, "step_pct": 20.0, "day_fen": 200}
+        again = await http.put("/api/v1/price-policy", json={"step_fen": 120, "step_pct": 20, "day_fen": 200},
+                               headers=boss)                            # a PUT resent: nothing changes
+        assert again.json() == put.json()
         preview = (await http.post("/api/v1/price-changes/preview", json=_change(grades={"92": 889}),
                                    headers=boss)).json()
         assert preview["needs_approval"] is False                       # 100 fen is within the new limits
@@ -194,7 +197,9 @@ async def test_policy_rules_notice_and_current_prices(seeded: str) -> None:
         assert current == {"station": "demo-01", "name": current["name"], "version": None, "grades": []}
     async with await psycopg.AsyncConnection.connect(seeded) as conn:
         cur = await conn.execute("SELECT before, after FROM business.audit_log WHERE action = 'prices.policy.set'")
-        before, after = json.loads(json.dumps((await cur.fetchone()) or [None, None]))
+        audited = await cur.fetchall()
+        assert len(audited) == 1                                        # the resent PUT wrote nothing
+        before, after = json.loads(json.dumps(audited[0]))
         assert before["step_fen"] == 50 and after["step_fen"] == 120
 
 
