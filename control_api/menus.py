@@ -35,7 +35,7 @@ MENUS: list[dict[str, Any]] = [
          "roles": HEAD_OFFICE_ONLY},
         {"key": "price-changes", "title": "调价记录", "path": "/prices/changes", "permission": "price:read",
          "roles": HEAD_OFFICE_ONLY},
-        {"key": "price-policy", "title": "调价限额与特殊价格", "path": "/prices/policy", "permission": "price:policy",
+        {"key": "price-policy", "title": "调价限额与特殊价格", "path": "/prices/policy", "permission": "price:rule",
          "roles": HEAD_OFFICE_ONLY},
         {"key": "price-board", "title": "价格公示屏", "path": "/prices/board", "permission": "price:read"},
     ]},

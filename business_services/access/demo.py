@@ -29,6 +29,7 @@ USERS = [   # username, display name, role, org units
     ("manager", "李站长", "station_manager", ["demo-01"]),
     ("cashier", "赵收银", "cashier", ["demo-01"]),
     ("attendant", "钱加油", "attendant", ["demo-01"]),
+    ("board", "价格屏", "price_display", ["demo-01"]),
     ("finance", "孙财务", "finance", ["changjia"]),
     ("marketing", "周市场", "marketing", ["changjia"]),
     ("fleet", "吴车队", "fleet_manager", ["changjia"]),

@@ -6,7 +6,8 @@ permission it needs (``control_api/security.py::require``); a role grants it her
 
 Scope: a user is given org units (the company, a region or stations). The company means every station
 (``None``); a region means the stations under it. Head-office roles may hold any unit; station roles
-(station manager, cashier, attendant) only stations, so a cashier can never reach beyond the forecourt.
+(station manager, cashier, attendant, the price board screen) only stations, so a cashier can never reach
+beyond the forecourt.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ PERMISSIONS: dict[str, str] = {
     "shift:reconcile": "核对各站班次（总部对账）",
     "inspection:read": "查看巡检", "inspection:write": "记录巡检",
     "price:write": "调整油价",
-    "price:read": "查看价格", "price:policy": "设置调价限额与特殊价格",
+    "price:read": "查看价格", "price:policy": "设置全公司调价限额",
+    "price:rule": "管理特殊价格（本人站点）",
     "ledger:read": "查看资金流水", "report:read": "查看报表",
     "member:read": "查看会员", "promotion:write": "管理营销活动",
     "fleet:read": "查看车队", "fleet:write": "管理车队",
@@ -49,7 +51,7 @@ ROLES: dict[str, tuple[str, tuple[str, ...]]] = {   # role → (Chinese name, pe
     "regional_manager": ("区域经理", (*_STATION_READ, "device:command", "user:read", "role:read", "audit:read",
                                      "loginlog:read", "approval:read", "approval:decide", "export:create", "shift:read",
                                      "inspection:read", "report:read", "price:write",
-                                     "price:read", "price:policy",
+                                     "price:read", "price:rule",
                                      "order:read", "order:approve")),
     "station_manager": ("站长", (*_STATION_READ, "station:write", "device:command", "approval:read", "shift:read",
                                 "shift:write", "inspection:read", "report:read",   # station:write: own stations
@@ -59,6 +61,7 @@ ROLES: dict[str, tuple[str, tuple[str, ...]]] = {   # role → (Chinese name, pe
     "cashier": ("收银员", (*_STATION_READ, "device:command", "shift:read", "shift:write", "order:read", "order:write",
                         "payment:read", "payment:take", "price:read")),
     "attendant": ("加油员", (*_STATION_READ, "order:read")),
+    "price_display": ("价格公示屏", ("station:read", "price:read")),   # the forecourt's price board screen
     "finance": ("财务", ("station:read", "fuelling:read", "ledger:read", "report:read", "approval:read",
                         "approval:decide", "export:create", "order:read", "payment:read", "shift:reconcile",
                         "price:read")),
@@ -68,7 +71,7 @@ ROLES: dict[str, tuple[str, tuple[str, ...]]] = {   # role → (Chinese name, pe
     "auditor": ("审计员", ("station:read", "fuelling:read", "ledger:read", "user:read", "role:read", "audit:read",
                          "loginlog:read", "export:create", "order:read", "payment:read")),
 }
-STATION_ROLES = frozenset({"station_manager", "cashier", "attendant"})   # scoped to stations only
+STATION_ROLES = frozenset({"station_manager", "cashier", "attendant", "price_display"})   # scoped to stations only
 
 LOCK_AFTER_FAILURES = 5
 FAILURE_WINDOW = timedelta(minutes=15)
@@ -116,7 +119,8 @@ def check_scope(roles: Iterable[str], units: Iterable[OrgUnit]) -> None:
     if not held:
         raise AccessRuleError("units", "至少选择一个组织或站点 (choose at least one organisation unit or station)")
     if set(roles) & STATION_ROLES and any(u.kind != "station" for u in held):
-        raise AccessRuleError("units", "站长、收银员、加油员只能分配到站点 (station roles are given stations only)")
+        raise AccessRuleError("units", "站长、收银员、加油员、价格公示屏只能分配到站点 "
+                                       "(station roles are given stations only)")
 
 
 def stations_in_scope(held: Iterable[OrgUnit], tree: Iterable[OrgUnit]) -> frozenset[str] | None:

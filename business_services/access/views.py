@@ -92,3 +92,20 @@ async def station_users(conn: psycopg.AsyncConnection, station: str) -> list[dic
            ORDER BY u.username""", (station,))
     return [{"username": name, "password_hash": digest, "active": active, "roles": list(roles)}
             for name, digest, active, roles in await cur.fetchall()]
+
+
+async def units_with_stations(conn: psycopg.AsyncConnection) -> list[dict[str, Any]]:
+    """Every org unit (company, region, station) with the station codes under it (a station: itself), in tree
+    order: what a change naming a region expands to (``business_services/prices``)."""
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            """WITH RECURSIVE down AS (
+                   SELECT id AS root, id, kind, code FROM business.access_org_units
+                   UNION ALL
+                   SELECT d.root, u.id, u.kind, u.code
+                   FROM business.access_org_units u JOIN down d ON u.parent_id = d.id)
+               SELECT o.code, o.name, o.kind,
+                      coalesce(array_agg(d.code ORDER BY d.code) FILTER (WHERE d.kind = 'station'), '{}') AS stations
+               FROM business.access_org_units o JOIN down d ON d.root = o.id
+               GROUP BY o.id, o.code, o.name, o.kind ORDER BY o.id""")
+        return list(await cur.fetchall())

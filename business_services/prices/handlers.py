@@ -40,6 +40,7 @@ from business_services.prices.model import (
     check_policy,
     check_price,
     check_reason,
+    first_sets,
     newer_report,
     next_set,
     plan_lines,
@@ -69,6 +70,8 @@ class RequestPriceChange:
     effective_at: datetime | None = None           # None: at once
     reason: str = ""
     now: datetime | None = None
+    units: tuple[str, ...] = ()                    # regions (org units): their stations in ``scope`` join in
+    scope: frozenset[str] | None = None            # the requester's stations (None: every station)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +133,7 @@ class Plan:
     policy: Policy
     nozzles_affected: int = 0
     stations: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)   # what the preview says besides the limits (first sets …)
 
     @property
     def needs_approval(self) -> bool:
@@ -143,8 +147,15 @@ async def plan(conn: psycopg.AsyncConnection, cmd: RequestPriceChange) -> Plan:
     at = cmd.now or datetime.now(UTC)
     if cmd.effective_at is not None and cmd.effective_at.tzinfo is None:
         raise PriceError("effective_at", "生效时间须带时区 (effective_at needs a time zone, e.g. +08:00)")
-    stations = list(dict.fromkeys(cmd.stations))
-    current = await views.current(conn, stations)
+    named = list(dict.fromkeys(cmd.stations))
+    from_units = [] if not cmd.units else await views.stations_of_units(conn, cmd.units, cmd.scope)
+    if not named and not from_units:
+        raise PriceError("stations", "请选择至少一个站点或区域 (choose at least one station or region)")
+    current = await views.current(conn, [*named, *(s for s in from_units if s not in named)])
+    stations, notes = first_sets(named, from_units, cmd.grades, current)
+    if not stations:
+        raise PriceError("units", "所选区域的站点都还没有价格，请先逐站首次定价 (no station of the regions has "
+                                  "prices yet: set each one's first prices on its own)")
     lines = plan_lines(stations, cmd.grades, cmd.nozzles, current)
     policy = await repository.policy(conn, cmd.group)
     when = cmd.effective_at if cmd.effective_at is not None and cmd.effective_at > at else at
@@ -157,7 +168,10 @@ async def plan(conn: psycopg.AsyncConnection, cmd: RequestPriceChange) -> Plan:
         _, priced = next_set(previous[1] if previous else {}, before, current[station].nozzles,
                              [ln for ln in marked if ln.station == station])
         affected += sum(1 for n in priced if n != before.get(NozzleKey(n.device, n.fuelling_point, n.nozzle)))
-    return Plan(marked, why, policy, affected, [s for s in stations if any(ln.station == s for ln in marked)])
+    notes += [f"{ln.station} {ln.grade}: 原来没有价格，调价限额不适用 (no old price: the limits do not apply)"
+              for ln in marked if ln.old_price_fen is None and current[ln.station].has_set]
+    return Plan(marked, why, policy, affected, [s for s in stations if any(ln.station == s for ln in marked)],
+                notes)
 
 
 def _change_json(row: dict[str, Any]) -> dict[str, Any]:
@@ -175,9 +189,11 @@ async def request_change(cmd: RequestPriceChange, uow: UnitOfWork) -> dict[str, 
     state = "awaiting_approval" if worked.needs_approval else "scheduled"
     await repository.insert_change(uow.conn, change_no=change_no, group=cmd.group, state=state,
                                    stations=worked.stations, effective_at=cmd.effective_at, reason=reason,
-                                   requested_by=uow.actor.name, requested_at=at, lines=worked.lines)
+                                   requested_by=uow.actor.name, requested_at=at, lines=worked.lines,
+                                   units=list(dict.fromkeys(cmd.units)))
     station = worked.stations[0] if len(worked.stations) == 1 else None
-    after = {"change_no": change_no, "state": state, "stations": worked.stations, "reason": reason,
+    after = {"change_no": change_no, "state": state, "stations": worked.stations, "units": list(cmd.units),
+             "reason": reason,
              "effective_at": None if cmd.effective_at is None else cmd.effective_at.isoformat(),
              "lines": [asdict(ln) for ln in worked.lines], "why": worked.why}
     await uow.audit(AuditEntry("prices.change.request", f"price-change:{change_no}", station, None, after))

@@ -17,7 +17,7 @@ Errors are ``PriceError`` with the field to correct and a message in Chinese fir
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -117,6 +117,16 @@ class CurrentPrices:
     def sells(self, grade: str) -> bool:
         return grade in self.grades or any(n.grade == grade for n in self.nozzles)
 
+    @property
+    def has_set(self) -> bool:
+        """Whether the station has had a price set (a set always prices at least one grade)."""
+        return bool(self.grades)
+
+    @property
+    def grades_sold(self) -> list[str]:
+        """The grades its nozzles sell (master data), sorted."""
+        return sorted({n.grade for n in self.nozzles})
+
 
 @dataclass(frozen=True, slots=True)
 class Line:
@@ -197,6 +207,53 @@ def plan_lines(stations: Iterable[str], grades: Mapping[str, int], nozzles: Iter
         raise PriceError("grades", "新价格与现行价格相同，没有要调整的 "
                                    "(every price is already as asked: nothing changes)")
     return lines
+
+
+def expand_units(units: Sequence[str], tree: Mapping[str, Sequence[str]], scope: frozenset[str] | None
+                 ) -> list[str]:
+    """The stations a change's organisation units name (``tree``: unit code → the station codes under it), only
+    those in the caller's ``scope`` (None: every station), in order, each once. Raises ``PriceError`` for a unit
+    that does not exist or has no station in the scope."""
+    found: list[str] = []
+    for i, unit in enumerate(units):
+        if unit not in tree:
+            raise PriceError(f"units[{i}]", f"没有组织单位 {unit} (no organisation unit {unit}; choose a region)")
+        mine = [s for s in tree[unit] if scope is None or s in scope]
+        if not mine:
+            raise PriceError(f"units[{i}]", f"{unit} 下没有您范围内的站点 (no station under {unit} is in your "
+                                            "scope; choose another region or stations)")
+        found.extend(s for s in mine if s not in found)
+    return found
+
+
+def first_sets(named: Iterable[str], from_units: Iterable[str], grades: Mapping[str, int],
+               current: Mapping[str, CurrentPrices]) -> tuple[list[str], list[str]]:
+    """Which stations a change keeps, and what the preview says about stations without prices yet (a first set).
+
+    A station named on its own that has no set yet gets its first prices from the change: the change must price
+    every grade its nozzles sell (there is no old price, so the limits do not apply: said in the notes). A
+    station reached only through a region that has no set yet is left out (noted): its first prices are set on
+    their own. Raises ``PriceError`` naming the grades a first set is missing."""
+    kept: list[str] = []
+    notes: list[str] = []
+    named = list(dict.fromkeys(named))
+    for station in [*named, *(s for s in dict.fromkeys(from_units) if s not in named)]:
+        prices = current[station]
+        if prices.has_set:
+            kept.append(station)
+        elif station not in named:
+            notes.append(f"{station} 还没有价格，未纳入按区域的调价；请单独选择该站点为其首次定价 (no prices yet: "
+                         "left out of the region's change; choose the station on its own to set its first prices)")
+        else:
+            missing = [g for g in prices.grades_sold if g not in grades]
+            if missing:
+                raise PriceError("grades", f"站点 {station} 还没有价格：首次定价须为其全部油品定价，缺 "
+                                           f"{'、'.join(missing)} (a station's first prices name every grade it "
+                                           f"sells; missing {', '.join(missing)})")
+            kept.append(station)
+            notes.append(f"{station} 首次定价：没有原价，调价限额不适用 (a first set: there is no old price, the "
+                         "limits do not apply)")
+    return kept, notes
 
 
 def business_day(at: datetime) -> date:

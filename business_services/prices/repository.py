@@ -176,12 +176,12 @@ async def moved_today(conn: psycopg.AsyncConnection, stations: list[str], day: d
 
 async def insert_change(conn: psycopg.AsyncConnection, *, change_no: str, group: str, state: str,
                         stations: list[str], effective_at: datetime | None, reason: str, requested_by: str,
-                        requested_at: datetime, lines: list[Line]) -> None:
+                        requested_at: datetime, lines: list[Line], units: list[str] | None = None) -> None:
     await conn.execute(
         """INSERT INTO business.price_changes (change_no, company_group, state, stations, effective_at, reason,
-                                               requested_by, requested_at)
-           VALUES (%s, %s, %s, %s, %s, %s, %s, %s)""",
-        (change_no, group, state, stations, effective_at, reason, requested_by, requested_at))
+                                               requested_by, requested_at, units)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+        (change_no, group, state, stations, effective_at, reason, requested_by, requested_at, units or []))
     for i, line in enumerate(lines, 1):
         await conn.execute(
             """INSERT INTO business.price_change_lines (change_no, line, station, grade, device, fuelling_point,

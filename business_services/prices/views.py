@@ -6,12 +6,14 @@ reads its own tables only.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
 
+from business_services.access import views as access
 from business_services.pages import After, Sort, keyset_page
 from business_services.prices import repository
 from business_services.prices.model import (
@@ -19,6 +21,7 @@ from business_services.prices.model import (
     NozzleKey,
     PriceError,
     StationNozzle,
+    expand_units,
     set_state,
     summary,
 )
@@ -44,6 +47,24 @@ async def current(conn: psycopg.AsyncConnection, codes: list[str]) -> dict[str, 
         grades, nozzle_prices = ({}, {}) if newest is None else (
             newest[1], {k: n.price_fen for k, n in newest[2].items()})
         found[code] = CurrentPrices(grades, await station_nozzles(conn, code), nozzle_prices)
+    return found
+
+
+async def stations_of_units(conn: psycopg.AsyncConnection, units: Iterable[str], scope: frozenset[str] | None
+                            ) -> list[str]:
+    """The stations under the named org units (regions, the company) within ``scope``, those with master data
+    (a station of the org tree not yet imported cannot be priced); PriceError for an unknown or foreign unit."""
+    tree = {u["code"]: u["stations"] for u in await access.units_with_stations(conn)}
+    return [s for s in expand_units(list(units), tree, scope) if await stations.station_detail(conn, s) is not None]
+
+
+async def units_in_scope(conn: psycopg.AsyncConnection, scope: frozenset[str] | None) -> list[dict[str, Any]]:
+    """The company and regions with their stations in ``scope`` (those with none left out): what 调价申请 offers."""
+    found = []
+    for unit in await access.units_with_stations(conn):
+        mine = [s for s in unit["stations"] if scope is None or s in scope]
+        if unit["kind"] != "station" and mine:
+            found.append({**unit, "stations": mine})
     return found
 
 
@@ -190,8 +211,8 @@ async def current_public(conn: psycopg.AsyncConnection, station: str) -> dict[st
 
 # --- changes --------------------------------------------------------------------------------------------
 
-_CHANGE_COLUMNS = """c.change_no, c.state, c.stations, c.effective_at, c.reason, c.requested_by, c.requested_at,
-                     c.approved_by, c.approval_id, c.sent_at, c.cancelled_by, c.cancelled_at,
+_CHANGE_COLUMNS = """c.change_no, c.state, c.stations, c.units, c.effective_at, c.reason, c.requested_by,
+                     c.requested_at, c.approved_by, c.approval_id, c.sent_at, c.cancelled_by, c.cancelled_at,
                      (SELECT count(*) FROM business.price_change_lines l WHERE l.change_no = c.change_no)::int
                          AS lines_count"""
 

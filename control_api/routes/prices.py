@@ -3,11 +3,13 @@ state of its newest set per nozzle, the history of its sets, price changes (prev
 confirmation, cancel, calendar, notice), the company's limits and the special-price rules; and the current
 prices for partners and the customer H5.
 
-Reads need ``price:read``; requesting and cancelling changes ``price:write``; the limits and special prices
-``price:policy``. A caller scoped to stations sees and changes only its stations (a change across stations needs
-every one of them in scope). Changes over the limits are approved in the approvals inbox (kind ``price.change``).
-A station server serves ``GET /api/v1/stations/{station}/prices`` from its own copy (the station engineer's
-module); this one is head office's.
+Reads need ``price:read`` (the company's limits too); requesting and cancelling changes ``price:write``; setting
+the limits ``price:policy`` with company scope (they bind every station); adding and ending special prices
+``price:rule`` for stations in the caller's scope (a rule for every station needs company scope). A caller scoped
+to stations sees and changes only its stations (a change across stations needs every one of them in scope).
+Changes over the limits are approved in the approvals inbox (kind ``price.change``). A station server serves
+``GET /api/v1/stations/{station}/prices`` from its own copy (the station engineer's module); this one is head
+office's.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from business_services.prices.handlers import (
 )
 from business_services.prices.model import Conflict, NotFound, NozzleRequest, PriceError
 from business_services.prices.repository import policy as read_policy
+from business_services.prices.resolution import check_rule
 from business_services.stations.views import SORTS as STATION_SORTS
 from business_services.unit_of_work import UnitOfWork
 from control_api.deps import Db, Station
@@ -44,6 +47,7 @@ router = APIRouter(tags=["prices"])
 Reader = Annotated[Principal, Depends(require("price:read"))]
 Writer = Annotated[Principal, Depends(require("price:write"))]
 PolicyHolder = Annotated[Principal, Depends(require("price:policy"))]
+RuleKeeper = Annotated[Principal, Depends(require("price:rule"))]
 StationReader = Annotated[Principal, Depends(at_station("price:read"))]
 ChangeNo = Annotated[str, Path(min_length=6, max_length=64, pattern=r"^PC-[0-9]{8}-[0-9]{5,}$",
                                description="调价单号 change number, e.g. PC-20261204-00017")]
@@ -71,7 +75,9 @@ class NozzleBody(_Body):
 
 
 class ChangeBody(_Body):
-    stations: Annotated[list[Code], Field(min_length=1, max_length=500)]
+    stations: Annotated[list[Code], Field(max_length=500)] = []
+    units: Annotated[list[Code], Field(max_length=50, description="区域 (org units: a region, the company): their "
+                                       "stations in the caller's scope join the change")] = []
     grades: Annotated[dict[Grade, Fen], Field(max_length=16)] = {}
     nozzles: Annotated[list[NozzleBody], Field(max_length=256)] = []
     effective_at: datetime | None = None
@@ -184,6 +190,15 @@ class Preview(BaseModel):
     needs_approval: bool
     why: list[str]
     limits: Limits
+    stations: list[str]             # the stations the change moves (named, and through its regions)
+    notes: list[str]                # first sets (no old price: the limits do not apply), stations left out
+
+
+class UnitStations(BaseModel):
+    code: str
+    name: str
+    kind: Literal["company", "region"]
+    stations: list[str]
 
 
 class StationVersion(BaseModel):
@@ -203,6 +218,7 @@ class ChangeRow(BaseModel):
     change_no: str
     state: ChangeState
     stations: list[str]
+    units: list[str]                # the regions it named (their stations are in ``stations``)
     effective_at: datetime | None
     reason: str
     requested_by: str
@@ -301,14 +317,14 @@ def _check_stations(who: Principal, codes: list[str]) -> None:
         who.check_station(code)
 
 
-def _command(request: Request, body: ChangeBody) -> RequestPriceChange:
+def _command(request: Request, body: ChangeBody, who: Principal) -> RequestPriceChange:
     effective = body.effective_at
     if effective is not None and effective.tzinfo is None:
         raise PriceError("effective_at", "生效时间须带时区 (effective_at needs a time zone, e.g. +08:00)")
     return RequestPriceChange(
         request.app.state.group, tuple(body.stations), dict(body.grades),
         tuple(NozzleRequest(n.station, n.device, n.fuelling_point, n.nozzle, n.price_fen) for n in body.nozzles),
-        effective, body.reason)
+        effective, body.reason, units=tuple(body.units), scope=who.stations)
 
 
 def _at_head_office(request: Request) -> None:
@@ -378,6 +394,13 @@ async def current_prices(who: Reader, db: Db, station: Annotated[str, Query(min_
 
 # --- changes -----------------------------------------------------------------------------------------------
 
+@router.get("/api/v1/prices/units", response_model=list[UnitStations])
+async def units(who: Reader, db: Db) -> list[UnitStations]:
+    """The regions (and the company) a change may name, each with its stations in the caller's scope."""
+    async with db.connection() as conn:
+        return [UnitStations(**u) for u in await views.units_in_scope(conn, who.stations)]
+
+
 @router.post("/api/v1/price-changes/preview", response_model=Preview)
 async def preview(body: ChangeBody, request: Request, who: Writer, db: Db) -> Preview | JSONResponse:
     """What a change would do: its lines against the limits, the nozzles it moves, whether it needs approval.
@@ -385,7 +408,7 @@ async def preview(body: ChangeBody, request: Request, who: Writer, db: Db) -> Pr
     _at_head_office(request)
     _check_stations(who, [*body.stations, *(n.station for n in body.nozzles)])
     try:
-        command = _command(request, body)
+        command = _command(request, body, who)
         async with db.connection() as conn:
             worked = await plan(conn, command)
     except PriceError as exc:
@@ -397,7 +420,8 @@ async def preview(body: ChangeBody, request: Request, who: Writer, db: Db) -> Pr
     return Preview(lines=lines, nozzles_affected=worked.nozzles_affected, needs_approval=worked.needs_approval,
                    why=worked.why, limits=Limits(step_fen=worked.policy.step_fen,
                                                  step_pct=float(worked.policy.step_pct),
-                                                 day_fen=worked.policy.day_fen))
+                                                 day_fen=worked.policy.day_fen),
+                   stations=worked.stations, notes=worked.notes)
 
 
 @router.post("/api/v1/price-changes", response_model=ChangeAnswer)
@@ -413,7 +437,7 @@ async def request_change(body: ChangeBody, request: Request, who: Writer, db: Db
 
     async def work() -> ChangeAnswer:
         try:
-            command = _command(request, body)
+            command = _command(request, body, who)
             async with db.connection() as conn, UnitOfWork(conn, who.actor) as uow:
                 answer = await request.app.state.bus.handle(command, uow)
         except PriceError as exc:
@@ -508,8 +532,8 @@ async def change_notice(change_no: ChangeNo, who: Reader, db: Db,
 # --- the company's limits and special prices -----------------------------------------------------------------
 
 @router.get("/api/v1/price-policy", response_model=Limits)
-async def get_policy(request: Request, who: PolicyHolder, db: Db) -> Limits:
-    """The caller's company's limits (defaults until someone sets them)."""
+async def get_policy(request: Request, who: Reader, db: Db) -> Limits:
+    """The caller's company's limits (defaults until someone sets them); anyone who reads prices sees them."""
     async with db.connection() as conn:
         p = await read_policy(conn, request.app.state.group)
     return Limits(step_fen=p.step_fen, step_pct=float(p.step_pct), day_fen=p.day_fen)
@@ -542,9 +566,21 @@ async def list_rules(request: Request, who: Reader, db: Db,
     return [RulePublic(**r) for r in rows]
 
 
+def _checked_rule(body: RuleBody, valid_from: datetime) -> None:
+    """What a rule's body must be, checked before anything is written (422 naming the field)."""
+    for name, value in (("valid_from", valid_from), ("valid_to", body.valid_to)):
+        if value is not None and value.tzinfo is None:
+            raise PriceError(name, "时间须带时区 (a time needs a time zone, e.g. +08:00)")
+    check_rule(body.kind, body.params)
+    if body.valid_to is not None and body.valid_to <= valid_from:
+        raise PriceError("valid_to", "结束时间须晚于开始时间 (valid_to is after valid_from)")
+
+
 @router.post("/api/v1/price-rules", response_model=RulePublic)
-async def add_rule(body: RuleBody, request: Request, who: PolicyHolder, db: Db) -> RulePublic | JSONResponse:
-    """Add a special price (docs/prices.md "Special prices" for each kind's params). Audited."""
+async def add_rule(body: RuleBody, request: Request, who: RuleKeeper, db: Db, key: IdempotencyKey) -> Response:
+    """Add a special price (docs/prices.md "Special prices" for each kind's params) for stations in the caller's
+    scope; a rule for every station (``stations: null``) needs company scope. Audited. A resend with the same
+    Idempotency-Key gets the first rule back (``Idempotent-Replayed: true``), never a second one."""
     _at_head_office(request)
     if body.stations is None and who.stations is not None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "全公司适用的规则需要全公司范围，请选择站点 (a rule for "
@@ -552,24 +588,28 @@ async def add_rule(body: RuleBody, request: Request, who: PolicyHolder, db: Db) 
     _check_stations(who, body.stations or [])
     valid_from = body.valid_from or datetime.now(UTC)
     try:
-        for name, value in (("valid_from", valid_from), ("valid_to", body.valid_to)):
-            if value is not None and value.tzinfo is None:
-                raise PriceError(name, "时间须带时区 (a time needs a time zone, e.g. +08:00)")
-        async with db.connection() as conn:
-            async with UnitOfWork(conn, who.actor) as uow:
-                rule_id = await request.app.state.bus.handle(AddPriceRule(
-                    request.app.state.group, body.kind, None if body.stations is None else tuple(body.stations),
-                    body.grade, body.params, valid_from, body.valid_to, body.note), uow)
-            found = await views.rule(conn, request.app.state.group, rule_id)
+        _checked_rule(body, valid_from)
     except PriceError as exc:
         return _unprocessable(exc)
-    if found is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"没有特殊价格规则 {rule_id} (no price rule {rule_id})")
-    return RulePublic(**found)
+
+    async def work() -> RulePublic:
+        try:
+            async with db.connection() as conn:
+                async with UnitOfWork(conn, who.actor) as uow:
+                    rule_id = await request.app.state.bus.handle(AddPriceRule(
+                        request.app.state.group, body.kind, None if body.stations is None else tuple(body.stations),
+                        body.grade, body.params, valid_from, body.valid_to, body.note), uow)
+                found = await views.rule(conn, request.app.state.group, rule_id)
+        except PriceError as exc:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"{exc.message} ({exc.field})") from exc
+        if found is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"没有特殊价格规则 {rule_id} (no price rule {rule_id})")
+        return RulePublic(**found)
+    return await once(request, db, who, key, work)
 
 
 @router.post("/api/v1/price-rules/{rule_id}/end", response_model=RulePublic)
-async def end_rule(rule_id: RuleId, request: Request, who: PolicyHolder, db: Db) -> RulePublic:
+async def end_rule(rule_id: RuleId, request: Request, who: RuleKeeper, db: Db) -> RulePublic:
     """End a special price now (kept in the history with its end). Audited; ending it again changes nothing."""
     _at_head_office(request)
     async with db.connection() as conn:

@@ -32,7 +32,7 @@ pytestmark = pytest.mark.e2e
 ROLE_OF = {username: role for username, _, role, _ in USERS}
 STATIONS = {"demo-01": "畅加测试站", "demo-02": "城东加气站", "demo-03": "西郊充电站"}
 SCOPE = {"admin": set(STATIONS), "region": {"demo-01", "demo-02"}, "manager": {"demo-01"}, "cashier": {"demo-01"},
-         "attendant": {"demo-01"}}   # every other demo user holds the company: every station
+         "attendant": {"demo-01"}, "board": {"demo-01"}}   # every other demo user holds the company: every station
 
 
 def expected_menus(role: str) -> list[tuple[str, list[str]]]:

@@ -9,8 +9,11 @@ in force once its nozzles reported it applied through head office's consumer):
 - a change above the limit is marked 超单次限额 and 需审批 in the preview and answered 需审批; the approver reads it
   in 审批中心 as old → new per line;
 - the price board (/admin/board/demo-01) signs in on its own and shows the prices in big digits;
-- a user without price:policy sees no policy entry and is refused the typed-in address; a holder saves limits
-  and adds and ends a special-price rule.
+- a user without price:rule sees no policy entry and is refused the typed-in address; a holder saves limits
+  and adds and ends a special-price rule;
+- a regional manager (price:rule, not price:policy) sees the company's limits read-only and adds a fleet
+  agreement price (合同价, which needs its validity) and a tiered price (阶梯价, two tiers over the month) for
+  its station with the rule forms.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.remote.webelement import WebElement
 
 from business_services.audit.model import Actor
 from business_services.bootstrap import build_bus
@@ -264,8 +268,8 @@ def test_the_board_signs_in_on_its_own_and_shows_the_prices(browser: webdriver.C
                                                             screenshots: Path) -> None:
     page = Page(browser, priced_site.url, screenshots)
     page.open(f"/admin/board/{STATION}")
-    page.one(".board-login input[name=username]").send_keys("cashier")
-    page.one(".board-login input[name=password]").send_keys(priced_site.logins["cashier"].password, "\n")
+    page.one(".board-login input[name=username]").send_keys("board")          # 价格公示屏: price:read only
+    page.one(".board-login input[name=password]").send_keys(priced_site.logins["board"].password, "\n")
     page.texts_become(".board-price", ["7.89", "8.36"])
     assert page.texts(".board-grade-name") == ["92号汽油", "95号汽油"]
     assert page.texts(".board-unit") == ["元/升", "元/升"]
@@ -287,7 +291,7 @@ def test_only_a_holder_of_price_policy_sees_and_uses_the_policy_page(browser: we
                                                                      priced_site: RealSite,
                                                                      screenshots: Path) -> None:
     page = Page(browser, priced_site.url, screenshots)
-    log_in(page, priced_site, "manager")                                 # price:read, not price:policy
+    log_in(page, priced_site, "manager")                                 # price:read, not price:rule
     page.click(".modules .el-menu-item", "价格管理")
     page.until(lambda: page.texts(".side .el-menu-item") == ["油价", "调价日历", "调价记录", "价格公示屏"],
                "the manager's price entries")
@@ -333,3 +337,68 @@ def test_only_a_holder_of_price_policy_sees_and_uses_the_policy_page(browser: we
     page.until(lambda: "08:00–22:00 7.50" in page.texts(".rule-list .rule-params"), "the time-of-use rule listed")
     assert page.texts(".rule-list .rule-kind") == ["分时价", "会员等级价"]       # newest first
     page.shot("prices-policy")
+
+
+def _rule_dialog(page: Page, kind: str) -> WebElement:
+    """新增规则 → ``kind``: its dialog, for demo-01 and 92#."""
+    page.click(".price-rules .create-rule button")
+    page.click(".el-dropdown-menu__item", kind)
+    dialog = page.one(".rule-dialog")
+    page.click(".rule-dialog [data-field=stations]")
+    page.click(".el-select-dropdown__item", "畅加测试站")
+    page.browser.switch_to.active_element.send_keys(Keys.ESCAPE)        # closes the dropdown, not the dialog
+    page.click(".rule-dialog [data-field=grade]")
+    page.click(".el-select-dropdown__item", "92号汽油")
+    return dialog
+
+
+def _rules(site: RealSite) -> list[dict[str, object]]:
+    answer = httpx.get(f"{site.url}/api/v1/price-rules", headers={"Authorization": f"Bearer {_token(site, 'region')}"})
+    assert answer.status_code == 200, answer.text
+    return list(answer.json())
+
+
+def test_a_regional_manager_adds_a_fleet_agreement_and_a_tiered_price(browser: webdriver.Chrome,
+                                                                      priced_site: RealSite,
+                                                                      screenshots: Path) -> None:
+    page = Page(browser, priced_site.url, screenshots)
+    log_in(page, priced_site, "region")                                  # price:rule for the east region
+    _open(page, "调价限额与特殊价格", "/prices/policy")
+    assert "调价限额适用于全公司" in page.one(".limits-read-only").text
+    step = page.one(".limits-form input[name=step_fen]")
+    page.until(lambda: step.get_attribute("value") == "0.50", "the company's step limit, read-only")
+    assert step.get_attribute("disabled") is not None and not page.all(".save-limits")
+
+    dialog = _rule_dialog(page, "车队合同价")
+    dialog.find_element(By.CSS_SELECTOR, "input[name=fleet]").send_keys("F001")
+    page.click(".rule-dialog .how .el-radio", "每单位直降 (元)")
+    dialog.find_element(By.CSS_SELECTOR, "input[name=amount]").send_keys("0.30", Keys.ENTER)
+    page.until(lambda: "合同价须填写有效期" in dialog.text, "the agreement asks for its validity")
+    start, end = dialog.find_elements(By.CSS_SELECTOR, ".el-range-input")
+    start.send_keys("2026-12-01 00:00:00", Keys.TAB)
+    end.send_keys("2027-12-01 00:00:00", Keys.TAB)
+    page.click(".rule-dialog button.save")
+    page.texts_become(".rule-list .rule-kind", ["车队合同价"])
+    assert page.texts(".rule-list .rule-params") == ["车队编码 F001：每单位直降 (元) 0.30"]
+    fleet = _rules(priced_site)[0]
+    assert (fleet["stations"], fleet["grade"], fleet["params"]) == (["demo-01"], "92", {"fleet": "F001", "off_fen": 30})
+    typed_end = browser.execute_script("return new Date(2027, 11, 1).toISOString()")    # the browser's local time
+    assert datetime.fromisoformat(str(fleet["valid_to"])) == datetime.fromisoformat(typed_end)
+
+    dialog = _rule_dialog(page, "阶梯价")
+    page.click(".rule-dialog .el-radio", "周期累计")
+    dialog.find_element(By.CSS_SELECTOR, "input[name=tier-from-0]").send_keys("500")
+    dialog.find_element(By.CSS_SELECTOR, "input[name=tier-off-0]").send_keys("0.10")
+    page.click(".rule-dialog .add-tier")
+    dialog.find_element(By.CSS_SELECTOR, "input[name=tier-from-1]").send_keys("1000")
+    dialog.find_element(By.CSS_SELECTOR, "input[name=tier-off-1]").send_keys("0.2x", Keys.ENTER)
+    page.until(lambda: "每单位直降 (元)无效" in dialog.text, "the page says the amount is wrong")
+    off = dialog.find_element(By.CSS_SELECTOR, "input[name=tier-off-1]")
+    off.send_keys(Keys.CONTROL, "a")
+    off.send_keys("0.20", Keys.ENTER)
+    page.texts_become(".rule-list .rule-kind", ["阶梯价", "车队合同价"])     # newest first
+    assert page.texts(".rule-list .rule-params")[0] == "按月累计：≥500 −0.10；≥1000 −0.20"
+    tier = _rules(priced_site)[0]
+    assert tier["params"] == {"basis": "period", "period": "month",
+                              "tiers": [{"from": "500", "off_fen": 10}, {"from": "1000", "off_fen": 20}]}
+    page.shot("prices-rules-region")

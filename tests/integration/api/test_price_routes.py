@@ -164,20 +164,23 @@ async def test_login_permission_and_station_scope(seeded: str) -> None:
 
 async def test_policy_rules_notice_and_current_prices(seeded: str) -> None:
     app = create_app(seeded)
-    boss = bearer(app, *WRITER, "price:policy", username="boss")
+    boss = bearer(app, *WRITER, "price:policy", "price:rule", username="boss")
     async with client(app) as http:
         put = await http.put("/api/v1/price-policy", json={"step_fen": 120, "step_pct": 20, "day_fen": 200},
                              headers=boss)
         assert put.json() == {"step_fen": 120, "step_pct": 20.0, "day_fen": 200}
+        again = await http.put("/api/v1/price-policy", json={"step_fen": 120, "step_pct": 20, "day_fen": 200},
+                               headers=boss)                            # a PUT resent: nothing changes
+        assert again.json() == put.json()
         preview = (await http.post("/api/v1/price-changes/preview", json=_change(grades={"92": 889}),
                                    headers=boss)).json()
         assert preview["needs_approval"] is False                       # 100 fen is within the new limits
         bad = await http.post("/api/v1/price-rules", json={"kind": "tier", "params": {"basis": "week"}},
-                              headers=boss)
+                              headers={**boss, "Idempotency-Key": "rule-bad-0001"})
         assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "params.basis"
         rule = (await http.post("/api/v1/price-rules", json={
             "kind": "member_level", "stations": ["demo-01"], "grade": "92", "params": {"level": "gold", "off_fen": 20},
-            "note": "金卡会员"}, headers=boss)).json()
+            "note": "金卡会员"}, headers={**boss, "Idempotency-Key": "rule-gold-0001"})).json()
         assert rule["params"] == {"level": "gold", "off_fen": 20} and rule["valid_to"] is None
         ended = (await http.post(f"/api/v1/price-rules/{rule['id']}/end", headers=boss)).json()
         assert ended["valid_to"] is not None and ended["ended_by"] == "boss"
@@ -194,7 +197,9 @@ async def test_policy_rules_notice_and_current_prices(seeded: str) -> None:
         assert current == {"station": "demo-01", "name": current["name"], "version": None, "grades": []}
     async with await psycopg.AsyncConnection.connect(seeded) as conn:
         cur = await conn.execute("SELECT before, after FROM business.audit_log WHERE action = 'prices.policy.set'")
-        before, after = json.loads(json.dumps((await cur.fetchone()) or [None, None]))
+        audited = await cur.fetchall()
+        assert len(audited) == 1                                        # the resent PUT wrote nothing
+        before, after = json.loads(json.dumps(audited[0]))
         assert before["step_fen"] == 50 and after["step_fen"] == 120
 
 
@@ -230,3 +235,51 @@ async def test_lists_page_with_the_projects_cursor(seeded: str) -> None:
         assert [s["version"] for s in last["items"]] == [1] and last["next_cursor"] is None
         broken = await http.get("/api/v1/price-changes", params={"cursor": "not-a-cursor"}, headers=wang)
         assert broken.status_code == 422
+
+
+async def test_a_rule_is_made_once_per_key_and_ending_it_twice_changes_nothing(seeded: str) -> None:
+    app = create_app(seeded)
+    boss = bearer(app, "price:read", "price:rule", username="boss")
+    rule = {"kind": "fleet_agreement", "stations": ["demo-01"], "grade": "92",
+            "params": {"fleet": "F001", "price_fen": 759}, "valid_to": "2027-01-01T00:00:00+08:00"}
+    async with client(app) as http:
+        unkeyed = await http.post("/api/v1/price-rules", json=rule, headers=boss)
+        assert unkeyed.status_code == 422                               # the header is required
+        key = {**boss, "Idempotency-Key": "rule-fleet-0001"}
+        first = await http.post("/api/v1/price-rules", json=rule, headers=key)
+        assert first.status_code == 200, first.text
+        again = await http.post("/api/v1/price-rules", json=rule, headers=key)      # the answer was lost: resent
+        assert again.json() == first.json() and again.headers["Idempotent-Replayed"] == "true"
+        assert [r["id"] for r in (await http.get("/api/v1/price-rules", headers=boss)).json()] == [first.json()["id"]]
+        end = f"/api/v1/price-rules/{first.json()['id']}/end"
+        ended = (await http.post(end, headers=boss)).json()
+        twice = (await http.post(end, headers=boss)).json()
+        assert ended["valid_to"] is not None and twice == ended         # the same end, not a later one
+    async with await psycopg.AsyncConnection.connect(seeded) as conn:
+        cur = await conn.execute("SELECT action, count(*) FROM business.audit_log WHERE action LIKE 'prices.rule.%' "
+                                 "GROUP BY action ORDER BY action")
+        assert await cur.fetchall() == [("prices.rule.add", 1), ("prices.rule.end", 1)]
+
+
+async def test_rules_are_kept_per_station_and_the_limits_with_the_company(seeded: str) -> None:
+    """price:rule for the caller's stations (every station: company scope); price:policy with company scope;
+    the limits are read with price:read."""
+    app = create_app(seeded)
+    region = bearer(app, *WRITER, "price:rule", stations=frozenset({"demo-01"}), username="region")
+    rule = {"kind": "member_level", "grade": "92", "params": {"level": "gold", "off_fen": 20}}
+    async with client(app) as http:
+        mine = await http.post("/api/v1/price-rules", json={**rule, "stations": ["demo-01"]},
+                               headers={**region, "Idempotency-Key": "rule-region-0001"})
+        assert mine.status_code == 200 and mine.json()["stations"] == ["demo-01"]
+        other = await http.post("/api/v1/price-rules", json={**rule, "stations": ["demo-01", "demo-02"]},
+                                headers={**region, "Idempotency-Key": "rule-region-0002"})
+        assert other.status_code == 403                                 # demo-02 is not the caller's
+        every = await http.post("/api/v1/price-rules", json={**rule, "stations": None},
+                                headers={**region, "Idempotency-Key": "rule-region-0003"})
+        assert every.status_code == 403 and "全公司范围" in every.json()["detail"]
+        assert (await http.get("/api/v1/price-policy", headers=region)).json()["step_fen"] == 50
+        assert (await http.put("/api/v1/price-policy", json={"step_fen": 60, "step_pct": 6, "day_fen": 120},
+                               headers=region)).status_code == 403         # price:policy is not the region's
+        scoped = bearer(app, "price:policy", stations=frozenset({"demo-01"}))
+        assert (await http.put("/api/v1/price-policy", json={"step_fen": 60, "step_pct": 6, "day_fen": 120},
+                               headers=scoped)).status_code == 403         # … and needs the whole company

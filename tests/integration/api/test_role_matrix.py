@@ -134,7 +134,7 @@ def test_every_route_with_every_role_and_scope(database_url: str, seeded: list[D
                 passed = status == 1000 if ws else status not in (401, 403) and status < 500
                 assert passed, (endpoint, role, status)
                 if "{station}" in endpoint.path and role in ("regional_manager", "station_manager", "cashier",
-                                                             "attendant"):
+                                                             "attendant", "price_display"):
                     outside = _call(client, endpoint, token, station=OUT_OF_SCOPE)
                     assert outside == (WS_FORBIDDEN if ws else 403), (endpoint, role, "outside scope", outside)
                 checked += 1

@@ -23,6 +23,8 @@ from business_services.prices.model import (
     check_limits,
     check_policy,
     check_reason,
+    expand_units,
+    first_sets,
     newer_report,
     next_set,
     plan_lines,
@@ -150,3 +152,52 @@ def test_summary_is_short() -> None:
     lines = [Line(f"s-{i}", "92", 789, 799) for i in range(6)]
     assert summary(lines[:1]) == "调价 s-0 92 7.89→7.99"
     assert summary(lines).endswith("等 6 项")
+
+
+TREE = {"changjia": ["demo-01", "demo-02", "demo-03"], "east": ["demo-01", "demo-02"], "west": ["demo-03"],
+        "demo-01": ["demo-01"]}
+
+
+@pytest.mark.parametrize(("units", "scope", "stations"), [
+    (["east"], None, ["demo-01", "demo-02"]),
+    (["east", "changjia"], None, ["demo-01", "demo-02", "demo-03"]),      # each station once, in order
+    (["east"], frozenset({"demo-02"}), ["demo-02"]),                      # only the caller's stations
+    (["changjia"], frozenset({"demo-03", "demo-01"}), ["demo-01", "demo-03"]),
+    (["demo-01"], None, ["demo-01"]),                                     # a station unit is itself
+])
+def test_units_expand_to_their_stations_in_scope(units: list[str], scope: frozenset[str] | None,
+                                                 stations: list[str]) -> None:
+    assert expand_units(units, TREE, scope) == stations
+
+
+@pytest.mark.parametrize(("units", "scope", "field"), [
+    (["north"], None, "units[0]"),                                       # no such unit
+    (["east", "west"], frozenset({"demo-01"}), "units[1]"),              # none of west's stations is the caller's
+])
+def test_a_unit_unknown_or_outside_the_scope_is_refused(units: list[str], scope: frozenset[str] | None,
+                                                        field: str) -> None:
+    with pytest.raises(PriceError) as refused:
+        expand_units(units, TREE, scope)
+    assert refused.value.field == field
+
+
+NEW = CurrentPrices({}, NOZZLES)          # a station with nozzles and no price set yet
+
+
+@pytest.mark.parametrize(("named", "from_units", "grades", "kept", "notes"), [
+    (["a"], [], {"92": 799}, ["a"], []),                                 # priced stations: nothing to say
+    (["n"], [], {"92": 690, "95": 1290}, ["n"], ["n 首次定价"]),          # a first set naming every grade
+    ([], ["a", "n"], {"92": 799}, ["a"], ["n 还没有价格"]),               # through a region: left out, said
+    (["n"], ["a", "n"], {"92": 690, "95": 1290}, ["n", "a"], ["n 首次定价"]),   # named too: its first set
+])
+def test_first_sets(named: list[str], from_units: list[str], grades: dict[str, int], kept: list[str],
+                    notes: list[str]) -> None:
+    found, said = first_sets(named, from_units, grades, {"a": DEMO, "n": NEW})
+    assert found == kept
+    assert [n[:len(want)] for n, want in zip(said, notes, strict=True)] == notes
+
+
+def test_a_first_set_prices_every_grade_the_station_sells() -> None:
+    with pytest.raises(PriceError) as refused:
+        first_sets(["n"], [], {"92": 690}, {"n": NEW})
+    assert refused.value.field == "grades" and "95" in refused.value.message

@@ -9,7 +9,7 @@ export default [
   { path: '/prices/change', permission: 'price:write', component: () => import('./prices/ChangeRequest.vue') },
   { path: '/prices/calendar', permission: 'price:read', component: () => import('./prices/Calendar.vue') },
   { path: '/prices/changes', permission: 'price:read', component: () => import('./prices/Changes.vue') },
-  { path: '/prices/policy', permission: 'price:policy', component: () => import('./prices/Policy.vue') },
+  { path: '/prices/policy', permission: 'price:rule', component: () => import('./prices/Policy.vue') },
   { path: '/prices/board', permission: 'price:read', component: () => import('./prices/BoardLauncher.vue') },
   { path: '/finance/accounts', permission: 'ledger:read', component: () => import('./finance/Accounts.vue') },
   { path: '/equipment/devices', permission: 'device:read', component: () => import('./equipment/Devices.vue') },

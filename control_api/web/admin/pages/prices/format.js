@@ -7,6 +7,8 @@ const s = t.pages.prices
 
 export const gradeName = (grade, name) => name || s.gradeNames[grade] || String(grade ?? s.none)
 export const unitLabel = (unit) => s.units[unit || 'L'] ?? unit
+// a grade's unit as master data has it (business_services/stations/model.py GRADES): gas by kg, charging by kWh
+export const unitOfGrade = (grade) => ({ cng: 'kg', lng: 'kg', ev: 'kWh' })[grade] ?? 'L'
 export const priceText = (fen, unit) => (fen === null || fen === undefined ? s.none : `${yuan(fen)} ${unitLabel(unit)}`)
 export const stateLabel = (state) => s.states[state] ?? state ?? s.none
 export const nozzleStateLabel = (state) => s.nozzleStates[state] ?? state
