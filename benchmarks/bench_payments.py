@@ -20,12 +20,12 @@ import uuid
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 
-import httpx
 import psycopg
 from fastapi import FastAPI
 
 from benchmarks.bench_ingest import _database
 from benchmarks.figures import Figure
+from benchmarks.http_load import Connection
 from business_services.audit.model import Actor
 from business_services.bootstrap import build_bus
 from business_services.shifts.model import OpenShift
@@ -68,23 +68,22 @@ async def _pay_all(port: int, orders: list[str]) -> tuple[float, list[float]]:
     token = TokenIssuer(SECRET).issue(Principal("bench-cashier", None, frozenset(), frozenset({"payment:take"}),
                                                 frozenset({STATION})))
     queue, latencies = list(reversed(orders)), []
-    limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30, limits=limits,
-                                 headers={"Authorization": f"Bearer {token}"}) as http:
-        async def client() -> None:
+    path = f"/api/v1/stations/{STATION}/payments"
+
+    async def client() -> None:
+        async with Connection("127.0.0.1", port, {"Authorization": f"Bearer {token}"}) as http:
             while queue:
                 order_no = queue.pop()
                 started = time.perf_counter()
-                answer = await http.post(f"/api/v1/stations/{STATION}/payments",
-                                         headers={"Idempotency-Key": str(uuid.uuid4())},
-                                         json={"terminal": "pos-1", "order_nos": [order_no],
-                                               "tenders": [{"method": "cash", "amount_fen": 30000}]})
+                status, body = await http.request("POST", path, headers={"Idempotency-Key": str(uuid.uuid4())},
+                                                  json_body={"terminal": "pos-1", "order_nos": [order_no],
+                                                             "tenders": [{"method": "cash", "amount_fen": 30000}]})
                 latencies.append(time.perf_counter() - started)
-                if answer.status_code != 200:
-                    raise RuntimeError(f"payment refused: {answer.status_code} {answer.text[:200]}")
-        started = time.perf_counter()
-        await asyncio.gather(*[client() for _ in range(CLIENTS)])
-        return len(orders) / (time.perf_counter() - started), latencies
+                if status != 200:
+                    raise RuntimeError(f"payment refused: {status} {body[:200]!r}")
+    started = time.perf_counter()
+    await asyncio.gather(*[client() for _ in range(CLIENTS)])
+    return len(orders) / (time.perf_counter() - started), latencies
 
 
 async def _bare_inserts(url: str, count: int) -> tuple[float, list[float]]:
