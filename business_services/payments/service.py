@@ -77,7 +77,7 @@ async def settle_at_once(conn: psycopg.AsyncConnection, bus: MessageBus, provide
     rows = []
     async with UnitOfWork(conn, actor, joined=True) as uow:
         for payment_no, tender, provider in zip(numbers, command.tenders, _providers(providers, command), strict=True):
-            result = await provider.charge(_request(command, payment_no, tender))
+            result = await _asked(provider.charge(_request(command, payment_no, tender)))
             rows.append(await bus.handle(SettlePayment(payment_no, result), uow)
                         or await _get(conn, command.station, payment_no))
     return rows
