@@ -92,7 +92,7 @@ async def once_in_two_transactions(request: Request, db: Database, who: Principa
                 if stored is None:
                     done_first = await first(conn)
         except HTTPException as refused:     # rolled back, the key with it: keep the refusal under the key
-            if 500 <= refused.status_code != 504:
+            if refused.status_code >= 500 and refused.status_code != 504:   # nothing was refused: a fault
                 raise
             stored = await _store_refusal(conn, who, key, digest, refused)
             if stored is None:
@@ -104,7 +104,7 @@ async def once_in_two_transactions(request: Request, db: Database, who: Principa
                 body = (await then(conn, done_first)).model_dump(mode="json")
                 await _answer(conn, who, key, 200, body)
         except HTTPException as refused:
-            if 500 <= refused.status_code != 504:
+            if refused.status_code >= 500 and refused.status_code != 504:   # nothing was refused: a fault
                 await _forget(db, who, key)
                 raise
             async with conn.transaction():

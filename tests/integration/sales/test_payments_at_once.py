@@ -44,10 +44,12 @@ async def test_a_refused_payment_takes_no_number_and_its_refusal_is_replayed(sta
         body = {"terminal": "pos-1", "order_nos": [order_no], "tenders": [cash(6000)]}     # more than is owed
         first = await http.post(PAYMENTS, headers=auth, json=body)
         again = await http.post(PAYMENTS, headers=auth, json=body)
+        reused = await http.post(PAYMENTS, headers=auth, json={**body, "tenders": [cash(5000)]})
         paid = await http.post(PAYMENTS, headers={**auth, "Idempotency-Key": str(uuid.uuid4())},
                                json={**body, "tenders": [cash(5000)]})
     assert first.status_code == 409 and again.status_code == 409
     assert again.headers["Idempotent-Replayed"] == "true" and again.json()["detail"] == first.json()["detail"]
+    assert reused.status_code == 422 and reused.json()["errors"][0]["field"] == "Idempotency-Key"
     assert paid.status_code == 200, paid.text
     assert paid.json()["payments"][0]["payment_no"].endswith("-P00001")       # the refusal left no gap
     assert await scalar(url, "SELECT count(*) FROM business.payments") == 1
