@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import psycopg
@@ -27,16 +28,24 @@ class Kind(StrEnum):
     SHIFT = "S"
 
 
-def format_number(station: str, kind: Kind, at: datetime, seq: int) -> str:
-    return f"{station}-{at.astimezone(STATION_ZONE):%Y%m%d}-{kind.value}{seq:05d}"
+NEXT = """INSERT INTO business.document_counters (station, kind, day, last) VALUES (%(station)s, %(kind)s, %(day)s, 1)
+          ON CONFLICT (station, kind, day) DO UPDATE SET last = business.document_counters.last + 1
+          RETURNING %(prefix)s::text || CASE WHEN last < 100000 THEN lpad(last::text, 5, '0') ELSE last::text END
+                    AS number"""
+"""The next number as SQL, to be a part of the statement that writes the document (``counter`` gives its
+parameters): the counter's row is then locked only from that statement to the commit."""
+
+
+def counter(station: str, kind: Kind, at: datetime) -> dict[str, Any]:
+    """The parameters of ``NEXT`` for ``kind`` at ``station`` on ``at``'s local day."""
+    day = at.astimezone(STATION_ZONE).date()
+    return {"station": station, "kind": kind.value, "day": day, "prefix": f"{station}-{day:%Y%m%d}-{kind.value}"}
 
 
 async def next_number(conn: psycopg.AsyncConnection, station: str, kind: Kind, at: datetime) -> str:
     """The next number of ``kind`` at ``station`` for ``at``'s local day, taken in the caller's transaction."""
-    cur = await conn.execute(
-        """INSERT INTO business.document_counters (station, kind, day, last) VALUES (%s, %s, %s, 1)
-           ON CONFLICT (station, kind, day) DO UPDATE SET last = business.document_counters.last + 1
-           RETURNING last""",
-        (station, kind.value, at.astimezone(STATION_ZONE).date()))
-    (seq,) = await cur.fetchone() or (0,)
-    return format_number(station, kind, at, int(seq))
+    cur = await conn.execute(NEXT, counter(station, kind, at))
+    row = await cur.fetchone()
+    if row is None:
+        raise LookupError(f"no {kind.name.lower()} number at {station}")
+    return str(row[0])

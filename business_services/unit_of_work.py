@@ -13,6 +13,11 @@ transaction (``business_services/audit``), so an action and its record cannot pa
 this process's own handlers (``raise_event``) are handled by the message bus in this same unit of work, and
 their ids join ``business.handled_events`` with it: when the same event comes back over MQTT (a station
 server receives what its own outbox published), the consumer sees a repeat and changes nothing.
+
+``UnitOfWork(conn, actor, joined=True)`` does its work in a transaction the caller already opened on
+``conn`` (no savepoint) and leaves the commit to the caller, who commits or rolls back everything at once:
+the station server's at-once payments share one transaction with their idempotency key
+(``control_api/idempotency.py::once_in_transaction``).
 """
 
 from __future__ import annotations
@@ -30,16 +35,18 @@ from telemetry.contracts.events import CloudEvent
 
 
 class UnitOfWork:
-    def __init__(self, conn: psycopg.AsyncConnection, actor: Actor) -> None:
+    def __init__(self, conn: psycopg.AsyncConnection, actor: Actor, *, joined: bool = False) -> None:
         self.conn = conn
         self.actor = actor
+        self.joined = joined
         self._events: list[tuple[str, CloudEvent]] = []
         self._raised: list[CloudEvent] = []
         self._handled_here: list[CloudEvent] = []
         self._stack = contextlib.AsyncExitStack()
 
     async def __aenter__(self) -> Self:
-        await self._stack.enter_async_context(self.conn.transaction())
+        if not self.joined:
+            await self._stack.enter_async_context(self.conn.transaction())
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -70,16 +77,20 @@ class UnitOfWork:
         return await audit_log.append(self.conn, self.actor, entry)
 
     async def _write_outbox(self) -> None:
-        for event in self._handled_here:
-            await self.conn.execute(
-                "INSERT INTO business.handled_events (event_id, event_type) VALUES (%s, %s) ON CONFLICT DO NOTHING",
-                (event.id, event.type))
-        self._handled_here.clear()
-        if self._events:   # delivered at commit only: wakes the outbox publisher (OUTBOX_CHANNEL)
-            await self.conn.execute("SELECT pg_notify('business_outbox', '')")
-        for topic, event in self._events:
-            await self.conn.execute(
-                "INSERT INTO business.outbox (event_id, topic, payload) VALUES (%s, %s, %s) "
-                "ON CONFLICT (event_id) DO NOTHING",
-                (event.id, topic, Jsonb(event.model_dump(mode="json", exclude_none=True))))
-        self._events.clear()
+        """One statement: the ids of the events handled here, the emitted events in the order emitted, and
+        (when there are any) the wake-up of the outbox publisher (OUTBOX_CHANNEL), delivered at commit only."""
+        handled, self._handled_here = self._handled_here, []
+        emitted, self._events = self._events, []
+        if not handled and not emitted:
+            return
+        events = [{"id": e.id, "topic": t, "event": e.model_dump(mode="json", exclude_none=True)} for t, e in emitted]
+        await self.conn.execute(
+            """WITH handled AS (INSERT INTO business.handled_events (event_id, event_type)
+                                SELECT * FROM unnest(%s::text[], %s::text[]) ON CONFLICT DO NOTHING),
+                    emitted AS (INSERT INTO business.outbox (event_id, topic, payload)
+                                SELECT e ->> 'id', e ->> 'topic', e -> 'event'
+                                FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS x(e, n)
+                                ORDER BY n ON CONFLICT (event_id) DO NOTHING)
+               SELECT pg_notify('business_outbox', '') WHERE %s""",
+            ([e.id for e in handled], [e.type for e in handled],
+             Jsonb(events), bool(events)))

@@ -11,14 +11,21 @@ with another request is 422; a retry while the first is still running is 409. Wh
 otherwise (the database or broker away: nothing was confirmed) the key is forgotten, so a retry runs it.
 Keys are kept 24 hours: a scheduled job deletes older ones (``business_services/access/repository.py``
 ``forget_old_idempotency_keys``, run by ``business_services/jobs``).
+
+Work done in two transactions that ask nobody outside the database in between (a cash payment: opened,
+then settled) uses ``once_in_two_transactions`` instead, on one connection: the key is claimed in the
+first transaction and the answer stored in the second, so the key costs no transaction of its own.
+A second request with the key waits on the key's unique index while the first transaction runs, then
+sees the key taken: 409 while the second runs, the answer after.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
+import psycopg
 from fastapi import Header, HTTPException, Request
 from fastapi.responses import JSONResponse
 from psycopg.types.json import Jsonb
@@ -32,6 +39,7 @@ IdempotencyKey = Annotated[str, Header(alias="Idempotency-Key", min_length=8, ma
                                        description="幂等键：客户端为每个操作生成的唯一值（如 UUID），重试时原样发送 "
                                                    "(a unique value per operation, e.g. a UUID; resend it on retry)")]
 REPLAYED = "Idempotent-Replayed"
+T = TypeVar("T")
 
 
 async def _request_hash(request: Request) -> bytes:
@@ -69,6 +77,77 @@ async def once(request: Request, db: Database, who: Principal, key: str,
     return JSONResponse(body)
 
 
+async def once_in_two_transactions(request: Request, db: Database, who: Principal, key: str,
+                                   first: Callable[[psycopg.AsyncConnection], Awaitable[T]],
+                                   then: Callable[[psycopg.AsyncConnection, T], Awaitable[BaseModel]]) -> JSONResponse:
+    """``once`` for work done in two transactions on one connection, each opened here (the work's units of
+    work join them: ``UnitOfWork(conn, actor, joined=True)``): the key is claimed in the first, the answer
+    stored in the second. A refusal from ``first`` rolls its work back with the key, and is then stored on
+    its own; from ``then``, it is stored under the key the first transaction kept."""
+    digest = await _request_hash(request)
+    async with db.connection() as conn:
+        try:
+            async with conn.transaction():
+                stored = await _claim(conn, who, key, digest)
+                if stored is None:
+                    done_first = await first(conn)
+        except HTTPException as refused:     # rolled back, the key with it: keep the refusal under the key
+            if refused.status_code >= 500 and refused.status_code != 504:   # nothing was refused: a fault
+                raise
+            stored = await _store_refusal(conn, who, key, digest, refused)
+            if stored is None:
+                raise
+        if stored is not None:
+            return _replay(key, digest, *stored)
+        try:
+            async with conn.transaction():
+                body = (await then(conn, done_first)).model_dump(mode="json")
+                await _answer(conn, who, key, 200, body)
+        except HTTPException as refused:
+            if refused.status_code >= 500 and refused.status_code != 504:   # nothing was refused: a fault
+                await _forget(db, who, key)
+                raise
+            async with conn.transaction():
+                await _answer(conn, who, key, refused.status_code, {"detail": str(refused.detail)})
+            raise
+        except BaseException:
+            await _forget(db, who, key)
+            raise
+    return JSONResponse(body)
+
+
+async def _claim(conn: psycopg.AsyncConnection, who: Principal, key: str,
+                 digest: bytes) -> tuple[bytes, int | None, Any] | None:
+    """None when this request holds the key now (until its transaction ends); else what is stored under it,
+    after the request that held it has committed."""
+    cur = await conn.execute(
+        "INSERT INTO business.api_idempotency (caller, key, request_hash) VALUES (%s, %s, %s) "
+        "ON CONFLICT DO NOTHING RETURNING 1", (who.username, key, digest))
+    if await cur.fetchone() is not None:
+        return None
+    return await _stored(conn, who, key)
+
+
+async def _stored(conn: psycopg.AsyncConnection, who: Principal, key: str) -> tuple[bytes, int | None, Any] | None:
+    cur = await conn.execute("SELECT request_hash, status, body FROM business.api_idempotency "
+                             "WHERE caller = %s AND key = %s", (who.username, key))
+    row = await cur.fetchone()
+    return None if row is None else (bytes(row[0]), row[1], row[2])
+
+
+async def _store_refusal(conn: psycopg.AsyncConnection, who: Principal, key: str, digest: bytes,
+                         refused: HTTPException) -> tuple[bytes, int | None, Any] | None:
+    """Keep the refusal under the key (None); what is stored instead when another request took the key."""
+    async with conn.transaction():
+        cur = await conn.execute(
+            "INSERT INTO business.api_idempotency (caller, key, request_hash, status, body) "
+            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1",
+            (who.username, key, digest, refused.status_code, Jsonb({"detail": str(refused.detail)})))
+        if await cur.fetchone() is not None:
+            return None
+        return await _stored(conn, who, key)
+
+
 def _replay(key: str, digest: bytes, stored_hash: bytes, status: int | None, body: Any) -> JSONResponse:
     if stored_hash != digest:
         return problem(422, f"幂等键 {key} 已用于另一个请求，请为新操作生成新的键 "
@@ -87,8 +166,12 @@ def _replay(key: str, digest: bytes, stored_hash: bytes, status: int | None, bod
 
 async def _store(db: Database, who: Principal, key: str, status: int, body: dict[str, Any]) -> None:
     async with db.connection() as conn, conn.transaction():
-        await conn.execute("UPDATE business.api_idempotency SET status = %s, body = %s WHERE caller = %s AND key = %s",
-                           (status, Jsonb(body), who.username, key))
+        await _answer(conn, who, key, status, body)
+
+
+async def _answer(conn: psycopg.AsyncConnection, who: Principal, key: str, status: int, body: dict[str, Any]) -> None:
+    await conn.execute("UPDATE business.api_idempotency SET status = %s, body = %s WHERE caller = %s AND key = %s",
+                       (status, Jsonb(body), who.username, key))
 
 
 async def _forget(db: Database, who: Principal, key: str) -> None:

@@ -237,7 +237,10 @@ async def api_service(database_url: str, host: str, port: int, broker: BrokerAdd
 
 async def asgi_service(app: Any, host: str, port: int, what: str) -> None:
     """Serve an ASGI app (the API, a provider simulator) with uvicorn until cancelled."""
-    server = _Server(uvicorn.Config(app, host=host, port=port, log_level="warning", ws="websockets-sansio"))
+    # access_log off: at level warning its lines were never written, but built for every request all the same;
+    # the loop and the HTTP parser are uvicorn's "auto" ones, uvloop and httptools (uvicorn[standard])
+    server = _Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
+                                    ws="websockets-sansio"))
     task = asyncio.create_task(server.serve())
     try:
         await asyncio.shield(task)

@@ -88,11 +88,9 @@ async def open_payments(command: TakePayment, uow: UnitOfWork) -> list[str]:
     shares = allocate(order_nos, dues, await repository.reserved(uow.conn, order_nos), command.tenders,
                       command.terminal, command.at)
     numbers = []
-    for share in shares:
-        payment_no = await next_number(uow.conn, command.station, Kind.PAYMENT, command.at)
-        await repository.add(uow.conn, payment_no, command, shift_no, share.tender.method, share.tender.amount_fen,
-                             share.tender.reference, share.tender.note, share.allocations)
-        numbers.append(payment_no)
+    for share in shares:    # each under the day's next payment number (numbers.py)
+        numbers.append(await repository.add(uow.conn, command, shift_no, share.tender.method, share.tender.amount_fen,
+                                            share.tender.reference, share.tender.note, share.allocations))
     return numbers
 
 

@@ -14,6 +14,7 @@ from telemetry.contracts.events.payments import Method
 
 class OfflineTender:
     safe_offline = True
+    answers_at_once = True      # charge() asks nobody: taken in one unit of work (service.take_at_once)
 
     def __init__(self, method: Method) -> None:
         self.method = method

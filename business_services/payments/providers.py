@@ -67,7 +67,9 @@ class RefundResult:
 
 class PaymentProvider(Protocol):
     """One way of paying. ``safe_offline``: usable while head office is unreachable. ``unavailable()``: None
-    when it can take a payment now, else why not, for the cashier (e.g. "总部连接中断，暂不能微信收款")."""
+    when it can take a payment now, else why not, for the cashier (e.g. "总部连接中断，暂不能微信收款").
+    A provider whose ``charge`` asks nobody (no network, no waiting: the offline tenders) may also say
+    ``answers_at_once = True``; its payments are then taken in one transaction (``service.take_at_once``)."""
 
     method: Method
     safe_offline: bool

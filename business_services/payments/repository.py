@@ -10,6 +10,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
+from business_services.numbers import NEXT, Kind, counter
 from business_services.pages import After, Sort, keyset_page
 from business_services.payments.model import TakePayment
 from business_services.payments.providers import ChargeResult
@@ -53,17 +54,28 @@ async def reserved(conn: psycopg.AsyncConnection, order_nos: list[str]) -> dict[
     return {str(o): int(fen) for o, fen in await cur.fetchall()}
 
 
-async def add(conn: psycopg.AsyncConnection, payment_no: str, command: TakePayment, shift_no: str, method: str,
-              amount_fen: int, reference: str | None, note: str | None,
-              allocations: tuple[tuple[str, int], ...]) -> None:
-    await conn.execute(
-        """WITH p AS (INSERT INTO business.payments (payment_no, station, shift_no, terminal, cashier, method,
-                          amount_fen, reference, note, created_at)
-                      VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s))
-           INSERT INTO business.payment_allocations (payment_no, order_no, position, amount_fen)
-           SELECT %s, o, n, f FROM unnest(%s::text[], %s::bigint[]) WITH ORDINALITY AS t(o, f, n)""",
-        (payment_no, command.station, shift_no, command.terminal, command.cashier, method, amount_fen, reference,
-         note, command.at, payment_no, [o for o, _ in allocations], [f for _, f in allocations]))
+async def add(conn: psycopg.AsyncConnection, command: TakePayment, shift_no: str, method: str, amount_fen: int,
+              reference: str | None, note: str | None, allocations: tuple[tuple[str, int], ...]) -> str:
+    """Write a pending payment and its allocations under the day's next payment number (one statement, so
+    the day's counter, which every payment at the station takes, is held only from here to the commit)."""
+    cur = await conn.execute(
+        f"""WITH n AS ({NEXT}),
+                 p AS (INSERT INTO business.payments (payment_no, station, shift_no, terminal, cashier, method,
+                           amount_fen, reference, note, created_at)
+                       SELECT n.number, %(station)s, %(shift)s, %(terminal)s, %(cashier)s, %(method)s, %(fen)s,
+                              %(reference)s, %(note)s, %(at)s FROM n
+                       RETURNING payment_no),
+                 a AS (INSERT INTO business.payment_allocations (payment_no, order_no, position, amount_fen)
+                       SELECT p.payment_no, o, i, f FROM p,
+                              unnest(%(orders)s::text[], %(shares)s::bigint[]) WITH ORDINALITY AS t(o, f, i))
+            SELECT payment_no FROM p""",  # noqa: S608 - fixed SQL
+        {**counter(command.station, Kind.PAYMENT, command.at), "shift": shift_no, "terminal": command.terminal,
+         "cashier": command.cashier, "method": method, "fen": amount_fen, "reference": reference, "note": note,
+         "at": command.at, "orders": [o for o, _ in allocations], "shares": [f for _, f in allocations]})
+    row = await cur.fetchone()
+    if row is None:
+        raise LookupError("the payment was not written")
+    return str(row[0])
 
 
 async def get(conn: psycopg.AsyncConnection, station: str, payment_no: str, *, lock: bool = False) -> PaymentRow | None:

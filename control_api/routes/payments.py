@@ -31,7 +31,7 @@ from business_services.payments.model import PaymentNotFound, PaymentRuleError, 
 from business_services.payments.registry import Providers
 from control_api.database import DatabaseUnavailable
 from control_api.deps import Db, Station
-from control_api.idempotency import IdempotencyKey, once
+from control_api.idempotency import IdempotencyKey, once, once_in_two_transactions
 from control_api.pagination import Cursor, Limit, after, page
 from control_api.security import Principal, at_station
 from telemetry.contracts.events.payments import Method
@@ -192,12 +192,23 @@ async def take_payment(station: Station, body: PaymentBody, who: Taker, db: Db, 
                           tuple(Tender(t.method, t.amount_fen, t.auth_code, t.reference, t.note) for t in body.tenders),
                           datetime.now(UTC))
 
+    async def opened(conn: psycopg.AsyncConnection) -> list[str]:
+        with _answered():
+            return await service.open_at_once(conn, bus, providers, command, who.actor)
+
+    async def settled(conn: psycopg.AsyncConnection, numbers: list[str]) -> TakenOut:
+        with _answered():
+            rows = await service.settle_at_once(conn, bus, providers, command, numbers, who.actor)
+        return TakenOut(payments=[PaymentOut.of(r) for r in rows])
+
     async def work() -> TakenOut:
         with _answered():
             async with db.connection() as conn:
                 rows = await service.take(conn, bus, providers, command, who.actor)
         return TakenOut(payments=[PaymentOut.of(r) for r in rows])
 
+    if service.answers_at_once(providers, command):     # offline tenders: two transactions, the key in them
+        return await once_in_two_transactions(request, db, who, key, opened, settled)
     return await once(request, db, who, key, work)
 
 
