@@ -71,14 +71,19 @@ def _sources(rule: Rule, station: str, metrics: list[Latest], devices: dict[str,
         return
     if rule.kind is Kind.COMM_LOSS:
         newest: dict[str, datetime] = {}
+        reachable: set[str] = set()      # devices with a value not lost to comm-loss
         for m in metrics:
             if m.received_at is not None:
                 for key in (m.device, ""):
                     newest[key] = max(newest.get(key, m.received_at), m.received_at)
+            if not (m.quality == "bad" and m.reason == "comm-loss"):
+                reachable.add(m.device)
         names = {""} | {m.device for m in metrics} | set(devices)
         for device in sorted(names):
             if rule.applies_to(station, device, ""):
                 online, stale, _ = devices.get(device, (True, False, None))
+                if device and device in newest and device not in reachable:
+                    online = False           # the edge node reports every point of it lost (comm-loss)
                 yield Source(device or station, "", Sample(received_at=newest.get(device), online=online,
                                                            stale=stale))
         return

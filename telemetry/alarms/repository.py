@@ -110,6 +110,7 @@ class Latest:
     value: float | None
     text: str | None
     quality: str
+    reason: str | None
     ts: datetime | None
     received_at: datetime | None
     online: bool
@@ -120,8 +121,8 @@ async def snapshot(conn: psycopg.AsyncConnection, station: str) -> tuple[list[La
                                                                                                      datetime]]]:
     """The station's metrics with their latest values, and each source's (online, stale, updated_at)."""
     cur = await conn.execute(
-        "SELECT m.device, m.name, coalesce(m.unit, ''), l.value, l.value_text, coalesce(l.quality, 'good'), l.ts, "
-        "l.received_at, coalesce(s.online, true), coalesce(s.stale, false) "
+        "SELECT m.device, m.name, coalesce(m.unit, ''), l.value, l.value_text, coalesce(l.quality, 'good'), "
+        "l.reason, l.ts, l.received_at, coalesce(s.online, true), coalesce(s.stale, false) "
         "FROM telemetry.metrics m LEFT JOIN telemetry.latest l USING (metric_id) "
         "LEFT JOIN telemetry.sources s ON s.station = m.station AND s.device = m.device "
         "WHERE m.station = %s", (station,))
@@ -195,7 +196,8 @@ async def record(conn: psycopg.AsyncConnection, group: str, p: AlarmTransition, 
     transaction. False when it was already recorded (a repeat: nothing changes)."""
     cur = await conn.execute(
         "INSERT INTO alarms.journal (alarm_id, seq, event_type, station, rule, source, priority, state_from, "
-        "state_to, active, at, by_user, comment, value) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+        "state_to, active, at, by_user, comment, value) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
         "ON CONFLICT (alarm_id, seq) DO NOTHING",
         (p.alarm_id, p.seq, p.TYPE, p.station, p.rule, p.source, p.priority.value, p.state_from.value, p.state_to.value,
          p.active, p.at, p.by, p.comment, p.value))
