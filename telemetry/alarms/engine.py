@@ -102,6 +102,12 @@ def _sources(rule: Rule, station: str, metrics: list[Latest], devices: dict[str,
                             online=m.online, stale=m.stale, suppressed=suppressed))
 
 
+def _station_of(payload: str) -> str:
+    with contextlib.suppress(ValueError, KeyError, TypeError):
+        return str(json.loads(payload)["station"])
+    return ""
+
+
 def _same(a: Condition, b: Condition) -> bool:
     return replace(a, last_ts=None) == replace(b, last_ts=None)
 
@@ -154,10 +160,12 @@ class AlarmEngine:
             while True:
                 changed: set[str] = set()
                 wait = max(0.0, next_tick - time.monotonic())
-                async for note in listen.notifies(timeout=wait):
-                    with contextlib.suppress(ValueError, KeyError, TypeError):
-                        changed.add(str(json.loads(note.payload)["station"]))
-                    break
+                async for note in listen.notifies(timeout=wait, stop_after=1):
+                    changed.add(_station_of(note.payload))
+                if changed:     # what else is already waiting joins this pass (ingest notifies per device)
+                    async for note in listen.notifies(timeout=0.02, stop_after=1000):
+                        changed.add(_station_of(note.payload))
+                changed.discard("")
                 if time.monotonic() >= next_tick:
                     next_tick = time.monotonic() + self.tick_s
                     changed = set()     # every station now
