@@ -41,6 +41,9 @@ PERMISSIONS: dict[str, str] = {
     "order:read": "查看订单", "order:write": "挂单、补单、手工单、标签", "order:approve": "审批补单与挂单核销",
     "payment:read": "查看收款", "payment:take": "收款", "payment:refund": "退款",
     "payment:online": "经总部发起线上支付",   # station servers' API keys; no human role but admin
+    "alarm:read": "查看报警",
+    "alarm:ack": "确认、搁置报警",
+    "alarm:configure": "维护报警规则与通知路由",
 }
 
 _STATION_READ = ("station:read", "device:read", "fuelling:read")
