@@ -34,6 +34,7 @@ from control_api.routes import (
     fuelling,
     health,
     ledger,
+    notifications,
     online_payments,
     orders,
     payments,
@@ -66,6 +67,7 @@ ROUTERS = (   # every API route
     station_shifts.router,
     online_payments.router,
     prices.router,
+    notifications.router,
 )
 
 #: Routes one role answers its own way, mounted before ``ROUTERS`` (the first route matching a path answers).
