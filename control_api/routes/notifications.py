@@ -163,13 +163,11 @@ async def put_route(route_id: RouteId, body: RouteBody, request: Request, db: Db
 
 @router.delete("/api/v1/notification-routes/{route_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_route(route_id: RouteId, request: Request, db: Db, who: Configurer) -> Response:
-    async with db.connection() as conn:
-        found = await views.route(conn, route_id)
-        if found is not None:
-            _check_scope(who, found["station"])
-            async with UnitOfWork(conn, who.actor) as uow:
-                await request.app.state.bus.handle(DeleteRoute(route_id), uow)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)   # gone, or already gone: a retry changes nothing
+    found = await _existing(db, route_id, who)   # 404 when gone: a retried delete changes nothing
+    _check_scope(who, found["station"])
+    async with db.connection() as conn, UnitOfWork(conn, who.actor) as uow:
+        await request.app.state.bus.handle(DeleteRoute(route_id), uow)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 # --- contacts -----------------------------------------------------------------------------------------------
