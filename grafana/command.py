@@ -23,7 +23,7 @@ def build_command(out: Path | None = None) -> int:
         print(f"仪表盘检查失败 (dashboard check failed):\n{exc}", file=sys.stderr)
         return 1
     try:
-        alerts = build_alerts()
+        alerts = build_alerts() if out is None else build_alerts(out=out / "alerting" / "forecourt-alarms.yaml")
     except RuleFileError as exc:
         print(f"报警规则文件有误 (alarm rule file): {exc}", file=sys.stderr)
         return 1
