@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from business_services.audit.model import AuditEntry
 from business_services.messagebus import Handler
@@ -40,7 +41,8 @@ async def on_alarm_transition(event: CloudEvent, uow: UnitOfWork) -> int:
     scheduled = 0
     for route in routes_for(await repository.enabled_routes(uow.conn), facts):
         for number, step in enumerate(route.steps):
-            if await repository.schedule_step(uow.conn, transition.alarm_id, route.id, number, due_at(facts, step)):
+            due = due_at(facts, step, datetime.now(UTC))
+            if await repository.schedule_step(uow.conn, transition.alarm_id, route.id, number, due):
                 scheduled += 1
     log.info("alarm %s at %s (%s): %d notification steps scheduled", transition.alarm_id, transition.station,
              transition.rule, scheduled)

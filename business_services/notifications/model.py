@@ -24,6 +24,9 @@ MAX_STEPS = 5
 MAX_ATTEMPTS = 6                    # a failed send is tried this many times in all
 FIRST_RETRY_S = 5.0                 # then 10, 20, 40, 80 s (capped at MAX_RETRY_S)
 MAX_RETRY_S = 600.0
+#: a raise that reaches head office this late (a station's uplink was down) waits this long before its steps
+#: run, so the acknowledgement or return that followed it at the station arrives first
+CATCH_UP = timedelta(seconds=30)
 
 
 class InvalidRoute(ValueError):
@@ -109,16 +112,21 @@ def routes_for(routes: list[Route], alarm: AlarmFacts) -> list[Route]:
     return [r for r in routes if matches(r, alarm)]
 
 
-def due_at(alarm: AlarmFacts, step: Step) -> datetime:
-    return alarm.raised_at + timedelta(minutes=step.after_minutes)
+def due_at(alarm: AlarmFacts, step: Step, now: datetime | None = None) -> datetime:
+    """``after_minutes`` after the raise; for a raise that arrives late (``now`` more than ``CATCH_UP`` after it),
+    no earlier than ``CATCH_UP`` from now, so the transitions that followed it are known before anyone is called."""
+    due = alarm.raised_at + timedelta(minutes=step.after_minutes)
+    if now is not None and now - alarm.raised_at > CATCH_UP:
+        due = max(due, now + CATCH_UP)
+    return due
 
 
 def step_sends(step_no: int, state: AlarmState, active: bool) -> bool:
-    """Step 0 tells that the alarm was raised, unless someone has already dealt with it (shelved, out of
-    service, suppressed). An escalation (step ≥ 1) goes only while the alarm is active and unacknowledged."""
+    """Step 0 tells that the alarm was raised, unless it is already over (acknowledged and cleared) or someone
+    took it out of the list (shelved, out of service, suppressed). An escalation (step ≥ 1) goes only while the
+    alarm is active and unacknowledged."""
     if step_no == 0:
-        return state in (AlarmState.UNACKNOWLEDGED, AlarmState.ACKNOWLEDGED, AlarmState.RETURNED_UNACKNOWLEDGED,
-                         AlarmState.NORMAL)
+        return state in (AlarmState.UNACKNOWLEDGED, AlarmState.ACKNOWLEDGED, AlarmState.RETURNED_UNACKNOWLEDGED)
     return state is AlarmState.UNACKNOWLEDGED and active
 
 

@@ -6,6 +6,7 @@ expired token refreshed on the way."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 
@@ -59,7 +60,9 @@ async def wait_for(check: object, within_s: float = 15.0) -> None:
         await asyncio.sleep(0.2)
 
 
-async def test_a_redelivered_raise_sends_one_sms(database_url: str, broker: BrokerAddress) -> None:
+async def test_a_redelivered_raise_sends_one_sms(database_url: str, broker: BrokerAddress,
+                                                 caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
     (li,) = await save(database_url, contact("李站长"))
     await save(database_url, route(Step(0, "sms", contacts=(li,))))
     alarm_id = uuid.uuid4()
@@ -80,6 +83,7 @@ async def test_a_redelivered_raise_sends_one_sms(database_url: str, broker: Brok
     assert await rows(database_url, "SELECT step, channel, recipient, status, attempts "
                                     "FROM business.notification_deliveries") == [(0, "sms", f"contact:{li}", "sent", 1)]
     assert await rows(database_url, "SELECT step, status FROM business.notification_steps") == [(0, "done")]
+    assert "138****5678" in caplog.text and PHONE not in caplog.text     # logged, masked
 
 
 async def test_an_unacknowledged_alarm_is_escalated_after_its_delay_and_an_acknowledged_one_is_not(

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from business_services.notifications.model import (
+    CATCH_UP,
     MAX_ATTEMPTS,
     AlarmFacts,
     InvalidRoute,
@@ -69,13 +70,22 @@ def test_each_step_is_due_its_minutes_after_the_raise() -> None:
     assert due_at(the_alarm, Step(0, "sms", (1,))) == RAISED
     assert due_at(the_alarm, Step(5, "sms", (1,))) == RAISED + timedelta(minutes=5)
     assert due_at(the_alarm, Step(0.5, "sms", (1,))) == RAISED + timedelta(seconds=30)
+    assert due_at(the_alarm, Step(5, "sms", (1,)), now=RAISED + timedelta(seconds=2)) == RAISED + timedelta(minutes=5)
+
+
+def test_a_raise_that_arrives_late_waits_for_what_followed_it() -> None:
+    """A station's uplink was down: its raise reaches head office an hour late, the acknowledgement after it."""
+    late = RAISED + timedelta(hours=1)
+    assert due_at(alarm(), Step(0, "sms", (1,)), now=late) == late + CATCH_UP
+    assert due_at(alarm(), Step(5, "sms", (1,)), now=late) == late + CATCH_UP
+    assert due_at(alarm(), Step(120, "sms", (1,)), now=late) == RAISED + timedelta(minutes=120)   # still ahead
 
 
 @pytest.mark.parametrize(("state", "active", "first", "escalation"), [
     (AlarmState.UNACKNOWLEDGED, True, True, True),              # nobody has seen it: escalate
     (AlarmState.ACKNOWLEDGED, True, True, False),               # seen: no escalation
     (AlarmState.RETURNED_UNACKNOWLEDGED, False, True, False),   # the condition cleared: no one to call out
-    (AlarmState.NORMAL, False, True, False),
+    (AlarmState.NORMAL, False, False, False),                   # acknowledged and cleared: already over
     (AlarmState.SHELVED, True, False, False),                   # a person took it out of the list
     (AlarmState.SUPPRESSED, True, False, False),
     (AlarmState.OUT_OF_SERVICE, True, False, False),
