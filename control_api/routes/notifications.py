@@ -9,6 +9,7 @@
 
 A caller scoped to stations sees the routes of its stations and the company-wide ones, and changes only routes
 of its stations. Phones and openids are masked unless the caller holds ``pii:read``. Every change is audited.
+Head office only: a station server answers 404 (notifications are sent from head office, docs/notifications.md).
 """
 
 from __future__ import annotations
@@ -28,16 +29,25 @@ from control_api.deps import Db
 from control_api.idempotency import IdempotencyKey, once
 from control_api.pagination import Cursor, Limit, after, page
 from control_api.security import Principal, require
+from forecourt.roles import Role
 from telemetry.contracts.events.alarms import Priority
 from telemetry.contracts.identifiers import Code
 
-router = APIRouter(tags=["notifications"])
+
+async def _at_head_office(request: Request) -> None:
+    """Notifications are configured and sent at head office (forecourt/roles.py); a station server has none."""
+    if request.app.state.role is not Role.HEAD_OFFICE:
+        raise HTTPException(404, "报警通知在总部配置 (alarm notifications are configured at head office's API)")
+
+
+router = APIRouter(tags=["notifications"], dependencies=[Depends(_at_head_office)])
 Reader = Annotated[Principal, Depends(require("alarm:read"))]
 Configurer = Annotated[Principal, Depends(require("alarm:configure"))]
 RouteId = Annotated[int, Path(ge=1, le=2**63 - 1, description="通知路由编号 (a notification route's id)")]
 ContactId = Annotated[int, Path(ge=1, le=2**63 - 1, description="联系人编号 (a contact's id)")]
-Name = Annotated[str, Field(min_length=1, max_length=64)]
-Group = Annotated[str, Field(min_length=1, max_length=32)]
+PLAIN = r"^[^\x00-\x1f\x7f]*$"     # no control characters (PostgreSQL refuses a NUL in text)
+Name = Annotated[str, Field(min_length=1, max_length=64, pattern=PLAIN)]
+Group = Annotated[str, Field(min_length=1, max_length=32, pattern=PLAIN)]
 
 
 class _Body(BaseModel):
@@ -49,7 +59,7 @@ class StepBody(_Body):
     channel: Literal["sms", "wechat", "webhook"]
     contacts: Annotated[list[Annotated[int, Field(ge=1, le=2**63 - 1)]], Field(max_length=50)] = []
     groups: Annotated[list[Group], Field(max_length=20)] = []
-    webhook_url: Annotated[str, Field(max_length=512)] = ""
+    webhook_url: Annotated[str, Field(max_length=512, pattern=r"^(https?://[^\x00-\x20\x7f]+)?$")] = ""
 
 
 class RouteBody(_Body):
@@ -58,7 +68,7 @@ class RouteBody(_Body):
                                       description="规则代码或通配 (a rule code or a glob, e.g. gas.*)")] = None
     min_priority: Literal["urgent", "high", "medium", "low"] = "low"
     station: Code | None = None
-    area: Annotated[str | None, Field(min_length=1, max_length=64)] = None
+    area: Annotated[str | None, Field(min_length=1, max_length=64, pattern=PLAIN)] = None
     steps: Annotated[list[StepBody], Field(min_length=1, max_length=5)]
     enabled: bool = True
 

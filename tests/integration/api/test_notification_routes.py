@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from business_services.notifications import jobs
 from business_services.notifications.model import Step
 from control_api.app import create_app
+from forecourt.roles import Role
 from telemetry.contracts.broker import BrokerAddress
 from tests.integration.notifications.support import PHONE, STATION, contact, route, save, transition
 from tests.integration.notifications.test_notify import deliver
@@ -154,3 +155,11 @@ async def test_what_was_sent_for_an_alarm(database_url: str, broker: BrokerAddre
         elsewhere = bearer(app, "alarm:read", stations=frozenset({"demo-03"}))
         assert (await http.get(f"/api/v1/notifications?alarm_id={alarm_id}", headers=elsewhere)).status_code == 403
         assert (await http.get("/api/v1/notifications", headers=elsewhere)).json()["total"] == 0
+
+
+async def test_a_station_server_has_no_notification_routes(station_database_url: str) -> None:
+    app = create_app(station_database_url, role=Role.STATION)
+    async with client(app) as http:
+        for path in ("/api/v1/notification-routes", "/api/v1/notification-contacts", "/api/v1/notifications"):
+            answer = await http.get(path, headers=bearer(app, *ADMIN))
+            assert answer.status_code == 404 and "总部" in answer.text, path
