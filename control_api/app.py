@@ -26,6 +26,7 @@ from control_api.metrics import RequestMetrics
 from control_api.pages import router as pages_router
 from control_api.routes import (
     access,
+    alarms,
     approvals,
     audit,
     commands,
@@ -68,6 +69,7 @@ ROUTERS = (   # every API route
     online_payments.router,
     prices.router,
     notifications.router,
+    alarms.router,
 )
 
 #: Routes one role answers its own way, mounted before ``ROUTERS`` (the first route matching a path answers).
