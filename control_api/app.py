@@ -35,6 +35,7 @@ from control_api.routes import (
     fuelling,
     health,
     ledger,
+    notifications,
     online_payments,
     orders,
     payments,
@@ -67,6 +68,7 @@ ROUTERS = (   # every API route; matched in this order, one route after another,
     station_shifts.router,
     online_payments.router,
     prices.router,
+    notifications.router,
     alarms.router,
 )
 
