@@ -33,6 +33,7 @@ from control_api.routes import (
     exports,
     fuelling,
     health,
+    inventory,
     ledger,
     online_payments,
     orders,
@@ -70,7 +71,8 @@ ROUTERS = (   # every API route
 
 #: Routes one role answers its own way, mounted before ``ROUTERS`` (the first route matching a path answers).
 ROLE_ROUTERS: dict[Role, tuple[APIRouter, ...]] = {
-    Role.STATION: (station_prices.router,),        # the prices the station's pumps hold (its own database)
+    Role.STATION: (station_prices.router,        # the prices the station's pumps hold (its own database)
+                   inventory.router),            # wet stock: computed where the sales are (docs/inventory.md)
 }
 
 

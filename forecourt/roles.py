@@ -16,6 +16,7 @@ from types import ModuleType
 
 from business_services.audit import handlers as audit
 from business_services.bootstrap import CONTEXTS
+from business_services.inventory import handlers as inventory
 from business_services.ledger import handlers as ledger
 from business_services.orders import handlers as orders
 from business_services.payments import handlers as payments
@@ -42,7 +43,8 @@ POLICIES: dict[Role, RolePolicy] = {
                                  contexts=(*CONTEXTS, ledger, audit, station_orders, station_shifts,
                                            prices)),
     Role.STATION: RolePolicy(owns_master_data=False,
-                             contexts=(*CONTEXTS, shifts, orders, payments, station_prices)),
+                             contexts=(*CONTEXTS, shifts, orders, payments, station_prices,
+                                       inventory)),
 }
 
 
