@@ -42,6 +42,7 @@ from business_services.unit_of_work import UnitOfWork
 from telemetry.contracts.vcf import vcf20
 
 NOTE_WINDOW = timedelta(hours=12)      # notes read around a period to match its deliveries
+DELIVERY_RULE = DeliveryRule()
 
 
 async def record_delivery_note(c: RecordDeliveryNote, uow: UnitOfWork) -> bool:
@@ -107,7 +108,7 @@ async def reconcile_shift(c: ReconcileShift, uow: UnitOfWork) -> list[Reconcilia
 
 
 async def reconcile_period(conn: psycopg.AsyncConnection, station: str, period: Period, key: str,
-                           start: datetime, end: datetime) -> list[Reconciliation]:
+                           start: datetime, end: datetime, rule: DeliveryRule = DELIVERY_RULE) -> list[Reconciliation]:
     """Every tank group of the station over [start, end): deliveries found and matched, the reconciliation
     and its alarm conditions written."""
     tanks = await sources.tanks(conn, station)
@@ -132,7 +133,7 @@ async def reconcile_period(conn: psycopg.AsyncConnection, station: str, period: 
             last = series[-1] if series and series[-1].at >= end - sources.READING_WITHIN else None
             opening = None if opening is None or not first else opening + first[-1].volume_l
             closing = None if closing is None or last is None else closing + last.volume_l
-            found = [d for d in detect_deliveries(series, DeliveryRule()) if start <= d.started_at < end]
+            found = [d for d in detect_deliveries(series, rule, until=end) if start <= d.started_at < end]
             matched = match_notes([(number, d) for d in found], notes)
             for index, delivery in enumerate(found):
                 sold = await sources.sold_between(conn, station, refs, delivery.started_at, delivery.ended_at)

@@ -91,31 +91,42 @@ class DetectedDelivery:
 
 @dataclass(frozen=True, slots=True)
 class DeliveryRule:
-    """A delivery is a rise of at least ``min_volume_l`` at more than ``min_rate_l_min`` (a tanker drops
-    300–1000 L/min; gauge noise and thermal expansion are far below); it has ended once the level has not
-    risen faster than that for ``settle``."""
+    """Between two gauge readings the level rises with a delivery when it gains at least ``noise_l`` (above the
+    probe's noise) and either at more than ``min_rate_l_min`` (a tanker drops 300–1000 L/min; sales only lower
+    the level, thermal expansion is a few litres an hour) or by ``step_l`` at once (readings far apart: a gauge
+    that reports only changes). A delivery is at least ``min_volume_l``; it has ended once the level has not
+    risen so for ``settle``."""
 
     min_rate_l_min: float = 60.0
+    noise_l: float = 5.0
+    step_l: float = 50.0
     min_volume_l: float = 200.0
     settle: timedelta = timedelta(minutes=5)
 
+    def rising(self, before: GaugeSample, after: GaugeSample) -> bool:
+        gain = after.volume_l - before.volume_l
+        minutes = (after.at - before.at).total_seconds() / 60.0
+        return gain >= self.noise_l and minutes > 0 and (gain / minutes >= self.min_rate_l_min or gain >= self.step_l)
 
-def detect_deliveries(samples: Sequence[GaugeSample], rule: DeliveryRule = DeliveryRule()) -> list[DetectedDelivery]:
-    """The deliveries in a time-ordered gauge series (a level rise with no sales pattern)."""
+
+def detect_deliveries(samples: Sequence[GaugeSample], rule: DeliveryRule | None = None,
+                      until: datetime | None = None) -> list[DetectedDelivery]:
+    """The deliveries in a time-ordered gauge series (a level rise with no sales pattern). ``until``: the
+    series is known to be complete up to then (a gauge that reports only changes sends nothing while still)."""
+    rule = rule or DeliveryRule()
     found: list[DetectedDelivery] = []
     start: GaugeSample | None = None
     last_rise: GaugeSample | None = None
     for before, after in itertools.pairwise(samples):
-        minutes = (after.at - before.at).total_seconds() / 60.0
-        rising = minutes > 0 and (after.volume_l - before.volume_l) / minutes >= rule.min_rate_l_min
-        if rising:
+        if rule.rising(before, after):
             if start is None:
                 start = before
             last_rise = after
         elif start is not None and last_rise is not None and after.at - last_rise.at >= rule.settle:
             found += _closed(start, last_rise, rule)
             start = last_rise = None
-    if start is not None and last_rise is not None and samples[-1].at - last_rise.at >= rule.settle:
+    end = max(until, samples[-1].at) if until is not None and samples else (samples[-1].at if samples else None)
+    if start is not None and last_rise is not None and end is not None and end - last_rise.at >= rule.settle:
         found += _closed(start, last_rise, rule)
     return found
 

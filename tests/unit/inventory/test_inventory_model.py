@@ -167,3 +167,12 @@ def test_dips_and_movements_check_their_values() -> None:
     with pytest.raises(InventoryError) as info:
         RecordMovement("st", 1, "theft", 10.0, T0, "R1")
     assert info.value.field == "kind"
+
+
+def test_a_gauge_that_reports_only_changes_still_shows_its_delivery() -> None:
+    samples = [GaugeSample(T0, 10_000.0, 18.0),                                  # quiet for an hour, no reading
+               GaugeSample(T0 + timedelta(hours=1, seconds=5), 10_400.0, 18.0),  # 400 L at once after the gap
+               GaugeSample(T0 + timedelta(hours=1, seconds=65), 11_000.0, 18.0)]
+    assert detect_deliveries(samples) == []                                      # not yet known to be over
+    (d,) = detect_deliveries(samples, until=T0 + timedelta(hours=2))
+    assert d.started_at == T0 and d.rise_l == 1_000.0
