@@ -14,6 +14,7 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
+from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from business_services.inventory import views
@@ -46,17 +47,16 @@ Key = Annotated[str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-
                                   description="日期 YYYY-MM-DD 或班次号 (the day or the shift number)")]
 
 
-def _refused(exc: InventoryError) -> HTTPException:
-    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                         [{"loc": ["body", exc.field], "msg": exc.message, "type": "value_error"}])
+def _refused(exc: InventoryError) -> JSONResponse:
+    """422 naming the field to correct (the project's shape: ``detail`` and ``errors``)."""
+    return JSONResponse({"detail": exc.message, "errors": [{"field": exc.field, "message": exc.message}]},
+                        status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
 
 
 async def _handle(request: Request, db: Db, who: Principal, command: Any) -> Any:
-    try:
-        async with db.connection() as conn, UnitOfWork(conn, who.actor) as uow:
-            return await request.app.state.bus.handle(command, uow)
-    except InventoryError as exc:
-        raise _refused(exc) from exc
+    """The command through the bus in one unit of work; an ``InventoryError`` propagates (the route answers 422)."""
+    async with db.connection() as conn, UnitOfWork(conn, who.actor) as uow:
+        return await request.app.state.bus.handle(command, uow)
 
 
 def _created(added: bool, body: dict[str, Any]) -> Response:
@@ -101,18 +101,22 @@ class ReconcileBody(BaseModel):
     key: Annotated[str, Field(min_length=1, max_length=64, description="YYYY-MM-DD 或班次号")]
 
 
-@router.post("/stations/{station}/tank-reconciliation")
-async def compute(station: Station, body: ReconcileBody, request: Request, db: Db, who: Writer) -> dict[str, Any]:
+@router.post("/stations/{station}/tank-reconciliation", response_model=None)
+async def compute(station: Station, body: ReconcileBody, request: Request, db: Db,
+                  who: Writer) -> dict[str, Any] | Response:
     """Compute (or recompute) one period now; the same figures replace the old ones."""
     if body.period == "day":
         try:
             day = date.fromisoformat(body.key)
-        except ValueError as exc:
-            raise _refused(InventoryError("key", "日期格式应为 YYYY-MM-DD (a day is YYYY-MM-DD)")) from exc
+        except ValueError:
+            return _refused(InventoryError("key", "日期格式应为 YYYY-MM-DD (a day is YYYY-MM-DD)"))
         command: Any = ReconcileDay(station, day)
     else:
         command = ReconcileShift(station, body.key)
-    await _handle(request, db, who, command)
+    try:
+        await _handle(request, db, who, command)
+    except InventoryError as exc:
+        return _refused(exc)
     async with db.connection() as conn:
         report = await views.report(conn, station, body.period, body.key)
     return report or {"station": station, "period": body.period, "period_key": body.key, "tanks": [],
@@ -151,9 +155,9 @@ async def record_note(station: Station, body: NoteBody, request: Request, db: Db
         command = RecordDeliveryNote(station, body.note_no, body.tank, body.supplier, body.carrier, body.vehicle,
                                      body.arrived_at, body.invoiced_l_20, body.invoiced_l_observed,
                                      body.observed_temperature_c, body.density_20)
+        return _created(await _handle(request, db, who, command), {"note_no": body.note_no})
     except InventoryError as exc:
-        raise _refused(exc) from exc
-    return _created(await _handle(request, db, who, command), {"note_no": body.note_no})
+        return _refused(exc)
 
 
 class DipBody(BaseModel):
@@ -180,9 +184,9 @@ async def record_dip(station: Station, body: DipBody, request: Request, db: Db, 
     try:
         command = RecordDip(station, body.tank, body.dipped_at, body.level_mm, body.water_mm, body.volume_l,
                             body.temperature_c)
+        return _created(await _handle(request, db, who, command), {"tank": body.tank, "dipped_at": body.dipped_at})
     except InventoryError as exc:
-        raise _refused(exc) from exc
-    return _created(await _handle(request, db, who, command), {"tank": body.tank, "dipped_at": body.dipped_at})
+        return _refused(exc)
 
 
 class MovementBody(BaseModel):
@@ -200,9 +204,9 @@ async def record_movement(station: Station, body: MovementBody, request: Request
     """Record a transfer between tanks (倒罐) or a pump test poured back (回罐)."""
     try:
         command = RecordMovement(station, body.tank, body.kind, body.litres, body.at, body.reference)
+        return _created(await _handle(request, db, who, command), {"reference": body.reference})
     except InventoryError as exc:
-        raise _refused(exc) from exc
-    return _created(await _handle(request, db, who, command), {"reference": body.reference})
+        return _refused(exc)
 
 
 @router.get("/stations/{station}/inventory-conditions")
@@ -228,9 +232,9 @@ async def tolerances(db: Db, who: TolReader) -> dict[str, Any]:
     return {"items": items, "next_cursor": None, "total": len(items)}
 
 
-@router.put("/inventory/tolerances/{grade}/{season}")
+@router.put("/inventory/tolerances/{grade}/{season}", response_model=None)
 async def set_tolerance(grade: str, season: Literal["summer", "winter"], body: ToleranceBody, request: Request,
-                        db: Db, who: Configurer) -> dict[str, Any]:
+                        db: Db, who: Configurer) -> dict[str, Any] | Response:
     """Set a grade's loss tolerances for a season (夏秋季 summer = Apr–Sep, 春冬季 winter); audited."""
     if grade not in LIQUID_GRADES:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"没有液体油品 {grade}；可选 {', '.join(LIQUID_GRADES)} "
@@ -238,7 +242,7 @@ async def set_tolerance(grade: str, season: Literal["summer", "winter"], body: T
     try:
         command = SetTolerance(Tolerance(grade, season, body.station_loss_pct, body.station_loss_min_l,
                                          body.road_loss_pct))
+        changed = await _handle(request, db, who, command)
     except InventoryError as exc:
-        raise _refused(exc) from exc
-    changed = await _handle(request, db, who, command)
+        return _refused(exc)
     return {"grade": grade, "season": season, **body.model_dump(), "changed": changed}
