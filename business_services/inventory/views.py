@@ -51,7 +51,7 @@ async def reconciliations(conn: psycopg.AsyncConnection, station: str, period: P
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(f"SELECT {_RECONCILIATION} FROM business.inventory_reconciliations"  # noqa: S608 (our text)
                           f" WHERE {' AND '.join(where)} ORDER BY starts_at DESC, tank LIMIT %(limit)s", params)
-        return [_row(r) for r in await cur.fetchall()]
+        return [{"id": f"{r['period_key']}/{r['tank']}", **_row(r)} for r in await cur.fetchall()]
 
 
 async def deliveries(conn: psycopg.AsyncConnection, station: str, start: datetime | None = None,
@@ -85,7 +85,8 @@ async def detected_deliveries(conn: psycopg.AsyncConnection, station: str, start
 async def dips(conn: psycopg.AsyncConnection, station: str, limit: int = 200) -> list[dict[str, Any]]:
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(
-            "SELECT tank, dipped_at, level_mm, water_mm, volume_l, temperature_c, volume_l_20, recorded_by"
+            "SELECT tank || '/' || dipped_at AS id, tank, dipped_at, level_mm, water_mm, volume_l, temperature_c,"
+            "       volume_l_20, recorded_by"
             "  FROM business.inventory_dips WHERE station = %s ORDER BY dipped_at DESC LIMIT %s", (station, limit))
         return [_row(r) for r in await cur.fetchall()]
 

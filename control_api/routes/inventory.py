@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from business_services.inventory import views
 from business_services.inventory.model import (
@@ -29,6 +29,7 @@ from business_services.inventory.model import (
     Tolerance,
 )
 from business_services.inventory.report_files import report_pdf, report_xlsx
+from business_services.numbers import STATION_ZONE
 from business_services.stations.model import GRADES
 from business_services.unit_of_work import UnitOfWork
 from control_api.deps import Db, Station
@@ -41,6 +42,14 @@ Writer = Annotated[Principal, Depends(at_station("inventory:write"))]
 TolReader = Annotated[Principal, Depends(require("inventory:read"))]
 Configurer = Annotated[Principal, Depends(require("inventory:configure"))]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _station_time(value: datetime) -> datetime:
+    """A time without a zone (a form's 2026-12-04T10:30) is the station's local time."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=STATION_ZONE)
+
+
+LocalTime = Annotated[datetime, AfterValidator(_station_time), Field(description="带时区，或按站点本地时间")]
 LIQUID_GRADES = tuple(code for code, g in GRADES.items() if g.unit == "L")
 PeriodQuery = Annotated[Literal["shift", "day"], Query(description="shift 班次 | day 日")]
 Key = Annotated[str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
@@ -131,7 +140,7 @@ class NoteBody(BaseModel):
     supplier: Annotated[str, Field(min_length=1, max_length=100, description="供应商")]
     carrier: Annotated[str, Field(min_length=1, max_length=100, description="承运商")]
     vehicle: Annotated[str, Field(max_length=20, description="油罐车车牌")] = ""
-    arrived_at: AwareDatetime
+    arrived_at: LocalTime
     invoiced_l_20: Annotated[float | None, Field(gt=0, le=100_000, description="标准体积（20 °C）")] = None
     invoiced_l_observed: Annotated[float | None, Field(gt=0, le=100_000, description="视体积")] = None
     observed_temperature_c: Annotated[float | None, Field(ge=-40, le=80, description="视温度")] = None
@@ -164,7 +173,7 @@ class DipBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     tank: Annotated[int, Field(ge=1, le=99)]
-    dipped_at: AwareDatetime
+    dipped_at: LocalTime
     level_mm: Annotated[float, Field(ge=0, le=5000, description="油高")]
     water_mm: Annotated[float, Field(ge=0, le=5000, description="水高")] = 0
     volume_l: Annotated[float, Field(ge=0, le=200_000, description="按容积表查得的体积")]
@@ -196,7 +205,7 @@ class MovementBody(BaseModel):
     tank: Annotated[int, Field(ge=1, le=99)]
     kind: Literal["transfer_in", "transfer_out", "pump_test"]
     litres: Annotated[float, Field(gt=0, le=100_000)]
-    at: AwareDatetime
+    at: LocalTime
 
 
 @router.post("/stations/{station}/tank-movements", status_code=status.HTTP_201_CREATED)
