@@ -307,7 +307,8 @@ ROAD_LOSS_RULE = "inventory.road_loss"
 def station_loss_condition(station: str, r: Reconciliation) -> Condition:
     loss = 0.0 if r.variance_l is None else -r.variance_l
     period = "班次" if r.period == "shift" else "日"
-    return Condition(station, STATION_LOSS_RULE, f"tank-{r.tank}", r.exceeded, round(loss, 2), round(r.limit_l, 2),
+    return Condition(station, STATION_LOSS_RULE, f"tank-{r.tank}/{r.period}", r.exceeded, round(loss, 2),
+                     round(r.limit_l, 2),
                      f"{r.tank} 号罐 {period}站耗 {loss:.1f} 升超出允许 {r.limit_l:.1f} 升（{r.period_key}）"
                      if r.exceeded else f"{r.tank} 号罐站耗正常（{r.period_key}）")
 

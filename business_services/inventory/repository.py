@@ -140,15 +140,28 @@ async def save_reconciliation(conn: psycopg.AsyncConnection, station: str, r: Re
 
 
 async def signal(conn: psycopg.AsyncConnection, c: Condition) -> bool:
-    """Hand an alarm condition on (raise when active, clear when not); True when its state changed.
+    """Raise (``active``) or clear an alarm condition, in the caller's transaction; True when its state changed.
 
-    The one call the alarm engine's external seam replaces (docs/inventory.md "Alarms"): until it is on main,
-    the condition's state is kept in ``business.inventory_conditions``, written in the caller's transaction."""
+    Two rows: the context's own record (``business.inventory_conditions``, what the wet-stock pages show) and the
+    alarm engine's external condition (``alarms.external_conditions``, the SQL its seam
+    ``telemetry/alarms/external.py`` documents for other planes: business_services does not import telemetry's
+    internals), evaluated by the station's engine against the rules ``inventory.station_loss`` /
+    ``inventory.road_loss`` (config/alarm-rules.yaml). A repeat of the same state changes neither."""
     cur = await conn.execute(
         "INSERT INTO business.inventory_conditions (station, rule, source, active, value, \"limit\", message)"
         " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (station, rule, source) DO UPDATE"
         " SET active = excluded.active, value = excluded.value, \"limit\" = excluded.\"limit\","
         " message = excluded.message, changed_at = now()"
-        " WHERE inventory_conditions.active IS DISTINCT FROM excluded.active"
+        " WHERE (inventory_conditions.active, inventory_conditions.value)"
+        "       IS DISTINCT FROM (excluded.active, excluded.value)"
         " RETURNING 1", (c.station, c.rule, c.source, c.active, c.value, c.limit, c.message))
-    return await cur.fetchone() is not None
+    if await cur.fetchone() is None:
+        return False
+    await conn.execute(
+        "INSERT INTO alarms.external_conditions (station, rule, source, active, value, limit_value, message)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (station, rule, source) DO UPDATE"
+        " SET active = excluded.active, value = excluded.value, limit_value = excluded.limit_value,"
+        " message = excluded.message, updated_at = now()",
+        (c.station, c.rule, c.source, c.active, c.value, c.limit, c.message[:500]))
+    await conn.execute("SELECT pg_notify('telemetry_latest', %s)", (json.dumps({"station": c.station, "device": ""}),))
+    return True

@@ -28,6 +28,7 @@ from edge_nodes.station import load_station
 from simulators.clock import ManualClock
 from simulators.tank_gauge import TankGaugeConfig, TankGaugeServer
 from simulators.tank_gauge.config import TankConfig
+from telemetry.alarms.engine import AlarmEngine, Where
 from telemetry.contracts.broker import BrokerAddress
 from telemetry.contracts.vcf import vcf20
 from telemetry.ingest.worker import IngestWorker
@@ -36,6 +37,7 @@ from tests.integration.inventory.support import add_fuelling, seed_station
 pytestmark = pytest.mark.integration
 
 STATION = "st-wet"
+RULES = Path(__file__).parents[3] / "config" / "alarm-rules.yaml"
 EDGE = """
 station: st-wet
 devices:
@@ -151,3 +153,14 @@ async def test_a_period_with_sales_a_delivery_and_a_loss(station_database_url: s
         assert counts == (1, 1, 2)
         report = await views.report(conn, STATION, "shift", "st-wet-20261204-S00001")
         assert report is not None and report["tanks"][0]["status"] == "exceeded"
+
+        # the station's alarm engine raises both, from the shipped rules (config/alarm-rules.yaml)
+        engine = AlarmEngine(station_database_url, group=group, where=Where(role="station", own_station=STATION),
+                             rules_file=RULES)
+        await engine.load_rules(conn)
+        await engine.evaluate(conn)
+        alarms = await (await conn.execute(
+            "SELECT rule, source, state, message FROM alarms.alarms WHERE station = %s AND closed_at IS NULL"
+            " ORDER BY rule", (STATION,))).fetchall()
+        assert [(a[0], a[1]) for a in alarms] == [("inventory.road_loss", "tank-1/XC-0001"),
+                                                  ("inventory.station_loss", "tank-1/shift")]

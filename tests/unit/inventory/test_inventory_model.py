@@ -97,7 +97,7 @@ def test_a_loss_over_the_tolerance_is_exceeded_and_a_gain_is_not() -> None:
     lost = _rec(14_950.0)                                        # 70 L missing > 29.94
     assert lost.exceeded and lost.status == "exceeded"
     condition = station_loss_condition("st-01", lost)
-    assert condition.active and condition.value == pytest.approx(70.0) and condition.source == "tank-1"
+    assert condition.active and condition.value == pytest.approx(70.0) and condition.source == "tank-1/day"
     assert "超出允许" in condition.message
     assert not _rec(15_100.0).exceeded                            # more than the book: a gain, not a loss
 
