@@ -69,6 +69,7 @@ ROUTERS = (   # every API route
     online_payments.router,
     prices.router,
     alarms.router,
+    inventory.reports,   # wet stock's reads; head office answers from the stations' copies
 )
 
 #: Routes one role answers its own way, mounted before ``ROUTERS`` (the first route matching a path answers).

@@ -41,7 +41,7 @@ MENUS: list[dict[str, Any]] = [
     ]},
     {"key": "inventory", "title": "油品库存", "icon": "Histogram", "children": [
         {"key": "tank-reconciliation", "title": "罐存比对", "path": "/inventory/reconciliation",
-         "permission": "inventory:read", "roles": STATION_ONLY},
+         "permission": "inventory:read"},
         {"key": "deliveries", "title": "卸油与量油", "path": "/inventory/deliveries", "permission": "inventory:read",
          "roles": STATION_ONLY},
     ]},

@@ -10,10 +10,11 @@ figures and replaces them (the same keys), so a retried job or a recomputation d
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 
 import psycopg
 
-from business_services.audit.model import AuditEntry
+from business_services.audit.model import Actor, AuditEntry
 from business_services.inventory import repository, sources
 from business_services.inventory.model import (
     DeliveryRule,
@@ -38,7 +39,10 @@ from business_services.inventory.model import (
 )
 from business_services.messagebus import Handler
 from business_services.numbers import STATION_ZONE
+from business_services.stations import views as stations
 from business_services.unit_of_work import UnitOfWork
+from telemetry.contracts.events import CloudEvent
+from telemetry.contracts.events.inventory import InventoryReconciled
 from telemetry.contracts.vcf import vcf20
 
 NOTE_WINDOW = timedelta(hours=12)      # notes read around a period to match its deliveries
@@ -96,21 +100,22 @@ async def set_tolerance(c: SetTolerance, uow: UnitOfWork) -> bool:
 
 
 async def reconcile_day(c: ReconcileDay, uow: UnitOfWork) -> list[Reconciliation]:
-    start = datetime.combine(c.day, time(0), STATION_ZONE).astimezone(UTC)
-    return await reconcile_period(uow.conn, c.station, "day", c.day.isoformat(), start, start + timedelta(days=1))
+    return await _day(uow, c.station, c.day)
 
 
 async def reconcile_shift(c: ReconcileShift, uow: UnitOfWork) -> list[Reconciliation]:
     window = await sources.shift_window(uow.conn, c.station, c.shift_no)
     if window is None:
         raise InventoryError("shift_no", f"班次 {c.shift_no} 不存在或尚未交班 (no such closed shift)")
-    return await reconcile_period(uow.conn, c.station, "shift", c.shift_no, *window)
+    return await reconcile_period(uow, c.station, "shift", c.shift_no, *window)
 
 
-async def reconcile_period(conn: psycopg.AsyncConnection, station: str, period: Period, key: str,
-                           start: datetime, end: datetime, rule: DeliveryRule = DELIVERY_RULE) -> list[Reconciliation]:
+async def reconcile_period(uow: UnitOfWork, station: str, period: Period, key: str, start: datetime,
+                           end: datetime, rule: DeliveryRule = DELIVERY_RULE) -> list[Reconciliation]:
     """Every tank group of the station over [start, end): deliveries found and matched, the reconciliation
-    and its alarm conditions written."""
+    and its alarm conditions written; a result whose figures changed goes up to head office
+    (``inventory.reconciled`` through the outbox)."""
+    conn = uow.conn
     tanks = await sources.tanks(conn, station)
     if not tanks:
         raise InventoryError("station", f"站点 {station} 没有油罐主数据 (the station has no tanks in master data)")
@@ -159,7 +164,11 @@ async def reconcile_period(conn: psycopg.AsyncConnection, station: str, period: 
             transactions_l=transactions_l, nozzle_meters_l=meters,
             dip_open_l=await sources.dip_at(conn, station, numbers, start),
             dip_close_l=await sources.dip_at(conn, station, numbers, end), tolerance=tolerance)
-        await repository.save_reconciliation(conn, station, result)
+        computed_at = await repository.save_reconciliation(conn, station, result)
+        if computed_at is not None:
+            event = reconciled_event(station, result, computed_at)
+            uow.emit(await stations.event_topic_for(conn, station, event.TYPE),
+                     event.envelope(source=f"station:{station}", subject=station, event_id=event.event_id()))
         if result.variance_l is not None:
             await repository.signal(conn, station_loss_condition(station, result))
         results.append(result)
@@ -173,29 +182,50 @@ async def _grade_of(conn: psycopg.AsyncConnection, station: str, tank: int) -> s
     raise InventoryError("tank", f"站点 {station} 没有 {tank} 号罐 (no such tank at the station)")
 
 
+def reconciled_event(station: str, r: Reconciliation, computed_at: datetime) -> InventoryReconciled:
+    def litres(value: float | None) -> Decimal | None:
+        return None if value is None else Decimal(f"{value:.2f}")
+    return InventoryReconciled(
+        station=station, tank=r.tank, tanks=r.tanks, grade=r.grade, period=r.period, period_key=r.period_key,
+        starts_at=r.starts_at, ends_at=r.ends_at, opening_l=litres(r.opening_l),
+        deliveries_l=Decimal(f"{r.deliveries_l:.2f}"), sales_l=Decimal(f"{r.sales_l:.2f}"), book_l=litres(r.book_l),
+        closing_l=litres(r.closing_l), variance_l=litres(r.variance_l),
+        loss_pct=None if r.loss_pct is None else Decimal(f"{r.loss_pct:.3f}"), limit_l=Decimal(f"{r.limit_l:.2f}"),
+        status=r.status, detail=repository.detail_json(r), computed_at=computed_at)  # type: ignore[arg-type]
+
+
+async def copy_reconciled(event: CloudEvent, uow: UnitOfWork) -> bool:
+    """Head office: a station's result, kept as its copy (the newest by ``computed_at``)."""
+    return await repository.copy_reconciliation(uow.conn, InventoryReconciled.from_event(event))
+
+
 async def reconcile_due(conn: psycopg.AsyncConnection, now: datetime) -> int:
     """The job's work on this database: for each station whose shifts it owns, yesterday (a local day) and
     every shift closed in the last 36 hours. Returns how many tank results it wrote."""
     written = 0
     today = now.astimezone(STATION_ZONE).date()
-    for station in await sources.stations_with_shifts(conn):
-        if not await sources.tanks(conn, station):
-            continue
-        written += len(await _day(conn, station, today - timedelta(days=1)))
-        for shift_no in await sources.closed_shifts_between(conn, station, now - timedelta(hours=36), now):
-            window = await sources.shift_window(conn, station, shift_no)
-            if window is not None:
-                written += len(await reconcile_period(conn, station, "shift", shift_no, *window))
+    async with UnitOfWork(conn, Actor.system("jobs")) as uow:
+        for station in await sources.stations_with_shifts(conn):
+            if not await sources.tanks(conn, station):
+                continue
+            written += len(await _day(uow, station, today - timedelta(days=1)))
+            for shift_no in await sources.closed_shifts_between(conn, station, now - timedelta(hours=36), now):
+                window = await sources.shift_window(conn, station, shift_no)
+                if window is not None:
+                    written += len(await reconcile_period(uow, station, "shift", shift_no, *window))
     return written
 
 
-async def _day(conn: psycopg.AsyncConnection, station: str, day: date) -> list[Reconciliation]:
+async def _day(uow: UnitOfWork, station: str, day: date) -> list[Reconciliation]:
     start = datetime.combine(day, time(0), STATION_ZONE).astimezone(UTC)
-    return await reconcile_period(conn, station, "day", day.isoformat(), start, start + timedelta(days=1))
+    return await reconcile_period(uow, station, "day", day.isoformat(), start, start + timedelta(days=1))
 
 
-EVENT_HANDLERS: dict[str, list[Handler]] = {}
+EVENT_HANDLERS: dict[str, list[Handler]] = {}        # the station computes; head office: COPY_HANDLERS
 COMMAND_HANDLERS: dict[type, Handler] = {
     RecordDeliveryNote: record_delivery_note, RecordDip: record_dip, RecordMovement: record_movement,
     SetTolerance: set_tolerance, ReconcileDay: reconcile_day, ReconcileShift: reconcile_shift,
 }
+
+#: Head office's bus (forecourt/roles.py): the copies of the stations' results.
+COPY_HANDLERS: dict[str, list[Handler]] = {InventoryReconciled.TYPE: [copy_reconciled]}

@@ -26,6 +26,7 @@ from business_services.inventory.model import (
     Season,
     Tolerance,
 )
+from telemetry.contracts.events.inventory import InventoryReconciled
 
 
 async def add_note(conn: psycopg.AsyncConnection, note: RecordDeliveryNote, invoiced_l_20: float,
@@ -123,20 +124,42 @@ def detail_json(r: Reconciliation) -> dict[str, Any]:
             "arts_spreads": {k: _round(v) for k, v in r.arts.spreads().items()}, "notes": list(r.notes)}
 
 
-async def save_reconciliation(conn: psycopg.AsyncConnection, station: str, r: Reconciliation) -> None:
-    await conn.execute(
-        "INSERT INTO business.inventory_reconciliations (station, tank, period, period_key, tanks, grade, starts_at,"
+_FIGURES = ("tanks", "grade", "starts_at", "ends_at", "opening_l", "deliveries_l", "sales_l", "book_l", "closing_l",
+            "variance_l", "loss_pct", "limit_l", "status", "detail")
+
+
+async def save_reconciliation(conn: psycopg.AsyncConnection, station: str, r: Reconciliation) -> datetime | None:
+    """Write (or replace) one result; its ``computed_at`` when the figures are new or changed, None when the same
+    figures were there already (then nothing is written and nothing needs to travel)."""
+    sets = ", ".join(f"{c} = excluded.{c}" for c in _FIGURES)
+    old = ", ".join(f"inventory_reconciliations.{c}" for c in _FIGURES)
+    new = ", ".join(f"excluded.{c}" for c in _FIGURES)
+    cur = await conn.execute(
+        "INSERT INTO business.inventory_reconciliations (station, tank, period, period_key, tanks, grade, starts_at,"  # noqa: S608
         " ends_at, opening_l, deliveries_l, sales_l, book_l, closing_l, variance_l, loss_pct, limit_l, status, detail,"
         " computed_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now())"
-        " ON CONFLICT (station, period, period_key, tank) DO UPDATE SET tanks = excluded.tanks,"
-        " grade = excluded.grade, starts_at = excluded.starts_at, ends_at = excluded.ends_at,"
-        " opening_l = excluded.opening_l, deliveries_l = excluded.deliveries_l, sales_l = excluded.sales_l,"
-        " book_l = excluded.book_l, closing_l = excluded.closing_l, variance_l = excluded.variance_l,"
-        " loss_pct = excluded.loss_pct, limit_l = excluded.limit_l, status = excluded.status,"
-        " detail = excluded.detail, computed_at = now()",
+        f" ON CONFLICT (station, period, period_key, tank) DO UPDATE SET {sets}, computed_at = now()"
+        f" WHERE ({old}) IS DISTINCT FROM ({new}) RETURNING computed_at",
         (station, r.tank, r.period, r.period_key, list(r.tanks), r.grade, r.starts_at, r.ends_at,
          _round(r.opening_l), round(r.deliveries_l, 2), round(r.sales_l, 2), _round(r.book_l), _round(r.closing_l),
          _round(r.variance_l), _round(r.loss_pct, 3), round(r.limit_l, 2), r.status, json.dumps(detail_json(r))))
+    row = await cur.fetchone()
+    return None if row is None else row[0]
+
+
+async def copy_reconciliation(conn: psycopg.AsyncConnection, e: InventoryReconciled) -> bool:
+    """Head office: keep a station's result if it is newer than the copy held (a redelivery changes nothing)."""
+    sets = ", ".join(f"{c} = excluded.{c}" for c in (*_FIGURES, "computed_at"))
+    cur = await conn.execute(
+        "INSERT INTO business.inventory_reconciliations (station, tank, period, period_key, tanks, grade, starts_at,"  # noqa: S608
+        " ends_at, opening_l, deliveries_l, sales_l, book_l, closing_l, variance_l, loss_pct, limit_l, status, detail,"
+        " computed_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+        f" ON CONFLICT (station, period, period_key, tank) DO UPDATE SET {sets}"
+        " WHERE inventory_reconciliations.computed_at < excluded.computed_at",
+        (e.station, e.tank, e.period, e.period_key, list(e.tanks), e.grade, e.starts_at, e.ends_at, e.opening_l,
+         e.deliveries_l, e.sales_l, e.book_l, e.closing_l, e.variance_l, e.loss_pct, e.limit_l, e.status,
+         json.dumps(e.detail), e.computed_at))
+    return cur.rowcount == 1
 
 
 async def signal(conn: psycopg.AsyncConnection, c: Condition) -> bool:

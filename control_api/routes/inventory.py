@@ -1,6 +1,8 @@
 """Wet stock (罐存比对): tank reconciliation by shift and day (JSON, Excel, PDF), delivery notes (卸车记录),
 manual dips, transfers and pump tests, loss tolerances, and the over-tolerance conditions. docs/inventory.md.
 
+Only the reconciliation's reads (``reports``) are on both roles: head office answers them from the copies the
+station servers send up (``inventory.reconciled``); everything else is the station server's (``router``).
 Reads need ``inventory:read``; notes, dips, movements and a recomputation ``inventory:write``; tolerances (one
 set for the company) ``inventory:configure``. Every station route checks the caller's station scope first.
 A POST is keyed by its natural key (note number, tank and time, reference), so a retry records nothing twice:
@@ -35,7 +37,8 @@ from business_services.unit_of_work import UnitOfWork
 from control_api.deps import Db, Station
 from control_api.security import Principal, at_station, require
 
-router = APIRouter(prefix="/api/v1", tags=["inventory"])
+router = APIRouter(prefix="/api/v1", tags=["inventory"])          # the station server's (ROLE_ROUTERS)
+reports = APIRouter(prefix="/api/v1", tags=["inventory"])         # both roles: head office reads its copies
 
 Reader = Annotated[Principal, Depends(at_station("inventory:read"))]
 Writer = Annotated[Principal, Depends(at_station("inventory:write"))]
@@ -74,7 +77,7 @@ def _created(added: bool, body: dict[str, Any]) -> Response:
                     media_type="application/json")
 
 
-@router.get("/stations/{station}/tank-reconciliation", response_model=None,
+@reports.get("/stations/{station}/tank-reconciliation", response_model=None,
             responses={200: {"content": {XLSX: {}, "application/pdf": {}}}})
 async def tank_reconciliation(station: Station, db: Db, who: Reader, period: PeriodQuery = "day", key: Key = None,
                               day_from: Annotated[date | None, Query(description="起始日期 (station-local)")] = None,
@@ -83,7 +86,8 @@ async def tank_reconciliation(station: Station, db: Db, who: Reader, period: Per
                                   description="json | xlsx | pdf (files need key)")] = "json",
                               ) -> Response | dict[str, Any]:
     """The station's tank reconciliations of one kind of period (newest first); with ``key`` one period's
-    report, as JSON, Excel or PDF."""
+    report, as JSON, Excel or PDF. At head office: the copies the station servers sent (without the deliveries
+    found in the gauge's data, which stay at the station)."""
     if key is None:
         if format != "json":
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,

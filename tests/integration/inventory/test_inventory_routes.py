@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 from datetime import UTC, datetime, timedelta
 
 import openpyxl
@@ -14,8 +15,11 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
+from business_services.bootstrap import build_bus
+from business_services.consumer import EventConsumer
 from control_api.app import create_app
-from forecourt.roles import Role
+from forecourt.roles import Role, policy
+from telemetry.contracts.broker import BrokerAddress
 from telemetry.contracts.vcf import vcf20
 from tests.integration.inventory.support import add_fuelling, seed_station
 from tests.support.auth import TEST_TOKENS, headers
@@ -129,7 +133,36 @@ def test_inventory_routes_on_a_station_server(station_database_url: str) -> None
     assert actions.count("inventory.tolerance") == 1
 
 
-def test_head_office_has_no_inventory_routes(database_url: str) -> None:
+def test_head_office_shows_the_station_servers_results(station_database_url: str, database_url: str,
+                                                       broker: BrokerAddress) -> None:
+    """The station computes and its outbox carries the result up; head office keeps the copy (once, the newest)
+    and answers the reads from it; it computes nothing and takes no notes."""
+    _seed(station_database_url)
+    writer = headers(TEST_TOKENS, "inventory:read", "inventory:write")
+    with TestClient(create_app(station_database_url, tokens=TEST_TOKENS, role=Role.STATION)) as http:
+        assert http.post(f"{BASE}/tank-reconciliation", json={"period": "day", "key": "2026-12-03"},
+                         headers=writer).status_code == 200
+
+    async def carry() -> None:
+        consumer = EventConsumer(database_url, broker, bus=build_bus(policy(Role.HEAD_OFFICE).contexts))
+        async with await psycopg.AsyncConnection.connect(station_database_url) as station, \
+                await psycopg.AsyncConnection.connect(database_url, autocommit=True) as office:
+            sent = await (await station.execute(
+                "SELECT topic, payload FROM business.outbox WHERE payload->>'type' = 'inventory.reconciled'"
+            )).fetchall()
+            assert len(sent) == 1
+            topic, payload = sent[0]
+            for _ in range(2):                                   # a redelivery changes nothing
+                await consumer.handle(office, topic, json.dumps(payload).encode())
+    asyncio.run(carry())
+
     with TestClient(create_app(database_url, tokens=TEST_TOKENS)) as http:
-        answer = http.get(f"{BASE}/tank-reconciliation", headers=headers(TEST_TOKENS, "inventory:read"))
-        assert answer.status_code == 404
+        reader = headers(TEST_TOKENS, "inventory:read")
+        listed = http.get(f"{BASE}/tank-reconciliation?period=day", headers=reader).json()
+        assert listed["total"] == 1 and listed["items"][0]["variance_l"] == pytest.approx(-10.0 * vcf20(15.0, 737.0),
+                                                                                         abs=0.02)
+        report = http.get(f"{BASE}/tank-reconciliation?period=day&key=2026-12-03&format=pdf", headers=reader)
+        assert report.status_code == 200 and report.content.startswith(b"%PDF")
+        assert http.post(f"{BASE}/tank-reconciliation", json={"period": "day", "key": "2026-12-03"},
+                         headers=writer).status_code == 405
+        assert http.post(f"{BASE}/deliveries", json={}, headers=writer).status_code == 404

@@ -125,7 +125,7 @@ async def test_a_period_with_sales_a_delivery_and_a_loss(station_database_url: s
             end = datetime.now(UTC)
 
         async with UnitOfWork(conn, Actor.system("test")) as uow:
-            (result,) = await reconcile_period(uow.conn, STATION, "shift", "st-wet-20261204-S00001", start, end, RULE)
+            (result,) = await reconcile_period(uow, STATION, "shift", "st-wet-20261204-S00001", start, end, RULE)
 
         vcf = vcf20(18.0, 737.0)
         assert result.opening_l == pytest.approx(opening_observed * vcf, abs=1.0)
@@ -145,12 +145,13 @@ async def test_a_period_with_sales_a_delivery_and_a_loss(station_database_url: s
         assert conditions["inventory.road_loss"]["active"] is True
 
         async with UnitOfWork(conn, Actor.system("test")) as uow:         # again: the same rows, nothing added
-            await reconcile_period(uow.conn, STATION, "shift", "st-wet-20261204-S00001", start, end, RULE)
+            await reconcile_period(uow, STATION, "shift", "st-wet-20261204-S00001", start, end, RULE)
         counts = await (await conn.execute(
             "SELECT (SELECT count(*) FROM business.inventory_reconciliations),"
             " (SELECT count(*) FROM business.inventory_deliveries),"
-            " (SELECT count(*) FROM business.inventory_conditions)")).fetchone()
-        assert counts == (1, 1, 2)
+            " (SELECT count(*) FROM business.inventory_conditions),"
+            " (SELECT count(*) FROM business.outbox WHERE payload->>'type' = 'inventory.reconciled')")).fetchone()
+        assert counts == (1, 1, 2, 1)                                     # the result went up once
         report = await views.report(conn, STATION, "shift", "st-wet-20261204-S00001")
         assert report is not None and report["tanks"][0]["status"] == "exceeded"
 
