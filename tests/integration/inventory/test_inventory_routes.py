@@ -30,6 +30,7 @@ STATION = "st-inv"
 DAY_START = datetime(2026, 12, 2, 16, 0, tzinfo=UTC)        # 2026-12-03 00:00 in Asia/Shanghai
 DAY_END = DAY_START + timedelta(days=1)
 BASE = f"/api/v1/stations/{STATION}"
+SHIFT = "st-inv-20261203-S00001"
 
 
 def _metric(conn: psycopg.Connection, device: str, name: str, unit: str) -> int:
@@ -116,6 +117,28 @@ def test_inventory_routes_on_a_station_server(station_database_url: str) -> None
                         headers=reader).status_code == 404
         assert http.get(f"{BASE}/tank-reconciliation?period=day&format=pdf", headers=reader).status_code == 422
 
+        # a shift: a pump test poured back into the tank during it moves the book; its report downloads too
+        movement = {"reference": "HG-1", "tank": 1, "kind": "pump_test", "litres": 20.0,
+                    "at": (DAY_START + timedelta(hours=4)).isoformat()}
+        assert http.post(f"{BASE}/tank-movements", json=movement, headers=writer).status_code == 201
+        assert http.post(f"{BASE}/tank-movements", json=movement, headers=writer).status_code == 200
+        assert http.post(f"{BASE}/tank-movements", json={**movement, "reference": "HG-2", "kind": "theft"},
+                         headers=writer).status_code == 422
+        with psycopg.connect(station_database_url, autocommit=True) as conn:
+            conn.execute("INSERT INTO business.shifts (shift_no, station, status, opened_at, opened_by, closed_at,"
+                         " closed_by, report) VALUES (%s, %s, 'closed', %s, 'cashier', %s, 'cashier', '{}')",
+                         (SHIFT, STATION, DAY_START, DAY_END))
+        shift = http.post(f"{BASE}/tank-reconciliation", json={"period": "shift", "key": SHIFT}, headers=writer)
+        assert shift.status_code == 200, shift.text
+        (tank,) = shift.json()["tanks"]
+        assert tank["variance_l"] == pytest.approx(-30.0 * vcf, abs=0.02)   # 20 L poured back: 30 L missing
+        assert tank["status"] == "exceeded"                                 # over 20 L
+        for fmt, magic in (("pdf", b"%PDF"), ("xlsx", b"PK")):
+            answer = http.get(f"{BASE}/tank-reconciliation?period=shift&key={SHIFT}&format={fmt}", headers=reader)
+            assert answer.status_code == 200 and answer.content.startswith(magic)
+        assert http.post(f"{BASE}/tank-reconciliation", json={"period": "shift", "key": "no-such-shift"},
+                         headers=writer).json()["errors"][0]["field"] == "shift_no"
+
         tolerance = {"station_loss_pct": 0.5, "station_loss_min_l": 30.0, "road_loss_pct": 0.2}
         assert http.put("/api/v1/inventory/tolerances/92/winter", json=tolerance,
                         headers=writer).status_code == 403
@@ -130,7 +153,7 @@ def test_inventory_routes_on_a_station_server(station_database_url: str) -> None
     with psycopg.connect(station_database_url) as conn:
         actions = [r[0] for r in conn.execute("SELECT action FROM business.audit_log ORDER BY seq").fetchall()]
     assert actions.count("inventory.delivery_note") == 1 and actions.count("inventory.dip") == 2
-    assert actions.count("inventory.tolerance") == 1
+    assert actions.count("inventory.tolerance") == 1 and actions.count("inventory.movement") == 1
 
 
 def test_head_office_shows_the_station_servers_results(station_database_url: str, database_url: str,
