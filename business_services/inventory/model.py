@@ -57,12 +57,12 @@ class Tolerance:
     road_loss_pct: float = 0.2
 
     def __post_init__(self) -> None:
-        if not 0 < self.station_loss_pct <= 5:
-            raise InventoryError("station_loss_pct", "站耗允许率应在 0–5 % 之间 (station loss % is 0–5)")
+        if not 0.01 <= self.station_loss_pct <= 5:
+            raise InventoryError("station_loss_pct", "站耗允许率应在 0.01–5 % 之间 (station loss % is 0.01–5)")
         if not 0 <= self.station_loss_min_l <= 1000:
             raise InventoryError("station_loss_min_l", "站耗最小允许量应在 0–1000 升之间 (0–1000 L)")
-        if not 0 < self.road_loss_pct <= 5:
-            raise InventoryError("road_loss_pct", "路耗允许率应在 0–5 % 之间 (road loss % is 0–5)")
+        if not 0.01 <= self.road_loss_pct <= 5:
+            raise InventoryError("road_loss_pct", "路耗允许率应在 0.01–5 % 之间 (road loss % is 0.01–5)")
 
     def station_limit_l(self, sales_l: float) -> float:
         return max(abs(sales_l) * self.station_loss_pct / 100.0, self.station_loss_min_l)
@@ -345,8 +345,8 @@ class RecordDeliveryNote:
             raise InventoryError("invoiced_l_20", "请填写标准体积（20 °C），或视体积与油温 "
                                                   "(give the volume at 20 °C, or the observed volume and temperature)")
         for name, value in (("invoiced_l_20", self.invoiced_l_20), ("invoiced_l_observed", self.invoiced_l_observed)):
-            if value is not None and not 0 < value <= 100_000:
-                raise InventoryError(name, "体积应在 0–100000 升之间 (a volume is 0–100 000 L)")
+            if value is not None and not 1 <= value <= 100_000:
+                raise InventoryError(name, "体积应在 1–100000 升之间 (a volume is 1–100 000 L)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -388,8 +388,8 @@ class RecordMovement:
     def __post_init__(self) -> None:
         if self.kind not in MOVEMENT_KINDS:
             raise InventoryError("kind", f"类别应为 {', '.join(MOVEMENT_KINDS)} (kind is one of these)")
-        if not 0 < self.litres <= 100_000:
-            raise InventoryError("litres", "体积应在 0–100000 升之间 (0–100 000 L)")
+        if not 1 <= self.litres <= 100_000:
+            raise InventoryError("litres", "体积应在 1–100000 升之间 (1–100 000 L)")
         if not self.reference.strip():
             raise InventoryError("reference", "请填写单号 (enter a reference number)")
 
@@ -403,6 +403,10 @@ class SetTolerance:
 class ReconcileDay:
     station: str
     day: date
+
+    def __post_init__(self) -> None:
+        if not 2000 <= self.day.year <= 2100:
+            raise InventoryError("key", "日期应在 2000–2100 年之间 (a day from 2000 to 2100)")
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ import json
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -52,6 +52,7 @@ def _station_time(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=STATION_ZONE)
 
 
+NO_NUL = r"^[^\x00]*$"     # PostgreSQL text holds no NUL: refused as input (422), never a server error
 LocalTime = Annotated[datetime, AfterValidator(_station_time), Field(description="带时区，或按站点本地时间")]
 LIQUID_GRADES = tuple(code for code, g in GRADES.items() if g.unit == "L")
 PeriodQuery = Annotated[Literal["shift", "day"], Query(description="shift 班次 | day 日")]
@@ -111,7 +112,7 @@ class ReconcileBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     period: Literal["shift", "day"]
-    key: Annotated[str, Field(min_length=1, max_length=64, description="YYYY-MM-DD 或班次号")]
+    key: Annotated[str, Field(min_length=1, max_length=64, pattern=NO_NUL, description="YYYY-MM-DD 或班次号")]
 
 
 @router.post("/stations/{station}/tank-reconciliation", response_model=None)
@@ -123,10 +124,8 @@ async def compute(station: Station, body: ReconcileBody, request: Request, db: D
             day = date.fromisoformat(body.key)
         except ValueError:
             return _refused(InventoryError("key", "日期格式应为 YYYY-MM-DD (a day is YYYY-MM-DD)"))
-        command: Any = ReconcileDay(station, day)
-    else:
-        command = ReconcileShift(station, body.key)
     try:
+        command: Any = ReconcileDay(station, day) if body.period == "day" else ReconcileShift(station, body.key)
         await _handle(request, db, who, command)
     except InventoryError as exc:
         return _refused(exc)
@@ -139,14 +138,14 @@ async def compute(station: Station, body: ReconcileBody, request: Request, db: D
 class NoteBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    note_no: Annotated[str, Field(min_length=1, max_length=64, description="卸车单号")]
+    note_no: Annotated[str, Field(min_length=1, max_length=64, pattern=NO_NUL, description="卸车单号")]
     tank: Annotated[int, Field(ge=1, le=99)]
-    supplier: Annotated[str, Field(min_length=1, max_length=100, description="供应商")]
-    carrier: Annotated[str, Field(min_length=1, max_length=100, description="承运商")]
-    vehicle: Annotated[str, Field(max_length=20, description="油罐车车牌")] = ""
+    supplier: Annotated[str, Field(min_length=1, max_length=100, pattern=NO_NUL, description="供应商")]
+    carrier: Annotated[str, Field(min_length=1, max_length=100, pattern=NO_NUL, description="承运商")]
+    vehicle: Annotated[str, Field(max_length=20, pattern=NO_NUL, description="油罐车车牌")] = ""
     arrived_at: LocalTime
-    invoiced_l_20: Annotated[float | None, Field(gt=0, le=100_000, description="标准体积（20 °C）")] = None
-    invoiced_l_observed: Annotated[float | None, Field(gt=0, le=100_000, description="视体积")] = None
+    invoiced_l_20: Annotated[float | None, Field(ge=1, le=100_000, description="标准体积（20 °C）")] = None
+    invoiced_l_observed: Annotated[float | None, Field(ge=1, le=100_000, description="视体积")] = None
     observed_temperature_c: Annotated[float | None, Field(ge=-40, le=80, description="视温度")] = None
     density_20: Annotated[float | None, Field(ge=600, le=1100, description="标准密度 kg/m³")] = None
 
@@ -205,10 +204,10 @@ async def record_dip(station: Station, body: DipBody, request: Request, db: Db, 
 class MovementBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reference: Annotated[str, Field(min_length=1, max_length=64, description="单号")]
+    reference: Annotated[str, Field(min_length=1, max_length=64, pattern=NO_NUL, description="单号")]
     tank: Annotated[int, Field(ge=1, le=99)]
     kind: Literal["transfer_in", "transfer_out", "pump_test"]
-    litres: Annotated[float, Field(gt=0, le=100_000)]
+    litres: Annotated[float, Field(ge=1, le=100_000)]
     at: LocalTime
 
 
@@ -233,9 +232,9 @@ async def conditions(station: Station, db: Db, who: Reader) -> dict[str, Any]:
 class ToleranceBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    station_loss_pct: Annotated[float, Field(gt=0, le=5, description="站耗允许率 %")]
+    station_loss_pct: Annotated[float, Field(ge=0.01, le=5, description="站耗允许率 %")]
     station_loss_min_l: Annotated[float, Field(ge=0, le=1000, description="站耗最小允许量 L")]
-    road_loss_pct: Annotated[float, Field(gt=0, le=5, description="路耗允许率 %")]
+    road_loss_pct: Annotated[float, Field(ge=0.01, le=5, description="路耗允许率 %")]
 
 
 @router.get("/inventory/tolerances")
@@ -246,7 +245,8 @@ async def tolerances(db: Db, who: TolReader) -> dict[str, Any]:
 
 
 @router.put("/inventory/tolerances/{grade}/{season}", response_model=None)
-async def set_tolerance(grade: str, season: Literal["summer", "winter"], body: ToleranceBody, request: Request,
+async def set_tolerance(grade: Annotated[str, Path(max_length=8, pattern=NO_NUL)],
+                        season: Literal["summer", "winter"], body: ToleranceBody, request: Request,
                         db: Db, who: Configurer) -> dict[str, Any] | Response:
     """Set a grade's loss tolerances for a season (夏秋季 summer = Apr–Sep, 春冬季 winter); audited."""
     if grade not in LIQUID_GRADES:
