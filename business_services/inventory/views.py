@@ -12,6 +12,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from business_services.inventory.model import Period
+from business_services.pages import After, Sort, keyset_page
 from business_services.stations.model import GRADES
 
 _RECONCILIATION = ("tank, tanks, grade, period, period_key, starts_at, ends_at, opening_l, deliveries_l, sales_l,"
@@ -52,6 +53,23 @@ async def reconciliations(conn: psycopg.AsyncConnection, station: str, period: P
         await cur.execute(f"SELECT {_RECONCILIATION} FROM business.inventory_reconciliations"  # noqa: S608 (our text)
                           f" WHERE {' AND '.join(where)} ORDER BY starts_at DESC, tank LIMIT %(limit)s", params)
         return [{"id": f"{r['period_key']}/{r['tank']}", **_row(r)} for r in await cur.fetchall()]
+
+
+NEWEST_FIRST = Sort("starts_at", datetime, descending=True, tiebreak="id", tiebreak_kind=str)
+
+
+async def reconciliation_page(conn: psycopg.AsyncConnection, station: str, period: Period | None, *,
+                              day_from: date | None, day_to: date | None, after: After | None,
+                              limit: int) -> tuple[list[dict[str, Any]], int, After | None]:
+    """The list page: a station's results (one kind of period, or both), newest first, in keyset pages; days are
+    station-local (the period's start)."""
+    query = (f"SELECT period_key || '/' || tank AS id, {_RECONCILIATION} FROM business.inventory_reconciliations"  # noqa: S608
+             " WHERE station = %(station)s AND (%(period)s::text IS NULL OR period = %(period)s)"
+             " AND (%(day_from)s::date IS NULL OR (starts_at AT TIME ZONE 'Asia/Shanghai')::date >= %(day_from)s)"
+             " AND (%(day_to)s::date IS NULL OR (starts_at AT TIME ZONE 'Asia/Shanghai')::date <= %(day_to)s)")
+    params = {"station": station, "period": period, "day_from": day_from, "day_to": day_to}
+    rows, total, last = await keyset_page(conn, query, params, NEWEST_FIRST, limit, after)
+    return [_row(r) for r in rows], total, last
 
 
 async def deliveries(conn: psycopg.AsyncConnection, station: str, start: datetime | None = None,

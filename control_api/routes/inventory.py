@@ -35,6 +35,7 @@ from business_services.numbers import STATION_ZONE
 from business_services.stations.model import GRADES
 from business_services.unit_of_work import UnitOfWork
 from control_api.deps import Db, Station
+from control_api.pagination import Cursor, Limit, after, page
 from control_api.security import Principal, at_station, require
 
 router = APIRouter(prefix="/api/v1", tags=["inventory"])          # the station server's (ROLE_ROUTERS)
@@ -55,7 +56,7 @@ def _station_time(value: datetime) -> datetime:
 NO_NUL = r"^[^\x00]*$"     # PostgreSQL text holds no NUL: refused as input (422), never a server error
 LocalTime = Annotated[datetime, AfterValidator(_station_time), Field(description="带时区，或按站点本地时间")]
 LIQUID_GRADES = tuple(code for code, g in GRADES.items() if g.unit == "L")
-PeriodQuery = Annotated[Literal["shift", "day"], Query(description="shift 班次 | day 日")]
+PeriodQuery = Annotated[Literal["shift", "day"], Query(description="shift 班次 | day 日 (a report: day if none)")]
 Key = Annotated[str | None, Query(max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
                                   description="日期 YYYY-MM-DD 或班次号 (the day or the shift number)")]
 
@@ -80,7 +81,8 @@ def _created(added: bool, body: dict[str, Any]) -> Response:
 
 @reports.get("/stations/{station}/tank-reconciliation", response_model=None,
             responses={200: {"content": {XLSX: {}, "application/pdf": {}}}})
-async def tank_reconciliation(station: Station, db: Db, who: Reader, period: PeriodQuery = "day", key: Key = None,
+async def tank_reconciliation(station: Station, db: Db, who: Reader, period: PeriodQuery | None = None,
+                              key: Key = None, cursor: Cursor = "", limit: Limit = 20,
                               day_from: Annotated[date | None, Query(description="起始日期 (station-local)")] = None,
                               day_to: Annotated[date | None, Query(description="截止日期 (inclusive)")] = None,
                               format: Annotated[Literal["json", "xlsx", "pdf"], Query(
@@ -94,10 +96,12 @@ async def tank_reconciliation(station: Station, db: Db, who: Reader, period: Per
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
                                 "下载报表请指定日期或班次号 key (a file needs key: the day or the shift number)")
         async with db.connection() as conn:
-            items = await views.reconciliations(conn, station, period, day_from=day_from, day_to=day_to)
-        return {"items": items, "next_cursor": None, "total": len(items)}
+            items, total, last = await views.reconciliation_page(
+                conn, station, period, day_from=day_from, day_to=day_to, after=after(cursor, views.NEWEST_FIRST),
+                limit=limit)
+        return page(items, total, views.NEWEST_FIRST, last)
     async with db.connection() as conn:
-        report = await views.report(conn, station, period, key)
+        report = await views.report(conn, station, period or "day", key)
     if report is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"{key} 尚未比对，请先计算 "
                                                        "(not reconciled yet; POST to compute)")

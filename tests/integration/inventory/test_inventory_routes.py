@@ -136,6 +136,12 @@ def test_inventory_routes_on_a_station_server(station_database_url: str) -> None
         for fmt, magic in (("pdf", b"%PDF"), ("xlsx", b"PK")):
             answer = http.get(f"{BASE}/tank-reconciliation?period=shift&key={SHIFT}&format={fmt}", headers=reader)
             assert answer.status_code == 200 and answer.content.startswith(magic)
+        first_page = http.get(f"{BASE}/tank-reconciliation?limit=1", headers=reader).json()   # both periods
+        assert first_page["total"] == 2 and len(first_page["items"]) == 1 and first_page["next_cursor"]
+        second_page = http.get(f"{BASE}/tank-reconciliation", params={"limit": 1, "cursor": first_page["next_cursor"]},
+                               headers=reader).json()
+        assert {first_page["items"][0]["period"], second_page["items"][0]["period"]} == {"day", "shift"}
+        assert second_page["next_cursor"] is None
         assert http.post(f"{BASE}/tank-reconciliation", json={"period": "shift", "key": "no-such-shift"},
                          headers=writer).json()["errors"][0]["field"] == "shift_no"
 
