@@ -16,6 +16,7 @@ import aiomqtt
 import psycopg
 
 from protocol_adapters.mqtt.client import count_refused_publishes
+from telemetry.alarms.metrics import PUBLISHED
 from telemetry.alarms.repository import OUTBOX_CHANNEL
 from telemetry.contracts.broker import BrokerAddress
 from telemetry.contracts.events import CloudEvent
@@ -40,6 +41,7 @@ async def drain(conn: psycopg.AsyncConnection, client: aiomqtt.Client, refused: 
         if refused:
             raise PublishRefused(f"the broker refused a publish on {topic}")
         await conn.execute("UPDATE alarms.outbox SET published_at = now() WHERE seq = %s", (seq,))
+        PUBLISHED.inc()
     return len(rows)
 
 

@@ -20,7 +20,14 @@ from psycopg.types.json import Jsonb
 
 from telemetry.alarms.model import Condition, Kind, Rule, Transition
 from telemetry.alarms.rules import RuleSpec
-from telemetry.contracts.events.alarms import ALARM_EVENTS, AlarmState, AlarmTransition, Priority
+from telemetry.contracts.events.alarms import (
+    ALARM_ACKNOWLEDGED,
+    ALARM_EVENTS,
+    ALARM_RETURNED,
+    AlarmState,
+    AlarmTransition,
+    Priority,
+)
 from telemetry.contracts.topics import event_topic
 
 CHANNEL = "alarm_transitions"          # NOTIFY payload: {"station", "alarm_id", "seq", "type"}
@@ -204,7 +211,7 @@ async def record(conn: psycopg.AsyncConnection, group: str, p: AlarmTransition, 
     if cur.rowcount != 1:
         return False
     closed = p.at if p.state_to is AlarmState.NORMAL else None
-    acked = p.TYPE == "alarm.acknowledged"
+    acked = p.TYPE == ALARM_ACKNOWLEDGED
     await conn.execute(
         "INSERT INTO alarms.alarms AS a (alarm_id, station, rule, rule_id, source, area, priority, kind, state, "
         "active, value, limit_value, unit, message, raised_at, acknowledged_at, acknowledged_by, shelved_until, "
@@ -221,7 +228,7 @@ async def record(conn: psycopg.AsyncConnection, group: str, p: AlarmTransition, 
          "area": p.area, "priority": p.priority.value, "kind": p.kind, "state": p.state_to.value, "active": p.active,
          "value": p.value, "limit": p.limit, "unit": p.unit, "message": p.message, "at": p.at,
          "acked_at": p.at if acked else None, "acked_by": p.by if acked else None, "shelved": p.shelved_until,
-         "returned": p.at if p.TYPE == "alarm.returned" else None, "closed": closed, "seq": p.seq,
+         "returned": p.at if p.TYPE == ALARM_RETURNED else None, "closed": closed, "seq": p.seq,
          "owner": owner})
     if owner == "here":
         event = p.envelope(source=f"forecourt/alarms/{p.station}", subject=p.source, event_id=p.event_id(),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from telemetry.contracts.commands import Acknowledgement
-from telemetry.contracts.events.alarms import ALARM_EVENTS
+from telemetry.contracts.events.alarms import ALARM_EVENTS, AcknowledgeAlarm
 from telemetry.contracts.events.audit import AuditRecorded
 from telemetry.contracts.events.charging import ChargingCompleted, ChargingRefused
 from telemetry.contracts.events.delivery import DeliveryCompleted
@@ -22,6 +22,7 @@ MODELS: tuple[type[EventPayload], ...] = (FuellingCompleted, FuellingGap, GasFil
                                           MasterDataApplied, PaymentCaptured, PaymentRefunded, AuditRecorded,
                                           ShiftOpened, ShiftClosed, OrderCreated, OrderChanged,
                                           PriceSet, PriceApplied, *ALARM_EVENTS.values(),
+                                          AcknowledgeAlarm,
                                           InventoryReconciled)
 
 EVENT_PAYLOADS: dict[str, type[EventPayload]] = {
