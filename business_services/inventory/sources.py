@@ -22,7 +22,8 @@ from business_services.shifts import views as shifts
 from business_services.stations import views as stations
 from telemetry.contracts.vcf import DEFAULT_DENSITY_20, vcf20
 
-READING_WITHIN = timedelta(minutes=30)    # a gauge reading older than this at a period's edge is no reading
+READING_WITHIN = timedelta(hours=2)   # a gauge reading older than this at a period's edge is no reading (a still
+#                                       tank may send nothing for a while when its gauge reports only changes)
 
 
 @dataclass(frozen=True, slots=True)
