@@ -72,21 +72,25 @@ async def reconciliation_page(conn: psycopg.AsyncConnection, station: str, perio
     return [_row(r) for r in rows], total, last
 
 
-async def deliveries(conn: psycopg.AsyncConnection, station: str, start: datetime | None = None,
-                     end: datetime | None = None, limit: int = 200) -> list[dict[str, Any]]:
-    """Delivery notes (卸车记录), newest first, each with the gauge's delivery matched to it (or none yet)."""
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(
-            "SELECT n.note_no, n.tank, n.supplier, n.carrier, n.vehicle, n.arrived_at, n.invoiced_l_20,"
-            "       n.invoiced_l_observed, n.observed_temperature_c, n.density_20, n.recorded_by,"
-            "       d.started_at, d.ended_at, d.received_l_20, d.road_loss_l, d.road_loss_pct, d.road_limit_l,"
-            "       d.exceeded"
-            "  FROM business.inventory_delivery_notes n"
-            "  LEFT JOIN business.inventory_deliveries d ON d.station = n.station AND d.note_no = n.note_no"
-            " WHERE n.station = %s AND (%s::timestamptz IS NULL OR n.arrived_at >= %s)"
-            "   AND (%s::timestamptz IS NULL OR n.arrived_at < %s)"
-            " ORDER BY n.arrived_at DESC LIMIT %s", (station, start, start, end, end, limit))
-        return [_row(r) for r in await cur.fetchall()]
+NOTES_NEWEST_FIRST = Sort("arrived_at", datetime, descending=True, tiebreak="note_no", tiebreak_kind=str)
+DIPS_NEWEST_FIRST = Sort("dipped_at", datetime, descending=True, tiebreak="id", tiebreak_kind=str)
+
+
+async def deliveries(conn: psycopg.AsyncConnection, station: str, *, start: datetime | None = None,
+                     end: datetime | None = None, after: After | None = None,
+                     limit: int = 20) -> tuple[list[dict[str, Any]], int, After | None]:
+    """Delivery notes (卸车记录), newest first in keyset pages, each with the gauge's delivery matched to it."""
+    query = ("SELECT n.note_no, n.tank, n.supplier, n.carrier, n.vehicle, n.arrived_at, n.invoiced_l_20,"
+             "       n.invoiced_l_observed, n.observed_temperature_c, n.density_20, n.recorded_by,"
+             "       d.started_at, d.ended_at, d.received_l_20, d.road_loss_l, d.road_loss_pct, d.road_limit_l,"
+             "       d.exceeded"
+             "  FROM business.inventory_delivery_notes n"
+             "  LEFT JOIN business.inventory_deliveries d ON d.station = n.station AND d.note_no = n.note_no"
+             " WHERE n.station = %(station)s AND (%(start)s::timestamptz IS NULL OR n.arrived_at >= %(start)s)"
+             "   AND (%(end)s::timestamptz IS NULL OR n.arrived_at < %(end)s)")
+    rows, total, last = await keyset_page(conn, query, {"station": station, "start": start, "end": end},
+                                          NOTES_NEWEST_FIRST, limit, after)
+    return [_row(r) for r in rows], total, last
 
 
 async def detected_deliveries(conn: psycopg.AsyncConnection, station: str, start: datetime,
@@ -100,13 +104,12 @@ async def detected_deliveries(conn: psycopg.AsyncConnection, station: str, start
         return [_row(r) for r in await cur.fetchall()]
 
 
-async def dips(conn: psycopg.AsyncConnection, station: str, limit: int = 200) -> list[dict[str, Any]]:
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(
-            "SELECT tank || '/' || dipped_at AS id, tank, dipped_at, level_mm, water_mm, volume_l, temperature_c,"
-            "       volume_l_20, recorded_by"
-            "  FROM business.inventory_dips WHERE station = %s ORDER BY dipped_at DESC LIMIT %s", (station, limit))
-        return [_row(r) for r in await cur.fetchall()]
+async def dips(conn: psycopg.AsyncConnection, station: str, *, after: After | None = None,
+               limit: int = 20) -> tuple[list[dict[str, Any]], int, After | None]:
+    query = ("SELECT tank || '/' || dipped_at AS id, tank, dipped_at, level_mm, water_mm, volume_l, temperature_c,"
+             "       volume_l_20, recorded_by FROM business.inventory_dips WHERE station = %(station)s")
+    rows, total, last = await keyset_page(conn, query, {"station": station}, DIPS_NEWEST_FIRST, limit, after)
+    return [_row(r) for r in rows], total, last
 
 
 async def tolerances(conn: psycopg.AsyncConnection) -> list[dict[str, Any]]:

@@ -157,11 +157,13 @@ class NoteBody(BaseModel):
 @router.get("/stations/{station}/deliveries")
 async def deliveries(station: Station, db: Db, who: Reader,
                      start: Annotated[datetime | None, Query(alias="from")] = None,
-                     end: Annotated[datetime | None, Query(alias="to")] = None) -> dict[str, Any]:
+                     end: Annotated[datetime | None, Query(alias="to")] = None,
+                     cursor: Cursor = "", limit: Limit = 20) -> dict[str, Any]:
     """Delivery notes, newest first, each with what the gauge received and the road loss once matched."""
     async with db.connection() as conn:
-        items = await views.deliveries(conn, station, start, end)
-    return {"items": items, "next_cursor": None, "total": len(items)}
+        items, total, last = await views.deliveries(conn, station, start=start, end=end,
+                                                    after=after(cursor, views.NOTES_NEWEST_FIRST), limit=limit)
+    return page(items, total, views.NOTES_NEWEST_FIRST, last)
 
 
 @router.post("/stations/{station}/deliveries", status_code=status.HTTP_201_CREATED)
@@ -188,10 +190,11 @@ class DipBody(BaseModel):
 
 
 @router.get("/stations/{station}/tank-dips")
-async def dips(station: Station, db: Db, who: Reader) -> dict[str, Any]:
+async def dips(station: Station, db: Db, who: Reader, cursor: Cursor = "", limit: Limit = 20) -> dict[str, Any]:
+    """Manual dips, newest first."""
     async with db.connection() as conn:
-        items = await views.dips(conn, station)
-    return {"items": items, "next_cursor": None, "total": len(items)}
+        items, total, last = await views.dips(conn, station, after=after(cursor, views.DIPS_NEWEST_FIRST), limit=limit)
+    return page(items, total, views.DIPS_NEWEST_FIRST, last)
 
 
 @router.post("/stations/{station}/tank-dips", status_code=status.HTTP_201_CREATED)

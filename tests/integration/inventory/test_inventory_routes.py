@@ -89,6 +89,10 @@ def test_inventory_routes_on_a_station_server(station_database_url: str) -> None
                    "volume_l": litres, "temperature_c": 15.0}
             assert http.post(f"{BASE}/tank-dips", json=dip, headers=writer).status_code == 201
         assert http.post(f"{BASE}/tank-dips", json={**dip, "water_mm": 2000.0}, headers=writer).status_code == 422
+        newest = http.get(f"{BASE}/tank-dips?limit=1", headers=reader).json()
+        assert newest["total"] == 2 and newest["items"][0]["volume_l"] == 11_000.0 and newest["next_cursor"]
+        older = http.get(f"{BASE}/tank-dips", params={"limit": 1, "cursor": newest["next_cursor"]}, headers=reader)
+        assert older.json()["items"][0]["volume_l"] == 12_010.0 and older.json()["next_cursor"] is None
 
         assert http.post(f"{BASE}/tank-reconciliation", json={"period": "day", "key": "2026-12-03"},
                          headers=reader).status_code == 403
