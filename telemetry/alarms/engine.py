@@ -66,9 +66,9 @@ class Source:
 def _sources(rule: Rule, station: str, metrics: list[Latest], devices: dict[str, tuple[bool, bool, datetime]],
              external: list[tuple[str, str, bool, float | None, datetime]]) -> Iterable[Source]:
     if rule.kind is Kind.CONDITION:
-        for code, source, active, _value, at in external:
+        for code, source, active, value, at in external:
             if code == rule.code:
-                yield Source(source, "", Sample(value=1.0 if active else 0.0, ts=at, received_at=at))
+                yield Source(source, "", Sample(value=1.0 if active else 0.0, ts=at, received_at=at, reported=value))
         return
     if rule.kind is Kind.COMM_LOSS:
         newest: dict[str, datetime] = {}

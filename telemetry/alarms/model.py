@@ -121,6 +121,7 @@ class Sample:
     online: bool = True
     stale: bool = False
     suppressed: bool = False             # a suppression the rule names is going on (e.g. a delivery)
+    reported: float | None = None        # the value to show, when not ``value`` (a condition's own figure)
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,16 +268,21 @@ def released(cond: Condition) -> AlarmState:
 def evaluate(rule: Rule, cond: Condition, sample: Sample, now: datetime,
              new_id: uuid.UUID) -> tuple[Condition, list[Transition]]:
     """The next condition and its transitions; ``new_id`` names the occurrence if one is raised now."""
+    suppressed = sample.suppressed and bool(rule.during)
+    if suppressed and cond.state is S.NORMAL:
+        # suppressed by design with nothing open: the condition is not followed, so that what the delivery did
+        # (a rise, a window of rate) is not raised the moment it ends; afterwards it must be seen afresh
+        return replace(cond, violating=False, active=False, pending_since=None, clear_since=None, ref_value=None,
+                       ref_ts=None, last_ts=sample.ts or cond.last_ts), []
     seen, cond = violating(rule, cond, sample, now)
     now_violating = cond.violating if seen is None else seen
     cond = _delayed(rule, replace(cond, violating=now_violating, last_ts=sample.ts or cond.last_ts), now_violating,
                     now)
-    value = _number(sample)
+    value = sample.reported if sample.reported is not None else _number(sample)
     steps = _Steps(cond, now, value)
     state = cond.state
     if state is S.SHELVED and cond.shelved_until is not None and cond.shelved_until <= now:
         steps.go(ALARM_UNSHELVED, released(cond), comment="搁置到期 (shelving expired)")
-    suppressed = sample.suppressed and bool(rule.during)
     if suppressed and steps.cond.state in OPEN:
         steps.go(ALARM_SUPPRESSED, S.SUPPRESSED)
     elif not suppressed and steps.cond.state is S.SUPPRESSED:
