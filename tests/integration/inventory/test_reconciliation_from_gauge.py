@@ -161,7 +161,8 @@ async def test_a_period_with_sales_a_delivery_and_a_loss(station_database_url: s
         await engine.load_rules(conn)
         await engine.evaluate(conn)
         alarms = await (await conn.execute(
-            "SELECT rule, source, state, message FROM alarms.alarms WHERE station = %s AND closed_at IS NULL"
+            "SELECT rule, source, state, value FROM alarms.alarms WHERE station = %s AND closed_at IS NULL"
             " ORDER BY rule", (STATION,))).fetchall()
         assert [(a[0], a[1]) for a in alarms] == [("inventory.road_loss", "tank-1/XC-0001"),
                                                   ("inventory.station_loss", "tank-1/shift")]
+        assert alarms[1][3] == pytest.approx(100.0 * vcf, abs=2.0)       # the alarm shows the litres lost
