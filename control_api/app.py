@@ -34,6 +34,7 @@ from control_api.routes import (
     exports,
     fuelling,
     health,
+    inventory,
     ledger,
     notifications,
     online_payments,
@@ -70,11 +71,13 @@ ROUTERS = (   # every API route; matched in this order, one route after another,
     prices.router,
     notifications.router,
     alarms.router,
+    inventory.reports,   # wet stock's reads; head office answers from the stations' copies
 )
 
 #: Routes one role answers its own way, mounted before ``ROUTERS`` (the first route matching a path answers).
 ROLE_ROUTERS: dict[Role, tuple[APIRouter, ...]] = {
-    Role.STATION: (station_prices.router,),        # the prices the station's pumps hold (its own database)
+    Role.STATION: (station_prices.router,        # the prices the station's pumps hold (its own database)
+                   inventory.router),            # wet stock: computed where the sales are (docs/inventory.md)
 }
 
 

@@ -1,0 +1,1 @@
+"""Wet-stock reconciliation (罐存比对): book against measured stock at 20 °C, deliveries, losses. docs/inventory.md."""
