@@ -33,6 +33,7 @@ from control_api.routes import (
     exports,
     fuelling,
     health,
+    leak_tests,
     ledger,
     online_payments,
     orders,
@@ -66,6 +67,7 @@ ROUTERS = (   # every API route
     station_shifts.router,
     online_payments.router,
     prices.router,
+    leak_tests.router,
 )
 
 #: Routes one role answers its own way, mounted before ``ROUTERS`` (the first route matching a path answers).

@@ -20,6 +20,7 @@ from procrastinate import JobContext, PsycopgConnector
 
 from business_services.access import repository as access
 from business_services.exports import repository as exports
+from business_services.inventory import leak_job
 from business_services.prices import jobs as prices
 from business_services.station_shifts.handlers import reconcile_all
 from business_services.stations import repository as stations
@@ -48,6 +49,7 @@ JOBS = (
     Job("resend_unapplied_lists", "* * * * *", stations.resend_unapplied_lists),   # a station that missed its list
     Job(prices.SEND_TASK, "* * * * *", prices.send_due_price_changes),   # also deferred at each change's time
     Job("resend_unapplied_price_sets", "* * * * *", prices.resend_unapplied_price_sets),
+    Job(leak_job.TASK, leak_job.CRON, leak_job.run_leak_tests),   # SIR over the daily reconciliation
 )
 
 
