@@ -32,6 +32,7 @@ from control_api.routes import (
     devices,
     exports,
     fuelling,
+    gas_analytics,
     health,
     leak_tests,
     ledger,
@@ -68,6 +69,7 @@ ROUTERS = (   # every API route
     online_payments.router,
     prices.router,
     leak_tests.router,
+    gas_analytics.router,
 )
 
 #: Routes one role answers its own way, mounted before ``ROUTERS`` (the first route matching a path answers).
