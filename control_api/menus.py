@@ -45,6 +45,7 @@ MENUS: list[dict[str, Any]] = [
     ]},
     {"key": "equipment", "title": "设备设施", "icon": "Monitor", "children": [
         {"key": "devices", "title": "设备管理", "path": "/equipment/devices", "permission": "device:read"},
+        {"key": "leak-tests", "title": "油罐渗漏检测", "path": "/inventory/leak-tests", "permission": "report:read"},
     ]},
     {"key": "system", "title": "系统管理", "icon": "Setting", "children": [
         {"key": "users", "title": "用户管理", "path": "/system/users", "permission": "user:read"},

@@ -14,7 +14,7 @@ import pytest
 
 from business_services.inventory import leak_repository
 from business_services.inventory.leak_job import run_leak_tests
-from simulators.tank_gauge.wetstock import WetStockConditions, simulate_days
+from simulators.tank_gauge.wetstock import WetStockConditions, WetStockDays, simulate_days
 from tests.integration.api.support import client, running_api
 from tests.support.auth import TEST_TOKENS, headers
 
@@ -23,17 +23,24 @@ NOW = datetime(2026, 4, 2, 0, 0, tzinfo=UTC)      # 08:00 China time: yesterday 
 LAST_DAY = date(2026, 4, 1)
 
 
-async def _fill_days(conn: psycopg.AsyncConnection, days: int) -> None:
-    await conn.execute(f"""CREATE TABLE {leak_repository.DAYS_TABLE} (
+async def days_table(conn: psycopg.AsyncConnection, station: str, tanks: dict[int, WetStockDays],
+                     last_day: date) -> None:
+    """The stand-in daily reconciliation: one simulated tank (row 0 of its days) per tank number."""
+    await conn.execute(f"""CREATE TABLE IF NOT EXISTS {leak_repository.DAYS_TABLE} (
         station text, tank integer, day date, opening_l double precision, deliveries_l double precision,
         sales_l double precision, closing_l double precision, PRIMARY KEY (station, tank, day))""")
-    conditions = replace(WetStockConditions(), days=days)
-    for tank, leak in ((1, 0.0), (2, 3.0)):
-        sim = simulate_days(1, leak, 7, conditions)
+    for tank, sim in tanks.items():
+        days = sim.sales_l.shape[1]
         for k in range(days):
             await conn.execute(f"INSERT INTO {leak_repository.DAYS_TABLE} VALUES (%s, %s, %s, %s, %s, %s, %s)",  # noqa: S608
-                               ("st-01", tank, LAST_DAY - timedelta(days=days - 1 - k), sim.opening_l[0, k],
+                               (station, tank, last_day - timedelta(days=days - 1 - k), sim.opening_l[0, k],
                                 sim.deliveries_l[0, k], sim.sales_l[0, k], sim.closing_l[0, k]))
+
+
+async def _fill_days(conn: psycopg.AsyncConnection, days: int) -> None:
+    conditions = replace(WetStockConditions(), days=days)
+    tanks = {tank: simulate_days(1, leak, 7, conditions) for tank, leak in ((1, 0.0), (2, 3.0))}
+    await days_table(conn, "st-01", tanks, LAST_DAY)
 
 
 async def test_the_job_does_nothing_before_the_daily_reconciliation_exists(database_url: str) -> None:

@@ -13,6 +13,7 @@ export default [
   { path: '/prices/board', permission: 'price:read', component: () => import('./prices/BoardLauncher.vue') },
   { path: '/finance/accounts', permission: 'ledger:read', component: () => import('./finance/Accounts.vue') },
   { path: '/equipment/devices', permission: 'device:read', component: () => import('./equipment/Devices.vue') },
+  { path: '/inventory/leak-tests', permission: 'report:read', component: () => import('./inventory/LeakTests.vue') },
   { path: '/system/users', permission: 'user:read', component: () => import('./system/Users.vue') },
   { path: '/system/roles', permission: 'role:read', component: () => import('./system/Roles.vue') },
   { path: '/system/approvals', permission: 'approval:read', component: () => import('./system/Approvals.vue') },
