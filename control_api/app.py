@@ -26,6 +26,7 @@ from control_api.metrics import RequestMetrics
 from control_api.pages import router as pages_router
 from control_api.routes import (
     access,
+    alarms,
     approvals,
     audit,
     commands,
@@ -34,6 +35,7 @@ from control_api.routes import (
     fuelling,
     gas_analytics,
     health,
+    inventory,
     leak_tests,
     ledger,
     online_payments,
@@ -68,13 +70,16 @@ ROUTERS = (   # every API route
     station_shifts.router,
     online_payments.router,
     prices.router,
+    alarms.router,
+    inventory.reports,   # wet stock's reads; head office answers from the stations' copies
     leak_tests.router,
     gas_analytics.router,
 )
 
 #: Routes one role answers its own way, mounted before ``ROUTERS`` (the first route matching a path answers).
 ROLE_ROUTERS: dict[Role, tuple[APIRouter, ...]] = {
-    Role.STATION: (station_prices.router,),        # the prices the station's pumps hold (its own database)
+    Role.STATION: (station_prices.router,        # the prices the station's pumps hold (its own database)
+                   inventory.router),            # wet stock: computed where the sales are (docs/inventory.md)
 }
 
 

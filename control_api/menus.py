@@ -39,6 +39,12 @@ MENUS: list[dict[str, Any]] = [
          "roles": HEAD_OFFICE_ONLY},
         {"key": "price-board", "title": "价格公示屏", "path": "/prices/board", "permission": "price:read"},
     ]},
+    {"key": "inventory", "title": "油品库存", "icon": "Histogram", "children": [
+        {"key": "tank-reconciliation", "title": "罐存比对", "path": "/inventory/reconciliation",
+         "permission": "inventory:read"},
+        {"key": "deliveries", "title": "卸油与量油", "path": "/inventory/deliveries", "permission": "inventory:read",
+         "roles": STATION_ONLY},
+    ]},
     {"key": "finance", "title": "财务管理", "icon": "Wallet", "children": [
         {"key": "accounts", "title": "资金账户", "path": "/finance/accounts", "permission": "ledger:read",
          "roles": HEAD_OFFICE_ONLY},

@@ -16,6 +16,8 @@ from types import ModuleType
 
 from business_services.audit import handlers as audit
 from business_services.bootstrap import CONTEXTS
+from business_services.inventory import copies as inventory_copies
+from business_services.inventory import handlers as inventory
 from business_services.ledger import handlers as ledger
 from business_services.orders import handlers as orders
 from business_services.payments import handlers as payments
@@ -40,9 +42,11 @@ class RolePolicy:
 POLICIES: dict[Role, RolePolicy] = {
     Role.HEAD_OFFICE: RolePolicy(owns_master_data=True,
                                  contexts=(*CONTEXTS, ledger, audit, station_orders, station_shifts,
-                                           prices)),
+                                           prices,
+                                           inventory_copies)),
     Role.STATION: RolePolicy(owns_master_data=False,
-                             contexts=(*CONTEXTS, shifts, orders, payments, station_prices)),
+                             contexts=(*CONTEXTS, shifts, orders, payments, station_prices,
+                                       inventory)),
 }
 
 

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Chromium, its driver and CJK fonts (Debian packages) for the browser tests in tests/e2e/web and for
-# screenshots: without fonts-noto-cjk Chinese renders as boxes. Installs only what is missing, so it is
+# screenshots (without fonts-noto-cjk Chinese renders as boxes), and poppler-utils (pdftoppm) for the tests
+# that render PDFs to images. Installs only what is missing, so it is
 # quick when all is there. Needs root (apt-get); when not root it says what to run.
 set -euo pipefail
 missing=()
 command -v chromium >/dev/null || missing+=(chromium)
 command -v chromedriver >/dev/null || missing+=(chromium-driver)
+command -v pdftoppm >/dev/null || missing+=(poppler-utils)
 if command -v dpkg-query >/dev/null; then
     dpkg-query -W -f='${Status}' fonts-noto-cjk 2>/dev/null | grep -q "install ok installed" || missing+=(fonts-noto-cjk)
 else

@@ -40,7 +40,12 @@ PERMISSIONS: dict[str, str] = {
     "fleet:read": "查看车队", "fleet:write": "管理车队",
     "order:read": "查看订单", "order:write": "挂单、补单、手工单、标签", "order:approve": "审批补单与挂单核销",
     "payment:read": "查看收款", "payment:take": "收款", "payment:refund": "退款",
+    "inventory:read": "查看罐存比对与卸油", "inventory:write": "录入卸车记录、人工量油、倒罐与回罐",
+    "inventory:configure": "设置损耗允许值",
     "payment:online": "经总部发起线上支付",   # station servers' API keys; no human role but admin
+    "alarm:read": "查看报警",
+    "alarm:ack": "确认、搁置报警",
+    "alarm:configure": "维护报警规则与通知路由",
 }
 
 _STATION_READ = ("station:read", "device:read", "fuelling:read")
@@ -50,23 +55,32 @@ ROLES: dict[str, tuple[str, tuple[str, ...]]] = {   # role → (Chinese name, pe
                                      "loginlog:read", "approval:read", "approval:decide", "export:create", "shift:read",
                                      "inspection:read", "report:read", "price:write",
                                      "price:read", "price:policy",
-                                     "order:read", "order:approve")),
+                                     "order:read", "order:approve",
+                                     "alarm:read", "alarm:ack", "alarm:configure",
+                                     "inventory:read", "inventory:configure")),
     "station_manager": ("站长", (*_STATION_READ, "station:write", "device:command", "approval:read", "shift:read",
                                 "shift:write", "inspection:read", "report:read",   # station:write: own stations
                                 "shift:override", "order:read", "order:write", "order:approve", "approval:decide",
                                 "payment:read", "payment:take", "payment:refund",
-                                "price:read")),
+                                "price:read",
+                                "alarm:read", "alarm:ack",
+                                "inventory:read", "inventory:write")),
     "cashier": ("收银员", (*_STATION_READ, "device:command", "shift:read", "shift:write", "order:read", "order:write",
-                        "payment:read", "payment:take", "price:read")),
-    "attendant": ("加油员", (*_STATION_READ, "order:read")),
+                        "payment:read", "payment:take", "price:read",
+                        "alarm:read", "alarm:ack")),
+    "attendant": ("加油员", (*_STATION_READ, "order:read",
+                          "alarm:read")),
     "finance": ("财务", ("station:read", "fuelling:read", "ledger:read", "report:read", "approval:read",
                         "approval:decide", "export:create", "order:read", "payment:read", "shift:reconcile",
-                        "price:read")),
+                        "price:read",
+                        "inventory:read")),
     "marketing": ("市场营销", ("station:read", "member:read", "promotion:write", "report:read")),
     "fleet_manager": ("车队经理", ("station:read", "fleet:read", "fleet:write", "fuelling:read")),
-    "inspector": ("安全巡检员", ("station:read", "device:read", "inspection:read", "inspection:write")),
+    "inspector": ("安全巡检员", ("station:read", "device:read", "inspection:read", "inspection:write",
+                            "alarm:read")),
     "auditor": ("审计员", ("station:read", "fuelling:read", "ledger:read", "user:read", "role:read", "audit:read",
-                         "loginlog:read", "export:create", "order:read", "payment:read")),
+                         "loginlog:read", "export:create", "order:read", "payment:read",
+                         "inventory:read")),
 }
 STATION_ROLES = frozenset({"station_manager", "cashier", "attendant"})   # scoped to stations only
 

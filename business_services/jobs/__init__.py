@@ -21,6 +21,7 @@ from procrastinate import JobContext, PsycopgConnector
 from business_services.access import repository as access
 from business_services.exports import repository as exports
 from business_services.inventory import leak_job
+from business_services.inventory.handlers import reconcile_due
 from business_services.prices import jobs as prices
 from business_services.station_shifts.handlers import reconcile_all
 from business_services.stations import repository as stations
@@ -42,6 +43,12 @@ async def reconcile_station_shifts(conn: psycopg.AsyncConnection[Any]) -> int:
     return sum((await reconcile_all(conn, datetime.now(UTC))).values())
 
 
+async def reconcile_tanks(conn: psycopg.AsyncConnection[Any]) -> int:
+    """Wet stock: yesterday's and each recently closed shift's tank reconciliation, where the sales are owned
+    (a station server; head office holds no shifts of its own, so nothing to do there). docs/inventory.md."""
+    return await reconcile_due(conn, datetime.now(UTC))
+
+
 JOBS = (
     Job("forget_old_idempotency_keys", "17 * * * *", access.forget_old_idempotency_keys),
     Job("forget_old_exports", "23 19 * * *", exports.forget_old),   # 03:23 China time, when nobody exports
@@ -49,6 +56,7 @@ JOBS = (
     Job("resend_unapplied_lists", "* * * * *", stations.resend_unapplied_lists),   # a station that missed its list
     Job(prices.SEND_TASK, "* * * * *", prices.send_due_price_changes),   # also deferred at each change's time
     Job("resend_unapplied_price_sets", "* * * * *", prices.resend_unapplied_price_sets),
+    Job("reconcile_tanks", "7,37 * * * *", reconcile_tanks),   # twice an hour: shifts soon after they close
     Job(leak_job.TASK, leak_job.CRON, leak_job.run_leak_tests),   # SIR over the daily reconciliation
 )
 

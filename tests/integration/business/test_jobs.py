@@ -59,7 +59,9 @@ async def test_old_keys_and_exports_are_deleted_once_by_two_workers(database_url
             "LEFT JOIN procrastinate_events e ON e.job_id = j.id AND e.type = 'started' "
             "GROUP BY j.task_name, j.status ORDER BY j.task_name")).fetchall()
         assert ran == [("forget_old_exports", "succeeded", 1), ("forget_old_idempotency_keys", "succeeded", 1),
-                       ("reconcile_station_shifts", "succeeded", 1), ("resend_unapplied_lists", "succeeded", 1),
+                       ("reconcile_station_shifts", "succeeded", 1),
+                       ("reconcile_tanks", "succeeded", 1),
+                       ("resend_unapplied_lists", "succeeded", 1),
                        ("resend_unapplied_price_sets", "succeeded", 1), ("run_leak_tests", "succeeded", 1),
                        ("send_due_price_changes", "succeeded", 1)]
 

@@ -11,6 +11,8 @@ export default [
   { path: '/prices/changes', permission: 'price:read', component: () => import('./prices/Changes.vue') },
   { path: '/prices/policy', permission: 'price:policy', component: () => import('./prices/Policy.vue') },
   { path: '/prices/board', permission: 'price:read', component: () => import('./prices/BoardLauncher.vue') },
+  { path: '/inventory/reconciliation', permission: 'inventory:read', component: () => import('./inventory/Reconciliation.vue') },
+  { path: '/inventory/deliveries', permission: 'inventory:read', component: () => import('./inventory/Deliveries.vue') },
   { path: '/finance/accounts', permission: 'ledger:read', component: () => import('./finance/Accounts.vue') },
   { path: '/equipment/devices', permission: 'device:read', component: () => import('./equipment/Devices.vue') },
   { path: '/inventory/leak-tests', permission: 'report:read', component: () => import('./inventory/LeakTests.vue') },
