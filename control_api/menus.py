@@ -44,6 +44,7 @@ MENUS: list[dict[str, Any]] = [
          "permission": "inventory:read"},
         {"key": "deliveries", "title": "卸油与量油", "path": "/inventory/deliveries", "permission": "inventory:read",
          "roles": STATION_ONLY},
+        {"key": "leak-tests", "title": "油罐渗漏检测", "path": "/inventory/leak-tests", "permission": "inventory:read"},
     ]},
     {"key": "finance", "title": "财务管理", "icon": "Wallet", "children": [
         {"key": "accounts", "title": "资金账户", "path": "/finance/accounts", "permission": "ledger:read",
@@ -51,7 +52,6 @@ MENUS: list[dict[str, Any]] = [
     ]},
     {"key": "equipment", "title": "设备设施", "icon": "Monitor", "children": [
         {"key": "devices", "title": "设备管理", "path": "/equipment/devices", "permission": "device:read"},
-        {"key": "leak-tests", "title": "油罐渗漏检测", "path": "/inventory/leak-tests", "permission": "report:read"},
     ]},
     {"key": "system", "title": "系统管理", "icon": "Setting", "children": [
         {"key": "users", "title": "用户管理", "path": "/system/users", "permission": "user:read"},

@@ -3,7 +3,8 @@
 Pure statistics (numpy/scipy), no I/O. The input is one ``DailyReconciliation`` per tank and day, volumes at
 20 °C: the measured opening and closing stock, the deliveries as the gauge measured them (received, not
 invoiced: the road loss is not the tank's) and the sales booked that day. The day's variance is book minus
-measured, ``(opening + deliveries − sales) − closing`` (domain.md §2.3): positive is product missing.
+measured, ``(opening + deliveries − sales ± transfers and pump tests) − closing`` (domain.md §2.3): positive
+is product missing.
 
 The method (docs/leak-detection.md):
 
@@ -62,7 +63,8 @@ VERDICT_ZH = {Verdict.PASS: "通过 (pass)", Verdict.FAIL: "未通过 (fail)",
 
 @dataclass(frozen=True, slots=True)
 class DailyReconciliation:
-    """One tank's day, litres at 20 °C. ``hours``: the span between the opening and closing readings."""
+    """One tank's day, litres at 20 °C. ``hours``: the span between the opening and closing readings;
+    ``movements_l``: transfers in − transfers out + pump tests poured back (倒罐、回罐)."""
 
     day: date
     opening_l: float
@@ -70,11 +72,12 @@ class DailyReconciliation:
     sales_l: float
     closing_l: float
     hours: float = 24.0
+    movements_l: float = 0.0
 
     @property
     def variance_l(self) -> float:
         """Book minus measured: positive when product is missing."""
-        return (self.opening_l + self.deliveries_l - self.sales_l) - self.closing_l
+        return (self.opening_l + self.deliveries_l - self.sales_l + self.movements_l) - self.closing_l
 
 
 @dataclass(frozen=True, slots=True)

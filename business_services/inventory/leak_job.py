@@ -1,9 +1,9 @@
-"""The daily leak test: every tank with daily reconciliation, its last ``WINDOW_DAYS`` days through SIR.
+"""The daily leak test: every tank (group) with daily reconciliation, its last ``WINDOW_DAYS`` days through SIR.
 
 Registered in ``business_services/jobs`` (``JOBS``) at 02:40 China time, after the business day closed. A tank
 with fewer than 30 days is skipped (nothing stored: the API shows how many days there are). Each tank's verdict
-is stored once per last day (a re-run or a second worker stores nothing new). The statistics run in a thread,
-off the event loop.
+is stored once per last day (a re-run or a second worker stores nothing new; a day recomputed by the
+reconciliation since changes the stored verdict). The statistics run in a thread, off the event loop.
 """
 
 from __future__ import annotations
@@ -31,13 +31,10 @@ def yesterday(now: datetime) -> date:
 
 async def run_leak_tests(conn: psycopg.AsyncConnection[Any], now: datetime | None = None) -> int:
     """Run SIR for every tank up to yesterday; returns the verdicts stored now."""
-    if not await repository.days_table_exists(conn):
-        log.info("leak tests: no daily reconciliation yet (%s)", repository.DAYS_TABLE)
-        return 0
     until = yesterday(now or datetime.now(STATION_ZONE))
     since = until - timedelta(days=repository.WINDOW_DAYS - 1)
     stored = 0
-    for station, tank in await repository.tanks_with_days(conn, since):
+    for station, tank in await repository.tanks_with_days(conn, since, until):
         records = await repository.daily_records(conn, station, tank, since, until)
         if len(records) < MIN_DAYS:
             continue

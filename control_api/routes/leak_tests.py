@@ -2,12 +2,12 @@
 
 The latest verdict (pass / fail / inconclusive by domain.md §2.3) with its leak rate and minimum detectable leak
 rate, and the tank's earlier verdicts; written by the daily job (business_services/inventory/leak_job.py).
-Needs ``report:read`` at the station. docs/leak-detection.md.
+Needs ``inventory:read`` at the station (as the reconciliation it is computed from). docs/leak-detection.md.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
@@ -15,12 +15,11 @@ from pydantic import BaseModel
 
 from business_services.inventory import leak_repository as repository
 from business_services.inventory.leak import MIN_DAYS, VERDICT_ZH, Verdict
-from business_services.inventory.leak_job import yesterday
 from control_api.deps import Db, Station
 from control_api.security import Principal, at_station
 
 router = APIRouter(prefix="/api/v1/stations/{station}/tanks/{tank}/leak-test", tags=["leak-tests"])
-Reader = Annotated[Principal, Depends(at_station("report:read"))]
+Reader = Annotated[Principal, Depends(at_station("inventory:read"))]
 TankNo = Annotated[int, Path(ge=1, le=99, description="罐号 tank number")]
 
 
@@ -57,8 +56,7 @@ async def leak_test(station: Station, tank: TankNo, who: Reader, db: Db,
                     ) -> TankLeakTests:
     async with db.connection() as conn:
         rows = await repository.history(conn, station, tank, limit)
-        since = yesterday(datetime.now().astimezone()) - timedelta(days=repository.WINDOW_DAYS - 1)
-        available = await repository.days_available(conn, station, tank, since)
+        available = await repository.days_available(conn, station, tank)
     results = [LeakTestResult(**row, verdict_zh=VERDICT_ZH[Verdict(row["verdict"])]) for row in rows]
     if results:
         message = results[0].verdict_zh

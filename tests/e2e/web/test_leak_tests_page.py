@@ -1,6 +1,6 @@
 """油罐渗漏检测 in a real Chromium against the real API: the daily job's verdict for a leaking tank of demo-01
 (its days from the wet-stock simulator, through the real job), a tank without enough days, and a role without
-``report:read`` refused at the typed-in address."""
+``inventory:read`` refused at the typed-in address."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from simulators.tank_gauge.wetstock import WetStockConditions, simulate_days
 from tests.e2e.web.browsing import Page
 from tests.e2e.web.conftest import RealSite
 from tests.e2e.web.test_back_office import log_in
-from tests.integration.inventory.test_leak_tests import LAST_DAY, NOW, days_table
+from tests.integration.inventory.test_leak_tests import LAST_DAY, NOW, reconciled_days
 
 pytestmark = pytest.mark.e2e
 
@@ -25,7 +25,8 @@ pytestmark = pytest.mark.e2e
 def _leaking_tank(database_url: str) -> None:
     async def run() -> None:
         async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
-            await days_table(conn, "demo-01", {1: simulate_days(1, 3.0, 7, WetStockConditions(days=40))}, LAST_DAY)
+            await reconciled_days(conn, "demo-01", {1: simulate_days(1, 3.0, 7, WetStockConditions(days=40))},
+                                  LAST_DAY)
             assert await run_leak_tests(conn, NOW) == 1
     asyncio.run(run())
 
@@ -35,7 +36,7 @@ def test_the_verdict_the_rule_and_a_tank_without_days(browser: webdriver.Chrome,
     _leaking_tank(real_site.database_url)
     page = Page(browser, real_site.url, screenshots)
     log_in(page, real_site, "manager")
-    page.click(".modules .el-menu-item", "设备设施")
+    page.click(".modules .el-menu-item", "油品库存")
     page.click(".side .el-menu-item", "油罐渗漏检测")
     page.text_becomes(".leak-latest .leak-verdict", "未通过 (fail)")
     assert "40 天" in page.one(".leak-latest").text
