@@ -78,6 +78,8 @@ async def test_daily_verdicts_stored_once_and_served(database_url: str) -> None:
         assert await run_leak_tests(conn, NOW) == 0                 # a re-run (or a second worker) adds nothing
         count = await (await conn.execute("SELECT count(*) FROM business.leak_tests")).fetchone()
         assert count == (2,)
+        raised = await (await conn.execute("SELECT count(*) FROM alarms.external_conditions")).fetchone()
+        assert raised == (0,)          # head office (no shifts of its own) leaves the alarm to the station server
 
     async with running_api(database_url) as port, client(port, "inventory:read") as http:
         leaking = (await http.get("/api/v1/stations/st-01/tanks/2/leak-test")).json()
@@ -113,3 +115,18 @@ async def test_a_recomputed_day_changes_the_stored_verdict(database_url: str) ->
         row = await (await conn.execute("SELECT count(*), max(leak_rate_l_h) FROM business.leak_tests "
                                         "WHERE tank = 1")).fetchone()
         assert row is not None and row[0] == 1 and row[1] > 0.3   # one verdict per day, now showing the loss
+
+
+async def test_a_fail_raises_the_leak_alarm_where_the_reconciliation_is_computed(station_database_url: str) -> None:
+    async with await psycopg.AsyncConnection.connect(station_database_url, autocommit=True) as conn:
+        await conn.execute(      # a station server: it holds the station's shifts, so it computes its wet stock
+            "INSERT INTO business.shifts (shift_no, station, status, opened_at, opened_by, closed_at, closed_by,"
+            " report) VALUES ('st-01-20260401-S00001', 'st-01', 'closed', %s, 'cashier', %s, 'cashier', '{}')",
+            (NOW - timedelta(hours=20), NOW - timedelta(hours=12)))
+        await _fill(conn, 40)
+        assert await run_leak_tests(conn, NOW) == 2
+        rows = await (await conn.execute(
+            "SELECT source, active, value > limit_value FROM alarms.external_conditions"
+            " WHERE rule = 'inventory.leak_test' ORDER BY source")).fetchall()
+        assert rows == [("tank-1", False, False), ("tank-2", True, True)]
+        assert await run_leak_tests(conn, NOW) == 0                 # again: no new verdict, no new condition
