@@ -33,8 +33,10 @@ from control_api.routes import (
     devices,
     exports,
     fuelling,
+    gas_analytics,
     health,
     inventory,
+    leak_tests,
     ledger,
     notifications,
     online_payments,
@@ -72,6 +74,8 @@ ROUTERS = (   # every API route; matched in this order, one route after another,
     notifications.router,
     alarms.router,
     inventory.reports,   # wet stock's reads; head office answers from the stations' copies
+    leak_tests.router,
+    gas_analytics.router,
 )
 
 #: Routes one role answers its own way, mounted before ``ROUTERS`` (the first route matching a path answers).

@@ -44,6 +44,7 @@ MENUS: list[dict[str, Any]] = [
          "permission": "inventory:read"},
         {"key": "deliveries", "title": "卸油与量油", "path": "/inventory/deliveries", "permission": "inventory:read",
          "roles": STATION_ONLY},
+        {"key": "leak-tests", "title": "油罐渗漏检测", "path": "/inventory/leak-tests", "permission": "inventory:read"},
     ]},
     {"key": "finance", "title": "财务管理", "icon": "Wallet", "children": [
         {"key": "accounts", "title": "资金账户", "path": "/finance/accounts", "permission": "ledger:read",

@@ -20,6 +20,7 @@ from procrastinate import JobContext, PsycopgConnector
 
 from business_services.access import repository as access
 from business_services.exports import repository as exports
+from business_services.inventory import leak_job
 from business_services.inventory.handlers import reconcile_due
 from business_services.notifications import jobs as notifications
 from business_services.notifications.channels import MessagingConfig
@@ -59,6 +60,7 @@ JOBS = (
     Job(prices.SEND_TASK, "* * * * *", prices.send_due_price_changes),   # also deferred at each change's time
     Job("resend_unapplied_price_sets", "* * * * *", prices.resend_unapplied_price_sets),
     Job("reconcile_tanks", "7,37 * * * *", reconcile_tanks),   # twice an hour: shifts soon after they close
+    Job(leak_job.TASK, leak_job.CRON, leak_job.run_leak_tests),   # SIR over the daily reconciliation
 )
 
 

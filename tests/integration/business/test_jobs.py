@@ -63,7 +63,8 @@ async def test_old_keys_and_exports_are_deleted_once_by_two_workers(database_url
                        ("reconcile_station_shifts", "succeeded", 1),
                        ("reconcile_tanks", "succeeded", 1),
                        ("resend_unapplied_lists", "succeeded", 1),
-                       ("resend_unapplied_price_sets", "succeeded", 1), ("send_due_price_changes", "succeeded", 1)]
+                       ("resend_unapplied_price_sets", "succeeded", 1), ("run_leak_tests", "succeeded", 1),
+                       ("send_due_price_changes", "succeeded", 1)]
 
 
 async def test_a_job_deferred_by_hand_runs_once_among_two_workers(database_url: str) -> None:

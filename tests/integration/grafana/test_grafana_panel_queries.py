@@ -39,7 +39,8 @@ STATION, OTHER = "gf-01", "gf-02"
 CHOSEN = {"forecourt-station": {"station": STATION},
           "forecourt-tank": {"station": STATION, "gauge": "tls-01", "tank": "tank1"},
           "forecourt-quality": {"station": (STATION, OTHER)},
-          "forecourt-fleet": {"station": (STATION, OTHER)}}
+          "forecourt-fleet": {"station": (STATION, OTHER)},
+          "forecourt-gas": {"station": STATION, "skid": "skid-01"}}
 #: Grafana's panel interval picks the source in grafana.sql.SERIES: raw points, 1 min rollup, 1 h rollup
 INTERVALS = (timedelta(seconds=10), timedelta(minutes=5), timedelta(hours=2))
 
@@ -112,12 +113,25 @@ def _defs() -> list[MetricDef]:
         (STATION, "skid-01", "compressor/discharge_pressure", "DOUBLE", "MPa_g"),
         (STATION, "skid-01", "cascade/low/pressure", "DOUBLE", "MPa_g"),
         (STATION, "skid-01", "compressor/stop_pressure", "DOUBLE", "MPa_g"),
+        *((STATION, "skid-01", name, datatype, unit) for name, datatype, unit in GAS_SKID_METRICS),   # forecourt-gas
         (STATION, "chargers", "chg-01/1/status", "STRING", None),
         (STATION, "chargers", "chg-01/1/power", "DOUBLE", "kW"),
         (STATION, "chargers", "chg-01/1/energy", "DOUBLE", "kWh"),
         (STATION, "chargers", "chg-01/1/soc", "DOUBLE", "%"),
         (OTHER, "tls-01", "tank1/volume", "DOUBLE", "L"), (OTHER, "tls-01", "tank1/ullage", "DOUBLE", "L")]
     return [MetricDef("g", station, device, name, datatype, unit) for station, device, name, datatype, unit in rows]
+
+
+GAS_SKID_METRICS = (("lng_tank/pressure", "DOUBLE", "MPa_g"), ("compressor/state", "INT32", None),
+                    ("compressor/suction_pressure", "DOUBLE", "MPa_g"), ("cng1/active_bank", "INT32", None),
+                    ("cascade/mid/pressure", "DOUBLE", "MPa_g"), ("cascade/high/pressure", "DOUBLE", "MPa_g"))
+
+
+def _gas_skid(i: int) -> list[tuple[str, float]]:
+    """Step ``i`` of the gas skid: the LNG tank warming, the compressor on for 3 steps in 5, a fill every 4."""
+    return [("lng_tank/pressure", 0.6 + 0.002 * i), ("compressor/state", 2.0 if i % 5 < 3 else 0.0),
+            ("compressor/suction_pressure", 0.4), ("cng1/active_bank", float(i % 4)),
+            ("cascade/mid/pressure", 22.0 - (i % 3) / 10), ("cascade/high/pressure", 24.5 - (i % 2) / 10)]
 
 
 def _points(now: datetime) -> list[PointRow]:
@@ -146,6 +160,8 @@ def _points(now: datetime) -> list[PointRow]:
         point(STATION, "skid-01", "compressor/discharge_pressure", at, 24.0 + (i % 5) / 10)
         point(STATION, "skid-01", "cascade/low/pressure", at, 18.0 + (i % 4) / 10)
         point(STATION, "skid-01", "compressor/stop_pressure", at, 25.0)
+        for name, value in _gas_skid(i):
+            point(STATION, "skid-01", name, at, value)
         point(OTHER, "tls-01", "tank1/volume", at, 9_000.0 - 50 * i)
         point(OTHER, "tls-01", "tank1/ullage", at, 21_000.0 + 50 * i)
     start = now - timedelta(hours=2)
@@ -226,7 +242,13 @@ async def test_every_panel_returns_what_it_needs_from_a_filled_database(
     assert tanks == {("tank1", "good", 17_600 / 15), ("tank2", "bad", None)}
     assert set(results[("forecourt-station", "油罐体积")].column("metric")) == {"tls-01 tank1", "tls-01 tank2"}
     assert set(results[("forecourt-station", "燃气压力")].column("metric")) == {
-        "skid-01 compressor/discharge_pressure", "skid-01 cascade/low/pressure"}, "setpoints are not pressures"
+        "skid-01 compressor/discharge_pressure", "skid-01 cascade/low/pressure", "skid-01 compressor/suction_pressure",
+        "skid-01 cascade/mid/pressure", "skid-01 cascade/high/pressure", "skid-01 lng_tank/pressure"}, \
+        "setpoints are not pressures"
+    [held] = table("forecourt-gas", "LNG 保压时间")                  # 2 kPa per 5 min, 0.648 MPa g at the end
+    assert held["rise_kpa_h"] == pytest.approx(24.0) and held["hours_to_relief"] == pytest.approx(0.452 / 0.024)
+    usage = {u["bank"]: u["supplies"] for u in table("forecourt-gas", "储气井组使用")}
+    assert usage == {"低压组 low": 6, "中压组 mid": 6, "高压组 high": 6}
     [charger] = table("forecourt-station", "充电桩状态")
     assert (charger["charger"], charger["connector"], charger["status"], charger["power"]) == ("chg-01", 1,
                                                                                              "Charging", 60.0)

@@ -60,7 +60,7 @@ def test_the_cli_builds_into_a_folder(tmp_path: Path, capsys: pytest.CaptureFixt
 
 
 def test_titles_are_chinese_and_descriptions_english() -> None:
-    assert [d.title for d in DASHBOARDS] == ["站点总览", "油罐详情", "数据质量", "全网总览"]
+    assert [d.title for d in DASHBOARDS] == ["站点总览", "油罐详情", "数据质量", "全网总览", "加气分析"]
     for d in DASHBOARDS:
         for panel in d.panels():
             assert CJK.search(panel.title), f"{d.uid}: {panel.title!r} is for people: Chinese"

@@ -13,6 +13,7 @@ export default [
   { path: '/prices/board', permission: 'price:read', component: () => import('./prices/BoardLauncher.vue') },
   { path: '/inventory/reconciliation', permission: 'inventory:read', component: () => import('./inventory/Reconciliation.vue') },
   { path: '/inventory/deliveries', permission: 'inventory:read', component: () => import('./inventory/Deliveries.vue') },
+  { path: '/inventory/leak-tests', permission: 'inventory:read', component: () => import('./inventory/LeakTests.vue') },
   { path: '/finance/accounts', permission: 'ledger:read', component: () => import('./finance/Accounts.vue') },
   { path: '/equipment/devices', permission: 'device:read', component: () => import('./equipment/Devices.vue') },
   { path: '/system/users', permission: 'user:read', component: () => import('./system/Users.vue') },
