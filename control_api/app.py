@@ -43,6 +43,7 @@ from control_api.routes import (
     station_prices,
     station_shifts,
     stations,
+    work_orders,
 )
 from control_api.security import TokenIssuer
 from forecourt.roles import Role, policy
@@ -66,6 +67,7 @@ ROUTERS = (   # every API route
     station_shifts.router,
     online_payments.router,
     prices.router,
+    work_orders.router,
 )
 
 #: Routes one role answers its own way, mounted before ``ROUTERS`` (the first route matching a path answers).

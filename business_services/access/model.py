@@ -41,6 +41,11 @@ PERMISSIONS: dict[str, str] = {
     "order:read": "查看订单", "order:write": "挂单、补单、手工单、标签", "order:approve": "审批补单与挂单核销",
     "payment:read": "查看收款", "payment:take": "收款", "payment:refund": "退款",
     "payment:online": "经总部发起线上支付",   # station servers' API keys; no human role but admin
+    "alarm:read": "查看报警",
+    "alarm:ack": "确认、搁置报警",
+    "alarm:configure": "维护报警规则与通知路由",
+    "workorder:read": "查看维修工单",
+    "workorder:write": "开维修工单、更新工单状态",
 }
 
 _STATION_READ = ("station:read", "device:read", "fuelling:read")
@@ -50,12 +55,14 @@ ROLES: dict[str, tuple[str, tuple[str, ...]]] = {   # role → (Chinese name, pe
                                      "loginlog:read", "approval:read", "approval:decide", "export:create", "shift:read",
                                      "inspection:read", "report:read", "price:write",
                                      "price:read", "price:policy",
-                                     "order:read", "order:approve")),
+                                     "order:read", "order:approve",
+                                     "workorder:read", "workorder:write")),
     "station_manager": ("站长", (*_STATION_READ, "station:write", "device:command", "approval:read", "shift:read",
                                 "shift:write", "inspection:read", "report:read",   # station:write: own stations
                                 "shift:override", "order:read", "order:write", "order:approve", "approval:decide",
                                 "payment:read", "payment:take", "payment:refund",
-                                "price:read")),
+                                "price:read",
+                                "workorder:read", "workorder:write")),
     "cashier": ("收银员", (*_STATION_READ, "device:command", "shift:read", "shift:write", "order:read", "order:write",
                         "payment:read", "payment:take", "price:read")),
     "attendant": ("加油员", (*_STATION_READ, "order:read")),
@@ -64,7 +71,8 @@ ROLES: dict[str, tuple[str, tuple[str, ...]]] = {   # role → (Chinese name, pe
                         "price:read")),
     "marketing": ("市场营销", ("station:read", "member:read", "promotion:write", "report:read")),
     "fleet_manager": ("车队经理", ("station:read", "fleet:read", "fleet:write", "fuelling:read")),
-    "inspector": ("安全巡检员", ("station:read", "device:read", "inspection:read", "inspection:write")),
+    "inspector": ("安全巡检员", ("station:read", "device:read", "inspection:read", "inspection:write",
+                               "workorder:read", "workorder:write")),
     "auditor": ("审计员", ("station:read", "fuelling:read", "ledger:read", "user:read", "role:read", "audit:read",
                          "loginlog:read", "export:create", "order:read", "payment:read")),
 }
