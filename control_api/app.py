@@ -26,6 +26,7 @@ from control_api.metrics import RequestMetrics
 from control_api.pages import router as pages_router
 from control_api.routes import (
     access,
+    alarms,
     approvals,
     audit,
     commands,
@@ -67,6 +68,7 @@ ROUTERS = (   # every API route
     station_shifts.router,
     online_payments.router,
     prices.router,
+    alarms.router,
     work_orders.router,
 )
 

@@ -27,6 +27,7 @@ _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+(\.tsdb|\.plain)?\.sql$")
 _ROOT = Path(__file__).resolve().parent.parent
 MIGRATION_DIRS: list[tuple[str, Path]] = [
     ("telemetry", _ROOT / "telemetry" / "storage" / "migrations"),
+    ("alarms", _ROOT / "telemetry" / "alarms" / "migrations"),
     ("business", _ROOT / "business_services" / "migrations"),
     *((f"business.{folder.parent.name}", folder)
       for folder in sorted((_ROOT / "business_services").glob("*/migrations")) if folder.is_dir()),
