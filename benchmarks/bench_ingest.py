@@ -35,7 +35,8 @@ from pathlib import Path
 
 import psycopg
 
-from benchmarks import ingest_load
+from benchmarks import alarm_load, ingest_load
+from benchmarks.alarm_load import alarm_throughput
 from benchmarks.figures import Figure
 from forecourt.local import EmbeddedPostgres, LocalBroker
 from forecourt.migrations import migrate
@@ -253,7 +254,18 @@ async def run() -> list[Figure]:
             if broker.mqtt5:
                 rounds[-1].two, rounds[-1].refreshes_two = await _end_to_end(db, broker, 2, day=2 + 2 * n)
         latency = sorted(await _latency(db, broker))
-    return _figures(rounds, broker.mqtt5) + _latency_figures(latency)
+        alarms = await alarm_throughput(db)
+    return _figures(rounds, broker.mqtt5) + _latency_figures(latency) + _alarm_figures(alarms, rounds)
+
+
+def _alarm_figures(alarms: list[tuple[str, float, int]], rounds: list[Round]) -> list[Figure]:
+    """Alarm evaluation beside ingest (issue 17): points/s through the rules (benchmarks/alarm_load.py)."""
+    ingest = statistics.median(r.one for r in rounds)
+    return [Figure(f"alarm evaluation: points through the rules, {what}", value, "points/s", ingest,
+                   "ingest, 1 worker (median of the rounds)",
+                   f"{alarm_load.STATIONS} stations × {alarm_load.POINTS} points × 4 rules, one engine, "
+                   f"{alarm_load.PASSES} passes; {transitions} transitions written")
+            for what, value, transitions in alarms]
 
 
 def _figures(rounds: list[Round], shared: bool) -> list[Figure]:

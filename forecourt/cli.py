@@ -117,6 +117,13 @@ def _parser() -> argparse.ArgumentParser:
                           help="a station server's own station code: its events only, on the station role's bus "
                                "(fuellings become orders; docs/orders.md)")
 
+    alarms = sub.add_parser("alarms", help="run the alarm engine (rules, ISA-18.2 life cycle, alarm.* events)",
+                            description="Evaluate what ingest committed against the alarm rules; publish alarm.* "
+                                        "events; at head office copy the stations' alarms (docs/alarms.md).")
+    alarms.add_argument("--metrics-port", type=PORT, help="port for /metrics and /healthz")
+    alarms.add_argument("--station", type=_station_code,
+                        help="a station server's own station code: evaluate its equipment only (station role)")
+
     api = sub.add_parser("api", help="run the control API", description="REST and WebSocket API on FastAPI.")
     api.add_argument("--host", help="listen address (default FORECOURT_API_HOST)")
     api.add_argument("--port", type=PORT, help="listen port (default FORECOURT_API_PORT)")
@@ -210,7 +217,7 @@ def _listen_ports(args: argparse.Namespace, settings: Settings) -> list[tuple[st
                 (settings.metrics_host, settings.edge_metrics_port, "FORECOURT_EDGE_METRICS_PORT"),
                 (settings.metrics_host, settings.ingest_metrics_port, "FORECOURT_INGEST_METRICS_PORT"),
                 (settings.metrics_host, settings.business_metrics_port, "FORECOURT_BUSINESS_METRICS_PORT")]
-    if args.command in ("edge", "ingest", "business"):
+    if args.command in ("edge", "ingest", "business", "alarms"):
         return [metrics(args.command.upper(), getattr(settings, f"{args.command}_metrics_port"))]
     if args.command == "sim" and args.simulator == "dispenser":
         return [(args.host, args.port, "--port")]
@@ -269,6 +276,12 @@ async def _main(args: argparse.Namespace, settings: Settings) -> None:
             else:
                 await run_until_stopped(business_service(settings, infra.database_url, infra.broker,
                                                          args.metrics_port))
+    elif args.command == "alarms":
+        from forecourt.alarms import alarms_service
+
+        async with Infrastructure(settings) as infra:
+            await run_until_stopped(alarms_service(settings, infra.database_url, infra.broker, args.station,
+                                                   args.metrics_port))
     elif args.command == "api":
         from forecourt.roles import Role
         from forecourt.services import api_service, station_providers, token_issuer

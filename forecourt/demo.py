@@ -15,7 +15,9 @@ from __future__ import annotations
 import asyncio
 import random
 import secrets
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -32,6 +34,7 @@ from business_services.payments.registry import Providers
 from control_api.security import TokenIssuer
 from edge_nodes.runtime import EdgeNode
 from edge_nodes.station import load_station
+from forecourt.alarms import AlarmService
 from forecourt.infra import Infrastructure
 from forecourt.local import free_port
 from forecourt.progress import Progress
@@ -60,6 +63,7 @@ from simulators.clock import SimClock
 from simulators.dispenser.model import DispenserModel
 from simulators.dispenser.server import DispenserServer
 from simulators.wechatpay.server import WeChatPaySim
+from telemetry.contracts.broker import BrokerAddress
 from telemetry.contracts.events.payments import Method
 from telemetry.ingest.worker import IngestWorker
 
@@ -91,6 +95,15 @@ async def station_key(database_url: str, station: str) -> str:
 def logins_text(logins: list[DemoLogin]) -> str:
     rows = "\n".join(f"  {d.username:<10} {d.password:<18} {d.role}  {','.join(d.units)}" for d in logins)
     return f"演示账号（每次启动重新生成密码）demo logins, fresh passwords each start:\n{rows}"
+
+
+def demo_alarms(settings: Settings, head_office_url: str, station_url: str, broker: BrokerAddress,
+                station: str) -> list[Coroutine[Any, Any, None]]:
+    """Both roles' alarm engines: the station server evaluates its own equipment; head office only the station's
+    uplink, and copies the station's alarm.* events (docs/alarms.md)."""
+    ho = settings.model_copy(update={"alarm_station_servers": station})
+    return [AlarmService(settings, station_url, broker, station).run(),
+            AlarmService(ho, head_office_url, broker).run()]
 
 
 async def run_demo(settings: Settings, *, api_port: int, every_s: float) -> None:
@@ -141,6 +154,7 @@ async def run_demo(settings: Settings, *, api_port: int, every_s: float) -> None
                     follow_price_set(station_url, price_set_path(settings, station.station)),
                     station_business_service(settings, station_url, infra.broker, station.station),
                     drive_customers(dispenser, every_s, random.Random(1)),
+                    *demo_alarms(settings, infra.database_url, station_url, infra.broker, station.station),
                 ]
             logins = await seed_logins(infra.database_url)
             print(f"""

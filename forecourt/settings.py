@@ -59,6 +59,16 @@ class Settings(BaseSettings):
                                     "the stations that hash to i of N processes, each with its own MQTT session")
     broker_drop_watch: bool = Field(True, description="ingest and business warn when the broker's $SYS "
                                     "dropped-message count rises (Mosquitto)")
+    alarm_station_servers: str = Field("", pattern=r"^[a-z0-9,-]*$", description="head office: the station codes "
+                                       "(comma-separated) whose station server runs their alarm engine; head office "
+                                       "evaluates only their uplink (docs/alarms.md)")
+    alarm_partition: str = Field("1/1", description="this `forecourt alarms` process's share of the stations, i/N "
+                                 "(the row lock keeps overlapping workers correct)")
+    alarm_worker_id: str = Field("1", pattern=r"^[A-Za-z0-9_-]+$",
+                                 description="stable id of this alarm worker (its persistent MQTT session)")
+    alarm_rules_file: Path | None = Field(None, description="alarm rules YAML loaded at start; unset = "
+                                          "config/alarm-rules.yaml")
+    alarms_metrics_port: Port = Field(9104, description="/metrics and /healthz of forecourt alarms (--metrics-port)")
     api_host: str = Field("127.0.0.1", description="the control API's listen address (forecourt api --host)")
     api_port: Port = Field(8000, description="the control API's port (forecourt api --port, demo --api-port)")
     metrics_host: str = Field("127.0.0.1", description="listen address of /metrics and /healthz of edge, ingest "
@@ -78,7 +88,7 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="DEBUG, INFO, WARNING or ERROR; DEBUG also shows library frames (OCPP, Modbus)")
 
-    @field_validator("business_partition")
+    @field_validator("business_partition", "alarm_partition")
     @classmethod
     def _partition(cls, v: str) -> str:
         return str(Partition.parse(v))

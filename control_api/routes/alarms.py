@@ -214,20 +214,20 @@ async def stream(websocket: WebSocket, db: Db, who: Annotated[Principal, Depends
             async with db.connection() as conn:
                 items = await views.active(conn, who.stations, station)
             await websocket.send_json({"type": "snapshot", "items": [_json(r) for r in items]})
+            notes = listen.notifies()    # one generator for the whole stream: it holds the connection's lock
             receive = asyncio.ensure_future(websocket.receive())
+            note = asyncio.ensure_future(anext(notes))
             try:
                 while True:
-                    note = asyncio.ensure_future(anext(aiter(listen.notifies())))
                     done, _ = await asyncio.wait({receive, note}, return_when=asyncio.FIRST_COMPLETED)
                     if receive in done:
-                        note.cancel()
-                        with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
-                            await note
                         if receive.result().get("type") == "websocket.disconnect":
                             return
                         receive = asyncio.ensure_future(websocket.receive())
+                    if note not in done:
                         continue
                     body = json.loads(note.result().payload)
+                    note = asyncio.ensure_future(anext(notes))
                     if (station and body["station"] != station) or not who.sees(body["station"]):
                         continue
                     async with db.connection() as conn:
@@ -236,7 +236,10 @@ async def stream(websocket: WebSocket, db: Db, who: Annotated[Principal, Depends
                         row.pop("journal", None)
                         await websocket.send_json({"type": "transition", "event": body["type"], "alarm": _json(row)})
             finally:
-                receive.cancel()
+                for task in (receive, note):
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                        await task
     except WebSocketDisconnect:
         pass
     except (DatabaseUnavailable, psycopg.OperationalError):
@@ -268,6 +271,8 @@ async def _act(request: Request, db: Db, who: Principal, key: str, alarm_id: uui
                 if found is None or not who.sees(found[0]):
                     raise HTTPException(404, "没有这条报警 (no such alarm in your stations)")
                 before = await views.alarm(conn, alarm_id)
+                if found[1] == "station" and action is Action.ACKNOWLEDGE:
+                    return await _acknowledge_at_station(conn, request, who, alarm_id, comment)
                 done = await actions.perform(conn, request.app.state.group, alarm_id, action, who.username,
                                              comment, shelve_for)
                 await audit_log.append(conn, who.actor, AuditEntry(
@@ -284,6 +289,20 @@ async def _act(request: Request, db: Db, who: Principal, key: str, alarm_id: uui
             raise HTTPException(404, "没有这条报警 (no such alarm in your stations)")
         return AlarmPublic.model_validate(_public(row))
     return await once(request, db, who, key, work)
+
+
+async def _acknowledge_at_station(conn: psycopg.AsyncConnection, request: Request, who: Principal,
+                                  alarm_id: uuid.UUID, comment: str) -> AlarmPublic:
+    """Head office and an alarm a station server owns: the acknowledgement goes down as a command; the alarm is
+    answered as it is now (its acknowledged transition comes back up from the station)."""
+    command = await actions.request_acknowledgement(conn, request.app.state.group, alarm_id, who.username, comment)
+    await audit_log.append(conn, who.actor, AuditEntry(
+        "alarm.acknowledge.request", f"alarm:{alarm_id}", command.station, None,
+        {"seq": command.seq, "comment": comment, "command": command.command_id()}))
+    row = await views.alarm(conn, alarm_id)
+    if row is None:
+        raise HTTPException(404, "没有这条报警 (no such alarm in your stations)")
+    return AlarmPublic.model_validate(_public(row))
 
 
 @router.post("/api/v1/alarms/{alarm_id}/acknowledge", response_model=AlarmPublic)

@@ -9,10 +9,12 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import psycopg
+from psycopg.types.json import Jsonb
 
 from telemetry.alarms import repository
 from telemetry.alarms.model import Action, ActionRefused, act
-from telemetry.contracts.events.alarms import AlarmTransition
+from telemetry.contracts.commands import command_topic
+from telemetry.contracts.events.alarms import ACKNOWLEDGE_ALARM, AcknowledgeAlarm, AlarmTransition
 
 
 class AlarmNotFound(LookupError):
@@ -62,3 +64,27 @@ async def perform(conn: psycopg.AsyncConnection, group: str, alarm_id: uuid.UUID
     await repository.record(conn, (group_row[0] if group_row and group_row[0] else group), payload,
                             rule_id=rule_id)
     return payload
+
+
+async def request_acknowledgement(conn: psycopg.AsyncConnection, group: str, alarm_id: uuid.UUID, by: str,
+                                  comment: str = "", now: datetime | None = None) -> AcknowledgeAlarm:
+    """Head office acknowledging an alarm a station server owns: ``command.acknowledge_alarm`` into the outbox
+    (sent down at commit); the station's ``alarm.acknowledged`` comes back up. Refused when the copy says the
+    alarm is closed or already acknowledged."""
+    cur = await conn.execute("SELECT station, seq, state, closed_at IS NOT NULL FROM alarms.alarms "
+                             "WHERE alarm_id = %s AND owner = 'station' FOR UPDATE", (alarm_id,))
+    row = await cur.fetchone()
+    if row is None:
+        raise AlarmNotFound(str(alarm_id))
+    station, seq, state, closed = str(row[0]), int(row[1]), str(row[2]), bool(row[3])
+    if closed or state not in ("unacknowledged", "returned_unacknowledged"):
+        raise ActionRefused(f"报警状态为 {state}，不能确认 (only an unacknowledged alarm can be acknowledged)")
+    command = AcknowledgeAlarm(alarm_id=alarm_id, seq=seq, station=station, by=by, comment=comment,
+                               at=now or datetime.now(UTC))
+    event = command.envelope(source="forecourt/alarms/head-office", event_id=command.command_id())
+    await conn.execute("INSERT INTO alarms.outbox (event_id, topic, payload) VALUES (%s, %s, %s) "
+                       "ON CONFLICT (event_id) DO NOTHING",
+                       (event.id, command_topic(group, station, ACKNOWLEDGE_ALARM),
+                        Jsonb(event.model_dump(mode="json", exclude_none=True))))
+    await conn.execute("SELECT pg_notify(%s, '')", (repository.OUTBOX_CHANNEL,))
+    return command

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import psycopg
 
-from telemetry.alarms import repository
+from telemetry.alarms import metrics, repository
 from telemetry.alarms.model import SUPPRESSIONS, Condition, Kind, Rule, Sample, Scope, evaluate, in_scope, scope_for
 from telemetry.alarms.repository import Latest
 from telemetry.alarms.rules import load_file
@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 TELEMETRY_CHANNEL = "telemetry_latest"
 RULES_REFRESH_S = 5.0
+_NO_ID = uuid.UUID(int=0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,14 +72,19 @@ def _sources(rule: Rule, station: str, metrics: list[Latest], devices: dict[str,
         return
     if rule.kind is Kind.COMM_LOSS:
         newest: dict[str, datetime] = {}
+        reachable: set[str] = set()      # devices with a value not lost to comm-loss
         for m in metrics:
             if m.received_at is not None:
                 for key in (m.device, ""):
                     newest[key] = max(newest.get(key, m.received_at), m.received_at)
+            if not (m.quality == "bad" and m.reason == "comm-loss"):
+                reachable.add(m.device)
         names = {""} | {m.device for m in metrics} | set(devices)
         for device in sorted(names):
             if rule.applies_to(station, device, ""):
                 online, stale, _ = devices.get(device, (True, False, None))
+                if device and device in newest and device not in reachable:
+                    online = False           # the edge node reports every point of it lost (comm-loss)
                 yield Source(device or station, "", Sample(received_at=newest.get(device), online=online,
                                                            stale=stale))
         return
@@ -179,19 +185,22 @@ class AlarmEngine:
 
     async def evaluate_station(self, conn: psycopg.AsyncConnection, station: str, group: str, rules: list[Rule],
                                now: datetime | None = None) -> int:
-        metrics, devices = await repository.snapshot(conn, station)
+        latest, devices = await repository.snapshot(conn, station)
+        counted = 0
         external = await repository.external(conn, station)
         known = await repository.conditions(conn, station)
         at = now or datetime.now(UTC)
         made = 0
         todo: dict[tuple[int, str], tuple[Rule, Source]] = {}
         for rule in rules:
-            for source in _sources(rule, station, metrics, devices, external):
+            for source in _sources(rule, station, latest, devices, external):
                 self.evaluations += 1
+                counted += 1
                 before = known.get((rule.id, source.name), Condition())
-                after, steps = evaluate(rule, before, source.sample, at, uuid.uuid4())
+                after, steps = evaluate(rule, before, source.sample, at, _NO_ID)   # only a look: ids when written
                 if steps or not _same(before, after) or (rule.id, source.name) not in known:
                     todo[(rule.id, source.name)] = (rule, source)
+        metrics.EVALUATIONS.inc(counted)
         for rule, source in todo.values():
             made += await self._write(conn, station, group, rule, source, at)
         return made
@@ -204,6 +213,7 @@ class AlarmEngine:
             after, steps = evaluate(rule, locked, source.sample, at, uuid.uuid4())
             await repository.save(conn, station, rule.id, source.name, after)
             for step in steps:
+                metrics.TRANSITIONS.labels(step.event_type).inc()
                 await repository.record(conn, group, repository.payload(rule, station, source.name, step,
                                                                         source.unit), rule_id=rule.id)
         return len(steps)

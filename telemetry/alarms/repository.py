@@ -20,7 +20,14 @@ from psycopg.types.json import Jsonb
 
 from telemetry.alarms.model import Condition, Kind, Rule, Transition
 from telemetry.alarms.rules import RuleSpec
-from telemetry.contracts.events.alarms import ALARM_EVENTS, AlarmState, AlarmTransition, Priority
+from telemetry.contracts.events.alarms import (
+    ALARM_ACKNOWLEDGED,
+    ALARM_EVENTS,
+    ALARM_RETURNED,
+    AlarmState,
+    AlarmTransition,
+    Priority,
+)
 from telemetry.contracts.topics import event_topic
 
 CHANNEL = "alarm_transitions"          # NOTIFY payload: {"station", "alarm_id", "seq", "type"}
@@ -110,6 +117,7 @@ class Latest:
     value: float | None
     text: str | None
     quality: str
+    reason: str | None
     ts: datetime | None
     received_at: datetime | None
     online: bool
@@ -120,8 +128,8 @@ async def snapshot(conn: psycopg.AsyncConnection, station: str) -> tuple[list[La
                                                                                                      datetime]]]:
     """The station's metrics with their latest values, and each source's (online, stale, updated_at)."""
     cur = await conn.execute(
-        "SELECT m.device, m.name, coalesce(m.unit, ''), l.value, l.value_text, coalesce(l.quality, 'good'), l.ts, "
-        "l.received_at, coalesce(s.online, true), coalesce(s.stale, false) "
+        "SELECT m.device, m.name, coalesce(m.unit, ''), l.value, l.value_text, coalesce(l.quality, 'good'), "
+        "l.reason, l.ts, l.received_at, coalesce(s.online, true), coalesce(s.stale, false) "
         "FROM telemetry.metrics m LEFT JOIN telemetry.latest l USING (metric_id) "
         "LEFT JOIN telemetry.sources s ON s.station = m.station AND s.device = m.device "
         "WHERE m.station = %s", (station,))
@@ -195,14 +203,15 @@ async def record(conn: psycopg.AsyncConnection, group: str, p: AlarmTransition, 
     transaction. False when it was already recorded (a repeat: nothing changes)."""
     cur = await conn.execute(
         "INSERT INTO alarms.journal (alarm_id, seq, event_type, station, rule, source, priority, state_from, "
-        "state_to, active, at, by_user, comment, value) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "  # noqa: E501
+        "state_to, active, at, by_user, comment, value) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
         "ON CONFLICT (alarm_id, seq) DO NOTHING",
         (p.alarm_id, p.seq, p.TYPE, p.station, p.rule, p.source, p.priority.value, p.state_from.value, p.state_to.value,
          p.active, p.at, p.by, p.comment, p.value))
     if cur.rowcount != 1:
         return False
     closed = p.at if p.state_to is AlarmState.NORMAL else None
-    acked = p.TYPE == "alarm.acknowledged"
+    acked = p.TYPE == ALARM_ACKNOWLEDGED
     await conn.execute(
         "INSERT INTO alarms.alarms AS a (alarm_id, station, rule, rule_id, source, area, priority, kind, state, "
         "active, value, limit_value, unit, message, raised_at, acknowledged_at, acknowledged_by, shelved_until, "
@@ -219,7 +228,7 @@ async def record(conn: psycopg.AsyncConnection, group: str, p: AlarmTransition, 
          "area": p.area, "priority": p.priority.value, "kind": p.kind, "state": p.state_to.value, "active": p.active,
          "value": p.value, "limit": p.limit, "unit": p.unit, "message": p.message, "at": p.at,
          "acked_at": p.at if acked else None, "acked_by": p.by if acked else None, "shelved": p.shelved_until,
-         "returned": p.at if p.TYPE == "alarm.returned" else None, "closed": closed, "seq": p.seq,
+         "returned": p.at if p.TYPE == ALARM_RETURNED else None, "closed": closed, "seq": p.seq,
          "owner": owner})
     if owner == "here":
         event = p.envelope(source=f"forecourt/alarms/{p.station}", subject=p.source, event_id=p.event_id(),

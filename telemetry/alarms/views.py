@@ -13,6 +13,8 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from telemetry.contracts.events.alarms import ALARM_RAISED
+
 ALARM_FIELDS = ("alarm_id, station, rule, source, area, priority, kind, state, active, value, limit_value AS limit, "
                 "unit, message, raised_at, acknowledged_at, acknowledged_by, shelved_until, returned_at, seq, "
                 "owner, closed_at")
@@ -99,9 +101,9 @@ async def kpis(conn: psycopg.AsyncConnection, stations: frozenset[str] | None, s
     (open longer than 24 h), chattering (raised ≥ 3 times within a minute), stale (unacknowledged > 24 h), the
     10 most frequent rules and the raised alarms by priority."""
     where, params = _scope(stations)
-    params |= {"start": start, "end": end, "station": station}
+    params |= {"start": start, "end": end, "station": station, "raised_type": ALARM_RAISED}
     raised = (f"SELECT station, rule, source, priority, at FROM alarms.journal WHERE {where} "  # noqa: S608
-              "AND event_type = 'alarm.raised' AND state_from <> 'returned_unacknowledged' "
+              "AND event_type = %(raised_type)s AND state_from <> 'returned_unacknowledged' "
               "AND at >= %(start)s AND at < %(end)s AND (%(station)s::text IS NULL OR station = %(station)s)")
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(f"WITH r AS ({raised}), w AS (SELECT station, "  # noqa: S608

@@ -113,3 +113,24 @@ ALARM_EVENTS: dict[str, type[AlarmTransition]] = {
     model.TYPE: model for model in (AlarmRaised, AlarmAcknowledged, AlarmReturned, AlarmShelved, AlarmUnshelved,
                                     AlarmSuppressed, AlarmUnsuppressed, AlarmOutOfService, AlarmInService,
                                     AlarmEscalated)}
+
+
+ACKNOWLEDGE_ALARM = "command.acknowledge_alarm"
+
+
+class AcknowledgeAlarm(EventPayload):
+    """Head office acknowledges an alarm a station server owns: a command down on the station's command topic
+    (``forecourt/v1/{group}/{station}/commands/command.acknowledge_alarm``); the station applies it and its
+    ``alarm.acknowledged`` comes back up. Id: ``ack/{alarm_id}/{seq}`` (seq: the alarm's seq the person saw)."""
+
+    TYPE = ACKNOWLEDGE_ALARM
+
+    alarm_id: uuid.UUID
+    seq: Annotated[int, Field(ge=1)]
+    station: Code
+    by: Annotated[str, Field(min_length=1, max_length=64)]
+    comment: Text = ""
+    at: UtcTime
+
+    def command_id(self) -> str:
+        return f"ack-{self.alarm_id}-{self.seq}"

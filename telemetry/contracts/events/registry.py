@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from telemetry.contracts.commands import Acknowledgement
-from telemetry.contracts.events.alarms import ALARM_EVENTS
+from telemetry.contracts.events.alarms import ALARM_EVENTS, AcknowledgeAlarm
 from telemetry.contracts.events.audit import AuditRecorded
 from telemetry.contracts.events.charging import ChargingCompleted, ChargingRefused
 from telemetry.contracts.events.delivery import DeliveryCompleted
@@ -20,7 +20,8 @@ MODELS: tuple[type[EventPayload], ...] = (FuellingCompleted, FuellingGap, GasFil
                                           ChargingRefused, DeliveryCompleted, Acknowledgement, MasterData,
                                           MasterDataApplied, PaymentCaptured, PaymentRefunded, AuditRecorded,
                                           ShiftOpened, ShiftClosed, OrderCreated, OrderChanged,
-                                          PriceSet, PriceApplied, *ALARM_EVENTS.values())
+                                          PriceSet, PriceApplied, *ALARM_EVENTS.values(),
+                                          AcknowledgeAlarm)
 
 EVENT_PAYLOADS: dict[str, type[EventPayload]] = {
     event_type: model for model in MODELS for event_type in (model.TYPE, *model.LEGACY_TYPES)}
