@@ -496,8 +496,8 @@ export default {
         shelved: '已搁置', suppressed: '已抑制', out_of_service: '停用',
       },
       kinds: {
-        high: '高限', high_high: '高高限', low: '低限', low_low: '低低限', rate: '变化率', discrete: '开关量',
-        state: '状态', comm_loss: '通讯中断', bad_quality: '数据质量差', event: '事件',
+        high: '高限', high_high: '高高限', low: '低限', low_low: '低低限', rate: '变化率', discrete: '开关量/状态',
+        comm_loss: '通讯中断', bad_quality: '数据质量差', condition: '外部条件',
       },
       kpi: {
         title: '报警指标（ISA-18.2）',
@@ -517,8 +517,10 @@ export default {
         none: '无',
       },
       ruleFields: {
-        code: '规则编码', deviceType: '设备类型', metric: '测点', deadband: '死区', onDelay: '延时报警（秒）',
-        offDelay: '延时恢复（秒）', enabled: '启用', during: '抑制条件',
+        code: '规则编码', device: '设备（可用 * 通配）', metric: '测点（可用 * 通配）', deadband: '死区',
+        onDelay: '延时报警（秒）', offDelay: '延时恢复（秒）', window: '变化率窗口（秒）', matchValues: '报警值',
+        mask: '报警位掩码', unit: '单位', enabled: '启用', during: '抑制条件', everyStation: '全部站点',
+        origin: '来源', origins: { file: '配置文件', api: '后台' },
       },
       route: {
         rule: '报警规则（* 为全部）', channel: '通知渠道', recipient: '接收人', escalateAfter: '未确认升级（分钟）',
