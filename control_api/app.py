@@ -35,6 +35,7 @@ from control_api.routes import (
     fuelling,
     health,
     ledger,
+    notifications,
     online_payments,
     orders,
     payments,
@@ -70,6 +71,7 @@ ROUTERS = (   # every API route
     prices.router,
     alarms.router,
     work_orders.router,
+    notifications.router,
 )
 
 #: Routes one role answers its own way, mounted before ``ROUTERS`` (the first route matching a path answers).

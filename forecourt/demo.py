@@ -62,6 +62,7 @@ from simulators.alipay.server import AlipaySim
 from simulators.clock import SimClock
 from simulators.dispenser.model import DispenserModel
 from simulators.dispenser.server import DispenserServer
+from simulators.messaging.server import MessagingSim
 from simulators.wechatpay.server import WeChatPaySim
 from telemetry.contracts.broker import BrokerAddress
 from telemetry.contracts.events.payments import Method
@@ -135,6 +136,9 @@ async def run_demo(settings: Settings, *, api_port: int, every_s: float) -> None
             wechat_port, alipay_port = free_port(), free_port()
             wechat_url, alipay_url = f"http://127.0.0.1:{wechat_port}", f"http://127.0.0.1:{alipay_port}"
             gateways = provider_gateways(wechat, wechat_url, alipay, alipay_url, base)
+            messaging, messaging_port = MessagingSim(), free_port()   # SMS / WeChat / webhook (docs/notifications.md)
+            messaging_url = f"http://127.0.0.1:{messaging_port}"
+            notifying = settings.model_copy(update=messaging.keys.merchant_config(messaging_url))
             providers = Providers(online_providers(base, await station_key(infra.database_url, station.station))
                                   .values())
             with progress("启动边缘节点、数据接入与控制 API (edge node, ingest, API)"):
@@ -145,11 +149,12 @@ async def run_demo(settings: Settings, *, api_port: int, every_s: float) -> None
                                     ingest_metrics_text, lambda: ingest_health(worker)),
                     api_service(infra.database_url, settings.api_host, api_port, infra.broker, settings.group,
                                 tokens, online_gateways=gateways),
-                    business_service(settings, infra.database_url, infra.broker),
+                    business_service(notifying, infra.database_url, infra.broker),
                     api_service(station_url, settings.api_host, api_port + 1, infra.broker, settings.group,
                                 tokens, Role.STATION, providers),
                     asgi_service(wechat.app, "127.0.0.1", wechat_port, "the WeChat Pay simulator"),
                     asgi_service(alipay.app, "127.0.0.1", alipay_port, "the Alipay simulator"),
+                    asgi_service(messaging.app, "127.0.0.1", messaging_port, "the messaging simulator"),
                     follow_list(station_url, list_file),
                     follow_price_set(station_url, price_set_path(settings, station.station)),
                     station_business_service(settings, station_url, infra.broker, station.station),
@@ -166,6 +171,7 @@ async def run_demo(settings: Settings, *, api_port: int, every_s: float) -> None
   收银台 station POS        http://{settings.api_host}:{api_port + 1}/pos/   (收银员 cashier; docs/pos.md)
   微信/支付宝模拟 WeChat Pay / Alipay simulators {wechat_url}  {alipay_url}
       顾客扫码付款（模拟）the customer pays a QR on the POS: curl -X POST {wechat_url}/_sim/pay/<payment no>
+  短信/微信/Webhook 模拟 messaging simulator {messaging_url}/_sim/sms  (报警通知 alarm notifications)
   加油记录 fuellings       {base}/api/v1/stations/{station.station}/fuelling-transactions
   健康检查 health          {base}/healthz   指标 metrics {base}/metrics
   加油机 dispenser         Modbus TCP 127.0.0.1:{dispenser.port} (docs/protocols/dispenser-modbus.md)

@@ -17,6 +17,7 @@ from types import ModuleType
 from business_services.audit import handlers as audit
 from business_services.bootstrap import CONTEXTS
 from business_services.ledger import handlers as ledger
+from business_services.notifications import handlers as notifications
 from business_services.orders import handlers as orders
 from business_services.payments import handlers as payments
 from business_services.prices import handlers as prices
@@ -40,7 +41,8 @@ class RolePolicy:
 POLICIES: dict[Role, RolePolicy] = {
     Role.HEAD_OFFICE: RolePolicy(owns_master_data=True,
                                  contexts=(*CONTEXTS, ledger, audit, station_orders, station_shifts,
-                                           prices)),
+                                           prices,
+                                           notifications)),   # alarm notifications: sent from head office only
     Role.STATION: RolePolicy(owns_master_data=False,
                              contexts=(*CONTEXTS, shifts, orders, payments, station_prices)),
 }

@@ -21,6 +21,7 @@ from business_services import outbox as outbox_metrics
 from business_services.audit.shipping import ship_forever
 from business_services.bootstrap import build_bus, outbox_publisher
 from business_services.consumer import EventConsumer
+from business_services.notifications.channels import MessagingConfig
 from business_services.online_payments.model import ProviderGateway
 from business_services.online_payments.station_client import online_providers
 from business_services.outbox import MqttSink, OutboxPublisher
@@ -85,6 +86,16 @@ def business_metrics_text() -> bytes:
     return exposition([business_metrics.REGISTRY, outbox_metrics.REGISTRY, broker_watch.REGISTRY])
 
 
+def messaging_config(settings: Settings) -> MessagingConfig:
+    """Where head office sends alarm notifications (SMS, WeChat, webhooks): docs/notifications.md."""
+    return MessagingConfig(
+        sms_endpoint=settings.sms_endpoint, sms_access_key_id=settings.sms_access_key_id,
+        sms_access_key_secret=settings.sms_access_key_secret, sms_sign_name=settings.sms_sign_name,
+        sms_template_code=settings.sms_template_code, wechat_endpoint=settings.wechat_endpoint,
+        wechat_appid=settings.wechat_appid, wechat_secret=settings.wechat_secret,
+        wechat_template_id=settings.wechat_template_id, webhook_secret=settings.webhook_secret)
+
+
 async def business_service(settings: Settings, database_url: str, broker: BrokerAddress,
                            metrics_port: int | None = None) -> None:
     """The event consumer (this process's partition), the outbox publisher (active in one process at a time) and
@@ -94,7 +105,7 @@ async def business_service(settings: Settings, database_url: str, broker: Broker
                              bus=build_bus(policy(Role.HEAD_OFFICE).contexts), partition=partition,
                              group=settings.business_group, stall_after_s=settings.business_stall_after_s)
     publisher = outbox_publisher(database_url, MqttSink(broker, f"{consumer.client_id}-outbox"))
-    services = together(consumer.run(), publisher.run(), jobs.work(database_url))
+    services = together(consumer.run(), publisher.run(), jobs.work(database_url, messaging=messaging_config(settings)))
     await run_with_health(with_drop_watch(services, settings, broker, consumer.client_id),
                           settings.metrics_host, metrics_port or settings.business_metrics_port,
                           business_metrics_text, lambda: business_health(consumer, publisher))

@@ -85,6 +85,19 @@ class Settings(BaseSettings):
                                    description="signs access tokens; every API process of one installation needs the "
                                    "same (32+ characters); unset = random per process (logins end with it)")
     token_ttl_s: Annotated[int, Field(ge=60, le=86_400)] = Field(900, description="access token lifetime, seconds")
+    sms_endpoint: str = Field("https://dysmsapi.aliyuncs.com", description="Aliyun SMS (dysmsapi) endpoint; the "
+                              "messaging simulator's URL in the demo and tests (docs/notifications.md)")
+    sms_access_key_id: str = Field("", description="Aliyun AccessKey id for SendSms")
+    sms_access_key_secret: str = Field("", repr=False, description="Aliyun AccessKey secret for SendSms")
+    sms_sign_name: str = Field("加油站", description="the SMS signature (签名) approved by Aliyun")
+    sms_template_code: str = Field("SMS_0000001", description="the approved alarm template (${station} ${level} "
+                                   "${alarm} ${value})")
+    wechat_endpoint: str = Field("https://api.weixin.qq.com", description="WeChat Official Account API endpoint")
+    wechat_appid: str = Field("", description="WeChat Official Account appid (template messages)")
+    wechat_secret: str = Field("", repr=False, description="WeChat Official Account appsecret")
+    wechat_template_id: str = Field("", description="the alarm template message's template_id")
+    webhook_secret: str = Field("", repr=False,
+                                description="HMAC-SHA256 key of X-Forecourt-Signature on alarm webhooks")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="DEBUG, INFO, WARNING or ERROR; DEBUG also shows library frames (OCPP, Modbus)")
 

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from urllib.parse import urljoin
 
+from grafana.alerts import RuleFileError, build_alerts
 from grafana.build import DASHBOARD_DIR, FOLDER_TITLE, build
 from grafana.datasource import DatasourceError, datasource_from_url
 from grafana.schema import DashboardError
@@ -21,7 +22,12 @@ def build_command(out: Path | None = None) -> int:
     except DashboardError as exc:
         print(f"仪表盘检查失败 (dashboard check failed):\n{exc}", file=sys.stderr)
         return 1
-    for path in written:
+    try:
+        alerts = build_alerts() if out is None else build_alerts(out=out / "alerting" / "forecourt-alarms.yaml")
+    except RuleFileError as exc:
+        print(f"报警规则文件有误 (alarm rule file): {exc}", file=sys.stderr)
+        return 1
+    for path in [*written, *([alerts] if alerts else [])]:
         print(f"写入 (wrote) {path}")
     return 0
 

@@ -20,6 +20,9 @@ from procrastinate import JobContext, PsycopgConnector
 
 from business_services.access import repository as access
 from business_services.exports import repository as exports
+from business_services.notifications import jobs as notifications
+from business_services.notifications.channels import MessagingConfig
+from business_services.notifications.repository import QUEUE as NOTIFICATIONS_QUEUE
 from business_services.prices import jobs as prices
 from business_services.station_shifts.handlers import reconcile_all
 from business_services.stations import repository as stations
@@ -63,17 +66,23 @@ def _task(job: Job) -> Callable[..., Awaitable[int]]:
     return run
 
 
-def build_app(database_url: str) -> procrastinate.App:
-    """The app with every job registered as a task and scheduled; open it (``open_async``) before use."""
+def build_app(database_url: str, messaging: MessagingConfig | None = None) -> procrastinate.App:
+    """The app with every job registered as a task and scheduled; open it (``open_async``) before use.
+    ``messaging``: where notifications are sent (SMS, WeChat, webhook; docs/notifications.md)."""
     app = procrastinate.App(connector=PsycopgConnector(conninfo=database_url, min_size=1, max_size=4))
     for job in JOBS:
         task = app.task(name=job.name, queue=QUEUE, pass_context=True)(_task(job))
         app.periodic(cron=job.cron, periodic_id=job.name)(task)
+    notifications.register(app, messaging)
     return app
 
 
-async def work(database_url: str, name: str = "business") -> None:
+#: every queue a worker takes jobs from
+QUEUES = [QUEUE, NOTIFICATIONS_QUEUE]
+
+
+async def work(database_url: str, name: str = "business", messaging: MessagingConfig | None = None) -> None:
     """Run a worker until cancelled: it defers each periodic tick (once across workers) and runs the jobs."""
-    app = build_app(database_url)
+    app = build_app(database_url, messaging)
     async with app.open_async():
-        await app.run_worker_async(name=name, queues=[QUEUE], install_signal_handlers=False)
+        await app.run_worker_async(name=name, queues=QUEUES, install_signal_handlers=False)

@@ -43,6 +43,7 @@ PATH_VALUES["payment_no"] = "demo-01-20261204-P00001"   # online payments (an un
 PATH_VALUES |= {"change_no": "PC-20261204-00001", "version": "1", "rule_id": "999999"}   # prices
 PATH_VALUES["alarm_id"] = "00000000-0000-4000-8000-000000000000"                          # alarms
 PATH_VALUES["work_order_id"] = "999999"                  # work orders (control_api/routes/work_orders.py)
+PATH_VALUES |= {"route_id": "999999", "contact_id": "999999"}   # notifications
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ import pytest
 from business_services.bootstrap import build_bus
 from business_services.fuelling.model import SettleGap
 from business_services.messagebus import MessageBus
+from business_services.notifications.handlers import on_alarm_transition
 from business_services.prices.handlers import RequestPriceChange
 from forecourt.roles import Role, policy
 from telemetry.contracts.events import CloudEvent
@@ -83,3 +84,11 @@ def test_the_business_bus_has_every_context_handler_and_both_fuelling_spellings(
 def test_head_office_hears_the_stations_price_reports() -> None:
     assert build_bus(policy(Role.HEAD_OFFICE).contexts).handles(event(PRICE_APPLIED))
     assert not build_bus(policy(Role.STATION).contexts).commands.keys() & {RequestPriceChange}
+
+
+def test_head_office_alone_sends_alarm_notifications() -> None:
+    head_office, station = build_bus(policy(Role.HEAD_OFFICE).contexts), build_bus(policy(Role.STATION).contexts)
+    for kind in ("alarm.raised", "alarm.acknowledged", "alarm.returned", "alarm.shelved", "alarm.out_of_service"):
+        assert on_alarm_transition in head_office.events[kind], kind
+        assert on_alarm_transition not in station.events.get(kind, []), kind
+    assert on_alarm_transition not in head_office.events.get("alarm.escalated", [])   # its own record

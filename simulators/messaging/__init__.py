@@ -1,0 +1,1 @@
+"""Messaging simulators: Aliyun SMS, WeChat template messages, a webhook receiver (``server.py``)."""
