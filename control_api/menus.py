@@ -52,7 +52,8 @@ MENUS: list[dict[str, Any]] = [
         {"key": "alarm-journal", "title": "报警日志", "path": "/alarms/journal", "permission": "alarm:read"},
         {"key": "alarm-kpis", "title": "报警指标", "path": "/alarms/kpis", "permission": "alarm:read"},
         {"key": "alarm-rules", "title": "报警规则", "path": "/alarms/rules", "permission": "alarm:configure"},
-        {"key": "alarm-routing", "title": "通知路由", "path": "/alarms/routing", "permission": "alarm:configure"},
+        {"key": "alarm-routing", "title": "通知路由", "path": "/alarms/routing", "permission": "alarm:configure",
+         "roles": HEAD_OFFICE_ONLY},
     ]},
     {"key": "system", "title": "系统管理", "icon": "Setting", "children": [
         {"key": "users", "title": "用户管理", "path": "/system/users", "permission": "user:read"},

@@ -523,8 +523,14 @@ export default {
         origin: '来源', origins: { file: '配置文件', api: '后台' },
       },
       route: {
-        rule: '报警规则（* 为全部）', channel: '通知渠道', recipient: '接收人', escalateAfter: '未确认升级（分钟）',
-        minPriority: '最低优先级', delete: '删除', channels: { webhook: 'Webhook', sms: '短信', wechat: '微信模板消息' },
+        routes: '通知路由', contacts: '联系人', name: '名称', rule: '报警规则（可用通配，如 gas.*；不填为全部）',
+        ruleShort: '报警规则', minPriority: '最低优先级', station: '站点（不填为全部）', area: '区域（不填为全部）',
+        enabled: '启用', steps: '通知步骤', step: (n) => `第 ${n} 步`, afterMinutes: '报警后（分钟）',
+        channel: '渠道', recipients: '联系人', groups: '联系组', webhookUrl: 'Webhook 地址', addStep: '添加步骤',
+        removeStep: '删除此步', create: '新增路由', edit: '编辑', delete: '删除', createTitle: '新增通知路由',
+        editTitle: '编辑通知路由', deleteConfirm: (name) => `删除通知路由「${name}」？`, saved: '通知路由已保存',
+        stepSummary: (m, channel, n) => `${m} 分钟后${channel}${n ? ` → ${n}` : ''}`, every: '全部',
+        phone: '手机号', openid: '微信 OpenID', channels: { sms: '短信', wechat: '微信模板消息', webhook: 'Webhook' },
       },
     },
     workOrders: {

@@ -1,10 +1,14 @@
-"""Issue 17, done when (the console's part): through every real part — the gas detector simulator on its RS-485
+"""Issue 17, done when (the console's part, with the engine's and notifications' real parts): through every real
+part — the gas detector simulator on its RS-485
 line (a pseudo-terminal) → demo-01's edge node (Modbus RTU) → MQTT → ingest → the alarm engine with the rules of
 config/alarm-rules.yaml → the alarm API's WebSocket stream → 报警台 in Chromium — a leak crossing 25 %LEL shows as
 a new high-priority alarm (coloured, sounding) within a second; the station manager acknowledges it with the
 keyboard (A, a comment, Enter) and the journal holds the acknowledgement with who and the comment; the sound stops
 (only unacknowledged alarms sound); W opens a maintenance work order for the detector from the alarm; S shelves it
-with a reason and the row shows it shelved."""
+with a reason and the row shows it shelved. And: an administrator sets up two contacts and a route on
+通知路由 (SMS to the first at once, to the second 3 s later); a leak's alarm left unacknowledged reaches the SMS
+simulator twice, the escalation no sooner than its delay after the raise (the alarm.* events through the alarm
+outbox publisher, MQTT, head office's business consumer and a procrastinate worker)."""
 
 from __future__ import annotations
 
@@ -15,24 +19,31 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
 from selenium import webdriver
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.keys import Keys
 
+from business_services.bootstrap import build_bus
+from business_services.consumer import EventConsumer
+from business_services.notifications.channels import MessagingConfig
 from edge_nodes.devices.modbus import ModbusRtuDevice
 from edge_nodes.runtime import EdgeNode
 from edge_nodes.station import Station
+from forecourt.roles import Role, policy
 from simulators.clock import SimClock
 from simulators.gas_detector.config import DetectorConfig, GasDetectorLineConfig
 from simulators.gas_detector.server import GasDetectorServer
 from telemetry.alarms.engine import AlarmEngine
+from telemetry.alarms.publisher import AlarmPublisher
 from telemetry.contracts.broker import BrokerAddress
 from telemetry.ingest.worker import IngestWorker
 from tests.e2e.web.browsing import Page
 from tests.e2e.web.conftest import RealSite
 from tests.e2e.web.test_back_office import log_in
+from tests.integration.notifications.support import job_app, messaging_sim, worker
 
 pytestmark = pytest.mark.e2e
 
@@ -56,11 +67,37 @@ note();
 class Plant:
     """The gas detector line, demo-01's edge node, ingest and the alarm engine, on an event loop of their own."""
 
-    def __init__(self, database_url: str, broker: BrokerAddress, group: str) -> None:
+    def __init__(self, database_url: str, broker: BrokerAddress, group: str, notifications: bool = False) -> None:
         self.database_url, self.broker, self.group = database_url, broker, group
+        self.notifications = notifications
         self.loop = asyncio.new_event_loop()
         self.server: GasDetectorServer | None = None
+        self.messaging: MessagingConfig | None = None
         self.engine = AlarmEngine(database_url, group=group, rules_file=RULES)
+
+    @contextlib.asynccontextmanager
+    async def _notifying(self) -> AsyncIterator[None]:
+        """Head office's notifications: the alarm outbox publisher, the business consumer, the SMS simulator and a
+        procrastinate worker sending through it."""
+        if not self.notifications:
+            yield
+            return
+        publisher = AlarmPublisher(self.database_url, self.broker, f"p-{self.group}", poll_s=0.2)
+        consumer = EventConsumer(self.database_url, self.broker, client_id=f"b-{self.group}", group=self.group,
+                                 bus=build_bus(policy(Role.HEAD_OFFICE).contexts))
+        async with messaging_sim() as messaging:
+            self.messaging = messaging.config
+            self.messaging_url = messaging.url
+            app = job_app(self.database_url, messaging.channels())
+            tasks = [asyncio.create_task(s.run()) for s in (publisher, consumer)]
+            try:
+                async with app.open_async(), worker(app):
+                    await asyncio.wait_for(consumer.subscribed.wait(), 20)
+                    yield
+            finally:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
 
     @contextlib.asynccontextmanager
     async def _running(self) -> AsyncIterator[None]:
@@ -76,7 +113,8 @@ class Plant:
             try:
                 await asyncio.wait_for(asyncio.gather(ingest.subscribed.wait(), node.connected.wait(),
                                                       self.engine.ready.wait()), 20)
-                yield
+                async with self._notifying():
+                    yield
             finally:
                 for task in tasks:
                     task.cancel()
@@ -86,9 +124,8 @@ class Plant:
         self.loop.call_soon_threadsafe(work)
 
 
-@pytest.fixture
-def plant(real_site: RealSite, broker: BrokerAddress, group: str) -> Iterator[Plant]:
-    plant = Plant(real_site.database_url, broker, group)
+@contextlib.contextmanager
+def running(plant: Plant) -> Iterator[Plant]:
     ready, stop = threading.Event(), asyncio.Event()
     failure: list[BaseException] = []
 
@@ -107,6 +144,18 @@ def plant(real_site: RealSite, broker: BrokerAddress, group: str) -> Iterator[Pl
     yield plant
     plant.loop.call_soon_threadsafe(stop.set)
     thread.join(20)
+
+
+@pytest.fixture
+def plant(real_site: RealSite, broker: BrokerAddress, group: str) -> Iterator[Plant]:
+    with running(Plant(real_site.database_url, broker, group)) as plant:
+        yield plant
+
+
+@pytest.fixture
+def notifying_plant(real_site: RealSite, broker: BrokerAddress, group: str) -> Iterator[Plant]:
+    with running(Plant(real_site.database_url, broker, group, notifications=True)) as plant:
+        yield plant
 
 
 def rows(database_url: str, sql: str, *args: object) -> list[tuple[Any, ...]]:
@@ -183,3 +232,68 @@ def test_a_gas_leak_shows_within_a_second_and_is_acknowledged_in_the_browser(
     assert rows(db, "SELECT state, shelved_until > now() + interval '29 minutes' FROM alarms.alarms "
                     "WHERE alarm_id = %s", alarm_id) == [("shelved", True)]
     page.shot("alarm-console-shelved")
+
+
+def _select(page: Page, css: str, *labels: str) -> None:
+    page.click(css)
+    for label in labels:
+        page.click(".el-select-dropdown__item", label)
+    page.click(".el-dialog__title")                  # closes the open select
+
+
+def _contact(page: Page, name: str, phone: str) -> None:
+    page.click(".routing-tabs .list-page .toolbar .create")
+    page.one(".list-form input[name=name]").send_keys(name)
+    page.one(".list-form input[name=phone]").send_keys(phone, Keys.ENTER)
+    page.until(lambda: not page.all(".list-form"), f"the contact {name} saved")
+
+
+def sms_to(plant: Plant, phone: str) -> list[dict[str, Any]]:
+    received = httpx.get(f"{plant.messaging_url}/_sim/sms", timeout=5).json()["received"]
+    return [m for m in received if m["PhoneNumbers"] == phone]
+
+
+def test_an_unacknowledged_alarm_is_escalated_to_the_sms_simulator_after_its_delay(
+        browser: webdriver.Chrome, real_site: RealSite, notifying_plant: Plant, screenshots: Path) -> None:
+    plant, db = notifying_plant, real_site.database_url
+    page = Page(browser, real_site.url, screenshots)
+    log_in(page, real_site, "admin")
+    page.click(".modules .el-menu-item", "报警中心")
+    page.click(".side .el-menu-item", "通知路由")
+    page.click(".routing-tabs .el-tabs__item", "联系人")
+    _contact(page, "李站长", "13812345678")
+    _contact(page, "赵经理", "13987654321")
+    page.click(".routing-tabs .el-tabs__item", "通知路由")
+    page.click(".route-toolbar .create-route")
+    page.one(".route-form input[name=name]").send_keys("可燃气体报警")
+    page.one(".route-form input[name=rule]").send_keys("gas.*")
+    _select(page, ".route-form [data-field=contacts_0]", "李站长 · 13812345678")
+    page.click(".route-form .add-step")
+    minutes = page.one(".route-form [data-step='1'] .el-input-number input")
+    minutes.send_keys(Keys.CONTROL, "a")
+    minutes.send_keys("0.05")                         # 3 s: escalate when still unacknowledged
+    _select(page, ".route-form [data-field=contacts_1]", "赵经理 · 13987654321")
+    page.click(".route-form .save")
+    page.until(lambda: not page.all(".route-form"), "the route saved")
+    page.until(lambda: "可燃气体报警" in " ".join(page.texts(".list-page .el-table__body tr.el-table__row")),
+               "the route is listed")
+    page.shot("notification-route")
+    ((steps,),) = rows(db, "SELECT steps FROM business.notification_routes WHERE name = '可燃气体报警'")
+    assert [(s["after_minutes"], s["channel"]) for s in steps] == [(0, "sms"), (0.05, "sms")]
+
+    page.click(".side .el-menu-item", "报警台")
+    page.until(lambda: page.all(".alarm-console[data-connected=true]"), "the console's stream is connected")
+    assert plant.server is not None
+    server = plant.server
+    plant.call(lambda: server.start_leak(1, peak_pct_lel=40.0, rise_s=1.0, hold_s=600.0, fall_s=1.0))
+    page.until(lambda: page.all(".alarm-row.priority-high.state-unacknowledged"), "the alarm is on the console",
+               timeout=20)
+    ((alarm_id, raised_at),) = rows(db, "SELECT alarm_id, raised_at FROM alarms.alarms WHERE rule = 'gas.level1'")
+    page.until(lambda: sms_to(plant, "13812345678"), "the first step's SMS", timeout=20)
+    page.until(lambda: sms_to(plant, "13987654321"), "the escalation's SMS", timeout=30)
+    ((escalated_at,),) = rows(db, "SELECT min(d.created_at) FROM business.notification_deliveries d "
+                                  "WHERE d.alarm_id = %s AND d.step = 1", alarm_id)
+    assert (escalated_at - raised_at).total_seconds() >= 3.0, "escalated before its delay"
+    assert len(sms_to(plant, "13812345678")) == 1 and len(sms_to(plant, "13987654321")) == 1
+    assert page.all(f".alarm-row:has([data-alarm='{alarm_id}']).state-unacknowledged")
+    page.shot("alarm-escalated")
