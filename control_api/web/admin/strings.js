@@ -520,7 +520,7 @@ export default {
         code: '规则编码', device: '设备（可用 * 通配）', metric: '测点（可用 * 通配）', deadband: '死区',
         onDelay: '延时报警（秒）', offDelay: '延时恢复（秒）', window: '变化率窗口（秒）', matchValues: '报警值',
         mask: '报警位掩码', unit: '单位', enabled: '启用', during: '抑制条件', everyStation: '全部站点',
-        origin: '来源', origins: { file: '配置文件', api: '后台' },
+        origin: '来源', origins: { config: '配置文件', 'back-office': '后台' },
       },
       route: {
         routes: '通知路由', contacts: '联系人', name: '名称', rule: '报警规则（可用通配，如 gas.*；不填为全部）',
