@@ -205,6 +205,10 @@ def test_a_gas_leak_shows_within_a_second_and_is_acknowledged_in_the_browser(
     page.until(lambda: page.all(".alarm-console[data-sounding=high]"), "the high-priority pattern sounds")
     assert "可燃气体一级报警" in page.one(row).text and "加油区" in page.one(row).text
     page.shot("alarm-console-raised")
+    page.click(".alarm-console .mute", "静音")                 # muted: silent although unacknowledged
+    page.until(lambda: page.all(".alarm-console[data-sounding='']"), "muted")
+    page.click(".alarm-console .mute", "打开声音")
+    page.until(lambda: page.all(".alarm-console[data-sounding=high]"), "sounding again")
 
     # acknowledge with the keyboard: A, a comment, Enter
     press(page, "a")
