@@ -267,6 +267,12 @@ def released(cond: Condition) -> AlarmState:
 def evaluate(rule: Rule, cond: Condition, sample: Sample, now: datetime,
              new_id: uuid.UUID) -> tuple[Condition, list[Transition]]:
     """The next condition and its transitions; ``new_id`` names the occurrence if one is raised now."""
+    suppressed = sample.suppressed and bool(rule.during)
+    if suppressed and cond.state is S.NORMAL:
+        # suppressed by design with nothing open: the condition is not followed, so that what the delivery did
+        # (a rise, a window of rate) is not raised the moment it ends; afterwards it must be seen afresh
+        return replace(cond, violating=False, active=False, pending_since=None, clear_since=None, ref_value=None,
+                       ref_ts=None, last_ts=sample.ts or cond.last_ts), []
     seen, cond = violating(rule, cond, sample, now)
     now_violating = cond.violating if seen is None else seen
     cond = _delayed(rule, replace(cond, violating=now_violating, last_ts=sample.ts or cond.last_ts), now_violating,
@@ -276,7 +282,6 @@ def evaluate(rule: Rule, cond: Condition, sample: Sample, now: datetime,
     state = cond.state
     if state is S.SHELVED and cond.shelved_until is not None and cond.shelved_until <= now:
         steps.go(ALARM_UNSHELVED, released(cond), comment="搁置到期 (shelving expired)")
-    suppressed = sample.suppressed and bool(rule.during)
     if suppressed and steps.cond.state in OPEN:
         steps.go(ALARM_SUPPRESSED, S.SUPPRESSED)
     elif not suppressed and steps.cond.state is S.SUPPRESSED:

@@ -231,3 +231,30 @@ async def _any_new_point(path: AlarmPath) -> bool:
     _SEEN[key] = newest
     return True
 
+
+
+COMM_RULES = """
+rules:
+  - code: c.comm
+    kind: comm_loss
+    device: "atg-*"
+    on_delay_s: 1
+    off_delay_s: 1
+    priority: medium
+"""
+
+
+async def test_comm_loss_when_the_gauge_stops_answering(database_url: str, broker: BrokerAddress, group: str,
+                                                        tmp_path: Path) -> None:
+    async with alarm_path(database_url, broker, group, tmp_path, COMM_RULES) as path:
+        await path.until(lambda: _engine_caught_up(path), "the engine to evaluate a healthy gauge")
+        assert await path.types("c.comm") == []
+        path.gauge.faults.offline(True)          # the edge reports every point bad, reason comm-loss
+        await path.until(lambda: _raised(path, "c.comm"), "the comm-loss alarm")
+        alarm = await path.open_alarm("c.comm")
+        assert alarm is not None
+        source = await (await path.conn.execute("SELECT source FROM alarms.alarms WHERE rule = 'c.comm'")).fetchone()
+        assert source == ("atg-01",)
+        path.gauge.faults.offline(False)
+        await path.until(lambda: _types_are(path, "c.comm", ["alarm.raised", "alarm.returned"]),
+                         "the return when the gauge answers again")

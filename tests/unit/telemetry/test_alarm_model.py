@@ -154,13 +154,21 @@ def test_shelved_alarm_whose_condition_cleared_closes_at_expiry() -> None:
 def test_suppression_by_design_during_a_delivery() -> None:
     low = Rule(2, "tank.low", Kind.LOW, Priority.MEDIUM, limit=300.0, during=("delivery",))
     cond, made = run(low, [(0, 250)], suppressed=True)
-    assert made == [] and cond.active                  # present, not annunciated
+    assert made == [] and not cond.active              # not followed while suppressed with nothing open
     cond, made = run(low, [(1, 280)], cond, suppressed=False)
     assert made == ["alarm.raised"]                    # still low after the delivery: annunciated now
     cond, made = run(low, [(2, 290)], cond, suppressed=True)
     assert made == ["alarm.suppressed"] and cond.state is S.SUPPRESSED
     cond, made = run(low, [(3, 900)], cond, suppressed=False)
     assert made == ["alarm.unsuppressed"] and cond.state is S.NORMAL
+
+
+def test_a_rise_during_a_delivery_is_not_raised_when_the_delivery_ends() -> None:
+    rise = Rule(4, "tank.rise", Kind.RATE, Priority.HIGH, limit=20.0, window_s=60, during=("delivery",))
+    cond, made = run(rise, [(0, 1000), (60, 1500), (120, 2000)], suppressed=True)
+    assert made == []
+    cond, made = run(rise, [(121, 2000), (180, 2001)], cond, suppressed=False)    # flat after the drop
+    assert made == []
 
 
 def test_a_rule_without_during_is_not_suppressed() -> None:
