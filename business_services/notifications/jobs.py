@@ -13,6 +13,8 @@ Deliveries are unique per (alarm, route, step, recipient) and a claim takes only
 run twice, two workers, or a redelivered event never send a message twice. The one window left: a worker
 killed after the provider accepted a message and before its outcome committed; the sweep sends it again
 after 10 minutes (the webhook carries ``X-Forecourt-Delivery`` and the SMS ``OutId`` so a receiver can tell).
+
+The functions take an autocommit connection (procrastinate's pool gives one) and open their own transactions.
 """
 
 from __future__ import annotations
@@ -108,14 +110,14 @@ async def send_delivery(conn: Conn, channels: dict[str, Notifier], delivery_id: 
         provider_id = await channels[row["channel"]].send(message_of(row))
     except SendFailed as failure:
         done = gives_up(row["attempts"], failure.retryable)
-        retry_at = None if done else datetime.now(UTC) + timedelta(seconds=retry_after_s(row["attempts"]))
+        retry_at = None if done else await repository.now(conn) + timedelta(seconds=retry_after_s(row["attempts"]))
         async with conn.transaction():
             await repository.failed(conn, delivery_id, str(failure), retry_at)
         log.warning("notification %d (%s to %s, attempt %d) failed: %s; %s", delivery_id, row["channel"], masked,
                     row["attempts"], failure, "given up" if done else f"again at {retry_at:%H:%M:%S}")
         return "failed" if done else "pending"
     async with conn.transaction():
-        await repository.delivered(conn, delivery_id, provider_id, datetime.now(UTC))
+        await repository.delivered(conn, delivery_id, provider_id, await repository.now(conn))
     log.info("notification %d sent (%s to %s, step %d)", delivery_id, row["channel"], masked, row["step"])
     return "sent"
 
@@ -140,18 +142,21 @@ def register(app: procrastinate.App, config: MessagingConfig | None,
     def pool(context: JobContext) -> Any:
         return context.app.connector.pool  # type: ignore[attr-defined]   # PsycopgConnector's
 
+    # "now" is the database's, the clock procrastinate schedules by: a worker whose clock lags never finds a
+    # job it was handed not yet due
+
     @app.task(name=repository.STEP_TASK, queue=repository.QUEUE, pass_context=True)
     async def step_task(context: JobContext, alarm_id: str, route_id: int, step: int) -> int:
         async with pool(context).connection() as conn:
-            return await run_step(conn, uuid.UUID(alarm_id), route_id, step, datetime.now(UTC))
+            return await run_step(conn, uuid.UUID(alarm_id), route_id, step, await repository.now(conn))
 
     @app.task(name=repository.SEND_TASK, queue=repository.QUEUE, pass_context=True)
     async def send_task(context: JobContext, delivery_id: int) -> str:
         async with pool(context).connection() as conn:
-            return await send_delivery(conn, chosen, delivery_id)
+            return await send_delivery(conn, chosen, delivery_id, await repository.now(conn))
 
     @app.periodic(cron="* * * * *", periodic_id="notifications_sweep")
     @app.task(name="notifications_sweep", queue=repository.QUEUE, pass_context=True)
     async def sweep_task(context: JobContext, timestamp: int = 0) -> int:
         async with pool(context).connection() as conn:
-            return await sweep(conn, chosen, datetime.now(UTC))
+            return await sweep(conn, chosen, await repository.now(conn))

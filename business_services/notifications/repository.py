@@ -38,6 +38,14 @@ async def defer(conn: Conn, task: str, args: dict[str, Any], at: datetime) -> No
                        "VALUES (%s, %s, %s, %s)", (QUEUE, task, Jsonb(args), at))
 
 
+async def now(conn: Conn) -> datetime:
+    """The database's clock (procrastinate's, for scheduled jobs)."""
+    row = await (await conn.execute("SELECT now()")).fetchone()
+    if row is None:
+        raise LookupError("SELECT now() gave no row")
+    return row[0]  # type: ignore[no-any-return]
+
+
 # --- alarms (from events) ---------------------------------------------------------------------------------
 
 async def keep_alarm(conn: Conn, t: AlarmTransition, raised: bool) -> bool:

@@ -46,7 +46,7 @@ async def test_old_keys_and_exports_are_deleted_once_by_two_workers(database_url
     first, second = jobs.build_app(database_url), jobs.build_app(database_url)   # two business processes
     async with first.open_async(), second.open_async():
         await asyncio.gather(_defer_this_tick(first), _defer_this_tick(second))
-        await asyncio.gather(*(app.run_worker_async(queues=[jobs.QUEUE], wait=False, install_signal_handlers=False,
+        await asyncio.gather(*(app.run_worker_async(queues=jobs.QUEUES, wait=False, install_signal_handlers=False,
                                                     name=name) for app, name in ((first, "a"), (second, "b"))))
 
     async with await psycopg.AsyncConnection.connect(database_url) as conn:
@@ -59,6 +59,7 @@ async def test_old_keys_and_exports_are_deleted_once_by_two_workers(database_url
             "LEFT JOIN procrastinate_events e ON e.job_id = j.id AND e.type = 'started' "
             "GROUP BY j.task_name, j.status ORDER BY j.task_name")).fetchall()
         assert ran == [("forget_old_exports", "succeeded", 1), ("forget_old_idempotency_keys", "succeeded", 1),
+                       ("notifications_sweep", "succeeded", 1),   # docs/notifications.md
                        ("reconcile_station_shifts", "succeeded", 1), ("resend_unapplied_lists", "succeeded", 1),
                        ("resend_unapplied_price_sets", "succeeded", 1), ("send_due_price_changes", "succeeded", 1)]
 

@@ -1,5 +1,5 @@
 """Grafana alert rules from the alarm engine's rule file (grafana/alerts.py): the level rules, at the same limits
-and on-delays, the other kinds left to the engine, globs as LIKE patterns, a broken rule named."""
+and on-delays, the other kinds left to the engine, globs as regexes, a broken rule named."""
 
 from __future__ import annotations
 
@@ -8,7 +8,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from grafana.alerts import RuleFileError, build_alerts, glob_to_like, level_rules, provisioning
+from grafana.alerts import (
+    ALERTING_FILE,
+    RULES_FILE,
+    RuleFileError,
+    build_alerts,
+    glob_to_regex,
+    level_rules,
+    provisioning,
+)
+from telemetry.alarms.rules import RuleSpec, load_file
 
 #: the shape of config/alarm-rules.yaml (the engine's file, docs/how-to/add-an-alarm-rule.md)
 RULES = """
@@ -51,12 +60,20 @@ rules:
     device: "lel-*"
     metric: concentration
     limit: 10
+    priority: low
     enabled: false
 """
 
 
-def test_each_level_rule_becomes_a_grafana_rule_at_the_engines_limit() -> None:
-    document = provisioning(level_rules(RULES))
+def rules(tmp_path: Path, text: str = RULES) -> list[RuleSpec]:
+    """Read as the engine reads its file."""
+    path = tmp_path / "alarm-rules.yaml"
+    path.write_text(text, encoding="utf-8")
+    return load_file(path)
+
+
+def test_each_level_rule_becomes_a_grafana_rule_at_the_engines_limit(tmp_path: Path) -> None:
+    document = provisioning(level_rules(rules(tmp_path)))
     (group,) = document["groups"]
     assert [r["labels"]["rule"] for r in group["rules"]] == ["tank.height.low", "gas.level2"]
     low, gas = group["rules"]
@@ -64,31 +81,38 @@ def test_each_level_rule_becomes_a_grafana_rule_at_the_engines_limit() -> None:
     assert gas["data"][1]["model"]["conditions"][0]["evaluator"] == {"type": "gt", "params": [50.0]}
     assert (low["for"], gas["for"]) == ("5s", "0s")
     assert gas["labels"]["priority"] == "urgent" and gas["uid"] == "fc-gas-level2"
-    assert "m.device LIKE 'lel-%'" in gas["data"][0]["model"]["rawSql"]
-    assert "m.name LIKE 'tank%/height'" in low["data"][0]["model"]["rawSql"]
+    assert "m.device ~ '^lel\\-.*$'" in gas["data"][0]["model"]["rawSql"]
+    assert "m.name ~ '^tank.*/height$'" in low["data"][0]["model"]["rawSql"]
     assert all(r["data"][0]["datasourceUid"] == "forecourt-pg" for r in group["rules"])
 
 
-@pytest.mark.parametrize(("glob", "like"), [("lel-*", "lel-%"), ("tank?/height", "tank_/height"),
-                                            ("fp_1", "fp\\_1"), ("50%", "50\\%"), ("it's", "it's")])
-def test_globs_become_like_patterns(glob: str, like: str) -> None:
-    assert glob_to_like(glob) == like
+@pytest.mark.parametrize(("glob", "regex"), [("lel-*", "^lel\\-.*$"), ("tank?/height", "^tank./height$"),
+                                             ("fp_1", "^fp_1$"), ("tank[12]/water", "^tank[12]/water$"),
+                                             ("tank[!3]", "^tank[^3]$"), ("*", "^.*$")])
+def test_globs_become_anchored_regexes(glob: str, regex: str) -> None:
+    assert glob_to_regex(glob) == regex
 
 
-def test_a_quote_in_a_glob_stays_inside_the_literal() -> None:
-    (rule,) = level_rules("rules: [{code: x, kind: high, device: \"a'b\", metric: m, limit: 1}]")
-    sql = provisioning([rule])["groups"][0]["rules"][0]["data"][0]["model"]["rawSql"]
-    assert "LIKE 'a''b'" in sql
+def test_a_rule_of_one_station_watches_that_station(tmp_path: Path) -> None:
+    (rule,) = level_rules(rules(tmp_path, "rules: [{code: x, kind: high, priority: high, station: demo-02, "
+                                          "metric: m, limit: 1}]"))
+    (made,) = provisioning([rule])["groups"][0]["rules"]
+    assert "AND m.station = 'demo-02'" in made["data"][0]["model"]["rawSql"]
+    assert made["uid"] == "fc-x-demo-02"
 
 
-@pytest.mark.parametrize(("text", "complaint"), [
-    ("rules: [{code: x, kind: high, metric: m}]", "rule 1 (x)"),
-    ("rules: [{code: x, kind: high, metric: m, limit: lots}]", "numeric limit"),
-    ("rules: 3", "a list under 'rules'"),
-])
-def test_a_broken_rule_file_is_named(text: str, complaint: str) -> None:
-    with pytest.raises(RuleFileError, match=complaint.replace("(", r"\(").replace(")", r"\)")):
-        level_rules(text)
+def test_a_broken_rule_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(RuleFileError, match="rule x"):
+        rules(tmp_path, "rules: [{code: x, kind: high, priority: high, metric: m, limit: lots}]")
+
+
+def test_the_shipped_rule_file_gives_rules_for_its_level_limits() -> None:
+    shipped = load_file(RULES_FILE)
+    made = provisioning(level_rules(shipped))["groups"][0]["rules"]
+    levels = [s for s in shipped if s.kind.value in ("high", "high_high", "low", "low_low") and s.enabled]
+    assert [r["labels"]["rule"] for r in made] == [s.code for s in levels] and made
+    for rule, spec in zip(made, levels, strict=True):
+        assert rule["data"][1]["model"]["conditions"][0]["evaluator"]["params"] == [spec.limit]
 
 
 def test_the_provisioning_file_is_written_from_the_rule_file(tmp_path: Path) -> None:
@@ -99,3 +123,10 @@ def test_the_provisioning_file_is_written_from_the_rule_file(tmp_path: Path) -> 
     written = yaml.safe_load(out.read_text(encoding="utf-8"))
     assert written["apiVersion"] == 1
     assert len(written["groups"][0]["rules"]) == 2
+
+
+def test_the_committed_alert_rules_are_what_the_builder_makes_of_the_shipped_file(tmp_path: Path) -> None:
+    """After changing config/alarm-rules.yaml, run `forecourt grafana build`."""
+    made = build_alerts(RULES_FILE, tmp_path / "forecourt-alarms.yaml")
+    assert made is not None
+    assert made.read_text(encoding="utf-8") == ALERTING_FILE.read_text(encoding="utf-8")
