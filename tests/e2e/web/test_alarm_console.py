@@ -4,12 +4,13 @@ ingest → the alarm engine with the rules of config/alarm-rules.yaml → the al
 Chromium — a leak crossing 25 %LEL shows as a new high-priority alarm (coloured, sounding) within a second; the
 station manager acknowledges it with the keyboard (A, a comment, Enter) and the journal holds the acknowledgement
 with who and the comment; the sound stops (only unacknowledged alarms sound); W opens a maintenance work order for
-the detector from the alarm; S shelves it with a reason and the row shows it shelved; 报警日志 and 报警指标 show it. The
-administrator edits a company-wide rule on 报警规则 (the whole rule PUT back, audited). And: an administrator sets up
-two contacts and a route on 通知路由 (SMS to the first at once, to the second 3 s later); a leak's alarm left
-unacknowledged reaches the SMS simulator twice, the escalation no sooner than its delay after the raise (the
-alarm.* events through the alarm outbox publisher, MQTT, head office's business consumer and a procrastinate
-worker)."""
+the detector from the alarm; S shelves it with a reason and the row shows it shelved; 报警日志 and 报警指标 show it. A
+bigger leak raises level 1 and level 2: the urgent one leads and sounds, ↑ ↓ choose the row A acknowledges, the
+priority filter narrows the list. The administrator edits a company-wide rule on 报警规则 (the whole rule PUT back,
+audited). And: an administrator sets up two contacts and a route on 通知路由 (SMS to the first at once, to the second
+3 s later); a leak's alarm left unacknowledged reaches the SMS simulator twice, the escalation no sooner than its
+delay after the raise (the alarm.* events through the alarm outbox publisher, MQTT, head office's business
+consumer and a procrastinate worker)."""
 
 from __future__ import annotations
 
@@ -342,3 +343,38 @@ def test_the_administrator_edits_a_rule(browser: webdriver.Chrome, real_site: Re
                     "WHERE code = 'gas.level1'") == [(20.0, "high", "加油区", mask_before, window_before,
                                                                    "back-office")]
     assert rows(db, "SELECT actor FROM business.audit_log WHERE action = 'alarm.rule.update'") == [("admin",)]
+
+
+def test_the_most_urgent_leads_the_arrow_keys_choose_and_the_filter_narrows(
+        browser: webdriver.Chrome, real_site: RealSite, plant: Plant, screenshots: Path) -> None:
+    db = real_site.database_url
+    page = Page(browser, real_site.url, screenshots)
+    log_in(page, real_site, "manager")
+    page.open("/admin/alarms/console")
+    page.until(lambda: page.all(".alarm-console[data-connected=true]"), "the console's stream is connected")
+    assert plant.server is not None
+    server = plant.server
+    plant.call(lambda: server.start_leak(1, peak_pct_lel=60.0, rise_s=1.0, hold_s=600.0, fall_s=1.0))
+    page.until(lambda: len(page.all(".alarm-row")) == 2, "level 1 and level 2 on the console", timeout=20)
+    ids = dict(rows(db, "SELECT rule, alarm_id::text FROM alarms.alarms"))
+    level1, level2 = (f".alarm-row:has([data-alarm='{ids[r]}'])" for r in ("gas.level1", "gas.level2"))
+    page.until(lambda: [e.get_attribute("data-alarm") for e in page.all(".alarm-row .message")]
+               == [ids["gas.level2"], ids["gas.level1"]], "the urgent one first")
+    page.until(lambda: page.all(".alarm-console[data-sounding=urgent]"), "the urgent pattern sounds")
+    assert page.all(f"{level2}.priority-urgent")
+    page.one(".alarm-console .keys").click()
+    press(page, Keys.ARROW_UP)
+    page.until(lambda: page.all(f"{level2}.selected"), "↑: the urgent one selected")
+    press(page, Keys.ARROW_DOWN)
+    page.until(lambda: page.all(f"{level1}.selected") and not page.all(f"{level2}.selected"), "↓: level 1 selected")
+    press(page, "A")
+    assert "可燃气体一级报警" in page.one(".alarm-dialog .dialog-alarm").text
+    page.one(".alarm-form input[name=comment]").send_keys(Keys.ENTER)
+    page.until(lambda: page.all(f"{level1}.state-acknowledged"), "level 1 acknowledged")
+    assert rows(db, "SELECT rule FROM alarms.journal WHERE state_to = 'acknowledged'") == [("gas.level1",)]
+    page.until(lambda: page.all(".alarm-console[data-sounding=urgent]"), "level 2 still sounds")
+
+    page.click(".alarm-console [data-filter=priority]")
+    page.click(".el-select-dropdown__item", "紧急")
+    page.until(lambda: len(page.all(".alarm-row")) == 1 and page.all(level2), "only the urgent one")
+    page.shot("alarm-console-filtered")
