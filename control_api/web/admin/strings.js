@@ -490,6 +490,12 @@ export default {
       equipment: '设备',
       fault: '故障描述',
       assignee: '维修人',
+      details: '详情',
+      detail: {
+        title: '报警详情', journal: '状态变化', notifications: '通知记录', none: '未发送通知', step: '步骤',
+        channel: '渠道', recipient: '接收人', status: '结果',
+        statuses: { pending: '待发送', sending: '发送中', sent: '已发送', failed: '失败' },
+      },
       priorities: { urgent: '紧急', high: '高', medium: '中', low: '低', journal: '仅记录' },
       states: {
         normal: '正常', unacknowledged: '未确认', acknowledged: '已确认', returned_unacknowledged: '已恢复未确认',

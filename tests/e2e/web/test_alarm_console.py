@@ -313,6 +313,13 @@ def test_an_unacknowledged_alarm_is_escalated_to_the_sms_simulator_after_its_del
     assert (escalated_at - raised_at).total_seconds() >= 3.0, "escalated before its delay"
     assert len(sms_to(plant, "13812345678")) == 1 and len(sms_to(plant, "13987654321")) == 1
     assert page.all(f".alarm-row:has([data-alarm='{alarm_id}']).state-unacknowledged")
+    # 详情: the journal and what was notified where (both SMS sent, the second as step 2)
+    page.click(f".alarm-row:has([data-alarm='{alarm_id}']) .detail", "详情")
+    page.until(lambda: len(page.all(".alarm-drawer .notifications .el-table__body tr")) == 2, "two sends listed")
+    sends = page.texts(".alarm-drawer .notifications .el-table__body tr")
+    assert sorted(r.split("\n")[1:] for r in sends) == [["1", "短信", "已发送", "李站长 13812345678"],
+                                                       ["2", "短信", "已发送", "赵经理 13987654321"]], sends
+    assert page.texts(".alarm-drawer .journal .el-table__body tr")[0].split("\n")[1] == "未确认"
     page.shot("alarm-escalated")
 
 

@@ -68,7 +68,7 @@ export class Annunciator {
   // the browser allows sound after a user's gesture: called on the first click/key of the page
   unlock() {
     if (!this.context) this.context = new (window.AudioContext || window.webkitAudioContext)()
-    if (this.context.state === 'suspended') this.context.resume()
+    return this.context.state === 'suspended' ? this.context.resume().catch(() => {}) : Promise.resolve()
   }
 
   get blocked() { return !this.context || this.context.state !== 'running' }
