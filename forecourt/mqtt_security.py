@@ -4,7 +4,9 @@ One user per station, ``edge-<station>``, may publish only its own Sparkplug nod
 own CloudEvents (``forecourt/v1/<group>/<station>/events/#``), and read only its own commands (Sparkplug
 NCMD/DCMD and ``…/<group>/<station>/commands/#``) and the primary host's ``STATE``. Each host service has a
 login with exactly what its job needs: ``ingest`` reads Sparkplug, asks for rebirths (NCMD) and says ``STATE``;
-``business`` reads events; ``control-api`` publishes commands and reads their acknowledgements. ``ingest`` and
+``business`` reads events; ``control-api`` publishes commands and reads their acknowledgements; ``alarms`` (head
+office's alarm engine) publishes and reads ``alarm.*`` events and sends ``command.acknowledge_alarm`` (a station
+server's alarm engine uses its station's login: its own events out, its own commands in). ``ingest`` and
 ``business`` also read the broker's dropped-message counter (``forecourt/broker_watch.py``). Out come:
 
 - ``passwd``: Mosquitto 2.x's password file (PBKDF2-SHA512, ``user:$7$<iterations>$<salt b64>$<hash b64>``,
@@ -13,7 +15,8 @@ login with exactly what its job needs: ``ingest`` reads Sparkplug, asks for rebi
 - ``mosquitto.conf``: a listener on one address, ``allow_anonymous false``, the two files above, queue limits
   sized so that the broker holds whatever the edge outboxes would (``QueueLimits``), persistence, TLS lines
   with ``--tls-dir``;
-- ``<station>.env``, ``ingest.env``, ``business.env``, ``control-api.env``: the settings each process needs
+- ``<station>.env``, ``ingest.env``, ``business.env``, ``control-api.env``, ``alarms.env``: the settings each
+  process needs
   (``FORECOURT_MQTT_URL`` with its user and password …), mode 0600, for ``forecourt --env-file``.
 
 ``build`` makes every text and touches no file; ``write`` and ``known_passwords`` are the only file I/O. Passwords
@@ -39,11 +42,12 @@ from edge_nodes.station import Station, StationConfigError, load_station
 from forecourt.broker_watch import DROPPED_TOPIC
 from telemetry.contracts import topics
 from telemetry.contracts.commands import ACKNOWLEDGED, commands_filter
+from telemetry.contracts.events.alarms import ACKNOWLEDGE_ALARM, ALARM_EVENTS
 from telemetry.contracts.topics import MessageType
 
 PBKDF2_ITERATIONS = 101   # mosquitto_passwd's default; the passwords are 192 random bits, not words
 SALT_BYTES = 12
-HOST_USERS = ("ingest", "business", "control-api")
+HOST_USERS = ("ingest", "business", "control-api", "alarms")
 PASSWORD_FILE, ACL_FILE, CONF_FILE = "passwd", "acl", "mosquitto.conf"
 CA_FILE, CERT_FILE, KEY_FILE = "ca.crt", "server.crt", "server.key"
 SECRET_MODE, PUBLIC_MODE = 0o600, 0o644
@@ -119,6 +123,9 @@ def host_grants(user: str, host_id: str) -> tuple[tuple[str, str], ...]:
     if user == "control-api":   # commands out, their acknowledgements in
         return (("write", f"{topics.EVENTS_ROOT}/+/+/{topics.COMMANDS_LEVEL}/#"),
                 ("read", topics.events_filter(event_type=ACKNOWLEDGED)))
+    if user == "alarms":        # head office's alarm engine: alarm.* out (its stations) and in (the stations'
+        return (*(("readwrite", topics.events_filter(event_type=t)) for t in ALARM_EVENTS),  # copies), one
+                ("write", f"{topics.EVENTS_ROOT}/+/+/{topics.COMMANDS_LEVEL}/{ACKNOWLEDGE_ALARM}"))  # command down
     return ()
 
 
@@ -244,7 +251,8 @@ def build(stations: Sequence[Station], out_dir: Path, *, group: str, host_id: st
         accounts.append(Account(user, passwords.get(user) or new_password(), edge_grants(code, station_group, host_id),
                                 code, (("FORECOURT_GROUP", station_group), ("FORECOURT_PRIMARY_HOST_ID", host_id))))
     host_settings = {"ingest": (("FORECOURT_PRIMARY_HOST_ID", host_id),),
-                     "control-api": (("FORECOURT_GROUP", _name("group", group)),)}
+                     "control-api": (("FORECOURT_GROUP", _name("group", group)),),
+                     "alarms": (("FORECOURT_GROUP", _name("group", group)),)}
     for user in HOST_USERS:
         accounts.append(Account(user, passwords.get(user) or new_password(), host_grants(user, host_id), user,
                                 host_settings.get(user, ())))

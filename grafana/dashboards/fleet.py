@@ -99,11 +99,34 @@ ALARMS = Panel(
           (Column("station", T, "站点"), Column("device", T, "设备"), Column("point", T, "点位"),
            Column("alarm", T, "报警"), Column("ts", TIME, "时间", "dateTimeAsIso"))), width=10)
 
+ALARM_RATE = Panel(
+    "timeseries", "每10分钟新报警 (ISA-18.2)", "New alarm occurrences per station per 10 minutes from the alarm "
+    "engine's journal (alarms.journal: raised from normal). ISA-18.2 asks for no more than about 1 per 10 minutes "
+    "per operator on average and never a flood of more than 10. The full KPIs: GET /api/v1/alarms/kpis.",
+    Query("""SELECT $__timeGroupAlias(at, '10m'), station AS metric, count(*) AS alarms
+             FROM alarms.journal WHERE station IN ($station) AND $__timeFilter(at)
+                  AND state_from = 'normal' AND state_to = 'unacknowledged'
+             GROUP BY 1, 2 ORDER BY 1""", "time_series",
+          (Column("time", TIME), Column("metric", T), Column("alarms", N))),
+    width=14, thresholds=((None, "green"), (10.0, "red")))
+
+ALARM_STANDING = Panel(
+    "stat", "报警状态 (ISA-18.2)", "Open alarm occurrences at the chosen stations now: all of them, those not yet "
+    "acknowledged, standing ones (open for more than 24 hours) and those shelved or out of service.",
+    Query("""SELECT count(*) AS open,
+                    count(*) FILTER (WHERE state IN ('unacknowledged', 'returned_unacknowledged')) AS unacknowledged,
+                    count(*) FILTER (WHERE raised_at < now() - interval '24 hours') AS standing,
+                    count(*) FILTER (WHERE state IN ('shelved', 'out_of_service')) AS held
+             FROM alarms.alarms WHERE closed_at IS NULL AND station IN ($station)""", "table",
+          (Column("open", N, "未关闭"), Column("unacknowledged", N, "未确认"), Column("standing", N, "长期报警"),
+           Column("held", N, "搁置/停用"))), width=10)
+
 DASHBOARD = Dashboard(
     "forecourt-fleet", "全网总览",
     "Fleet overview: stations online, sales, tank inventory and active alarms across the stations chosen "
     "above (all by default).",
     (Row("全网", (NODES, SALES, ALARM_COUNT, STATIONS_TABLE)),
      Row("销售", (VOLUME_PER_STATION, AMOUNT_PER_STATION)),
-     Row("库存与报警", (INVENTORY, ALARMS))),
+     Row("库存与报警", (INVENTORY, ALARMS)),
+     Row("报警指标", (ALARM_RATE, ALARM_STANDING))),
     (STATIONS,), tags=("forecourt", "fleet"), time_from="now-24h")

@@ -66,9 +66,9 @@ class Source:
 def _sources(rule: Rule, station: str, metrics: list[Latest], devices: dict[str, tuple[bool, bool, datetime]],
              external: list[tuple[str, str, bool, float | None, datetime]]) -> Iterable[Source]:
     if rule.kind is Kind.CONDITION:
-        for code, source, active, _value, at in external:
+        for code, source, active, value, at in external:
             if code == rule.code:
-                yield Source(source, "", Sample(value=1.0 if active else 0.0, ts=at, received_at=at))
+                yield Source(source, "", Sample(value=1.0 if active else 0.0, ts=at, received_at=at, reported=value))
         return
     if rule.kind is Kind.COMM_LOSS:
         newest: dict[str, datetime] = {}
@@ -100,6 +100,12 @@ def _sources(rule: Rule, station: str, metrics: list[Latest], devices: dict[str,
         yield Source(f"{m.device}/{m.name}", m.unit,
                      Sample(value=m.value, text=m.text, quality=m.quality, ts=m.ts, received_at=m.received_at,
                             online=m.online, stale=m.stale, suppressed=suppressed))
+
+
+def _station_of(payload: str) -> str:
+    with contextlib.suppress(ValueError, KeyError, TypeError):
+        return str(json.loads(payload)["station"])
+    return ""
 
 
 def _same(a: Condition, b: Condition) -> bool:
@@ -154,10 +160,12 @@ class AlarmEngine:
             while True:
                 changed: set[str] = set()
                 wait = max(0.0, next_tick - time.monotonic())
-                async for note in listen.notifies(timeout=wait):
-                    with contextlib.suppress(ValueError, KeyError, TypeError):
-                        changed.add(str(json.loads(note.payload)["station"]))
-                    break
+                async for note in listen.notifies(timeout=wait, stop_after=1):
+                    changed.add(_station_of(note.payload))
+                if changed:     # what else is already waiting joins this pass (ingest notifies per device)
+                    async for note in listen.notifies(timeout=0.02, stop_after=1000):
+                        changed.add(_station_of(note.payload))
+                changed.discard("")
                 if time.monotonic() >= next_tick:
                     next_tick = time.monotonic() + self.tick_s
                     changed = set()     # every station now

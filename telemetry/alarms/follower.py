@@ -25,10 +25,13 @@ from telemetry.alarms.metrics import COPIED
 from telemetry.alarms.model import Action, ActionRefused
 from telemetry.contracts.broker import BrokerAddress
 from telemetry.contracts.events import CloudEvent
-from telemetry.contracts.events.alarms import ACKNOWLEDGE_ALARM, ALARM_EVENTS, AcknowledgeAlarm
+from telemetry.contracts.events.alarms import ACKNOWLEDGE_ALARM, ALARM_ESCALATED, ALARM_EVENTS, AcknowledgeAlarm
 from telemetry.contracts.topics import TopicError, event_topic, parse_event_topic
 
 log = logging.getLogger(__name__)
+
+#: the engine's own transitions (``alarm.escalated`` is notifications', not a transition of the alarm's seq)
+LIFE_CYCLE = tuple(t for t in ALARM_EVENTS if t != ALARM_ESCALATED)
 
 
 class AlarmFollower:
@@ -47,7 +50,7 @@ class AlarmFollower:
     def filters(self) -> list[str]:
         if self.station is not None:
             return [event_topic(self.group, self.station, ACKNOWLEDGE_ALARM).replace("/events/", "/commands/")]
-        return [event_topic(self.group, "+", event_type) for event_type in ALARM_EVENTS]
+        return [event_topic(self.group, "+", event_type) for event_type in LIFE_CYCLE]
 
     async def run(self) -> None:
         await keep_sessions(self._session, self.subscribed.clear, log, self.broker)
@@ -72,7 +75,7 @@ class AlarmFollower:
             event = CloudEvent.from_bytes(raw)
             if event.type == ACKNOWLEDGE_ALARM and self.station is not None:
                 return await self._acknowledge(conn, AcknowledgeAlarm.from_event(event))
-            model = ALARM_EVENTS.get(event.type)
+            model = ALARM_EVENTS.get(event.type) if event.type in LIFE_CYCLE else None
             if model is None or self.station is not None:
                 return False
             transition = model.from_event(event)

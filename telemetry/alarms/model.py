@@ -121,6 +121,7 @@ class Sample:
     online: bool = True
     stale: bool = False
     suppressed: bool = False             # a suppression the rule names is going on (e.g. a delivery)
+    reported: float | None = None        # the value to show, when not ``value`` (a condition's own figure)
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,7 +278,7 @@ def evaluate(rule: Rule, cond: Condition, sample: Sample, now: datetime,
     now_violating = cond.violating if seen is None else seen
     cond = _delayed(rule, replace(cond, violating=now_violating, last_ts=sample.ts or cond.last_ts), now_violating,
                     now)
-    value = _number(sample)
+    value = sample.reported if sample.reported is not None else _number(sample)
     steps = _Steps(cond, now, value)
     state = cond.state
     if state is S.SHELVED and cond.shelved_until is not None and cond.shelved_until <= now:

@@ -79,7 +79,7 @@ def load_file(path: Path = DEFAULT_FILE) -> list[RuleSpec]:
             key = ".".join(str(p) for p in first["loc"])
             raise RuleFileError(f"{path}: rule {name}: {key}: {first['msg']}") from None
         except RuleError as exc:
-            raise RuleFileError(f"{path}: rule {name}: {exc}") from None
+            raise RuleFileError(f"{path}: rule {exc}") from None      # the model's text starts with the code
         if (spec.code, spec.station) in seen:
             raise RuleFileError(f"{path}: rule {name}: the code appears twice for station {spec.station!r}")
         seen.add((spec.code, spec.station))

@@ -16,7 +16,7 @@ from edge_nodes.runtime import EdgeNode
 from edge_nodes.station import load_station
 from simulators.clock import ManualClock
 from simulators.tank_gauge import TankGaugeConfig, TankGaugeServer
-from telemetry.alarms.engine import AlarmEngine
+from telemetry.alarms.engine import AlarmEngine, Where
 from telemetry.contracts.broker import BrokerAddress
 from telemetry.ingest.worker import IngestWorker
 
@@ -40,6 +40,12 @@ class AlarmPath:
     clock: ManualClock
     conn: psycopg.AsyncConnection
     engines: list[AlarmEngine]
+    edge: asyncio.Task[None] | None = None
+
+    async def stop_edge(self) -> None:
+        """The edge node goes away (cancelled: a clean disconnect, so only silence tells)."""
+        if self.edge is not None:
+            await _cancel(self.edge)
 
     async def height(self, tank: int = 1) -> float:
         """The tank's height as ingest stored it."""
@@ -95,8 +101,8 @@ async def _cancel(*tasks: asyncio.Task[None]) -> None:
 
 @contextlib.asynccontextmanager
 async def alarm_path(database_url: str, broker: BrokerAddress, group: str, tmp_path: Path, rules_yaml: str, *,
-                     tanks: tuple[int, ...] = (1,), engines: int = 1,
-                     config: TankGaugeConfig | None = None) -> AsyncIterator[AlarmPath]:
+                     tanks: tuple[int, ...] = (1,), engines: int = 1, config: TankGaugeConfig | None = None,
+                     where: Where | None = None) -> AsyncIterator[AlarmPath]:
     clock = ManualClock()
     rules = tmp_path / "alarm-rules.yaml"
     rules.write_text(rules_yaml, encoding="utf-8")
@@ -107,11 +113,13 @@ async def alarm_path(database_url: str, broker: BrokerAddress, group: str, tmp_p
                                 encoding="utf-8")
         ingest = IngestWorker(database_url, broker, group=group, client_id=f"ingest-{group}", rollup_every_s=0)
         node = EdgeNode(load_station(station_file), broker, group=group)
-        workers = [AlarmEngine(database_url, group=group, rules_file=rules, tick_s=0.2) for _ in range(engines)]
+        workers = [AlarmEngine(database_url, group=group, rules_file=rules, tick_s=0.2, where=where)
+                   for _ in range(engines)]
         tasks = [asyncio.create_task(ingest.run())]
         await asyncio.wait_for(ingest.subscribed.wait(), 10)
-        tasks.append(asyncio.create_task(node.run()))
-        path = AlarmPath(gauge, clock, conn, workers)
+        edge = asyncio.create_task(node.run())
+        tasks.append(edge)
+        path = AlarmPath(gauge, clock, conn, workers, edge)
         try:
             await path.until(lambda: _has_height(path), "the first tank height through ingest")
             tasks += [asyncio.create_task(w.run()) for w in workers]

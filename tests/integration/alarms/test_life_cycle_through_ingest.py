@@ -15,6 +15,7 @@ import pytest
 from simulators.tank_gauge.chart import HorizontalCylinder
 from simulators.tank_gauge.config import TankGaugeConfig
 from telemetry.alarms import actions
+from telemetry.alarms.engine import Where
 from telemetry.alarms.model import Action
 from telemetry.contracts.broker import BrokerAddress
 from tests.integration.alarms.support import STATION, AlarmPath, alarm_path
@@ -258,3 +259,32 @@ async def test_comm_loss_when_the_gauge_stops_answering(database_url: str, broke
         path.gauge.faults.offline(False)
         await path.until(lambda: _types_are(path, "c.comm", ["alarm.raised", "alarm.returned"]),
                          "the return when the gauge answers again")
+
+
+SPLIT_RULES = f"""
+rules:
+  - code: h.low
+    kind: low
+    device: atg-01
+    metric: tank1/height
+    limit: {LIMIT}
+    priority: medium
+  - code: h.uplink
+    kind: comm_loss
+    device: ""
+    limit: 2            # seconds without data from the station
+    priority: high
+"""
+
+
+async def test_head_office_evaluates_only_the_uplink_of_a_station_with_a_server(
+        database_url: str, broker: BrokerAddress, group: str, tmp_path: Path) -> None:
+    head_office = Where(role="head-office", station_servers=frozenset({STATION}))
+    async with alarm_path(database_url, broker, group, tmp_path, SPLIT_RULES, where=head_office) as path:
+        await path.stored_height_near(await _drop(path, 80))
+        await path.until(lambda: _engine_caught_up(path), "head office's engine to see the low level")
+        assert await path.types("h.low") == []            # the station server's to raise, not head office's
+        await path.stop_edge()
+        await path.until(lambda: _raised(path, "h.uplink"), "the uplink alarm after 2 s of silence")
+        source = await (await path.conn.execute("SELECT source FROM alarms.alarms WHERE rule = 'h.uplink'")).fetchone()
+        assert source == (STATION,)

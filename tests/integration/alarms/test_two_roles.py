@@ -94,6 +94,7 @@ async def test_station_alarm_copied_up_and_acknowledged_from_head_office(
                 alarm = pushed["alarm"]
                 assert (alarm["station"], alarm["rule"], alarm["source"], alarm["owner"], alarm["state"]) == \
                     (STATION, "wetstock.variance", "tank-1", "station", "unacknowledged")
+                assert alarm["value"] == 412.0          # the other plane's own figure, not a flag
 
                 api = f"http://127.0.0.1:{api_port}/api/v1/alarms"
                 listed = (await http.get(api, params={"station": STATION},

@@ -22,6 +22,8 @@ from edge_nodes.runtime import EdgeNode
 from grafana.dashboards import DASHBOARDS
 from grafana.verify import QueryResult, run_dashboard
 from simulators.dispenser.states import FpState
+from telemetry.alarms.engine import AlarmEngine
+from telemetry.alarms.rules import DEFAULT_FILE
 from telemetry.contracts import topics
 from telemetry.contracts.broker import BrokerAddress
 from telemetry.contracts.topics import MessageType
@@ -182,6 +184,12 @@ async def _write_other_devices(database_url: str, now: datetime) -> None:
         else:
             async with conn.transaction():
                 await rollups.refresh(conn, now - timedelta(hours=4))
+    # the alarm engine over what was written, with the shipped rules: the stale detector, the dead node (issue 17)
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        engine = AlarmEngine(database_url, group="g", rules_file=DEFAULT_FILE)
+        await engine.load_rules(conn)
+        for later_s in (0, 40):
+            await engine.evaluate(conn, now=now + timedelta(seconds=later_s))
 
 
 # --- the tests ------------------------------------------------------------------------------------

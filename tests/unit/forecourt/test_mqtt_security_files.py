@@ -26,6 +26,7 @@ from forecourt.mqtt_security import (
 from telemetry.contracts import topics
 from telemetry.contracts.broker import BrokerAddress
 from telemetry.contracts.commands import ACKNOWLEDGED, SET_PRICE, command_topic
+from telemetry.contracts.events.alarms import ACKNOWLEDGE_ALARM, ALARM_RAISED
 from telemetry.contracts.topics import MessageType
 
 OUT = Path("/etc/mosquitto/forecourt")
@@ -115,14 +116,17 @@ def test_each_host_service_gets_what_its_job_needs_and_nothing_else() -> None:
     ack = topics.event_topic("any", "st-09", ACKNOWLEDGED)
     command, ncmd = command_topic("any", "st-09", SET_PRICE), topics.node_topic("any", MessageType.NCMD, "st-09")
     dcmd, state = topics.device_topic("any", MessageType.DCMD, "st-09", "disp-01"), topics.state_topic("forecourt")
+    raised = topics.event_topic("any", "st-09", ALARM_RAISED)
+    ack_alarm = command_topic("any", "st-09", ACKNOWLEDGE_ALARM)
     wanted = {
         "ingest": {("read", ddata), ("read", ncmd), ("read", dcmd),     # spBv1.0/#: its subscription sees commands
                    ("write", ncmd), ("write", state), ("read", state), ("read", DROPPED_TOPIC)},
-        "business": {("read", event), ("read", ack), ("read", DROPPED_TOPIC)},
-        "control-api": {("write", command), ("read", ack)},
+        "business": {("read", event), ("read", ack), ("read", DROPPED_TOPIC), ("read", raised)},
+        "control-api": {("write", command), ("read", ack), ("write", ack_alarm)},
+        "alarms": {("read", raised), ("write", raised), ("write", ack_alarm)},
     }
     everything = [(a, t) for a in ("read", "write") for t in (ddata, event, ack, command, ncmd, dcmd, state,
-                                                              DROPPED_TOPIC)]
+                                                              DROPPED_TOPIC, raised, ack_alarm)]
     for user, allowed in wanted.items():
         grants = host_grants(user, "forecourt")
         assert {(a, t) for a, t in everything if _may(grants, a, t)} == allowed, user
@@ -136,9 +140,9 @@ def test_build_writes_one_user_block_and_env_file_per_station_and_host() -> None
     bundle = build(stations, OUT, group="acme", host_id="forecourt", listener=Listener("mqtt.example.cn"),
                    new_password=_counter())
     assert [a.username for a in bundle.accounts] == ["edge-st-01", "edge-st-02", "ingest", "business",
-                                                     "control-api"]
+                                                     "control-api", "alarms"]
     assert set(bundle.files) == {"passwd", "acl", "mosquitto.conf", "st-01.env", "st-02.env", "ingest.env",
-                                 "business.env", "control-api.env"}
+                                 "business.env", "control-api.env", "alarms.env"}
     acl = bundle.files["acl"][0]
     block = acl[acl.index("user edge-st-02\n"):acl.index("user ingest\n")]
     assert "topic write spBv1.0/west/DDATA/st-02/+\n" in block      # the station's own group wins
@@ -152,11 +156,11 @@ def test_build_writes_one_user_block_and_env_file_per_station_and_host() -> None
         assert (address.host, address.port, address.tls) == ("mqtt.example.cn", 1883, False)
         assert address.username == account.username
         assert check_password(address.password or "", passwd[account.username])
-        assert env.get("FORECOURT_PRIMARY_HOST_ID") == ("forecourt" if account.username != "business"
-                                                        and account.username != "control-api" else None)
+        assert env.get("FORECOURT_PRIMARY_HOST_ID") == ("forecourt" if account.username not in (
+            "business", "control-api", "alarms") else None)
     assert "FORECOURT_GROUP=west\n" in bundle.files["st-02.env"][0]
     assert "FORECOURT_GROUP=acme\n" in bundle.files["control-api.env"][0]    # the company whose commands it sends
-    assert len({a.password for a in bundle.accounts}) == 5
+    assert len({a.password for a in bundle.accounts}) == 6
 
 
 def test_passwords_given_are_kept_and_the_rest_are_new() -> None:
@@ -204,7 +208,7 @@ def test_write_sets_modes_and_known_passwords_reads_them_back(tmp_path: Path) ->
     write(bundle, tmp_path)
     modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.iterdir()}
     assert modes == {"passwd": 0o600, "acl": 0o600, "mosquitto.conf": 0o644, "st-01.env": 0o600,
-                     "ingest.env": 0o600, "business.env": 0o600, "control-api.env": 0o600}
+                     "ingest.env": 0o600, "business.env": 0o600, "control-api.env": 0o600, "alarms.env": 0o600}
     assert known_passwords(tmp_path) == {a.username: a.password for a in bundle.accounts}
     assert known_passwords(tmp_path / "missing") == {}
 
