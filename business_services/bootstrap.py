@@ -15,6 +15,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from types import ModuleType
 
+from business_services.equipment import handlers as equipment
 from business_services.fuelling import handlers as fuelling
 from business_services.gas import handlers as gas
 from business_services.messagebus import Handler, MessageBus
@@ -22,7 +23,8 @@ from business_services.outbox import OutboxPublisher, OutboxSink, Send
 from business_services.stations import handlers as stations
 
 #: the contexts on both roles' buses; each role adds its own (forecourt/roles.py)
-CONTEXTS: tuple[ModuleType, ...] = (fuelling, gas, stations)
+CONTEXTS: tuple[ModuleType, ...] = (fuelling, gas, stations,
+                                     equipment)
 
 
 def build_bus(contexts: tuple[ModuleType, ...] = CONTEXTS) -> MessageBus:

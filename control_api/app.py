@@ -48,6 +48,7 @@ from control_api.routes import (
     station_prices,
     station_shifts,
     stations,
+    work_orders,
 )
 from control_api.security import TokenIssuer
 from forecourt.roles import Role, policy
@@ -71,11 +72,12 @@ ROUTERS = (   # every API route; matched in this order, one route after another,
     station_shifts.router,
     online_payments.router,
     prices.router,
-    notifications.router,
     alarms.router,
     inventory.reports,   # wet stock's reads; head office answers from the stations' copies
     leak_tests.router,
     gas_analytics.router,
+    work_orders.router,
+    notifications.router,
 )
 
 #: Routes one role answers its own way, mounted before ``ROUTERS`` (the first route matching a path answers).

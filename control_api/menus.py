@@ -52,6 +52,15 @@ MENUS: list[dict[str, Any]] = [
     ]},
     {"key": "equipment", "title": "设备设施", "icon": "Monitor", "children": [
         {"key": "devices", "title": "设备管理", "path": "/equipment/devices", "permission": "device:read"},
+        {"key": "work-orders", "title": "维修工单", "path": "/equipment/work-orders", "permission": "workorder:read"},
+    ]},
+    {"key": "alarms", "title": "报警中心", "icon": "Bell", "children": [
+        {"key": "alarm-console", "title": "报警台", "path": "/alarms/console", "permission": "alarm:read"},
+        {"key": "alarm-journal", "title": "报警日志", "path": "/alarms/journal", "permission": "alarm:read"},
+        {"key": "alarm-kpis", "title": "报警指标", "path": "/alarms/kpis", "permission": "alarm:read"},
+        {"key": "alarm-rules", "title": "报警规则", "path": "/alarms/rules", "permission": "alarm:configure"},
+        {"key": "alarm-routing", "title": "通知路由", "path": "/alarms/routing", "permission": "alarm:configure",
+         "roles": HEAD_OFFICE_ONLY},
     ]},
     {"key": "system", "title": "系统管理", "icon": "Setting", "children": [
         {"key": "users", "title": "用户管理", "path": "/system/users", "permission": "user:read"},

@@ -48,6 +48,8 @@ PERMISSIONS: dict[str, str] = {
     "alarm:read": "查看报警",
     "alarm:ack": "确认、搁置报警",
     "alarm:configure": "维护报警规则与通知路由",
+    "workorder:read": "查看维修工单",
+    "workorder:write": "开维修工单、更新工单状态",
 }
 
 _STATION_READ = ("station:read", "device:read", "fuelling:read")
@@ -59,14 +61,16 @@ ROLES: dict[str, tuple[str, tuple[str, ...]]] = {   # role → (Chinese name, pe
                                      "price:read", "price:rule",
                                      "order:read", "order:approve",
                                      "alarm:read", "alarm:ack", "alarm:configure",
-                                     "inventory:read", "inventory:configure")),
+                                     "inventory:read", "inventory:configure",
+                                     "workorder:read", "workorder:write")),
     "station_manager": ("站长", (*_STATION_READ, "station:write", "device:command", "approval:read", "shift:read",
                                 "shift:write", "inspection:read", "report:read",   # station:write: own stations
                                 "shift:override", "order:read", "order:write", "order:approve", "approval:decide",
                                 "payment:read", "payment:take", "payment:refund",
                                 "price:read",
                                 "alarm:read", "alarm:ack",
-                                "inventory:read", "inventory:write")),
+                                "inventory:read", "inventory:write",
+                                "workorder:read", "workorder:write")),
     "cashier": ("收银员", (*_STATION_READ, "device:command", "shift:read", "shift:write", "order:read", "order:write",
                         "payment:read", "payment:take", "price:read",
                         "alarm:read", "alarm:ack")),
@@ -80,7 +84,8 @@ ROLES: dict[str, tuple[str, tuple[str, ...]]] = {   # role → (Chinese name, pe
     "marketing": ("市场营销", ("station:read", "member:read", "promotion:write", "report:read")),
     "fleet_manager": ("车队经理", ("station:read", "fleet:read", "fleet:write", "fuelling:read")),
     "inspector": ("安全巡检员", ("station:read", "device:read", "inspection:read", "inspection:write",
-                            "alarm:read")),
+                               "alarm:read",
+                               "workorder:read", "workorder:write")),
     "auditor": ("审计员", ("station:read", "fuelling:read", "ledger:read", "user:read", "role:read", "audit:read",
                          "loginlog:read", "export:create", "order:read", "payment:read",
                          "inventory:read")),
