@@ -43,7 +43,9 @@ from forecourt.roles import Role, policy
 STATION = "demo-01"
 CLIENTS = int(os.environ.get("BENCH_PAYMENT_CLIENTS", "16"))
 ORDERS = int(os.environ.get("BENCH_PAYMENT_ORDERS", "3000"))
-WORKERS = int(os.environ.get("BENCH_PAYMENT_WORKERS", "2"))     # uvicorn processes: one per core of the station PC
+# uvicorn processes: `forecourt api`'s one by default (the production default: docs/payments.md "Performance");
+# more only to see what a second process would give
+WORKERS = int(os.environ.get("BENCH_PAYMENT_WORKERS", "1"))
 SECRET = "bench-payments-secret-of-at-least-32-bytes"   # noqa: S105 - signs this run's tokens only
 
 
@@ -140,6 +142,7 @@ async def run() -> list[Figure]:
         server = await asyncio.create_subprocess_exec(    # the options `forecourt api` runs uvicorn with
             sys.executable, "-m", "uvicorn", "--factory", "benchmarks.bench_payments:app", "--host", "127.0.0.1",
             "--port", str(port), "--log-level", "warning", "--no-access-log", "--workers", str(WORKERS),
+            "--loop", "uvloop", "--http", "httptools", "--ws", "websockets-sansio",
             env={**os.environ, "BENCH_PAYMENTS_DATABASE_URL": url})
         try:
             await wait_for_port("127.0.0.1", port, within_s=60)
