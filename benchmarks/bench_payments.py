@@ -34,6 +34,8 @@ from benchmarks.http_load import Connection
 from business_services.audit.model import Actor
 from business_services.bootstrap import build_bus
 from business_services.shifts.model import OpenShift
+from business_services.stations import repository as stations
+from business_services.stations.model import StationRecord
 from business_services.unit_of_work import UnitOfWork
 from control_api.app import create_app
 from control_api.security import Principal, TokenIssuer
@@ -56,6 +58,8 @@ def app() -> FastAPI:
 
 async def _prepare(url: str) -> list[str]:
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        # the station's own row, as a station server holds it once head office's master-data list has come
+        await stations.insert_station(conn, StationRecord(STATION, "基准测试站 (benchmark station)"))
         async with UnitOfWork(conn, Actor("bench", "127.0.0.1")) as uow:
             await build_bus(policy(Role.STATION).contexts).handle(OpenShift(STATION, "bench", datetime.now(UTC)), uow)
         numbers = [f"{STATION}-20261204-O{n:05d}" for n in range(1, ORDERS + 1)]
