@@ -121,7 +121,7 @@ async def master_data(conn: psycopg.AsyncConnection, code: str) -> MasterData:
                       users=await station_users(conn, code))
 
 
-GROUP_CACHE_S = 60.0      # how long a process trusts the company group it read for a station (docs/stations.md)
+GROUP_CACHE_S = 60.0      # how long a process trusts a station's company group (docs/payments.md "Performance")
 # (database, station) -> (company group, monotonic time it stops being trusted); keyed by the database too, as
 # one process may serve two (the demo runs head office and a station server side by side)
 _groups: dict[tuple[str, str], tuple[str, float]] = {}
