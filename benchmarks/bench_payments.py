@@ -34,6 +34,8 @@ from benchmarks.http_load import Connection
 from business_services.audit.model import Actor
 from business_services.bootstrap import build_bus
 from business_services.shifts.model import OpenShift
+from business_services.stations import repository as stations
+from business_services.stations.model import StationRecord
 from business_services.unit_of_work import UnitOfWork
 from control_api.app import create_app
 from control_api.security import Principal, TokenIssuer
@@ -43,7 +45,9 @@ from forecourt.roles import Role, policy
 STATION = "demo-01"
 CLIENTS = int(os.environ.get("BENCH_PAYMENT_CLIENTS", "16"))
 ORDERS = int(os.environ.get("BENCH_PAYMENT_ORDERS", "3000"))
-WORKERS = int(os.environ.get("BENCH_PAYMENT_WORKERS", "2"))     # uvicorn processes: one per core of the station PC
+# uvicorn processes: `forecourt api`'s one by default (the production default: docs/payments.md "Performance");
+# more only to see what a second process would give
+WORKERS = int(os.environ.get("BENCH_PAYMENT_WORKERS", "1"))
 SECRET = "bench-payments-secret-of-at-least-32-bytes"   # noqa: S105 - signs this run's tokens only
 
 
@@ -54,6 +58,8 @@ def app() -> FastAPI:
 
 async def _prepare(url: str) -> list[str]:
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        # the station's own row, as a station server holds it once head office's master-data list has come
+        await stations.insert_station(conn, StationRecord(STATION, "基准测试站 (benchmark station)"))
         async with UnitOfWork(conn, Actor("bench", "127.0.0.1")) as uow:
             await build_bus(policy(Role.STATION).contexts).handle(OpenShift(STATION, "bench", datetime.now(UTC)), uow)
         numbers = [f"{STATION}-20261204-O{n:05d}" for n in range(1, ORDERS + 1)]
@@ -140,6 +146,7 @@ async def run() -> list[Figure]:
         server = await asyncio.create_subprocess_exec(    # the options `forecourt api` runs uvicorn with
             sys.executable, "-m", "uvicorn", "--factory", "benchmarks.bench_payments:app", "--host", "127.0.0.1",
             "--port", str(port), "--log-level", "warning", "--no-access-log", "--workers", str(WORKERS),
+            "--loop", "uvloop", "--http", "httptools", "--ws", "websockets-sansio",
             env={**os.environ, "BENCH_PAYMENTS_DATABASE_URL": url})
         try:
             await wait_for_port("127.0.0.1", port, within_s=60)

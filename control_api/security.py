@@ -24,7 +24,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
 import jwt
@@ -37,6 +37,7 @@ from business_services.audit.model import Actor
 from control_api.deps import Station
 
 ALGORITHM = "HS256"
+VERIFIED_TOKENS = 4096        # tokens a process remembers as verified (all forgotten when full)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,13 +83,24 @@ class TokenIssuer:
                   "ver": who.token_version, "iat": issued, "exp": issued + self.ttl_s}
         return jwt.encode(claims, self.secret, algorithm=ALGORITHM)
 
+    # tokens this process has verified: token -> (its principal, its expiry); a token's claims never change, so its
+    # signature is checked once per process and its expiry at every request (a cashier sends the same one all shift)
+    _verified: dict[str, tuple[Principal, float]] = field(default_factory=dict, repr=False, compare=False)
+
     def read(self, token: str, source: str = "") -> Principal:
         """The principal of a valid token; ``jwt.InvalidTokenError`` for a forged, broken or expired one."""
+        verified = self._verified.get(token)
+        if verified is not None and time.time() < verified[1]:
+            return replace(verified[0], source=source)
         claims = jwt.decode(token, self.secret, algorithms=[ALGORITHM], options={"require": ["sub", "exp"]})
         stations = claims.get("stations")
-        return Principal(str(claims["sub"]), claims.get("uid"), frozenset(claims.get("roles", ())),
-                         frozenset(claims.get("perms", ())), None if stations is None else frozenset(stations),
-                         source, int(claims.get("ver", 0)))
+        who = Principal(str(claims["sub"]), claims.get("uid"), frozenset(claims.get("roles", ())),
+                        frozenset(claims.get("perms", ())), None if stations is None else frozenset(stations),
+                        source, int(claims.get("ver", 0)))
+        if len(self._verified) >= VERIFIED_TOKENS:
+            self._verified.clear()
+        self._verified[token] = (who, float(claims["exp"]))
+        return who
 
 
 WS_UNAUTHORISED, WS_FORBIDDEN = 4401, 4403   # WebSocket close codes: 4000 + the HTTP status

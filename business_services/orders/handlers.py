@@ -62,9 +62,10 @@ async def _created(uow: UnitOfWork, row: dict[str, Any]) -> None:
 
 
 async def _change(uow: UnitOfWork, order_no: str, action: str, at: datetime,
-                  detail: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Count the change (version, history, live streams) and emit ``order.changed``; the order as it now is."""
-    row = await repository.changed(uow.conn, order_no, action, uow.actor.name, at, detail)
+                  detail: dict[str, Any] | None = None, paid: tuple[int, Status] | None = None) -> dict[str, Any]:
+    """Count the change (version, history, live streams; ``paid``: the paid amount and the status it makes, set
+    with it) and emit ``order.changed``; the order as it now is."""
+    row = await repository.changed(uow.conn, order_no, action, uow.actor.name, at, detail, paid)
     event = OrderChanged(order_no=order_no, station=row["station"], version=row["version"], action=action,
                          status=row["status"], paid_fen=row["paid_fen"], written_off_fen=row["written_off_fen"],
                          tags=row["tags"], note=row["note"], held_reason=row["held_reason"],
@@ -110,10 +111,9 @@ async def _settle(station: str, allocations: tuple[Allocation, ...], sign: int, 
         if due is None:
             raise OrderRuleError(f"本站没有订单 {allocation.order_no} (no order {allocation.order_no} at {station})")
         paid = apply(due, sign * allocation.amount_fen)
-        await repository.set_paid(uow.conn, due.order_no, paid, status_after_payment(due.status, paid, due.amount_fen),
-                                  now)
         await _change(uow, due.order_no, "payment" if sign > 0 else "refund", now,
-                      {"document_no": document_no, "amount_fen": allocation.amount_fen})
+                      {"document_no": document_no, "amount_fen": allocation.amount_fen},
+                      paid=(paid, status_after_payment(due.status, paid, due.amount_fen)))
 
 
 async def payment_captured(event: CloudEvent, uow: UnitOfWork) -> None:

@@ -73,22 +73,34 @@ async def update(conn: psycopg.AsyncConnection, order_no: str, **values: Any) ->
                        (*values.values(), order_no))
 
 
+_CHANGED = """
+    WITH o AS (UPDATE business.orders SET version = version + 1, changed_at = %(at)s{sets}
+               WHERE order_no = %(order_no)s RETURNING *),
+         h AS (INSERT INTO business.order_history (order_no, version, at, action, status, actor, detail)
+               SELECT order_no, version, %(at)s::timestamptz, %(action)s::text, status, %(actor)s::text,
+                      %(detail)s::jsonb FROM o)
+    SELECT o.*, pg_notify(%(channel)s, o.station) AS notified FROM o"""
+_PAID = """, paid_fen = %(paid_fen)s, status = %(status)s,
+               paid_at = CASE WHEN %(status)s = 'paid' THEN %(at)s::timestamptz END, locked_by = NULL,
+               locked_until = NULL"""
+
+
 async def changed(conn: psycopg.AsyncConnection, order_no: str, action: str, actor: str, at: datetime,
-                  detail: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Count one change of the order: its version one up, a history row, the live streams woken.
+                  detail: dict[str, Any] | None = None, paid: tuple[int, Status] | None = None) -> dict[str, Any]:
+    """Count one change of the order, in one statement: its version one up, a history row, the live streams
+    woken; ``paid`` (paid_fen and the status it makes) is set by the same statement, and lifts the POS's lock.
     Returns the order's row as it now is."""
+    params: dict[str, Any] = {"at": at, "order_no": order_no, "action": action, "actor": actor,
+                              "detail": json.dumps(detail or {}, ensure_ascii=False, default=str),
+                              "channel": NOTIFY_CHANNEL}
+    if paid is not None:
+        params |= {"paid_fen": paid[0], "status": paid[1].value}
     async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute("UPDATE business.orders SET version = version + 1, changed_at = %s WHERE order_no = %s "
-                          "RETURNING *", (at, order_no))
+        await cur.execute(_CHANGED.format(sets="" if paid is None else _PAID), params)
         row = await cur.fetchone()
     if row is None:
         raise LookupError(f"no order {order_no}")
-    await conn.execute(
-        """INSERT INTO business.order_history (order_no, version, at, action, status, actor, detail)
-           VALUES (%s, %s, %s, %s, %s, %s, %s)""",
-        (order_no, row["version"], at, action, row["status"], actor,
-         json.dumps(detail or {}, ensure_ascii=False, default=str)))
-    await notify(conn, row["station"])
+    del row["notified"]
     return row
 
 
@@ -101,11 +113,3 @@ async def dues(conn: psycopg.AsyncConnection, station: str, order_nos: list[str]
         (station, sorted(order_nos)))
     return {row[0]: Due(row[0], int(row[1]), int(row[2]), row[3], row[4], row[5]) for row in await cur.fetchall()}
 
-
-async def set_paid(conn: psycopg.AsyncConnection, order_no: str, paid_fen: int, status: Status,
-                   at: datetime) -> None:
-    await conn.execute(
-        """UPDATE business.orders SET paid_fen = %s, status = %s,
-               paid_at = CASE WHEN %s = 'paid' THEN %s END, locked_by = NULL, locked_until = NULL
-           WHERE order_no = %s""",
-        (paid_fen, status.value, status.value, at, order_no))

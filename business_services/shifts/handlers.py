@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -116,25 +117,24 @@ def _closed_event(report: dict[str, Any]) -> ShiftClosed:
         override_reason=report["override_reason"])
 
 
-async def _in_open_shift(uow: UnitOfWork, shift_no: str) -> None:
-    """Hold the named shift FOR SHARE; refuse a payment naming a shift that has closed."""
-    if await repository.shift_status(uow.conn, shift_no) == "closed":
+async def _take(uow: UnitOfWork, kind: str, document_no: str, shift_no: str, method: str, amount_fen: int,
+                at: datetime) -> None:
+    """Count a payment or refund in the shift it names; refused when that shift has closed."""
+    if await repository.add_taking(uow.conn, kind, document_no, shift_no, method, amount_fen, at) == "closed":
         raise ShiftConflict(f"班次 {shift_no} 已交班，不能再收款，请在新班次收款 "
                             f"(shift {shift_no} is closed; take the payment in the open shift)")
 
 
 async def payment_captured(event: CloudEvent, uow: UnitOfWork) -> None:
     payment = PaymentCaptured.from_event(event)
-    await _in_open_shift(uow, payment.shift_no)
-    await repository.add_taking(uow.conn, "captured", payment.payment_no, payment.shift_no, payment.method,
-                                payment.amount_fen, payment.captured_at)
+    await _take(uow, "captured", payment.payment_no, payment.shift_no, payment.method, payment.amount_fen,
+                payment.captured_at)
 
 
 async def payment_refunded(event: CloudEvent, uow: UnitOfWork) -> None:
     refund = PaymentRefunded.from_event(event)
-    await _in_open_shift(uow, refund.shift_no)
-    await repository.add_taking(uow.conn, "refunded", refund.refund_no, refund.shift_no, refund.method,
-                                refund.amount_fen, refund.refunded_at)
+    await _take(uow, "refunded", refund.refund_no, refund.shift_no, refund.method, refund.amount_fen,
+                refund.refunded_at)
 
 
 EVENT_HANDLERS: dict[str, list[Handler]] = {PaymentCaptured.TYPE: [payment_captured],

@@ -56,18 +56,21 @@ async def close(conn: psycopg.AsyncConnection, shift_no: str, by: str, at: datet
         (at, by, Jsonb(report), override_reason, shift_no))
 
 
-async def shift_status(conn: psycopg.AsyncConnection, shift_no: str) -> str | None:
-    """The status of the shift a payment names, its row held FOR SHARE until the payment's transaction ends."""
-    cur = await conn.execute("SELECT status FROM business.shifts WHERE shift_no = %s FOR SHARE", (shift_no,))
+async def add_taking(conn: psycopg.AsyncConnection, kind: str, document_no: str, shift_no: str, method: str,
+                     amount_fen: int, at: datetime) -> str | None:
+    """One payment or refund in the shift's takings, in one statement: the shift's row held FOR SHARE until the
+    transaction ends (it cannot close meanwhile), the taking written unless the shift is closed; the same
+    document again changes nothing. Returns the shift's status (None: no such shift)."""
+    cur = await conn.execute(
+        """WITH shift AS (SELECT status FROM business.shifts WHERE shift_no = %(shift_no)s FOR SHARE),
+                taking AS (INSERT INTO business.shift_takings (kind, document_no, shift_no, method, amount_fen, at)
+                           SELECT %(kind)s, %(document_no)s, %(shift_no)s, %(method)s, %(amount_fen)s::bigint,
+                                  %(at)s::timestamptz
+                           WHERE NOT EXISTS (SELECT FROM shift WHERE status = 'closed')
+                           ON CONFLICT DO NOTHING)
+           SELECT status FROM shift""",
+        {"kind": kind, "document_no": document_no, "shift_no": shift_no, "method": method, "amount_fen": amount_fen,
+         "at": at})
     row = await cur.fetchone()
     return None if row is None else str(row[0])
-
-
-async def add_taking(conn: psycopg.AsyncConnection, kind: str, document_no: str, shift_no: str, method: str,
-                     amount_fen: int, at: datetime) -> None:
-    """One payment or refund in the shift's takings; the same document again changes nothing."""
-    await conn.execute(
-        """INSERT INTO business.shift_takings (kind, document_no, shift_no, method, amount_fen, at)
-           VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING""",
-        (kind, document_no, shift_no, method, amount_fen, at))
 

@@ -14,7 +14,7 @@ from datetime import time
 import psycopg
 
 from business_services.access.station_copy import hold_station_users
-from business_services.stations import repository
+from business_services.stations import repository, views
 from business_services.stations.model import Nozzle, ShiftDefinition, StationRecord, Tank
 from business_services.stations.station_file import device_from_entry
 from telemetry.contracts.master_data import MasterData, newer
@@ -42,6 +42,7 @@ async def apply_list(conn: psycopg.AsyncConnection, data: MasterData) -> bool:
             await repository.insert_station(conn, station, data.version)
         else:
             await repository.update_station(conn, station)
+            views.forget_groups(station.code)            # its company (the events' topic) may have changed
             await repository.set_version(conn, station.code, data.version)
         await repository.replace_parts(
             conn, station.code, [device_from_entry(e) for e in data.devices],

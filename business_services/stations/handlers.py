@@ -177,6 +177,7 @@ async def edit_station(cmd: EditStation, uow: UnitOfWork) -> int:
     before, version = await _locked(uow, cmd.station.code)
     after = check_station(cmd.station)
     await repository.update_station(uow.conn, after)
+    views.forget_groups(after.code)                      # its company (the events' topic) may have changed
     return await _changed(uow, after.code, version, "stations.station.edit", f"station:{after.code}",
                           _json(before), _json(after))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -120,9 +121,36 @@ async def master_data(conn: psycopg.AsyncConnection, code: str) -> MasterData:
                       users=await station_users(conn, code))
 
 
+GROUP_CACHE_S = 60.0      # how long a process trusts a station's company group (docs/payments.md "Performance")
+# (database, station) -> (company group, monotonic time it stops being trusted); keyed by the database too, as
+# one process may serve two (the demo runs head office and a station server side by side)
+_groups: dict[tuple[str, str], tuple[str, float]] = {}
+
+
+def _database(conn: psycopg.AsyncConnection) -> str:
+    return f"{conn.info.host}:{conn.info.port}/{conn.info.dbname}"
+
+
+def forget_groups(station: str) -> None:
+    """Drop this process's cached company group of ``station`` (every database's): its row changed."""
+    for key in [key for key in _groups if key[1] == station]:
+        del _groups[key]
+
+
 async def event_topic_for(conn: psycopg.AsyncConnection, station: str, event_type: str) -> str:
     """The topic a station's business event goes out on: its company's group level from master data (the
-    default group while a station server has not received its list yet)."""
+    default group while a station server has not received its list yet).
+
+    A station's group is read once per ``GROUP_CACHE_S`` per process (every payment emits two events): this
+    process drops it when it edits the station (``handlers.edit_station``, ``copy.apply_list``), another process sees a
+    change of company within ``GROUP_CACHE_S``. A station without a row is never cached (its list may come)."""
+    key = (_database(conn), station)
+    cached = _groups.get(key)
+    if cached is not None and cached[1] > time.monotonic():
+        return event_topic(cached[0], station, event_type)
     cur = await conn.execute("SELECT company_group FROM business.stations WHERE code = %s", (station,))
     row = await cur.fetchone()
-    return event_topic(str(row[0]) if row else DEFAULT_GROUP, station, event_type)
+    if row is None:
+        return event_topic(DEFAULT_GROUP, station, event_type)
+    _groups[key] = (str(row[0]), time.monotonic() + GROUP_CACHE_S)
+    return event_topic(str(row[0]), station, event_type)
