@@ -7,8 +7,7 @@ density ρ20, so ρ15 is found first by iterating ``ρ15 = ρ20 / VCF15(20; ρ15
 
 The equivalence with the printed GB/T 1885 tables is the reference's computation, not a check against the
 printed book (domain.md §6): the unit tests hold the values domain.md lists. Shared by every plane that
-corrects a volume (business_services/inventory, leak detection); the tank-gauge simulator keeps its own copy
-because simulators import nothing of ours but contracts by choice.
+corrects a volume (business_services/inventory, leak detection) and by the tank-gauge simulator.
 """
 
 from __future__ import annotations
