@@ -23,8 +23,11 @@ from edge_nodes.metrics import REGISTRY as EDGE_REGISTRY
 from protocol_adapters.readings import AdapterError, DeviceUnavailable
 from telemetry.contracts.commands import COMMANDS, Acknowledgement, Result
 from telemetry.contracts.events import CloudEvent
+from telemetry.contracts.events.alarms import ACKNOWLEDGE_ALARM
 
 log = logging.getLogger(__name__)
+#: commands on the station's command topic that the station server carries out: the edge node leaves them alone
+STATION_SERVER_COMMANDS = frozenset({ACKNOWLEDGE_ALARM})
 
 COMMANDS_SEEN = Counter("forecourt_edge_commands_total", "Commands received, by result", ["result"],
                         registry=EDGE_REGISTRY)
@@ -84,6 +87,9 @@ class CommandRunner:
             COMMANDS_SEEN.labels("unreadable").inc()
             log.warning("ignored a command that is not a valid CloudEvent (%d bytes): %s", len(raw),
                         str(exc)[:300].encode("unicode_escape").decode())
+            return
+        if event.type in STATION_SERVER_COMMANDS:    # on the same topic, carried out by the station server
+            COMMANDS_SEEN.labels("for-station-server").inc()
             return
         result, detail = await self._run(event)
         COMMANDS_SEEN.labels(result).inc()

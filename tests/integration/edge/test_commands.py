@@ -13,6 +13,7 @@ from simulators.dispenser.states import FpState
 from telemetry.contracts.broker import BrokerAddress
 from telemetry.contracts.commands import AUTHORIZE_NOZZLE, SET_PRICE, STOP_FUELLING, command_topic
 from telemetry.contracts.events import CloudEvent
+from telemetry.contracts.events.alarms import ACKNOWLEDGE_ALARM
 from telemetry.contracts.events.fuelling import FuellingCompleted
 from telemetry.contracts.topics import events_filter
 from tests.support.mqtt import recording
@@ -63,6 +64,7 @@ async def test_authorise_price_and_bad_commands(broker: BrokerAddress, group: st
             wrong = await _send(broker, group, "st-01", SET_PRICE, {"device": "disp-01", "fuelling_point": 1,
                                                                     "nozzle": 1, "price_fen_per_l": 0})
             ghost = await _send(broker, group, "st-01", AUTHORIZE_NOZZLE, {"device": "disp-99", "fuelling_point": 1})
+            for_server = await _send(broker, group, "st-01", ACKNOWLEDGE_ALARM, {})   # the station server's
             unknown = await _send(broker, group, "st-01", "command.launch_rocket", {})
             wanted = {stop.id, wrong.id, ghost.id, unknown.id}
             await rec.wait_until(lambda: wanted <= {a.data["command_id"] for a in _events(rec,
@@ -72,6 +74,7 @@ async def test_authorise_price_and_bad_commands(broker: BrokerAddress, group: st
             assert results[wrong.id] == "bad-argument"
             assert results[ghost.id] == "bad-argument"
             assert results[unknown.id] == "unknown-command"
+            assert for_server.id not in results                        # left to the station server, unanswered
             assert server.model.fp_view(1).state in (FpState.IDLE, FpState.CALLING)
         finally:
             task.cancel()

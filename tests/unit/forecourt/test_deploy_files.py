@@ -123,7 +123,7 @@ def test_compose_commands_parse_and_their_settings_are_valid(monkeypatch: pytest
     assert main(argv) == 0
     for name, svc in services.items():
         args = parse_command(svc["command"])
-        assert args.command in {"ingest", "business", "api", "edge"}, name
+        assert args.command in {"ingest", "business", "api", "edge", "alarms"}, name
         env_file = None
         if args.env_file is not None:
             volume = next(v.split(":")[0] for v in svc["volumes"] if str(args.env_file).startswith(v.split(":")[1]))
@@ -158,17 +158,22 @@ def unit(path: Path) -> dict[str, list[str]]:
 
 
 UNITS = sorted(STATION.glob("*.service"))
+INSTANCE = "st-0001"    # what systemd puts for %i in a template unit (forecourt-alarms@st-0001.service)
+
+
+def exec_start(path: Path) -> list[str]:
+    return shlex.split(unit(path)["ExecStart"][0].replace("%i", INSTANCE))
 
 
 def test_station_has_the_edge_node_and_the_station_server() -> None:
-    commands = {parse_command(shlex.split(unit(u)["ExecStart"][0])[1:]).command for u in UNITS}
-    assert commands == {"edge", "business", "api"}
+    commands = {parse_command(exec_start(u)[1:]).command for u in UNITS}
+    assert commands == {"edge", "business", "api", "alarms"}
 
 
 @pytest.mark.parametrize("path", UNITS, ids=[u.name for u in UNITS])
 def test_unit_starts_a_forecourt_command_with_valid_settings(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     keys = unit(path)
-    argv = shlex.split(keys["ExecStart"][0])
+    argv = exec_start(path)
     assert Path(argv[0]).name == "forecourt"
     parse_command(argv[1:])
     environment: dict[str, str] = {}
