@@ -32,6 +32,7 @@ GOOD["shift_no"] = "st-01-20261204-S00001"      # shifts (control_api/routes/shi
 GOOD["payment_no"] = "st-01-20261204-P00001"                                       # online payments
 GOOD |= {"change_no": "PC-20261204-00001", "version": "1", "rule_id": "1"}          # prices
 GOOD["alarm_id"] = "00000000-0000-4000-8000-000000000000"                            # alarms
+GOOD |= {"route_id": "1", "contact_id": "1"}                                        # notifications
 GOOD["tank"] = "1"                                                                  # leak tests
 GOOD["work_order_id"] = "1"                                                         # work orders
 CODES = {"station": "站点编码", "device": "设备编码"}    # parameters the code rule answers; others: any 4xx

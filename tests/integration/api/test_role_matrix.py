@@ -42,6 +42,7 @@ PATH_VALUES["shift_no"] = "demo-01-20261204-S00001"      # shifts (control_api/r
 PATH_VALUES["payment_no"] = "demo-01-20261204-P00001"   # online payments (an unknown one: 404 past the gate)
 PATH_VALUES |= {"change_no": "PC-20261204-00001", "version": "1", "rule_id": "999999"}   # prices
 PATH_VALUES["alarm_id"] = "00000000-0000-4000-8000-000000000000"                          # alarms
+PATH_VALUES |= {"route_id": "999999", "contact_id": "999999"}   # notifications
 PATH_VALUES["tank"] = "1"                                 # leak tests (control_api/routes/leak_tests.py)
 PATH_VALUES["work_order_id"] = "999999"                  # work orders (control_api/routes/work_orders.py)
 
