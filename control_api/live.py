@@ -1,4 +1,8 @@
-"""Fan-out of "this device changed" notifications from PostgreSQL (LISTEN) to WebSocket clients."""
+"""Fan-out of PostgreSQL notifications (LISTEN, one connection per API process) to WebSocket clients.
+
+Two channels: ``telemetry_latest`` ("this device changed": a wake-up per (station, device), coalesced) and
+``alarm_transitions`` (each alarm transition, in order, to every alarm stream: an ``AlarmFeed`` per client).
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,14 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections import defaultdict
-from collections.abc import Awaitable
+from collections import defaultdict, deque
+from collections.abc import Awaitable, Iterator
+from typing import Any
 
 import psycopg
 from fastapi import WebSocket, WebSocketDisconnect
+
+from telemetry.alarms.repository import CHANNEL as ALARM_CHANNEL
 
 log = logging.getLogger(__name__)
 
@@ -18,10 +25,46 @@ CHANNEL = "telemetry_latest"
 DeviceKey = tuple[str, str]
 
 
+class AlarmFeed:
+    """One alarm stream's transitions (the ``alarm_transitions`` payloads), in order. ``None`` from ``take()``
+    means some were lost (a client too slow for ``LIMIT`` of them, or the hub's reconnect): start again from a
+    snapshot."""
+
+    LIMIT = 1000
+
+    def __init__(self) -> None:
+        self._notes: deque[dict[str, Any]] = deque()
+        self._lost = False
+        self.ready = asyncio.Event()
+
+    def push(self, body: dict[str, Any]) -> None:
+        if len(self._notes) >= self.LIMIT:
+            self.lost()
+            return
+        self._notes.append(body)
+        self.ready.set()
+
+    def lost(self) -> None:
+        self._lost = True
+        self._notes.clear()
+        self.ready.set()
+
+    def take(self) -> list[dict[str, Any]] | None:
+        """What arrived since the last take (maybe nothing), or None when some were lost."""
+        self.ready.clear()
+        if self._lost:
+            self._lost = False
+            return None
+        notes = list(self._notes)
+        self._notes.clear()
+        return notes
+
+
 class LiveHub:
     def __init__(self, database_url: str) -> None:
         self.database_url = database_url
         self._subscribers: dict[DeviceKey, set[asyncio.Queue[None]]] = defaultdict(set)
+        self._alarm_feeds: set[AlarmFeed] = set()
         self.listening = asyncio.Event()
 
     def subscribe(self, key: DeviceKey) -> asyncio.Queue[None]:
@@ -34,9 +77,29 @@ class LiveHub:
         if not self._subscribers[key]:
             del self._subscribers[key]
 
+    @contextlib.contextmanager
+    def alarm_feed(self) -> Iterator[AlarmFeed]:
+        """Follow every alarm transition while inside; subscribe before reading a snapshot, so none is missed."""
+        feed = AlarmFeed()
+        self._alarm_feeds.add(feed)
+        try:
+            yield feed
+        finally:
+            self._alarm_feeds.discard(feed)
+
     @property
     def clients(self) -> int:
-        return sum(len(s) for s in self._subscribers.values())
+        return sum(len(s) for s in self._subscribers.values()) + len(self._alarm_feeds)
+
+    def _dispatch_alarm(self, payload: str) -> None:
+        try:
+            body = json.loads(payload)
+            if not isinstance(body, dict):
+                return
+        except ValueError:
+            return
+        for feed in self._alarm_feeds:
+            feed.push(body)
 
     def _dispatch(self, payload: str) -> None:
         try:
@@ -49,14 +112,24 @@ class LiveHub:
                 queue.put_nowait(None)
 
     async def run(self) -> None:
-        """LISTEN until cancelled, reconnecting when the database goes away."""
+        """LISTEN until cancelled, reconnecting when the database goes away (alarm streams then start again
+        from a snapshot: what was notified meanwhile is lost)."""
+        reconnect = False
         while True:
             try:
                 async with await psycopg.AsyncConnection.connect(self.database_url, autocommit=True) as conn:
                     await conn.execute(f"LISTEN {CHANNEL}")
+                    await conn.execute(f"LISTEN {ALARM_CHANNEL}")
                     self.listening.set()
+                    if reconnect:
+                        for feed in self._alarm_feeds:
+                            feed.lost()
+                    reconnect = True
                     async for note in conn.notifies():
-                        self._dispatch(note.payload)
+                        if note.channel == ALARM_CHANNEL:
+                            self._dispatch_alarm(note.payload)
+                        else:
+                            self._dispatch(note.payload)
             except psycopg.OperationalError as exc:
                 self.listening.clear()
                 log.warning("live updates paused, database unavailable: %s", exc)

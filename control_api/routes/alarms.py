@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
@@ -24,8 +23,9 @@ from business_services.audit import repository as audit_log
 from business_services.audit.model import AuditEntry
 from business_services.pages import Sort, keyset_page
 from control_api.database import DatabaseUnavailable
-from control_api.deps import Db
+from control_api.deps import Db, WsHub
 from control_api.idempotency import IdempotencyKey, once
+from control_api.live import wait_or_disconnect
 from control_api.pagination import Cursor, Limit, after, page
 from control_api.security import Principal, require
 from telemetry.alarms import actions, repository, views
@@ -47,6 +47,7 @@ Reason = Annotated[str, Field(min_length=1, max_length=500)]
 SORT = Sort("sort_key", str, tiebreak="tiebreak", tiebreak_kind=str)
 JOURNAL_SORT = Sort("at", datetime, descending=True)
 MAX_KPI_SPAN = timedelta(days=92)
+LISTEN_WAIT_S = 5.0     # how long a new stream waits for the process's LISTEN connection before "retry later"
 
 
 class AlarmPublic(BaseModel):
@@ -201,51 +202,44 @@ async def kpis(who: Reader, db: Db, station: StationQ = None,
 
 
 @router.websocket("/api/v1/alarms/stream")
-async def stream(websocket: WebSocket, db: Db, who: Annotated[Principal, Depends(require("alarm:read"))],
+async def stream(websocket: WebSocket, db: Db, hub: WsHub, who: Annotated[Principal, Depends(require("alarm:read"))],
                  station: StationQ = None) -> None:
     """``{"type": "snapshot", "items": [...]}`` (the open alarms), then ``{"type": "transition", "event": …,
-    "alarm": {...}}`` as each transition commits (PostgreSQL LISTEN ``alarm_transitions``)."""
+    "alarm": {...}}`` as each transition commits (``alarm_transitions`` through the process's one LISTEN
+    connection, ``control_api/live.py``); a new snapshot when some were lost (a reconnect, a client too slow)."""
     _check(who, station, websocket)
     await websocket.accept()
-    url = str(websocket.app.state.hub.database_url)
     try:
-        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as listen:
-            await listen.execute(f"LISTEN {repository.CHANNEL}")
-            async with db.connection() as conn:
-                items = await views.active(conn, who.stations, station)
-            await websocket.send_json({"type": "snapshot", "items": [_json(r) for r in items]})
-            notes = listen.notifies()    # one generator for the whole stream: it holds the connection's lock
-            receive = asyncio.ensure_future(websocket.receive())
-            note = asyncio.ensure_future(anext(notes))
-            try:
-                while True:
-                    done, _ = await asyncio.wait({receive, note}, return_when=asyncio.FIRST_COMPLETED)
-                    if receive in done:
-                        if receive.result().get("type") == "websocket.disconnect":
-                            return
-                        receive = asyncio.ensure_future(websocket.receive())
-                    if note not in done:
-                        continue
-                    body = json.loads(note.result().payload)
-                    note = asyncio.ensure_future(anext(notes))
-                    if (station and body["station"] != station) or not who.sees(body["station"]):
+        with hub.alarm_feed() as feed:
+            async with asyncio.timeout(LISTEN_WAIT_S):
+                await hub.listening.wait()
+            await _snapshot(websocket, db, who, station)
+            while True:
+                await wait_or_disconnect(websocket, feed.ready.wait())
+                notes = feed.take()
+                if notes is None:
+                    await _snapshot(websocket, db, who, station)
+                    continue
+                for body in notes:
+                    if (station and body.get("station") != station) or not who.sees(str(body.get("station"))):
                         continue
                     async with db.connection() as conn:
-                        row = await views.alarm(conn, uuid.UUID(body["alarm_id"]))
+                        row = await views.alarm(conn, uuid.UUID(str(body["alarm_id"])))
                     if row is not None:
                         row.pop("journal", None)
                         await websocket.send_json({"type": "transition", "event": body["type"], "alarm": _json(row)})
-            finally:
-                for task in (receive, note):
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
-                        await task
     except WebSocketDisconnect:
         pass
-    except (DatabaseUnavailable, psycopg.OperationalError):
+    except (DatabaseUnavailable, psycopg.OperationalError, TimeoutError):
         with contextlib.suppress(RuntimeError):
             await websocket.close(status.WS_1013_TRY_AGAIN_LATER,
                                   "数据库暂时不可用 (database unavailable; retry later)")
+
+
+async def _snapshot(websocket: WebSocket, db: Db, who: Principal, station: str | None) -> None:
+    async with db.connection() as conn:
+        items = await views.active(conn, who.stations, station)
+    await websocket.send_json({"type": "snapshot", "items": [_json(r) for r in items]})
 
 
 def _json(row: dict[str, Any]) -> dict[str, Any]:

@@ -265,6 +265,12 @@ def released(cond: Condition) -> AlarmState:
     return S.UNACKNOWLEDGED if cond.active else S.NORMAL
 
 
+def _forgotten(cond: Condition, sample: Sample) -> Condition:
+    """The condition no longer followed: not present, no delay running, no rate window."""
+    return replace(cond, violating=False, active=False, pending_since=None, clear_since=None, ref_value=None,
+                   ref_ts=None, last_ts=sample.ts or cond.last_ts)
+
+
 def evaluate(rule: Rule, cond: Condition, sample: Sample, now: datetime,
              new_id: uuid.UUID) -> tuple[Condition, list[Transition]]:
     """The next condition and its transitions; ``new_id`` names the occurrence if one is raised now."""
@@ -272,12 +278,16 @@ def evaluate(rule: Rule, cond: Condition, sample: Sample, now: datetime,
     if suppressed and cond.state is S.NORMAL:
         # suppressed by design with nothing open: the condition is not followed, so that what the delivery did
         # (a rise, a window of rate) is not raised the moment it ends; afterwards it must be seen afresh
-        return replace(cond, violating=False, active=False, pending_since=None, clear_since=None, ref_value=None,
-                       ref_ts=None, last_ts=sample.ts or cond.last_ts), []
-    seen, cond = violating(rule, cond, sample, now)
-    now_violating = cond.violating if seen is None else seen
-    cond = _delayed(rule, replace(cond, violating=now_violating, last_ts=sample.ts or cond.last_ts), now_violating,
-                    now)
+        return _forgotten(cond, sample), []
+    if suppressed and rule.kind is Kind.RATE:
+        # an open rate alarm being suppressed: a window spanning the delivery says nothing once it ends, so the
+        # rate is not followed either and is seen afresh over a whole window after it (never a stale ``active``)
+        cond = _forgotten(cond, sample)
+    else:
+        seen, cond = violating(rule, cond, sample, now)
+        now_violating = cond.violating if seen is None else seen
+        cond = _delayed(rule, replace(cond, violating=now_violating, last_ts=sample.ts or cond.last_ts),
+                        now_violating, now)
     value = sample.reported if sample.reported is not None else _number(sample)
     steps = _Steps(cond, now, value)
     state = cond.state

@@ -171,6 +171,20 @@ def test_a_rise_during_a_delivery_is_not_raised_when_the_delivery_ends() -> None
     assert made == []
 
 
+def test_an_open_rate_alarm_suppressed_by_a_delivery_is_not_stale_when_it_ends() -> None:
+    rise = Rule(4, "tank.rise", Kind.RATE, Priority.HIGH, limit=20.0, window_s=60, during=("delivery",))
+    cond, made = run(rise, [(0, 1000), (60, 1030)])                                  # +30 mm/min: raised
+    assert made == ["alarm.raised"] and cond.active
+    cond, made = run(rise, [(61, 1040), (120, 1500), (180, 2000)], cond, suppressed=True)
+    assert made == ["alarm.suppressed"] and cond.state is S.SUPPRESSED
+    cond, made = run(rise, [(181, 2000)], cond, suppressed=False)                    # the delivery's rise is gone
+    assert made == ["alarm.unsuppressed"] and cond.state is S.NORMAL and not cond.active
+    cond, made = run(rise, [(200, 2001), (241, 2002)], cond, suppressed=False)       # flat over a whole window
+    assert made == [] and cond.state is S.NORMAL
+    cond, made = run(rise, [(302, 2050)], cond, suppressed=False)                    # rising again: seen afresh
+    assert made == ["alarm.raised"]
+
+
 def test_a_rule_without_during_is_not_suppressed() -> None:
     low = Rule(2, "tank.low", Kind.LOW, Priority.MEDIUM, limit=300.0)
     _, made = run(low, [(0, 250)], suppressed=True)
