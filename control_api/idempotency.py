@@ -27,7 +27,7 @@ from typing import Annotated, Any, TypeVar
 
 import psycopg
 from fastapi import Header, HTTPException, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel
 
@@ -79,7 +79,7 @@ async def once(request: Request, db: Database, who: Principal, key: str,
 
 async def once_in_two_transactions(request: Request, db: Database, who: Principal, key: str,
                                    first: Callable[[psycopg.AsyncConnection], Awaitable[T]],
-                                   then: Callable[[psycopg.AsyncConnection, T], Awaitable[BaseModel]]) -> JSONResponse:
+                                   then: Callable[[psycopg.AsyncConnection, T], Awaitable[BaseModel]]) -> Response:
     """``once`` for work done in two transactions on one connection, each opened here (the work's units of
     work join them: ``UnitOfWork(conn, actor, joined=True)``): the key is claimed in the first, the answer
     stored in the second. A refusal from ``first`` rolls its work back with the key, and is then stored on
@@ -101,8 +101,8 @@ async def once_in_two_transactions(request: Request, db: Database, who: Principa
             return _replay(key, digest, *stored)
         try:
             async with conn.transaction():
-                body = (await then(conn, done_first)).model_dump(mode="json")
-                await _answer(conn, who, key, 200, body)
+                body = (await then(conn, done_first)).model_dump_json()
+                await _answer(conn, who, key, 200, _Serialized(body))
         except HTTPException as refused:
             if refused.status_code >= 500 and refused.status_code != 504:   # nothing was refused: a fault
                 await _forget(db, who, key)
@@ -113,7 +113,7 @@ async def once_in_two_transactions(request: Request, db: Database, who: Principa
         except BaseException:
             await _forget(db, who, key)
             raise
-    return JSONResponse(body)
+    return Response(body, media_type="application/json")
 
 
 async def _claim(conn: psycopg.AsyncConnection, who: Principal, key: str,
@@ -169,9 +169,19 @@ async def _store(db: Database, who: Principal, key: str, status: int, body: dict
         await _answer(conn, who, key, status, body)
 
 
-async def _answer(conn: psycopg.AsyncConnection, who: Principal, key: str, status: int, body: dict[str, Any]) -> None:
+class _Serialized(str):
+    """An answer already in JSON (``model_dump_json``): stored as it is, not serialized a second time."""
+
+
+def _as_is(text: Any) -> str:
+    return str(text)
+
+
+async def _answer(conn: psycopg.AsyncConnection, who: Principal, key: str, status: int,
+                  body: dict[str, Any] | _Serialized) -> None:
+    stored = Jsonb(body, dumps=_as_is) if isinstance(body, _Serialized) else Jsonb(body)
     await conn.execute("UPDATE business.api_idempotency SET status = %s, body = %s WHERE caller = %s AND key = %s",
-                       (status, Jsonb(body), who.username, key))
+                       (status, stored, who.username, key))
 
 
 async def _forget(db: Database, who: Principal, key: str) -> None:

@@ -100,3 +100,26 @@ async def test_the_outbox_keeps_the_order_events_were_emitted_in_and_skips_repea
     assert [r[0] == r[1] for r in rows] == [True] * 4
     assert handled == [("uow-test-9",)]
     assert after == (4,)
+
+
+async def test_a_cash_payments_answer_is_json_and_its_replay_the_same_answer(station_database_url: str) -> None:
+    """The answer is serialized once (``model_dump_json``) and stored under the key as that text: the replay
+    reads it back from the key's jsonb column and must be the same answer, Chinese and times included."""
+    url = station_database_url
+    await open_shift(url)
+    [order_no] = await add_orders(url, 4321)
+    async with station_api(url) as (app, http):
+        auth = {**cashier(app), "Idempotency-Key": str(uuid.uuid4())}
+        body = {"terminal": "pos-1", "order_nos": [order_no], "tenders": [cash(4321)]}
+        first = await http.post(PAYMENTS, headers=auth, json=body)
+        again = await http.post(PAYMENTS, headers=auth, json=body)
+    assert first.status_code == 200 and again.status_code == 200, first.text
+    assert first.headers["content-type"] == "application/json"
+    assert "Idempotent-Replayed" not in first.headers and again.headers["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
+    [payment] = first.json()["payments"]
+    assert (payment["state"], payment["amount_fen"], payment["allocations"][0]["order_no"]) == ("succeeded", 4321,
+                                                                                                 order_no)
+    assert datetime.fromisoformat(payment["created_at"]).tzinfo is not None
+    stored = await scalar(url, "SELECT body FROM business.api_idempotency WHERE status = 200")
+    assert stored == first.json()
