@@ -102,7 +102,7 @@ async def test_sigkill_loses_and_doubles_nothing(database_url: str, broker: Brok
         outbox = tmp_path / "data" / "edge" / "st-kill.outbox.sqlite"
         log = tmp_path / "edge.log"
         ingest = IngestWorker(database_url, broker, group=group, client_id=f"i-{group}", host_id=host)
-        business = EventConsumer(database_url, broker, client_id=f"b-{group}")
+        business = EventConsumer(database_url, broker, client_id=f"b-{group}", group=group)
         services = [asyncio.create_task(s.run()) for s in (ingest, business)]
         # the consumers' sessions exist before the first fuelling is published (a busy machine is slow to start)
         await asyncio.wait_for(asyncio.gather(ingest.subscribed.wait(), business.subscribed.wait()), 30)

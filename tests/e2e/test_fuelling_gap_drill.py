@@ -89,7 +89,7 @@ async def test_every_fuelling_is_recorded_or_inside_a_gap_with_its_litres(databa
                    FORECOURT_GROUP=group, FORECOURT_PRIMARY_HOST_ID="", FORECOURT_DATA_DIR=str(tmp_path / "data"),
                    FORECOURT_EDGE_METRICS_PORT=str(metrics_port))
         log = tmp_path / "edge.log"
-        business = EventConsumer(database_url, broker, client_id=f"b-{group}")
+        business = EventConsumer(database_url, broker, client_id=f"b-{group}", group=group)
         consumer = asyncio.create_task(business.run())
         stop = asyncio.Event()
         edge = _start_edge(env, station, log)

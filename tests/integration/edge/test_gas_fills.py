@@ -45,7 +45,7 @@ async def test_a_cng_fill_is_one_event_and_one_row(database_url: str, broker: Br
         path = tmp_path / "gas-02.yaml"
         path.write_text(STATION.format(endpoint=skid.endpoint), encoding="utf-8")
         node = EdgeNode(load_station(path), broker, group=group)
-        business = EventConsumer(database_url, broker, client_id=f"b-{group}")
+        business = EventConsumer(database_url, broker, client_id=f"b-{group}", group=group)
         tasks = [asyncio.create_task(node.run()), asyncio.create_task(business.run())]
         try:
             await asyncio.wait_for(node.connected.wait(), 15)

@@ -83,7 +83,7 @@ async def _fill_through_the_real_path(database_url: str, broker: BrokerAddress, 
     async with dispenser(speed=4.0) as server:
         node = EdgeNode(station_for(server, code=STATION, poll_s=0.1), broker, group=group)
         ingest = IngestWorker(database_url, broker, group=group, client_id=f"i-{group}")
-        business = EventConsumer(database_url, broker, client_id=f"b-{group}")
+        business = EventConsumer(database_url, broker, client_id=f"b-{group}", group=group)
         async with _running(ingest, business, node), \
                 await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
             await asyncio.wait_for(asyncio.gather(ingest.subscribed.wait(), business.subscribed.wait(),
