@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from business_services.station_prices import views
 from control_api.deps import Db, Station
+from control_api.routes.prices import NozzleStatus
 from control_api.security import Principal, at_station
 
 router = APIRouter(prefix="/api/v1/stations/{station}/prices", tags=["prices"])
@@ -37,16 +38,7 @@ class LatestSet(BaseModel):
     change_no: str
 
 
-class NozzleState(BaseModel):
-    device: str
-    fuelling_point: int
-    nozzle: int
-    grade: str
-    price_fen: int
-    version: int
-    state: Literal["applied", "refused", "pending"]
-    detail: str
-    at: datetime | None
+class NozzleState(NozzleStatus):
     old_price_fen: int | None      # what the pump still shows while this price is pending or refused
 
 
@@ -59,7 +51,7 @@ class StationPrices(BaseModel):
 
 
 @router.get("", response_model=StationPrices)
-async def station_prices(station: Station, who: Reader, db: Db) -> StationPrices:
+async def held_prices(station: Station, who: Reader, db: Db) -> StationPrices:
     """The prices this station's pumps hold: the set in force, the newest set and each nozzle's state."""
     async with db.connection() as conn:
         return StationPrices.model_validate(await views.station_prices(conn, station))
