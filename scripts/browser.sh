@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # Chromium, its driver and CJK fonts (Debian packages) for the browser tests in tests/e2e/web and for
-# screenshots (without fonts-noto-cjk Chinese renders as boxes), and poppler-utils (pdftoppm) for the tests
-# that render PDFs to images. Installs only what is missing, so it is
+# screenshots (without fonts-noto-cjk Chinese renders as boxes), and poppler-utils (pdftoppm) with poppler-data
+# for the tests that render PDFs to images. Installs only what is missing, so it is
 # quick when all is there. Needs root (apt-get); when not root it says what to run.
 set -euo pipefail
 missing=()
 command -v chromium >/dev/null || missing+=(chromium)
 command -v chromedriver >/dev/null || missing+=(chromium-driver)
 command -v pdftoppm >/dev/null || missing+=(poppler-utils)
+# poppler-data: the CMaps without which poppler draws no Chinese of a PDF's CID fonts ("Missing language pack
+# for 'Adobe-GB1'"); only recommended by poppler-utils, so --no-install-recommends leaves it out
 if command -v dpkg-query >/dev/null; then
-    dpkg-query -W -f='${Status}' fonts-noto-cjk 2>/dev/null | grep -q "install ok installed" || missing+=(fonts-noto-cjk)
+    for package in fonts-noto-cjk poppler-data; do
+        dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+    done
 else
     fc-list :lang=zh 2>/dev/null | grep -qi "noto" || missing+=(fonts-noto-cjk)
 fi

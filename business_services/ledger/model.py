@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from telemetry.contracts.events.payments import Method, PaymentCaptured, PaymentRefunded
+from telemetry.contracts.events.payments import METHOD_NAMES, Method, PaymentCaptured, PaymentRefunded
 
 
 class LedgerError(ValueError):
@@ -82,9 +82,6 @@ class Entry:
 
 # ---- the accounts of station sales ------------------------------------------------------------------------
 
-CHANNEL_NAMES = {Method.WECHAT: "微信支付", Method.ALIPAY: "支付宝", Method.UNIONPAY_QR: "云闪付",
-                 Method.ECNY: "数字人民币", Method.BANK_CARD: "银行卡", Method.OTHER: "其他",
-                 Method.STORED_VALUE: "储值", Method.IC_CARD: "IC 卡", Method.FLEET_CREDIT: "车队挂账"}
 
 
 def sales(station: str) -> Account:
@@ -98,7 +95,12 @@ def takings(station: str, shift_no: str, method: Method) -> Account:
     come, so these may go negative (a refund reported before its payment, on a reordered delivery)."""
     if method is Method.CASH:
         return Account(f"drawer:{station}:{shift_no}", f"{shift_no} 现金钱箱", Kind.ASSET, station=station)
-    name = CHANNEL_NAMES.get(method, method.value)
+    return clearing(station, method)
+
+
+def clearing(station: str, method: Method) -> Account:
+    """A channel's clearing account at a station (every method but cash)."""
+    name = METHOD_NAMES.get(method, method.value)
     return Account(f"clearing:{method.value}:{station}", f"{station} {name}待清算", Kind.ASSET, station=station)
 
 
@@ -119,3 +121,123 @@ def refund_entry(refund: PaymentRefunded) -> Entry:
                  (Posting(takings(refund.station, refund.shift_no, refund.method), -refund.amount_fen),
                   Posting(sales(refund.station), refund.amount_fen)),
                  station=refund.station, memo=f"{refund.payment_no}: {refund.reason}")
+
+
+# ---- customers' money: stored value, IC-card purses, points (issue 18) -----------------------------------
+# Every card has an account at head office (``card:<card_no>``: the stored value, or for an IC card its
+# reserve account, 备用金); an IC card's purse on the chip is mirrored by ``purse:<card_no>`` and moved
+# there by a load (圈存). A member's points are ``points:<member_no>`` in points. None of them may go
+# negative. Each builder below is the one place its movement is decided; its key makes a replay post nothing.
+
+POINTS_ISSUED = Account("points:issued", "积分发放", Kind.EXPENSE, Unit.POINT)
+POINTS_EXPIRED = Account("points:expired", "积分过期", Kind.REVENUE, Unit.POINT)
+POINTS_REDEEMED = Account("points:redeemed", "积分兑换", Kind.REVENUE, Unit.POINT)
+RECHARGE_BONUS = Account("marketing:recharge-bonus", "充值赠送", Kind.EXPENSE)
+POINTS_REDEMPTION = Account("marketing:points-redemption", "积分抵现", Kind.EXPENSE)
+CARD_OVERDRAFT = Account("receivable:card-overdraft", "储值卡离线透支应收", Kind.ASSET)
+
+
+def card(card_no: str) -> Account:
+    """A card's stored value at head office (an IC card's reserve account): owed to the customer."""
+    return Account(f"card:{card_no}", f"卡 {card_no} 余额", Kind.LIABILITY, may_go_negative=False)
+
+
+def purse(card_no: str) -> Account:
+    """The purse on an IC card's chip (the card holds the truth; this mirrors it for reconciliation)."""
+    return Account(f"purse:{card_no}", f"IC 卡 {card_no} 卡内余额", Kind.LIABILITY, may_go_negative=False)
+
+
+def points(member_no: str) -> Account:
+    return Account(f"points:{member_no}", f"会员 {member_no} 积分", Kind.LIABILITY, Unit.POINT,
+                   may_go_negative=False)
+
+
+def _move(key: str, kind: str, reference: str, at: datetime, debit: Account, credit: Account, amount: int,
+          station: str | None = None, memo: str = "") -> Entry:
+    """One amount from ``credit`` to ``debit`` (a two-posting entry)."""
+    if amount <= 0:
+        raise LedgerError("a movement moves a positive amount")
+    return Entry(key, kind, reference, at, (Posting(debit, amount), Posting(credit, -amount)), station, memo)
+
+
+def recharge_entry(recharge_no: str, card_no: str, paid_fen: int, bonus_fen: int, method: Method,
+                   station: str, shift_no: str, at: datetime) -> Entry:
+    """A recharge (充值): the money paid is in the drawer or the channel, the bonus (充500送50) is a marketing
+    expense, and the card owes the customer both."""
+    postings = [Posting(takings(station, shift_no, method), paid_fen), Posting(card(card_no), -(paid_fen + bonus_fen))]
+    if bonus_fen:
+        postings.append(Posting(RECHARGE_BONUS, bonus_fen))
+    return Entry(f"card.recharged:{recharge_no}", "card.recharged", recharge_no, at, tuple(postings), station,
+                 f"{card_no} 充 {paid_fen} 送 {bonus_fen}")
+
+
+def card_debit_entry(station: str, payment_no: str, card_no: str, amount_fen: int, at: datetime) -> Entry:
+    """A stored-value payment at a station: the card owes less, the station's stored-value clearing account
+    (debited by the station's own ``payment_entry``) is settled. The same key whether head office authorised
+    it online or learns of it from the station's ``payment.captured`` after an offline sale: posted once."""
+    return _move(f"card.debited:{station}:{payment_no}", "card.debited", payment_no, at, card(card_no),
+                 clearing(station, Method.STORED_VALUE), amount_fen, station, card_no)
+
+
+def card_credit_entry(station: str, refund_no: str, card_no: str, amount_fen: int, at: datetime) -> Entry:
+    """A refund of a stored-value payment goes back to the card it came from."""
+    return _move(f"card.credited:{station}:{refund_no}", "card.credited", refund_no, at,
+                 clearing(station, Method.STORED_VALUE), card(card_no), amount_fen, station, card_no)
+
+
+def purse_debit_entry(station: str, payment_no: str, card_no: str, amount_fen: int, at: datetime) -> Entry:
+    """An IC-card payment (debited on the chip at the station): the purse mirror follows."""
+    return _move(f"purse.debited:{station}:{payment_no}", "purse.debited", payment_no, at, purse(card_no),
+                 clearing(station, Method.IC_CARD), amount_fen, station, card_no)
+
+
+def purse_load_entry(load_no: str, card_no: str, amount_fen: int, at: datetime, station: str | None = None) -> Entry:
+    """圈存: from the card's reserve account at head office onto the chip."""
+    return _move(f"purse.loaded:{load_no}", "purse.loaded", load_no, at, card(card_no), purse(card_no),
+                 amount_fen, station, card_no)
+
+
+def card_transfer_entry(transfer_no: str, from_card: str, to_card: str, amount_fen: int, at: datetime,
+                        kind: str = "card.transferred") -> Entry:
+    """Value from one card to another: a main card's allocation to a sub card (kind ``card.allocated``), a
+    replacement card taking over a lost one's balance, a transfer between customers."""
+    return _move(f"{kind}:{transfer_no}", kind, transfer_no, at, card(from_card), card(to_card), amount_fen,
+                 memo=f"{from_card} → {to_card}")
+
+
+def points_award_entry(key: str, member_no: str, amount: int, at: datetime, reference: str,
+                       station: str | None = None) -> Entry:
+    """Points earned (by a sale, a campaign, a manual grant): key e.g. ``points.awarded:<station>:<order_no>``."""
+    return _move(key, "points.awarded", reference, at, POINTS_ISSUED, points(member_no), amount, station)
+
+
+def points_reversal_entry(key: str, member_no: str, amount: int, at: datetime, reference: str,
+                          station: str | None = None) -> Entry:
+    """Points taken back (a refund's share of what its order earned)."""
+    return _move(key, "points.reversed", reference, at, points(member_no), POINTS_ISSUED, amount, station)
+
+
+def points_expiry_entry(key: str, member_no: str, amount: int, at: datetime, reference: str) -> Entry:
+    return _move(key, "points.expired", reference, at, points(member_no), POINTS_EXPIRED, amount)
+
+
+def points_redemption_entry(key: str, member_no: str, amount: int, at: datetime, reference: str,
+                            station: str | None = None) -> Entry:
+    """Points spent on goods, a coupon or the points mall."""
+    return _move(key, "points.redeemed", reference, at, points(member_no), POINTS_REDEEMED, amount, station)
+
+
+def points_transfer_entry(key: str, from_member: str, to_member: str, amount: int, at: datetime,
+                          reference: str) -> Entry:
+    """Points given to another member (转赠), or a sale's points assigned to another member (积分归属)."""
+    return _move(key, "points.transferred", reference, at, points(from_member), points(to_member), amount)
+
+
+def points_payment_entry(station: str, payment_no: str, member_no: str, points_spent: int, amount_fen: int,
+                         at: datetime) -> Entry:
+    """Points as a tender (积分抵现) at a station: the member's points are redeemed, and the money the station
+    recorded in its points clearing account is paid by marketing."""
+    return Entry(f"points.paid:{station}:{payment_no}", "points.paid", payment_no, at,
+                 (Posting(points(member_no), points_spent), Posting(POINTS_REDEEMED, -points_spent),
+                  Posting(POINTS_REDEMPTION, amount_fen), Posting(clearing(station, Method.POINTS), -amount_fen)),
+                 station, member_no)

@@ -20,8 +20,7 @@ from escpos.printer import Dummy
 
 from business_services.numbers import STATION_ZONE
 from business_services.payments import repository
-from business_services.payments.registry import LABELS
-from telemetry.contracts.events.payments import Method
+from telemetry.contracts.events.payments import METHOD_NAMES, Method
 
 CHINESE_MODE = b"\x1c\x26"          # FS &: select Chinese character mode (GB18030 double-byte text)
 PAYMENT_WIDTH = 32                   # characters on a 58 mm line (a Chinese character is two)
@@ -62,8 +61,9 @@ async def load(conn: psycopg.AsyncConnection, station: str, order_no: str) -> Re
         """SELECT p.cashier FROM business.payment_allocations a JOIN business.payments p USING (payment_no)
            WHERE a.order_no = %s AND p.state = 'succeeded' ORDER BY p.settled_at DESC LIMIT 1""", (order_no,))
     cashier = await cur.fetchone()
+    tenders = tuple((METHOD_NAMES[Method(m)], f) for m, f, _ in paid if f > 0)
     return Receipt(station, row[1], row[0], row[2], row[3], row[4], row[5], int(row[6]), int(row[7]),
-                   tuple((LABELS[Method(m)], f) for m, f, _ in paid if f > 0), cashier[0] if cashier else "", row[8])
+                   tenders, cashier[0] if cashier else "", row[8])
 
 
 def _lines(r: Receipt) -> list[tuple[str, str]]:

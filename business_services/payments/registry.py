@@ -9,12 +9,9 @@ from dataclasses import dataclass
 
 from business_services.payments.offline import OFFLINE
 from business_services.payments.providers import PaymentProvider
-from telemetry.contracts.events.payments import Method
+from telemetry.contracts.events.payments import METHOD_NAMES, Method
 
 NOT_CONFIGURED = "尚未开通 (not set up at this station)"
-LABELS = {Method.CASH: "现金", Method.BANK_CARD: "银行卡", Method.WECHAT: "微信支付", Method.ALIPAY: "支付宝",
-          Method.UNIONPAY_QR: "银联二维码", Method.ECNY: "数字人民币", Method.OTHER: "其他",
-          Method.STORED_VALUE: "储值卡", Method.IC_CARD: "IC 卡", Method.FLEET_CREDIT: "车队挂账"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +39,6 @@ class Providers:
         listed = []
         for method in Method:
             provider, reason = self._by_method.get(method), self.unavailable(method)
-            listed.append(MethodStatus(method, LABELS[method], reason is None, reason,
+            listed.append(MethodStatus(method, METHOD_NAMES[method], reason is None, reason,
                                        bool(provider and provider.safe_offline)))
         return listed

@@ -18,15 +18,12 @@ from business_services.orders import views as orders
 from business_services.pages import After, Sort, keyset_page
 from business_services.shifts.model import totalizer_difference
 from business_services.stations import views as stations
-from telemetry.contracts.events.payments import Method
+from telemetry.contracts.events.payments import METHOD_NAMES, Method
 
 _OPEN = "SELECT shift_no FROM business.shifts WHERE station = %s AND status = 'open'"
 _OPEN_LOCKED = _OPEN + " FOR SHARE"
 _COLUMNS = "shift_no, station, status, definition, opened_by, opened_at, closed_by, closed_at, report"
 
-METHOD_NAMES = {Method.CASH: "现金", Method.BANK_CARD: "银行卡", Method.WECHAT: "微信支付", Method.ALIPAY: "支付宝",
-                Method.UNIONPAY_QR: "云闪付", Method.ECNY: "数字人民币", Method.OTHER: "其他",
-                Method.STORED_VALUE: "储值", Method.IC_CARD: "IC卡", Method.FLEET_CREDIT: "车队挂账"}
 
 
 async def open_shift(conn: psycopg.AsyncConnection, station: str, *, lock: bool = False) -> str | None:

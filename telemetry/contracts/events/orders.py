@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from telemetry.contracts.events.envelope import EventPayload
 from telemetry.contracts.events.fields import Fen, Litres, UtcTime
 from telemetry.contracts.identifiers import Code
+from telemetry.contracts.members import MemberNo, Plate
 
 ORDER_CREATED = "order.created"
 ORDER_CHANGED = "order.changed"
@@ -62,6 +63,8 @@ class OrderCreated(EventPayload):
     created_at: UtcTime
     #: the price-set version a fuelling was sold under (FuellingCompleted.price_set); absent from older stations
     price_set: Annotated[int | None, Field(ge=1, lt=2**31)] = None
+    member_no: MemberNo | None = None      # a member order (the member was known when it was made)
+    plate: Plate | None = None             # the vehicle, when known (entered, or recognised at the lane)
 
     def event_id(self) -> str:
         return order_event_id(self.station, self.order_no, self.version)
@@ -82,6 +85,8 @@ class OrderChanged(EventPayload):
     held_reason: str | None = None
     held_note: str | None = None
     at: UtcTime
+    member_no: MemberNo | None = None      # the member the order is sold to (set at the POS: it earns the points)
+    plate: Plate | None = None
 
     def event_id(self) -> str:
         return order_event_id(self.station, self.order_no, self.version)

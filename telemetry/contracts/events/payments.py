@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from telemetry.contracts.events.envelope import EventPayload
 from telemetry.contracts.events.fields import Fen, UtcTime
 from telemetry.contracts.identifiers import Code
+from telemetry.contracts.members import CardNo, MemberNo
 
 PAYMENT_CAPTURED = "payment.captured"
 PAYMENT_REFUNDED = "payment.refunded"
@@ -41,6 +42,14 @@ class Method(StrEnum):
     STORED_VALUE = "stored_value"    # member balance (its own issue)
     IC_CARD = "ic_card"              # the IC card's purse (its own issue)
     FLEET_CREDIT = "fleet_credit"    # fleet account (its own issue)
+    POINTS = "points"                # a member's points as a tender (积分抵现)
+
+
+#: each method's name on screen, on receipts and in reports (the one catalogue of them)
+METHOD_NAMES = {Method.CASH: "现金", Method.BANK_CARD: "银行卡", Method.WECHAT: "微信支付", Method.ALIPAY: "支付宝",
+                Method.UNIONPAY_QR: "云闪付", Method.ECNY: "数字人民币", Method.OTHER: "其他",
+                Method.STORED_VALUE: "储值卡", Method.IC_CARD: "IC 卡", Method.FLEET_CREDIT: "车队挂账",
+                Method.POINTS: "积分抵现"}
 
 
 class Allocation(BaseModel):
@@ -72,6 +81,10 @@ class PaymentCaptured(EventPayload):
     allocations: tuple[Allocation, ...]
     provider_ref: Annotated[str, Field(max_length=128)] | None = None   # the provider's or terminal's reference
     captured_at: UtcTime
+    member_no: MemberNo | None = None          # the member the orders were sold to (a member order), if any
+    card_no: CardNo | None = None              # STORED_VALUE / IC_CARD: the card paid from
+    points_spent: Annotated[int, Field(gt=0)] | None = None     # POINTS: the points redeemed for ``amount_fen``
+    offline: bool = False                      # taken while head office was unreachable: head office settles it now
 
     @model_validator(mode="after")
     def _adds_up(self) -> Self:
@@ -95,6 +108,8 @@ class PaymentRefunded(EventPayload):
     reason: Annotated[str, Field(min_length=1, max_length=200)]
     refunded_by: Annotated[str, Field(min_length=1, max_length=64)]
     refunded_at: UtcTime
+    member_no: MemberNo | None = None          # the payment's member: its points are taken back in proportion
+    card_no: CardNo | None = None              # STORED_VALUE / IC_CARD: the card the money goes back to
 
     @model_validator(mode="after")
     def _adds_up(self) -> Self:

@@ -315,10 +315,11 @@ def test_an_unacknowledged_alarm_is_escalated_to_the_sms_simulator_after_its_del
     assert page.all(f".alarm-row:has([data-alarm='{alarm_id}']).state-unacknowledged")
     # 详情: the journal and what was notified where (both SMS sent, the second as step 2)
     page.click(f".alarm-row:has([data-alarm='{alarm_id}']) .detail", "详情")
-    page.until(lambda: len(page.all(".alarm-drawer .notifications .el-table__body tr")) == 2, "two sends listed")
-    sends = page.texts(".alarm-drawer .notifications .el-table__body tr")
-    assert sorted(r.split("\n")[1:] for r in sends) == [["1", "短信", "已发送", "李站长 13812345678"],
-                                                       ["2", "短信", "已发送", "赵经理 13987654321"]], sends
+    sent = [["1", "短信", "已发送", "李站长 13812345678"], ["2", "短信", "已发送", "赵经理 13987654321"]]
+
+    def sends() -> list[list[str]]:                       # the drawer slides in: its text shows cell by cell
+        return sorted(r.split("\n")[1:] for r in page.texts(".alarm-drawer .notifications .el-table__body tr"))
+    page.until(lambda: sends() == sent, f"both sends listed (the drawer shows {sends()})")
     assert page.texts(".alarm-drawer .journal .el-table__body tr")[0].split("\n")[1] == "未确认"
     page.shot("alarm-escalated")
 
