@@ -26,6 +26,10 @@ MENUS: list[dict[str, Any]] = [
         {"key": "shifts", "title": "交接班", "path": "/sales/shifts", "permission": "shift:read",
          "roles": STATION_ONLY},
     ]},
+    {"key": "members", "title": "会员管理", "icon": "User", "children": [   # head office's (issue 18)
+    ]},
+    {"key": "cards", "title": "卡务管理", "icon": "CreditCard", "children": [
+    ]},
     {"key": "prices", "title": "价格管理", "icon": "PriceTag", "children": [
         {"key": "prices", "title": "油价", "path": "/prices/list", "permission": "price:read",
          "roles": HEAD_OFFICE_ONLY},
