@@ -9,6 +9,7 @@ payment reported twice posts once. The database checks the same rules again (mig
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
@@ -48,6 +49,12 @@ class Account:
     station: str | None = None
     may_go_negative: bool = True
 
+    def balance_change(self, amount: int) -> int:
+        """How a posting of ``amount`` (debit > 0, credit < 0) moves this account's balance, which is kept in
+        the account's normal direction: debits less credits for assets and expenses, credits less debits for
+        the rest."""
+        return amount if self.kind.debit_normal else -amount
+
 
 @dataclass(frozen=True, slots=True)
 class Posting:
@@ -81,7 +88,6 @@ class Entry:
 
 
 # ---- the accounts of station sales ------------------------------------------------------------------------
-
 
 
 def sales(station: str) -> Account:
@@ -164,6 +170,8 @@ def recharge_entry(recharge_no: str, card_no: str, paid_fen: int, bonus_fen: int
                    station: str, shift_no: str, at: datetime) -> Entry:
     """A recharge (充值): the money paid is in the drawer or the channel, the bonus (充500送50) is a marketing
     expense, and the card owes the customer both."""
+    if paid_fen <= 0 or bonus_fen < 0:
+        raise LedgerError("a recharge pays a positive amount and a bonus of zero or more")
     postings = [Posting(takings(station, shift_no, method), paid_fen), Posting(card(card_no), -(paid_fen + bonus_fen))]
     if bonus_fen:
         postings.append(Posting(RECHARGE_BONUS, bonus_fen))
@@ -237,7 +245,32 @@ def points_payment_entry(station: str, payment_no: str, member_no: str, points_s
                          at: datetime) -> Entry:
     """Points as a tender (积分抵现) at a station: the member's points are redeemed, and the money the station
     recorded in its points clearing account is paid by marketing."""
+    if points_spent <= 0 or amount_fen <= 0:
+        raise LedgerError("a points payment spends a positive number of points for a positive amount")
     return Entry(f"points.paid:{station}:{payment_no}", "points.paid", payment_no, at,
                  (Posting(points(member_no), points_spent), Posting(POINTS_REDEEMED, -points_spent),
                   Posting(POINTS_REDEMPTION, amount_fen), Posting(clearing(station, Method.POINTS), -amount_fen)),
                  station, member_no)
+
+
+# ---- whose money an account holds (who may read it) ------------------------------------------------------
+
+_MEMBER_NO = re.compile(r"M[0-9]{8,12}")
+_CARD_NO = re.compile(r"(?<![0-9])[0-9]{16}(?:[0-9]{3})?(?![0-9])")
+
+
+def customer_permission(code: str) -> str | None:
+    """The permission that reads a customer's account besides ``ledger:read``: ``card:read`` for a card's
+    stored value and an IC purse, ``member:read`` for a member's points; None for the company's own accounts
+    (a station's, or company-wide like ``points:issued``)."""
+    prefix, _, rest = code.partition(":")
+    if prefix in ("card", "purse"):
+        return "card:read"
+    if prefix == "points" and _MEMBER_NO.fullmatch(rest):
+        return "member:read"
+    return None
+
+
+def mask_card_numbers(text: str) -> str:
+    """Every card number in ``text`` as 6225********1234: what a screen shows without ``pii:read``."""
+    return _CARD_NO.sub(lambda m: m[0][:4] + "*" * (len(m[0]) - 8) + m[0][-4:], text)
