@@ -48,6 +48,11 @@ class Account:
     unit: Unit = Unit.FEN
     station: str | None = None
     may_go_negative: bool = True
+    stripes: int = 1     # > 1: a busy account whose balance is kept in that many rows (docs/ledger.md "Hot accounts")
+
+    def __post_init__(self) -> None:
+        if self.stripes < 1 or (self.stripes > 1 and not self.may_go_negative):
+            raise LedgerError("only an account that may go negative is striped: a floor is checked on one row")
 
     def balance_change(self, amount: int) -> int:
         """How a posting of ``amount`` (debit > 0, credit < 0) moves this account's balance, which is kept in
@@ -104,10 +109,19 @@ def takings(station: str, shift_no: str, method: Method) -> Account:
     return clearing(station, method)
 
 
+#: rows of a hot account's balance (docs/ledger.md "Hot accounts"): concurrent writers each move their own row,
+#: so they do not queue for one row lock held through every commit
+HOT = 16
+#: channels of customers' money: head office moves their clearing accounts itself, from many requests at once
+#: (online card payments, IC and points tenders), besides the station's own payment entries
+_CUSTOMER_CHANNELS = frozenset({Method.STORED_VALUE, Method.IC_CARD, Method.POINTS})
+
+
 def clearing(station: str, method: Method) -> Account:
     """A channel's clearing account at a station (every method but cash)."""
     name = METHOD_NAMES.get(method, method.value)
-    return Account(f"clearing:{method.value}:{station}", f"{station} {name}待清算", Kind.ASSET, station=station)
+    return Account(f"clearing:{method.value}:{station}", f"{station} {name}待清算", Kind.ASSET, station=station,
+                   stripes=HOT if method in _CUSTOMER_CHANNELS else 1)
 
 
 def payment_entry(payment: PaymentCaptured) -> Entry:
@@ -135,12 +149,13 @@ def refund_entry(refund: PaymentRefunded) -> Entry:
 # there by a load (圈存). A member's points are ``points:<member_no>`` in points. None of them may go
 # negative. Each builder below is the one place its movement is decided; its key makes a replay post nothing.
 
-POINTS_ISSUED = Account("points:issued", "积分发放", Kind.EXPENSE, Unit.POINT)
-POINTS_EXPIRED = Account("points:expired", "积分过期", Kind.REVENUE, Unit.POINT)
-POINTS_REDEEMED = Account("points:redeemed", "积分兑换", Kind.REVENUE, Unit.POINT)
-RECHARGE_BONUS = Account("marketing:recharge-bonus", "充值赠送", Kind.EXPENSE)
-POINTS_REDEMPTION = Account("marketing:points-redemption", "积分抵现", Kind.EXPENSE)
-CARD_OVERDRAFT = Account("receivable:card-overdraft", "储值卡离线透支应收", Kind.ASSET)
+# company-wide, moved by every station's sales and every member's points: hot
+POINTS_ISSUED = Account("points:issued", "积分发放", Kind.EXPENSE, Unit.POINT, stripes=HOT)
+POINTS_EXPIRED = Account("points:expired", "积分过期", Kind.REVENUE, Unit.POINT, stripes=HOT)
+POINTS_REDEEMED = Account("points:redeemed", "积分兑换", Kind.REVENUE, Unit.POINT, stripes=HOT)
+RECHARGE_BONUS = Account("marketing:recharge-bonus", "充值赠送", Kind.EXPENSE, stripes=HOT)
+POINTS_REDEMPTION = Account("marketing:points-redemption", "积分抵现", Kind.EXPENSE, stripes=HOT)
+CARD_OVERDRAFT = Account("receivable:card-overdraft", "储值卡离线透支应收", Kind.ASSET, stripes=HOT)
 
 
 def card(card_no: str) -> Account:

@@ -3,7 +3,8 @@
 ``post`` is one call (one round trip) of ``business.ledger_post`` (migrations/0002_running_balances.sql): the
 entry row (nothing more when its idempotency key is already posted), then each account's balance moved and
 its posting written with its place in the account's history (``seq``) and the balance after it, read from the
-row the call has just locked. Accounts are moved in one order for every writer (``lock_order``), so
+row the call has just locked; a hot account (``Account.stripes`` > 1) moves one of its stripes instead
+(migrations/0003_hot_accounts.sql). Accounts are moved in one order for every writer (``lock_order``), so
 concurrent entries never deadlock. An account that may not go negative makes the call fail
 (``CheckViolation``): nothing of the entry is written and the caller's transaction rolls back.
 """
@@ -28,10 +29,11 @@ async def post(conn: psycopg.AsyncConnection, entry: Entry) -> int | None:
     postings = sorted(entry.postings, key=lock_order)
     accounts = [p.account for p in postings]
     cur = await conn.execute(
-        "SELECT business.ledger_post(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        "SELECT business.ledger_post(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
         (entry.idempotency_key, entry.kind, entry.station, entry.reference, entry.memo, entry.occurred_at,
          [a.code for a in accounts], [a.name for a in accounts], [a.kind.value for a in accounts],
          [a.unit.value for a in accounts], [a.station for a in accounts], [a.may_go_negative for a in accounts],
-         [p.amount for p in postings], [p.account.balance_change(p.amount) for p in postings]))
+         [a.stripes for a in accounts], [p.amount for p in postings],
+         [p.account.balance_change(p.amount) for p in postings]))
     row = await cur.fetchone()
     return None if row is None or row[0] is None else int(row[0])

@@ -1,4 +1,9 @@
-"""Read queries of the ledger: accounts with balances, an account's statement, the trial balance."""
+"""Read queries of the ledger: accounts with balances, an account's statement, the trial balance.
+
+A balance is read from ``business.ledger_balances`` (the account's row plus its stripes, for a hot account:
+migrations/0003_hot_accounts.sql), never from ``ledger_accounts.balance`` alone. Other contexts call these
+functions (the member 360° page: ``statement``, ``balance``), never the tables.
+"""
 
 from __future__ import annotations
 
@@ -24,23 +29,38 @@ async def accounts(conn: psycopg.AsyncConnection, *, stations: frozenset[str] | 
     """The company's accounts in code order (keyset pages); customers' accounts (cards, IC purses, members'
     points) are read one by one (``statement``). ``stations``: the caller's scope (None: all, including
     company-wide accounts; a scoped caller sees only its stations' accounts)."""
-    query = """SELECT code, name, kind, unit, station, balance, may_go_negative, opened_at
-               FROM business.ledger_accounts
-               WHERE (%(all)s OR station = ANY(%(scope)s))
-                 AND (%(station)s::text IS NULL OR station = %(station)s)
-                 AND (%(kind)s::text IS NULL OR kind = %(kind)s)
-                 AND (%(prefix)s::text IS NULL OR code LIKE %(prefix)s || '%%')
-                 AND code !~ %(customers)s"""
+    query = """SELECT a.code, a.name, a.kind, a.unit, a.station, b.balance, a.may_go_negative, a.opened_at
+               FROM business.ledger_accounts a JOIN business.ledger_balances b USING (code)
+               WHERE (%(all)s OR a.station = ANY(%(scope)s))
+                 AND (%(station)s::text IS NULL OR a.station = %(station)s)
+                 AND (%(kind)s::text IS NULL OR a.kind = %(kind)s)
+                 AND (%(prefix)s::text IS NULL OR a.code LIKE %(prefix)s || '%%')
+                 AND a.code !~ %(customers)s"""
     params = {"all": stations is None, "scope": sorted(stations or ()), "station": station, "kind": kind,
               "prefix": prefix, "customers": CUSTOMER_CODE}
     return await keyset_page(conn, query, params, BY_CODE, limit, after)
 
 
 async def account(conn: psycopg.AsyncConnection, code: str) -> dict[str, Any] | None:
+    """The account with its balance, its number of postings and whether it is striped (a hot account)."""
     async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute("""SELECT code, name, kind, unit, station, balance, may_go_negative, opened_at
-                             FROM business.ledger_accounts WHERE code = %s""", (code,))
+        await cur.execute("""SELECT a.code, a.name, a.kind, a.unit, a.station, b.balance, b.postings, b.striped,
+                                    a.may_go_negative, a.opened_at
+                             FROM business.ledger_accounts a JOIN business.ledger_balances b USING (code)
+                             WHERE a.code = %s""", (code,))
         return await cur.fetchone()
+
+
+async def balance(conn: psycopg.AsyncConnection, code: str) -> int:
+    """The account's balance now, in its normal direction (0 for an account never posted to)."""
+    row = await (await conn.execute("SELECT balance FROM business.ledger_balances WHERE code = %s",
+                                    (code,))).fetchone()
+    return 0 if row is None else int(row[0])
+
+
+_PERIOD = """(%(since)s::timestamptz IS NULL OR p.posted_at >= %(since)s)
+             AND (%(until)s::timestamptz IS NULL OR p.posted_at < %(until)s)"""
+_CHANGE = "CASE WHEN a.kind IN ('asset', 'expense') THEN p.amount ELSE -p.amount END"
 
 
 async def statement(conn: psycopg.AsyncConnection, code: str, *, since: datetime | None = None,
@@ -48,21 +68,44 @@ async def statement(conn: psycopg.AsyncConnection, code: str, *, since: datetime
                     after: After | None = None, limit: int = 50) -> tuple[list[dict[str, Any]], int, After | None]:
     """The account's postings posted in ``[since, until)`` (either open), in the order its balance moved,
     newest or oldest first (keyset pages on ``seq``), each with the balance right after it
-    (``balance_after``: the running balance). Debit > 0, credit < 0."""
-    query = """SELECT p.seq, p.amount, p.balance_after, p.posted_at, e.id AS entry_id, e.kind, e.reference,
-                      e.memo, e.station, e.occurred_at, e.recorded_at
-               FROM business.ledger_postings p JOIN business.ledger_entries e ON e.id = p.entry_id
-               WHERE p.account = %(code)s AND p.seq IS NOT NULL
-                 AND (%(since)s::timestamptz IS NULL OR p.posted_at >= %(since)s)
-                 AND (%(until)s::timestamptz IS NULL OR p.posted_at < %(until)s)"""
-    return await keyset_page(conn, query, {"code": code, "since": since, "until": until}, ORDERS[order], limit,
-                             after)
+    (``balance_after``: the running balance). Debit > 0, credit < 0.
+
+    A hot (striped) account's balance moves on several rows at once, so it has no single order: its ``seq``
+    is the entry id and its running balance is summed in entry order from the period's opening balance (the
+    last one equals the closing balance); that sums the period's postings on every page."""
+    params: dict[str, Any] = {"code": code, "since": since, "until": until}
+    columns = """p.amount, p.posted_at, e.id AS entry_id, e.kind, e.reference, e.memo, e.station, e.occurred_at,
+                 e.recorded_at"""
+    if await _striped(conn, code):
+        params["opening"] = 0 if since is None else await balance_at(conn, code, since)
+        query = f"""SELECT p.entry_id AS seq,
+                           (%(opening)s + sum({_CHANGE}) OVER (ORDER BY p.entry_id))::bigint AS balance_after,
+                           {columns}
+                    FROM business.ledger_postings p JOIN business.ledger_entries e ON e.id = p.entry_id
+                    JOIN business.ledger_accounts a ON a.code = p.account
+                    WHERE p.account = %(code)s AND {_PERIOD}"""  # noqa: S608 (our own text)
+    else:
+        query = f"""SELECT p.seq, p.balance_after, {columns}
+                    FROM business.ledger_postings p JOIN business.ledger_entries e ON e.id = p.entry_id
+                    WHERE p.account = %(code)s AND p.seq IS NOT NULL AND {_PERIOD}"""  # noqa: S608 (our own text)
+    return await keyset_page(conn, query, params, ORDERS[order], limit, after)
+
+
+async def _striped(conn: psycopg.AsyncConnection, code: str) -> bool:
+    row = await (await conn.execute("SELECT EXISTS (SELECT FROM business.ledger_stripes WHERE account = %s)",
+                                    (code,))).fetchone()
+    return bool(row and row[0])
 
 
 async def balance_at(conn: psycopg.AsyncConnection, code: str, at: datetime | None) -> int:
-    """The account's balance just before ``at`` (None: now): the last posting's balance after it."""
+    """The account's balance just before ``at`` (None: now): the last posting's balance after it (a hot
+    account's: the sum of its postings before ``at``)."""
     if at is None:
-        cur = await conn.execute("SELECT balance FROM business.ledger_accounts WHERE code = %s", (code,))
+        return await balance(conn, code)
+    if await _striped(conn, code):
+        cur = await conn.execute(f"""SELECT coalesce(sum({_CHANGE}), 0)::bigint FROM business.ledger_postings p
+                                     JOIN business.ledger_accounts a ON a.code = p.account
+                                     WHERE p.account = %s AND p.posted_at < %s""", (code, at))  # noqa: S608
     else:
         cur = await conn.execute("""SELECT balance_after FROM business.ledger_postings
                                     WHERE account = %s AND seq IS NOT NULL AND posted_at < %s
@@ -76,12 +119,9 @@ async def period(conn: psycopg.AsyncConnection, code: str, *, since: datetime | 
     """Opening and closing balance of ``[since, until)`` and its debits and credits (both ≥ 0): closing =
     opening + the movement in the account's normal direction."""
     cur = await conn.execute(
-        """SELECT coalesce(sum(amount) FILTER (WHERE amount > 0), 0)::bigint,
-                  coalesce(-sum(amount) FILTER (WHERE amount < 0), 0)::bigint
-           FROM business.ledger_postings
-           WHERE account = %(code)s AND seq IS NOT NULL
-             AND (%(since)s::timestamptz IS NULL OR posted_at >= %(since)s)
-             AND (%(until)s::timestamptz IS NULL OR posted_at < %(until)s)""",
+        f"""SELECT coalesce(sum(p.amount) FILTER (WHERE p.amount > 0), 0)::bigint,
+                   coalesce(-sum(p.amount) FILTER (WHERE p.amount < 0), 0)::bigint
+            FROM business.ledger_postings p WHERE p.account = %(code)s AND {_PERIOD}""",  # noqa: S608
         {"code": code, "since": since, "until": until})
     debits, credits = await cur.fetchone() or (0, 0)
     return {"opening": 0 if since is None else await balance_at(conn, code, since),
@@ -93,8 +133,9 @@ async def trial_balance(conn: psycopg.AsyncConnection) -> list[dict[str, Any]]:
     double entry keeps at zero)."""
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(
-            """SELECT a.unit, a.kind, sum(a.balance)::bigint AS balance, count(*) AS accounts
-               FROM business.ledger_accounts a GROUP BY a.unit, a.kind ORDER BY a.unit, a.kind""")
+            """SELECT a.unit, a.kind, sum(b.balance)::bigint AS balance, count(*) AS accounts
+               FROM business.ledger_accounts a JOIN business.ledger_balances b USING (code)
+               GROUP BY a.unit, a.kind ORDER BY a.unit, a.kind""")
         by_kind = await cur.fetchall()
         await cur.execute("""SELECT unit, coalesce(sum(amount), 0)::bigint AS debits_less_credits
                              FROM business.ledger_postings GROUP BY unit ORDER BY unit""")

@@ -229,7 +229,7 @@ async def run_steps(url: str, work: list[list[tuple[int, tuple[Entry, ...], bool
 
 
 async def books(conn: psycopg.AsyncConnection) -> tuple[dict[str, int], int, int]:
-    cur = await conn.execute("SELECT code, balance FROM business.ledger_accounts")
+    cur = await conn.execute("SELECT code, balance FROM business.ledger_balances")
     balances = {code: balance for code, balance in await cur.fetchall()}
     entries = await (await conn.execute("SELECT count(*) FROM business.ledger_entries")).fetchone()
     postings = await (await conn.execute("SELECT count(*) FROM business.ledger_postings")).fetchone()
@@ -244,21 +244,29 @@ async def rows(conn: psycopg.AsyncConnection, query: str) -> list[tuple[object, 
 async def assert_double_entry_holds(conn: psycopg.AsyncConnection) -> None:
     assert await rows(conn, """SELECT entry_id, unit FROM business.ledger_postings
                                GROUP BY entry_id, unit HAVING sum(amount) <> 0""") == []
+    # the balance (the account's row plus its stripes, for a hot account) is the sum of its postings
     assert await rows(conn, """
-        SELECT a.code, a.balance, a.postings, s.total, s.n FROM business.ledger_accounts a
+        SELECT b.code, b.balance, b.postings, s.total, s.n FROM business.ledger_balances b
         LEFT JOIN (SELECT p.account, count(*) AS n,
                           sum(CASE WHEN a.kind IN ('asset', 'expense') THEN p.amount ELSE -p.amount END) AS total
                    FROM business.ledger_postings p JOIN business.ledger_accounts a ON a.code = p.account
-                   GROUP BY p.account) s ON s.account = a.code
-        WHERE a.balance <> coalesce(s.total, 0) OR a.postings <> coalesce(s.n, 0)""") == []
+                   GROUP BY p.account) s ON s.account = b.code
+        WHERE b.balance <> coalesce(s.total, 0) OR b.postings <> coalesce(s.n, 0)""") == []
+    # an account on one row: its history numbered 1‥n in the order its balance moved, the running balance adding up
     assert await rows(conn, """
         SELECT account, seq FROM (
             SELECT p.account, p.seq, p.balance_after,
                    row_number() OVER w AS n,
                    sum(CASE WHEN a.kind IN ('asset', 'expense') THEN p.amount ELSE -p.amount END) OVER w AS running
             FROM business.ledger_postings p JOIN business.ledger_accounts a ON a.code = p.account
+            WHERE NOT EXISTS (SELECT FROM business.ledger_stripes s WHERE s.account = p.account)
             WINDOW w AS (PARTITION BY p.account ORDER BY p.seq)) h
-        WHERE seq <> n OR balance_after <> running""") == []
+        WHERE seq IS DISTINCT FROM n OR balance_after IS DISTINCT FROM running""") == []
+    # a hot account's postings are on its stripes only; no account with a floor is striped
+    assert await rows(conn, """SELECT p.account FROM business.ledger_postings p
+                               JOIN business.ledger_stripes s ON s.account = p.account
+                               JOIN business.ledger_accounts a ON a.code = p.account
+                               WHERE p.seq IS NOT NULL OR NOT a.may_go_negative""") == []
     assert await rows(conn, """SELECT a.code FROM business.ledger_accounts a
                                JOIN business.ledger_postings p ON p.account = a.code
                                WHERE NOT a.may_go_negative AND (a.balance < 0 OR p.balance_after < 0)""") == []
@@ -293,6 +301,8 @@ async def check(url: str, builds: list[Build], steps: list[Step]) -> None:
         posted = await rows(conn, "SELECT idempotency_key FROM business.ledger_entries")
         posted_keys = {key for (key,) in posted}
         accepted = sorted({operation for operation, ids in outcomes if ids is not None})
+        stripes = await rows(conn, "SELECT count(*) FROM business.ledger_stripes")
+        event(f"hot accounts on more than one stripe: {'yes' if stripes[0][0] > 5 else 'no'}")
         event(f"requests refused for want of balance: {'some' if len(accepted) < len(operations) else 'none'}")
         debits = [o for o, entries in enumerate(operations)
                   if any(e.kind in ("card.debited", "points.paid") for e in entries)]

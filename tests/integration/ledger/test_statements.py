@@ -75,6 +75,20 @@ async def test_a_statement_runs_the_balance_and_opens_and_closes_a_period(databa
                 break
         assert pages == [[5, 4], [3, 2], [1]]
 
+        # a hot account (striped: every card payment at the station credits it) runs its balance in entry order
+        hot = f"clearing:stored_value:{ST}"
+        rows, total, _ = await views.statement(conn, hot, order="oldest")
+        assert [(r["reference"], r["amount"], r["balance_after"]) for r in rows] == [
+            ("P1", -3000, -3000), ("P2", -2000, -5000), ("R1", 500, -4500)]
+        later, _, _ = await views.statement(conn, hot, since=first, order="newest")
+        assert [r["balance_after"] for r in later] == [-4500, -5000]
+        assert await views.period(conn, hot, since=first, until=second) == {
+            "opening": -3000, "closing": -4500, "debits": 500, "credits": 2000}
+        assert await views.balance(conn, hot) == -4500 and await views.balance(conn, code) == 6600
+        stripes = await (await conn.execute("SELECT count(*) FROM business.ledger_stripes WHERE account = %s",
+                                            (hot,))).fetchone()
+        assert stripes == (1,)          # one connection wrote them all: one stripe
+
 
 def test_the_api_shows_a_statement_to_whom_it_may(database_url: str) -> None:
     first, second = asyncio.run(three_periods(database_url))
