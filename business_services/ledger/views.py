@@ -7,13 +7,19 @@ functions (the member 360° page: ``statement``, ``balance``), never the tables.
 
 from __future__ import annotations
 
+import re
+from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
-from typing import Any, Literal
+from decimal import Decimal
+from typing import Annotated, Any, Literal
 
 import psycopg
 from psycopg.rows import dict_row
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from business_services.ledger.model import CUSTOMER_CODE
+from business_services.audit.views import Moment
+from business_services.exports.model import Column, Scope
+from business_services.ledger.model import CUSTOMER_CODE, mask_card_numbers
 from business_services.pages import After, Sort, keyset_page
 
 BY_CODE = Sort("code", str, tiebreak="code", tiebreak_kind=str)
@@ -141,3 +147,63 @@ async def trial_balance(conn: psycopg.AsyncConnection) -> list[dict[str, Any]]:
                              FROM business.ledger_postings GROUP BY unit ORDER BY unit""")
         totals = {row["unit"]: row["debits_less_credits"] for row in await cur.fetchall()}
     return [row | {"unit_debits_less_credits": totals.get(row["unit"], 0)} for row in by_kind]
+
+
+# ---- the statement as an Excel export (business_services/exports/kinds.py: kind ``ledger_statement``) -------
+
+class StatementFilter(BaseModel):
+    """One account's statement for ``[since, until)``. A customer's account is not exported here: the export
+    machinery checks one permission (``ledger:read``), and a customer's needs ``card:read``/``member:read``."""
+
+    model_config = ConfigDict(extra="forbid")
+    code: Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_.:-]+$")]
+    since: Moment | None = None
+    until: Moment | None = None
+
+    @field_validator("code")
+    @classmethod
+    def _companys(cls, code: str) -> str:
+        if re.search(CUSTOMER_CODE, code):
+            raise ValueError("客户账户（卡、积分）的流水不在此导出 (a customer's account is not exported here)")
+        return code
+
+
+STATEMENT_COLUMNS = (Column("seq", "序号", 10), Column("posted_at", "记账时间", 20),
+                     Column("occurred_at", "发生时间", 20), Column("kind", "类型", 18),
+                     Column("reference", "单据号", 26), Column("station", "站点", 10), Column("memo", "摘要", 30),
+                     Column("debit", "借方", 12), Column("credit", "贷方", 12), Column("balance_after", "余额", 14))
+
+
+async def _exportable(conn: psycopg.AsyncConnection, f: StatementFilter, scope: Scope) -> dict[str, Any] | None:
+    row = await account(conn, f.code)
+    if row is None or (scope is not None and row["station"] not in scope):
+        return None
+    return row
+
+
+async def statement_count(conn: psycopg.AsyncConnection, f: StatementFilter, scope: Scope) -> int:
+    if await _exportable(conn, f, scope) is None:
+        return 0
+    _, total, _ = await statement(conn, f.code, since=f.since, until=f.until, limit=1)
+    return total
+
+
+async def statement_rows(conn: psycopg.AsyncConnection, f: StatementFilter, scope: Scope,
+                         pii: bool) -> AsyncIterator[Mapping[str, Any]]:
+    """The statement oldest first, in yuan (points as they are), a page of 1000 at a time; card numbers in
+    memos (a card debit's) masked without ``pii:read``."""
+    found = await _exportable(conn, f, scope)
+    if found is None:
+        return
+    scale = Decimal(1) if found["unit"] == "point" else Decimal("0.01")
+    after: After | None = None
+    while True:
+        rows, _, after = await statement(conn, f.code, since=f.since, until=f.until, order="oldest", after=after,
+                                         limit=1000)
+        for r in rows:
+            yield r | {"memo": r["memo"] if pii else mask_card_numbers(r["memo"]),
+                       "debit": r["amount"] * scale if r["amount"] > 0 else None,
+                       "credit": -r["amount"] * scale if r["amount"] < 0 else None,
+                       "balance_after": r["balance_after"] * scale}
+        if after is None:
+            return

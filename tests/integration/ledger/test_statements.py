@@ -4,8 +4,10 @@ and closing balance of a period, keyset pages both ways; and who may read which 
 from __future__ import annotations
 
 import asyncio
+import io
 from datetime import UTC, datetime
 
+import openpyxl
 import psycopg
 from fastapi.testclient import TestClient
 
@@ -18,7 +20,9 @@ from business_services.ledger.model import (
 )
 from control_api.app import create_app
 from telemetry.contracts.events.payments import Method
-from tests.support.auth import TEST_TOKENS, headers
+from tests.support.api_client import served_api
+from tests.support.auth import TEST_TOKENS, bearer, headers
+from tests.support.events import wait_for
 
 ST = "st-01"
 SHIFT = "st-01-20261205-S00001"
@@ -133,3 +137,33 @@ def test_the_api_shows_a_statement_to_whom_it_may(database_url: str) -> None:
         bad = http.get(url, params={"since": second.isoformat(), "until": first.isoformat()}, headers=finance)
         assert bad.status_code == 422 and "结束时间" in bad.text
         assert http.get(url, params={"order": "sideways"}, headers=finance).status_code == 422
+
+
+async def test_a_statement_exports_to_excel_in_yuan_with_card_numbers_masked(database_url: str) -> None:
+    await three_periods(database_url)
+    hot = f"clearing:stored_value:{ST}"
+    async with served_api(database_url) as (app, http):
+        owner = bearer(app, "export:create", "ledger:read", username="li.si")
+        request = {"kind": "ledger_statement", "filters": {"code": hot}, "request_id": "statement-1"}
+        started = await http.post("/api/v1/exports", json=request, headers=owner)
+        assert started.status_code == 202, started.text
+        job = started.json()["id"]
+
+        async def finished() -> bool:
+            return (await http.get(f"/api/v1/exports/{job}", headers=owner)).json()["status"] != "running"
+        await wait_for(finished)
+        file = await http.get(f"/api/v1/exports/{job}/file", headers=owner)
+        assert file.status_code == 200
+        customer = await http.post("/api/v1/exports", json={"kind": "ledger_statement", "filters": {
+            "code": f"card:{CARD}"}, "request_id": "statement-2"}, headers=owner)
+        assert customer.status_code == 422 and "客户账户" in customer.text
+        elsewhere = bearer(app, "export:create", "ledger:read", stations=frozenset({"st-09"}), username="wang.wu")
+        other = await http.post("/api/v1/exports", json={**request, "request_id": "statement-3"}, headers=elsewhere)
+        assert other.status_code == 202
+
+    rows = list(openpyxl.load_workbook(io.BytesIO(file.content), read_only=True).worksheets[0].iter_rows(
+        values_only=True))
+    assert rows[0] == ("序号", "记账时间", "发生时间", "类型", "单据号", "站点", "摘要", "借方", "贷方", "余额")
+    assert [(r[4], r[6], r[7], r[8], r[9]) for r in rows[1:]] == [
+        ("P1", "6225********5678", None, 30, -30), ("P2", "6225********5678", None, 20, -50),
+        ("R1", "6225********5678", 5, None, -45)]

@@ -13,17 +13,21 @@ from hypothesis import strategies as st
 
 from business_services.ledger.model import (
     CARD_OVERDRAFT,
+    HOT,
     POINTS_EXPIRED,
     POINTS_ISSUED,
     POINTS_REDEEMED,
     POINTS_REDEMPTION,
     RECHARGE_BONUS,
+    Account,
     Entry,
+    Kind,
     LedgerError,
     Unit,
     card_credit_entry,
     card_debit_entry,
     card_transfer_entry,
+    clearing,
     customer_permission,
     mask_card_numbers,
     payment_entry,
@@ -205,3 +209,16 @@ def test_card_numbers_are_masked_wherever_they_appear() -> None:
     assert mask_card_numbers(f"卡 {CARD} 余额") == "卡 6225********5678 余额"
     assert mask_card_numbers(f"{CARD} → {OTHER}") == "6225********5678 → 6225***********1901"
     assert mask_card_numbers("st-01-20261205-P00001 12345678901234567") == "st-01-20261205-P00001 12345678901234567"
+
+
+def test_only_accounts_without_a_floor_are_striped() -> None:
+    with pytest.raises(LedgerError, match="striped"):
+        Account("card:x", "卡", Kind.LIABILITY, may_go_negative=False, stripes=2)
+    with pytest.raises(LedgerError):
+        Account("sales:x", "销售", Kind.REVENUE, stripes=0)
+    hot = [clearing(ST, m) for m in (Method.STORED_VALUE, Method.IC_CARD, Method.POINTS)]
+    hot += [POINTS_ISSUED, POINTS_EXPIRED, POINTS_REDEEMED, RECHARGE_BONUS, POINTS_REDEMPTION, CARD_OVERDRAFT]
+    assert all(a.stripes == HOT and a.may_go_negative for a in hot)
+    # a station's own channels and its sales stay on one row (one consumer per station posts them, in order)
+    assert clearing(ST, Method.WECHAT).stripes == clearing(ST, Method.BANK_CARD).stripes == 1
+    assert payment_entry(stored_value_payment(100)).postings[1].account.stripes == 1
