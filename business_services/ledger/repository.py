@@ -11,9 +11,13 @@ concurrent entries never deadlock. An account that may not go negative makes the
 
 from __future__ import annotations
 
+import re
+
 import psycopg
 
 from business_services.ledger.model import Entry, Posting
+
+FLOOR = "ledger_accounts_check"    # the CHECK that keeps an account that may not go negative at 0 or more
 
 
 def lock_order(posting: Posting) -> tuple[bool, str]:
@@ -37,3 +41,13 @@ async def post(conn: psycopg.AsyncConnection, entry: Entry) -> int | None:
          [p.account.balance_change(p.amount) for p in postings]))
     row = await cur.fetchone()
     return None if row is None or row[0] is None else int(row[0])
+
+
+def overdrawn_account(error: psycopg.errors.CheckViolation) -> str | None:
+    """The code of the account that would have gone below zero, when that is why ``post`` failed; None for any
+    other check (an unbalanced entry found at commit is a bug, not a customer's want of balance). A route
+    answers the first with 409 "余额不足", naming the account (masked for the screen)."""
+    if error.diag.constraint_name != FLOOR:
+        return None
+    found = re.match(r"Failing row contains \(([^,]+),", error.diag.message_detail or "")
+    return found[1] if found else ""
