@@ -47,6 +47,11 @@ BEGIN
             INSERT INTO business.ledger_accounts (code, name, kind, unit, station, may_go_negative)
                 VALUES (p_codes[i], p_names[i], p_kinds[i], p_units[i], p_stations[i], p_floorless[i])
                 ON CONFLICT (code) DO NOTHING;
+            PERFORM FROM business.ledger_accounts WHERE code = p_codes[i] AND kind = p_kinds[i] AND unit = p_units[i];
+            IF NOT FOUND THEN
+                RAISE EXCEPTION 'ledger account % exists with another kind or unit than %/%', p_codes[i],
+                    p_kinds[i], p_units[i];
+            END IF;
             INSERT INTO business.ledger_stripes AS s (account, stripe, balance, postings)
                 VALUES (p_codes[i], pg_backend_pid() % p_stripes[i], p_changes[i], 1)
                 ON CONFLICT (account, stripe) DO UPDATE SET balance = s.balance + excluded.balance,

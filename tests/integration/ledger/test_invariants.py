@@ -341,6 +341,7 @@ def test_concurrent_movements_keep_every_invariant(database_url: str,
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)          # about 6 min on 2 busy cores
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                    HealthCheck.too_slow])
 @given(scenario=scenarios())
