@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -27,6 +28,14 @@ BY_CODE = Sort("code", str, tiebreak="code", tiebreak_kind=str)
 NEWEST_FIRST = Sort("seq", int, descending=True, tiebreak="seq")
 OLDEST_FIRST = Sort("seq", int, tiebreak="seq")
 ORDERS: dict[str, Sort] = {"newest": NEWEST_FIRST, "oldest": OLDEST_FIRST}
+
+
+@asynccontextmanager
+async def one_snapshot(conn: psycopg.AsyncConnection) -> AsyncIterator[None]:
+    """Reads inside see one moment of the books (a statement's totals and its rows agree while others post)."""
+    async with conn.transaction():
+        await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        yield
 
 
 async def accounts(conn: psycopg.AsyncConnection, *, stations: frozenset[str] | None, station: str | None,

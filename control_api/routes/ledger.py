@@ -122,7 +122,7 @@ async def statement(code: AccountCode, who: Reader, db: Db, since: Moment | None
                                        "msg": "结束时间应晚于开始时间 (until must be after since)"}])
     sort = views.ORDERS[order]
     start = after(cursor, sort)
-    async with db.connection() as conn:
+    async with db.connection() as conn, views.one_snapshot(conn):
         row = await views.account(conn, code)
         if row is None or not _visible(who, row):
             needed = customer_permission(code)
