@@ -85,9 +85,19 @@ async def open_payments(command: TakePayment, uow: UnitOfWork) -> list[str]:
         raise PaymentRuleError(NO_SHIFT)
     order_nos = list(command.order_nos)
     dues = await orders.dues(uow.conn, command.station, order_nos)
-    shares = allocate(order_nos, dues, await repository.reserved(uow.conn, order_nos), command.tenders,
-                      command.terminal, command.at)
-    numbers = []
+    # allocated as if no payment of these orders were in progress (an online one waiting: rare), which the
+    # first payment's statement checks, with the orders locked; allocated again, less what those hold, if not
+    shares = allocate(order_nos, dues, {}, command.tenders, command.terminal, command.at)
+    first = shares[0]
+    number = await repository.add_unless_reserved(uow.conn, order_nos, command, shift_no, first.tender.method,
+                                                  first.tender.amount_fen, first.tender.reference, first.tender.note,
+                                                  first.allocations)
+    if number is None:
+        shares = allocate(order_nos, dues, await repository.reserved(uow.conn, order_nos), command.tenders,
+                          command.terminal, command.at)
+        numbers = []
+    else:
+        numbers, shares = [number], shares[1:]
     for share in shares:    # each under the day's next payment number (numbers.py)
         numbers.append(await repository.add(uow.conn, command, shift_no, share.tender.method, share.tender.amount_fen,
                                             share.tender.reference, share.tender.note, share.allocations))
