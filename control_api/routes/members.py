@@ -252,11 +252,9 @@ async def register(body: MemberCreate, request: Request, db: Db, who: Registrar,
 
     async def work() -> MemberPublic:
         async with db.connection() as conn:
-            group = request.app.state.group
-            if body.station is not None:
-                detail = await stations.station_detail(conn, body.station)
-                if detail is None:
-                    raise MemberError("station", f"没有站点 {body.station} (no such station)")
+            group = request.app.state.group    # the station's company when its master data is here
+            detail = None if body.station is None else await stations.station_detail(conn, body.station)
+            if detail is not None:
                 group = str(detail["company_group"])
             async with UnitOfWork(conn, who.actor) as uow:
                 row = await request.app.state.bus.handle(RegisterMember(**{**_fields(command), "group": group}), uow)
