@@ -160,19 +160,17 @@ class LevelBody(BaseModel):
     birthday_privilege: Annotated[str, Field(max_length=100)] = ""
 
 
-class RuleBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    kind: Literal["orders_in_days", "spent_in_days"]
-    days: Annotated[int, Field(ge=1, le=366)]
-    at_least: Annotated[int, Field(ge=1, le=10**9)]
-
-
 class TagBody(BaseModel):
+    """A tag: manual without ``rule_kind``; a rule tag with ``rule_kind``, ``days`` and ``at_least`` (flat, as the
+    tag page's form sends them)."""
+
     model_config = ConfigDict(extra="forbid")
 
     name: Annotated[str, Field(min_length=1, max_length=32)]
-    rule: RuleBody | None = None
     description: Annotated[str, Field(max_length=100)] = ""
+    rule_kind: Literal["orders_in_days", "spent_in_days"] | None = None
+    days: Annotated[int | None, Field(ge=1, le=366)] = None
+    at_least: Annotated[int | None, Field(ge=1, le=10**9)] = None
 
 
 class Row(BaseModel):
@@ -474,11 +472,14 @@ async def change_level(level: LevelCode, body: LevelBody, request: Request, db: 
 async def list_tags(who: Reader, db: Db) -> dict[str, Any]:
     async with db.connection() as conn:
         rows = await views.tags(conn)
-    return {"items": json.loads(json.dumps(rows, default=_jsonable)), "next_cursor": None, "total": len(rows)}
+    items = [r | {"rule_kind": (r["rule"] or {}).get("kind"), "days": (r["rule"] or {}).get("days"),
+                  "at_least": (r["rule"] or {}).get("at_least")} for r in rows]
+    return {"items": json.loads(json.dumps(items, default=_jsonable)), "next_cursor": None, "total": len(items)}
 
 
 async def _save_tag(tag_id: int | None, body: TagBody, request: Request, db: Db, who: Principal) -> Row:
-    rule = None if body.rule is None else TagRule.parse(body.rule.model_dump())
+    rule = None if body.rule_kind is None else TagRule.parse({"kind": body.rule_kind, "days": body.days,
+                                                              "at_least": body.at_least})
     async with db.connection() as conn, UnitOfWork(conn, who.actor) as uow:
         row = await request.app.state.bus.handle(SaveTag(tag_id, body.name.strip(), rule, body.description.strip()),
                                                  uow)
