@@ -8,7 +8,9 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import sys
 from collections.abc import AsyncIterator
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -242,3 +244,42 @@ async def test_export_and_erase_one_members_personal_data(database_url: str) -> 
                                         "members.privacy_export", "members.erase"]
     assert PHONE not in json.dumps([b for _, *b in audit]) and "李四" not in json.dumps([b for _, *b in audit],
                                                                                       ensure_ascii=False)
+
+
+async def test_the_cards_and_points_sections_appear_once_those_parts_are_installed(
+        database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without the cards and points parts the 360° has no cards section (no placeholder) and the ledger's points;
+    with them (their views' functions, as on their branches) the lookup finds a member by card, the POS sees the
+    full card number (member:register) and a reader without pii:read a masked one."""
+    app = create_app(database_url)
+    li = bearer(app, *FULL, username="li")
+    async with client(app) as http:
+        no = (await http.post("/api/v1/members", json={"phone": PHONE, "source": "back_office"},
+                              headers={**li, **key(1)})).json()["member_no"]
+        before = (await http.get(f"/api/v1/members/{no}", headers=li)).json()
+        assert "cards" not in before and before["points"] == {"balance": 0}
+        card_no = "6222000011112222"
+
+        async def cards_of(conn: Any, member_no: str) -> list[dict[str, Any]]:
+            return [{"card_no": card_no, "kind": "stored_value", "status": "active", "balance_fen": 50_000,
+                     "type_name": "储值卡"}] if member_no == no else []
+
+        async def card(conn: Any, number: str) -> dict[str, Any] | None:
+            return {"card_no": card_no, "member_no": no} if number == card_no else None
+
+        async def summary(conn: Any, member_no: str, now: Any) -> dict[str, Any]:
+            return {"member_no": member_no, "balance": 120, "debt": 0, "expiring": []}
+
+        monkeypatch.setitem(sys.modules, "business_services.cards.views", SimpleNamespace(cards_of=cards_of, card=card))
+        monkeypatch.setitem(sys.modules, "business_services.points.views", SimpleNamespace(summary=summary))
+        pos = bearer(app, "member:register", stations=frozenset({"demo-01"}))
+        found = (await http.get("/api/v1/members/lookup", params={"card_no": card_no}, headers=pos)).json()
+        assert found["member_no"] == no and found["cards"] == [
+            {"card_no": card_no, "kind": "stored_value", "status": "active", "balance_fen": 50_000}]
+        masked = (await http.get("/api/v1/members/lookup", params={"card_no": card_no},
+                                 headers=bearer(app, "member:read"))).json()
+        assert masked["cards"][0]["card_no"] == "6222********2222"
+        nobody = await http.get("/api/v1/members/lookup", params={"card_no": "6222000099998888"}, headers=pos)
+        assert nobody.status_code == 404
+        after = (await http.get(f"/api/v1/members/{no}", headers=bearer(app, "member:read"))).json()
+        assert after["cards"][0]["card_no"] == "6222********2222" and after["points"]["balance"] == 120
