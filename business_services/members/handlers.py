@@ -6,6 +6,7 @@ data masked only, so that an erasure leaves none of it behind in the append-only
 
 from __future__ import annotations
 
+import logging
 import secrets
 from datetime import UTC, datetime
 from typing import Any
@@ -41,6 +42,7 @@ from telemetry.contracts.events.orders import OrderChanged
 from telemetry.contracts.events.payments import PaymentRefunded
 
 _HIDDEN = Disclosure()   # audit records keep personal data masked
+log = logging.getLogger(__name__)   # member numbers only: never a phone, plate or name
 
 
 def _masked(values: dict[str, Any]) -> dict[str, Any]:
@@ -79,6 +81,7 @@ async def register(c: RegisterMember, uow: UnitOfWork) -> dict[str, Any]:
                                _masked({"phone": c.phone, "name": c.name, "source": c.source.value,
                                         "real_name": row["real_name"]})))
     await relist(uow.conn, row["member_no"])
+    log.info("member %s registered (source %s, station %s)", row["member_no"], c.source.value, c.station or "-")
     return row
 
 

@@ -5,9 +5,11 @@ export and erasure, and the audit chain."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import json
+import logging
 import sys
 from collections.abc import AsyncIterator
 from types import SimpleNamespace
@@ -22,6 +24,7 @@ from fastapi import FastAPI
 from business_services.access.demo import seed_demo_company
 from control_api.app import create_app
 from telemetry.contracts.members import phone_digest
+from tests.support.api_client import served_api
 from tests.support.auth import bearer
 
 pytestmark = pytest.mark.integration
@@ -283,3 +286,38 @@ async def test_the_cards_and_points_sections_appear_once_those_parts_are_install
         assert nobody.status_code == 404
         after = (await http.get(f"/api/v1/members/{no}", headers=bearer(app, "member:read"))).json()
         assert after["cards"][0]["card_no"] == "6222********2222" and after["points"]["balance"] == 120
+
+
+async def _exported(http: httpx.AsyncClient, headers: dict[str, str], filters: dict[str, Any]) -> list[tuple[Any, ...]]:
+    started = await http.post("/api/v1/exports", headers=headers, json={"kind": "members", "filters": filters})
+    assert started.status_code == 202, started.text
+    job = started.json()["id"]
+    async with asyncio.timeout(30):
+        while (status := (await http.get(f"/api/v1/exports/{job}", headers=headers)).json())["status"] == "running":
+            await asyncio.sleep(0.1)
+    assert status["status"] == "done", status
+    content = (await http.get(f"/api/v1/exports/{job}/file", headers=headers)).content
+    return list(openpyxl.load_workbook(io.BytesIO(content), read_only=True).worksheets[0].iter_rows(values_only=True))
+
+
+async def test_the_member_list_exports_to_excel_masked_as_on_screen_and_no_log_holds_personal_data(
+        database_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    async with served_api(database_url) as (app, http):
+        li = bearer(app, *FULL, username="li")
+        body = {"phone": PHONE, "name": "赵六", "source": "back_office", "plate": "京A12345"}
+        no = (await http.post("/api/v1/members", json=body, headers={**li, **key(1)})).json()["member_no"]
+        await http.post("/api/v1/members", json={"phone": "13900000002", "source": "wechat"}, headers={**li, **key(2)})
+        assert (await http.get("/api/v1/members/lookup", params={"phone": PHONE}, headers=li)).status_code == 200
+        whole = await _exported(http, li, {"plate": "京A"})
+        assert whole[0][:4] == ("会员号", "姓名", "手机号", "性别")
+        assert [r[:3] for r in whole[1:]] == [(no, "赵六", PHONE)] and whole[1][7] == "京A12345"
+        masked = await _exported(http, bearer(app, "member:read", "export:create", username="zhao"), {})
+        assert sorted(r[2] for r in masked[1:]) == ["138****5678", "139****0002"]
+        assert all(PHONE not in str(cell) and "赵六" not in str(cell) and "京A12345" not in str(cell)
+                   for row in masked for cell in row)
+    served = [r for r in caplog.records if r.name != "httpx"]   # the test's own client logs its URLs
+    assert served, "nothing was logged at all: the check below would prove nothing"
+    for record in served:
+        message = record.getMessage()
+        assert PHONE not in message and "赵六" not in message and "京A12345" not in message, message
