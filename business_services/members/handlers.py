@@ -166,6 +166,9 @@ async def save_level(c: SaveLevel, uow: UnitOfWork) -> bool:
                                      "(rank and growth_min must be unique)") from None
     await uow.audit(AuditEntry("members.level", f"level:{c.level.code}", None,
                                None if before is None else _plain(before), _plain(c.level)))
+    if before is not None and (before.name, before.discount_pct) != (c.level.name, c.level.discount_pct):
+        for member_no in await repository.members_at_level(uow.conn, c.level.code):   # the stations' copy of it
+            await relist(uow.conn, member_no)
     return True
 
 
@@ -206,13 +209,13 @@ async def _grow(uow: UnitOfWork, key: str, member_no: str, station: str, referen
 
 
 async def order_paid(event: CloudEvent, uow: UnitOfWork) -> None:
-    """A member order paid (``order.changed`` with status paid and a member): its growth, once per order; the
-    amount is head office's copy of the order (station_orders, kept by the handler before this one)."""
+    """A member order paid (``order.changed`` with status paid and a member): its growth, once per order, from
+    what was paid on head office's copy of the order (station_orders, kept by the handler before this one)."""
     change = OrderChanged.from_event(event)
     if change.status != "paid" or change.member_no is None:
         return
     order = await station_orders.one(uow.conn, change.station, change.order_no)
-    amount = change.paid_fen if order is None or order["amount_fen"] is None else int(order["amount_fen"])
+    amount = change.paid_fen if order is None else int(order["paid_fen"])     # what the member paid
     await _grow(uow, f"order:{change.station}/{change.order_no}", change.member_no, change.station,
                 change.order_no, amount, change.at)
 

@@ -109,6 +109,12 @@ async def set_level(conn: psycopg.AsyncConnection, member_no: str, from_level: s
                        "VALUES (%s, %s, %s, %s)", (member_no, from_level, to_level, reason))
 
 
+async def members_at_level(conn: psycopg.AsyncConnection, code: str) -> list[str]:
+    cur = await conn.execute("SELECT member_no FROM business.members WHERE level = %s AND status <> 'erased' "
+                             "ORDER BY member_no", (code,))
+    return [str(r[0]) for r in await cur.fetchall()]
+
+
 # --- growth -----------------------------------------------------------------------------------------------------
 
 async def add_growth(conn: psycopg.AsyncConnection, key: str, member_no: str, station: str, reference: str,

@@ -321,3 +321,63 @@ async def test_the_member_list_exports_to_excel_masked_as_on_screen_and_no_log_h
     for record in served:
         message = record.getMessage()
         assert PHONE not in message and "赵六" not in message and "京A12345" not in message, message
+
+
+async def test_the_level_table_and_the_tags(database_url: str) -> None:
+    app = create_app(database_url)
+    li = bearer(app, *FULL, username="li")
+    async with client(app) as http:
+        no = (await http.post("/api/v1/members", json={"phone": PHONE, "source": "back_office"},
+                              headers={**li, **key(1)})).json()["member_no"]
+        diamond = {"code": "diamond", "name": "钻石会员", "rank": 4, "growth_min": 50_000, "discount_pct": 5,
+                   "points_multiplier": 3, "birthday_privilege": "生日当月积分五倍"}
+        made = await http.post("/api/v1/member-levels", json=diamond, headers={**li, **key(2)})
+        assert made.status_code == 200 and made.json()["growth_min"] == 50_000
+        again = await http.post("/api/v1/member-levels", json=diamond, headers={**li, **key(2)})
+        assert again.json() == made.json() and again.headers["Idempotent-Replayed"] == "true"
+        taken = await http.post("/api/v1/member-levels", json=diamond, headers={**li, **key(3)})
+        assert taken.status_code == 409 and taken.json()["errors"][0]["field"] == "code"
+        lower = await http.post("/api/v1/member-levels", json=diamond | {"code": "ruby", "rank": 5, "growth_min": 100},
+                                headers={**li, **key(4)})
+        assert lower.status_code == 422 and "应高于" in lower.json()["detail"]
+        clash = await http.post("/api/v1/member-levels", json=diamond | {"code": "ruby", "rank": 1, "growth_min": 1500},
+                                headers={**li, **key(5)})
+        assert clash.status_code == 409 and clash.json()["errors"][0]["field"] == "rank"
+        normal = {"name": "普通会员", "rank": 0, "growth_min": 0, "discount_pct": 1}
+        changed = await http.patch("/api/v1/member-levels/normal", json=normal, headers=li)
+        assert changed.status_code == 200 and changed.json()["discount_pct"] == 1 and changed.json()["members"] == 1
+        assert (await http.patch("/api/v1/member-levels/nosuch", json=normal, headers=li)).status_code == 404
+        levels = (await http.get("/api/v1/member-levels", headers=bearer(app, "member:read"))).json()
+        assert [lv["code"] for lv in levels["items"]] == ["normal", "silver", "gold", "platinum", "diamond"]
+
+        vip = await http.post("/api/v1/member-tags", json={"name": "车队客户", "description": "手工"},
+                              headers={**li, **key(6)})
+        assert vip.status_code == 200 and vip.json()["kind"] == "manual"
+        dup = await http.post("/api/v1/member-tags", json={"name": "车队客户"}, headers={**li, **key(7)})
+        assert dup.status_code == 409
+        half_rule = await http.post("/api/v1/member-tags", json={"name": "高消费", "rule_kind": "spent_in_days"},
+                                    headers={**li, **key(8)})
+        assert half_rule.status_code == 422 and half_rule.json()["errors"][0]["field"] == "rule"
+        rule = await http.post("/api/v1/member-tags", json={"name": "高消费", "rule_kind": "spent_in_days", "days": 30,
+                                                            "at_least": 100_000}, headers={**li, **key(9)})
+        assert rule.json()["rule"] == {"kind": "spent_in_days", "days": 30, "at_least": 100_000}
+        given = await http.post(f"/api/v1/members/{no}/tags", json={"tag_id": vip.json()["id"]},
+                                headers={**li, **key(10)})
+        assert given.json() == {"changed": True}
+        by_rule = await http.post(f"/api/v1/members/{no}/tags", json={"tag_id": rule.json()["id"]},
+                                  headers={**li, **key(11)})
+        assert by_rule.status_code == 409 and "规则标签" in by_rule.json()["detail"]
+        listed = (await http.get("/api/v1/members", params={"tag": vip.json()["id"]}, headers=li)).json()
+        assert [m["member_no"] for m in listed["items"]] == [no] and listed["items"][0]["tags"] == ["车队客户"]
+        taken_off = await http.delete(f"/api/v1/members/{no}/tags/{vip.json()['id']}", headers=li)
+        assert taken_off.json() == {"changed": True}
+        tags = (await http.get("/api/v1/member-tags", headers=li)).json()["items"]
+        assert {t["name"]: t["members"] for t in tags} == {"近30天加油≥4次": 0, "车队客户": 0, "高消费": 0}
+
+    newest = (await _rows(database_url, "SELECT item FROM business.member_list_changes WHERE key = %s "
+                                        "ORDER BY seq DESC LIMIT 1", no))[0][0]
+    assert newest["discount_pct"] == 1          # the level's new discount reached the stations' list
+    actions = [r[0] for r in await _rows(database_url, "SELECT action FROM business.audit_log "
+                                                       "WHERE action LIKE 'members.%%' ORDER BY seq")]
+    assert actions == ["members.register", "members.level", "members.level", "members.tag_definition",
+                       "members.tag_definition", "members.tag", "members.untag"]
