@@ -148,6 +148,19 @@ async def year_growth_of_all(conn: psycopg.AsyncConnection, now: datetime) -> li
     return [(str(r[0]), str(r[1]), int(r[2])) for r in await cur.fetchall()]
 
 
+async def claim_review(conn: psycopg.AsyncConnection, year: int) -> bool:
+    """True when ``year``'s review is not done yet (this transaction now holds it; a concurrent run waits and then
+    finds it done)."""
+    cur = await conn.execute("INSERT INTO business.member_level_reviews (year, changed) VALUES (%s, 0) "
+                             "ON CONFLICT (year) DO NOTHING", (year,))
+    return cur.rowcount == 1
+
+
+async def reviewed(conn: psycopg.AsyncConnection, year: int, changed: int) -> None:
+    await conn.execute("UPDATE business.member_level_reviews SET changed = %s, at = now() WHERE year = %s",
+                       (changed, year))
+
+
 # --- lifecycle (RFM) ----------------------------------------------------------------------------------------------
 
 async def rfm_of_all(conn: psycopg.AsyncConnection, now: datetime) -> list[dict[str, Any]]:
