@@ -23,6 +23,7 @@ from fastapi import FastAPI
 
 from business_services.access.demo import seed_demo_company
 from control_api.app import create_app
+from forecourt.roles import Role
 from telemetry.contracts.members import phone_digest
 from tests.support.api_client import served_api
 from tests.support.auth import bearer
@@ -161,6 +162,11 @@ async def test_plates_the_blacklist_and_entry_records(database_url: str) -> None
         assert freed.status_code == 200 and freed.json()["member_no"] is None
         moved = await http.post(f"/api/v1/members/{b}/vehicles", json={"plate": "粤BD12345"}, headers={**li, **key(9)})
         assert moved.status_code == 201 and moved.json()["id"] == bound.json()["id"]
+        # registering with a plate bound to someone else: refused whole (no member, no audit, no list change)
+        refused = await http.post("/api/v1/members", json={"phone": "13833330000", "source": "pos",
+                                                           "plate": "粤BD12345"}, headers={**li, **key(20)})
+        assert refused.status_code == 409 and refused.json()["errors"][0]["field"] == "plate"
+        assert await _rows(database_url, "SELECT count(*) FROM business.members WHERE phone = '13833330000'") == [(0,)]
 
         blocked = await http.post("/api/v1/vehicles/blocked-plates", json={"plate": "京C88888", "reason": "多次逃单"},
                                   headers={**li, **key(10)})
@@ -381,3 +387,15 @@ async def test_the_level_table_and_the_tags(database_url: str) -> None:
                                                        "WHERE action LIKE 'members.%%' ORDER BY seq")]
     assert actions == ["members.register", "members.level", "members.level", "members.tag_definition",
                        "members.tag_definition", "members.tag", "members.untag"]
+
+
+async def test_a_station_server_has_no_member_routes(station_database_url: str) -> None:
+    """Members are head office's: a station server keeps its member list instead (part S)."""
+    app = create_app(station_database_url, role=Role.STATION)
+    li = bearer(app, *FULL, username="li")
+    async with client(app) as http:
+        for method, path in (("GET", "/api/v1/members"), ("POST", "/api/v1/members"),
+                             ("GET", "/api/v1/vehicles/blocked-plates")):
+            answer = await http.request(method, path, headers={**li, **key(1)},
+                                        json={"phone": PHONE, "source": "pos"} if method == "POST" else None)
+            assert answer.status_code == 404 and "总部" in answer.json()["detail"], (method, path)
