@@ -38,6 +38,7 @@ from control_api.routes import (
     inventory,
     leak_tests,
     ledger,
+    members,
     notifications,
     online_payments,
     orders,
@@ -50,6 +51,7 @@ from control_api.routes import (
     station_prices,
     station_shifts,
     stations,
+    vehicles,
     work_orders,
 )
 from control_api.security import TokenIssuer
@@ -82,6 +84,8 @@ ROUTERS = (   # every API route; matched in this order, one route after another,
     gas_analytics.router,
     work_orders.router,
     notifications.router,
+    members.router,      # head office's members and vehicles (issue 18)
+    vehicles.router,
 )
 
 #: Routes one role answers its own way, mounted before ``ROUTERS`` (the first route matching a path answers).

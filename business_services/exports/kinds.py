@@ -5,6 +5,7 @@ from __future__ import annotations
 from business_services.audit import views as audit
 from business_services.exports.model import ExportKind
 from business_services.ledger import views as ledger
+from business_services.members import views as members
 from business_services.orders import views as orders
 
 KINDS = {k.name: k for k in (
@@ -12,4 +13,5 @@ KINDS = {k.name: k for k in (
     ExportKind("orders", "订单", "order:read", orders.OrderFilter, orders.COLUMNS, orders.count, orders.rows),
     ExportKind("ledger_statement", "资金账户流水", "ledger:read", ledger.StatementFilter, ledger.STATEMENT_COLUMNS,
                ledger.statement_count, ledger.statement_rows),
+    ExportKind("members", "会员", "member:read", members.MemberFilter, members.COLUMNS, members.count, members.rows),
 )}
