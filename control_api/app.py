@@ -35,6 +35,7 @@ from control_api.routes import (
     fuelling,
     gas_analytics,
     health,
+    ic_cards,
     inventory,
     leak_tests,
     ledger,
@@ -82,6 +83,7 @@ ROUTERS = (   # every API route; matched in this order, one route after another,
     gas_analytics.router,
     work_orders.router,
     notifications.router,
+    ic_cards.router,
 )
 
 #: Routes one role answers its own way, mounted before ``ROUTERS`` (the first route matching a path answers).

@@ -1,0 +1,366 @@
+"""The station's IC-card desk: what happens at each card reader, and the IC-card payment provider.
+
+One ``Desk`` per station server. ``card_inserted`` runs when a reader reports a new card: it reads the purse
+(reported up as ``ic_card.purse_read``), settles a grey lock the card carries (this station's at once from its
+own list; another station's only after the rule's delay and from head office's grey list) and, at a fuelling
+point's reader, grey-locks the card for the fuelling. The fuelling's order is tied to the lock by the bus
+(``handlers.fuelling_completed``); ``settle_due`` then takes the IC payment of each due lock through the
+payments context, whose provider (``IcCardProvider``) debits the chip. A card pulled before its debit leaves
+the lock ``due`` and the payment pending (the order unpaid-grey), the grey record goes up, and the next
+insertion completes it. ``watch`` polls the readers (one poller for the link) and calls both.
+
+Nothing here holds a transaction open while a reader answers: reader I/O happens between units of work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+
+from business_services.audit.model import Actor
+from business_services.ic_cards import repository
+from business_services.ic_cards.model import (
+    GREY_DELAY,
+    GreyRule,
+    LockState,
+    Psam,
+    grey_rule,
+    mask_card,
+    reference,
+    wait_message,
+)
+from business_services.ic_cards.reader import CardGone, CardRefused, Purse, ReaderError, Slot
+from business_services.messagebus import MessageBus
+from business_services.payments import service
+from business_services.payments.model import PaymentRuleError, TakePayment, Tender
+from business_services.payments.providers import ChargeRequest, ChargeResult, ChargeState, RefundRequest, RefundResult
+from business_services.payments.registry import Providers
+from business_services.stations import views as stations
+from business_services.unit_of_work import UnitOfWork
+from telemetry.contracts.card_reader import SW, GreyRecord
+from telemetry.contracts.events.envelope import EventPayload
+from telemetry.contracts.events.ic_cards import IcGreyRecorded, IcGreySettled, IcPurseRead
+from telemetry.contracts.events.payments import Method
+
+log = logging.getLogger(__name__)
+SOURCE = "business/ic_cards"
+ACTOR = Actor(name="ic-card-desk", source="card-reader")
+LOCK_REF = "lock:"
+PULLED = "卡已拔出，灰锁待解：重新插卡即完成扣款 (the card was pulled before its debit: insert it again to finish)"
+
+#: asks head office for a grey record: (card_no, counter) → the record, or None when it has none
+GreyList = Callable[[str, int], Awaitable[dict[str, Any] | None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Reader:
+    name: str               # e.g. pos-1, disp-01/1
+    slot: Slot
+    pump: str               # the dispenser (or the POS terminal)
+    fuelling_point: int     # 0: a POS reader
+
+
+@dataclass
+class Desk:
+    station: str
+    database_url: str
+    readers: dict[str, Reader]
+    psam: Psam
+    bus: MessageBus
+    providers: Providers = field(default_factory=Providers)
+    grey_list: GreyList | None = None            # head office's, through the station's link (None: offline)
+    delay: timedelta = GREY_DELAY
+    now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    seen: dict[str, int] = field(default_factory=dict)     # the insertion count handled, per reader
+
+    async def _connect(self) -> psycopg.AsyncConnection:
+        return await psycopg.AsyncConnection.connect(self.database_url, autocommit=True)
+
+    async def _emit(self, conn: psycopg.AsyncConnection, event: EventPayload, event_id: str) -> None:
+        async with UnitOfWork(conn, ACTOR) as uow:
+            uow.emit(await stations.event_topic_for(conn, self.station, event.TYPE),
+                     event.envelope(source=SOURCE, event_id=event_id))
+
+    # ---- a card goes in -----------------------------------------------------------------------------------
+
+    async def card_inserted(self, reader_name: str) -> str:
+        """What the reader's screen says after the card went in (Chinese first)."""
+        reader = self.readers[reader_name]
+        try:
+            _, insertion = await reader.slot.status()
+            purse = await reader.slot.open()
+        except ReaderError as exc:
+            return str(exc)
+        self.seen[reader_name] = insertion
+        async with await self._connect() as conn:
+            read = IcPurseRead(station=self.station, card_no=purse.card_no, balance_fen=purse.balance_fen,
+                               counter=purse.counter, grey=purse.grey is not None, read_at=self.now())
+            await self._emit(conn, read, read.event_id())
+            if purse.grey is not None:
+                settled = await self._grey(conn, reader, insertion, purse, purse.grey)
+                if settled is not None:
+                    return settled
+            if reader.fuelling_point == 0:
+                return "请选择订单收款 (choose the orders to pay)"
+            return await self._lock_for_fuelling(conn, reader, insertion)
+
+    async def _lock_for_fuelling(self, conn: psycopg.AsyncConnection, reader: Reader, insertion: int) -> str:
+        now = self.now()
+        try:
+            purse = await reader.slot.open()
+            if purse.balance_fen <= 0:
+                return "卡内余额不足，请圈存 (the purse is empty: load it first)"
+            counter, _ = await reader.slot.lock(GreyRecord(self.station, reader.pump, reader.fuelling_point, now))
+        except ReaderError as exc:
+            return str(exc)
+        await repository.add_lock(conn, repository.Lock(
+            purse.card_no, counter, self.station, reader.name, insertion, reader.pump, reader.fuelling_point, now,
+            LockState.LOCKED, None, None, None, None, None, None))
+        log.info("IC 卡灰锁 %s 加油点 %s/%d 序号 %d", mask_card(purse.card_no), reader.pump, reader.fuelling_point,
+                 counter)
+        return "已灰锁，请加油 (the card is locked: fuel now)"
+
+    async def _grey(self, conn: psycopg.AsyncConnection, reader: Reader, insertion: int, purse: Purse,
+                    grey: GreyRecord) -> str | None:
+        """Settle the grey lock the card carries; None when it is no longer grey, else why it still is."""
+        rule = grey_rule(grey, self.station, self.now(), self.delay)
+        if rule is GreyRule.WAIT:
+            return wait_message(grey, self.now(), self.delay)
+        if rule is GreyRule.HEAD_OFFICE:
+            return await self._from_head_office(conn, reader, purse.card_no, grey)
+        lock = await repository.get_lock(conn, purse.card_no, grey.counter)
+        if lock is None:            # locked here, but nothing was sold under it (a crash before its row): release
+            return await self._release(reader, purse.card_no, grey.counter)
+        await repository.moved(conn, lock.card_no, lock.counter, reader.name, insertion)
+        if lock.state == LockState.LOCKED:
+            return "灰锁中，等待加油完成 (locked: waiting for the fuelling to finish)"
+        if lock.state == LockState.DUE:
+            await self.complete(conn, lock.card_no, lock.counter)
+            done = await repository.get_lock(conn, lock.card_no, lock.counter)
+            if done is None or done.state != LockState.DEBITED:
+                return "解灰扣款未完成，请勿拔卡 (the debit did not finish: keep the card in)"
+        return None
+
+    async def _release(self, reader: Reader, card_no: str, counter: int) -> str | None:
+        at = self.now()
+        try:
+            await reader.slot.debit_for_unlock(counter, 0, at, self.psam.unlock_mac(card_no, counter, 0, at))
+        except ReaderError as exc:
+            return str(exc)
+        return None
+
+    async def _from_head_office(self, conn: psycopg.AsyncConnection, reader: Reader, card_no: str,
+                                grey: GreyRecord) -> str | None:
+        if self.grey_list is None:
+            return "总部连接中断，不能解他站灰锁 (head office is unreachable: another station's lock waits)"
+        record = await self.grey_list(card_no, grey.counter)
+        if record is None or record.get("amount_fen") is None:
+            return (f"总部没有此卡在 {grey.station} 的灰记录，请回原站处理 (head office holds no grey record of it "
+                    f"from {grey.station}: settle it there)")
+        amount, at = int(record["amount_fen"]), self.now()
+        try:
+            tac = await reader.slot.debit_for_unlock(grey.counter, amount, at,
+                                                     self.psam.unlock_mac(card_no, grey.counter, amount, at))
+        except ReaderError as exc:
+            return str(exc)
+        settled = IcGreySettled(station=self.station, card_no=card_no, counter=grey.counter,
+                                origin_station=grey.station, payment_no=record.get("payment_no"), amount_fen=amount,
+                                tac=tac.hex(), settled_at=at)
+        await self._emit(conn, settled, settled.event_id())
+        return None
+
+    # ---- a due lock is paid -------------------------------------------------------------------------------
+
+    async def complete(self, conn: psycopg.AsyncConnection, card_no: str, counter: int) -> None:
+        """Take (or settle) the IC payment of a due lock: its provider debits the chip if it can."""
+        lock = await repository.get_lock(conn, card_no, counter)
+        if lock is None or lock.state != LockState.DUE:
+            return
+        try:
+            if lock.payment_no is not None:
+                await service.look(conn, self.bus, self.providers, self.station, lock.payment_no, ACTOR)
+            elif lock.order_no is not None and lock.amount_fen:
+                await service.take(conn, self.bus, self.providers, TakePayment(
+                    self.station, lock.reader, ACTOR.name, (lock.order_no,),
+                    (Tender(Method.IC_CARD, lock.amount_fen, reference=f"{LOCK_REF}{card_no}:{counter}"),),
+                    self.now()), ACTOR)
+        except PaymentRuleError as exc:
+            log.warning("IC 卡灰锁 %s/%d 收款未成: %s", mask_card(card_no), counter, exc.message)
+
+    async def settle_due(self) -> None:
+        async with await self._connect() as conn:
+            for lock in await repository.due_locks(conn, self.station):
+                await self.complete(conn, lock.card_no, lock.counter)
+
+    async def poll(self) -> None:
+        """One round of the poller: a new insertion at a reader is handled, then every due lock is tried."""
+        for name, reader in self.readers.items():
+            try:
+                present, insertion = await reader.slot.status()
+            except ReaderError:
+                continue
+            if present and self.seen.get(name) != insertion:
+                log.info("读卡器 %s: %s", name, await self.card_inserted(name))
+        await self.settle_due()
+
+    async def watch(self, every_s: float = 0.5) -> None:
+        while True:
+            try:
+                await self.poll()
+            except psycopg.OperationalError as exc:
+                log.warning("IC 卡：数据库不可用 (database unavailable): %s", exc)
+            await asyncio.sleep(every_s)
+
+    # ---- the chip debit behind the provider ---------------------------------------------------------------
+
+    async def debit(self, conn: psycopg.AsyncConnection, lock: repository.Lock) -> ChargeResult:
+        """Debit a due lock on the chip, once: in the session that locked it, else with DEBIT FOR UNLOCK; a lost
+        answer is recovered from the chip's log. PENDING while the card is not in its reader."""
+        if lock.state == LockState.DEBITED:
+            return ChargeResult(ChargeState.SUCCEEDED, reference(lock.counter, bytes.fromhex(lock.tac or "")),
+                                card_no=lock.card_no)
+        amount, reader = lock.amount_fen or 0, self.readers.get(lock.reader)
+        try:
+            if reader is None:
+                raise CardGone(PULLED)
+            present, insertion = await reader.slot.status()
+            if not present:
+                raise CardGone(PULLED)
+            at = self.now()
+            tac: bytes | None = None
+            if insertion == lock.insertion:
+                try:
+                    tac = await reader.slot.debit(lock.counter, amount, at)
+                except CardRefused as exc:
+                    if exc.sw != SW.CONDITIONS:
+                        raise
+            if tac is None:
+                tac, at = await self._debit_for_unlock(reader, lock, amount, at)
+        except CardGone as exc:
+            await self._report(conn, lock)
+            return await self._settled_elsewhere(conn, lock) or ChargeResult(ChargeState.PENDING, message=str(exc))
+        except CardRefused as exc:
+            if exc.sw == SW.INSUFFICIENT:
+                return ChargeResult(ChargeState.PENDING, message=f"{exc}，灰锁保留，请圈存后插卡 (load, then insert)")
+            return ChargeResult(ChargeState.PENDING, message=str(exc))
+        except ReaderError as exc:
+            return ChargeResult(ChargeState.PENDING, message=str(exc))
+        await repository.settle(conn, lock.card_no, lock.counter, LockState.DEBITED, tac.hex(), at)
+        log.info("IC 卡扣款 %s 序号 %d %d 分", mask_card(lock.card_no), lock.counter, amount)
+        return ChargeResult(ChargeState.SUCCEEDED, reference(lock.counter, tac), card_no=lock.card_no)
+
+    async def _debit_for_unlock(self, reader: Reader, lock: repository.Lock, amount: int,
+                                at: datetime) -> tuple[bytes, datetime]:
+        purse = await reader.slot.open()
+        if purse.card_no != lock.card_no:
+            raise CardGone(PULLED)
+        if purse.grey is None or purse.grey.counter != lock.counter:      # not grey under this lock: was it paid?
+            for n in range(1, 11):
+                line = await reader.slot.log(n)
+                if line is None:
+                    break
+                if line.counter == lock.counter and line.kind == "P":
+                    return self.psam.tac(lock.card_no, line.counter, line.amount_fen, line.at), line.at
+            raise CardRefused(SW.CONDITIONS)
+        return await reader.slot.debit_for_unlock(lock.counter, amount, at,
+                                                  self.psam.unlock_mac(lock.card_no, lock.counter, amount, at)), at
+
+    async def _report(self, conn: psycopg.AsyncConnection, lock: repository.Lock) -> None:
+        """Send the grey record up (once per state it is in)."""
+        what = "due" if lock.amount_fen is not None else "locked"
+        if not await repository.reported(conn, lock.card_no, lock.counter, what):
+            return
+        grey = IcGreyRecorded(station=self.station, card_no=lock.card_no, counter=lock.counter, pump=lock.pump,
+                              fuelling_point=lock.fuelling_point, locked_at=lock.locked_at, order_no=lock.order_no,
+                              payment_no=lock.payment_no, amount_fen=lock.amount_fen)
+        await self._emit(conn, grey, grey.event_id())
+
+    async def _settled_elsewhere(self, conn: psycopg.AsyncConnection, lock: repository.Lock) -> ChargeResult | None:
+        """Another station debited this lock from head office's grey list (after the delay): it is paid."""
+        if self.grey_list is None or self.now() - lock.locked_at < self.delay:
+            return None
+        try:
+            record = await self.grey_list(lock.card_no, lock.counter)
+        except Exception as exc:      # head office away: the payment stays pending, asked again later
+            log.warning("总部灰名单查询失败 (head office's grey list unreachable): %r", exc)
+            return None
+        if not record or record.get("state") != "settled" or record.get("settled_fen") != lock.amount_fen:
+            return None
+        tac = str(record.get("settled_tac") or "")
+        await repository.settle(conn, lock.card_no, lock.counter, LockState.DEBITED, tac,
+                                record.get("settled_at") or self.now())
+        return ChargeResult(ChargeState.SUCCEEDED, reference(lock.counter, bytes.fromhex(tac)), card_no=lock.card_no)
+
+
+class IcCardProvider:
+    """``Method.IC_CARD``: safe offline (the chip holds the value). A tender's ``reference`` names where the
+    card is: a POS reader (``pos-1``: lock, debit and unlock now) or a fuelling's lock (``lock:<card>:<counter>``,
+    from ``Desk.complete``)."""
+
+    method = Method.IC_CARD
+    safe_offline = True
+
+    def __init__(self, desk: Desk) -> None:
+        self.desk = desk
+
+    def unavailable(self) -> str | None:
+        return None if self.desk.readers else "本站没有读卡器 (no card reader at this station)"
+
+    async def charge(self, request: ChargeRequest) -> ChargeResult:
+        ref = request.reference or ""
+        async with await self.desk._connect() as conn:
+            if ref.startswith(LOCK_REF):
+                card_no, _, counter = ref[len(LOCK_REF):].partition(":")
+                lock = await repository.get_lock(conn, card_no, int(counter) if counter.isdigit() else 0)
+                if lock is None:
+                    return ChargeResult(ChargeState.FAILED, message="没有这个灰锁 (no such grey lock)")
+                if not await repository.set_payment(conn, lock.card_no, lock.counter, request.payment_no) \
+                        and lock.payment_no != request.payment_no:
+                    return ChargeResult(ChargeState.FAILED,
+                                        message=f"此灰锁已由收款 {lock.payment_no} 处理 (paid by another payment)")
+                return await self.desk.debit(conn, await repository.get_lock(conn, card_no, lock.counter) or lock)
+            return await self._at_pos(conn, request)
+
+    async def _at_pos(self, conn: psycopg.AsyncConnection, request: ChargeRequest) -> ChargeResult:
+        reader = self.desk.readers.get(request.reference or "")
+        if reader is None:
+            return ChargeResult(ChargeState.FAILED, message="请选择插卡的读卡器 (name the reader the card is in)")
+        try:
+            _, insertion = await reader.slot.status()
+            purse = await reader.slot.open()
+            if purse.grey is not None:
+                return ChargeResult(ChargeState.FAILED, message="此卡灰锁，请先解灰 (the card is grey: settle it)")
+            if purse.balance_fen < request.amount_fen:
+                return ChargeResult(ChargeState.FAILED, message="卡内余额不足 (the purse holds less than this)")
+            now = self.desk.now()
+            counter, _ = await reader.slot.lock(GreyRecord(self.desk.station, reader.pump, 0, now))
+        except ReaderError as exc:
+            return ChargeResult(ChargeState.FAILED, message=str(exc))
+        await repository.add_lock(conn, repository.Lock(
+            purse.card_no, counter, self.desk.station, reader.name, insertion, reader.pump, 0, now, LockState.DUE,
+            None, request.payment_no, request.amount_fen, None, None, None))
+        lock = await repository.get_lock(conn, purse.card_no, counter)
+        if lock is None:       # written just now: only a lock another process made under this counter
+            return ChargeResult(ChargeState.PENDING, message="灰锁记录缺失 (the lock's row is missing)")
+        return await self.desk.debit(conn, lock)
+
+    async def query(self, payment_no: str) -> ChargeResult:
+        async with await self.desk._connect() as conn:
+            lock = await repository.lock_of_payment(conn, payment_no)
+            if lock is None:
+                return ChargeResult(ChargeState.FAILED, message="没有这笔 IC 卡扣款 (no IC debit for it)")
+            return await self.desk.debit(conn, lock)
+
+    async def cancel(self, payment_no: str) -> ChargeResult:
+        """A grey lock cannot be cancelled from the POS: the chip holds it until a debit or a release."""
+        return await self.query(payment_no)
+
+    async def refund(self, request: RefundRequest) -> RefundResult:
+        return RefundResult(ChargeState.FAILED, message="IC 卡退款请到总部办理圈存 (IC-card refunds are not taken "
+                                                        "at the POS)")
