@@ -99,16 +99,29 @@ class Desk:
             return str(exc)
         self.seen[reader_name] = insertion
         async with await self._connect() as conn:
-            read = IcPurseRead(station=self.station, card_no=purse.card_no, balance_fen=purse.balance_fen,
-                               counter=purse.counter, grey=purse.grey is not None, read_at=self.now())
-            await self._emit(conn, read, read.event_id())
-            if purse.grey is not None:
-                settled = await self._grey(conn, reader, insertion, purse, purse.grey)
-                if settled is not None:
-                    return settled
-            if reader.fuelling_point == 0:
-                return "请选择订单收款 (choose the orders to pay)"
-            return await self._lock_for_fuelling(conn, reader, insertion)
+            try:
+                return await self._handle(conn, reader, insertion, purse)
+            finally:
+                await self._report_read(conn, reader, purse.card_no)
+
+    async def _handle(self, conn: psycopg.AsyncConnection, reader: Reader, insertion: int, purse: Purse) -> str:
+        if purse.grey is not None:
+            settled = await self._grey(conn, reader, insertion, purse, purse.grey)
+            if settled is not None:
+                return settled
+        if reader.fuelling_point == 0:
+            return "请选择订单收款 (choose the orders to pay)"
+        return await self._lock_for_fuelling(conn, reader, insertion)
+
+    async def _report_read(self, conn: psycopg.AsyncConnection, reader: Reader, card_no: str) -> None:
+        """The purse as the insertion left it, for head office's reconciliation (``ic_card.purse_read``)."""
+        try:
+            purse = await reader.slot.read(card_no)
+        except ReaderError:
+            return
+        read = IcPurseRead(station=self.station, card_no=purse.card_no, balance_fen=purse.balance_fen,
+                           counter=purse.counter, grey=purse.grey is not None, read_at=self.now())
+        await self._emit(conn, read, read.event_id())
 
     async def _lock_for_fuelling(self, conn: psycopg.AsyncConnection, reader: Reader, insertion: int) -> str:
         now = self.now()

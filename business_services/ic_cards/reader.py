@@ -159,6 +159,10 @@ class Slot:
         """Reset the chip, select the purse and read it (number, balance, counter, grey record)."""
         await self.link.request(self.address, FrameType.POWER_ON)
         card_no = card_from_bcd(await self._apdu(Command(0x00, Ins.SELECT, 0x04, 0x00, AID)))
+        return await self.read(card_no)
+
+    async def read(self, card_no: str) -> Purse:
+        """The selected purse as it is now, without a reset (a purchase session in progress stays)."""
         balance, counter, grey = struct.unpack(">IHB", await self._apdu(Command(0x80, Ins.GET_BALANCE, 0x00, 0x02)))
         record = GreyRecord.decode(await self._apdu(Command(0x00, Ins.READ_RECORD, 1, SFI_GREY << 3 | 4))) \
             if grey else None
