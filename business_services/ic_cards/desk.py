@@ -24,10 +24,12 @@ from typing import Any
 import psycopg
 
 from business_services.audit.model import Actor
-from business_services.ic_cards import repository
+from business_services.ic_cards import loads, repository
+from business_services.ic_cards.loads import LoadAuthority
 from business_services.ic_cards.model import (
     GREY_DELAY,
     GreyRule,
+    IcCardError,
     LockState,
     Psam,
     grey_rule,
@@ -75,6 +77,7 @@ class Desk:
     bus: MessageBus
     providers: Providers = field(default_factory=Providers)
     grey_list: GreyList | None = None            # head office's, through the station's link (None: offline)
+    loads: LoadAuthority | None = None           # head office's load routes (None: no loads here)
     delay: timedelta = GREY_DELAY
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
     seen: dict[str, int] = field(default_factory=dict)     # the insertion count handled, per reader
@@ -105,6 +108,14 @@ class Desk:
                 await self._report_read(conn, reader, purse.card_no)
 
     async def _handle(self, conn: psycopg.AsyncConnection, reader: Reader, insertion: int, purse: Purse) -> str:
+        if self.loads is not None:        # a load whose write's outcome was unknown: settled from the chip now
+            for kept in await loads.open_loads(conn, purse.card_no):
+                try:
+                    log.info("圈存 %s: %s", kept["load_no"],
+                             (await loads.resolve(conn, reader.slot, self.loads, kept)).message)
+                except (ReaderError, IcCardError) as exc:
+                    return str(exc)
+            purse = await reader.slot.open()
         if purse.grey is not None:
             settled = await self._grey(conn, reader, insertion, purse, purse.grey)
             if settled is not None:

@@ -36,6 +36,15 @@ class Slot:
     card: Chip | None = None
     insertions: int = 0
     pull_during_next: Literal["before", "after"] | None = None
+    pull_on: int | None = None          # only on this INS (e.g. Ins.CREDIT_FOR_LOAD); None: the next TRANSMIT
+
+    def fault_now(self, apdu: bytes) -> Literal["before", "after"] | None:
+        """The pull to act out on this command, if any (then cleared)."""
+        when = self.pull_during_next
+        if when is None or (self.pull_on is not None and (len(apdu) < 2 or apdu[1] != self.pull_on)):
+            return None
+        self.pull_during_next = self.pull_on = None
+        return when
 
 
 @dataclass
@@ -93,7 +102,7 @@ class CardReaderSim:
         if frame.type == FrameType.POWER_ON:
             slot.card.reset()
             return frame.answer(ATR)
-        when, slot.pull_during_next = slot.pull_during_next, None
+        when = slot.fault_now(frame.payload)
         if when == "before":
             self.pull(slot.name)
             return frame.error(ReaderFault.CARD_REMOVED)
@@ -151,7 +160,7 @@ class CardReaderServer:
 def control_app(sim: CardReaderSim) -> Starlette:
     """``GET /_sim/readers``; ``POST /_sim/cards {card_no, balance_fen}``; ``GET /_sim/cards/{card_no}``;
     ``PUT /_sim/readers/{name}/card {card_no}`` (insert); ``DELETE /_sim/readers/{name}/card`` (pull);
-    ``POST /_sim/readers/{name}/faults {pull_during_next: "before"|"after"}``."""
+    ``POST /_sim/readers/{name}/faults {pull_during_next: "before"|"after", ins?: 0x52}``."""
 
     def problem(status: int, detail: str) -> JSONResponse:
         return JSONResponse({"detail": detail}, status_code=status)
@@ -188,11 +197,13 @@ def control_app(sim: CardReaderSim) -> Starlette:
                              if request.method == "PUT" else None})
 
     async def faults(request: Request) -> JSONResponse:
-        when = (await request.json()).get("pull_during_next")
-        if when not in ("before", "after", None):
-            return problem(422, "pull_during_next: before | after")
+        body = await request.json()
+        when, ins = body.get("pull_during_next"), body.get("ins")
+        if when not in ("before", "after", None) or not (ins is None or (isinstance(ins, int) and 0 <= ins < 256)):
+            return problem(422, "pull_during_next: before | after; ins: 0–255")
         try:
-            sim.readers[sim.address(request.path_params["name"])].pull_during_next = when
+            slot = sim.readers[sim.address(request.path_params["name"])]
+            slot.pull_during_next, slot.pull_on = when, ins
         except KeyError as exc:
             return problem(404, str(exc))
         return JSONResponse({"pull_during_next": when})

@@ -11,6 +11,7 @@ from business_services.ic_cards.desk import IcCardProvider
 from business_services.payments import service
 from business_services.payments.model import TakePayment, Tender
 from telemetry.contracts.broker import BrokerAddress
+from telemetry.contracts.card_reader import Ins
 from telemetry.contracts.events.payments import Method
 from tests.integration.ic_cards.ic_support import CARD, card_readers, deliver, desk, fuelling, outbox, rows
 from tests.integration.sales.payments_support import MANAGER, STATION, add_orders, open_shift
@@ -110,7 +111,8 @@ async def test_a_debit_whose_answer_was_lost_is_recovered_from_the_chip_not_repe
         sim.insert("disp-01/1", CARD)
         await station.poll()
         await deliver(url, broker, fuelling(STATION, 1, 2, 12000), STATION)
-        sim.readers[sim.address("disp-01/1")].pull_during_next = "after"    # the chip debits; the answer is lost
+        slot = sim.readers[sim.address("disp-01/1")]
+        slot.pull_during_next, slot.pull_on = "after", Ins.DEBIT_FOR_PURCHASE    # the chip debits; the answer is lost
         await station.poll()
         assert chip.balance_fen == 38000 and chip.grey is None
         assert await ic_payments(url) == [("pending", 12000)]
