@@ -57,7 +57,7 @@ async def grey_settled(event: CloudEvent, uow: UnitOfWork) -> None:
                                                       settled.amount_fen, settled.settled_at))
     await repository.settle_grey(uow.conn, settled.card_no, settled.counter, settled.station, settled.amount_fen,
                                  settled.tac, settled.settled_at)
-    await uow.audit(AuditEntry("ic_card.grey_settled", f"card:{mask_card(settled.card_no)}/{settled.counter}",
+    await uow.audit(AuditEntry("ic_card.grey.settle", f"card:{mask_card(settled.card_no)}/{settled.counter}",
                                settled.origin_station, None, {"settled_by": settled.station,
                                                               "amount_fen": settled.amount_fen}))
 
