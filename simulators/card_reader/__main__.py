@@ -31,7 +31,7 @@ async def run_card_readers(host: str, port: int, control_port: int, readers: lis
         await control.serve()
 
 
-def _cards(values: list[str]) -> dict[str, int]:
+def cards_from(values: list[str]) -> dict[str, int]:
     cards = {}
     for value in values:
         card_no, _, balance = value.partition("=")
@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--card", action="append", default=[], help="CARD_NO=BALANCE_FEN, a card already loaded")
     args = parser.parse_args(argv)
     asyncio.run(until_terminated(run_card_readers(args.host, args.port, args.control_port, args.readers.split(","),
-                                                  bytes.fromhex(args.issuer_key), _cards(args.card))))
+                                                  bytes.fromhex(args.issuer_key), cards_from(args.card))))
     sys.exit(0)
 
 
