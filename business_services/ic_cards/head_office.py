@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -23,20 +24,37 @@ from business_services.audit.model import AuditEntry
 from business_services.ic_cards import repository
 from business_services.ic_cards.model import IcCardError, Psam, counter_of, mask_card
 from business_services.ledger import repository as ledger
-from business_services.ledger.model import purse_debit_entry, purse_load_entry, purse_load_reversal_entry
+from business_services.ledger.model import Entry, purse_debit_entry, purse_load_entry, purse_load_reversal_entry
 from business_services.messagebus import Handler
 from business_services.unit_of_work import UnitOfWork
 from telemetry.contracts.events import CloudEvent
 from telemetry.contracts.events.ic_cards import IcGreyRecorded, IcGreySettled, IcPurseRead
 from telemetry.contracts.events.payments import Method, PaymentCaptured
 
+log = logging.getLogger(__name__)
+
+
+async def _debit_mirror(uow: UnitOfWork, entry: Entry, card_no: str) -> int | None:
+    """Post a purse debit; one the mirror cannot cover is kept as a shortfall (the chip paid it: the sale and
+    the other handlers of the event still commit), never a failed event."""
+    try:
+        async with uow.conn.transaction():
+            return await ledger.post(uow.conn, entry)
+    except psycopg.errors.CheckViolation:
+        amount = max(p.amount for p in entry.postings)
+        await repository.shortfall(uow.conn, entry.idempotency_key, card_no, entry.station or "", entry.reference,
+                                   amount, entry.occurred_at)
+        log.warning("IC 卡 %s 卡内扣款 %d 分超过镜像余额，记为差异 (the purse mirror cannot cover it)",
+                    mask_card(card_no), amount)
+        return None
+
 
 async def ic_payment_captured(event: CloudEvent, uow: UnitOfWork) -> bool:
     payment = PaymentCaptured.from_event(event)
     if payment.method is not Method.IC_CARD or payment.card_no is None:
         return False
-    posted = await ledger.post(uow.conn, purse_debit_entry(payment.station, payment.payment_no, payment.card_no,
-                                                           payment.amount_fen, payment.captured_at))
+    posted = await _debit_mirror(uow, purse_debit_entry(payment.station, payment.payment_no, payment.card_no,
+                                                        payment.amount_fen, payment.captured_at), payment.card_no)
     counter = counter_of(payment.provider_ref)
     if counter is not None:
         await repository.settle_grey(uow.conn, payment.card_no, counter, payment.station, payment.amount_fen,
@@ -53,8 +71,8 @@ async def grey_settled(event: CloudEvent, uow: UnitOfWork) -> None:
     record = await repository.grey_record(uow.conn, settled.card_no, settled.counter, lock=True)
     payment_no = settled.payment_no or (record or {}).get("payment_no")
     if payment_no and settled.amount_fen:
-        await ledger.post(uow.conn, purse_debit_entry(settled.origin_station, payment_no, settled.card_no,
-                                                      settled.amount_fen, settled.settled_at))
+        await _debit_mirror(uow, purse_debit_entry(settled.origin_station, payment_no, settled.card_no,
+                                                   settled.amount_fen, settled.settled_at), settled.card_no)
     await repository.settle_grey(uow.conn, settled.card_no, settled.counter, settled.station, settled.amount_fen,
                                  settled.tac, settled.settled_at)
     await uow.audit(AuditEntry("ic_card.grey.settle", f"card:{mask_card(settled.card_no)}/{settled.counter}",

@@ -184,3 +184,11 @@ async def purse_read(conn: psycopg.AsyncConnection, read: IcPurseRead) -> None:
                counter = excluded.counter, grey = excluded.grey, read_at = excluded.read_at
            WHERE business.ic_purse_reads.read_at <= excluded.read_at""",
         (read.card_no, read.station, read.balance_fen, read.counter, read.grey, read.read_at))
+
+
+async def shortfall(conn: psycopg.AsyncConnection, key: str, card_no: str, station: str, reference: str,
+                    amount_fen: int, at: datetime) -> None:
+    await conn.execute(
+        """INSERT INTO business.ic_purse_shortfalls (idempotency_key, card_no, station, reference, amount_fen, at)
+           VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING""",
+        (key, card_no, station, reference, amount_fen, at))
