@@ -303,7 +303,8 @@ async def _main(args: argparse.Namespace, settings: Settings) -> None:
             print(f"控制 API: http://{host}:{port}/docs", flush=True)
             await run_until_stopped(api_service(infra.database_url, host, port, infra.broker, settings.group,
                                                 token_issuer(settings), Role(settings.role),
-                                                station_providers(settings), ic_psam=psam(settings)))
+                                                station_providers(settings, infra.database_url),
+                                                ic_psam=psam(settings)))
     elif args.command == "sim" and args.simulator == "card-reader":
         from simulators.card_reader.__main__ import cards_from, run_card_readers
 

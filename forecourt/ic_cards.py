@@ -29,6 +29,13 @@ def readers(link: ReaderLink, names: str) -> dict[str, Reader]:
     return found
 
 
+def pos_provider(settings: Settings, database_url: str) -> IcCardProvider | None:
+    """``ic_card`` at the station API's POS: its own link to the readers; the station of each payment comes with
+    the request (the API process has no station of its own; it never polls: the business process's desk does)."""
+    desk = station_desk(settings, database_url, "")
+    return None if desk is None else IcCardProvider(desk)
+
+
 def station_desk(settings: Settings, database_url: str, station: str) -> Desk | None:
     """The station's desk, or None when it has no readers or no issuer key."""
     key = psam(settings)

@@ -27,6 +27,7 @@ from business_services.online_payments.model import ProviderGateway
 from business_services.online_payments.station_client import online_providers
 from business_services.outbox import MqttSink, OutboxPublisher
 from business_services.partition import Partition
+from business_services.payments.providers import PaymentProvider
 from business_services.payments.registry import Providers
 from control_api.app import create_app
 from control_api.security import TokenIssuer
@@ -36,7 +37,7 @@ from edge_nodes.station import load_station
 from forecourt import broker_watch
 from forecourt.broker_watch import DropWatch
 from forecourt.health import exposition, serve_health
-from forecourt.ic_cards import station_desk
+from forecourt.ic_cards import pos_provider, station_desk
 from forecourt.roles import Role, policy
 from forecourt.settings import Settings
 from telemetry.contracts.broker import BrokerAddress
@@ -233,12 +234,17 @@ def token_issuer(settings: Settings) -> TokenIssuer:
     return TokenIssuer(settings.jwt_secret, settings.token_ttl_s)
 
 
-def station_providers(settings: Settings) -> Providers:
-    """A station server's ways of paying: the offline tenders, and the online ones through head office when
-    ``FORECOURT_HEAD_OFFICE_URL`` and ``FORECOURT_HEAD_OFFICE_API_KEY`` are set."""
-    if not (settings.head_office_url and settings.head_office_api_key):
-        return Providers()
-    return Providers(online_providers(settings.head_office_url, settings.head_office_api_key).values())
+def station_providers(settings: Settings, database_url: str | None = None) -> Providers:
+    """A station server's ways of paying: the offline tenders, the online ones through head office when
+    ``FORECOURT_HEAD_OFFICE_URL`` and ``FORECOURT_HEAD_OFFICE_API_KEY`` are set, and IC cards when its readers
+    are (``FORECOURT_IC_READER_ADDRESS``, ``FORECOURT_IC_ISSUER_KEY``; docs/ic-cards.md)."""
+    providers: list[PaymentProvider] = []
+    if settings.head_office_url and settings.head_office_api_key:
+        providers += online_providers(settings.head_office_url, settings.head_office_api_key).values()
+    ic_card = pos_provider(settings, database_url) if database_url else None
+    if ic_card is not None:
+        providers.append(ic_card)
+    return Providers(providers)
 
 
 async def api_service(database_url: str, host: str, port: int, broker: BrokerAddress | None = None,

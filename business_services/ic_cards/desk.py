@@ -85,9 +85,10 @@ class Desk:
     async def _connect(self) -> psycopg.AsyncConnection:
         return await psycopg.AsyncConnection.connect(self.database_url, autocommit=True)
 
-    async def _emit(self, conn: psycopg.AsyncConnection, event: EventPayload, event_id: str) -> None:
+    async def _emit(self, conn: psycopg.AsyncConnection, event: EventPayload, event_id: str,
+                    station: str | None = None) -> None:
         async with UnitOfWork(conn, ACTOR) as uow:
-            uow.emit(await stations.event_topic_for(conn, self.station, event.TYPE),
+            uow.emit(await stations.event_topic_for(conn, station or self.station, event.TYPE),
                      event.envelope(source=SOURCE, event_id=event_id))
 
     # ---- a card goes in -----------------------------------------------------------------------------------
@@ -300,10 +301,10 @@ class Desk:
         what = "due" if lock.amount_fen is not None else "locked"
         if not await repository.reported(conn, lock.card_no, lock.counter, what):
             return
-        grey = IcGreyRecorded(station=self.station, card_no=lock.card_no, counter=lock.counter, pump=lock.pump,
+        grey = IcGreyRecorded(station=lock.station, card_no=lock.card_no, counter=lock.counter, pump=lock.pump,
                               fuelling_point=lock.fuelling_point, locked_at=lock.locked_at, order_no=lock.order_no,
                               payment_no=lock.payment_no, amount_fen=lock.amount_fen)
-        await self._emit(conn, grey, grey.event_id())
+        await self._emit(conn, grey, grey.event_id(), lock.station)
 
     async def _settled_elsewhere(self, conn: psycopg.AsyncConnection, lock: repository.Lock) -> ChargeResult | None:
         """Another station debited this lock from head office's grey list (after the delay): it is paid."""
@@ -363,11 +364,11 @@ class IcCardProvider:
             if purse.balance_fen < request.amount_fen:
                 return ChargeResult(ChargeState.FAILED, message="卡内余额不足 (the purse holds less than this)")
             now = self.desk.now()
-            counter, _ = await reader.slot.lock(GreyRecord(self.desk.station, reader.pump, 0, now))
+            counter, _ = await reader.slot.lock(GreyRecord(request.station, reader.pump, 0, now))
         except ReaderError as exc:
             return ChargeResult(ChargeState.FAILED, message=str(exc))
         await repository.add_lock(conn, repository.Lock(
-            purse.card_no, counter, self.desk.station, reader.name, insertion, reader.pump, 0, now, LockState.DUE,
+            purse.card_no, counter, request.station, reader.name, insertion, reader.pump, 0, now, LockState.DUE,
             None, request.payment_no, request.amount_fen, None, None, None))
         lock = await repository.get_lock(conn, purse.card_no, counter)
         if lock is None:       # written just now: only a lock another process made under this counter

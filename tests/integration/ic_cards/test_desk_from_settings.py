@@ -9,10 +9,12 @@ import contextlib
 import pytest
 
 from forecourt.ic_cards import station_desk
+from forecourt.services import station_providers
 from forecourt.settings import Settings
 from telemetry.contracts.broker import BrokerAddress
-from tests.integration.ic_cards.ic_support import CARD, ISSUER_KEY, card_readers, deliver, fuelling, rows
-from tests.integration.sales.payments_support import STATION, open_shift
+from telemetry.contracts.events.payments import Method
+from tests.integration.ic_cards.ic_support import CARD, ISSUER_KEY, card_readers, deliver, fuelling, outbox, rows
+from tests.integration.sales.payments_support import STATION, add_orders, cashier, open_shift, station_api
 
 pytestmark = pytest.mark.integration
 
@@ -47,3 +49,29 @@ async def test_the_configured_desk_polls_locks_and_debits(station_database_url: 
             watching.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watching
+
+
+async def test_the_station_api_takes_an_ic_card_at_the_pos(station_database_url: str) -> None:
+    url = station_database_url
+    await open_shift(url)
+    [order_no] = await add_orders(url, 6600)
+    async with card_readers(["pos-1", "disp-01/1"]) as (sim, link):
+        settings = Settings(ic_reader_address=f"127.0.0.1:{link.port}", ic_readers="pos-1,disp-01/1",
+                            ic_issuer_key=ISSUER_KEY.hex())
+        providers = station_providers(settings, url)
+        assert station_providers(Settings(), url).get(Method.IC_CARD) is None           # no readers: not offered
+        chip = sim.issue(CARD, 10000)
+        sim.insert("pos-1", CARD)
+        async with station_api(url, online=[providers.get(Method.IC_CARD)]) as (app, http):   # type: ignore[list-item]
+            methods = {m["method"]: m for m in (await http.get(f"/api/v1/stations/{STATION}/payments/methods",
+                                                              headers=cashier(app))).json()["items"]}
+            assert methods["ic_card"]["available"] and methods["ic_card"]["safe_offline"]
+            tender = {"method": "ic_card", "amount_fen": 6600, "reference": "pos-1"}
+            answer = await http.post(f"/api/v1/stations/{STATION}/payments",
+                                     headers={**cashier(app), "Idempotency-Key": "ic-pos-payment-1"},
+                                     json={"terminal": "pos-1", "order_nos": [order_no], "tenders": [tender]})
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["payments"][0]["state"] == "succeeded"
+    assert chip.balance_fen == 3400 and chip.grey is None
+    [captured] = await outbox(url, "payment.captured")
+    assert captured["card_no"] == CARD and captured["method"] == "ic_card"
