@@ -39,6 +39,7 @@ from business_services.ic_cards.model import (
 )
 from business_services.ic_cards.reader import CardGone, CardRefused, Purse, ReaderError, Slot
 from business_services.messagebus import MessageBus
+from business_services.orders import views as orders
 from business_services.payments import service
 from business_services.payments.model import PaymentRuleError, TakePayment, Tender
 from business_services.payments.providers import ChargeRequest, ChargeResult, ChargeState, RefundRequest, RefundResult
@@ -168,7 +169,7 @@ class Desk:
         if lock.state == LockState.DUE:
             await self.complete(conn, lock.card_no, lock.counter)
             done = await repository.get_lock(conn, lock.card_no, lock.counter)
-            if done is None or done.state != LockState.DEBITED:
+            if done is None or done.state not in (LockState.DEBITED, LockState.RELEASED):
                 return "解灰扣款未完成，请勿拔卡 (the debit did not finish: keep the card in)"
         return None
 
@@ -207,6 +208,9 @@ class Desk:
         lock = await repository.get_lock(conn, card_no, counter)
         if lock is None or lock.state != LockState.DUE:
             return
+        if lock.payment_no is None and lock.order_no is not None and not await self._owed(conn, lock):
+            await self._release_lock(conn, lock)           # paid by other means meanwhile: nothing to debit
+            return
         try:
             if lock.payment_no is not None:
                 await service.look(conn, self.bus, self.providers, self.station, lock.payment_no, ACTOR)
@@ -217,6 +221,27 @@ class Desk:
                     self.now()), ACTOR)
         except PaymentRuleError as exc:
             log.warning("IC 卡灰锁 %s/%d 收款未成: %s", mask_card(card_no), counter, exc.message)
+
+    async def _owed(self, conn: psycopg.AsyncConnection, lock: repository.Lock) -> int:
+        due = (await orders.dues(conn, lock.station, [lock.order_no or ""])).get(lock.order_no or "")
+        return 0 if due is None else min(due.outstanding_fen, lock.amount_fen or 0)
+
+    async def _release_lock(self, conn: psycopg.AsyncConnection, lock: repository.Lock) -> None:
+        """Unlock without a debit (0 fen) while the card is in the lock's reader; else at its next insertion."""
+        reader = self.readers.get(lock.reader)
+        if reader is None:
+            return
+        try:
+            present, insertion = await reader.slot.status()
+            if not present or insertion != lock.insertion:
+                return
+            at = self.now()
+            tac = await reader.slot.debit_for_unlock(lock.counter, 0, at,
+                                                     self.psam.unlock_mac(lock.card_no, lock.counter, 0, at))
+        except ReaderError as exc:
+            log.info("IC 卡灰锁 %s/%d 待释放: %s", mask_card(lock.card_no), lock.counter, exc)
+            return
+        await repository.settle(conn, lock.card_no, lock.counter, LockState.RELEASED, tac.hex(), at)
 
     async def settle_due(self) -> None:
         async with await self._connect() as conn:

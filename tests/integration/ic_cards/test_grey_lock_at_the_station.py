@@ -143,3 +143,23 @@ async def test_a_pos_payment_locks_debits_and_unlocks_and_refuses_a_short_purse(
         [captured] = await outbox(url, "payment.captured")
         assert captured["card_no"] == CARD
 
+
+
+async def test_a_lock_whose_order_was_paid_otherwise_is_released_without_a_debit(
+        station_database_url: str, broker: BrokerAddress) -> None:
+    url = station_database_url
+    await open_shift(url)
+    async with card_readers(["disp-01/1"]) as (sim, link):
+        chip = sim.issue(CARD, 50000)
+        station = desk(url, STATION, sim, link)
+        sim.insert("disp-01/1", CARD)
+        await station.poll()
+        await deliver(url, broker, fuelling(STATION, 1, 5, 4321), STATION)
+        [(order_no,)] = await rows(url, "SELECT order_no FROM business.orders")
+        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:   # paid in cash first
+            await service.take(conn, station.bus, station.providers, TakePayment(
+                STATION, "pos-1", "cashier", (order_no,), (Tender(Method.CASH, 4321),), station.now()), MANAGER)
+        await station.poll()
+        assert (chip.balance_fen, chip.grey, [r.kind for r in chip.log]) == (50000, None, ["U"])
+        assert await rows(url, "SELECT state FROM business.ic_grey_locks") == [("released",)]
+        assert await ic_payments(url) == []
