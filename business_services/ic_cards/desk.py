@@ -23,7 +23,7 @@ from typing import Any
 
 import psycopg
 
-from business_services.audit.model import Actor
+from business_services.audit.model import Actor, AuditEntry
 from business_services.ic_cards import loads, repository
 from business_services.ic_cards.loads import LoadAuthority
 from business_services.ic_cards.model import (
@@ -91,6 +91,13 @@ class Desk:
         async with UnitOfWork(conn, ACTOR) as uow:
             uow.emit(await stations.event_topic_for(conn, station or self.station, event.TYPE),
                      event.envelope(source=SOURCE, event_id=event_id))
+
+    async def _audit(self, conn: psycopg.AsyncConnection, action: str, card_no: str, counter: int,
+                     after: dict[str, Any]) -> None:
+        """A grey lock ended without its own station's debit (released, or settled from head office's list)."""
+        async with UnitOfWork(conn, ACTOR) as uow:
+            await uow.audit(AuditEntry(action, f"card:{mask_card(card_no)}/{counter}", self.station or None, None,
+                                       after))
 
     # ---- a card goes in -----------------------------------------------------------------------------------
 
@@ -162,7 +169,11 @@ class Desk:
             return await self._from_head_office(conn, reader, purse.card_no, grey)
         lock = await repository.get_lock(conn, purse.card_no, grey.counter)
         if lock is None:            # locked here, but nothing was sold under it (a crash before its row): release
-            return await self._release(reader, purse.card_no, grey.counter)
+            released = await self._release(reader, purse.card_no, grey.counter)
+            if released is None:
+                await self._audit(conn, "ic_card.grey.release", purse.card_no, grey.counter,
+                                  {"reason": "no lock row: nothing sold under it", "reader": reader.name})
+            return released
         await repository.moved(conn, lock.card_no, lock.counter, reader.name, insertion)
         if lock.state == LockState.LOCKED:
             return "灰锁中，等待加油完成 (locked: waiting for the fuelling to finish)"
@@ -199,6 +210,8 @@ class Desk:
                                 origin_station=grey.station, payment_no=record.get("payment_no"), amount_fen=amount,
                                 tac=tac.hex(), settled_at=at)
         await self._emit(conn, settled, settled.event_id())
+        await self._audit(conn, "ic_card.grey.settle_other", card_no, grey.counter,
+                          {"origin_station": grey.station, "amount_fen": amount, "reader": reader.name})
         return None
 
     # ---- a due lock is paid -------------------------------------------------------------------------------
@@ -241,7 +254,9 @@ class Desk:
         except ReaderError as exc:
             log.info("IC 卡灰锁 %s/%d 待释放: %s", mask_card(lock.card_no), lock.counter, exc)
             return
-        await repository.settle(conn, lock.card_no, lock.counter, LockState.RELEASED, tac.hex(), at)
+        if await repository.settle(conn, lock.card_no, lock.counter, LockState.RELEASED, tac.hex(), at):
+            await self._audit(conn, "ic_card.grey.release", lock.card_no, lock.counter,
+                              {"reason": f"order {lock.order_no} paid otherwise", "reader": reader.name})
 
     async def settle_due(self) -> None:
         async with await self._connect() as conn:

@@ -117,6 +117,8 @@ async def test_a_card_grey_at_one_station_is_settled_at_another_only_after_the_d
             await station_b.poll()
             assert chip.balance_fen == 20000 and chip.grey is not None and chip.grey.station == B
             [settled] = await outbox(at_b, "ic_card.grey_settled")
+            assert await rows(at_b, "SELECT station FROM business.audit_log WHERE action = 'ic_card.grey.settle_other'"
+                              ) == [(B,)]
             assert (settled["origin_station"], settled["amount_fen"]) == (A, 30000)
             await forward(at_b, head, broker, B)
             assert await balance(head, f"purse:{CARD}") == 20000

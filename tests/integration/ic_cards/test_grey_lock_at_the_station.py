@@ -163,3 +163,5 @@ async def test_a_lock_whose_order_was_paid_otherwise_is_released_without_a_debit
         assert (chip.balance_fen, chip.grey, [r.kind for r in chip.log]) == (50000, None, ["U"])
         assert await rows(url, "SELECT state FROM business.ic_grey_locks") == [("released",)]
         assert await ic_payments(url) == []
+        assert await rows(url, "SELECT count(*) FROM business.audit_log WHERE action = 'ic_card.grey.release'") == [
+            (1,)]
