@@ -6,8 +6,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from business_services.bootstrap import build_bus
-from business_services.ic_cards.desk import Desk, IcCardProvider, Reader
+from business_services.ic_cards.desk import Desk, Reader
 from business_services.ic_cards.model import Psam
+from business_services.ic_cards.provider import IcCardProvider
 from business_services.ic_cards.reader import ReaderLink
 from business_services.ic_cards.station_link import HeadOfficeIc
 from business_services.online_payments.station_client import HeadOfficeLink

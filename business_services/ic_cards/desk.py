@@ -5,7 +5,7 @@ One ``Desk`` per station server. ``card_inserted`` runs when a reader reports a 
 own list; another station's only after the rule's delay and from head office's grey list) and, at a fuelling
 point's reader, grey-locks the card for the fuelling. The fuelling's order is tied to the lock by the bus
 (``handlers.fuelling_completed``); ``settle_due`` then takes the IC payment of each due lock through the
-payments context, whose provider (``IcCardProvider``) debits the chip. A card pulled before its debit leaves
+payments context, whose provider (``provider.IcCardProvider``) debits the chip. A card pulled before its debit leaves
 the lock ``due`` and the payment pending (the order unpaid-grey), the grey record goes up, and the next
 insertion completes it. ``watch`` polls the readers (one poller for the link) and calls both.
 
@@ -42,7 +42,7 @@ from business_services.messagebus import MessageBus
 from business_services.orders import views as orders
 from business_services.payments import service
 from business_services.payments.model import PaymentRuleError, TakePayment, Tender
-from business_services.payments.providers import ChargeRequest, ChargeResult, ChargeState, RefundRequest, RefundResult
+from business_services.payments.providers import ChargeResult, ChargeState
 from business_services.payments.registry import Providers
 from business_services.stations import views as stations
 from business_services.unit_of_work import UnitOfWork
@@ -361,71 +361,3 @@ class Desk:
         await repository.settle(conn, lock.card_no, lock.counter, LockState.DEBITED, tac,
                                 record.get("settled_at") or self.now())
         return ChargeResult(ChargeState.SUCCEEDED, reference(lock.counter, bytes.fromhex(tac)), card_no=lock.card_no)
-
-
-class IcCardProvider:
-    """``Method.IC_CARD``: safe offline (the chip holds the value). A tender's ``reference`` names where the
-    card is: a POS reader (``pos-1``: lock, debit and unlock now) or a fuelling's lock (``lock:<card>:<counter>``,
-    from ``Desk.complete``)."""
-
-    method = Method.IC_CARD
-    safe_offline = True
-
-    def __init__(self, desk: Desk) -> None:
-        self.desk = desk
-
-    def unavailable(self) -> str | None:
-        return None if self.desk.readers else "本站没有读卡器 (no card reader at this station)"
-
-    async def charge(self, request: ChargeRequest) -> ChargeResult:
-        ref = request.reference or ""
-        async with await self.desk._connect() as conn:
-            if ref.startswith(LOCK_REF):
-                card_no, _, counter = ref[len(LOCK_REF):].partition(":")
-                lock = await repository.get_lock(conn, card_no, int(counter) if counter.isdigit() else 0)
-                if lock is None:
-                    return ChargeResult(ChargeState.FAILED, message="没有这个灰锁 (no such grey lock)")
-                if not await repository.set_payment(conn, lock.card_no, lock.counter, request.payment_no) \
-                        and lock.payment_no != request.payment_no:
-                    return ChargeResult(ChargeState.FAILED,
-                                        message=f"此灰锁已由收款 {lock.payment_no} 处理 (paid by another payment)")
-                return await self.desk.debit(conn, await repository.get_lock(conn, card_no, lock.counter) or lock)
-            return await self._at_pos(conn, request)
-
-    async def _at_pos(self, conn: psycopg.AsyncConnection, request: ChargeRequest) -> ChargeResult:
-        reader = self.desk.readers.get(request.reference or "")
-        if reader is None:
-            return ChargeResult(ChargeState.FAILED, message="请选择插卡的读卡器 (name the reader the card is in)")
-        try:
-            _, insertion = await reader.slot.status()
-            purse = await reader.slot.open()
-            if purse.grey is not None:
-                return ChargeResult(ChargeState.FAILED, message="此卡灰锁，请先解灰 (the card is grey: settle it)")
-            if purse.balance_fen < request.amount_fen:
-                return ChargeResult(ChargeState.FAILED, message="卡内余额不足 (the purse holds less than this)")
-            now = self.desk.now()
-            counter, _ = await reader.slot.lock(GreyRecord(request.station, reader.pump, 0, now))
-        except ReaderError as exc:
-            return ChargeResult(ChargeState.FAILED, message=str(exc))
-        await repository.add_lock(conn, repository.Lock(
-            purse.card_no, counter, request.station, reader.name, insertion, reader.pump, 0, now, LockState.DUE,
-            None, request.payment_no, request.amount_fen, None, None, None))
-        lock = await repository.get_lock(conn, purse.card_no, counter)
-        if lock is None:       # written just now: only a lock another process made under this counter
-            return ChargeResult(ChargeState.PENDING, message="灰锁记录缺失 (the lock's row is missing)")
-        return await self.desk.debit(conn, lock)
-
-    async def query(self, payment_no: str) -> ChargeResult:
-        async with await self.desk._connect() as conn:
-            lock = await repository.lock_of_payment(conn, payment_no)
-            if lock is None:
-                return ChargeResult(ChargeState.FAILED, message="没有这笔 IC 卡扣款 (no IC debit for it)")
-            return await self.desk.debit(conn, lock)
-
-    async def cancel(self, payment_no: str) -> ChargeResult:
-        """A grey lock cannot be cancelled from the POS: the chip holds it until a debit or a release."""
-        return await self.query(payment_no)
-
-    async def refund(self, request: RefundRequest) -> RefundResult:
-        return RefundResult(ChargeState.FAILED, message="IC 卡退款请到总部办理圈存 (IC-card refunds are not taken "
-                                                        "at the POS)")

@@ -14,8 +14,9 @@ import psycopg
 from business_services.audit.model import Actor
 from business_services.bootstrap import build_bus
 from business_services.consumer import EventConsumer
-from business_services.ic_cards.desk import Desk, GreyList, IcCardProvider, Reader
+from business_services.ic_cards.desk import Desk, GreyList, Reader
 from business_services.ic_cards.model import Psam
+from business_services.ic_cards.provider import IcCardProvider
 from business_services.ic_cards.reader import ReaderLink
 from business_services.online_payments.station_keys import issue_station_key
 from business_services.payments.registry import Providers

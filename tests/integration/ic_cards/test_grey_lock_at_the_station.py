@@ -7,7 +7,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from business_services.ic_cards.desk import IcCardProvider
+from business_services.ic_cards.provider import IcCardProvider
 from business_services.payments import service
 from business_services.payments.model import TakePayment, Tender
 from telemetry.contracts.broker import BrokerAddress

@@ -9,7 +9,7 @@ import random
 
 import pytest
 
-from business_services.ic_cards.desk import IcCardProvider
+from business_services.ic_cards.provider import IcCardProvider
 from telemetry.contracts.broker import BrokerAddress
 from tests.integration.ic_cards.ic_support import CARD, card_readers, deliver, desk, fuelling, outbox, rows
 from tests.integration.sales.payments_support import STATION, open_shift
