@@ -35,6 +35,7 @@ from control_api.routes import (
     fuelling,
     gas_analytics,
     health,
+    ic_cards,
     inventory,
     leak_tests,
     ledger,
@@ -86,6 +87,7 @@ ROUTERS = (   # every API route; matched in this order, one route after another,
     notifications.router,
     members.router,      # head office's members and vehicles (issue 18)
     vehicles.router,
+    ic_cards.router,
 )
 
 #: Routes one role answers its own way, mounted before ``ROUTERS`` (the first route matching a path answers).

@@ -39,6 +39,8 @@ MENUS: list[dict[str, Any]] = [
          "roles": HEAD_OFFICE_ONLY},
     ]},
     {"key": "cards", "title": "卡务管理", "icon": "CreditCard", "children": [
+        {"key": "ic-reconciliation", "title": "IC 卡对账", "path": "/cards/ic-reconciliation",
+         "permission": "card:read", "roles": HEAD_OFFICE_ONLY},
     ]},
     {"key": "prices", "title": "价格管理", "icon": "PriceTag", "children": [
         {"key": "prices", "title": "油价", "path": "/prices/list", "permission": "price:read",

@@ -16,6 +16,8 @@ from types import ModuleType
 
 from business_services.audit import handlers as audit
 from business_services.bootstrap import CONTEXTS
+from business_services.ic_cards import handlers as ic_cards
+from business_services.ic_cards import head_office as ic_cards_head_office
 from business_services.inventory import copies as inventory_copies
 from business_services.inventory import handlers as inventory
 from business_services.ledger import handlers as ledger
@@ -48,10 +50,12 @@ POLICIES: dict[Role, RolePolicy] = {
                                            prices,
                                            notifications,   # alarm notifications: sent from head office only
                                            inventory_copies,
-                                           members, vehicles)),   # after station_orders: growth reads its copy
+                                           members, vehicles,   # after station_orders: growth reads its copy
+                                           ic_cards_head_office)),
     Role.STATION: RolePolicy(owns_master_data=False,
                              contexts=(*CONTEXTS, shifts, orders, payments, station_prices,
-                                       inventory)),
+                                       inventory,
+                                       ic_cards)),   # after orders: a fuelling's order is made first
 }
 
 

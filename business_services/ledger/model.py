@@ -220,6 +220,13 @@ def purse_load_entry(load_no: str, card_no: str, amount_fen: int, at: datetime, 
                  amount_fen, station, card_no)
 
 
+def purse_load_reversal_entry(load_no: str, card_no: str, amount_fen: int, at: datetime,
+                              station: str | None = None) -> Entry:
+    """A load (圈存) whose chip write failed goes back from the purse mirror to the reserve account."""
+    return _move(f"purse.load_reversed:{load_no}", "purse.load_reversed", load_no, at, purse(card_no), card(card_no),
+                 amount_fen, station, card_no)
+
+
 def card_transfer_entry(transfer_no: str, from_card: str, to_card: str, amount_fen: int, at: datetime,
                         kind: str = "card.transferred") -> Entry:
     """Value from one card to another: a main card's allocation to a sub card (kind ``card.allocated``), a

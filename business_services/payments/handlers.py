@@ -121,7 +121,7 @@ async def settle_payment(command: SettlePayment, uow: UnitOfWork) -> repository.
             payment_no=row.payment_no, station=row.station, shift_no=row.shift_no, terminal=row.terminal,
             cashier=row.cashier, method=Method(row.method), amount_fen=row.amount_fen, provider_ref=row.provider_ref,
             allocations=tuple(Allocation(order_no=o, amount_fen=a) for o, a, _ in row.allocations),
-            captured_at=row.settled_at or datetime.now(UTC))
+            captured_at=row.settled_at or datetime.now(UTC), card_no=result.card_no)
         event = captured.envelope(source=SOURCE, event_id=captured.event_id())
         uow.raise_event(event)
         uow.emit(await stations.event_topic_for(uow.conn, row.station, PaymentCaptured.TYPE), event)

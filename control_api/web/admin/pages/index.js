@@ -32,4 +32,5 @@ export default [
   { path: '/system/approvals', permission: 'approval:read', component: () => import('./system/Approvals.vue') },
   { path: '/system/audit', permission: 'audit:read', component: () => import('./system/Audit.vue') },
   { path: '/system/login-log', permission: 'loginlog:read', component: () => import('./system/LoginLog.vue') },
+  { path: '/cards/ic-reconciliation', permission: 'card:read', component: () => import('./ic_cards/Reconciliation.vue') },
 ]
