@@ -38,6 +38,7 @@ from control_api.routes import (
     inventory,
     leak_tests,
     ledger,
+    member_list,
     notifications,
     online_payments,
     orders,
@@ -46,6 +47,7 @@ from control_api.routes import (
     price_rules,
     prices,
     shifts,
+    station_members,
     station_orders,
     station_prices,
     station_shifts,
@@ -82,6 +84,8 @@ ROUTERS = (   # every API route; matched in this order, one route after another,
     gas_analytics.router,
     work_orders.router,
     notifications.router,
+    member_list.router,        # head office: the member list feed station servers pull (docs/offline-members.md)
+    station_members.router,    # the station server: member lookup, registration, member orders (docs/pos.md)
 )
 
 #: Routes one role answers its own way, mounted before ``ROUTERS`` (the first route matching a path answers).

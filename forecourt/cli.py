@@ -291,7 +291,7 @@ async def _main(args: argparse.Namespace, settings: Settings) -> None:
             print(f"控制 API: http://{host}:{port}/docs", flush=True)
             await run_until_stopped(api_service(infra.database_url, host, port, infra.broker, settings.group,
                                                 token_issuer(settings), Role(settings.role),
-                                                station_providers(settings)))
+                                                station_providers(settings, infra.database_url)))
     elif args.command == "sim" and args.simulator == "station":
         from forecourt.simulate import run_station
 

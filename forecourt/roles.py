@@ -24,6 +24,7 @@ from business_services.orders import handlers as orders
 from business_services.payments import handlers as payments
 from business_services.prices import handlers as prices
 from business_services.shifts import handlers as shifts
+from business_services.station_members import handlers as station_members
 from business_services.station_orders import handlers as station_orders
 from business_services.station_prices import handlers as station_prices
 from business_services.station_shifts import handlers as station_shifts
@@ -48,7 +49,8 @@ POLICIES: dict[Role, RolePolicy] = {
                                            inventory_copies)),
     Role.STATION: RolePolicy(owns_master_data=False,
                              contexts=(*CONTEXTS, shifts, orders, payments, station_prices,
-                                       inventory)),
+                                       inventory,
+                                       station_members)),   # the member list copy (docs/offline-members.md)
 }
 
 
