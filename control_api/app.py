@@ -39,6 +39,7 @@ from control_api.routes import (
     leak_tests,
     ledger,
     member_list,
+    members,
     notifications,
     online_payments,
     orders,
@@ -52,6 +53,7 @@ from control_api.routes import (
     station_prices,
     station_shifts,
     stations,
+    vehicles,
     work_orders,
 )
 from control_api.security import TokenIssuer
@@ -86,6 +88,8 @@ ROUTERS = (   # every API route; matched in this order, one route after another,
     notifications.router,
     member_list.router,        # head office: the member list feed station servers pull (docs/offline-members.md)
     station_members.router,    # the station server: member lookup, registration, member orders (docs/pos.md)
+    members.router,      # head office's members and vehicles (issue 18)
+    vehicles.router,
 )
 
 #: Routes one role answers its own way, mounted before ``ROUTERS`` (the first route matching a path answers).
