@@ -29,6 +29,8 @@ from control_api.routes import (
     alarms,
     approvals,
     audit,
+    card_payments,
+    cards,
     commands,
     devices,
     exports,
@@ -82,6 +84,8 @@ ROUTERS = (   # every API route; matched in this order, one route after another,
     gas_analytics.router,
     work_orders.router,
     notifications.router,
+    cards.router,
+    card_payments.router,
 )
 
 #: Routes one role answers its own way, mounted before ``ROUTERS`` (the first route matching a path answers).

@@ -16,6 +16,7 @@ from types import ModuleType
 
 from business_services.audit import handlers as audit
 from business_services.bootstrap import CONTEXTS
+from business_services.cards import handlers as cards
 from business_services.inventory import copies as inventory_copies
 from business_services.inventory import handlers as inventory
 from business_services.ledger import handlers as ledger
@@ -45,7 +46,8 @@ POLICIES: dict[Role, RolePolicy] = {
                                  contexts=(*CONTEXTS, ledger, audit, station_orders, station_shifts,
                                            prices,
                                            notifications,   # alarm notifications: sent from head office only
-                                           inventory_copies)),
+                                           inventory_copies,
+                                           cards)),   # stored-value cards (docs/cards.md)
     Role.STATION: RolePolicy(owns_master_data=False,
                              contexts=(*CONTEXTS, shifts, orders, payments, station_prices,
                                        inventory)),
