@@ -29,6 +29,8 @@ from control_api.routes import (
     alarms,
     approvals,
     audit,
+    card_payments,
+    cards,
     commands,
     devices,
     exports,
@@ -90,6 +92,8 @@ ROUTERS = (   # every API route; matched in this order, one route after another,
     station_members.router,    # the station server: member lookup, registration, member orders (docs/pos.md)
     members.router,      # head office's members and vehicles (issue 18)
     vehicles.router,
+    cards.router,
+    card_payments.router,
 )
 
 #: Routes one role answers its own way, mounted before ``ROUTERS`` (the first route matching a path answers).

@@ -16,6 +16,7 @@ from types import ModuleType
 
 from business_services.audit import handlers as audit
 from business_services.bootstrap import CONTEXTS
+from business_services.cards import handlers as cards
 from business_services.inventory import copies as inventory_copies
 from business_services.inventory import handlers as inventory
 from business_services.ledger import handlers as ledger
@@ -49,7 +50,8 @@ POLICIES: dict[Role, RolePolicy] = {
                                            prices,
                                            notifications,   # alarm notifications: sent from head office only
                                            inventory_copies,
-                                           members, vehicles)),   # after station_orders: growth reads its copy
+                                           members, vehicles,   # after station_orders: growth reads its copy
+                                           cards)),   # stored-value cards (docs/cards.md)
     Role.STATION: RolePolicy(owns_master_data=False,
                              contexts=(*CONTEXTS, shifts, orders, payments, station_prices,
                                        inventory,

@@ -185,6 +185,38 @@ def card_credit_entry(station: str, refund_no: str, card_no: str, amount_fen: in
                  clearing(station, Method.STORED_VALUE), card(card_no), amount_fen, station, card_no)
 
 
+CARD_REFUNDS_PAYABLE = Account("payable:card-refunds", "退卡待退款", Kind.LIABILITY)
+CARD_FORFEITED = Account("income:card-forfeited", "不记名卡注销余额", Kind.REVENUE)
+
+
+def card_overdraft_debit_entry(station: str, payment_no: str, card_no: str, amount_fen: int, covered_fen: int,
+                               at: datetime) -> Entry:
+    """An offline stored-value sale the card could not cover (spent elsewhere meanwhile): the card pays what it
+    holds (``covered_fen``), the rest is owed (CARD_OVERDRAFT) until the card repays it. The same key as
+    ``card_debit_entry``: a payment is settled once, whichever way."""
+    if covered_fen >= amount_fen:
+        return card_debit_entry(station, payment_no, card_no, amount_fen, at)
+    postings = [Posting(CARD_OVERDRAFT, amount_fen - covered_fen),
+                Posting(clearing(station, Method.STORED_VALUE), -amount_fen)]
+    if covered_fen > 0:
+        postings.append(Posting(card(card_no), covered_fen))
+    return Entry(f"card.debited:{station}:{payment_no}", "card.debited", payment_no, at, tuple(postings), station,
+                 f"{card_no} 透支 {amount_fen - covered_fen}")
+
+
+def card_overdraft_repaid_entry(repayment_no: str, card_no: str, amount_fen: int, at: datetime) -> Entry:
+    """A card's balance repays what it owes for an offline sale it could not cover."""
+    return _move(f"card.overdraft_repaid:{repayment_no}", "card.overdraft_repaid", repayment_no, at, card(card_no),
+                 CARD_OVERDRAFT, amount_fen, memo=card_no)
+
+
+def card_closed_entry(card_no: str, amount_fen: int, refund: bool, at: datetime) -> Entry:
+    """Closing a card with a balance: a named card's is owed back to its holder (paid out by finance), an
+    anonymous card's is forfeited (docs/cards.md "Closing")."""
+    return _move(f"card.closed:{card_no}", "card.closed", card_no, at, card(card_no),
+                 CARD_REFUNDS_PAYABLE if refund else CARD_FORFEITED, amount_fen, memo=card_no)
+
+
 def purse_debit_entry(station: str, payment_no: str, card_no: str, amount_fen: int, at: datetime) -> Entry:
     """An IC-card payment (debited on the chip at the station): the purse mirror follows."""
     return _move(f"purse.debited:{station}:{payment_no}", "purse.debited", payment_no, at, purse(card_no),

@@ -47,6 +47,7 @@ PATH_VALUES["tank"] = "1"                                 # leak tests (control_
 PATH_VALUES["work_order_id"] = "999999"                  # work orders (control_api/routes/work_orders.py)
 PATH_VALUES |= {"member_no": "M99999999", "tag_id": "999999", "level": "nosuch", "plate_no": "京A99999",
                 "vehicle_id": "999999"}                   # members and vehicles (routes/members.py, vehicles.py)
+PATH_VALUES |= {"card": "999999", "offer_id": "999999"}   # cards (control_api/routes/cards.py)
 
 
 @dataclass(frozen=True)
