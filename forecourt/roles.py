@@ -22,6 +22,7 @@ from business_services.ledger import handlers as ledger
 from business_services.notifications import handlers as notifications
 from business_services.orders import handlers as orders
 from business_services.payments import handlers as payments
+from business_services.points import handlers as points
 from business_services.prices import handlers as prices
 from business_services.shifts import handlers as shifts
 from business_services.station_orders import handlers as station_orders
@@ -44,6 +45,7 @@ POLICIES: dict[Role, RolePolicy] = {
     Role.HEAD_OFFICE: RolePolicy(owns_master_data=True,
                                  contexts=(*CONTEXTS, ledger, audit, station_orders, station_shifts,
                                            prices,
+                                           points,          # after station_orders: it reads the order's copy
                                            notifications,   # alarm notifications: sent from head office only
                                            inventory_copies)),
     Role.STATION: RolePolicy(owns_master_data=False,

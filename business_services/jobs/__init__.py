@@ -25,6 +25,7 @@ from business_services.inventory.handlers import reconcile_due
 from business_services.notifications import jobs as notifications
 from business_services.notifications.channels import MessagingConfig
 from business_services.notifications.repository import QUEUE as NOTIFICATIONS_QUEUE
+from business_services.points import jobs as points
 from business_services.prices import jobs as prices
 from business_services.station_shifts.handlers import reconcile_all
 from business_services.stations import repository as stations
@@ -61,6 +62,7 @@ JOBS = (
     Job("resend_unapplied_price_sets", "* * * * *", prices.resend_unapplied_price_sets),
     Job("reconcile_tanks", "7,37 * * * *", reconcile_tanks),   # twice an hour: shifts soon after they close
     Job(leak_job.TASK, leak_job.CRON, leak_job.run_leak_tests),   # SIR over the daily reconciliation
+    Job(points.TASK, points.CRON, points.expire_points),   # expired points lots (head office; none at a station)
 )
 
 
