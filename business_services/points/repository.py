@@ -141,10 +141,14 @@ async def owed(conn: psycopg.AsyncConnection, member_no: str) -> int:
 
 async def change_debt(conn: psycopg.AsyncConnection, member_no: str, change: int, reason: str,
                       reference: str) -> None:
-    await conn.execute(
-        """INSERT INTO business.points_debts (member_no, owed) VALUES (%s, %s)
-           ON CONFLICT (member_no) DO UPDATE SET owed = business.points_debts.owed + EXCLUDED.owed,
-                                                 changed_at = now()""", (member_no, change))
+    if change > 0:
+        await conn.execute(
+            """INSERT INTO business.points_debts (member_no, owed) VALUES (%s, %s)
+               ON CONFLICT (member_no) DO UPDATE SET owed = business.points_debts.owed + EXCLUDED.owed,
+                                                     changed_at = now()""", (member_no, change))
+    else:
+        await conn.execute("UPDATE business.points_debts SET owed = owed + %s, changed_at = now() "
+                           "WHERE member_no = %s", (change, member_no))
     await conn.execute("INSERT INTO business.points_debt_changes (member_no, change, reason, reference) "
                        "VALUES (%s, %s, %s, %s)", (member_no, change, reason, reference))
 
