@@ -42,6 +42,7 @@ from control_api.routes import (
     online_payments,
     orders,
     payments,
+    points,
     price_changes,
     price_rules,
     prices,
@@ -82,6 +83,7 @@ ROUTERS = (   # every API route; matched in this order, one route after another,
     gas_analytics.router,
     work_orders.router,
     notifications.router,
+    points.router,       # head office: points rules, balances, the points mall (docs/points.md)
 )
 
 #: Routes one role answers its own way, mounted before ``ROUTERS`` (the first route matching a path answers).

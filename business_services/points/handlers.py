@@ -308,12 +308,13 @@ async def assign(command: Assign, uow: UnitOfWork) -> int:
     award = await repository.order_award(uow.conn, command.station, command.order_no)
     if award is None:
         points = await award_order(uow, order, command.member_no, command.at)
+        await repository.move_award(uow.conn, command.station, command.order_no, command.member_no)
         moved_from = None
     else:
         moved_from = award["member_no"]
         if moved_from == command.member_no:
             raise PointsRefused("该订单积分已归属此会员 (the order's points are this member's already)")
-        if award["assigned_from"] is not None:
+        if award["assigned_at"] is not None:
             raise PointsRefused("该订单积分已归属过一次 (an order's points are assigned once)")
         points = award["earned"] - award["reversed"]
         if points > 0:

@@ -178,8 +178,10 @@ async def add_reversed(conn: psycopg.AsyncConnection, station: str, order_no: st
 
 
 async def move_award(conn: psycopg.AsyncConnection, station: str, order_no: str, to_member: str) -> None:
-    await conn.execute("UPDATE business.points_order_awards SET assigned_from = member_no, member_no = %s "
-                       "WHERE station = %s AND order_no = %s", (to_member, station, order_no))
+    """积分归属: the order's points are ``to_member``'s now (who held them before is kept)."""
+    await conn.execute("UPDATE business.points_order_awards SET assigned_from = CASE WHEN member_no = %s THEN "
+                       "assigned_from ELSE member_no END, member_no = %s, assigned_at = now() "
+                       "WHERE station = %s AND order_no = %s", (to_member, to_member, station, order_no))
 
 
 async def keep_pending(conn: psycopg.AsyncConnection, station: str, order_no: str, member_no: str,

@@ -61,7 +61,8 @@ CREATE TABLE business.points_order_awards (
     lot_id           bigint REFERENCES business.points_lots (id),
     sold_at          timestamptz NOT NULL,
     awarded_at       timestamptz NOT NULL DEFAULT now(),
-    assigned_from    text,
+    assigned_from    text,                                            -- who held them before 积分归属
+    assigned_at      timestamptz,                                     -- 积分归属 (once per order)
     PRIMARY KEY (station, order_no)
 );
 
