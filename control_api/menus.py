@@ -27,6 +27,12 @@ MENUS: list[dict[str, Any]] = [
          "roles": STATION_ONLY},
     ]},
     {"key": "members", "title": "会员管理", "icon": "User", "children": [   # head office's (issue 18)
+        {"key": "points", "title": "积分查询", "path": "/members/points", "permission": "member:read",
+         "roles": HEAD_OFFICE_ONLY},
+        {"key": "points-rules", "title": "积分规则", "path": "/members/points-rules", "permission": "member:read",
+         "roles": HEAD_OFFICE_ONLY},
+        {"key": "points-mall", "title": "积分商城", "path": "/members/mall", "permission": "member:read",
+         "roles": HEAD_OFFICE_ONLY},
     ]},
     {"key": "cards", "title": "卡务管理", "icon": "CreditCard", "children": [
     ]},

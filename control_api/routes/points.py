@@ -210,12 +210,12 @@ class RuleBody(Body):
     kind: RuleKind
     basis: Basis | None = None
     rate: Annotated[Decimal, Field(gt=0, le=1000, max_digits=8, decimal_places=4)] | None = None
-    grades: Annotated[list[GradeCode], Field(min_length=1, max_length=6)] | None = None
+    grades: Annotated[list[GradeCode], Field(max_length=6)] | None = None        # none or []: every grade
     level: Annotated[str, Field(min_length=1, max_length=32)] | None = None
     multiplier: Annotated[Decimal, Field(ge=1, le=20, max_digits=4, decimal_places=2)] | None = None
     day_of_month: Annotated[int, Field(ge=1, le=31)] | None = None
     weekday: Annotated[int, Field(ge=1, le=7)] | None = None
-    stations: Annotated[list[Code], Field(min_length=1, max_length=500)] | None = None
+    stations: Annotated[list[Code], Field(max_length=500)] | None = None         # none or []: every station
     bonus: Annotated[int, Field(ge=0, le=MAX_POINTS)] | None = None
     effective_from: date
     effective_to: date | None = None
@@ -224,9 +224,9 @@ class RuleBody(Body):
     def rule(self, rule_id: int = 0) -> Rule:
         return Rule(kind=self.kind, effective_from=self.effective_from, effective_to=self.effective_to,
                     name=self.name, id=rule_id, basis=self.basis, rate=self.rate,
-                    grades=None if self.grades is None else frozenset(self.grades), level=self.level,
+                    grades=frozenset(self.grades) if self.grades else None, level=self.level,
                     multiplier=self.multiplier, day_of_month=self.day_of_month, weekday=self.weekday,
-                    stations=None if self.stations is None else frozenset(self.stations), bonus=self.bonus)
+                    stations=frozenset(self.stations) if self.stations else None, bonus=self.bonus)
 
 
 class QuoteBody(Body):
