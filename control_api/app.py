@@ -46,6 +46,7 @@ from control_api.routes import (
     online_payments,
     orders,
     payments,
+    points,
     price_changes,
     price_rules,
     prices,
@@ -94,6 +95,7 @@ ROUTERS = (   # every API route; matched in this order, one route after another,
     vehicles.router,
     cards.router,
     card_payments.router,
+    points.router,       # head office: points rules, balances, the points mall (docs/points.md)
 )
 
 #: Routes one role answers its own way, mounted before ``ROUTERS`` (the first route matching a path answers).

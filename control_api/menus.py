@@ -37,6 +37,12 @@ MENUS: list[dict[str, Any]] = [
          "roles": HEAD_OFFICE_ONLY},
         {"key": "member-vehicles", "title": "车辆与黑名单", "path": "/members/vehicles", "permission": "member:read",
          "roles": HEAD_OFFICE_ONLY},
+        {"key": "points", "title": "积分查询", "path": "/members/points", "permission": "member:read",
+         "roles": HEAD_OFFICE_ONLY},
+        {"key": "points-rules", "title": "积分规则", "path": "/members/points-rules", "permission": "member:read",
+         "roles": HEAD_OFFICE_ONLY},
+        {"key": "points-mall", "title": "积分商城", "path": "/members/mall", "permission": "member:read",
+         "roles": HEAD_OFFICE_ONLY},
     ]},
     {"key": "cards", "title": "卡务管理", "icon": "CreditCard", "children": [
     ]},

@@ -24,6 +24,7 @@ from business_services.members import handlers as members
 from business_services.notifications import handlers as notifications
 from business_services.orders import handlers as orders
 from business_services.payments import handlers as payments
+from business_services.points import handlers as points
 from business_services.prices import handlers as prices
 from business_services.shifts import handlers as shifts
 from business_services.station_members import handlers as station_members
@@ -48,6 +49,7 @@ POLICIES: dict[Role, RolePolicy] = {
     Role.HEAD_OFFICE: RolePolicy(owns_master_data=True,
                                  contexts=(*CONTEXTS, ledger, audit, station_orders, station_shifts,
                                            prices,
+                                           points,          # after station_orders: it reads the order's copy
                                            notifications,   # alarm notifications: sent from head office only
                                            inventory_copies,
                                            members, vehicles,   # after station_orders: growth reads its copy
