@@ -18,6 +18,7 @@ Head office answers 409 (these are the station server's).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -52,6 +53,7 @@ from control_api.security import Principal, at_station
 from telemetry.contracts.members import mask_phone
 
 router = APIRouter(prefix="/api/v1/stations/{station}", tags=["station-members"])
+log = logging.getLogger(__name__)
 
 Registrar = Annotated[Principal, Depends(at_station("member:register"))]
 OrderWriter = Annotated[Principal, Depends(at_station("order:write"))]
@@ -151,8 +153,9 @@ async def lookup(station: Station, who: Registrar, db: Db, request: Request,
                 code, data = 0, {}
             if code == 200:
                 found = from_head_office(data, blocked)
-            elif code in (404, 422):
+            elif code == 422 or (code == 404 and by is not LookupBy.CARD_NO):
                 raise HTTPException(code, str(data.get("detail") or "没有找到会员 (no such member)"))
+            # a card head office's lookup does not know yet is looked up on the station's list (the cards feed it)
         if found is None:      # head office away (or none set up): the station's list
             found = await views.lookup(conn, by, key, request.app.state.group)
     if found is None:
@@ -317,7 +320,7 @@ async def _points(link: HeadOfficeLink, station: str, member_no: str,
     """(points the order earns as head office quotes it, the member's points balance); None where unknown."""
     quote: dict[str, Any] = {"member_no": member_no, "station": station, "amount_fen": int(order["amount_fen"])}
     if order.get("grade") is not None:
-        quote["grade"] = int(order["grade"])
+        quote["grade"] = str(order["grade"])           # head office's grade code: "92", "95", "0" …
     if order.get("volume_l") is not None:
         quote["volume_l"] = str(order["volume_l"])
     earned = balance = None
@@ -326,9 +329,13 @@ async def _points(link: HeadOfficeLink, station: str, member_no: str,
                                      idempotency_key=f"points-quote:{station}:{order['order_no']}")
         if code == 200 and data.get("points") is not None:
             earned = int(data["points"])
-        code, data = await link.call("GET", "/api/v1/members/lookup?" + urlencode({"member_no": member_no}))
-        if code == 200 and data.get("points_balance") is not None:
-            balance = int(data["points_balance"])
+        else:
+            log.warning("points quote for order %s refused by head office (%s): %s", order["order_no"], code,
+                        str(data.get("detail", ""))[:200])
+        if order.get("plate"):         # head office's lookup takes a plate (not a member number)
+            code, data = await link.call("GET", "/api/v1/members/lookup?" + urlencode({"plate": order["plate"]}))
+            if code == 200 and data.get("member_no") == member_no and data.get("points_balance") is not None:
+                balance = int(data["points_balance"])
     except HeadOfficeDown:
         pass
     return earned, balance

@@ -24,7 +24,7 @@ export default {
   pay: {
     title: '收款', orders: '订单', total: '应收合计', paid: '已付', due: '待付', method: '支付方式', amount: '金额',
     addTender: '拆分（再加一种方式）', remove: '删除', received: '实收现金', change: '找零', reference: '凭证号',
-    note: '备注', member: '会员', card: '储值卡', pay: '确认收款 (Enter)', cancel: '取消 (Esc)',
+    note: '备注', member: '会员', card: '储值卡', cardNo: '刷卡或输入储值卡号', pay: '确认收款 (Enter)', cancel: '取消 (Esc)',
     pending: (s) => `等待顾客扫码支付… 剩余 ${s} 秒`, qr: '请顾客扫描二维码付款', succeeded: '收款成功',
     failed: '收款失败', receipt: '打印小票', receiptPage: '查看小票', lockFailed: '无法锁定订单',
     unavailable: '不可用', notReady: '收款接口尚未部署到本站服务器（payments），请稍后', tendersShort: '各方式金额之和须等于待付金额',
