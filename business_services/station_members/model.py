@@ -101,8 +101,9 @@ def offline_refusal(card: ListedCard | None, amount_fen: int, spent_today_fen: i
                 f"（今日本站已离线消费 ¥{yuan(spent_today_fen)}，单日离线限额 ¥{yuan(card.offline_daily_fen)}），"
                 f"请改用其他方式 (head office is unreachable; this card may pay at most "
                 f"{yuan(limit)} yuan offline now)")
-    if amount_fen > card.balance_fen:
-        return f"储值卡余额不足（约 ¥{yuan(card.balance_fen)}） (the card's balance is too low)"
+    left = card.balance_fen - spent_today_fen     # the listed balance less what it paid offline here today
+    if amount_fen > left:
+        return f"储值卡余额不足（约 ¥{yuan(max(left, 0))}） (the card's balance is too low)"
     return None
 
 

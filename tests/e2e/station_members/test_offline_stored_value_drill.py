@@ -22,18 +22,22 @@ import pytest
 
 from business_services.audit.model import Actor
 from business_services.bootstrap import MemorySink, build_bus, outbox_publisher
+from business_services.cards.commands import CreateCardType, IssueCards, Recharge
+from business_services.cards.model import CardKind, CardType, Medium, Scope
 from business_services.consumer import EventConsumer
 from business_services.online_payments.station_client import HeadOfficeLink
 from business_services.payments import service
 from business_services.payments.model import TakePayment, Tender
 from business_services.payments.registry import Providers
 from business_services.payments.stored_value import StoredValueProvider
+from business_services.station_members.sync import MemberListSync
+from business_services.unit_of_work import UnitOfWork
 from forecourt.local import free_port
 from forecourt.roles import Role, policy
 from telemetry.contracts.broker import BrokerAddress
 from telemetry.contracts.events.payments import Method, PaymentCaptured
 from tests.integration.sales.payments_support import STATION, add_orders, open_shift
-from tests.integration.station_members.support import CARD, MEMBER, card, hold, member
+from tests.integration.station_members.support import CARD, MEMBER, card, head_office, hold, member
 
 pytestmark = pytest.mark.integration
 
@@ -121,3 +125,60 @@ async def test_offline_stored_value_within_limits_then_settled_once(database_url
     assert {r[0]: (r[4], r[1]) for r in rows} == offline_payments
     assert all(r[3] and r[2] == MEMBER for r in rows)
 
+
+
+async def test_head_office_settles_each_offline_card_payment_once_when_the_link_returns(
+        database_url: str, station_database_url: str, broker: BrokerAddress) -> None:
+    """The list comes from head office's own feed (cards issued and recharged there, ¥200/¥300 offline limits from
+    the card type); the link then drops; the station takes what the limits and the listed balance allow; when
+    the link returns head office debits each card once (``card.debited:{station}:{payment_no}``)."""
+    office_bus = build_bus(policy(Role.HEAD_OFFICE).contexts)
+    now = datetime.now(UTC)
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        async with UnitOfWork(conn, Actor("admin", "test")) as uow:
+            await office_bus.handle(CreateCardType(CardType(
+                "sv-chain", "连锁储值卡", Scope.CHAIN, None, True, Medium.PHYSICAL, CardKind.STORED_VALUE, "6200", 16,
+                offline_limit_fen=20000, offline_daily_fen=30000), "admin"), uow)
+        async with UnitOfWork(conn, Actor("admin", "test")) as uow:
+            small, large = await office_bus.handle(IssueCards("sv-chain", STATION, 2, "admin", now), uow)
+        for n, (card_no, fen) in enumerate(((small, 25000), (large, 100000)), start=1):
+            async with UnitOfWork(conn, Actor("admin", "test")) as uow:
+                await office_bus.handle(Recharge(card_no, f"{STATION}-20261205-C{n:05d}", fen, Method.BANK_CARD,
+                                                 STATION, None, "admin", now), uow)
+    async with head_office(database_url) as office:            # the station pulls its list while the link is up
+        link = office.link()
+        sync = MemberListSync(station_database_url, link, build_bus(policy(Role.STATION).contexts), _own)
+        assert await sync.pull_all() >= 2
+    providers = Providers([StoredValueProvider(link, station_database_url)])   # head office is now gone
+    await open_shift(station_database_url)
+    orders = await add_orders(station_database_url, 20000, 10000, 15000, first=101)
+    first, state, _ = await pay(station_database_url, providers, orders[0], 20000, small)
+    assert state == "succeeded" and link.down
+    _, state, why = await pay(station_database_url, providers, orders[1], 10000, small)
+    assert state == "failed" and "余额不足（约 ¥50.00）" in why          # the list's ¥250 less today's ¥200 here
+    other, state, _ = await pay(station_database_url, providers, orders[2], 15000, large)
+    assert state == "succeeded"
+
+    sent = await drained(station_database_url)
+    await link.close()
+    office_consumer = EventConsumer(database_url, broker, bus=office_bus)
+    rng = random.Random(4)
+    delivered = sent + sent[:] + rng.sample(sent, len(sent) // 3)          # every message at least twice
+    rng.shuffle(delivered)
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as office_db:
+        for topic, body in delivered:
+            await office_consumer.handle(office_db, topic, body)
+        dead = await (await office_db.execute("SELECT count(*) FROM business.event_dead_letters")).fetchone()
+        assert dead == (0,)
+        debits = await (await office_db.execute(
+            "SELECT idempotency_key FROM business.ledger_entries WHERE idempotency_key LIKE 'card.debited:%%' "
+            "ORDER BY idempotency_key")).fetchall()
+        assert [k for (k,) in debits] == sorted(f"card.debited:{STATION}:{no}" for no in (first, other))
+        balances = dict(await (await office_db.execute(
+            "SELECT code, balance FROM business.ledger_accounts WHERE code = ANY(%s)",
+            ([f"card:{small}", f"card:{large}"],))).fetchall())
+    assert balances == {f"card:{small}": 25000 - 20000, f"card:{large}": 100000 - 15000}
+
+
+async def _own(conn: psycopg.AsyncConnection) -> list[str]:
+    return [STATION]

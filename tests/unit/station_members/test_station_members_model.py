@@ -63,6 +63,7 @@ def test_offline_refuses_what_the_list_says_no_to() -> None:
     assert "挂失" in (offline_refusal(card(status="lost"), 100, 0) or "")
     assert "不是储值卡" in (offline_refusal(card(kind="ic"), 100, 0) or "")
     assert "余额不足" in (offline_refusal(card(balance_fen=50), 100, 0) or "")
+    assert "余额不足（约 ¥0.50）" in (offline_refusal(card(balance_fen=15000), 10000, 14950) or "")   # less today's
     assert "车牌" in (offline_refusal(card(plates=("京A12345",)), 100, 0, plate="京B12345") or "")
     assert offline_refusal(card(plates=("京A12345",)), 100, 0, plate="京A12345") is None
     assert "油品" in (offline_refusal(card(grades=(95,)), 100, 0, grade=92) or "")
