@@ -7,7 +7,7 @@ from typing import Any
 import psycopg
 
 from business_services.station_members import repository
-from business_services.station_members.model import CardSummary, LookupBy, MemberSummary, from_list
+from business_services.station_members.model import CardSummary, LookupBy, MemberSummary, from_list, mask_card, yuan
 from telemetry.contracts.members import ListedCard, phone_digest
 
 
@@ -68,3 +68,23 @@ async def receipt_note(conn: psycopg.AsyncConnection, order_no: str) -> dict[str
     return {"member_no": row[0], "points_quoted": row[1], "points_balance": row[2],
             "card_no": card[0] if card else None, "balance_fen": card[1] if card else None,
             "offline": bool(card[2]) if card else False}
+
+
+async def receipt_lines(conn: psycopg.AsyncConnection, order_no: str, member_no: str | None) -> list[tuple[str, str]]:
+    """The member's lines of a printed receipt: member, card and its balance after payment, points earned (or
+    that head office decides them) and the points balance; none for an order sold to no member."""
+    note = await receipt_note(conn, order_no)
+    member = (note or {}).get("member_no") or member_no
+    if not member:
+        return []
+    lines = [("会员", str(member))]
+    if note and note.get("card_no"):
+        lines.append(("储值卡", mask_card(str(note["card_no"]))))
+        if note.get("balance_fen") is not None:
+            about = "约 " if note.get("offline") else ""
+            lines.append(("卡余额", f"{about}{yuan(int(note['balance_fen']))} 元"))
+    quoted = (note or {}).get("points_quoted")
+    lines.append(("本单积分", f"+{quoted}" if quoted is not None else "积分以总部入账为准"))
+    if note and note.get("points_balance") is not None:
+        lines.append(("积分余额", str(note["points_balance"])))
+    return lines

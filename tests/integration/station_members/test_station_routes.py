@@ -78,6 +78,11 @@ async def test_the_pos_serves_a_member_while_head_office_is_away(station_databas
         lines = receipt.json()
         assert lines["member_no"] == MEMBER and lines["offline"] is True
         assert lines["balance_fen"] == 100000 - 15000 and lines["points_note"] == "积分以总部入账为准"
+        printed = await http.get(f"{base}/orders/{order_no}/receipt", headers=cashier)
+        assert printed.status_code == 200
+        for words in (MEMBER, "6222 **** **** 2222", "约 850.00 元", "积分以总部入账为准"):
+            assert words in printed.text, words                  # the printable receipt has the member's lines
+        assert CARD not in printed.text
         held = (await http.get(f"{base}/member-list/held", headers=cashier)).json()
         assert held["online"] is False and held["members"] == 1
     await link.close()
