@@ -8,18 +8,23 @@ per day at this station (``station_members.model.offline_refusal``; the day's of
 the card's row lock, so two terminals cannot both pass the limit); the capture says ``offline: true`` and head
 office settles it from ``payment.captured`` with the same key (posted once, whether or not an online attempt got
 through before the link dropped). Every attempt is written before head office is asked
-(``business.station_card_payments``), so ``query`` after a crash asks again with the same key. Refunds go back
-to the card through head office (``…/card-payments/{station}/{payment_no}/refunds``); while it is unreachable a
-refund stays pending and is carried out when the payment is next looked at.
+(``business.station_card_payments``), so ``query`` after a crash asks again with the same key. The orders' grade,
+litres, plate and member go with it, so the card's restrictions hold online (head office) and offline (the list).
+Refunds go back to the card through head office (``…/card-payments/{station}/{payment_no}/refunds``); while it is
+unreachable a refund stays pending and is carried out when the payment is next looked at.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
 
 import psycopg
 
 from business_services.online_payments.station_client import HeadOfficeDown, HeadOfficeLink
+from business_services.orders import views as orders
+from business_services.payments import repository as payments
 from business_services.payments.providers import (
     ChargeRequest,
     ChargeResult,
@@ -39,6 +44,25 @@ REFUND_LATER = "总部连接中断，退款将在总部恢复后退回储值卡 
 
 def _key(station: str, payment_no: str) -> str:
     return f"card-payment:{station}:{payment_no}"
+
+
+async def _sale(conn: psycopg.AsyncConnection, station: str, payment_no: str) -> dict[str, Any]:
+    """What the payment buys, for the card's restrictions (grade, litres, plate) and its member: the grade when
+    every order has the same one, the litres summed, the first plate and member named on the orders."""
+    paid = await payments.get(conn, station, payment_no)
+    found = [await orders.detail(conn, station, order_no) for order_no, _, _ in (paid.allocations if paid else ())]
+    rows = [o for o in found if o is not None]
+    grades = {o["grade"] for o in rows}
+    sale: dict[str, Any] = {}
+    if len(grades) == 1 and None not in grades:
+        sale["grade"] = int(next(iter(grades)))
+    if rows and all(o["volume_l"] is not None for o in rows):
+        sale["volume_l"] = str(sum(Decimal(o["volume_l"]) for o in rows))
+    for name in ("plate", "member_no"):
+        named = next((o[name] for o in rows if o.get(name)), None)
+        if named:
+            sale[name] = named
+    return sale
 
 
 class StoredValueProvider:
@@ -74,7 +98,8 @@ class StoredValueProvider:
     async def _ask_head_office(self, conn: psycopg.AsyncConnection, p: repository.CardPayment) -> ChargeResult:
         if self.link is None:
             raise HeadOfficeDown(answered_late=False)
-        body = {"station": p.station, "payment_no": p.payment_no, "card_no": p.card_no, "amount_fen": p.amount_fen}
+        body = {"station": p.station, "payment_no": p.payment_no, "card_no": p.card_no, "amount_fen": p.amount_fen,
+                **await _sale(conn, p.station, p.payment_no)}
         status, data = await self.link.call("POST", "/api/v1/card-payments", body,
                                             idempotency_key=_key(p.station, p.payment_no))
         if status == 200 and data.get("state") == "succeeded":
@@ -93,7 +118,8 @@ class StoredValueProvider:
         async with conn.transaction():
             card = await repository.card(conn, p.card_no or "", lock=True)
             spent = await repository.offline_spent(conn, p.station, p.card_no or "", business_day(p.at))
-            refusal = offline_refusal(card, p.amount_fen, spent)
+            sale = await _sale(conn, p.station, p.payment_no)
+            refusal = offline_refusal(card, p.amount_fen, spent, sale.get("plate"), sale.get("grade"))
             if refusal is not None or card is None:
                 await repository.answered(conn, p.payment_no, "refused", None, None, refusal or "")
             else:

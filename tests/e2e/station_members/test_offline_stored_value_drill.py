@@ -42,7 +42,7 @@ from tests.integration.station_members.support import CARD, MEMBER, card, head_o
 pytestmark = pytest.mark.integration
 
 CASHIER = Actor("cashier", "pos-1")
-FROZEN, SMALL = "6222000033334444", "6222000055556666"
+FROZEN, SMALL, ONLY_95 = "6222000033334444", "6222000055556666", "6222000077778888"
 
 
 async def pay(station_url: str, providers: Providers, order_no: str, fen: int, card_no: str,
@@ -74,11 +74,12 @@ async def drained(station_url: str) -> list[tuple[str, bytes]]:
 async def test_offline_stored_value_within_limits_then_settled_once(database_url: str, station_database_url: str,
                                                                    broker: BrokerAddress) -> None:
     await hold(station_database_url, member(), card(), card(card_no=FROZEN, status="frozen"),
-               card(card_no=SMALL, offline_limit_fen=10000, offline_daily_fen=10000))
+               card(card_no=SMALL, offline_limit_fen=10000, offline_daily_fen=10000),
+               card(card_no=ONLY_95, grades=(95,)))
     link = HeadOfficeLink(f"http://127.0.0.1:{free_port()}", "no-key", timeout_s=1, probe_every_s=3600)
     providers = Providers([StoredValueProvider(link, station_database_url)])
     await open_shift(station_database_url)
-    orders = await add_orders(station_database_url, 15000, 25000, 12000, 8000, 5000, 6000, 6000)
+    orders = await add_orders(station_database_url, 15000, 25000, 12000, 8000, 5000, 6000, 6000, 4000)
 
     taken, state, _ = await pay(station_database_url, providers, orders[0], 15000, CARD)
     assert state == "succeeded" and link.down                   # head office did not answer: taken offline
@@ -90,6 +91,8 @@ async def test_offline_stored_value_within_limits_then_settled_once(database_url
     assert state == "failed" and "今日本站已离线消费 ¥270.00" in why and "请改用其他方式" in why
     _, state, why = await pay(station_database_url, providers, orders[4], 5000, FROZEN)
     assert state == "failed" and "冻结" in why
+    _, state, why = await pay(station_database_url, providers, orders[7], 4000, ONLY_95)
+    assert state == "failed" and "限制油品" in why            # the orders are 92#: the card's restriction holds offline
     both = await asyncio.gather(pay(station_database_url, providers, orders[5], 6000, SMALL, "pos-1"),
                                 pay(station_database_url, providers, orders[6], 6000, SMALL, "pos-2"))
     assert sorted(state for _, state, _ in both) == ["failed", "succeeded"]   # ¥100 a day: one of two ¥60
