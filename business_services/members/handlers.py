@@ -6,6 +6,7 @@ data masked only, so that an erasure leaves none of it behind in the append-only
 
 from __future__ import annotations
 
+import logging
 import secrets
 from datetime import UTC, datetime
 from typing import Any
@@ -41,6 +42,7 @@ from telemetry.contracts.events.orders import OrderChanged
 from telemetry.contracts.events.payments import PaymentRefunded
 
 _HIDDEN = Disclosure()   # audit records keep personal data masked
+log = logging.getLogger(__name__)   # member numbers only: never a phone, plate or name
 
 
 def _masked(values: dict[str, Any]) -> dict[str, Any]:
@@ -79,6 +81,7 @@ async def register(c: RegisterMember, uow: UnitOfWork) -> dict[str, Any]:
                                _masked({"phone": c.phone, "name": c.name, "source": c.source.value,
                                         "real_name": row["real_name"]})))
     await relist(uow.conn, row["member_no"])
+    log.info("member %s registered (source %s, station %s)", row["member_no"], c.source.value, c.station or "-")
     return row
 
 
@@ -163,6 +166,9 @@ async def save_level(c: SaveLevel, uow: UnitOfWork) -> bool:
                                      "(rank and growth_min must be unique)") from None
     await uow.audit(AuditEntry("members.level", f"level:{c.level.code}", None,
                                None if before is None else _plain(before), _plain(c.level)))
+    if before is not None and (before.name, before.discount_pct) != (c.level.name, c.level.discount_pct):
+        for member_no in await repository.members_at_level(uow.conn, c.level.code):   # the stations' copy of it
+            await relist(uow.conn, member_no)
     return True
 
 
@@ -203,13 +209,13 @@ async def _grow(uow: UnitOfWork, key: str, member_no: str, station: str, referen
 
 
 async def order_paid(event: CloudEvent, uow: UnitOfWork) -> None:
-    """A member order paid (``order.changed`` with status paid and a member): its growth, once per order; the
-    amount is head office's copy of the order (station_orders, kept by the handler before this one)."""
+    """A member order paid (``order.changed`` with status paid and a member): its growth, once per order, from
+    what was paid on head office's copy of the order (station_orders, kept by the handler before this one)."""
     change = OrderChanged.from_event(event)
     if change.status != "paid" or change.member_no is None:
         return
     order = await station_orders.one(uow.conn, change.station, change.order_no)
-    amount = change.paid_fen if order is None or order["amount_fen"] is None else int(order["amount_fen"])
+    amount = change.paid_fen if order is None else int(order["paid_fen"])     # what the member paid
     await _grow(uow, f"order:{change.station}/{change.order_no}", change.member_no, change.station,
                 change.order_no, amount, change.at)
 

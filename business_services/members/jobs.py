@@ -1,11 +1,13 @@
 """The members context's scheduled jobs (business_services/jobs ``JOBS``): the lifecycle from RFM and the rule
-tags every night, the level review once a year. Each works in the transaction it is given and returns the rows it
-changed; on a station server there are no members and each does nothing."""
+tags every night, the level review once a year (checked daily, done at the year's first run). Each works in the
+transaction it is given and returns the rows it changed; on a station server there are no members and each does
+nothing."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import psycopg
 
@@ -15,7 +17,8 @@ from business_services.members.model import Rfm, lifecycle, review
 
 LIFECYCLE_CRON = "40 18 * * *"       # 02:40 China time
 RULE_TAGS_CRON = "50 18 * * *"       # 02:50 China time, after the lifecycle
-REVIEW_CRON = "0 17 31 12 *"         # 1 January 01:00 China time: the yearly level review
+REVIEW_CRON = "0 17 * * *"           # daily 01:00 China time; reviews once a year (the first run of the year)
+CHINA = ZoneInfo("Asia/Shanghai")
 
 
 async def refresh_lifecycles(conn: psycopg.AsyncConnection[Any], now: datetime | None = None) -> int:
@@ -37,9 +40,11 @@ async def apply_rule_tags(conn: psycopg.AsyncConnection[Any], now: datetime | No
 
 
 async def review_levels(conn: psycopg.AsyncConnection[Any], now: datetime | None = None) -> int:
-    """The yearly review: each member to the level its last 365 days' growth earns (a downgrade happens only
-    here); members whose level changed."""
+    """The yearly review, at the first run of each year (China time): each member to the level its last 365 days'
+    growth earns (a downgrade happens only here); members whose level changed (0 when this year's is done)."""
     now = now or datetime.now(UTC)
+    if not await repository.claim_review(conn, now.astimezone(CHINA).year):
+        return 0
     levels = await repository.levels(conn)
     changed = 0
     for member_no, held, year_growth in await repository.year_growth_of_all(conn, now):
@@ -48,4 +53,5 @@ async def review_levels(conn: psycopg.AsyncConnection[Any], now: datetime | None
             await repository.set_level(conn, member_no, held, earned.code, "review")
             await relist(conn, member_no)
             changed += 1
+    await repository.reviewed(conn, now.astimezone(CHINA).year, changed)
     return changed

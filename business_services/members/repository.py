@@ -109,6 +109,12 @@ async def set_level(conn: psycopg.AsyncConnection, member_no: str, from_level: s
                        "VALUES (%s, %s, %s, %s)", (member_no, from_level, to_level, reason))
 
 
+async def members_at_level(conn: psycopg.AsyncConnection, code: str) -> list[str]:
+    cur = await conn.execute("SELECT member_no FROM business.members WHERE level = %s AND status <> 'erased' "
+                             "ORDER BY member_no", (code,))
+    return [str(r[0]) for r in await cur.fetchall()]
+
+
 # --- growth -----------------------------------------------------------------------------------------------------
 
 async def add_growth(conn: psycopg.AsyncConnection, key: str, member_no: str, station: str, reference: str,
@@ -140,6 +146,19 @@ async def year_growth_of_all(conn: psycopg.AsyncConnection, now: datetime) -> li
                 ON g.member_no = m.member_no AND g.at > %s::timestamptz - interval '365 days'
            WHERE m.status <> 'erased' GROUP BY m.member_no, m.level ORDER BY m.member_no""", (now,))
     return [(str(r[0]), str(r[1]), int(r[2])) for r in await cur.fetchall()]
+
+
+async def claim_review(conn: psycopg.AsyncConnection, year: int) -> bool:
+    """True when ``year``'s review is not done yet (this transaction now holds it; a concurrent run waits and then
+    finds it done)."""
+    cur = await conn.execute("INSERT INTO business.member_level_reviews (year, changed) VALUES (%s, 0) "
+                             "ON CONFLICT (year) DO NOTHING", (year,))
+    return cur.rowcount == 1
+
+
+async def reviewed(conn: psycopg.AsyncConnection, year: int, changed: int) -> None:
+    await conn.execute("UPDATE business.member_level_reviews SET changed = %s, at = now() WHERE year = %s",
+                       (changed, year))
 
 
 # --- lifecycle (RFM) ----------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from business_services.exports.model import Column
 from business_services.ledger import views as ledger
 from business_services.ledger.model import points
+from business_services.members import sections
 from business_services.members.model import Disclosure, Lifecycle, shown
 from business_services.pages import After, Sort, keyset_page
 from business_services.station_orders import views as station_orders
@@ -108,11 +109,12 @@ async def summary(conn: psycopg.AsyncConnection, member_no: str) -> dict[str, An
     found = await profile(conn, member_no)
     if found is None or found["status"] == "erased":
         return None
+    cards = await sections.cards(conn, member_no)
     return {"member_no": member_no, "name": found["name"], "phone": found["phone"], "level": found["level"],
             "level_name": found["level_name"], "discount_pct": found["discount_pct"],
             "points_multiplier": found["points_multiplier"], "status": found["status"],
             "points_balance": await points_balance(conn, member_no),
-            "cards": [],   # the cards part's cards_of, once it is merged (docs/members.md)
+            "cards": [{k: c.get(k) for k in ("card_no", "kind", "status", "balance_fen")} for c in cards or ()],
             "plates": list(await vehicles.plates_of(conn, member_no))}
 
 

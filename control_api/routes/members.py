@@ -21,7 +21,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, sta
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from business_services.members import personal_data, views
+from business_services.members import personal_data, sections, views
 from business_services.members.model import (
     Disclosure,
     EditProfile,
@@ -289,13 +289,14 @@ async def lookup(who: Looker, request: Request, db: Db,
         return refused(exc)
     async with db.connection() as conn:
         if card_no:
-            # the cards part's views (business_services/cards) answer this once merged; until then no card is known
-            raise HTTPException(status.HTTP_404_NOT_FOUND, "未找到此卡号对应的会员 (no member holds this card number)")
-        member_no = await views.find(conn, request.app.state.group, **wanted)
+            member_no = await sections.member_of_card(conn, card_no)
+        else:
+            member_no = await views.find(conn, request.app.state.group, **wanted)
         found = None if member_no is None else await views.summary(conn, member_no)
     if found is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "未找到会员 (no member matches)")
-    return shown(found, _disclosure(who))
+    disclosure = _disclosure(who)
+    return shown(found, disclosure) | {"cards": [shown(c, disclosure) for c in found["cards"]]}
 
 
 @router.get("/members/{member_no}")
@@ -324,9 +325,13 @@ async def member_360(member_no: MemberNoPath, who: Reader, db: Db) -> Any:
                        "level_changes": await views.level_changes(conn, member_no)},
             "lifecycle": {"stage": found["lifecycle"], "recency_days": found["recency_days"],
                           "frequency_90d": found["frequency_90d"], "monetary_90d_fen": found["monetary_90d_fen"]},
-            "points": {"balance": await views.points_balance(conn, member_no)},
+            "points": await sections.points(conn, member_no, datetime.now(UTC))
+            or {"balance": await views.points_balance(conn, member_no)},
             "orders": await station_orders.of_member(conn, member_no, who.stations),
         }
+        cards = await sections.cards(conn, member_no)
+        if cards is not None:          # the cards part's section, once it is installed
+            answer["cards"] = [shown(c, disclosure) for c in cards]
     return JSONResponse(json.loads(json.dumps(answer, default=_jsonable)))
 
 

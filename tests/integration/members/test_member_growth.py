@@ -109,9 +109,12 @@ async def test_growth_levels_and_the_jobs(database_url: str, broker: BrokerAddre
         assert await one(conn, "SELECT lifecycle FROM business.members WHERE member_no = %s", no) == "dormant"
 
         # the yearly review: a year without orders goes back to the lowest level, and the stations hear of it
-        async with conn.transaction():
+        async with conn.transaction():   # this year's review: 3 600 growth in 365 days earns silver, not gold
+            assert await jobs.review_levels(conn, NOW) == 1
+        assert await one(conn, "SELECT level FROM business.members WHERE member_no = %s", no) == "silver"
+        async with conn.transaction():   # next year's first run reviews, later runs of that year do nothing
             assert await jobs.review_levels(conn, NOW + timedelta(days=400)) == 1
-            assert await jobs.review_levels(conn, NOW + timedelta(days=400)) == 0
+            assert await jobs.review_levels(conn, NOW + timedelta(days=401)) == 0
         assert await one(conn, "SELECT level FROM business.members WHERE member_no = %s", no) == "normal"
         listed = await one(conn, "SELECT item FROM business.member_list_changes WHERE key = %s "
                                   "ORDER BY seq DESC LIMIT 1", no)

@@ -5,10 +5,14 @@ export and erasure, and the audit chain."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import json
+import logging
+import sys
 from collections.abc import AsyncIterator
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -20,6 +24,7 @@ from fastapi import FastAPI
 from business_services.access.demo import seed_demo_company
 from control_api.app import create_app
 from telemetry.contracts.members import phone_digest
+from tests.support.api_client import served_api
 from tests.support.auth import bearer
 
 pytestmark = pytest.mark.integration
@@ -242,3 +247,137 @@ async def test_export_and_erase_one_members_personal_data(database_url: str) -> 
                                         "members.privacy_export", "members.erase"]
     assert PHONE not in json.dumps([b for _, *b in audit]) and "李四" not in json.dumps([b for _, *b in audit],
                                                                                       ensure_ascii=False)
+
+
+async def test_the_cards_and_points_sections_appear_once_those_parts_are_installed(
+        database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without the cards and points parts the 360° has no cards section (no placeholder) and the ledger's points;
+    with them (their views' functions, as on their branches) the lookup finds a member by card, the POS sees the
+    full card number (member:register) and a reader without pii:read a masked one."""
+    app = create_app(database_url)
+    li = bearer(app, *FULL, username="li")
+    async with client(app) as http:
+        no = (await http.post("/api/v1/members", json={"phone": PHONE, "source": "back_office"},
+                              headers={**li, **key(1)})).json()["member_no"]
+        before = (await http.get(f"/api/v1/members/{no}", headers=li)).json()
+        assert "cards" not in before and before["points"] == {"balance": 0}
+        card_no = "6222000011112222"
+
+        async def cards_of(conn: Any, member_no: str) -> list[dict[str, Any]]:
+            return [{"card_no": card_no, "kind": "stored_value", "status": "active", "balance_fen": 50_000,
+                     "type_name": "储值卡"}] if member_no == no else []
+
+        async def card(conn: Any, number: str) -> dict[str, Any] | None:
+            return {"card_no": card_no, "member_no": no} if number == card_no else None
+
+        async def summary(conn: Any, member_no: str, now: Any) -> dict[str, Any]:
+            return {"member_no": member_no, "balance": 120, "debt": 0, "expiring": []}
+
+        monkeypatch.setitem(sys.modules, "business_services.cards.views", SimpleNamespace(cards_of=cards_of, card=card))
+        monkeypatch.setitem(sys.modules, "business_services.points.views", SimpleNamespace(summary=summary))
+        pos = bearer(app, "member:register", stations=frozenset({"demo-01"}))
+        found = (await http.get("/api/v1/members/lookup", params={"card_no": card_no}, headers=pos)).json()
+        assert found["member_no"] == no and found["cards"] == [
+            {"card_no": card_no, "kind": "stored_value", "status": "active", "balance_fen": 50_000}]
+        masked = (await http.get("/api/v1/members/lookup", params={"card_no": card_no},
+                                 headers=bearer(app, "member:read"))).json()
+        assert masked["cards"][0]["card_no"] == "6222********2222"
+        nobody = await http.get("/api/v1/members/lookup", params={"card_no": "6222000099998888"}, headers=pos)
+        assert nobody.status_code == 404
+        after = (await http.get(f"/api/v1/members/{no}", headers=bearer(app, "member:read"))).json()
+        assert after["cards"][0]["card_no"] == "6222********2222" and after["points"]["balance"] == 120
+
+
+async def _exported(http: httpx.AsyncClient, headers: dict[str, str], filters: dict[str, Any]) -> list[tuple[Any, ...]]:
+    started = await http.post("/api/v1/exports", headers=headers, json={"kind": "members", "filters": filters})
+    assert started.status_code == 202, started.text
+    job = started.json()["id"]
+    async with asyncio.timeout(30):
+        while (status := (await http.get(f"/api/v1/exports/{job}", headers=headers)).json())["status"] == "running":
+            await asyncio.sleep(0.1)
+    assert status["status"] == "done", status
+    content = (await http.get(f"/api/v1/exports/{job}/file", headers=headers)).content
+    return list(openpyxl.load_workbook(io.BytesIO(content), read_only=True).worksheets[0].iter_rows(values_only=True))
+
+
+async def test_the_member_list_exports_to_excel_masked_as_on_screen_and_no_log_holds_personal_data(
+        database_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    async with served_api(database_url) as (app, http):
+        li = bearer(app, *FULL, username="li")
+        body = {"phone": PHONE, "name": "赵六", "source": "back_office", "plate": "京A12345"}
+        no = (await http.post("/api/v1/members", json=body, headers={**li, **key(1)})).json()["member_no"]
+        await http.post("/api/v1/members", json={"phone": "13900000002", "source": "wechat"}, headers={**li, **key(2)})
+        assert (await http.get("/api/v1/members/lookup", params={"phone": PHONE}, headers=li)).status_code == 200
+        whole = await _exported(http, li, {"plate": "京A"})
+        assert whole[0][:4] == ("会员号", "姓名", "手机号", "性别")
+        assert [r[:3] for r in whole[1:]] == [(no, "赵六", PHONE)] and whole[1][7] == "京A12345"
+        masked = await _exported(http, bearer(app, "member:read", "export:create", username="zhao"), {})
+        assert sorted(r[2] for r in masked[1:]) == ["138****5678", "139****0002"]
+        assert all(PHONE not in str(cell) and "赵六" not in str(cell) and "京A12345" not in str(cell)
+                   for row in masked for cell in row)
+    served = [r for r in caplog.records if r.name != "httpx"]   # the test's own client logs its URLs
+    assert served, "nothing was logged at all: the check below would prove nothing"
+    for record in served:
+        message = record.getMessage()
+        assert PHONE not in message and "赵六" not in message and "京A12345" not in message, message
+
+
+async def test_the_level_table_and_the_tags(database_url: str) -> None:
+    app = create_app(database_url)
+    li = bearer(app, *FULL, username="li")
+    async with client(app) as http:
+        no = (await http.post("/api/v1/members", json={"phone": PHONE, "source": "back_office"},
+                              headers={**li, **key(1)})).json()["member_no"]
+        diamond = {"code": "diamond", "name": "钻石会员", "rank": 4, "growth_min": 50_000, "discount_pct": 5,
+                   "points_multiplier": 3, "birthday_privilege": "生日当月积分五倍"}
+        made = await http.post("/api/v1/member-levels", json=diamond, headers={**li, **key(2)})
+        assert made.status_code == 200 and made.json()["growth_min"] == 50_000
+        again = await http.post("/api/v1/member-levels", json=diamond, headers={**li, **key(2)})
+        assert again.json() == made.json() and again.headers["Idempotent-Replayed"] == "true"
+        taken = await http.post("/api/v1/member-levels", json=diamond, headers={**li, **key(3)})
+        assert taken.status_code == 409 and taken.json()["errors"][0]["field"] == "code"
+        lower = await http.post("/api/v1/member-levels", json=diamond | {"code": "ruby", "rank": 5, "growth_min": 100},
+                                headers={**li, **key(4)})
+        assert lower.status_code == 422 and "应高于" in lower.json()["detail"]
+        clash = await http.post("/api/v1/member-levels", json=diamond | {"code": "ruby", "rank": 1, "growth_min": 1500},
+                                headers={**li, **key(5)})
+        assert clash.status_code == 409 and clash.json()["errors"][0]["field"] == "rank"
+        normal = {"name": "普通会员", "rank": 0, "growth_min": 0, "discount_pct": 1}
+        changed = await http.patch("/api/v1/member-levels/normal", json=normal, headers=li)
+        assert changed.status_code == 200 and changed.json()["discount_pct"] == 1 and changed.json()["members"] == 1
+        assert (await http.patch("/api/v1/member-levels/nosuch", json=normal, headers=li)).status_code == 404
+        levels = (await http.get("/api/v1/member-levels", headers=bearer(app, "member:read"))).json()
+        assert [lv["code"] for lv in levels["items"]] == ["normal", "silver", "gold", "platinum", "diamond"]
+
+        vip = await http.post("/api/v1/member-tags", json={"name": "车队客户", "description": "手工"},
+                              headers={**li, **key(6)})
+        assert vip.status_code == 200 and vip.json()["kind"] == "manual"
+        dup = await http.post("/api/v1/member-tags", json={"name": "车队客户"}, headers={**li, **key(7)})
+        assert dup.status_code == 409
+        half_rule = await http.post("/api/v1/member-tags", json={"name": "高消费", "rule_kind": "spent_in_days"},
+                                    headers={**li, **key(8)})
+        assert half_rule.status_code == 422 and half_rule.json()["errors"][0]["field"] == "rule"
+        rule = await http.post("/api/v1/member-tags", json={"name": "高消费", "rule_kind": "spent_in_days", "days": 30,
+                                                            "at_least": 100_000}, headers={**li, **key(9)})
+        assert rule.json()["rule"] == {"kind": "spent_in_days", "days": 30, "at_least": 100_000}
+        given = await http.post(f"/api/v1/members/{no}/tags", json={"tag_id": vip.json()["id"]},
+                                headers={**li, **key(10)})
+        assert given.json() == {"changed": True}
+        by_rule = await http.post(f"/api/v1/members/{no}/tags", json={"tag_id": rule.json()["id"]},
+                                  headers={**li, **key(11)})
+        assert by_rule.status_code == 409 and "规则标签" in by_rule.json()["detail"]
+        listed = (await http.get("/api/v1/members", params={"tag": vip.json()["id"]}, headers=li)).json()
+        assert [m["member_no"] for m in listed["items"]] == [no] and listed["items"][0]["tags"] == ["车队客户"]
+        taken_off = await http.delete(f"/api/v1/members/{no}/tags/{vip.json()['id']}", headers=li)
+        assert taken_off.json() == {"changed": True}
+        tags = (await http.get("/api/v1/member-tags", headers=li)).json()["items"]
+        assert {t["name"]: t["members"] for t in tags} == {"近30天加油≥4次": 0, "车队客户": 0, "高消费": 0}
+
+    newest = (await _rows(database_url, "SELECT item FROM business.member_list_changes WHERE key = %s "
+                                        "ORDER BY seq DESC LIMIT 1", no))[0][0]
+    assert newest["discount_pct"] == 1          # the level's new discount reached the stations' list
+    actions = [r[0] for r in await _rows(database_url, "SELECT action FROM business.audit_log "
+                                                       "WHERE action LIKE 'members.%%' ORDER BY seq")]
+    assert actions == ["members.register", "members.level", "members.level", "members.tag_definition",
+                       "members.tag_definition", "members.tag", "members.untag"]
