@@ -409,7 +409,7 @@ async def close(card: CardRef, body: CloseBody, request: Request, db: Db, who: W
 
     async def work() -> Answer:
         closed = await handle(request, db, who, CloseCard(row["card_no"], body.reason, datetime.now(UTC)))
-        return Answer.model_validate(closed)
+        return Answer.model_validate(shown(closed, who))
     return await once(request, db, who, key, work)
 
 
