@@ -4,8 +4,10 @@ and listed for the stations; numbers masked without pii:read; retries change not
 
 from __future__ import annotations
 
+import psycopg
 import pytest
 
+from business_services.cards import views
 from business_services.cards.model import luhn_valid
 from control_api.app import create_app
 from tests.integration.cards.support import (
@@ -231,3 +233,26 @@ async def test_transfer_and_binding(database_url: str) -> None:
         mine = await http.put(f"/api/v1/cards/{physical}/restrictions", headers=li,
                               json={"plates": ["粤B54321"], "grades": [92, 95], "fills_per_day": 3})
         assert mine.status_code == 200 and mine.json()["grades"] == [92, 95] and mine.json()["fills_per_day"] == 3
+
+
+async def test_the_largest_batch_is_one_request_and_a_members_cards_are_one_view(database_url: str) -> None:
+    app = create_app(database_url)
+    li = clerk(app)
+    async with client(app) as http:
+        await card_type(http, li)
+        batch = await http.post("/api/v1/cards", json={"card_type": "chain-sv", "station": STATION, "count": 1000,
+                                                       "first_serial": 500000}, headers=li | key())
+        assert batch.status_code == 200 and batch.json()["count"] == 1000, batch.text
+        assert (await http.post("/api/v1/cards", json={"card_type": "chain-sv", "station": STATION, "count": 1001},
+                                headers=li | key())).status_code == 422
+        assert await scalar(database_url, "SELECT count(DISTINCT key) FROM business.member_list_changes") == 1000
+        assert await scalar(database_url, "SELECT next_serial FROM business.card_types") == 501000
+        (electronic,) = await issue(http, li, member_no="M00000009")
+        (other,) = await issue(http, li, member_no="M00000009")
+        await recharge(http, li, other, 1234, "RC-VIEW-01")
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        cards = await views.cards_of(conn, "M00000009")
+        one = await views.card(conn, other)
+    assert [(c["card_no"], c["balance_fen"], c["status"]) for c in cards] == [(electronic, 0, "active"),
+                                                                            (other, 1234, "active")]
+    assert one is not None and one["balance_fen"] == 1234 and one["sub_cards"] == []
