@@ -124,7 +124,6 @@ async def issue_cards(command: IssueCards, uow: UnitOfWork) -> list[str]:
             raise CardRefused("主卡须为正常状态且本身不是副卡 (the main card must be active and not a sub card)")
     first = command.first_serial or type_row["next_serial"]
     numbers = [card_number(card_type.prefix, card_type.length, s) for s in range(first, first + command.count)]
-    card_number(card_type.prefix, card_type.length, first + command.count - 1)   # the last one fits too
     clash = await repository.taken(uow.conn, numbers)
     if clash:
         raise CardRefused(f"卡号 {clash[0]} 等 {len(clash)} 张已发出，请换一段流水号 (those numbers are issued)")
@@ -296,11 +295,11 @@ async def _replace(uow: UnitOfWork, row: dict[str, Any], at: datetime, by: str) 
     if balance > 0:
         await ledger.post(uow.conn, card_transfer_entry(row["card_no"], row["card_no"], new_no, balance, at,
                                                         kind="card.replaced"))
-    await uow.conn.execute("UPDATE business.cards SET main_card_no = %s WHERE main_card_no = %s",
-                           (new_no, row["card_no"]))
     await repository.update_card(uow.conn, row["card_no"], status=Status.CLOSED.value, frozen_for=None,
                                  replaced_by=new_no, overdraft_fen=0, closed_at=at)
     new_row = await listed(uow, new_no)
+    for sub_card_no in await repository.move_sub_cards(uow.conn, row["card_no"], new_no):
+        await listed(uow, sub_card_no)                 # their main card is the new one
     await uow.audit(AuditEntry("card.issue", f"card:{new_no}", row["station"], None,
                                public(new_row) | {"replaces": row["card_no"], "balance_fen": balance}))
     return new_no
@@ -315,8 +314,10 @@ async def _approved(request: ApprovalRequest, uow: UnitOfWork) -> None:
     extra: dict[str, Any] = {"approval": str(request.id), "requested_by": request.requested_by}
     if action is Action.REPORT_LOSS:
         await repository.update_card(uow.conn, card_no, status=Status.LOST.value, frozen_for=None)
-    elif action is Action.UNLOCK:
-        await repository.update_card(uow.conn, card_no, status=Status.ACTIVE.value)
+    elif action is Action.UNLOCK:                      # back to frozen while an offline overdraft is unpaid
+        owes = row["overdraft_fen"] > 0
+        await repository.update_card(uow.conn, card_no, status=(Status.FROZEN if owes else Status.ACTIVE).value,
+                                     frozen_for="overdraft" if owes else None)
     elif action is Action.TRANSFER:
         await repository.update_card(uow.conn, card_no, member_no=to_member_no)
     else:

@@ -256,3 +256,20 @@ async def test_the_largest_batch_is_one_request_and_a_members_cards_are_one_view
     assert [(c["card_no"], c["balance_fen"], c["status"]) for c in cards] == [(electronic, 0, "active"),
                                                                             (other, 1234, "active")]
     assert one is not None and one["balance_fen"] == 1234 and one["sub_cards"] == []
+
+
+async def test_a_replaced_main_card_hands_its_sub_cards_to_the_new_one(database_url: str) -> None:
+    app = create_app(database_url)
+    li, boss = clerk(app, "li"), clerk(app, "boss", "approval:decide")
+    async with client(app) as http:
+        await card_type(http, li)
+        (main,) = await issue(http, li, member_no="M00000006")
+        (sub,) = await issue(http, li, member_no="M00000006", main_card_no=main)
+        asked = await http.post(f"/api/v1/cards/{main}/requests", headers=li,
+                                json={"action": "replace", "reason": "卡片损坏"})
+        assert (await http.post(f"/api/v1/approvals/{asked.json()['approval_id']}/approve", json={},
+                                headers=boss)).status_code == 200
+        new_main = (await http.get(f"/api/v1/cards/{main}", headers=li)).json()["replaced_by"]
+        assert (await http.get(f"/api/v1/cards/{new_main}", headers=li)).json()["sub_cards"] == [sub]
+        assert (await listed(database_url, sub) or {})["main_card_no"] == new_main
+        assert (await http.get(f"/api/v1/cards/{main}", headers=li)).json()["sub_cards"] == []

@@ -120,6 +120,14 @@ async def test_an_offline_sale_the_card_cannot_cover_freezes_it_until_repaid(dat
         assert (await listed(database_url, card_no) or {})["status"] == "frozen"
         unfreeze = await http.post(f"/api/v1/cards/{card_no}/freeze", json={"freeze": False}, headers=li)
         assert unfreeze.status_code == 409 and "透支" in unfreeze.json()["detail"]
+        boss = clerk(app, "boss", "approval:decide")
+        for action in ("report_loss", "unlock"):               # lost and found again: still frozen while it owes
+            asked = await http.post(f"/api/v1/cards/{card_no}/requests", headers=li,
+                                    json={"action": action, "reason": "客户来电"})
+            assert (await http.post(f"/api/v1/approvals/{asked.json()['approval_id']}/approve", json={},
+                                    headers=boss)).status_code == 200
+        card = (await http.get(f"/api/v1/cards/{card_no}", headers=li)).json()
+        assert (card["status"], card["frozen_for"]) == ("frozen", "overdraft")
 
         repaid = await recharge(http, li, card_no, 10000, "RC-OVER-02")
         assert repaid.json()["balance_fen"] == 7000
