@@ -5,6 +5,7 @@ on 卡类型与充值优惠, sees the recharge offer 充500送50, issues a card 
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import httpx
@@ -17,6 +18,7 @@ from business_services.cards.model import luhn_valid
 from tests.e2e.web.browsing import Page
 from tests.e2e.web.conftest import RealSite
 from tests.e2e.web.test_back_office import log_in
+from tests.integration.cards.support import balances
 
 pytestmark = pytest.mark.e2e
 
@@ -91,5 +93,5 @@ def test_finance_issues_a_card_and_recharges_it_with_an_offer(browser: webdriver
     page.until(lambda: "充500送50" in page.one(".card-detail .recharges").text, "the recharge names its offer")
     page.shot("card-detail")
     assert _rows(real_site.database_url, "SELECT paid_fen, bonus_fen FROM business.card_recharges") == [(50000, 5000)]
-    accounts = dict(_rows(real_site.database_url, "SELECT code, balance FROM business.ledger_accounts"))
-    assert accounts[f"card:{card_no}"] == 55000 and accounts["marketing:recharge-bonus"] == 5000
+    codes = (f"card:{card_no}", "marketing:recharge-bonus")
+    assert asyncio.run(balances(real_site.database_url, *codes)) == dict(zip(codes, (55000, 5000), strict=True))

@@ -11,6 +11,7 @@ import httpx
 import psycopg
 from fastapi import FastAPI
 
+from business_services.ledger import views as ledger_views
 from tests.support.auth import bearer
 
 STATION = "demo-01"
@@ -74,9 +75,15 @@ async def rows(url: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:
         return list(await (await conn.execute(sql, params)).fetchall())
 
 
+async def balances(url: str, *codes: str) -> dict[str, int]:
+    """Ledger accounts' balances as the ledger's views read them (0: never posted to)."""
+    async with await psycopg.AsyncConnection.connect(url) as conn:
+        found = {code: await ledger_views.account(conn, code) for code in codes}
+    return {code: 0 if row is None else int(row["balance"]) for code, row in found.items()}
+
+
 async def balance(url: str, card_no: str) -> int:
-    found = await scalar(url, "SELECT balance FROM business.ledger_accounts WHERE code = %s", f"card:{card_no}")
-    return int(found or 0)
+    return (await balances(url, f"card:{card_no}"))[f"card:{card_no}"]
 
 
 async def listed(url: str, card_no: str) -> dict[str, Any] | None:

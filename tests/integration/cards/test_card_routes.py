@@ -13,6 +13,7 @@ from control_api.app import create_app
 from tests.integration.cards.support import (
     STATION,
     balance,
+    balances,
     card_type,
     clerk,
     client,
@@ -103,8 +104,8 @@ async def test_recharge_with_an_offer_posts_once(database_url: str) -> None:
         small = await recharge(http, li, card_no, 49999, "RC-000002")
         assert small.json()["bonus_fen"] == 0 and small.json()["balance_fen"] == 104999
         assert await balance(database_url, card_no) == 104999
-        accounts = dict(await rows(database_url, "SELECT code, balance FROM business.ledger_accounts"))
-        assert accounts["marketing:recharge-bonus"] == 5000 and accounts[f"clearing:wechat:{STATION}"] == 99999
+        accounts = await balances(database_url, "marketing:recharge-bonus", f"clearing:wechat:{STATION}")
+        assert accounts == {"marketing:recharge-bonus": 5000, f"clearing:wechat:{STATION}": 99999}
         assert (await listed(database_url, card_no) or {})["balance_fen"] == 104999
         cash = await http.post(f"/api/v1/cards/{card_no}/recharges", headers=li | key(),
                                json=body | {"method": "cash", "recharge_no": "RC-000003"})
@@ -165,8 +166,8 @@ async def test_freeze_and_close_refund_a_named_card_and_forfeit_an_anonymous_one
             assert closed.json() == {"card_no": card_no, "balance_fen": 20000, "rule": rule}, closed.text
             assert await listed(database_url, card_no) is None                  # unlisted
             assert await balance(database_url, card_no) == 0
-        accounts = dict(await rows(database_url, "SELECT code, balance FROM business.ledger_accounts"))
-        assert accounts["payable:card-refunds"] == 20000 and accounts["income:card-forfeited"] == 20000
+        accounts = await balances(database_url, "payable:card-refunds", "income:card-forfeited")
+        assert accounts == {"payable:card-refunds": 20000, "income:card-forfeited": 20000}
         again = await http.post(f"/api/v1/cards/{named}/close", json={"reason": "退卡"}, headers=li | key())
         assert again.status_code == 409
 
