@@ -33,6 +33,7 @@ from business_services.cards.commands import (
     SetOfferActive,
     SetRestrictions,
 )
+from business_services.cards.members import check_member
 from business_services.cards.model import (
     ACTION_NAMES,
     CHINA,
@@ -118,6 +119,7 @@ async def issue_cards(command: IssueCards, uow: UnitOfWork) -> list[str]:
         raise CardError("station", f"单站卡只能由 {station} 发 (a single-station card is issued by its station)")
     if card_type.medium is Medium.ELECTRONIC and not command.member_no:
         raise CardError("member_no", "电子卡须绑定会员 (an electronic card is issued to a member)")
+    await check_member(uow.conn, command.member_no)
     if command.main_card_no:
         main = await locked(uow.conn, command.main_card_no)
         if main["main_card_no"] is not None or main["status"] != Status.ACTIVE:
@@ -221,6 +223,7 @@ async def bind(command: Bind, uow: UnitOfWork) -> dict[str, Any]:
         member_no = member_no or linked["member_no"]
         changes["linked_card_no"] = command.linked_card_no
     if member_no is not None:
+        await check_member(uow.conn, command.member_no)
         if row["member_no"] not in (None, member_no):
             raise CardRefused("卡已绑定其他会员，请走过户审批 (the card is another member's: ask for a transfer)")
         changes["member_no"] = member_no
@@ -264,6 +267,7 @@ async def close_card(command: CloseCard, uow: UnitOfWork) -> dict[str, Any]:
 async def request_action(command: RequestAction, uow: UnitOfWork) -> ApprovalRequest:
     row = await locked(uow.conn, command.card_no)
     check_action(command.action, Status(row["status"]), row["named"], command.to_member_no)
+    await check_member(uow.conn, command.to_member_no, "to_member_no")
     summary = f"{ACTION_NAMES[command.action]} {mask_card_no(command.card_no)}"
     if command.to_member_no:
         summary += f" → {command.to_member_no}"
