@@ -45,6 +45,12 @@ MENUS: list[dict[str, Any]] = [
          "roles": HEAD_OFFICE_ONLY},
     ]},
     {"key": "cards", "title": "卡务管理", "icon": "CreditCard", "children": [
+        {"key": "card-list", "title": "卡片列表", "path": "/cards/list", "permission": "card:read",
+         "roles": HEAD_OFFICE_ONLY},
+        {"key": "card-detail", "title": "卡详情", "path": "/cards/detail", "permission": "card:read",
+         "roles": HEAD_OFFICE_ONLY},
+        {"key": "card-types", "title": "卡类型与充值优惠", "path": "/cards/types", "permission": "card:read",
+         "roles": HEAD_OFFICE_ONLY},
     ]},
     {"key": "prices", "title": "价格管理", "icon": "PriceTag", "children": [
         {"key": "prices", "title": "油价", "path": "/prices/list", "permission": "price:read",

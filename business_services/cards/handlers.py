@@ -33,6 +33,7 @@ from business_services.cards.commands import (
     SetOfferActive,
     SetRestrictions,
 )
+from business_services.cards.members import check_member
 from business_services.cards.model import (
     ACTION_NAMES,
     CHINA,
@@ -118,13 +119,13 @@ async def issue_cards(command: IssueCards, uow: UnitOfWork) -> list[str]:
         raise CardError("station", f"单站卡只能由 {station} 发 (a single-station card is issued by its station)")
     if card_type.medium is Medium.ELECTRONIC and not command.member_no:
         raise CardError("member_no", "电子卡须绑定会员 (an electronic card is issued to a member)")
+    await check_member(uow.conn, command.member_no)
     if command.main_card_no:
         main = await locked(uow.conn, command.main_card_no)
         if main["main_card_no"] is not None or main["status"] != Status.ACTIVE:
             raise CardRefused("主卡须为正常状态且本身不是副卡 (the main card must be active and not a sub card)")
     first = command.first_serial or type_row["next_serial"]
     numbers = [card_number(card_type.prefix, card_type.length, s) for s in range(first, first + command.count)]
-    card_number(card_type.prefix, card_type.length, first + command.count - 1)   # the last one fits too
     clash = await repository.taken(uow.conn, numbers)
     if clash:
         raise CardRefused(f"卡号 {clash[0]} 等 {len(clash)} 张已发出，请换一段流水号 (those numbers are issued)")
@@ -222,6 +223,7 @@ async def bind(command: Bind, uow: UnitOfWork) -> dict[str, Any]:
         member_no = member_no or linked["member_no"]
         changes["linked_card_no"] = command.linked_card_no
     if member_no is not None:
+        await check_member(uow.conn, command.member_no)
         if row["member_no"] not in (None, member_no):
             raise CardRefused("卡已绑定其他会员，请走过户审批 (the card is another member's: ask for a transfer)")
         changes["member_no"] = member_no
@@ -265,6 +267,7 @@ async def close_card(command: CloseCard, uow: UnitOfWork) -> dict[str, Any]:
 async def request_action(command: RequestAction, uow: UnitOfWork) -> ApprovalRequest:
     row = await locked(uow.conn, command.card_no)
     check_action(command.action, Status(row["status"]), row["named"], command.to_member_no)
+    await check_member(uow.conn, command.to_member_no, "to_member_no")
     summary = f"{ACTION_NAMES[command.action]} {mask_card_no(command.card_no)}"
     if command.to_member_no:
         summary += f" → {command.to_member_no}"
@@ -296,11 +299,11 @@ async def _replace(uow: UnitOfWork, row: dict[str, Any], at: datetime, by: str) 
     if balance > 0:
         await ledger.post(uow.conn, card_transfer_entry(row["card_no"], row["card_no"], new_no, balance, at,
                                                         kind="card.replaced"))
-    await uow.conn.execute("UPDATE business.cards SET main_card_no = %s WHERE main_card_no = %s",
-                           (new_no, row["card_no"]))
     await repository.update_card(uow.conn, row["card_no"], status=Status.CLOSED.value, frozen_for=None,
                                  replaced_by=new_no, overdraft_fen=0, closed_at=at)
     new_row = await listed(uow, new_no)
+    for sub_card_no in await repository.move_sub_cards(uow.conn, row["card_no"], new_no):
+        await listed(uow, sub_card_no)                 # their main card is the new one
     await uow.audit(AuditEntry("card.issue", f"card:{new_no}", row["station"], None,
                                public(new_row) | {"replaces": row["card_no"], "balance_fen": balance}))
     return new_no
@@ -315,8 +318,10 @@ async def _approved(request: ApprovalRequest, uow: UnitOfWork) -> None:
     extra: dict[str, Any] = {"approval": str(request.id), "requested_by": request.requested_by}
     if action is Action.REPORT_LOSS:
         await repository.update_card(uow.conn, card_no, status=Status.LOST.value, frozen_for=None)
-    elif action is Action.UNLOCK:
-        await repository.update_card(uow.conn, card_no, status=Status.ACTIVE.value)
+    elif action is Action.UNLOCK:                      # back to frozen while an offline overdraft is unpaid
+        owes = row["overdraft_fen"] > 0
+        await repository.update_card(uow.conn, card_no, status=(Status.FROZEN if owes else Status.ACTIVE).value,
+                                     frozen_for="overdraft" if owes else None)
     elif action is Action.TRANSFER:
         await repository.update_card(uow.conn, card_no, member_no=to_member_no)
     else:

@@ -78,6 +78,13 @@ async def update_card(conn: psycopg.AsyncConnection, card_no: str, **changes: An
                        changes | {"card_no": card_no})
 
 
+async def move_sub_cards(conn: psycopg.AsyncConnection, old_main: str, new_main: str) -> list[str]:
+    """A replaced main card's sub cards now hang on its replacement; their numbers."""
+    cur = await conn.execute("UPDATE business.cards SET main_card_no = %s WHERE main_card_no = %s RETURNING card_no",
+                             (new_main, old_main))
+    return sorted(r[0] for r in await cur.fetchall())
+
+
 async def open_sub_cards(conn: psycopg.AsyncConnection, card_no: str) -> int:
     cur = await conn.execute("SELECT count(*) FROM business.cards WHERE main_card_no = %s AND status <> 'closed'",
                              (card_no,))

@@ -64,6 +64,8 @@ Reader = Annotated[Principal, Depends(require("card:read"))]
 Writer = Annotated[Principal, Depends(require("card:write"))]
 CardRef = Annotated[str, Path(pattern=r"^[0-9]{1,19}$", description="卡号，或卡的 id (the card number, or its id)")]
 Fen = Annotated[int, Field(gt=0, le=100_000_000)]
+PLAIN = r"^[^\x00-\x1f\x7f]*$"     # no control characters (PostgreSQL refuses a NUL in text)
+TypeCode = Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{2,32}$")]
 Grades = Annotated[list[Annotated[int, Field(ge=0, le=999)]], Field(max_length=10)]
 
 
@@ -81,8 +83,8 @@ class LimitsBody(_Body):
 
 
 class CardTypeCreate(LimitsBody):
-    code: Annotated[str, Field(min_length=2, max_length=32)]
-    name: Annotated[str, Field(min_length=1, max_length=40)]
+    code: TypeCode
+    name: Annotated[str, Field(min_length=1, max_length=40, pattern=PLAIN)]
     scope: Scope
     station: Code | None = None
     named: bool
@@ -95,13 +97,13 @@ class CardTypeCreate(LimitsBody):
 
 
 class OfferCreate(_Body):
-    name: Annotated[str, Field(min_length=1, max_length=60)]
+    name: Annotated[str, Field(min_length=1, max_length=60, pattern=PLAIN)]
     min_paid_fen: Fen
     bonus_fen: Fen
     starts_on: date
     ends_on: date
     stations: Annotated[list[Code], Field(max_length=200)] = []
-    card_types: Annotated[list[Annotated[str, Field(max_length=32)]], Field(max_length=50)] = []
+    card_types: Annotated[list[TypeCode], Field(max_length=50)] = []
 
 
 class OfferActive(_Body):
@@ -109,7 +111,7 @@ class OfferActive(_Body):
 
 
 class IssueBody(LimitsBody):
-    card_type: Annotated[str, Field(min_length=2, max_length=32)]
+    card_type: TypeCode
     station: Code | None = None
     count: Annotated[int, Field(ge=1, le=MAX_BATCH)] = 1
     first_serial: Annotated[int, Field(ge=1, le=10**17)] | None = None
@@ -136,16 +138,16 @@ class AllocationBody(_Body):
 
 class FreezeBody(_Body):
     freeze: bool
-    reason: Annotated[str, Field(max_length=200)] = ""
+    reason: Annotated[str, Field(max_length=200, pattern=PLAIN)] = ""
 
 
 class CloseBody(_Body):
-    reason: Annotated[str, Field(min_length=1, max_length=200)]
+    reason: Annotated[str, Field(min_length=1, max_length=200, pattern=PLAIN)]
 
 
 class RequestBody(_Body):
     action: Action
-    reason: Annotated[str, Field(min_length=1, max_length=200)]
+    reason: Annotated[str, Field(min_length=1, max_length=200, pattern=PLAIN)]
     to_member_no: MemberNo | None = None
 
 
@@ -259,8 +261,8 @@ async def list_offers(who: Reader, db: Db, cursor: Cursor = "", limit: Limit = 5
 
 @router.get("/card-offers/quote")
 async def quote_offer(who: Reader, db: Db, paid_fen: Annotated[int, Query(gt=0, le=100_000_000)],
-                      station: Annotated[str, Query(max_length=32)],
-                      card_type: Annotated[str, Query(max_length=32)] = "") -> dict[str, Any]:
+                      station: Annotated[str, Query(pattern=r"^[a-z0-9-]{1,32}$")],
+                      card_type: Annotated[str, Query(pattern=r"^[A-Za-z0-9-]{0,32}$")] = "") -> dict[str, Any]:
     """The offer a recharge of ``paid_fen`` would earn today (what the recharge dialog shows)."""
     day = datetime.now(CHINA).date()
     async with db.connection() as conn:
@@ -296,12 +298,12 @@ async def change_offer(offer_id: RowId, body: OfferActive, request: Request, db:
 
 @router.get("/cards")
 async def list_cards(who: Reader, db: Db, cursor: Cursor = "", limit: Limit = 20,
-                     q: Annotated[str, Query(max_length=19, description="卡号或卡号后几位")] = "",
+                     q: Annotated[str, Query(pattern=r"^[0-9]{0,19}$", description="卡号或卡号后几位")] = "",
                      status_: Annotated[str, Query(alias="status", pattern=r"^(active|frozen|lost|closed)?$")] = "",
-                     card_type: Annotated[str, Query(max_length=32)] = "",
-                     station: Annotated[str, Query(max_length=32)] = "",
-                     member_no: Annotated[str, Query(max_length=16)] = "",
-                     batch_no: Annotated[str, Query(max_length=64)] = "") -> dict[str, Any]:
+                     card_type: Annotated[str, Query(pattern=r"^[A-Za-z0-9-]{0,32}$")] = "",
+                     station: Annotated[str, Query(pattern=r"^[a-z0-9-]{0,32}$")] = "",
+                     member_no: Annotated[str, Query(pattern=r"^(M[0-9]{8,12})?$")] = "",
+                     batch_no: Annotated[str, Query(pattern=r"^[A-Za-z0-9:-]{0,64}$")] = "") -> dict[str, Any]:
     """Cards, newest first, among the caller's stations."""
     if station:
         who.check_station(station)
@@ -409,7 +411,7 @@ async def close(card: CardRef, body: CloseBody, request: Request, db: Db, who: W
 
     async def work() -> Answer:
         closed = await handle(request, db, who, CloseCard(row["card_no"], body.reason, datetime.now(UTC)))
-        return Answer.model_validate(closed)
+        return Answer.model_validate(shown(closed, who))
     return await once(request, db, who, key, work)
 
 

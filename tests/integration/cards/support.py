@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import itertools
 from collections.abc import AsyncIterator
 from typing import Any
@@ -11,10 +12,11 @@ import httpx
 import psycopg
 from fastapi import FastAPI
 
+from business_services.ledger import views as ledger_views
 from tests.support.auth import bearer
 
 STATION = "demo-01"
-CLERK = ("card:read", "card:write", "pii:read")
+CLERK = ("card:read", "card:write", "pii:read", "member:write")
 _keys = itertools.count(1)
 
 
@@ -74,9 +76,15 @@ async def rows(url: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:
         return list(await (await conn.execute(sql, params)).fetchall())
 
 
+async def balances(url: str, *codes: str) -> dict[str, int]:
+    """Ledger accounts' balances as the ledger's views read them (0: never posted to)."""
+    async with await psycopg.AsyncConnection.connect(url) as conn:
+        found = {code: await ledger_views.account(conn, code) for code in codes}
+    return {code: 0 if row is None else int(row["balance"]) for code, row in found.items()}
+
+
 async def balance(url: str, card_no: str) -> int:
-    found = await scalar(url, "SELECT balance FROM business.ledger_accounts WHERE code = %s", f"card:{card_no}")
-    return int(found or 0)
+    return (await balances(url, f"card:{card_no}"))[f"card:{card_no}"]
 
 
 async def listed(url: str, card_no: str) -> dict[str, Any] | None:
@@ -85,3 +93,14 @@ async def listed(url: str, card_no: str) -> dict[str, Any] | None:
                             "ORDER BY seq DESC LIMIT 1", card_no)
     assert found, f"card {card_no} was never listed"
     return found[0][0]  # type: ignore[no-any-return]
+
+
+async def member(http: httpx.AsyncClient, who: dict[str, str], n: int) -> str:
+    """A member number for the tests: registered through the members part where it is installed (cards then
+    refuse numbers of no member), else a made-up number of the pattern."""
+    if importlib.util.find_spec("business_services.members") is None:
+        return f"M{n:08d}"
+    answer = await http.post("/api/v1/members", json={"phone": f"139{n:08d}", "source": "back_office"},
+                             headers=who | key())
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()["member_no"])

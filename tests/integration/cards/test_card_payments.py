@@ -19,6 +19,7 @@ from tests.integration.cards.support import (
     client,
     issue,
     listed,
+    member,
     recharge,
     rows,
     station_key,
@@ -41,12 +42,13 @@ async def test_a_payment_its_retry_and_its_refunds(database_url: str) -> None:
     li, pos = clerk(app), station_key(app)
     async with client(app) as http:
         await card_type(http, li)
-        (card_no,) = await issue(http, li, member_no="M00000010")
+        m10 = await member(http, li, 10)
+        (card_no,) = await issue(http, li, member_no=m10)
         await recharge(http, li, card_no, 50000, "RC-PAY-01")
-        body = paying(card_no, 1, 30000, grade=92, volume_l="40.00", member_no="M00000010")
+        body = paying(card_no, 1, 30000, grade=92, volume_l="40.00", member_no=m10)
         paid = await http.post("/api/v1/card-payments", json=body, headers=pos | pos_key(body))
         assert paid.status_code == 200, paid.text
-        assert paid.json() == {"state": "succeeded", "card_no": card_no, "member_no": "M00000010",
+        assert paid.json() == {"state": "succeeded", "card_no": card_no, "member_no": m10,
                                "balance_fen": 20000}
         replay = await http.post("/api/v1/card-payments", json=body, headers=pos | pos_key(body))
         assert replay.json() == paid.json() and replay.headers["Idempotent-Replayed"] == "true"

@@ -4,19 +4,23 @@ and listed for the stations; numbers masked without pii:read; retries change not
 
 from __future__ import annotations
 
+import psycopg
 import pytest
 
+from business_services.cards import views
 from business_services.cards.model import luhn_valid
 from control_api.app import create_app
 from tests.integration.cards.support import (
     STATION,
     balance,
+    balances,
     card_type,
     clerk,
     client,
     issue,
     key,
     listed,
+    member,
     recharge,
     rows,
     scalar,
@@ -31,10 +35,11 @@ async def test_issue_one_and_a_batch_each_listed_and_audited(database_url: str) 
     li = clerk(app)
     async with client(app) as http:
         made = await card_type(http, li)
+        m1 = await member(http, li, 1)
         assert made["next_serial"] == 1 and made["scope"] == "chain"
         again = await http.post("/api/v1/card-types", json={**made, "code": "other"} | {"prefix": "8861"}, headers=li)
         assert again.status_code in (409, 422), again.text                 # the prefix is taken
-        (first,) = await issue(http, li, member_no="M00000001", plates=["粤B12345"])
+        (first,) = await issue(http, li, member_no=m1, plates=["粤B12345"])
         assert first.startswith("8861") and len(first) == 16 and luhn_valid(first)
         body = {"card_type": "chain-sv", "station": STATION, "count": 50}
         headers = li | key()
@@ -50,7 +55,7 @@ async def test_issue_one_and_a_batch_each_listed_and_audited(database_url: str) 
         assert clash.status_code == 409 and "已发出" in clash.json()["detail"]
 
         item = await listed(database_url, first)
-        assert item is not None and item["status"] == "active" and item["member_no"] == "M00000001"
+        assert item is not None and item["status"] == "active" and item["member_no"] == m1
         assert item["plates"] == ["粤B12345"] and item["offline_limit_fen"] == 20000 and item["balance_fen"] == 0
         assert await scalar(database_url, "SELECT count(DISTINCT key) FROM business.member_list_changes "
                                           "WHERE kind = 'card'") == 51
@@ -61,7 +66,7 @@ async def test_issue_one_and_a_batch_each_listed_and_audited(database_url: str) 
 
         # a reader without pii:read sees masked numbers and plates, and names a card by its id
         marketing = bearer(app, "card:read", username="mk")
-        page = (await http.get("/api/v1/cards", params={"member_no": "M00000001"}, headers=marketing)).json()
+        page = (await http.get("/api/v1/cards", params={"member_no": m1}, headers=marketing)).json()
         shown = page["items"][0]
         assert shown["card_no"] == first[:4] + "********" + first[-4:] and shown["plates"] == ["粤B****5"]
         detail = await http.get(f"/api/v1/cards/{shown['id']}", headers=marketing)
@@ -101,8 +106,8 @@ async def test_recharge_with_an_offer_posts_once(database_url: str) -> None:
         small = await recharge(http, li, card_no, 49999, "RC-000002")
         assert small.json()["bonus_fen"] == 0 and small.json()["balance_fen"] == 104999
         assert await balance(database_url, card_no) == 104999
-        accounts = dict(await rows(database_url, "SELECT code, balance FROM business.ledger_accounts"))
-        assert accounts["marketing:recharge-bonus"] == 5000 and accounts[f"clearing:wechat:{STATION}"] == 99999
+        accounts = await balances(database_url, "marketing:recharge-bonus", f"clearing:wechat:{STATION}")
+        assert accounts == {"marketing:recharge-bonus": 5000, f"clearing:wechat:{STATION}": 99999}
         assert (await listed(database_url, card_no) or {})["balance_fen"] == 104999
         cash = await http.post(f"/api/v1/cards/{card_no}/recharges", headers=li | key(),
                                json=body | {"method": "cash", "recharge_no": "RC-000003"})
@@ -119,8 +124,9 @@ async def test_a_main_card_allocates_to_its_sub_card_and_back(database_url: str)
     li = clerk(app)
     async with client(app) as http:
         await card_type(http, li)
-        (main,) = await issue(http, li, member_no="M00000002")
-        (sub,) = await issue(http, li, member_no="M00000002", main_card_no=main, grades=[0],
+        m2 = await member(http, li, 2)
+        (main,) = await issue(http, li, member_no=m2)
+        (sub,) = await issue(http, li, member_no=m2, main_card_no=main, grades=[0],
                              daily_limit_fen=80000)
         assert (await recharge(http, li, sub, 100, "RC-SUB-01")).status_code == 409   # funded by its main card
         await recharge(http, li, main, 100000, "RC-MAIN-01")
@@ -163,8 +169,8 @@ async def test_freeze_and_close_refund_a_named_card_and_forfeit_an_anonymous_one
             assert closed.json() == {"card_no": card_no, "balance_fen": 20000, "rule": rule}, closed.text
             assert await listed(database_url, card_no) is None                  # unlisted
             assert await balance(database_url, card_no) == 0
-        accounts = dict(await rows(database_url, "SELECT code, balance FROM business.ledger_accounts"))
-        assert accounts["payable:card-refunds"] == 20000 and accounts["income:card-forfeited"] == 20000
+        accounts = await balances(database_url, "payable:card-refunds", "income:card-forfeited")
+        assert accounts == {"payable:card-refunds": 20000, "income:card-forfeited": 20000}
         again = await http.post(f"/api/v1/cards/{named}/close", json={"reason": "退卡"}, headers=li | key())
         assert again.status_code == 409
 
@@ -174,7 +180,8 @@ async def test_loss_report_and_replacement_by_approval(database_url: str) -> Non
     li, boss = clerk(app, "li"), clerk(app, "boss", "approval:decide", "approval:read")
     async with client(app) as http:
         await card_type(http, li)
-        (card_no,) = await issue(http, li, member_no="M00000003", plates=["粤B12345"])
+        m3 = await member(http, li, 3)
+        (card_no,) = await issue(http, li, member_no=m3, plates=["粤B12345"])
         await recharge(http, li, card_no, 30000, "RC-LOSS-01")
 
         async def ask(action: str, **more: str) -> str:
@@ -199,7 +206,7 @@ async def test_loss_report_and_replacement_by_approval(database_url: str) -> Non
         assert old["status"] == "closed" and luhn_valid(new_no) and await listed(database_url, card_no) is None
         new = (await http.get(f"/api/v1/cards/{new_no}", headers=li)).json()
         assert (new["status"], new["balance_fen"], new["member_no"], new["plates"]) == ("active", 30000,
-                                                                                        "M00000003", ["粤B12345"])
+                                                                                        m3, ["粤B12345"])
         assert await balance(database_url, card_no) == 0
         actions = [a for (a,) in await rows(database_url, "SELECT action FROM business.audit_log WHERE action "
                                                           "LIKE 'card.%%' OR action LIKE 'approval.%%' ORDER BY seq")]
@@ -216,18 +223,63 @@ async def test_transfer_and_binding(database_url: str) -> None:
     async with client(app) as http:
         await card_type(http, li)
         await card_type(http, li, code="app-sv", name="电子储值卡", medium="electronic", prefix="8863")
+        m5 = await member(http, li, 5)
+        m4 = await member(http, li, 4)
         assert (await http.post("/api/v1/cards", json={"card_type": "app-sv", "station": STATION},
                                 headers=li | key())).status_code == 422             # an electronic card for a member
-        (electronic,) = await issue(http, li, card_type="app-sv", member_no="M00000004")
+        (electronic,) = await issue(http, li, card_type="app-sv", member_no=m4)
         (physical,) = await issue(http, li)
         bound = await http.post(f"/api/v1/cards/{physical}/binding", json={"linked_card_no": electronic}, headers=li)
         assert bound.status_code == 200, bound.text
-        assert (bound.json()["linked_card_no"], bound.json()["member_no"]) == (electronic, "M00000004")
+        assert (bound.json()["linked_card_no"], bound.json()["member_no"]) == (electronic, m4)
         asked = await http.post(f"/api/v1/cards/{physical}/requests", headers=li,
-                                json={"action": "transfer", "reason": "过户", "to_member_no": "M00000005"})
+                                json={"action": "transfer", "reason": "过户", "to_member_no": m5})
         await http.post(f"/api/v1/approvals/{asked.json()['approval_id']}/approve", json={}, headers=boss)
-        assert (await http.get(f"/api/v1/cards/{physical}", headers=li)).json()["member_no"] == "M00000005"
-        assert (await listed(database_url, physical) or {})["member_no"] == "M00000005"
+        assert (await http.get(f"/api/v1/cards/{physical}", headers=li)).json()["member_no"] == m5
+        assert (await listed(database_url, physical) or {})["member_no"] == m5
         mine = await http.put(f"/api/v1/cards/{physical}/restrictions", headers=li,
                               json={"plates": ["粤B54321"], "grades": [92, 95], "fills_per_day": 3})
         assert mine.status_code == 200 and mine.json()["grades"] == [92, 95] and mine.json()["fills_per_day"] == 3
+
+
+async def test_the_largest_batch_is_one_request_and_a_members_cards_are_one_view(database_url: str) -> None:
+    app = create_app(database_url)
+    li = clerk(app)
+    async with client(app) as http:
+        await card_type(http, li)
+        m9 = await member(http, li, 9)
+        batch = await http.post("/api/v1/cards", json={"card_type": "chain-sv", "station": STATION, "count": 1000,
+                                                       "first_serial": 500000}, headers=li | key())
+        assert batch.status_code == 200 and batch.json()["count"] == 1000, batch.text
+        assert (await http.post("/api/v1/cards", json={"card_type": "chain-sv", "station": STATION, "count": 1001},
+                                headers=li | key())).status_code == 422
+        assert await scalar(database_url, "SELECT count(DISTINCT key) FROM business.member_list_changes "
+                                          "WHERE kind = 'card'") == 1000
+        assert await scalar(database_url, "SELECT next_serial FROM business.card_types") == 501000
+        (electronic,) = await issue(http, li, member_no=m9)
+        (other,) = await issue(http, li, member_no=m9)
+        await recharge(http, li, other, 1234, "RC-VIEW-01")
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        cards = await views.cards_of(conn, m9)
+        one = await views.card(conn, other)
+    assert [(c["card_no"], c["balance_fen"], c["status"]) for c in cards] == [(electronic, 0, "active"),
+                                                                            (other, 1234, "active")]
+    assert one is not None and one["balance_fen"] == 1234 and one["sub_cards"] == []
+
+
+async def test_a_replaced_main_card_hands_its_sub_cards_to_the_new_one(database_url: str) -> None:
+    app = create_app(database_url)
+    li, boss = clerk(app, "li"), clerk(app, "boss", "approval:decide")
+    async with client(app) as http:
+        await card_type(http, li)
+        m6 = await member(http, li, 6)
+        (main,) = await issue(http, li, member_no=m6)
+        (sub,) = await issue(http, li, member_no=m6, main_card_no=main)
+        asked = await http.post(f"/api/v1/cards/{main}/requests", headers=li,
+                                json={"action": "replace", "reason": "卡片损坏"})
+        assert (await http.post(f"/api/v1/approvals/{asked.json()['approval_id']}/approve", json={},
+                                headers=boss)).status_code == 200
+        new_main = (await http.get(f"/api/v1/cards/{main}", headers=li)).json()["replaced_by"]
+        assert (await http.get(f"/api/v1/cards/{new_main}", headers=li)).json()["sub_cards"] == [sub]
+        assert (await listed(database_url, sub) or {})["main_card_no"] == new_main
+        assert (await http.get(f"/api/v1/cards/{main}", headers=li)).json()["sub_cards"] == []
