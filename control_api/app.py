@@ -38,6 +38,7 @@ from control_api.routes import (
     inventory,
     leak_tests,
     ledger,
+    members,
     notifications,
     online_payments,
     orders,
@@ -51,6 +52,7 @@ from control_api.routes import (
     station_prices,
     station_shifts,
     stations,
+    vehicles,
     work_orders,
 )
 from control_api.security import TokenIssuer
@@ -83,6 +85,8 @@ ROUTERS = (   # every API route; matched in this order, one route after another,
     gas_analytics.router,
     work_orders.router,
     notifications.router,
+    members.router,      # head office's members and vehicles (issue 18)
+    vehicles.router,
     points.router,       # head office: points rules, balances, the points mall (docs/points.md)
 )
 

@@ -180,16 +180,20 @@ async def _check_not_revoked(connection: HTTPConnection, who: Principal) -> None
 LOGGED_IN = ""   # the "permission" of routes open to every logged-in caller (their own profile)
 
 
-def require(permission: str) -> Callable[[HTTPConnection], Awaitable[Principal]]:
-    """A dependency: the caller, if it holds ``permission``; 401 without a login, 403 without the permission.
-    ``require(LOGGED_IN)``: any logged-in caller."""
+def require(permission: str, *alternatives: str) -> Callable[[HTTPConnection], Awaitable[Principal]]:
+    """A dependency: the caller, if it holds ``permission`` (or one of ``alternatives``: a route the back office
+    and a station server's key both call, e.g. ``require("member:write", "member:register")``); 401 without a
+    login, 403 without the permission. ``require(LOGGED_IN)``: any logged-in caller."""
+    accepted = (permission, *alternatives)
+    named = " 或 ".join(accepted)
+
     async def dependency(connection: HTTPConnection) -> Principal:
         who = await principal(connection)
-        if permission != LOGGED_IN and not who.may(permission):
-            raise _forbidden(connection, f"没有权限：{permission} (you lack the permission {permission}; "
+        if permission != LOGGED_IN and not any(who.may(p) for p in accepted):
+            raise _forbidden(connection, f"没有权限：{named} (you lack the permission {named}; "
                                          "ask an administrator)")
         return who
-    dependency.permission = permission  # type: ignore[attr-defined]   # read by the role-matrix test
+    dependency.permission = "|".join(accepted)  # type: ignore[attr-defined]   # read by the role-matrix test
     return dependency
 
 

@@ -19,6 +19,7 @@ from business_services.bootstrap import CONTEXTS
 from business_services.inventory import copies as inventory_copies
 from business_services.inventory import handlers as inventory
 from business_services.ledger import handlers as ledger
+from business_services.members import handlers as members
 from business_services.notifications import handlers as notifications
 from business_services.orders import handlers as orders
 from business_services.payments import handlers as payments
@@ -28,6 +29,7 @@ from business_services.shifts import handlers as shifts
 from business_services.station_orders import handlers as station_orders
 from business_services.station_prices import handlers as station_prices
 from business_services.station_shifts import handlers as station_shifts
+from business_services.vehicles import handlers as vehicles
 
 
 class Role(StrEnum):
@@ -47,7 +49,8 @@ POLICIES: dict[Role, RolePolicy] = {
                                            prices,
                                            points,          # after station_orders: it reads the order's copy
                                            notifications,   # alarm notifications: sent from head office only
-                                           inventory_copies)),
+                                           inventory_copies,
+                                           members, vehicles)),   # after station_orders: growth reads its copy
     Role.STATION: RolePolicy(owns_master_data=False,
                              contexts=(*CONTEXTS, shifts, orders, payments, station_prices,
                                        inventory)),
