@@ -80,6 +80,8 @@ async def award_order(uow: UnitOfWork, order: dict[str, Any], member_no: str, at
                                   settings=await repository.settings(uow.conn))
     await repository.record_award(uow.conn, station, order_no, member_no, int(order["amount_fen"] or 0), points,
                                   lot_id, order["created_at"] or at)
+    for refund_no, fen, refunded_at in await repository.take_early_refunds(uow.conn, station, order_no):
+        await _take_back(uow, station, refund_no, [(order_no, fen)], refunded_at)   # it came before the order
     return points
 
 
@@ -109,31 +111,42 @@ async def payment_refunded(event: CloudEvent, uow: UnitOfWork) -> None:
     refund = PaymentRefunded.from_event(event)
     if await repository.refund_recorded(uow.conn, refund.station, refund.refund_no):
         return
+    await repository.record_refund(uow.conn, refund.station, refund.refund_no, "", 0, 0, 0)   # seen: once
+    for allocation in refund.allocations:
+        if await repository.order_award(uow.conn, refund.station, allocation.order_no) is None \
+                and await repository.is_pending(uow.conn, refund.station, allocation.order_no):
+            await repository.keep_early_refund(uow.conn, refund.station, allocation.order_no, refund.refund_no,
+                                               allocation.amount_fen, refund.refunded_at)
+    await _take_back(uow, refund.station, refund.refund_no, [(a.order_no, a.amount_fen) for a in refund.allocations],
+                     refund.refunded_at)
+
+
+async def _take_back(uow: UnitOfWork, station: str, refund_no: str, refunded: list[tuple[str, int]],
+                     at: datetime) -> None:
+    """Each refunded order's share of its points, from whoever holds them now; what they no longer have becomes
+    their points debt."""
     wanted: dict[str, int] = defaultdict(int)
     first_lot: dict[str, int | None] = {}
-    for allocation in refund.allocations:
-        award = await repository.order_award(uow.conn, refund.station, allocation.order_no)
+    for order_no, fen in refunded:
+        award = await repository.order_award(uow.conn, station, order_no)
         if award is None:
             continue
-        share = min(refund_share(award["earned"], award["amount_fen"], allocation.amount_fen),
-                    award["earned"] - award["reversed"])
+        share = min(refund_share(award["earned"], award["amount_fen"], fen), award["earned"] - award["reversed"])
         if share:
-            await repository.add_reversed(uow.conn, refund.station, allocation.order_no, share)
+            await repository.add_reversed(uow.conn, station, order_no, share)
             wanted[award["member_no"]] += share
             first_lot.setdefault(award["member_no"], award["lot_id"])
     await repository.lock_members(uow.conn, *wanted)
     for member_no, points in wanted.items():
-        key = f"points.reversed:{refund.station}:{refund.refund_no}" + (f":{member_no}" if len(wanted) > 1 else "")
-        have, _ = await lots.available(uow.conn, member_no, refund.refunded_at)
+        key = f"points.reversed:{station}:{refund_no}" + (f":{member_no}" if len(wanted) > 1 else "")
+        have, _ = await lots.available(uow.conn, member_no, at)
         part = reversal(points, have)
         if part.taken:
-            await lots.spend(uow.conn, points_reversal_entry(key, member_no, part.taken, refund.refunded_at,
-                                                             refund.refund_no, refund.station),
-                             member_no, part.taken, refund.refunded_at, first_lot[member_no])
+            await lots.spend(uow.conn, points_reversal_entry(key, member_no, part.taken, at, refund_no, station),
+                             member_no, part.taken, at, first_lot[member_no])
         if part.owed:
             await repository.change_debt(uow.conn, member_no, part.owed, "refund", key)
-        await repository.record_refund(uow.conn, refund.station, refund.refund_no, member_no, points, part.taken,
-                                       part.owed)
+        await repository.record_refund(uow.conn, station, refund_no, member_no, points, part.taken, part.owed)
 
 
 async def points_paid(event: CloudEvent, uow: UnitOfWork) -> None:

@@ -81,9 +81,9 @@ async def expire_member(conn: psycopg.AsyncConnection, member_no: str, now: date
 
 async def expire_due(conn: psycopg.AsyncConnection, now: datetime) -> int:
     """Every member's due lots (the daily job): points expired. Two runs at once expire each lot once: each
-    member is expired under the member's lock, and the ledger key is the lot's."""
-    total = 0
-    for member_no in await repository.members_with_due_lots(conn, now):
-        await repository.lock_members(conn, member_no)
-        total += await expire_member(conn, member_no, now)
-    return total
+    member is expired under the member's lock, and the ledger key is the lot's. Every member's lock is taken
+    before the first posting: a posting holds the shared accounts' rows (``points:expired``) to the end of the
+    transaction, and waiting for a member's lock while holding them could deadlock with that member's spend."""
+    due = await repository.members_with_due_lots(conn, now)
+    await repository.lock_members(conn, *due)
+    return sum([await expire_member(conn, member_no, now) for member_no in due])

@@ -6,7 +6,8 @@
   multiplier on a day of the month (会员日, e.g. ×2 on the 8th) or a weekday; ``campaign`` a multiplier and/or a
   fixed bonus for a date range, at the stations and grades it names. ``points_for`` is the one place a sale's
   points are decided: ``floor(base × level × day × campaign) + bonus`` (of each kind of multiplier the largest
-  that applies: they multiply across kinds, never within one).
+  that applies: they multiply across kinds, never within one). A member's level brings its own standing
+  multiplier (the level's benefit, kept by the members context); a ``level`` rule raises it for a period.
 - **Lots**: each award is a lot that expires at the end of the year ``expiry_years`` after the year earned
   (``expires_at``); spending draws lots oldest expiry first (``draw``); what is left of an expired lot expires.
 - **Refunds** take back ``floor(refunded / order amount × earned)``, at most what the order still holds and at
@@ -71,6 +72,14 @@ class Sale:
     amount_fen: int
     grade: str | None = None
     volume_l: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MemberLevel:
+    """A member's level as points see it: its code and the level's own points multiplier (a benefit)."""
+
+    code: str
+    multiplier: Decimal = Decimal(1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,13 +161,16 @@ def _largest(multipliers: Iterable[Decimal | None]) -> Decimal:
     return max((m for m in multipliers if m is not None), default=Decimal(1))
 
 
-def points_for(sale: Sale, member_level: str | None, rules: Iterable[Rule], at: datetime) -> int:
-    """The points ``sale`` earns a member of ``member_level`` under ``rules`` at ``at`` (aware; its day in China)."""
+def points_for(sale: Sale, member_level: MemberLevel | None, rules: Iterable[Rule], at: datetime) -> int:
+    """The points ``sale`` earns a member of ``member_level`` under ``rules`` at ``at`` (aware; its day in China).
+    The level multiplier is the larger of the level's own and the level rules in effect for it."""
     if sale.amount_fen <= 0:
         return 0
     day = at.astimezone(CHINA).date()
     live = [r for r in rules if r.in_effect(day)]
-    level = _largest(r.multiplier for r in live if r.kind is RuleKind.LEVEL and r.level == member_level)
+    code = None if member_level is None else member_level.code
+    level = _largest([None if member_level is None else member_level.multiplier,
+                      *(r.multiplier for r in live if r.kind is RuleKind.LEVEL and r.level == code)])
     days = _largest(r.multiplier for r in live if r.kind is RuleKind.DAY
                     and (r.day_of_month == day.day or r.weekday == day.isoweekday()))
     campaigns = [r for r in live if r.kind is RuleKind.CAMPAIGN and r.covers_grade(sale.grade)

@@ -199,6 +199,27 @@ async def take_pending(conn: psycopg.AsyncConnection, station: str, order_no: st
     return None if row is None else (row[0], row[1])
 
 
+async def is_pending(conn: psycopg.AsyncConnection, station: str, order_no: str) -> bool:
+    cur = await conn.execute("SELECT 1 FROM business.points_pending_orders WHERE station = %s AND order_no = %s",
+                             (station, order_no))
+    return await cur.fetchone() is not None
+
+
+async def keep_early_refund(conn: psycopg.AsyncConnection, station: str, order_no: str, refund_no: str,
+                            amount_fen: int, at: datetime) -> None:
+    """A refund of an order whose points are not awarded yet (its order.created is still on its way)."""
+    await conn.execute("INSERT INTO business.points_early_refunds (station, order_no, refund_no, amount_fen, "
+                       "refunded_at) VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                       (station, order_no, refund_no, amount_fen, at))
+
+
+async def take_early_refunds(conn: psycopg.AsyncConnection, station: str,
+                             order_no: str) -> list[tuple[str, int, datetime]]:
+    cur = await conn.execute("DELETE FROM business.points_early_refunds WHERE station = %s AND order_no = %s "
+                             "RETURNING refund_no, amount_fen, refunded_at", (station, order_no))
+    return sorted((row[0], int(row[1]), row[2]) for row in await cur.fetchall())
+
+
 async def record_refund(conn: psycopg.AsyncConnection, station: str, refund_no: str, member_no: str,
                         wanted: int, taken: int, owed_now: int) -> bool:
     cur = await conn.execute(

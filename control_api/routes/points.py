@@ -1,11 +1,11 @@
 """Points at head office (docs/points.md): the earning rules and settings, a member's balance and history, the
 quote the POS shows on the receipt, manual adjustments, transfers (转赠), 积分归属, and the points mall.
 
-Reading needs ``member:read``; every change ``points:write`` and is audited; the quote needs
-``member:register`` (the POS, and a station server's API key, ask it). Every POST takes an ``Idempotency-Key``:
-a resend gets the first answer, and the document it makes is numbered from the key, so even a resend after the
-key was forgotten changes nothing. A caller scoped to stations sees the movements of other stations without
-their station and reference. Points live at head office: a station server answers 409.
+Reading needs ``member:read``; every change ``points:write`` and is audited; the quote ``member:register`` or
+``member:read`` (the POS and a station server's API key ask it; the back office too). Every POST takes an
+``Idempotency-Key``: a resend gets the first answer, and the document it makes is numbered from the key, so even
+a resend after the key was forgotten changes nothing. A caller scoped to stations sees the movements of other
+stations without their station and reference. Points live at head office: a station server answers 409.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ from telemetry.contracts.members import MemberNo
 router = APIRouter(prefix="/api/v1/points", tags=["points"])
 Reader = Annotated[Principal, Depends(require("member:read"))]
 Writer = Annotated[Principal, Depends(require("points:write"))]
-Register = Annotated[Principal, Depends(require("member:register"))]
+Quoter = Annotated[Principal, Depends(require("member:register", "member:read"))]
 Member = Annotated[str, Path(pattern=r"^M[0-9]{8,12}$", description="会员号，如 M00000001 (member number)")]
 RuleId = Annotated[int, Path(ge=1, le=2**63 - 1, description="积分规则编号 (a points rule's id)")]
 Sku = Annotated[str, Path(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
@@ -103,7 +103,7 @@ class RulePage(BaseModel):
 class Quote(BaseModel):
     member_no: str
     points: int
-    level: str | None
+    level: str | None             # the member's level code (None: a member head office does not know)
 
 
 class Expiring(BaseModel):
@@ -371,7 +371,7 @@ async def change_rule(rule_id: RuleId, body: RuleBody, request: Request, who: Wr
 
 
 @router.post("/quote", response_model=Quote)
-async def quote(body: QuoteBody, who: Register, db: Db) -> Quote:
+async def quote(body: QuoteBody, who: Quoter, db: Db) -> Quote:
     """What a sale would earn the member by today's rules (the receipt shows it; the award itself happens when the
     paid order reaches head office). Changes nothing, so it takes no Idempotency-Key."""
     who.check_station(body.station)
@@ -382,7 +382,8 @@ async def quote(body: QuoteBody, who: Register, db: Db) -> Quote:
         level = await members.level_of(conn, body.member_no)
         rules = await current_rules(conn)
     sale = Sale(body.station, body.amount_fen, body.grade, body.volume_l)
-    return Quote(member_no=body.member_no, points=points_for(sale, level, rules, at), level=level)
+    return Quote(member_no=body.member_no, points=points_for(sale, level, rules, at),
+                 level=None if level is None else level.code)
 
 
 # ---- a member's points ---------------------------------------------------------------------------------------

@@ -86,6 +86,16 @@ CREATE TABLE business.points_refunds (
     PRIMARY KEY (station, refund_no, member_no)
 );
 
+-- a refund of an order still waiting for its order.created (points_pending_orders): taken back at the award
+CREATE TABLE business.points_early_refunds (
+    station          text NOT NULL,
+    order_no         text NOT NULL,
+    refund_no        text NOT NULL,
+    amount_fen       bigint NOT NULL,
+    refunded_at      timestamptz NOT NULL,
+    PRIMARY KEY (station, order_no, refund_no)
+);
+
 CREATE TABLE business.points_debts (
     member_no        text PRIMARY KEY,
     owed             int NOT NULL CHECK (owed >= 0),

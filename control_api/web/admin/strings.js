@@ -692,7 +692,7 @@ export default {
       balance: '积分余额',
       debt: '积分欠款',
       expiring: '到期积分',
-      expiresAt: '到期时间',
+      expiresAt: '有效期至',
       overdue: '已到期（待处理）',
       movements: '积分流水',
       at: '时间',

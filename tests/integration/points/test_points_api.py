@@ -166,3 +166,21 @@ def test_a_station_server_refuses_points_changes(database_url: str) -> None:
     with TestClient(create_app(database_url, tokens=TEST_TOKENS, role=Role.STATION)) as http:
         answer = post(http, "/api/v1/points/rules", BASE, "rule-key-0001")
         assert answer.status_code == 409 and "总部" in answer.json()["detail"]
+
+
+async def test_the_member_level_s_multiplier_counts(database_url: str, broker: BrokerAddress) -> None:
+    """The level's own points multiplier (members context, 等级与权益) in the quote and in the award."""
+    with TestClient(create_app(database_url, tokens=TEST_TOKENS)) as http:
+        assert post(http, "/api/v1/points/rules", BASE, "rule-key-0001").status_code == 200
+        registered = http.post("/api/v1/members", json={"phone": "13800138000", "source": "back_office"},
+                               headers=admin_headers() | {"Idempotency-Key": "member-key-1"})
+        assert registered.status_code == 201, registered.text
+        member_no = registered.json()["member_no"]
+        quote = {"member_no": member_no, "station": "st-01", "amount_fen": 10_000}
+        assert http.post("/api/v1/points/quote", json=quote, headers=admin_headers()).json() == {
+            "member_no": member_no, "points": 100, "level": "normal"}
+        normal = {"name": "普通会员", "rank": 0, "growth_min": 0, "points_multiplier": 2.0}
+        assert http.patch("/api/v1/member-levels/normal", json=normal, headers=admin_headers()).status_code == 200
+        assert http.post("/api/v1/points/quote", json=quote, headers=admin_headers()).json()["points"] == 200
+        await sell(database_url, broker, 1, member_no, amount_fen=10_000)
+        assert http.get(f"/api/v1/points/members/{member_no}", headers=admin_headers()).json()["balance"] == 200

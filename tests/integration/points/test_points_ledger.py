@@ -247,3 +247,11 @@ async def test_transfer_keeps_expiry_and_assign_moves_a_sale_within_the_window(o
     await office.deliver(refunded(1, 2, 29_000, member_no=ALICE))      # the refund takes back from Bob, who holds
     assert (await office.balance(ALICE), await office.balance(BOB)) == (190, 150)
     await office.check_lots_hold_the_balance()
+
+
+async def test_a_refund_before_its_order_is_known_is_taken_back_at_the_award(office: Office) -> None:
+    await office.deliver(paid(1, ALICE), refunded(1, 1, 10_000), created(1))     # created last (a reordered delivery)
+    assert await office.balance(ALICE) == 190
+    await office.deliver(refunded(1, 1, 10_000))                                  # the same refund again: nothing
+    assert await office.balance(ALICE) == 190
+    await office.check_lots_hold_the_balance()

@@ -14,6 +14,7 @@ from business_services.points.model import (
     CHINA,
     Basis,
     Lot,
+    MemberLevel,
     PointsError,
     PointsRefused,
     Rule,
@@ -38,6 +39,7 @@ MEMBER_DAY = Rule(RuleKind.DAY, START, day_of_month=8, multiplier=Decimal(2), id
 CAMPAIGN = Rule(RuleKind.CAMPAIGN, date(2026, 12, 1), date(2026, 12, 31), stations=frozenset({"st-01"}),
                 multiplier=Decimal(3), bonus=50, id=5)
 RULES = [PER_YUAN, DIESEL_PER_LITRE, GOLD, MEMBER_DAY, CAMPAIGN]
+GOLD_MEMBER = MemberLevel("gold")
 ORDINARY_DAY = datetime(2026, 11, 4, 2, tzinfo=UTC)      # 10:00 in China, a Wednesday
 
 
@@ -56,12 +58,18 @@ def test_a_rule_for_the_grade_wins_over_one_for_every_grade() -> None:
 
 
 def test_level_day_and_campaign_multiply_and_the_bonus_adds() -> None:
-    assert points_for(sale(10_000), "gold", RULES, ORDINARY_DAY) == 150
+    assert points_for(sale(10_000), GOLD_MEMBER, RULES, ORDINARY_DAY) == 150
     member_day = datetime(2026, 11, 7, 17, tzinfo=UTC)        # 01:00 on the 8th in China (the 7th in UTC)
-    assert points_for(sale(10_000), "gold", RULES, member_day) == 300
+    assert points_for(sale(10_000), GOLD_MEMBER, RULES, member_day) == 300
     in_campaign = datetime(2026, 12, 8, 4, tzinfo=UTC)
-    assert points_for(sale(10_000, station="st-01"), "gold", RULES, in_campaign) == 100 * 3 * 2 * 3 // 2 + 50
-    assert points_for(sale(10_000, station="st-02"), "gold", RULES, in_campaign) == 300   # not its station
+    assert points_for(sale(10_000, station="st-01"), GOLD_MEMBER, RULES, in_campaign) == 100 * 3 * 2 * 3 // 2 + 50
+    assert points_for(sale(10_000, station="st-02"), GOLD_MEMBER, RULES, in_campaign) == 300   # not its station
+
+
+def test_the_level_s_own_multiplier_and_a_level_rule_the_larger_counts() -> None:
+    assert points_for(sale(10_000), MemberLevel("silver", Decimal("1.2")), RULES, ORDINARY_DAY) == 120
+    assert points_for(sale(10_000), MemberLevel("gold", Decimal("1.2")), RULES, ORDINARY_DAY) == 150   # the rule
+    assert points_for(sale(10_000), MemberLevel("gold", Decimal(2)), RULES, ORDINARY_DAY) == 200       # the level
 
 
 def test_rules_out_of_effect_count_for_nothing() -> None:
@@ -78,12 +86,13 @@ sales_st = st.builds(sale, st.integers(0, 10_000_000), st.sampled_from(["92", "9
                      st.one_of(st.none(), st.decimals("0", "999.99", places=2).map(str)),
                      st.sampled_from(["st-01", "st-02"]))
 times_st = st.datetimes(datetime(2025, 6, 1), datetime(2027, 6, 1), timezones=st.just(UTC))  # noqa: DTZ001 (naive bounds)
-levels_st = st.sampled_from([None, "gold", "silver"])
+levels_st = st.sampled_from([None, MemberLevel("gold"), MemberLevel("silver", Decimal("1.2"))])
 
 
 @given(sales_st, levels_st, rules_st, times_st, st.randoms())
-def test_points_never_negative_and_the_order_of_rules_does_not_matter(s: Sale, level: str | None, rules: list[Rule],
-                                                                      at: datetime, rnd: random.Random) -> None:
+def test_points_never_negative_and_the_order_of_rules_does_not_matter(s: Sale, level: MemberLevel | None,
+                                                                      rules: list[Rule], at: datetime,
+                                                                      rnd: random.Random) -> None:
     earned = points_for(s, level, rules, at)
     assert earned >= 0
     shuffled = list(rules)
@@ -92,14 +101,16 @@ def test_points_never_negative_and_the_order_of_rules_does_not_matter(s: Sale, l
 
 
 @given(sales_st, st.integers(1, 1_000_000), levels_st, rules_st, times_st)
-def test_paying_more_never_earns_less(s: Sale, more: int, level: str | None, rules: list[Rule], at: datetime) -> None:
+def test_paying_more_never_earns_less(s: Sale, more: int, level: MemberLevel | None, rules: list[Rule],
+                                      at: datetime) -> None:
     bigger = Sale(s.station, s.amount_fen + more, s.grade, s.volume_l)
     assert points_for(bigger, level, rules, at) >= points_for(s, level, rules, at)
 
 
 @given(sales_st, rules_st, times_st)
 def test_a_level_multiplier_never_earns_less(s: Sale, rules: list[Rule], at: datetime) -> None:
-    assert points_for(s, "gold", rules, at) >= points_for(s, None, rules, at)
+    assert points_for(s, GOLD_MEMBER, rules, at) >= points_for(s, None, rules, at)
+    assert points_for(s, MemberLevel("silver", Decimal("1.2")), rules, at) >= points_for(s, None, rules, at)
 
 
 @given(st.lists(st.integers(0, 500), min_size=1, max_size=8), st.integers(1, 3000), st.data())
