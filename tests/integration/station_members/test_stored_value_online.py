@@ -4,6 +4,7 @@ to the card it came from, and an attempt whose answer was lost is asked again wi
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import psycopg
@@ -97,3 +98,38 @@ async def test_online_payments_refunds_and_a_lost_answer(database_url: str, stat
     assert keys.count(f"card.debited:{STATION}:{lost.payment_no}") == 1                  # asked twice, debited once
     assert keys.count(f"card.debited:{STATION}:{paid.payment_no}") == 1
     assert sum(k.startswith("card.credited:") for k in keys) == 1
+
+
+async def test_a_refund_while_head_office_is_away_goes_back_to_the_card_when_it_returns(
+        database_url: str, station_database_url: str) -> None:
+    card_no = await issue_card(database_url, 100000)
+    bus = build_bus(policy(Role.STATION).contexts)
+    await open_shift(station_database_url)
+    [order_no] = await add_orders(station_database_url, 30000)
+    async with head_office(database_url) as office:
+        port = int(office.url.rsplit(":", 1)[1])
+        link = office.link()
+        providers = Providers([StoredValueProvider(link, station_database_url)])
+        async with await psycopg.AsyncConnection.connect(station_database_url, autocommit=True) as conn:
+            [paid] = await service.take(conn, bus, providers, TakePayment(
+                STATION, "pos-1", "cashier", (order_no,), (Tender(Method.STORED_VALUE, 30000, card_no=card_no),),
+                datetime.now(UTC)), MANAGER)
+        assert paid.state == "succeeded"
+    async with await psycopg.AsyncConnection.connect(station_database_url, autocommit=True) as conn:   # office gone
+        refund = await service.refund(conn, bus, providers, RequestRefund(
+            STATION, paid.payment_no, 10000, "油品退回", "manager", datetime.now(UTC)), MANAGER)
+        assert refund.state == "pending" and link.down             # kept, not failed: the money is still owed
+        assert (await card_ledger(database_url, card_no))[0] == 70000
+        async with head_office(database_url, port):                # head office answers again on its address
+            deadline = asyncio.get_running_loop().time() + 15
+            while link.down:                                       # the link's probe notices
+                assert asyncio.get_running_loop().time() < deadline, "the link never came back"
+                await asyncio.sleep(0.05)
+            looked = await service.look(conn, bus, providers, STATION, paid.payment_no, MANAGER)
+            assert looked.refunded_fen == 10000
+            [(state,)] = await (await conn.execute("SELECT state FROM business.payment_refunds WHERE refund_no = %s",
+                                                   (refund.refund_no,))).fetchall()
+            assert state == "succeeded"
+    await link.close()
+    balance, keys = await card_ledger(database_url, card_no)
+    assert balance == 80000 and sum(k.startswith("card.credited:") for k in keys) == 1
