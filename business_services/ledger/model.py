@@ -208,6 +208,38 @@ def card_credit_entry(station: str, refund_no: str, card_no: str, amount_fen: in
                  clearing(station, Method.STORED_VALUE), card(card_no), amount_fen, station, card_no)
 
 
+CARD_REFUNDS_PAYABLE = Account("payable:card-refunds", "退卡待退款", Kind.LIABILITY)
+CARD_FORFEITED = Account("income:card-forfeited", "不记名卡注销余额", Kind.REVENUE)
+
+
+def card_overdraft_debit_entry(station: str, payment_no: str, card_no: str, amount_fen: int, covered_fen: int,
+                               at: datetime) -> Entry:
+    """An offline stored-value sale the card could not cover (spent elsewhere meanwhile): the card pays what it
+    holds (``covered_fen``), the rest is owed (CARD_OVERDRAFT) until the card repays it. The same key as
+    ``card_debit_entry``: a payment is settled once, whichever way."""
+    if covered_fen >= amount_fen:
+        return card_debit_entry(station, payment_no, card_no, amount_fen, at)
+    postings = [Posting(CARD_OVERDRAFT, amount_fen - covered_fen),
+                Posting(clearing(station, Method.STORED_VALUE), -amount_fen)]
+    if covered_fen > 0:
+        postings.append(Posting(card(card_no), covered_fen))
+    return Entry(f"card.debited:{station}:{payment_no}", "card.debited", payment_no, at, tuple(postings), station,
+                 f"{card_no} 透支 {amount_fen - covered_fen}")
+
+
+def card_overdraft_repaid_entry(repayment_no: str, card_no: str, amount_fen: int, at: datetime) -> Entry:
+    """A card's balance repays what it owes for an offline sale it could not cover."""
+    return _move(f"card.overdraft_repaid:{repayment_no}", "card.overdraft_repaid", repayment_no, at, card(card_no),
+                 CARD_OVERDRAFT, amount_fen, memo=card_no)
+
+
+def card_closed_entry(card_no: str, amount_fen: int, refund: bool, at: datetime) -> Entry:
+    """Closing a card with a balance: a named card's is owed back to its holder (paid out by finance), an
+    anonymous card's is forfeited (docs/cards.md "Closing")."""
+    return _move(f"card.closed:{card_no}", "card.closed", card_no, at, card(card_no),
+                 CARD_REFUNDS_PAYABLE if refund else CARD_FORFEITED, amount_fen, memo=card_no)
+
+
 def purse_debit_entry(station: str, payment_no: str, card_no: str, amount_fen: int, at: datetime) -> Entry:
     """An IC-card payment (debited on the chip at the station): the purse mirror follows."""
     return _move(f"purse.debited:{station}:{payment_no}", "purse.debited", payment_no, at, purse(card_no),
@@ -266,13 +298,14 @@ def points_transfer_entry(key: str, from_member: str, to_member: str, amount: in
 def points_payment_entry(station: str, payment_no: str, member_no: str, points_spent: int, amount_fen: int,
                          at: datetime) -> Entry:
     """Points as a tender (积分抵现) at a station: the member's points are redeemed, and the money the station
-    recorded in its points clearing account is paid by marketing."""
-    if points_spent <= 0 or amount_fen <= 0:
-        raise LedgerError("a points payment spends a positive number of points for a positive amount")
-    return Entry(f"points.paid:{station}:{payment_no}", "points.paid", payment_no, at,
-                 (Posting(points(member_no), points_spent), Posting(POINTS_REDEEMED, -points_spent),
-                  Posting(POINTS_REDEMPTION, amount_fen), Posting(clearing(station, Method.POINTS), -amount_fen)),
-                 station, member_no)
+    recorded in its points clearing account is paid by marketing. ``points_spent`` 0: the member had none left
+    (an offline sale; points part P records the shortfall as a points debt) and only the money side posts."""
+    if points_spent < 0 or amount_fen <= 0:
+        raise LedgerError("a points payment spends no negative points for a positive amount")
+    spent = (Posting(points(member_no), points_spent), Posting(POINTS_REDEEMED, -points_spent)) if points_spent else ()
+    paid = (Posting(POINTS_REDEMPTION, amount_fen), Posting(clearing(station, Method.POINTS), -amount_fen))
+    return Entry(f"points.paid:{station}:{payment_no}", "points.paid", payment_no, at, (*spent, *paid), station,
+                 member_no)
 
 
 # ---- whose money an account holds (who may read it) ------------------------------------------------------
