@@ -153,9 +153,9 @@ def print_receipt(chain: SalesChain, page: Page, order_no: str, amount_fen: int)
     text = job.replace(CHINESE_MODE, b"").decode("gb18030", errors="replace")
     cash, wechat = f"{CASH_FEN / 100:.2f} 元", f"{(amount_fen - CASH_FEN) / 100:.2f} 元"
     assert order_no in text and f"{amount_fen / 100:.2f} 元" in text, text
-    assert [line.split()[-2:] for line in text.splitlines() if line.startswith(METHOD_NAMES[Method.CASH])] == [cash.split()]
-    assert [line.split()[-2:] for line in text.splitlines() if line.startswith(METHOD_NAMES[Method.WECHAT])] == \
-        [wechat.split()]
+    def tender(method: Method) -> list[list[str]]:
+        return [line.split()[-2:] for line in text.splitlines() if line.startswith(METHOD_NAMES[method])]
+    assert tender(Method.CASH) == [cash.split()] and tender(Method.WECHAT) == [wechat.split()]
     page_html = httpx.get(f"{chain.station_server}/api/v1/stations/{STATION}/orders/{order_no}/receipt",
                           headers=log_in(chain.station_server, "cashier", chain.logins["cashier"].password),
                           timeout=10).text
