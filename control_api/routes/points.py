@@ -500,13 +500,14 @@ async def change_item(sku: Sku, body: ItemPatch, request: Request, who: Writer, 
 
 
 @router.get("/mall/redemptions", response_model=RedemptionPage)
-async def redemptions(who: Reader, db: Db, member_no: Annotated[str | None, Query(pattern=r"^M[0-9]{8,12}$")] = None,
-                      sku: Annotated[str | None, Query(max_length=32)] = None, cursor: Cursor = "",
+async def redemptions(who: Reader, db: Db, member_no: Annotated[str, Query(pattern=r"^(M[0-9]{8,12})?$")] = "",
+                      sku: Annotated[str, Query(max_length=32)] = "", cursor: Cursor = "",
                       limit: Limit = 50) -> RedemptionPage:
-    """Redemptions newest first; a caller scoped to stations sees those made at its stations."""
+    """Redemptions newest first; a caller scoped to stations sees those made at its stations. Excel: the export
+    kind ``points_redemptions`` with the same filters."""
     async with db.connection() as conn:
-        rows, total, last = await views.redemptions(conn, member_no=member_no, sku=sku or None, stations=who.stations,
-                                                    after=after(cursor, views.NEWEST_REDEMPTION), limit=limit)
+        rows, total, last = await views.redemptions(conn, views.RedemptionFilter(member_no=member_no, sku=sku),
+                                                    who.stations, after(cursor, views.NEWEST_REDEMPTION), limit)
     return RedemptionPage(**page([RedemptionPublic(**r) for r in rows], total, views.NEWEST_REDEMPTION, last))
 
 

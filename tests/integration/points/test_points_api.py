@@ -4,9 +4,12 @@ its Idempotency-Key changing nothing, and clear 409/422 answers (never a 500).""
 
 from __future__ import annotations
 
+import io
+import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import openpyxl
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
@@ -159,6 +162,22 @@ async def test_the_mall_redeems_once_and_refuses_clearly(database_url: str, brok
         other_station = headers(TEST_TOKENS, "member:read", stations=frozenset({"st-02"}))
         assert http.get("/api/v1/points/mall/redemptions", headers=other_station).json()["items"] == []
         assert http.get(f"/api/v1/points/members/{ALICE}", headers=admin_headers()).json()["balance"] == 600
+
+        marketing = headers(TEST_TOKENS, "member:read", "export:create", username="marketing")
+        started = http.post("/api/v1/exports", json={"kind": "points_redemptions", "filters": {"member_no": ALICE,
+                            "sku": ""}, "request_id": "redemptions-1"}, headers=marketing)
+        assert started.status_code == 202, started.text
+        for _ in range(100):
+            job = http.get(f"/api/v1/exports/{started.json()['id']}", headers=marketing).json()
+            if job["status"] != "running":
+                break
+            time.sleep(0.1)
+        file = http.get(f"/api/v1/exports/{started.json()['id']}/file", headers=marketing)
+        assert file.status_code == 200, (job, file.text)
+    sheet = openpyxl.load_workbook(io.BytesIO(file.content), read_only=True).worksheets[0]
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0][:7] == ("兑换时间", "兑换单号", "会员号", "商品编码", "商品名称", "数量", "消耗积分")
+    assert [r[2:7] for r in rows[1:]] == [(ALICE, "wash-1", "洗车券", 1, 400)]
     assert await audited(database_url, "points.mall") == ["points.mall.item.add", "points.mall.item.change"]
 
 
