@@ -15,6 +15,7 @@ from collections import defaultdict
 from dataclasses import asdict, replace
 from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 from business_services.audit.model import AuditEntry
@@ -37,6 +38,7 @@ from business_services.points.model import (
     PointsError,
     PointsRefused,
     Redeem,
+    Rule,
     Sale,
     SaveItem,
     Transfer,
@@ -171,9 +173,17 @@ async def points_paid(event: CloudEvent, uow: UnitOfWork) -> None:
 
 # ---- commands ------------------------------------------------------------------------------------------------
 
-def _rule_json(rule: Any) -> dict[str, Any]:
-    return {k: (sorted(v) if isinstance(v, frozenset) else str(v) if v is not None and not isinstance(v, int | str)
-                else v) for k, v in asdict(rule).items()}
+def _jsonable_value(value: Any) -> Any:
+    """A rule's field as the audit record keeps it: sets sorted, decimals, dates and enums as text."""
+    if isinstance(value, frozenset):
+        return sorted(value)
+    if value is None or (isinstance(value, int | str) and not isinstance(value, StrEnum)):
+        return value
+    return str(value)
+
+
+def _rule_json(rule: Rule) -> dict[str, Any]:
+    return {k: _jsonable_value(v) for k, v in asdict(rule).items()}
 
 
 async def add_rule(command: AddRule, uow: UnitOfWork) -> int:

@@ -18,3 +18,8 @@ async def level_of(conn: psycopg.AsyncConnection, member_no: str) -> MemberLevel
     if found is None or found["status"] == "erased":
         return None
     return MemberLevel(found["level"], Decimal(str(found["points_multiplier"])).quantize(Decimal("0.01")))
+
+
+async def known(conn: psycopg.AsyncConnection, member_no: str) -> bool:
+    """Whether head office has this member (and it is not erased): points may be given to it."""
+    return await level_of(conn, member_no) is not None

@@ -3,12 +3,15 @@ settings, the mall's items and redemptions. The balance is the ledger's account 
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import psycopg
 from psycopg.rows import dict_row
+from pydantic import BaseModel, ConfigDict, Field
 
+from business_services.exports.model import Column
 from business_services.ledger import views as ledger
 from business_services.ledger.model import points
 from business_services.pages import After, Sort, keyset_page
@@ -91,18 +94,53 @@ async def item(conn: psycopg.AsyncConnection, sku: str) -> dict[str, Any] | None
     return await repository.item(conn, sku)
 
 
-async def redemptions(conn: psycopg.AsyncConnection, *, member_no: str | None, sku: str | None,
-                      stations: frozenset[str] | None, after: After | None,
-                      limit: int) -> tuple[list[dict[str, Any]], int, After | None]:
-    """Redemptions newest first; a caller scoped to stations sees those made at its stations."""
+class RedemptionFilter(BaseModel):
+    """The redemption list's filters (its page and its Excel export); empty: any."""
+
+    model_config = ConfigDict(extra="forbid")
+    member_no: Annotated[str, Field(pattern=r"^(M[0-9]{8,12})?$", description="会员号")] = ""
+    sku: Annotated[str, Field(max_length=32, description="商品编码")] = ""
+
+
+REDEMPTION_COLUMNS = (Column("redeemed_at", "兑换时间", 20), Column("redemption_no", "兑换单号", 24),
+                      Column("member_no", "会员号", 14), Column("sku", "商品编码", 12), Column("name", "商品名称", 20),
+                      Column("quantity", "数量", 8), Column("points", "消耗积分", 10),
+                      Column("station", "领取站点", 10), Column("redeemed_by", "操作人", 12))
+
+
+def _redemptions(f: RedemptionFilter, stations: frozenset[str] | None) -> tuple[str, dict[str, Any]]:
     query = """SELECT r.redemption_no, r.member_no, r.sku, i.name, r.quantity, r.points, r.station, r.redeemed_by,
                       r.redeemed_at
                FROM business.points_redemptions r JOIN business.points_mall_items i USING (sku)
-               WHERE (%(member)s::text IS NULL OR r.member_no = %(member)s)
-                 AND (%(sku)s::text IS NULL OR r.sku = %(sku)s)
+               WHERE (%(member)s = '' OR r.member_no = %(member)s)
+                 AND (%(sku)s = '' OR r.sku = %(sku)s)
                  AND (%(all)s OR r.station = ANY(%(scope)s))"""
-    params = {"member": member_no, "sku": sku, "all": stations is None, "scope": sorted(stations or ())}
+    return query, {"member": f.member_no, "sku": f.sku, "all": stations is None, "scope": sorted(stations or ())}
+
+
+async def redemptions(conn: psycopg.AsyncConnection, f: RedemptionFilter, stations: frozenset[str] | None,
+                      after: After | None, limit: int) -> tuple[list[dict[str, Any]], int, After | None]:
+    """Redemptions newest first; a caller scoped to stations sees those made at its stations."""
+    query, params = _redemptions(f, stations)
     return await keyset_page(conn, query, params, NEWEST_REDEMPTION, limit, after)
+
+
+async def redemptions_count(conn: psycopg.AsyncConnection, f: RedemptionFilter, stations: frozenset[str] | None) -> int:
+    query, params = _redemptions(f, stations)
+    cur = await conn.execute(f"SELECT count(*) FROM ({query}) q", params)  # noqa: S608 (our own text)
+    row = await cur.fetchone()
+    return int(row[0]) if row else 0
+
+
+async def redemption_rows(conn: psycopg.AsyncConnection, f: RedemptionFilter, stations: frozenset[str] | None,
+                          pii: bool) -> AsyncIterator[Mapping[str, Any]]:
+    """Every matching redemption newest first, streamed (the Excel export; nothing personal in them)."""
+    query, params = _redemptions(f, stations)
+    async with conn.cursor(name="points_redemption_rows", row_factory=dict_row) as cur:
+        cur.itersize = 2000
+        await cur.execute(f"SELECT * FROM ({query}) q ORDER BY redeemed_at DESC, redemption_no DESC", params)  # noqa: S608
+        async for row in cur:
+            yield row
 
 
 async def redemption(conn: psycopg.AsyncConnection, redemption_no: str) -> dict[str, Any] | None:

@@ -308,6 +308,14 @@ async def _change(request: Request, db: Db, who: Principal, command: object) -> 
         raise HTTPException(status.HTTP_409_CONFLICT, exc.message) from exc
 
 
+async def _receiver(db: Db, member_no: str) -> None:
+    """404 for points given to a member head office does not have (a mistyped number would lose them)."""
+    async with db.connection() as conn:
+        if not await members.known(conn, member_no):
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"没有会员 {member_no}，请核对会员号 "
+                                                           "(no such member; check the number)")
+
+
 async def _balance(db: Db, member_no: str) -> int:
     async with db.connection() as conn:
         return await views.balance(conn, member_no)
@@ -432,6 +440,7 @@ async def adjust(member_no: Member, body: AdjustBody, request: Request, who: Wri
 async def transfer(body: TransferBody, request: Request, who: Writer, db: Db, key: IdempotencyKey) -> JSONResponse:
     """转赠: points from one member to another; they keep the expiry dates of the lots they came from. Audited."""
     _at_head_office(request)
+    await _receiver(db, body.to_member)
     number = _number("PT", who, key)
 
     async def work() -> Done:
@@ -450,6 +459,7 @@ async def assign(body: AssignBody, request: Request, who: Writer, db: Db, key: I
     within the days the settings allow, once per order. Audited."""
     _at_head_office(request)
     who.check_station(body.station)
+    await _receiver(db, body.member_no)
 
     async def work() -> Done:
         moved = await _change(request, db, who, Assign(body.station, body.order_no, body.member_no,
@@ -500,13 +510,14 @@ async def change_item(sku: Sku, body: ItemPatch, request: Request, who: Writer, 
 
 
 @router.get("/mall/redemptions", response_model=RedemptionPage)
-async def redemptions(who: Reader, db: Db, member_no: Annotated[str | None, Query(pattern=r"^M[0-9]{8,12}$")] = None,
-                      sku: Annotated[str | None, Query(max_length=32)] = None, cursor: Cursor = "",
+async def redemptions(who: Reader, db: Db, member_no: Annotated[str, Query(pattern=r"^(M[0-9]{8,12})?$")] = "",
+                      sku: Annotated[str, Query(max_length=32)] = "", cursor: Cursor = "",
                       limit: Limit = 50) -> RedemptionPage:
-    """Redemptions newest first; a caller scoped to stations sees those made at its stations."""
+    """Redemptions newest first; a caller scoped to stations sees those made at its stations. Excel: the export
+    kind ``points_redemptions`` with the same filters."""
     async with db.connection() as conn:
-        rows, total, last = await views.redemptions(conn, member_no=member_no, sku=sku or None, stations=who.stations,
-                                                    after=after(cursor, views.NEWEST_REDEMPTION), limit=limit)
+        rows, total, last = await views.redemptions(conn, views.RedemptionFilter(member_no=member_no, sku=sku),
+                                                    who.stations, after(cursor, views.NEWEST_REDEMPTION), limit)
     return RedemptionPage(**page([RedemptionPublic(**r) for r in rows], total, views.NEWEST_REDEMPTION, last))
 
 

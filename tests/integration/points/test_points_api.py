@@ -4,9 +4,12 @@ its Idempotency-Key changing nothing, and clear 409/422 answers (never a 500).""
 
 from __future__ import annotations
 
+import io
+import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import openpyxl
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
@@ -88,47 +91,53 @@ async def test_rules_quote_and_effective_dates(database_url: str) -> None:
 async def test_balance_history_adjust_transfer_and_assign(database_url: str, broker: BrokerAddress) -> None:
     with TestClient(create_app(database_url, tokens=TEST_TOKENS)) as http:
         assert post(http, "/api/v1/points/rules", BASE, "rule-key-0001").status_code == 200
-        await sell(database_url, broker, 1, ALICE)
-        await sell(database_url, broker, 2, ALICE, station="st-02", amount_fen=10_000)
+        alice, bob, carol = (http.post("/api/v1/members", json={"phone": phone, "source": "back_office"},
+                                       headers=admin_headers() | {"Idempotency-Key": f"member-key-{phone}"}
+                                       ).json()["member_no"] for phone in ("13900139000", "13700137000", "13600136000"))
+        await sell(database_url, broker, 1, alice)
+        await sell(database_url, broker, 2, alice, station="st-02", amount_fen=10_000)
         order = await sell(database_url, broker, 3, None, amount_fen=5_000)
-        summary = http.get(f"/api/v1/points/members/{ALICE}", headers=admin_headers()).json()
+        summary = http.get(f"/api/v1/points/members/{alice}", headers=admin_headers()).json()
         assert (summary["balance"], summary["debt"]) == (390, 0)
         assert sum(e["points"] for e in summary["expiring"]) == 390
 
-        grant = post(http, f"/api/v1/points/members/{ALICE}/adjustments", {"points": 10, "reason": "补偿"},
+        grant = post(http, f"/api/v1/points/members/{alice}/adjustments", {"points": 10, "reason": "补偿"},
                      "adj-key-01")
         assert grant.json()["balance"] == 400
-        assert post(http, f"/api/v1/points/members/{ALICE}/adjustments", {"points": 10, "reason": "补偿"},
+        assert post(http, f"/api/v1/points/members/{alice}/adjustments", {"points": 10, "reason": "补偿"},
                     "adj-key-01").json()["balance"] == 400                       # resent: granted once
-        too_much = post(http, f"/api/v1/points/members/{ALICE}/adjustments", {"points": -401, "reason": "扣减"},
+        too_much = post(http, f"/api/v1/points/members/{alice}/adjustments", {"points": -401, "reason": "扣减"},
                         "adj-key-02")
         assert too_much.status_code == 409 and "积分不足" in too_much.json()["detail"], too_much.text
 
-        gift = post(http, "/api/v1/points/transfers", {"from_member": ALICE, "to_member": BOB, "points": 100},
+        nobody = post(http, "/api/v1/points/transfers", {"from_member": alice, "to_member": "M99999999",
+                                                          "points": 100}, "tr-key-0")
+        assert nobody.status_code == 404 and "没有会员" in nobody.json()["detail"]     # not registered
+        gift = post(http, "/api/v1/points/transfers", {"from_member": alice, "to_member": bob, "points": 100},
                     "tr-key-1")
-        assert gift.status_code == 200 and gift.json()["balance"] == 300
-        assert post(http, "/api/v1/points/transfers", {"from_member": ALICE, "to_member": ALICE, "points": 1},
+        assert gift.status_code == 200 and gift.json()["balance"] == 300, (bob, gift.text)
+        assert post(http, "/api/v1/points/transfers", {"from_member": alice, "to_member": alice, "points": 1},
                     "tr-key-2").status_code == 422
         assigned = post(http, "/api/v1/points/assignments", {"station": "st-01", "order_no": order,
-                                                            "member_no": BOB}, "as-key-1")
+                                                            "member_no": bob}, "as-key-1")
         assert assigned.status_code == 200 and assigned.json()["points"] == 50, assigned.text
-        again = post(http, "/api/v1/points/assignments", {"station": "st-01", "order_no": order, "member_no": ALICE},
+        again = post(http, "/api/v1/points/assignments", {"station": "st-01", "order_no": order, "member_no": carol},
                      "as-key-2")
-        assert again.status_code == 409, again.text
-        assert http.get(f"/api/v1/points/members/{BOB}", headers=admin_headers()).json()["balance"] == 150
+        assert again.status_code == 409 and "归属过一次" in again.json()["detail"], again.text
+        assert http.get(f"/api/v1/points/members/{bob}", headers=admin_headers()).json()["balance"] == 150
 
-        everyone = http.get(f"/api/v1/points/members/{ALICE}/history", params={"limit": 2}, headers=admin_headers())
+        everyone = http.get(f"/api/v1/points/members/{alice}/history", params={"limit": 2}, headers=admin_headers())
         assert everyone.status_code == 200
         first = everyone.json()
         assert first["total"] == 4 and len(first["items"]) == 2 and first["next_cursor"]
         assert [m["change"] for m in first["items"]] == [-100, 10]
-        rest = http.get(f"/api/v1/points/members/{ALICE}/history", params={"cursor": first["next_cursor"]},
+        rest = http.get(f"/api/v1/points/members/{alice}/history", params={"cursor": first["next_cursor"]},
                         headers=admin_headers()).json()
         assert [(m["change"], m["station"]) for m in rest["items"]] == [(100, "st-02"), (290, "st-01")]
         assert rest["lots"] == []                                      # lots come with the first page
         assert {lot["source"] for lot in first["lots"]} == {"awarded", "adjusted"}
         scoped = headers(TEST_TOKENS, "member:read", stations=frozenset({"st-01"}))
-        seen = http.get(f"/api/v1/points/members/{ALICE}/history", headers=scoped).json()["items"]
+        seen = http.get(f"/api/v1/points/members/{alice}/history", headers=scoped).json()["items"]
         assert [(m["station"], m["reference"]) for m in seen if m["change"] == 100] == [(None, None)]
     assert await audited(database_url, "points.") == ["points.rule.add", "points.adjust", "points.transfer",
                                                       "points.assign"]
@@ -159,6 +168,22 @@ async def test_the_mall_redeems_once_and_refuses_clearly(database_url: str, brok
         other_station = headers(TEST_TOKENS, "member:read", stations=frozenset({"st-02"}))
         assert http.get("/api/v1/points/mall/redemptions", headers=other_station).json()["items"] == []
         assert http.get(f"/api/v1/points/members/{ALICE}", headers=admin_headers()).json()["balance"] == 600
+
+        marketing = headers(TEST_TOKENS, "member:read", "export:create", username="marketing")
+        started = http.post("/api/v1/exports", json={"kind": "points_redemptions", "filters": {"member_no": ALICE,
+                            "sku": ""}, "request_id": "redemptions-1"}, headers=marketing)
+        assert started.status_code == 202, started.text
+        for _ in range(100):
+            job = http.get(f"/api/v1/exports/{started.json()['id']}", headers=marketing).json()
+            if job["status"] != "running":
+                break
+            time.sleep(0.1)
+        file = http.get(f"/api/v1/exports/{started.json()['id']}/file", headers=marketing)
+        assert file.status_code == 200, (job, file.text)
+    sheet = openpyxl.load_workbook(io.BytesIO(file.content), read_only=True).worksheets[0]
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0][:7] == ("兑换时间", "兑换单号", "会员号", "商品编码", "商品名称", "数量", "消耗积分")
+    assert [r[2:7] for r in rows[1:]] == [(ALICE, "wash-1", "洗车券", 1, 400)]
     assert await audited(database_url, "points.mall") == ["points.mall.item.add", "points.mall.item.change"]
 
 
