@@ -664,6 +664,7 @@ export default {
       readAt: '读卡时间',
       differencesOnly: '只看有差额',
       yes: '是',
+    },
     pointsRules: {
       title: '积分规则',
       name: '规则名称',
