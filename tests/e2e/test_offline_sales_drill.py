@@ -138,7 +138,7 @@ async def test_a_day_without_head_office(database_url: str, station_database_url
         at_office = await (await office_db.execute(
             "SELECT order_no, status, amount_fen, paid_fen FROM business.station_orders ORDER BY order_no")).fetchall()
         ledger = await (await office_db.execute(
-            "SELECT balance FROM business.ledger_accounts WHERE code = %s", (f"sales:{STATION}",))).fetchone()
+            "SELECT balance FROM business.ledger_balances WHERE code = %s", (f"sales:{STATION}",))).fetchone()
         verdicts = await (await office_db.execute(
             "SELECT station, shift_no, status, sales_fen FROM business.station_shifts ORDER BY opened_at")).fetchall()
 

@@ -178,7 +178,7 @@ async def test_head_office_settles_each_offline_card_payment_once_when_the_link_
             "ORDER BY idempotency_key")).fetchall()
         assert [k for (k,) in debits] == sorted(f"card.debited:{STATION}:{no}" for no in (first, other))
         balances = dict(await (await office_db.execute(
-            "SELECT code, balance FROM business.ledger_accounts WHERE code = ANY(%s)",
+            "SELECT code, balance FROM business.ledger_balances WHERE code = ANY(%s)",
             ([f"card:{small}", f"card:{large}"],))).fetchall())
     assert balances == {f"card:{small}": 25000 - 20000, f"card:{large}": 100000 - 15000}
 

@@ -112,7 +112,7 @@ def test_marketing_sets_a_rule_a_sale_earns_and_a_coupon_is_redeemed(browser: we
     page.until(lambda: any(MEMBER in r.text and "洗车券" in r.text for r in page.all(ROWS)), "the redemption listed")
 
     with psycopg.connect(real_site.database_url) as conn:
-        balance = conn.execute("SELECT balance FROM business.ledger_accounts WHERE code = %s",
+        balance = conn.execute("SELECT balance FROM business.ledger_balances WHERE code = %s",
                                (f"points:{MEMBER}",)).fetchone()
         stock_left = conn.execute("SELECT stock FROM business.points_mall_items WHERE sku = 'wash-1'").fetchone()
     assert balance == (90,) and stock_left == (0,)

@@ -212,7 +212,7 @@ def at_head_office(chain: SalesChain, order_no: str, amount_fen: int, payment_no
     [order] = reported()
     assert (order["amount_fen"], order["paid_fen"], order["shift_no"]) == (amount_fen, amount_fen, shift_no)
     assert entries() == sorted((no, 1) for no in payment_nos)
-    [(sales,)] = rows(chain.head_office_db, "SELECT balance FROM business.ledger_accounts WHERE code = %s",
+    [(sales,)] = rows(chain.head_office_db, "SELECT balance FROM business.ledger_balances WHERE code = %s",
                       f"sales:{STATION}")
     assert sales == amount_fen
     assert rows(chain.head_office_db, "SELECT method, state, captured_fen FROM business.online_payments") == [

@@ -57,7 +57,7 @@ async def forward(station_url: str, head_office_url: str, broker: BrokerAddress,
 
 
 async def balance(url: str, code: str) -> int:
-    found = await rows(url, "SELECT balance FROM business.ledger_accounts WHERE code = %s", code)
+    found = await rows(url, "SELECT balance FROM business.ledger_balances WHERE code = %s", code)
     return int(found[0][0]) if found else 0
 
 

@@ -32,7 +32,7 @@ def captured(n: int, fen: int, counter: int, card: str = CARD) -> PaymentCapture
 
 
 async def balance(url: str, code: str) -> int:
-    found = await rows(url, "SELECT balance FROM business.ledger_accounts WHERE code = %s", code)
+    found = await rows(url, "SELECT balance FROM business.ledger_balances WHERE code = %s", code)
     return int(found[0][0]) if found else 0
 
 

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.integration
 
 
 async def balances(url: str) -> tuple[int, int]:
-    found = dict(await rows(url, "SELECT code, balance FROM business.ledger_accounts WHERE code LIKE %s",
+    found = dict(await rows(url, "SELECT code, balance FROM business.ledger_balances WHERE code LIKE %s",
                             f"%:{CARD}"))
     return int(found.get(f"card:{CARD}", 0)), int(found.get(f"purse:{CARD}", 0))
 

@@ -129,7 +129,7 @@ class Story:
             found = {}
             for member in self.members:
                 cur = await conn.execute(
-                    """SELECT coalesce((SELECT balance FROM business.ledger_accounts
+                    """SELECT coalesce((SELECT balance FROM business.ledger_balances
                                         WHERE code = 'points:' || %(m)s), 0),
                               coalesce((SELECT sum(remaining) FROM business.points_lots WHERE member_no = %(m)s), 0),
                               coalesce((SELECT owed FROM business.points_debts WHERE member_no = %(m)s), 0)""",

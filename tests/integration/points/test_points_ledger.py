@@ -160,7 +160,7 @@ async def test_points_as_a_tender_spend_once_and_a_shortfall_is_owed(office: Off
     await office.deliver(points_payment(7, ALICE, 100, 100))        # none left: the money side alone posts
     assert (await office.balance(ALICE), await office.owed(ALICE)) == (0, 110)
     async with await psycopg.AsyncConnection.connect(office.database_url) as conn:
-        cur = await conn.execute("SELECT balance FROM business.ledger_accounts WHERE code = %s",
+        cur = await conn.execute("SELECT balance FROM business.ledger_balances WHERE code = %s",
                                  (f"clearing:points:{STATION}",))
         assert await cur.fetchone() == (0,)         # the station debits 400 in all, marketing settles all three
     await office.check_lots_hold_the_balance()

@@ -48,7 +48,7 @@ async def deliver(consumer: EventConsumer, conn: psycopg.AsyncConnection,
 
 
 async def balances(conn: psycopg.AsyncConnection) -> dict[str, int]:
-    cur = await conn.execute("SELECT code, balance FROM business.ledger_accounts")
+    cur = await conn.execute("SELECT code, balance FROM business.ledger_balances")
     return {code: balance for code, balance in await cur.fetchall()}
 
 

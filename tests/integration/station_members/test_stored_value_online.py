@@ -46,7 +46,7 @@ async def issue_card(database_url: str, fen: int) -> str:
 
 async def card_ledger(database_url: str, card_no: str) -> tuple[int, list[str]]:
     async with await psycopg.AsyncConnection.connect(database_url) as conn:
-        (balance,) = await (await conn.execute("SELECT balance FROM business.ledger_accounts WHERE code = %s",
+        (balance,) = await (await conn.execute("SELECT balance FROM business.ledger_balances WHERE code = %s",
                                                (f"card:{card_no}",))).fetchone() or (None,)
         keys = await (await conn.execute(
             """SELECT idempotency_key FROM business.ledger_entries WHERE idempotency_key LIKE 'card.%%'

@@ -127,7 +127,7 @@ async def snapshot(conn: psycopg.AsyncConnection) -> dict[str, Any]:
                                    "ORDER BY shift_no"),
         "documents": await rows(conn, "SELECT station, kind, document_no, shift_no, method, net_fen, occurred_at "
                                       "FROM business.station_shift_documents ORDER BY kind, document_no"),
-        "ledger": await rows(conn, "SELECT code, balance FROM business.ledger_accounts ORDER BY code"),
+        "ledger": await rows(conn, "SELECT code, balance FROM business.ledger_balances ORDER BY code"),
         "dead letters": await rows(conn, "SELECT count(*) FROM business.event_dead_letters"),   # none refused
     }
 

@@ -173,7 +173,7 @@ def on_the_360_page(chain: SalesChain, page: Page, member_no: str, earned: int, 
                    "points.awarded:%"):
         assert time.monotonic() < deadline, "head office never awarded the order's points"
         time.sleep(0.2)
-    [(card_balance,)] = rows(chain.head_office_db, "SELECT balance FROM business.ledger_accounts WHERE code LIKE %s",
+    [(card_balance,)] = rows(chain.head_office_db, "SELECT balance FROM business.ledger_balances WHERE code LIKE %s",
                              "card:%")
     assert card_balance == balance_fen                    # the ledger holds what the receipt said
     office = Page(page.browser, chain.head_office, page.screenshots)
