@@ -21,6 +21,7 @@ import statistics
 import sys
 import time
 import uuid
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 from pathlib import Path
@@ -56,13 +57,13 @@ def app() -> FastAPI:
     return create_app(os.environ["BENCH_PAYMENTS_DATABASE_URL"], tokens=TokenIssuer(SECRET), role=Role.STATION)
 
 
-async def _prepare(url: str) -> list[str]:
+async def _prepare(url: str, count: int = ORDERS) -> list[str]:
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
         # the station's own row, as a station server holds it once head office's master-data list has come
         await stations.insert_station(conn, StationRecord(STATION, "基准测试站 (benchmark station)"))
         async with UnitOfWork(conn, Actor("bench", "127.0.0.1")) as uow:
             await build_bus(policy(Role.STATION).contexts).handle(OpenShift(STATION, "bench", datetime.now(UTC)), uow)
-        numbers = [f"{STATION}-20261204-O{n:05d}" for n in range(1, ORDERS + 1)]
+        numbers = [f"{STATION}-20261204-O{n:05d}" for n in range(1, count + 1)]
         async with conn.cursor() as cur:
             await cur.executemany(
                 """INSERT INTO business.orders (order_no, station, kind, fuelling_event_id, amount_fen, created_at)
@@ -138,26 +139,36 @@ def _cpu_s(root: int) -> float:
     return total
 
 
+@contextlib.asynccontextmanager
+async def serve(url: str, tree: Path | None = None) -> AsyncIterator[tuple[int, int]]:
+    """The station server on ``url`` in its own uvicorn process with the options `forecourt api` runs it with,
+    from the source ``tree`` (default: this one): its (pid, port) while it runs."""
+    port = free_port()
+    env = {**os.environ, "BENCH_PAYMENTS_DATABASE_URL": url}
+    if tree is not None:
+        env["PYTHONPATH"] = str(tree)
+    server = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "uvicorn", "--factory", "benchmarks.bench_payments:app", "--host", "127.0.0.1",
+        "--port", str(port), "--log-level", "warning", "--no-access-log", "--workers", str(WORKERS),
+        "--loop", "uvloop", "--http", "httptools", "--ws", "websockets-sansio", env=env, cwd=tree)
+    try:
+        await wait_for_port("127.0.0.1", port, within_s=60)
+        yield server.pid, port
+    finally:
+        server.terminate()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(server.wait(), 10)
+
+
 async def run() -> list[Figure]:
     async with AsyncExitStack() as stack:
         url = await _database(stack)
         orders = await _prepare(url)
-        port = free_port()
-        server = await asyncio.create_subprocess_exec(    # the options `forecourt api` runs uvicorn with
-            sys.executable, "-m", "uvicorn", "--factory", "benchmarks.bench_payments:app", "--host", "127.0.0.1",
-            "--port", str(port), "--log-level", "warning", "--no-access-log", "--workers", str(WORKERS),
-            "--loop", "uvloop", "--http", "httptools", "--ws", "websockets-sansio",
-            env={**os.environ, "BENCH_PAYMENTS_DATABASE_URL": url})
-        try:
-            await wait_for_port("127.0.0.1", port, within_s=60)
+        async with serve(url) as (pid, port):
             await _pay_all(port, orders[:100])                       # warm up (connections, caches)
-            cpu_before = _cpu_s(server.pid)
+            cpu_before = _cpu_s(pid)
             rate, latencies = await _pay_all(port, orders[100:])
-            server_ms = (_cpu_s(server.pid) - cpu_before) * 1000 / (len(orders) - 100)
-        finally:
-            server.terminate()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(server.wait(), 10)
+            server_ms = (_cpu_s(pid) - cpu_before) * 1000 / (len(orders) - 100)
         bare_rate, bare_latencies = await _bare_inserts(url, len(orders))
     note = (f"{WORKERS} uvicorn workers, {CLIENTS} clients, {len(orders) - 100} cash payments of one order each "
             f"over HTTP, median {statistics.median(latencies) * 1000:.1f} ms; the load client is lean "

@@ -28,12 +28,19 @@ class Kind(StrEnum):
     SHIFT = "S"
 
 
-NEXT = """INSERT INTO business.document_counters (station, kind, day, last) VALUES (%(station)s, %(kind)s, %(day)s, 1)
+_NEXT = """INSERT INTO business.document_counters (station, kind, day, last) {source}
           ON CONFLICT (station, kind, day) DO UPDATE SET last = business.document_counters.last + 1
           RETURNING %(prefix)s::text || CASE WHEN last < 100000 THEN lpad(last::text, 5, '0') ELSE last::text END
                     AS number"""
+NEXT = _NEXT.format(source="VALUES (%(station)s, %(kind)s, %(day)s, 1)")
 """The next number as SQL, to be a part of the statement that writes the document (``counter`` gives its
 parameters): the counter's row is then locked only from that statement to the commit."""
+
+
+def next_where(condition: str) -> str:
+    """``NEXT`` taken only where ``condition`` (SQL, read by the same statement) holds: a statement that then
+    writes no document takes no number, so the numbers keep no gaps."""
+    return _NEXT.format(source=f"SELECT %(station)s, %(kind)s, %(day)s, 1 WHERE {condition}")
 
 
 def counter(station: str, kind: Kind, at: datetime) -> dict[str, Any]:

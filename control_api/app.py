@@ -37,9 +37,11 @@ from control_api.routes import (
     fuelling,
     gas_analytics,
     health,
+    ic_cards,
     inventory,
     leak_tests,
     ledger,
+    members,
     notifications,
     online_payments,
     orders,
@@ -52,6 +54,7 @@ from control_api.routes import (
     station_prices,
     station_shifts,
     stations,
+    vehicles,
     work_orders,
 )
 from control_api.security import TokenIssuer
@@ -86,6 +89,9 @@ ROUTERS = (   # every API route; matched in this order, one route after another,
     notifications.router,
     cards.router,
     card_payments.router,
+    members.router,      # head office's members and vehicles (issue 18)
+    vehicles.router,
+    ic_cards.router,
 )
 
 #: Routes one role answers its own way, mounted before ``ROUTERS`` (the first route matching a path answers).

@@ -39,7 +39,13 @@ def _checked_code(connection: HTTPConnection, value: str, what: str, label: str)
 async def _station(connection: HTTPConnection,
                    station: Annotated[str, Path(description="站点编码 station code, e.g. demo-01",
                                                 **_DOCUMENTED)]) -> str:
-    return _checked_code(connection, station, "station code", "站点编码")
+    return checked_station(connection, station)
+
+
+def checked_station(connection: HTTPConnection, station: str | None = None) -> str:
+    """The station code of the request's path (or ``station``), checked as ``Station`` checks it."""
+    return _checked_code(connection, connection.path_params["station"] if station is None else station,
+                         "station code", "站点编码")
 
 
 async def _device(connection: HTTPConnection,

@@ -27,6 +27,16 @@ MENUS: list[dict[str, Any]] = [
          "roles": STATION_ONLY},
     ]},
     {"key": "members", "title": "会员管理", "icon": "User", "children": [   # head office's (issue 18)
+        {"key": "member-list", "title": "会员列表", "path": "/members/list", "permission": "member:read",
+         "roles": HEAD_OFFICE_ONLY},
+        {"key": "member-detail", "title": "会员详情", "path": "/members/detail", "permission": "member:read",
+         "roles": HEAD_OFFICE_ONLY},
+        {"key": "member-levels", "title": "等级与权益", "path": "/members/levels", "permission": "member:read",
+         "roles": HEAD_OFFICE_ONLY},
+        {"key": "member-tags", "title": "会员标签", "path": "/members/tags", "permission": "member:read",
+         "roles": HEAD_OFFICE_ONLY},
+        {"key": "member-vehicles", "title": "车辆与黑名单", "path": "/members/vehicles", "permission": "member:read",
+         "roles": HEAD_OFFICE_ONLY},
     ]},
     {"key": "cards", "title": "卡务管理", "icon": "CreditCard", "children": [
         {"key": "card-list", "title": "卡片列表", "path": "/cards/list", "permission": "card:read",
@@ -35,6 +45,8 @@ MENUS: list[dict[str, Any]] = [
          "roles": HEAD_OFFICE_ONLY},
         {"key": "card-types", "title": "卡类型与充值优惠", "path": "/cards/types", "permission": "card:read",
          "roles": HEAD_OFFICE_ONLY},
+        {"key": "ic-reconciliation", "title": "IC 卡对账", "path": "/cards/ic-reconciliation",
+         "permission": "card:read", "roles": HEAD_OFFICE_ONLY},
     ]},
     {"key": "prices", "title": "价格管理", "icon": "PriceTag", "children": [
         {"key": "prices", "title": "油价", "path": "/prices/list", "permission": "price:read",

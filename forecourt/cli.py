@@ -7,6 +7,7 @@
   forecourt api                          the control API (REST, WebSocket)
   forecourt sim dispenser …              a fuel dispenser simulator (Modbus TCP)
   forecourt sim station FILE.yaml        a whole simulated station: traffic and faults (docs/simulators.md)
+  forecourt sim card-reader …            IC card readers over TCP (docs/protocols/card-reader.md)
   forecourt db migrate                   apply database migrations
   forecourt infra                        only the database and broker, to run services one by one
   forecourt mqtt-auth --stations … --out DIR   MQTT users, ACL and mosquitto.conf for the edge nodes
@@ -136,6 +137,14 @@ def _parser() -> argparse.ArgumentParser:
     disp.add_argument("--config", type=_file, help="dispenser YAML (default: 2 fuelling points × 2 nozzles)")
     disp.add_argument("--auto-authorise", action="store_true", help="lifting a nozzle authorises at once")
     disp.add_argument("--speed", type=_positive, default=1.0, help="simulated seconds per real second")
+    cards = sim_sub.add_parser("card-reader", help="IC card readers over TCP (docs/protocols/card-reader.md)")
+    cards.add_argument("--host", default="127.0.0.1")
+    cards.add_argument("--port", type=PORT_OR_FREE, default=7800, help="the readers' TCP port (default 7800)")
+    cards.add_argument("--control-port", type=PORT, default=7801, help="the control API's port (default 7801)")
+    cards.add_argument("--readers", default="pos-1,disp-01/1,disp-01/2", help="reader names, comma-separated")
+    cards.add_argument("--issuer-key", default="00112233445566778899aabbccddeeff",
+                       help="the cards' issuer key (hex; the demo's by default)")
+    cards.add_argument("--card", action="append", default=[], metavar="CARD_NO=FEN", help="a card already loaded")
     station = sim_sub.add_parser("station", help="a whole simulated station from a scenario YAML (docs/simulators.md)")
     station.add_argument("file", type=_file, help="scenario file, e.g. config/scenarios/demo-station.yaml")
     station.add_argument("--speed", type=_positive, help="simulated seconds per real second (default: the file's)")
@@ -221,6 +230,8 @@ def _listen_ports(args: argparse.Namespace, settings: Settings) -> list[tuple[st
         return [metrics(args.command.upper(), getattr(settings, f"{args.command}_metrics_port"))]
     if args.command == "sim" and args.simulator == "dispenser":
         return [(args.host, args.port, "--port")]
+    if args.command == "sim" and args.simulator == "card-reader":
+        return [(args.host, args.port, "--port"), (args.host, args.control_port, "--control-port")]
     return []
 
 
@@ -283,6 +294,7 @@ async def _main(args: argparse.Namespace, settings: Settings) -> None:
             await run_until_stopped(alarms_service(settings, infra.database_url, infra.broker, args.station,
                                                    args.metrics_port))
     elif args.command == "api":
+        from forecourt.ic_cards import psam
         from forecourt.roles import Role
         from forecourt.services import api_service, station_providers, token_issuer
 
@@ -291,7 +303,13 @@ async def _main(args: argparse.Namespace, settings: Settings) -> None:
             print(f"控制 API: http://{host}:{port}/docs", flush=True)
             await run_until_stopped(api_service(infra.database_url, host, port, infra.broker, settings.group,
                                                 token_issuer(settings), Role(settings.role),
-                                                station_providers(settings)))
+                                                station_providers(settings, infra.database_url),
+                                                ic_psam=psam(settings)))
+    elif args.command == "sim" and args.simulator == "card-reader":
+        from simulators.card_reader.__main__ import cards_from, run_card_readers
+
+        await run_until_stopped(run_card_readers(args.host, args.port, args.control_port, args.readers.split(","),
+                                                 bytes.fromhex(args.issuer_key), cards_from(args.card)))
     elif args.command == "sim" and args.simulator == "station":
         from forecourt.simulate import run_station
 

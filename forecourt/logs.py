@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 
 QUIET_LOGGERS = ("amqtt", "transitions", "asyncua", "pymodbus", "uvicorn.error", "websockets")
-PERSONAL_DATA_LOGGERS = ("ocpp",)     # frames carry id tags (card numbers)
+PERSONAL_DATA_LOGGERS = ("ocpp",      # frames carry id tags (card numbers)
+                         "httpx")     # its INFO lines carry URLs: a member lookup's ?phone= (station → head office)
 
 
 class FirstLineOnly(logging.Filter):

@@ -17,9 +17,12 @@ from types import ModuleType
 from business_services.audit import handlers as audit
 from business_services.bootstrap import CONTEXTS
 from business_services.cards import handlers as cards
+from business_services.ic_cards import handlers as ic_cards
+from business_services.ic_cards import head_office as ic_cards_head_office
 from business_services.inventory import copies as inventory_copies
 from business_services.inventory import handlers as inventory
 from business_services.ledger import handlers as ledger
+from business_services.members import handlers as members
 from business_services.notifications import handlers as notifications
 from business_services.orders import handlers as orders
 from business_services.payments import handlers as payments
@@ -28,6 +31,7 @@ from business_services.shifts import handlers as shifts
 from business_services.station_orders import handlers as station_orders
 from business_services.station_prices import handlers as station_prices
 from business_services.station_shifts import handlers as station_shifts
+from business_services.vehicles import handlers as vehicles
 
 
 class Role(StrEnum):
@@ -47,10 +51,13 @@ POLICIES: dict[Role, RolePolicy] = {
                                            prices,
                                            notifications,   # alarm notifications: sent from head office only
                                            inventory_copies,
-                                           cards)),   # stored-value cards (docs/cards.md)
+                                           cards,   # stored-value cards (docs/cards.md)
+                                           members, vehicles,   # after station_orders: growth reads its copy
+                                           ic_cards_head_office)),
     Role.STATION: RolePolicy(owns_master_data=False,
                              contexts=(*CONTEXTS, shifts, orders, payments, station_prices,
-                                       inventory)),
+                                       inventory,
+                                       ic_cards)),   # after orders: a fuelling's order is made first
 }
 
 

@@ -21,11 +21,13 @@ from business_services import outbox as outbox_metrics
 from business_services.audit.shipping import ship_forever
 from business_services.bootstrap import build_bus, outbox_publisher
 from business_services.consumer import EventConsumer
+from business_services.ic_cards.model import Psam
 from business_services.notifications.channels import MessagingConfig
 from business_services.online_payments.model import ProviderGateway
 from business_services.online_payments.station_client import online_providers
 from business_services.outbox import MqttSink, OutboxPublisher
 from business_services.partition import Partition
+from business_services.payments.providers import PaymentProvider
 from business_services.payments.registry import Providers
 from control_api.app import create_app
 from control_api.security import TokenIssuer
@@ -35,6 +37,7 @@ from edge_nodes.station import load_station
 from forecourt import broker_watch
 from forecourt.broker_watch import DropWatch
 from forecourt.health import exposition, serve_health
+from forecourt.ic_cards import pos_provider, station_desk
 from forecourt.roles import Role, policy
 from forecourt.settings import Settings
 from telemetry.contracts.broker import BrokerAddress
@@ -139,6 +142,7 @@ class StationBusiness:
         self.consumer = station_consumer(settings, database_url, broker, station)
         self.publisher = outbox_publisher(database_url, MqttSink(broker, f"{self.consumer.client_id}-outbox"))
         self.ingest = station_ingest(settings, database_url, broker, station)
+        self.ic_desk = station_desk(settings, database_url, station)   # the IC card readers (docs/ic-cards.md)
 
     async def ready(self) -> None:
         await self.consumer.subscribed.wait()
@@ -147,7 +151,8 @@ class StationBusiness:
     async def run(self) -> None:
         await together(self.consumer.run(), self.publisher.run(),
                        ship_forever(self.database_url, self.station, self.group), self.ingest.run(),
-                       jobs.work(self.database_url, name="station"))
+                       jobs.work(self.database_url, name="station"),
+                       *([self.ic_desk.watch()] if self.ic_desk else []))
 
 
 async def station_business_service(settings: Settings, database_url: str, broker: BrokerAddress,
@@ -229,19 +234,26 @@ def token_issuer(settings: Settings) -> TokenIssuer:
     return TokenIssuer(settings.jwt_secret, settings.token_ttl_s)
 
 
-def station_providers(settings: Settings) -> Providers:
-    """A station server's ways of paying: the offline tenders, and the online ones through head office when
-    ``FORECOURT_HEAD_OFFICE_URL`` and ``FORECOURT_HEAD_OFFICE_API_KEY`` are set."""
-    if not (settings.head_office_url and settings.head_office_api_key):
-        return Providers()
-    return Providers(online_providers(settings.head_office_url, settings.head_office_api_key).values())
+def station_providers(settings: Settings, database_url: str | None = None) -> Providers:
+    """A station server's ways of paying: the offline tenders, the online ones through head office when
+    ``FORECOURT_HEAD_OFFICE_URL`` and ``FORECOURT_HEAD_OFFICE_API_KEY`` are set, and IC cards when its readers
+    are (``FORECOURT_IC_READER_ADDRESS``, ``FORECOURT_IC_ISSUER_KEY``; docs/ic-cards.md)."""
+    providers: list[PaymentProvider] = []
+    if settings.head_office_url and settings.head_office_api_key:
+        providers += online_providers(settings.head_office_url, settings.head_office_api_key).values()
+    ic_card = pos_provider(settings, database_url) if database_url else None
+    if ic_card is not None:
+        providers.append(ic_card)
+    return Providers(providers)
 
 
 async def api_service(database_url: str, host: str, port: int, broker: BrokerAddress | None = None,
                       group: str = "demo-co", tokens: TokenIssuer | None = None,
                       role: Role = Role.HEAD_OFFICE, payment_providers: Providers | None = None,
-                      online_gateways: Mapping[Method, ProviderGateway] | None = None) -> None:
+                      online_gateways: Mapping[Method, ProviderGateway] | None = None,
+                      ic_psam: Psam | None = None) -> None:
     app = create_app(database_url, broker, group=group, tokens=tokens, role=role, payment_providers=payment_providers)
+    app.state.ic_psam = ic_psam          # head office authorises IC loads with it (docs/ic-cards.md)
     if online_gateways is not None:     # else read from WECHATPAY_* / ALIPAY_* (routes/online_payments.py)
         app.state.online_gateways = dict(online_gateways)
     await asgi_service(app, host, port, "the control API")

@@ -81,6 +81,16 @@ class Settings(BaseSettings):
                                         "through it); unset = only the tenders that are safe offline")
     head_office_api_key: str | None = Field(None, repr=False, description="station role: this station server's API "
                                             "key at head office (permission payment:online; docs/online-payments.md)")
+    ic_reader_address: str | None = Field(None, pattern=r"^[A-Za-z0-9.-]+:[0-9]{1,5}$",
+                                          description="station role: host:port of the IC card readers' link "
+                                          "(docs/protocols/card-reader.md); unset = no IC cards at this station")
+    ic_readers: str = Field("pos-1,disp-01/1,disp-01/2", description="station role: the readers on that link in "
+                            "address order: a POS's name, or <pump>/<fuelling point> for a card dispenser's")
+    ic_issuer_key: str | None = Field(None, pattern=r"^[0-9a-fA-F]{32}$", repr=False,
+                                      description="the IC cards' issuer key (32 hex digits; the PSAM's): the "
+                                      "station's to unlock grey cards, head office's to authorise loads")
+    ic_grey_delay_s: Annotated[int, Field(ge=0, le=86_400)] = Field(
+        600, description="seconds after a grey lock before another station may settle it from head office's list")
     jwt_secret: str | None = Field(None, min_length=32, repr=False,
                                    description="signs access tokens; every API process of one installation needs the "
                                    "same (32+ characters); unset = random per process (logins end with it)")

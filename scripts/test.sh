@@ -16,4 +16,4 @@ echo "== ruff ==" >&2
 echo "== mypy ==" >&2
 .venv/bin/mypy
 echo "== pytest ==" >&2
-.venv/bin/pytest "$@"
+.venv/bin/pytest --durations=40 "$@"   # the slowest tests listed: the suite is kept near 15 minutes

@@ -1,23 +1,13 @@
-"""A day's or a shift's tank reconciliation as files: Excel (XlsxWriter) and PDF (reportlab's built-in Chinese
-CID font STSong-Light, so no font file is needed), both drawn from ``views.report`` and nothing else, so they
-show the same figures as the page and the JSON.
+"""A day's or a shift's tank reconciliation as files: its sheets from ``views.report`` and nothing else, drawn as
+Excel and PDF by ``business_services/report_files.py``, so they show the same figures as the page and the JSON.
 """
 
 from __future__ import annotations
 
-import html
-import io
 from typing import Any
 
-import xlsxwriter
-from reportlab.lib import colors
-from reportlab.lib.pagesizes import A4, landscape
-from reportlab.lib.styles import ParagraphStyle
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from business_services import report_files
 
-FONT = "STSong-Light"
 STATUS = {"ok": "正常", "exceeded": "超限", "incomplete": "数据不全"}
 PERIOD = {"day": "日", "shift": "班次"}
 
@@ -50,34 +40,9 @@ def sheets(report: dict[str, Any]) -> list[tuple[str, list[str], list[list[Any]]
 
 
 def report_xlsx(report: dict[str, Any]) -> bytes:
-    buffer = io.BytesIO()
-    book = xlsxwriter.Workbook(buffer, {"in_memory": True})
-    bold = book.add_format({"bold": True})
-    for name, headers, rows in sheets(report):
-        sheet = book.add_worksheet(name)
-        sheet.write(0, 0, title(report), bold)
-        sheet.write_row(1, 0, headers, bold)
-        for i, row in enumerate(rows, start=2):
-            sheet.write_row(i, 0, row)
-        sheet.set_column(0, len(headers) - 1, 16)
-    book.close()
-    return buffer.getvalue()
+    return report_files.xlsx(title(report), sheets(report))
 
 
 def report_pdf(report: dict[str, Any]) -> bytes:
-    if FONT not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(UnicodeCIDFont(FONT))
-    heading = ParagraphStyle("title", fontName=FONT, fontSize=16, leading=22)
-    sub = ParagraphStyle("heading", fontName=FONT, fontSize=12, leading=18)
-    style = TableStyle([("FONTNAME", (0, 0), (-1, -1), FONT), ("FONTSIZE", (0, 0), (-1, -1), 8),
-                        ("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
-                        ("BACKGROUND", (0, 0), (-1, 0), colors.whitesmoke)])
-    story: list[Any] = [Paragraph(html.escape(title(report)), heading),
-                        Paragraph(html.escape(f"{report['starts_at']} 至 {report['ends_at']}，体积均为 20 °C 标准体积"),
-                                  sub), Spacer(1, 6)]
-    for name, headers, rows in sheets(report):
-        story += [Paragraph(name, sub), Table([headers, *[[str(v) for v in row] for row in rows]], style=style,
-                                              hAlign="LEFT"), Spacer(1, 8)]
-    buffer = io.BytesIO()
-    SimpleDocTemplate(buffer, pagesize=landscape(A4), title=title(report)).build(story)
-    return buffer.getvalue()
+    return report_files.pdf(title(report), sheets(report), wide=True,
+                            subtitle=f"{report['starts_at']} 至 {report['ends_at']}，体积均为 20 °C 标准体积")

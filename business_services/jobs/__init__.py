@@ -22,6 +22,7 @@ from business_services.access import repository as access
 from business_services.exports import repository as exports
 from business_services.inventory import leak_job
 from business_services.inventory.handlers import reconcile_due
+from business_services.members import jobs as members
 from business_services.notifications import jobs as notifications
 from business_services.notifications.channels import MessagingConfig
 from business_services.notifications.repository import QUEUE as NOTIFICATIONS_QUEUE
@@ -61,6 +62,9 @@ JOBS = (
     Job("resend_unapplied_price_sets", "* * * * *", prices.resend_unapplied_price_sets),
     Job("reconcile_tanks", "7,37 * * * *", reconcile_tanks),   # twice an hour: shifts soon after they close
     Job(leak_job.TASK, leak_job.CRON, leak_job.run_leak_tests),   # SIR over the daily reconciliation
+    Job("member_lifecycles", members.LIFECYCLE_CRON, members.refresh_lifecycles),   # RFM: new/active/dormant/lost
+    Job("member_rule_tags", members.RULE_TAGS_CRON, members.apply_rule_tags),       # e.g. 近30天加油≥4次
+    Job("member_level_review", members.REVIEW_CRON, members.review_levels),         # yearly: downgrades
 )
 
 

@@ -9,6 +9,7 @@ payment reported twice posts once. The database checks the same rules again (mig
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
@@ -47,6 +48,17 @@ class Account:
     unit: Unit = Unit.FEN
     station: str | None = None
     may_go_negative: bool = True
+    stripes: int = 1     # > 1: a busy account whose balance is kept in that many rows (docs/ledger.md "Hot accounts")
+
+    def __post_init__(self) -> None:
+        if self.stripes < 1 or (self.stripes > 1 and not self.may_go_negative):
+            raise LedgerError("only an account that may go negative is striped: a floor is checked on one row")
+
+    def balance_change(self, amount: int) -> int:
+        """How a posting of ``amount`` (debit > 0, credit < 0) moves this account's balance, which is kept in
+        the account's normal direction: debits less credits for assets and expenses, credits less debits for
+        the rest."""
+        return amount if self.kind.debit_normal else -amount
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +95,6 @@ class Entry:
 # ---- the accounts of station sales ------------------------------------------------------------------------
 
 
-
 def sales(station: str) -> Account:
     """What a station sold, net of refunds (revenue)."""
     return Account(f"sales:{station}", f"{station} 销售收入", Kind.REVENUE, station=station)
@@ -98,10 +109,19 @@ def takings(station: str, shift_no: str, method: Method) -> Account:
     return clearing(station, method)
 
 
+#: rows of a hot account's balance (docs/ledger.md "Hot accounts"): concurrent writers each move their own row,
+#: so they do not queue for one row lock held through every commit
+HOT = 16
+#: channels of customers' money: head office moves their clearing accounts itself, from many requests at once
+#: (online card payments, IC and points tenders), besides the station's own payment entries
+_CUSTOMER_CHANNELS = frozenset({Method.STORED_VALUE, Method.IC_CARD, Method.POINTS})
+
+
 def clearing(station: str, method: Method) -> Account:
     """A channel's clearing account at a station (every method but cash)."""
     name = METHOD_NAMES.get(method, method.value)
-    return Account(f"clearing:{method.value}:{station}", f"{station} {name}待清算", Kind.ASSET, station=station)
+    return Account(f"clearing:{method.value}:{station}", f"{station} {name}待清算", Kind.ASSET, station=station,
+                   stripes=HOT if method in _CUSTOMER_CHANNELS else 1)
 
 
 def payment_entry(payment: PaymentCaptured) -> Entry:
@@ -129,12 +149,13 @@ def refund_entry(refund: PaymentRefunded) -> Entry:
 # there by a load (圈存). A member's points are ``points:<member_no>`` in points. None of them may go
 # negative. Each builder below is the one place its movement is decided; its key makes a replay post nothing.
 
-POINTS_ISSUED = Account("points:issued", "积分发放", Kind.EXPENSE, Unit.POINT)
-POINTS_EXPIRED = Account("points:expired", "积分过期", Kind.REVENUE, Unit.POINT)
-POINTS_REDEEMED = Account("points:redeemed", "积分兑换", Kind.REVENUE, Unit.POINT)
-RECHARGE_BONUS = Account("marketing:recharge-bonus", "充值赠送", Kind.EXPENSE)
-POINTS_REDEMPTION = Account("marketing:points-redemption", "积分抵现", Kind.EXPENSE)
-CARD_OVERDRAFT = Account("receivable:card-overdraft", "储值卡离线透支应收", Kind.ASSET)
+# company-wide, moved by every station's sales and every member's points: hot
+POINTS_ISSUED = Account("points:issued", "积分发放", Kind.EXPENSE, Unit.POINT, stripes=HOT)
+POINTS_EXPIRED = Account("points:expired", "积分过期", Kind.REVENUE, Unit.POINT, stripes=HOT)
+POINTS_REDEEMED = Account("points:redeemed", "积分兑换", Kind.REVENUE, Unit.POINT, stripes=HOT)
+RECHARGE_BONUS = Account("marketing:recharge-bonus", "充值赠送", Kind.EXPENSE, stripes=HOT)
+POINTS_REDEMPTION = Account("marketing:points-redemption", "积分抵现", Kind.EXPENSE, stripes=HOT)
+CARD_OVERDRAFT = Account("receivable:card-overdraft", "储值卡离线透支应收", Kind.ASSET, stripes=HOT)
 
 
 def card(card_no: str) -> Account:
@@ -164,6 +185,8 @@ def recharge_entry(recharge_no: str, card_no: str, paid_fen: int, bonus_fen: int
                    station: str, shift_no: str, at: datetime) -> Entry:
     """A recharge (充值): the money paid is in the drawer or the channel, the bonus (充500送50) is a marketing
     expense, and the card owes the customer both."""
+    if paid_fen <= 0 or bonus_fen < 0:
+        raise LedgerError("a recharge pays a positive amount and a bonus of zero or more")
     postings = [Posting(takings(station, shift_no, method), paid_fen), Posting(card(card_no), -(paid_fen + bonus_fen))]
     if bonus_fen:
         postings.append(Posting(RECHARGE_BONUS, bonus_fen))
@@ -229,6 +252,13 @@ def purse_load_entry(load_no: str, card_no: str, amount_fen: int, at: datetime, 
                  amount_fen, station, card_no)
 
 
+def purse_load_reversal_entry(load_no: str, card_no: str, amount_fen: int, at: datetime,
+                              station: str | None = None) -> Entry:
+    """A load (圈存) whose chip write failed goes back from the purse mirror to the reserve account."""
+    return _move(f"purse.load_reversed:{load_no}", "purse.load_reversed", load_no, at, purse(card_no), card(card_no),
+                 amount_fen, station, card_no)
+
+
 def card_transfer_entry(transfer_no: str, from_card: str, to_card: str, amount_fen: int, at: datetime,
                         kind: str = "card.transferred") -> Entry:
     """Value from one card to another: a main card's allocation to a sub card (kind ``card.allocated``), a
@@ -269,7 +299,31 @@ def points_payment_entry(station: str, payment_no: str, member_no: str, points_s
                          at: datetime) -> Entry:
     """Points as a tender (积分抵现) at a station: the member's points are redeemed, and the money the station
     recorded in its points clearing account is paid by marketing."""
+    if points_spent <= 0 or amount_fen <= 0:
+        raise LedgerError("a points payment spends a positive number of points for a positive amount")
     return Entry(f"points.paid:{station}:{payment_no}", "points.paid", payment_no, at,
                  (Posting(points(member_no), points_spent), Posting(POINTS_REDEEMED, -points_spent),
                   Posting(POINTS_REDEMPTION, amount_fen), Posting(clearing(station, Method.POINTS), -amount_fen)),
                  station, member_no)
+
+
+# ---- whose money an account holds (who may read it) ------------------------------------------------------
+
+#: a customer's account code: a card's stored value, an IC purse, a member's points (the same pattern in Python
+#: and in PostgreSQL's ``~``: views.accounts leaves these out of the company's list)
+CUSTOMER_CODE = r"^(card|purse):|^points:M[0-9]{8,12}$"
+_CARD_NO = re.compile(r"(?<![0-9])[0-9]{16}(?:[0-9]{3})?(?![0-9])")
+
+
+def customer_permission(code: str) -> str | None:
+    """The permission that reads a customer's account besides ``ledger:read``: ``card:read`` for a card's
+    stored value and an IC purse, ``member:read`` for a member's points; None for the company's own accounts
+    (a station's, or company-wide like ``points:issued``)."""
+    if not re.search(CUSTOMER_CODE, code):
+        return None
+    return "member:read" if code.startswith("points:") else "card:read"
+
+
+def mask_card_numbers(text: str) -> str:
+    """Every card number in ``text`` as 6225********1234: what a screen shows without ``pii:read``."""
+    return _CARD_NO.sub(lambda m: m[0][:4] + "*" * (len(m[0]) - 8) + m[0][-4:], text)

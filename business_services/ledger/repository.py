@@ -1,35 +1,53 @@
-"""SQL that writes the ledger: an entry, its postings and the balances they move, in the caller's transaction."""
+"""SQL that writes the ledger: an entry, its postings and the balances they move, in the caller's transaction.
+
+``post`` is one call (one round trip) of ``business.ledger_post`` (migrations/0002_running_balances.sql): the
+entry row (nothing more when its idempotency key is already posted), then each account's balance moved and
+its posting written with its place in the account's history (``seq``) and the balance after it, read from the
+row the call has just locked; a hot account (``Account.stripes`` > 1) moves one of its stripes instead
+(migrations/0003_hot_accounts.sql). Accounts are moved in one order for every writer (``lock_order``), so
+concurrent entries never deadlock. An account that may not go negative makes the call fail
+(``CheckViolation``): nothing of the entry is written and the caller's transaction rolls back.
+"""
 
 from __future__ import annotations
 
+import re
+
 import psycopg
 
-from business_services.ledger.model import Entry
+from business_services.ledger.model import Entry, Posting
+
+FLOOR = "ledger_accounts_check"    # the CHECK that keeps an account that may not go negative at 0 or more
+
+
+def lock_order(posting: Posting) -> tuple[bool, str]:
+    """Accounts that may not go negative first (a refused entry then never queues for a busy company account,
+    and holds no lock on one), then by code."""
+    return posting.account.may_go_negative, posting.account.code
 
 
 async def post(conn: psycopg.AsyncConnection, entry: Entry) -> int | None:
-    """The new entry's id; None when an entry with this idempotency key is already posted (nothing changes)."""
+    """The new entry's id; None when an entry with this idempotency key is already posted (nothing changes).
+    Raises ``psycopg.errors.CheckViolation`` when an account that may not go negative would (nothing of the
+    entry is written; the transaction must roll back)."""
+    postings = sorted(entry.postings, key=lock_order)
+    accounts = [p.account for p in postings]
     cur = await conn.execute(
-        """INSERT INTO business.ledger_entries (idempotency_key, kind, station, reference, memo, occurred_at)
-           VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id""",
-        (entry.idempotency_key, entry.kind, entry.station, entry.reference, entry.memo, entry.occurred_at))
+        "SELECT business.ledger_post(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        (entry.idempotency_key, entry.kind, entry.station, entry.reference, entry.memo, entry.occurred_at,
+         [a.code for a in accounts], [a.name for a in accounts], [a.kind.value for a in accounts],
+         [a.unit.value for a in accounts], [a.station for a in accounts], [a.may_go_negative for a in accounts],
+         [a.stripes for a in accounts], [p.amount for p in postings],
+         [p.account.balance_change(p.amount) for p in postings]))
     row = await cur.fetchone()
-    if row is None:
+    return None if row is None or row[0] is None else int(row[0])
+
+
+def overdrawn_account(error: psycopg.errors.CheckViolation) -> str | None:
+    """The code of the account that would have gone below zero, when that is why ``post`` failed; None for any
+    other check (an unbalanced entry found at commit is a bug, not a customer's want of balance). A route
+    answers the first with 409 "余额不足", naming the account (masked for the screen)."""
+    if error.diag.constraint_name != FLOOR:
         return None
-    entry_id = int(row[0])
-    postings = sorted(entry.postings, key=lambda p: p.account.code)   # one lock order: no deadlocks
-    async with conn.cursor() as many:
-        await many.executemany(
-            """INSERT INTO business.ledger_accounts (code, name, kind, unit, station, may_go_negative)
-               VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (code) DO NOTHING""",
-            [(p.account.code, p.account.name, p.account.kind.value, p.account.unit.value, p.account.station,
-              p.account.may_go_negative) for p in postings])
-        await many.executemany(
-            "INSERT INTO business.ledger_postings (entry_id, account, amount, unit) VALUES (%s, %s, %s, %s)",
-            [(entry_id, p.account.code, p.amount, p.account.unit.value) for p in postings])
-        await many.executemany(
-            """UPDATE business.ledger_accounts
-               SET balance = balance + CASE WHEN kind IN ('asset', 'expense') THEN %s ELSE -%s END
-               WHERE code = %s""",
-            [(p.amount, p.amount, p.account.code) for p in postings])
-    return entry_id
+    found = re.match(r"Failing row contains \(([^,]+),", error.diag.message_detail or "")
+    return found[1] if found else ""

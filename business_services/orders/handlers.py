@@ -56,7 +56,7 @@ APPROVE = "order:approve"     # who may approve a make-up or a write-off (statio
 # --- events up -------------------------------------------------------------------------------------
 
 async def _created(uow: UnitOfWork, row: dict[str, Any]) -> None:
-    event = OrderCreated.model_validate({k: row[k] for k in OrderCreated.model_fields})
+    event = OrderCreated.model_validate({k: row[k] for k in OrderCreated.model_fields if k in row})
     uow.emit(await stations.event_topic_for(uow.conn, row["station"], OrderCreated.TYPE),
              event.envelope(source=SOURCE, subject=row["order_no"], event_id=event.event_id()))
 

@@ -230,3 +230,11 @@ async def unpaid(conn: psycopg.AsyncConnection, station: str) -> list[dict[str, 
            WHERE station = %s AND status = 'payable' ORDER BY created_at, order_no""", (station,))
     return [{"order_no": r[0], "shift_no": r[1], "amount_fen": int(r[2]), "paid_fen": int(r[3]),
              "fuelled_at": r[4], "created_at": r[5]} for r in await cur.fetchall()]
+
+
+async def order_of_fuelling(conn: psycopg.AsyncConnection, fuelling_event_id: str) -> tuple[str, int] | None:
+    """The order a fuelling became and what it owes now (its number, amount − paid), for the IC-card context."""
+    cur = await conn.execute("SELECT order_no, amount_fen - paid_fen FROM business.orders WHERE fuelling_event_id = %s",
+                             (fuelling_event_id,))
+    row = await cur.fetchone()
+    return None if row is None else (str(row[0]), int(row[1]))

@@ -85,9 +85,19 @@ async def open_payments(command: TakePayment, uow: UnitOfWork) -> list[str]:
         raise PaymentRuleError(NO_SHIFT)
     order_nos = list(command.order_nos)
     dues = await orders.dues(uow.conn, command.station, order_nos)
-    shares = allocate(order_nos, dues, await repository.reserved(uow.conn, order_nos), command.tenders,
-                      command.terminal, command.at)
-    numbers = []
+    # allocated as if no payment of these orders were in progress (an online one waiting: rare), which the
+    # first payment's statement checks, with the orders locked; allocated again, less what those hold, if not
+    shares = allocate(order_nos, dues, {}, command.tenders, command.terminal, command.at)
+    first = shares[0]
+    number = await repository.add_unless_reserved(uow.conn, order_nos, command, shift_no, first.tender.method,
+                                                  first.tender.amount_fen, first.tender.reference, first.tender.note,
+                                                  first.allocations)
+    if number is None:
+        shares = allocate(order_nos, dues, await repository.reserved(uow.conn, order_nos), command.tenders,
+                          command.terminal, command.at)
+        numbers = []
+    else:
+        numbers, shares = [number], shares[1:]
     for share in shares:    # each under the day's next payment number (numbers.py)
         numbers.append(await repository.add(uow.conn, command, shift_no, share.tender.method, share.tender.amount_fen,
                                             share.tender.reference, share.tender.note, share.allocations))
@@ -111,7 +121,7 @@ async def settle_payment(command: SettlePayment, uow: UnitOfWork) -> repository.
             payment_no=row.payment_no, station=row.station, shift_no=row.shift_no, terminal=row.terminal,
             cashier=row.cashier, method=Method(row.method), amount_fen=row.amount_fen, provider_ref=row.provider_ref,
             allocations=tuple(Allocation(order_no=o, amount_fen=a) for o, a, _ in row.allocations),
-            captured_at=row.settled_at or datetime.now(UTC))
+            captured_at=row.settled_at or datetime.now(UTC), card_no=result.card_no)
         event = captured.envelope(source=SOURCE, event_id=captured.event_id())
         uow.raise_event(event)
         uow.emit(await stations.event_topic_for(uow.conn, row.station, PaymentCaptured.TYPE), event)

@@ -46,6 +46,7 @@ class ChargeResult:
     provider_ref: str | None = None  # the provider's transaction id, or the terminal's reference
     qr_code_url: str | None = None   # for a PENDING charge the customer pays by scanning (Native, precreate)
     message: str = ""
+    card_no: str | None = None       # the card paid from (IC card, stored value): carried by payment.captured
 
 
 @dataclass(frozen=True, slots=True)

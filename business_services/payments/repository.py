@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from business_services.numbers import NEXT, Kind, counter
+from business_services.numbers import NEXT, Kind, counter, next_where
 from business_services.pages import After, Sort, keyset_page
 from business_services.payments.model import TakePayment
 from business_services.payments.providers import ChargeResult
@@ -54,12 +54,7 @@ async def reserved(conn: psycopg.AsyncConnection, order_nos: list[str]) -> dict[
     return {str(o): int(fen) for o, fen in await cur.fetchall()}
 
 
-async def add(conn: psycopg.AsyncConnection, command: TakePayment, shift_no: str, method: str, amount_fen: int,
-              reference: str | None, note: str | None, allocations: tuple[tuple[str, int], ...]) -> str:
-    """Write a pending payment and its allocations under the day's next payment number (one statement, so
-    the day's counter, which every payment at the station takes, is held only from here to the commit)."""
-    cur = await conn.execute(
-        f"""WITH n AS ({NEXT}),
+_ADD = """WITH n AS ({next}),
                  p AS (INSERT INTO business.payments (payment_no, station, shift_no, terminal, cashier, method,
                            amount_fen, reference, note, created_at)
                        SELECT n.number, %(station)s, %(shift)s, %(terminal)s, %(cashier)s, %(method)s, %(fen)s,
@@ -68,14 +63,42 @@ async def add(conn: psycopg.AsyncConnection, command: TakePayment, shift_no: str
                  a AS (INSERT INTO business.payment_allocations (payment_no, order_no, position, amount_fen)
                        SELECT p.payment_no, o, i, f FROM p,
                               unnest(%(orders)s::text[], %(shares)s::bigint[]) WITH ORDINALITY AS t(o, f, i))
-            SELECT payment_no FROM p""",  # noqa: S608 - fixed SQL
-        {**counter(command.station, Kind.PAYMENT, command.at), "shift": shift_no, "terminal": command.terminal,
-         "cashier": command.cashier, "method": method, "fen": amount_fen, "reference": reference, "note": note,
-         "at": command.at, "orders": [o for o, _ in allocations], "shares": [f for _, f in allocations]})
+            SELECT payment_no FROM p"""
+_ADD_ALWAYS = _ADD.format(next=NEXT)
+# the statement's own snapshot is taken with the orders already locked: it sees every pending payment of theirs
+_ADD_UNLESS_RESERVED = _ADD.format(next=next_where(
+    """NOT EXISTS (SELECT FROM business.payment_allocations a JOIN business.payments r USING (payment_no)
+                   WHERE a.order_no = ANY(%(reserved_of)s) AND r.state = 'pending')"""))
+
+
+async def add(conn: psycopg.AsyncConnection, command: TakePayment, shift_no: str, method: str, amount_fen: int,
+              reference: str | None, note: str | None, allocations: tuple[tuple[str, int], ...]) -> str:
+    """Write a pending payment and its allocations under the day's next payment number (one statement, so
+    the day's counter, which every payment at the station takes, is held only from here to the commit)."""
+    cur = await conn.execute(_ADD_ALWAYS, _add_params(command, shift_no, method, amount_fen, reference, note,
+                                                      allocations))
     row = await cur.fetchone()
     if row is None:
         raise LookupError("the payment was not written")
     return str(row[0])
+
+
+async def add_unless_reserved(conn: psycopg.AsyncConnection, order_nos: list[str], command: TakePayment,
+                              shift_no: str, method: str, amount_fen: int, reference: str | None, note: str | None,
+                              allocations: tuple[tuple[str, int], ...]) -> str | None:
+    """``add``, only if none of ``order_nos`` (locked by the caller) has a pending payment: None, and no number
+    taken, when one has (the caller allocated as if none had)."""
+    cur = await conn.execute(_ADD_UNLESS_RESERVED, {**_add_params(command, shift_no, method, amount_fen, reference,
+                                                                  note, allocations), "reserved_of": order_nos})
+    row = await cur.fetchone()
+    return None if row is None else str(row[0])
+
+
+def _add_params(command: TakePayment, shift_no: str, method: str, amount_fen: int, reference: str | None,
+                note: str | None, allocations: tuple[tuple[str, int], ...]) -> dict[str, Any]:
+    return {**counter(command.station, Kind.PAYMENT, command.at), "shift": shift_no, "terminal": command.terminal,
+            "cashier": command.cashier, "method": method, "fen": amount_fen, "reference": reference, "note": note,
+            "at": command.at, "orders": [o for o, _ in allocations], "shares": [f for _, f in allocations]}
 
 
 async def get(conn: psycopg.AsyncConnection, station: str, payment_no: str, *, lock: bool = False) -> PaymentRow | None:

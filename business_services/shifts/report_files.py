@@ -1,23 +1,13 @@
-"""A shift's handover report as files: Excel (XlsxWriter), PDF (reportlab, its built-in Chinese CID font, so
-no font file is needed) and a printable HTML page. Each is drawn from the report dict of ``views.report``
-and nothing else, so the three always show the same figures as the JSON.
+"""A shift's handover report as files: its sheets from the report dict of ``views.report`` and nothing else,
+drawn as Excel, PDF and a printable HTML page by ``business_services/report_files.py``, so the three always
+show the same figures as the JSON.
 """
 
 from __future__ import annotations
 
-import html
-import io
 from typing import Any
 
-import xlsxwriter
-from reportlab.lib import colors
-from reportlab.lib.pagesizes import A4
-from reportlab.lib.styles import ParagraphStyle
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
-
-FONT = "STSong-Light"
+from business_services import report_files
 
 
 def _yuan(fen: int | None) -> str:
@@ -52,46 +42,17 @@ def sheets(report: dict[str, Any]) -> list[tuple[str, list[str], list[list[Any]]
             ("未付订单", ["订单号", "销售班次", "类别", "金额（分）", "未付（分）"], unpaid)]
 
 
+def title(report: dict[str, Any]) -> str:
+    return f"交接班报表 {report['shift_no']}"
+
+
 def report_xlsx(report: dict[str, Any]) -> bytes:
-    buffer = io.BytesIO()
-    book = xlsxwriter.Workbook(buffer, {"in_memory": True})
-    bold = book.add_format({"bold": True})
-    for name, headers, rows in sheets(report):
-        sheet = book.add_worksheet(name)
-        sheet.write_row(0, 0, headers, bold)
-        for i, row in enumerate(rows, start=1):
-            sheet.write_row(i, 0, row)
-        sheet.set_column(0, len(headers) - 1, 16)
-    book.close()
-    return buffer.getvalue()
+    return report_files.xlsx(title(report), sheets(report))
 
 
 def report_pdf(report: dict[str, Any]) -> bytes:
-    if FONT not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(UnicodeCIDFont(FONT))
-    title = ParagraphStyle("title", fontName=FONT, fontSize=16, leading=22)
-    heading = ParagraphStyle("heading", fontName=FONT, fontSize=12, leading=18)
-    style = TableStyle([("FONTNAME", (0, 0), (-1, -1), FONT), ("FONTSIZE", (0, 0), (-1, -1), 8),
-                        ("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
-                        ("BACKGROUND", (0, 0), (-1, 0), colors.whitesmoke)])
-    story: list[Any] = [Paragraph(f"交接班报表 {html.escape(report['shift_no'])}", title), Spacer(1, 6)]
-    for name, headers, rows in sheets(report):
-        story += [Paragraph(name, heading),
-                  Table([headers, *[[str(v) for v in row] for row in rows]], style=style, hAlign="LEFT"),
-                  Spacer(1, 8)]
-    buffer = io.BytesIO()
-    SimpleDocTemplate(buffer, pagesize=A4, title=f"交接班报表 {report['shift_no']}").build(story)
-    return buffer.getvalue()
+    return report_files.pdf(title(report), sheets(report))
 
 
 def report_html(report: dict[str, Any]) -> str:
-    parts = [f"<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><title>交接班报表 "
-             f"{html.escape(report['shift_no'])}</title><style>body{{font-family:sans-serif}}table{{border-collapse:"
-             "collapse;margin-bottom:1em}td,th{border:1px solid #999;padding:2px 6px}"
-             "@media print{button{display:none}}</style></head><body>",
-             f"<h1>交接班报表 {html.escape(report['shift_no'])}</h1><button onclick=\"print()\">打印</button>"]
-    for name, headers, rows in sheets(report):
-        head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
-        body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>" for row in rows)
-        parts.append(f"<h2>{name}</h2><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
-    return "".join(parts) + "</body></html>"
+    return report_files.printable_html(title(report), sheets(report))

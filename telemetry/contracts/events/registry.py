@@ -10,6 +10,7 @@ from telemetry.contracts.events.delivery import DeliveryCompleted
 from telemetry.contracts.events.envelope import EventPayload
 from telemetry.contracts.events.fuelling import FuellingCompleted, FuellingGap
 from telemetry.contracts.events.gas import GasFillCompleted
+from telemetry.contracts.events.ic_cards import IcGreyRecorded, IcGreySettled, IcPurseRead
 from telemetry.contracts.events.inventory import InventoryReconciled
 from telemetry.contracts.events.orders import OrderChanged, OrderCreated
 from telemetry.contracts.events.payments import PaymentCaptured, PaymentRefunded
@@ -23,7 +24,7 @@ MODELS: tuple[type[EventPayload], ...] = (FuellingCompleted, FuellingGap, GasFil
                                           ShiftOpened, ShiftClosed, OrderCreated, OrderChanged,
                                           PriceSet, PriceApplied, *ALARM_EVENTS.values(),
                                           AcknowledgeAlarm,
-                                          InventoryReconciled)
+                                          InventoryReconciled, IcGreyRecorded, IcGreySettled, IcPurseRead)
 
 EVENT_PAYLOADS: dict[str, type[EventPayload]] = {
     event_type: model for model in MODELS for event_type in (model.TYPE, *model.LEGACY_TYPES)}

@@ -316,17 +316,18 @@ async def test_the_report_as_excel_pdf_and_html(station_database_url: str, broke
         assert answer.status_code == 200, answer.text
         book = openpyxl.load_workbook(io.BytesIO(answer.content))
         assert book.sheetnames == ["汇总", "油枪", "收款方式", "现金清点", "未付订单"]
-        summary = {row[0]: row[1] for row in book["汇总"].iter_rows(min_row=2, values_only=True)}
+        assert book["汇总"]["A1"].value == f"交接班报表 {shift_no}"          # the title, then the headers
+        summary = {row[0]: row[1] for row in book["汇总"].iter_rows(min_row=3, values_only=True)}
         assert (summary["班次号"], summary["负责人"], summary["销售额（分）"], summary["收款合计（分）"]) == (
             shift_no, "cashier", report["sales_fen"], report["takings_fen"])
         assert summary["长短款（分）"] == 0
-        nozzles = list(book["油枪"].iter_rows(values_only=True))
+        nozzles = list(book["油枪"].iter_rows(min_row=2, values_only=True))
         assert nozzles[0][5] == "销量（升）"
         assert [(r[2], r[5], r[6]) for r in nozzles[1:]] == [
             (n["nozzle"], n["volume_l"], n["amount_fen"]) for n in report["by_nozzle"]]
-        methods = {r[0]: r[5] for r in book["收款方式"].iter_rows(min_row=2, values_only=True)}
+        methods = {r[0]: r[5] for r in book["收款方式"].iter_rows(min_row=3, values_only=True)}
         assert methods == {"现金": 29000, "微信支付": 24000}
-        count = list(book["现金清点"].iter_rows(min_row=2, values_only=True))
+        count = list(book["现金清点"].iter_rows(min_row=3, values_only=True))
         assert sum(r[2] for r in count) == report["cash"]["counted_fen"]
 
         pdf = await station.http.get(f"{SHIFTS}/{shift_no}/report.pdf", headers=CASHIER)

@@ -17,6 +17,11 @@ export default [
   { path: '/cards/list', permission: 'card:read', component: () => import('./cards/Cards.vue') },
   { path: '/cards/detail', permission: 'card:read', component: () => import('./cards/CardDetail.vue') },
   { path: '/cards/types', permission: 'card:read', component: () => import('./cards/CardTypes.vue') },
+  { path: '/members/list', permission: 'member:read', component: () => import('./members/Members.vue') },
+  { path: '/members/detail', permission: 'member:read', component: () => import('./members/MemberDetail.vue') },
+  { path: '/members/levels', permission: 'member:read', component: () => import('./members/Levels.vue') },
+  { path: '/members/tags', permission: 'member:read', component: () => import('./members/Tags.vue') },
+  { path: '/members/vehicles', permission: 'member:read', component: () => import('./members/Vehicles.vue') },
   { path: '/finance/accounts', permission: 'ledger:read', component: () => import('./finance/Accounts.vue') },
   { path: '/equipment/devices', permission: 'device:read', component: () => import('./equipment/Devices.vue') },
   { path: '/equipment/work-orders', permission: 'workorder:read', component: () => import('./equipment/WorkOrders.vue') },
@@ -30,4 +35,5 @@ export default [
   { path: '/system/approvals', permission: 'approval:read', component: () => import('./system/Approvals.vue') },
   { path: '/system/audit', permission: 'audit:read', component: () => import('./system/Audit.vue') },
   { path: '/system/login-log', permission: 'loginlog:read', component: () => import('./system/LoginLog.vue') },
+  { path: '/cards/ic-reconciliation', permission: 'card:read', component: () => import('./ic_cards/Reconciliation.vue') },
 ]

@@ -1,0 +1,507 @@
+"""Members at head office (docs/members.md): register, look up (phone, card, QR, plate), the member 360°, profile
+edits, manual tags, the level table and the tag definitions, and the PIPL requests (export one member's personal
+data; erase it).
+
+Permissions: reads ``member:read`` (the lookup also ``member:register``: a station server's key and the POS),
+registration ``member:write`` or ``member:register``, changes ``member:write``, export and erasure
+``member:privacy``. Every answer shows phones, names and plates through ``members.model.shown`` with the caller's
+``Disclosure`` (unmasked with ``pii:read`` only). Stations: members belong to the company, so the lookup and the
+360° find any member; a station-scoped caller's member list holds the members registered at its stations, it
+registers at its stations only, and the 360°'s orders are those of its stations. Every POST takes an
+``Idempotency-Key``. Head office only: a station server answers 404 (it keeps its own member list).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from business_services.members import personal_data, sections, views
+from business_services.members.model import (
+    Disclosure,
+    EditProfile,
+    EraseMember,
+    ExportPersonalData,
+    Gender,
+    Level,
+    Lifecycle,
+    MemberConflict,
+    MemberError,
+    MemberNotFound,
+    RegisterMember,
+    SaveLevel,
+    SaveTag,
+    Source,
+    TagMember,
+    TagRule,
+    birthday,
+    id_number,
+    level_for,
+    name,
+    phone,
+    plate,
+    shown,
+)
+from business_services.members.repository import year_growth
+from business_services.station_orders import views as station_orders
+from business_services.stations import views as stations
+from business_services.unit_of_work import UnitOfWork
+from business_services.vehicles import views as vehicles
+from business_services.vehicles.model import BindVehicle
+from control_api.deps import Db, RowId
+from control_api.errors import KINDS, MEDIA_TYPE, PROBLEM_BASE
+from control_api.idempotency import IdempotencyKey, once
+from control_api.pagination import Cursor, Limit, after, page
+from control_api.security import Principal, require
+from forecourt.roles import Role
+from telemetry.contracts.identifiers import Code
+
+
+def head_office(request: Request) -> None:
+    if request.app.state.role != Role.HEAD_OFFICE:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "会员由总部管理，站点服务器没有此接口 "
+                                                       "(members are kept at head office)")
+
+
+router = APIRouter(prefix="/api/v1", tags=["members"], dependencies=[Depends(head_office)])
+Reader = Annotated[Principal, Depends(require("member:read"))]
+Looker = Annotated[Principal, Depends(require("member:read", "member:register"))]
+Registrar = Annotated[Principal, Depends(require("member:write", "member:register"))]
+Writer = Annotated[Principal, Depends(require("member:write"))]
+Privacy = Annotated[Principal, Depends(require("member:privacy"))]
+MemberNoPath = Annotated[str, Path(pattern=r"^M[0-9]{8,12}$", description="会员号 (member number), e.g. M00000001")]
+LevelCode = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{0,31}$", description="等级代码 (level code)")]
+
+
+# --- bodies and answers ----------------------------------------------------------------------------------------
+
+class MemberCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    phone: Annotated[str, Field(max_length=20, description="手机号 (required, unique in the company)")]
+    name: Annotated[str | None, Field(max_length=32)] = None
+    gender: Gender = Gender.UNKNOWN
+    birthday: date | None = None
+    plate: Annotated[str | None, Field(max_length=12, description="车牌，登记时一并绑定")] = None
+    source: Source
+    station: Code | None = None
+    id_number: Annotated[str | None, Field(max_length=18, description="身份证号 (checked, kept masked only)")] = None
+
+
+class MemberUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    phone: Annotated[str | None, Field(max_length=20)] = None
+    name: Annotated[str | None, Field(max_length=32)] = None
+    gender: Gender | None = None
+    birthday: date | None = None
+    id_number: Annotated[str | None, Field(max_length=18)] = None
+
+
+class MemberPublic(BaseModel):
+    member_no: str
+    phone: str | None
+    name: str | None
+    gender: str
+    birthday: date | None
+    source: str
+    station: str | None
+    id_number_masked: str | None = None
+    real_name: str
+    level: str
+    level_name: str | None = None
+    growth: int
+    lifecycle: str
+    status: str
+    registered_at: datetime
+    plates: list[str] = []
+    tags: list[str] = []
+
+
+class MemberPage(BaseModel):
+    items: list[MemberPublic]
+    next_cursor: str | None
+    total: int
+
+
+class TagGiven(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    tag_id: Annotated[int, Field(ge=1, lt=2**63)]
+
+
+class Erasure(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: Annotated[str, Field(min_length=1, max_length=200, description="依据，如 会员本人书面申请 2026-12-05")]
+
+
+class Erased(BaseModel):
+    member_no: str
+    erased: bool          # false: erased already (nothing changed)
+
+
+class Changed(BaseModel):
+    changed: bool
+
+
+class LevelBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")] = ""   # the path's, when editing
+    name: Annotated[str, Field(min_length=1, max_length=32)]
+    rank: Annotated[int, Field(ge=0, le=100)]
+    growth_min: Annotated[int, Field(ge=0, le=10**9)]
+    discount_pct: Annotated[int, Field(ge=0, le=30, description="油品折扣 %，0–30")] = 0
+    points_multiplier: Annotated[float, Field(ge=1, le=10)] = 1.0
+    birthday_privilege: Annotated[str, Field(max_length=100)] = ""
+
+
+class TagBody(BaseModel):
+    """A tag: manual without ``rule_kind``; a rule tag with ``rule_kind``, ``days`` and ``at_least`` (flat, as the
+    tag page's form sends them)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, Field(min_length=1, max_length=32)]
+    description: Annotated[str, Field(max_length=100)] = ""
+    rule_kind: Literal["orders_in_days", "spent_in_days"] | None = None
+    days: Annotated[int | None, Field(ge=1, le=366)] = None
+    at_least: Annotated[int | None, Field(ge=1, le=10**9)] = None
+
+
+class Row(BaseModel):
+    """A level or tag row as the list pages show it."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+# --- refusals ---------------------------------------------------------------------------------------------------
+
+def refused(exc: MemberError | MemberNotFound) -> JSONResponse:
+    """422 for a broken rule, 409 for a clash (with the member it clashes with), 404 for nothing there."""
+    if isinstance(exc, MemberNotFound):
+        code, detail, errors = 404, f"没有 {exc.args[0]} (not found: {exc.args[0]})", None
+    else:
+        code = 409 if isinstance(exc, MemberConflict) else 422
+        detail, errors = exc.message, [{"field": exc.field, "message": exc.message}]
+    slug, title = KINDS[code]
+    body: dict[str, Any] = {"type": PROBLEM_BASE + slug, "title": title, "status": code, "detail": detail}
+    if errors:
+        body["errors"] = errors
+    if isinstance(exc, MemberConflict) and exc.member_no:
+        body["member_no"] = exc.member_no
+    return JSONResponse(body, status_code=code, media_type=MEDIA_TYPE)
+
+
+def _disclosure(who: Principal) -> Disclosure:
+    return Disclosure.of(who.permissions)
+
+
+async def _public(conn: Any, member_no: str, who: Principal) -> MemberPublic:
+    found = await views.profile(conn, member_no)
+    if found is None:
+        raise MemberNotFound(member_no)
+    row = found | {"plates": list(await vehicles.plates_of(conn, member_no)),
+                   "tags": [t["name"] for t in await views.tags_of(conn, member_no)]}
+    return MemberPublic.model_validate(shown(row, _disclosure(who)))
+
+
+# --- members ----------------------------------------------------------------------------------------------------
+
+@router.get("/members", response_model=MemberPage)
+async def list_members(who: Reader, db: Db, cursor: Cursor = "", limit: Limit = 20,
+                       q: Annotated[str, Query(max_length=32, description="会员号、姓名或手机号后 4 位以上")] = "",
+                       phone_: Annotated[str, Query(alias="phone", max_length=16, pattern=r"^[0-9]*$")] = "",
+                       name_: Annotated[str, Query(alias="name", max_length=32)] = "",
+                       plate_: Annotated[str, Query(alias="plate", max_length=10)] = "",
+                       level: Annotated[str, Query(max_length=32)] = "",
+                       tag: Annotated[int | None, Query(ge=1, lt=2**63)] = None,
+                       lifecycle: Lifecycle | None = None) -> dict[str, Any]:
+    """Newest first; erased members are not listed."""
+    f = views.MemberFilter(q=q, phone=phone_, name=name_, plate=plate_, level=level, tag=tag, lifecycle=lifecycle)
+    async with db.connection() as conn:
+        rows, total, last = await views.page(conn, f, who.stations, after(cursor, views.NEWEST_FIRST), limit)
+    disclosure = _disclosure(who)
+    return page([MemberPublic.model_validate(shown(r, disclosure)) for r in rows], total, views.NEWEST_FIRST, last)
+
+
+@router.post("/members", status_code=status.HTTP_201_CREATED, response_model=MemberPublic)
+async def register(body: MemberCreate, request: Request, db: Db, who: Registrar, key: IdempotencyKey) -> Response:
+    """A new member (201). A phone already registered: 409 with that member's ``member_no``, so the POS can go on
+    with it. With ``plate`` the vehicle is bound in the same transaction."""
+    if body.station is not None:
+        who.check_station(body.station)
+    elif who.stations is not None:
+        return refused(MemberError("station", "请选择登记站点 (station: a station-scoped user names the station)"))
+    try:
+        checked_plate = plate(body.plate) if body.plate else None
+        command = RegisterMember(
+            group=request.app.state.group, phone=phone(body.phone), source=body.source, name=name(body.name),
+            gender=body.gender, birthday=birthday(body.birthday), station=body.station,
+            id_number=id_number(body.id_number) if body.id_number else None, plate=checked_plate)
+    except MemberError as exc:
+        return refused(exc)
+    if command.birthday is None and command.id_number is not None:
+        command = RegisterMember(**{**_fields(command), "birthday": command.id_number.birthday})
+
+    async def work() -> MemberPublic:
+        async with db.connection() as conn:
+            group = request.app.state.group    # the station's company when its master data is here
+            detail = None if body.station is None else await stations.station_detail(conn, body.station)
+            if detail is not None:
+                group = str(detail["company_group"])
+            async with UnitOfWork(conn, who.actor) as uow:
+                row = await request.app.state.bus.handle(RegisterMember(**{**_fields(command), "group": group}), uow)
+                if checked_plate:
+                    await request.app.state.bus.handle(BindVehicle(row["member_no"], checked_plate), uow)
+                return await _public(conn, row["member_no"], who)
+    try:
+        answer = await once(request, db, who, key, work)
+    except (MemberError, MemberNotFound) as exc:
+        return refused(exc)
+    if answer.status_code == 200:
+        answer.status_code = status.HTTP_201_CREATED
+    return answer
+
+
+def _fields(command: RegisterMember) -> dict[str, Any]:
+    return {f: getattr(command, f) for f in RegisterMember.__dataclass_fields__}
+
+
+@router.get("/members/lookup")
+async def lookup(who: Looker, request: Request, db: Db,
+                 phone_: Annotated[str, Query(alias="phone", max_length=20)] = "",
+                 card_no: Annotated[str, Query(max_length=19, pattern=r"^[0-9]*$")] = "",
+                 qr: Annotated[str, Query(max_length=64)] = "",
+                 plate_: Annotated[str, Query(alias="plate", max_length=12)] = "") -> Any:
+    """One member by exactly one of phone, card number, QR token or plate: the POS's summary, or 404."""
+    given = [k for k, v in (("phone", phone_), ("card_no", card_no), ("qr", qr), ("plate", plate_)) if v]
+    if len(given) != 1:
+        return refused(MemberError("phone", "请只提供手机号、卡号、二维码或车牌中的一项 "
+                                            "(give exactly one of phone, card_no, qr, plate)"))
+    try:
+        wanted = {"phone": phone(phone_) if phone_ else "", "qr": qr, "plate": plate(plate_) if plate_ else ""}
+    except MemberError as exc:
+        return refused(exc)
+    async with db.connection() as conn:
+        if card_no:
+            member_no = await sections.member_of_card(conn, card_no)
+        else:
+            member_no = await views.find(conn, request.app.state.group, **wanted)
+        found = None if member_no is None else await views.summary(conn, member_no)
+    if found is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "未找到会员 (no member matches)")
+    disclosure = _disclosure(who)
+    return shown(found, disclosure) | {"cards": [shown(c, disclosure) for c in found["cards"]]}
+
+
+@router.get("/members/{member_no}")
+async def member_360(member_no: MemberNoPath, who: Reader, db: Db) -> Any:
+    """The member 360°: profile, vehicles, tags, level and its benefits, growth, lifecycle (RFM), points and
+    orders (of the caller's stations)."""
+    disclosure = _disclosure(who)
+    async with db.connection() as conn:
+        found = await views.profile(conn, member_no)
+        if found is None:
+            return refused(MemberNotFound(member_no))
+        levels = await views.levels(conn)
+        year = await year_growth(conn, member_no, datetime.now(UTC))
+        answer = {
+            "profile": (await _public(conn, member_no, who)).model_dump(mode="json")
+            | {"qr_token": found["qr_token"] if disclosure.pii else None},
+            "vehicles": [shown(v, disclosure) for v in await vehicles.vehicles_of(conn, member_no)],
+            "tags": await views.tags_of(conn, member_no),
+            "level": {"code": found["level"], "name": found["level_name"], "discount_pct": found["discount_pct"],
+                      "points_multiplier": found["points_multiplier"],
+                      "birthday_privilege": found["birthday_privilege"], "next": _next_level(levels, found["level"])},
+            "growth": {"total": found["growth"], "last_365_days": year,
+                       "earned_level": level_for([Level(**{k: lv[k] for k in Level.__dataclass_fields__})
+                                                   for lv in levels], year).code,
+                       "history": await views.growth_history(conn, member_no),
+                       "level_changes": await views.level_changes(conn, member_no)},
+            "lifecycle": {"stage": found["lifecycle"], "recency_days": found["recency_days"],
+                          "frequency_90d": found["frequency_90d"], "monetary_90d_fen": found["monetary_90d_fen"]},
+            "points": await sections.points(conn, member_no, datetime.now(UTC))
+            or {"balance": await views.points_balance(conn, member_no)},
+            "orders": await station_orders.of_member(conn, member_no, who.stations),
+        }
+        cards = await sections.cards(conn, member_no)
+        if cards is not None:          # the cards part's section, once it is installed
+            answer["cards"] = [shown(c, disclosure) for c in cards]
+    return JSONResponse(json.loads(json.dumps(answer, default=_jsonable)))
+
+
+def _next_level(levels: list[dict[str, Any]], current: str) -> dict[str, Any] | None:
+    ranks = [lv for lv in levels if lv["code"] == current]
+    higher = [lv for lv in levels if ranks and lv["rank"] > ranks[0]["rank"]]
+    return None if not higher else {"code": higher[0]["code"], "name": higher[0]["name"],
+                                    "growth_min": higher[0]["growth_min"]}
+
+
+def _jsonable(value: Any) -> Any:
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+@router.patch("/members/{member_no}", response_model=MemberPublic)
+async def edit(member_no: MemberNoPath, body: MemberUpdate, request: Request, db: Db, who: Writer) -> Any:
+    """Change the profile (only the fields sent); the same values again change nothing."""
+    sent = body.model_dump(exclude_unset=True)
+    try:
+        changes: dict[str, Any] = {}
+        if sent.get("phone") is not None:
+            changes["phone"] = phone(sent["phone"])
+        if "name" in sent:
+            changes["name"] = name(sent["name"])
+        if sent.get("gender") is not None:
+            changes["gender"] = Gender(sent["gender"]).value
+        if "birthday" in sent:
+            changes["birthday"] = birthday(sent["birthday"])
+        if sent.get("id_number"):
+            checked = id_number(sent["id_number"])
+            changes |= {"id_number_masked": checked.masked, "real_name": "checked"}
+        async with db.connection() as conn:
+            async with UnitOfWork(conn, who.actor) as uow:
+                await request.app.state.bus.handle(EditProfile(member_no, changes), uow)
+            return await _public(conn, member_no, who)
+    except (MemberError, MemberNotFound) as exc:
+        return refused(exc)
+
+
+@router.post("/members/{member_no}/tags", response_model=Changed)
+async def give_tag(member_no: MemberNoPath, body: TagGiven, request: Request, db: Db, who: Writer,
+                   key: IdempotencyKey) -> Any:
+    return await _tag(member_no, body.tag_id, True, request, db, who, key)
+
+
+@router.delete("/members/{member_no}/tags/{tag_id}", response_model=Changed)
+async def take_tag(member_no: MemberNoPath, tag_id: RowId, request: Request, db: Db, who: Writer) -> Any:
+    try:
+        async with db.connection() as conn, UnitOfWork(conn, who.actor) as uow:
+            changed = await request.app.state.bus.handle(TagMember(member_no, tag_id, False), uow)
+    except (MemberError, MemberNotFound) as exc:
+        return refused(exc)
+    return Changed(changed=changed)
+
+
+async def _tag(member_no: str, tag_id: int, on: bool, request: Request, db: Db, who: Principal, key: str) -> Any:
+    async def work() -> Changed:
+        async with db.connection() as conn, UnitOfWork(conn, who.actor) as uow:
+            return Changed(changed=await request.app.state.bus.handle(TagMember(member_no, tag_id, on), uow))
+    try:
+        return await once(request, db, who, key, work)
+    except (MemberError, MemberNotFound) as exc:
+        return refused(exc)
+
+
+# --- PIPL: one member's personal data, and its erasure -----------------------------------------------------------
+
+@router.get("/members/{member_no}/personal-data")
+async def export_personal_data(member_no: MemberNoPath, request: Request, db: Db, who: Privacy,
+                               format_: Annotated[Literal["xlsx", "json"], Query(alias="format")] = "xlsx",
+                               ) -> Response:
+    """Everything head office keeps about the member, for the member's own request (audited): an Excel workbook
+    (one sheet per section) or JSON."""
+    try:
+        async with db.connection() as conn, UnitOfWork(conn, who.actor) as uow:
+            data = await request.app.state.bus.handle(ExportPersonalData(member_no, format_), uow)
+    except (MemberError, MemberNotFound) as exc:
+        return refused(exc)
+    filename = f"member-{member_no}-personal-data.{format_}"
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"}
+    if format_ == "json":
+        return Response(json.dumps(data, ensure_ascii=False, default=_jsonable, indent=1),
+                        media_type="application/json", headers=headers)
+    return Response(personal_data.workbook(data), headers=headers,
+                    media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
+@router.post("/members/{member_no}/erasure", response_model=Erased)
+async def erase(member_no: MemberNoPath, body: Erasure, request: Request, db: Db, who: Privacy,
+                key: IdempotencyKey) -> Any:
+    """Anonymise the member (phone, name, birthday, ID, vehicles); its number, orders, growth and money history
+    stay. Unlisted from the member list and from the stations' lists. Audited."""
+    async def work() -> Erased:
+        async with db.connection() as conn, UnitOfWork(conn, who.actor) as uow:
+            done = await request.app.state.bus.handle(EraseMember(member_no, body.reason.strip()), uow)
+        return Erased(member_no=member_no, erased=done)
+    try:
+        return await once(request, db, who, key, work)
+    except (MemberError, MemberNotFound) as exc:
+        return refused(exc)
+
+
+# --- the level table ---------------------------------------------------------------------------------------------
+
+@router.get("/member-levels")
+async def list_levels(who: Reader, db: Db) -> dict[str, Any]:
+    async with db.connection() as conn:
+        rows = await views.levels(conn)
+    return {"items": rows, "next_cursor": None, "total": len(rows)}
+
+
+async def _save_level(body: LevelBody, code: str, create: bool, request: Request, db: Db, who: Principal) -> Row:
+    level = Level(code, body.name.strip(), body.rank, body.growth_min, body.discount_pct, body.points_multiplier,
+                  body.birthday_privilege.strip())
+    async with db.connection() as conn:
+        async with UnitOfWork(conn, who.actor) as uow:
+            await request.app.state.bus.handle(SaveLevel(level, create), uow)
+        rows = [r for r in await views.levels(conn) if r["code"] == code]
+    return Row.model_validate(rows[0])
+
+
+@router.post("/member-levels")
+async def create_level(body: LevelBody, request: Request, db: Db, who: Writer, key: IdempotencyKey) -> Any:
+    if not body.code:
+        return refused(MemberError("code", "请填写等级代码，如 diamond (code is required)"))
+    try:
+        return await once(request, db, who, key, lambda: _save_level(body, body.code, True, request, db, who))
+    except (MemberError, MemberNotFound) as exc:
+        return refused(exc)
+
+
+@router.patch("/member-levels/{level}")
+async def change_level(level: LevelCode, body: LevelBody, request: Request, db: Db, who: Writer) -> Any:
+    try:
+        return (await _save_level(body, level, False, request, db, who)).model_dump(mode="json")
+    except (MemberError, MemberNotFound) as exc:
+        return refused(exc)
+
+
+# --- tag definitions ---------------------------------------------------------------------------------------------
+
+@router.get("/member-tags")
+async def list_tags(who: Reader, db: Db) -> dict[str, Any]:
+    async with db.connection() as conn:
+        rows = await views.tags(conn)
+    items = [r | {"rule_kind": (r["rule"] or {}).get("kind"), "days": (r["rule"] or {}).get("days"),
+                  "at_least": (r["rule"] or {}).get("at_least")} for r in rows]
+    return {"items": json.loads(json.dumps(items, default=_jsonable)), "next_cursor": None, "total": len(items)}
+
+
+async def _save_tag(tag_id: int | None, body: TagBody, request: Request, db: Db, who: Principal) -> Row:
+    rule = None if body.rule_kind is None else TagRule.parse({"kind": body.rule_kind, "days": body.days,
+                                                              "at_least": body.at_least})
+    async with db.connection() as conn, UnitOfWork(conn, who.actor) as uow:
+        row = await request.app.state.bus.handle(SaveTag(tag_id, body.name.strip(), rule, body.description.strip()),
+                                                 uow)
+    return Row.model_validate(row)
+
+
+@router.post("/member-tags")
+async def create_tag(body: TagBody, request: Request, db: Db, who: Writer, key: IdempotencyKey) -> Any:
+    try:
+        return await once(request, db, who, key, lambda: _save_tag(None, body, request, db, who))
+    except (MemberError, MemberNotFound) as exc:
+        return refused(exc)
+
+
+@router.patch("/member-tags/{tag_id}")
+async def change_tag(tag_id: RowId, body: TagBody, request: Request, db: Db, who: Writer) -> Any:
+    try:
+        return (await _save_tag(tag_id, body, request, db, who)).model_dump(mode="json")
+    except (MemberError, MemberNotFound) as exc:
+        return refused(exc)
