@@ -773,6 +773,7 @@ export default {
       active: '启用',
       enable: '启用',
       disable: '停用',
+    },
     icReconciliation: {
       title: 'IC 卡对账',
       cardNo: '卡号',
