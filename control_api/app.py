@@ -41,15 +41,18 @@ from control_api.routes import (
     inventory,
     leak_tests,
     ledger,
+    member_list,
     members,
     notifications,
     online_payments,
     orders,
     payments,
+    points,
     price_changes,
     price_rules,
     prices,
     shifts,
+    station_members,
     station_orders,
     station_prices,
     station_shifts,
@@ -87,11 +90,14 @@ ROUTERS = (   # every API route; matched in this order, one route after another,
     gas_analytics.router,
     work_orders.router,
     notifications.router,
-    cards.router,
-    card_payments.router,
+    member_list.router,        # head office: the member list feed station servers pull (docs/offline-members.md)
+    station_members.router,    # the station server: member lookup, registration, member orders (docs/pos.md)
     members.router,      # head office's members and vehicles (issue 18)
     vehicles.router,
     ic_cards.router,
+    cards.router,
+    card_payments.router,
+    points.router,       # head office: points rules, balances, the points mall (docs/points.md)
 )
 
 #: Routes one role answers its own way, mounted before ``ROUTERS`` (the first route matching a path answers).

@@ -27,10 +27,8 @@ from business_services.bootstrap import build_bus
 from business_services.online_payments.alipay import AlipayGateway
 from business_services.online_payments.model import ProviderGateway
 from business_services.online_payments.settings import AlipaySettings, WeChatSettings
-from business_services.online_payments.station_client import online_providers
 from business_services.online_payments.station_keys import issue_station_key
 from business_services.online_payments.wechat import WeChatGateway
-from business_services.payments.registry import Providers
 from control_api.security import TokenIssuer
 from edge_nodes.runtime import EdgeNode
 from edge_nodes.station import load_station
@@ -53,6 +51,7 @@ from forecourt.services import (
     price_set_path,
     run_with_health,
     station_business_service,
+    station_payment_providers,
 )
 from forecourt.settings import Settings
 from forecourt.simulate import DEMO_DISPENSER, drive_customers
@@ -139,8 +138,8 @@ async def run_demo(settings: Settings, *, api_port: int, every_s: float) -> None
             messaging, messaging_port = MessagingSim(), free_port()   # SMS / WeChat / webhook (docs/notifications.md)
             messaging_url = f"http://127.0.0.1:{messaging_port}"
             notifying = settings.model_copy(update=messaging.keys.merchant_config(messaging_url))
-            providers = Providers(online_providers(base, await station_key(infra.database_url, station.station))
-                                  .values())
+            providers = station_payment_providers(base, await station_key(infra.database_url, station.station),
+                                                  station_url)
             with progress("启动边缘节点、数据接入与控制 API (edge node, ingest, API)"):
                 services = [
                     run_with_health(node.run(), settings.metrics_host, settings.edge_metrics_port,

@@ -26,8 +26,10 @@ from business_services.members import handlers as members
 from business_services.notifications import handlers as notifications
 from business_services.orders import handlers as orders
 from business_services.payments import handlers as payments
+from business_services.points import handlers as points
 from business_services.prices import handlers as prices
 from business_services.shifts import handlers as shifts
+from business_services.station_members import handlers as station_members
 from business_services.station_orders import handlers as station_orders
 from business_services.station_prices import handlers as station_prices
 from business_services.station_shifts import handlers as station_shifts
@@ -49,15 +51,17 @@ POLICIES: dict[Role, RolePolicy] = {
     Role.HEAD_OFFICE: RolePolicy(owns_master_data=True,
                                  contexts=(*CONTEXTS, ledger, audit, station_orders, station_shifts,
                                            prices,
+                                           points,          # after station_orders: it reads the order's copy
                                            notifications,   # alarm notifications: sent from head office only
                                            inventory_copies,
-                                           cards,   # stored-value cards (docs/cards.md)
                                            members, vehicles,   # after station_orders: growth reads its copy
-                                           ic_cards_head_office)),
+                                           ic_cards_head_office,
+                                           cards)),   # stored-value cards (docs/cards.md)
     Role.STATION: RolePolicy(owns_master_data=False,
                              contexts=(*CONTEXTS, shifts, orders, payments, station_prices,
                                        inventory,
-                                       ic_cards)),   # after orders: a fuelling's order is made first
+                                       ic_cards,          # after orders: a fuelling's order is made first
+                                       station_members)),   # the member list copy (docs/offline-members.md)
 }
 
 

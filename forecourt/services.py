@@ -28,7 +28,9 @@ from business_services.online_payments.station_client import online_providers
 from business_services.outbox import MqttSink, OutboxPublisher
 from business_services.partition import Partition
 from business_services.payments.providers import PaymentProvider
-from business_services.payments.registry import Providers
+from business_services.payments.registry import Providers, head_office_link, member_providers
+from business_services.station_members.sync import MemberListSync
+from business_services.stations.views import list_stations
 from control_api.app import create_app
 from control_api.security import TokenIssuer
 from edge_nodes import metrics as edge_metrics
@@ -235,16 +237,38 @@ def token_issuer(settings: Settings) -> TokenIssuer:
 
 
 def station_providers(settings: Settings, database_url: str | None = None) -> Providers:
-    """A station server's ways of paying: the offline tenders, the online ones through head office when
-    ``FORECOURT_HEAD_OFFICE_URL`` and ``FORECOURT_HEAD_OFFICE_API_KEY`` are set, and IC cards when its readers
-    are (``FORECOURT_IC_READER_ADDRESS``, ``FORECOURT_IC_ISSUER_KEY``; docs/ic-cards.md)."""
-    providers: list[PaymentProvider] = []
-    if settings.head_office_url and settings.head_office_api_key:
-        providers += online_providers(settings.head_office_url, settings.head_office_api_key).values()
+    """A station server's ways of paying: the offline tenders; the online ones, stored value and points through
+    head office when ``FORECOURT_HEAD_OFFICE_URL`` and ``FORECOURT_HEAD_OFFICE_API_KEY`` are set (stored value and
+    points need ``database_url``: ``station_payment_providers``); IC cards when its readers are
+    (``FORECOURT_IC_READER_ADDRESS``, ``FORECOURT_IC_ISSUER_KEY``; docs/ic-cards.md)."""
     ic_card = pos_provider(settings, database_url) if database_url else None
-    if ic_card is not None:
-        providers.append(ic_card)
-    return Providers(providers)
+    local: list[PaymentProvider] = [ic_card] if ic_card is not None else []
+    if not (settings.head_office_url and settings.head_office_api_key):
+        return Providers(local)
+    if database_url is not None:
+        return station_payment_providers(settings.head_office_url, settings.head_office_api_key, database_url, local)
+    return Providers([*online_providers(settings.head_office_url, settings.head_office_api_key).values(), *local])
+
+
+def station_payment_providers(base_url: str, api_key: str, database_url: str,
+                              local: Sequence[PaymentProvider] = ()) -> Providers:
+    """The online providers and the member tenders (stored value, points), all on one link to head office, and
+    the ``local`` ones (IC cards)."""
+    online = online_providers(base_url, api_key)
+    link = getattr(online[Method.WECHAT], "link", None)
+    return Providers([*online.values(), *member_providers(link, database_url), *local])
+
+
+def member_list_sync(database_url: str, role: Role, providers: Providers | None) -> MemberListSync | None:
+    """A station server's puller of its member list (docs/offline-members.md); None without a head office link."""
+    link = head_office_link(providers) if providers is not None and role is Role.STATION else None
+    if link is None:
+        return None
+    return MemberListSync(database_url, link, build_bus(policy(Role.STATION).contexts), _own_stations)
+
+
+async def _own_stations(conn: Any) -> list[str]:
+    return [s.code for s in (await list_stations(conn, None, limit=50)).items]
 
 
 async def api_service(database_url: str, host: str, port: int, broker: BrokerAddress | None = None,
@@ -256,7 +280,15 @@ async def api_service(database_url: str, host: str, port: int, broker: BrokerAdd
     app.state.ic_psam = ic_psam          # head office authorises IC loads with it (docs/ic-cards.md)
     if online_gateways is not None:     # else read from WECHATPAY_* / ALIPAY_* (routes/online_payments.py)
         app.state.online_gateways = dict(online_gateways)
-    await asgi_service(app, host, port, "the control API")
+    sync = member_list_sync(database_url, role, payment_providers)   # a station server keeps its member list
+    pulling = asyncio.create_task(sync.run(), name="member-list") if sync is not None else None
+    try:
+        await asgi_service(app, host, port, "the control API")
+    finally:
+        if pulling is not None:
+            pulling.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pulling
 
 
 async def asgi_service(app: Any, host: str, port: int, what: str) -> None:

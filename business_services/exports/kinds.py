@@ -8,6 +8,7 @@ from business_services.exports.model import ExportKind
 from business_services.ledger import views as ledger
 from business_services.members import views as members
 from business_services.orders import views as orders
+from business_services.points import views as points
 
 KINDS = {k.name: k for k in (
     ExportKind("audit", "审计记录", "audit:read", audit.AuditFilter, audit.COLUMNS, audit.count, audit.rows),
@@ -16,4 +17,6 @@ KINDS = {k.name: k for k in (
     ExportKind("ledger_statement", "资金账户流水", "ledger:read", ledger.StatementFilter, ledger.STATEMENT_COLUMNS,
                ledger.statement_count, ledger.statement_rows),
     ExportKind("members", "会员", "member:read", members.MemberFilter, members.COLUMNS, members.count, members.rows),
+    ExportKind("points_redemptions", "积分兑换记录", "member:read", points.RedemptionFilter, points.REDEMPTION_COLUMNS,
+               points.redemptions_count, points.redemption_rows),
 )}

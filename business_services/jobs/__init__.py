@@ -26,6 +26,7 @@ from business_services.members import jobs as members
 from business_services.notifications import jobs as notifications
 from business_services.notifications.channels import MessagingConfig
 from business_services.notifications.repository import QUEUE as NOTIFICATIONS_QUEUE
+from business_services.points import jobs as points
 from business_services.prices import jobs as prices
 from business_services.station_shifts.handlers import reconcile_all
 from business_services.stations import repository as stations
@@ -65,6 +66,7 @@ JOBS = (
     Job("member_lifecycles", members.LIFECYCLE_CRON, members.refresh_lifecycles),   # RFM: new/active/dormant/lost
     Job("member_rule_tags", members.RULE_TAGS_CRON, members.apply_rule_tags),       # e.g. 近30天加油≥4次
     Job("member_level_review", members.REVIEW_CRON, members.review_levels),         # yearly: downgrades
+    Job(points.TASK, points.CRON, points.expire_points),   # expired points lots (head office; none at a station)
 )
 
 

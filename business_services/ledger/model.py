@@ -298,13 +298,14 @@ def points_transfer_entry(key: str, from_member: str, to_member: str, amount: in
 def points_payment_entry(station: str, payment_no: str, member_no: str, points_spent: int, amount_fen: int,
                          at: datetime) -> Entry:
     """Points as a tender (积分抵现) at a station: the member's points are redeemed, and the money the station
-    recorded in its points clearing account is paid by marketing."""
-    if points_spent <= 0 or amount_fen <= 0:
-        raise LedgerError("a points payment spends a positive number of points for a positive amount")
-    return Entry(f"points.paid:{station}:{payment_no}", "points.paid", payment_no, at,
-                 (Posting(points(member_no), points_spent), Posting(POINTS_REDEEMED, -points_spent),
-                  Posting(POINTS_REDEMPTION, amount_fen), Posting(clearing(station, Method.POINTS), -amount_fen)),
-                 station, member_no)
+    recorded in its points clearing account is paid by marketing. ``points_spent`` 0: the member had none left
+    (an offline sale; points part P records the shortfall as a points debt) and only the money side posts."""
+    if points_spent < 0 or amount_fen <= 0:
+        raise LedgerError("a points payment spends no negative points for a positive amount")
+    spent = (Posting(points(member_no), points_spent), Posting(POINTS_REDEEMED, -points_spent)) if points_spent else ()
+    paid = (Posting(POINTS_REDEMPTION, amount_fen), Posting(clearing(station, Method.POINTS), -amount_fen))
+    return Entry(f"points.paid:{station}:{payment_no}", "points.paid", payment_no, at, (*spent, *paid), station,
+                 member_no)
 
 
 # ---- whose money an account holds (who may read it) ------------------------------------------------------

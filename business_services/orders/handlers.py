@@ -25,6 +25,7 @@ from business_services.numbers import Kind, next_number
 from business_services.orders import repository
 from business_services.orders.model import (
     LOCK_TTL,
+    AttachMember,
     CreateOrder,
     EditOrder,
     HoldOrder,
@@ -69,7 +70,7 @@ async def _change(uow: UnitOfWork, order_no: str, action: str, at: datetime,
     event = OrderChanged(order_no=order_no, station=row["station"], version=row["version"], action=action,
                          status=row["status"], paid_fen=row["paid_fen"], written_off_fen=row["written_off_fen"],
                          tags=row["tags"], note=row["note"], held_reason=row["held_reason"],
-                         held_note=row["held_note"], at=at)
+                         held_note=row["held_note"], at=at, member_no=row.get("member_no"), plate=row.get("plate"))
     uow.emit(await stations.event_topic_for(uow.conn, row["station"], OrderChanged.TYPE),
              event.envelope(source=SOURCE, subject=order_no, event_id=event.event_id()))
     return row
@@ -280,6 +281,25 @@ async def edit_order(command: EditOrder, uow: UnitOfWork) -> dict[str, Any]:
     return after
 
 
+async def attach_member(command: AttachMember, uow: UnitOfWork) -> list[dict[str, Any]]:
+    """The orders as they now are, each sold to the member (one version and ``order.changed`` each; an order
+    already the member's changes nothing). 409 when one is paid already."""
+    rows, now = [], datetime.now(UTC)
+    for order_no in sorted(command.order_nos):            # in number order: no deadlock with a payment
+        row = await _order(uow, command.station, order_no)
+        plate = command.plate or row["plate"]
+        if row["member_no"] == command.member_no and row["plate"] == plate:
+            rows.append(row)
+            continue
+        check_action("member", order_no, row["status"])
+        await repository.update(uow.conn, order_no, member_no=command.member_no, plate=plate)
+        after = await _change(uow, order_no, "member", now, {"member_no": command.member_no})
+        await uow.audit(AuditEntry("order.member", f"order:{order_no}", command.station,
+                                   {"member_no": row["member_no"]}, {"member_no": command.member_no}))
+        rows.append(after)
+    return rows
+
+
 WRITE_OFF = registry.register(ApprovalKind("order.write_off", "挂单核销", Rule(APPROVE), _write_off_approved))
 MAKE_UP = registry.register(ApprovalKind("order.make_up", "补单", Rule(APPROVE), _make_up_approved,
                                          on_closed=_make_up_closed))
@@ -293,4 +313,5 @@ EVENT_HANDLERS: dict[str, list[Handler]] = {
 COMMAND_HANDLERS: dict[type, Handler] = {
     LockOrder: lock_order, UnlockOrder: unlock_order, HoldOrder: hold_order, ReleaseOrder: release_order,
     RequestWriteOff: request_write_off, CreateOrder: create_order, EditOrder: edit_order,
+    AttachMember: attach_member,
 }

@@ -16,6 +16,7 @@ decides which status an action may start from.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -79,6 +80,7 @@ STARTS_FROM: dict[str, frozenset[Status]] = {
     "approve_make_up": frozenset({Status.PENDING_APPROVAL}),
     "reject_make_up": frozenset({Status.PENDING_APPROVAL}),
     "pay": frozenset({Status.PAYABLE}),
+    "member": frozenset({Status.PAYABLE, Status.HELD, Status.PENDING_APPROVAL}),   # before it is paid
 }
 
 
@@ -221,6 +223,29 @@ class EditOrder:
             raise OrderRuleError("请提供 tags 或 note (send tags, a note or both)", "tags")
         if self.tags is not None and len({t.name for t in self.tags}) != len(self.tags):
             raise OrderRuleError("同名标签只能有一个 (each tag name once)", "tags")
+
+
+MEMBER_NO = re.compile(r"^M[0-9]{8,12}$")
+PLATE = re.compile(r"^[\u4e00-\u9fa5][A-Z][A-Z0-9]{5,6}$")
+
+
+@dataclass(frozen=True, slots=True)
+class AttachMember:
+    """Sell the orders to a member (the POS's member panel): they earn the member's points when paid.
+    ``plate``: the vehicle, when known."""
+
+    station: str
+    order_nos: tuple[str, ...]
+    member_no: str
+    plate: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.order_nos or len(set(self.order_nos)) != len(self.order_nos):
+            raise OrderRuleError("请选择订单，每单一次 (give the orders, each once)", "order_nos")
+        if not MEMBER_NO.match(self.member_no):
+            raise OrderRuleError("会员号格式不对，如 M00012345 (a member number like M00012345)", "member_no")
+        if self.plate is not None and not PLATE.match(self.plate):
+            raise OrderRuleError("车牌格式不对，如 京A12345 (a plate like 京A12345)", "plate")
 
 
 @dataclass(frozen=True, slots=True)

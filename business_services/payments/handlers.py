@@ -121,7 +121,9 @@ async def settle_payment(command: SettlePayment, uow: UnitOfWork) -> repository.
             payment_no=row.payment_no, station=row.station, shift_no=row.shift_no, terminal=row.terminal,
             cashier=row.cashier, method=Method(row.method), amount_fen=row.amount_fen, provider_ref=row.provider_ref,
             allocations=tuple(Allocation(order_no=o, amount_fen=a) for o, a, _ in row.allocations),
-            captured_at=row.settled_at or datetime.now(UTC), card_no=result.card_no)
+            captured_at=row.settled_at or datetime.now(UTC),
+            member_no=result.member_no, card_no=result.card_no, points_spent=result.points_spent,
+            offline=result.offline)
         event = captured.envelope(source=SOURCE, event_id=captured.event_id())
         uow.raise_event(event)
         uow.emit(await stations.event_topic_for(uow.conn, row.station, PaymentCaptured.TYPE), event)
@@ -222,7 +224,8 @@ async def settle_refund(command: SettleRefund, uow: UnitOfWork) -> bool:
         refund_no=refund.refund_no, payment_no=refund.payment_no, station=refund.station, shift_no=shift_no,
         method=Method(payment.method), amount_fen=refund.amount_fen, reason=refund.reason,
         allocations=tuple(Allocation(order_no=o, amount_fen=f) for o, f in refund.allocations),
-        refunded_by=command.by, refunded_at=refund.settled_at or datetime.now(UTC))
+        refunded_by=command.by, refunded_at=refund.settled_at or datetime.now(UTC),
+        member_no=command.result.member_no, card_no=command.result.card_no)
     event = refunded.envelope(source=SOURCE, event_id=refunded.event_id())
     uow.raise_event(event)
     uow.emit(await stations.event_topic_for(uow.conn, refund.station, PaymentRefunded.TYPE), event)

@@ -56,6 +56,8 @@ class Tender:
     auth_code: str | None = None       # the customer's payment code, scanned by the POS (online methods)
     reference: str | None = None       # the bank terminal's voucher number (bank card: required)
     note: str | None = None            # what it was (other: required, e.g. 滴滴代金券)
+    card_no: str | None = None         # stored value: the card (required); points: the member's card
+    member_no: str | None = None       # points: the member whose points pay
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +83,10 @@ def check_tender(tender: Tender) -> None:
         raise PaymentRuleError("收款金额必须大于 0 (a tender's amount must be above 0)", 422)
     if tender.method is Method.BANK_CARD and not (tender.reference or "").strip():
         raise PaymentRuleError("银行卡收款请输入刷卡终端的参考号/凭证号 (key in the bank terminal's reference)", 422)
+    if tender.method is Method.STORED_VALUE and not tender.card_no:
+        raise PaymentRuleError("储值卡收款请刷卡或输入卡号 (give the stored-value card's number)", 422)
+    if tender.method is Method.POINTS and not tender.member_no:
+        raise PaymentRuleError("积分支付请先查询会员 (look the member up first)", 422)
     if tender.method is Method.OTHER and not (tender.note or "").strip():
         raise PaymentRuleError("其他方式收款请写明方式，如 滴滴代金券 (say what it was in the note)", 422)
 

@@ -38,6 +38,8 @@ class ChargeRequest:
     auth_code: str | None = None     # the customer's payment code scanned by the POS (付款码), if any
     reference: str | None = None     # the bank terminal's voucher number, keyed in by the cashier
     note: str | None = None          # what an "other" tender was (e.g. 滴滴代金券)
+    card_no: str | None = None       # stored value: the card to pay from; points: the member's card, if any
+    member_no: str | None = None     # points: the member whose points pay
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +48,10 @@ class ChargeResult:
     provider_ref: str | None = None  # the provider's transaction id, or the terminal's reference
     qr_code_url: str | None = None   # for a PENDING charge the customer pays by scanning (Native, precreate)
     message: str = ""
-    card_no: str | None = None       # the card paid from (IC card, stored value): carried by payment.captured
+    card_no: str | None = None       # stored value: the card paid from (payment.captured carries it)
+    member_no: str | None = None     # the card's or the points' member
+    offline: bool = False            # taken while head office was unreachable (head office settles it later)
+    points_spent: int | None = None  # points: the points redeemed
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +69,8 @@ class RefundResult:
     state: ChargeState
     provider_ref: str | None = None
     message: str = ""
+    card_no: str | None = None       # stored value: the card the refund went back to
+    member_no: str | None = None
 
 
 class PaymentProvider(Protocol):

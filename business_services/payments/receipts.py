@@ -20,6 +20,7 @@ from escpos.printer import Dummy
 
 from business_services.numbers import STATION_ZONE
 from business_services.payments import repository
+from business_services.station_members import views as station_members
 from telemetry.contracts.events.payments import METHOD_NAMES, Method
 
 CHINESE_MODE = b"\x1c\x26"          # FS &: select Chinese character mode (GB18030 double-byte text)
@@ -40,6 +41,7 @@ class Receipt:
     payments: tuple[tuple[str, int], ...]        # (method label, fen) in the order taken
     cashier: str
     at: datetime
+    member: tuple[tuple[str, str], ...] = ()     # the member's lines (station_members.views.receipt_lines)
 
 
 def yuan(fen: int) -> str:
@@ -50,7 +52,7 @@ async def load(conn: psycopg.AsyncConnection, station: str, order_no: str) -> Re
     """The order's receipt (read-only: the order's columns the receipt shows), or None."""
     cur = await conn.execute(
         """SELECT o.order_no, coalesce(s.name, o.station), o.nozzle, o.grade, o.volume_l, o.price_fen_per_l,
-                  o.amount_fen, o.paid_fen, coalesce(o.paid_at, o.created_at)
+                  o.amount_fen, o.paid_fen, coalesce(o.paid_at, o.created_at), o.member_no
            FROM business.orders o LEFT JOIN business.stations s ON s.code = o.station
            WHERE o.station = %s AND o.order_no = %s""", (station, order_no))
     row = await cur.fetchone()
@@ -63,7 +65,8 @@ async def load(conn: psycopg.AsyncConnection, station: str, order_no: str) -> Re
     cashier = await cur.fetchone()
     tenders = tuple((METHOD_NAMES[Method(m)], f) for m, f, _ in paid if f > 0)
     return Receipt(station, row[1], row[0], row[2], row[3], row[4], row[5], int(row[6]), int(row[7]),
-                   tenders, cashier[0] if cashier else "", row[8])
+                   tenders, cashier[0] if cashier else "", row[8],
+                   tuple(await station_members.receipt_lines(conn, order_no, row[9])))
 
 
 def _lines(r: Receipt) -> list[tuple[str, str]]:
@@ -74,6 +77,7 @@ def _lines(r: Receipt) -> list[tuple[str, str]]:
                   ("单价", f"{yuan(r.price_fen_per_l or 0)} 元/L")]
     lines.append(("金额", f"{yuan(r.amount_fen)} 元"))
     lines += [(label, f"{yuan(fen)} 元") for label, fen in r.payments]
+    lines += list(r.member)
     lines += [("时间", f"{local:%Y-%m-%d %H:%M:%S}"), ("收银员", r.cashier or "-")]
     return lines
 

@@ -7,8 +7,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from business_services.online_payments.station_client import HeadOfficeLink
 from business_services.payments.offline import OFFLINE
+from business_services.payments.points import PointsProvider
 from business_services.payments.providers import PaymentProvider
+from business_services.payments.stored_value import StoredValueProvider
 from telemetry.contracts.events.payments import METHOD_NAMES, Method
 
 NOT_CONFIGURED = "尚未开通 (not set up at this station)"
@@ -42,3 +45,15 @@ class Providers:
             listed.append(MethodStatus(method, METHOD_NAMES[method], reason is None, reason,
                                        bool(provider and provider.safe_offline)))
         return listed
+
+
+def member_providers(link: HeadOfficeLink | None, database_url: str) -> list[PaymentProvider]:
+    """The member tenders of a station server: stored value (online through ``link``, offline within the card's
+    limits from the station's member list) and points (through head office only)."""
+    return [StoredValueProvider(link, database_url), PointsProvider(link)]
+
+
+def head_office_link(providers: Providers) -> HeadOfficeLink | None:
+    """The station server's link to head office, as its member tenders hold it (None: no head office set up)."""
+    link = getattr(providers.get(Method.STORED_VALUE), "link", None)
+    return link if isinstance(link, HeadOfficeLink) else None

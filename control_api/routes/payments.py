@@ -96,6 +96,9 @@ class TenderBody(BaseModel):
     auth_code: Annotated[str | None, Field(max_length=64, description="付款码 (online, scanned)")] = None
     reference: Annotated[str | None, Field(max_length=64, description="刷卡参考号 (bank card: required)")] = None
     note: Annotated[str | None, Field(max_length=200, description="说明 (other: required)")] = None
+    card_no: Annotated[str | None, Field(pattern=r"^[0-9]{16}([0-9]{3})?$",
+                                         description="储值卡号 (stored value: required)")] = None
+    member_no: Annotated[str | None, Field(pattern=r"^M[0-9]{8,12}$", description="会员号 (points: required)")] = None
 
 
 class PaymentBody(BaseModel):
@@ -190,7 +193,8 @@ async def take_payment(station: Station, body: PaymentBody, who: Taker, key: Ide
     # the database read from the app, not through ``Db``: one dependency fewer to solve per payment
     bus, providers, db = _bus(request), providers_of(request), request.app.state.database
     command = TakePayment(station, body.terminal, who.username, tuple(body.order_nos),
-                          tuple(Tender(t.method, t.amount_fen, t.auth_code, t.reference, t.note) for t in body.tenders),
+                          tuple(Tender(t.method, t.amount_fen, t.auth_code, t.reference, t.note, t.card_no, t.member_no)
+                                for t in body.tenders),
                           datetime.now(UTC))
 
     async def opened(conn: psycopg.AsyncConnection) -> list[str]:

@@ -8,7 +8,7 @@ calls into it with ``SalesChain.call``):
   with the real SDKs (``provider_gateways``), and its business consumer (``business_service``), which records
   what the station reports;
 - the station server: the control API (role station) on its own database, holding demo-01's master-data list and
-  taking online payments through head office with its own key (``online_providers``), and its business plane
+  taking online payments through head office with its own key (``station_payment_providers``), and its business plane
   (``StationBusiness``: consumer, outbox publisher, audit shipping, its own ingest of its edge node, jobs);
 - a network receipt printer (``simulators/receipt_printer``), named by ``FORECOURT_RECEIPT_PRINTER``;
 - prices (issue 16) as the demo wires them: the edge keeps its price set beside its outbox (``price_set_path``) and
@@ -41,8 +41,6 @@ import psycopg
 
 from business_services import jobs
 from business_services.access.demo import DemoLogin
-from business_services.online_payments.station_client import online_providers
-from business_services.payments.registry import Providers
 from business_services.prices.demo import seed_demo_prices
 from control_api.security import TokenIssuer
 from edge_nodes.runtime import EdgeNode
@@ -58,6 +56,7 @@ from forecourt.services import (
     master_data_path,
     outbox_path,
     price_set_path,
+    station_payment_providers,
 )
 from forecourt.settings import Settings
 from forecourt.simulate import DEMO_DISPENSER
@@ -145,8 +144,8 @@ class SalesChain:
         self.wechat_url, alipay_url = f"http://127.0.0.1:{wechat_port}", f"http://127.0.0.1:{alipay_port}"
         self.business_health = f"http://127.0.0.1:{health_port}/healthz"
         gateways = provider_gateways(self.wechat, self.wechat_url, self.alipay, alipay_url, self.head_office)
-        providers = Providers(online_providers(self.head_office, await station_key(self.head_office_db, STATION))
-                              .values())
+        providers = station_payment_providers(self.head_office, await station_key(self.head_office_db, STATION),
+                                              self.station_db)     # online and member tenders, as the demo wires them
         tokens = TokenIssuer(secrets.token_urlsafe(32))
         station_business = StationBusiness(self.settings, self.station_db, self.broker, STATION)
         for service in (

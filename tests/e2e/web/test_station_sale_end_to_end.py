@@ -21,10 +21,9 @@ from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.keys import Keys
 
 from business_services.payments.receipts import CHINESE_MODE
-from business_services.payments.registry import LABELS
 from business_services.station_shifts.handlers import reconcile_all
 from telemetry.contracts.broker import BrokerAddress
-from telemetry.contracts.events.payments import Method
+from telemetry.contracts.events.payments import METHOD_NAMES, Method
 from tests.e2e.web.browsing import Page
 from tests.e2e.web.sales_chain import STATION, SalesChain, running
 
@@ -154,13 +153,13 @@ def print_receipt(chain: SalesChain, page: Page, order_no: str, amount_fen: int)
     text = job.replace(CHINESE_MODE, b"").decode("gb18030", errors="replace")
     cash, wechat = f"{CASH_FEN / 100:.2f} 元", f"{(amount_fen - CASH_FEN) / 100:.2f} 元"
     assert order_no in text and f"{amount_fen / 100:.2f} 元" in text, text
-    assert [line.split()[-2:] for line in text.splitlines() if line.startswith(LABELS[Method.CASH])] == [cash.split()]
-    assert [line.split()[-2:] for line in text.splitlines() if line.startswith(LABELS[Method.WECHAT])] == \
-        [wechat.split()]
+    def tender(method: Method) -> list[list[str]]:
+        return [line.split()[-2:] for line in text.splitlines() if line.startswith(METHOD_NAMES[method])]
+    assert tender(Method.CASH) == [cash.split()] and tender(Method.WECHAT) == [wechat.split()]
     page_html = httpx.get(f"{chain.station_server}/api/v1/stations/{STATION}/orders/{order_no}/receipt",
                           headers=log_in(chain.station_server, "cashier", chain.logins["cashier"].password),
                           timeout=10).text
-    assert all(part in page_html for part in (LABELS[Method.CASH], cash, LABELS[Method.WECHAT], wechat))
+    assert all(part in page_html for part in (METHOD_NAMES[Method.CASH], cash, METHOD_NAMES[Method.WECHAT], wechat))
     page.shot("e2e-paid")
 
 

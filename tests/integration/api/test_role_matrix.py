@@ -45,10 +45,11 @@ PATH_VALUES["alarm_id"] = "00000000-0000-4000-8000-000000000000"                
 PATH_VALUES |= {"route_id": "999999", "contact_id": "999999"}   # notifications
 PATH_VALUES["tank"] = "1"                                 # leak tests (control_api/routes/leak_tests.py)
 PATH_VALUES["work_order_id"] = "999999"                  # work orders (control_api/routes/work_orders.py)
-PATH_VALUES |= {"card": "999999", "offer_id": "999999"}   # cards (control_api/routes/cards.py)
+PATH_VALUES |= {"member_no": "M00000001", "sku": "none-1"}   # points (control_api/routes/points.py)
 PATH_VALUES |= {"member_no": "M99999999", "tag_id": "999999", "level": "nosuch", "plate_no": "京A99999",
                 "vehicle_id": "999999"}                   # members and vehicles (routes/members.py, vehicles.py)
 PATH_VALUES |= {"card_no": "1000113200000001", "counter": "1", "load_no": "demo-01-L0001"}   # IC cards
+PATH_VALUES |= {"card": "999999", "offer_id": "999999"}   # cards (control_api/routes/cards.py)
 
 
 @dataclass(frozen=True)

@@ -92,3 +92,13 @@ def test_head_office_alone_sends_alarm_notifications() -> None:
         assert on_alarm_transition in head_office.events[kind], kind
         assert on_alarm_transition not in station.events.get(kind, []), kind
     assert on_alarm_transition not in head_office.events.get("alarm.escalated", [])   # its own record
+
+
+def test_head_office_awards_points_after_keeping_the_order_copy() -> None:
+    from business_services.points import handlers as points
+    from business_services.station_orders import handlers as station_orders
+    head_office, station = build_bus(policy(Role.HEAD_OFFICE).contexts), build_bus(policy(Role.STATION).contexts)
+    changed = head_office.events["order.changed"]
+    assert changed.index(station_orders.keep_changed) < changed.index(points.order_changed)
+    assert points.payment_refunded in head_office.events["payment.refunded"]
+    assert points.order_changed not in station.events.get("order.changed", [])

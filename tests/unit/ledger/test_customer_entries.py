@@ -146,9 +146,12 @@ def test_a_points_payment_balances_points_and_fen_each_on_their_own() -> None:
                             POINTS_REDEMPTION.code: Unit.FEN, f"clearing:points:{ST}": Unit.FEN}
     assert changes(entry) == {f"points:{M1}": -1000, POINTS_REDEEMED.code: 1000, POINTS_REDEMPTION.code: 1000,
                               f"clearing:points:{ST}": -1000}
-    for spent, fen in [(0, 100), (100, 0), (-5, 100), (100, -1)]:
+    for spent, fen in [(100, 0), (-5, 100), (100, -1)]:
         with pytest.raises(LedgerError):
             points_payment_entry(ST, "P8", M1, spent, fen, NOW)
+    # no points left (an offline tender the points part records as a debt): only the money side posts
+    assert changes(points_payment_entry(ST, "P9", M1, 0, 100, NOW)) == {POINTS_REDEMPTION.code: 100,
+                                                                         f"clearing:points:{ST}": -100}
 
 
 Builder = Callable[[int], Entry]
