@@ -3,14 +3,30 @@ card lists, types, offers, a card's recharges and payments. Balances come from t
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Mapping
 from datetime import date, datetime
-from typing import Any
+from decimal import Decimal
+from typing import Annotated, Any
 
 import psycopg
 from psycopg.rows import dict_row
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from business_services.cards.model import CardKind, CardType, Limits, Medium, Offer, Scope
+from business_services.cards.model import (
+    STATUS_NAMES,
+    CardKind,
+    CardType,
+    Limits,
+    Medium,
+    Offer,
+    Scope,
+    Status,
+    mask_card_no,
+    mask_plate,
+)
 from business_services.cards.repository import CARD_COLUMNS
+from business_services.exports.model import Column
+from business_services.exports.model import Scope as StationScope
 from business_services.ledger import views as ledger_views
 from business_services.ledger.model import card as card_account
 from business_services.pages import After, Sort, keyset_page
@@ -60,23 +76,83 @@ async def cards_of(conn: psycopg.AsyncConnection, member_no: str) -> list[dict[s
     return [r | {"balance_fen": balances[r["card_no"]]} for r in rows]
 
 
-async def cards(conn: psycopg.AsyncConnection, *, scope: frozenset[str] | None, q: str = "", status: str = "",
-                card_type: str = "", station: str = "", member_no: str = "", batch_no: str = "",
-                limit: int = 20, after: After | None = None) -> tuple[list[dict[str, Any]], int, After | None]:
-    """Cards matching the filters among the ``scope``'s stations (None: every station), newest first. ``q``: a
-    whole card number, or its last digits."""
+class CardFilter(BaseModel):
+    """The card list's filters (the list page and its Excel export); all optional. ``q``: a whole card number,
+    or its last digits."""
+
+    model_config = ConfigDict(extra="ignore")    # the list's own cursor, limit and sort pass beside them
+    q: Annotated[str, Field(pattern=r"^[0-9]{0,19}$", description="卡号或卡号后几位")] = ""
+    status: Annotated[str, Field(pattern=r"^(active|frozen|lost|closed)?$")] = ""
+    card_type: Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{0,32}$")] = ""
+    station: Annotated[str | None, Field(pattern=r"^[a-z0-9-]{1,32}$")] = None   # None: every station in scope
+    member_no: Annotated[str, Field(pattern=r"^(M[0-9]{8,12})?$")] = ""
+    batch_no: Annotated[str, Field(pattern=r"^[A-Za-z0-9:-]{0,64}$")] = ""
+
+    @field_validator("station", mode="before")
+    @classmethod
+    def _any_station(cls, value: object) -> object:
+        return None if value == "" else value     # the list page sends an empty filter as ""
+
+
+def _query(f: CardFilter, scope: StationScope) -> tuple[str, dict[str, Any]]:
     sql = f"""SELECT {CARD_COLUMNS} FROM business.cards c JOIN business.card_types t ON t.code = c.card_type
               WHERE (%(q)s = '' OR c.card_no = %(q)s OR c.card_no LIKE '%%' || %(q)s)
                 AND (%(status)s = '' OR c.status = %(status)s) AND (%(type)s = '' OR c.card_type = %(type)s)
                 AND (%(station)s = '' OR c.station = %(station)s)
                 AND (%(member)s = '' OR c.member_no = %(member)s) AND (%(batch)s = '' OR c.batch_no = %(batch)s)
                 AND (%(scope)s::text[] IS NULL OR c.station = ANY(%(scope)s))"""  # noqa: S608 (our own columns)
-    params = {"q": q if q.isdigit() else ("" if not q else "-"), "status": status, "type": card_type,
-              "station": station, "member": member_no, "batch": batch_no,
-              "scope": None if scope is None else sorted(scope)}
-    rows, total, last = await keyset_page(conn, sql, params, NEWEST_FIRST, limit, after)
-    balances = await _balances(conn, [r["card_no"] for r in rows])
-    return [r | {"balance_fen": balances[r["card_no"]]} for r in rows], total, last
+    return sql, {"q": f.q, "status": f.status, "type": f.card_type, "station": f.station or "", "member": f.member_no,
+                 "batch": f.batch_no, "scope": None if scope is None else sorted(scope)}
+
+
+async def cards(conn: psycopg.AsyncConnection, f: CardFilter, scope: StationScope, *, limit: int = 20,
+                after: After | None = None) -> tuple[list[dict[str, Any]], int, After | None]:
+    """Cards matching the filters among the ``scope``'s stations (None: every station), newest first."""
+    sql, params = _query(f, scope)
+    rows_, total, last = await keyset_page(conn, sql, params, NEWEST_FIRST, limit, after)
+    balances = await _balances(conn, [r["card_no"] for r in rows_])
+    return [r | {"balance_fen": balances[r["card_no"]]} for r in rows_], total, last
+
+
+COLUMNS = (Column("card_no", "卡号", 22), Column("type_name", "卡类型"), Column("status", "状态", 8),
+           Column("member_no", "会员号", 14), Column("station", "发卡站点", 12), Column("balance", "余额（元）", 12),
+           Column("overdraft", "离线透支（元）", 14), Column("plates", "限制车牌", 20),
+           Column("batch_no", "批次", 22), Column("issued_at", "发卡时间", 20))
+
+
+async def count(conn: psycopg.AsyncConnection, f: CardFilter, scope: StationScope) -> int:
+    sql, params = _query(f, scope)
+    cur = await conn.execute(f"SELECT count(*) FROM ({sql}) AS q", params)  # noqa: S608 (our own text)
+    row = await cur.fetchone()
+    return int(row[0]) if row else 0
+
+
+async def rows(conn: psycopg.AsyncConnection, f: CardFilter, scope: StationScope,
+               pii: bool) -> AsyncIterator[Mapping[str, Any]]:
+    """Every matching card newest first, streamed (the Excel export; call inside a transaction), numbers and
+    plates masked as on screen unless ``pii``; money in yuan."""
+    sql, params = _query(f, scope)
+    found: list[dict[str, Any]] = []
+    async with conn.cursor(name="card_rows", row_factory=dict_row) as cur:
+        cur.itersize = 2000
+        await cur.execute(f"SELECT * FROM ({sql}) AS q ORDER BY issued_at DESC, card_no DESC", params)  # noqa: S608
+        async for row in cur:
+            found.append(row)
+            if len(found) == 500:
+                for done in await _exported(conn, found, pii):
+                    yield done
+                found = []
+    for done in await _exported(conn, found, pii):
+        yield done
+
+
+async def _exported(conn: psycopg.AsyncConnection, found: list[dict[str, Any]], pii: bool) -> list[dict[str, Any]]:
+    balances = await _balances(conn, [r["card_no"] for r in found])
+    return [{"card_no": r["card_no"] if pii else mask_card_no(r["card_no"]), "type_name": r["type_name"],
+             "status": STATUS_NAMES[Status(r["status"])], "member_no": r["member_no"], "station": r["station"],
+             "balance": Decimal(balances[r["card_no"]]) / 100, "overdraft": Decimal(r["overdraft_fen"]) / 100,
+             "plates": "、".join(p if pii else mask_plate(p) for p in r["plates"]), "batch_no": r["batch_no"],
+             "issued_at": r["issued_at"]} for r in found]
 
 
 def type_of(row: dict[str, Any]) -> CardType:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from business_services.audit import views as audit
+from business_services.cards import views as cards
 from business_services.exports.model import ExportKind
 from business_services.ledger import views as ledger
 from business_services.members import views as members
@@ -12,6 +13,7 @@ from business_services.points import views as points
 KINDS = {k.name: k for k in (
     ExportKind("audit", "审计记录", "audit:read", audit.AuditFilter, audit.COLUMNS, audit.count, audit.rows),
     ExportKind("orders", "订单", "order:read", orders.OrderFilter, orders.COLUMNS, orders.count, orders.rows),
+    ExportKind("cards", "储值卡", "card:read", cards.CardFilter, cards.COLUMNS, cards.count, cards.rows),
     ExportKind("ledger_statement", "资金账户流水", "ledger:read", ledger.StatementFilter, ledger.STATEMENT_COLUMNS,
                ledger.statement_count, ledger.statement_rows),
     ExportKind("members", "会员", "member:read", members.MemberFilter, members.COLUMNS, members.count, members.rows),

@@ -297,19 +297,13 @@ async def change_offer(offer_id: RowId, body: OfferActive, request: Request, db:
 # ---- cards -------------------------------------------------------------------------------------------------
 
 @router.get("/cards")
-async def list_cards(who: Reader, db: Db, cursor: Cursor = "", limit: Limit = 20,
-                     q: Annotated[str, Query(pattern=r"^[0-9]{0,19}$", description="卡号或卡号后几位")] = "",
-                     status_: Annotated[str, Query(alias="status", pattern=r"^(active|frozen|lost|closed)?$")] = "",
-                     card_type: Annotated[str, Query(pattern=r"^[A-Za-z0-9-]{0,32}$")] = "",
-                     station: Annotated[str, Query(pattern=r"^[a-z0-9-]{0,32}$")] = "",
-                     member_no: Annotated[str, Query(pattern=r"^(M[0-9]{8,12})?$")] = "",
-                     batch_no: Annotated[str, Query(pattern=r"^[A-Za-z0-9:-]{0,64}$")] = "") -> dict[str, Any]:
-    """Cards, newest first, among the caller's stations."""
-    if station:
-        who.check_station(station)
+async def list_cards(who: Reader, db: Db, filters: Annotated[views.CardFilter, Query()], cursor: Cursor = "",
+                     limit: Limit = 20) -> dict[str, Any]:
+    """Cards, newest first, among the caller's stations (the Excel export ``cards`` takes the same filters)."""
+    if filters.station:
+        who.check_station(filters.station)
     async with db.connection() as conn:
-        rows, total, last = await views.cards(conn, scope=who.stations, q=q, status=status_, card_type=card_type,
-                                              station=station, member_no=member_no, batch_no=batch_no, limit=limit,
+        rows, total, last = await views.cards(conn, filters, who.stations, limit=limit,
                                               after=after(cursor, views.NEWEST_FIRST))
     return page([shown(r, who) for r in rows], total, views.NEWEST_FIRST, last)
 

@@ -4,6 +4,12 @@ and listed for the stations; numbers masked without pii:read; retries change not
 
 from __future__ import annotations
 
+import asyncio
+import io
+from typing import Any
+
+import httpx
+import openpyxl
 import psycopg
 import pytest
 
@@ -11,6 +17,7 @@ from business_services.cards import views
 from business_services.cards.model import luhn_valid
 from control_api.app import create_app
 from tests.integration.cards.support import (
+    CLERK,
     STATION,
     balance,
     balances,
@@ -283,3 +290,40 @@ async def test_a_replaced_main_card_hands_its_sub_cards_to_the_new_one(database_
         assert (await http.get(f"/api/v1/cards/{new_main}", headers=li)).json()["sub_cards"] == [sub]
         assert (await listed(database_url, sub) or {})["main_card_no"] == new_main
         assert (await http.get(f"/api/v1/cards/{main}", headers=li)).json()["sub_cards"] == []
+
+
+async def _exported(http: httpx.AsyncClient, headers: dict[str, str], filters: dict[str, Any]) -> list[tuple[Any, ...]]:
+    started = await http.post("/api/v1/exports", headers=headers, json={"kind": "cards", "filters": filters})
+    assert started.status_code == 202, started.text
+    job = started.json()["id"]
+    async with asyncio.timeout(30):
+        while (status := (await http.get(f"/api/v1/exports/{job}", headers=headers)).json())["status"] == "running":
+            await asyncio.sleep(0.1)
+    assert status["status"] == "done", status
+    content = (await http.get(f"/api/v1/exports/{job}/file", headers=headers)).content
+    return list(openpyxl.load_workbook(io.BytesIO(content), read_only=True).worksheets[0].iter_rows(values_only=True))
+
+
+async def test_the_card_list_exports_to_excel_masked_as_on_screen(database_url: str) -> None:
+    app = create_app(database_url)
+    li = clerk(app)
+    async with client(app) as http:
+        await card_type(http, li)
+        (first,) = await issue(http, li, plates=["粤B12345"])
+        (second,) = await issue(http, li)
+        await recharge(http, li, second, 12345, "RC-EXPORT-1")
+        await http.post(f"/api/v1/cards/{first}/freeze", json={"freeze": True}, headers=li)
+        masked = await _exported(http, bearer(app, "card:read", "export:create", username="mk"),
+                                 {"status": "", "card_type": "chain-sv", "station": "", "member_no": ""})
+        assert masked[0] == ("卡号", "卡类型", "状态", "会员号", "发卡站点", "余额（元）", "离线透支（元）", "限制车牌",
+                             "批次", "发卡时间")
+        assert [r[:8] for r in masked[1:]] == [
+            (second[:4] + "********" + second[-4:], "连锁储值卡", "正常", None, STATION, 123.45, 0, None),
+            (first[:4] + "********" + first[-4:], "连锁储值卡", "冻结", None, STATION, 0, 0, "粤B****5")]
+        whole = await _exported(http, bearer(app, *CLERK, "export:create", username="li"), {"status": "frozen"})
+        assert [(r[0], r[7]) for r in whole[1:]] == [(first, "粤B12345")]
+        other = bearer(app, "card:read", "export:create", stations=frozenset({"demo-03"}), username="zhao")
+        assert len(await _exported(http, other, {"station": ""})) == 1        # the header only: not its station
+        refused = await http.post("/api/v1/exports", headers=other, json={"kind": "cards",
+                                                                         "filters": {"station": STATION}})
+        assert refused.status_code == 403
