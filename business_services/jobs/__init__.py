@@ -22,6 +22,7 @@ from business_services.access import repository as access
 from business_services.exports import repository as exports
 from business_services.inventory import leak_job
 from business_services.inventory.handlers import reconcile_due
+from business_services.member_list import repository as member_list
 from business_services.members import jobs as members
 from business_services.notifications import jobs as notifications
 from business_services.notifications.channels import MessagingConfig
@@ -67,6 +68,7 @@ JOBS = (
     Job("member_rule_tags", members.RULE_TAGS_CRON, members.apply_rule_tags),       # e.g. 近30天加油≥4次
     Job("member_level_review", members.REVIEW_CRON, members.review_levels),         # yearly: downgrades
     Job(points.TASK, points.CRON, points.expire_points),   # expired points lots (head office; none at a station)
+    Job("compact_member_list", "41 19 * * *", member_list.compact),   # superseded changes of the stations' list
 )
 
 

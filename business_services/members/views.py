@@ -12,8 +12,6 @@ from psycopg.rows import dict_row
 from pydantic import BaseModel, ConfigDict, Field
 
 from business_services.exports.model import Column
-from business_services.ledger import views as ledger
-from business_services.ledger.model import points
 from business_services.members import sections
 from business_services.members.model import Disclosure, Lifecycle, shown
 from business_services.pages import After, Sort, keyset_page
@@ -97,12 +95,6 @@ async def find(conn: psycopg.AsyncConnection, group: str, *, phone: str = "", qr
     return None if row is None else str(row[0])
 
 
-async def points_balance(conn: psycopg.AsyncConnection, member_no: str) -> int:
-    """The member's points: its ledger account's balance (0 before its first posting)."""
-    account = await ledger.account(conn, points(member_no).code)
-    return 0 if account is None else int(account["balance"])
-
-
 async def summary(conn: psycopg.AsyncConnection, member_no: str) -> dict[str, Any] | None:
     """What a POS needs of a member (the lookup's answer): number, name, phone, level with its discount, points,
     cards and plates."""
@@ -113,8 +105,8 @@ async def summary(conn: psycopg.AsyncConnection, member_no: str) -> dict[str, An
     return {"member_no": member_no, "name": found["name"], "phone": found["phone"], "level": found["level"],
             "level_name": found["level_name"], "discount_pct": found["discount_pct"],
             "points_multiplier": found["points_multiplier"], "status": found["status"],
-            "points_balance": await points_balance(conn, member_no),
-            "cards": [{k: c.get(k) for k in ("card_no", "kind", "status", "balance_fen")} for c in cards or ()],
+            "points_balance": await sections.points_balance(conn, member_no),
+            "cards": [{k: c.get(k) for k in ("card_no", "kind", "status", "balance_fen")} for c in cards],
             "plates": list(await vehicles.plates_of(conn, member_no))}
 
 

@@ -325,13 +325,10 @@ async def member_360(member_no: MemberNoPath, who: Reader, db: Db) -> Any:
                        "level_changes": await views.level_changes(conn, member_no)},
             "lifecycle": {"stage": found["lifecycle"], "recency_days": found["recency_days"],
                           "frequency_90d": found["frequency_90d"], "monetary_90d_fen": found["monetary_90d_fen"]},
-            "points": await sections.points(conn, member_no, datetime.now(UTC))
-            or {"balance": await views.points_balance(conn, member_no)},
+            "points": await sections.points(conn, member_no, datetime.now(UTC)),
             "orders": await station_orders.of_member(conn, member_no, who.stations),
+            "cards": [shown(c, disclosure) for c in await sections.cards(conn, member_no)],
         }
-        cards = await sections.cards(conn, member_no)
-        if cards is not None:          # the cards part's section, once it is installed
-            answer["cards"] = [shown(c, disclosure) for c in cards]
     return JSONResponse(json.loads(json.dumps(answer, default=_jsonable)))
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import itertools
 from collections.abc import AsyncIterator
 from typing import Any
@@ -96,10 +95,7 @@ async def listed(url: str, card_no: str) -> dict[str, Any] | None:
 
 
 async def member(http: httpx.AsyncClient, who: dict[str, str], n: int) -> str:
-    """A member number for the tests: registered through the members part where it is installed (cards then
-    refuse numbers of no member), else a made-up number of the pattern."""
-    if importlib.util.find_spec("business_services.members") is None:
-        return f"M{n:08d}"
+    """A member registered for the tests (cards refuse the number of no member)."""
     answer = await http.post("/api/v1/members", json={"phone": f"139{n:08d}", "source": "back_office"},
                              headers=who | key())
     assert answer.status_code == 201, answer.text

@@ -10,9 +10,7 @@ import contextlib
 import io
 import json
 import logging
-import sys
 from collections.abc import AsyncIterator
-from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -25,6 +23,7 @@ from business_services.access.demo import seed_demo_company
 from control_api.app import create_app
 from forecourt.roles import Role
 from telemetry.contracts.members import phone_digest
+from tests.integration.cards import support as cards
 from tests.support.api_client import served_api
 from tests.support.auth import bearer
 
@@ -256,43 +255,34 @@ async def test_export_and_erase_one_members_personal_data(database_url: str) -> 
                                                                                       ensure_ascii=False)
 
 
-async def test_the_cards_and_points_sections_appear_once_those_parts_are_installed(
-        database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Without the cards and points parts the 360° has no cards section (no placeholder) and the ledger's points;
-    with them (their views' functions, as on their branches) the lookup finds a member by card, the POS sees the
-    full card number (member:register) and a reader without pii:read a masked one."""
+async def test_the_360_and_the_lookup_show_the_members_cards_and_points(database_url: str) -> None:
+    """The cards and points sections come from those contexts' views: a new member's are empty; with a card
+    issued and recharged and points granted the lookup finds the member by card, the POS sees the full card
+    number (member:register), a reader without pii:read a masked one, and the 360° the balances."""
     app = create_app(database_url)
-    li = bearer(app, *FULL, username="li")
+    li = bearer(app, *FULL, "card:read", "card:write", "points:write", username="li")
     async with client(app) as http:
         no = (await http.post("/api/v1/members", json={"phone": PHONE, "source": "back_office"},
                               headers={**li, **key(1)})).json()["member_no"]
         before = (await http.get(f"/api/v1/members/{no}", headers=li)).json()
-        assert before.get("cards", []) == [] and before["points"].get("balance", 0) == 0   # nothing yet, by any part
-        card_no = "6222000011112222"
-
-        async def cards_of(conn: Any, member_no: str) -> list[dict[str, Any]]:
-            return [{"card_no": card_no, "kind": "stored_value", "status": "active", "balance_fen": 50_000,
-                     "type_name": "储值卡"}] if member_no == no else []
-
-        async def card(conn: Any, number: str) -> dict[str, Any] | None:
-            return {"card_no": card_no, "member_no": no} if number == card_no else None
-
-        async def summary(conn: Any, member_no: str, now: Any) -> dict[str, Any]:
-            return {"member_no": member_no, "balance": 120, "debt": 0, "expiring": []}
-
-        monkeypatch.setitem(sys.modules, "business_services.cards.views", SimpleNamespace(cards_of=cards_of, card=card))
-        monkeypatch.setitem(sys.modules, "business_services.points.views", SimpleNamespace(summary=summary))
+        assert before["cards"] == [] and before["points"]["balance"] == 0
+        await cards.card_type(http, li)
+        (card_no,) = await cards.issue(http, li, member_no=no)
+        assert (await cards.recharge(http, li, card_no, 50_000, "R-360-1")).status_code == 200
+        granted = await http.post(f"/api/v1/points/members/{no}/adjustments", headers={**li, **key(2)},
+                                  json={"points": 120, "reason": "开卡礼"})
+        assert granted.status_code == 200, granted.text
         pos = bearer(app, "member:register", stations=frozenset({"demo-01"}))
         found = (await http.get("/api/v1/members/lookup", params={"card_no": card_no}, headers=pos)).json()
-        assert found["member_no"] == no and found["cards"] == [
-            {"card_no": card_no, "kind": "stored_value", "status": "active", "balance_fen": 50_000}]
+        assert found["member_no"] == no and found["points_balance"] == 120
+        assert [(c["card_no"], c["status"], c["balance_fen"]) for c in found["cards"]] == [(card_no, "active", 50_000)]
         masked = (await http.get("/api/v1/members/lookup", params={"card_no": card_no},
                                  headers=bearer(app, "member:read"))).json()
-        assert masked["cards"][0]["card_no"] == "6222********2222"
+        assert masked["cards"][0]["card_no"] == card_no[:4] + "*" * 8 + card_no[-4:]
         nobody = await http.get("/api/v1/members/lookup", params={"card_no": "6222000099998888"}, headers=pos)
         assert nobody.status_code == 404
         after = (await http.get(f"/api/v1/members/{no}", headers=bearer(app, "member:read"))).json()
-        assert after["cards"][0]["card_no"] == "6222********2222" and after["points"]["balance"] == 120
+        assert after["cards"][0]["card_no"] == masked["cards"][0]["card_no"] and after["points"]["balance"] == 120
 
 
 async def _exported(http: httpx.AsyncClient, headers: dict[str, str], filters: dict[str, Any]) -> list[tuple[Any, ...]]:
