@@ -277,22 +277,27 @@ async def lookup(who: Looker, request: Request, db: Db,
                  phone_: Annotated[str, Query(alias="phone", max_length=20)] = "",
                  card_no: Annotated[str, Query(max_length=19, pattern=r"^[0-9]*$")] = "",
                  qr: Annotated[str, Query(max_length=64)] = "",
-                 plate_: Annotated[str, Query(alias="plate", max_length=12)] = "") -> Any:
-    """One member by exactly one of phone, card number, QR token or plate: the POS's summary, or 404."""
-    given = [k for k, v in (("phone", phone_), ("card_no", card_no), ("qr", qr), ("plate", plate_)) if v]
+                 plate_: Annotated[str, Query(alias="plate", max_length=12)] = "",
+                 member_no: Annotated[str, Query(pattern=r"^(M[0-9]{8,12})?$")] = "") -> Any:
+    """One member by exactly one of phone, card number, QR token, plate or member number (the POS checks the
+    points of the member on an order by it): the POS's summary, or 404."""
+    given = [k for k, v in (("phone", phone_), ("card_no", card_no), ("qr", qr), ("plate", plate_),
+                            ("member_no", member_no)) if v]
     if len(given) != 1:
-        return refused(MemberError("phone", "请只提供手机号、卡号、二维码或车牌中的一项 "
-                                            "(give exactly one of phone, card_no, qr, plate)"))
+        return refused(MemberError("phone", "请只提供手机号、卡号、二维码、车牌或会员号中的一项 "
+                                            "(give exactly one of phone, card_no, qr, plate, member_no)"))
     try:
         wanted = {"phone": phone(phone_) if phone_ else "", "qr": qr, "plate": plate(plate_) if plate_ else ""}
     except MemberError as exc:
         return refused(exc)
     async with db.connection() as conn:
         if card_no:
-            member_no = await sections.member_of_card(conn, card_no)
+            number = await sections.member_of_card(conn, card_no)
+        elif member_no:
+            number = member_no
         else:
-            member_no = await views.find(conn, request.app.state.group, **wanted)
-        found = None if member_no is None else await views.summary(conn, member_no)
+            number = await views.find(conn, request.app.state.group, **wanted)
+        found = None if number is None else await views.summary(conn, number)
     if found is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "未找到会员 (no member matches)")
     disclosure = _disclosure(who)
