@@ -33,6 +33,7 @@ from control_api.security import TokenIssuer
 from edge_nodes.runtime import EdgeNode
 from edge_nodes.station import load_station
 from forecourt.alarms import AlarmService
+from forecourt.demo_members import MEMBERS, seed_demo_members
 from forecourt.infra import Infrastructure
 from forecourt.local import free_port
 from forecourt.progress import Progress
@@ -162,6 +163,9 @@ async def run_demo(settings: Settings, *, api_port: int, every_s: float) -> None
                     *demo_alarms(settings, infra.database_url, station_url, infra.broker, station.station),
                 ]
             logins = await seed_logins(infra.database_url)
+            admin = next(d for d in logins if d.username == "admin")
+            services.append(seed_demo_members(base, admin.username, admin.password, station.station))
+            members = "  ".join(f"{phone} {name} {plate}" for phone, name, plate in MEMBERS)
             print(f"""
 演示站 {station.station}（{station.name}）已启动 — the demo station is running:
   最新数据 latest values   {base}/api/v1/stations/{station.station}/devices/{device.code}/latest
@@ -177,6 +181,7 @@ async def run_demo(settings: Settings, *, api_port: int, every_s: float) -> None
   加油机 dispenser         Modbus TCP 127.0.0.1:{dispenser.port} (docs/protocols/dispenser-modbus.md)
   MQTT 代理 broker          {infra.broker.url()}   数据库 database {infra.database_url}
   后台 back office          {base}/admin/   登录 log in: POST {base}/api/v1/auth/token
+  演示会员 demo members     {members}   (各有电子储值卡 550 元, 充500送50; 收银台 F8 查会员, F9 储值支付)
 {logins_text(logins)}
 车辆每约 {every_s:.0f} 秒到达一次并加油。按 Ctrl-C 停止全部服务 (Ctrl-C stops everything).
 """, flush=True)

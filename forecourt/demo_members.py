@@ -1,0 +1,77 @@
+"""The demo's members and their money, made through head office's API as an operator would (the back office's
+calls): a points rule (1 point a 元), a stored-value card type with its recharge offer (充500送50), two members
+with a plate each, and an electronic card each, recharged with 500 元 (550 on the card). Made once: a database
+that already has the demo card type is left as it is (the demo's data survives a restart)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import niquests
+
+log = logging.getLogger(__name__)
+
+CARD_TYPE = {"code": "demo-sv", "name": "连锁储值卡", "scope": "chain", "named": True, "medium": "electronic",
+             "kind": "stored_value", "prefix": "8866", "length": 16, "offline_limit_fen": 20000,
+             "offline_daily_fen": 50000}
+MEMBERS = (("13800138000", "张三", "京A12345"), ("13900139000", "李四", "京B54321"))
+RECHARGE_FEN = 50000
+
+
+class DemoSeedFailed(RuntimeError):
+    pass
+
+
+async def seed_demo_members(base_url: str, username: str, password: str, station: str) -> None:
+    """Seed once the API answers, then idle until cancelled (a demo service like the others)."""
+    async with niquests.AsyncSession(base_url=base_url, timeout=20) as http:
+        for _ in range(300):
+            try:
+                if (await http.get("/healthz")).status_code == 200:
+                    break
+            except niquests.exceptions.ConnectionError:
+                pass
+            await asyncio.sleep(0.2)
+        token = await http.post("/api/v1/auth/token", data={"username": username, "password": password})
+        http.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+        try:
+            log.info("demo members: %s", "made" if await _seed(http, station) else "already there")
+        except DemoSeedFailed as failed:          # the rest of the demo runs on without them
+            log.error("%s", failed)
+    await asyncio.Event().wait()
+
+
+async def _seed(http: niquests.AsyncSession, station: str) -> bool:
+    types = await _call(http, "GET", "/api/v1/card-types")
+    if any(t["code"] == CARD_TYPE["code"] for t in types.get("items", [])):
+        return False
+    today = datetime.now(UTC).date()
+    await _call(http, "POST", "/api/v1/points/rules", {"name": "每元 1 分", "kind": "base", "basis": "amount",
+                                                       "rate": "1", "effective_from": today.isoformat()})
+    await _call(http, "POST", "/api/v1/card-types", CARD_TYPE)
+    await _call(http, "POST", "/api/v1/card-offers", {"name": "充500送50", "min_paid_fen": 50000, "bonus_fen": 5000,
+                                                      "starts_on": today.isoformat(),
+                                                      "ends_on": today.replace(year=today.year + 1).isoformat()})
+    for n, (phone, name, plate) in enumerate(MEMBERS, start=1):
+        member = await _call(http, "POST", "/api/v1/members", {"phone": phone, "name": name, "plate": plate,
+                                                               "source": "back_office", "station": station})
+        [card_no] = (await _call(http, "POST", "/api/v1/cards", {"card_type": CARD_TYPE["code"], "station": station,
+                                                                 "member_no": member["member_no"]}))["card_nos"]
+        await _call(http, "POST", f"/api/v1/cards/{card_no}/recharges",
+                    {"paid_fen": RECHARGE_FEN, "method": "bank_card", "station": station,
+                     "recharge_no": f"{station}-{today:%Y%m%d}-C{n:05d}"})
+    return True
+
+
+async def _call(http: niquests.AsyncSession, method: str, path: str, body: dict[str, Any] | None = None
+                ) -> dict[str, Any]:
+    headers = {"Idempotency-Key": str(uuid.uuid4())} if method == "POST" else {}
+    answer = await http.request(method, path, json=body, headers=headers)
+    if answer.status_code is None or answer.status_code >= 300:
+        raise DemoSeedFailed(f"demo members: {method} {path} → {answer.status_code} {answer.text}")
+    found: dict[str, Any] = answer.json()
+    return found
