@@ -203,3 +203,23 @@ async def test_wechat_away_or_not_set_up_is_a_clear_503(database_url: str) -> No
         done = await post(http, codes(p), {**mini, **key(3)})
         assert done.status_code == 201, done.text
         assert (await _rows(database_url, "SELECT count(*) FROM business.members"))[0][0] == 1
+
+
+async def test_erasure_removes_the_wechat_binding_and_the_person_may_register_again(database_url: str) -> None:
+    await _seeded(database_url)
+    async with messaging_sim() as messaging, served_api(database_url) as (app, http):
+        app.state.wechat_mini = mini_of(messaging)
+        mini, privacy = bearer(app, *MINI, username="mini"), bearer(app, "member:privacy", username="dpo")
+        p = await person(messaging, PHONE)
+        no = (await post(http, codes(p), {**mini, **key(1)})).json()["member_no"]
+        exported = await http.get(f"/api/v1/members/{no}/personal-data", params={"format": "json"}, headers=privacy)
+        assert exported.json()["profile"][0]["wechat_openid"] == p["openid"]    # PIPL: what is kept, whole
+        erased = await http.post(f"/api/v1/members/{no}/erasure", json={"reason": "会员本人申请"},
+                                 headers={**privacy, **key(2)})
+        assert erased.status_code == 200 and erased.json()["erased"] is True
+        assert await _rows(database_url, "SELECT wechat_openid, wechat_unionid FROM business.members "
+                                         "WHERE member_no = %s", no) == [(None, None)]
+        gone = await http.get("/api/v1/members/lookup", params={"openid": p["openid"]}, headers=mini)
+        assert gone.status_code == 404
+        back = await post(http, codes(await person(messaging, PHONE)), {**mini, **key(3)})
+        assert back.status_code == 201 and back.json()["member_no"] != no
