@@ -5,6 +5,7 @@ A person's codes come from the simulator's ``/_sim/wechat-users`` (what wx.login
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -223,3 +224,18 @@ async def test_erasure_removes_the_wechat_binding_and_the_person_may_register_ag
         assert gone.status_code == 404
         back = await post(http, codes(await person(messaging, PHONE)), {**mini, **key(3)})
         assert back.status_code == 201 and back.json()["member_no"] != no
+
+
+async def test_the_same_person_twice_at_once_is_one_member(database_url: str) -> None:
+    await _seeded(database_url)
+    async with messaging_sim() as messaging, served_api(database_url) as (app, http):
+        app.state.wechat_mini = mini_of(messaging)
+        mini = bearer(app, *MINI, username="mini")
+        tries = [await person(messaging, PHONE) for _ in range(4)]     # four taps, four pairs of codes
+        answers = await asyncio.gather(*(post(http, codes(p), {**mini, **key(n)}) for n, p in enumerate(tries)))
+        assert sorted(a.status_code for a in answers) == [200, 200, 200, 201], [a.text for a in answers]
+        assert len({a.json()["member_no"] for a in answers}) == 1
+        assert (await _rows(database_url, "SELECT count(*) FROM business.members"))[0][0] == 1
+        binds = await _rows(database_url, "SELECT count(*) FROM business.audit_log "
+                                          "WHERE action = 'members.wechat_bind'")
+        assert binds == [(1,)]
