@@ -316,7 +316,7 @@ class WeChatUnavailable(Exception):
 _EXPIRED = {"login_code": "微信授权已过期，请重新授权 (login_code: unknown or expired; call wx.login again)",
             "phone_code": "手机号授权已过期，请重新点击“手机号快捷登录” "
                           "(phone_code: unknown, expired or used; ask for the phone number again)"}
-_MISCONFIGURED = frozenset({40013, 40125, 41002, 41004, 40002, 48001})   # appid, secret, grant type, API rights
+_MISCONFIGURED = frozenset({40013, 40125, 41002, 41004, 40002, 40164, 48001})   # appid, secret, grant type, IP, rights
 _BUSY = frozenset({-1, 45009, 45011})                                   # system busy, rate limits
 
 
@@ -336,6 +336,15 @@ def wechat_refusal(errcode: int, errmsg: str, field: str) -> MemberError | WeCha
     if errcode in _BUSY:
         return WeChatUnavailable(f"微信繁忙，请稍后重试（错误码 {errcode}） (WeChat is busy: {errcode}; retry)")
     return WeChatUnavailable(f"微信拒绝了请求（错误码 {errcode}），请稍后重试 (WeChat refused: {errcode} {errmsg})")
+
+
+def wechat_token_refusal(errcode: int, errmsg: str) -> WeChatUnavailable:
+    """``/cgi-bin/token`` gave the mini program no token: WeChat busy, else head office's keys (40001 there: a wrong
+    secret)."""
+    if errcode in _BUSY:
+        return WeChatUnavailable(f"微信繁忙，请稍后重试（错误码 {errcode}） (WeChat is busy: {errcode}; retry)")
+    return WeChatUnavailable(f"微信小程序的 AppID 或 AppSecret 配置有误（错误码 {errcode}），请联系管理员 "
+                             f"(no access token for the mini program: {errcode} {errmsg})")
 
 
 def wechat_phone(country_code: str, pure_phone: str) -> str:

@@ -23,7 +23,13 @@ from typing import Any
 
 import niquests
 
-from business_services.members.model import MemberError, WeChatUnavailable, wechat_phone, wechat_refusal
+from business_services.members.model import (
+    MemberError,
+    WeChatUnavailable,
+    wechat_phone,
+    wechat_refusal,
+    wechat_token_refusal,
+)
 from business_services.wechat_token import AccessToken, TokenUnavailable
 
 
@@ -62,7 +68,7 @@ class MiniProgram:
                 openid, unionid = await self._session(http, login_code)
                 return WeChatPerson(openid, unionid, await self._phone(http, phone_code))
         except TokenUnavailable as exc:
-            raise wechat_refusal(exc.code, exc.errmsg, "phone_code") from exc
+            raise wechat_token_refusal(exc.code, exc.errmsg) from exc
         except niquests.exceptions.Timeout as exc:
             raise WeChatUnavailable("连接微信超时，请稍后重试 (WeChat did not answer in time; retry)") from exc
         except niquests.exceptions.RequestException as exc:

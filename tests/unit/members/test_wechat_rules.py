@@ -13,6 +13,7 @@ from business_services.members.model import (
     shown,
     wechat_phone,
     wechat_refusal,
+    wechat_token_refusal,
 )
 
 
@@ -51,3 +52,8 @@ def test_openids_are_masked_unless_pii_read() -> None:
     row = {"wechat_openid": openid, "wechat_unionid": None}
     assert shown(row, Disclosure()) == {"wechat_openid": "oGZU****VJJE", "wechat_unionid": None}
     assert shown(row, Disclosure(pii=True)) == row
+
+
+def test_no_token_for_the_mini_program_is_head_offices_keys_or_a_busy_wechat() -> None:
+    assert "配置有误" in str(wechat_token_refusal(40001, "invalid credential"))
+    assert "微信繁忙" in str(wechat_token_refusal(-1, "system error"))
