@@ -48,6 +48,7 @@ from forecourt.services import (
     ingest_health,
     ingest_metrics_text,
     master_data_path,
+    mini_program,
     outbox_path,
     price_set_path,
     run_with_health,
@@ -148,7 +149,7 @@ async def run_demo(settings: Settings, *, api_port: int, every_s: float) -> None
                     run_with_health(worker.run(), settings.metrics_host, settings.ingest_metrics_port,
                                     ingest_metrics_text, lambda: ingest_health(worker)),
                     api_service(infra.database_url, settings.api_host, api_port, infra.broker, settings.group,
-                                tokens, online_gateways=gateways),
+                                tokens, online_gateways=gateways, wechat_mini=mini_program(notifying)),
                     business_service(notifying, infra.database_url, infra.broker),
                     api_service(station_url, settings.api_host, api_port + 1, infra.broker, settings.group,
                                 tokens, Role.STATION, providers),
@@ -176,6 +177,8 @@ async def run_demo(settings: Settings, *, api_port: int, every_s: float) -> None
   微信/支付宝模拟 WeChat Pay / Alipay simulators {wechat_url}  {alipay_url}
       顾客扫码付款（模拟）the customer pays a QR on the POS: curl -X POST {wechat_url}/_sim/pay/<payment no>
   短信/微信/Webhook 模拟 messaging simulator {messaging_url}/_sim/sms  (报警通知 alarm notifications)
+      微信小程序注册（模拟）a mini program user's codes: curl -X POST {messaging_url}/_sim/wechat-users \\
+          -d '{{"phone": "13800138000"}}', then POST them to {base}/api/v1/members/wechat (docs/members.md)
   加油记录 fuellings       {base}/api/v1/stations/{station.station}/fuelling-transactions
   健康检查 health          {base}/healthz   指标 metrics {base}/metrics
   加油机 dispenser         Modbus TCP 127.0.0.1:{dispenser.port} (docs/protocols/dispenser-modbus.md)

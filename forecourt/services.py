@@ -22,6 +22,7 @@ from business_services.audit.shipping import ship_forever
 from business_services.bootstrap import build_bus, outbox_publisher
 from business_services.consumer import EventConsumer
 from business_services.ic_cards.model import Psam
+from business_services.members.wechat import MiniProgram, MiniProgramConfig
 from business_services.notifications.channels import MessagingConfig
 from business_services.online_payments.model import ProviderGateway
 from business_services.online_payments.station_client import online_providers
@@ -99,6 +100,14 @@ def messaging_config(settings: Settings) -> MessagingConfig:
         sms_template_code=settings.sms_template_code, wechat_endpoint=settings.wechat_endpoint,
         wechat_appid=settings.wechat_appid, wechat_secret=settings.wechat_secret,
         wechat_template_id=settings.wechat_template_id, webhook_secret=settings.webhook_secret)
+
+
+def mini_program(settings: Settings) -> MiniProgram | None:
+    """The members' WeChat mini program (quick registration, docs/members.md); None when its keys are not set."""
+    if not (settings.wechat_mini_appid and settings.wechat_mini_secret):
+        return None
+    return MiniProgram(MiniProgramConfig(settings.wechat_mini_appid, settings.wechat_mini_secret,
+                                         settings.wechat_endpoint))
 
 
 async def business_service(settings: Settings, database_url: str, broker: BrokerAddress,
@@ -275,9 +284,10 @@ async def api_service(database_url: str, host: str, port: int, broker: BrokerAdd
                       group: str = "demo-co", tokens: TokenIssuer | None = None,
                       role: Role = Role.HEAD_OFFICE, payment_providers: Providers | None = None,
                       online_gateways: Mapping[Method, ProviderGateway] | None = None,
-                      ic_psam: Psam | None = None) -> None:
+                      ic_psam: Psam | None = None, wechat_mini: MiniProgram | None = None) -> None:
     app = create_app(database_url, broker, group=group, tokens=tokens, role=role, payment_providers=payment_providers)
     app.state.ic_psam = ic_psam          # head office authorises IC loads with it (docs/ic-cards.md)
+    app.state.wechat_mini = wechat_mini  # WeChat quick registration of members (docs/members.md)
     if online_gateways is not None:     # else read from WECHATPAY_* / ALIPAY_* (routes/online_payments.py)
         app.state.online_gateways = dict(online_gateways)
     sync = member_list_sync(database_url, role, payment_providers)   # a station server keeps its member list

@@ -106,6 +106,9 @@ class Settings(BaseSettings):
     wechat_appid: str = Field("", description="WeChat Official Account appid (template messages)")
     wechat_secret: str = Field("", repr=False, description="WeChat Official Account appsecret")
     wechat_template_id: str = Field("", description="the alarm template message's template_id")
+    wechat_mini_appid: str = Field("", description="the members' WeChat mini program (小程序) appid: quick "
+                                   "registration (docs/members.md); empty = POST /api/v1/members/wechat answers 503")
+    wechat_mini_secret: str = Field("", repr=False, description="the mini program's appsecret")
     webhook_secret: str = Field("", repr=False,
                                 description="HMAC-SHA256 key of X-Forecourt-Signature on alarm webhooks")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(

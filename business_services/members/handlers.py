@@ -24,9 +24,11 @@ from business_services.members.model import (
     MemberConflict,
     MemberError,
     MemberNotFound,
+    RegisterFromWeChat,
     RegisterMember,
     SaveLevel,
     SaveTag,
+    Source,
     TagMember,
     check_levels,
     growth_of,
@@ -83,6 +85,33 @@ async def register(c: RegisterMember, uow: UnitOfWork) -> dict[str, Any]:
     await relist(uow.conn, row["member_no"])
     log.info("member %s registered (source %s, station %s)", row["member_no"], c.source.value, c.station or "-")
     return row
+
+
+async def register_from_wechat(c: RegisterFromWeChat, uow: UnitOfWork) -> tuple[str, bool]:
+    """(member_no, created): the member this WeChat user already is, else the member with the phone WeChat verified
+    (the openid bound to it: a member registered at the POS finds its WeChat), else a new member (source wechat).
+    The member found by openid keeps its phone (changing it is a profile edit). Audited when the binding changes."""
+    await repository.lock_openid(uow.conn, c.group, c.openid)
+    member_no = await repository.member_no_by_openid(uow.conn, c.group, c.openid)
+    created = False
+    if member_no is None:
+        member_no = await repository.member_no_by_phone(uow.conn, c.group, c.phone)
+    if member_no is None:
+        try:
+            member_no = (await register(RegisterMember(c.group, c.phone, Source.WECHAT, station=c.station),
+                                        uow))["member_no"]
+            created = True
+        except MemberConflict as clash:      # registered meanwhile at a POS: that member it is
+            member_no = clash.member_no
+    if member_no is None:    # pragma: no cover - a phone conflict always names its member
+        raise MemberConflict("phone", "该手机号的会员正在登记，请重试 (the phone is being registered; retry)")
+    before = await repository.bind_wechat(uow.conn, member_no, c.openid, c.unionid)
+    if before is not None:
+        await uow.audit(AuditEntry("members.wechat_bind", f"member:{member_no}", c.station,
+                                   _masked({"wechat_openid": before[0], "wechat_unionid": before[1]}),
+                                   _masked({"wechat_openid": c.openid, "wechat_unionid": c.unionid})))
+    log.info("member %s from WeChat (%s)", member_no, "new" if created else "bound" if before else "known")
+    return member_no, created
 
 
 async def edit_profile(c: EditProfile, uow: UnitOfWork) -> dict[str, Any]:
@@ -230,6 +259,7 @@ async def refunded(event: CloudEvent, uow: UnitOfWork) -> None:
 
 
 EVENT_HANDLERS: dict[str, list[Handler]] = {OrderChanged.TYPE: [order_paid], PaymentRefunded.TYPE: [refunded]}
-COMMAND_HANDLERS: dict[type, Handler] = {RegisterMember: register, EditProfile: edit_profile, TagMember: tag_member,
+COMMAND_HANDLERS: dict[type, Handler] = {RegisterMember: register, RegisterFromWeChat: register_from_wechat,
+                                         EditProfile: edit_profile, TagMember: tag_member,
                                          EraseMember: erase, ExportPersonalData: export_personal_data,
                                          SaveLevel: save_level, SaveTag: save_tag}

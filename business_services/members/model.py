@@ -143,6 +143,11 @@ def mask_card(value: str) -> str:
     return value[:4] + "*" * (len(value) - 8) + value[-4:] if len(value) > 8 else "****"
 
 
+def mask_openid(value: str) -> str:
+    """oAbc****wxyz : a WeChat openid or unionid, its first four and last four."""
+    return value[:4] + "****" + value[-4:] if len(value) > 8 else "****"
+
+
 def mask_id_number(value: str) -> str:
     """1101**********123X : the region's first four and the last four."""
     return value[:4] + "*" * (len(value) - 8) + value[-4:]
@@ -162,13 +167,15 @@ class Disclosure:
         return cls(pii=pii, card_numbers=pii or "member:register" in permissions)
 
 
-_MASKS = {"phone": mask_phone, "name": mask_name, "plate": mask_plate}
+_MASKS = {"phone": mask_phone, "name": mask_name, "plate": mask_plate, "wechat_openid": mask_openid,
+          "wechat_unionid": mask_openid}
 
 
 def shown(row: Mapping[str, Any], disclosure: Disclosure) -> dict[str, Any]:
-    """A member's, vehicle's or card's row as this reader may see it: ``phone``, ``name``, ``plate``, ``plates`` and
-    ``card_no`` masked unless disclosed (``id_number_masked`` is never more than masked). Only rows about a person
-    go through here (a level's or tag's ``name`` is not personal)."""
+    """A member's, vehicle's or card's row as this reader may see it: ``phone``, ``name``, ``plate``, ``plates``, the
+    WeChat ``wechat_openid`` and ``wechat_unionid``, and ``card_no`` masked unless disclosed (``id_number_masked``
+    is never more than masked). Only rows about a person go through here (a level's or tag's ``name`` is not
+    personal)."""
     out = dict(row)
     if not disclosure.pii:
         for key, mask in _MASKS.items():
@@ -295,6 +302,59 @@ class TagRule:
         return {"kind": self.kind.value, "days": self.days, "at_least": self.at_least}
 
 
+# --- WeChat quick registration (members/wechat.py asks WeChat; these decide what its answers mean) -------------
+
+class WeChatUnavailable(Exception):
+    """WeChat did not answer (in time), or head office's mini program keys are wrong or missing (503): nothing was
+    written; the message says what to do."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+_EXPIRED = {"login_code": "微信授权已过期，请重新授权 (login_code: unknown or expired; call wx.login again)",
+            "phone_code": "手机号授权已过期，请重新点击“手机号快捷登录” "
+                          "(phone_code: unknown, expired or used; ask for the phone number again)"}
+_MISCONFIGURED = frozenset({40013, 40125, 41002, 41004, 40002, 40164, 48001})   # appid, secret, grant type, IP, rights
+_BUSY = frozenset({-1, 45009, 45011})                                   # system busy, rate limits
+
+
+def wechat_refusal(errcode: int, errmsg: str, field: str) -> MemberError | WeChatUnavailable:
+    """What WeChat's refusal of a code (``field``: login_code or phone_code) means for the caller: the person must
+    authorise again (422; a used login code 409), or head office must fix or wait for WeChat (503)."""
+    if errcode == 40029:
+        return MemberError(field, _EXPIRED[field])
+    if errcode == 40163:
+        return MemberConflict(field, "微信授权码已使用过，请重新授权 (the code was used already; get a new one)")
+    if errcode == 40226:
+        return MemberConflict(field, "微信判定该账号存在风险，无法快捷注册，请到站内登记 "
+                                     "(WeChat refuses this account as high-risk; register at a station)")
+    if errcode in _MISCONFIGURED:
+        return WeChatUnavailable(f"微信小程序的 AppID 或 AppSecret 配置有误（错误码 {errcode}），请联系管理员 "
+                                 f"(the mini program's keys are wrong: {errcode} {errmsg})")
+    if errcode in _BUSY:
+        return WeChatUnavailable(f"微信繁忙，请稍后重试（错误码 {errcode}） (WeChat is busy: {errcode}; retry)")
+    return WeChatUnavailable(f"微信拒绝了请求（错误码 {errcode}），请稍后重试 (WeChat refused: {errcode} {errmsg})")
+
+
+def wechat_token_refusal(errcode: int, errmsg: str) -> WeChatUnavailable:
+    """``/cgi-bin/token`` gave the mini program no token: WeChat busy, else head office's keys (40001 there: a wrong
+    secret)."""
+    if errcode in _BUSY:
+        return WeChatUnavailable(f"微信繁忙，请稍后重试（错误码 {errcode}） (WeChat is busy: {errcode}; retry)")
+    return WeChatUnavailable(f"微信小程序的 AppID 或 AppSecret 配置有误（错误码 {errcode}），请联系管理员 "
+                             f"(no access token for the mini program: {errcode} {errmsg})")
+
+
+def wechat_phone(country_code: str, pure_phone: str) -> str:
+    """The member's phone from WeChat's phone_info: a mainland mobile only (members are registered by one)."""
+    if country_code != "86":
+        raise MemberError("phone_code", "仅支持中国大陆手机号注册会员，请到站内登记 "
+                                        "(only mainland mobiles register here)")
+    return phone(pure_phone)
+
+
 # --- commands ------------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True, slots=True)
@@ -308,6 +368,18 @@ class RegisterMember:
     station: str | None = None
     id_number: IdNumber | None = None
     plate: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterFromWeChat:
+    """The mini program's quick registration, once WeChat has told who it is: the member with this openid, else the
+    one with this phone (the openid bound to it), else a new member (source wechat)."""
+
+    group: str
+    openid: str
+    unionid: str | None
+    phone: str                     # as WeChat verified it
+    station: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ SHEETS = {"profile": "基本资料", "vehicles": "车辆", "tags": "标签", "gr
           "level_changes": "等级变更", "orders": "订单"}
 HEADERS = {"member_no": "会员号", "phone": "手机号", "name": "姓名", "gender": "性别", "birthday": "生日",
            "source": "注册渠道", "station": "站点", "id_number_masked": "身份证号（脱敏）", "real_name": "实名状态",
+           "wechat_openid": "微信 openid", "wechat_unionid": "微信 unionid",
            "level_name": "等级", "growth": "成长值", "lifecycle": "生命周期", "status": "状态",
            "registered_at": "注册时间", "erased_at": "删除时间", "plate": "车牌", "model": "车型", "colour": "颜色",
            "created_at": "时间", "at": "时间", "key": "来源", "reference": "单号", "amount_fen": "金额(分)",

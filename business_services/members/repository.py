@@ -15,7 +15,7 @@ from business_services.members.model import Level, RegisterMember, TagRule
 
 _MEMBER = """member_no, company_group, phone, name, gender, birthday, source, station, id_number_masked, real_name,
              qr_token, level, growth, lifecycle, recency_days, frequency_90d, monetary_90d_fen, status,
-             registered_at, updated_at, erased_at"""
+             registered_at, updated_at, erased_at, wechat_openid, wechat_unionid"""
 
 
 async def insert_member(conn: psycopg.AsyncConnection, c: RegisterMember, qr_token: str,
@@ -47,6 +47,35 @@ async def member_no_by_phone(conn: psycopg.AsyncConnection, group: str, phone: s
     return None if row is None else str(row[0])
 
 
+async def member_no_by_openid(conn: psycopg.AsyncConnection, group: str, openid: str) -> str | None:
+    cur = await conn.execute("SELECT member_no FROM business.members WHERE company_group = %s AND wechat_openid = %s",
+                             (group, openid))
+    row = await cur.fetchone()
+    return None if row is None else str(row[0])
+
+
+async def lock_openid(conn: psycopg.AsyncConnection, group: str, openid: str) -> None:
+    """Until this transaction ends, no other WeChat registration of this openid runs (the same person twice at
+    once: the second waits, then finds the first one's member)."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('members.wechat:' || %s || ':' || %s, 0))",
+                       (group, openid))
+
+
+async def bind_wechat(conn: psycopg.AsyncConnection, member_no: str, openid: str,
+                      unionid: str | None) -> tuple[str | None, str | None] | None:
+    """Bind the WeChat ids to the member; the ids it held before, or None when it held these already."""
+    cur = await conn.execute(
+        """UPDATE business.members m SET wechat_openid = %s, wechat_unionid = coalesce(%s, m.wechat_unionid),
+                  updated_at = now()
+           FROM (SELECT wechat_openid, wechat_unionid FROM business.members WHERE member_no = %s FOR UPDATE) b
+           WHERE m.member_no = %s AND (m.wechat_openid IS DISTINCT FROM %s
+                                      OR (%s::text IS NOT NULL AND m.wechat_unionid IS DISTINCT FROM %s))
+           RETURNING b.wechat_openid, b.wechat_unionid""",
+        (openid, unionid, member_no, member_no, openid, unionid, unionid))
+    row = await cur.fetchone()
+    return None if row is None else (row[0], row[1])
+
+
 _EDITABLE = ("phone", "name", "gender", "birthday", "id_number_masked", "real_name")
 
 
@@ -68,7 +97,8 @@ async def erase(conn: psycopg.AsyncConnection, member_no: str, qr_token: str) ->
     """Anonymise: the personal fields emptied, a new QR token (the old code finds nobody), unlisted."""
     await conn.execute(
         """UPDATE business.members SET phone = NULL, name = NULL, birthday = NULL, gender = 'unknown',
-                  id_number_masked = NULL, real_name = 'none', qr_token = %s, status = 'erased',
+                  id_number_masked = NULL, wechat_openid = NULL, wechat_unionid = NULL, real_name = 'none',
+                  qr_token = %s, status = 'erased',
                   erased_at = now(), updated_at = now()
            WHERE member_no = %s""", (qr_token, member_no))
     await conn.execute("DELETE FROM business.member_tag_links WHERE member_no = %s", (member_no,))

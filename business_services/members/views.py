@@ -77,18 +77,21 @@ async def profile(conn: psycopg.AsyncConnection, member_no: str) -> dict[str, An
                       m.real_name, m.qr_token, m.level, l.name AS level_name, l.discount_pct,
                       l.points_multiplier::float8 AS points_multiplier, l.birthday_privilege, m.growth, m.lifecycle,
                       m.recency_days, m.frequency_90d, m.monetary_90d_fen, m.status, m.registered_at, m.updated_at,
-                      m.erased_at, m.company_group
+                      m.erased_at, m.company_group, m.wechat_openid, m.wechat_unionid
                FROM business.members m JOIN business.member_levels l ON l.code = m.level WHERE m.member_no = %s""",
             (member_no,))
         return await cur.fetchone()
 
 
 async def find(conn: psycopg.AsyncConnection, group: str, *, phone: str = "", qr: str = "",
-               plate: str = "") -> str | None:
-    """The member number of a phone (in the company ``group``), a QR token or a bound plate; None: nobody."""
+               plate: str = "", openid: str = "") -> str | None:
+    """The member number of a phone or WeChat openid (in the company ``group``), a QR token or a bound plate; None:
+    nobody."""
     if plate:
         return await vehicles.member_of_plate(conn, plate)
-    column, value, extra = ("phone", phone, " AND company_group = %s") if phone else ("qr_token", qr, "")
+    column, value, extra = (("phone", phone, " AND company_group = %s") if phone
+                            else ("wechat_openid", openid, " AND company_group = %s") if openid
+                            else ("qr_token", qr, ""))
     cur = await conn.execute(f"SELECT member_no FROM business.members WHERE {column} = %s{extra} "  # noqa: S608
                              "AND status <> 'erased'", (value, group) if extra else (value,))
     row = await cur.fetchone()
@@ -170,7 +173,8 @@ async def personal_data(conn: psycopg.AsyncConnection, member_no: str) -> dict[s
     if found is None:
         return {}
     keep = ("member_no", "phone", "name", "gender", "birthday", "source", "station", "id_number_masked", "real_name",
-            "level_name", "growth", "lifecycle", "status", "registered_at", "erased_at")
+            "wechat_openid", "wechat_unionid", "level_name", "growth", "lifecycle", "status", "registered_at",
+            "erased_at")
     return {"profile": [{k: found[k] for k in keep}],
             "vehicles": [{k: v[k] for k in ("plate", "model", "colour", "created_at")}
                          for v in await vehicles.vehicles_of(conn, member_no)],

@@ -3,7 +3,8 @@
 - ``sms``: Aliyun SMS (dysmsapi 2017-05-25 ``SendSms``, RPC style: form POST signed with HMAC-SHA1 over the
   sorted, percent-encoded parameters; answer ``{"Code": "OK", "BizId": …}`` or an ``isv.*`` error code);
 - ``wechat``: WeChat Official Account template message (``POST /cgi-bin/message/template/send?access_token=``,
-  the token from ``GET /cgi-bin/token``, kept until it expires or the API says 40001/42001, then fetched again);
+  the token from ``GET /cgi-bin/token``, kept until it expires or the API says 40001/42001, then fetched again:
+  ``business_services/wechat_token.py``, shared with the mini program's client);
 - ``webhook``: a JSON POST with ``X-Forecourt-Signature: sha256=<HMAC-SHA256 of "<timestamp>.<body>">``,
   ``X-Forecourt-Timestamp`` and ``X-Forecourt-Delivery`` (the receiver dedupes on it).
 
@@ -29,6 +30,8 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 import niquests
+
+from business_services.wechat_token import AccessToken, TokenUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -150,9 +153,7 @@ class AliyunSms:
 
 # --- WeChat template message ----------------------------------------------------------------------------
 
-TOKEN_INVALID = frozenset({40001, 40014, 42001})        # invalid credential, invalid token, token expired
 WECHAT_PERMANENT = frozenset({40003, 43004, 40037, 47003, 40013, 40125})   # openid, unfollowed, template, data, app
-TOKEN_MARGIN_S = 300                                      # fetch a new token this long before it expires
 
 
 class WeChatTemplate:
@@ -160,21 +161,8 @@ class WeChatTemplate:
 
     def __init__(self, config: MessagingConfig, clock: Any = time.monotonic) -> None:
         self.config = config
-        self._clock = clock
-        self._token: tuple[str, float] | None = None      # (access_token, valid until, on our clock)
-
-    async def _access_token(self, http: niquests.AsyncSession, *, fresh: bool = False) -> str:
-        if self._token and not fresh and self._clock() < self._token[1]:
-            return self._token[0]
-        response = await http.get(f"{self.config.wechat_endpoint.rstrip('/')}/cgi-bin/token",
-                                  params={"grant_type": "client_credential", "appid": self.config.wechat_appid,
-                                          "secret": self.config.wechat_secret}, timeout=self.config.timeout_s)
-        body = response.json() or {}
-        if "access_token" not in body:
-            code = int(body.get("errcode", -1))
-            raise SendFailed(f"token {code}", str(body.get("errmsg", ""))[:200], retryable=code in (-1, 45009))
-        self._token = (str(body["access_token"]), self._clock() + int(body.get("expires_in", 7200)) - TOKEN_MARGIN_S)
-        return self._token[0]
+        self._token = AccessToken(config.wechat_endpoint, config.wechat_appid, config.wechat_secret,
+                                  config.timeout_s, clock)   # business_services/wechat_token.py
 
     def body(self, message: Message) -> dict[str, Any]:
         local = message.raised_at.astimezone().strftime("%Y-%m-%d %H:%M:%S")
@@ -186,24 +174,23 @@ class WeChatTemplate:
                                     else f"第 {message.step} 级升级：仍未确认"}}}
 
     async def send(self, message: Message) -> str:
+        endpoint = f"{self.config.wechat_endpoint.rstrip('/')}/cgi-bin/message/template/send"
         try:
             async with niquests.AsyncSession() as http:
-                for attempt in (0, 1):   # a token the API calls invalid or expired is fetched again, once
-                    token = await self._access_token(http, fresh=attempt == 1)
-                    response = await http.post(
-                        f"{self.config.wechat_endpoint.rstrip('/')}/cgi-bin/message/template/send",
-                        params={"access_token": token}, json=self.body(message), timeout=self.config.timeout_s)
-                    answer = response.json() or {}
-                    code = int(answer.get("errcode", -1))
-                    if code == 0:
-                        return str(answer.get("msgid", ""))
-                    if code not in TOKEN_INVALID:
-                        break
-                    log.info("wechat access_token refused (%d); fetching a new one", code)
+                async def post(token: str) -> dict[str, Any]:
+                    response = await http.post(endpoint, params={"access_token": token}, json=self.body(message),
+                                               timeout=self.config.timeout_s)
+                    return response.json() or {}
+                answer = await self._token.call(http, post)   # a refused token is fetched again, once
+        except TokenUnavailable as exc:
+            raise SendFailed(f"token {exc.code}", exc.errmsg, retryable=exc.code in (-1, 45009)) from exc
         except niquests.exceptions.RequestException as exc:
             raise _transport_failure(exc) from exc
         except ValueError as exc:
             raise SendFailed("bad answer", str(exc)[:200], retryable=True) from exc
+        code = int(answer.get("errcode", -1))
+        if code == 0:
+            return str(answer.get("msgid", ""))
         raise SendFailed(str(code), str(answer.get("errmsg", ""))[:200], retryable=code not in WECHAT_PERMANENT)
 
 

@@ -33,12 +33,14 @@ from business_services.members.model import (
     MemberConflict,
     MemberError,
     MemberNotFound,
+    RegisterFromWeChat,
     RegisterMember,
     SaveLevel,
     SaveTag,
     Source,
     TagMember,
     TagRule,
+    WeChatUnavailable,
     birthday,
     id_number,
     level_for,
@@ -48,13 +50,14 @@ from business_services.members.model import (
     shown,
 )
 from business_services.members.repository import year_growth
+from business_services.members.wechat import MiniProgram
 from business_services.station_orders import views as station_orders
 from business_services.stations import views as stations
 from business_services.unit_of_work import UnitOfWork
 from business_services.vehicles import views as vehicles
 from business_services.vehicles.model import BindVehicle
 from control_api.deps import Db, RowId
-from control_api.errors import KINDS, MEDIA_TYPE, PROBLEM_BASE
+from control_api.errors import KINDS, MEDIA_TYPE, PROBLEM_BASE, problem
 from control_api.idempotency import IdempotencyKey, once
 from control_api.pagination import Cursor, Limit, after, page
 from control_api.security import Principal, require
@@ -93,6 +96,27 @@ class MemberCreate(BaseModel):
     id_number: Annotated[str | None, Field(max_length=18, description="身份证号 (checked, kept masked only)")] = None
 
 
+WeChatCode = Annotated[str, Field(min_length=8, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
+class WeChatRegistration(BaseModel):
+    """What the mini program got from WeChat: ``wx.login``'s code and the phone button's (getPhoneNumber) code."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    login_code: Annotated[WeChatCode, Field(description="wx.login 的 code (valid 5 minutes, once)")]
+    phone_code: Annotated[WeChatCode, Field(description="手机号快速验证组件的 code (getPhoneNumber)")]
+    station: Code | None = None
+
+
+class WeChatMember(BaseModel):
+    member_no: str
+    created: bool            # false: the WeChat user or the phone was a member already (now bound to the WeChat)
+    phone: str | None
+    level: str
+    level_name: str | None
+
+
 class MemberUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -113,6 +137,7 @@ class MemberPublic(BaseModel):
     station: str | None
     id_number_masked: str | None = None
     real_name: str
+    wechat_openid: str | None = None      # masked unless pii:read
     level: str
     level_name: str | None = None
     growth: int
@@ -197,6 +222,26 @@ def refused(exc: MemberError | MemberNotFound) -> JSONResponse:
     return JSONResponse(body, status_code=code, media_type=MEDIA_TYPE)
 
 
+def unavailable(exc: WeChatUnavailable) -> JSONResponse:
+    """503: WeChat did not answer, or the mini program's keys are missing or wrong; nothing was written."""
+    return problem(503, exc.message, slug="wechat-unavailable", headers={"Retry-After": "5"})
+
+
+def _station_refused(station: str | None, who: Principal) -> MemberError | None:
+    """A station-scoped caller registers at its own stations (403 otherwise) and must name one."""
+    if station is not None:
+        who.check_station(station)
+    elif who.stations is not None:
+        return MemberError("station", "请选择登记站点 (station: a station-scoped user names the station)")
+    return None
+
+
+async def _company(conn: Any, request: Request, station: str | None) -> str:
+    """The company a member registers with: the station's when its master data is here, else this API's group."""
+    detail = None if station is None else await stations.station_detail(conn, station)
+    return str(request.app.state.group) if detail is None else str(detail["company_group"])
+
+
 def _disclosure(who: Principal) -> Disclosure:
     return Disclosure.of(who.permissions)
 
@@ -233,10 +278,9 @@ async def list_members(who: Reader, db: Db, cursor: Cursor = "", limit: Limit = 
 async def register(body: MemberCreate, request: Request, db: Db, who: Registrar, key: IdempotencyKey) -> Response:
     """A new member (201). A phone already registered: 409 with that member's ``member_no``, so the POS can go on
     with it. With ``plate`` the vehicle is bound in the same transaction."""
-    if body.station is not None:
-        who.check_station(body.station)
-    elif who.stations is not None:
-        return refused(MemberError("station", "请选择登记站点 (station: a station-scoped user names the station)"))
+    station_refused = _station_refused(body.station, who)
+    if station_refused is not None:
+        return refused(station_refused)
     try:
         checked_plate = plate(body.plate) if body.plate else None
         command = RegisterMember(
@@ -250,10 +294,7 @@ async def register(body: MemberCreate, request: Request, db: Db, who: Registrar,
 
     async def work() -> MemberPublic:
         async with db.connection() as conn:
-            group = request.app.state.group    # the station's company when its master data is here
-            detail = None if body.station is None else await stations.station_detail(conn, body.station)
-            if detail is not None:
-                group = str(detail["company_group"])
+            group = await _company(conn, request, body.station)
             async with UnitOfWork(conn, who.actor) as uow:
                 row = await request.app.state.bus.handle(RegisterMember(**{**_fields(command), "group": group}), uow)
                 if checked_plate:
@@ -272,22 +313,64 @@ def _fields(command: RegisterMember) -> dict[str, Any]:
     return {f: getattr(command, f) for f in RegisterMember.__dataclass_fields__}
 
 
+@router.post("/members/wechat", response_model=WeChatMember, status_code=status.HTTP_201_CREATED,
+             responses={200: {"description": "已是会员 (the member the WeChat user or the phone already is)"}})
+async def register_from_wechat(body: WeChatRegistration, request: Request, db: Db, who: Registrar,
+                               key: IdempotencyKey) -> Response:
+    """WeChat quick registration (微信快捷注册): the mini program's two codes are exchanged at WeChat for the openid and
+    the verified phone; a new member (201, ``source: wechat``), or the member the openid or the phone already is
+    (200, ``created: false``), the openid bound to it. WeChat's refusals: 422/409 saying to authorise again; WeChat
+    away or the mini program not set up: 503. A retry with the same ``Idempotency-Key`` gets the first answer
+    without asking WeChat (its codes work once)."""
+    station_refused = _station_refused(body.station, who)
+    if station_refused is not None:
+        return refused(station_refused)
+    mini: MiniProgram | None = getattr(request.app.state, "wechat_mini", None)
+
+    async def work() -> WeChatMember:
+        if mini is None:
+            raise WeChatUnavailable("未开通微信小程序注册：请设置 FORECOURT_WECHAT_MINI_APPID 和 "
+                                    "FORECOURT_WECHAT_MINI_SECRET (the mini program is not configured)")
+        person = await mini.identify(body.login_code, body.phone_code)     # WeChat first, no transaction open
+        async with db.connection() as conn:
+            group = await _company(conn, request, body.station)
+            async with UnitOfWork(conn, who.actor) as uow:
+                member_no, created = await request.app.state.bus.handle(
+                    RegisterFromWeChat(group, person.openid, person.unionid, person.phone, body.station), uow)
+            found = await views.profile(conn, member_no)
+        shown_row = shown(found or {}, _disclosure(who))
+        return WeChatMember(member_no=member_no, created=created, phone=shown_row.get("phone"),
+                            level=shown_row.get("level", ""), level_name=shown_row.get("level_name"))
+    try:
+        answer = await once(request, db, who, key, work)
+    except (MemberError, MemberNotFound) as exc:
+        return refused(exc)
+    except WeChatUnavailable as exc:
+        return unavailable(exc)
+    if answer.status_code == 200 and json.loads(bytes(answer.body))["created"]:
+        answer.status_code = status.HTTP_201_CREATED
+    return answer
+
+
 @router.get("/members/lookup")
 async def lookup(who: Looker, request: Request, db: Db,
                  phone_: Annotated[str, Query(alias="phone", max_length=20)] = "",
                  card_no: Annotated[str, Query(max_length=19, pattern=r"^[0-9]*$")] = "",
                  qr: Annotated[str, Query(max_length=64)] = "",
                  plate_: Annotated[str, Query(alias="plate", max_length=12)] = "",
-                 member_no: Annotated[str, Query(pattern=r"^(M[0-9]{8,12})?$")] = "") -> Any:
-    """One member by exactly one of phone, card number, QR token, plate or member number (the POS checks the
-    points of the member on an order by it): the POS's summary, or 404."""
+                 member_no: Annotated[str, Query(pattern=r"^(M[0-9]{8,12})?$")] = "",
+                 openid: Annotated[str, Query(max_length=64, pattern=r"^[A-Za-z0-9_-]*$",
+                                              description="微信小程序 openid")] = "") -> Any:
+    """One member by exactly one of phone, card number, QR token, plate, member number (the POS checks the
+    points of the member on an order by it) or WeChat openid (the mini program): the POS's summary, or 404."""
     given = [k for k, v in (("phone", phone_), ("card_no", card_no), ("qr", qr), ("plate", plate_),
-                            ("member_no", member_no)) if v]
+                            ("member_no", member_no), ("openid", openid)) if v]
     if len(given) != 1:
-        return refused(MemberError("phone", "请只提供手机号、卡号、二维码、车牌或会员号中的一项 "
-                                            "(give exactly one of phone, card_no, qr, plate, member_no)"))
+        return refused(MemberError("phone", "请只提供手机号、卡号、二维码、车牌、会员号或微信 openid 中的一项 "
+                                            "(give exactly one of phone, card_no, qr, plate, member_no, openid)"))
     try:
-        wanted = {"phone": phone(phone_) if phone_ else "", "qr": qr, "plate": plate(plate_) if plate_ else ""}
+        wanted = {"phone": phone(phone_) if phone_ else "", "qr": qr, "plate": plate(plate_) if plate_ else "",
+                  "openid": openid}
     except MemberError as exc:
         return refused(exc)
     async with db.connection() as conn:

@@ -11,13 +11,24 @@ way the real one fails (on demand), and records what it received so tests can re
   ``{"access_token", "expires_in": 7200}`` (a wrong secret: 40001); ``POST
   /cgi-bin/message/template/send?access_token=`` → ``{"errcode": 0, "errmsg": "ok", "msgid": …}``; an unknown token
   40001, an expired one 42001, an openid that does not follow the account 43004, a bad one 40003.
+- **WeChat mini program** (小程序, its own ``mini_appid``/``mini_secret``; its token from the same ``/cgi-bin/token``):
+  ``GET /sns/jscode2session?appid=&secret=&js_code=&grant_type=authorization_code`` → ``{"openid", "session_key",
+  "unionid"}`` (what ``wx.login``'s code is worth), or 40029 (unknown or expired code), 40163 (code been used: a
+  code works once), 40013/40125 (bad appid/secret); ``POST /wxa/business/getuserphonenumber?access_token=``
+  ``{"code"}`` (the phone button's code) → ``{"errcode": 0, "phone_info": {"phoneNumber", "purePhoneNumber",
+  "countryCode": "86", "watermark": {"timestamp", "appid"}}}``, 40029 for a bad, expired or used code, the token
+  rules of template messages (40001, 42001; 48001 for the Official Account's token). One person per phone: the
+  same phone is the same openid and unionid every time.
 - **Webhook receiver** ``POST /webhook/{name}``: checks ``X-Forecourt-Signature`` (HMAC-SHA256 of
   ``"<timestamp>.<body>"``; 401 when wrong) and keeps each body once by ``X-Forecourt-Delivery`` (a repeat is
   counted in ``repeats``, as a careful receiver would dedupe).
 
 Test control under ``/_sim`` (no signature): ``POST /_sim/faults`` ``{"sms_timeout_next": n,
-"sms_rate_limit_next": n, "wechat_expire_tokens": true, "wechat_rate_limit_next": n, "webhook_fail_next": n,
-"delay_s": 6}``; ``GET /_sim/sms``, ``/_sim/wechat``, ``/_sim/webhook``: what was received, in order.
+"sms_rate_limit_next": n, "wechat_expire_tokens": true, "wechat_rate_limit_next": n, "wechat_expire_codes": true,
+"wechat_mini_timeout_next": n, "webhook_fail_next": n, "delay_s": 6}``; ``POST /_sim/wechat-users``
+``{"phone": "1380013xxxx"}`` → ``{"openid", "unionid", "login_code", "phone_code"}`` (what ``wx.login`` and the
+getPhoneNumber button give the mini program: each code valid 5 minutes, once); ``GET /_sim/sms``, ``/_sim/wechat``,
+``/_sim/wechat-mini``, ``/_sim/webhook``: what was received, in order.
 """
 
 from __future__ import annotations
@@ -51,6 +62,8 @@ class Faults:
     sms_rate_limit_next: int = 0       # the next n SendSms calls: isv.BUSINESS_LIMIT_CONTROL
     wechat_expire_tokens: bool = False  # every token issued so far has expired (42001 on its next use)
     wechat_rate_limit_next: int = 0    # the next n template sends: 45009
+    wechat_expire_codes: bool = False  # every mini program code issued so far has expired (40029)
+    wechat_mini_timeout_next: int = 0  # the next n jscode2session / getuserphonenumber calls answer after delay_s
     webhook_fail_next: int = 0         # the next n webhook posts: 503
     delay_s: float = 6.0               # how late a "timeout" answers (longer than the client waits)
 
@@ -61,6 +74,8 @@ class MessagingKeys:
     access_key_secret: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     appid: str = field(default_factory=lambda: "wx" + secrets.token_hex(8))
     app_secret: str = field(default_factory=lambda: secrets.token_hex(16))
+    mini_appid: str = field(default_factory=lambda: "wx" + secrets.token_hex(8))     # the mini program (小程序)
+    mini_secret: str = field(default_factory=lambda: secrets.token_hex(16))
     webhook_secret: str = field(default_factory=lambda: secrets.token_urlsafe(24))
 
     def merchant_config(self, base_url: str) -> dict[str, Any]:
@@ -68,7 +83,28 @@ class MessagingKeys:
         return {"sms_endpoint": base_url, "sms_access_key_id": self.access_key_id,
                 "sms_access_key_secret": self.access_key_secret, "wechat_endpoint": base_url,
                 "wechat_appid": self.appid, "wechat_secret": self.app_secret, "webhook_secret": self.webhook_secret,
-                "wechat_template_id": "alarm-template-1", "sms_template_code": "SMS_4700017"}
+                "wechat_template_id": "alarm-template-1", "sms_template_code": "SMS_4700017",
+                "wechat_mini_appid": self.mini_appid, "wechat_mini_secret": self.mini_secret}
+
+
+CODE_TTL_S = 300          # a wx.login or phone button code is valid 5 minutes, once
+
+
+@dataclass
+class WeChatUser:
+    """One person as the mini program sees them: their phone, openid (this app) and unionid (the open platform)."""
+
+    phone: str
+    openid: str = field(default_factory=lambda: "o" + secrets.token_urlsafe(20)[:27])
+    unionid: str = field(default_factory=lambda: "o" + secrets.token_urlsafe(20)[:27])
+
+
+@dataclass
+class MiniCode:
+    kind: str                 # login (wx.login) or phone (the getPhoneNumber button)
+    user: WeChatUser
+    expires: float            # time.monotonic
+    used: bool = False
 
 
 def _encode(text: str) -> str:
@@ -89,6 +125,12 @@ class MessagingSim:
         self.faults = Faults()
         self.token_ttl_s = token_ttl_s
         self.tokens: dict[str, float] = {}                  # access_token → expires (time.monotonic)
+        self.token_apps: dict[str, str] = {}                # access_token → the appid it was issued to
+        self.mini_token_requests = 0
+        self.wechat_users: dict[str, WeChatUser] = {}       # by phone
+        self.mini_codes: dict[str, MiniCode] = {}
+        self.mini: list[dict[str, Any]] = []                # answered jscode2session / getuserphonenumber calls
+        self.mini_refused: list[dict[str, Any]] = []
         self.sms: list[dict[str, Any]] = []                 # accepted SendSms calls
         self.sms_refused: list[dict[str, Any]] = []         # refused ones, with the code
         self.wechat: list[dict[str, Any]] = []
@@ -100,8 +142,11 @@ class MessagingSim:
             Route("/", self._send_sms, methods=["POST"]),
             Route("/cgi-bin/token", self._token, methods=["GET"]),
             Route("/cgi-bin/message/template/send", self._template_send, methods=["POST"]),
+            Route("/sns/jscode2session", self._jscode2session, methods=["GET"]),
+            Route("/wxa/business/getuserphonenumber", self._phone_number, methods=["POST"]),
             Route("/webhook/{name}", self._webhook, methods=["POST"]),
             Route("/_sim/faults", self._set_faults, methods=["POST"]),
+            Route("/_sim/wechat-users", self._wechat_user, methods=["POST"]),
             Route("/_sim/{what}", self._received, methods=["GET"]),
         ])
 
@@ -152,14 +197,30 @@ class MessagingSim:
     async def _token(self, request: Request) -> JSONResponse:
         q = request.query_params
         self.token_requests += 1
-        if q.get("grant_type") != "client_credential" or q.get("appid") != self.keys.appid:
+        secrets_of = {self.keys.appid: self.keys.app_secret, self.keys.mini_appid: self.keys.mini_secret}
+        appid = q.get("appid", "")
+        if q.get("grant_type") != "client_credential" or appid not in secrets_of:
             return JSONResponse({"errcode": 40013, "errmsg": "invalid appid"})
-        if q.get("secret") != self.keys.app_secret:
+        if q.get("secret") != secrets_of[appid]:
             return JSONResponse({"errcode": 40001,
                                  "errmsg": "invalid credential, access_token is invalid or not latest"})
+        if appid == self.keys.mini_appid:
+            self.mini_token_requests += 1
         token = secrets.token_urlsafe(48)
         self.tokens[token] = time.monotonic() + self.token_ttl_s
+        self.token_apps[token] = appid
         return JSONResponse({"access_token": token, "expires_in": self.token_ttl_s})
+
+    def _token_refused(self, token: str) -> tuple[int, str] | None:
+        """Why WeChat refuses this access token (40001 unknown, 42001 expired), or None."""
+        if self.faults.wechat_expire_tokens:
+            self.faults.wechat_expire_tokens = False
+            self.tokens = {t: 0.0 for t in self.tokens}
+        if token not in self.tokens:
+            return 40001, "invalid credential, access_token is invalid or not latest"
+        if self.tokens[token] <= time.monotonic():
+            return 42001, "access_token expired"
+        return None
 
     async def _template_send(self, request: Request) -> JSONResponse:
         token = request.query_params.get("access_token", "")
@@ -169,13 +230,9 @@ class MessagingSim:
             self.wechat_refused.append({"errcode": code, "touser": body.get("touser", "")})
             return JSONResponse({"errcode": code, "errmsg": message})
 
-        if self.faults.wechat_expire_tokens:
-            self.faults.wechat_expire_tokens = False
-            self.tokens = {t: 0.0 for t in self.tokens}
-        if token not in self.tokens:
-            return refuse(40001, "invalid credential, access_token is invalid or not latest")
-        if self.tokens[token] <= time.monotonic():
-            return refuse(42001, "access_token expired")
+        token_refused = self._token_refused(token)
+        if token_refused is not None:
+            return refuse(*token_refused)
         if self.faults.wechat_rate_limit_next > 0:
             self.faults.wechat_rate_limit_next -= 1
             return refuse(45009, "reach max api daily quota limit")
@@ -189,6 +246,69 @@ class MessagingSim:
         msgid = secrets.randbelow(10**12)
         self.wechat.append({**body, "msgid": msgid})
         return JSONResponse({"errcode": 0, "errmsg": "ok", "msgid": msgid})
+
+    # --- WeChat mini program ------------------------------------------------------------------------
+
+    def _code(self, code: str, kind: str) -> tuple[int, str] | MiniCode:
+        """The code's user, or why WeChat refuses it (unknown or expired 40029, used 40163); a code works once."""
+        if self.faults.wechat_expire_codes:
+            self.faults.wechat_expire_codes = False
+            for issued in self.mini_codes.values():
+                issued.expires = 0.0
+        found = self.mini_codes.get(code)
+        if found is None or found.kind != kind or found.expires <= time.monotonic():
+            return 40029, "invalid code"
+        if found.used:
+            return 40163, "code been used"
+        found.used = True
+        return found
+
+    async def _mini_timeout(self) -> bool:
+        if self.faults.wechat_mini_timeout_next <= 0:
+            return False
+        self.faults.wechat_mini_timeout_next -= 1
+        await asyncio.sleep(self.faults.delay_s)        # the client has given up by now
+        return True
+
+    def _mini_refuse(self, api: str, code: int, message: str) -> JSONResponse:
+        self.mini_refused.append({"api": api, "errcode": code})
+        return JSONResponse({"errcode": code, "errmsg": message})
+
+    async def _jscode2session(self, request: Request) -> JSONResponse:
+        q, api = request.query_params, "jscode2session"
+        if await self._mini_timeout():
+            return self._mini_refuse(api, -1, "system error")
+        if q.get("appid") != self.keys.mini_appid:
+            return self._mini_refuse(api, 40013, "invalid appid")
+        if q.get("secret") != self.keys.mini_secret:
+            return self._mini_refuse(api, 40125, "invalid appsecret")
+        if q.get("grant_type") != "authorization_code":
+            return self._mini_refuse(api, 40002, "invalid grant_type")
+        found = self._code(q.get("js_code", ""), "login")
+        if isinstance(found, tuple):
+            return self._mini_refuse(api, *found)
+        self.mini.append({"api": api, "openid": found.user.openid})
+        return JSONResponse({"openid": found.user.openid, "unionid": found.user.unionid,
+                             "session_key": base64.b64encode(secrets.token_bytes(16)).decode()})
+
+    async def _phone_number(self, request: Request) -> JSONResponse:
+        api = "getuserphonenumber"
+        body: dict[str, Any] = await request.json()
+        if await self._mini_timeout():
+            return self._mini_refuse(api, -1, "system error")
+        token = request.query_params.get("access_token", "")
+        token_refused = self._token_refused(token)
+        if token_refused is not None:
+            return self._mini_refuse(api, *token_refused)
+        if self.token_apps.get(token) != self.keys.mini_appid:
+            return self._mini_refuse(api, 48001, "api unauthorized")
+        found = self._code(str(body.get("code", "")), "phone")
+        if isinstance(found, tuple):
+            return self._mini_refuse(api, 40029, "invalid code")    # WeChat answers a used phone code as invalid
+        self.mini.append({"api": api, "openid": found.user.openid})
+        return JSONResponse({"errcode": 0, "errmsg": "ok", "phone_info": {
+            "phoneNumber": found.user.phone, "purePhoneNumber": found.user.phone, "countryCode": "86",
+            "watermark": {"timestamp": int(time.time()), "appid": self.keys.mini_appid}}})
 
     # --- webhook receiver ---------------------------------------------------------------------------
 
@@ -219,6 +339,19 @@ class MessagingSim:
             setattr(self.faults, key, value)
         return JSONResponse(asdict(self.faults))
 
+    async def _wechat_user(self, request: Request) -> JSONResponse:
+        """A person opens the mini program: ``wx.login``'s code and the phone button's code, for their phone."""
+        phone = str((await request.json()).get("phone", ""))
+        if not MOBILE.match(phone):
+            return JSONResponse({"error": "phone: an 11-digit mainland mobile"}, 400)
+        user = self.wechat_users.setdefault(phone, WeChatUser(phone))
+        codes = {}
+        for kind in ("login", "phone"):
+            codes[kind] = secrets.token_urlsafe(24)
+            self.mini_codes[codes[kind]] = MiniCode(kind, user, time.monotonic() + CODE_TTL_S)
+        return JSONResponse({"openid": user.openid, "unionid": user.unionid, "login_code": codes["login"],
+                             "phone_code": codes["phone"]})
+
     async def _received(self, request: Request) -> JSONResponse:
         what = request.path_params["what"]
         if what == "sms":
@@ -226,6 +359,9 @@ class MessagingSim:
         if what == "wechat":
             return JSONResponse({"received": self.wechat, "refused": self.wechat_refused,
                                  "token_requests": self.token_requests})
+        if what == "wechat-mini":
+            return JSONResponse({"received": self.mini, "refused": self.mini_refused,
+                                 "token_requests": self.mini_token_requests})
         if what == "webhook":
             return JSONResponse({"received": self.webhook, "repeats": self.webhook_repeats})
-        return JSONResponse({"error": "sms, wechat or webhook"}, 404)
+        return JSONResponse({"error": "sms, wechat, wechat-mini or webhook"}, 404)

@@ -907,6 +907,8 @@ export default {
       plates: '车牌',
       idNumber: '身份证号',
       idNumberMasked: '身份证号（脱敏）',
+      wechatOpenid: '微信（openid）',
+      wechatUnbound: '未绑定微信',
       realName: '实名',
       realNames: { none: '未实名', checked: '证件号已校验' },
       level: '等级',

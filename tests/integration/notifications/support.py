@@ -65,7 +65,9 @@ async def messaging_sim(timeout_s: float = 1.0) -> AsyncIterator[Messaging]:
     try:
         await wait_for_port("127.0.0.1", port)
         url = f"http://127.0.0.1:{port}"
-        config = MessagingConfig(**sim.keys.merchant_config(url), timeout_s=timeout_s)
+        keys = sim.keys.merchant_config(url)   # less the mini program's keys (members/wechat.py reads those)
+        config = MessagingConfig(**{k: v for k, v in keys.items() if k in MessagingConfig.__dataclass_fields__},
+                                 timeout_s=timeout_s)
         yield Messaging(sim, url, config)
     finally:
         server.should_exit = True
