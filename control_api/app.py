@@ -94,14 +94,15 @@ ROUTERS = (   # every API route; matched in this order, one route after another,
     station_members.router,    # the station server: member lookup, registration, member orders (docs/pos.md)
     members.router,      # head office's members and vehicles (issue 18)
     vehicles.router,
-    ic_cards.router,
-    cards.router,
-    card_payments.router,
     points.router,       # head office: points rules, balances, the points mall (docs/points.md)
 )
 
-#: Routes one role answers its own way, mounted before ``ROUTERS`` (the first route matching a path answers).
+#: Routes one role answers its own way, or only one role has, mounted before ``ROUTERS`` (the first route
+#: matching a path answers).
 ROLE_ROUTERS: dict[Role, tuple[APIRouter, ...]] = {
+    Role.HEAD_OFFICE: (cards.router,             # cards, their payments, purses, loads and the grey list are
+                       card_payments.router,     # head office's (docs/cards.md, docs/ic-cards.md)
+                       ic_cards.router),
     Role.STATION: (station_prices.router,        # the prices the station's pumps hold (its own database)
                    inventory.router),            # wet stock: computed where the sales are (docs/inventory.md)
 }

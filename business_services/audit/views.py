@@ -14,6 +14,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from business_services.audit.model import masked
 from business_services.exports.model import Column, Scope
+from telemetry.contracts.identifiers import PLAIN_TEXT as PLAIN
 
 COLUMNS = (Column("seq", "序号", 10), Column("at", "时间", 20), Column("actor", "操作人"), Column("source", "来源"),
            Column("station", "站点"), Column("action", "操作", 22), Column("target", "对象", 24),
@@ -30,16 +31,19 @@ def _in_utc(value: datetime) -> datetime:
 Moment = Annotated[datetime, AfterValidator(_in_utc)]
 
 
+
+
 class AuditFilter(BaseModel):
     """The audit page's filters; all optional."""
 
     model_config = ConfigDict(extra="forbid")
     since: Moment | None = Field(None, description="从此时起 (inclusive)")
     until: Moment | None = Field(None, description="到此时为止 (exclusive)")
-    actor: str | None = Field(None, max_length=100, description="操作人 (exact user name)")
-    action: str | None = Field(None, max_length=100, description="操作, e.g. price.change, or a prefix: price.")
-    station: str | None = Field(None, max_length=64, description="站点编码")
-    target: str | None = Field(None, max_length=100, description="对象 contains this text")
+    actor: str | None = Field(None, max_length=100, pattern=PLAIN, description="操作人 (exact user name)")
+    action: str | None = Field(None, max_length=100, pattern=PLAIN,
+                               description="操作, e.g. price.change, or a prefix: price.")
+    station: str | None = Field(None, max_length=64, pattern=PLAIN, description="站点编码")
+    target: str | None = Field(None, max_length=100, pattern=PLAIN, description="对象 contains this text")
 
 
 def _where(f: AuditFilter, scope: Scope) -> tuple[sql.Composable, list[Any]]:

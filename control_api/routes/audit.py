@@ -38,11 +38,12 @@ class AuditPage(BaseModel):
 
 
 def audit_filter(since: views.Moment | None = None, until: views.Moment | None = None,
-                 actor: Annotated[str | None, Query(max_length=100)] = None,
-                 action: Annotated[str | None, Query(max_length=100, description="exact, or a prefix ending in '.'")]
-                 = None,
-                 station: Annotated[str | None, Query(max_length=64)] = None,
-                 target: Annotated[str | None, Query(max_length=100, description="contains this text")] = None,
+                 actor: Annotated[str | None, Query(max_length=100, pattern=views.PLAIN)] = None,
+                 action: Annotated[str | None, Query(max_length=100, pattern=views.PLAIN,
+                                                     description="exact, or a prefix ending in '.'")] = None,
+                 station: Annotated[str | None, Query(max_length=64, pattern=views.PLAIN)] = None,
+                 target: Annotated[str | None, Query(max_length=100, pattern=views.PLAIN,
+                                                     description="contains this text")] = None,
                  ) -> views.AuditFilter:
     return views.AuditFilter(since=since, until=until, actor=actor, action=action, station=station, target=target)
 

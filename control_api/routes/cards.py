@@ -56,6 +56,7 @@ from control_api.idempotency import IdempotencyKey, once
 from control_api.pagination import Cursor, Limit, after, page
 from control_api.security import Principal, require
 from telemetry.contracts.events.payments import DocumentNo, Method
+from telemetry.contracts.identifiers import PLAIN_TEXT as PLAIN
 from telemetry.contracts.identifiers import Code
 from telemetry.contracts.members import MemberNo, Plate
 
@@ -64,7 +65,6 @@ Reader = Annotated[Principal, Depends(require("card:read"))]
 Writer = Annotated[Principal, Depends(require("card:write"))]
 CardRef = Annotated[str, Path(pattern=r"^[0-9]{1,19}$", description="卡号，或卡的 id (the card number, or its id)")]
 Fen = Annotated[int, Field(gt=0, le=100_000_000)]
-PLAIN = r"^[^\x00-\x1f\x7f]*$"     # no control characters (PostgreSQL refuses a NUL in text)
 TypeCode = Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{2,32}$")]
 Grades = Annotated[list[Annotated[int, Field(ge=0, le=999)]], Field(max_length=10)]
 

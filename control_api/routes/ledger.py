@@ -22,6 +22,7 @@ from business_services.ledger.model import Kind, customer_permission, mask_card_
 from control_api.deps import Db
 from control_api.pagination import Cursor, Limit, after, page
 from control_api.security import Principal, require
+from telemetry.contracts.identifiers import CODE_PATTERN, PLAIN_TEXT
 
 router = APIRouter(prefix="/api/v1/ledger", tags=["ledger"])
 Reader = Annotated[Principal, Depends(require("ledger:read"))]
@@ -98,8 +99,9 @@ def _shown(who: Principal, row: dict[str, Any], *fields: str) -> dict[str, Any]:
 
 
 @router.get("/accounts", response_model=AccountPage)
-async def accounts(who: Reader, db: Db, station: Annotated[str | None, Query(max_length=64)] = None,
-                   kind: Kind | None = None, prefix: Annotated[str | None, Query(max_length=100)] = None,
+async def accounts(who: Reader, db: Db, station: Annotated[str | None, Query(pattern=CODE_PATTERN)] = None,
+                   kind: Kind | None = None,
+                   prefix: Annotated[str | None, Query(max_length=100, pattern=PLAIN_TEXT)] = None,
                    cursor: Cursor = "", limit: Limit = 50) -> AccountPage:
     """Accounts in code order with their balances (fen or points, in the account's normal direction)."""
     if station is not None:

@@ -31,6 +31,7 @@ from control_api.pagination import Cursor, Limit, after, page
 from control_api.security import Principal, require
 from forecourt.roles import Role
 from telemetry.contracts.events.alarms import Priority
+from telemetry.contracts.identifiers import PLAIN_TEXT as PLAIN
 from telemetry.contracts.identifiers import Code
 
 
@@ -45,7 +46,6 @@ Reader = Annotated[Principal, Depends(require("alarm:read"))]
 Configurer = Annotated[Principal, Depends(require("alarm:configure"))]
 RouteId = Annotated[int, Path(ge=1, le=2**63 - 1, description="通知路由编号 (a notification route's id)")]
 ContactId = Annotated[int, Path(ge=1, le=2**63 - 1, description="联系人编号 (a contact's id)")]
-PLAIN = r"^[^\x00-\x1f\x7f]*$"     # no control characters (PostgreSQL refuses a NUL in text)
 Name = Annotated[str, Field(min_length=1, max_length=64, pattern=PLAIN)]
 Group = Annotated[str, Field(min_length=1, max_length=32, pattern=PLAIN)]
 

@@ -49,6 +49,7 @@ from control_api.live import wait_or_disconnect
 from control_api.pagination import Cursor, Limit
 from control_api.security import Principal, require
 from forecourt.roles import policy
+from telemetry.contracts.identifiers import PLAIN_TEXT as PLAIN
 
 router = APIRouter(prefix="/api/v1/stations/{station}", tags=["orders"])
 
@@ -66,7 +67,6 @@ def _station_writer(station: Station, who: _Writer) -> Principal:
 Writer = Annotated[Principal, Depends(_station_writer)]
 OrderNo = Annotated[str, PathParam(min_length=6, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
                                    description="订单号 (order number)")]
-PLAIN = r"^[^\x00-\x1f\x7f]*$"     # no control characters (PostgreSQL refuses a NUL in text)
 Terminal = Annotated[str, Field(min_length=1, max_length=64, pattern=PLAIN, description="POS 终端编号，如 pos-1")]
 TerminalQuery = Annotated[str, Query(max_length=64, pattern=PLAIN, description="POS 终端编号，如 pos-1")]
 

@@ -18,6 +18,8 @@ CODE_PATTERN = r"^[a-z0-9][a-z0-9-]{0,31}$"            # station and device code
 GROUP_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"   # Sparkplug group: the operating company
 EVENT_ID_PATTERN = r"^[\x21-\x7e]{1,128}$"             # CloudEvents id: printable ASCII, no spaces
 EVENT_TYPE_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*){1,3}$"   # fuelling.completed, command.set_price
+#: text a person typed (a name, a note, a search): anything but control characters (PostgreSQL refuses a NUL)
+PLAIN_TEXT = r"^[^\x00-\x1f\x7f]*$"
 EVENT_TYPE_MAX = 64                                     # characters in an event or command type (a topic level)
 METRIC_NAME_MAX = 256                                   # characters in a Sparkplug metric name
 
