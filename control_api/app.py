@@ -41,13 +41,16 @@ from control_api.routes import (
     inventory,
     leak_tests,
     ledger,
+    member_levels,
     member_list,
+    member_privacy,
     members,
     notifications,
     online_payments,
     orders,
     payments,
     points,
+    points_mall,
     price_changes,
     price_rules,
     prices,
@@ -93,8 +96,11 @@ ROUTERS = (   # every API route; matched in this order, one route after another,
     member_list.router,        # head office: the member list feed station servers pull (docs/offline-members.md)
     station_members.router,    # the station server: member lookup, registration, member orders (docs/pos.md)
     members.router,      # head office's members and vehicles (issue 18)
+    member_levels.router,
+    member_privacy.router,
     vehicles.router,
     points.router,       # head office: points rules, balances, the points mall (docs/points.md)
+    points_mall.router,
 )
 
 #: Routes one role answers its own way, or only one role has, mounted before ``ROUTERS`` (the first route

@@ -7,14 +7,16 @@ database or the broker: a bad code is answered 422 (a WebSocket is refused with 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, cast
 
 from fastapi import Depends, HTTPException, Path, WebSocket, WebSocketException, status
-from starlette.requests import HTTPConnection
+from starlette.requests import HTTPConnection, Request
 
 from control_api.database import Database
 from control_api.live import LiveHub
 from control_api.metrics import REFUSED
+from forecourt.roles import Role
 from telemetry.contracts.identifiers import CODE_PATTERN, IdentifierError, check_code
 
 # The dependencies are ``async def`` though they never wait: FastAPI runs a plain ``def`` dependency in a
@@ -68,3 +70,12 @@ WsHub = Annotated[LiveHub, Depends(ws_hub)]
 
 
 RowId = Annotated[int, Path(ge=1, le=2**63 - 1, description="编号 (a row's id: a PostgreSQL bigint)")]
+
+
+def head_office_only(message: str, status_code: int = status.HTTP_404_NOT_FOUND) -> Callable[[Request], None]:
+    """A dependency for what only head office keeps (forecourt/roles.py): on a station server the route answers
+    ``status_code`` with ``message``, saying where to go instead."""
+    def at_head_office(request: Request) -> None:
+        if request.app.state.role is not Role.HEAD_OFFICE:
+            raise HTTPException(status_code, message)
+    return at_head_office

@@ -1,6 +1,6 @@
-"""Members at head office (docs/members.md): register, look up (phone, card, QR, plate), the member 360°, profile
-edits, manual tags, the level table and the tag definitions, and the PIPL requests (export one member's personal
-data; erase it).
+"""Members at head office (docs/members.md): register (also from WeChat), look up (phone, card, QR, plate), the
+member 360°, profile edits and manual tags. The level table and tag definitions are in ``member_levels.py``, the
+PIPL requests (export, erasure) in ``member_privacy.py``; both share this module's refusals and permissions.
 
 Permissions: reads ``member:read`` (the lookup also ``member:register``: a station server's key and the POS),
 registration ``member:write`` or ``member:register``, changes ``member:write``, export and erasure
@@ -15,18 +15,16 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from business_services.members import personal_data, sections, views
+from business_services.members import sections, views
 from business_services.members.model import (
     Disclosure,
     EditProfile,
-    EraseMember,
-    ExportPersonalData,
     Gender,
     Level,
     Lifecycle,
@@ -35,11 +33,8 @@ from business_services.members.model import (
     MemberNotFound,
     RegisterFromWeChat,
     RegisterMember,
-    SaveLevel,
-    SaveTag,
     Source,
     TagMember,
-    TagRule,
     WeChatUnavailable,
     birthday,
     id_number,
@@ -56,19 +51,14 @@ from business_services.stations import views as stations
 from business_services.unit_of_work import UnitOfWork
 from business_services.vehicles import views as vehicles
 from business_services.vehicles.model import BindVehicle
-from control_api.deps import Db, RowId
+from control_api.deps import Db, RowId, head_office_only
 from control_api.errors import KINDS, MEDIA_TYPE, PROBLEM_BASE, problem
 from control_api.idempotency import IdempotencyKey, once
 from control_api.pagination import Cursor, Limit, after, page
 from control_api.security import Principal, require
-from forecourt.roles import Role
 from telemetry.contracts.identifiers import Code
 
-
-def head_office(request: Request) -> None:
-    if request.app.state.role != Role.HEAD_OFFICE:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "会员由总部管理，站点服务器没有此接口 "
-                                                       "(members are kept at head office)")
+head_office = head_office_only("会员由总部管理，站点服务器没有此接口 (members are kept at head office)")
 
 
 router = APIRouter(prefix="/api/v1", tags=["members"], dependencies=[Depends(head_office)])
@@ -76,9 +66,7 @@ Reader = Annotated[Principal, Depends(require("member:read"))]
 Looker = Annotated[Principal, Depends(require("member:read", "member:register"))]
 Registrar = Annotated[Principal, Depends(require("member:write", "member:register"))]
 Writer = Annotated[Principal, Depends(require("member:write"))]
-Privacy = Annotated[Principal, Depends(require("member:privacy"))]
 MemberNoPath = Annotated[str, Path(pattern=r"^M[0-9]{8,12}$", description="会员号 (member number), e.g. M00000001")]
-LevelCode = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{0,31}$", description="等级代码 (level code)")]
 
 
 # --- bodies and answers ----------------------------------------------------------------------------------------
@@ -159,49 +147,8 @@ class TagGiven(BaseModel):
     tag_id: Annotated[int, Field(ge=1, lt=2**63)]
 
 
-class Erasure(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    reason: Annotated[str, Field(min_length=1, max_length=200, description="依据，如 会员本人书面申请 2026-12-05")]
-
-
-class Erased(BaseModel):
-    member_no: str
-    erased: bool          # false: erased already (nothing changed)
-
-
 class Changed(BaseModel):
     changed: bool
-
-
-class LevelBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    code: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")] = ""   # the path's, when editing
-    name: Annotated[str, Field(min_length=1, max_length=32)]
-    rank: Annotated[int, Field(ge=0, le=100)]
-    growth_min: Annotated[int, Field(ge=0, le=10**9)]
-    discount_pct: Annotated[int, Field(ge=0, le=30, description="油品折扣 %，0–30")] = 0
-    points_multiplier: Annotated[float, Field(ge=1, le=10)] = 1.0
-    birthday_privilege: Annotated[str, Field(max_length=100)] = ""
-
-
-class TagBody(BaseModel):
-    """A tag: manual without ``rule_kind``; a rule tag with ``rule_kind``, ``days`` and ``at_least`` (flat, as the
-    tag page's form sends them)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    name: Annotated[str, Field(min_length=1, max_length=32)]
-    description: Annotated[str, Field(max_length=100)] = ""
-    rule_kind: Literal["orders_in_days", "spent_in_days"] | None = None
-    days: Annotated[int | None, Field(ge=1, le=366)] = None
-    at_least: Annotated[int | None, Field(ge=1, le=10**9)] = None
-
-
-class Row(BaseModel):
-    """A level or tag row as the list pages show it."""
-
-    model_config = ConfigDict(extra="allow")
 
 
 # --- refusals ---------------------------------------------------------------------------------------------------
@@ -417,7 +364,7 @@ async def member_360(member_no: MemberNoPath, who: Reader, db: Db) -> Any:
             "orders": await station_orders.of_member(conn, member_no, who.stations),
             "cards": [shown(c, disclosure) for c in await sections.cards(conn, member_no)],
         }
-    return JSONResponse(json.loads(json.dumps(answer, default=_jsonable)))
+    return JSONResponse(json.loads(json.dumps(answer, default=jsonable)))
 
 
 def _next_level(levels: list[dict[str, Any]], current: str) -> dict[str, Any] | None:
@@ -427,7 +374,7 @@ def _next_level(levels: list[dict[str, Any]], current: str) -> dict[str, Any] | 
                                     "growth_min": higher[0]["growth_min"]}
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
 
@@ -478,115 +425,5 @@ async def _tag(member_no: str, tag_id: int, on: bool, request: Request, db: Db, 
             return Changed(changed=await request.app.state.bus.handle(TagMember(member_no, tag_id, on), uow))
     try:
         return await once(request, db, who, key, work)
-    except (MemberError, MemberNotFound) as exc:
-        return refused(exc)
-
-
-# --- PIPL: one member's personal data, and its erasure -----------------------------------------------------------
-
-@router.get("/members/{member_no}/personal-data")
-async def export_personal_data(member_no: MemberNoPath, request: Request, db: Db, who: Privacy,
-                               format_: Annotated[Literal["xlsx", "json"], Query(alias="format")] = "xlsx",
-                               ) -> Response:
-    """Everything head office keeps about the member, for the member's own request (audited): an Excel workbook
-    (one sheet per section) or JSON."""
-    try:
-        async with db.connection() as conn, UnitOfWork(conn, who.actor) as uow:
-            data = await request.app.state.bus.handle(ExportPersonalData(member_no, format_), uow)
-    except (MemberError, MemberNotFound) as exc:
-        return refused(exc)
-    filename = f"member-{member_no}-personal-data.{format_}"
-    headers = {"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"}
-    if format_ == "json":
-        return Response(json.dumps(data, ensure_ascii=False, default=_jsonable, indent=1),
-                        media_type="application/json", headers=headers)
-    return Response(personal_data.workbook(data), headers=headers,
-                    media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-
-
-@router.post("/members/{member_no}/erasure", response_model=Erased)
-async def erase(member_no: MemberNoPath, body: Erasure, request: Request, db: Db, who: Privacy,
-                key: IdempotencyKey) -> Any:
-    """Anonymise the member (phone, name, birthday, ID, vehicles); its number, orders, growth and money history
-    stay. Unlisted from the member list and from the stations' lists. Audited."""
-    async def work() -> Erased:
-        async with db.connection() as conn, UnitOfWork(conn, who.actor) as uow:
-            done = await request.app.state.bus.handle(EraseMember(member_no, body.reason.strip()), uow)
-        return Erased(member_no=member_no, erased=done)
-    try:
-        return await once(request, db, who, key, work)
-    except (MemberError, MemberNotFound) as exc:
-        return refused(exc)
-
-
-# --- the level table ---------------------------------------------------------------------------------------------
-
-@router.get("/member-levels")
-async def list_levels(who: Reader, db: Db) -> dict[str, Any]:
-    async with db.connection() as conn:
-        rows = await views.levels(conn)
-    return {"items": rows, "next_cursor": None, "total": len(rows)}
-
-
-async def _save_level(body: LevelBody, code: str, create: bool, request: Request, db: Db, who: Principal) -> Row:
-    level = Level(code, body.name.strip(), body.rank, body.growth_min, body.discount_pct, body.points_multiplier,
-                  body.birthday_privilege.strip())
-    async with db.connection() as conn:
-        async with UnitOfWork(conn, who.actor) as uow:
-            await request.app.state.bus.handle(SaveLevel(level, create), uow)
-        rows = [r for r in await views.levels(conn) if r["code"] == code]
-    return Row.model_validate(rows[0])
-
-
-@router.post("/member-levels")
-async def create_level(body: LevelBody, request: Request, db: Db, who: Writer, key: IdempotencyKey) -> Any:
-    if not body.code:
-        return refused(MemberError("code", "请填写等级代码，如 diamond (code is required)"))
-    try:
-        return await once(request, db, who, key, lambda: _save_level(body, body.code, True, request, db, who))
-    except (MemberError, MemberNotFound) as exc:
-        return refused(exc)
-
-
-@router.patch("/member-levels/{level}")
-async def change_level(level: LevelCode, body: LevelBody, request: Request, db: Db, who: Writer) -> Any:
-    try:
-        return (await _save_level(body, level, False, request, db, who)).model_dump(mode="json")
-    except (MemberError, MemberNotFound) as exc:
-        return refused(exc)
-
-
-# --- tag definitions ---------------------------------------------------------------------------------------------
-
-@router.get("/member-tags")
-async def list_tags(who: Reader, db: Db) -> dict[str, Any]:
-    async with db.connection() as conn:
-        rows = await views.tags(conn)
-    items = [r | {"rule_kind": (r["rule"] or {}).get("kind"), "days": (r["rule"] or {}).get("days"),
-                  "at_least": (r["rule"] or {}).get("at_least")} for r in rows]
-    return {"items": json.loads(json.dumps(items, default=_jsonable)), "next_cursor": None, "total": len(items)}
-
-
-async def _save_tag(tag_id: int | None, body: TagBody, request: Request, db: Db, who: Principal) -> Row:
-    rule = None if body.rule_kind is None else TagRule.parse({"kind": body.rule_kind, "days": body.days,
-                                                              "at_least": body.at_least})
-    async with db.connection() as conn, UnitOfWork(conn, who.actor) as uow:
-        row = await request.app.state.bus.handle(SaveTag(tag_id, body.name.strip(), rule, body.description.strip()),
-                                                 uow)
-    return Row.model_validate(row)
-
-
-@router.post("/member-tags")
-async def create_tag(body: TagBody, request: Request, db: Db, who: Writer, key: IdempotencyKey) -> Any:
-    try:
-        return await once(request, db, who, key, lambda: _save_tag(None, body, request, db, who))
-    except (MemberError, MemberNotFound) as exc:
-        return refused(exc)
-
-
-@router.patch("/member-tags/{tag_id}")
-async def change_tag(tag_id: RowId, body: TagBody, request: Request, db: Db, who: Writer) -> Any:
-    try:
-        return (await _save_tag(tag_id, body, request, db, who)).model_dump(mode="json")
     except (MemberError, MemberNotFound) as exc:
         return refused(exc)

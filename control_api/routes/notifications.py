@@ -25,23 +25,17 @@ from business_services.notifications import views
 from business_services.notifications.handlers import DeleteRoute, NotFound, SaveContact, SaveRoute
 from business_services.notifications.model import InvalidRoute, Route, Step
 from business_services.unit_of_work import UnitOfWork
-from control_api.deps import Db
+from control_api.deps import Db, head_office_only
 from control_api.idempotency import IdempotencyKey, once
 from control_api.pagination import Cursor, Limit, after, page
 from control_api.security import Principal, require
-from forecourt.roles import Role
 from telemetry.contracts.events.alarms import Priority
 from telemetry.contracts.identifiers import PLAIN_TEXT as PLAIN
 from telemetry.contracts.identifiers import Code
 
-
-async def _at_head_office(request: Request) -> None:
-    """Notifications are configured and sent at head office (forecourt/roles.py); a station server has none."""
-    if request.app.state.role is not Role.HEAD_OFFICE:
-        raise HTTPException(404, "报警通知在总部配置 (alarm notifications are configured at head office's API)")
-
-
-router = APIRouter(tags=["notifications"], dependencies=[Depends(_at_head_office)])
+# notifications are configured and sent at head office; a station server has none
+router = APIRouter(tags=["notifications"], dependencies=[Depends(head_office_only(
+    "报警通知在总部配置 (alarm notifications are configured at head office's API)"))])
 Reader = Annotated[Principal, Depends(require("alarm:read"))]
 Configurer = Annotated[Principal, Depends(require("alarm:configure"))]
 RouteId = Annotated[int, Path(ge=1, le=2**63 - 1, description="通知路由编号 (a notification route's id)")]

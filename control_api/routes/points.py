@@ -1,5 +1,6 @@
 """Points at head office (docs/points.md): the earning rules and settings, a member's balance and history, the
-quote the POS shows on the receipt, manual adjustments, transfers (转赠), 积分归属, and the points mall.
+quote the POS shows on the receipt, manual adjustments, transfers (转赠) and 积分归属; the points mall is in
+``points_mall.py`` (the same permissions, refusals and numbering, from here).
 
 Reading needs ``member:read``; every change ``points:write`` and is audited; the quote ``member:register`` or
 ``member:read`` (the POS and a station server's API key ask it; the back office too). Every POST takes an
@@ -13,14 +14,13 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Request, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from business_services.points import members, views
-from business_services.points.handlers import add_rule as _add_rule_handler
 from business_services.points.model import (
     MAX_POINTS,
     AddRule,
@@ -31,18 +31,16 @@ from business_services.points.model import (
     ChangeSettings,
     PointsError,
     PointsRefused,
-    Redeem,
     Rule,
     RuleKind,
     Sale,
-    SaveItem,
     Settings,
     Transfer,
     points_for,
 )
 from business_services.points.repository import rules as current_rules
 from business_services.unit_of_work import UnitOfWork
-from control_api.deps import Db
+from control_api.deps import Db, head_office_only
 from control_api.idempotency import IdempotencyKey, once
 from control_api.pagination import Cursor, Limit, after, page
 from control_api.security import Principal, require
@@ -50,13 +48,15 @@ from telemetry.contracts.identifiers import Code
 from telemetry.contracts.members import MemberNo
 
 router = APIRouter(prefix="/api/v1/points", tags=["points"])
+#: on the changes: points are kept at head office (forecourt/roles.py), so a station server answers 409
+AT_HEAD_OFFICE = Depends(head_office_only("积分由总部管理，请在总部后台操作 "
+                                          "(points are kept at head office; use its back office)",
+                                          status.HTTP_409_CONFLICT))
 Reader = Annotated[Principal, Depends(require("member:read"))]
 Writer = Annotated[Principal, Depends(require("points:write"))]
 Quoter = Annotated[Principal, Depends(require("member:register", "member:read"))]
 Member = Annotated[str, Path(pattern=r"^M[0-9]{8,12}$", description="会员号，如 M00000001 (member number)")]
 RuleId = Annotated[int, Path(ge=1, le=2**63 - 1, description="积分规则编号 (a points rule's id)")]
-Sku = Annotated[str, Path(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
-                          description="商品编码 (an item's code)")]
 Points = Annotated[int, Field(ge=1, le=MAX_POINTS)]
 GradeCode = Annotated[str, Field(pattern=r"^(92|95|98|0|cng|lng)$")]
 
@@ -166,43 +166,6 @@ class Done(BaseModel):
     balance: int | None = None
 
 
-class ItemPublic(BaseModel):
-    sku: str
-    name: str
-    kind: Literal["goods", "coupon", "fuel"]
-    points: int
-    stock: int
-    value_fen: int | None
-    active: bool
-    note: str
-    created_at: datetime
-    changed_at: datetime
-
-
-class ItemPage(BaseModel):
-    items: list[ItemPublic]
-    next_cursor: str | None
-    total: int
-
-
-class RedemptionPublic(BaseModel):
-    redemption_no: str
-    member_no: str
-    sku: str
-    name: str
-    quantity: int
-    points: int
-    station: str | None
-    redeemed_by: str
-    redeemed_at: datetime
-
-
-class RedemptionPage(BaseModel):
-    items: list[RedemptionPublic]
-    next_cursor: str | None
-    total: int
-
-
 # ---- requests ------------------------------------------------------------------------------------------------
 
 class RuleBody(Body):
@@ -255,49 +218,14 @@ class AssignBody(Body):
     member_no: MemberNo
 
 
-class ItemBody(Body):
-    sku: Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
-    name: Annotated[str, Field(min_length=1, max_length=60)]
-    kind: Literal["goods", "coupon", "fuel"]
-    points: Points
-    stock: Annotated[int, Field(ge=0, le=10_000_000)]
-    value_fen: Annotated[int, Field(ge=0, le=100_000_000)] | None = None
-    active: bool = True
-    note: Annotated[str, Field(max_length=200)] = ""
-
-
-class ItemPatch(Body):
-    name: Annotated[str, Field(min_length=1, max_length=60)] | None = None
-    kind: Literal["goods", "coupon", "fuel"] | None = None
-    points: Points | None = None
-    stock: Annotated[int, Field(ge=0, le=10_000_000)] | None = None
-    value_fen: Annotated[int, Field(ge=0, le=100_000_000)] | None = None
-    active: bool | None = None
-    note: Annotated[str, Field(max_length=200)] | None = None
-
-
-class RedeemBody(Body):
-    member_no: MemberNo
-    sku: Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
-    quantity: Annotated[int, Field(ge=1, le=100)] = 1
-    station: Code | None = None
-
-
 # ---- helpers -------------------------------------------------------------------------------------------------
 
-def _at_head_office(request: Request) -> None:
-    """409 on a station server: points are kept at head office (forecourt/roles.py: not on this role's bus)."""
-    if request.app.state.bus.commands.get(AddRule) is not _add_rule_handler:
-        raise HTTPException(status.HTTP_409_CONFLICT, "积分由总部管理，请在总部后台操作 "
-                                                      "(points are kept at head office; use its back office)")
-
-
-def _number(prefix: str, who: Principal, key: str) -> str:
+def number_of(prefix: str, who: Principal, key: str) -> str:
     """The document a request makes, numbered from its caller and Idempotency-Key (the same request: the same)."""
     return prefix + hashlib.sha256(f"{who.username}\n{key}".encode()).hexdigest()[:20]
 
 
-async def _change(request: Request, db: Db, who: Principal, command: object) -> Any:
+async def change(request: Request, db: Db, who: Principal, command: object) -> Any:
     """Hand ``command`` to the bus in one unit of work; a rule's refusal as 422 (the field) or 409 (the state)."""
     try:
         async with db.connection() as conn, UnitOfWork(conn, who.actor) as uow:
@@ -332,13 +260,12 @@ async def get_settings(who: Reader, db: Db) -> SettingsPublic:
     return SettingsPublic(expiry_years=s.expiry_years, points_per_yuan=s.points_per_yuan, assign_days=s.assign_days)
 
 
-@router.put("/settings", response_model=SettingsPublic)
+@router.put("/settings", dependencies=[AT_HEAD_OFFICE], response_model=SettingsPublic)
 async def put_settings(body: SettingsPublic, request: Request, who: Writer, db: Db) -> SettingsPublic:
     """Change the settings (company scope). Audited; the same settings again change nothing."""
-    _at_head_office(request)
     if who.stations is not None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "积分设置适用于全公司，需要全公司范围 (company scope needed)")
-    await _change(request, db, who, ChangeSettings(Settings(body.expiry_years, body.points_per_yuan,
+    await change(request, db, who, ChangeSettings(Settings(body.expiry_years, body.points_per_yuan,
                                                             body.assign_days)))
     return body
 
@@ -351,28 +278,26 @@ async def list_rules(who: Reader, db: Db, kind: RuleKind | None = None) -> RuleP
     return RulePage(items=[RulePublic(**r) for r in rows], total=len(rows))
 
 
-@router.post("/rules", response_model=RulePublic)
+@router.post("/rules", dependencies=[AT_HEAD_OFFICE], response_model=RulePublic)
 async def add_rule(body: RuleBody, request: Request, who: Writer, db: Db, key: IdempotencyKey) -> JSONResponse:
     """Add an earning rule (docs/points.md "Rules" for each kind's fields). Audited."""
-    _at_head_office(request)
     if who.stations is not None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "积分规则适用于全公司，需要全公司范围 (company scope needed)")
 
     async def work() -> RulePublic:
-        rule_id = await _change(request, db, who, AddRule(body.rule(), body.note))
+        rule_id = await change(request, db, who, AddRule(body.rule(), body.note))
         async with db.connection() as conn:
             row = await views.rule(conn, rule_id)
         return RulePublic(**(row or {}))
     return await once(request, db, who, key, work)
 
 
-@router.patch("/rules/{rule_id}", response_model=RulePublic)
+@router.patch("/rules/{rule_id}", dependencies=[AT_HEAD_OFFICE], response_model=RulePublic)
 async def change_rule(rule_id: RuleId, body: RuleBody, request: Request, who: Writer, db: Db) -> RulePublic:
     """Change a rule: the whole rule is sent back (end it by giving ``effective_to``). Audited with before/after."""
-    _at_head_office(request)
     if who.stations is not None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "积分规则适用于全公司，需要全公司范围 (company scope needed)")
-    await _change(request, db, who, ChangeRule(body.rule(rule_id), body.note))
+    await change(request, db, who, ChangeRule(body.rule(rule_id), body.note))
     async with db.connection() as conn:
         row = await views.rule(conn, rule_id)
     return RulePublic(**(row or {}))
@@ -419,121 +344,48 @@ async def history(member_no: Member, who: Reader, db: Db, cursor: Cursor = "", l
                    debt_changes=[DebtChange(**d) for d in found["debt_changes"]])
 
 
-@router.post("/members/{member_no}/adjustments", response_model=Done)
+@router.post("/members/{member_no}/adjustments", dependencies=[AT_HEAD_OFFICE], response_model=Done)
 async def adjust(member_no: Member, body: AdjustBody, request: Request, who: Writer, db: Db,
                  key: IdempotencyKey) -> JSONResponse:
     """A manual grant (``points`` > 0) or deduction (< 0) with its reason. Audited."""
-    _at_head_office(request)
-    number = _number("PA", who, key)
+    number = number_of("PA", who, key)
 
     async def work() -> Done:
         try:
             command = Adjust(number, member_no, body.points, body.reason, datetime.now(UTC))
         except PointsError as exc:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"{exc.message} ({exc.field})") from exc
-        done = await _change(request, db, who, command)
+        done = await change(request, db, who, command)
         return Done(number=number, done=done, points=body.points, balance=await _balance(db, member_no))
     return await once(request, db, who, key, work)
 
 
-@router.post("/transfers", response_model=Done)
+@router.post("/transfers", dependencies=[AT_HEAD_OFFICE], response_model=Done)
 async def transfer(body: TransferBody, request: Request, who: Writer, db: Db, key: IdempotencyKey) -> JSONResponse:
     """转赠: points from one member to another; they keep the expiry dates of the lots they came from. Audited."""
-    _at_head_office(request)
     await _receiver(db, body.to_member)
-    number = _number("PT", who, key)
+    number = number_of("PT", who, key)
 
     async def work() -> Done:
         try:
             command = Transfer(number, body.from_member, body.to_member, body.points, datetime.now(UTC))
         except PointsError as exc:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"{exc.message} ({exc.field})") from exc
-        done = await _change(request, db, who, command)
+        done = await change(request, db, who, command)
         return Done(number=number, done=done, points=body.points, balance=await _balance(db, body.from_member))
     return await once(request, db, who, key, work)
 
 
-@router.post("/assignments", response_model=Done)
+@router.post("/assignments", dependencies=[AT_HEAD_OFFICE], response_model=Done)
 async def assign(body: AssignBody, request: Request, who: Writer, db: Db, key: IdempotencyKey) -> JSONResponse:
     """积分归属: a sale's points go to ``member_no`` (from the member who earned them, or a sale without a member),
     within the days the settings allow, once per order. Audited."""
-    _at_head_office(request)
     who.check_station(body.station)
     await _receiver(db, body.member_no)
 
     async def work() -> Done:
-        moved = await _change(request, db, who, Assign(body.station, body.order_no, body.member_no,
+        moved = await change(request, db, who, Assign(body.station, body.order_no, body.member_no,
                                                        datetime.now(UTC)))
         return Done(number=f"{body.station}/{body.order_no}", done=True, points=moved,
                     balance=await _balance(db, body.member_no))
-    return await once(request, db, who, key, work)
-
-
-# ---- the points mall -----------------------------------------------------------------------------------------
-
-@router.get("/mall/items", response_model=ItemPage)
-async def items(who: Reader, db: Db, q: Annotated[str | None, Query(max_length=60)] = None,
-                kind: Literal["goods", "coupon", "fuel"] | None = None, active: bool | None = None,
-                cursor: Cursor = "", limit: Limit = 50) -> ItemPage:
-    """The mall's catalogue in code order, with stock."""
-    async with db.connection() as conn:
-        rows, total, last = await views.items(conn, q=q or None, kind=kind, active=active,
-                                              after=after(cursor, views.BY_SKU), limit=limit)
-    return ItemPage(**page([ItemPublic(**r) for r in rows], total, views.BY_SKU, last))
-
-
-@router.post("/mall/items", response_model=ItemPublic)
-async def add_item(body: ItemBody, request: Request, who: Writer, db: Db, key: IdempotencyKey) -> JSONResponse:
-    """Add an item to the catalogue (goods, a coupon, or fuel worth ``value_fen``). Audited."""
-    _at_head_office(request)
-
-    async def work() -> ItemPublic:
-        values = body.model_dump(exclude={"sku"})
-        await _change(request, db, who, SaveItem(body.sku, values, create=True))
-        async with db.connection() as conn:
-            return ItemPublic(**(await views.item(conn, body.sku) or {}))
-    return await once(request, db, who, key, work)
-
-
-@router.patch("/mall/items/{sku}", response_model=ItemPublic)
-async def change_item(sku: Sku, body: ItemPatch, request: Request, who: Writer, db: Db) -> ItemPublic:
-    """Change an item (stock, points, withdraw it with ``active: false``). Audited with before/after."""
-    _at_head_office(request)
-    values = body.model_dump(exclude_unset=True)
-    if values:
-        await _change(request, db, who, SaveItem(sku, values, create=False))
-    async with db.connection() as conn:
-        row = await views.item(conn, sku)
-    if row is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"没有商品 {sku} (no such item)")
-    return ItemPublic(**row)
-
-
-@router.get("/mall/redemptions", response_model=RedemptionPage)
-async def redemptions(who: Reader, db: Db, member_no: Annotated[str, Query(pattern=r"^(M[0-9]{8,12})?$")] = "",
-                      sku: Annotated[str, Query(max_length=32)] = "", cursor: Cursor = "",
-                      limit: Limit = 50) -> RedemptionPage:
-    """Redemptions newest first; a caller scoped to stations sees those made at its stations. Excel: the export
-    kind ``points_redemptions`` with the same filters."""
-    async with db.connection() as conn:
-        rows, total, last = await views.redemptions(conn, views.RedemptionFilter(member_no=member_no, sku=sku),
-                                                    who.stations, after(cursor, views.NEWEST_REDEMPTION), limit)
-    return RedemptionPage(**page([RedemptionPublic(**r) for r in rows], total, views.NEWEST_REDEMPTION, last))
-
-
-@router.post("/mall/redemptions", response_model=RedemptionPublic)
-async def redeem(body: RedeemBody, request: Request, who: Writer, db: Db, key: IdempotencyKey) -> JSONResponse:
-    """Redeem an item for points: the stock goes down and the points are spent once (a resend, even with the key
-    forgotten, finds the first redemption); out of stock or too few points: 409 saying which. Audited."""
-    _at_head_office(request)
-    if body.station is not None:
-        who.check_station(body.station)
-    number = _number("PR", who, key)
-
-    async def work() -> RedemptionPublic:
-        await _change(request, db, who, Redeem(number, body.member_no, body.sku, body.quantity, body.station,
-                                               datetime.now(UTC)))
-        async with db.connection() as conn:
-            row = await views.redemption(conn, number)
-        return RedemptionPublic(**(row or {}))
     return await once(request, db, who, key, work)
