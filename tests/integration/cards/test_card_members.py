@@ -1,6 +1,5 @@
-"""Cards name members that exist once the members part is installed (business_services/cards/members.py): a card
-issued, bound or transferred to an unknown member number is refused naming the field. Skipped where the members
-part (built on its own branch) is not installed yet: on this branch only the number's pattern is checked."""
+"""Cards name members that exist (business_services/cards/members.py asks the members views): a card issued,
+bound or transferred to an unknown member number is refused naming the field."""
 
 from __future__ import annotations
 
@@ -10,7 +9,6 @@ from control_api.app import create_app
 from tests.integration.cards.support import STATION, card_type, clerk, client, issue, key
 
 pytestmark = pytest.mark.integration
-pytest.importorskip("business_services.members.views", reason="the members part is not installed on this branch")
 
 
 async def test_cards_go_to_members_that_exist(database_url: str) -> None:
