@@ -12,8 +12,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-import psycopg
-
 from business_services.approvals import handlers as approvals
 from business_services.approvals import registry
 from business_services.approvals.model import ApprovalKind, ApprovalRequest, Rule
@@ -182,10 +180,9 @@ async def allocate(command: Allocate, uow: UnitOfWork) -> dict[str, int]:
     source, target = (sub, main) if command.back else (main, sub)
     kind = "card.reclaimed" if command.back else "card.allocated"
     try:
-        async with uow.conn.transaction():
-            await ledger.post(uow.conn, card_transfer_entry(command.transfer_no, source["card_no"], target["card_no"],
-                                                            command.amount_fen, command.at, kind=kind))
-    except psycopg.errors.CheckViolation:
+        await ledger.post_within_balance(uow.conn, card_transfer_entry(
+            command.transfer_no, source["card_no"], target["card_no"], command.amount_fen, command.at, kind=kind))
+    except ledger.Overdrawn:
         raise CardRefused(INSUFFICIENT) from None
     for row in (main, sub):
         await changed(uow, kind, row, {"transfer_no": command.transfer_no, "amount_fen": command.amount_fen})

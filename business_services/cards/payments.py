@@ -16,8 +16,6 @@ import logging
 from datetime import datetime
 from typing import Any
 
-import psycopg
-
 from business_services.audit.model import AuditEntry
 from business_services.cards import repository, views
 from business_services.cards.changes import listed, locked, repay_overdraft
@@ -79,9 +77,9 @@ async def pay_by_card(command: PayByCard, uow: UnitOfWork) -> dict[str, Any]:
         raise CardRefused(why)
     await repository.insert_payment(uow.conn, command, offline=False)
     try:
-        await ledger.post(uow.conn, card_debit_entry(command.station, command.payment_no, command.card_no,
-                                                     command.amount_fen, command.at))
-    except psycopg.errors.CheckViolation:
+        await ledger.post_within_balance(uow.conn, card_debit_entry(command.station, command.payment_no,
+                                                                    command.card_no, command.amount_fen, command.at))
+    except ledger.Overdrawn:
         raise CardRefused(INSUFFICIENT) from None     # the unit of work rolls the payment row back
     await listed(uow, command.card_no)
     return await _answer(uow, command.card_no, row["member_no"])

@@ -18,8 +18,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import psycopg
-
 from business_services.audit.model import AuditEntry
 from business_services.ic_cards import repository
 from business_services.ic_cards.model import IcCardError, Psam, counter_of, mask_card
@@ -38,9 +36,8 @@ async def _debit_mirror(uow: UnitOfWork, entry: Entry, card_no: str) -> int | No
     """Post a purse debit; one the mirror cannot cover is kept as a shortfall (the chip paid it: the sale and
     the other handlers of the event still commit), never a failed event."""
     try:
-        async with uow.conn.transaction():
-            return await ledger.post(uow.conn, entry)
-    except psycopg.errors.CheckViolation:
+        return await ledger.post_within_balance(uow.conn, entry)
+    except ledger.Overdrawn:
         amount = max(p.amount for p in entry.postings)
         await repository.shortfall(uow.conn, entry.idempotency_key, card_no, entry.station or "", entry.reference,
                                    amount, entry.occurred_at)
@@ -131,10 +128,9 @@ async def authorise_load(command: AuthoriseLoad, uow: UnitOfWork) -> dict[str, A
     if await repository.add_load(uow.conn, command.load_no, command.card_no, command.station, command.counter,
                                  command.amount_fen, command.at, command.by):
         try:
-            async with uow.conn.transaction():
-                await ledger.post(uow.conn, purse_load_entry(command.load_no, command.card_no, command.amount_fen,
-                                                             command.at, command.station))
-        except psycopg.errors.CheckViolation:
+            await ledger.post_within_balance(uow.conn, purse_load_entry(
+                command.load_no, command.card_no, command.amount_fen, command.at, command.station))
+        except ledger.Overdrawn:
             raise IcCardError("备用金余额不足，不能圈存 (the card's reserve account holds less than this)") from None
         await uow.audit(AuditEntry("ic_card.load.authorise", f"load:{command.load_no}", command.station, None,
                                    {"card": mask_card(command.card_no), "amount_fen": command.amount_fen,

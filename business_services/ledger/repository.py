@@ -43,6 +43,28 @@ async def post(conn: psycopg.AsyncConnection, entry: Entry) -> int | None:
     return None if row is None or row[0] is None else int(row[0])
 
 
+class Overdrawn(Exception):
+    """An entry refused because ``account`` (one that may not go negative) would have; nothing of it written."""
+
+    def __init__(self, account: str) -> None:
+        super().__init__(f"{account} would go below zero")
+        self.account = account
+
+
+async def post_within_balance(conn: psycopg.AsyncConnection, entry: Entry) -> int | None:
+    """``post`` in a savepoint: ``Overdrawn`` when an account with a floor would go below it (the caller's
+    transaction goes on without the entry: a refusal for the customer, "余额不足"); any other check still
+    raises (a bug, not a want of balance)."""
+    try:
+        async with conn.transaction():
+            return await post(conn, entry)
+    except psycopg.errors.CheckViolation as error:
+        account = overdrawn_account(error)
+        if account is None:
+            raise
+        raise Overdrawn(account) from error
+
+
 def overdrawn_account(error: psycopg.errors.CheckViolation) -> str | None:
     """The code of the account that would have gone below zero, when that is why ``post`` failed; None for any
     other check (an unbalanced entry found at commit is a bug, not a customer's want of balance). A route

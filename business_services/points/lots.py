@@ -46,9 +46,8 @@ async def spend(conn: psycopg.AsyncConnection, entry: Entry, member_no: str, poi
     lots = await repository.open_lots(conn, member_no)
     available = sum(lot.remaining for lot in lots)
     try:
-        async with conn.transaction():           # a savepoint: a refused entry leaves the rest of the work
-            posted = await ledger.post(conn, entry)
-    except psycopg.errors.CheckViolation as refused:
+        posted = await ledger.post_within_balance(conn, entry)   # refused: the rest of the work goes on
+    except ledger.Overdrawn as refused:
         raise PointsRefused(f"积分不足：可用 {available}，需要 {points} "
                             f"(not enough points: {available} available, {points} needed)") from refused
     if posted is None:
