@@ -11,7 +11,6 @@ broker) and head office's consumer gets each message, plus a fifth of them again
 
 from __future__ import annotations
 
-import asyncio
 import random
 from datetime import UTC, datetime
 
@@ -19,7 +18,7 @@ import psycopg
 import pytest
 
 from business_services.audit.model import Actor
-from business_services.bootstrap import MemorySink, build_bus, outbox_publisher
+from business_services.bootstrap import build_bus
 from business_services.consumer import EventConsumer
 from business_services.payments import service
 from business_services.payments.model import TakePayment, Tender
@@ -30,6 +29,7 @@ from business_services.unit_of_work import UnitOfWork
 from forecourt.roles import Role, policy
 from telemetry.contracts.broker import BrokerAddress
 from telemetry.contracts.events.payments import Method
+from tests.integration.sales.payments_support import link_returns
 from tests.support.events import FUELLING, STATION, envelope, fuelling
 
 pytestmark = pytest.mark.integration
@@ -99,22 +99,6 @@ async def sell_a_day(conn: psycopg.AsyncConnection, consumer: EventConsumer) -> 
             await pay(order_no, n, fen)
     await hand_over()
     return [(STATION, s) for s in shifts]
-
-
-async def link_returns(station_url: str) -> list[tuple[str, bytes]]:
-    """The station's outbox drained to the broker (a fake one): what it published, in order."""
-    sink = MemorySink()
-    publishing = asyncio.create_task(outbox_publisher(station_url, sink, poll_s=0.05).run())
-    try:
-        async with await psycopg.AsyncConnection.connect(station_url, autocommit=True) as conn:
-            async with asyncio.timeout(60):
-                while (await (await conn.execute("SELECT count(*) FROM business.outbox "
-                                                 "WHERE published_at IS NULL")).fetchone() or (1,))[0]:
-                    await asyncio.sleep(0.1)
-    finally:
-        publishing.cancel()
-        await asyncio.gather(publishing, return_exceptions=True)
-    return sink.sent
 
 
 async def test_a_day_without_head_office(database_url: str, station_database_url: str, broker: BrokerAddress) -> None:

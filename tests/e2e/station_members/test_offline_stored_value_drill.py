@@ -21,7 +21,7 @@ import psycopg
 import pytest
 
 from business_services.audit.model import Actor
-from business_services.bootstrap import MemorySink, build_bus, outbox_publisher
+from business_services.bootstrap import build_bus
 from business_services.cards.commands import CreateCardType, IssueCards, Recharge
 from business_services.cards.model import CardKind, CardType, Medium, Scope
 from business_services.consumer import EventConsumer
@@ -36,7 +36,7 @@ from forecourt.local import free_port
 from forecourt.roles import Role, policy
 from telemetry.contracts.broker import BrokerAddress
 from telemetry.contracts.events.payments import Method, PaymentCaptured
-from tests.integration.sales.payments_support import STATION, add_orders, open_shift
+from tests.integration.sales.payments_support import STATION, add_orders, link_returns, open_shift
 from tests.integration.station_members.support import CARD, MEMBER, card, head_office, hold, member
 
 pytestmark = pytest.mark.integration
@@ -54,21 +54,6 @@ async def pay(station_url: str, providers: Providers, order_no: str, fen: int, c
     async with await psycopg.AsyncConnection.connect(station_url, autocommit=True) as conn:
         [row] = await service.take(conn, bus, providers, command, CASHIER)
     return row.payment_no, row.state, row.message
-
-
-async def drained(station_url: str) -> list[tuple[str, bytes]]:
-    sink = MemorySink()
-    publishing = asyncio.create_task(outbox_publisher(station_url, sink, poll_s=0.05).run())
-    try:
-        async with await psycopg.AsyncConnection.connect(station_url, autocommit=True) as conn:
-            async with asyncio.timeout(60):
-                while (await (await conn.execute("SELECT count(*) FROM business.outbox "
-                                                 "WHERE published_at IS NULL")).fetchone() or (1,))[0]:
-                    await asyncio.sleep(0.1)
-    finally:
-        publishing.cancel()
-        await asyncio.gather(publishing, return_exceptions=True)
-    return sink.sent
 
 
 async def test_offline_stored_value_within_limits_then_settled_once(database_url: str, station_database_url: str,
@@ -99,7 +84,7 @@ async def test_offline_stored_value_within_limits_then_settled_once(database_url
     raced = next(n for n, state, _ in both if state == "succeeded")
     offline_payments = {taken: (15000, CARD), second: (12000, CARD), raced: (6000, SMALL)}
 
-    sent = await drained(station_database_url)
+    sent = await link_returns(station_database_url)
     await link.close()
     captured = [body for topic, body in sent if topic.endswith("/payment.captured")]
     assert len(captured) == 3                                   # only what was taken goes up, each once
@@ -162,7 +147,7 @@ async def test_head_office_settles_each_offline_card_payment_once_when_the_link_
     other, state, _ = await pay(station_database_url, providers, orders[2], 15000, large)
     assert state == "succeeded"
 
-    sent = await drained(station_database_url)
+    sent = await link_returns(station_database_url)
     await link.close()
     office_consumer = EventConsumer(database_url, broker, bus=office_bus)
     rng = random.Random(4)

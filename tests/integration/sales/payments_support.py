@@ -13,7 +13,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from business_services.audit.model import Actor
-from business_services.bootstrap import build_bus
+from business_services.bootstrap import MemorySink, build_bus, outbox_publisher
 from business_services.payments.providers import PaymentProvider
 from business_services.payments.registry import Providers
 from business_services.shifts.model import OpenShift
@@ -88,3 +88,19 @@ async def scalar(database_url: str, query: str, *args: object) -> object:
 
 def cash(fen: int) -> dict[str, object]:
     return {"method": "cash", "amount_fen": fen}
+
+
+async def link_returns(station_url: str) -> list[tuple[str, bytes]]:
+    """The station's outbox drained to the broker (a fake one): what it published, in order."""
+    sink = MemorySink()
+    publishing = asyncio.create_task(outbox_publisher(station_url, sink, poll_s=0.05).run())
+    try:
+        async with await psycopg.AsyncConnection.connect(station_url, autocommit=True) as conn:
+            async with asyncio.timeout(60):
+                while (await (await conn.execute("SELECT count(*) FROM business.outbox "
+                                                 "WHERE published_at IS NULL")).fetchone() or (1,))[0]:
+                    await asyncio.sleep(0.1)
+    finally:
+        publishing.cancel()
+        await asyncio.gather(publishing, return_exceptions=True)
+    return sink.sent
