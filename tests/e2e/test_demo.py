@@ -50,7 +50,7 @@ def test_demo_runs_with_nothing_configured_and_stops_cleanly() -> None:
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline and not _rising(seen):
             try:
-                auth = auth or _log_in_as("attendant", log.read_text(errors="replace"), base)
+                auth = auth or _log_in_as("attendant", log, base)
                 values = httpx.get(url, timeout=2, headers=auth).json()["values"]
                 for fp in ("fp1", "fp2"):
                     if values[f"{fp}/state"]["value"] == 8:        # fuelling
@@ -83,7 +83,7 @@ def _station_methods(log: Path, base: str, station: str) -> dict[str, bool]:
     deadline, methods = time.monotonic() + 100, {}
     while time.monotonic() < deadline and not methods.get("wechat"):
         try:
-            auth = _log_in_as("cashier", log.read_text(errors="replace"), base)
+            auth = _log_in_as("cashier", log, base)
             methods = {m["method"]: m["available"] for m in
                        httpx.get(f"{station}/payments/methods", timeout=5, headers=auth).json()["items"]}
         except (httpx.HTTPError, KeyError, ValueError, AssertionError):   # not yet: the list is on its way
@@ -92,13 +92,13 @@ def _station_methods(log: Path, base: str, station: str) -> dict[str, bool]:
     return methods
 
 
-def _log_in_as(username: str, output: str, base: str) -> dict[str, str]:
+def _log_in_as(username: str, log: Path, base: str) -> dict[str, str]:
     """Log in with the password the demo printed for ``username`` ({} while it has printed none yet)."""
-    found = re.search(rf"^  {username} +(\S+) ", output, re.MULTILINE)
+    found = re.search(rf"^  {username} +(\S+) ", log.read_text(errors="replace"), re.MULTILINE)
     if found is None:
         return {}
     answer = httpx.post(f"{base}/api/v1/auth/token", data={"username": username, "password": found[1]}, timeout=5)
-    assert answer.status_code == 200, answer.text
+    assert answer.status_code == 200, f"{answer.text}\n--- the demo's output ---\n{log.read_text(errors='replace')}"
     return {"Authorization": f"Bearer {answer.json()['access_token']}"}
 
 
