@@ -54,6 +54,8 @@ MENUS: list[dict[str, Any]] = [
         {"key": "card-types", "title": "卡类型与充值优惠", "path": "/cards/types", "permission": "card:read",
          "roles": HEAD_OFFICE_ONLY},
     ]},
+    {"key": "fleets", "title": "车队管理", "icon": "Van", "children": [   # head office's (issue 19, docs/fleets.md)
+    ]},
     {"key": "prices", "title": "价格管理", "icon": "PriceTag", "children": [
         {"key": "prices", "title": "油价", "path": "/prices/list", "permission": "price:read",
          "roles": HEAD_OFFICE_ONLY},

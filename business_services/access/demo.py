@@ -33,6 +33,7 @@ USERS = [   # username, display name, role, org units
     ("finance", "孙财务", "finance", ["changjia"]),
     ("marketing", "周市场", "marketing", ["changjia"]),
     ("fleet", "吴车队", "fleet_manager", ["changjia"]),
+    ("fleetclient", "顺达物流车队", "fleet_client", ["changjia"]),   # an enterprise's own user (docs/fleets.md)
     ("inspector", "郑巡检", "inspector", ["changjia"]),
     ("auditor", "冯审计", "auditor", ["changjia"]),
 ]

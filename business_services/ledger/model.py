@@ -114,7 +114,7 @@ def takings(station: str, shift_no: str, method: Method) -> Account:
 HOT = 16
 #: channels of customers' money: head office moves their clearing accounts itself, from many requests at once
 #: (online card payments, IC and points tenders), besides the station's own payment entries
-_CUSTOMER_CHANNELS = frozenset({Method.STORED_VALUE, Method.IC_CARD, Method.POINTS})
+_CUSTOMER_CHANNELS = frozenset({Method.STORED_VALUE, Method.IC_CARD, Method.POINTS, Method.FLEET_CREDIT})
 
 
 def clearing(station: str, method: Method) -> Account:
@@ -308,20 +308,110 @@ def points_payment_entry(station: str, payment_no: str, member_no: str, points_s
                  member_no)
 
 
+# ---- fleets: enterprises' money and credit (issue 19, docs/fleets.md) --------------------------------------
+# An enterprise (企业车队) holds prepaid money (``fleet:<code>:prepaid``) and gift money (``fleet:<code>:gift``),
+# neither of which may go negative, and owes what its cards bought on credit (挂账): ``receivable:fleet:<code>``,
+# an asset whose ceiling is the enterprise's credit line (checked by the fleets context under the enterprise's
+# row lock, not by the ledger). A fleet card's own balance is its ``card:<card_no>`` account, filled by
+# allocation (划拨) from the enterprise. Every fleet sale at a station is tendered as ``fleet_credit``; head office
+# settles that station's ``clearing:fleet_credit`` from the card's balance or from the enterprise's credit.
+
+FLEET_ADJUSTMENTS = Account("adjustments:fleet", "车队调账", Kind.EXPENSE)
+BANK_RECEIPTS = Account("bank:receipts", "银行到账", Kind.ASSET)
+BANK_UNMATCHED = Account("bank:unmatched", "银行到账未核销", Kind.LIABILITY)
+
+
+def fleet_prepaid(code: str) -> Account:
+    return Account(f"fleet:{code}:prepaid", f"企业 {code} 预付余额", Kind.LIABILITY, may_go_negative=False)
+
+
+def fleet_gift(code: str) -> Account:
+    return Account(f"fleet:{code}:gift", f"企业 {code} 赠送余额", Kind.LIABILITY, may_go_negative=False)
+
+
+def fleet_receivable(code: str) -> Account:
+    """What the enterprise owes for sales on credit (挂账), until its transfer settles it."""
+    return Account(f"receivable:fleet:{code}", f"企业 {code} 挂账应收", Kind.ASSET)
+
+
+def fleet_recharge_entry(recharge_no: str, code: str, paid_fen: int, gift_fen: int, method: Method,
+                         station: str, shift_no: str, at: datetime) -> Entry:
+    """An enterprise's recharge (企业充值): the money is in the drawer or the channel; the enterprise's prepaid
+    balance owes it, its gift balance the gift (a marketing expense)."""
+    if paid_fen <= 0 or gift_fen < 0:
+        raise LedgerError("a recharge pays a positive amount and a gift of zero or more")
+    postings = [Posting(takings(station, shift_no, method), paid_fen), Posting(fleet_prepaid(code), -paid_fen)]
+    if gift_fen:
+        postings += [Posting(RECHARGE_BONUS, gift_fen), Posting(fleet_gift(code), -gift_fen)]
+    return Entry(f"fleet.recharged:{recharge_no}", "fleet.recharged", recharge_no, at, tuple(postings), station,
+                 f"{code} 充 {paid_fen} 赠 {gift_fen}")
+
+
+def fleet_allocation_entry(allocation_no: str, code: str, card_no: str, amount_fen: int, at: datetime,
+                           gift: bool = False) -> Entry:
+    """Allocation (划拨) from the enterprise's prepaid (or gift) balance to one of its cards; a negative
+    ``amount_fen`` takes money back from the card (回收)."""
+    source = fleet_gift(code) if gift else fleet_prepaid(code)
+    debit, credit = (source, card(card_no)) if amount_fen > 0 else (card(card_no), source)
+    return _move(f"fleet.allocated:{allocation_no}", "fleet.allocated", allocation_no, at, debit, credit,
+                 abs(amount_fen), memo=f"{code} ↔ {card_no}")
+
+
+def fleet_adjustment_entry(adjustment_no: str, code: str, amount_fen: int, at: datetime, reason: str,
+                           gift: bool = False) -> Entry:
+    """An approved adjustment (调账) of an enterprise's prepaid (or gift) balance: positive adds to it."""
+    target = fleet_gift(code) if gift else fleet_prepaid(code)
+    debit, credit = (FLEET_ADJUSTMENTS, target) if amount_fen > 0 else (target, FLEET_ADJUSTMENTS)
+    return _move(f"fleet.adjusted:{adjustment_no}", "fleet.adjusted", adjustment_no, at, debit, credit,
+                 abs(amount_fen), memo=f"{code}: {reason}")
+
+
+def fleet_payment_entry(station: str, payment_no: str, code: str, card_no: str | None, amount_fen: int,
+                        at: datetime) -> Entry:
+    """A fleet sale at a station settled at head office: from the card's own balance (``card_no``) or, on credit
+    (``card_no`` None), as the enterprise's debt; either way the station's ``clearing:fleet_credit`` (debited by
+    its ``payment_entry``) is settled. One key per payment, online or reported after an offline sale."""
+    debit = card(card_no) if card_no else fleet_receivable(code)
+    return _move(f"fleet.paid:{station}:{payment_no}", "fleet.paid", payment_no, at, debit,
+                 clearing(station, Method.FLEET_CREDIT), amount_fen, station, f"{code} {card_no or '挂账'}")
+
+
+def fleet_refund_entry(station: str, refund_no: str, code: str, card_no: str | None, amount_fen: int,
+                       at: datetime) -> Entry:
+    """A refund of a fleet sale goes back where the payment came from."""
+    credit = card(card_no) if card_no else fleet_receivable(code)
+    return _move(f"fleet.refunded:{station}:{refund_no}", "fleet.refunded", refund_no, at,
+                 clearing(station, Method.FLEET_CREDIT), credit, amount_fen, station, f"{code} {card_no or '挂账'}")
+
+
+def fleet_transfer_received_entry(transfer_no: str, amount_fen: int, at: datetime) -> Entry:
+    """The bank reports an incoming transfer (银企直连): the money is in, not yet matched to an enterprise."""
+    return _move(f"bank.received:{transfer_no}", "bank.received", transfer_no, at, BANK_RECEIPTS, BANK_UNMATCHED,
+                 amount_fen)
+
+
+def fleet_settlement_entry(settlement_no: str, code: str, amount_fen: int, at: datetime) -> Entry:
+    """A received transfer matched to an enterprise's debt (核销): the unmatched money pays its receivable."""
+    return _move(f"fleet.settled:{settlement_no}", "fleet.settled", settlement_no, at, BANK_UNMATCHED,
+                 fleet_receivable(code), amount_fen, memo=code)
+
+
 # ---- whose money an account holds (who may read it) ------------------------------------------------------
 
 #: a customer's account code: a card's stored value, an IC purse, a member's points (the same pattern in Python
 #: and in PostgreSQL's ``~``: views.accounts leaves these out of the company's list)
-CUSTOMER_CODE = r"^(card|purse):|^points:M[0-9]{8,12}$"
+CUSTOMER_CODE = r"^(card|purse):|^points:M[0-9]{8,12}$|^(fleet|receivable:fleet):"
 _CARD_NO = re.compile(r"(?<![0-9])[0-9]{16}(?:[0-9]{3})?(?![0-9])")
 
 
 def customer_permission(code: str) -> str | None:
     """The permission that reads a customer's account besides ``ledger:read``: ``card:read`` for a card's
-    stored value and an IC purse, ``member:read`` for a member's points; None for the company's own accounts
-    (a station's, or company-wide like ``points:issued``)."""
+    stored value and an IC purse, ``member:read`` for a member's points, ``fleet:read`` for an enterprise's
+    balances and debt; None for the company's own accounts (a station's, or company-wide like ``points:issued``)."""
     if not re.search(CUSTOMER_CODE, code):
         return None
+    if code.startswith(("fleet:", "receivable:fleet:")):
+        return "fleet:read"
     return "member:read" if code.startswith("points:") else "card:read"
 
 

@@ -10,17 +10,17 @@ from __future__ import annotations
 import psycopg
 from psycopg.types.json import Jsonb
 
-from telemetry.contracts.members import BlockedPlate, ListChange, ListedCard, ListedMember, ListPage
+from telemetry.contracts.members import BlockedPlate, ListChange, ListedCard, ListedFleetCard, ListedMember, ListPage
 
-Item = ListedMember | ListedCard | BlockedPlate
-_KIND = {ListedMember: "member", ListedCard: "card", BlockedPlate: "blocked_plate"}
+Item = ListedMember | ListedCard | ListedFleetCard | BlockedPlate
+_KIND = {ListedMember: "member", ListedCard: "card", ListedFleetCard: "fleet_card", BlockedPlate: "blocked_plate"}
 PAGE_LIMIT = 1000
 
 
 def _key(item: Item) -> str:
     if isinstance(item, ListedMember):
         return item.member_no
-    return item.card_no if isinstance(item, ListedCard) else item.plate
+    return item.card_no if isinstance(item, ListedCard | ListedFleetCard) else item.plate
 
 
 async def record(conn: psycopg.AsyncConnection, item: Item) -> int:

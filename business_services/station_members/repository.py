@@ -10,16 +10,18 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from telemetry.contracts.members import BlockedPlate, ListedCard, ListedMember, ListPage
+from telemetry.contracts.members import BlockedPlate, ListedCard, ListedFleetCard, ListedMember, ListPage
 
 
-def _columns(item: ListedMember | ListedCard | BlockedPlate | None) -> tuple[str | None, str | None, str | None,
-                                                                              list[str]]:
+def _columns(item: ListedMember | ListedCard | ListedFleetCard | BlockedPlate | None
+             ) -> tuple[str | None, str | None, str | None, list[str]]:
     """(member_no, phone_digest, qr_token, plates) of a listed item, for the lookups."""
     if isinstance(item, ListedMember):
         return item.member_no, item.phone_digest, item.qr_token, list(item.plates)
     if isinstance(item, ListedCard):
         return item.member_no, None, None, list(item.plates)
+    if isinstance(item, ListedFleetCard):
+        return None, None, None, [item.plate] if item.plate else []
     return None, None, None, []
 
 

@@ -27,6 +27,8 @@ MemberNo = Annotated[str, Field(pattern=r"^M[0-9]{8,12}$")]
 CardNo = Annotated[str, Field(pattern=r"^[0-9]{16}([0-9]{3})?$")]
 #: a Chinese plate: province character, letter, then 5 (fuel) or 6 (new energy) letters/digits
 Plate = Annotated[str, Field(pattern=r"^[\u4e00-\u9fa5][A-Z][A-Z0-9]{5,6}$")]
+#: an enterprise (企业车队) code: E and six digits (business_services/fleets)
+ENTERPRISE_CODE = Annotated[str, Field(pattern=r"^E[0-9]{6}$")]
 #: a hex digest of a phone number keyed by the company group (``phone_digest``)
 PhoneDigest = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
@@ -79,6 +81,36 @@ class ListedCard(_Frozen):
     balance_fen: Annotated[int, Field(ge=0)]     # at the time of the change (shown offline as "约")
 
 
+class ListedFleetCard(_Frozen):
+    """A fleet card (telemetry/contracts/fleets.py) on a station's member list: what the station needs to
+    decide alone (business_services/fleets/limits.py::CardLimits) and how much it may spend offline.
+    ``available_fen`` is the card's balance or the enterprise's remaining credit at the time of the change;
+    offline the station spends at most ``min(available_fen, offline_limit_fen)`` a day, less its own offline
+    sales since."""
+
+    card_no: CardNo
+    enterprise: ENTERPRISE_CODE
+    enterprise_name: Annotated[str, Field(max_length=100)]
+    status: Literal["active", "frozen", "lost", "closed"]
+    enterprise_status: Literal["normal", "frozen", "closed"]
+    pays_from: Literal["card", "credit"]
+    plate: Plate | None = None
+    pin_hash: Annotated[str, Field(max_length=200)] | None = None   # argon2: a PIN is checked offline too
+    grades: tuple[int, ...] = ()
+    stations: tuple[str, ...] = ()
+    hours: tuple[int, int] | None = None
+    per_fill_fen: Annotated[int, Field(gt=0)] | None = None
+    litres_per_fill: Annotated[int, Field(gt=0)] | None = None
+    daily_fen: Annotated[int, Field(gt=0)] | None = None
+    weekly_fen: Annotated[int, Field(gt=0)] | None = None
+    monthly_fen: Annotated[int, Field(gt=0)] | None = None
+    fills_per_day: Annotated[int, Field(gt=0)] | None = None
+    fills_per_week: Annotated[int, Field(gt=0)] | None = None
+    fills_per_month: Annotated[int, Field(gt=0)] | None = None
+    offline_limit_fen: Annotated[int, Field(ge=0)] = 0
+    available_fen: int
+
+
 class BlockedPlate(_Frozen):
     plate: Plate
     reason: Annotated[str, Field(max_length=200)]
@@ -88,9 +120,9 @@ class ListChange(_Frozen):
     """One change of the member list. ``item`` None: the key is no longer listed (closed, erased, unblocked)."""
 
     seq: Annotated[int, Field(ge=1)]
-    kind: Literal["member", "card", "blocked_plate"]
+    kind: Literal["member", "card", "fleet_card", "blocked_plate"]
     key: Annotated[str, Field(min_length=1, max_length=64)]     # member_no, card_no or plate
-    item: ListedMember | ListedCard | BlockedPlate | None
+    item: ListedMember | ListedCard | ListedFleetCard | BlockedPlate | None
     at: UtcTime
 
 

@@ -84,6 +84,7 @@ class PaymentCaptured(EventPayload):
     member_no: MemberNo | None = None          # the member the orders were sold to (a member order), if any
     card_no: CardNo | None = None              # STORED_VALUE / IC_CARD: the card paid from
     points_spent: Annotated[int, Field(gt=0)] | None = None     # POINTS: the points redeemed for ``amount_fen``
+    auth_no: DocumentNo | None = None          # FLEET_CREDIT: the fleet authorisation the sale was fuelled under
     offline: bool = False                      # taken while head office was unreachable: head office settles it now
 
     @model_validator(mode="after")

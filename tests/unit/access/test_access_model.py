@@ -32,7 +32,7 @@ UNIT = {u.code: u for u in TREE}
 
 
 def test_every_role_grants_only_catalogued_permissions_and_every_permission_has_a_chinese_name() -> None:
-    assert len(ROLES) == 11
+    assert len(ROLES) == 12
     for name, permissions in ROLES.values():
         assert name and set(permissions) <= set(PERMISSIONS)
     assert all(":" in p and PERMISSIONS[p] for p in PERMISSIONS)
