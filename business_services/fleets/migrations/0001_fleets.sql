@@ -116,6 +116,7 @@ CREATE TABLE business.fleet_payments (
     offline        boolean NOT NULL DEFAULT false,
     paid_at        timestamptz NOT NULL,
     statement_no   text,                             -- the statement that bills it (credit sales)
+    seq            bigint GENERATED ALWAYS AS IDENTITY UNIQUE,   -- the order head office recorded them in (feeds)
     PRIMARY KEY (station, payment_no)
 );
 CREATE INDEX fleet_payments_by_enterprise ON business.fleet_payments (enterprise, paid_at);
