@@ -20,8 +20,10 @@ way the real one fails (on demand), and records what it received so tests can re
   rules of template messages (40001, 42001; 48001 for the Official Account's token). One person per phone: the
   same phone is the same openid and unionid every time.
 - **Webhook receiver** ``POST /webhook/{name}``: checks ``X-Forecourt-Signature`` (HMAC-SHA256 of
-  ``"<timestamp>.<body>"``; 401 when wrong) and keeps each body once by ``X-Forecourt-Delivery`` (a repeat is
-  counted in ``repeats``, as a careful receiver would dedupe).
+  ``"<timestamp>.<body>"`` with the merchant's webhook secret, or the receiver's own set by
+  ``POST /_sim/webhook-secrets {"name", "secret"}``, as a fleet's webhook subscription has; 401 when wrong)
+  and keeps each body once by ``X-Forecourt-Delivery`` (a repeat is counted in ``repeats``, as a careful
+  receiver would dedupe).
 
 Test control under ``/_sim`` (no signature): ``POST /_sim/faults`` ``{"sms_timeout_next": n,
 "sms_rate_limit_next": n, "wechat_expire_tokens": true, "wechat_rate_limit_next": n, "wechat_expire_codes": true,
@@ -138,6 +140,7 @@ class MessagingSim:
         self.token_requests = 0
         self.webhook: list[dict[str, Any]] = []
         self.webhook_repeats = 0
+        self.webhook_secrets: dict[str, str] = {}          # a receiver's own secret, by its name
         self.app = Starlette(routes=[
             Route("/", self._send_sms, methods=["POST"]),
             Route("/cgi-bin/token", self._token, methods=["GET"]),
@@ -147,6 +150,7 @@ class MessagingSim:
             Route("/webhook/{name}", self._webhook, methods=["POST"]),
             Route("/_sim/faults", self._set_faults, methods=["POST"]),
             Route("/_sim/wechat-users", self._wechat_user, methods=["POST"]),
+            Route("/_sim/webhook-secrets", self._webhook_secret, methods=["POST"]),
             Route("/_sim/{what}", self._received, methods=["GET"]),
         ])
 
@@ -315,8 +319,8 @@ class MessagingSim:
     async def _webhook(self, request: Request) -> JSONResponse:
         raw = await request.body()
         timestamp = request.headers.get("x-forecourt-timestamp", "")
-        expected = "sha256=" + hmac.new(self.keys.webhook_secret.encode(), timestamp.encode() + b"." + raw,
-                                        hashlib.sha256).hexdigest()
+        secret = self.webhook_secrets.get(request.path_params["name"], self.keys.webhook_secret)
+        expected = "sha256=" + hmac.new(secret.encode(), timestamp.encode() + b"." + raw, hashlib.sha256).hexdigest()
         if not hmac.compare_digest(request.headers.get("x-forecourt-signature", ""), expected):
             return JSONResponse({"error": "bad signature"}, 401)
         if self.faults.webhook_fail_next > 0:
@@ -338,6 +342,12 @@ class MessagingSim:
                 return JSONResponse({"error": f"unknown fault {key}"}, 400)
             setattr(self.faults, key, value)
         return JSONResponse(asdict(self.faults))
+
+    async def _webhook_secret(self, request: Request) -> JSONResponse:
+        """The receiver ``name`` verifies with ``secret`` from now on (a subscription's, shown once)."""
+        body = await request.json()
+        self.webhook_secrets[str(body["name"])] = str(body["secret"])
+        return JSONResponse({"ok": True})
 
     async def _wechat_user(self, request: Request) -> JSONResponse:
         """A person opens the mini program: ``wx.login``'s code and the phone button's code, for their phone."""
