@@ -32,7 +32,7 @@ def take(tokens: float, elapsed_s: float, per_minute: int) -> Taken:
     now = min(float(per_minute), tokens + max(0.0, elapsed_s) * rate)
     if now >= 1.0:
         return Taken(True, now - 1.0, 0)
-    return Taken(False, now, max(1, math.ceil((1.0 - now) / rate)))
+    return Taken(False, now, max(1, math.ceil((1.0 - now) / rate - 1e-9)))   # 1e-9: float noise
 
 
 class RateLimited(HTTPException):
