@@ -7,7 +7,7 @@ another enterprise is ever found (404); each key's scopes narrow what it reads (
 limits the rate (429 with ``Retry-After``; control_api/rate_limit.py). Plates and card numbers are masked
 unless the caller holds the ``pii`` scope (a key) or ``pii:read`` (a user).
 
-``/api/v1/fleet-enterprises/{code}/partner-keys|webhooks|portal-users``: a fleet:write user of the enterprise's
+``/api/v1/fleet-enterprises/{enterprise}/partner-keys|webhooks|portal-users``: a fleet:write user of the enterprise's
 maintaining station issues and revokes its keys, subscribes its webhooks (business_services/fleets/webhooks.py)
 and binds its portal users; each change is audited.
 """
@@ -37,7 +37,7 @@ NO_NUL = r"^[^\x00]*$"
 USER_PER_MINUTE = 120
 _portal = require(partners.PORTAL_PERMISSION)
 Writer = Annotated[Principal, Depends(require("fleet:write"))]
-Code = Annotated[str, Path(pattern=r"^E[0-9]{6}$", description="企业编码 (E + 6 digits)")]
+EnterpriseCode = Annotated[str, Path(pattern=r"^E[0-9]{6}$", description="企业编码 (E + 6 digits)")]
 Since = Annotated[AwareDatetime | None, Query(description="起 (inclusive), ISO 8601 with zone: 2026-12-01T00:00+08:00")]
 Until = Annotated[AwareDatetime | None, Query(description="止 (exclusive), ISO 8601 with zone")]
 
@@ -224,98 +224,98 @@ class PortalUser(_Body):
     username: Annotated[str, Field(min_length=1, max_length=64, pattern=NO_NUL)]
 
 
-async def _managed(db: Any, who: Principal, code: str) -> None:
+async def _managed(db: Any, who: Principal, enterprise: str) -> None:
     """404 for an unknown enterprise, 403 for one outside the caller's stations."""
     async with db.connection() as conn:
         try:
-            station = await partners.maintaining_station(conn, code)
+            station = await partners.maintaining_station(conn, enterprise)
         except UnknownEnterprise as missing:
             raise HTTPException(404, str(missing)) from None
     who.check_station(station)
 
 
-@router.get("/fleet-enterprises/{code}/partner-keys")
-async def list_keys(code: Code, who: Writer, db: Db) -> dict[str, Any]:
-    await _managed(db, who, code)
+@router.get("/fleet-enterprises/{enterprise}/partner-keys")
+async def list_keys(enterprise: EnterpriseCode, who: Writer, db: Db) -> dict[str, Any]:
+    await _managed(db, who, enterprise)
     async with db.connection() as conn:
-        items = await partners.keys(conn, code)
+        items = await partners.keys(conn, enterprise)
     return {"items": items, "next_cursor": None, "total": len(items), "scopes": partners.SCOPES}
 
 
-@router.post("/fleet-enterprises/{code}/partner-keys", status_code=201, responses={201: {"content": {
+@router.post("/fleet-enterprises/{enterprise}/partner-keys", status_code=201, responses={201: {"content": {
     "application/json": {"example": {"id": 7, "prefix": "1a2b3c4d", "key": "fck_1a2b3c4d_…", "scopes": ["vehicles"],
                                      "per_minute": 60}}}}})
-async def create_key(code: Code, body: NewKey, who: Writer, db: Db) -> dict[str, Any]:
+async def create_key(enterprise: EnterpriseCode, body: NewKey, who: Writer, db: Db) -> dict[str, Any]:
     """A key bound to the enterprise; the key is in this answer only."""
-    await _managed(db, who, code)
+    await _managed(db, who, enterprise)
     try:
         scopes = partners.check_scopes(body.scopes)
     except ValueError as bad:
         raise HTTPException(422, str(bad)) from None
     async with db.connection() as conn, UnitOfWork(conn, who.actor) as uow:
-        return await partners.create_key(uow, code, scopes, body.per_minute, body.note)
+        return await partners.create_key(uow, enterprise, scopes, body.per_minute, body.note)
 
 
-@router.delete("/fleet-enterprises/{code}/partner-keys/{key_id}", status_code=204)
-async def revoke_key(code: Code, key_id: RowId, who: Writer, db: Db) -> None:
-    await _managed(db, who, code)
+@router.delete("/fleet-enterprises/{enterprise}/partner-keys/{key_id}", status_code=204)
+async def revoke_key(enterprise: EnterpriseCode, key_id: RowId, who: Writer, db: Db) -> None:
+    await _managed(db, who, enterprise)
     try:
         async with db.connection() as conn, UnitOfWork(conn, who.actor) as uow:
-            await partners.revoke_key(uow, code, key_id, datetime.now(UTC))
+            await partners.revoke_key(uow, enterprise, key_id, datetime.now(UTC))
     except LookupError as missing:
         raise HTTPException(404, str(missing)) from None
 
 
-@router.get("/fleet-enterprises/{code}/webhooks")
-async def list_webhooks(code: Code, who: Writer, db: Db) -> dict[str, Any]:
-    await _managed(db, who, code)
+@router.get("/fleet-enterprises/{enterprise}/webhooks")
+async def list_webhooks(enterprise: EnterpriseCode, who: Writer, db: Db) -> dict[str, Any]:
+    await _managed(db, who, enterprise)
     async with db.connection() as conn:
-        items = await webhooks.subscriptions(conn, code)
+        items = await webhooks.subscriptions(conn, enterprise)
     return {"items": items, "next_cursor": None, "total": len(items)}
 
 
-@router.post("/fleet-enterprises/{code}/webhooks", status_code=201)
-async def create_webhook(code: Code, body: NewWebhook, who: Writer, db: Db) -> dict[str, Any]:
+@router.post("/fleet-enterprises/{enterprise}/webhooks", status_code=201)
+async def create_webhook(enterprise: EnterpriseCode, body: NewWebhook, who: Writer, db: Db) -> dict[str, Any]:
     """A subscription to ``fuelling.completed``; its signing secret is in this answer only."""
-    await _managed(db, who, code)
+    await _managed(db, who, enterprise)
     async with db.connection() as conn, UnitOfWork(conn, who.actor) as uow:
-        return await webhooks.subscribe(uow, code, body.url)
+        return await webhooks.subscribe(uow, enterprise, body.url)
 
 
-@router.delete("/fleet-enterprises/{code}/webhooks/{webhook_id}", status_code=204)
-async def delete_webhook(code: Code, webhook_id: RowId, who: Writer, db: Db) -> None:
-    await _managed(db, who, code)
+@router.delete("/fleet-enterprises/{enterprise}/webhooks/{webhook_id}", status_code=204)
+async def delete_webhook(enterprise: EnterpriseCode, webhook_id: RowId, who: Writer, db: Db) -> None:
+    await _managed(db, who, enterprise)
     try:
         async with db.connection() as conn, UnitOfWork(conn, who.actor) as uow:
-            await webhooks.unsubscribe(uow, code, webhook_id)
+            await webhooks.unsubscribe(uow, enterprise, webhook_id)
     except LookupError as missing:
         raise HTTPException(404, str(missing)) from None
 
 
-@router.get("/fleet-enterprises/{code}/webhooks/{webhook_id}/deliveries")
-async def list_deliveries(code: Code, webhook_id: RowId, who: Writer, db: Db) -> dict[str, Any]:
-    await _managed(db, who, code)
+@router.get("/fleet-enterprises/{enterprise}/webhooks/{webhook_id}/deliveries")
+async def list_deliveries(enterprise: EnterpriseCode, webhook_id: RowId, who: Writer, db: Db) -> dict[str, Any]:
+    await _managed(db, who, enterprise)
     async with db.connection() as conn:
-        items = await webhooks.deliveries(conn, code, webhook_id)
+        items = await webhooks.deliveries(conn, enterprise, webhook_id)
     return {"items": items, "next_cursor": None, "total": len(items)}
 
 
-@router.get("/fleet-enterprises/{code}/portal-users")
-async def list_portal_users(code: Code, who: Writer, db: Db) -> dict[str, Any]:
-    await _managed(db, who, code)
+@router.get("/fleet-enterprises/{enterprise}/portal-users")
+async def list_portal_users(enterprise: EnterpriseCode, who: Writer, db: Db) -> dict[str, Any]:
+    await _managed(db, who, enterprise)
     async with db.connection() as conn:
-        items = await partners.portal_users(conn, code)
+        items = await partners.portal_users(conn, enterprise)
     return {"items": items, "next_cursor": None, "total": len(items)}
 
 
-@router.post("/fleet-enterprises/{code}/portal-users", status_code=201)
-async def bind_portal_user(code: Code, body: PortalUser, who: Writer, db: Db) -> dict[str, Any]:
+@router.post("/fleet-enterprises/{enterprise}/portal-users", status_code=201)
+async def bind_portal_user(enterprise: EnterpriseCode, body: PortalUser, who: Writer, db: Db) -> dict[str, Any]:
     """Bind an enterprise's own user (role fleet_client) to it: they see this enterprise only."""
-    await _managed(db, who, code)
+    await _managed(db, who, enterprise)
     try:
         async with db.connection() as conn, UnitOfWork(conn, who.actor) as uow:
-            user_id = await partners.bind_user(uow, code, body.username)
+            user_id = await partners.bind_user(uow, enterprise, body.username)
     except LookupError as missing:
         raise HTTPException(404, str(missing)) from None
-    return {"user_id": user_id, "username": body.username, "enterprise": code}
+    return {"user_id": user_id, "username": body.username, "enterprise": enterprise}
 
