@@ -217,7 +217,8 @@ class NewKey(_Body):
 
 
 class NewWebhook(_Body):
-    url: Annotated[str, Field(pattern=r"^https?://[^\s]{3,490}$", examples=["https://fleet.example.com/forecourt"])]
+    url: Annotated[str, Field(pattern=r"^https?://[\x21-\x7e]{3,490}$",   # printable ASCII: percent-encode the rest
+                              examples=["https://fleet.example.com/forecourt"])]
 
 
 class PortalUser(_Body):
