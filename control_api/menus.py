@@ -55,6 +55,10 @@ MENUS: list[dict[str, Any]] = [
          "roles": HEAD_OFFICE_ONLY},
     ]},
     {"key": "fleets", "title": "车队管理", "icon": "Van", "children": [   # head office's (issue 19, docs/fleets.md)
+        {"key": "fleet-portal", "title": "企业门户", "path": "/fleets/portal", "permission": "fleet:portal",
+         "roles": HEAD_OFFICE_ONLY},
+        {"key": "fleet-partner-keys", "title": "开放接口与推送", "path": "/fleets/partner-keys",
+         "permission": "fleet:write", "roles": HEAD_OFFICE_ONLY},
     ]},
     {"key": "prices", "title": "价格管理", "icon": "PriceTag", "children": [
         {"key": "prices", "title": "油价", "path": "/prices/list", "permission": "price:read",

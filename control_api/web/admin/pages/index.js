@@ -39,4 +39,6 @@ export default [
   { path: '/system/audit', permission: 'audit:read', component: () => import('./system/Audit.vue') },
   { path: '/system/login-log', permission: 'loginlog:read', component: () => import('./system/LoginLog.vue') },
   { path: '/cards/ic-reconciliation', permission: 'card:read', component: () => import('./ic_cards/Reconciliation.vue') },
+  { path: '/fleets/portal', permission: 'fleet:portal', component: () => import('./fleets/Portal.vue') },
+  { path: '/fleets/partner-keys', permission: 'fleet:write', component: () => import('./fleets/PartnerKeys.vue') },
 ]
