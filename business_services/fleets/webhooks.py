@@ -18,6 +18,7 @@ import hmac
 import json
 import logging
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -153,7 +154,7 @@ async def _deliver(conn: psycopg.AsyncConnection, hook: dict[str, Any], now: dat
     sent = 0
     for row in rows:
         body = json.dumps(event(row), ensure_ascii=False, separators=(",", ":")).encode()
-        timestamp = str(int(now.timestamp()))
+        timestamp = str(int(time.time()))   # the clock at sending: receivers refuse old timestamps (replays)
         headers = {"Content-Type": "application/json", "X-Forecourt-Event": EVENT,
                    "X-Forecourt-Delivery": event_id(row["station"], row["payment_no"]),
                    "X-Forecourt-Timestamp": timestamp, "X-Forecourt-Signature": sign(hook["secret"], timestamp, body)}
