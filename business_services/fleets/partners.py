@@ -29,6 +29,7 @@ SCOPES: dict[str, str] = {
     "vehicles": "车辆与车队卡", "fuellings": "加油记录与轨迹", "balances": "余额与授信", "pii": "完整车牌与卡号",
 }
 PORTAL_PERMISSION = "fleet:portal"
+PORTAL_ROLE = "fleet_client"          # an enterprise's own users (business_services/access/model.py)
 
 
 class NotBound(LookupError):
@@ -126,6 +127,10 @@ async def bind_user(uow: UnitOfWork, enterprise: str, username: str) -> int:
     user = await access.user_by_name(uow.conn, username)
     if user is None:
         raise LookupError(f"用户 {username} 不存在 (no user {username})")
+    if await (await uow.conn.execute("SELECT 1 FROM business.access_user_roles WHERE user_id = %s AND role = %s",
+                                     (user.id, PORTAL_ROLE))).fetchone() is None:
+        raise ValueError(f"只能绑定企业车队用户：请先给 {username} 角色 {PORTAL_ROLE} "
+                         f"(only users with the role {PORTAL_ROLE} are bound to an enterprise)")
     before = await (await uow.conn.execute("SELECT enterprise FROM business.fleet_portal_users WHERE user_id = %s",
                                            (user.id,))).fetchone()
     await uow.conn.execute("""INSERT INTO business.fleet_portal_users (user_id, enterprise, created_by)

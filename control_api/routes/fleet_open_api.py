@@ -318,5 +318,7 @@ async def bind_portal_user(enterprise: EnterpriseCode, body: PortalUser, who: Wr
             user_id = await partners.bind_user(uow, enterprise, body.username)
     except LookupError as missing:
         raise HTTPException(404, str(missing)) from None
+    except ValueError as refused:
+        raise HTTPException(422, str(refused)) from None
     return {"user_id": user_id, "username": body.username, "enterprise": enterprise}
 

@@ -148,6 +148,9 @@ async def test_an_enterprise_user_sees_its_own_portal(database_url: str) -> None
         nobody = await http.post(f"/api/v1/fleet-enterprises/{mine}/portal-users", headers=clerk(app, None),
                                  json={"username": "nosuchuser"})
         assert nobody.status_code == 404 and "不存在" in nobody.json()["detail"]
+        staff = await http.post(f"/api/v1/fleet-enterprises/{mine}/portal-users", headers=clerk(app, None),
+                                json={"username": "cashier"})                   # not an enterprise's user
+        assert staff.status_code == 422 and "fleet_client" in staff.json()["detail"]
         # a fleet manager's token reaches the management routes, not the open API (no fleet:portal)
         assert (await http.get("/api/v1/open/fleet/vehicles", headers=clerk(app))).status_code == 403
 
