@@ -27,6 +27,7 @@ from business_services.fleets import partners, webhooks
 from business_services.fleets.partners import NotBound, Partner, UnknownEnterprise
 from business_services.unit_of_work import UnitOfWork
 from control_api import rate_limit
+from control_api.database import Database
 from control_api.deps import Db, RowId
 from control_api.pagination import Cursor, Limit, after, page
 from control_api.security import Principal, require
@@ -56,11 +57,15 @@ class Caller:
     def sees_pii(self) -> bool:
         return "pii" in self.partner.scopes if self.who.user_id is None else self.who.may("pii:read")
 
-    def card_no(self, card_no: str) -> str:
-        return card_no if self.sees_pii else mask_card_no(card_no)
-
     def plate(self, plate: str | None) -> str | None:
         return plate if plate is None or self.sees_pii else mask_plate(plate)
+
+    def masked(self, row: dict[str, Any]) -> dict[str, Any]:
+        """``row`` with its card number and plate as this caller may see them."""
+        if self.sees_pii:
+            return row
+        return row | {"card_no": mask_card_no(row["card_no"])} | (
+            {"plate": self.plate(row["plate"])} if "plate" in row else {})
 
 
 async def _caller(connection: HTTPConnection) -> Caller:
@@ -121,15 +126,10 @@ async def open_vehicles(caller: Open, db: Db) -> dict[str, Any]:
     caller.needs("vehicles")
     async with db.connection() as conn:
         rows = await partners.vehicles(conn, caller.partner.enterprise)
-    items = [_vehicle(caller, v) for v in rows]
-    return {"items": items, "next_cursor": None, "total": len(items)}
+    return {"items": [caller.masked(v) for v in rows], "next_cursor": None, "total": len(rows)}
 
 
-def _vehicle(caller: Caller, row: dict[str, Any]) -> dict[str, Any]:
-    return row | {"plate": caller.plate(row["plate"]), "card_no": caller.card_no(row["card_no"])}
-
-
-async def _own_vehicle(caller: Caller, db: Any, vehicle_id: int) -> dict[str, Any]:
+async def _own_vehicle(caller: Caller, db: Database, vehicle_id: int) -> dict[str, Any]:
     async with db.connection() as conn:
         found = await partners.vehicle(conn, caller.partner.enterprise, vehicle_id)
     if found is None:
@@ -143,7 +143,7 @@ async def _own_vehicle(caller: Caller, db: Any, vehicle_id: int) -> dict[str, An
 async def open_vehicle(vehicle_id: RowId, caller: Open, db: Db) -> dict[str, Any]:
     """One vehicle of the enterprise; another enterprise's is not found (404)."""
     caller.needs("vehicles")
-    return _vehicle(caller, await _own_vehicle(caller, db, vehicle_id))
+    return caller.masked(await _own_vehicle(caller, db, vehicle_id))
 
 
 @router.get("/open/fleet/vehicles/{vehicle_id}/trajectory", responses=_example(
@@ -169,8 +169,7 @@ async def open_cards(caller: Open, db: Db) -> dict[str, Any]:
     caller.needs("vehicles")
     async with db.connection() as conn:
         rows = await partners.cards(conn, caller.partner.enterprise)
-    items = [r | {"card_no": caller.card_no(r["card_no"]), "plate": caller.plate(r["plate"])} for r in rows]
-    return {"items": items, "next_cursor": None, "total": len(items)}
+    return {"items": [caller.masked(r) for r in rows], "next_cursor": None, "total": len(rows)}
 
 
 @router.get("/open/fleet/balances", responses=_example(
@@ -182,7 +181,7 @@ async def open_balances(caller: Open, db: Db) -> dict[str, Any]:
     caller.needs("balances")
     async with db.connection() as conn:
         found = await partners.balances(conn, caller.partner.enterprise)
-    return found | {"cards": [c | {"card_no": caller.card_no(c["card_no"])} for c in found["cards"]]}
+    return found | {"cards": [caller.masked(c) for c in found["cards"]]}
 
 
 @router.get("/open/fleet/fuellings", responses=_example(
@@ -198,8 +197,7 @@ async def open_fuellings(caller: Open, db: Db, since: Since = None, until: Until
     async with db.connection() as conn:
         rows, total, last = await partners.fuellings(conn, caller.partner.enterprise, since=since, until=until,
                                                      plate=plate, limit=limit, after=start)
-    items = [r | {"card_no": caller.card_no(r["card_no"]), "plate": caller.plate(r["plate"])} for r in rows]
-    return page(items, total, partners.NEWEST_FIRST, last)
+    return page([caller.masked(r) for r in rows], total, partners.NEWEST_FIRST, last)
 
 
 # ---- managing keys, webhooks and portal users (fleet:write, the enterprise's maintaining station) ---------
@@ -225,7 +223,7 @@ class PortalUser(_Body):
     username: Annotated[str, Field(min_length=1, max_length=64, pattern=NO_NUL)]
 
 
-async def _managed(db: Any, who: Principal, enterprise: str) -> None:
+async def _managed(db: Database, who: Principal, enterprise: str) -> None:
     """404 for an unknown enterprise, 403 for one outside the caller's stations."""
     async with db.connection() as conn:
         try:
