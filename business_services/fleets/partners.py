@@ -165,31 +165,28 @@ async def enterprise(conn: psycopg.AsyncConnection, code: str) -> dict[str, Any]
 
 
 async def balances(conn: psycopg.AsyncConnection, code: str) -> dict[str, Any]:
-    """The enterprise's money as the ledger holds it: prepaid, gift, debt (挂账), the credit still open, and
-    each card's own balance."""
-    limit = (await enterprise(conn, code))["credit_limit_fen"]
-    debt = await ledger.balance(conn, fleet_receivable(code).code)
-    cards = [{"card_id": c["card_id"], "card_no": c["card_no"], "pays_from": c["pays_from"],
-              "balance_fen": await ledger.balance(conn, card(c["card_no"]).code)}
-             for c in await _cards(conn, code) if c["pays_from"] == "card"]
-    return {"enterprise": code, "prepaid_fen": await ledger.balance(conn, fleet_prepaid(code).code),
-            "gift_fen": await ledger.balance(conn, fleet_gift(code).code), "debt_fen": debt,
-            "credit_limit_fen": limit, "credit_remaining_fen": max(0, limit - debt), "cards": cards}
+    """The enterprise's money as the ledger holds it, read in one snapshot: prepaid, gift, debt (挂账), the credit
+    still open, and each card's own balance."""
+    async with ledger.one_snapshot(conn):
+        limit = (await enterprise(conn, code))["credit_limit_fen"]
+        debt = await ledger.balance(conn, fleet_receivable(code).code)
+        own = [{"card_id": c["card_id"], "card_no": c["card_no"], "pays_from": c["pays_from"],
+                "balance_fen": await ledger.balance(conn, card(c["card_no"]).code)}
+               for c in await cards(conn, code) if c["pays_from"] == "card"]
+        return {"enterprise": code, "prepaid_fen": await ledger.balance(conn, fleet_prepaid(code).code),
+                "gift_fen": await ledger.balance(conn, fleet_gift(code).code), "debt_fen": debt,
+                "credit_limit_fen": limit, "credit_remaining_fen": max(0, limit - debt), "cards": own}
 
 
-async def _cards(conn: psycopg.AsyncConnection, code: str, plate: str | None = None) -> list[dict[str, Any]]:
+async def cards(conn: psycopg.AsyncConnection, code: str) -> list[dict[str, Any]]:
+    """The enterprise's cards and their limits."""
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute("""SELECT id AS card_id, card_no, holder, plate, driver, status, pays_from, grades,
                                     stations, hours_from, hours_to, per_fill_fen, litres_per_fill, daily_fen,
                                     weekly_fen, monthly_fen, fills_per_day, fills_per_week, fills_per_month
                              FROM business.fleet_cards
-                             WHERE enterprise = %s AND (%s::text IS NULL OR plate = %s) ORDER BY id""",
-                          (code, plate, plate))
+                             WHERE enterprise = %s ORDER BY id""", (code,))
         return await cur.fetchall()
-
-
-async def cards(conn: psycopg.AsyncConnection, code: str) -> list[dict[str, Any]]:
-    return await _cards(conn, code)
 
 
 async def vehicles(conn: psycopg.AsyncConnection, code: str) -> list[dict[str, Any]]:
