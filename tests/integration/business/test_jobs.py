@@ -59,6 +59,7 @@ async def test_old_keys_and_exports_are_deleted_once_by_two_workers(database_url
             "LEFT JOIN procrastinate_events e ON e.job_id = j.id AND e.type = 'started' "
             "GROUP BY j.task_name, j.status ORDER BY j.task_name")).fetchall()
         assert ran == [("compact_member_list", "succeeded", 1),   # docs/offline-members.md
+                       ("deliver_fleet_webhooks", "succeeded", 1),   # docs/fleet-open-api.md
                        ("expire_points", "succeeded", 1),   # docs/points.md
                        ("forget_old_exports", "succeeded", 1), ("forget_old_idempotency_keys", "succeeded", 1),
                        ("member_level_review", "succeeded", 1), ("member_lifecycles", "succeeded", 1),

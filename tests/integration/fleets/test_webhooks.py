@@ -12,6 +12,7 @@ import httpx
 import psycopg
 import pytest
 
+from business_services import jobs
 from business_services.fleets import webhooks
 from business_services.jobs import JOBS
 from control_api.app import create_app
@@ -118,6 +119,24 @@ async def test_a_wrong_secret_at_the_receiver_is_a_failure_retried_not_skipped(d
         bad = await http.post(f"/api/v1/fleet-enterprises/{mine}/webhooks", headers=clerk(app),
                               json={"url": "ftp://x"})
         assert bad.status_code == 422
+
+
+async def test_the_job_delivers_in_a_worker(database_url: str) -> None:
+    """Through procrastinate, as the business service's worker runs it: deferred once, delivered once."""
+    app = create_app(database_url)
+    mine, (truck,) = await fleet(database_url, "顺达物流", ["粤B12345"])
+    async with client(app) as http, messaging_sim() as sim:
+        made = (await http.post(f"/api/v1/fleet-enterprises/{mine}/webhooks", headers=clerk(app),
+                                json={"url": f"{sim.url}/webhook/worker"})).json()
+        async with httpx.AsyncClient() as raw:
+            await raw.post(f"{sim.url}/_sim/webhook-secrets", json={"name": "worker", "secret": made["secret"]})
+        payment_no = await sale(database_url, mine, truck, "粤B12345", 8800, DAY)
+        worker = jobs.build_app(database_url)
+        async with worker.open_async():
+            await worker.tasks[webhooks.TASK].defer_async()
+            await worker.run_worker_async(queues=[jobs.QUEUE], wait=False, install_signal_handlers=False)
+        received = (await sim.received("webhook"))["received"]
+        assert [w["body"]["data"]["payment_no"] for w in received] == [payment_no]
 
 
 def test_the_back_off_doubles_up_to_an_hour_and_the_job_is_scheduled() -> None:
