@@ -141,7 +141,7 @@ async def deliver_due(conn: psycopg.AsyncConnection, now: datetime, send: Send |
                     hook = await cur.fetchone()
                 if hook is None:
                     return delivered
-                delivered += await _deliver(conn, hook, now, post)
+                delivered += await _deliver(conn, hook, now, post)   # under the row's lock
 
 
 async def _deliver(conn: psycopg.AsyncConnection, hook: dict[str, Any], now: datetime, post: Send) -> int:

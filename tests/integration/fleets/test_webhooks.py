@@ -4,6 +4,7 @@ while the receiver is down and then everything after delivered, at least once wi
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 from datetime import UTC, datetime, timedelta
@@ -103,6 +104,28 @@ async def test_each_delivery_is_signed_over_timestamp_and_body(database_url: str
     assert not verified(made["secret"], headers, body.replace(b"12300", b"12301"))     # a changed body fails
     assert not verified("whsec_wrong", headers, body)
     assert headers["X-Forecourt-Delivery"] == webhooks.event_id("demo-01", payment_no)
+
+
+async def test_two_runs_at_once_send_each_event_once(database_url: str) -> None:
+    """Two workers' runs overlap (a slow receiver): the subscription's row lock keeps them from sending twice."""
+    app = create_app(database_url)
+    mine, (truck,) = await fleet(database_url, "顺达物流", ["粤B12345"])
+    async with client(app) as http:
+        await http.post(f"/api/v1/fleet-enterprises/{mine}/webhooks", headers=clerk(app),
+                        json={"url": "https://fleet.example.com/hook"})
+    paid = [await sale(database_url, mine, truck, "粤B12345", 1000 + i, DAY + timedelta(minutes=i)) for i in range(6)]
+    sent: list[str] = []
+
+    async def slow(url: str, headers: dict[str, str], body: bytes) -> int:
+        await asyncio.sleep(0.05)
+        sent.append(headers["X-Forecourt-Delivery"])
+        return 200
+
+    async def run() -> int:
+        async with await psycopg.AsyncConnection.connect(database_url) as conn:
+            return await webhooks.deliver_due(conn, datetime.now(UTC), slow)
+    assert sum(await asyncio.gather(run(), run())) == 6
+    assert sent == [webhooks.event_id("demo-01", p) for p in paid]
 
 
 async def test_a_wrong_secret_at_the_receiver_is_a_failure_retried_not_skipped(database_url: str) -> None:
