@@ -35,6 +35,7 @@ EVENT = "fuelling.completed"
 BATCH = 50                 # events a subscription is sent in one run
 TIMEOUT_S = 5.0
 MAX_BACKOFF = timedelta(hours=1)
+KEEP = timedelta(days=30)   # how long the page shows an attempt
 TASK = "deliver_fleet_webhooks"
 CRON = "* * * * *"
 #: sends one delivery: (url, headers, body) -> the receiver's status; raises httpx.HTTPError for no answer
@@ -182,5 +183,7 @@ async def _deliver(conn: psycopg.AsyncConnection, hook: dict[str, Any], now: dat
 
 
 async def run(conn: psycopg.AsyncConnection[Any]) -> int:
-    """The job (business_services/jobs): deliver what is due now."""
-    return await deliver_due(conn, datetime.now(UTC))
+    """The job (business_services/jobs): deliver what is due now, and forget attempts older than ``KEEP``."""
+    now = datetime.now(UTC)
+    await conn.execute("DELETE FROM business.fleet_webhook_deliveries WHERE attempted_at < %s", (now - KEEP,))
+    return await deliver_due(conn, now)

@@ -145,7 +145,8 @@ async def test_a_wrong_secret_at_the_receiver_is_a_failure_retried_not_skipped(d
 
 
 async def test_the_job_delivers_in_a_worker(database_url: str) -> None:
-    """Through procrastinate, as the business service's worker runs it: deferred once, delivered once."""
+    """Through procrastinate, as the business service's worker runs it: deferred once, delivered once, and the
+    attempts older than 30 days forgotten."""
     app = create_app(database_url)
     mine, (truck,) = await fleet(database_url, "顺达物流", ["粤B12345"])
     async with client(app) as http, messaging_sim() as sim:
@@ -154,12 +155,18 @@ async def test_the_job_delivers_in_a_worker(database_url: str) -> None:
         async with httpx.AsyncClient() as raw:
             await raw.post(f"{sim.url}/_sim/webhook-secrets", json={"name": "worker", "secret": made["secret"]})
         payment_no = await sale(database_url, mine, truck, "粤B12345", 8800, DAY)
+        async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+            await conn.execute("INSERT INTO business.fleet_webhook_deliveries (webhook_id, event_id, seq, status, "
+                               "attempted_at) VALUES (%s, 'old', 0, 200, now() - interval '31 days'), "
+                               "(%s, 'recent', 0, 200, now() - interval '29 days')", (made["id"], made["id"]))
         worker = jobs.build_app(database_url)
         async with worker.open_async():
             await worker.tasks[webhooks.TASK].defer_async()
             await worker.run_worker_async(queues=[jobs.QUEUE], wait=False, install_signal_handlers=False)
         received = (await sim.received("webhook"))["received"]
         assert [w["body"]["data"]["payment_no"] for w in received] == [payment_no]
+    kept = await rows(database_url, "SELECT event_id FROM business.fleet_webhook_deliveries ORDER BY id")
+    assert [e for (e,) in kept] == ["recent", webhooks.event_id("demo-01", payment_no)]   # the 31-day-old one gone
 
 
 def test_the_back_off_doubles_up_to_an_hour_and_the_job_is_scheduled() -> None:
