@@ -1,0 +1,219 @@
+"""Statements (对账单) of fleets' credit sales at head office (docs/fleets.md "Statements, receivables and the
+bank"): each month, at the enterprise's ``statement_day`` (China time), its credit sales less refunds not yet
+billed become one numbered statement with its due date; the enterprise confirms it or disputes it (the whole,
+or one sale) and head office resolves a dispute. Each action is audited. ``issue_due`` is the monthly job: run
+twice, it makes one statement (the unique (enterprise, period_to) and the rows' ``statement_no``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from business_services.audit.model import Actor, AuditEntry
+from business_services.fleets.settlement_model import (
+    SettlementError,
+    cut_instant,
+    due_on,
+    last_cut,
+    statement_no,
+)
+from business_services.unit_of_work import UnitOfWork
+
+_CREDIT_SALES = """
+    FROM business.fleet_payments WHERE enterprise = %(e)s AND pays_from = 'credit' AND statement_no IS NULL
+     AND paid_at < %(cut)s"""
+_CREDIT_REFUNDS = """
+    FROM business.fleet_refunds r JOIN business.fleet_payments p USING (station, payment_no)
+    WHERE r.enterprise = %(e)s AND p.pays_from = 'credit' AND r.statement_no IS NULL AND r.refunded_at < %(cut)s"""
+
+
+class StatementNotFound(LookupError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Dispute:
+    statement_no: str
+    reason: str
+    by: str
+    station: str | None = None        # with payment_no: one sale of the statement; neither: the whole
+    payment_no: str | None = None
+
+
+async def issue_due(conn: psycopg.AsyncConnection[Any], now: datetime) -> int:
+    """The statements due by ``now`` for every enterprise with unbilled credit sales; how many were made."""
+    cur = await conn.execute(
+        "SELECT DISTINCT enterprise FROM business.fleet_payments WHERE pays_from = 'credit' AND statement_no IS NULL "
+        "UNION SELECT DISTINCT r.enterprise FROM business.fleet_refunds r JOIN business.fleet_payments p "
+        "USING (station, payment_no) WHERE p.pays_from = 'credit' AND r.statement_no IS NULL ORDER BY 1")
+    made = 0
+    for (enterprise,) in await cur.fetchall():
+        async with UnitOfWork(conn, Actor.system("fleet-statements")) as uow:
+            made += await issue(uow, enterprise, now) is not None
+    return made
+
+
+async def issue(uow: UnitOfWork, enterprise: str, now: datetime) -> str | None:
+    """The enterprise's statement at its latest cut on or before ``now``, if it has unbilled credit sales or
+    refunds before that cut and none is made for it yet; its number."""
+    conn = uow.conn
+    cur = await conn.execute("SELECT statement_day, credit_days FROM business.fleet_enterprises WHERE code = %s "
+                             "FOR UPDATE", (enterprise,))   # one statement run an enterprise at a time
+    row = await cur.fetchone()
+    if row is None:
+        return None
+    statement_day, credit_days = row
+    cut = last_cut(statement_day, now)
+    number = statement_no(enterprise, cut)
+    args = {"e": enterprise, "cut": cut_instant(cut), "no": number}
+    sales = await (await conn.execute(f"SELECT count(*), coalesce(sum(amount_fen), 0) {_CREDIT_SALES}",
+                                      args)).fetchone()
+    refunds = await (await conn.execute(f"SELECT count(*), coalesce(sum(r.amount_fen), 0) {_CREDIT_REFUNDS}",
+                                        args)).fetchone()
+    assert sales is not None and refunds is not None   # noqa: S101 (aggregates)
+    if sales[0] == 0 and refunds[0] == 0:
+        return None
+    previous = await (await conn.execute("SELECT max(period_to) FROM business.fleet_statements WHERE enterprise = %s",
+                                         (enterprise,))).fetchone()
+    made = await conn.execute(
+        "INSERT INTO business.fleet_statements (statement_no, enterprise, period_from, period_to, sales_fen, "
+        "refunds_fen, total_fen, sales, due_on) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
+        "ON CONFLICT DO NOTHING",
+        (number, enterprise, previous[0] if previous else None, cut, sales[1], refunds[1], sales[1] - refunds[1],
+         sales[0], due_on(cut, credit_days)))
+    if made.rowcount == 0:
+        return None
+    await conn.execute(f"UPDATE business.fleet_payments SET statement_no = %(no)s WHERE (station, payment_no) IN "  # noqa: S608
+                       f"(SELECT station, payment_no {_CREDIT_SALES})", args)
+    await conn.execute(f"UPDATE business.fleet_refunds SET statement_no = %(no)s WHERE (station, refund_no) IN "  # noqa: S608
+                       f"(SELECT r.station, r.refund_no {_CREDIT_REFUNDS})", args)
+    await uow.audit(AuditEntry("fleet.statement.issue", f"fleet_statement:{number}", None, None,
+                               {"enterprise": enterprise, "period_to": cut.isoformat(),
+                                "total_fen": sales[1] - refunds[1], "sales": sales[0], "refunds": refunds[0]}))
+    return number
+
+
+async def _locked(conn: psycopg.AsyncConnection[Any], number: str) -> dict[str, Any]:
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute("SELECT * FROM business.fleet_statements WHERE statement_no = %s FOR UPDATE", (number,))
+        row = await cur.fetchone()
+    if row is None:
+        raise StatementNotFound(number)
+    return row
+
+
+async def confirm(uow: UnitOfWork, number: str, by: str) -> bool:
+    """The enterprise (or head office on its behalf) confirms the statement; False when it already was."""
+    row = await _locked(uow.conn, number)
+    if row["state"] == "confirmed":
+        return False
+    if row["state"] == "disputed":
+        raise SettlementError("对账单有未解决的异议，请先处理异议再确认 (resolve its disputes first)")
+    await uow.conn.execute("UPDATE business.fleet_statements SET state = 'confirmed', confirmed_by = %s, "
+                           "confirmed_at = now() WHERE statement_no = %s", (by, number))
+    await uow.audit(AuditEntry("fleet.statement.confirm", f"fleet_statement:{number}", None, {"state": row["state"]},
+                               {"state": "confirmed", "by": by}))
+    return True
+
+
+async def dispute(uow: UnitOfWork, d: Dispute) -> int:
+    """A dispute of the whole statement or of one of its sales; the statement is disputed until each is resolved."""
+    row = await _locked(uow.conn, d.statement_no)
+    if row["state"] == "confirmed":
+        raise SettlementError("对账单已确认，不能再提异议 (a confirmed statement cannot be disputed)")
+    if d.payment_no is not None:
+        billed = await (await uow.conn.execute(
+            "SELECT 1 FROM business.fleet_payments WHERE station = %s AND payment_no = %s AND statement_no = %s",
+            (d.station, d.payment_no, d.statement_no))).fetchone()
+        if billed is None:
+            raise SettlementError(f"交易 {d.station}/{d.payment_no} 不在对账单 {d.statement_no} 中，请核对 "
+                                  "(no such sale on this statement)")
+    cur = await uow.conn.execute(
+        "INSERT INTO business.fleet_statement_disputes (statement_no, station, payment_no, reason, raised_by) "
+        "VALUES (%s, %s, %s, %s, %s) RETURNING id", (d.statement_no, d.station, d.payment_no, d.reason, d.by))
+    new = await cur.fetchone()
+    assert new is not None   # noqa: S101 (RETURNING)
+    await uow.conn.execute("UPDATE business.fleet_statements SET state = 'disputed' WHERE statement_no = %s",
+                           (d.statement_no,))
+    await uow.audit(AuditEntry("fleet.statement.dispute", f"fleet_statement:{d.statement_no}", d.station,
+                               {"state": row["state"]}, {"dispute": new[0], "payment_no": d.payment_no,
+                                                         "reason": d.reason}))
+    return int(new[0])
+
+
+async def resolve(uow: UnitOfWork, dispute_id: int, resolution: str, by: str) -> str:
+    """Head office's answer to a dispute; the statement is issued again (to be confirmed) when none is left open.
+    The statement's number."""
+    cur = await uow.conn.execute("SELECT statement_no, resolution FROM business.fleet_statement_disputes "
+                                 "WHERE id = %s", (dispute_id,))
+    row = await cur.fetchone()
+    if row is None:
+        raise StatementNotFound(str(dispute_id))
+    number, done = row
+    await _locked(uow.conn, number)
+    if done is not None:
+        raise SettlementError("该异议已处理 (this dispute is resolved already)")
+    await uow.conn.execute("UPDATE business.fleet_statement_disputes SET resolution = %s, resolved_by = %s, "
+                           "resolved_at = now() WHERE id = %s", (resolution, by, dispute_id))
+    await uow.conn.execute(
+        "UPDATE business.fleet_statements SET state = 'issued' WHERE statement_no = %s AND NOT EXISTS (SELECT 1 "
+        "FROM business.fleet_statement_disputes WHERE statement_no = %s AND resolved_at IS NULL)", (number, number))
+    await uow.audit(AuditEntry("fleet.statement.resolve", f"fleet_statement:{number}", None, {"dispute": dispute_id},
+                               {"resolution": resolution}))
+    return str(number)
+
+
+# ---- reading ----------------------------------------------------------------------------------------------
+
+_LIST = """SELECT s.statement_no, s.enterprise, e.name AS enterprise_name, e.maintaining_station, s.period_from,
+                  s.period_to, s.sales,
+                  s.sales_fen, s.refunds_fen, s.total_fen, s.paid_fen, s.total_fen - s.paid_fen AS outstanding_fen,
+                  s.due_on, s.state, s.confirmed_by, s.confirmed_at, s.created_at,
+                  CASE WHEN s.paid_fen = 0 THEN 'unpaid' WHEN s.paid_fen < s.total_fen THEN 'partly' ELSE 'paid' END
+                  AS payment
+             FROM business.fleet_statements s JOIN business.fleet_enterprises e ON e.code = s.enterprise"""
+
+
+async def statements_of(conn: psycopg.AsyncConnection[Any], enterprise: str | None = None, *,
+                        stations: frozenset[str] | None = None, state: str | None = None, open_only: bool = False,
+                        limit: int = 50, before: str | None = None) -> list[dict[str, Any]]:
+    """Statements, newest first (by number within a cut): one enterprise's (the portal's view), or every one
+    maintained by ``stations`` (None: all). ``before``: the last number of the previous page."""
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(  # noqa: S608 (constant text)
+            _LIST + " WHERE (%(e)s::text IS NULL OR s.enterprise = %(e)s) AND (%(st)s::text[] IS NULL OR "
+            "e.maintaining_station = ANY(%(st)s)) AND (%(state)s::text IS NULL OR s.state = %(state)s) AND "
+            "(NOT %(open)s OR s.paid_fen < s.total_fen) AND (%(before)s::text IS NULL OR "
+            "(s.period_to, s.statement_no) < (SELECT period_to, statement_no FROM business.fleet_statements "
+            "WHERE statement_no = %(before)s)) ORDER BY s.period_to DESC, s.statement_no DESC LIMIT %(limit)s",
+            {"e": enterprise, "st": None if stations is None else sorted(stations), "state": state,
+             "open": open_only, "before": before, "limit": limit})
+        return list(await cur.fetchall())
+
+
+async def statement(conn: psycopg.AsyncConnection[Any], number: str) -> dict[str, Any] | None:
+    """A statement with its sales, refunds, disputes and settlements; None when there is none."""
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(_LIST + " WHERE s.statement_no = %s", (number,))
+        head = await cur.fetchone()
+        if head is None:
+            return None
+        await cur.execute("SELECT station, payment_no, card_no, plate, grade, litres_ml, amount_fen, paid_at, "
+                          "order_nos, offline FROM business.fleet_payments WHERE statement_no = %s "
+                          "ORDER BY paid_at, station, payment_no", (number,))
+        head["sales_lines"] = await cur.fetchall()
+        await cur.execute("SELECT station, refund_no, payment_no, card_no, amount_fen, refunded_at "
+                          "FROM business.fleet_refunds WHERE statement_no = %s ORDER BY refunded_at", (number,))
+        head["refund_lines"] = await cur.fetchall()
+        await cur.execute("SELECT id, station, payment_no, reason, raised_by, raised_at, resolution, resolved_by, "
+                          "resolved_at FROM business.fleet_statement_disputes WHERE statement_no = %s ORDER BY id",
+                          (number,))
+        head["disputes"] = await cur.fetchall()
+        await cur.execute("SELECT settlement_no, transfer_no, amount_fen, how, settled_by, settled_at "
+                          "FROM business.fleet_settlements WHERE statement_no = %s ORDER BY settled_at", (number,))
+        head["settlements"] = await cur.fetchall()
+    return head
