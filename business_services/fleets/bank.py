@@ -20,6 +20,7 @@ import httpx
 import psycopg
 
 from business_services.audit.model import Actor, AuditEntry
+from business_services.cards.model import CHINA
 from business_services.fleets.settlement_model import (
     OpenStatement,
     SettlementError,
@@ -229,3 +230,17 @@ async def poll(conn: psycopg.AsyncConnection[Any], link: BankLink, client: httpx
         async with UnitOfWork(conn, Actor.system("bank-poll")) as uow:
             new += await receive(uow, transfer, "poll")
     return new
+
+
+async def poll_job(conn: psycopg.AsyncConnection[Any]) -> int:
+    """The scheduled poll (business_services/jobs): the configured bank's last days; 0 when there is none set up,
+    and 0 (logged) when the bank fails — the next run asks again."""
+    link = BankLink.from_env()
+    if link is None:
+        return 0
+    async with httpx.AsyncClient() as client:
+        try:
+            return await poll(conn, link, client, datetime.now(CHINA).date())
+        except BankUnavailable as error:
+            log.warning("bank poll failed: %s", error)
+            return 0

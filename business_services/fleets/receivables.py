@@ -4,13 +4,14 @@ the dunning notices (催款通知) of overdue statements, one per statement and 
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
 
 from business_services.audit.model import Actor, AuditEntry
+from business_services.cards.model import CHINA
 from business_services.fleets.settlement_model import AGEING, ageing_bucket, dunning_level, dunning_text
 from business_services.unit_of_work import UnitOfWork
 
@@ -82,3 +83,8 @@ async def notices(conn: psycopg.AsyncConnection[Any], stations: frozenset[str] |
             "e.maintaining_station = ANY(%(st)s)) ORDER BY d.id DESC LIMIT %(limit)s",
             {"st": None if stations is None else sorted(stations), "limit": limit})
         return list(await cur.fetchall())
+
+
+async def dun_job(conn: psycopg.AsyncConnection[Any]) -> int:
+    """The daily dunning run (business_services/jobs)."""
+    return await dun(conn, datetime.now(CHINA).date())

@@ -7,7 +7,7 @@ twice, it makes one statement (the unique (enterprise, period_to) and the rows' 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -176,6 +176,13 @@ _LIST = """SELECT s.statement_no, s.enterprise, e.name AS enterprise_name, e.mai
                   CASE WHEN s.paid_fen = 0 THEN 'unpaid' WHEN s.paid_fen < s.total_fen THEN 'partly' ELSE 'paid' END
                   AS payment
              FROM business.fleet_statements s JOIN business.fleet_enterprises e ON e.code = s.enterprise"""
+_FILTERED = _LIST + """
+    WHERE (%(e)s::text IS NULL OR s.enterprise = %(e)s)
+      AND (%(st)s::text[] IS NULL OR e.maintaining_station = ANY(%(st)s))
+      AND (%(state)s::text IS NULL OR s.state = %(state)s) AND (NOT %(open)s OR s.paid_fen < s.total_fen)
+      AND (%(before)s::text IS NULL OR (s.period_to, s.statement_no) < (SELECT period_to, statement_no
+           FROM business.fleet_statements WHERE statement_no = %(before)s))
+    ORDER BY s.period_to DESC, s.statement_no DESC LIMIT %(limit)s"""  # noqa: S608 (constant text)
 
 
 async def statements_of(conn: psycopg.AsyncConnection[Any], enterprise: str | None = None, *,
@@ -184,12 +191,8 @@ async def statements_of(conn: psycopg.AsyncConnection[Any], enterprise: str | No
     """Statements, newest first (by number within a cut): one enterprise's (the portal's view), or every one
     maintained by ``stations`` (None: all). ``before``: the last number of the previous page."""
     async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(  # noqa: S608 (constant text)
-            _LIST + " WHERE (%(e)s::text IS NULL OR s.enterprise = %(e)s) AND (%(st)s::text[] IS NULL OR "
-            "e.maintaining_station = ANY(%(st)s)) AND (%(state)s::text IS NULL OR s.state = %(state)s) AND "
-            "(NOT %(open)s OR s.paid_fen < s.total_fen) AND (%(before)s::text IS NULL OR "
-            "(s.period_to, s.statement_no) < (SELECT period_to, statement_no FROM business.fleet_statements "
-            "WHERE statement_no = %(before)s)) ORDER BY s.period_to DESC, s.statement_no DESC LIMIT %(limit)s",
+        await cur.execute(
+            _FILTERED,
             {"e": enterprise, "st": None if stations is None else sorted(stations), "state": state,
              "open": open_only, "before": before, "limit": limit})
         return list(await cur.fetchall())
@@ -217,3 +220,8 @@ async def statement(conn: psycopg.AsyncConnection[Any], number: str) -> dict[str
                           "FROM business.fleet_settlements WHERE statement_no = %s ORDER BY settled_at", (number,))
         head["settlements"] = await cur.fetchall()
     return head
+
+
+async def issue_job(conn: psycopg.AsyncConnection[Any]) -> int:
+    """The daily run (business_services/jobs): each enterprise's statement is made on its statement_day."""
+    return await issue_due(conn, datetime.now(UTC))
