@@ -102,6 +102,7 @@ ROUTERS = (   # every API route; matched in this order, one route after another,
     vehicles.router,
     points.router,       # head office: points rules, balances, the points mall (docs/points.md)
     points_mall.router,
+    fleet_statements.callbacks,   # the bank's signed push of incoming transfers (docs/fleets.md)
 )
 
 #: Routes one role answers its own way, or only one role has, mounted before ``ROUTERS`` (the first route

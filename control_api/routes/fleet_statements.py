@@ -33,6 +33,7 @@ from telemetry.contracts.identifiers import PLAIN_TEXT as PLAIN
 from telemetry.contracts.identifiers import Code
 
 router = APIRouter(prefix="/api/v1", tags=["fleet settlement"])
+callbacks = APIRouter(prefix="/api/v1")   # the bank's push: no login (in ROUTERS; a role router names a permission)
 Reader = Annotated[Principal, Depends(require("fleet:read"))]
 Settler = Annotated[Principal, Depends(require("fleet:settle"))]
 StatementNo = Annotated[str, Path(pattern=f"^{STATEMENT_NO.pattern}$", description="对账单号 FS<企业六位>-<日期>")]
@@ -275,7 +276,7 @@ async def poll_bank(request: Request, who: Settler, db: Db) -> dict[str, Any]:
         raise HTTPException(status.HTTP_502_BAD_GATEWAY, f"银行暂时无法查询，请稍后重试 ({error})") from None
 
 
-@router.post("/bank/notifications", include_in_schema=False)
+@callbacks.post("/bank/notifications", include_in_schema=False)
 async def bank_notification(request: Request, db: Db) -> JSONResponse:
     """The bank's push of an incoming transfer: 200 ``{"code": "SUCCESS"}`` once recorded (a repeat too), 401 for a
     signature that is not the bank's, 400 for a notification we cannot read (the bank retries neither)."""
