@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -44,6 +44,7 @@ from telemetry.contracts.fleets import FleetAnswer, FleetAsk
 log = logging.getLogger(__name__)
 #: an unused reservation is released this long after the ask (a fuelling and its payment take minutes)
 RESERVATION_TTL = timedelta(minutes=30)
+TASK, CRON = "release_expired_fleet_reservations", "* * * * *"
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +195,12 @@ async def release_expired(conn: psycopg.AsyncConnection[Any], now: datetime) -> 
     if cur.rowcount:
         log.info("released %d expired fleet reservations", cur.rowcount)
     return cur.rowcount
+
+
+async def release_expired_now(conn: psycopg.AsyncConnection[Any]) -> int:
+    """The job (business_services/jobs): every minute, so what an expired reservation held is free again on the
+    member list's next reading as well as in decisions (which already ignore it)."""
+    return await release_expired(conn, datetime.now(UTC))
 
 
 EVENT_HANDLERS: dict[str, list[Handler]] = {}
