@@ -207,7 +207,7 @@ async def run_dunning(who: Settler, db: Db) -> dict[str, Any]:
 def _link(request: Request) -> bank.BankLink:
     link: bank.BankLink | None = getattr(request.app.state, "bank", None) or bank.BankLink.from_env()
     if link is None:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "银企直连尚未配置 (the bank link is not set up)")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "银企直连尚未开通，请先配置银行参数 (no bank link set up)")
     return link
 
 
