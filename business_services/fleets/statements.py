@@ -21,6 +21,7 @@ from business_services.fleets.settlement_model import (
     last_cut,
     statement_no,
 )
+from business_services.pages import After, Sort, keyset_page
 from business_services.unit_of_work import UnitOfWork
 
 _CREDIT_SALES = """
@@ -179,23 +180,19 @@ _LIST = """SELECT s.statement_no, s.enterprise, e.name AS enterprise_name, e.mai
 _FILTERED = _LIST + """
     WHERE (%(e)s::text IS NULL OR s.enterprise = %(e)s)
       AND (%(st)s::text[] IS NULL OR e.maintaining_station = ANY(%(st)s))
-      AND (%(state)s::text IS NULL OR s.state = %(state)s) AND (NOT %(open)s OR s.paid_fen < s.total_fen)
-      AND (%(before)s::text IS NULL OR (s.period_to, s.statement_no) < (SELECT period_to, statement_no
-           FROM business.fleet_statements WHERE statement_no = %(before)s))
-    ORDER BY s.period_to DESC, s.statement_no DESC LIMIT %(limit)s"""  # noqa: S608 (constant text)
+      AND (%(state)s::text IS NULL OR s.state = %(state)s) AND (NOT %(open)s OR s.paid_fen < s.total_fen)"""
+#: newest first: as made, then by number
+NEWEST = Sort("created_at", datetime, descending=True, tiebreak="statement_no", tiebreak_kind=str)
 
 
 async def statements_of(conn: psycopg.AsyncConnection[Any], enterprise: str | None = None, *,
                         stations: frozenset[str] | None = None, state: str | None = None, open_only: bool = False,
-                        limit: int = 50, before: str | None = None) -> list[dict[str, Any]]:
-    """Statements, newest first (by number within a cut): one enterprise's (the portal's view), or every one
-    maintained by ``stations`` (None: all). ``before``: the last number of the previous page."""
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(
-            _FILTERED,
-            {"e": enterprise, "st": None if stations is None else sorted(stations), "state": state,
-             "open": open_only, "before": before, "limit": limit})
-        return list(await cur.fetchall())
+                        limit: int = 50, after: After | None = None,
+                        ) -> tuple[list[dict[str, Any]], int, After | None]:
+    """Statements, newest first: one enterprise's (the portal's view), or every one maintained by ``stations``
+    (None: all); a keyset page (business_services/pages.py): rows, total, the last row's key when more follow."""
+    return await keyset_page(conn, _FILTERED, {"e": enterprise, "st": None if stations is None else sorted(stations),
+                                               "state": state, "open": open_only}, NEWEST, limit, after)
 
 
 async def statement(conn: psycopg.AsyncConnection[Any], number: str) -> dict[str, Any] | None:

@@ -28,6 +28,7 @@ from business_services.fleets import bank, receivables, statements
 from business_services.fleets.settlement_model import STATEMENT_NO, SettlementError
 from business_services.unit_of_work import UnitOfWork
 from control_api.deps import Db
+from control_api.pagination import Cursor, Limit, after, page
 from control_api.security import Principal, require
 from telemetry.contracts.identifiers import PLAIN_TEXT as PLAIN
 from telemetry.contracts.identifiers import Code
@@ -98,15 +99,13 @@ async def _enterprise_station(db: Db, code: str) -> str:
 async def list_statements(who: Reader, db: Db,
                           enterprise: Annotated[str | None, Query(pattern=r"^E[0-9]{6}$")] = None,
                           state: Annotated[str | None, Query(pattern=r"^(issued|confirmed|disputed)$")] = None,
-                          open_only: bool = False,
-                          before: Annotated[str | None, Query(pattern=f"^{STATEMENT_NO.pattern}$")] = None,
-                          limit: Annotated[int, Query(ge=1, le=100)] = 50) -> dict[str, Any]:
-    """Statements newest first among the caller's stations' enterprises (``before``: the last of the previous
-    page; ``open_only``: not fully paid)."""
+                          open_only: bool = False, cursor: Cursor = "", limit: Limit = 20) -> dict[str, Any]:
+    """Statements newest first among the caller's stations' enterprises (``open_only``: not fully paid)."""
     async with db.connection() as conn:
-        rows = await statements.statements_of(conn, enterprise, stations=who.stations, state=state,
-                                              open_only=open_only, limit=limit, before=before)
-    return {"items": rows, "next_before": rows[-1]["statement_no"] if len(rows) == limit else None}
+        rows, total, last = await statements.statements_of(conn, enterprise, stations=who.stations, state=state,
+                                                           open_only=open_only, limit=limit,
+                                                           after=after(cursor, statements.NEWEST))
+    return page(rows, total, statements.NEWEST, last)
 
 
 @router.get("/fleet-statements/{statement_no}")
