@@ -57,8 +57,8 @@ MENUS: list[dict[str, Any]] = [
     {"key": "fleets", "title": "车队管理", "icon": "Van", "children": [   # head office's (issue 19, docs/fleets.md)
         {"key": "fleet-statements", "title": "对账单", "path": "/fleets/statements", "permission": "fleet:read",
          "roles": HEAD_OFFICE_ONLY},
-        {"key": "fleet-receivables", "title": "应收账款与催收", "path": "/fleets/receivables", "permission": "fleet:read",
-         "roles": HEAD_OFFICE_ONLY},
+        {"key": "fleet-receivables", "title": "应收账款与催收", "path": "/fleets/receivables",
+         "permission": "fleet:read", "roles": HEAD_OFFICE_ONLY},
     ]},
     {"key": "prices", "title": "价格管理", "icon": "PriceTag", "children": [
         {"key": "prices", "title": "油价", "path": "/prices/list", "permission": "price:read",
