@@ -14,6 +14,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from business_services.audit.model import Actor, AuditEntry
+from business_services.cards.model import CHINA, mask_card_no
 from business_services.fleets.settlement_model import (
     SettlementError,
     cut_instant,
@@ -22,6 +23,7 @@ from business_services.fleets.settlement_model import (
     statement_no,
 )
 from business_services.pages import After, Sort, keyset_page
+from business_services.report_files import Sheet
 from business_services.unit_of_work import UnitOfWork
 
 _CREDIT_SALES = """
@@ -222,3 +224,38 @@ async def statement(conn: psycopg.AsyncConnection[Any], number: str) -> dict[str
 async def issue_job(conn: psycopg.AsyncConnection[Any]) -> int:
     """The daily run (business_services/jobs): each enterprise's statement is made on its statement_day."""
     return await issue_due(conn, datetime.now(UTC))
+
+
+# ---- the statement as files (Excel, PDF: business_services/report_files.py) ---------------------------------
+
+def _yuan(fen: int) -> str:
+    return f"{fen / 100:.2f}"
+
+
+def statement_sheets(row: dict[str, Any], *, full_numbers: bool) -> tuple[str, str, list[Sheet]]:
+    """A statement (``statement``'s row) as a report: its title, subtitle and sheets (summary, sales, refunds,
+    disputes, settlements); card numbers masked unless ``full_numbers``."""
+    def card(no: str) -> str:
+        return no if full_numbers else mask_card_no(no)
+
+    def local(at: datetime) -> str:
+        return f"{at.astimezone(CHINA):%Y-%m-%d %H:%M}"
+
+    title = f"{row['enterprise_name']} 对账单 {row['statement_no']}"
+    subtitle = (f"企业 {row['enterprise']}  截至 {row['period_to']}（不含）  到期日 {row['due_on']}  "
+                f"应付 {_yuan(row['total_fen'])} 元  已付 {_yuan(row['paid_fen'])} 元")
+    figures = (("挂账消费", "sales_fen"), ("退款", "refunds_fen"), ("应付合计", "total_fen"), ("已付", "paid_fen"),
+               ("未付", "outstanding_fen"))
+    summary = ("汇总", ["项目", "金额（元）"], [[name, _yuan(row[key])] for name, key in figures])
+    sales = ("交易明细", ["时间", "站点", "交易号", "卡号", "车牌", "油品", "升数", "金额（元）"],
+             [[local(s["paid_at"]), s["station"], s["payment_no"], card(s["card_no"]), s["plate"] or "",
+               s["grade"] or "", f"{s['litres_ml'] / 1000:.2f}", _yuan(s["amount_fen"])] for s in row["sales_lines"]])
+    refunds = ("退款", ["时间", "站点", "退款号", "原交易号", "金额（元）"],
+               [[local(r["refunded_at"]), r["station"], r["refund_no"], r["payment_no"], _yuan(r["amount_fen"])]
+                for r in row["refund_lines"]])
+    disputes = ("异议", ["交易号", "原因", "处理结果"],
+                [[d["payment_no"] or "整单", d["reason"], d["resolution"] or "未处理"] for d in row["disputes"]])
+    settled = ("收款核销", ["银行流水号", "金额（元）", "方式", "时间"],
+               [[s["transfer_no"], _yuan(s["amount_fen"]), s["how"], local(s["settled_at"])]
+                for s in row["settlements"]])
+    return title, subtitle, [summary, sales, refunds, disputes, settled]

@@ -18,10 +18,11 @@ from typing import Annotated, Any
 
 import httpx
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from psycopg.rows import dict_row
 from pydantic import BaseModel, ConfigDict, Field
 
+from business_services import report_files
 from business_services.audit.model import Actor
 from business_services.cards.model import CHINA
 from business_services.fleets import bank, receivables, statements
@@ -41,6 +42,7 @@ StatementNo = Annotated[str, Path(pattern=f"^{STATEMENT_NO.pattern}$", descripti
 TransferNo = Annotated[str, Path(pattern=r"^[0-9A-Za-z-]{1,40}$", description="银行交易流水号")]
 Reason = Annotated[str, Field(min_length=1, max_length=200, pattern=PLAIN)]
 security_log = logging.getLogger("forecourt.security")
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 class _Body(BaseModel):
@@ -112,6 +114,21 @@ async def list_statements(who: Reader, db: Db,
 async def get_statement(statement_no: StatementNo, who: Reader, db: Db) -> dict[str, Any]:
     """A statement with its sales and refunds, disputes and settlements."""
     return await _statement(db, statement_no, who)
+
+
+@router.get("/fleet-statements/{statement_no}/file", response_class=Response,
+            responses={200: {"content": {XLSX: {}, "application/pdf": {}}}})
+async def statement_file(statement_no: StatementNo, who: Reader, db: Db,
+                         format: Annotated[str, Query(pattern="^(xlsx|pdf)$")] = "xlsx") -> Response:
+    """The statement as the enterprise files it: Excel or PDF (its sales, refunds, disputes and settlements)."""
+    row = await _statement(db, statement_no, who)
+    title, subtitle, sheets = statements.statement_sheets(row, full_numbers=who.may("pii:read"))
+    if format == "pdf":
+        content, media = report_files.pdf(title, sheets, subtitle=subtitle, wide=True), "application/pdf"
+    else:
+        content, media = report_files.xlsx(title, sheets), XLSX
+    return Response(content, media_type=media,
+                    headers={"Content-Disposition": f'attachment; filename="{statement_no}.{format}"'})
 
 
 @router.post("/fleet-statements/run")

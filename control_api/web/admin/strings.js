@@ -1063,7 +1063,7 @@ export default {
       total: '应付金额', paid: '已付金额', due: '到期日', state: '状态', payment: '付款',
       states: { issued: '待确认', confirmed: '已确认', disputed: '有异议' },
       payments: { unpaid: '未付', partly: '部分付款', paid: '已结清' },
-      openOnly: '未结清', yes: '是',
+      openOnly: '未结清', yes: '是', excel: '导出 Excel', pdf: '导出 PDF',
       confirm: '确认对账单', disputeAll: '对整单提出异议', dispute: '提出异议', resolve: '处理异议', done: '已保存',
       lines: '交易明细', refunds: '退款', disputes: '异议', settlements: '收款核销', paidAt: '时间', station: '站点',
       paymentNo: '交易号', card: '卡号', amount: '金额（元）', refundNo: '退款号', whole: '整单', reason: '异议原因',

@@ -5,8 +5,10 @@ confirmation, disputes and their resolution are audited; another station's user 
 
 from __future__ import annotations
 
+import io
 from datetime import datetime
 
+import openpyxl
 import psycopg
 import pytest
 
@@ -117,3 +119,29 @@ async def test_confirm_dispute_resolve_over_the_api_each_audited_and_scoped(data
                            "target = %s", f"fleet_statement:{number}")
     assert actions == ["fleet.statement.issue", "fleet.statement.dispute", "fleet.statement.resolve",
                        "fleet.statement.confirm"]
+
+
+async def test_the_statement_as_excel_and_pdf_masked_without_pii_read(database_url: str) -> None:
+    code, amounts, _ = await _month(database_url)
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        await statements.issue_due(conn, NOW)
+    number = f"FS{code[1:]}-20261201"
+    app = create_app(database_url)
+    async with client(app) as http:
+        answer = await http.get(f"/api/v1/fleet-statements/{number}/file", headers=settler(app, permissions=(
+            "fleet:read",)))
+        assert answer.status_code == 200 and answer.headers["content-disposition"].endswith(f'{number}.xlsx"')
+        book = openpyxl.load_workbook(io.BytesIO(answer.content))
+        sales = list(book["交易明细"].iter_rows(min_row=3, values_only=True))
+        assert len(sales) == len(amounts)
+        assert sum(round(float(r[7]) * 100) for r in sales) == sum(amounts)
+        assert all("********" in str(r[3]) for r in sales)                      # masked: no pii:read
+        summary = {r[0]: r[1] for r in book["汇总"].iter_rows(min_row=3, values_only=True)}
+        assert summary["应付合计"] == f"{(sum(amounts) - 3_000) / 100:.2f}"
+        full = await http.get(f"/api/v1/fleet-statements/{number}/file", headers=settler(app))
+        assert "********" not in str(next(openpyxl.load_workbook(io.BytesIO(full.content))["交易明细"].iter_rows(
+            min_row=3, values_only=True))[3])
+        pdf = await http.get(f"/api/v1/fleet-statements/{number}/file", params={"format": "pdf"}, headers=settler(app))
+        assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+        bad = await http.get(f"/api/v1/fleet-statements/{number}/file", params={"format": "doc"}, headers=settler(app))
+        assert bad.status_code == 422
