@@ -73,30 +73,31 @@ async def issue(uow: UnitOfWork, enterprise: str, now: datetime) -> str | None:
     cut = last_cut(statement_day, now)
     number = statement_no(enterprise, cut)
     args = {"e": enterprise, "cut": cut_instant(cut), "no": number}
-    sales = await (await conn.execute(f"SELECT count(*), coalesce(sum(amount_fen), 0) {_CREDIT_SALES}",
-                                      args)).fetchone()
-    refunds = await (await conn.execute(f"SELECT count(*), coalesce(sum(r.amount_fen), 0) {_CREDIT_REFUNDS}",
-                                        args)).fetchone()
-    assert sales is not None and refunds is not None   # noqa: S101 (aggregates)
-    if sales[0] == 0 and refunds[0] == 0:
+    if await (await conn.execute("SELECT 1 FROM business.fleet_statements WHERE statement_no = %s",
+                                 (number,))).fetchone():
         return None
+    # claim the lines first and sum what was claimed: a sale recorded meanwhile is on this statement or the next,
+    # never counted by one and billed by another
+    claimed = await (await conn.execute(
+        f"UPDATE business.fleet_payments SET statement_no = %(no)s WHERE (station, payment_no) IN "  # noqa: S608
+        f"(SELECT station, payment_no {_CREDIT_SALES} FOR UPDATE) RETURNING amount_fen", args)).fetchall()
+    returned = await (await conn.execute(
+        f"UPDATE business.fleet_refunds SET statement_no = %(no)s WHERE (station, refund_no) IN "  # noqa: S608
+        f"(SELECT r.station, r.refund_no {_CREDIT_REFUNDS} FOR UPDATE OF r) RETURNING amount_fen", args)).fetchall()
+    if not claimed and not returned:
+        return None
+    sales_fen, refunds_fen = sum(r[0] for r in claimed), sum(r[0] for r in returned)
     previous = await (await conn.execute("SELECT max(period_to) FROM business.fleet_statements WHERE enterprise = %s",
                                          (enterprise,))).fetchone()
-    made = await conn.execute(
+    await conn.execute(
         "INSERT INTO business.fleet_statements (statement_no, enterprise, period_from, period_to, sales_fen, "
-        "refunds_fen, total_fen, sales, due_on) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
-        "ON CONFLICT DO NOTHING",
-        (number, enterprise, previous[0] if previous else None, cut, sales[1], refunds[1], sales[1] - refunds[1],
-         sales[0], due_on(cut, credit_days)))
-    if made.rowcount == 0:
-        return None
-    await conn.execute(f"UPDATE business.fleet_payments SET statement_no = %(no)s WHERE (station, payment_no) IN "  # noqa: S608
-                       f"(SELECT station, payment_no {_CREDIT_SALES})", args)
-    await conn.execute(f"UPDATE business.fleet_refunds SET statement_no = %(no)s WHERE (station, refund_no) IN "  # noqa: S608
-                       f"(SELECT r.station, r.refund_no {_CREDIT_REFUNDS})", args)
+        "refunds_fen, total_fen, sales, due_on) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        (number, enterprise, previous[0] if previous else None, cut, sales_fen, refunds_fen, sales_fen - refunds_fen,
+         len(claimed), due_on(cut, credit_days)))
     await uow.audit(AuditEntry("fleet.statement.issue", f"fleet_statement:{number}", None, None,
                                {"enterprise": enterprise, "period_to": cut.isoformat(),
-                                "total_fen": sales[1] - refunds[1], "sales": sales[0], "refunds": refunds[0]}))
+                                "total_fen": sales_fen - refunds_fen, "sales": len(claimed),
+                                "refunds": len(returned)}))
     return number
 
 
