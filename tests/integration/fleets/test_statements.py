@@ -5,6 +5,7 @@ confirmation, disputes and their resolution are audited; another station's user 
 
 from __future__ import annotations
 
+import asyncio
 import io
 from datetime import datetime
 
@@ -145,3 +146,16 @@ async def test_the_statement_as_excel_and_pdf_masked_without_pii_read(database_u
         assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
         bad = await http.get(f"/api/v1/fleet-statements/{number}/file", params={"format": "doc"}, headers=settler(app))
         assert bad.status_code == 422
+
+
+async def test_two_statement_runs_at_once_make_each_statement_once(database_url: str) -> None:
+    code, amounts, _ = await _month(database_url)
+
+    async def run() -> int:
+        async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+            return await statements.issue_due(conn, NOW)
+
+    assert sum(await asyncio.gather(run(), run(), run())) == 2                  # two enterprises, once each
+    assert await scalar(database_url, "SELECT count(*) FROM business.fleet_statements") == 2
+    assert await scalar(database_url, "SELECT sales_fen FROM business.fleet_statements WHERE enterprise = %s",
+                        code) == sum(amounts)
