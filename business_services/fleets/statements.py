@@ -6,15 +6,19 @@ twice, it makes one statement (the unique (enterprise, period_to) and the rows' 
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from decimal import Decimal
+from typing import Annotated, Any
 
 import psycopg
 from psycopg.rows import dict_row
+from pydantic import BaseModel, ConfigDict, Field
 
 from business_services.audit.model import Actor, AuditEntry
 from business_services.cards.model import CHINA, mask_card_no
+from business_services.exports.model import Column
 from business_services.fleets.settlement_model import (
     SettlementError,
     cut_instant,
@@ -260,3 +264,47 @@ def statement_sheets(row: dict[str, Any], *, full_numbers: bool) -> tuple[str, s
                [[s["transfer_no"], _yuan(s["amount_fen"]), s["how"], local(s["settled_at"])]
                 for s in row["settlements"]])
     return title, subtitle, [summary, sales, refunds, disputes, settled]
+
+
+# ---- the list's Excel export (business_services/exports/kinds.py) ------------------------------------------
+
+class StatementFilter(BaseModel):
+    """The statement list's filters (the page and its Excel export); all optional."""
+
+    model_config = ConfigDict(extra="ignore")    # the list's own cursor, limit and sort pass beside them
+    enterprise: Annotated[str | None, Field(pattern=r"^E[0-9]{6}$")] = None
+    state: Annotated[str | None, Field(pattern=r"^(issued|confirmed|disputed)$")] = None
+    open_only: bool = False
+
+
+COLUMNS = (Column("statement_no", "对账单号", 20), Column("enterprise", "企业编码", 10),
+           Column("enterprise_name", "企业", 20), Column("period_from", "起始日", 12),
+           Column("period_to", "截止日", 12), Column("sales", "笔数", 8), Column("sales_fen", "挂账消费（元）", 14),
+           Column("refunds_fen", "退款（元）", 12), Column("total_fen", "应付（元）", 14),
+           Column("paid_fen", "已付（元）", 14),
+           Column("outstanding_fen", "未付（元）", 14), Column("due_on", "到期日", 12), Column("state", "状态", 8),
+           Column("payment", "付款", 8))
+_STATES = {"issued": "待确认", "confirmed": "已确认", "disputed": "有异议"}
+_PAYMENTS = {"unpaid": "未付", "partly": "部分付款", "paid": "已结清"}
+
+
+def _params(f: StatementFilter, scope: frozenset[str] | None) -> dict[str, Any]:
+    return {"e": f.enterprise, "st": None if scope is None else sorted(scope), "state": f.state, "open": f.open_only}
+
+
+async def count(conn: psycopg.AsyncConnection[Any], f: StatementFilter, scope: frozenset[str] | None) -> int:
+    row = await (await conn.execute(f"SELECT count(*) FROM ({_FILTERED}) AS q", _params(f, scope))).fetchone()  # noqa: S608
+    return int(row[0]) if row else 0
+
+
+async def rows(conn: psycopg.AsyncConnection[Any], f: StatementFilter, scope: frozenset[str] | None,
+               pii: bool) -> AsyncIterator[Mapping[str, Any]]:
+    """Every matching statement newest first, streamed; money in yuan, states in Chinese (no personal data)."""
+    async with conn.cursor(name="fleet_statement_rows", row_factory=dict_row) as cur:
+        cur.itersize = 2000
+        await cur.execute(f"SELECT * FROM ({_FILTERED}) AS q ORDER BY created_at DESC, statement_no DESC",  # noqa: S608
+                          _params(f, scope))
+        async for row in cur:
+            yield row | {k: Decimal(row[k]) / 100 for k in ("sales_fen", "refunds_fen", "total_fen", "paid_fen",
+                                                     "outstanding_fen")} | {
+                "state": _STATES[row["state"]], "payment": _PAYMENTS[row["payment"]]}

@@ -98,15 +98,14 @@ async def _enterprise_station(db: Db, code: str) -> str:
 # ---- statements ------------------------------------------------------------------------------------------
 
 @router.get("/fleet-statements")
-async def list_statements(who: Reader, db: Db,
-                          enterprise: Annotated[str | None, Query(pattern=r"^E[0-9]{6}$")] = None,
-                          state: Annotated[str | None, Query(pattern=r"^(issued|confirmed|disputed)$")] = None,
-                          open_only: bool = False, cursor: Cursor = "", limit: Limit = 20) -> dict[str, Any]:
-    """Statements newest first among the caller's stations' enterprises (``open_only``: not fully paid)."""
+async def list_statements(who: Reader, db: Db, filters: Annotated[statements.StatementFilter, Query()],
+                          cursor: Cursor = "", limit: Limit = 20) -> dict[str, Any]:
+    """Statements newest first among the caller's stations' enterprises (``open_only``: not fully paid); the
+    Excel export ``fleet_statements`` takes the same filters."""
     async with db.connection() as conn:
-        rows, total, last = await statements.statements_of(conn, enterprise, stations=who.stations, state=state,
-                                                           open_only=open_only, limit=limit,
-                                                           after=after(cursor, statements.NEWEST))
+        rows, total, last = await statements.statements_of(conn, filters.enterprise, stations=who.stations,
+                                                           state=filters.state, open_only=filters.open_only,
+                                                           limit=limit, after=after(cursor, statements.NEWEST))
     return page(rows, total, statements.NEWEST, last)
 
 

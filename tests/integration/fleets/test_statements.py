@@ -159,3 +159,26 @@ async def test_two_statement_runs_at_once_make_each_statement_once(database_url:
     assert await scalar(database_url, "SELECT count(*) FROM business.fleet_statements") == 2
     assert await scalar(database_url, "SELECT sales_fen FROM business.fleet_statements WHERE enterprise = %s",
                         code) == sum(amounts)
+
+
+async def test_the_statement_list_exports_to_excel_within_the_callers_stations(database_url: str) -> None:
+    code, amounts, other = await _month(database_url)
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        await statements.issue_due(conn, NOW)
+        await conn.execute("UPDATE business.fleet_enterprises SET maintaining_station = 'demo-02' WHERE code = %s",
+                           (other,))
+    app = create_app(database_url)
+    who = settler(app, "export:create", stations=frozenset({"demo-01"}))
+    async with client(app) as http:
+        started = await http.post("/api/v1/exports", headers=who, json={"kind": "fleet_statements", "filters": {}})
+        assert started.status_code == 202, started.text
+        job = started.json()["id"]
+        async with asyncio.timeout(30):
+            while (state := (await http.get(f"/api/v1/exports/{job}", headers=who)).json())["status"] == "running":
+                await asyncio.sleep(0.1)
+        assert state["status"] == "done", state
+        content = (await http.get(f"/api/v1/exports/{job}/file", headers=who)).content
+    sheet = list(openpyxl.load_workbook(io.BytesIO(content), read_only=True).worksheets[0].iter_rows(values_only=True))
+    assert sheet[0][:3] == ("对账单号", "企业编码", "企业")
+    assert [r[0] for r in sheet[1:]] == [f"FS{code[1:]}-20261201"]               # not demo-02's enterprise
+    assert sheet[1][8] == (sum(amounts) - 3_000) / 100 and sheet[1][12] == "待确认"
