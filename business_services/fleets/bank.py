@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 import psycopg
+from psycopg.rows import dict_row
 
 from business_services.audit.model import Actor, AuditEntry
 from business_services.cards.model import CHINA
@@ -145,7 +146,7 @@ async def auto_match(uow: UnitOfWork, transfer_no: str) -> int:
                                           (payer_account,))).fetchone()
     of_payer = [] if named or payer is None else await _open(uow.conn, "enterprise = %s", payer[0])
     matched = 0
-    for m in match(memo, payer[0] if payer else None, left, [named[n] for n in named_nos if n in named], of_payer):
+    for m in match(payer[0] if payer else None, left, [named[n] for n in named_nos if n in named], of_payer):
         matched += await _settle(uow, transfer_no, m.statement_no, m.enterprise, m.amount_fen, m.how,
                                  uow.actor.name)
     return matched
@@ -188,6 +189,31 @@ async def _settle(uow: UnitOfWork, transfer_no: str, number: str, enterprise: st
     await uow.audit(AuditEntry("fleet.settle", f"fleet_statement:{number}", None, None,
                                {"transfer_no": transfer_no, "amount_fen": amount_fen, "how": how}))
     return amount_fen
+
+
+async def transfers(conn: psycopg.AsyncConnection[Any], *, unmatched: bool, limit: int) -> list[dict[str, Any]]:
+    """Transfers received, newest first (``unmatched``: those with money left to match: the manual queue)."""
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute("SELECT transfer_no, payer_account, payer_name, amount_fen, matched_fen, memo, booked_at, "
+                          "received_via, received_at FROM business.bank_transfers WHERE NOT %s OR matched_fen < "
+                          "amount_fen ORDER BY seq DESC LIMIT %s", (unmatched, limit))
+        return list(await cur.fetchall())
+
+
+async def add_payer_account(uow: UnitOfWork, account_no: str, enterprise: str) -> bool:
+    """Register an enterprise's paying account (audited); False when it is already this enterprise's.
+    SettlementError when it is another's."""
+    cur = await uow.conn.execute("INSERT INTO business.fleet_payer_accounts (account_no, enterprise, learned_from) "
+                                 "VALUES (%s, %s, %s) ON CONFLICT DO NOTHING", (account_no, enterprise, uow.actor.name))
+    if cur.rowcount == 0:
+        row = await (await uow.conn.execute("SELECT enterprise FROM business.fleet_payer_accounts WHERE "
+                                            "account_no = %s", (account_no,))).fetchone()
+        if row is None or row[0] != enterprise:
+            raise SettlementError("该账户已登记为其他企业的付款账户，请核对 (the account is another enterprise's)")
+        return False
+    await uow.audit(AuditEntry("fleet.payer_account.add", f"fleet_enterprise:{enterprise}", None, None,
+                               {"account_no": "****" + account_no[-4:]}))
+    return True
 
 
 # ---- polling the bank ---------------------------------------------------------------------------------------

@@ -71,12 +71,12 @@ class Match:
     how: str          # memo, payer
 
 
-def match(memo: str, payer_enterprise: str | None, amount_fen: int, named: list[OpenStatement],
+def match(payer_enterprise: str | None, amount_fen: int, named: list[OpenStatement],
           open_of_payer: list[OpenStatement]) -> list[Match]:
     """What a transfer of ``amount_fen`` pays, in this order: the statements its memo names (``named``: those of
-    them still open, in the memo's order), each up to what it still owes; else, from an enterprise's known
-    account, the one open statement owing exactly ``amount_fen``; else nothing (the manual-match queue). What is
-    left of the transfer stays unmatched."""
+    them still open, in the memo's order, ``memo_statements``), each up to what it still owes; else, from an
+    enterprise's known account (``payer_enterprise``), the one open statement owing exactly ``amount_fen``; else
+    nothing (the manual-match queue). What is left of the transfer stays unmatched."""
     if named:
         matches, left = [], amount_fen
         for s in named:

@@ -19,7 +19,6 @@ from typing import Annotated, Any
 import httpx
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
 from fastapi.responses import JSONResponse, Response
-from psycopg.rows import dict_row
 from pydantic import BaseModel, ConfigDict, Field
 
 from business_services import report_files
@@ -231,11 +230,8 @@ async def list_transfers(who: Reader, db: Db, unmatched: bool = False,
                          limit: Annotated[int, Query(ge=1, le=100)] = 50) -> dict[str, Any]:
     """Transfers received, newest first (``unmatched``: the manual-match queue); payer accounts masked without
     ``pii:read``."""
-    async with db.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute("SELECT transfer_no, payer_account, payer_name, amount_fen, matched_fen, memo, booked_at, "
-                          "received_via, received_at FROM business.bank_transfers WHERE NOT %s OR matched_fen < "
-                          "amount_fen ORDER BY seq DESC LIMIT %s", (unmatched, limit))
-        rows = await cur.fetchall()
+    async with db.connection() as conn:
+        rows = await bank.transfers(conn, unmatched=unmatched, limit=limit)
     if not who.may("pii:read"):
         for r in rows:
             r["payer_account"] = "****" + r["payer_account"][-4:]
@@ -261,16 +257,11 @@ async def match_transfer(transfer_no: TransferNo, body: MatchBody, who: Settler,
 async def add_payer_account(body: PayerAccountBody, who: Settler, db: Db) -> dict[str, Any]:
     """An enterprise's paying account: its transfers of one open statement's exact amount pay that statement."""
     who.check_station(await _enterprise_station(db, body.enterprise))
-    async with db.connection() as conn, conn.transaction():
-        cur = await conn.execute("INSERT INTO business.fleet_payer_accounts (account_no, enterprise, learned_from) "
-                                 "VALUES (%s, %s, %s) ON CONFLICT DO NOTHING", (body.account_no, body.enterprise,
-                                                                                who.username))
-        if cur.rowcount == 0:
-            row = await (await conn.execute("SELECT enterprise FROM business.fleet_payer_accounts WHERE "
-                                            "account_no = %s", (body.account_no,))).fetchone()
-            if row is None or row[0] != body.enterprise:
-                raise HTTPException(status.HTTP_409_CONFLICT, "该账户已登记为其他企业的付款账户 (the account is "
-                                                              "another enterprise's)")
+    try:
+        async with db.connection() as conn, UnitOfWork(conn, who.actor) as uow:
+            await bank.add_payer_account(uow, body.account_no, body.enterprise)
+    except SettlementError as error:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
     return body.model_dump()
 
 

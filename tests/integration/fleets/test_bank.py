@@ -119,6 +119,14 @@ async def test_payer_and_amount_match_out_of_order_and_the_rest_waits_for_a_pers
         known = await http.post("/api/v1/fleet-payer-accounts", headers=zhao,
                                 json={"account_no": PAYER, "enterprise": code})
         assert known.status_code == 201
+        again = await http.post("/api/v1/fleet-payer-accounts", headers=zhao, json={"account_no": PAYER,
+                                                                                    "enterprise": code})
+        assert again.status_code == 201                                  # a retry: no change
+        async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+            other = await make_enterprise(conn, name="别家")
+        taken = await http.post("/api/v1/fleet-payer-accounts", headers=zhao, json={"account_no": PAYER,
+                                                                                    "enterprise": other})
+        assert taken.status_code == 409 and "其他企业" in taken.json()["detail"]
         await transfer(bank, total2, memo="货款", hold=True)            # no statement number: payer + exact amount
         await transfer(bank, total, memo=f"{november}", hold=True)
         await bank.post("/_sim/release")                                # the bank pushes them newest first

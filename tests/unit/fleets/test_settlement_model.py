@@ -52,14 +52,14 @@ def _open(no: str, owed: int, enterprise: str = "E000123") -> OpenStatement:
 
 def test_a_transfer_pays_the_named_statements_first_then_by_payer_and_exact_amount() -> None:
     a, b = _open("FS000123-20261101", 30_000), _open("FS000123-20261201", 50_000)
-    paid = match("", None, 60_000, [a, b], [])
+    paid = match(None, 60_000, [a, b], [])
     assert [(m.statement_no, m.amount_fen, m.how) for m in paid] == [(a.statement_no, 30_000, "memo"),
                                                                     (b.statement_no, 30_000, "memo")]
-    assert [m.amount_fen for m in match("", None, 100_000, [a, b], [])] == [30_000, 50_000]   # 20 000 left over
-    assert [(m.statement_no, m.how) for m in match("", "E000123", 50_000, [], [a, b])] == [(b.statement_no, "payer")]
-    assert match("", "E000123", 40_000, [], [a, b]) == []                        # no exact amount: a person decides
-    assert match("", "E000123", 30_000, [], [a, _open("FS000123-20261001", 30_000)]) == []   # two fit: ambiguous
-    assert match("", None, 30_000, [], [a]) == []                                 # an unknown payer
+    assert [m.amount_fen for m in match(None, 100_000, [a, b], [])] == [30_000, 50_000]   # 20 000 left over
+    assert [(m.statement_no, m.how) for m in match("E000123", 50_000, [], [a, b])] == [(b.statement_no, "payer")]
+    assert match("E000123", 40_000, [], [a, b]) == []                        # no exact amount: a person decides
+    assert match("E000123", 30_000, [], [a, _open("FS000123-20261001", 30_000)]) == []   # two fit: ambiguous
+    assert match(None, 30_000, [], [a]) == []                                 # an unknown payer
 
 
 @pytest.mark.parametrize(("today", "bucket"), [(date(2026, 12, 10), "0-30"), (date(2026, 12, 31), "0-30"),
