@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
@@ -14,11 +15,14 @@ import httpx
 import psycopg
 from fastapi import FastAPI
 
+from business_services.cards.model import CHINA
+from business_services.fleets import statements
 from business_services.fleets.bank import BankLink
 from business_services.ledger import repository as ledger
 from business_services.ledger.model import fleet_payment_entry, fleet_refund_entry
 from simulators.bank.server import BankSim
 from tests.support.auth import bearer
+from tests.support.fleets import make_card, make_enterprise
 
 SETTLER = ("fleet:read", "fleet:settle", "pii:read")
 _numbers = itertools.count(1)
@@ -88,3 +92,26 @@ async def scalar(url: str, sql: str, *params: Any) -> Any:
     async with await psycopg.AsyncConnection.connect(url) as conn:
         row = await (await conn.execute(sql, params)).fetchone()
         return None if row is None else row[0]
+
+
+async def billed_month(url: str, *, month: int = 11, code: str | None = None) -> tuple[str, str, int]:
+    """An enterprise's month of credit sales on 3 cards at 2 stations with a refund, billed: (code, number, total)."""
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        if code is None:
+            code = await make_enterprise(conn, statement_day=1, credit_days=10, contacts=json.dumps(
+                [{"name": "王会计", "phone": "13800138000", "role": "财务"}]))
+            cards = [await make_card(conn, code, serial=n) for n in (1, 2, 3)]
+        else:
+            cards = [c for (c,) in await (await conn.execute("SELECT card_no FROM business.fleet_cards WHERE "
+                                                             "enterprise = %s", (code,))).fetchall()]
+        last, station = "", ""
+        for day in range(1, 29, 4):
+            station = ("demo-01", "demo-02")[day // 4 % 2]
+            last = await sale(conn, code, cards[day % 3], 20_000 + day * 11,
+                              datetime(2026, month, day, 9, tzinfo=CHINA), station=station)
+        await refund(conn, code, cards[0], last, 5_000, datetime(2026, month, 28, 18, tzinfo=CHINA), station=station)
+        await statements.issue_due(conn, datetime(2026, month + 1, 2, tzinfo=CHINA))
+        number = f"FS{code[1:]}-2026{month + 1:02d}01"
+        total = await scalar(url, "SELECT total_fen FROM business.fleet_statements WHERE statement_no = %s", number)
+    assert total is not None
+    return code, number, int(total)

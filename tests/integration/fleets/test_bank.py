@@ -13,39 +13,16 @@ import psycopg
 import pytest
 
 from business_services.cards.model import CHINA
-from business_services.fleets import receivables, statements
+from business_services.fleets import receivables
 from control_api.app import create_app
 from simulators.bank.server import signed_headers
-from tests.integration.fleets.settle_support import bank_for, client, refund, sale, scalar, settler, transfer
-from tests.support.fleets import make_card, make_enterprise
+from tests.integration.fleets.settle_support import bank_for, billed_month, client, scalar, settler, transfer
+from tests.support.fleets import make_enterprise
 
 pytestmark = pytest.mark.integration
 
 NOW = datetime(2026, 12, 5, 10, 0, tzinfo=CHINA)
 PAYER = "6212260200001234"
-
-
-async def _statement(url: str, *, month: int = 11, code: str | None = None) -> tuple[str, str, int]:
-    """An enterprise's month of credit sales on 3 cards at 2 stations with a refund, billed: (code, number, total)."""
-    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
-        if code is None:
-            code = await make_enterprise(conn, statement_day=1, credit_days=10, contacts=json.dumps(
-                [{"name": "王会计", "phone": "13800138000", "role": "财务"}]))
-            cards = [await make_card(conn, code, serial=n) for n in (1, 2, 3)]
-        else:
-            cards = [c for (c,) in await (await conn.execute("SELECT card_no FROM business.fleet_cards WHERE "
-                                                             "enterprise = %s", (code,))).fetchall()]
-        last, station = "", ""
-        for day in range(1, 29, 4):
-            station = ("demo-01", "demo-02")[day // 4 % 2]
-            last = await sale(conn, code, cards[day % 3], 20_000 + day * 11,
-                              datetime(2026, month, day, 9, tzinfo=CHINA), station=station)
-        await refund(conn, code, cards[0], last, 5_000, datetime(2026, month, 28, 18, tzinfo=CHINA), station=station)
-        await statements.issue_due(conn, datetime(2026, month + 1, 2, tzinfo=CHINA))
-        number = f"FS{code[1:]}-2026{month + 1:02d}01"
-        total = await scalar(url, "SELECT total_fen FROM business.fleet_statements WHERE statement_no = %s", number)
-    assert total is not None
-    return code, number, int(total)
 
 
 async def _receivable(url: str, code: str) -> int:
@@ -54,7 +31,7 @@ async def _receivable(url: str, code: str) -> int:
 
 
 async def test_a_transfer_from_the_bank_is_matched_to_the_months_statement_once(database_url: str) -> None:
-    code, number, total = await _statement(database_url)
+    code, number, total = await billed_month(database_url)
     assert await _receivable(database_url, code) == total
     app = create_app(database_url)
     zhao = settler(app)
@@ -72,7 +49,7 @@ async def test_a_transfer_from_the_bank_is_matched_to_the_months_statement_once(
 
 
 async def test_a_lost_notification_is_found_by_the_poll_and_a_failing_bank_is_asked_again(database_url: str) -> None:
-    code, number, total = await _statement(database_url)
+    code, number, total = await billed_month(database_url)
     app = create_app(database_url)
     zhao = settler(app)
     async with client(app) as http, bank_for(app) as (sim, bank):
@@ -111,8 +88,8 @@ async def test_a_forged_or_malformed_notification_is_refused_and_records_nothing
 
 
 async def test_payer_and_amount_match_out_of_order_and_the_rest_waits_for_a_person(database_url: str) -> None:
-    code, november, total = await _statement(database_url, month=10)   # October's sales, billed on 1 November
-    _, december, total2 = await _statement(database_url, month=11, code=code)
+    code, november, total = await billed_month(database_url, month=10)   # October's sales, billed on 1 November
+    _, december, total2 = await billed_month(database_url, month=11, code=code)
     app = create_app(database_url)
     zhao = settler(app)
     async with client(app) as http, bank_for(app) as (sim, bank):
@@ -150,7 +127,7 @@ async def test_payer_and_amount_match_out_of_order_and_the_rest_waits_for_a_pers
 
 
 async def test_manual_match_ageing_and_dunning(database_url: str) -> None:
-    code, number, total = await _statement(database_url)                 # due 11 December
+    code, number, total = await billed_month(database_url)                 # due 11 December
     app = create_app(database_url)
     zhao = settler(app)
     async with client(app) as http, bank_for(app) as (_, bank):
