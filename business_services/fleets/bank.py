@@ -44,6 +44,10 @@ class BadNotification(ValueError):
     """A notification that is not the bank's (signature, client) or not a transfer we can read."""
 
 
+class BadSignature(BadNotification):
+    """A notification not signed by the bank (or stamped too far from now)."""
+
+
 class BankUnavailable(RuntimeError):
     """The bank did not answer a query properly (5xx, timeout, a refusal); the next poll tries again."""
 
@@ -96,7 +100,7 @@ def verified(link: BankLink, headers: Any, body: bytes, now: float) -> Transfer:
     if headers.get("X-Client-Id") != link.client_id or not signature_valid(
             link.secret, headers.get("X-Timestamp", ""), headers.get("X-Nonce", ""), body,
             headers.get("X-Signature", ""), now):
-        raise BadNotification("签名验证失败 (the signature is not the bank's)")
+        raise BadSignature("签名验证失败 (the signature is not the bank's)")
     try:
         message = json.loads(body)
         record = message["record"]

@@ -17,7 +17,7 @@ from psycopg.rows import dict_row
 from pydantic import BaseModel, ConfigDict, Field
 
 from business_services.audit.model import Actor, AuditEntry
-from business_services.cards.model import CHINA, mask_card_no
+from business_services.cards.model import CHINA, mask_card_no, mask_plate
 from business_services.exports.model import Column
 from business_services.fleets.settlement_model import (
     SettlementError,
@@ -237,12 +237,18 @@ def _yuan(fen: int) -> str:
     return f"{fen / 100:.2f}"
 
 
-def statement_sheets(row: dict[str, Any], *, full_numbers: bool) -> tuple[str, str, list[Sheet]]:
-    """A statement (``statement``'s row) as a report: its title, subtitle and sheets (summary, sales, refunds,
-    disputes, settlements); card numbers masked unless ``full_numbers``."""
-    def card(no: str) -> str:
-        return no if full_numbers else mask_card_no(no)
+def masked(row: dict[str, Any]) -> dict[str, Any]:
+    """A statement (``statement``'s row) as a caller without ``pii:read`` sees it: card numbers and plates masked."""
+    def line(item: dict[str, Any]) -> dict[str, Any]:
+        return item | {"card_no": mask_card_no(item["card_no"])} | (
+            {"plate": mask_plate(item["plate"])} if item.get("plate") else {})
+    return row | {"sales_lines": [line(s) for s in row["sales_lines"]],
+                  "refund_lines": [line(r) for r in row["refund_lines"]]}
 
+
+def statement_sheets(row: dict[str, Any]) -> tuple[str, str, list[Sheet]]:
+    """A statement (``statement``'s row, or ``masked``) as a report: its title, subtitle and sheets (summary,
+    sales, refunds, disputes, settlements)."""
     def local(at: datetime) -> str:
         return f"{at.astimezone(CHINA):%Y-%m-%d %H:%M}"
 
@@ -253,7 +259,7 @@ def statement_sheets(row: dict[str, Any], *, full_numbers: bool) -> tuple[str, s
                ("未付", "outstanding_fen"))
     summary = ("汇总", ["项目", "金额（元）"], [[name, _yuan(row[key])] for name, key in figures])
     sales = ("交易明细", ["时间", "站点", "交易号", "卡号", "车牌", "油品", "升数", "金额（元）"],
-             [[local(s["paid_at"]), s["station"], s["payment_no"], card(s["card_no"]), s["plate"] or "",
+             [[local(s["paid_at"]), s["station"], s["payment_no"], s["card_no"], s["plate"] or "",
                s["grade"] or "", f"{s['litres_ml'] / 1000:.2f}", _yuan(s["amount_fen"])] for s in row["sales_lines"]])
     refunds = ("退款", ["时间", "站点", "退款号", "原交易号", "金额（元）"],
                [[local(r["refunded_at"]), r["station"], r["refund_no"], r["payment_no"], _yuan(r["amount_fen"])]

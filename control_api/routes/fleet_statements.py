@@ -68,10 +68,6 @@ class PayerAccountBody(_Body):
     enterprise: Annotated[str, Field(pattern=r"^E[0-9]{6}$")]
 
 
-def _unprocessable(error: Exception) -> HTTPException:
-    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error))
-
-
 def _not_found(what: str) -> HTTPException:
     return HTTPException(status.HTTP_404_NOT_FOUND, f"没有{what}，请核对编号 (no such {what})")
 
@@ -110,8 +106,10 @@ async def list_statements(who: Reader, db: Db, filters: Annotated[statements.Sta
 
 @router.get("/fleet-statements/{statement_no}")
 async def get_statement(statement_no: StatementNo, who: Reader, db: Db) -> dict[str, Any]:
-    """A statement with its sales and refunds, disputes and settlements."""
-    return await _statement(db, statement_no, who)
+    """A statement with its sales and refunds, disputes and settlements; card numbers and plates masked without
+    ``pii:read``."""
+    row = await _statement(db, statement_no, who)
+    return row if who.may("pii:read") else statements.masked(row)
 
 
 @router.get("/fleet-statements/{statement_no}/file", response_class=Response,
@@ -120,7 +118,7 @@ async def statement_file(statement_no: StatementNo, who: Reader, db: Db,
                          format: Annotated[str, Query(pattern="^(xlsx|pdf)$")] = "xlsx") -> Response:
     """The statement as the enterprise files it: Excel or PDF (its sales, refunds, disputes and settlements)."""
     row = await _statement(db, statement_no, who)
-    title, subtitle, sheets = statements.statement_sheets(row, full_numbers=who.may("pii:read"))
+    title, subtitle, sheets = statements.statement_sheets(row if who.may("pii:read") else statements.masked(row))
     if format == "pdf":
         content, media = report_files.pdf(title, sheets, subtitle=subtitle, wide=True), "application/pdf"
     else:
@@ -293,9 +291,8 @@ async def bank_notification(request: Request, db: Db) -> JSONResponse:
     except bank.BadNotification as error:
         security_log.warning("security: bank notification refused (%s) from %s", error,
                              request.client.host if request.client else "?")
-        signature = "签名" in str(error)
-        return JSONResponse({"code": "FAIL", "msg": str(error)},
-                            status.HTTP_401_UNAUTHORIZED if signature else status.HTTP_400_BAD_REQUEST)
+        return JSONResponse({"code": "FAIL", "msg": str(error)}, status.HTTP_401_UNAUTHORIZED
+                            if isinstance(error, bank.BadSignature) else status.HTTP_400_BAD_REQUEST)
     async with db.connection() as conn, UnitOfWork(conn, Actor.system("bank-notification")) as uow:
         await bank.receive(uow, transfer, "notification")
     return JSONResponse({"code": "SUCCESS"})

@@ -90,6 +90,8 @@ async def test_confirm_dispute_resolve_over_the_api_each_audited_and_scoped(data
         assert refused.status_code == 403
         detail = (await http.get(f"/api/v1/fleet-statements/{number}", headers=zhao)).json()
         line = detail["sales_lines"][0]
+        hidden = (await http.get(f"/api/v1/fleet-statements/{number}", headers=reader)).json()["sales_lines"][0]
+        assert hidden["card_no"] == line["card_no"][:4] + "********" + line["card_no"][-4:]   # no pii:read
         wrong = await http.post(f"/api/v1/fleet-statements/{number}/disputes", headers=zhao,
                                 json={"reason": "没有这笔", "station": "demo-01", "payment_no": "P99999999"})
         assert wrong.status_code == 409 and "不在对账单" in wrong.json()["detail"]
