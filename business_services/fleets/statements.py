@@ -175,6 +175,12 @@ async def resolve(uow: UnitOfWork, dispute_id: int, resolution: str, by: str) ->
     return str(number)
 
 
+async def statement_of_dispute(conn: psycopg.AsyncConnection[Any], dispute_id: int) -> str | None:
+    row = await (await conn.execute("SELECT statement_no FROM business.fleet_statement_disputes WHERE id = %s",
+                                    (dispute_id,))).fetchone()
+    return None if row is None else str(row[0])
+
+
 # ---- reading ----------------------------------------------------------------------------------------------
 
 _LIST = """SELECT s.statement_no, s.enterprise, e.name AS enterprise_name, e.maintaining_station, s.period_from,

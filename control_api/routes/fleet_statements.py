@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import httpx
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
@@ -26,6 +27,7 @@ from business_services.audit.model import Actor
 from business_services.cards.model import CHINA
 from business_services.fleets import bank, receivables, statements
 from business_services.fleets.settlement_model import STATEMENT_NO, SettlementError
+from business_services.notifications.model import mask_phone
 from business_services.unit_of_work import UnitOfWork
 from control_api.deps import Db
 from control_api.pagination import Cursor, Limit, after, page
@@ -41,6 +43,7 @@ StatementNo = Annotated[str, Path(pattern=f"^{STATEMENT_NO.pattern}$", descripti
 TransferNo = Annotated[str, Path(pattern=r"^[0-9A-Za-z-]{1,40}$", description="银行交易流水号")]
 Reason = Annotated[str, Field(min_length=1, max_length=200, pattern=PLAIN)]
 security_log = logging.getLogger("forecourt.security")
+T = TypeVar("T")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -70,6 +73,21 @@ class PayerAccountBody(_Body):
 
 def _not_found(what: str) -> HTTPException:
     return HTTPException(status.HTTP_404_NOT_FOUND, f"没有{what}，请核对编号 (no such {what})")
+
+
+async def _settling(db: Db, who: Principal, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
+    """``work`` in the caller's unit of work; a settlement rule's refusal as 409 with its message."""
+    try:
+        async with db.connection() as conn, UnitOfWork(conn, who.actor) as uow:
+            return await work(uow)
+    except SettlementError as error:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
+
+
+def _head_office(who: Principal, what: str) -> None:
+    """403 for a caller limited to some stations: ``what`` is head office's."""
+    if who.stations is not None:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"{what}由总部操作，请联系总部财务 (head office only)")
 
 
 async def _statement(db: Db, number: str, who: Principal) -> dict[str, Any]:
@@ -130,8 +148,7 @@ async def statement_file(statement_no: StatementNo, who: Reader, db: Db,
 @router.post("/fleet-statements/run")
 async def run_statements(who: Settler, db: Db) -> dict[str, Any]:
     """Make the statements due now (what the monthly job does); a second run makes none."""
-    if who.stations is not None:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "对账单由总部出具 (statements are issued by head office)")
+    _head_office(who, "出具对账单")
     async with db.connection() as conn:
         made = await statements.issue_due(conn, datetime.now(UTC))
     return {"made": made}
@@ -141,11 +158,7 @@ async def run_statements(who: Settler, db: Db) -> dict[str, Any]:
 async def confirm_statement(statement_no: StatementNo, who: Settler, db: Db) -> dict[str, Any]:
     """The enterprise's confirmation, recorded by head office on its behalf (a repeat changes nothing)."""
     await _statement(db, statement_no, who)
-    try:
-        async with db.connection() as conn, UnitOfWork(conn, who.actor) as uow:
-            changed = await statements.confirm(uow, statement_no, who.username)
-    except SettlementError as error:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
+    changed = await _settling(db, who, lambda uow: statements.confirm(uow, statement_no, who.username))
     return {"statement_no": statement_no, "state": "confirmed", "changed": changed}
 
 
@@ -156,12 +169,8 @@ async def dispute_statement(statement_no: StatementNo, body: DisputeBody, who: S
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
                             "异议某笔交易须同时填写站点和交易号 (give both station and payment_no, or neither)")
     await _statement(db, statement_no, who)
-    try:
-        async with db.connection() as conn, UnitOfWork(conn, who.actor) as uow:
-            dispute_id = await statements.dispute(uow, statements.Dispute(statement_no, body.reason, who.username,
-                                                                          body.station, body.payment_no))
-    except SettlementError as error:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
+    dispute = statements.Dispute(statement_no, body.reason, who.username, body.station, body.payment_no)
+    dispute_id = await _settling(db, who, lambda uow: statements.dispute(uow, dispute))
     return {"id": dispute_id, "statement_no": statement_no, "state": "disputed"}
 
 
@@ -170,16 +179,11 @@ async def resolve_dispute(dispute_id: Annotated[int, Path(ge=1, le=2**62)], body
                           db: Db) -> dict[str, Any]:
     """Head office's resolution of a dispute; with none left open the statement awaits confirmation again."""
     async with db.connection() as conn:
-        row = await (await conn.execute("SELECT statement_no FROM business.fleet_statement_disputes WHERE id = %s",
-                                        (dispute_id,))).fetchone()
-    if row is None:
+        disputed = await statements.statement_of_dispute(conn, dispute_id)
+    if disputed is None:
         raise _not_found("这条异议")
-    await _statement(db, row[0], who)
-    try:
-        async with db.connection() as conn, UnitOfWork(conn, who.actor) as uow:
-            number = await statements.resolve(uow, dispute_id, body.resolution, who.username)
-    except SettlementError as error:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
+    await _statement(db, disputed, who)
+    number = await _settling(db, who, lambda uow: statements.resolve(uow, dispute_id, body.resolution, who.username))
     async with db.connection() as conn:
         return {"id": dispute_id, "statement": await statements.statement(conn, number)}
 
@@ -201,15 +205,14 @@ async def list_dunning(who: Reader, db: Db, limit: Annotated[int, Query(ge=1, le
         rows = await receivables.notices(conn, who.stations, limit)
     if not who.may("pii:read"):
         for r in rows:
-            r["contact_phone"] = r["contact_phone"][:3] + "****" + r["contact_phone"][-4:] if r["contact_phone"] else ""
+            r["contact_phone"] = mask_phone(r["contact_phone"]) if r["contact_phone"] else ""
     return {"items": rows}
 
 
 @router.post("/fleet-receivables/dunning")
 async def run_dunning(who: Settler, db: Db) -> dict[str, Any]:
     """Make the dunning notices due today (what the daily job does); a second run makes none."""
-    if who.stations is not None:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "催款由总部发出 (dunning is head office's)")
+    _head_office(who, "催款")
     async with db.connection() as conn:
         return {"made": await receivables.dun(conn, datetime.now(CHINA).date())}
 
@@ -227,7 +230,8 @@ def _link(request: Request) -> bank.BankLink:
 async def list_transfers(who: Reader, db: Db, unmatched: bool = False,
                          limit: Annotated[int, Query(ge=1, le=100)] = 50) -> dict[str, Any]:
     """Transfers received, newest first (``unmatched``: the manual-match queue); payer accounts masked without
-    ``pii:read``."""
+    ``pii:read``. Head office's account: company-wide callers only."""
+    _head_office(who, "银行到账")
     async with db.connection() as conn:
         rows = await bank.transfers(conn, unmatched=unmatched, limit=limit)
     if not who.may("pii:read"):
@@ -241,13 +245,12 @@ async def match_transfer(transfer_no: TransferNo, body: MatchBody, who: Settler,
     """A person's match of (part of) a transfer to a statement; the payer's account is remembered for the
     enterprise."""
     await _statement(db, body.statement_no, who)
+    _head_office(who, "银行到账核销")
     try:
-        async with db.connection() as conn, UnitOfWork(conn, who.actor) as uow:
-            amount = await bank.settle(uow, transfer_no, body.statement_no, body.amount_fen, who.username)
+        amount = await _settling(db, who, lambda uow: bank.settle(uow, transfer_no, body.statement_no,
+                                                                  body.amount_fen, who.username))
     except LookupError:
         raise _not_found(f"到账 {transfer_no}") from None
-    except SettlementError as error:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
     return {"transfer_no": transfer_no, "statement_no": body.statement_no, "amount_fen": amount}
 
 
@@ -255,19 +258,14 @@ async def match_transfer(transfer_no: TransferNo, body: MatchBody, who: Settler,
 async def add_payer_account(body: PayerAccountBody, who: Settler, db: Db) -> dict[str, Any]:
     """An enterprise's paying account: its transfers of one open statement's exact amount pay that statement."""
     who.check_station(await _enterprise_station(db, body.enterprise))
-    try:
-        async with db.connection() as conn, UnitOfWork(conn, who.actor) as uow:
-            await bank.add_payer_account(uow, body.account_no, body.enterprise)
-    except SettlementError as error:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
+    await _settling(db, who, lambda uow: bank.add_payer_account(uow, body.account_no, body.enterprise))
     return body.model_dump()
 
 
 @router.post("/bank-transfers/poll")
 async def poll_bank(request: Request, who: Settler, db: Db) -> dict[str, Any]:
     """Ask the bank now for the last days' transfers (what the job does every few minutes)."""
-    if who.stations is not None:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "银企直连由总部操作 (the bank link is head office's)")
+    _head_office(who, "银企直连")
     link = _link(request)
     client: httpx.AsyncClient | None = getattr(request.app.state, "bank_client", None)
     try:

@@ -116,6 +116,8 @@ async def test_payer_and_amount_match_out_of_order_and_the_rest_waits_for_a_pers
         stray = await transfer(bank, 12_345, memo="不知道付什么", payer_account="6228480000000001")
         queue = (await http.get("/api/v1/bank-transfers", params={"unmatched": "true"}, headers=zhao)).json()["items"]
         assert [t["transfer_no"] for t in queue] == [stray["serial_no"]]
+        station_user = settler(app, stations=frozenset({"demo-01"}))
+        assert (await http.get("/api/v1/bank-transfers", headers=station_user)).status_code == 403   # head office's
         masked = (await http.get("/api/v1/bank-transfers", headers=settler(app, permissions=("fleet:read",)))).json()
         assert all(t["payer_account"].startswith("****") for t in masked["items"])
         paid_up = await http.post(f"/api/v1/bank-transfers/{stray['serial_no']}/matches", headers=zhao,
