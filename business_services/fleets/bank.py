@@ -30,6 +30,7 @@ from business_services.fleets.settlement_model import (
     match,
     memo_statements,
     signature_valid,
+    yuan,
 )
 from business_services.ledger import repository as ledger
 from business_services.ledger.model import fleet_settlement_entry, fleet_transfer_received_entry
@@ -156,6 +157,14 @@ async def auto_match(uow: UnitOfWork, transfer_no: str) -> int:
     return matched
 
 
+async def match_waiting(uow: UnitOfWork, number: str) -> int:
+    """A new statement pays itself from transfers that named it before it was issued (an enterprise paying early);
+    fen matched."""
+    cur = await uow.conn.execute("SELECT transfer_no FROM business.bank_transfers WHERE matched_fen < amount_fen "
+                                 "AND upper(memo) LIKE '%%' || %s || '%%' ORDER BY seq", (number,))
+    return sum([await auto_match(uow, transfer_no) for (transfer_no,) in await cur.fetchall()])
+
+
 async def settle(uow: UnitOfWork, transfer_no: str, number: str, amount_fen: int, by: str) -> int:
     """A person's match (the manual-match queue): ``amount_fen`` of the transfer to the statement."""
     t = await (await uow.conn.execute("SELECT amount_fen - matched_fen FROM business.bank_transfers "
@@ -165,9 +174,9 @@ async def settle(uow: UnitOfWork, transfer_no: str, number: str, amount_fen: int
     if t is None or s is None:
         raise LookupError(transfer_no if t is None else number)
     if amount_fen > t[0]:
-        raise SettlementError(f"核销金额超过该笔到账未核销的余额 {t[0]} 分 (more than the transfer has left)")
+        raise SettlementError(f"核销金额超过该笔到账未核销的余额 {yuan(t[0])} 元 (more than the transfer has left)")
     if amount_fen > s[1]:
-        raise SettlementError(f"核销金额超过对账单未付金额 {s[1]} 分 (more than the statement still owes)")
+        raise SettlementError(f"核销金额超过对账单未付金额 {yuan(s[1])} 元 (more than the statement still owes)")
     return await _settle(uow, transfer_no, number, s[0], amount_fen, "manual", by)
 
 

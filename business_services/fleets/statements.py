@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from business_services.audit.model import Actor, AuditEntry
 from business_services.cards.model import CHINA, mask_card_no, mask_plate
 from business_services.exports.model import Column
+from business_services.fleets import bank
 from business_services.fleets.settlement_model import (
     SettlementError,
     cut_instant,
@@ -102,6 +103,7 @@ async def issue(uow: UnitOfWork, enterprise: str, now: datetime) -> str | None:
                                {"enterprise": enterprise, "period_to": cut.isoformat(),
                                 "total_fen": sales_fen - refunds_fen, "sales": len(claimed),
                                 "refunds": len(returned)}))
+    await bank.match_waiting(uow, number)
     return number
 
 

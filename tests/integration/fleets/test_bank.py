@@ -13,11 +13,19 @@ import psycopg
 import pytest
 
 from business_services.cards.model import CHINA
-from business_services.fleets import receivables
+from business_services.fleets import receivables, statements
 from control_api.app import create_app
 from simulators.bank.server import signed_headers
-from tests.integration.fleets.settle_support import bank_for, billed_month, client, scalar, settler, transfer
-from tests.support.fleets import make_enterprise
+from tests.integration.fleets.settle_support import (
+    bank_for,
+    billed_month,
+    client,
+    sale,
+    scalar,
+    settler,
+    transfer,
+)
+from tests.support.fleets import make_card, make_enterprise
 
 pytestmark = pytest.mark.integration
 
@@ -161,3 +169,20 @@ async def test_manual_match_ageing_and_dunning(database_url: str) -> None:
         masked = (await http.get("/api/v1/fleet-dunning-notices",
                                  headers=settler(app, permissions=("fleet:read",)))).json()["items"]
         assert masked[0]["contact_phone"] == "138****8000"
+
+
+async def test_a_transfer_naming_a_statement_before_it_is_issued_pays_it_when_it_is(database_url: str) -> None:
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        code = await make_enterprise(conn, statement_day=1)
+        card = await make_card(conn, code, serial=1)
+        await sale(conn, code, card, 88_800, datetime(2026, 11, 20, 9, tzinfo=CHINA))
+    number = f"FS{code[1:]}-20261201"
+    app = create_app(database_url)
+    async with client(app) as http, bank_for(app) as (_, bank):
+        await transfer(bank, 88_800, memo=f"预付 {number.lower()}")     # the enterprise pays before the statement
+        assert await scalar(database_url, "SELECT matched_fen FROM business.bank_transfers") == 0
+        async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+            assert await statements.issue_due(conn, datetime(2026, 12, 2, tzinfo=CHINA)) == 1
+        detail = (await http.get(f"/api/v1/fleet-statements/{number}", headers=settler(app))).json()
+        assert detail["payment"] == "paid" and detail["settlements"][0]["how"] == "memo"
+    assert await _receivable(database_url, code) == 0
