@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import io
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import openpyxl
 import psycopg
@@ -184,3 +184,23 @@ async def test_the_statement_list_exports_to_excel_within_the_callers_stations(d
     assert sheet[0][:3] == ("对账单号", "企业编码", "企业")
     assert [r[0] for r in sheet[1:]] == [f"FS{code[1:]}-20261201"]               # not demo-02's enterprise
     assert sheet[1][8] == (sum(amounts) - 3_000) / 100 and sheet[1][12] == "待确认"
+
+
+async def test_the_runs_over_the_api_are_head_offices_and_make_things_once(database_url: str) -> None:
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        code = await make_enterprise(conn, statement_day=1, credit_days=0)
+        card = await make_card(conn, code, serial=1)
+        await sale(conn, code, card, 12_300, datetime.now(CHINA) - timedelta(days=40))   # before the latest cut
+    app = create_app(database_url)
+    zhao = settler(app)
+    station_user = settler(app, stations=frozenset({"demo-01"}))
+    async with client(app) as http:
+        assert (await http.post("/api/v1/fleet-statements/run", headers=station_user)).status_code == 403
+        assert (await http.post("/api/v1/fleet-statements/run", headers=zhao)).json() == {"made": 1}
+        assert (await http.post("/api/v1/fleet-statements/run", headers=zhao)).json() == {"made": 0}
+        assert (await http.post("/api/v1/fleet-receivables/dunning", headers=station_user)).status_code == 403
+        first = (await http.post("/api/v1/fleet-receivables/dunning", headers=zhao)).json()["made"]
+        again = (await http.post("/api/v1/fleet-receivables/dunning", headers=zhao)).json()["made"]
+        assert again == 0 and first <= 1                 # overdue or not by today's date; never twice
+        listed = (await http.get("/api/v1/fleet-statements", params={"open_only": "true"}, headers=zhao)).json()
+        assert listed["total"] == 1 and listed["items"][0]["outstanding_fen"] == 12_300
