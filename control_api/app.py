@@ -34,7 +34,9 @@ from control_api.routes import (
     commands,
     devices,
     exports,
+    fleet_authorisations,
     fleet_open_api,
+    fleet_statements,
     fuelling,
     gas_analytics,
     health,
@@ -102,6 +104,7 @@ ROUTERS = (   # every API route; matched in this order, one route after another,
     vehicles.router,
     points.router,       # head office: points rules, balances, the points mall (docs/points.md)
     points_mall.router,
+    fleet_statements.callbacks,   # the bank's signed push of incoming transfers (docs/fleets.md)
 )
 
 #: Routes one role answers its own way, or only one role has, mounted before ``ROUTERS`` (the first route
@@ -110,7 +113,9 @@ ROLE_ROUTERS: dict[Role, tuple[APIRouter, ...]] = {
     Role.HEAD_OFFICE: (cards.router,             # cards, their payments, purses, loads and the grey list are
                        card_payments.router,     # head office's (docs/cards.md, docs/ic-cards.md)
                        ic_cards.router,
-                       fleet_open_api.router),   # the fleets open API, its keys and webhooks (docs/fleet-open-api.md)
+                       fleet_open_api.router,   # the fleets open API, its keys and webhooks (docs/fleet-open-api.md)
+                       fleet_authorisations.router,   # fleet authorisation and sales (docs/fleets.md)
+                       fleet_statements.router),   # fleet statements, receivables, the bank link (docs/fleets.md)
     Role.STATION: (station_prices.router,        # the prices the station's pumps hold (its own database)
                    inventory.router),            # wet stock: computed where the sales are (docs/inventory.md)
 }

@@ -59,6 +59,10 @@ MENUS: list[dict[str, Any]] = [
          "roles": HEAD_OFFICE_ONLY},
         {"key": "fleet-partner-keys", "title": "开放接口与推送", "path": "/fleets/partner-keys",
          "permission": "fleet:write", "roles": HEAD_OFFICE_ONLY},
+        {"key": "fleet-statements", "title": "对账单", "path": "/fleets/statements", "permission": "fleet:read",
+         "roles": HEAD_OFFICE_ONLY},
+        {"key": "fleet-receivables", "title": "应收账款与催收", "path": "/fleets/receivables",
+         "permission": "fleet:read", "roles": HEAD_OFFICE_ONLY},
     ]},
     {"key": "prices", "title": "价格管理", "icon": "PriceTag", "children": [
         {"key": "prices", "title": "油价", "path": "/prices/list", "permission": "price:read",

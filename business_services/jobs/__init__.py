@@ -20,6 +20,10 @@ from procrastinate import JobContext, PsycopgConnector
 
 from business_services.access import repository as access
 from business_services.exports import repository as exports
+from business_services.fleets import authorisation as fleet_authorisation
+from business_services.fleets import bank as fleet_bank
+from business_services.fleets import receivables as fleet_receivables
+from business_services.fleets import statements as fleet_statements
 from business_services.fleets import webhooks as fleet_webhooks
 from business_services.inventory import leak_job
 from business_services.inventory.handlers import reconcile_due
@@ -71,6 +75,10 @@ JOBS = (
     Job(points.TASK, points.CRON, points.expire_points),   # expired points lots (head office; none at a station)
     Job("compact_member_list", "41 19 * * *", member_list.compact),   # superseded changes of the stations' list
     Job(fleet_webhooks.TASK, fleet_webhooks.CRON, fleet_webhooks.run),   # fuelling.completed to partners
+    Job(fleet_authorisation.TASK, fleet_authorisation.CRON, fleet_authorisation.release_expired_now),   # unused presets
+    Job("fleet_statements", "5 16 * * *", fleet_statements.issue_job),   # 00:05 China time: statement_day cuts
+    Job("fleet_dunning", "0 1 * * *", fleet_receivables.dun_job),        # 09:00 China time: overdue statements
+    Job("bank_poll", "*/5 * * * *", fleet_bank.poll_job),                # transfers no notification brought
 )
 
 

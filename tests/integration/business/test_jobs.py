@@ -58,15 +58,18 @@ async def test_old_keys_and_exports_are_deleted_once_by_two_workers(database_url
             "SELECT j.task_name, j.status::text, count(e.id) FROM procrastinate_jobs j "
             "LEFT JOIN procrastinate_events e ON e.job_id = j.id AND e.type = 'started' "
             "GROUP BY j.task_name, j.status ORDER BY j.task_name")).fetchall()
-        assert ran == [("compact_member_list", "succeeded", 1),   # docs/offline-members.md
+        assert ran == [("bank_poll", "succeeded", 1),             # docs/fleets.md (no bank set up: nothing)
+                       ("compact_member_list", "succeeded", 1),   # docs/offline-members.md
                        ("deliver_fleet_webhooks", "succeeded", 1),   # docs/fleet-open-api.md
                        ("expire_points", "succeeded", 1),   # docs/points.md
+                       ("fleet_dunning", "succeeded", 1), ("fleet_statements", "succeeded", 1),   # docs/fleets.md
                        ("forget_old_exports", "succeeded", 1), ("forget_old_idempotency_keys", "succeeded", 1),
                        ("member_level_review", "succeeded", 1), ("member_lifecycles", "succeeded", 1),
                        ("member_rule_tags", "succeeded", 1),      # docs/members.md
                        ("notifications_sweep", "succeeded", 1),   # docs/notifications.md
                        ("reconcile_station_shifts", "succeeded", 1),
                        ("reconcile_tanks", "succeeded", 1),
+                       ("release_expired_fleet_reservations", "succeeded", 1),   # docs/fleets.md
                        ("resend_unapplied_lists", "succeeded", 1),
                        ("resend_unapplied_price_sets", "succeeded", 1), ("run_leak_tests", "succeeded", 1),
                        ("send_due_price_changes", "succeeded", 1)]

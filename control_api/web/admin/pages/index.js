@@ -41,4 +41,6 @@ export default [
   { path: '/cards/ic-reconciliation', permission: 'card:read', component: () => import('./ic_cards/Reconciliation.vue') },
   { path: '/fleets/portal', permission: 'fleet:portal', component: () => import('./fleets/Portal.vue') },
   { path: '/fleets/partner-keys', permission: 'fleet:write', component: () => import('./fleets/PartnerKeys.vue') },
+  { path: '/fleets/statements', permission: 'fleet:read', component: () => import('./fleets/Statements.vue') },
+  { path: '/fleets/receivables', permission: 'fleet:read', component: () => import('./fleets/Receivables.vue') },
 ]
