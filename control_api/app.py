@@ -55,6 +55,7 @@ from control_api.routes import (
     price_rules,
     prices,
     shifts,
+    station_fleets,
     station_members,
     station_orders,
     station_prices,
@@ -110,7 +111,8 @@ ROLE_ROUTERS: dict[Role, tuple[APIRouter, ...]] = {
                        card_payments.router,     # head office's (docs/cards.md, docs/ic-cards.md)
                        ic_cards.router),
     Role.STATION: (station_prices.router,        # the prices the station's pumps hold (its own database)
-                   inventory.router),            # wet stock: computed where the sales are (docs/inventory.md)
+                   inventory.router,             # wet stock: computed where the sales are (docs/inventory.md)
+                   station_fleets.router),       # fleet cards authorised before fuelling (docs/fleets.md)
 }
 
 
