@@ -22,11 +22,21 @@ async def nozzle_grade(conn: psycopg.AsyncConnection, station: str, n: Nozzle) -
            WHERE station = %s AND device = %s AND fuelling_point = %s AND number = %s""",
         (station, n.device, n.fuelling_point, n.number))
     row = await cur.fetchone()
+    if row is None:
+        return None
+    if str(row[0]).isdigit():
+        return int(row[0])
+    cur = await conn.execute(       # a gas grade (cng, lng): the number its pump reports, from its last fuelling
+        """SELECT grade FROM business.orders WHERE station = %s AND pump = %s AND fuelling_point = %s AND nozzle = %s
+               AND grade IS NOT NULL ORDER BY created_at DESC LIMIT 1""", (station, n.device, n.fuelling_point,
+                                                                           n.number))
+    row = await cur.fetchone()
     return None if row is None else int(row[0])
 
 
 async def price(conn: psycopg.AsyncConnection, station: str, n: Nozzle, grade: int) -> int | None:
-    """The nozzle's price now: its newest applied price set's, else what its last fuelling was sold at."""
+    """The nozzle's price now: its newest applied price set's, else what its grade was last sold at (at this
+    nozzle first)."""
     cur = await conn.execute(
         """SELECT price_fen FROM business.station_price_nozzles
            WHERE station = %s AND device = %s AND fuelling_point = %s AND nozzle = %s AND state = 'applied'
@@ -34,9 +44,10 @@ async def price(conn: psycopg.AsyncConnection, station: str, n: Nozzle, grade: i
     row = await cur.fetchone()
     if row is None:
         cur = await conn.execute(
-            """SELECT price_fen_per_l FROM business.orders WHERE station = %s AND pump = %s AND fuelling_point = %s
-                   AND nozzle = %s AND grade = %s AND price_fen_per_l IS NOT NULL
-               ORDER BY created_at DESC LIMIT 1""", (station, n.device, n.fuelling_point, n.number, grade))
+            """SELECT price_fen_per_l FROM business.orders WHERE station = %s AND grade = %s
+                   AND price_fen_per_l IS NOT NULL
+               ORDER BY (pump, fuelling_point, nozzle) = (%s, %s, %s) DESC, created_at DESC LIMIT 1""",
+            (station, grade, n.device, n.fuelling_point, n.number))
         row = await cur.fetchone()
     return None if row is None else int(row[0])
 
