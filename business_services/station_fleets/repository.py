@@ -88,12 +88,22 @@ async def by_payment(conn: psycopg.AsyncConnection, payment_no: str) -> Authoris
     return None if row is None else Authorisation(*row)
 
 
-async def listed(conn: psycopg.AsyncConnection, station: str, state: str | None, limit: int) -> list[Authorisation]:
+async def listed(conn: psycopg.AsyncConnection, station: str, state: str | None,
+                 limit: int) -> list[tuple[Authorisation, str | None]]:
+    """The newest authorisations, each with the payable order its fuelling made (an open one's: the first order of
+    its nozzle since it was asked), which the POS pays with fleet_credit."""
     cur = await conn.execute(
-        f"""SELECT {_COLUMNS} FROM business.station_fleet_authorisations
-            WHERE station = %s AND (%s::text IS NULL OR state = %s) ORDER BY asked_at DESC LIMIT %s""",  # noqa: S608
+        f"""SELECT {", ".join("a." + c.strip() for c in _COLUMNS.split(","))}, o.order_no
+            FROM business.station_fleet_authorisations a
+            LEFT JOIN LATERAL (SELECT order_no FROM business.orders
+                               WHERE a.state = 'reserved' AND station = a.station AND pump = a.device
+                                   AND fuelling_point = a.fuelling_point AND nozzle = a.nozzle
+                                   AND created_at >= a.asked_at AND status = 'payable'
+                               ORDER BY created_at LIMIT 1) o ON true
+            WHERE a.station = %s AND (%s::text IS NULL OR a.state = %s)
+            ORDER BY a.asked_at DESC LIMIT %s""",  # noqa: S608
         (station, state, state, limit))
-    return [Authorisation(*row) for row in await cur.fetchall()]
+    return [(Authorisation(*row[:-1]), row[-1]) for row in await cur.fetchall()]
 
 
 async def decided(conn: psycopg.AsyncConnection, auth_no: str, state: str, preset_fen: int, code: str, reason: str,

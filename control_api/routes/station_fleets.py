@@ -73,6 +73,7 @@ class AuthorisationOut(BaseModel):
     fen_per_l: int
     payment_no: str | None
     captured_fen: int | None
+    order_no: str | None = None   # the payable order its fuelling made (an open authorisation's)
 
 
 class AuthorisationList(BaseModel):
@@ -81,14 +82,14 @@ class AuthorisationList(BaseModel):
     total: int
 
 
-def _out(a: Authorisation, who: Principal) -> AuthorisationOut:
+def _out(a: Authorisation, who: Principal, order_no: str | None = None) -> AuthorisationOut:
     pii = who.may("pii:read")
     return AuthorisationOut(
         auth_no=a.auth_no, state=a.state, allowed=a.state in ("reserved", "captured"), preset_fen=a.preset_fen,
         code=a.code, reason=a.reason, offline=a.offline, card_no=a.card_no,
         card_masked=a.card_no and mask_card(a.card_no),
         plate=a.plate if pii or not a.plate else mask_plate(a.plate), enterprise=a.enterprise, nozzle=a.nozzle_key,
-        grade=a.grade, fen_per_l=a.fen_per_l, payment_no=a.payment_no, captured_fen=a.captured_fen)
+        grade=a.grade, fen_per_l=a.fen_per_l, payment_no=a.payment_no, captured_fen=a.captured_fen, order_no=order_no)
 
 
 @asynccontextmanager
@@ -151,7 +152,7 @@ async def listed(station: Station, who: Taker, db: Db,
                                   Query(description="只看此状态")] = None,
                  limit: Annotated[int, Query(ge=1, le=200)] = 50) -> AuthorisationList:
     async with db.connection() as conn:
-        items = [_out(a, who) for a in await repository.listed(conn, station, state, limit)]
+        items = [_out(a, who, order_no) for a, order_no in await repository.listed(conn, station, state, limit)]
     return AuthorisationList(items=items, total=len(items))
 
 
