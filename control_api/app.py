@@ -34,6 +34,8 @@ from control_api.routes import (
     commands,
     devices,
     exports,
+    fleet_authorisations,
+    fleet_cards,
     fuelling,
     gas_analytics,
     health,
@@ -109,7 +111,9 @@ ROUTERS = (   # every API route; matched in this order, one route after another,
 ROLE_ROUTERS: dict[Role, tuple[APIRouter, ...]] = {
     Role.HEAD_OFFICE: (cards.router,             # cards, their payments, purses, loads and the grey list are
                        card_payments.router,     # head office's (docs/cards.md, docs/ic-cards.md)
-                       ic_cards.router),
+                       ic_cards.router,
+                       fleet_authorisations.router,   # fleet authorisation and sales (docs/fleets.md)
+                       fleet_cards.router),
     Role.STATION: (station_prices.router,        # the prices the station's pumps hold (its own database)
                    inventory.router,             # wet stock: computed where the sales are (docs/inventory.md)
                    station_fleets.router),       # fleet cards authorised before fuelling (docs/fleets.md)

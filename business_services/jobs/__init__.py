@@ -20,6 +20,7 @@ from procrastinate import JobContext, PsycopgConnector
 
 from business_services.access import repository as access
 from business_services.exports import repository as exports
+from business_services.fleets import authorisation as fleet_authorisation
 from business_services.inventory import leak_job
 from business_services.inventory.handlers import reconcile_due
 from business_services.member_list import repository as member_list
@@ -69,6 +70,7 @@ JOBS = (
     Job("member_level_review", members.REVIEW_CRON, members.review_levels),         # yearly: downgrades
     Job(points.TASK, points.CRON, points.expire_points),   # expired points lots (head office; none at a station)
     Job("compact_member_list", "41 19 * * *", member_list.compact),   # superseded changes of the stations' list
+    Job(fleet_authorisation.TASK, fleet_authorisation.CRON, fleet_authorisation.release_expired_now),   # unused presets
 )
 
 

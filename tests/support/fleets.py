@@ -9,15 +9,9 @@ from typing import Any
 
 import psycopg
 
-from business_services.cards.model import card_number
+from business_services.fleets.cards import fleet_card_no
 
 _codes = itertools.count(1)
-#: fleet card numbers: this prefix, the enterprise's six digits, a five-digit serial, the Luhn digit (16 digits)
-FLEET_PREFIX = "9100"
-
-
-def fleet_card_no(enterprise: str, serial: int) -> str:
-    return card_number(FLEET_PREFIX + enterprise[1:], 16, serial)
 
 
 async def make_enterprise(conn: psycopg.AsyncConnection, *, code: str | None = None, name: str = "顺达物流",

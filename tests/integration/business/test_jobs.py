@@ -66,6 +66,7 @@ async def test_old_keys_and_exports_are_deleted_once_by_two_workers(database_url
                        ("notifications_sweep", "succeeded", 1),   # docs/notifications.md
                        ("reconcile_station_shifts", "succeeded", 1),
                        ("reconcile_tanks", "succeeded", 1),
+                       ("release_expired_fleet_reservations", "succeeded", 1),   # docs/fleets.md
                        ("resend_unapplied_lists", "succeeded", 1),
                        ("resend_unapplied_price_sets", "succeeded", 1), ("run_leak_tests", "succeeded", 1),
                        ("send_due_price_changes", "succeeded", 1)]
