@@ -32,6 +32,7 @@ from business_services.payments import handlers as payments
 from business_services.points import handlers as points
 from business_services.prices import handlers as prices
 from business_services.shifts import handlers as shifts
+from business_services.station_fleets import handlers as station_fleets
 from business_services.station_members import handlers as station_members
 from business_services.station_orders import handlers as station_orders
 from business_services.station_prices import handlers as station_prices
@@ -65,7 +66,8 @@ POLICIES: dict[Role, RolePolicy] = {
                              contexts=(*CONTEXTS, shifts, orders, payments, station_prices,
                                        inventory,
                                        ic_cards,          # after orders: a fuelling's order is made first
-                                       station_members)),   # the member list copy (docs/offline-members.md)
+                                       station_members,     # the member list copy (docs/offline-members.md)
+                                       station_fleets)),    # fleet authorisations (docs/fleets.md "At the station")
 }
 
 

@@ -70,6 +70,8 @@ async def authorise(conn: psycopg.AsyncConnection, link: HeadOfficeLink | None, 
             raise FleetRuleError(f"油枪 {n.key} 还没有价格，请先下发油价 (the nozzle has no price yet)", 409)
         asked = await repository.add(conn, request.station, n, grade, fen_per_l, request.card_no, request.plate,
                                      request.wanted_fen, at)
+    if link is not None and not link.down:
+        await tell_releases(conn, link, request.station)      # what it missed while unreachable, first
     answer = await _ask_head_office(link, asked, request.pin) if link is not None and not link.down else None
     if answer is not None:
         await repository.decided(conn, asked.auth_no, "reserved" if answer.allowed else "refused", answer.preset_fen,

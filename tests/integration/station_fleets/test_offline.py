@@ -23,7 +23,9 @@ from business_services.station_fleets import service
 from business_services.station_fleets.model import FleetRuleError
 from business_services.station_fleets.service import FleetRequest
 from forecourt.roles import Role, policy
+from telemetry.contracts.broker import BrokerAddress
 from telemetry.contracts.events.payments import Method
+from tests.integration.ic_cards.ic_support import deliver, fuelling, rows
 from tests.integration.sales.payments_support import MANAGER, STATION, add_orders, open_shift
 from tests.integration.station_fleets.support import (
     CARD,
@@ -138,3 +140,17 @@ async def test_pin_frozen_card_unknown_card_and_no_offline_limit(station_databas
     with pytest.raises(FleetRuleError) as unknown:
         await ask(url, pump, "disp-09/1/1", card_no=CARD)
     assert unknown.value.status == 404
+
+
+async def test_a_nozzle_hung_back_without_fuel_releases_its_reservation(station_database_url: str,
+                                                                        broker: BrokerAddress) -> None:
+    url = station_database_url
+    await forecourt(url)
+    await hold(url, fleet_card(offline_limit_fen=10000))
+    first = await ask(url, Pump(), card_no=CARD)
+    for point, nozzle, state in ((2, 1, "reserved"), (1, 2, "released")):    # another nozzle's first: no change
+        empty = fuelling(STATION, point, 7 + point, 0).model_copy(update={"nozzle": nozzle})
+        await deliver(url, broker, empty, STATION)                           # through the station's consumer
+        assert await rows(url, "SELECT state FROM business.station_fleet_authorisations WHERE auth_no = %s",
+                          first.auth_no) == [(state,)]
+    assert (await ask(url, Pump(), card_no=CARD)).preset_fen == 10000
