@@ -1,12 +1,12 @@
 """Issue 19, authorisation before fuelling, in Chromium through every real part (``sales_chain.py``: the dispenser
-simulator, the edge node, the broker, the station server and head office), with the station's line to head office
-cut (connection refused): the station decides alone from the fleet card on its member list.
+simulator, the edge node, the broker, the station server and head office with its fleet routes).
 
-A fleet card with a 300-yuan daily limit and 200 yuan used today at this station: 车队加油 (F11) at the POS gives
-"已授权 100.00 元", the pump is authorised with an amount preset of 10000 fen through the edge, and the fuelling
-stops at 100.00 yuan; its order is paid with 车队挂账 against that authorisation (reported as payment.captured,
-offline, with auth_no); a second attempt the same day is refused at the POS with the reason, and the pump is not
-authorised.
+A fleet card with a 300-yuan daily limit and 200 yuan used today: 车队加油 (F11) at the POS gives "已授权 100.00 元",
+the pump is authorised with an amount preset of 10000 fen through the edge, and the fuelling stops at 100.00 yuan;
+its order is paid with 车队挂账 against that authorisation; a second attempt the same day is refused at the POS
+with the reason, and the pump is not authorised. Once with head office deciding (and capturing the sale once), once
+with the station's line to head office cut (connection refused): the station decides alone from the fleet card on
+its member list and reports the sale by payment.captured (offline, auth_no).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
 from selenium import webdriver
@@ -24,12 +25,14 @@ from selenium.webdriver.common.keys import Keys
 
 from business_services.numbers import STATION_ZONE
 from business_services.payments.registry import head_office_link
+from forecourt.demo import station_key
 from forecourt.local import free_port
 from simulators.dispenser.states import FpState, PresetType
 from telemetry.contracts.broker import BrokerAddress
 from tests.e2e.web.browsing import Page
 from tests.e2e.web.sales_chain import STATION, SalesChain, running
 from tests.integration.station_fleets.support import CARD, fleet_card, hold
+from tests.support.fleets import make_card, make_enterprise
 
 pytestmark = pytest.mark.e2e
 PRICES = {"92": 789, "95": 836}
@@ -60,7 +63,45 @@ def used_today(station_db: str, fen: int) -> None:
              earlier))
 
 
-def test_a_fleet_card_gets_the_rest_of_its_daily_limit_as_the_pumps_preset_and_no_more(
+def test_head_office_gives_the_rest_of_the_daily_limit_as_the_pumps_preset_and_no_more(
+        web_dist: Path, database_url: str, station_database_url: str, broker: BrokerAddress, group: str,
+        tmp_path: Path, browser: webdriver.Chrome, screenshots: Path) -> None:
+    with running(database_url, station_database_url, broker, group, tmp_path / "data", prices=PRICES) as chain:
+        card_no = chain.call(used_at_head_office(chain, 20000))
+        page = Page(browser, chain.station_server, screenshots)
+        start_pos(chain, page)
+        page.text_becomes(".head-office", "● 总部连接正常")
+        auth_no = authorise(chain, page, card_no, offline=False)
+        order_no = fuel_to_the_preset(chain, page)
+        pay_on_account(chain, page, order_no, auth_no, card_no, offline=False)
+        refused_the_second_time(chain, page, card_no, auth_no)
+    assert rows(database_url, """SELECT auth_no, amount_fen, offline FROM business.fleet_payments
+        WHERE card_no = %s ORDER BY paid_at""", card_no)[1:] == [(auth_no, 10000, False)]     # captured once
+    assert rows(database_url, "SELECT count(*) FROM business.ledger_entries WHERE idempotency_key LIKE %s",
+                f"fleet.paid:{STATION}:%") == [(2,)]
+
+
+async def used_at_head_office(chain: SalesChain, fen: int) -> str:
+    """A card with a 300-yuan daily limit at head office, and ``fen`` it bought earlier today through head office's
+    own routes (asked and captured with the station's key)."""
+    async with await psycopg.AsyncConnection.connect(chain.head_office_db, autocommit=True) as conn:
+        code = await make_enterprise(conn, credit_limit_fen=1_000_000)
+        card_no = await make_card(conn, code, daily_fen=30000)
+    headers = {"X-API-Key": await station_key(chain.head_office_db, STATION)}
+    day, now = datetime.now(STATION_ZONE), datetime.now(UTC).isoformat()
+    async with httpx.AsyncClient(base_url=chain.head_office, headers=headers, timeout=30) as http:
+        asked = await http.post("/api/v1/fleet-authorisations", headers={"Idempotency-Key": "earlier-ask"}, json={
+            "auth_no": f"{STATION}-{day:%Y%m%d}-A09001", "station": STATION, "card_no": card_no,
+            "nozzle": "disp-01/2/1", "grade": 92, "fen_per_l": 789, "wanted_fen": fen, "at": now})
+        assert asked.status_code == 200 and asked.json()["preset_fen"] == fen, asked.text
+        paid = await http.post("/api/v1/fleet-payments", headers={"Idempotency-Key": "earlier-pay"}, json={
+            "station": STATION, "payment_no": f"{STATION}-{day:%Y%m%d}-P09001", "auth_no": asked.json()["auth_no"],
+            "card_no": card_no, "amount_fen": fen, "order_nos": [f"{STATION}-{day:%Y%m%d}-O09001"], "paid_at": now})
+        assert paid.status_code == 200, paid.text
+    return card_no
+
+
+def test_offline_the_station_gives_the_rest_of_the_daily_limit_and_no_more(
         web_dist: Path, database_url: str, station_database_url: str, broker: BrokerAddress, group: str,
         tmp_path: Path, browser: webdriver.Chrome, screenshots: Path) -> None:
     with running(database_url, station_database_url, broker, group, tmp_path / "data", prices=PRICES) as chain:
@@ -72,23 +113,25 @@ def test_a_fleet_card_gets_the_rest_of_its_daily_limit_as_the_pumps_preset_and_n
         page = Page(browser, chain.station_server, screenshots)
         start_pos(chain, page)
 
-        auth_no = authorise(chain, page)
+        auth_no = authorise(chain, page, CARD, offline=True)
         order_no = fuel_to_the_preset(chain, page)
-        pay_on_account(chain, page, order_no, auth_no)
+        pay_on_account(chain, page, order_no, auth_no, CARD, offline=True)
+        refused_the_second_time(chain, page, CARD, auth_no)
 
-        press(page, Keys.F11)                                  # the same card again, the same day
-        type_card(page)
-        page.until(lambda: any("今日额度已用完" in t for t in page.texts(".fleet-dialog .answer")),
-                   "the refusal says the daily limit is used up")
-        page.shot("fleet-refused")
-        chain.call(asyncio.sleep(0.5))
-        assert fp_state(chain, 1) is FpState.IDLE, "a refused ask sends nothing to the pump"
-        assert rows(chain.station_db, """SELECT state, code FROM business.station_fleet_authorisations
-            WHERE auth_no NOT IN (%s) AND auth_no NOT LIKE '%%A09999' ORDER BY auth_no""", auth_no) == [
-            ("refused", "daily")]
-        press(page, Keys.ESCAPE)
-        page.until(lambda: not page.all(".fleet-dialog"), "Esc closes 车队加油")
-        assert chain.failed_services() == []
+
+def refused_the_second_time(chain: SalesChain, page: Page, card_no: str, auth_no: str) -> None:
+    press(page, Keys.F11)                                  # the same card again, the same day
+    type_card(page, card_no)
+    page.until(lambda: any("今日额度已用完" in t for t in page.texts(".fleet-dialog .answer")),
+               "the refusal says the daily limit is used up")
+    page.shot("fleet-refused")
+    chain.call(asyncio.sleep(0.5))
+    assert fp_state(chain, 1) is FpState.IDLE, "a refused ask sends nothing to the pump"
+    assert rows(chain.station_db, """SELECT state FROM business.station_fleet_authorisations
+        WHERE auth_no <> %s AND auth_no NOT LIKE '%%A09999' ORDER BY auth_no""", auth_no) == [("refused",)]
+    press(page, Keys.ESCAPE)
+    page.until(lambda: not page.all(".fleet-dialog"), "Esc closes 车队加油")
+    assert chain.failed_services() == []
 
 
 def start_pos(chain: SalesChain, page: Page) -> None:
@@ -105,11 +148,11 @@ def start_pos(chain: SalesChain, page: Page) -> None:
     page.text_becomes(".takings", "¥0.00")
 
 
-def type_card(page: Page) -> None:
+def type_card(page: Page, card_no: str) -> None:
     page.one(".fleet-dialog")
     page.until(lambda: page.browser.switch_to.active_element.get_attribute("name") == "fleet-who",
                "the card box has the focus")
-    page.browser.switch_to.active_element.send_keys(CARD, Keys.ENTER)
+    page.browser.switch_to.active_element.send_keys(card_no, Keys.ENTER)
 
 
 def fp_state(chain: SalesChain, fp: int) -> FpState:
@@ -120,17 +163,17 @@ def fp_state(chain: SalesChain, fp: int) -> FpState:
     return chain.call(read())
 
 
-def authorise(chain: SalesChain, page: Page) -> str:
+def authorise(chain: SalesChain, page: Page, card_no: str, *, offline: bool) -> str:
     """F11, the card, Enter: 已授权 100.00 元, and the pump holds the amount preset."""
     press(page, Keys.F11)
     assert page.one('.fleet-dialog select[name="fleet-nozzle"]').get_attribute("value") == "disp-01/1/1"
-    type_card(page)
+    type_card(page, card_no)
     page.until(lambda: any("已授权 100.00 元" in t for t in page.texts(".fleet-dialog .answer")),
                "the POS shows the preset")
     page.shot("fleet-authorised")
-    [(auth_no, preset, offline)] = rows(chain.station_db, """SELECT auth_no, preset_fen, offline
+    [(auth_no, preset, was_offline)] = rows(chain.station_db, """SELECT auth_no, preset_fen, offline
         FROM business.station_fleet_authorisations WHERE state = 'reserved'""")
-    assert (preset, offline) == (10000, True)
+    assert (preset, was_offline) == (10000, offline)
 
     async def pump() -> tuple[FpState, PresetType, int]:
         assert chain.dispenser is not None
@@ -166,7 +209,8 @@ def fuel_to_the_preset(chain: SalesChain, page: Page) -> str:
     return order_no
 
 
-def pay_on_account(chain: SalesChain, page: Page, order_no: str, auth_no: str) -> None:
+def pay_on_account(chain: SalesChain, page: Page, order_no: str, auth_no: str, card_no: str, *,
+                   offline: bool) -> None:
     """Enter on the order: its tender is 车队挂账 against the authorisation; Enter pays."""
     press(page, Keys.ENTER)
     page.text_becomes(".pay-dialog .due", "¥100.00")
@@ -176,7 +220,7 @@ def pay_on_account(chain: SalesChain, page: Page, order_no: str, auth_no: str) -
     page.until(lambda: not page.all(".pay-dialog"), "paid")
     page.until(lambda: not page.all(f'[data-order="{order_no}"]'), "the paid order left the payable list")
     assert rows(chain.station_db, """SELECT state, captured_fen, captured_offline
-        FROM business.station_fleet_authorisations WHERE auth_no = %s""", auth_no) == [("captured", 10000, True)]
+        FROM business.station_fleet_authorisations WHERE auth_no = %s""", auth_no) == [("captured", 10000, offline)]
     assert rows(chain.station_db, """SELECT payload->'data'->>'auth_no', payload->'data'->>'card_no',
             payload->'data'->>'offline' FROM business.outbox WHERE topic LIKE '%%/payment.captured'""") == [
-        (auth_no, CARD, "true")]
+        (auth_no, card_no, str(offline).lower())]
