@@ -42,6 +42,8 @@ _PINS = PasswordHash((Argon2Hasher(),))
 
 #: authorise the pump: (device, fuelling point, nozzle, preset fen) → None when it took the preset, else why not
 Pump = Callable[[str, int, int, int], Awaitable[str | None]]
+#: take a pump's authorisation back: (device, fuelling point) → None when it did, else why not
+StopPump = Callable[[str, int], Awaitable[str | None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,11 +145,18 @@ def _pin_refusal(pin_hash: str | None, pin: str | None) -> tuple[str, str] | Non
     return None if _PINS.verify(pin, pin_hash) else ("pin", WRONG_PIN)
 
 
-async def release(conn: psycopg.AsyncConnection, link: HeadOfficeLink | None, auth_no: str) -> bool:
-    """Give a reservation back (the fuelling never started); False when it was no longer open."""
+async def release(conn: psycopg.AsyncConnection, link: HeadOfficeLink | None, auth_no: str,
+                  stop: StopPump | None = None) -> bool:
+    """Give a reservation back (the fuelling never started); False when it was no longer open. ``stop``: the pump's
+    authorisation is taken back first, so nobody fuels on a released preset (a fuelling already flowing stops
+    there, and its order is paid another way)."""
     found = await repository.get(conn, auth_no)
     if found is None:
         raise FleetRuleError(f"没有授权 {auth_no} (no such authorisation)", 404)
+    if found.state == "reserved" and stop is not None:
+        why = await stop(found.device, found.fuelling_point)
+        if why is not None:
+            log.warning("the pump kept authorisation %s's preset: %s", auth_no, why)
     if not await repository.released(conn, auth_no, told=False):
         return False
     if not found.offline:

@@ -6,7 +6,8 @@
   A refusal is an answer (200, ``state: refused`` with the reason), not an error: the POS shows it.
 - ``GET …/fleet-authorisations?state=``: the station's newest authorisations (the POS offers 车队挂账 on the
   order of an open one's nozzle).
-- ``POST …/fleet-authorisations/{auth_no}/release``: the fuelling never started (the cashier cancels).
+- ``POST …/fleet-authorisations/{auth_no}/release``: the fuelling never started (the cashier cancels): the pump's
+  authorisation is taken back (``command.stop_fuelling``) and the reservation released.
 
 Permission ``payment:take`` and the station in the caller's scope; POSTs take an Idempotency-Key; card numbers
 and plates are masked without ``pii:read``. A station server's routes only (``ROLE_ROUTERS``).
@@ -36,7 +37,7 @@ from control_api.routes.commands import publish
 from control_api.routes.payments import providers_of
 from control_api.security import Principal, at_station
 from telemetry.contracts.broker import BrokerAddress
-from telemetry.contracts.commands import AUTHORIZE_NOZZLE, AuthorizeNozzle
+from telemetry.contracts.commands import AUTHORIZE_NOZZLE, STOP_FUELLING, AuthorizeNozzle, StopFuelling
 from telemetry.contracts.events import CloudEvent
 
 router = APIRouter(prefix="/api/v1/stations/{station}/fleet-authorisations", tags=["station-fleets"])
@@ -105,21 +106,31 @@ async def _autocommit(db: Db) -> AsyncIterator[psycopg.AsyncConnection]:
             await conn.set_autocommit(False)
 
 
-def _pump(request: Request, station: str) -> service.Pump:
+async def _command(request: Request, station: str, type_: str, data: dict[str, object]) -> str | None:
+    """Send one command to the station's edge node: None when the pump accepted it, else why not."""
     broker = cast(BrokerAddress | None, request.app.state.broker)
-    group = cast(str, request.app.state.group)
+    if broker is None:
+        return NO_BROKER
+    answer = await publish(broker, cast(str, request.app.state.group), station,
+                           CloudEvent(source="forecourt/control-api", type=type_, data=data))
+    if answer is None:
+        return "加油机未应答 (no answer from the pump)"
+    return None if answer.result == "accepted" else f"{answer.result} {answer.detail}".strip()
 
+
+def _pump(request: Request, station: str) -> service.Pump:
     async def authorise(device: str, fuelling_point: int, nozzle: int, preset_fen: int) -> str | None:
-        if broker is None:
-            return NO_BROKER
-        data = AuthorizeNozzle(device=device, fuelling_point=fuelling_point, nozzle=nozzle, preset_type="amount",
-                               preset_value=preset_fen).model_dump()
-        answer = await publish(broker, group, station, CloudEvent(source="forecourt/control-api",
-                                                                  type=AUTHORIZE_NOZZLE, data=data))
-        if answer is None:
-            return "加油机未应答 (no answer from the pump)"
-        return None if answer.result == "accepted" else f"{answer.result} {answer.detail}".strip()
+        return await _command(request, station, AUTHORIZE_NOZZLE, AuthorizeNozzle(
+            device=device, fuelling_point=fuelling_point, nozzle=nozzle, preset_type="amount",
+            preset_value=preset_fen).model_dump())
     return authorise
+
+
+def _stop(request: Request, station: str) -> service.StopPump:
+    async def stop(device: str, fuelling_point: int) -> str | None:
+        return await _command(request, station, STOP_FUELLING,
+                              StopFuelling(device=device, fuelling_point=fuelling_point).model_dump())
+    return stop
 
 
 @router.post("", response_model=AuthorisationOut)
@@ -165,7 +176,8 @@ async def release(station: Station, auth_no: AuthNoPath, who: Taker, db: Db, key
             found = await repository.get(conn, auth_no)
             if found is None or found.station != station:
                 raise HTTPException(404, f"本站没有授权 {auth_no} (no such authorisation)")
-            if not await service.release(conn, head_office_link(providers_of(request)), auth_no) \
+            if not await service.release(conn, head_office_link(providers_of(request)), auth_no,
+                                         _stop(request, station)) \
                     and found.state not in ("released",):
                 raise HTTPException(409, f"授权 {auth_no} 已{_STATES.get(found.state, found.state)}，不能取消 "
                                          f"(the authorisation is {found.state})")

@@ -68,6 +68,7 @@ def test_head_office_gives_the_rest_of_the_daily_limit_as_the_pumps_preset_and_n
         tmp_path: Path, browser: webdriver.Chrome, screenshots: Path) -> None:
     with running(database_url, station_database_url, broker, group, tmp_path / "data", prices=PRICES) as chain:
         card_no = chain.call(used_at_head_office(chain, 20000))
+        chain.call(two_pumps_at_once(chain, card_no))
         page = Page(browser, chain.station_server, screenshots)
         start_pos(chain, page)
         page.text_becomes(".head-office", "● 总部连接正常")
@@ -101,6 +102,30 @@ async def used_at_head_office(chain: SalesChain, fen: int) -> str:
     return card_no
 
 
+async def two_pumps_at_once(chain: SalesChain, card_no: str) -> None:
+    """Two pumps ask for the card at once: one gets the 100 yuan left (its pump authorised), the other is refused
+    (its pump untouched); the driver leaves, the cashier cancels: the pump's authorisation is taken back and the
+    100 yuan is free again."""
+    async with httpx.AsyncClient(base_url=f"{chain.station_server}/api/v1/stations/{STATION}", timeout=60) as http:
+        token = await http.post(f"{chain.station_server}/api/v1/auth/token", data={
+            "username": "cashier", "password": chain.logins["cashier"].password})
+        login = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        answers = await asyncio.gather(*(http.post("/fleet-authorisations", json={"card_no": card_no, "nozzle": n},
+                                                   headers=login | {"Idempotency-Key": f"two-pumps-{n}"})
+                                         for n in ("disp-01/1/1", "disp-01/2/1")))
+        assert [a.status_code for a in answers] == [200, 200], [a.text for a in answers]
+        states = {a.json()["nozzle"]: (a.json()["state"], a.json()["preset_fen"]) for a in answers}
+        assert sorted(states.values()) == [("refused", 0), ("reserved", 10000)], states
+        [(kept, auth_no)] = [(a.json()["nozzle"], a.json()["auth_no"]) for a in answers
+                             if a.json()["state"] == "reserved"]
+        point = int(kept.split("/")[1])
+        assert pump_state(chain, point) is FpState.AUTHORISED and pump_state(chain, 3 - point) is FpState.IDLE
+        released = await http.post(f"/fleet-authorisations/{auth_no}/release",
+                                    headers=login | {"Idempotency-Key": "two-pumps-release"})
+        assert released.status_code == 200 and released.json()["state"] == "released", released.text
+    assert pump_state(chain, point) is FpState.IDLE                # nobody fuels on a released preset
+
+
 def test_offline_the_station_gives_the_rest_of_the_daily_limit_and_no_more(
         web_dist: Path, database_url: str, station_database_url: str, broker: BrokerAddress, group: str,
         tmp_path: Path, browser: webdriver.Chrome, screenshots: Path) -> None:
@@ -127,8 +152,8 @@ def refused_the_second_time(chain: SalesChain, page: Page, card_no: str, auth_no
     page.shot("fleet-refused")
     chain.call(asyncio.sleep(0.5))
     assert fp_state(chain, 1) is FpState.IDLE, "a refused ask sends nothing to the pump"
-    assert rows(chain.station_db, """SELECT state FROM business.station_fleet_authorisations
-        WHERE auth_no <> %s AND auth_no NOT LIKE '%%A09999' ORDER BY auth_no""", auth_no) == [("refused",)]
+    assert rows(chain.station_db, """SELECT auth_no <> %s, state FROM business.station_fleet_authorisations
+        ORDER BY asked_at DESC LIMIT 1""", auth_no) == [(True, "refused")]   # the newest ask
     press(page, Keys.ESCAPE)
     page.until(lambda: not page.all(".fleet-dialog"), "Esc closes 车队加油")
     assert chain.failed_services() == []
@@ -155,11 +180,17 @@ def type_card(page: Page, card_no: str) -> None:
     page.browser.switch_to.active_element.send_keys(card_no, Keys.ENTER)
 
 
+def pump_state(chain: SalesChain, fp: int) -> FpState:
+    """The fuelling point's state, read on the chain's loop (where the simulator runs)."""
+    assert chain.dispenser is not None
+    chain.dispenser.catch_up()
+    return chain.dispenser.model.fp_view(fp).state
+
+
 def fp_state(chain: SalesChain, fp: int) -> FpState:
+    """``pump_state`` from the test's thread."""
     async def read() -> FpState:
-        assert chain.dispenser is not None
-        chain.dispenser.catch_up()
-        return chain.dispenser.model.fp_view(fp).state
+        return pump_state(chain, fp)
     return chain.call(read())
 
 
