@@ -26,6 +26,10 @@ CARDS = "/api/v1/fleet-cards"
 CLERK = ("fleet:read", "fleet:write", "pii:read")
 
 
+def key(name: str) -> dict[str, str]:
+    return {"Idempotency-Key": f"fleet-card-{name}"}
+
+
 def vehicle_card(enterprise: str, plate: str = "沪A12345", **more: Any) -> dict[str, Any]:
     return {"enterprise": enterprise, "holder": "vehicle", "pays_from": "credit", "plate": plate,
             "daily_fen": 30000, "grades": [0, 92], "hours_from": 6, "hours_to": 22} | more
@@ -43,27 +47,27 @@ async def test_issue_numbers_whitelists_lists_and_audits_a_card_once(database_ur
     app = create_app(database_url)
     li = bearer(app, *CLERK, username="li")
     async with client(app) as http:
-        key = {"Idempotency-Key": "fleet-card-issue-01"}
-        issued = await http.post(CARDS, json=vehicle_card(enterprise), headers=li | key)
+        first_key = key("issue-01")
+        issued = await http.post(CARDS, json=vehicle_card(enterprise), headers=li | first_key)
         assert issued.status_code == 200, issued.text
         card_no = issued.json()["card_no"]
         assert card_no == fleet_card_no(enterprise, 1) and card_no.startswith("9100" + enterprise[1:])
-        again = await http.post(CARDS, json=vehicle_card(enterprise), headers=li | key)
+        again = await http.post(CARDS, json=vehicle_card(enterprise), headers=li | first_key)
         assert again.json() == issued.json() and again.headers["Idempotent-Replayed"] == "true"
         second = await http.post(CARDS, json={"enterprise": enterprise, "holder": "driver", "pays_from": "credit",
-                                              "driver": "王师傅"}, headers=li | {"Idempotency-Key": "fleet-card-02"})
+                                              "driver": "王师傅"}, headers=li | key("02"))
         assert second.json()["card_no"] == fleet_card_no(enterprise, 2)
 
-        same_plate = await http.post(CARDS, json=vehicle_card(enterprise), headers=li | {"Idempotency-Key": "fleet-card-03x"})
+        same_plate = await http.post(CARDS, json=vehicle_card(enterprise), headers=li | key("03x"))
         assert same_plate.status_code == 409 and "已有未注销的车队卡" in same_plate.json()["detail"]
         no_credit = await http.post(CARDS, json=vehicle_card(prepaid, "沪B11111"),
-                                    headers=li | {"Idempotency-Key": "fleet-card-04"})
+                                    headers=li | key("04"))
         assert no_credit.status_code == 409 and "不是挂账结算" in no_credit.json()["detail"]
         no_plate = await http.post(CARDS, json=vehicle_card(enterprise, plate=None),
-                                   headers=li | {"Idempotency-Key": "fleet-card-05"})
+                                   headers=li | key("05"))
         assert no_plate.status_code == 422 and "车辆卡须填写车牌" in no_plate.json()["detail"]
         half_hours = await http.post(CARDS, json=vehicle_card(enterprise, "沪C22222", hours_to=None),
-                                     headers=li | {"Idempotency-Key": "fleet-card-06"})
+                                     headers=li | key("06"))
         assert half_hours.status_code == 422 and "开始和结束" in half_hours.json()["detail"]
 
     assert await scalar(database_url, "SELECT count(*) FROM business.fleet_cards") == 2
@@ -86,7 +90,7 @@ async def test_limits_pin_and_status_change_what_the_pump_is_allowed(database_ur
     li, pos = bearer(app, *CLERK, username="li"), station_key(app)
     async with client(app) as http:
         issued = await http.post(CARDS, json={"enterprise": enterprise, "holder": "driver", "pays_from": "card",
-                                              "pin": "1357"}, headers=li | {"Idempotency-Key": "fleet-card-11"})
+                                              "pin": "1357"}, headers=li | key("11"))
         card_no, card_id = issued.json()["card_no"], issued.json()["id"]
         await put_on_card(database_url, enterprise, card_no, 50000)
 
@@ -137,12 +141,12 @@ async def test_a_closed_card_is_unlisted_and_frees_its_plate(database_url: str) 
     app = create_app(database_url)
     li = bearer(app, *CLERK, username="li")
     async with client(app) as http:
-        first = (await http.post(CARDS, json=vehicle_card(enterprise), headers=li | {"Idempotency-Key": "fleet-card-21-a"}))
+        first = (await http.post(CARDS, json=vehicle_card(enterprise), headers=li | key("21-a")))
         closed = await http.post(f"{CARDS}/{first.json()['id']}/status", json={"action": "close", "reason": "报废"},
                                  headers=li)
         assert closed.json()["status"] == "closed"
         assert await listed(database_url, first.json()["card_no"]) is None
-        renewed = await http.post(CARDS, json=vehicle_card(enterprise), headers=li | {"Idempotency-Key": "fleet-card-21-b"})
+        renewed = await http.post(CARDS, json=vehicle_card(enterprise), headers=li | key("21-b"))
         assert renewed.status_code == 200 and renewed.json()["card_no"] == fleet_card_no(enterprise, 2)
 
 
@@ -153,8 +157,8 @@ async def test_numbers_and_plates_are_masked_and_other_stations_cards_hidden(dat
     app = create_app(database_url)
     li = bearer(app, *CLERK, username="li")
     async with client(app) as http:
-        mine = await http.post(CARDS, json=vehicle_card(ours), headers=li | {"Idempotency-Key": "fleet-card-31-a"})
-        other = await http.post(CARDS, json=vehicle_card(theirs, "沪D33333"), headers=li | {"Idempotency-Key": "fleet-card-31-b"})
+        mine = await http.post(CARDS, json=vehicle_card(ours), headers=li | key("31-a"))
+        other = await http.post(CARDS, json=vehicle_card(theirs, "沪D33333"), headers=li | key("31-b"))
         reader = bearer(app, "fleet:read", stations=frozenset({"demo-01"}), username="zhao")
         found = (await http.get(CARDS, headers=reader)).json()
         assert found["total"] == 1
@@ -164,7 +168,7 @@ async def test_numbers_and_plates_are_masked_and_other_stations_cards_hidden(dat
         assert (await http.get(f"{CARDS}/{other.json()['id']}", headers=reader)).status_code == 403
         writer = bearer(app, "fleet:read", "fleet:write", stations=frozenset({"demo-01"}), username="qian")
         issue_there = await http.post(CARDS, json=vehicle_card(theirs, "沪E44444"),
-                                      headers=writer | {"Idempotency-Key": "fleet-card-31-c"})
+                                      headers=writer | key("31-c"))
         assert issue_there.status_code == 403
         by_plate = (await http.get(CARDS, params={"plate": "D333"}, headers=li)).json()
         assert [i["id"] for i in by_plate["items"]] == [other.json()["id"]]
