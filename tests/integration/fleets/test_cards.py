@@ -4,8 +4,11 @@ to the stations (a closed card unlisted); numbers and plates masked without pii:
 
 from __future__ import annotations
 
+import asyncio
+import io
 from typing import Any
 
+import openpyxl
 import pytest
 
 from business_services.fleets.cards import fleet_card_no
@@ -173,3 +176,29 @@ async def test_numbers_and_plates_are_masked_and_other_stations_cards_hidden(dat
         by_plate = (await http.get(CARDS, params={"plate": "D333"}, headers=li)).json()
         assert [i["id"] for i in by_plate["items"]] == [other.json()["id"]]
         assert (await http.get(f"{CARDS}/{mine.json()['id']}", headers=bearer(app, "card:read"))).status_code == 403
+
+
+async def test_the_card_list_exports_to_excel_masked_as_on_screen_within_the_stations(database_url: str) -> None:
+    async with connected(database_url) as conn:
+        ours = await make_enterprise(conn, station="demo-01", credit_limit_fen=123456)
+        theirs = await make_enterprise(conn, station="demo-02", name="远方物流")
+    app = create_app(database_url)
+    li = bearer(app, *CLERK, username="li")
+    async with client(app) as http:
+        mine = (await http.post(CARDS, json=vehicle_card(ours), headers=li | key("41-a"))).json()["card_no"]
+        await http.post(CARDS, json=vehicle_card(theirs, "沪D33333"), headers=li | key("41-b"))
+        who = bearer(app, "fleet:read", "export:create", stations=frozenset({"demo-01"}), username="mk")
+        started = await http.post("/api/v1/exports", headers=who, json={"kind": "fleet_cards", "filters": {}})
+        assert started.status_code == 202, started.text
+        url = f"/api/v1/exports/{started.json()['id']}"
+        async with asyncio.timeout(30):
+            while (status := (await http.get(url, headers=who)).json())["status"] == "running":
+                await asyncio.sleep(0.1)
+        assert status["status"] == "done", status
+        content = (await http.get(f"{url}/file", headers=who)).content
+    sheet = list(openpyxl.load_workbook(io.BytesIO(content), read_only=True).worksheets[0].iter_rows(values_only=True))
+    assert sheet[0][:10] == ("卡号", "企业编码", "企业", "类型", "车牌", "司机", "状态", "付款方式",
+                             "余额/剩余额度（元）", "日限额（元）")
+    masked = mine[:4] + "********" + mine[-4:]
+    assert [row[:10] for row in sheet[1:]] == [(masked, ours, "顺达物流", "车辆卡", "沪A****5", None, "正常",
+                                                "企业挂账", 1234.56, 300)]
