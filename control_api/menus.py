@@ -55,6 +55,8 @@ MENUS: list[dict[str, Any]] = [
          "roles": HEAD_OFFICE_ONLY},
     ]},
     {"key": "fleets", "title": "车队管理", "icon": "Van", "children": [   # head office's (issue 19, docs/fleets.md)
+        {"key": "fleet-cards", "title": "车队卡", "path": "/fleets/cards", "permission": "fleet:read",
+         "roles": HEAD_OFFICE_ONLY},
     ]},
     {"key": "prices", "title": "价格管理", "icon": "PriceTag", "children": [
         {"key": "prices", "title": "油价", "path": "/prices/list", "permission": "price:read",

@@ -4,15 +4,19 @@ the enterprises its stations maintain (``scope``; None: every station)."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated, Any
 
 import psycopg
 from psycopg.rows import dict_row
 from pydantic import BaseModel, ConfigDict, Field
 
+from business_services.cards.model import mask_card_no, mask_plate
+from business_services.exports.model import Column
 from business_services.fleets.authorisation import usage
-from business_services.fleets.cards import available_fen, card, money_fen
+from business_services.fleets.cards import STATUS_NAMES, available_fen, card, money_fen
 from business_services.pages import After, Sort, keyset_page
 
 NEWEST_FIRST = Sort("id", int, descending=True)
@@ -35,20 +39,66 @@ class CardFilter(BaseModel):
     q: Annotated[str, Field(pattern=r"^[0-9]{0,19}$", description="卡号或卡号后几位")] = ""
 
 
-async def cards(conn: psycopg.AsyncConnection, f: CardFilter, scope: Scope, *, limit: int = 20,
-                after: After | None = None) -> tuple[list[dict[str, Any]], int, After | None]:
-    """Cards matching the filters, newest first, each with ``money_fen`` (its balance, or its enterprise's
-    remaining credit)."""
+def _query(f: CardFilter, scope: Scope) -> tuple[str, dict[str, Any]]:
     sql = f"""SELECT {_COLUMNS} FROM business.fleet_cards c JOIN business.fleet_enterprises e ON e.code = c.enterprise
               WHERE (%(enterprise)s = '' OR c.enterprise = %(enterprise)s)
                 AND (%(status)s = '' OR c.status = %(status)s)
                 AND (%(plate)s = '' OR c.plate LIKE '%%' || %(plate)s || '%%')
                 AND (%(q)s = '' OR c.card_no = %(q)s OR c.card_no LIKE '%%' || %(q)s)
                 AND (%(scope)s::text[] IS NULL OR e.maintaining_station = ANY(%(scope)s))"""  # noqa: S608
-    params = {"enterprise": f.enterprise, "status": f.status, "plate": f.plate, "q": f.q,
-              "scope": None if scope is None else sorted(scope)}
-    rows, total, last = await keyset_page(conn, sql, params, NEWEST_FIRST, limit, after)
-    return [r | {"money_fen": await _money(conn, r)} for r in rows], total, last
+    return sql, {"enterprise": f.enterprise, "status": f.status, "plate": f.plate, "q": f.q,
+                 "scope": None if scope is None else sorted(scope)}
+
+
+async def cards(conn: psycopg.AsyncConnection, f: CardFilter, scope: Scope, *, limit: int = 20,
+                after: After | None = None) -> tuple[list[dict[str, Any]], int, After | None]:
+    """Cards matching the filters, newest first, each with ``money_fen`` (its balance, or its enterprise's
+    remaining credit)."""
+    sql, params = _query(f, scope)
+    rows_, total, last = await keyset_page(conn, sql, params, NEWEST_FIRST, limit, after)
+    return [r | {"money_fen": await _money(conn, r)} for r in rows_], total, last
+
+
+# ---- the Excel export (business_services/exports/kinds.py: fleet_cards) -------------------------------------
+
+COLUMNS = (Column("card_no", "卡号", 22), Column("enterprise", "企业编码", 10), Column("enterprise_name", "企业", 20),
+           Column("holder", "类型", 8), Column("plate", "车牌", 12), Column("driver", "司机", 10),
+           Column("status", "状态", 8), Column("pays_from", "付款方式", 10), Column("money", "余额/剩余额度（元）", 16),
+           Column("daily", "日限额（元）", 12), Column("weekly", "周限额（元）", 12),
+           Column("monthly", "月限额（元）", 12),
+           Column("per_fill", "单次限额（元）", 12), Column("fills_per_day", "每日次数", 10),
+           Column("offline_limit", "离线日限额（元）", 14), Column("issued_at", "发卡时间", 20))
+_HOLDERS = {"vehicle": "车辆卡", "driver": "司机卡"}
+_PAYS_FROM = {"card": "卡内余额", "credit": "企业挂账"}
+
+
+async def count(conn: psycopg.AsyncConnection, f: CardFilter, scope: Scope) -> int:
+    sql, params = _query(f, scope)
+    row = await (await conn.execute(f"SELECT count(*) FROM ({sql}) AS q", params)).fetchone()  # noqa: S608
+    return int(row[0]) if row else 0
+
+
+def _yuan(fen: int | None) -> Decimal | None:
+    return None if fen is None else Decimal(fen) / 100
+
+
+async def rows(conn: psycopg.AsyncConnection, f: CardFilter, scope: Scope,
+               pii: bool) -> AsyncIterator[Mapping[str, Any]]:
+    """Every matching card newest first (call inside a transaction), number and plate masked as on screen unless
+    ``pii``; money in yuan."""
+    sql, params = _query(f, scope)
+    cur = await conn.execute(f"SELECT * FROM ({sql}) AS q ORDER BY id DESC", params)  # noqa: S608
+    names = [d.name for d in cur.description or ()]
+    for values in await cur.fetchall():
+        r = dict(zip(names, values, strict=True))
+        yield {"card_no": r["card_no"] if pii else mask_card_no(r["card_no"]), "enterprise": r["enterprise"],
+               "enterprise_name": r["enterprise_name"], "holder": _HOLDERS[r["holder"]],
+               "plate": r["plate"] if pii or r["plate"] is None else mask_plate(r["plate"]), "driver": r["driver"],
+               "status": STATUS_NAMES[r["status"]], "pays_from": _PAYS_FROM[r["pays_from"]],
+               "money": _yuan(await _money(conn, r)), "daily": _yuan(r["daily_fen"]), "weekly": _yuan(r["weekly_fen"]),
+               "monthly": _yuan(r["monthly_fen"]), "per_fill": _yuan(r["per_fill_fen"]),
+               "fills_per_day": r["fills_per_day"], "offline_limit": _yuan(r["offline_limit_fen"]),
+               "issued_at": r["issued_at"]}
 
 
 async def _money(conn: psycopg.AsyncConnection, row: dict[str, Any]) -> int:

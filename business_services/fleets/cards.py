@@ -230,10 +230,6 @@ def shown_card(row: dict[str, Any]) -> dict[str, Any]:
             "plate": mask_plate(row["plate"]) if row["plate"] else None}
 
 
-def _rules_of(row: dict[str, Any]) -> dict[str, Any]:
-    return {name: row[name] for name in CardRules.__slots__}
-
-
 async def _enterprise(conn: psycopg.AsyncConnection, code: str) -> dict[str, Any]:
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute("SELECT * FROM business.fleet_enterprises WHERE code = %s FOR UPDATE", (code,))

@@ -35,6 +35,7 @@ from business_services.fleets.limits import Ask, decide
 from business_services.ledger import repository as ledger
 from business_services.ledger.model import fleet_payment_entry, fleet_refund_entry
 from business_services.messagebus import Handler
+from business_services.station_orders import views as station_orders
 from business_services.unit_of_work import UnitOfWork
 from telemetry.contracts.events import CloudEvent
 from telemetry.contracts.events.payments import Method, PaymentCaptured, PaymentRefunded
@@ -209,7 +210,8 @@ async def refund(command: Refund, uow: UnitOfWork) -> dict[str, Any]:
 # ---- the stations' events ----------------------------------------------------------------------------------
 
 async def payment_captured(event: CloudEvent, uow: UnitOfWork) -> None:
-    """A fleet sale the station reports: nothing when it was captured online, else recorded now (offline)."""
+    """A fleet sale the station reports: nothing when it was captured online, else recorded now (offline), with
+    the grade, litres and plate of its orders as head office's copy of them has them."""
     captured = PaymentCaptured.from_event(event)
     if captured.method is not Method.FLEET_CREDIT:
         return
@@ -219,11 +221,16 @@ async def payment_captured(event: CloudEvent, uow: UnitOfWork) -> None:
         return
     if await payment(uow.conn, captured.station, captured.payment_no) is not None:
         return
+    order_nos = tuple(a.order_no for a in captured.allocations)
+    fuelled = [o for o in [await station_orders.one(uow.conn, captured.station, n) for n in order_nos] if o]
+    grades = {o["grade"] for o in fuelled if o["grade"] is not None}
+    plates = {o["plate"] for o in fuelled if o["plate"]}
     await capture(Capture(FleetCapture(
         station=captured.station, payment_no=captured.payment_no, auth_no=captured.auth_no,
-        card_no=captured.card_no, amount_fen=captured.amount_fen,
-        order_nos=tuple(a.order_no for a in captured.allocations), paid_at=captured.captured_at,
-        offline=True)), uow)
+        card_no=captured.card_no, amount_fen=captured.amount_fen, order_nos=order_nos,
+        litres_ml=int(sum(o["volume_l"] or 0 for o in fuelled) * 1000),
+        grade=grades.pop() if len(grades) == 1 else None, plate=plates.pop() if len(plates) == 1 else None,
+        paid_at=captured.captured_at, offline=True)), uow)
 
 
 async def payment_refunded(event: CloudEvent, uow: UnitOfWork) -> None:

@@ -110,7 +110,8 @@ def shown(row: dict[str, Any], who: Principal) -> dict[str, Any]:
     return row | masked | ({"plate": mask_plate(row["plate"])} if row.get("plate") else {})
 
 
-def _rules_of(make: Any) -> Any:
+def command_of(make: Any) -> Any:
+    """A command made from a request; its own checks (the hours) refuse as 422."""
     try:
         return make()
     except FleetError as exc:
@@ -155,7 +156,7 @@ async def issue(body: IssueBody, request: Request, db: Db, who: Writer, key: Ide
     if station is None:
         raise refusal(FleetNotFound(body.enterprise))
     who.check_station(station[0])
-    command = _rules_of(lambda: IssueFleetCard(body.enterprise, body.holder, body.pays_from, body.rules(),
+    command = command_of(lambda: IssueFleetCard(body.enterprise, body.holder, body.pays_from, body.rules(),
                                                body.plate, body.driver, body.pin))
 
     async def work() -> Answer:
@@ -167,7 +168,7 @@ async def issue(body: IssueBody, request: Request, db: Db, who: Writer, key: Ide
 async def set_limits(card: CardRef, body: LimitsBody, request: Request, db: Db, who: Writer) -> dict[str, Any]:
     """Replace every limit of the card (and its driver's name, when given): {card_no, changed}."""
     row = await card_of(db, card, who)
-    command = _rules_of(lambda: SetCardRules(row["card_no"], body.rules(), body.driver))
+    command = command_of(lambda: SetCardRules(row["card_no"], body.rules(), body.driver))
     return shown(await handle(request, db, who, command), who)
 
 

@@ -4,8 +4,11 @@ to the stations (a closed card unlisted); numbers and plates masked without pii:
 
 from __future__ import annotations
 
+import asyncio
+import io
 from typing import Any
 
+import openpyxl
 import pytest
 
 from business_services.fleets.cards import fleet_card_no
@@ -26,6 +29,10 @@ CARDS = "/api/v1/fleet-cards"
 CLERK = ("fleet:read", "fleet:write", "pii:read")
 
 
+def key(name: str) -> dict[str, str]:
+    return {"Idempotency-Key": f"fleet-card-{name}"}
+
+
 def vehicle_card(enterprise: str, plate: str = "沪A12345", **more: Any) -> dict[str, Any]:
     return {"enterprise": enterprise, "holder": "vehicle", "pays_from": "credit", "plate": plate,
             "daily_fen": 30000, "grades": [0, 92], "hours_from": 6, "hours_to": 22} | more
@@ -43,27 +50,27 @@ async def test_issue_numbers_whitelists_lists_and_audits_a_card_once(database_ur
     app = create_app(database_url)
     li = bearer(app, *CLERK, username="li")
     async with client(app) as http:
-        key = {"Idempotency-Key": "fleet-card-issue-01"}
-        issued = await http.post(CARDS, json=vehicle_card(enterprise), headers=li | key)
+        first_key = key("issue-01")
+        issued = await http.post(CARDS, json=vehicle_card(enterprise), headers=li | first_key)
         assert issued.status_code == 200, issued.text
         card_no = issued.json()["card_no"]
         assert card_no == fleet_card_no(enterprise, 1) and card_no.startswith("9100" + enterprise[1:])
-        again = await http.post(CARDS, json=vehicle_card(enterprise), headers=li | key)
+        again = await http.post(CARDS, json=vehicle_card(enterprise), headers=li | first_key)
         assert again.json() == issued.json() and again.headers["Idempotent-Replayed"] == "true"
         second = await http.post(CARDS, json={"enterprise": enterprise, "holder": "driver", "pays_from": "credit",
-                                              "driver": "王师傅"}, headers=li | {"Idempotency-Key": "fleet-card-02"})
+                                              "driver": "王师傅"}, headers=li | key("02"))
         assert second.json()["card_no"] == fleet_card_no(enterprise, 2)
 
-        same_plate = await http.post(CARDS, json=vehicle_card(enterprise), headers=li | {"Idempotency-Key": "fleet-card-03x"})
+        same_plate = await http.post(CARDS, json=vehicle_card(enterprise), headers=li | key("03x"))
         assert same_plate.status_code == 409 and "已有未注销的车队卡" in same_plate.json()["detail"]
         no_credit = await http.post(CARDS, json=vehicle_card(prepaid, "沪B11111"),
-                                    headers=li | {"Idempotency-Key": "fleet-card-04"})
+                                    headers=li | key("04"))
         assert no_credit.status_code == 409 and "不是挂账结算" in no_credit.json()["detail"]
         no_plate = await http.post(CARDS, json=vehicle_card(enterprise, plate=None),
-                                   headers=li | {"Idempotency-Key": "fleet-card-05"})
+                                   headers=li | key("05"))
         assert no_plate.status_code == 422 and "车辆卡须填写车牌" in no_plate.json()["detail"]
         half_hours = await http.post(CARDS, json=vehicle_card(enterprise, "沪C22222", hours_to=None),
-                                     headers=li | {"Idempotency-Key": "fleet-card-06"})
+                                     headers=li | key("06"))
         assert half_hours.status_code == 422 and "开始和结束" in half_hours.json()["detail"]
 
     assert await scalar(database_url, "SELECT count(*) FROM business.fleet_cards") == 2
@@ -86,7 +93,7 @@ async def test_limits_pin_and_status_change_what_the_pump_is_allowed(database_ur
     li, pos = bearer(app, *CLERK, username="li"), station_key(app)
     async with client(app) as http:
         issued = await http.post(CARDS, json={"enterprise": enterprise, "holder": "driver", "pays_from": "card",
-                                              "pin": "1357"}, headers=li | {"Idempotency-Key": "fleet-card-11"})
+                                              "pin": "1357"}, headers=li | key("11"))
         card_no, card_id = issued.json()["card_no"], issued.json()["id"]
         await put_on_card(database_url, enterprise, card_no, 50000)
 
@@ -137,12 +144,12 @@ async def test_a_closed_card_is_unlisted_and_frees_its_plate(database_url: str) 
     app = create_app(database_url)
     li = bearer(app, *CLERK, username="li")
     async with client(app) as http:
-        first = (await http.post(CARDS, json=vehicle_card(enterprise), headers=li | {"Idempotency-Key": "fleet-card-21-a"}))
+        first = (await http.post(CARDS, json=vehicle_card(enterprise), headers=li | key("21-a")))
         closed = await http.post(f"{CARDS}/{first.json()['id']}/status", json={"action": "close", "reason": "报废"},
                                  headers=li)
         assert closed.json()["status"] == "closed"
         assert await listed(database_url, first.json()["card_no"]) is None
-        renewed = await http.post(CARDS, json=vehicle_card(enterprise), headers=li | {"Idempotency-Key": "fleet-card-21-b"})
+        renewed = await http.post(CARDS, json=vehicle_card(enterprise), headers=li | key("21-b"))
         assert renewed.status_code == 200 and renewed.json()["card_no"] == fleet_card_no(enterprise, 2)
 
 
@@ -153,8 +160,8 @@ async def test_numbers_and_plates_are_masked_and_other_stations_cards_hidden(dat
     app = create_app(database_url)
     li = bearer(app, *CLERK, username="li")
     async with client(app) as http:
-        mine = await http.post(CARDS, json=vehicle_card(ours), headers=li | {"Idempotency-Key": "fleet-card-31-a"})
-        other = await http.post(CARDS, json=vehicle_card(theirs, "沪D33333"), headers=li | {"Idempotency-Key": "fleet-card-31-b"})
+        mine = await http.post(CARDS, json=vehicle_card(ours), headers=li | key("31-a"))
+        other = await http.post(CARDS, json=vehicle_card(theirs, "沪D33333"), headers=li | key("31-b"))
         reader = bearer(app, "fleet:read", stations=frozenset({"demo-01"}), username="zhao")
         found = (await http.get(CARDS, headers=reader)).json()
         assert found["total"] == 1
@@ -164,8 +171,34 @@ async def test_numbers_and_plates_are_masked_and_other_stations_cards_hidden(dat
         assert (await http.get(f"{CARDS}/{other.json()['id']}", headers=reader)).status_code == 403
         writer = bearer(app, "fleet:read", "fleet:write", stations=frozenset({"demo-01"}), username="qian")
         issue_there = await http.post(CARDS, json=vehicle_card(theirs, "沪E44444"),
-                                      headers=writer | {"Idempotency-Key": "fleet-card-31-c"})
+                                      headers=writer | key("31-c"))
         assert issue_there.status_code == 403
         by_plate = (await http.get(CARDS, params={"plate": "D333"}, headers=li)).json()
         assert [i["id"] for i in by_plate["items"]] == [other.json()["id"]]
         assert (await http.get(f"{CARDS}/{mine.json()['id']}", headers=bearer(app, "card:read"))).status_code == 403
+
+
+async def test_the_card_list_exports_to_excel_masked_as_on_screen_within_the_stations(database_url: str) -> None:
+    async with connected(database_url) as conn:
+        ours = await make_enterprise(conn, station="demo-01", credit_limit_fen=123456)
+        theirs = await make_enterprise(conn, station="demo-02", name="远方物流")
+    app = create_app(database_url)
+    li = bearer(app, *CLERK, username="li")
+    async with client(app) as http:
+        mine = (await http.post(CARDS, json=vehicle_card(ours), headers=li | key("41-a"))).json()["card_no"]
+        await http.post(CARDS, json=vehicle_card(theirs, "沪D33333"), headers=li | key("41-b"))
+        who = bearer(app, "fleet:read", "export:create", stations=frozenset({"demo-01"}), username="mk")
+        started = await http.post("/api/v1/exports", headers=who, json={"kind": "fleet_cards", "filters": {}})
+        assert started.status_code == 202, started.text
+        url = f"/api/v1/exports/{started.json()['id']}"
+        async with asyncio.timeout(30):
+            while (status := (await http.get(url, headers=who)).json())["status"] == "running":
+                await asyncio.sleep(0.1)
+        assert status["status"] == "done", status
+        content = (await http.get(f"{url}/file", headers=who)).content
+    sheet = list(openpyxl.load_workbook(io.BytesIO(content), read_only=True).worksheets[0].iter_rows(values_only=True))
+    assert sheet[0][:10] == ("卡号", "企业编码", "企业", "类型", "车牌", "司机", "状态", "付款方式",
+                             "余额/剩余额度（元）", "日限额（元）")
+    masked = mine[:4] + "********" + mine[-4:]
+    assert [row[:10] for row in sheet[1:]] == [(masked, ours, "顺达物流", "车辆卡", "沪A****5", None, "正常",
+                                                "企业挂账", 1234.56, 300)]
