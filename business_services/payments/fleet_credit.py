@@ -80,12 +80,12 @@ class FleetCreditProvider:
                 status, data = 503, {}
             if 200 <= status < 300:
                 await repository.captured(conn, a.auth_no, payment_no, amount_fen, offline=False)
-                return _result(await _found(conn, a.auth_no))
+                return _result(await repository.found(conn, a.auth_no))
             if status < 500:
                 return ChargeResult(ChargeState.FAILED, message=str(
                     data.get("detail") or f"总部拒绝车队挂账 (head office answered {status})"))
         await repository.captured(conn, a.auth_no, payment_no, amount_fen, offline=True)   # reported when it returns
-        return _result(await _found(conn, a.auth_no))
+        return _result(await repository.found(conn, a.auth_no))
 
     async def query(self, payment_no: str) -> ChargeResult:
         """After a crash: a capture head office was asked about is asked again with the same key."""
@@ -116,12 +116,6 @@ async def _capture_of(conn: psycopg.AsyncConnection, a: Authorisation, payment_n
                         amount_fen=amount_fen, order_nos=order_nos, litres_ml=int(litres * 1000), grade=a.grade,
                         plate=a.plate, paid_at=datetime.now(UTC), offline=False)
 
-
-async def _found(conn: psycopg.AsyncConnection, auth_no: str) -> Authorisation:
-    found = await repository.get(conn, auth_no)
-    if found is None:
-        raise LookupError(f"authorisation {auth_no} vanished")
-    return found
 
 
 def _result(a: Authorisation) -> ChargeResult:

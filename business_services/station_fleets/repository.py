@@ -80,6 +80,14 @@ async def get(conn: psycopg.AsyncConnection, auth_no: str, *, lock: bool = False
     return None if row is None else Authorisation(*row)
 
 
+async def found(conn: psycopg.AsyncConnection, auth_no: str) -> Authorisation:
+    """An authorisation this process has just written or read (LookupError if it vanished)."""
+    got = await get(conn, auth_no)
+    if got is None:
+        raise LookupError(f"authorisation {auth_no} vanished")
+    return got
+
+
 async def by_payment(conn: psycopg.AsyncConnection, payment_no: str) -> Authorisation | None:
     cur = await conn.execute(
         f"SELECT {_COLUMNS} FROM business.station_fleet_authorisations WHERE payment_no = %s",  # noqa: S608

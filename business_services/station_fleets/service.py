@@ -80,7 +80,7 @@ async def authorise(conn: psycopg.AsyncConnection, link: HeadOfficeLink | None, 
                                  answer.code, answer.reason, False, answer.card_no, answer.enterprise, answer.plate)
     else:
         await decide_offline(conn, asked, request.pin)
-    decided = await _found(conn, asked.auth_no)
+    decided = await repository.found(conn, asked.auth_no)
     if decided.state == "reserved":
         why = await pump(decided.device, decided.fuelling_point, decided.nozzle, decided.preset_fen)
         if why is not None:
@@ -89,7 +89,7 @@ async def authorise(conn: psycopg.AsyncConnection, link: HeadOfficeLink | None, 
                 """UPDATE business.station_fleet_authorisations SET reason = %s, code = 'pump'
                    WHERE auth_no = %s""", (f"加油机未接受授权：{why} (the pump did not take the preset)"[:200],
                                           decided.auth_no))
-            decided = await _found(conn, asked.auth_no)
+            decided = await repository.found(conn, asked.auth_no)
     return decided
 
 
@@ -182,9 +182,3 @@ async def tell_releases(conn: psycopg.AsyncConnection, link: HeadOfficeLink | No
         await _tell(conn, link, auth_no)
     return len(await repository.untold(conn, station))
 
-
-async def _found(conn: psycopg.AsyncConnection, auth_no: str) -> Authorisation:
-    found = await repository.get(conn, auth_no)
-    if found is None:
-        raise LookupError(f"authorisation {auth_no} vanished")
-    return found
