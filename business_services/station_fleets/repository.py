@@ -134,6 +134,12 @@ async def released(conn: psycopg.AsyncConnection, auth_no: str, told: bool) -> b
     return cur.rowcount == 1
 
 
+async def pump_refused(conn: psycopg.AsyncConnection, auth_no: str, reason: str) -> None:
+    """Why a released authorisation never reached the pump."""
+    await conn.execute("""UPDATE business.station_fleet_authorisations SET code = 'pump', reason = %s
+                          WHERE auth_no = %s""", (reason[:200], auth_no))
+
+
 async def told(conn: psycopg.AsyncConnection, auth_no: str) -> None:
     await conn.execute("UPDATE business.station_fleet_authorisations SET release_told = true WHERE auth_no = %s",
                        (auth_no,))

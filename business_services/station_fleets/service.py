@@ -85,10 +85,8 @@ async def authorise(conn: psycopg.AsyncConnection, link: HeadOfficeLink | None, 
         why = await pump(decided.device, decided.fuelling_point, decided.nozzle, decided.preset_fen)
         if why is not None:
             await release(conn, link, decided.auth_no)
-            await conn.execute(
-                """UPDATE business.station_fleet_authorisations SET reason = %s, code = 'pump'
-                   WHERE auth_no = %s""", (f"加油机未接受授权：{why} (the pump did not take the preset)"[:200],
-                                          decided.auth_no))
+            await repository.pump_refused(conn, decided.auth_no,
+                                          f"加油机未接受授权：{why} (the pump did not take the preset)")
             decided = await repository.found(conn, asked.auth_no)
     return decided
 
