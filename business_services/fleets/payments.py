@@ -81,9 +81,13 @@ async def _answer(conn: psycopg.AsyncConnection, paid: dict[str, Any]) -> dict[s
             "remaining_credit_fen": left if row["pays_from"] == "credit" else None, "flag": paid["flag"]}
 
 
+def _used(payment_no: str) -> FleetRefused:
+    return FleetRefused(f"支付单号 {payment_no} 已用于另一笔车队卡支付 (that payment number is used)")
+
+
 def _same(paid: dict[str, Any], c: FleetCapture) -> None:
     if (paid["card_no"], paid["amount_fen"]) != (c.card_no, c.amount_fen):
-        raise FleetRefused(f"支付单号 {c.payment_no} 已用于另一笔车队卡支付 (that payment number is used)")
+        raise _used(c.payment_no)
 
 
 async def _offline_flag(conn: psycopg.AsyncConnection, row: dict[str, Any], c: FleetCapture, room: int) -> str:
@@ -150,14 +154,17 @@ async def capture(command: Capture, uow: UnitOfWork) -> dict[str, Any]:
         flag = await _offline_flag(conn, row, c, room)
         if pays_from == "card" and await money_fen(conn, row) < c.amount_fen:
             pays_from = "credit"                          # the sale happened: the enterprise owes it
-    await conn.execute(
+    cur = await conn.execute(
         """INSERT INTO business.fleet_payments (station, payment_no, auth_no, enterprise, card_no, pays_from,
                                                 order_nos, plate, grade, litres_ml, amount_fen, offline, paid_at,
                                                 flag)
-           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+           ON CONFLICT (station, payment_no) DO NOTHING RETURNING 1""",   # the number used for another card at once
         (c.station, c.payment_no, c.auth_no, row["enterprise"], c.card_no, pays_from, list(c.order_nos),
          c.plate or (auth["plate"] if auth else None) or row["plate"], c.grade, c.litres_ml, c.amount_fen,
          c.offline, c.paid_at, flag))
+    if await cur.fetchone() is None:
+        raise _used(c.payment_no)
     entry = fleet_payment_entry(c.station, c.payment_no, row["enterprise"],
                                 c.card_no if pays_from == "card" else None, c.amount_fen, c.paid_at)
     try:
