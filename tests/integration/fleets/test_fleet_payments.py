@@ -145,6 +145,15 @@ async def test_online_past_the_credit_line_is_refused_offline_it_is_recorded_onc
                                       "FROM business.fleet_authorisations WHERE auth_no = %s", offline_auth)
     assert auth == ["captured", "true", "8000"]
 
+    async with connected(database_url) as conn:
+        other_card = await make_card(conn, enterprise, serial=2)
+    elsewhere = capturing(other_card, 100)                      # offline under the first card's authorisation
+    await station.deliver(captured(elsewhere, offline=True, auth_no=offline_auth))
+    linked = await scalar(database_url, "SELECT array[coalesce(auth_no, '-'), flag] FROM business.fleet_payments "
+                                        "WHERE payment_no = %s", elsewhere["payment_no"])
+    assert linked[0] == "-" and linked[1].startswith(f"授权号 {offline_auth} 不是本站此卡的授权")
+    assert await balance(database_url, f"receivable:fleet:{enterprise}") == 8100
+
 
 async def test_a_card_pays_from_its_balance_and_refunds_go_back_to_it(database_url: str,
                                                                       broker: BrokerAddress) -> None:
