@@ -138,6 +138,17 @@ async def listed(conn: psycopg.AsyncConnection, card_no: str, at: datetime) -> N
         available_fen=await available_fen(conn, row, at)))
 
 
+async def listed_enterprise(conn: psycopg.AsyncConnection, enterprise: str, at: datetime) -> int:
+    """Every open card of the enterprise listed again (its status, name or credit changed: the enterprise
+    context calls this in the same transaction); how many."""
+    cur = await conn.execute("SELECT card_no FROM business.fleet_cards WHERE enterprise = %s AND status <> 'closed' "
+                             "ORDER BY card_no", (enterprise,))
+    card_nos = [card_no for (card_no,) in await cur.fetchall()]
+    for card_no in card_nos:
+        await listed(conn, card_no, at)
+    return len(card_nos)
+
+
 # ---- issuing and changing cards -----------------------------------------------------------------------------
 
 @dataclass(frozen=True, slots=True)

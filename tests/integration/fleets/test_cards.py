@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import io
+from datetime import UTC, datetime
 from typing import Any
 
 import openpyxl
 import pytest
 
-from business_services.fleets.cards import fleet_card_no
+from business_services.fleets.cards import fleet_card_no, listed_enterprise
 from control_api.app import create_app
 from tests.integration.fleets.card_support import (
     asking,
@@ -22,7 +23,7 @@ from tests.integration.fleets.card_support import (
     station_key,
 )
 from tests.support.auth import bearer
-from tests.support.fleets import make_enterprise
+from tests.support.fleets import make_card, make_enterprise
 
 pytestmark = pytest.mark.integration
 CARDS = "/api/v1/fleet-cards"
@@ -202,3 +203,15 @@ async def test_the_card_list_exports_to_excel_masked_as_on_screen_within_the_sta
     masked = mine[:4] + "********" + mine[-4:]
     assert [row[:10] for row in sheet[1:]] == [(masked, ours, "顺达物流", "车辆卡", "沪A****5", None, "正常",
                                                 "企业挂账", 1234.56, 300)]
+
+
+async def test_an_enterprise_change_relists_its_open_cards(database_url: str) -> None:
+    async with connected(database_url) as conn:
+        enterprise = await make_enterprise(conn, credit_limit_fen=10000)
+        open_card = await make_card(conn, enterprise, serial=1)
+        await make_card(conn, enterprise, serial=2, status="closed")
+        await conn.execute("UPDATE business.fleet_enterprises SET status = 'frozen', credit_limit_fen = 20000 "
+                           "WHERE code = %s", (enterprise,))
+        assert await listed_enterprise(conn, enterprise, datetime.now(UTC)) == 1
+    item = await listed(database_url, open_card)
+    assert (item["enterprise_status"], item["available_fen"]) == ("frozen", 20000)

@@ -5,6 +5,7 @@ is posted once whether the route or the event comes first, refunds go back where
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 
 import psycopg
@@ -144,6 +145,15 @@ async def test_online_past_the_credit_line_is_refused_offline_it_is_recorded_onc
                                       "FROM business.fleet_authorisations WHERE auth_no = %s", offline_auth)
     assert auth == ["captured", "true", "8000"]
 
+    async with connected(database_url) as conn:
+        other_card = await make_card(conn, enterprise, serial=2)
+    elsewhere = capturing(other_card, 100)                      # offline under the first card's authorisation
+    await station.deliver(captured(elsewhere, offline=True, auth_no=offline_auth))
+    linked = await scalar(database_url, "SELECT array[coalesce(auth_no, '-'), flag] FROM business.fleet_payments "
+                                        "WHERE payment_no = %s", elsewhere["payment_no"])
+    assert linked[0] == "-" and linked[1].startswith(f"授权号 {offline_auth} 不是本站此卡的授权")
+    assert await balance(database_url, f"receivable:fleet:{enterprise}") == 8100
+
 
 async def test_a_card_pays_from_its_balance_and_refunds_go_back_to_it(database_url: str,
                                                                       broker: BrokerAddress) -> None:
@@ -181,3 +191,23 @@ async def test_a_card_pays_from_its_balance_and_refunds_go_back_to_it(database_u
     assert await entries(database_url) == [f"fleet.paid:{STATION}:{sale['payment_no']}",
                                            f"fleet.refunded:{STATION}:{refund_no}",
                                            f"fleet.paid:{STATION}:{short['payment_no']}"]
+
+
+async def test_one_number_sent_at_once_for_two_cards_is_one_ask_and_one_sale(database_url: str) -> None:
+    async with connected(database_url) as conn:
+        one = await make_card(conn, await make_enterprise(conn), serial=1)
+        two = await make_card(conn, await make_enterprise(conn, name="远方物流"), serial=1)
+    app = create_app(database_url)
+    pos = station_key(app)
+    async with client(app) as http:
+        ask = asking(one)
+        asked = await asyncio.gather(http.post("/api/v1/fleet-authorisations", json=ask, headers=pos),
+                                     http.post("/api/v1/fleet-authorisations", json=ask | {"card_no": two},
+                                               headers=pos))
+        assert sorted(a.status_code for a in asked) == [200, 409]
+        sale = capturing(one, 1000)
+        paid = await asyncio.gather(http.post(PAY, json=sale, headers=pos),
+                                    http.post(PAY, json=sale | {"card_no": two}, headers=pos))
+        assert sorted(p.status_code for p in paid) == [200, 409]
+    assert await scalar(database_url, "SELECT count(*) FROM business.fleet_authorisations") == 1
+    assert len(await entries(database_url)) == 1
