@@ -26,6 +26,7 @@ class Kind(StrEnum):
     PAYMENT = "P"
     REFUND = "R"
     SHIFT = "S"
+    AUTHORISATION = "A"      # a fleet card's authorisation before fuelling (business_services/station_fleets)
 
 
 _NEXT = """INSERT INTO business.document_counters (station, kind, day, last) {source}

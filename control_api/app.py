@@ -35,6 +35,7 @@ from control_api.routes import (
     devices,
     exports,
     fleet_authorisations,
+    fleet_cards,
     fleet_open_api,
     fleet_statements,
     fuelling,
@@ -58,6 +59,7 @@ from control_api.routes import (
     price_rules,
     prices,
     shifts,
+    station_fleets,
     station_members,
     station_orders,
     station_prices,
@@ -115,9 +117,11 @@ ROLE_ROUTERS: dict[Role, tuple[APIRouter, ...]] = {
                        ic_cards.router,
                        fleet_open_api.router,   # the fleets open API, its keys and webhooks (docs/fleet-open-api.md)
                        fleet_authorisations.router,   # fleet authorisation and sales (docs/fleets.md)
-                       fleet_statements.router),   # fleet statements, receivables, the bank link (docs/fleets.md)
+                       fleet_statements.router,   # fleet statements, receivables, the bank link (docs/fleets.md)
+                       fleet_cards.router),   # fleet cards and their limits (docs/fleets.md)
     Role.STATION: (station_prices.router,        # the prices the station's pumps hold (its own database)
-                   inventory.router),            # wet stock: computed where the sales are (docs/inventory.md)
+                   inventory.router,             # wet stock: computed where the sales are (docs/inventory.md)
+                   station_fleets.router),       # fleet cards authorised before fuelling (docs/fleets.md)
 }
 
 

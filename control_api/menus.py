@@ -63,6 +63,8 @@ MENUS: list[dict[str, Any]] = [
          "roles": HEAD_OFFICE_ONLY},
         {"key": "fleet-receivables", "title": "应收账款与催收", "path": "/fleets/receivables",
          "permission": "fleet:read", "roles": HEAD_OFFICE_ONLY},
+        {"key": "fleet-cards", "title": "车队卡", "path": "/fleets/cards", "permission": "fleet:read",
+         "roles": HEAD_OFFICE_ONLY},
     ]},
     {"key": "prices", "title": "价格管理", "icon": "PriceTag", "children": [
         {"key": "prices", "title": "油价", "path": "/prices/list", "permission": "price:read",

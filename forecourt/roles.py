@@ -18,6 +18,7 @@ from business_services.audit import handlers as audit
 from business_services.bootstrap import CONTEXTS
 from business_services.cards import handlers as cards
 from business_services.fleets import authorisation as fleet_authorisation
+from business_services.fleets import cards as fleet_cards
 from business_services.fleets import payments as fleet_payments
 from business_services.ic_cards import handlers as ic_cards
 from business_services.ic_cards import head_office as ic_cards_head_office
@@ -31,6 +32,7 @@ from business_services.payments import handlers as payments
 from business_services.points import handlers as points
 from business_services.prices import handlers as prices
 from business_services.shifts import handlers as shifts
+from business_services.station_fleets import handlers as station_fleets
 from business_services.station_members import handlers as station_members
 from business_services.station_orders import handlers as station_orders
 from business_services.station_prices import handlers as station_prices
@@ -59,12 +61,13 @@ POLICIES: dict[Role, RolePolicy] = {
                                            members, vehicles,   # after station_orders: growth reads its copy
                                            ic_cards_head_office,
                                            cards,     # stored-value cards (docs/cards.md)
-                                           fleet_authorisation, fleet_payments)),   # docs/fleets.md
+                                           fleet_cards, fleet_authorisation, fleet_payments)),   # docs/fleets.md
     Role.STATION: RolePolicy(owns_master_data=False,
                              contexts=(*CONTEXTS, shifts, orders, payments, station_prices,
                                        inventory,
                                        ic_cards,          # after orders: a fuelling's order is made first
-                                       station_members)),   # the member list copy (docs/offline-members.md)
+                                       station_members,     # the member list copy (docs/offline-members.md)
+                                       station_fleets)),    # fleet authorisations (docs/fleets.md "At the station")
 }
 
 

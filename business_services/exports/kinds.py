@@ -5,6 +5,7 @@ from __future__ import annotations
 from business_services.audit import views as audit
 from business_services.cards import views as cards
 from business_services.exports.model import ExportKind
+from business_services.fleets import card_views as fleet_cards
 from business_services.fleets import statements as fleet_statements
 from business_services.ledger import views as ledger
 from business_services.members import views as members
@@ -22,4 +23,6 @@ KINDS = {k.name: k for k in (
                points.redemptions_count, points.redemption_rows),
     ExportKind("fleet_statements", "车队对账单", "fleet:read", fleet_statements.StatementFilter,
                fleet_statements.COLUMNS, fleet_statements.count, fleet_statements.rows),
+    ExportKind("fleet_cards", "车队卡", "fleet:read", fleet_cards.CardFilter, fleet_cards.COLUMNS, fleet_cards.count,
+               fleet_cards.rows),
 )}

@@ -159,14 +159,15 @@ async def authorise(command: Authorise, uow: UnitOfWork) -> FleetAnswer:
         """INSERT INTO business.fleet_authorisations (auth_no, card_no, enterprise, station, nozzle, grade, plate,
                                                       state, reserved_fen, refusal, code, reason, asked_at,
                                                       expires_at)
-           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+           ON CONFLICT (auth_no) DO NOTHING""",          # the same number asked for another card at once
         (ask.auth_no, row["card_no"], row["enterprise"], ask.station, ask.nozzle, ask.grade,
          ask.plate or row["plate"], "reserved" if decision.allowed else "refused", decision.preset_fen,
          None if decision.allowed else decision.reason, decision.code, decision.reason, ask.at,
          ask.at + RESERVATION_TTL))
     found = await authorisation(conn, ask.auth_no)
-    assert found is not None                             # noqa: S101 -- written just above
-    return answer_of(found)
+    assert found is not None                             # noqa: S101 -- written just above, or by the other
+    return _retried(found, ask)
 
 
 def _retried(done: dict[str, Any], ask: FleetAsk) -> FleetAnswer:

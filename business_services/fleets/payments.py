@@ -35,6 +35,7 @@ from business_services.fleets.limits import Ask, decide
 from business_services.ledger import repository as ledger
 from business_services.ledger.model import fleet_payment_entry, fleet_refund_entry
 from business_services.messagebus import Handler
+from business_services.station_orders import views as station_orders
 from business_services.unit_of_work import UnitOfWork
 from telemetry.contracts.events import CloudEvent
 from telemetry.contracts.events.payments import Method, PaymentCaptured, PaymentRefunded
@@ -80,9 +81,13 @@ async def _answer(conn: psycopg.AsyncConnection, paid: dict[str, Any]) -> dict[s
             "remaining_credit_fen": left if row["pays_from"] == "credit" else None, "flag": paid["flag"]}
 
 
+def _used(payment_no: str) -> FleetRefused:
+    return FleetRefused(f"支付单号 {payment_no} 已用于另一笔车队卡支付 (that payment number is used)")
+
+
 def _same(paid: dict[str, Any], c: FleetCapture) -> None:
     if (paid["card_no"], paid["amount_fen"]) != (c.card_no, c.amount_fen):
-        raise FleetRefused(f"支付单号 {c.payment_no} 已用于另一笔车队卡支付 (that payment number is used)")
+        raise _used(c.payment_no)
 
 
 async def _offline_flag(conn: psycopg.AsyncConnection, row: dict[str, Any], c: FleetCapture, room: int) -> str:
@@ -133,11 +138,14 @@ async def capture(command: Capture, uow: UnitOfWork) -> dict[str, Any]:
     if auth is None and c.auth_no is not None and c.offline:
         await _offline_authorisation(conn, row, c)
         auth = await authorisation(conn, c.auth_no)
+    pays_from, flag = row["pays_from"], ""
     if c.auth_no is not None and (auth is None or (auth["card_no"], auth["station"]) != (c.card_no, c.station)):
-        raise FleetRefused(f"授权号 {c.auth_no} 不是本站此卡的授权 (the authorisation is not this card's here)")
+        foreign = f"授权号 {c.auth_no} 不是本站此卡的授权 (the authorisation is not this card's here)"
+        if not c.offline:
+            raise FleetRefused(foreign)
+        auth, flag = None, foreign                        # the sale happened: recorded without the link
     held = auth["reserved_fen"] if auth and auth["state"] == "reserved" and auth["expires_at"] > c.paid_at else 0
     room = await available_fen(conn, row, c.paid_at) + held
-    pays_from, flag = row["pays_from"], ""
     if not c.offline:
         if auth is None and row["status"] != "active":
             raise FleetRefused("卡不可用（冻结、挂失或注销），请改用其他方式支付 (the card may not pay)")
@@ -146,17 +154,20 @@ async def capture(command: Capture, uow: UnitOfWork) -> dict[str, Any]:
             raise FleetRefused(f"{what}不足，可用 {max(room, 0) / 100:.2f} 元，请改用其他方式支付 "
                                f"(not enough {'balance' if pays_from == 'card' else 'credit'})")
     else:
-        flag = await _offline_flag(conn, row, c, room)
+        flag = flag or await _offline_flag(conn, row, c, room)
         if pays_from == "card" and await money_fen(conn, row) < c.amount_fen:
             pays_from = "credit"                          # the sale happened: the enterprise owes it
-    await conn.execute(
+    cur = await conn.execute(
         """INSERT INTO business.fleet_payments (station, payment_no, auth_no, enterprise, card_no, pays_from,
                                                 order_nos, plate, grade, litres_ml, amount_fen, offline, paid_at,
                                                 flag)
-           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
-        (c.station, c.payment_no, c.auth_no, row["enterprise"], c.card_no, pays_from, list(c.order_nos),
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+           ON CONFLICT (station, payment_no) DO NOTHING RETURNING 1""",   # the number used for another card at once
+        (c.station, c.payment_no, auth and auth["auth_no"], row["enterprise"], c.card_no, pays_from, list(c.order_nos),
          c.plate or (auth["plate"] if auth else None) or row["plate"], c.grade, c.litres_ml, c.amount_fen,
          c.offline, c.paid_at, flag))
+    if await cur.fetchone() is None:
+        raise _used(c.payment_no)
     entry = fleet_payment_entry(c.station, c.payment_no, row["enterprise"],
                                 c.card_no if pays_from == "card" else None, c.amount_fen, c.paid_at)
     try:
@@ -209,7 +220,8 @@ async def refund(command: Refund, uow: UnitOfWork) -> dict[str, Any]:
 # ---- the stations' events ----------------------------------------------------------------------------------
 
 async def payment_captured(event: CloudEvent, uow: UnitOfWork) -> None:
-    """A fleet sale the station reports: nothing when it was captured online, else recorded now (offline)."""
+    """A fleet sale the station reports: nothing when it was captured online, else recorded now (offline), with
+    the grade, litres and plate of its orders as head office's copy of them has them."""
     captured = PaymentCaptured.from_event(event)
     if captured.method is not Method.FLEET_CREDIT:
         return
@@ -219,11 +231,16 @@ async def payment_captured(event: CloudEvent, uow: UnitOfWork) -> None:
         return
     if await payment(uow.conn, captured.station, captured.payment_no) is not None:
         return
+    order_nos = tuple(a.order_no for a in captured.allocations)
+    fuelled = [o for o in [await station_orders.one(uow.conn, captured.station, n) for n in order_nos] if o]
+    grades = {o["grade"] for o in fuelled if o["grade"] is not None}
+    plates = {o["plate"] for o in fuelled if o["plate"]}
     await capture(Capture(FleetCapture(
         station=captured.station, payment_no=captured.payment_no, auth_no=captured.auth_no,
-        card_no=captured.card_no, amount_fen=captured.amount_fen,
-        order_nos=tuple(a.order_no for a in captured.allocations), paid_at=captured.captured_at,
-        offline=True)), uow)
+        card_no=captured.card_no, amount_fen=captured.amount_fen, order_nos=order_nos,
+        litres_ml=int(sum(o["volume_l"] or 0 for o in fuelled) * 1000),
+        grade=grades.pop() if len(grades) == 1 else None, plate=plates.pop() if len(plates) == 1 else None,
+        paid_at=captured.captured_at, offline=True)), uow)
 
 
 async def payment_refunded(event: CloudEvent, uow: UnitOfWork) -> None:

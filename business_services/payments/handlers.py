@@ -123,7 +123,7 @@ async def settle_payment(command: SettlePayment, uow: UnitOfWork) -> repository.
             allocations=tuple(Allocation(order_no=o, amount_fen=a) for o, a, _ in row.allocations),
             captured_at=row.settled_at or datetime.now(UTC),
             member_no=result.member_no, card_no=result.card_no, points_spent=result.points_spent,
-            offline=result.offline)
+            auth_no=result.auth_no, offline=result.offline)
         event = captured.envelope(source=SOURCE, event_id=captured.event_id())
         uow.raise_event(event)
         uow.emit(await stations.event_topic_for(uow.conn, row.station, PaymentCaptured.TYPE), event)

@@ -58,6 +58,7 @@ class Tender:
     note: str | None = None            # what it was (other: required, e.g. 滴滴代金券)
     card_no: str | None = None         # stored value: the card (required); points: the member's card
     member_no: str | None = None       # points: the member whose points pay
+    auth_no: str | None = None         # fleet credit: the fleet authorisation (required, with card_no)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +86,8 @@ def check_tender(tender: Tender) -> None:
         raise PaymentRuleError("银行卡收款请输入刷卡终端的参考号/凭证号 (key in the bank terminal's reference)", 422)
     if tender.method is Method.STORED_VALUE and not tender.card_no:
         raise PaymentRuleError("储值卡收款请刷卡或输入卡号 (give the stored-value card's number)", 422)
+    if tender.method is Method.FLEET_CREDIT and not (tender.card_no and tender.auth_no):
+        raise PaymentRuleError("车队挂账请先在 车队加油 授权 (give the fleet card and its authorisation)", 422)
     if tender.method is Method.POINTS and not tender.member_no:
         raise PaymentRuleError("积分支付请先查询会员 (look the member up first)", 422)
     if tender.method is Method.OTHER and not (tender.note or "").strip():

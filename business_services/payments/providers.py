@@ -40,6 +40,7 @@ class ChargeRequest:
     note: str | None = None          # what an "other" tender was (e.g. 滴滴代金券)
     card_no: str | None = None       # stored value: the card to pay from; points: the member's card, if any
     member_no: str | None = None     # points: the member whose points pay
+    auth_no: str | None = None       # fleet credit: the authorisation the fuelling was made under
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +53,7 @@ class ChargeResult:
     member_no: str | None = None     # the card's or the points' member
     offline: bool = False            # taken while head office was unreachable (head office settles it later)
     points_spent: int | None = None  # points: the points redeemed
+    auth_no: str | None = None       # fleet credit: the authorisation captured (payment.captured carries it)
 
 
 @dataclass(frozen=True, slots=True)

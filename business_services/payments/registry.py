@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from business_services.online_payments.station_client import HeadOfficeLink
+from business_services.payments.fleet_credit import FleetCreditProvider
 from business_services.payments.offline import OFFLINE
 from business_services.payments.points import PointsProvider
 from business_services.payments.providers import PaymentProvider
@@ -49,8 +50,9 @@ class Providers:
 
 def member_providers(link: HeadOfficeLink | None, database_url: str) -> list[PaymentProvider]:
     """The member tenders of a station server: stored value (online through ``link``, offline within the card's
-    limits from the station's member list) and points (through head office only)."""
-    return [StoredValueProvider(link, database_url), PointsProvider(link)]
+    limits from the station's member list), points (through head office only) and fleet credit (against the fleet
+    authorisation the fuelling was made under: business_services/station_fleets)."""
+    return [StoredValueProvider(link, database_url), PointsProvider(link), FleetCreditProvider(link, database_url)]
 
 
 def head_office_link(providers: Providers) -> HeadOfficeLink | None:

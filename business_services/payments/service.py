@@ -101,7 +101,8 @@ async def take(conn: psycopg.AsyncConnection, bus: MessageBus, providers: Provid
 
 def _request(command: TakePayment, payment_no: str, tender: Tender) -> ChargeRequest:
     return ChargeRequest(payment_no, command.station, tender.method, tender.amount_fen, f"{command.station} 加油",
-                         tender.auth_code, tender.reference, tender.note, tender.card_no, tender.member_no)
+                         tender.auth_code, tender.reference, tender.note, tender.card_no, tender.member_no,
+                         tender.auth_no)
 
 
 async def _asked(answer: Awaitable[ChargeResult]) -> ChargeResult:

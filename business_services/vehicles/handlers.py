@@ -21,6 +21,7 @@ from business_services.vehicles.model import (
     BindVehicle,
     BlockPlate,
     EditVehicle,
+    JoinFleet,
     RecordPassage,
     UnbindVehicle,
     UnblockPlate,
@@ -105,5 +106,21 @@ async def record_passage(c: RecordPassage, uow: UnitOfWork) -> tuple[dict[str, A
 
 
 EVENT_HANDLERS: dict[str, list[Handler]] = {}
+async def join_fleet(c: JoinFleet, uow: UnitOfWork) -> dict[str, Any]:
+    """The vehicle record, on the fleet's whitelist (``fleet_id``); the fleets context audits the card it came with."""
+    found = await repository.vehicle_by_plate(uow.conn, c.plate)
+    if found is not None and found["fleet_id"] not in (None, c.fleet_id):
+        raise MemberConflict("plate", "该车辆已属于其他车队企业，请先从原企业移出 (the vehicle is another fleet's)")
+    if found is None:
+        row = await repository.insert_fleet_vehicle(uow.conn, c.plate, c.fleet_id)
+        if row is None:
+            raise MemberConflict("plate", "该车牌正被同时登记，请重试 (the plate is being recorded at once; retry)")
+        return row
+    if found["fleet_id"] == c.fleet_id:
+        return found
+    return await repository.update_vehicle(uow.conn, found["id"], fleet_id=c.fleet_id)
+
+
 COMMAND_HANDLERS: dict[type, Handler] = {BindVehicle: bind, EditVehicle: edit, UnbindVehicle: unbind,
-                                         BlockPlate: block, UnblockPlate: unblock, RecordPassage: record_passage}
+                                         BlockPlate: block, UnblockPlate: unblock, RecordPassage: record_passage,
+                                         JoinFleet: join_fleet}

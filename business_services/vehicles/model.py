@@ -76,3 +76,13 @@ class RecordPassage:
     source: PassageSource = PassageSource.MANUAL
     lane: str = ""
     confidence: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JoinFleet:
+    """The vehicle of ``plate`` joins the whitelist of the fleet enterprise ``fleet_id`` (its vehicle card was
+    issued; business_services/fleets/cards.py): a new record, or the record of a member's car; a vehicle of another
+    fleet is a conflict."""
+
+    plate: str
+    fleet_id: int

@@ -36,9 +36,17 @@ async def insert_vehicle(conn: psycopg.AsyncConnection, plate: str, member_no: s
         return await cur.fetchone()
 
 
+async def insert_fleet_vehicle(conn: psycopg.AsyncConnection, plate: str, fleet_id: int) -> dict[str, Any] | None:
+    """A new record of a fleet's vehicle, or None when the plate has one already (a concurrent binding)."""
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute("INSERT INTO business.vehicles (plate, fleet_id) VALUES (%s, %s) "  # noqa: S608
+                          "ON CONFLICT (plate) DO NOTHING RETURNING " + VEHICLE, (plate, fleet_id))
+        return await cur.fetchone()
+
+
 async def update_vehicle(conn: psycopg.AsyncConnection, vehicle_id: int, **fields: Any) -> dict[str, Any]:
-    """Set ``member_no``, ``model`` and/or ``colour``; the record after."""
-    allowed = [k for k in ("member_no", "model", "colour") if k in fields]
+    """Set ``member_no``, ``fleet_id``, ``model`` and/or ``colour``; the record after."""
+    allowed = [k for k in ("member_no", "fleet_id", "model", "colour") if k in fields]
     assignments = ", ".join(f"{k} = %s" for k in allowed)
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(f"UPDATE business.vehicles SET {assignments}, updated_at = now() WHERE id = %s "  # noqa: S608

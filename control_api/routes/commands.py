@@ -89,9 +89,18 @@ async def _send(station: str, body: CommandRequest, broker: BrokerAddress, group
         action = body.type if body.type.startswith("command.") else f"command.{body.type}"
         await uow.audit(AuditEntry(action, f"{station}/{body.data.get('device', '')}", station,
                                    after={"command_id": command.id, "data": _auditable(body.data)}))
+    answer = await publish(broker, group, station, command)
+    if answer is None:
+        raise HTTPException(504, f"站点未在 {ACK_WAIT_S:.0f} 秒内应答 (no answer from the station); "
+                                 f"command {command.id}")
+    return answer
+
+
+async def publish(broker: BrokerAddress, group: str, station: str, command: CloudEvent) -> CommandAnswer | None:
+    """Send ``command`` to the station's edge node and wait for its acknowledgement (None: none in time)."""
     async with aiomqtt.Client(**broker.client_kwargs()) as client:
         await client.subscribe(event_topic(group, station, ACKNOWLEDGED), qos=1)
-        await client.publish(command_topic(group, station, body.type), command.to_bytes(), qos=1)
+        await client.publish(command_topic(group, station, command.type), command.to_bytes(), qos=1)
         try:
             async with asyncio.timeout(ACK_WAIT_S):
                 async for message in client.messages:
@@ -105,4 +114,4 @@ async def _send(station: str, body: CommandRequest, broker: BrokerAddress, group
                         return CommandAnswer(command_id=command.id, result=ack.result, detail=ack.detail)
         except TimeoutError:
             pass
-    raise HTTPException(504, f"站点未在 {ACK_WAIT_S:.0f} 秒内应答 (no answer from the station); command {command.id}")
+    return None

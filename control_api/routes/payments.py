@@ -99,6 +99,7 @@ class TenderBody(BaseModel):
     card_no: Annotated[str | None, Field(pattern=r"^[0-9]{16}([0-9]{3})?$",
                                          description="储值卡号 (stored value: required)")] = None
     member_no: Annotated[str | None, Field(pattern=r"^M[0-9]{8,12}$", description="会员号 (points: required)")] = None
+    auth_no: Annotated[str | None, Field(pattern=DOC_NO, description="车队授权号 (fleet credit: required)")] = None
 
 
 class PaymentBody(BaseModel):
@@ -193,7 +194,8 @@ async def take_payment(station: Station, body: PaymentBody, who: Taker, key: Ide
     # the database read from the app, not through ``Db``: one dependency fewer to solve per payment
     bus, providers, db = _bus(request), providers_of(request), request.app.state.database
     command = TakePayment(station, body.terminal, who.username, tuple(body.order_nos),
-                          tuple(Tender(t.method, t.amount_fen, t.auth_code, t.reference, t.note, t.card_no, t.member_no)
+                          tuple(Tender(t.method, t.amount_fen, t.auth_code, t.reference, t.note, t.card_no, t.member_no,
+                                       t.auth_no)
                                 for t in body.tenders),
                           datetime.now(UTC))
 

@@ -146,6 +146,7 @@ class SalesChain:
         gateways = provider_gateways(self.wechat, self.wechat_url, self.alipay, alipay_url, self.head_office)
         providers = station_payment_providers(self.head_office, await station_key(self.head_office_db, STATION),
                                               self.station_db)     # online and member tenders, as the demo wires them
+        self.providers = providers          # a test may cut the station's line to head office (its link's)
         tokens = TokenIssuer(secrets.token_urlsafe(32))
         station_business = StationBusiness(self.settings, self.station_db, self.broker, STATION)
         for service in (

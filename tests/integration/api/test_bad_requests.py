@@ -40,6 +40,7 @@ GOOD |= {"member_no": "M00000001", "tag_id": "1", "level": "gold", "vehicle_id":
 GOOD |= {"card_no": "1000113200000001", "counter": "1", "load_no": "st-01-L0001"}     # IC cards
 GOOD |= {"card": "6200000000000001", "offer_id": "1"}                                 # cards
 GOOD |= {"member_no": "M00000001", "sku": "none-1"}                                 # points
+GOOD["auth_no"] = "st-01-20261204-A00001"                                           # fleet authorisations
 CODES = {"station": "站点编码", "device": "设备编码"}    # parameters the code rule answers; others: any 4xx
 # (path segment as sent, percent-encoded where a URL needs it; whether the code rule answers it with 422)
 BAD_CODES = [("%00", True), ("st%0001", True), ("+", True), ("%23", True), ("st-%2B", True), ("%20", True),

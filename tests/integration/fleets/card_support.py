@@ -1,5 +1,5 @@
-"""What the fleet card, authorisation and payment tests share: an app with an enterprise and its cards, a
-station server's key, an ask and a capture as the station sends them, and money put on a card."""
+"""What the fleet card, authorisation and payment tests share (beside the cards tests' client, station key and
+queries): an ask and a capture as the station sends them, and money put on a card."""
 
 from __future__ import annotations
 
@@ -9,37 +9,25 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
 import psycopg
-from fastapi import FastAPI
 
 from business_services.ledger import repository as ledger
 from business_services.ledger.model import fleet_allocation_entry, fleet_recharge_entry
 from telemetry.contracts.events.payments import Method
-from tests.support.auth import bearer
+from tests.integration.cards.support import STATION, client, scalar, station_key
 
-STATION = "demo-01"
+__all__ = ["AT", "STATION", "asking", "balance", "capturing", "client", "connected", "put_on_card", "scalar",
+           "station_key"]
+
 #: 10:00 in Shanghai on a Saturday: the asks' clock (tests never read the wall clock)
 AT = datetime(2026, 12, 5, 2, 0, tzinfo=UTC)
 _numbers = itertools.count(1)
 
 
 @contextlib.asynccontextmanager
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with app.router.lifespan_context(app), \
-            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http:
-        yield http
-
-
-@contextlib.asynccontextmanager
 async def connected(url: str) -> AsyncIterator[psycopg.AsyncConnection]:
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
         yield conn
-
-
-def station_key(app: FastAPI, station: str = STATION) -> dict[str, str]:
-    """A station server's API key at head office."""
-    return bearer(app, "payment:online", stations=frozenset({station}), username=f"station-{station}")
 
 
 def auth_no(station: str = STATION) -> str:
@@ -69,12 +57,6 @@ async def put_on_card(url: str, enterprise: str, card_no: str, fen: int) -> None
         await ledger.post(conn, fleet_recharge_entry(f"FR{n:06d}", enterprise, fen, 0, Method.WECHAT, STATION,
                                                      f"{STATION}-20261205-S01", AT))
         await ledger.post(conn, fleet_allocation_entry(f"FA{n:06d}", enterprise, card_no, fen, AT))
-
-
-async def scalar(url: str, sql: str, *params: Any) -> Any:
-    async with connected(url) as conn:
-        row = await (await conn.execute(sql, params)).fetchone()
-        return None if row is None else row[0]
 
 
 async def balance(url: str, code: str) -> int:

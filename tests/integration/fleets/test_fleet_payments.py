@@ -5,6 +5,9 @@ is posted once whether the route or the event comes first, refunds go back where
 
 from __future__ import annotations
 
+import asyncio
+from decimal import Decimal
+
 import psycopg
 import pytest
 
@@ -13,6 +16,7 @@ from business_services.consumer import EventConsumer
 from control_api.app import create_app
 from forecourt.roles import Role, policy
 from telemetry.contracts.broker import BrokerAddress
+from telemetry.contracts.events.orders import OrderCreated
 from telemetry.contracts.events.payments import Allocation, Method, PaymentCaptured, PaymentRefunded
 from tests.integration.fleets.card_support import (
     AT,
@@ -41,7 +45,7 @@ class Station:
         self.url = database_url
         self.consumer = EventConsumer(database_url, broker, bus=build_bus(policy(Role.HEAD_OFFICE).contexts))
 
-    async def deliver(self, payload: PaymentCaptured | PaymentRefunded) -> None:
+    async def deliver(self, payload: PaymentCaptured | PaymentRefunded | OrderCreated) -> None:
         event = payload.envelope(source=f"station:{STATION}", event_id=payload.event_id())
         async with await psycopg.AsyncConnection.connect(self.url, autocommit=True) as conn:
             await self.consumer.handle(conn, f"forecourt/v1/demo-co/{STATION}/events/{event.type}", event.to_bytes())
@@ -127,16 +131,28 @@ async def test_online_past_the_credit_line_is_refused_offline_it_is_recorded_onc
         assert refused.json()["detail"].startswith("企业挂账额度不足，可用 50.00 元")
         assert refused.headers["content-type"].startswith("application/problem+json")
     offline_auth = f"{STATION}-20261205-A77777"
+    await station.deliver(OrderCreated(order_no=sale["order_nos"][0], station=STATION, kind="fuelling",
+                                       status="payable", version=1, grade=95, volume_l=Decimal("10.26"),
+                                       amount_fen=8000, created_at=AT, plate="沪A54321"))   # the order's copy
     await station.deliver(captured(sale, offline=True, auth_no=offline_auth))
     await station.deliver(captured(sale, offline=True, auth_no=offline_auth))
     assert await entries(database_url) == [f"fleet.paid:{STATION}:{sale['payment_no']}"]
     assert await balance(database_url, f"receivable:fleet:{enterprise}") == 8000
-    flag = await scalar(database_url, "SELECT flag FROM business.fleet_payments WHERE payment_no = %s",
-                        sale["payment_no"])
-    assert flag.startswith("超出可用金额 50.00 元")
+    flag, fuelled = await scalar(database_url, "SELECT array[flag, grade || ' ' || litres_ml || ' ' || plate] "
+                                               "FROM business.fleet_payments WHERE payment_no = %s", sale["payment_no"])
+    assert flag.startswith("超出可用金额 50.00 元") and fuelled == "95 10260 沪A54321"
     auth = await scalar(database_url, "SELECT array[state, offline::text, reserved_fen::text] "
                                       "FROM business.fleet_authorisations WHERE auth_no = %s", offline_auth)
     assert auth == ["captured", "true", "8000"]
+
+    async with connected(database_url) as conn:
+        other_card = await make_card(conn, enterprise, serial=2)
+    elsewhere = capturing(other_card, 100)                      # offline under the first card's authorisation
+    await station.deliver(captured(elsewhere, offline=True, auth_no=offline_auth))
+    linked = await scalar(database_url, "SELECT array[coalesce(auth_no, '-'), flag] FROM business.fleet_payments "
+                                        "WHERE payment_no = %s", elsewhere["payment_no"])
+    assert linked[0] == "-" and linked[1].startswith(f"授权号 {offline_auth} 不是本站此卡的授权")
+    assert await balance(database_url, f"receivable:fleet:{enterprise}") == 8100
 
 
 async def test_a_card_pays_from_its_balance_and_refunds_go_back_to_it(database_url: str,
@@ -175,3 +191,23 @@ async def test_a_card_pays_from_its_balance_and_refunds_go_back_to_it(database_u
     assert await entries(database_url) == [f"fleet.paid:{STATION}:{sale['payment_no']}",
                                            f"fleet.refunded:{STATION}:{refund_no}",
                                            f"fleet.paid:{STATION}:{short['payment_no']}"]
+
+
+async def test_one_number_sent_at_once_for_two_cards_is_one_ask_and_one_sale(database_url: str) -> None:
+    async with connected(database_url) as conn:
+        one = await make_card(conn, await make_enterprise(conn), serial=1)
+        two = await make_card(conn, await make_enterprise(conn, name="远方物流"), serial=1)
+    app = create_app(database_url)
+    pos = station_key(app)
+    async with client(app) as http:
+        ask = asking(one)
+        asked = await asyncio.gather(http.post("/api/v1/fleet-authorisations", json=ask, headers=pos),
+                                     http.post("/api/v1/fleet-authorisations", json=ask | {"card_no": two},
+                                               headers=pos))
+        assert sorted(a.status_code for a in asked) == [200, 409]
+        sale = capturing(one, 1000)
+        paid = await asyncio.gather(http.post(PAY, json=sale, headers=pos),
+                                    http.post(PAY, json=sale | {"card_no": two}, headers=pos))
+        assert sorted(p.status_code for p in paid) == [200, 409]
+    assert await scalar(database_url, "SELECT count(*) FROM business.fleet_authorisations") == 1
+    assert len(await entries(database_url)) == 1

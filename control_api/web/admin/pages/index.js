@@ -43,4 +43,5 @@ export default [
   { path: '/fleets/partner-keys', permission: 'fleet:write', component: () => import('./fleets/PartnerKeys.vue') },
   { path: '/fleets/statements', permission: 'fleet:read', component: () => import('./fleets/Statements.vue') },
   { path: '/fleets/receivables', permission: 'fleet:read', component: () => import('./fleets/Receivables.vue') },
+  { path: '/fleets/cards', permission: 'fleet:read', component: () => import('./fleets/Cards.vue') },
 ]
