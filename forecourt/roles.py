@@ -17,6 +17,7 @@ from types import ModuleType
 from business_services.audit import handlers as audit
 from business_services.bootstrap import CONTEXTS
 from business_services.cards import handlers as cards
+from business_services.fleets import handlers as fleets
 from business_services.ic_cards import handlers as ic_cards
 from business_services.ic_cards import head_office as ic_cards_head_office
 from business_services.inventory import copies as inventory_copies
@@ -56,7 +57,8 @@ POLICIES: dict[Role, RolePolicy] = {
                                            inventory_copies,
                                            members, vehicles,   # after station_orders: growth reads its copy
                                            ic_cards_head_office,
-                                           cards)),   # stored-value cards (docs/cards.md)
+                                           cards,     # stored-value cards (docs/cards.md)
+                                           fleets)),  # fleet enterprises and their money (docs/fleets.md)
     Role.STATION: RolePolicy(owns_master_data=False,
                              contexts=(*CONTEXTS, shifts, orders, payments, station_prices,
                                        inventory,
