@@ -34,6 +34,7 @@ from control_api.routes import (
     commands,
     devices,
     exports,
+    fleets,
     fuelling,
     gas_analytics,
     health,
@@ -108,7 +109,8 @@ ROUTERS = (   # every API route; matched in this order, one route after another,
 ROLE_ROUTERS: dict[Role, tuple[APIRouter, ...]] = {
     Role.HEAD_OFFICE: (cards.router,             # cards, their payments, purses, loads and the grey list are
                        card_payments.router,     # head office's (docs/cards.md, docs/ic-cards.md)
-                       ic_cards.router),
+                       ic_cards.router,
+                       fleets.router),           # fleet enterprises and their money (docs/fleets.md)
     Role.STATION: (station_prices.router,        # the prices the station's pumps hold (its own database)
                    inventory.router),            # wet stock: computed where the sales are (docs/inventory.md)
 }

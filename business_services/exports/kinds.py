@@ -5,6 +5,7 @@ from __future__ import annotations
 from business_services.audit import views as audit
 from business_services.cards import views as cards
 from business_services.exports.model import ExportKind
+from business_services.fleets import views as fleets
 from business_services.ledger import views as ledger
 from business_services.members import views as members
 from business_services.orders import views as orders
@@ -19,4 +20,6 @@ KINDS = {k.name: k for k in (
     ExportKind("members", "会员", "member:read", members.MemberFilter, members.COLUMNS, members.count, members.rows),
     ExportKind("points_redemptions", "积分兑换记录", "member:read", points.RedemptionFilter, points.REDEMPTION_COLUMNS,
                points.redemptions_count, points.redemption_rows),
+    ExportKind("fleet_enterprises", "车队企业", "fleet:read", fleets.EnterpriseFilter, fleets.COLUMNS, fleets.count,
+               fleets.rows),
 )}

@@ -190,3 +190,14 @@ async def statement(conn: psycopg.AsyncConnection, code: str, account: str, *, l
                     after: After | None = None) -> tuple[list[dict[str, Any]], int, After | None]:
     """The postings of one of the enterprise's accounts, newest first (the ledger's statement)."""
     return await ledger_views.statement(conn, ACCOUNTS[account](code).code, after=after, limit=limit)
+
+
+async def groups(conn: psycopg.AsyncConnection, scope: StationScope) -> list[dict[str, Any]]:
+    """Every group by name, with its number of enterprises among the ``scope``'s stations (None: all)."""
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute("""SELECT g.id, g.name, count(e.code) AS enterprises FROM business.fleet_groups g
+                             LEFT JOIN business.fleet_enterprises e ON e.group_id = g.id
+                                  AND (%(scope)s::text[] IS NULL OR e.maintaining_station = ANY(%(scope)s))
+                             GROUP BY g.id ORDER BY g.name LIMIT 1000""",
+                          {"scope": None if scope is None else sorted(scope)})
+        return list(await cur.fetchall())

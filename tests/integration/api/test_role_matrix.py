@@ -50,6 +50,7 @@ PATH_VALUES |= {"member_no": "M99999999", "tag_id": "999999", "level": "nosuch",
                 "vehicle_id": "999999"}                   # members and vehicles (routes/members.py, vehicles.py)
 PATH_VALUES |= {"card_no": "1000113200000001", "counter": "1", "load_no": "demo-01-L0001"}   # IC cards
 PATH_VALUES |= {"card": "999999", "offer_id": "999999"}   # cards (control_api/routes/cards.py)
+PATH_VALUES["enterprise"] = "E999999"                     # fleets (control_api/routes/fleets.py)
 
 
 @dataclass(frozen=True)
