@@ -117,15 +117,15 @@ async def edit_enterprise(command: EditEnterprise, uow: UnitOfWork) -> dict[str,
     merged = row | reviewed
     check_credit(merged["settlement"], merged["credit_limit_fen"])
     await _check_references(uow, now | reviewed, command.code)
-    asked = None
-    if reviewed:
-        asked = await _ask_review(uow, row, "credit", {k: row[k] for k in reviewed}, reviewed, command.note)
     if now:
         await repository.update_enterprise(uow.conn, command.code, now)
         await repository.add_change(uow.conn, command.code, "edit", {k: row[k] for k in now}, now, "applied",
                                     uow.actor.name, command.note)
         await uow.audit(AuditEntry("fleet.enterprise.edit", f"fleet_enterprise:{command.code}",
                                    row["maintaining_station"], {k: row[k] for k in now}, now))
+    asked = None
+    if reviewed:
+        asked = await _ask_review(uow, row, "credit", {k: row[k] for k in reviewed}, reviewed, command.note)
     return {"applied": sorted(now), "review": None if asked is None else _asked(asked)}
 
 

@@ -212,7 +212,7 @@ async def create_enterprise(body: EnterpriseCreate, request: Request, db: Db, wh
                             key: IdempotencyKey) -> Any:
     """A new enterprise (code E000001 …), pending until another person with fleet:approve approves it."""
     who.check_station(body.maintaining_station)
-    profile = body.fields() | {"maintaining_station": body.maintaining_station}
+    profile = body.model_dump(exclude_none=True)
     command = command_of(lambda: CreateEnterprise(profile, who.username))
 
     async def work() -> Answer:
