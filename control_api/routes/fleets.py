@@ -325,7 +325,7 @@ async def allocate(enterprise: EnterpriseCode, body: AllocationBody, request: Re
     return await once(request, db, who, key, work)
 
 
-@router.post("/fleet-enterprises/{enterprise}/adjustments", status_code=status.HTTP_202_ACCEPTED)
+@router.post("/fleet-enterprises/{enterprise}/adjustments")
 async def adjust(enterprise: EnterpriseCode, body: AdjustmentBody, request: Request, db: Db, who: Writer,
                  key: IdempotencyKey) -> Any:
     """调账: asks for approval; the balance moves when another person with fleet:approve approves."""
