@@ -55,6 +55,10 @@ MENUS: list[dict[str, Any]] = [
          "roles": HEAD_OFFICE_ONLY},
     ]},
     {"key": "fleets", "title": "车队管理", "icon": "Van", "children": [   # head office's (issue 19, docs/fleets.md)
+        {"key": "fleet-enterprises", "title": "车队企业", "path": "/fleets/enterprises", "permission": "fleet:read",
+         "roles": HEAD_OFFICE_ONLY},
+        {"key": "fleet-enterprise-detail", "title": "企业详情", "path": "/fleets/detail", "permission": "fleet:read",
+         "roles": HEAD_OFFICE_ONLY},
     ]},
     {"key": "prices", "title": "价格管理", "icon": "PriceTag", "children": [
         {"key": "prices", "title": "油价", "path": "/prices/list", "permission": "price:read",

@@ -39,4 +39,6 @@ export default [
   { path: '/system/audit', permission: 'audit:read', component: () => import('./system/Audit.vue') },
   { path: '/system/login-log', permission: 'loginlog:read', component: () => import('./system/LoginLog.vue') },
   { path: '/cards/ic-reconciliation', permission: 'card:read', component: () => import('./ic_cards/Reconciliation.vue') },
+  { path: '/fleets/enterprises', permission: 'fleet:read', component: () => import('./fleets/EnterpriseList.vue') },
+  { path: '/fleets/detail', permission: 'fleet:read', component: () => import('./fleets/EnterpriseDetail.vue') },
 ]
