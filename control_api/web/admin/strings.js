@@ -1143,6 +1143,7 @@ export default {
       balance: '余额',
       at: '时间',
       entryKind: '业务',
+      entryKinds: { 'fleet.recharged': '充值', 'fleet.allocated': '划拨', 'fleet.adjusted': '调账', 'fleet.paid': '加油消费', 'fleet.refunded': '退款', 'fleet.settled': '收款核销' },
       reference: '单号',
       amount: '金额',
       balanceAfter: '余额',

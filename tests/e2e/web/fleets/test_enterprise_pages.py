@@ -96,7 +96,7 @@ def test_create_approve_recharge_warn_and_freeze_in_batch(browser: webdriver.Chr
     page.until(lambda: not page.all(".money-form"), "the recharge dialog closed")
     page.text_becomes(".enterprise-detail .money .prepaid", "1,000.00")
     page.text_becomes(".enterprise-detail .money .gift", "50.00")
-    page.until(lambda: "fleet.recharged" in page.one(".enterprise-detail .statement").text, "the statement row")
+    page.until(lambda: "充值" in page.one(".enterprise-detail .statement").text, "the statement row")
     assert _scalar(real_site.database_url, "SELECT count(*) FROM business.ledger_entries "
                                            "WHERE kind = 'fleet.recharged'") == 1
     page.shot("enterprise-detail")
