@@ -34,6 +34,7 @@ from business_services.fleets.model import (
     FleetNotFound,
     FleetRefused,
     Status,
+    check_close,
     check_credit,
     check_money_movement,
     check_status_change,
@@ -136,6 +137,8 @@ async def set_status(command: SetStatus, uow: UnitOfWork) -> list[dict[str, Any]
         row = await locked(uow, code)
         try:
             kind = check_status_change(Status(row["status"]), command.status)
+            if command.status is Status.CLOSED:
+                check_close(await views.money(uow.conn, code))
         except FleetRefused as exc:
             raise FleetRefused(f"{row['name']}（{code}）：{exc.message}") from None
         asked.append({"code": code} | _asked(await _ask_review(uow, row, kind, {"status": row["status"]},
@@ -183,6 +186,8 @@ async def _reviewed(request: ApprovalRequest, uow: UnitOfWork) -> None:
     else:
         wanted = Status(change["after"]["status"])
         check_status_change(Status(row["status"]), wanted)
+        if wanted is Status.CLOSED:
+            check_close(await views.money(uow.conn, row["code"]))
         applied = {"status": wanted.value}
     await repository.update_enterprise(uow.conn, row["code"], applied)
     await repository.close_change(uow.conn, change["id"], "applied", uow.actor.name)

@@ -76,6 +76,12 @@ def check_status_change(current: Status, wanted: Status) -> str:
     return {Status.FROZEN: "freeze", Status.NORMAL: "unfreeze", Status.CLOSED: "close"}[wanted]
 
 
+def check_close(money: dict[str, int]) -> None:
+    """An enterprise closes only with nothing left on its balances and nothing owed."""
+    if money["prepaid_fen"] or money["gift_fen"] or money["debt_fen"]:
+        raise FleetRefused("企业还有余额或挂账欠款，请先回收、退款或结清后再注销 (settle its balances and debt first)")
+
+
 def check_credit(settlement: str, credit_limit_fen: int) -> None:
     if settlement == "prepaid" and credit_limit_fen:
         raise FleetError("credit_limit_fen", "预付企业没有授信额度，请填 0 或改为授信结算 "

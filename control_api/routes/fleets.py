@@ -211,7 +211,8 @@ async def list_enterprises(who: Reader, db: Db, filters: Annotated[views.Enterpr
 async def create_enterprise(body: EnterpriseCreate, request: Request, db: Db, who: Writer,
                             key: IdempotencyKey) -> Any:
     """A new enterprise (code E000001 …), pending until another person with fleet:approve approves it."""
-    who.check_station(body.maintaining_station)
+    for station in (body.maintaining_station, *(body.responsible_stations or ())):
+        who.check_station(station)
     profile = body.model_dump(exclude_none=True)
     command = command_of(lambda: CreateEnterprise(profile, who.username))
 

@@ -159,6 +159,9 @@ async def test_an_adjustment_moves_money_only_when_another_person_approves(datab
         refused = await approve(http, boss, minus)
         assert refused.status_code == 422 and "余额" in refused.json()["detail"]
         assert await _balance(database_url, f"fleet:{code}:prepaid") == 12_500
+        closing = await http.post("/api/v1/fleet-enterprises/batch/status", headers=li,
+                                  json={"codes": [code], "status": "closed", "note": "合同到期"})
+        assert closing.status_code == 409 and "余额" in closing.json()["detail"]   # 125 元 still on it
         zero = await http.post(f"/api/v1/fleet-enterprises/{code}/adjustments", headers=li | key(),
                                json={"adjustment_no": "ADJ-000003", "amount_fen": 0, "reason": "x"})
         assert zero.status_code == 422

@@ -8,6 +8,7 @@ from business_services.fleets.model import (
     FleetError,
     FleetRefused,
     Status,
+    check_close,
     check_credit,
     check_money_movement,
     check_status_change,
@@ -63,3 +64,10 @@ def test_the_over_limit_warning_starts_at_warn_pct_of_the_line() -> None:
     assert over_warning(80_000, 100_000, 80)
     assert over_warning(120_000, 100_000, 100)
     assert not over_warning(0, 0, 80) and over_warning(1, 0, 80)     # no line: any debt is over it
+
+
+def test_an_enterprise_closes_only_with_nothing_left_and_nothing_owed() -> None:
+    check_close({"prepaid_fen": 0, "gift_fen": 0, "debt_fen": 0, "remaining_credit_fen": 5})
+    for left in ({"prepaid_fen": 1}, {"gift_fen": 1}, {"debt_fen": 1}):
+        with pytest.raises(FleetRefused):
+            check_close({"prepaid_fen": 0, "gift_fen": 0, "debt_fen": 0} | left)

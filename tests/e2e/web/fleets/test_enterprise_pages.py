@@ -58,7 +58,8 @@ async def _sell_on_credit(database_url: str, code: str, fen: int) -> None:
 def test_create_approve_recharge_warn_and_freeze_in_batch(browser: webdriver.Chrome, real_site: RealSite,
                                                           screenshots: Path) -> None:
     fleet = _token(real_site, "fleet")
-    credit = httpx.post(f"{real_site.url}/api/v1/fleet-enterprises", headers=fleet | {"Idempotency-Key": "fleets-e2e-0001"},
+    credit = httpx.post(f"{real_site.url}/api/v1/fleet-enterprises",
+                        headers=fleet | {"Idempotency-Key": "fleets-e2e-0001"},
                         json={"name": "远通危化品运输", "maintaining_station": "demo-01", "settlement": "credit",
                               "credit_limit_fen": 1_000_000, "warn_pct": 80, "customer_code": "YT-01"})
     assert credit.status_code == 200, credit.text
