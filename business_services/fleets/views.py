@@ -201,3 +201,10 @@ async def groups(conn: psycopg.AsyncConnection, scope: StationScope) -> list[dic
                              GROUP BY g.id ORDER BY g.name LIMIT 1000""",
                           {"scope": None if scope is None else sorted(scope)})
         return list(await cur.fetchall())
+
+
+async def stations_of(conn: psycopg.AsyncConnection, codes: list[str]) -> dict[str, str]:
+    """The maintaining station of each of these enterprises that exists (the caller's scope is checked on it)."""
+    cur = await conn.execute("SELECT code, maintaining_station FROM business.fleet_enterprises WHERE code = ANY(%s)",
+                             (codes,))
+    return {code: station for code, station in await cur.fetchall()}

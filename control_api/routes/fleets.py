@@ -162,6 +162,13 @@ async def handle(request: Request, db: Db, who: Principal, command: Any) -> Any:
         raise _refused(exc) from None
 
 
+async def once_through_bus(request: Request, db: Db, who: Principal, key: str, command: Any) -> Any:
+    """``handle`` under the request's Idempotency-Key: a retry answers as the first time."""
+    async def work() -> Answer:
+        return Answer.model_validate(await handle(request, db, who, command))
+    return await once(request, db, who, key, work)
+
+
 def command_of(make: Any) -> Any:
     try:
         return make()
@@ -180,8 +187,13 @@ async def enterprise_of(db: Db, code: str, who: Principal) -> dict[str, Any]:
 
 
 async def _in_scope(db: Db, codes: list[str], who: Principal) -> None:
+    """Every enterprise named exists (404) and is within the caller's stations (403)."""
+    async with db.connection() as conn:
+        stations = await views.stations_of(conn, codes)
     for code in codes:
-        await enterprise_of(db, code, who)
+        if code not in stations:
+            raise _refused(FleetNotFound(code))
+        who.check_station(stations[code])
 
 
 def shown(row: dict[str, Any], who: Principal) -> dict[str, Any]:
@@ -216,9 +228,7 @@ async def create_enterprise(body: EnterpriseCreate, request: Request, db: Db, wh
     profile = body.model_dump(exclude_none=True)
     command = command_of(lambda: CreateEnterprise(profile, who.username))
 
-    async def work() -> Answer:
-        return Answer.model_validate(await handle(request, db, who, command))
-    return await once(request, db, who, key, work)
+    return await once_through_bus(request, db, who, key, command)
 
 
 @router.post("/fleet-enterprises/batch/status")
@@ -307,9 +317,7 @@ async def recharge(enterprise: EnterpriseCode, body: RechargeBody, request: Requ
     command = command_of(lambda: Recharge(enterprise, body.recharge_no, body.paid_fen, body.gift_fen, body.method,
                                           body.station, body.shift_no, datetime.now(UTC)))
 
-    async def work() -> Answer:
-        return Answer.model_validate(await handle(request, db, who, command))
-    return await once(request, db, who, key, work)
+    return await once_through_bus(request, db, who, key, command)
 
 
 @router.post("/fleet-enterprises/{enterprise}/allocations")
@@ -321,9 +329,7 @@ async def allocate(enterprise: EnterpriseCode, body: AllocationBody, request: Re
                                           tuple((line.card_no, line.amount_fen) for line in body.lines), body.back,
                                           body.gift, datetime.now(UTC)))
 
-    async def work() -> Answer:
-        return Answer.model_validate(await handle(request, db, who, command))
-    return await once(request, db, who, key, work)
+    return await once_through_bus(request, db, who, key, command)
 
 
 @router.post("/fleet-enterprises/{enterprise}/adjustments")
@@ -334,9 +340,7 @@ async def adjust(enterprise: EnterpriseCode, body: AdjustmentBody, request: Requ
     command = command_of(lambda: RequestAdjustment(enterprise, body.adjustment_no, body.amount_fen, body.gift,
                                                    body.reason))
 
-    async def work() -> Answer:
-        return Answer.model_validate(await handle(request, db, who, command))
-    return await once(request, db, who, key, work)
+    return await once_through_bus(request, db, who, key, command)
 
 
 # ---- groups -------------------------------------------------------------------------------------------------
