@@ -38,6 +38,7 @@ from control_api.routes import (
     fleet_cards,
     fleet_open_api,
     fleet_statements,
+    fleets,
     fuelling,
     gas_analytics,
     health,
@@ -118,7 +119,8 @@ ROLE_ROUTERS: dict[Role, tuple[APIRouter, ...]] = {
                        fleet_open_api.router,   # the fleets open API, its keys and webhooks (docs/fleet-open-api.md)
                        fleet_authorisations.router,   # fleet authorisation and sales (docs/fleets.md)
                        fleet_statements.router,   # fleet statements, receivables, the bank link (docs/fleets.md)
-                       fleet_cards.router),   # fleet cards and their limits (docs/fleets.md)
+                       fleet_cards.router,   # fleet cards and their limits (docs/fleets.md)
+                       fleets.router),           # fleet enterprises and their money (docs/fleets.md)
     Role.STATION: (station_prices.router,        # the prices the station's pumps hold (its own database)
                    inventory.router,             # wet stock: computed where the sales are (docs/inventory.md)
                    station_fleets.router),       # fleet cards authorised before fuelling (docs/fleets.md)

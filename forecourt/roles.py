@@ -19,6 +19,7 @@ from business_services.bootstrap import CONTEXTS
 from business_services.cards import handlers as cards
 from business_services.fleets import authorisation as fleet_authorisation
 from business_services.fleets import cards as fleet_cards
+from business_services.fleets import handlers as fleets
 from business_services.fleets import payments as fleet_payments
 from business_services.ic_cards import handlers as ic_cards
 from business_services.ic_cards import head_office as ic_cards_head_office
@@ -61,6 +62,7 @@ POLICIES: dict[Role, RolePolicy] = {
                                            members, vehicles,   # after station_orders: growth reads its copy
                                            ic_cards_head_office,
                                            cards,     # stored-value cards (docs/cards.md)
+                                           fleets,   # fleet enterprises and their money (docs/fleets.md)
                                            fleet_cards, fleet_authorisation, fleet_payments)),   # docs/fleets.md
     Role.STATION: RolePolicy(owns_master_data=False,
                              contexts=(*CONTEXTS, shifts, orders, payments, station_prices,

@@ -7,6 +7,7 @@ from business_services.cards import views as cards
 from business_services.exports.model import ExportKind
 from business_services.fleets import card_views as fleet_cards
 from business_services.fleets import statements as fleet_statements
+from business_services.fleets import views as fleets
 from business_services.ledger import views as ledger
 from business_services.members import views as members
 from business_services.orders import views as orders
@@ -25,4 +26,6 @@ KINDS = {k.name: k for k in (
                fleet_statements.COLUMNS, fleet_statements.count, fleet_statements.rows),
     ExportKind("fleet_cards", "车队卡", "fleet:read", fleet_cards.CardFilter, fleet_cards.COLUMNS, fleet_cards.count,
                fleet_cards.rows),
+    ExportKind("fleet_enterprises", "车队企业", "fleet:read", fleets.EnterpriseFilter, fleets.COLUMNS, fleets.count,
+               fleets.rows),
 )}

@@ -39,6 +39,7 @@ GOOD |= {"member_no": "M00000001", "tag_id": "1", "level": "gold", "vehicle_id":
          "plate_no": "%E4%BA%ACA12345"}                     # 京A12345, as a raw request line carries it
 GOOD |= {"card_no": "1000113200000001", "counter": "1", "load_no": "st-01-L0001"}     # IC cards
 GOOD |= {"card": "6200000000000001", "offer_id": "1"}                                 # cards
+GOOD["enterprise"] = "E000001"                                                      # fleets
 GOOD |= {"member_no": "M00000001", "sku": "none-1"}                                 # points
 GOOD["auth_no"] = "st-01-20261204-A00001"                                           # fleet authorisations
 CODES = {"station": "站点编码", "device": "设备编码"}    # parameters the code rule answers; others: any 4xx

@@ -52,6 +52,7 @@ PATH_VALUES |= {"member_no": "M99999999", "tag_id": "999999", "level": "nosuch",
 PATH_VALUES |= {"card_no": "1000113200000001", "counter": "1", "load_no": "demo-01-L0001"}   # IC cards
 PATH_VALUES |= {"card": "999999", "offer_id": "999999"}   # cards (control_api/routes/cards.py)
 PATH_VALUES["auth_no"] = "demo-01-20261204-A00001"        # fleet authorisations (routes/station_fleets.py)
+PATH_VALUES["enterprise"] = "E999999"                     # fleets (control_api/routes/fleets.py)
 
 
 @dataclass(frozen=True)

@@ -44,4 +44,6 @@ export default [
   { path: '/fleets/statements', permission: 'fleet:read', component: () => import('./fleets/Statements.vue') },
   { path: '/fleets/receivables', permission: 'fleet:read', component: () => import('./fleets/Receivables.vue') },
   { path: '/fleets/cards', permission: 'fleet:read', component: () => import('./fleets/Cards.vue') },
+  { path: '/fleets/enterprises', permission: 'fleet:read', component: () => import('./fleets/EnterpriseList.vue') },
+  { path: '/fleets/detail', permission: 'fleet:read', component: () => import('./fleets/EnterpriseDetail.vue') },
 ]
