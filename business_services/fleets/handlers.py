@@ -11,6 +11,7 @@ an adjustment (调账) posts only once approved (kind ``fleet.adjustment``).
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from business_services.approvals import handlers as approvals
@@ -18,6 +19,7 @@ from business_services.approvals import registry
 from business_services.approvals.model import ApprovalKind, ApprovalRequest, Rule
 from business_services.audit.model import AuditEntry
 from business_services.cards.model import mask_card_no
+from business_services.fleets import cards as fleet_cards
 from business_services.fleets import repository, views
 from business_services.fleets.commands import (
     Allocate,
@@ -124,6 +126,8 @@ async def edit_enterprise(command: EditEnterprise, uow: UnitOfWork) -> dict[str,
                                     uow.actor.name, command.note)
         await uow.audit(AuditEntry("fleet.enterprise.edit", f"fleet_enterprise:{command.code}",
                                    row["maintaining_station"], {k: row[k] for k in now}, now))
+        if "name" in now:                         # the stations show it with the enterprise's cards
+            await fleet_cards.listed_enterprise(uow.conn, command.code, datetime.now(UTC))
     asked = None
     if reviewed:
         asked = await _ask_review(uow, row, "credit", {k: row[k] for k in reviewed}, reviewed, command.note)
@@ -191,6 +195,7 @@ async def _reviewed(request: ApprovalRequest, uow: UnitOfWork) -> None:
         applied = {"status": wanted.value}
     await repository.update_enterprise(uow.conn, row["code"], applied)
     await repository.close_change(uow.conn, change["id"], "applied", uow.actor.name)
+    await fleet_cards.listed_enterprise(uow.conn, row["code"], datetime.now(UTC))   # status or credit: stations
     await uow.audit(AuditEntry(f"fleet.enterprise.{change['kind']}", f"fleet_enterprise:{row['code']}",
                                row["maintaining_station"], {k: row[k] for k in applied},
                                applied | {"approval": str(request.id), "requested_by": request.requested_by}))
@@ -254,6 +259,8 @@ async def allocate(command: Allocate, uow: UnitOfWork) -> dict[str, Any]:
                 short = f"卡 {mask_card_no(card_no)} 余额" if exc.account == card(card_no).code else \
                     ("企业赠送余额" if command.gift else "企业预付余额")
                 raise FleetRefused(f"{short}不足，未划拨 (not enough balance; nothing was moved)") from None
+        for card_no, _ in command.lines:           # the money each card may spend, offline too
+            await fleet_cards.listed(uow.conn, card_no, command.at)
         await uow.audit(AuditEntry("fleet.allocate", f"fleet_enterprise:{command.code}", row["maintaining_station"],
                                    None, {"allocation_no": command.allocation_no, "back": command.back,
                                           "gift": command.gift, "lines": [[mask_card_no(n), a]

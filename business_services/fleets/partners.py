@@ -26,7 +26,8 @@ from business_services.unit_of_work import UnitOfWork
 
 #: what a key may read (a portal user holds them all)
 SCOPES: dict[str, str] = {
-    "vehicles": "车辆与车队卡", "fuellings": "加油记录与轨迹", "balances": "余额与授信", "pii": "完整车牌与卡号",
+    "vehicles": "车辆与车队卡", "fuellings": "加油记录与轨迹", "balances": "余额与授信", "statements": "对账单",
+    "pii": "完整车牌与卡号",
 }
 PORTAL_PERMISSION = "fleet:portal"
 PORTAL_ROLE = "fleet_client"          # an enterprise's own users (business_services/access/model.py)

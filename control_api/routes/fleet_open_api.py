@@ -1,11 +1,11 @@
 """The fleets open API (docs/fleet-open-api.md) and the management of who may use it.
 
 ``/api/v1/open/fleet/…``: what a partner's system (``X-API-Key`` bound to an enterprise) or the enterprise's own
-user (role ``fleet_client``, bound the same way) reads of its enterprise: vehicles, cards, balances, fuellings
-and a vehicle's trajectory. Permission ``fleet:portal``; the caller's binding names the enterprise, so nothing of
-another enterprise is ever found (404); each key's scopes narrow what it reads (403); a token bucket per caller
-limits the rate (429 with ``Retry-After``; control_api/rate_limit.py). Plates and card numbers are masked
-unless the caller holds the ``pii`` scope (a key) or ``pii:read`` (a user).
+user (role ``fleet_client``, bound the same way) reads of its enterprise: vehicles, cards, balances, fuellings,
+a vehicle's trajectory and its statements (对账单). Permission ``fleet:portal``; the caller's binding names the
+enterprise, so nothing of another enterprise is ever found (404); each key's scopes narrow what it reads (403); a
+token bucket per caller limits the rate (429 with ``Retry-After``; control_api/rate_limit.py). Plates and card
+numbers are masked unless the caller holds the ``pii`` scope (a key) or ``pii:read`` (a user).
 
 ``/api/v1/fleet-enterprises/{enterprise}/partner-keys|webhooks|portal-users``: a fleet:write user of the enterprise's
 maintaining station issues and revokes its keys, subscribes its webhooks (business_services/fleets/webhooks.py)
@@ -23,8 +23,9 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from starlette.requests import HTTPConnection
 
 from business_services.cards.model import mask_card_no, mask_plate
-from business_services.fleets import partners, webhooks
+from business_services.fleets import partners, statements, webhooks
 from business_services.fleets.partners import NotBound, Partner, UnknownEnterprise
+from business_services.fleets.settlement_model import STATEMENT_NO
 from business_services.unit_of_work import UnitOfWork
 from control_api import rate_limit
 from control_api.database import Database
@@ -198,6 +199,31 @@ async def open_fuellings(caller: Open, db: Db, since: Since = None, until: Until
         rows, total, last = await partners.fuellings(conn, caller.partner.enterprise, since=since, until=until,
                                                      plate=plate, limit=limit, after=start)
     return page([caller.masked(r) for r in rows], total, partners.NEWEST_FIRST, last)
+
+
+@router.get("/open/fleet/statements", responses=_example(
+    {"items": [{"statement_no": "FS000123-20261201", "enterprise": "E000123", "period_to": "2026-12-01",
+                "total_fen": 1250000, "paid_fen": 0, "due_on": "2026-12-31", "state": "issued"}],
+     "next_cursor": None, "total": 1}))
+async def open_statements(caller: Open, db: Db, cursor: Cursor = "", limit: Limit = 50) -> dict[str, Any]:
+    """The enterprise's statements of its credit sales (挂账), newest first."""
+    caller.needs("statements")
+    async with db.connection() as conn:
+        rows, total, last = await statements.statements_of(conn, caller.partner.enterprise, limit=limit,
+                                                           after=after(cursor, statements.NEWEST))
+    return page(rows, total, statements.NEWEST, last)
+
+
+@router.get("/open/fleet/statements/{statement_no}")
+async def open_statement(statement_no: Annotated[str, Path(pattern=f"^{STATEMENT_NO.pattern}$")],
+                         caller: Open, db: Db) -> dict[str, Any]:
+    """One statement with its sales, refunds, disputes and settlements (another enterprise's: 404)."""
+    caller.needs("statements")
+    async with db.connection() as conn:
+        found = await statements.statement(conn, statement_no)
+    if found is None or found["enterprise"] != caller.partner.enterprise:
+        raise HTTPException(404, "没有这张对账单 (no such statement)")
+    return found if caller.sees_pii else statements.masked(found)
 
 
 # ---- managing keys, webhooks and portal users (fleet:write, the enterprise's maintaining station) ---------

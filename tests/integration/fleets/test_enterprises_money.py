@@ -166,3 +166,31 @@ async def test_an_adjustment_moves_money_only_when_another_person_approves(datab
                                json={"adjustment_no": "ADJ-000003", "amount_fen": 0, "reason": "x"})
         assert zero.status_code == 422
         assert await scalar(database_url, "SELECT count(*) FROM business.audit_log WHERE action = 'fleet.adjust'") == 1
+
+
+async def _listed(url: str, card_no: str) -> dict[str, object]:
+    """The newest member-list change of a fleet card: what the stations hold for deciding offline."""
+    return dict(await scalar(url, "SELECT item FROM business.member_list_changes WHERE kind = 'fleet_card' "
+                                  "AND key = %s ORDER BY seq DESC LIMIT 1", card_no))
+
+
+async def test_the_stations_list_follows_an_allocation_and_a_freeze(database_url: str) -> None:
+    app = create_app(database_url)
+    li, boss = clerk(app), approver(app)
+    async with client(app) as http:
+        code = await enterprise(http, li, boss)
+        async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+            own = await make_card(conn, code, serial=1, pays_from="card")
+        await http.post(f"/api/v1/fleet-enterprises/{code}/recharges", headers=li | key(),
+                        json=_recharge("FR-0000020", 100_000))
+        moved = await http.post(f"/api/v1/fleet-enterprises/{code}/allocations", headers=li | key(),
+                                json={"allocation_no": "AL-000020", "lines": [{"card_no": own, "amount_fen": 30_000}]})
+        assert moved.status_code == 200, moved.text
+        listed = await _listed(database_url, own)
+        assert (listed["available_fen"], listed["enterprise_status"]) == (30_000, "normal")
+        frozen = await http.post("/api/v1/fleet-enterprises/batch/status", headers=li,
+                                 json={"codes": [code], "status": "frozen", "note": "逾期未付"})
+        assert frozen.status_code == 200, frozen.text
+        assert (await _listed(database_url, own))["enterprise_status"] == "normal"       # not before the review
+        assert (await approve(http, boss, frozen.json()["requests"][0]["approval_id"])).status_code == 200
+        assert (await _listed(database_url, own))["enterprise_status"] == "frozen"

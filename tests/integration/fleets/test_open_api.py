@@ -13,6 +13,7 @@ import pytest
 from business_services.access.demo import seed_demo_company
 from control_api.app import create_app
 from tests.integration.fleets.open_api_support import api_key, clerk, client, fleet, rows, sale
+from tests.integration.fleets.settle_support import billed_month
 from tests.support.auth import bearer
 
 pytestmark = pytest.mark.integration
@@ -168,3 +169,21 @@ async def test_the_rate_limit_is_per_key_and_shared_by_every_api_process(databas
         limited = next(a for a in answers if a.status_code == 429)
         assert int(limited.headers["Retry-After"]) >= 1 and "请求过于频繁" in limited.json()["detail"]
         assert (await two.get("/api/v1/open/fleet/vehicles", headers=other)).status_code == 200   # its own bucket
+
+
+async def test_a_partner_reads_its_statements_and_no_other(database_url: str) -> None:
+    app = create_app(database_url)
+    mine, number, total = await billed_month(database_url)
+    theirs, their_number, _ = await billed_month(database_url, month=10)
+    async with client(app) as http:
+        partner = await api_key(http, clerk(app), mine, "statements")
+        listed = (await http.get("/api/v1/open/fleet/statements", headers=partner)).json()
+        assert [(s["statement_no"], s["total_fen"]) for s in listed["items"]] == [(number, total)]
+        one = (await http.get(f"/api/v1/open/fleet/statements/{number}", headers=partner)).json()
+        assert sum(line["amount_fen"] for line in one["sales_lines"]) - \
+            sum(line["amount_fen"] for line in one["refund_lines"]) == total
+        assert all("*" in line["card_no"] for line in one["sales_lines"])          # no pii scope: masked
+        other = await http.get(f"/api/v1/open/fleet/statements/{their_number}", headers=partner)
+        assert other.status_code == 404 and theirs != mine
+        vehicles_only = await api_key(http, clerk(app), mine, "vehicles")
+        assert (await http.get("/api/v1/open/fleet/statements", headers=vehicles_only)).status_code == 403
