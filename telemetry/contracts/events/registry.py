@@ -15,6 +15,7 @@ from telemetry.contracts.events.inventory import InventoryReconciled
 from telemetry.contracts.events.orders import OrderChanged, OrderCreated
 from telemetry.contracts.events.payments import PaymentCaptured, PaymentRefunded
 from telemetry.contracts.events.shifts import ShiftClosed, ShiftOpened
+from telemetry.contracts.events.vision import FaceRecognized, FaceSpoofDetected, VehicleRecognized
 from telemetry.contracts.master_data import MasterData, MasterDataApplied
 from telemetry.contracts.prices import PriceApplied, PriceSet
 
@@ -24,7 +25,8 @@ MODELS: tuple[type[EventPayload], ...] = (FuellingCompleted, FuellingGap, GasFil
                                           ShiftOpened, ShiftClosed, OrderCreated, OrderChanged,
                                           PriceSet, PriceApplied, *ALARM_EVENTS.values(),
                                           AcknowledgeAlarm,
-                                          InventoryReconciled, IcGreyRecorded, IcGreySettled, IcPurseRead)
+                                          InventoryReconciled, IcGreyRecorded, IcGreySettled, IcPurseRead,
+                                          VehicleRecognized, FaceRecognized, FaceSpoofDetected)
 
 EVENT_PAYLOADS: dict[str, type[EventPayload]] = {
     event_type: model for model in MODELS for event_type in (model.TYPE, *model.LEGACY_TYPES)}
