@@ -29,9 +29,10 @@ from psycopg.rows import dict_row
 
 from business_services.audit.model import AuditEntry
 from business_services.unit_of_work import UnitOfWork
+from telemetry.contracts.events.fuelling import FUELLING_COMPLETED
 
 log = logging.getLogger(__name__)
-EVENT = "fuelling.completed"
+EVENT = FUELLING_COMPLETED   # what partners subscribe to: a fleet sale of their vehicle, recorded
 BATCH = 50                 # events a subscription is sent in one run
 TIMEOUT_S = 5.0
 MAX_BACKOFF = timedelta(hours=1)

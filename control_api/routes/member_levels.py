@@ -18,6 +18,7 @@ from control_api.deps import Db, RowId
 from control_api.idempotency import IdempotencyKey, once
 from control_api.routes.members import Reader, Writer, head_office, jsonable, refused
 from control_api.security import Principal
+from telemetry.contracts.identifiers import PLAIN_TEXT as PLAIN
 
 router = APIRouter(prefix="/api/v1", tags=["members"], dependencies=[Depends(head_office)])
 LevelCode = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{0,31}$", description="等级代码 (level code)")]
@@ -27,12 +28,12 @@ class LevelBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     code: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")] = ""   # the path's, when editing
-    name: Annotated[str, Field(min_length=1, max_length=32)]
+    name: Annotated[str, Field(min_length=1, max_length=32, pattern=PLAIN)]
     rank: Annotated[int, Field(ge=0, le=100)]
     growth_min: Annotated[int, Field(ge=0, le=10**9)]
     discount_pct: Annotated[int, Field(ge=0, le=30, description="油品折扣 %，0–30")] = 0
     points_multiplier: Annotated[float, Field(ge=1, le=10)] = 1.0
-    birthday_privilege: Annotated[str, Field(max_length=100)] = ""
+    birthday_privilege: Annotated[str, Field(max_length=100, pattern=PLAIN)] = ""
 
 
 class TagBody(BaseModel):
@@ -41,8 +42,8 @@ class TagBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: Annotated[str, Field(min_length=1, max_length=32)]
-    description: Annotated[str, Field(max_length=100)] = ""
+    name: Annotated[str, Field(min_length=1, max_length=32, pattern=PLAIN)]
+    description: Annotated[str, Field(max_length=100, pattern=PLAIN)] = ""
     rule_kind: Literal["orders_in_days", "spent_in_days"] | None = None
     days: Annotated[int | None, Field(ge=1, le=366)] = None
     at_least: Annotated[int | None, Field(ge=1, le=10**9)] = None

@@ -19,6 +19,7 @@ from control_api.deps import Db
 from control_api.idempotency import IdempotencyKey, once
 from control_api.routes.members import MemberNoPath, head_office, jsonable, refused
 from control_api.security import Principal, require
+from telemetry.contracts.identifiers import PLAIN_TEXT as PLAIN
 
 router = APIRouter(prefix="/api/v1", tags=["members"], dependencies=[Depends(head_office)])
 Privacy = Annotated[Principal, Depends(require("member:privacy"))]
@@ -26,7 +27,8 @@ Privacy = Annotated[Principal, Depends(require("member:privacy"))]
 
 class Erasure(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reason: Annotated[str, Field(min_length=1, max_length=200, description="依据，如 会员本人书面申请 2026-12-05")]
+    reason: Annotated[str, Field(min_length=1, max_length=200, pattern=PLAIN,
+                                 description="依据，如 会员本人书面申请 2026-12-05")]
 
 
 class Erased(BaseModel):

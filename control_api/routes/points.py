@@ -44,6 +44,7 @@ from control_api.deps import Db, head_office_only
 from control_api.idempotency import IdempotencyKey, once
 from control_api.pagination import Cursor, Limit, after, page
 from control_api.security import Principal, require
+from telemetry.contracts.identifiers import PLAIN_TEXT as PLAIN
 from telemetry.contracts.identifiers import Code
 from telemetry.contracts.members import MemberNo
 
@@ -169,12 +170,12 @@ class Done(BaseModel):
 # ---- requests ------------------------------------------------------------------------------------------------
 
 class RuleBody(Body):
-    name: Annotated[str, Field(min_length=1, max_length=60)]
+    name: Annotated[str, Field(min_length=1, max_length=60, pattern=PLAIN)]
     kind: RuleKind
     basis: Basis | None = None
     rate: Annotated[Decimal, Field(gt=0, le=1000, max_digits=8, decimal_places=4)] | None = None
     grades: Annotated[list[GradeCode], Field(max_length=6)] | None = None        # none or []: every grade
-    level: Annotated[str, Field(min_length=1, max_length=32)] | None = None
+    level: Annotated[str, Field(min_length=1, max_length=32, pattern=PLAIN)] | None = None
     multiplier: Annotated[Decimal, Field(ge=1, le=20, max_digits=4, decimal_places=2)] | None = None
     day_of_month: Annotated[int, Field(ge=1, le=31)] | None = None
     weekday: Annotated[int, Field(ge=1, le=7)] | None = None
@@ -182,7 +183,7 @@ class RuleBody(Body):
     bonus: Annotated[int, Field(ge=0, le=MAX_POINTS)] | None = None
     effective_from: date
     effective_to: date | None = None
-    note: Annotated[str, Field(max_length=200)] = ""
+    note: Annotated[str, Field(max_length=200, pattern=PLAIN)] = ""
 
     def rule(self, rule_id: int = 0) -> Rule:
         return Rule(kind=self.kind, effective_from=self.effective_from, effective_to=self.effective_to,
@@ -203,7 +204,7 @@ class QuoteBody(Body):
 
 class AdjustBody(Body):
     points: Annotated[int, Field(ge=-MAX_POINTS, le=MAX_POINTS)]
-    reason: Annotated[str, Field(min_length=1, max_length=200)]
+    reason: Annotated[str, Field(min_length=1, max_length=200, pattern=PLAIN)]
 
 
 class TransferBody(Body):

@@ -18,6 +18,7 @@ from control_api.deps import Db
 from control_api.idempotency import IdempotencyKey, once
 from control_api.pagination import Cursor, Limit, after, page
 from control_api.routes.points import AT_HEAD_OFFICE, Body, Points, Reader, Writer, change, number_of
+from telemetry.contracts.identifiers import PLAIN_TEXT as PLAIN
 from telemetry.contracts.identifiers import Code
 from telemetry.contracts.members import MemberNo
 
@@ -65,23 +66,23 @@ class RedemptionPage(BaseModel):
 
 class ItemBody(Body):
     sku: Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
-    name: Annotated[str, Field(min_length=1, max_length=60)]
+    name: Annotated[str, Field(min_length=1, max_length=60, pattern=PLAIN)]
     kind: Literal["goods", "coupon", "fuel"]
     points: Points
     stock: Annotated[int, Field(ge=0, le=10_000_000)]
     value_fen: Annotated[int, Field(ge=0, le=100_000_000)] | None = None
     active: bool = True
-    note: Annotated[str, Field(max_length=200)] = ""
+    note: Annotated[str, Field(max_length=200, pattern=PLAIN)] = ""
 
 
 class ItemPatch(Body):
-    name: Annotated[str, Field(min_length=1, max_length=60)] | None = None
+    name: Annotated[str, Field(min_length=1, max_length=60, pattern=PLAIN)] | None = None
     kind: Literal["goods", "coupon", "fuel"] | None = None
     points: Points | None = None
     stock: Annotated[int, Field(ge=0, le=10_000_000)] | None = None
     value_fen: Annotated[int, Field(ge=0, le=100_000_000)] | None = None
     active: bool | None = None
-    note: Annotated[str, Field(max_length=200)] | None = None
+    note: Annotated[str, Field(max_length=200, pattern=PLAIN)] | None = None
 
 
 class RedeemBody(Body):
