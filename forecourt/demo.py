@@ -33,6 +33,8 @@ from control_api.security import TokenIssuer
 from edge_nodes.runtime import EdgeNode
 from edge_nodes.station import load_station
 from forecourt.alarms import AlarmService
+from forecourt.demo_fleets import PLATE as FLEET_PLATE
+from forecourt.demo_fleets import seed_demo_fleet
 from forecourt.demo_members import MEMBERS, seed_demo_members
 from forecourt.infra import Infrastructure
 from forecourt.local import free_port
@@ -92,6 +94,13 @@ async def station_key(database_url: str, station: str) -> str:
     """The station server's API key at head office (permission ``payment:online``, its station only)."""
     async with await psycopg.AsyncConnection.connect(database_url) as conn:
         return await issue_station_key(conn, station, Actor.system("demo"))
+
+
+async def seed_demo_business(base_url: str, passwords: dict[str, str], station: str) -> None:
+    """The demo's members and fleet through head office's API (a demo service: then idles until stopped)."""
+    await seed_demo_members(base_url, "admin", passwords["admin"], station)
+    await seed_demo_fleet(base_url, ("fleet", passwords["fleet"]), ("finance", passwords["finance"]), station)
+    await asyncio.Event().wait()
 
 
 def logins_text(logins: list[DemoLogin]) -> str:
@@ -164,8 +173,7 @@ async def run_demo(settings: Settings, *, api_port: int, every_s: float) -> None
                     *demo_alarms(settings, infra.database_url, station_url, infra.broker, station.station),
                 ]
             logins = await seed_logins(infra.database_url)
-            admin = next(d for d in logins if d.username == "admin")
-            services.append(seed_demo_members(base, admin.username, admin.password, station.station))
+            services.append(seed_demo_business(base, {d.username: d.password for d in logins}, station.station))
             members = "  ".join(f"{phone} {name} {plate}" for phone, name, plate in MEMBERS)
             print(f"""
 演示站 {station.station}（{station.name}）已启动 — the demo station is running:
@@ -185,6 +193,8 @@ async def run_demo(settings: Settings, *, api_port: int, every_s: float) -> None
   MQTT 代理 broker          {infra.broker.url()}   数据库 database {infra.database_url}
   后台 back office          {base}/admin/   登录 log in: POST {base}/api/v1/auth/token
   演示会员 demo members     {members}   (各有电子储值卡 550 元, 充500送50; 收银台 F8 查会员, F9 储值支付)
+  演示车队 demo fleet       顺达物流 (挂账 5 万元), 车队卡车辆 {FLEET_PLATE} 日限额 300 元 (收银台 F11 车队加油);
+                           企业门户 fleetclient 登录后台 /admin/ (docs/fleets.md, docs/fleet-open-api.md)
 {logins_text(logins)}
 车辆每约 {every_s:.0f} 秒到达一次并加油。按 Ctrl-C 停止全部服务 (Ctrl-C stops everything).
 """, flush=True)

@@ -6,8 +6,10 @@ that already has the demo card type is left as it is (the demo's data survives a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,8 +28,9 @@ class DemoSeedFailed(RuntimeError):
     pass
 
 
-async def seed_demo_members(base_url: str, username: str, password: str, station: str) -> None:
-    """Seed once the API answers, then idle until cancelled (a demo service like the others)."""
+@contextlib.asynccontextmanager
+async def logged_in(base_url: str, username: str, password: str) -> AsyncIterator[niquests.AsyncSession]:
+    """A session of ``username`` once the API answers."""
     async with niquests.AsyncSession(base_url=base_url, timeout=20) as http:
         for _ in range(300):
             try:
@@ -38,36 +41,41 @@ async def seed_demo_members(base_url: str, username: str, password: str, station
             await asyncio.sleep(0.2)
         token = await http.post("/api/v1/auth/token", data={"username": username, "password": password})
         http.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+        yield http
+
+
+async def seed_demo_members(base_url: str, username: str, password: str, station: str) -> None:
+    """Seed once the API answers."""
+    async with logged_in(base_url, username, password) as http:
         try:
             log.info("demo members: %s", "made" if await _seed(http, station) else "already there")
         except DemoSeedFailed as failed:          # the rest of the demo runs on without them
             log.error("%s", failed)
-    await asyncio.Event().wait()
 
 
 async def _seed(http: niquests.AsyncSession, station: str) -> bool:
-    types = await _call(http, "GET", "/api/v1/card-types")
+    types = await call(http, "GET", "/api/v1/card-types")
     if any(t["code"] == CARD_TYPE["code"] for t in types.get("items", [])):
         return False
     today = datetime.now(UTC).date()
-    await _call(http, "POST", "/api/v1/points/rules", {"name": "每元 1 分", "kind": "base", "basis": "amount",
+    await call(http, "POST", "/api/v1/points/rules", {"name": "每元 1 分", "kind": "base", "basis": "amount",
                                                        "rate": "1", "effective_from": today.isoformat()})
-    await _call(http, "POST", "/api/v1/card-types", CARD_TYPE)
-    await _call(http, "POST", "/api/v1/card-offers", {"name": "充500送50", "min_paid_fen": 50000, "bonus_fen": 5000,
+    await call(http, "POST", "/api/v1/card-types", CARD_TYPE)
+    await call(http, "POST", "/api/v1/card-offers", {"name": "充500送50", "min_paid_fen": 50000, "bonus_fen": 5000,
                                                       "starts_on": today.isoformat(),
                                                       "ends_on": today.replace(year=today.year + 1).isoformat()})
     for n, (phone, name, plate) in enumerate(MEMBERS, start=1):
-        member = await _call(http, "POST", "/api/v1/members", {"phone": phone, "name": name, "plate": plate,
+        member = await call(http, "POST", "/api/v1/members", {"phone": phone, "name": name, "plate": plate,
                                                                "source": "back_office", "station": station})
-        [card_no] = (await _call(http, "POST", "/api/v1/cards", {"card_type": CARD_TYPE["code"], "station": station,
+        [card_no] = (await call(http, "POST", "/api/v1/cards", {"card_type": CARD_TYPE["code"], "station": station,
                                                                  "member_no": member["member_no"]}))["card_nos"]
-        await _call(http, "POST", f"/api/v1/cards/{card_no}/recharges",
+        await call(http, "POST", f"/api/v1/cards/{card_no}/recharges",
                     {"paid_fen": RECHARGE_FEN, "method": "bank_card", "station": station,
                      "recharge_no": f"{station}-{today:%Y%m%d}-C{n:05d}"})
     return True
 
 
-async def _call(http: niquests.AsyncSession, method: str, path: str, body: dict[str, Any] | None = None
+async def call(http: niquests.AsyncSession, method: str, path: str, body: dict[str, Any] | None = None
                 ) -> dict[str, Any]:
     headers = {"Idempotency-Key": str(uuid.uuid4())} if method == "POST" else {}
     answer = await http.request(method, path, json=body, headers=headers)

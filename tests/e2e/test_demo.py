@@ -64,6 +64,7 @@ def test_demo_runs_with_nothing_configured_and_stops_cleanly() -> None:
         station = f"http://127.0.0.1:{api_port + 1}/api/v1/stations/demo-01"
         methods = _station_methods(log, f"http://127.0.0.1:{api_port + 1}", station)
         assert methods.get("cash") and methods.get("wechat"), methods   # WeChat Pay via head office to its simulator
+        assert _fleet_vehicles(log, base) == 1, "the demo fleet was not seeded"   # docs/fleets.md, via the API
     finally:
         demo.send_signal(signal.SIGINT)
         code = demo.wait(timeout=30)
@@ -90,6 +91,19 @@ def _station_methods(log: Path, base: str, station: str) -> dict[str, bool]:
             pass
         time.sleep(1)
     return methods
+
+
+def _fleet_vehicles(log: Path, base: str) -> int:
+    """How many vehicles the demo enterprise's own user sees on its portal (the demo seeds one, after the members)."""
+    deadline, total = time.monotonic() + 60, 0
+    while time.monotonic() < deadline and not total:
+        try:
+            auth = _log_in_as("fleetclient", log, base)
+            total = int(httpx.get(f"{base}/api/v1/open/fleet/vehicles", timeout=5, headers=auth).json()["total"])
+        except (httpx.HTTPError, KeyError, ValueError):
+            pass
+        time.sleep(1)
+    return total
 
 
 def _log_in_as(username: str, log: Path, base: str) -> dict[str, str]:
