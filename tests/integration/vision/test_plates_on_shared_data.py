@@ -90,3 +90,16 @@ def test_the_eval_command_on_a_folder_with_nothing_to_evaluate_says_so(
 
     assert main(["vision", "eval", "plates", str(tmp_path)]) == 2
     assert "no labels.csv" in capsys.readouterr().err
+
+
+def test_the_eval_command_with_a_tampered_model_names_it_and_exits_2(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from forecourt.cli import main
+
+    detector = tmp_path / "models" / "plate" / "plate_detect_y5fu_320.onnx"
+    detector.parent.mkdir(parents=True)
+    detector.write_bytes(b"tampered")
+    monkeypatch.setenv("FORECOURT_VISION_MODELS", str(tmp_path / "models"))
+    assert main(["vision", "eval", "plates", str(PLATES / "scenes")]) == 2
+    err = capsys.readouterr().err
+    assert str(detector) in err and "SHA-256" in err
