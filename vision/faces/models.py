@@ -1,0 +1,181 @@
+"""The face models: YuNet detector, the MiniFASNet liveness pair, and the embedders (MobileFaceNet ONNX for
+development and tests, SFace through cv2.FaceRecognizerSF for production) behind one interface."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar, Protocol
+
+import numpy as np
+
+from vision.faces.align import aligned
+
+# model names of the manifest (vision/models.py); each file is resolved (and its hash checked) by the store
+DETECTOR = "face_detect"
+LIVENESS = (("liveness_v2", 2.7), ("liveness_v1se", 4.0))
+DETECT_SIDE = 640          # larger photos are scaled down to find faces, then aligned on the full image
+
+
+@dataclass(frozen=True, slots=True)
+class Detection:
+    box: tuple[float, float, float, float]          # x1, y1, x2, y2
+    landmarks: np.ndarray                           # 5×2
+    score: float
+
+
+def _session(path: Path):  # type: ignore[no-untyped-def]
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.log_severity_level = 3
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+class FaceDetector:
+    def __init__(self, path: Path, threshold: float = 0.7) -> None:
+        import cv2
+
+        self._yunet = cv2.FaceDetectorYN.create(str(path), "", (320, 320), threshold, 0.3, 50)
+
+    def faces(self, image: np.ndarray) -> list[Detection]:
+        """Every face, best first."""
+        import cv2
+
+        h, w = image.shape[:2]
+        ratio = min(1.0, DETECT_SIDE / max(h, w))
+        small = image if ratio == 1.0 else cv2.resize(image, (round(w * ratio), round(h * ratio)))
+        self._yunet.setInputSize((small.shape[1], small.shape[0]))
+        _, found = self._yunet.detect(small)
+        if found is None:
+            return []
+        out = []
+        for row in found:
+            x, y, bw, bh = (float(v) / ratio for v in row[:4])
+            points = (row[4:14].reshape(5, 2) / ratio).astype(np.float64)
+            out.append(Detection((x, y, x + bw, y + bh), points, float(row[14])))
+        return sorted(out, key=lambda d: -d.score)
+
+
+def _liveness_crop(image: np.ndarray, box: tuple[float, float, float, float], scale: float) -> np.ndarray:
+    """The face box grown by ``scale`` about its centre, kept inside the image (as MiniFASNet was trained)."""
+    import cv2
+
+    h, w = image.shape[:2]
+    x1, y1, x2, y2 = box
+    bw, bh = x2 - x1, y2 - y1
+    scale = min((h - 1) / bh, (w - 1) / bw, scale)
+    nw, nh = bw * scale, bh * scale
+    cx, cy = x1 + bw / 2, y1 + bh / 2
+    left, top = max(0.0, cx - nw / 2), max(0.0, cy - nh / 2)
+    right, bottom = min(w - 1.0, cx + nw / 2), min(h - 1.0, cy + nh / 2)
+    if left == 0:
+        right = nw
+    if top == 0:
+        bottom = nh
+    if right == w - 1:
+        left = w - 1 - nw
+    if bottom == h - 1:
+        top = h - 1 - nh
+    crop = image[int(top) : int(bottom) + 1, int(left) : int(right) + 1]
+    return cv2.resize(crop, (80, 80))
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    out: np.ndarray = (v / np.linalg.norm(v)).astype(np.float32)
+    return out
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max())
+    out: np.ndarray = e / e.sum()
+    return out
+
+
+class Liveness:
+    """Both MiniFASNet models, each on its own crop scale; the chance of a real face, averaged."""
+
+    def __init__(self, paths: list[tuple[Path, float]]) -> None:
+        self._models = [(_session(p), s) for p, s in paths]
+
+    def score(self, image: np.ndarray, box: tuple[float, float, float, float]) -> float:
+        total = 0.0
+        for session, scale in self._models:
+            crop = _liveness_crop(image, box, scale).transpose(2, 0, 1)[None].astype(np.float32)
+            out = session.run(None, {session.get_inputs()[0].name: crop})[0][0]
+            total += float(_softmax(out)[1])
+        return total / len(self._models)
+
+
+class Embedder(Protocol):
+    dimension: int
+
+    def embedding(self, image: np.ndarray, detection: Detection) -> np.ndarray: ...
+
+
+class MobileFaceNet:
+    """128-d, ONNX (development and tests only: its licence is unknown)."""
+
+    dimension = 128
+
+    def __init__(self, path: Path) -> None:
+        self._session = _session(path)
+
+    def embedding(self, image: np.ndarray, detection: Detection) -> np.ndarray:
+        face = aligned(image, detection.landmarks)[:, :, ::-1].astype(np.float32)   # BGR → RGB
+        x = ((face - 127.5) / 127.5).transpose(2, 0, 1)[None]
+        v: np.ndarray = self._session.run(None, {"input": np.ascontiguousarray(x)})[0][0]
+        return _unit(v)
+
+
+class SFace:
+    """128-d, OpenCV Zoo (Apache-2.0): the production embedder."""
+
+    dimension = 128
+
+    def __init__(self, path: Path) -> None:
+        import cv2
+
+        self._sface = cv2.FaceRecognizerSF.create(str(path), "")
+
+    def embedding(self, image: np.ndarray, detection: Detection) -> np.ndarray:
+        x1, y1, x2, y2 = detection.box
+        row = np.array([[x1, y1, x2 - x1, y2 - y1, *detection.landmarks.reshape(-1), detection.score]], np.float32)
+        v: np.ndarray = np.asarray(self._sface.feature(self._sface.alignCrop(image, row))).reshape(-1)
+        return _unit(v)
+
+
+EMBEDDERS: dict[str, tuple[type[MobileFaceNet] | type[SFace], str]] = {
+    "mobilefacenet": (MobileFaceNet, "face_embed_mobilefacenet"),
+    "sface": (SFace, "face_embed_sface"),
+}
+
+
+class ModelFiles(Protocol):
+    def path(self, name: str) -> Path: ...
+
+
+def embedder(name: str, files: ModelFiles) -> Embedder:
+    if name not in EMBEDDERS:
+        raise ValueError(f"unknown face embedder {name!r}; one of {sorted(EMBEDDERS)}")
+    cls, model = EMBEDDERS[name]
+    return cls(files.path(model))
+
+
+class Directory:
+    """Model files straight from a directory, by the manifest's names (until vision.models.ModelStore is merged)."""
+
+    FILES: ClassVar[dict[str, str]] = {
+        "face_detect": "face/face_detect_yunet_2026may.onnx",
+        "liveness_v2": "face/antispoof_minifasnet_v2.onnx",
+        "liveness_v1se": "face/antispoof_minifasnet_v1se.onnx",
+        "face_embed_mobilefacenet": "face/face_embed_mobilefacenet_128.onnx",
+        "face_embed_sface": "face/face_recognition_sface_2021dec.onnx",
+    }
+
+    def __init__(self, model_dir: Path) -> None:
+        self.model_dir = model_dir
+
+    def path(self, name: str) -> Path:
+        return self.model_dir / self.FILES[name]
