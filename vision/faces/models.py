@@ -3,6 +3,7 @@ development and tests, SFace through cv2.FaceRecognizerSF for production) behind
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, Protocol
@@ -38,6 +39,7 @@ class FaceDetector:
         import cv2
 
         self._yunet = cv2.FaceDetectorYN.create(str(path), "", (320, 320), threshold, 0.3, 50)
+        self._lock = threading.Lock()       # the detector keeps its input size: one image at a time
 
     def faces(self, image: np.ndarray) -> list[Detection]:
         """Every face, best first."""
@@ -46,8 +48,9 @@ class FaceDetector:
         h, w = image.shape[:2]
         ratio = min(1.0, DETECT_SIDE / max(h, w))
         small = image if ratio == 1.0 else cv2.resize(image, (round(w * ratio), round(h * ratio)))
-        self._yunet.setInputSize((small.shape[1], small.shape[0]))
-        _, found = self._yunet.detect(small)
+        with self._lock:
+            self._yunet.setInputSize((small.shape[1], small.shape[0]))
+            _, found = self._yunet.detect(small)
         if found is None:
             return []
         out = []
