@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.figures import Figure
-from vision.faces.models import Directory
 from vision.faces.pipeline import FacePipeline, decoded
+from vision.models import ModelStore
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 FACES = SHARED / "data/vision/faces"
@@ -48,7 +48,7 @@ def _terminal_frame(path: Path) -> bytes:
 
 
 def run() -> list[Figure]:
-    pipeline = FacePipeline(Directory(SHARED / "models"))
+    pipeline = FacePipeline(ModelStore(SHARED / "models"))
     rng = np.random.default_rng(20)
     _, own = pipeline.embedding(decoded((FACES / "fr_obama__00.jpg").read_bytes()), single=False)
     pipeline.index.load([(str(i), f"M{i:05d}", rng.normal(size=pipeline.embedder.dimension))

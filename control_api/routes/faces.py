@@ -3,15 +3,14 @@ their recorded consent (the embedding is kept, not the photo, unless FORECOURT_F
 person's enrolments (consent records, never face data), delete everything of a person, and identify the face in
 a terminal's photo (detect, liveness, embed, 1:N search).
 
-``face:read`` lists, ``face:enrol`` enrols and deletes, ``face:identify`` identifies. Every access is in the audit
-chain; the consenting person's name is masked without ``pii:read``. Nothing here logs face data.
+The models and the embedder are the FORECOURT_VISION_* settings (vision/models.py). ``face:read`` lists,
+``face:enrol`` enrols and deletes, ``face:identify`` identifies. Every access is in the audit chain; the
+consenting person's name is masked without ``pii:read``. Nothing here logs face data.
 """
 
 from __future__ import annotations
 
-import os
 from datetime import datetime
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile, status
@@ -33,8 +32,9 @@ from business_services.unit_of_work import UnitOfWork
 from control_api.deps import Db
 from control_api.idempotency import IdempotencyKey
 from control_api.security import Principal, require
-from vision.faces.models import Directory
+from forecourt.settings import Settings
 from vision.faces.pipeline import FaceError, FacePipeline, FaceSettings
+from vision.models import ModelError, store_from_settings
 
 router = APIRouter(prefix="/api/v1/faces", tags=["faces"])
 
@@ -42,17 +42,18 @@ Reader = Annotated[Principal, Depends(require("face:read"))]
 Enroller = Annotated[Principal, Depends(require("face:enrol"))]
 Identifier = Annotated[Principal, Depends(require("face:identify"))]
 MAX_PHOTO_BYTES = 8 * 1024 * 1024
-DEFAULT_MODELS = Path(__file__).resolve().parents[3] / "shared" / "models"
 
 
 def gallery(request: Request) -> Gallery:
     """The API process's gallery, made at the first use (the models load once): ``app.state.face_gallery``."""
     found: Gallery | None = getattr(request.app.state, "face_gallery", None)
     if found is None:
-        embedder = os.environ.get("FORECOURT_VISION_EMBEDDER", "mobilefacenet")
-        models = Path(os.environ.get("FORECOURT_VISION_MODELS", str(DEFAULT_MODELS)))
-        found = Gallery(FacePipeline(Directory(models), FaceSettings(embedder=embedder)), embedder,
-                        keep_photos=os.environ.get("FORECOURT_FACES_KEEP_PHOTOS", "") == "true")
+        settings = Settings()  # type: ignore[call-arg]   # from the environment
+        try:
+            pipeline = FacePipeline(store_from_settings(settings), FaceSettings(embedder=settings.vision_embedder))
+        except ModelError as exc:
+            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"人脸模型不可用，请联系管理员 ({exc})") from None
+        found = Gallery(pipeline, settings.vision_embedder, keep_photos=settings.faces_keep_photos)
         request.app.state.face_gallery = found
     return found
 

@@ -6,11 +6,12 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, Protocol
+from typing import Literal, Protocol
 
 import numpy as np
 
 from vision.faces.align import aligned
+from vision.models import ModelStore
 
 # model names of the manifest (vision/models.py); each file is resolved (and its hash checked) by the store
 DETECTOR = "face_detect"
@@ -23,15 +24,6 @@ class Detection:
     box: tuple[float, float, float, float]          # x1, y1, x2, y2
     landmarks: np.ndarray                           # 5×2
     score: float
-
-
-def _session(path: Path):  # type: ignore[no-untyped-def]
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    options.log_severity_level = 3
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
 class FaceDetector:
@@ -99,8 +91,8 @@ def _softmax(x: np.ndarray) -> np.ndarray:
 class Liveness:
     """Both MiniFASNet models, each on its own crop scale; the chance of a real face, averaged."""
 
-    def __init__(self, paths: list[tuple[Path, float]]) -> None:
-        self._models = [(_session(p), s) for p, s in paths]
+    def __init__(self, files: ModelStore) -> None:
+        self._models = [(files.session(name), scale) for name, scale in LIVENESS]
 
     def score(self, image: np.ndarray, box: tuple[float, float, float, float]) -> float:
         total = 0.0
@@ -122,8 +114,8 @@ class MobileFaceNet:
 
     dimension = 128
 
-    def __init__(self, path: Path) -> None:
-        self._session = _session(path)
+    def __init__(self, files: ModelStore, name: str) -> None:
+        self._session = files.session(name)
 
     def embedding(self, image: np.ndarray, detection: Detection) -> np.ndarray:
         face = aligned(image, detection.landmarks)[:, :, ::-1].astype(np.float32)   # BGR → RGB
@@ -137,10 +129,10 @@ class SFace:
 
     dimension = 128
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, files: ModelStore, name: str) -> None:
         import cv2
 
-        self._sface = cv2.FaceRecognizerSF.create(str(path), "")
+        self._sface = cv2.FaceRecognizerSF.create(str(files.path(name)), "")
 
     def embedding(self, image: np.ndarray, detection: Detection) -> np.ndarray:
         x1, y1, x2, y2 = detection.box
@@ -149,36 +141,10 @@ class SFace:
         return _unit(v)
 
 
-EMBEDDERS: dict[str, tuple[type[MobileFaceNet] | type[SFace], str]] = {
-    "mobilefacenet": (MobileFaceNet, "face_embed_mobilefacenet"),
-    "sface": (SFace, "face_embed_sface"),
-}
+EMBEDDERS: dict[str, type[MobileFaceNet] | type[SFace]] = {"mobilefacenet": MobileFaceNet, "sface": SFace}
 
 
-class ModelFiles(Protocol):
-    def path(self, name: str) -> Path: ...
+def embedder(which: Literal["mobilefacenet", "sface"], store: ModelStore) -> Embedder:
+    """The configured embedder (setting FORECOURT_VISION_EMBEDDER), its file from the manifest."""
+    return EMBEDDERS[which](store, store.embedder(which))
 
-
-def embedder(name: str, files: ModelFiles) -> Embedder:
-    if name not in EMBEDDERS:
-        raise ValueError(f"unknown face embedder {name!r}; one of {sorted(EMBEDDERS)}")
-    cls, model = EMBEDDERS[name]
-    return cls(files.path(model))
-
-
-class Directory:
-    """Model files straight from a directory, by the manifest's names (until vision.models.ModelStore is merged)."""
-
-    FILES: ClassVar[dict[str, str]] = {
-        "face_detect": "face/face_detect_yunet_2026may.onnx",
-        "liveness_v2": "face/antispoof_minifasnet_v2.onnx",
-        "liveness_v1se": "face/antispoof_minifasnet_v1se.onnx",
-        "face_embed_mobilefacenet": "face/face_embed_mobilefacenet_128.onnx",
-        "face_embed_sface": "face/face_recognition_sface_2021dec.onnx",
-    }
-
-    def __init__(self, model_dir: Path) -> None:
-        self.model_dir = model_dir
-
-    def path(self, name: str) -> Path:
-        return self.model_dir / self.FILES[name]

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
 from vision.faces.index import FaceIndex
-from vision.faces.models import DETECTOR, LIVENESS, Detection, FaceDetector, Liveness, ModelFiles, embedder
+from vision.faces.models import DETECTOR, Detection, FaceDetector, Liveness, embedder
+from vision.models import ModelStore
 from vision.readings import FaceMatch, FaceResult
 
 LIVE_AT = 0.5             # averaged chance of a real face at which a face counts as live
@@ -27,7 +29,7 @@ class FaceError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class FaceSettings:
-    embedder: str = "mobilefacenet"
+    embedder: Literal["mobilefacenet", "sface"] = "mobilefacenet"
     live_at: float = LIVE_AT
     match_at: float = MATCH_AT
 
@@ -56,11 +58,11 @@ def main_face(faces: list[Detection], single: bool) -> Detection:
 
 
 class FacePipeline:
-    def __init__(self, files: ModelFiles, settings: FaceSettings | None = None, index: FaceIndex | None = None) -> None:
+    def __init__(self, store: ModelStore, settings: FaceSettings | None = None, index: FaceIndex | None = None) -> None:
         self.settings = settings or FaceSettings()
-        self.detector = FaceDetector(files.path(DETECTOR))
-        self.liveness = Liveness([(files.path(name), scale) for name, scale in LIVENESS])
-        self.embedder = embedder(self.settings.embedder, files)
+        self.detector = FaceDetector(store.path(DETECTOR))
+        self.liveness = Liveness(store)
+        self.embedder = embedder(self.settings.embedder, store)
         self.index = index if index is not None else FaceIndex(self.embedder.dimension)
 
     def embedding(self, image: np.ndarray, single: bool = True) -> tuple[Detection, np.ndarray]:

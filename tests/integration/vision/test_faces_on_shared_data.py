@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from vision.faces.evaluation import FaceFigures, evaluate
-from vision.faces.models import Directory
 from vision.faces.pipeline import FacePipeline
+from vision.models import ModelStore
 
 SHARED = Path(__file__).resolve().parents[3].parent / "shared"
 DATA = SHARED / "data/vision"
@@ -15,7 +15,7 @@ DATA = SHARED / "data/vision"
 
 @pytest.fixture(scope="module")
 def pipeline() -> FacePipeline:
-    return FacePipeline(Directory(SHARED / "models"))
+    return FacePipeline(ModelStore(SHARED / "models"))
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from vision.faces.models import Directory
 from vision.faces.pipeline import FaceError, FacePipeline
+from vision.models import ModelStore
 
 SHARED = Path(__file__).resolve().parents[3].parent / "shared"
 PHOTO = SHARED / "data/vision/faces/fr_obama__00.jpg"
@@ -15,7 +15,7 @@ PHOTO = SHARED / "data/vision/faces/fr_obama__00.jpg"
 
 @pytest.fixture(scope="module")
 def pipeline() -> FacePipeline:
-    return FacePipeline(Directory(SHARED / "models"))
+    return FacePipeline(ModelStore(SHARED / "models"))
 
 
 @pytest.mark.parametrize("data", [b"", b"not a picture at all", PHOTO.read_bytes()[:200]])
