@@ -211,6 +211,14 @@ def _parser() -> argparse.ArgumentParser:
     gsync.add_argument("--folder", default="Forecourt 加油站", help="folder title (created if missing)")
     gsync.add_argument("--database-url", help="PostgreSQL URL as Grafana reaches it (default FORECOURT_DATABASE_URL)")
     gsync.add_argument("--no-datasource", action="store_true", help="leave the datasource in Grafana as it is")
+
+    vision = sub.add_parser("vision", help="plate and face recognition (docs/vision.md)")
+    vision_sub = vision.add_subparsers(dest="vision_command", required=True, metavar="ACTION")
+    veval = vision_sub.add_parser("eval", help="figures on a labelled folder (labels.csv: file, identity …)")
+    veval_sub = veval.add_subparsers(dest="eval_what", required=True, metavar="WHAT")
+    vfaces = veval_sub.add_parser("faces", help="faces found, EER, TAR at FAR 1 %% and 0.1 %%, liveness errors, "
+                                                "latency p50/p99")
+    vfaces.add_argument("folder", type=_folder, help="folder with labels.csv and the photos")
     return p
 
 
@@ -351,6 +359,10 @@ def main(argv: list[str] | None = None) -> int:
             return build_command(args.out)
         return sync_command(args.url, args.token, folder=args.folder, with_datasource=not args.no_datasource,
                             database_url=args.database_url or settings.database_url)
+    if args.command == "vision":      # model files and a folder of images: no infrastructure
+        from vision.faces.evaluation import faces_command
+
+        return faces_command(args.folder, settings)
     if args.command == "audit":       # reads the database it is given: no infrastructure started
         from business_services.audit.command import verify_command
 

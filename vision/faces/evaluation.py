@@ -6,13 +6,18 @@ The pure figure arithmetic (``eer``, ``tar_at``) is apart from the file reading.
 from __future__ import annotations
 
 import csv
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from vision.faces.pipeline import FaceError, FacePipeline, decoded
+
+if TYPE_CHECKING:
+    from forecourt.settings import Settings
 
 
 def eer(same: np.ndarray, different: np.ndarray) -> tuple[float, float]:
@@ -113,3 +118,23 @@ def evaluate(folder: Path, pipeline: FacePipeline) -> FaceFigures:
             figures.tar_far_1 = tar_at(same, different, 0.01)
             figures.tar_far_01 = tar_at(same, different, 0.001)
     return figures
+
+
+def faces_command(folder: Path, settings: Settings) -> int:
+    """``forecourt vision eval faces DIR``: the figures, one per line; 2 when the folder or a model is unusable."""
+    from vision.faces.pipeline import FaceSettings
+    from vision.models import ModelError, store_from_settings
+
+    if not (folder / "labels.csv").is_file():
+        print(f"无法评估 (cannot evaluate): {folder / 'labels.csv'} 不存在 (labels.csv is missing)", file=sys.stderr)
+        return 2
+    try:
+        pipeline = FacePipeline(store_from_settings(settings), FaceSettings(embedder=settings.vision_embedder))
+        figures = evaluate(folder, pipeline)
+    except (ModelError, KeyError) as exc:
+        print(f"无法评估 (cannot evaluate): {exc}", file=sys.stderr)
+        return 2
+    print(f"faces in {folder} (embedder {settings.vision_embedder}):")
+    for line in figures.lines():
+        print("  " + line)
+    return 0

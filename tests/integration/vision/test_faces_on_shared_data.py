@@ -58,3 +58,13 @@ def pipeline_image(path: Path):  # type: ignore[no-untyped-def]
     from vision.faces.pipeline import decoded
 
     return decoded(path.read_bytes())
+
+
+def test_the_eval_command_prints_the_figures(capsys: pytest.CaptureFixture[str]) -> None:
+    from forecourt.cli import main
+
+    assert main(["vision", "eval", "faces", str(DATA / "faces")]) == 0
+    out = capsys.readouterr().out
+    assert "faces found 42, detector misses 0" in out and "EER 0.00%" in out and "at FAR 0.1% 100.00%" in out
+    assert main(["vision", "eval", "faces", str(DATA)]) == 2          # no labels.csv there: a clear refusal
+    assert "labels.csv" in capsys.readouterr().err
