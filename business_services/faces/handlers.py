@@ -10,6 +10,8 @@ from business_services.faces import repository
 from business_services.faces.model import DeleteFaces, EnrolFace, FaceRefused, RecordIdentification
 from business_services.messagebus import Handler
 from business_services.unit_of_work import UnitOfWork
+from telemetry.contracts.events.vision import FaceRecognized, FaceSpoofDetected
+from telemetry.contracts.topics import event_topic
 
 
 async def enrol(command: EnrolFace, uow: UnitOfWork) -> dict[str, Any]:
@@ -37,9 +39,22 @@ async def delete(command: DeleteFaces, uow: UnitOfWork) -> int:
 
 
 async def record_identification(command: RecordIdentification, uow: UnitOfWork) -> None:
-    await uow.audit(AuditEntry("face.identify", f"person:{command.person}" if command.person else "person:none",
-                               command.station, None,
-                               {"similarity": round(command.similarity, 4), "live": command.live}))
+    """The audit record; at a named terminal also ``face.recognized`` (a live match) or ``face.spoof_detected``."""
+    c = command
+    await uow.audit(AuditEntry("face.identify", f"person:{c.person}" if c.person else "person:none",
+                               c.station, None, {"similarity": round(c.similarity, 4), "live": c.live}))
+    if c.station is None or c.terminal is None or c.seen_at is None:
+        return
+    event: FaceRecognized | FaceSpoofDetected
+    if not c.live:
+        event = FaceSpoofDetected(station=c.station, terminal=c.terminal, liveness=c.liveness, seen_at=c.seen_at)
+    elif c.person is not None:
+        event = FaceRecognized(station=c.station, terminal=c.terminal, member_no=c.person,
+                               similarity=max(0.0, min(1.0, c.similarity)), liveness=c.liveness, seen_at=c.seen_at)
+    else:
+        return
+    uow.emit(event_topic(c.group, c.station, event.TYPE),
+             event.envelope(source="head-office", event_id=event.event_id()))
 
 
 EVENT_HANDLERS: dict[str, list[Handler]] = {}

@@ -80,4 +80,8 @@ class RecordIdentification:
     person: str | None
     similarity: float
     live: bool
+    liveness: float
     station: str | None
+    terminal: str | None = None         # with the station: the terminal's event goes out (face.recognized / …)
+    group: str = ""
+    seen_at: datetime | None = None

@@ -10,7 +10,7 @@ consenting person's name is masked without ``pii:read``. Nothing here logs face 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile, status
@@ -171,8 +171,10 @@ async def delete(person: str, request: Request, db: Db, who: Enroller,
 @router.post("/identify")
 async def identify(request: Request, db: Db, who: Identifier,
                    image: Annotated[UploadFile, File(description="终端拍摄的照片 (the terminal's photo)")],
-                   station: Annotated[str | None, Form(pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")] = None) -> Identified:
-    """The face in a terminal's photo: found, alive, and who it is if anyone enrolled is close enough."""
+                   station: Annotated[str | None, Form(pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")] = None,
+                   terminal: Annotated[str | None, Form(min_length=1, max_length=64)] = None) -> Identified:
+    """The face in a terminal's photo: found, alive, and who it is if anyone enrolled is close enough. With the
+    station and terminal, ``face.recognized`` (a live match) or ``face.spoof_detected`` goes out."""
     if station is not None:
         who.check_station(station)
     faces = gallery(request)
@@ -186,7 +188,8 @@ async def identify(request: Request, db: Db, who: Identifier,
     async with db.connection() as conn, UnitOfWork(conn, who.actor) as uow:
         await request.app.state.bus.handle(
             RecordIdentification(match.person if match else None, match.similarity if match else 0.0, result.live,
-                                 station), uow)
+                                 result.liveness, station, terminal, request.app.state.group,
+                                 datetime.now(UTC)), uow)
     return Identified(box=result.box, score=result.score, liveness=result.liveness, live=result.live,
                       match=MatchPublic(person=match.person, similarity=match.similarity) if match else None,
                       timings_ms=result.timings_ms)

@@ -96,3 +96,30 @@ async def test_bad_requests_get_a_clear_4xx_and_nothing_is_stored(database_url: 
         assert (await http.request("DELETE", f"/api/v1/faces/people/{PERSON}", data={"reason": "x"},
                                    headers=reader)).status_code == 403
     assert await scalar(database_url, "SELECT count(*) FROM business.face_enrolments") == 0
+
+
+async def test_at_a_terminal_a_live_match_and_a_spoof_each_go_out_as_an_event(database_url: str) -> None:
+    app = create_app(database_url)
+    who = bearer(app, *ALL, username="li")
+    live = FACES.parent / "liveness"
+    async with client(app) as http:
+        enrolled = await http.post("/api/v1/faces/enrolments", data=CONSENT,
+                                   files={"image": ("r.jpg", (live / "live_real__00.jpg").read_bytes(), "image/jpeg")},
+                                   headers=who | {"Idempotency-Key": "face-enrol-live"})
+        assert enrolled.status_code == 201, enrolled.text
+        at = {"station": "demo-01", "terminal": "pos-1"}
+        real = await http.post("/api/v1/faces/identify", data=at, headers=who,
+                               files={"image": ("r.jpg", (live / "live_real__00.jpg").read_bytes(), "image/jpeg")})
+        assert real.json()["match"]["person"] == PERSON
+        fake = await http.post("/api/v1/faces/identify", data=at, headers=who,
+                               files={"image": ("f.jpg", (live / "live_fake__01.jpg").read_bytes(), "image/jpeg")})
+        assert not fake.json()["live"] and fake.json()["match"] is None
+        elsewhere = bearer(app, *ALL, username="zhao", stations=frozenset({"demo-02"}))
+        refused = await http.post("/api/v1/faces/identify", data=at, headers=elsewhere,
+                                  files={"image": ("r.jpg", (live / "live_real__00.jpg").read_bytes(), "image/jpeg")})
+        assert refused.status_code == 403
+    events = await rows(database_url, "SELECT topic, payload->>'type', payload->'data'->>'member_no' "
+                                      "FROM business.outbox WHERE payload->>'type' LIKE 'face.%%' ORDER BY seq")
+    assert [(e, m) for _, e, m in events] == [("face.recognized", PERSON),
+                                              ("face.spoof_detected", None)]
+    assert all("demo-01" in t for t, _, _ in events)
