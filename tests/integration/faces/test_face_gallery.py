@@ -4,6 +4,7 @@ deletion removes everything and the index forgets them, every access audited, ba
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,9 @@ def photo(name: str) -> dict[str, Any]:
     return {"image": (name, (FACES / name).read_bytes(), "image/jpeg")}
 
 
-async def test_enrol_identify_delete_each_audited_and_a_retry_enrols_nothing_more(database_url: str) -> None:
+async def test_enrol_identify_delete_each_audited_and_a_retry_enrols_nothing_more(
+        database_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
     app = create_app(database_url)
     who = bearer(app, *ALL, username="li")
     async with client(app) as http:
@@ -67,6 +70,8 @@ async def test_enrol_identify_delete_each_audited_and_a_retry_enrols_nothing_mor
                      ("face.delete", f"person:{PERSON}"), ("face.identify", "person:none")]
     logged = await rows(database_url, "SELECT after::text FROM business.audit_log WHERE action LIKE 'face.%%'")
     assert all("embedding" not in text for (text,) in logged)
+    ours = [r.getMessage() for r in caplog.records if r.name != "httpx"]     # httpx: the test client's own log
+    assert not [m for m in ours if PERSON in m or "张三" in m or "embedding" in m]   # no face data logged
 
 
 async def test_bad_requests_get_a_clear_4xx_and_nothing_is_stored(database_url: str) -> None:
