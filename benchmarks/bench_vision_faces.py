@@ -17,9 +17,9 @@ import numpy as np
 
 from benchmarks.figures import Figure
 from vision.faces.pipeline import FacePipeline, decoded
-from vision.models import ModelStore
+from vision.models import DEFAULT_MODEL_DIR, ModelStore
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+SHARED = DEFAULT_MODEL_DIR.parent            # ../shared beside the repository
 FACES = SHARED / "data/vision/faces"
 GALLERY = 10_000
 ROUNDS = 60
@@ -49,7 +49,7 @@ def _terminal_frame(path: Path) -> bytes:
 
 
 def run() -> list[Figure]:
-    pipeline = FacePipeline(ModelStore(SHARED / "models", threads=THREADS))
+    pipeline = FacePipeline(ModelStore(DEFAULT_MODEL_DIR, threads=THREADS))
     rng = np.random.default_rng(20)
     _, own = pipeline.embedding(decoded((FACES / "fr_obama__00.jpg").read_bytes()), single=False)
     pipeline.index.load([(str(i), f"M{i:05d}", rng.normal(size=pipeline.embedder.dimension))

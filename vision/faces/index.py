@@ -23,13 +23,13 @@ class FaceIndex:
         self._rows = [e[0] for e in entries]
         self._keys = [e[1] for e in entries]
         self._matrix = (
-            np.stack([_unit(e[2]) for e in entries]) if entries else np.zeros((0, self.dimension), np.float32)
+            np.stack([unit(e[2]) for e in entries]) if entries else np.zeros((0, self.dimension), np.float32)
         )
 
     def add(self, row: str, person: str, embedding: np.ndarray) -> None:
         self._rows.append(row)
         self._keys.append(person)
-        self._matrix = np.vstack([self._matrix, _unit(embedding)[None]])
+        self._matrix = np.vstack([self._matrix, unit(embedding)[None]])
 
     def remove_person(self, person: str) -> None:
         keep = [i for i, k in enumerate(self._keys) if k != person]
@@ -40,12 +40,13 @@ class FaceIndex:
     def best(self, embedding: np.ndarray) -> FaceMatch | None:
         if not self._keys:
             return None
-        sims = self._matrix @ _unit(embedding)
+        sims = self._matrix @ unit(embedding)
         i = int(np.argmax(sims))
         return FaceMatch(person=self._keys[i], similarity=float(sims[i]))
 
 
-def _unit(v: np.ndarray) -> np.ndarray:
+def unit(v: np.ndarray) -> np.ndarray:
+    """``v`` scaled to length 1 (float32); a zero vector stays zero."""
     v = np.asarray(v, dtype=np.float32).reshape(-1)
     n = float(np.linalg.norm(v))
     return v / n if n > 0 else v

@@ -11,6 +11,7 @@ from typing import Literal, Protocol
 import numpy as np
 
 from vision.faces.align import aligned
+from vision.faces.index import unit
 from vision.models import ModelStore
 
 # model names of the manifest (vision/models.py); each file is resolved (and its hash checked) by the store
@@ -77,11 +78,6 @@ def _liveness_crop(image: np.ndarray, box: tuple[float, float, float, float], sc
     return cv2.resize(crop, (80, 80))
 
 
-def _unit(v: np.ndarray) -> np.ndarray:
-    out: np.ndarray = (v / np.linalg.norm(v)).astype(np.float32)
-    return out
-
-
 def _softmax(x: np.ndarray) -> np.ndarray:
     e = np.exp(x - x.max())
     out: np.ndarray = e / e.sum()
@@ -121,7 +117,7 @@ class MobileFaceNet:
         face = aligned(image, detection.landmarks)[:, :, ::-1].astype(np.float32)   # BGR → RGB
         x = ((face - 127.5) / 127.5).transpose(2, 0, 1)[None]
         v: np.ndarray = self._session.run(None, {"input": np.ascontiguousarray(x)})[0][0]
-        return _unit(v)
+        return unit(v)
 
 
 class SFace:
@@ -138,7 +134,7 @@ class SFace:
         x1, y1, x2, y2 = detection.box
         row = np.array([[x1, y1, x2 - x1, y2 - y1, *detection.landmarks.reshape(-1), detection.score]], np.float32)
         v: np.ndarray = np.asarray(self._sface.feature(self._sface.alignCrop(image, row))).reshape(-1)
-        return _unit(v)
+        return unit(v)
 
 
 EMBEDDERS: dict[str, type[MobileFaceNet] | type[SFace]] = {"mobilefacenet": MobileFaceNet, "sface": SFace}

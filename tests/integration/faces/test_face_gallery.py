@@ -5,7 +5,6 @@ deletion removes everything and the index forgets them, every access audited, ba
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
 import cv2
@@ -15,10 +14,11 @@ import pytest
 from control_api.app import create_app
 from tests.integration.cards.support import client, rows, scalar
 from tests.support.auth import bearer
+from vision.models import DEFAULT_MODEL_DIR
 
 pytestmark = pytest.mark.integration
 
-FACES = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "vision" / "faces"
+FACES = DEFAULT_MODEL_DIR.parent / "data" / "vision" / "faces"
 PERSON = "M20260001"
 CONSENT = {"person": PERSON, "consent_by": "张三", "consent_at": "2026-12-05T08:00:00+08:00",
            "consent_method": "terminal", "consent_text_version": "face-2026.1"}

@@ -1,21 +1,19 @@
 """The Done-when face figures on ../shared/data/vision: every face found, same/different people separated
 (EER ≤ 2 %), both spoofs rejected and the real face accepted, and identify() naming an enrolled person."""
 
-from pathlib import Path
-
 import pytest
 
 from vision.faces.evaluation import FaceFigures, evaluate
-from vision.faces.pipeline import FacePipeline
-from vision.models import ModelStore
+from vision.faces.pipeline import FacePipeline, decoded
+from vision.models import DEFAULT_MODEL_DIR, ModelStore
 
-SHARED = Path(__file__).resolve().parents[3].parent / "shared"
+SHARED = DEFAULT_MODEL_DIR.parent            # ../shared beside the repository
 DATA = SHARED / "data/vision"
 
 
 @pytest.fixture(scope="module")
 def pipeline() -> FacePipeline:
-    return FacePipeline(ModelStore(SHARED / "models"))
+    return FacePipeline(ModelStore(DEFAULT_MODEL_DIR))
 
 
 @pytest.fixture(scope="module")
@@ -47,17 +45,11 @@ def test_identify_names_the_enrolled_person_from_another_photo(pipeline: FacePip
     folder = DATA / "faces"
     index = pipeline.index
     for number, photo in (("M-OBAMA", "fr_obama__00.jpg"), ("M-BIDEN", "fr_biden__00.jpg")):
-        _, vector = pipeline.embedding(pipeline_image(folder / photo), single=False)
+        _, vector = pipeline.embedding(decoded((folder / photo).read_bytes()), single=False)
         index.add(photo, number, vector)
     result = pipeline.identify((folder / "fr_obama__02.jpg").read_bytes(), single=False)
     assert result.match is not None and result.match.person == "M-OBAMA"
     assert set(result.timings_ms) >= {"detect", "liveness", "total"}
-
-
-def pipeline_image(path: Path):  # type: ignore[no-untyped-def]
-    from vision.faces.pipeline import decoded
-
-    return decoded(path.read_bytes())
 
 
 def test_the_eval_command_prints_the_figures(capsys: pytest.CaptureFixture[str]) -> None:

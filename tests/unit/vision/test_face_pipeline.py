@@ -1,21 +1,19 @@
 """The face pipeline's answers for images it cannot use: a clear error with a Chinese message, never a crash."""
 
-from pathlib import Path
-
 import cv2
 import numpy as np
 import pytest
 
 from vision.faces.pipeline import FaceError, FacePipeline
-from vision.models import ModelStore
+from vision.models import DEFAULT_MODEL_DIR, ModelStore
 
-SHARED = Path(__file__).resolve().parents[3].parent / "shared"
+SHARED = DEFAULT_MODEL_DIR.parent            # ../shared beside the repository
 PHOTO = SHARED / "data/vision/faces/fr_obama__00.jpg"
 
 
 @pytest.fixture(scope="module")
 def pipeline() -> FacePipeline:
-    return FacePipeline(ModelStore(SHARED / "models"))
+    return FacePipeline(ModelStore(DEFAULT_MODEL_DIR))
 
 
 @pytest.mark.parametrize("data", [b"", b"not a picture at all", PHOTO.read_bytes()[:200]])
