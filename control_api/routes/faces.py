@@ -138,34 +138,34 @@ async def enrol(request: Request, db: Db, who: Enroller, key: IdempotencyKey,
     return Enrolled(**answer)
 
 
-@router.get("/people/{person}")
-async def enrolments(person: str, request: Request, db: Db, who: Reader) -> list[EnrolmentPublic]:
+@router.get("/people/{member_no}")
+async def enrolments(member_no: str, request: Request, db: Db, who: Reader) -> list[EnrolmentPublic]:
     """A person's enrolments and the consent recorded for each (never the face); the read is audited."""
     try:
-        check_person(person)
+        check_person(member_no)
     except FaceRefused as exc:
         raise _refused(exc) from None
     async with db.connection() as conn:
-        rows = await views.enrolments(conn, person)
+        rows = await views.enrolments(conn, member_no)
     async with db.connection() as conn, UnitOfWork(conn, who.actor) as uow:
-        await uow.audit(AuditEntry("face.read", f"person:{person}", None, None, {"enrolments": len(rows)}))
+        await uow.audit(AuditEntry("face.read", f"person:{member_no}", None, None, {"enrolments": len(rows)}))
     full = who.may("pii:read")
     return [EnrolmentPublic(**{**r, "consent_by": r["consent_by"] if full else mask_name(r["consent_by"])})
             for r in rows]
 
 
-@router.delete("/people/{person}")
-async def delete(person: str, request: Request, db: Db, who: Enroller,
+@router.delete("/people/{member_no}")
+async def delete(member_no: str, request: Request, db: Db, who: Enroller,
                  reason: Annotated[str, Form(description="删除原因 (why: the person's request, withdrawal …)")]
                  ) -> Deleted:
     """Delete every enrolment of the person (embeddings, photos if kept, consent rows); the index forgets them."""
     try:
-        command = DeleteFaces(person, who.username, reason)
+        command = DeleteFaces(member_no, who.username, reason)
     except FaceRefused as exc:
         raise _refused(exc) from None
     async with db.connection() as conn, UnitOfWork(conn, who.actor) as uow:
         removed: int = await request.app.state.bus.handle(command, uow)
-    return Deleted(person=person, enrolments_removed=removed)
+    return Deleted(person=member_no, enrolments_removed=removed)
 
 
 @router.post("/identify")
