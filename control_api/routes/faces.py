@@ -53,6 +53,9 @@ def gallery(request: Request) -> Gallery:
             pipeline = FacePipeline(store_from_settings(settings), FaceSettings(embedder=settings.vision_embedder))
         except ModelError as exc:
             raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"人脸模型不可用，请联系管理员 ({exc})") from None
+        except ImportError:
+            raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "人脸识别未安装，请联系管理员 (face recognition "
+                                "needs onnxruntime and OpenCV: pip install 'forecourt[vision]')") from None
         found = Gallery(pipeline, settings.vision_embedder, keep_photos=settings.faces_keep_photos)
         request.app.state.face_gallery = found
     return found

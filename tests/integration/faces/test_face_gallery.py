@@ -5,6 +5,7 @@ deletion removes everything and the index forgets them, every access audited, ba
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -128,3 +129,18 @@ async def test_at_a_terminal_a_live_match_and_a_spoof_each_go_out_as_an_event(da
     assert [(e, m) for _, e, m in events] == [("face.recognized", PERSON),
                                               ("face.spoof_detected", None)]
     assert all("demo-01" in t for t, _, _ in events)
+
+
+async def test_a_model_file_with_the_wrong_hash_is_a_clear_503(database_url: str, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "face").mkdir()
+    for f in (DEFAULT_MODEL_DIR / "face").iterdir():
+        (tmp_path / "face" / f.name).write_bytes(f.read_bytes())
+    (tmp_path / "face" / "face_detect_yunet_2026may.onnx").write_bytes(b"tampered")
+    monkeypatch.setenv("FORECOURT_VISION_MODELS", str(tmp_path))
+    app = create_app(database_url)
+    async with client(app) as http:
+        answer = await http.post("/api/v1/faces/identify", files=photo("fr_obama__00.jpg"),
+                                 headers=bearer(app, *ALL, username="li"))
+    assert answer.status_code == 503
+    assert "人脸模型不可用" in answer.json()["detail"] and "SHA-256" in answer.json()["detail"]
