@@ -13,6 +13,7 @@
   forecourt mqtt-auth --stations … --out DIR   MQTT users, ACL and mosquitto.conf for the edge nodes
   forecourt grafana build | sync --url URL --token TOKEN   dashboards as code (docs/grafana.md)
   forecourt settings                     every FORECOURT_* setting with its default and meaning
+  forecourt vision eval plates DIR       plate reading measured on a labelled folder (docs/vision.md)
 
 Settings come from FORECOURT_* environment variables (see README, "Configuration"), listed below.
 A wrong setting, flag, file or busy port ends in one line naming it (exit code 2, or 1 when a
@@ -212,13 +213,18 @@ def _parser() -> argparse.ArgumentParser:
     gsync.add_argument("--database-url", help="PostgreSQL URL as Grafana reaches it (default FORECOURT_DATABASE_URL)")
     gsync.add_argument("--no-datasource", action="store_true", help="leave the datasource in Grafana as it is")
 
-    vision = sub.add_parser("vision", help="plate and face recognition (docs/vision.md)")
+    vision = sub.add_parser("vision", help="plate and face recognition tools (docs/vision.md)")
     vision_sub = vision.add_subparsers(dest="vision_command", required=True, metavar="ACTION")
-    veval = vision_sub.add_parser("eval", help="figures on a labelled folder (labels.csv: file, identity …)")
-    veval_sub = veval.add_subparsers(dest="eval_what", required=True, metavar="WHAT")
-    vfaces = veval_sub.add_parser("faces", help="faces found, EER, TAR at FAR 1 %% and 0.1 %%, liveness errors, "
-                                                "latency p50/p99")
-    vfaces.add_argument("folder", type=_folder, help="folder with labels.csv and the photos")
+    veval = vision_sub.add_parser("eval", help="measure a pipeline on a labelled folder")
+    veval_sub = veval.add_subparsers(dest="vision_eval", required=True, metavar="PIPELINE")
+    vplates = veval_sub.add_parser("plates", help="plates: DIR/labels.csv (file,plate,color,kind) or crops "
+                                   "named by their plate text")
+    vplates.add_argument("directory", type=Path, metavar="DIR")
+    vplates.add_argument("--threshold", type=float, default=None, help="lowest character probability of a "
+                         "certain reading (default: the reader's)")
+    vfaces = veval_sub.add_parser("faces", help="faces: DIR/labels.csv (file,identity): faces found, EER, TAR at "
+                                  "FAR 1 %% and 0.1 %%, liveness errors, latency p50/p99")
+    vfaces.add_argument("directory", type=_folder, metavar="DIR")
     return p
 
 
@@ -359,10 +365,14 @@ def main(argv: list[str] | None = None) -> int:
             return build_command(args.out)
         return sync_command(args.url, args.token, folder=args.folder, with_datasource=not args.no_datasource,
                             database_url=args.database_url or settings.database_url)
-    if args.command == "vision":      # model files and a folder of images: no infrastructure
+    if args.command == "vision" and args.vision_command == "eval" and args.vision_eval == "plates":
+        from vision.command import eval_plates_command
+
+        return eval_plates_command(settings, args.directory, args.threshold)
+    if args.command == "vision" and args.vision_command == "eval" and args.vision_eval == "faces":
         from vision.faces.evaluation import faces_command
 
-        return faces_command(args.folder, settings)
+        return faces_command(args.directory, settings)
     if args.command == "audit":       # reads the database it is given: no infrastructure started
         from business_services.audit.command import verify_command
 
