@@ -14,6 +14,7 @@
   forecourt grafana build | sync --url URL --token TOKEN   dashboards as code (docs/grafana.md)
   forecourt settings                     every FORECOURT_* setting with its default and meaning
   forecourt vision eval plates DIR       plate reading measured on a labelled folder (docs/vision.md)
+  forecourt vision eval faces DIR        face figures (EER, TAR at FAR, liveness) on a labelled folder
 
 Settings come from FORECOURT_* environment variables (see README, "Configuration"), listed below.
 A wrong setting, flag, file or busy port ends in one line naming it (exit code 2, or 1 when a
