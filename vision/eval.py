@@ -1,7 +1,8 @@
 """Evaluation as a command: ``forecourt vision eval plates DIR`` (docs/vision.md, "Evaluation").
 
 DIR holds a ``labels.csv`` (file, plate, color, kind, …: the format of ../shared/data/vision/plates; ``kind``
-scene = a whole picture, crop = one plate) or, without it, plate crops whose file name is the plate text. The
+scene = a whole picture, crop = one plate), or is a sub-folder of a folder that does (its rows are used), or
+holds plate crops whose file name is the plate text. The
 report: exact-match rate, certain right / certain wrong (what a payment would act on), per-colour and
 per-character errors, detector misses, unreadable files, latency p50 / p99. Timing is measured, never asserted.
 """
@@ -114,6 +115,11 @@ def plate_samples(directory: Path) -> list[PlateSample]:
     labels = directory / "labels.csv"
     if labels.is_file():
         return list(_labelled(directory, labels))
+    parent = directory.parent / "labels.csv"     # a sub-folder of a labelled set (plates/crops, plates/scenes)
+    if parent.is_file():
+        inside = [s for s in _labelled(directory.parent, parent) if s.path.parent == directory]
+        if inside:
+            return inside
     samples = [PlateSample(path, path.stem, "", scene=False) for path in sorted(directory.iterdir())
                if path.suffix.lower() in _IMAGES and plate_format(path.stem) is not None]
     if not samples:

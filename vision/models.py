@@ -3,10 +3,11 @@
 ``ModelStore(model_dir)`` hands out a checked path or an onnxruntime session per model name. A file whose
 SHA-256 is not the manifest's is refused (``ModelError`` naming the file and both hashes), never loaded. A
 missing file is fetched from its source into the model directory when downloading is allowed: an ``https://``
-or ``file://`` URL, or ``wheel:PACKAGE/PATH`` for a file shipped inside an installed Python package (the
-PP-OCRv4 recogniser comes in the ``rapidocr_onnxruntime`` wheel). ``sources`` maps a name to another URL
-(tests: a local folder standing in for the public source). SFace, the licensed production embedder, has no
-pinned hash here: the operator pins it (``pins``), else it is refused. docs/vision.md, "Models".
+or ``file://`` URL. A ``wheel:PACKAGE/PATH`` source is a file shipped inside an installed Python package (the
+PP-OCRv4 recogniser comes in the ``rapidocr_onnxruntime`` wheel): used where it is, hash checked all the same.
+``sources`` maps a name to another URL (tests: a local folder standing in for the public source). SFace, the
+licensed production embedder, has no pinned hash here: the operator pins it (``pins``), else it is refused.
+docs/vision.md, "Models".
 """
 
 from __future__ import annotations
@@ -142,6 +143,8 @@ class ModelStore:
             return self._checked[name]
         expected = self.expected_sha256(name)
         target = self.model_dir / spec(name).file
+        if not target.is_file() and self.source(name).startswith("wheel:"):
+            target = self._installed(name)       # shipped inside an installed package: used where it is
         if not target.is_file():
             if not self.download:
                 raise ModelError(f"model file {target} is missing: copy it there, or allow downloading "
@@ -153,6 +156,12 @@ class ModelStore:
                              f"the file is damaged or not the one in the manifest; replace it")
         self._checked[name] = target
         return target
+
+    def _installed(self, name: str) -> Path:
+        origin = _open_source(self.source(name))
+        if not isinstance(origin, Path):
+            raise ModelError(f"model {name!r}: {self.source(name)} is not a local file")
+        return origin
 
     def source(self, name: str) -> str:
         return self.sources.get(name) or spec(name).source
@@ -176,6 +185,7 @@ class ModelStore:
             if actual != expected:
                 raise ModelError(f"model {name!r} downloaded from {url} has SHA-256 {actual}, expected "
                                  f"{expected}: the source changed or is not the published file; not installed")
+            os.chmod(temporary, 0o644)
             os.replace(temporary, target)   # atomic: a half-written file is never taken for the model
         except OSError as exc:
             raise ModelError(f"model {name!r}: cannot fetch {url} into {target}: {exc}") from exc

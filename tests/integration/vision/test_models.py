@@ -61,11 +61,20 @@ def test_a_source_with_the_wrong_file_installs_nothing(tmp_path: Path) -> None:
     assert list((models / "plate").iterdir()) == []   # no half-written temporary left behind
 
 
-def test_the_text_recogniser_comes_from_the_installed_wheel(tmp_path: Path) -> None:
-    store = ModelStore(tmp_path, download=True)
-    assert sha256_of(store.path("plate_text")) == spec("plate_text").sha256
-    session = store.session("plate_text")
-    assert "character" in session.get_modelmeta().custom_metadata_map
+def test_the_text_recogniser_is_used_from_the_installed_wheel_where_it_is(tmp_path: Path) -> None:
+    store = ModelStore(tmp_path, download=False)
+    path = store.path("plate_text")
+    assert "rapidocr_onnxruntime" in str(path) and not list(tmp_path.iterdir())
+    assert sha256_of(path) == spec("plate_text").sha256
+    assert "character" in store.session("plate_text").get_modelmeta().custom_metadata_map
+
+
+def test_a_copy_in_the_model_folder_wins_over_the_wheel_and_is_checked(tmp_path: Path) -> None:
+    copy = tmp_path / spec("plate_text").file
+    copy.parent.mkdir(parents=True)
+    copy.write_bytes(b"a tampered recogniser")
+    with pytest.raises(ModelError, match=str(copy)):
+        ModelStore(tmp_path).path("plate_text")
 
 
 def test_sface_is_refused_until_its_hash_is_pinned(tmp_path: Path) -> None:

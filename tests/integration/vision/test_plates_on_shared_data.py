@@ -69,3 +69,37 @@ def test_an_empty_lane_gives_no_plate_and_an_empty_frame_an_error(reader: PlateR
     assert reader.read(np.full((720, 1280, 3), 90, np.uint8)) == []
     with pytest.raises(ValueError, match="empty"):
         reader.read(np.zeros((0, 0, 3), np.uint8))
+
+
+def test_the_eval_command_reads_crops_named_by_their_plate_and_counts_a_corrupt_file(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from forecourt.cli import main
+
+    for name, plate in (("lprnet_0069.jpg", "京PL3N67"), ("lprnet_0070.jpg", "川JK0707")):
+        (tmp_path / f"{plate}.jpg").write_bytes((PLATES / "crops" / name).read_bytes())
+    (tmp_path / "沪A12345.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    assert main(["vision", "eval", "plates", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "samples 2  exact 2 (100.0%)" in out
+    assert "unreadable files 1" in out and "unreadable 沪A12345.jpg" in out
+
+
+def test_the_eval_command_on_a_folder_with_nothing_to_evaluate_says_so(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from forecourt.cli import main
+
+    assert main(["vision", "eval", "plates", str(tmp_path)]) == 2
+    assert "no labels.csv" in capsys.readouterr().err
+
+
+def test_the_eval_command_with_a_tampered_model_names_it_and_exits_2(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from forecourt.cli import main
+
+    detector = tmp_path / "models" / "plate" / "plate_detect_y5fu_320.onnx"
+    detector.parent.mkdir(parents=True)
+    detector.write_bytes(b"tampered")
+    monkeypatch.setenv("FORECOURT_VISION_MODELS", str(tmp_path / "models"))
+    assert main(["vision", "eval", "plates", str(PLATES / "scenes")]) == 2
+    err = capsys.readouterr().err
+    assert str(detector) in err and "SHA-256" in err
