@@ -34,6 +34,7 @@ from control_api.routes import (
     commands,
     devices,
     exports,
+    faces,
     fleet_authorisations,
     fleet_cards,
     fleet_open_api,
@@ -120,7 +121,8 @@ ROLE_ROUTERS: dict[Role, tuple[APIRouter, ...]] = {
                        fleet_authorisations.router,   # fleet authorisation and sales (docs/fleets.md)
                        fleet_statements.router,   # fleet statements, receivables, the bank link (docs/fleets.md)
                        fleet_cards.router,   # fleet cards and their limits (docs/fleets.md)
-                       fleets.router),           # fleet enterprises and their money (docs/fleets.md)
+                       fleets.router,            # fleet enterprises and their money (docs/fleets.md)
+                       faces.router),            # the face gallery (docs/vision.md "Faces")
     Role.STATION: (station_prices.router,        # the prices the station's pumps hold (its own database)
                    inventory.router,             # wet stock: computed where the sales are (docs/inventory.md)
                    station_fleets.router),       # fleet cards authorised before fuelling (docs/fleets.md)

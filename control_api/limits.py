@@ -14,6 +14,8 @@ from control_api.errors import problem
 from control_api.metrics import REFUSED
 
 MAX_BODY_BYTES = 64 * 1024
+#: Routes that take a photo upload, by path prefix, and their limit (a photo of at most 8 MiB and its form).
+UPLOAD_LIMITS: dict[str, int] = {"/api/v1/faces/": 8 * 1024 * 1024 + MAX_BODY_BYTES}
 
 
 def _too_large(limit: int) -> str:
@@ -48,10 +50,12 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = next((n for prefix, n in UPLOAD_LIMITS.items() if scope["path"].startswith(prefix)),
+                     self.max_bytes)
         declared = _declared_length(scope)
-        if declared is not None and declared > self.max_bytes:
+        if declared is not None and declared > limit:
             REFUSED.labels("body-too-large").inc()
-            await self._refuse(scope, receive, send)
+            await self._refuse(scope, receive, send, limit)
             return
         received = 0
         started = False
@@ -61,9 +65,9 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > limit:
                     REFUSED.labels("body-too-large").inc()
-                    raise BodyTooLarge(self.max_bytes)
+                    raise BodyTooLarge(limit)
             return message
 
         async def watched_send(message: Message) -> None:
@@ -76,7 +80,7 @@ class BodyLimit:
         except BodyTooLarge:
             if started:
                 raise
-            await self._refuse(scope, receive, send)
+            await self._refuse(scope, receive, send, limit)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await problem(status.HTTP_413_CONTENT_TOO_LARGE, _too_large(self.max_bytes))(scope, receive, send)
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        await problem(status.HTTP_413_CONTENT_TOO_LARGE, _too_large(limit))(scope, receive, send)

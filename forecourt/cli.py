@@ -14,6 +14,7 @@
   forecourt grafana build | sync --url URL --token TOKEN   dashboards as code (docs/grafana.md)
   forecourt settings                     every FORECOURT_* setting with its default and meaning
   forecourt vision eval plates DIR       plate reading measured on a labelled folder (docs/vision.md)
+  forecourt vision eval faces DIR        face figures (EER, TAR at FAR, liveness) on a labelled folder
 
 Settings come from FORECOURT_* environment variables (see README, "Configuration"), listed below.
 A wrong setting, flag, file or busy port ends in one line naming it (exit code 2, or 1 when a
@@ -222,6 +223,9 @@ def _parser() -> argparse.ArgumentParser:
     vplates.add_argument("directory", type=Path, metavar="DIR")
     vplates.add_argument("--threshold", type=float, default=None, help="lowest character probability of a "
                          "certain reading (default: the reader's)")
+    vfaces = veval_sub.add_parser("faces", help="faces: DIR/labels.csv (file,identity): faces found, EER, TAR at "
+                                  "FAR 1 %% and 0.1 %%, liveness errors, latency p50/p99")
+    vfaces.add_argument("directory", type=_folder, metavar="DIR")
     return p
 
 
@@ -374,6 +378,10 @@ def main(argv: list[str] | None = None) -> int:
         from vision.command import eval_plates_command
 
         return eval_plates_command(settings, args.directory, args.threshold)
+    if args.command == "vision" and args.vision_command == "eval" and args.vision_eval == "faces":
+        from vision.faces.evaluation import faces_command
+
+        return faces_command(args.directory, settings)
     if args.command == "audit":       # reads the database it is given: no infrastructure started
         from business_services.audit.command import verify_command
 

@@ -17,6 +17,7 @@ from types import ModuleType
 from business_services.audit import handlers as audit
 from business_services.bootstrap import CONTEXTS
 from business_services.cards import handlers as cards
+from business_services.faces import handlers as faces
 from business_services.fleets import authorisation as fleet_authorisation
 from business_services.fleets import cards as fleet_cards
 from business_services.fleets import handlers as fleets
@@ -63,7 +64,8 @@ POLICIES: dict[Role, RolePolicy] = {
                                            ic_cards_head_office,
                                            cards,     # stored-value cards (docs/cards.md)
                                            fleets,   # fleet enterprises and their money (docs/fleets.md)
-                                           fleet_cards, fleet_authorisation, fleet_payments)),   # docs/fleets.md
+                                           fleet_cards, fleet_authorisation, fleet_payments,   # docs/fleets.md
+                                           faces)),   # the face gallery (docs/vision.md "Faces")
     Role.STATION: RolePolicy(owns_master_data=False,
                              contexts=(*CONTEXTS, shifts, orders, payments, station_prices,
                                        inventory,

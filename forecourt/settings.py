@@ -121,6 +121,8 @@ class Settings(BaseSettings):
         "mobilefacenet", description="face embedder: mobilefacenet (development/tests only) or sface (production)")
     vision_sface_sha256: str = Field(
         "", pattern=r"^([0-9a-fA-F]{64})?$", description="the SHA-256 you trust for the SFace model file")
+    faces_keep_photos: bool = Field(
+        False, description="keep enrolment photos beside the face embeddings (PIPL: off unless required)")
 
     @field_validator("business_partition", "alarm_partition")
     @classmethod

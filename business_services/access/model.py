@@ -57,6 +57,8 @@ PERMISSIONS: dict[str, str] = {
     "alarm:configure": "维护报警规则与通知路由",
     "workorder:read": "查看维修工单",
     "workorder:write": "开维修工单、更新工单状态",
+    "face:read": "查看人脸登记与同意记录", "face:enrol": "登记与删除人脸（须本人同意）",
+    "face:identify": "人脸识别（终端刷脸）",
 }
 
 _STATION_READ = ("station:read", "device:read", "fuelling:read")
