@@ -25,6 +25,7 @@ from typing import Protocol, TypeVar, cast, get_args
 
 import aiomqtt
 from prometheus_client import CollectorRegistry, Counter
+from pydantic import ValidationError
 
 from protocol_adapters.mqtt.outbox import OutboxSink, PublishRefused
 from telemetry.contracts.events import CloudEvent
@@ -253,14 +254,19 @@ class VisionService:
     def _skip(self, code: str, reason: str) -> None:
         SKIPPED.labels(code, reason).inc()
 
-    async def _announce(self, state: CameraState, sighting: Sighting, frame: Frame) -> VehicleRecognized:
+    async def _announce(self, state: CameraState, sighting: Sighting, frame: Frame) -> VehicleRecognized | None:
         binding, seen_at = state.binding, self._now()
+        try:
+            event = VehicleRecognized(station=self.station, camera=binding.code,
+                                      fuelling_point=binding.fuelling_point, direction=binding.direction,
+                                      plate=sighting.plate, colour=_colour(sighting.colour),
+                                      confidence=round(min(max(sighting.confidence, 0.0), 1.0), 4),
+                                      frames=sighting.frames, seen_at=seen_at)
+        except ValidationError:        # a text no plate format allows: reported as a skip, never published
+            self._skip(binding.code, "not_a_plate")
+            return None
         key = await self._in_pool(self._snapshots.save, self.station, binding.code, seen_at, frame.jpeg)
-        event = VehicleRecognized(station=self.station, camera=binding.code, fuelling_point=binding.fuelling_point,
-                                  direction=binding.direction, plate=sighting.plate,
-                                  colour=_colour(sighting.colour),
-                                  confidence=round(min(max(sighting.confidence, 0.0), 1.0), 4),
-                                  frames=sighting.frames, seen_at=seen_at, snapshot=key)
+        event = event.model_copy(update={"snapshot": key})
         await self._publish(event.envelope(source=f"forecourt/vision/{self.station}", subject=binding.code,
                                            event_id=event.event_id(), time=seen_at))
         RECOGNITIONS.labels(binding.code).inc()
