@@ -8,6 +8,7 @@ counted by the service, never an exception.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -85,13 +86,17 @@ class CaptureSource:
     def __init__(self, url: str, timeout_s: float) -> None:
         params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(timeout_s * 1000), cv2.CAP_PROP_READ_TIMEOUT_MSEC,
                   int(timeout_s * 1000)]
+        self._lock = threading.Lock()    # release() while another thread is in read() crashes OpenCV
         self._capture = cv2.VideoCapture(url, cv2.CAP_ANY, params)
         if not self._capture.isOpened():
             self._capture.release()
             raise CameraUnavailable(f"OpenCV could not open {url}")
 
     def read(self) -> Frame:
-        ok, image = self._capture.read()
+        with self._lock:
+            if not self._capture.isOpened():
+                raise CameraUnavailable("the camera was closed")
+            ok, image = self._capture.read()
         if not ok:
             raise CameraUnavailable("the stream ended or stalled")
         if image is None or image.size == 0:
@@ -100,7 +105,8 @@ class CaptureSource:
         return Frame(image, jpeg.tobytes() if encoded else b"")
 
     def close(self) -> None:
-        self._capture.release()
+        with self._lock:
+            self._capture.release()
 
 
 def open_source(binding: CameraBinding, timeout_s: float = 5.0) -> FrameSource:
