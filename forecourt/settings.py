@@ -113,6 +113,14 @@ class Settings(BaseSettings):
                                 description="HMAC-SHA256 key of X-Forecourt-Signature on alarm webhooks")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="DEBUG, INFO, WARNING or ERROR; DEBUG also shows library frames (OCPP, Modbus)")
+    vision_models: Path | None = Field(
+        None, description="folder of the vision ONNX models (docs/vision.md); unset = ../shared/models beside the code")
+    vision_download: bool = Field(
+        False, description="fetch a missing vision model from its source URL (SHA-256 checked) into vision_models")
+    vision_embedder: Literal["mobilefacenet", "sface"] = Field(
+        "mobilefacenet", description="face embedder: mobilefacenet (development/tests only) or sface (production)")
+    vision_sface_sha256: str = Field(
+        "", pattern=r"^([0-9a-fA-F]{64})?$", description="the SHA-256 you trust for the SFace model file")
 
     @field_validator("business_partition", "alarm_partition")
     @classmethod
