@@ -316,3 +316,21 @@ async def asgi_service(app: Any, host: str, port: int, what: str) -> None:
         raise
     if not server.started:
         raise OSError(f"{what} could not listen on {host}:{port} (is the port in use?)")
+
+
+async def vision_service(settings: Settings, station_file: Path, broker: BrokerAddress,
+                         metrics_port: int | None = None) -> None:
+    """``forecourt vision serve``: the station's cameras (its station file's ``protocol: camera`` entries) read for
+    plates, ``vehicle.recognized`` to the station's event topic, snapshots under the data dir swept daily."""
+    from vision.service import vision_for_station
+
+    service, queue, sweep = vision_for_station(settings, station_file, broker)
+    await run_with_health(together(service.run(), queue.run(), sweep), settings.metrics_host,
+                          metrics_port or settings.vision_metrics_port, vision_metrics_text(service.station),
+                          service.health)
+
+
+def vision_metrics_text(station: str) -> Callable[[], bytes]:
+    from vision.service import REGISTRY as vision_registry
+
+    return lambda: exposition([vision_registry], {"station": station})

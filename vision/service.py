@@ -14,27 +14,36 @@ does not load (a wrong hash) leaves the service up, unhealthy, with the reason i
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 from collections import Counter as Tally
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Protocol, TypeVar, cast, get_args
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast, get_args
 
 import aiomqtt
 from prometheus_client import CollectorRegistry, Counter
 from pydantic import ValidationError
 
-from protocol_adapters.mqtt.outbox import OutboxSink, PublishRefused
+from edge_nodes.devices.camera import CameraEntry
+from edge_nodes.station import Station, StationConfigError, load_station
+from protocol_adapters.mqtt.outbox import MqttSink, OutboxSink, PublishRefused
+from telemetry.contracts.broker import BrokerAddress
 from telemetry.contracts.events import CloudEvent
 from telemetry.contracts.events.vision import PlateColour, VehicleRecognized
 from telemetry.contracts.health import Health, check, health
 from telemetry.contracts.topics import event_topic
 from vision.cameras import CameraBinding, CameraUnavailable, Frame, FrameSource, Image, open_source
+from vision.models import ModelStore, store_from_settings
 from vision.readings import PlateReading
 from vision.snapshots import SnapshotStore
+
+if TYPE_CHECKING:
+    from forecourt.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -283,3 +292,44 @@ class VisionService:
 
 def _colour(name: str) -> PlateColour:
     return cast(PlateColour, name) if name in get_args(PlateColour) else "unknown"
+
+
+def bindings_of(station: Station) -> list[CameraBinding]:
+    """The cameras of a station file (its ``protocol: camera`` entries, edge_nodes/devices/camera.py)."""
+    return [CameraBinding(d.code, d.url, d.fuelling_point, d.direction) for d in station.devices
+            if isinstance(d, CameraEntry)]
+
+
+PLATE_MODELS = ("plate_detect_320", "plate_text", "plate_colour")
+
+
+def plate_reader(store: ModelStore) -> PlateReader:
+    """The plate pipeline (vision/plates, the models engineer's) on the checked models of ``store``."""
+    for name in PLATE_MODELS:      # each file's SHA-256 checked first: a wrong one is named, never loaded
+        store.path(name)
+    plates = importlib.import_module("vision.plates")
+    return cast(PlateReader, plates.PlateReader(store))
+
+
+async def sweep_daily(snapshots: SnapshotStore, now: Callable[[], datetime], every_s: float = 86_400) -> None:
+    while True:
+        removed = await asyncio.to_thread(snapshots.sweep, now())
+        if removed:
+            log.info("vision: %d snapshots older than %d days removed", removed, snapshots.retention_days)
+        await asyncio.sleep(every_s)
+
+
+def vision_for_station(settings: Settings, station_file: Path, broker: BrokerAddress,
+                       ) -> tuple[VisionService, EventQueue, Coroutine[Any, Any, None]]:
+    """The service, its event queue to the broker and the snapshot sweep, as ``forecourt vision serve`` runs them."""
+    station = load_station(station_file)
+    cameras = bindings_of(station)
+    if not cameras:
+        raise StationConfigError(f"{station_file}: no camera (protocol: camera) in devices; add one per lane")
+    queue = EventQueue(MqttSink(broker, f"forecourt-vision-{settings.group}-{station.station}"), settings.group,
+                       station.station)
+    snapshots = SnapshotStore(Path(settings.data_dir) / "vision" / "snapshots", settings.vision_snapshot_days)
+    store = store_from_settings(settings)
+    service = VisionService(station.station, cameras, lambda: plate_reader(store), queue.put, snapshots,
+                            now=lambda: datetime.now(UTC))
+    return service, queue, sweep_daily(snapshots, lambda: datetime.now(UTC))

@@ -7,16 +7,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
 import pytest
+import yaml
 
 from business_services.bootstrap import build_bus
 from business_services.consumer import EventConsumer
 from forecourt.roles import Role, policy
+from forecourt.settings import Settings
 from protocol_adapters.mqtt.outbox import MqttSink
 from simulators.camera import CameraConfig, CameraServer, CameraSetConfig, OfflineMode
 from simulators.camera.config import DEFAULT_SCENES_DIR
@@ -25,7 +28,16 @@ from telemetry.contracts.broker import BrokerAddress
 from telemetry.contracts.events.vision import VehicleRecognized
 from tests.support.events import running, wait_for
 from vision.cameras import CameraBinding
-from vision.service import FRAMES, RECONNECTS, SKIPPED, EventQueue, PlateReader, VisionService
+from vision.models import DEFAULT_MODEL_DIR
+from vision.service import (
+    FRAMES,
+    RECONNECTS,
+    SKIPPED,
+    EventQueue,
+    PlateReader,
+    VisionService,
+    vision_for_station,
+)
 from vision.snapshots import SnapshotStore
 
 pytestmark = pytest.mark.integration
@@ -130,3 +142,30 @@ async def test_an_entry_cameras_recognition_is_one_passage_at_head_office(
         sender.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await sender
+
+
+async def test_a_station_file_with_a_model_of_the_wrong_hash_runs_unhealthy_and_names_the_file(
+        tmp_path: Path, broker: BrokerAddress, group: str) -> None:
+    models = tmp_path / "models"
+    shutil.copytree(DEFAULT_MODEL_DIR / "plate", models / "plate")
+    (models / "plate" / "plate_detect_y5fu_320.onnx").write_bytes(b"not the model")
+    async with CameraServer(CONFIG, ManualClock()) as cameras:
+        station_file = tmp_path / "station.yaml"
+        station_file.write_text(yaml.safe_dump({"station": "st-01", "name": "测试站", "timezone": "Asia/Shanghai",
+                                                "devices": [{"code": "cam-02", "protocol": "camera",
+                                                             "url": f"{cameras.base_url}/cameras/VS-02/snapshot.jpg",
+                                                             "fuelling_point": 2}]}), encoding="utf-8")
+        settings = Settings(data_dir=tmp_path / "data", vision_models=models, group=group)
+        service, queue, sweep = vision_for_station(settings, station_file, broker)
+        sweep.close()                                   # the daily sweep is tested on its own
+        no_model = value(SKIPPED, "cam-02", "no_model")
+        async with serving(service):
+            await wait_for(lambda: _more_skipped("cam-02", "no_model", no_model + 2))
+            detail = str(service.health()["checks"]["models"]["detail"])
+            assert "plate_detect_y5fu_320.onnx" in detail and "SHA-256" in detail
+            assert service.health()["checks"]["camera cam-02"]["ok"]
+        assert not queue.connected and not (tmp_path / "data" / "vision" / "snapshots").exists()
+
+
+async def _more_skipped(code: str, reason: str, than: float) -> bool:
+    return value(SKIPPED, code, reason) > than
