@@ -44,6 +44,8 @@ class Frame:
     image: Image | None
     jpeg: bytes              # the encoded frame (for the snapshot store); b"" when there is none
     skipped: str = ""        # why ``image`` is None: empty, corrupt
+    as_sent: bool = True     # ``jpeg`` is the camera's own bytes (a snapshot), not re-encoded by us: the same bytes
+                             # twice is a frozen camera (a frozen stream is noticed by its read timeout instead)
 
 
 def decode(jpeg: bytes) -> Frame:
@@ -102,7 +104,7 @@ class CaptureSource:
         if image is None or image.size == 0:
             return Frame(None, b"", "empty")
         encoded, jpeg = cv2.imencode(".jpg", image)
-        return Frame(image, jpeg.tobytes() if encoded else b"")
+        return Frame(image, jpeg.tobytes() if encoded else b"", as_sent=False)
 
     def close(self) -> None:
         with self._lock:

@@ -242,7 +242,7 @@ class VisionService:
         if frame.image is None:
             self._skip(code, frame.skipped or "empty")
             return None
-        if frame.jpeg and frame.jpeg == state.last_jpeg:
+        if frame.as_sent and frame.jpeg and frame.jpeg == state.last_jpeg:
             self._skip(code, "frozen")
             return None          # the same bytes again: a frozen camera, nothing new seen
         state.last_jpeg = frame.jpeg

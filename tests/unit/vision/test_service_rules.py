@@ -161,3 +161,15 @@ async def test_models_with_a_wrong_hash_leave_the_service_up_unhealthy_and_frame
     report = service.health()
     assert report["status"] != "ok"
     assert "SHA-256 does not match" in str(report["checks"]["models"]["detail"])
+
+
+async def test_re_encoded_stream_frames_are_never_taken_for_a_frozen_camera(tmp_path: Path) -> None:
+    sent: list[CloudEvent] = []
+    reader = FakeReader([[plate("皖AFL605")], [plate("皖AFL605")]])
+    service = await service_with(lambda: reader, tmp_path, sent, "CAM-U3")
+    state = service.cameras["CAM-U3"]
+    still = frame(7)
+    from_stream = Frame(still.image, still.jpeg, as_sent=False)     # OpenCV decoded and we encoded: no stamp
+    assert await service.handle(state, from_stream) is None
+    assert await service.handle(state, from_stream) is not None      # a parked car's identical frames still vote
+    assert skipped("CAM-U3", "frozen") == 0
