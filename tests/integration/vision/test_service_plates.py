@@ -1,6 +1,7 @@
 """The vision service with the real plate models and the real lane-camera simulator: a labelled CCPD scene shown at
 fuelling position 2 gives one ``vehicle.recognized`` for position 2 with the scene's plate on the station's event
-topic (real broker), with its snapshot in the store; the empty lane at position 1 gives none."""
+topic (real broker), with its snapshot in the store; the empty lane at position 1 (HTTP snapshots) gives none,
+the car's lane is read from the MJPEG stream through OpenCV."""
 
 from __future__ import annotations
 
@@ -49,9 +50,9 @@ async def test_a_scene_at_fuelling_position_2_is_one_vehicle_recognized_with_its
             aiomqtt.Client(identifier=f"watch-{group}", **broker.client_kwargs()) as watch:
         await watch.subscribe(events_filter(group, "st-01"), qos=1)
         queue = EventQueue(MqttSink(broker, f"vision-{group}"), group, "st-01")
-        service = VisionService("st-01", [CameraBinding(code, f"{cameras.base_url}/cameras/{code}/snapshot.jpg",
-                                                        fuelling_point=fp)
-                                          for code, fp in (("CAM-01", 1), ("CAM-02", 2))],
+        lanes = [CameraBinding("CAM-01", f"{cameras.base_url}/cameras/CAM-01/snapshot.jpg", fuelling_point=1),
+                 CameraBinding("CAM-02", f"{cameras.base_url}/cameras/CAM-02/stream.mjpg", fuelling_point=2)]
+        service = VisionService("st-01", lanes,
                                 lambda: plate_reader(store), queue.put, SnapshotStore(tmp_path),
                                 now=lambda: datetime.now(UTC), frame_interval_s=0.05)
         running = [asyncio.create_task(service.run()), asyncio.create_task(queue.run())]
