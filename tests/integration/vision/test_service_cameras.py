@@ -51,6 +51,10 @@ def value(counter: object, *labels: str) -> float:
     return counter.labels(*labels)._value.get()  # type: ignore[attr-defined]
 
 
+async def above(than: float, counter: object, *labels: str) -> bool:
+    return value(counter, *labels) > than
+
+
 def models_with_a_wrong_hash() -> PlateReader:
     raise ValueError("plate_detect_y5fu_320.onnx: SHA-256 mismatch")
 
@@ -107,11 +111,9 @@ async def test_cameras_that_freeze_or_disappear_are_counted_and_reconnected_neve
             await wait_for(back)
             assert value(RECONNECTS, "VS-01") > reconnects
             read_after = value(FRAMES, "VS-02")
-            await wait_for(lambda: _more(FRAMES, "VS-02", read_after))
+            await wait_for(lambda: above(read_after, FRAMES, "VS-02"))
 
 
-async def _more(counter: object, code: str, than: float) -> bool:
-    return value(counter, code) > than
 
 
 async def test_an_entry_cameras_recognition_is_one_passage_at_head_office(
@@ -160,12 +162,9 @@ async def test_a_station_file_with_a_model_of_the_wrong_hash_runs_unhealthy_and_
         sweep.close()                                   # the daily sweep is tested on its own
         no_model = value(SKIPPED, "cam-02", "no_model")
         async with serving(service):
-            await wait_for(lambda: _more_skipped("cam-02", "no_model", no_model + 2))
+            await wait_for(lambda: above(no_model + 2, SKIPPED, "cam-02", "no_model"))
             detail = str(service.health()["checks"]["models"]["detail"])
             assert "plate_detect_y5fu_320.onnx" in detail and "SHA-256" in detail
             assert service.health()["checks"]["camera cam-02"]["ok"]
         assert not queue.connected and not (tmp_path / "data" / "vision" / "snapshots").exists()
 
-
-async def _more_skipped(code: str, reason: str, than: float) -> bool:
-    return value(SKIPPED, code, reason) > than
