@@ -14,9 +14,7 @@ does not load (a wrong hash) leaves the service up, unhealthy, with the reason i
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
-from collections import Counter as Tally
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -37,8 +35,10 @@ from telemetry.contracts.events import CloudEvent
 from telemetry.contracts.events.vision import PlateColour, VehicleRecognized
 from telemetry.contracts.health import Health, check, health
 from telemetry.contracts.topics import event_topic
+from vision import plates
 from vision.cameras import CameraBinding, CameraUnavailable, Frame, FrameSource, Image, open_source
 from vision.models import ModelStore, store_from_settings
+from vision.plates import Vote, vote
 from vision.readings import PlateReading
 from vision.snapshots import SnapshotStore
 
@@ -67,30 +67,9 @@ class PlateReader(Protocol):
 Publish = Callable[[CloudEvent], Awaitable[None]]
 
 
-@dataclass(frozen=True, slots=True)
-class Sighting:
-    """One car decided by the tracker: the voted reading and how many frames agreed."""
-
-    plate: str
-    colour: str
-    confidence: float
-    frames: int
-
-
-def vote(readings: Sequence[PlateReading]) -> Sighting | None:
-    """The reading most frames agree on (ties: the more confident), its colour by majority, its mean confidence."""
-    if not readings:
-        return None
-    counts = Tally(r.text for r in readings)
-    best = max(counts, key=lambda text: (counts[text], max(r.confidence for r in readings if r.text == text)))
-    agreeing = [r for r in readings if r.text == best]
-    colour = Tally(r.colour for r in agreeing).most_common(1)[0][0]
-    return Sighting(best, colour, sum(r.confidence for r in agreeing) / len(agreeing), len(agreeing))
-
-
 @dataclass
 class LaneTracker:
-    """Pure rule: the readings of one camera frame by frame → a ``Sighting`` once per car."""
+    """Pure rule: the readings of one camera frame by frame → a ``Vote`` (vision/plates/voting.py) once per car."""
 
     min_frames: int = 2            # frames that must agree before a car is announced
     window: int = 5                # the last frames voted over
@@ -100,7 +79,7 @@ class LaneTracker:
     _empty: int = 0
     _announced: str | None = None
 
-    def observe(self, readings: Sequence[PlateReading]) -> Sighting | None:
+    def observe(self, readings: Sequence[PlateReading]) -> Vote | None:
         confident = [r for r in readings if r.text and not r.uncertain and r.confidence >= self.min_confidence]
         if not readings:
             self._empty += 1
@@ -112,10 +91,10 @@ class LaneTracker:
         if not confident:          # a plate is there but not read with confidence: reported, never guessed
             return None
         self._recent = [*self._recent, max(confident, key=lambda r: r.confidence)][-self.window:]
-        voted = vote(self._recent)
-        if voted is None or voted.frames < self.min_frames or voted.plate == self._announced:
+        voted = vote(self._recent, min_frames=self.min_frames)
+        if voted is None or voted.reading.text == self._announced:
             return None
-        self._announced = voted.plate
+        self._announced = voted.reading.text
         return voted
 
 
@@ -255,22 +234,22 @@ class VisionService:
             log.warning("vision: camera %s: the plate reader failed on a frame: %s", code, error)
             self._skip(code, "reader_error")
             return None
-        sighting = state.tracker.observe(readings)
-        if sighting is None:
+        voted = state.tracker.observe(readings)
+        if voted is None:
             return None
-        return await self._announce(state, sighting, frame)
+        return await self._announce(state, voted, frame)
 
     def _skip(self, code: str, reason: str) -> None:
         SKIPPED.labels(code, reason).inc()
 
-    async def _announce(self, state: CameraState, sighting: Sighting, frame: Frame) -> VehicleRecognized | None:
+    async def _announce(self, state: CameraState, voted: Vote, frame: Frame) -> VehicleRecognized | None:
         binding, seen_at = state.binding, self._now()
         try:
             event = VehicleRecognized(station=self.station, camera=binding.code,
                                       fuelling_point=binding.fuelling_point, direction=binding.direction,
-                                      plate=sighting.plate, colour=_colour(sighting.colour),
-                                      confidence=round(min(max(sighting.confidence, 0.0), 1.0), 4),
-                                      frames=sighting.frames, seen_at=seen_at)
+                                      plate=voted.reading.text, colour=_colour(voted.reading.colour),
+                                      confidence=round(min(max(voted.confidence, 0.0), 1.0), 4),
+                                      frames=voted.frames, seen_at=seen_at)
         except ValidationError:        # a text no plate format allows: reported as a skip, never published
             self._skip(binding.code, "not_a_plate")
             return None
@@ -280,7 +259,7 @@ class VisionService:
                                            event_id=event.event_id(), time=seen_at))
         RECOGNITIONS.labels(binding.code).inc()
         log.info("vision: camera %s (fuelling point %s) recognised a vehicle in %d frames", binding.code,
-                 binding.fuelling_point, sighting.frames)        # the plate itself is PII: not at INFO
+                 binding.fuelling_point, voted.frames)        # the plate itself is PII: not at INFO
         return event
 
     def health(self) -> Health:
@@ -304,11 +283,10 @@ PLATE_MODELS = ("plate_detect_320", "plate_text", "plate_colour")
 
 
 def plate_reader(store: ModelStore) -> PlateReader:
-    """The plate pipeline (vision/plates, the models engineer's) on the checked models of ``store``."""
+    """The plate pipeline (vision/plates) on the checked models of ``store``."""
     for name in PLATE_MODELS:      # each file's SHA-256 checked first: a wrong one is named, never loaded
         store.path(name)
-    plates = importlib.import_module("vision.plates")
-    return cast(PlateReader, plates.PlateReader(store))
+    return plates.PlateReader(store)
 
 
 async def sweep_daily(snapshots: SnapshotStore, now: Callable[[], datetime], every_s: float = 86_400) -> None:

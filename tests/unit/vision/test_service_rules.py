@@ -15,7 +15,7 @@ from telemetry.contracts.events import CloudEvent
 from telemetry.contracts.events.vision import VehicleRecognized
 from vision.cameras import CameraBinding, Frame, Image, decode
 from vision.readings import PlateReading
-from vision.service import SKIPPED, LaneTracker, VisionService, vote
+from vision.service import SKIPPED, LaneTracker, VisionService
 from vision.snapshots import SnapshotStore
 
 T0 = datetime(2026, 12, 5, 8, 0, tzinfo=UTC)
@@ -31,7 +31,7 @@ def test_a_car_is_announced_once_when_two_frames_agree() -> None:
     lane = LaneTracker()
     assert lane.observe([plate("皖AY339S")]) is None
     sighting = lane.observe([plate("皖AY339S", 0.9)])
-    assert sighting is not None and (sighting.plate, sighting.frames) == ("皖AY339S", 2)
+    assert sighting is not None and (sighting.reading.text, sighting.frames) == ("皖AY339S", 2)
     assert all(lane.observe([plate("皖AY339S")]) is None for _ in range(10))
 
 
@@ -53,7 +53,7 @@ def test_a_changed_reading_is_a_new_car_once_it_wins_the_vote() -> None:
     for _ in range(3):
         lane.observe([plate("京A12345")])
     announced = [lane.observe([plate("沪B67890")]) for _ in range(5)]
-    assert [s.plate for s in announced if s is not None] == ["沪B67890"]
+    assert [s.reading.text for s in announced if s is not None] == ["沪B67890"]
 
 
 def test_uncertain_or_unconfident_readings_are_never_announced_and_keep_the_lane_occupied() -> None:
@@ -63,13 +63,6 @@ def test_uncertain_or_unconfident_readings_are_never_announced_and_keep_the_lane
     for _ in range(5):
         assert lane.observe([plate("京A1234?", 0.99, uncertain=True), plate("京A99999", 0.3)]) is None
     assert lane.observe([plate("京A12345")]) is None        # never empty in between: the same car
-
-
-def test_vote_takes_the_majority_and_its_colour() -> None:
-    voted = vote([plate("粤BD12345", 0.9, "green"), plate("粤BD12346", 0.99), plate("粤BD12345", 0.8, "green")])
-    assert voted is not None and (voted.plate, voted.colour, voted.frames) == ("粤BD12345", "green", 2)
-    assert voted.confidence == pytest.approx(0.85)
-    assert vote([]) is None
 
 
 def test_snapshot_keys_name_station_camera_and_time_and_the_sweep_keeps_the_retention(tmp_path: Path) -> None:
