@@ -233,7 +233,8 @@ def _listen_ports(args: argparse.Namespace, settings: Settings) -> list[tuple[st
         return [(settings.api_host, args.api_port or settings.api_port, "--api-port or FORECOURT_API_PORT"),
                 (settings.metrics_host, settings.edge_metrics_port, "FORECOURT_EDGE_METRICS_PORT"),
                 (settings.metrics_host, settings.ingest_metrics_port, "FORECOURT_INGEST_METRICS_PORT"),
-                (settings.metrics_host, settings.business_metrics_port, "FORECOURT_BUSINESS_METRICS_PORT")]
+                (settings.metrics_host, settings.business_metrics_port, "FORECOURT_BUSINESS_METRICS_PORT"),
+                (settings.metrics_host, settings.vision_metrics_port, "FORECOURT_VISION_METRICS_PORT")]
     if args.command in ("edge", "ingest", "business", "alarms"):
         return [metrics(args.command.upper(), getattr(settings, f"{args.command}_metrics_port"))]
     if args.command == "vision" and args.vision_command == "serve":

@@ -11,7 +11,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
@@ -46,6 +46,9 @@ from forecourt.settings import Settings
 from telemetry.contracts.broker import BrokerAddress
 from telemetry.contracts.events.payments import Method
 from telemetry.contracts.health import Health, check, from_report, health
+
+if TYPE_CHECKING:
+    from vision.service import EventQueue, VisionService
 from telemetry.ingest import metrics as ingest_metrics
 from telemetry.ingest.worker import IngestWorker
 
@@ -324,7 +327,11 @@ async def vision_service(settings: Settings, station_file: Path, broker: BrokerA
     plates, ``vehicle.recognized`` to the station's event topic, snapshots under the data dir swept daily."""
     from vision.service import vision_for_station
 
-    service, queue, sweep = vision_for_station(settings, station_file, broker)
+    await run_vision(settings, *vision_for_station(settings, station_file, broker), metrics_port)
+
+
+async def run_vision(settings: Settings, service: VisionService, queue: EventQueue,
+                     sweep: Coroutine[Any, Any, None], metrics_port: int | None = None) -> None:
     await run_with_health(together(service.run(), queue.run(), sweep), settings.metrics_host,
                           metrics_port or settings.vision_metrics_port, vision_metrics_text(service.station),
                           service.health)

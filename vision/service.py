@@ -299,15 +299,20 @@ async def sweep_daily(snapshots: SnapshotStore, now: Callable[[], datetime], eve
 
 def vision_for_station(settings: Settings, station_file: Path, broker: BrokerAddress,
                        ) -> tuple[VisionService, EventQueue, Coroutine[Any, Any, None]]:
-    """The service, its event queue to the broker and the snapshot sweep, as ``forecourt vision serve`` runs them."""
+    """``forecourt vision serve``: the service on the cameras of a station file (``vision_for``)."""
     station = load_station(station_file)
     cameras = bindings_of(station)
     if not cameras:
         raise StationConfigError(f"{station_file}: no camera (protocol: camera) in devices; add one per lane")
-    queue = EventQueue(MqttSink(broker, f"forecourt-vision-{settings.group}-{station.station}"), settings.group,
-                       station.station)
+    return vision_for(settings, station.station, cameras, broker)
+
+
+def vision_for(settings: Settings, station: str, cameras: Sequence[CameraBinding], broker: BrokerAddress,
+               ) -> tuple[VisionService, EventQueue, Coroutine[Any, Any, None]]:
+    """The service, its event queue to the broker and the snapshot sweep (data_dir/vision/snapshots)."""
+    queue = EventQueue(MqttSink(broker, f"forecourt-vision-{settings.group}-{station}"), settings.group, station)
     snapshots = SnapshotStore(Path(settings.data_dir) / "vision" / "snapshots", settings.vision_snapshot_days)
     store = store_from_settings(settings)
-    service = VisionService(station.station, cameras, lambda: plate_reader(store), queue.put, snapshots,
+    service = VisionService(station, cameras, lambda: plate_reader(store), queue.put, snapshots,
                             now=lambda: datetime.now(UTC))
     return service, queue, sweep_daily(snapshots, lambda: datetime.now(UTC))
