@@ -74,13 +74,12 @@ class LaneTracker:
     min_frames: int = 2            # frames that must agree before a car is announced
     window: int = 5                # the last frames voted over
     empty_frames: int = 3          # frames without a plate after which the lane counts as empty
-    min_confidence: float = 0.8
     _recent: list[PlateReading] = field(default_factory=list)
     _empty: int = 0
     _announced: str | None = None
 
     def observe(self, readings: Sequence[PlateReading]) -> Vote | None:
-        confident = [r for r in readings if r.text and not r.uncertain and r.confidence >= self.min_confidence]
+        confident = [r for r in readings if r.text and not r.uncertain]    # the reader's threshold decides
         if not readings:
             self._empty += 1
             if self._empty >= self.empty_frames:
@@ -151,9 +150,7 @@ class VisionService:
 
     def __init__(self, station: str, cameras: Sequence[CameraBinding], reader_factory: Callable[[], PlateReader],
                  publish: Publish, snapshots: SnapshotStore, *, now: Callable[[], datetime],
-                 frame_interval_s: float = 0.2, backoff_s: tuple[float, float] = (0.5, 30.0),
-                 open_camera: Callable[[CameraBinding], FrameSource] = open_source,
-                 tracker: Callable[[], LaneTracker] = LaneTracker) -> None:
+                 frame_interval_s: float = 0.2, backoff_s: tuple[float, float] = (0.5, 30.0)) -> None:
         if len({c.code for c in cameras}) != len(cameras):
             raise ValueError("two cameras with the same code")
         self.station = station
@@ -165,8 +162,7 @@ class VisionService:
         self._now = now
         self._interval = frame_interval_s
         self._backoff = backoff_s
-        self._open = open_camera
-        self.cameras = {c.code: CameraState(c, tracker()) for c in cameras}
+        self.cameras = {c.code: CameraState(c, LaneTracker()) for c in cameras}
         self._pool = ThreadPoolExecutor(INFERENCE_THREADS, thread_name_prefix="vision")
 
     async def run(self) -> None:
@@ -194,7 +190,7 @@ class VisionService:
         while True:
             source: FrameSource | None = None
             try:
-                source = await self._in_pool(self._open, state.binding)
+                source = await self._in_pool(open_source, state.binding)
                 if state.last_error:
                     RECONNECTS.labels(code).inc()
                     log.info("vision: camera %s is back", code)
@@ -208,6 +204,10 @@ class VisionService:
                 if not state.last_error:
                     log.warning("vision: camera %s lost (%s), retrying with back-off", code, error)
                 state.last_error = str(error) or type(error).__name__
+            except Exception as error:  # anything else (an OpenCV error, a full disk): logged, the camera retried
+                state.connected = False
+                log.exception("vision: camera %s failed, retrying with back-off", code)
+                state.last_error = f"{type(error).__name__}: {error}"
             finally:
                 if source is not None:
                     await self._in_pool(source.close)

@@ -56,12 +56,12 @@ def test_a_changed_reading_is_a_new_car_once_it_wins_the_vote() -> None:
     assert [s.reading.text for s in announced if s is not None] == ["沪B67890"]
 
 
-def test_uncertain_or_unconfident_readings_are_never_announced_and_keep_the_lane_occupied() -> None:
+def test_uncertain_readings_are_never_announced_and_keep_the_lane_occupied() -> None:
     lane = LaneTracker(empty_frames=2)
     lane.observe([plate("京A12345")])
     assert lane.observe([plate("京A12345")]) is not None
     for _ in range(5):
-        assert lane.observe([plate("京A1234?", 0.99, uncertain=True), plate("京A99999", 0.3)]) is None
+        assert lane.observe([plate("京A1234?", 0.99, uncertain=True), plate("", 0.3, uncertain=True)]) is None
     assert lane.observe([plate("京A12345")]) is None        # never empty in between: the same car
 
 
