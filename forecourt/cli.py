@@ -153,6 +153,14 @@ def _parser() -> argparse.ArgumentParser:
     station.add_argument("--seed", type=int, help="random seed of the traffic (default: the file's)")
     station.add_argument("--duration", type=_positive, help="simulated seconds to run (default: the file's)")
 
+    vision = sub.add_parser("vision", help="plate and face recognition (docs/vision.md)",
+                            description="The vision service and its tools (docs/vision.md).")
+    vision_sub = vision.add_subparsers(dest="vision_command", required=True, metavar="ACTION")
+    vserve = vision_sub.add_parser("serve", help="read the station's lane cameras and publish vehicle.recognized")
+    vserve.add_argument("--station", type=_file, required=True,
+                        help="station YAML whose devices include the cameras (protocol: camera)")
+    vserve.add_argument("--metrics-port", type=PORT, help="port for /metrics and /healthz")
+
     stations = sub.add_parser("stations", help="station master data: import station files, generate and check them",
                               description="Station master data (business_services/stations, docs/architecture.md).")
     st_sub = stations.add_subparsers(dest="stations_command", required=True, metavar="ACTION")
@@ -240,9 +248,12 @@ def _listen_ports(args: argparse.Namespace, settings: Settings) -> list[tuple[st
         return [(settings.api_host, args.api_port or settings.api_port, "--api-port or FORECOURT_API_PORT"),
                 (settings.metrics_host, settings.edge_metrics_port, "FORECOURT_EDGE_METRICS_PORT"),
                 (settings.metrics_host, settings.ingest_metrics_port, "FORECOURT_INGEST_METRICS_PORT"),
-                (settings.metrics_host, settings.business_metrics_port, "FORECOURT_BUSINESS_METRICS_PORT")]
+                (settings.metrics_host, settings.business_metrics_port, "FORECOURT_BUSINESS_METRICS_PORT"),
+                (settings.metrics_host, settings.vision_metrics_port, "FORECOURT_VISION_METRICS_PORT")]
     if args.command in ("edge", "ingest", "business", "alarms"):
         return [metrics(args.command.upper(), getattr(settings, f"{args.command}_metrics_port"))]
+    if args.command == "vision" and args.vision_command == "serve":
+        return [metrics("VISION", settings.vision_metrics_port)]
     if args.command == "sim" and args.simulator == "dispenser":
         return [(args.host, args.port, "--port")]
     if args.command == "sim" and args.simulator == "card-reader":
@@ -325,6 +336,11 @@ async def _main(args: argparse.Namespace, settings: Settings) -> None:
 
         await run_until_stopped(run_card_readers(args.host, args.port, args.control_port, args.readers.split(","),
                                                  bytes.fromhex(args.issuer_key), cards_from(args.card)))
+    elif args.command == "vision" and args.vision_command == "serve":
+        from forecourt.services import vision_service
+
+        async with Infrastructure(settings, database=False) as infra:
+            await run_until_stopped(vision_service(settings, args.station, infra.broker, args.metrics_port))
     elif args.command == "sim" and args.simulator == "station":
         from forecourt.simulate import run_station
 

@@ -53,6 +53,7 @@ from forecourt.services import (
     mini_program,
     outbox_path,
     price_set_path,
+    run_vision,
     run_with_health,
     station_business_service,
     station_payment_providers,
@@ -62,6 +63,7 @@ from forecourt.simulate import DEMO_DISPENSER, drive_customers
 from forecourt.station_prices import follow_price_set
 from forecourt.stations import create_database, follow_list, seed_demo, seed_first_prices, station_database_url
 from simulators.alipay.server import AlipaySim
+from simulators.camera import CameraServer, CameraSetConfig
 from simulators.clock import SimClock
 from simulators.dispenser.model import DispenserModel
 from simulators.dispenser.server import DispenserServer
@@ -70,6 +72,8 @@ from simulators.wechatpay.server import WeChatPaySim
 from telemetry.contracts.broker import BrokerAddress
 from telemetry.contracts.events.payments import Method
 from telemetry.ingest.worker import IngestWorker
+from vision.cameras import CameraBinding
+from vision.service import vision_for
 
 DEMO_STATION = Path(__file__).resolve().parent.parent / "config" / "stations" / "demo.yaml"
 
@@ -117,6 +121,12 @@ def demo_alarms(settings: Settings, head_office_url: str, station_url: str, brok
             AlarmService(ho, head_office_url, broker).run()]
 
 
+def demo_cameras(cameras: CameraServer) -> list[CameraBinding]:
+    """The demo's lane cameras as the vision service reads them (their MJPEG streams)."""
+    return [CameraBinding(c.code.lower(), f"{cameras.base_url}/cameras/{c.code}/stream.mjpg", c.fuelling_point)
+            for c in cameras.config.cameras]
+
+
 async def run_demo(settings: Settings, *, api_port: int, every_s: float) -> None:
     progress = Progress(Infrastructure.steps(settings, database=True, broker=True) + 2)
     async with Infrastructure(settings, progress=progress) as infra:
@@ -125,6 +135,8 @@ async def run_demo(settings: Settings, *, api_port: int, every_s: float) -> None
         with progress("启动加油机模拟器 (dispenser simulator, Modbus TCP)"):
             dispenser = DispenserServer(model, clock, port=free_port())
             await dispenser.start()
+        cameras = CameraServer(CameraSetConfig(), clock, port=free_port())   # CAM-01/02 on fuelling points 1/2
+        await cameras.start()
         try:
             station = load_station(DEMO_STATION)
             station_url = station_database_url(infra.database_url)          # the station server's own database
@@ -169,7 +181,8 @@ async def run_demo(settings: Settings, *, api_port: int, every_s: float) -> None
                     follow_price_set(station_url, price_set_path(settings, station.station)),
                     seed_first_prices(infra.database_url, station.station, settings.group, node.connected),
                     station_business_service(settings, station_url, infra.broker, station.station),
-                    drive_customers(dispenser, every_s, random.Random(1)),
+                    drive_customers(dispenser, every_s, random.Random(1), cameras),
+                    run_vision(settings, *vision_for(settings, station.station, demo_cameras(cameras), infra.broker)),
                     *demo_alarms(settings, infra.database_url, station_url, infra.broker, station.station),
                 ]
             logins = await seed_logins(infra.database_url)
@@ -190,6 +203,7 @@ async def run_demo(settings: Settings, *, api_port: int, every_s: float) -> None
   加油记录 fuellings       {base}/api/v1/stations/{station.station}/fuelling-transactions
   健康检查 health          {base}/healthz   指标 metrics {base}/metrics
   加油机 dispenser         Modbus TCP 127.0.0.1:{dispenser.port} (docs/protocols/dispenser-modbus.md)
+  车道摄像头 lane cameras   {cameras.base_url}/cameras   车牌识别 vision /healthz :{settings.vision_metrics_port}
   MQTT 代理 broker          {infra.broker.url()}   数据库 database {infra.database_url}
   后台 back office          {base}/admin/   登录 log in: POST {base}/api/v1/auth/token
   演示会员 demo members     {members}   (各有电子储值卡 550 元, 充500送50; 收银台 F8 查会员, F9 储值支付)
@@ -203,4 +217,5 @@ async def run_demo(settings: Settings, *, api_port: int, every_s: float) -> None
             await alipay.close()
         finally:
             await dispenser.stop()
+            await cameras.stop()
     print("演示已停止 (demo stopped).", flush=True)

@@ -11,7 +11,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
@@ -46,6 +46,9 @@ from forecourt.settings import Settings
 from telemetry.contracts.broker import BrokerAddress
 from telemetry.contracts.events.payments import Method
 from telemetry.contracts.health import Health, check, from_report, health
+
+if TYPE_CHECKING:
+    from vision.service import EventQueue, VisionService
 from telemetry.ingest import metrics as ingest_metrics
 from telemetry.ingest.worker import IngestWorker
 
@@ -316,3 +319,25 @@ async def asgi_service(app: Any, host: str, port: int, what: str) -> None:
         raise
     if not server.started:
         raise OSError(f"{what} could not listen on {host}:{port} (is the port in use?)")
+
+
+async def vision_service(settings: Settings, station_file: Path, broker: BrokerAddress,
+                         metrics_port: int | None = None) -> None:
+    """``forecourt vision serve``: the station's cameras (its station file's ``protocol: camera`` entries) read for
+    plates, ``vehicle.recognized`` to the station's event topic, snapshots under the data dir swept daily."""
+    from vision.service import vision_for_station
+
+    await run_vision(settings, *vision_for_station(settings, station_file, broker), metrics_port)
+
+
+async def run_vision(settings: Settings, service: VisionService, queue: EventQueue,
+                     sweep: Coroutine[Any, Any, None], metrics_port: int | None = None) -> None:
+    await run_with_health(together(service.run(), queue.run(), sweep), settings.metrics_host,
+                          metrics_port or settings.vision_metrics_port, vision_metrics_text(service.station),
+                          service.health)
+
+
+def vision_metrics_text(station: str) -> Callable[[], bytes]:
+    from vision.service import REGISTRY as vision_registry
+
+    return lambda: exposition([vision_registry], {"station": station})

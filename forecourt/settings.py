@@ -123,6 +123,10 @@ class Settings(BaseSettings):
         "", pattern=r"^([0-9a-fA-F]{64})?$", description="the SHA-256 you trust for the SFace model file")
     faces_keep_photos: bool = Field(
         False, description="keep enrolment photos beside the face embeddings (PIPL: off unless required)")
+    vision_metrics_port: Port = Field(9105, description="/metrics and /healthz of forecourt vision serve "
+                                      "(--metrics-port)")
+    vision_snapshot_days: Annotated[int, Field(ge=1, le=3650)] = Field(
+        30, description="days the vision service keeps the frames plates were read from (data_dir/vision/snapshots)")
 
     @field_validator("business_partition", "alarm_partition")
     @classmethod

@@ -6,12 +6,16 @@ import asyncio
 import logging
 import random
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from simulators.clock import SimClock
 from simulators.dispenser.config import DispenserConfig, FuellingPointConfig, NozzleConfig
 from simulators.dispenser.model import DispenserModel
 from simulators.dispenser.server import DispenserServer
 from simulators.dispenser.states import FpState, PresetType
+
+if TYPE_CHECKING:
+    from simulators.camera import CameraServer
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +44,10 @@ async def run_dispenser(config_path: Path | None, host: str, port: int, *, auto_
         await asyncio.Event().wait()
 
 
-async def drive_customers(server: DispenserServer, every_s: float, rng: random.Random) -> None:
-    """Cars arrive now and then: lift a nozzle, the cashier authorises a preset, fuel, hang up, pay."""
+async def drive_customers(server: DispenserServer, every_s: float, rng: random.Random,
+                          cameras: CameraServer | None = None) -> None:
+    """Cars arrive now and then: lift a nozzle, the cashier authorises a preset, fuel, hang up, pay (and, with
+    ``cameras``, the lane camera of that fuelling point shows a car meanwhile)."""
     model = server.model
     while True:
         await asyncio.sleep(rng.expovariate(1 / every_s))
@@ -50,6 +56,9 @@ async def drive_customers(server: DispenserServer, every_s: float, rng: random.R
         if not idle:
             continue
         fp = rng.choice(idle)
+        lane = cameras.camera_at(fp) if cameras is not None else None
+        if lane is not None:
+            lane.car_arrived()
         nozzle = rng.randint(1, len(model.fp_view(fp).nozzles))
         model.lift_nozzle(fp, nozzle)
         if rng.random() < 0.5:
@@ -65,6 +74,8 @@ async def drive_customers(server: DispenserServer, every_s: float, rng: random.R
         await asyncio.sleep(rng.uniform(2, 6))    # paying at the counter
         server.catch_up()
         model.clear(fp)
+        if lane is not None:
+            lane.car_left()
 
 
 async def run_station(path: Path, speed: float | None, seed: int | None, duration_s: float | None) -> None:

@@ -20,12 +20,16 @@ from business_services.vehicles import repository
 from business_services.vehicles.model import (
     BindVehicle,
     BlockPlate,
+    Direction,
     EditVehicle,
     JoinFleet,
+    PassageSource,
     RecordPassage,
     UnbindVehicle,
     UnblockPlate,
 )
+from telemetry.contracts.events import CloudEvent
+from telemetry.contracts.events.vision import VehicleRecognized
 from telemetry.contracts.members import BlockedPlate
 
 
@@ -105,7 +109,19 @@ async def record_passage(c: RecordPassage, uow: UnitOfWork) -> tuple[dict[str, A
     return await repository.insert_passage(uow.conn, c, uow.actor.name)
 
 
-EVENT_HANDLERS: dict[str, list[Handler]] = {}
+async def vehicle_recognized(event: CloudEvent, uow: UnitOfWork) -> bool:
+    """An entry or exit camera's ``vehicle.recognized`` (vision/service.py) is a passage with source ``vision``;
+    a lane camera's is the station's business (drive-through payment), not a passage."""
+    seen = VehicleRecognized.from_event(event)
+    if seen.direction == "lane":
+        return False
+    _, new = await record_passage(RecordPassage(seen.plate, seen.station, Direction(seen.direction), seen.seen_at,
+                                                PassageSource.VISION, lane=seen.camera,
+                                                confidence=round(seen.confidence, 3)), uow)
+    return new
+
+
+EVENT_HANDLERS: dict[str, list[Handler]] = {VehicleRecognized.TYPE: [vehicle_recognized]}
 async def join_fleet(c: JoinFleet, uow: UnitOfWork) -> dict[str, Any]:
     """The vehicle record, on the fleet's whitelist (``fleet_id``); the fleets context audits the card it came with."""
     found = await repository.vehicle_by_plate(uow.conn, c.plate)

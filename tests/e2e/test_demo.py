@@ -36,8 +36,9 @@ def test_demo_runs_with_nothing_configured_and_stops_cleanly() -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="forecourt-demo-"))   # the embedded server runs as its own user
     api_port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("FORECOURT_")}
+    vision_port = free_port()
     env.update(FORECOURT_DATA_DIR=str(data_dir), FORECOURT_EDGE_METRICS_PORT=str(free_port()),
-               FORECOURT_INGEST_METRICS_PORT=str(free_port()))
+               FORECOURT_INGEST_METRICS_PORT=str(free_port()), FORECOURT_VISION_METRICS_PORT=str(vision_port))
     log = data_dir / "demo.log"
     demo = subprocess.Popen([sys.executable, "-m", "forecourt.cli", "demo", "--api-port", str(api_port),
                              "--every", "1"], env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
@@ -65,6 +66,8 @@ def test_demo_runs_with_nothing_configured_and_stops_cleanly() -> None:
         methods = _station_methods(log, f"http://127.0.0.1:{api_port + 1}", station)
         assert methods.get("cash") and methods.get("wechat"), methods   # WeChat Pay via head office to its simulator
         assert _fleet_vehicles(log, base) == 1, "the demo fleet was not seeded"   # docs/fleets.md, via the API
+        vision = httpx.get(f"http://127.0.0.1:{vision_port}/healthz", timeout=5).json()   # the lane cameras' plates
+        assert vision["status"] == "ok", vision
     finally:
         demo.send_signal(signal.SIGINT)
         code = demo.wait(timeout=30)
