@@ -58,6 +58,10 @@ class ListedMember(_Frozen):
     plates: tuple[Plate, ...] = ()
     qr_token: Annotated[str, Field(max_length=64)] | None = None   # what the member's QR code carries
     status: Literal["active", "frozen", "closed"] = "active"
+    #: 无感支付 (docs/vision.md "Drive-through payment"): how a recognised plate of this member pays; "off": the
+    #: cashier takes it. Optional with defaults: a station that does not know them reads the list as before.
+    drive_through: Literal["off", "stored_value", "fleet_credit", "agreement"] = "off"
+    drive_through_card_no: CardNo | None = None        # stored value: the card it pays from
 
 
 class ListedCard(_Frozen):

@@ -1,0 +1,117 @@
+"""SQL of drive-through attachments (``business.drive_through_attachments``), in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import psycopg
+from psycopg.rows import class_row
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    recognition_id: str
+    station: str
+    fuelling_point: int
+    plate: str
+    member_no: str
+    method: str
+    card_no: str | None
+    state: str
+    order_no: str | None
+    payment_no: str | None
+    reason: str
+    attached_at: datetime
+    expires_at: datetime
+
+
+_COLUMNS = ("recognition_id, station, fuelling_point, plate, member_no, method, card_no, state, order_no, payment_no, "
+            "reason, attached_at, expires_at")
+
+
+async def open_at(conn: psycopg.AsyncConnection, station: str, point: int, at: datetime) -> Attachment | None:
+    """The position's attachment still open at ``at`` (locked until the transaction ends)."""
+    cur = conn.cursor(row_factory=class_row(Attachment))
+    await cur.execute(
+        f"""SELECT {_COLUMNS} FROM business.drive_through_attachments
+            WHERE station = %s AND fuelling_point = %s AND state = 'attached' AND expires_at >= %s
+            FOR UPDATE""",  # noqa: S608
+        (station, point, at))
+    return await cur.fetchone()
+
+
+async def close_open(conn: psycopg.AsyncConnection, station: str, point: int, reason: str, at: datetime) -> int:
+    """Expire whatever attachment the position holds (lapsed, or replaced by another car)."""
+    cur = await conn.execute(
+        """UPDATE business.drive_through_attachments SET state = 'expired', reason = %s, closed_at = %s
+           WHERE station = %s AND fuelling_point = %s AND state = 'attached'""",
+        (reason, at, station, point))
+    return cur.rowcount
+
+
+async def attach(conn: psycopg.AsyncConnection, a: Attachment) -> bool:
+    """Write ``a``; False when its recognition was written before (a redelivery)."""
+    cur = await conn.execute(
+        f"""INSERT INTO business.drive_through_attachments ({_COLUMNS})
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+            ON CONFLICT (recognition_id) DO NOTHING""",  # noqa: S608
+        (a.recognition_id, a.station, a.fuelling_point, a.plate, a.member_no, a.method, a.card_no, a.state,
+         a.order_no, a.payment_no, a.reason, a.attached_at, a.expires_at))
+    return cur.rowcount == 1
+
+
+async def make_due(conn: psycopg.AsyncConnection, recognition_id: str, order_no: str) -> None:
+    await conn.execute("UPDATE business.drive_through_attachments SET state = 'due', order_no = %s "
+                       "WHERE recognition_id = %s AND state = 'attached'", (order_no, recognition_id))
+
+
+async def has_order(conn: psycopg.AsyncConnection, order_no: str) -> bool:
+    cur = await conn.execute("SELECT 1 FROM business.drive_through_attachments WHERE order_no = %s", (order_no,))
+    return await cur.fetchone() is not None
+
+
+async def due(conn: psycopg.AsyncConnection, station: str | None = None) -> list[Attachment]:
+    cur = conn.cursor(row_factory=class_row(Attachment))
+    await cur.execute(
+        f"""SELECT {_COLUMNS} FROM business.drive_through_attachments
+            WHERE state = 'due' AND (%s::text IS NULL OR station = %s) ORDER BY attached_at""",  # noqa: S608
+        (station, station))
+    return await cur.fetchall()
+
+
+async def get(conn: psycopg.AsyncConnection, station: str, recognition_id: str, *,
+              lock: bool = False) -> Attachment | None:
+    cur = conn.cursor(row_factory=class_row(Attachment))
+    await cur.execute(
+        f"""SELECT {_COLUMNS} FROM business.drive_through_attachments
+            WHERE station = %s AND recognition_id = %s""" + (" FOR UPDATE" if lock else ""),  # noqa: S608
+        (station, recognition_id))
+    return await cur.fetchone()
+
+
+async def close(conn: psycopg.AsyncConnection, recognition_id: str, state: str, reason: str, at: datetime,
+                payment_no: str | None = None) -> int:
+    """Move a due (or attached) row to ``state``; 0 when it was closed already (nothing changes twice)."""
+    cur = await conn.execute(
+        """UPDATE business.drive_through_attachments
+           SET state = %s, reason = %s, closed_at = %s, payment_no = coalesce(%s, payment_no)
+           WHERE recognition_id = %s AND state IN ('attached', 'due')""",
+        (state, reason, at, payment_no, recognition_id))
+    return cur.rowcount
+
+
+async def undo(conn: psycopg.AsyncConnection, recognition_id: str, reason: str, at: datetime) -> int:
+    cur = await conn.execute(
+        """UPDATE business.drive_through_attachments SET state = 'undone', reason = %s, closed_at = %s
+           WHERE recognition_id = %s AND state <> 'undone'""", (reason, at, recognition_id))
+    return cur.rowcount
+
+
+async def expire(conn: psycopg.AsyncConnection, at: datetime) -> int:
+    """Attachments past their window, closed (the job's sweep; open_at already ignores them)."""
+    cur = await conn.execute(
+        """UPDATE business.drive_through_attachments SET state = 'expired', closed_at = %s,
+               reason = '超过关联时限未加油 (no fuelling within the attach window)'
+           WHERE state = 'attached' AND expires_at < %s""", (at, at))
+    return cur.rowcount
