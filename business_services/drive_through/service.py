@@ -37,8 +37,8 @@ class DriveThroughError(LookupError):
 
 async def _owed(conn: psycopg.AsyncConnection, order_no: str) -> tuple[int, int]:
     """(what the order still owes, what pending payments hold of it)."""
-    cur = await conn.execute("SELECT amount_fen - paid_fen - written_off_fen FROM business.orders WHERE order_no = %s",
-                             (order_no,))
+    cur = await conn.execute("SELECT amount_fen - paid_fen - coalesce(written_off_fen, 0) FROM business.orders "
+                             "WHERE order_no = %s", (order_no,))
     row = await cur.fetchone()
     held = (await payments.reserved(conn, [order_no])).get(order_no, 0)
     return (int(row[0]) if row else 0), int(held)
