@@ -10,6 +10,7 @@ cashier's reversal of a wrong match; a payment already taken is refunded through
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime
 
@@ -74,6 +75,20 @@ async def pay_due(conn: psycopg.AsyncConnection, bus: MessageBus, providers: Pro
             await repository.close(conn, a.recognition_id, "cashier", (row.message or row.state)[:200], now,
                                    row.payment_no)
     return paid
+
+
+async def pay_forever(database_url: str, bus: MessageBus, providers: Providers, station: str,
+                      every_s: float = 2.0) -> None:
+    """The station server's loop: lapsed attachments closed, due orders paid, every ``every_s`` until cancelled
+    (a failed round is logged and tried again: what it left is still due)."""
+    while True:
+        try:
+            async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+                await repository.expire(conn, datetime.now(UTC))
+                await pay_due(conn, bus, providers, station)
+        except (psycopg.Error, OSError) as exc:
+            log.warning("drive-through payments paused: %r", exc)
+        await asyncio.sleep(every_s)
 
 
 async def undo(conn: psycopg.AsyncConnection, bus: MessageBus, providers: Providers, actor: Actor, station: str,
