@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 import psycopg
 from psycopg.rows import class_row
+
+from telemetry.contracts.members import DriveThroughMethod
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,3 +118,42 @@ async def expire(conn: psycopg.AsyncConnection, at: datetime) -> int:
                reason = '超过关联时限未加油 (no fuelling within the attach window)'
            WHERE state = 'attached' AND expires_at < %s""", (at, at))
     return cur.rowcount
+
+
+async def open_of(conn: psycopg.AsyncConnection, station: str, limit: int) -> list[Attachment]:
+    """The station's newest attachments still open or due (what the POS shows on its fuelling positions)."""
+    cur = conn.cursor(row_factory=class_row(Attachment))
+    await cur.execute(
+        f"""SELECT {_COLUMNS} FROM business.drive_through_attachments
+            WHERE station = %s AND state IN ('attached', 'due', 'paid') AND attached_at > now() - interval '1 day'
+            ORDER BY attached_at DESC LIMIT %s""",  # noqa: S608
+        (station, limit))
+    return await cur.fetchall()
+
+
+# --- head office: each member's choice ----------------------------------------------------------------------
+
+async def setting(conn: psycopg.AsyncConnection, member_no: str) -> tuple[DriveThroughMethod, str | None]:
+    """(method, card_no) the member chose; ("off", None) without a row."""
+    cur = await conn.execute("SELECT method, card_no FROM business.drive_through_settings WHERE member_no = %s",
+                             (member_no,))
+    row = await cur.fetchone()
+    return ("off", None) if row is None else (cast(DriveThroughMethod, row[0]), row[1])
+
+
+async def choose(conn: psycopg.AsyncConnection, member_no: str, method: str, card_no: str | None, by: str,
+                 at: datetime) -> None:
+    await conn.execute(
+        """INSERT INTO business.drive_through_settings (member_no, method, card_no, updated_by, updated_at)
+           VALUES (%s, %s, %s, %s, %s)
+           ON CONFLICT (member_no) DO UPDATE SET method = excluded.method, card_no = excluded.card_no,
+               updated_by = excluded.updated_by, updated_at = excluded.updated_at""",
+        (member_no, method, card_no, by, at))
+
+
+async def members_card(conn: psycopg.AsyncConnection, member_no: str, card_no: str) -> str | None:
+    """The status of the member's own card ``card_no`` (None: no such card of theirs)."""
+    cur = await conn.execute("SELECT status FROM business.cards WHERE card_no = %s AND member_no = %s",
+                             (card_no, member_no))
+    row = await cur.fetchone()
+    return None if row is None else str(row[0])

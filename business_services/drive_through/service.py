@@ -22,7 +22,7 @@ from business_services.messagebus import MessageBus
 from business_services.payments import repository as payments
 from business_services.payments import service as paying
 from business_services.payments.handlers import RequestRefund
-from business_services.payments.model import PaymentRuleError, TakePayment, Tender
+from business_services.payments.model import PaymentRuleError, RefundState, TakePayment, Tender
 from business_services.payments.registry import Providers
 from business_services.unit_of_work import UnitOfWork
 
@@ -101,15 +101,16 @@ async def undo(conn: psycopg.AsyncConnection, bus: MessageBus, providers: Provid
         found = await repository.get(uow.conn, station, recognition_id, lock=True)
         if found is None:
             raise DriveThroughError("没有这条无感支付关联 (no such drive-through attachment)")
-        if found.state == "undone":
-            return found
-        await repository.undo(uow.conn, recognition_id, reason.strip()[:200], now)
-        await uow.audit(AuditEntry("drive_through.undo", f"drive-through:{recognition_id}", station,
-                                   {"state": found.state, "member_no": found.member_no, "order_no": found.order_no},
-                                   {"state": "undone", "reason": reason.strip()}))
-    if found.payment_no is not None:
+        if found.state != "undone":
+            await repository.undo(uow.conn, recognition_id, reason.strip()[:200], now)
+            await uow.audit(AuditEntry("drive_through.undo", f"drive-through:{recognition_id}", station,
+                                       {"state": found.state, "member_no": found.member_no,
+                                        "order_no": found.order_no}, {"state": "undone", "reason": reason.strip()}))
+    if found.payment_no is not None:      # asked again (a retry after a refusal) until its refund is asked for
         payment = await payments.get(conn, station, found.payment_no)
-        if payment is not None and payment.state == "succeeded" and payment.amount_fen > payment.refunded_fen:
+        asked = [r for r in await payments.refunds_of(conn, found.payment_no)
+                 if r.state not in (RefundState.FAILED, RefundState.REJECTED)]
+        if payment is not None and payment.state == "succeeded" and not asked:
             await paying.refund(conn, bus, providers, RequestRefund(
                 station, found.payment_no, payment.amount_fen - payment.refunded_fen,
                 f"无感支付撤销：{reason.strip()}"[:200], actor.name, now), actor)
