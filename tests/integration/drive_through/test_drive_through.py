@@ -14,6 +14,7 @@ from business_services.audit.model import Actor
 from business_services.bootstrap import build_bus
 from business_services.drive_through import model, service
 from business_services.online_payments.station_client import HeadOfficeLink
+from business_services.payments.providers import PaymentProvider
 from business_services.payments.registry import Providers, member_providers
 from forecourt.local import free_port
 from forecourt.roles import Role, policy
@@ -33,10 +34,14 @@ def seen(point: int, plate: str, at: datetime, confidence: float = 0.97) -> Vehi
                              snapshot=f"{STATION}/lane-{point}/1.jpg")
 
 
-def providers(url: str) -> Providers:
+def member_tenders(url: str) -> list[PaymentProvider]:
     """Stored value while head office is unreachable: decided from the member list within the card's limits."""
     link = HeadOfficeLink(f"http://127.0.0.1:{free_port()}", "no-key", timeout_s=1, probe_every_s=3600)
-    return Providers(member_providers(link, url))
+    return member_providers(link, url)
+
+
+def providers(url: str) -> Providers:
+    return Providers(member_tenders(url))
 
 
 async def pay(url: str, found: Providers) -> int:
