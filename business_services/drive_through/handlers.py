@@ -48,7 +48,8 @@ async def fuelling_completed(event: CloudEvent, uow: UnitOfWork) -> str | None:
     if fuelling.amount_fen == 0:
         await repository.close_open(uow.conn, fuelling.station, fuelling.fuelling_point, model.IDLE, fuelling.ended_at)
         return None
-    held = await repository.open_at(uow.conn, fuelling.station, fuelling.fuelling_point, fuelling.started_at)
+    held = await repository.open_at(uow.conn, fuelling.station, fuelling.fuelling_point, fuelling.started_at,
+                                    fuelling.ended_at)
     order = await order_views.order_of_fuelling(uow.conn, event.id)
     if held is None or order is None or await repository.has_order(uow.conn, order[0]):
         return None

@@ -33,14 +33,17 @@ _COLUMNS = ("recognition_id, station, fuelling_point, plate, member_no, method, 
             "reason, attached_at, expires_at")
 
 
-async def open_at(conn: psycopg.AsyncConnection, station: str, point: int, at: datetime) -> Attachment | None:
-    """The position's attachment still open at ``at`` (locked until the transaction ends)."""
+async def open_at(conn: psycopg.AsyncConnection, station: str, point: int, at: datetime,
+                  seen_by: datetime | None = None) -> Attachment | None:
+    """The position's attachment still open at ``at`` (locked until the transaction ends); ``seen_by``: only one
+    made by then (a car recognised after a fuelling ended never pays for it)."""
     cur = conn.cursor(row_factory=class_row(Attachment))
     await cur.execute(
         f"""SELECT {_COLUMNS} FROM business.drive_through_attachments
             WHERE station = %s AND fuelling_point = %s AND state = 'attached' AND expires_at >= %s
+                AND (%s::timestamptz IS NULL OR attached_at <= %s)
             FOR UPDATE""",  # noqa: S608
-        (station, point, at))
+        (station, point, at, seen_by, seen_by))
     return await cur.fetchone()
 
 

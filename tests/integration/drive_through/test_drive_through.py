@@ -1,7 +1,8 @@
 """Drive-through payment on a station server's own database, events through its business consumer: a member's
 plate recognised at fuelling position 2 attaches them; the fuelling's order is sold to them and paid from their
 stored-value card without the cashier, once however often the events come or a crash interrupts; an unbound plate,
-an unsure reading and an idle position leave the order to the cashier; the cashier's undo refunds."""
+an unsure reading, an idle position and a car seen after the fuelling leave the order to the
+cashier; the cashier's undo refunds."""
 
 from __future__ import annotations
 
@@ -99,7 +100,7 @@ async def test_a_members_car_is_paid_once_from_stored_value_without_the_cashier(
         ("drive_through.undo",)]
 
 
-async def test_an_unbound_plate_an_unsure_read_and_an_idle_position_leave_it_to_the_cashier(
+async def test_an_unbound_plate_an_unsure_read_an_idle_position_and_a_later_car_leave_it_to_the_cashier(
         station_database_url: str, broker: BrokerAddress) -> None:
     url = station_database_url
     await hold(url, member(drive_through="stored_value", drive_through_card_no=CARD), card())
@@ -109,14 +110,15 @@ async def test_an_unbound_plate_an_unsure_read_and_an_idle_position_leave_it_to_
     await deliver(url, broker, seen(3, PLATE, now - timedelta(minutes=3), confidence=0.5), STATION)   # unsure
     await deliver(url, broker, seen(4, PLATE, now - timedelta(minutes=3)), STATION)
     await deliver(url, broker, fuelling(STATION, 4, 1, 0, at=now), STATION)                    # hung up, no fuel
-    for point in (1, 3, 4):
+    await deliver(url, broker, seen(5, PLATE, now + timedelta(minutes=1)), STATION)   # the next car, seen after
+    for point in (1, 3, 4, 5):
         await deliver(url, broker, fuelling(STATION, point, 10 + point, 8000, at=now), STATION)
     assert await pay(url, providers(url)) == 0
     assert await rows(url, "SELECT count(*) FROM business.payments") == [(0,)]
     assert await rows(url, "SELECT status, member_no FROM business.orders WHERE amount_fen > 0") == [
-        ("payable", None)] * 3
-    assert await rows(url, "SELECT fuelling_point, state, reason FROM business.drive_through_attachments") == [
-        (4, "expired", model.IDLE)]
+        ("payable", None)] * 4
+    assert await rows(url, "SELECT fuelling_point, state, reason FROM business.drive_through_attachments "
+                           "ORDER BY fuelling_point") == [(4, "expired", model.IDLE), (5, "attached", "")]
 
 
 def test_the_rule_names_why_a_plate_attaches_nobody() -> None:
