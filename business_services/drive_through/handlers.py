@@ -13,7 +13,7 @@ from business_services.drive_through import model, repository
 from business_services.messagebus import Handler
 from business_services.orders import handlers as orders
 from business_services.orders import views as order_views
-from business_services.orders.model import AttachMember
+from business_services.orders.model import AttachMember, OrderConflict
 from business_services.station_members import repository as members
 from business_services.unit_of_work import UnitOfWork
 from telemetry.contracts.events.envelope import CloudEvent
@@ -53,7 +53,10 @@ async def fuelling_completed(event: CloudEvent, uow: UnitOfWork) -> str | None:
     order = await order_views.order_of_fuelling(uow.conn, event.id)
     if held is None or order is None or await repository.has_order(uow.conn, order[0]):
         return None
-    await orders.attach_member(AttachMember(fuelling.station, (order[0],), held.member_no, held.plate), uow)
+    try:
+        await orders.attach_member(AttachMember(fuelling.station, (order[0],), held.member_no, held.plate), uow)
+    except OrderConflict:               # already paid or held: the cashier has it (the order is never undone)
+        return None
     await repository.make_due(uow.conn, held.recognition_id, order[0])
     return order[0]
 

@@ -107,6 +107,16 @@ async def close(conn: psycopg.AsyncConnection, recognition_id: str, state: str, 
     return cur.rowcount
 
 
+async def paid_by(conn: psycopg.AsyncConnection, order_no: str, terminal: str) -> str | None:
+    """The succeeded payment ``terminal`` took of the order (what a crash left unrecorded on its row)."""
+    cur = await conn.execute(
+        """SELECT p.payment_no FROM business.payments p JOIN business.payment_allocations a USING (payment_no)
+           WHERE a.order_no = %s AND p.terminal = %s AND p.state = 'succeeded' ORDER BY p.created_at LIMIT 1""",
+        (order_no, terminal))
+    row = await cur.fetchone()
+    return None if row is None else str(row[0])
+
+
 async def undo(conn: psycopg.AsyncConnection, recognition_id: str, reason: str, at: datetime) -> int:
     cur = await conn.execute(
         """UPDATE business.drive_through_attachments SET state = 'undone', reason = %s, closed_at = %s

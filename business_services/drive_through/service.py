@@ -54,8 +54,9 @@ async def pay_due(conn: psycopg.AsyncConnection, bus: MessageBus, providers: Pro
         owed, held = await _owed(conn, a.order_no or "")
         if held:
             continue                                  # a payment of it is in progress: settled by reconcile
-        if owed <= 0:
-            await repository.close(conn, a.recognition_id, "paid", "订单已结清 (the order was paid)", now)
+        if owed <= 0:                                 # paid: by this loop before a crash, or by the cashier
+            await repository.close(conn, a.recognition_id, "paid", "订单已结清 (the order was paid)", now,
+                                   await repository.paid_by(conn, a.order_no or "", TERMINAL))
             continue
         method = model.PAYS_ITSELF.get(a.method)
         if method is None:
