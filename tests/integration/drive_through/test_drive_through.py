@@ -120,15 +120,3 @@ async def test_an_unbound_plate_an_unsure_read_an_idle_position_and_a_later_car_
         ("payable", None)] * 4
     assert await rows(url, "SELECT fuelling_point, state, reason FROM business.drive_through_attachments "
                            "ORDER BY fuelling_point") == [(4, "expired", model.IDLE), (5, "attached", "")]
-
-
-def test_the_rule_names_why_a_plate_attaches_nobody() -> None:
-    opted = member(drive_through="stored_value", drive_through_card_no=CARD)
-    assert model.refusal([opted], 0.95, 0.9) is None
-    assert model.refusal([], 0.95, 0.9) == model.NOT_A_MEMBER
-    assert model.refusal([opted, opted], 0.95, 0.9) == model.NOT_A_MEMBER
-    assert model.refusal([opted], 0.80, 0.9) == model.UNCERTAIN
-    assert model.refusal([member()], 0.95, 0.9) == model.NOT_OPTED_IN
-    assert model.refusal([member(drive_through="stored_value")], 0.95, 0.9) == model.NO_CARD
-    assert model.refusal([member(drive_through="stored_value", drive_through_card_no=CARD, status="frozen")],
-                         0.95, 0.9) == model.NOT_ACTIVE
