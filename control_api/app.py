@@ -33,6 +33,7 @@ from control_api.routes import (
     cards,
     commands,
     devices,
+    drive_through,
     exports,
     faces,
     fleet_authorisations,
@@ -122,10 +123,12 @@ ROLE_ROUTERS: dict[Role, tuple[APIRouter, ...]] = {
                        fleet_statements.router,   # fleet statements, receivables, the bank link (docs/fleets.md)
                        fleet_cards.router,   # fleet cards and their limits (docs/fleets.md)
                        fleets.router,            # fleet enterprises and their money (docs/fleets.md)
-                       faces.router),            # the face gallery (docs/vision.md "Faces")
+                       faces.router,            # the face gallery (docs/vision.md "Faces")
+                       drive_through.settings),   # the member's 无感支付 choice (docs/vision.md)
     Role.STATION: (station_prices.router,        # the prices the station's pumps hold (its own database)
                    inventory.router,             # wet stock: computed where the sales are (docs/inventory.md)
-                   station_fleets.router),       # fleet cards authorised before fuelling (docs/fleets.md)
+                   station_fleets.router,        # fleet cards authorised before fuelling (docs/fleets.md)
+                   drive_through.router),        # 无感支付 at the fuelling positions (docs/vision.md)
 }
 
 

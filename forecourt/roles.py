@@ -17,6 +17,7 @@ from types import ModuleType
 from business_services.audit import handlers as audit
 from business_services.bootstrap import CONTEXTS
 from business_services.cards import handlers as cards
+from business_services.drive_through import handlers as drive_through
 from business_services.faces import handlers as faces
 from business_services.fleets import authorisation as fleet_authorisation
 from business_services.fleets import cards as fleet_cards
@@ -71,7 +72,8 @@ POLICIES: dict[Role, RolePolicy] = {
                                        inventory,
                                        ic_cards,          # after orders: a fuelling's order is made first
                                        station_members,     # the member list copy (docs/offline-members.md)
-                                       station_fleets)),    # fleet authorisations (docs/fleets.md "At the station")
+                                       station_fleets,    # fleet authorisations (docs/fleets.md "At the station")
+                                       drive_through)),   # after orders: 无感支付 (docs/vision.md)
 }
 
 

@@ -21,6 +21,7 @@ from business_services import outbox as outbox_metrics
 from business_services.audit.shipping import ship_forever
 from business_services.bootstrap import build_bus, outbox_publisher
 from business_services.consumer import EventConsumer
+from business_services.drive_through import service as drive_through
 from business_services.ic_cards.model import Psam
 from business_services.members.wechat import MiniProgram, MiniProgramConfig
 from business_services.notifications.channels import MessagingConfig
@@ -157,6 +158,10 @@ class StationBusiness:
         self.publisher = outbox_publisher(database_url, MqttSink(broker, f"{self.consumer.client_id}-outbox"))
         self.ingest = station_ingest(settings, database_url, broker, station)
         self.ic_desk = station_desk(settings, database_url, station)   # the IC card readers (docs/ic-cards.md)
+        # drive-through pays by the member tenders through head office (docs/vision.md "Drive-through payment")
+        self.providers = station_payment_providers(settings.head_office_url, settings.head_office_api_key,
+                                                   database_url) \
+            if settings.head_office_url and settings.head_office_api_key else Providers()
 
     async def ready(self) -> None:
         await self.consumer.subscribed.wait()
@@ -166,6 +171,8 @@ class StationBusiness:
         await together(self.consumer.run(), self.publisher.run(),
                        ship_forever(self.database_url, self.station, self.group), self.ingest.run(),
                        jobs.work(self.database_url, name="station"),
+                       drive_through.pay_forever(self.database_url, build_bus(policy(Role.STATION).contexts),
+                                                 self.providers, self.station),
                        *([self.ic_desk.watch()] if self.ic_desk else []))
 
 

@@ -11,6 +11,7 @@ import psycopg
 from psycopg.rows import dict_row
 from pydantic import BaseModel, ConfigDict, Field
 
+from business_services.drive_through import repository as drive_through
 from business_services.exports.model import Column
 from business_services.members import sections
 from business_services.members.model import Disclosure, Lifecycle, shown
@@ -159,11 +160,13 @@ async def listed_member(conn: psycopg.AsyncConnection, member_no: str) -> Listed
     if found is None or found["status"] == "erased":
         return None
     masked = shown({"name": found["name"] or ""}, Disclosure())["name"]
+    method, card_no = await drive_through.setting(conn, member_no)     # 无感支付 (docs/vision.md)
     return ListedMember(member_no=member_no, name_masked=masked, phone_masked=mask_phone(found["phone"]),
                         phone_digest=phone_digest(found["phone"], found["company_group"]), level=found["level"],
                         level_name=found["level_name"], discount_pct=found["discount_pct"],
                         plates=await vehicles.plates_of(conn, member_no), qr_token=found["qr_token"],
-                        status="frozen" if found["status"] == "frozen" else "active")
+                        status="frozen" if found["status"] == "frozen" else "active",
+                        drive_through=method, drive_through_card_no=card_no)
 
 
 async def personal_data(conn: psycopg.AsyncConnection, member_no: str) -> dict[str, list[dict[str, Any]]]:

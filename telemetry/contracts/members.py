@@ -29,6 +29,8 @@ CardNo = Annotated[str, Field(pattern=r"^[0-9]{16}([0-9]{3})?$")]
 Plate = Annotated[str, Field(pattern=r"^[\u4e00-\u9fa5][A-Z][A-Z0-9]{5,6}$")]
 #: an enterprise (企业车队) code: E and six digits (business_services/fleets)
 ENTERPRISE_CODE = Annotated[str, Field(pattern=r"^E[0-9]{6}$")]
+#: how a member's recognised plate pays by itself (无感支付); "agreement": a payment provider's 免密支付 agreement
+DriveThroughMethod = Literal["off", "stored_value", "fleet_credit", "agreement"]
 #: a hex digest of a phone number keyed by the company group (``phone_digest``)
 PhoneDigest = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 
@@ -58,6 +60,10 @@ class ListedMember(_Frozen):
     plates: tuple[Plate, ...] = ()
     qr_token: Annotated[str, Field(max_length=64)] | None = None   # what the member's QR code carries
     status: Literal["active", "frozen", "closed"] = "active"
+    #: 无感支付 (docs/vision.md "Drive-through payment"): how a recognised plate of this member pays; "off": the
+    #: cashier takes it. Optional with defaults: a station that does not know them reads the list as before.
+    drive_through: DriveThroughMethod = "off"
+    drive_through_card_no: CardNo | None = None        # stored value: the card it pays from
 
 
 class ListedCard(_Frozen):

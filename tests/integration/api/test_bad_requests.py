@@ -42,6 +42,7 @@ GOOD |= {"card": "6200000000000001", "offer_id": "1"}                           
 GOOD["enterprise"] = "E000001"                                                      # fleets
 GOOD |= {"member_no": "M00000001", "sku": "none-1"}                                 # points
 GOOD["auth_no"] = "st-01-20261204-A00001"                                           # fleet authorisations
+GOOD["recognition_id"] = "00000000-0000-4000-8000-000000000000"                      # drive-through
 CODES = {"station": "站点编码", "device": "设备编码"}    # parameters the code rule answers; others: any 4xx
 # (path segment as sent, percent-encoded where a URL needs it; whether the code rule answers it with 422)
 BAD_CODES = [("%00", True), ("st%0001", True), ("+", True), ("%23", True), ("st-%2B", True), ("%20", True),

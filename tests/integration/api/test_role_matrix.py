@@ -53,6 +53,7 @@ PATH_VALUES |= {"card_no": "1000113200000001", "counter": "1", "load_no": "demo-
 PATH_VALUES |= {"card": "999999", "offer_id": "999999"}   # cards (control_api/routes/cards.py)
 PATH_VALUES["auth_no"] = "demo-01-20261204-A00001"        # fleet authorisations (routes/station_fleets.py)
 PATH_VALUES["enterprise"] = "E999999"                     # fleets (control_api/routes/fleets.py)
+PATH_VALUES["recognition_id"] = "00000000-0000-4000-8000-000000000000"   # drive-through (routes/drive_through.py)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,57 @@
+"""Pure rules of drive-through payment (无感支付; docs/vision.md "Drive-through payment"), no I/O.
+
+``refusal``: whether a recognised plate may attach its member to the fuelling position (None: it may), the one
+place that decides it; ``expires``: when an attachment lapses if no fuelling takes it.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta
+
+from telemetry.contracts.events.payments import Method
+from telemetry.contracts.members import ListedMember
+
+ATTACH_MINUTES = 10          # a setting: FORECOURT_DRIVE_THROUGH_MINUTES
+MIN_CONFIDENCE = 0.90        # a setting: FORECOURT_DRIVE_THROUGH_CONFIDENCE (a plate read below it is not trusted)
+
+NOT_A_MEMBER = "车牌未绑定会员，请收银员收款 (the plate is bound to no member: the cashier takes it)"
+NOT_OPTED_IN = "会员未开通无感支付，请收银员收款 (the member has not opted in: the cashier takes it)"
+NOT_ACTIVE = "会员状态不可用，请收银员收款 (the member is frozen or closed: the cashier takes it)"
+UNCERTAIN = "车牌识别置信度不足，请收银员收款 (the plate was not read surely enough: the cashier takes it)"
+NO_CARD = "会员未指定无感支付的储值卡，请收银员收款 (no stored-value card chosen: the cashier takes it)"
+NOT_YET = "该支付方式的无感支付尚未开通，请收银员收款 (this method does not pay by itself yet: the cashier takes it)"
+IDLE = "油枪挂枪未加油，关联已失效 (the position went idle without fuel: the attachment lapsed)"
+REPLACED = "同一油位识别到另一辆车，关联已失效 (another car was recognised at the position)"
+
+#: the member's choice → the tender's method (the ones that pay by themselves today)
+PAYS_ITSELF = {"stored_value": Method.STORED_VALUE}
+
+
+def attach_minutes() -> int:
+    return int(os.environ.get("FORECOURT_DRIVE_THROUGH_MINUTES", ATTACH_MINUTES))
+
+
+def min_confidence() -> float:
+    return float(os.environ.get("FORECOURT_DRIVE_THROUGH_CONFIDENCE", MIN_CONFIDENCE))
+
+
+def refusal(members: list[ListedMember], confidence: float, threshold: float) -> str | None:
+    """Why the plate does not attach a member (None: ``members[0]`` attaches). A plate bound to two members is
+    ambiguous and left to the cashier like an unbound one."""
+    if confidence < threshold:
+        return UNCERTAIN
+    if len(members) != 1:
+        return NOT_A_MEMBER
+    member = members[0]
+    if member.status != "active":
+        return NOT_ACTIVE
+    if member.drive_through == "off":
+        return NOT_OPTED_IN
+    if member.drive_through == "stored_value" and member.drive_through_card_no is None:
+        return NO_CARD
+    return None
+
+
+def expires(attached_at: datetime, minutes: int) -> datetime:
+    return attached_at + timedelta(minutes=minutes)

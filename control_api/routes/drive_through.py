@@ -1,0 +1,167 @@
+"""Drive-through payment (无感支付; docs/vision.md "Drive-through payment", docs/pos.md).
+
+Head office (``settings``): ``GET/PUT /api/v1/members/{member_no}/drive-through`` {method, card_no?}: the member's
+opt-in and how a recognised plate pays (today: ``off`` or ``stored_value`` with one of the member's own active
+cards); the change is carried to the stations on the member list and audited. Permissions ``member:read`` /
+``member:write``.
+
+Station server (``router``): ``GET /api/v1/stations/{station}/drive-through``: the members attached to the
+fuelling positions and what became of their orders (``payment:read``; plates and cards masked without
+``pii:read``); ``POST …/drive-through/{recognition_id}/undo`` {reason}: the cashier's reversal of a wrong match,
+refunding a payment already taken (``payment:take``, Idempotency-Key; audited).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+import psycopg
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from business_services.audit.model import AuditEntry
+from business_services.drive_through import repository, service
+from business_services.members import handlers as members
+from business_services.members import views as member_views
+from business_services.payments.model import PaymentRuleError
+from business_services.station_members.model import mask_card, mask_plate
+from business_services.unit_of_work import UnitOfWork
+from control_api.deps import Db, Station
+from control_api.idempotency import IdempotencyKey, once
+from control_api.routes.payments import providers_of
+from control_api.security import Principal, at_station, require
+
+router = APIRouter(prefix="/api/v1/stations/{station}/drive-through", tags=["drive-through"])
+settings = APIRouter(prefix="/api/v1/members/{member_no}/drive-through", tags=["drive-through"])
+
+Reader = Annotated[Principal, Depends(at_station("payment:read"))]
+Taker = Annotated[Principal, Depends(at_station("payment:take"))]
+MemberReader = Annotated[Principal, Depends(require("member:read"))]
+MemberWriter = Annotated[Principal, Depends(require("member:write"))]
+MemberNoPath = Annotated[str, Path(pattern=r"^M[0-9]{8,12}$", description="会员号 (member number)")]
+RecognitionPath = Annotated[str, Path(pattern=r"^[0-9a-f-]{36}$", description="识别号 (the recognition's id)")]
+ONLY_STORED_VALUE = "无感支付暂只支持储值卡，车队挂账与免密支付即将开通 (drive-through pays by stored value only " \
+    "for now)"
+
+
+class SettingBody(BaseModel):
+    method: Literal["off", "stored_value", "fleet_credit", "agreement"] = Field(
+        description="off 关闭；stored_value 储值卡")
+    card_no: Annotated[str | None, Field(pattern=r"^[0-9]{16}([0-9]{3})?$", description="储值卡号")] = None
+
+
+class SettingOut(BaseModel):
+    member_no: str
+    method: str
+    card_no: str | None          # the whole number only with pii:read
+    card_masked: str | None
+
+
+class AttachmentOut(BaseModel):
+    recognition_id: str
+    fuelling_point: int
+    plate: str
+    member_no: str
+    method: str
+    card_masked: str | None
+    state: str
+    order_no: str | None
+    payment_no: str | None
+    reason: str
+    attached_at: datetime
+    expires_at: datetime
+
+
+class AttachmentList(BaseModel):
+    items: list[AttachmentOut]
+    next_cursor: None = None
+    total: int
+
+
+class UndoBody(BaseModel):
+    reason: Annotated[str, Field(min_length=1, max_length=200, description="撤销原因，如 车牌识别错误")]
+
+
+def _setting(member_no: str, method: str, card_no: str | None, who: Principal) -> SettingOut:
+    return SettingOut(member_no=member_no, method=method, card_no=card_no if who.may("pii:read") else None,
+                      card_masked=card_no and mask_card(card_no))
+
+
+def _out(a: repository.Attachment, who: Principal) -> AttachmentOut:
+    return AttachmentOut(
+        recognition_id=a.recognition_id, fuelling_point=a.fuelling_point,
+        plate=a.plate if who.may("pii:read") else mask_plate(a.plate), member_no=a.member_no, method=a.method,
+        card_masked=a.card_no and mask_card(a.card_no), state=a.state, order_no=a.order_no, payment_no=a.payment_no,
+        reason=a.reason, attached_at=a.attached_at, expires_at=a.expires_at)
+
+
+@settings.get("", response_model=SettingOut)
+async def chosen(member_no: MemberNoPath, who: MemberReader, db: Db) -> SettingOut:
+    async with db.connection() as conn:
+        if await member_views.profile(conn, member_no) is None:
+            raise HTTPException(404, f"没有会员 {member_no} (no such member)")
+        return _setting(member_no, *await repository.setting(conn, member_no), who)
+
+
+@settings.put("", response_model=SettingOut)
+async def choose(member_no: MemberNoPath, body: SettingBody, who: MemberWriter, db: Db) -> SettingOut:
+    """Opt in or out; the same choice again changes nothing but its time."""
+    if body.method in ("fleet_credit", "agreement"):
+        raise HTTPException(422, ONLY_STORED_VALUE)
+    if body.method == "stored_value" and body.card_no is None:
+        raise HTTPException(422, "请选择会员本人的储值卡 (choose one of the member's stored-value cards)")
+    card_no = body.card_no if body.method == "stored_value" else None
+    async with db.connection() as conn:
+        found = await member_views.profile(conn, member_no)
+        if found is None or found["status"] == "erased":
+            raise HTTPException(404, f"没有会员 {member_no} (no such member)")
+        if card_no is not None and await repository.members_card(conn, member_no, card_no) != "active":
+            raise HTTPException(422, "该卡不是会员本人的正常储值卡，请换一张 (not the member's active card)")
+        async with UnitOfWork(conn, who.actor) as uow:
+            before = await repository.setting(uow.conn, member_no)
+            await repository.choose(uow.conn, member_no, body.method, card_no, who.actor.name, datetime.now(UTC))
+            await members.relist(uow.conn, member_no)
+            await uow.audit(AuditEntry("member.drive_through", f"member:{member_no}", None,
+                                       {"method": before[0], "card": before[1] and mask_card(before[1])},
+                                       {"method": body.method, "card": card_no and mask_card(card_no)}))
+        return _setting(member_no, body.method, card_no, who)
+
+
+@asynccontextmanager
+async def _autocommit(db: Db) -> AsyncIterator[psycopg.AsyncConnection]:
+    """A pooled connection in autocommit: the undo's refund opens its own transactions (never one across the
+    provider's call)."""
+    async with db.connection() as conn:
+        await conn.commit()
+        await conn.set_autocommit(True)
+        try:
+            yield conn
+        finally:
+            await conn.set_autocommit(False)
+
+
+@router.get("", response_model=AttachmentList)
+async def attached(station: Station, who: Reader, db: Db,
+                   limit: Annotated[int, Query(ge=1, le=200)] = 50) -> AttachmentList:
+    async with db.connection() as conn:
+        items = [_out(a, who) for a in await repository.open_of(conn, station, limit)]
+    return AttachmentList(items=items, total=len(items))
+
+
+@router.post("/{recognition_id}/undo", response_model=AttachmentOut)
+async def undo(station: Station, recognition_id: RecognitionPath, body: UndoBody, who: Taker, db: Db,
+               key: IdempotencyKey, request: Request) -> JSONResponse:
+    """A wrong match: the member comes off the fuelling position; a payment already taken is refunded."""
+    async def work() -> AttachmentOut:
+        async with _autocommit(db) as conn:
+            try:
+                done = await service.undo(conn, request.app.state.bus, providers_of(request), who.actor, station,
+                                          recognition_id, body.reason)
+            except (service.DriveThroughError, PaymentRuleError) as exc:
+                raise HTTPException(exc.status, exc.message) from None
+        return _out(done, who)
+    return await once(request, db, who, key, work)
