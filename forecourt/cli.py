@@ -13,6 +13,7 @@
   forecourt mqtt-auth --stations … --out DIR   MQTT users, ACL and mosquitto.conf for the edge nodes
   forecourt grafana build | sync --url URL --token TOKEN   dashboards as code (docs/grafana.md)
   forecourt settings                     every FORECOURT_* setting with its default and meaning
+  forecourt vision serve --station FILE  read the lane cameras, publish vehicle.recognized (docs/vision.md)
   forecourt vision eval plates DIR       plate reading measured on a labelled folder (docs/vision.md)
   forecourt vision eval faces DIR        face figures (EER, TAR at FAR, liveness) on a labelled folder
 
@@ -222,8 +223,6 @@ def _parser() -> argparse.ArgumentParser:
     gsync.add_argument("--database-url", help="PostgreSQL URL as Grafana reaches it (default FORECOURT_DATABASE_URL)")
     gsync.add_argument("--no-datasource", action="store_true", help="leave the datasource in Grafana as it is")
 
-    vision = sub.add_parser("vision", help="plate and face recognition tools (docs/vision.md)")
-    vision_sub = vision.add_subparsers(dest="vision_command", required=True, metavar="ACTION")
     veval = vision_sub.add_parser("eval", help="measure a pipeline on a labelled folder")
     veval_sub = veval.add_subparsers(dest="vision_eval", required=True, metavar="PIPELINE")
     vplates = veval_sub.add_parser("plates", help="plates: DIR/labels.csv (file,plate,color,kind) or crops "

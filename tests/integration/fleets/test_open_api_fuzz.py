@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import psycopg
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -19,6 +20,8 @@ from schemathesis import GenerationMode
 from schemathesis.generation.case import Case
 from schemathesis.schemas import APIOperation
 
+from business_services.fleets import statements
+from business_services.fleets.settlement_model import CHINA
 from control_api.app import create_app
 from telemetry.contracts.broker import BrokerAddress
 from tests.integration.api.support import running_api
@@ -40,6 +43,7 @@ class Run:
     http: httpx.Client
     base_url: str
     enterprise: str
+    statement: str
     answered: set[str] = field(default_factory=set)        # operations answered 200 at least once
     server_errors: list[str] = field(default_factory=list)
 
@@ -50,6 +54,8 @@ class Run:
         def call(case: Case) -> None:
             if "enterprise" in (case.path_parameters or {}) and mode is GenerationMode.POSITIVE:
                 case.path_parameters["enterprise"] = self.enterprise     # a real one, not only made-up codes
+            if "statement_no" in (case.path_parameters or {}) and mode is GenerationMode.POSITIVE:
+                case.path_parameters["statement_no"] = self.statement
             case.headers = {**(case.headers or {}), **headers}
             answer = _send(self.http, case, self.base_url)
             if answer.status_code == 200:
@@ -63,14 +69,14 @@ class Run:
             assert mode is GenerationMode.NEGATIVE
 
 
-def _fuzz(base_url: str, enterprise: str, key: str) -> list[str]:
+def _fuzz(base_url: str, enterprise: str, statement: str, key: str) -> list[str]:
     """The server errors found, each as a curl command; fails unless the partner's key was answered 200 by
     every open route (so the cases reached past the gate)."""
     schema = schemathesis.openapi.from_dict(create_app("postgresql://unused").openapi())
     operations = [o for o in (r.ok() for r in schema.get_all_operations()) if _ours(o.path)]
     assert len(operations) >= 15
     with httpx.Client(timeout=20) as http:
-        run = Run(http, base_url, enterprise)
+        run = Run(http, base_url, enterprise, statement)
         for operation in operations:
             headers = {"X-API-Key": key} if operation.path.startswith("/api/v1/open/") else admin_headers()
             for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
@@ -86,11 +92,15 @@ async def test_generated_requests_to_the_open_api_get_no_server_error(database_u
     start = datetime(2026, 11, 3, 2, 0, tzinfo=UTC)
     for day in range(5):
         await sale(database_url, mine, truck, "粤B12345", 10000 + day, start + timedelta(days=day))
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        await statements.issue_due(conn, datetime(2026, 12, 2, tzinfo=CHINA))     # November's sales billed
+    statement = f"FS{mine[1:]}-20261201"
     async with running_api(database_url, broker) as port:
         base_url = f"http://127.0.0.1:{port}"
         async with httpx.AsyncClient(base_url=base_url, headers=admin_headers()) as http:
             made = await http.post(f"/api/v1/fleet-enterprises/{mine}/partner-keys",
-                                   json={"scopes": ["vehicles", "fuellings", "balances", "pii"], "per_minute": 6000})
+                                   json={"scopes": ["vehicles", "fuellings", "balances", "statements", "pii"],
+                                         "per_minute": 6000})
             assert made.status_code == 201, made.text
-        server_errors = await asyncio.to_thread(_fuzz, base_url, mine, made.json()["key"])
+        server_errors = await asyncio.to_thread(_fuzz, base_url, mine, statement, made.json()["key"])
     assert not server_errors, "\n".join(server_errors[:20])
