@@ -182,7 +182,18 @@ def test_a_members_car_seen_at_position_2_is_paid_from_stored_value_and_a_strang
         receipt = httpx.get(f"{chain.station_server}/api/v1/stations/{STATION}/orders/{order_no}/receipt",
                             headers=cashier, timeout=20)
         assert receipt.status_code == 200, receipt.text
-        assert "储值卡" in receipt.text and f"{amount_fen / 100:.2f}" in receipt.text, receipt.text
+        masked_card = f"{card_no[:4]} **** **** {card_no[-4:]}"
+        for line in ("<th>储值卡</th><td>" + f"{amount_fen / 100:.2f} 元", f"<th>会员</th><td>{member_no}",
+                     f"<th>储值卡</th><td>{masked_card}",          # the member's lines: sold to them, from this card
+                     f"<th>卡余额</th><td>{(RECHARGE_FEN - amount_fen) / 100:.2f} 元"):
+            assert line in receipt.text, (line, receipt.text)
+        assert card_no not in receipt.text                       # masked
+
+        orders = until(lambda: [o for o in httpx.get(f"{chain.head_office}/api/v1/members/{member_no}",
+                                                     headers=admin, timeout=20).json()["orders"]
+                                if o["order_no"] == order_no and o["status"] == "paid"],
+                       "the paid order in the member's 360° at head office")
+        assert len(orders) == 1
 
         statement = until(lambda: [e for e in httpx.get(
             f"{chain.head_office}/api/v1/cards/{card_no}/statement", headers=admin, timeout=20).json()["items"]
