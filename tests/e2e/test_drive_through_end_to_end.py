@@ -35,6 +35,8 @@ from simulators.camera import CameraConfig, CameraServer, CameraSetConfig
 from simulators.camera.config import DEFAULT_SCENES_DIR
 from simulators.clock import ManualClock
 from telemetry.contracts.broker import BrokerAddress
+from telemetry.contracts.events import CloudEvent
+from telemetry.contracts.events.vision import VehicleRecognized
 from tests.e2e.web.sales_chain import STATION, SalesChain, running
 from tests.e2e.web.station_members.test_member_sale_end_to_end import (
     RECHARGE_FEN,
@@ -77,19 +79,23 @@ class Lanes:
             CameraConfig(code="CAM-01", fuelling_point=1, fps=10.0),
             CameraConfig(code="CAM-02", fuelling_point=2, fps=10.0))), ManualClock())
         self.tasks: list[asyncio.Task[None]] = []
-        self.service: VisionService | None = None
+        self.published: list[VehicleRecognized] = []
 
     async def _start(self) -> None:
         await self.cameras.__aenter__()
         chain, base = self.chain, self.cameras.base_url
         queue = EventQueue(MqttSink(chain.broker, f"vision-{chain.group}"), chain.group, STATION)
         store = ModelStore(DEFAULT_MODEL_DIR)
-        self.service = VisionService(
+        async def publish(event: CloudEvent) -> None:
+            self.published.append(VehicleRecognized.from_event(event))
+            await queue.put(event)
+
+        service = VisionService(
             STATION, [CameraBinding(f"cam-0{p}", f"{base}/cameras/CAM-0{p}/stream.mjpg", fuelling_point=p)
                       for p in (1, 2)],
-            lambda: plate_reader(store), queue.put, SnapshotStore(self.snapshots), now=lambda: datetime.now(UTC),
+            lambda: plate_reader(store), publish, SnapshotStore(self.snapshots), now=lambda: datetime.now(UTC),
             frame_interval_s=0.05)
-        self.tasks = [asyncio.create_task(self.service.run()), asyncio.create_task(queue.run())]
+        self.tasks = [asyncio.create_task(service.run()), asyncio.create_task(queue.run())]
 
     async def _stop(self) -> None:
         for task in self.tasks:
@@ -162,6 +168,12 @@ def test_a_members_car_seen_at_position_2_is_paid_from_stored_value_and_a_strang
             "the member's car recognised at position 2 and attached")
         assert (point, seen_plate, member) == (2, plate, member_no)
 
+        seen = until(lambda: sorted(lanes.published, key=lambda e: e.fuelling_point) if len(lanes.published) == 2
+                     else None, "both cars read by the vision service")
+        assert [(e.fuelling_point, e.plate) for e in seen] == [(1, strangers_plate), (2, plate)]
+        until(lambda: rows(chain.station_db, "SELECT count(*) FROM business.handled_events WHERE event_id = ANY(%s)",
+                           [e.event_id() for e in seen]) == [(2,)], "both recognitions handled by the station")
+
         members_fuel = chain.fuel(2, 1, 400)
         strangers_fuel = chain.fuel(1, 1, 300)
         [(order_no, amount_fen)] = until(lambda: rows(
@@ -202,4 +214,4 @@ def test_a_members_car_seen_at_position_2_is_paid_from_stored_value_and_a_strang
         [(balance,)] = rows(chain.head_office_db, "SELECT balance FROM business.ledger_balances WHERE code LIKE %s",
                             "card:%")
         assert balance == RECHARGE_FEN - amount_fen
-        assert strangers_plate != plate and not lanes.failed() and chain.failed_services() == []
+        assert len(lanes.published) == 2 and not lanes.failed() and chain.failed_services() == []
