@@ -222,8 +222,6 @@ def _parser() -> argparse.ArgumentParser:
     gsync.add_argument("--database-url", help="PostgreSQL URL as Grafana reaches it (default FORECOURT_DATABASE_URL)")
     gsync.add_argument("--no-datasource", action="store_true", help="leave the datasource in Grafana as it is")
 
-    vision = sub.add_parser("vision", help="plate and face recognition tools (docs/vision.md)")
-    vision_sub = vision.add_subparsers(dest="vision_command", required=True, metavar="ACTION")
     veval = vision_sub.add_parser("eval", help="measure a pipeline on a labelled folder")
     veval_sub = veval.add_subparsers(dest="vision_eval", required=True, metavar="PIPELINE")
     vplates = veval_sub.add_parser("plates", help="plates: DIR/labels.csv (file,plate,color,kind) or crops "
