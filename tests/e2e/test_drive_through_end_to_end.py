@@ -86,6 +86,7 @@ class Lanes:
         chain, base = self.chain, self.cameras.base_url
         queue = EventQueue(MqttSink(chain.broker, f"vision-{chain.group}"), chain.group, STATION)
         store = ModelStore(DEFAULT_MODEL_DIR)
+
         async def publish(event: CloudEvent) -> None:
             self.published.append(VehicleRecognized.from_event(event))
             await queue.put(event)
