@@ -180,7 +180,7 @@ async def run_demo(settings: Settings, *, api_port: int, every_s: float) -> None
                     follow_list(station_url, list_file),
                     follow_price_set(station_url, price_set_path(settings, station.station)),
                     seed_first_prices(infra.database_url, station.station, settings.group, node.connected),
-                    station_business_service(settings, station_url, infra.broker, station.station),
+                    station_business_service(settings, station_url, infra.broker, station.station, providers),
                     drive_customers(dispenser, every_s, random.Random(1), cameras),
                     run_vision(settings, *vision_for(settings, station.station, demo_cameras(cameras), infra.broker)),
                     *demo_alarms(settings, infra.database_url, station_url, infra.broker, station.station),

@@ -152,16 +152,20 @@ class StationBusiness:
     ``station_ingest`` (its own edge node's live device values, for the POS) and its scheduled jobs. ``ready``
     waits until the consumer and the ingest are subscribed (an end-to-end test starts the pump after it)."""
 
-    def __init__(self, settings: Settings, database_url: str, broker: BrokerAddress, station: str) -> None:
+    def __init__(self, settings: Settings, database_url: str, broker: BrokerAddress, station: str,
+                 providers: Providers | None = None) -> None:
         self.database_url, self.station, self.group = database_url, station, settings.group
         self.consumer = station_consumer(settings, database_url, broker, station)
         self.publisher = outbox_publisher(database_url, MqttSink(broker, f"{self.consumer.client_id}-outbox"))
         self.ingest = station_ingest(settings, database_url, broker, station)
         self.ic_desk = station_desk(settings, database_url, station)   # the IC card readers (docs/ic-cards.md)
-        # drive-through pays by the member tenders through head office (docs/vision.md "Drive-through payment")
-        self.providers = station_payment_providers(settings.head_office_url, settings.head_office_api_key,
-                                                   database_url) \
-            if settings.head_office_url and settings.head_office_api_key else Providers()
+        # drive-through pays by the member tenders through head office (docs/vision.md "Drive-through payment"):
+        # the station API's own providers when given (the demo), else made from the settings
+        if providers is None:
+            providers = station_payment_providers(settings.head_office_url, settings.head_office_api_key,
+                                                  database_url) \
+                if settings.head_office_url and settings.head_office_api_key else Providers()
+        self.providers = providers
 
     async def ready(self) -> None:
         await self.consumer.subscribed.wait()
@@ -177,9 +181,9 @@ class StationBusiness:
 
 
 async def station_business_service(settings: Settings, database_url: str, broker: BrokerAddress,
-                                   station: str) -> None:
+                                   station: str, providers: Providers | None = None) -> None:
     """``StationBusiness`` run until cancelled."""
-    await StationBusiness(settings, database_url, broker, station).run()
+    await StationBusiness(settings, database_url, broker, station, providers).run()
 
 
 async def together(*services: Coroutine[Any, Any, None]) -> None:

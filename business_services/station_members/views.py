@@ -53,18 +53,20 @@ async def held(conn: psycopg.AsyncConnection, station: str) -> dict[str, Any]:
 
 
 async def receipt_note(conn: psycopg.AsyncConnection, order_no: str) -> dict[str, Any] | None:
-    """The member of a paid order and its card payments' balances, for the receipt; None: not a member order."""
+    """The member of a paid order and its card payments' balances, for the receipt; None: neither noted (the POS
+    notes the member when it shows the receipt) nor paid by card (a drive-through order paid without the POS)."""
     cur = await conn.execute(
         "SELECT member_no, points_quoted, points_balance FROM business.station_member_receipts WHERE order_no = %s",
         (order_no,))
     row = await cur.fetchone()
-    if row is None:
-        return None
     cur = await conn.execute(
         """SELECT c.card_no, c.balance_fen, c.offline FROM business.station_card_payments c
            JOIN business.payment_allocations a USING (payment_no)
            WHERE a.order_no = %s AND c.state = 'taken' ORDER BY c.at DESC LIMIT 1""", (order_no,))
     card = await cur.fetchone()
+    if row is None and card is None:
+        return None
+    row = row or (None, None, None)
     return {"member_no": row[0], "points_quoted": row[1], "points_balance": row[2],
             "card_no": card[0] if card else None, "balance_fen": card[1] if card else None,
             "offline": bool(card[2]) if card else False}

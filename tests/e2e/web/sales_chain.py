@@ -148,7 +148,7 @@ class SalesChain:
                                               self.station_db)     # online and member tenders, as the demo wires them
         self.providers = providers          # a test may cut the station's line to head office (its link's)
         tokens = TokenIssuer(secrets.token_urlsafe(32))
-        station_business = StationBusiness(self.settings, self.station_db, self.broker, STATION)
+        station_business = StationBusiness(self.settings, self.station_db, self.broker, STATION, providers)
         for service in (
             api_service(self.head_office_db, "127.0.0.1", head_office_port, self.broker, self.group, tokens,
                         online_gateways=gateways),
