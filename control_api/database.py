@@ -75,3 +75,15 @@ class Database:
                 log.warning("database unavailable, answering 503 until it is back: %s", exc)
             self.available = False
             raise DatabaseUnavailable(str(exc)) from exc
+
+    @contextlib.asynccontextmanager
+    async def autocommit(self) -> AsyncIterator[psycopg.AsyncConnection]:
+        """A pooled connection in autocommit, for a service that opens its own short transactions (never one held
+        across a call to head office, a provider or a pump); handed back to the pool in transaction mode."""
+        async with self.connection() as conn:
+            await conn.commit()
+            await conn.set_autocommit(True)
+            try:
+                yield conn
+            finally:
+                await conn.set_autocommit(False)

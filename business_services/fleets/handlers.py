@@ -52,6 +52,7 @@ from business_services.ledger.model import (
     fleet_recharge_entry,
 )
 from business_services.messagebus import Handler
+from business_services.prices import views as prices
 from business_services.unit_of_work import UnitOfWork
 
 APPROVER = Rule("fleet:approve")
@@ -69,7 +70,7 @@ async def _check_references(uow: UnitOfWork, fields: dict[str, Any], code: str =
     """The group, the price agreement and the customer code an enterprise's fields name."""
     if fields.get("group_id") is not None and not await repository.group_exists(uow.conn, fields["group_id"]):
         raise FleetError("group_id", "没有这个分组，请先建分组 (no such group)")
-    if fields.get("price_agreement") and not await repository.agreement_exists(uow.conn, fields["price_agreement"]):
+    if fields.get("price_agreement") and not await prices.fleet_agreement_exists(uow.conn, fields["price_agreement"]):
         raise FleetError("price_agreement", f"没有车队协议价 {fields['price_agreement']}，请先在价格管理中设置 "
                                             "(no fleet agreement price names this code)")
     if "customer_code" in fields and await repository.customer_code_taken(uow.conn, fields["customer_code"], code):

@@ -119,14 +119,6 @@ async def cards(conn: psycopg.AsyncConnection, card_nos: list[str]) -> dict[str,
         return {r["card_no"]: r for r in await cur.fetchall()}
 
 
-async def agreement_exists(conn: psycopg.AsyncConnection, agreement: str) -> bool:
-    """Whether a fleet agreement price rule (business_services/prices, kind ``fleet_agreement``) names this code;
-    the prices context has no read of its own for it."""
-    cur = await conn.execute("""SELECT 1 FROM business.price_rules
-                                WHERE kind = 'fleet_agreement' AND params->>'fleet' = %s LIMIT 1""", (agreement,))
-    return await cur.fetchone() is not None
-
-
 async def entry_moves(conn: psycopg.AsyncConnection, key: str, account: str) -> bool | None:
     """Whether the ledger entry of ``key`` posts to ``account`` (None: no such entry): a document number used
     again for another enterprise or card is told apart from a retry."""

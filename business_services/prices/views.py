@@ -294,3 +294,11 @@ async def rule(conn: psycopg.AsyncConnection, group: str, rule_id: int) -> dict[
 async def nozzle_key_prices(conn: psycopg.AsyncConnection, station: str) -> dict[NozzleKey, int]:
     newest = await repository.newest_set(conn, station)
     return {} if newest is None else {k: n.price_fen for k, n in newest[2].items()}
+
+
+async def fleet_agreement_exists(conn: psycopg.AsyncConnection, fleet: str) -> bool:
+    """Whether a fleet agreement price rule (kind ``fleet_agreement``) names this fleet code (the fleets context
+    checks an enterprise's agreement by it)."""
+    cur = await conn.execute("""SELECT 1 FROM business.price_rules
+                                WHERE kind = 'fleet_agreement' AND params->>'fleet' = %s LIMIT 1""", (fleet,))
+    return await cur.fetchone() is not None

@@ -13,12 +13,9 @@ refunding a payment already taken (``payment:take``, Idempotency-Key; audited).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-import psycopg
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
@@ -131,19 +128,6 @@ async def choose(member_no: MemberNoPath, body: SettingBody, who: MemberWriter, 
         return _setting(member_no, body.method, card_no, who)
 
 
-@asynccontextmanager
-async def _autocommit(db: Db) -> AsyncIterator[psycopg.AsyncConnection]:
-    """A pooled connection in autocommit: the undo's refund opens its own transactions (never one across the
-    provider's call)."""
-    async with db.connection() as conn:
-        await conn.commit()
-        await conn.set_autocommit(True)
-        try:
-            yield conn
-        finally:
-            await conn.set_autocommit(False)
-
-
 @router.get("", response_model=AttachmentList)
 async def attached(station: Station, who: Reader, db: Db,
                    limit: Annotated[int, Query(ge=1, le=200)] = 50) -> AttachmentList:
@@ -157,7 +141,7 @@ async def undo(station: Station, recognition_id: RecognitionPath, body: UndoBody
                key: IdempotencyKey, request: Request) -> JSONResponse:
     """A wrong match: the member comes off the fuelling position; a payment already taken is refunded."""
     async def work() -> AttachmentOut:
-        async with _autocommit(db) as conn:
+        async with db.autocommit() as conn:
             try:
                 done = await service.undo(conn, request.app.state.bus, providers_of(request), who.actor, station,
                                           recognition_id, body.reason)

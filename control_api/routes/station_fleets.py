@@ -16,11 +16,8 @@ and plates are masked without ``pii:read``. A station server's routes only (``RO
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Annotated, Literal, cast
 
-import psycopg
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
@@ -93,19 +90,6 @@ def _out(a: Authorisation, who: Principal, order_no: str | None = None) -> Autho
         grade=a.grade, fen_per_l=a.fen_per_l, payment_no=a.payment_no, captured_fen=a.captured_fen, order_no=order_no)
 
 
-@asynccontextmanager
-async def _autocommit(db: Db) -> AsyncIterator[psycopg.AsyncConnection]:
-    """A pooled connection in autocommit: the service opens its own short transactions (never one across the
-    call to head office or the pump)."""
-    async with db.connection() as conn:
-        await conn.commit()
-        await conn.set_autocommit(True)
-        try:
-            yield conn
-        finally:
-            await conn.set_autocommit(False)
-
-
 async def _command(request: Request, station: str, type_: str, data: dict[str, object]) -> str | None:
     """Send one command to the station's edge node: None when the pump accepted it, else why not."""
     broker = cast(BrokerAddress | None, request.app.state.broker)
@@ -138,7 +122,7 @@ async def ask(station: Station, body: AskBody, who: Taker, db: Db, key: Idempote
               request: Request) -> JSONResponse:
     """Ask for a preset and authorise the pump with it; a refusal says why (state ``refused``)."""
     async def work() -> AuthorisationOut:
-        async with _autocommit(db) as conn:
+        async with db.autocommit() as conn:
             try:
                 decided = await service.authorise(conn, head_office_link(providers_of(request)),
                                                   _pump(request, station), service.FleetRequest(
@@ -172,7 +156,7 @@ async def release(station: Station, auth_no: AuthNoPath, who: Taker, db: Db, key
                   request: Request) -> JSONResponse:
     """The fuelling never started: give the reservation back (here and at head office)."""
     async def work() -> AuthorisationOut:
-        async with _autocommit(db) as conn:
+        async with db.autocommit() as conn:
             found = await repository.get(conn, auth_no)
             if found is None or found.station != station:
                 raise HTTPException(404, f"本站没有授权 {auth_no} (no such authorisation)")

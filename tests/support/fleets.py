@@ -22,10 +22,7 @@ async def make_enterprise(conn: psycopg.AsyncConnection, *, code: str | None = N
     values = {"code": code, "name": name, "customer_code": f"C{code[1:]}", "maintaining_station": station,
               "settlement": settlement, "credit_limit_fen": credit_limit_fen, "status": status, "review": "approved",
               "created_by": "test", **columns}
-    names = ", ".join(values)
-    marks = ", ".join(["%s"] * len(values))
-    await conn.execute(f"INSERT INTO business.fleet_enterprises ({names}) VALUES ({marks})",  # noqa: S608
-                       list(values.values()))
+    await _insert(conn, "business.fleet_enterprises", values)
     return code
 
 
@@ -35,8 +32,11 @@ async def make_card(conn: psycopg.AsyncConnection, enterprise: str, *, serial: i
     card_no = fleet_card_no(enterprise, serial)
     values = {"card_no": card_no, "enterprise": enterprise, "holder": "vehicle" if plate else "driver",
               "plate": plate, "pays_from": pays_from, "issued_by": "test", **limits}
-    names = ", ".join(values)
-    marks = ", ".join(["%s"] * len(values))
-    await conn.execute(f"INSERT INTO business.fleet_cards ({names}) VALUES ({marks})",  # noqa: S608
-                       list(values.values()))
+    await _insert(conn, "business.fleet_cards", values)
     return card_no
+
+
+async def _insert(conn: psycopg.AsyncConnection, table: str, values: dict[str, Any]) -> None:
+    """One row of ``values`` into ``table`` (names from this module and its callers' keyword arguments)."""
+    names, marks = ", ".join(values), ", ".join(["%s"] * len(values))
+    await conn.execute(f"INSERT INTO {table} ({names}) VALUES ({marks})", list(values.values()))  # noqa: S608
