@@ -18,10 +18,11 @@ from control_api.deps import Db
 from control_api.idempotency import IdempotencyKey, once
 from control_api.pagination import Cursor, Limit, after, page
 from control_api.routes.points import AT_HEAD_OFFICE, Body, Points, Reader, Writer, change, number_of
-# every route takes ``who: Reader`` (require("member:read")) or ``who: Writer`` (require("points:write"))
 from telemetry.contracts.identifiers import PLAIN_TEXT as PLAIN
 from telemetry.contracts.identifiers import Code
 from telemetry.contracts.members import MemberNo
+
+# every route takes ``who: Reader`` (require("member:read")) or ``who: Writer`` (require("points:write"))
 
 router = APIRouter(prefix="/api/v1/points", tags=["points"])
 Sku = Annotated[str, Path(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
