@@ -64,6 +64,9 @@ class ListedMember(_Frozen):
     #: cashier takes it. Optional with defaults: a station that does not know them reads the list as before.
     drive_through: DriveThroughMethod = "off"
     drive_through_card_no: CardNo | None = None        # stored value: the card it pays from
+    #: 每次确认: the order waits for the member's one tap on the customer H5 (pushed to them) before it is paid by
+    #: ``drive_through``; False: paid at once and the member is told (issue 20 item 5; docs/vision.md).
+    drive_through_confirm: bool = False
 
 
 class ListedCard(_Frozen):
@@ -115,6 +118,9 @@ class ListedFleetCard(_Frozen):
     fills_per_month: Annotated[int, Field(gt=0)] | None = None
     offline_limit_fen: Annotated[int, Field(ge=0)] = 0
     available_fen: int
+    #: 车牌无感支付: the enterprise lets this vehicle card pay by its recognised plate without the PIN (issue 20
+    #: item 5; docs/vision.md). Optional with a default: a station on older code reads the list as before.
+    drive_through: bool = False
 
 
 class BlockedPlate(_Frozen):
