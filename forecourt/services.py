@@ -49,7 +49,8 @@ from telemetry.contracts.events.payments import Method
 from telemetry.contracts.health import Health, check, from_report, health
 
 if TYPE_CHECKING:
-    from vision.service import EventQueue, VisionService
+    from vision.events import EventQueue
+    from vision.service import VisionService
 from telemetry.ingest import metrics as ingest_metrics
 from telemetry.ingest.worker import IngestWorker
 
@@ -343,12 +344,14 @@ async def vision_service(settings: Settings, station_file: Path, broker: BrokerA
 
 async def run_vision(settings: Settings, service: VisionService, queue: EventQueue,
                      sweep: Coroutine[Any, Any, None], metrics_port: int | None = None) -> None:
+    from vision.service import vision_health
+
     await run_with_health(together(service.run(), queue.run(), sweep), settings.metrics_host,
                           metrics_port or settings.vision_metrics_port, vision_metrics_text(service.station),
-                          service.health)
+                          lambda: vision_health(service, queue))
 
 
 def vision_metrics_text(station: str) -> Callable[[], bytes]:
-    from vision.service import REGISTRY as vision_registry
+    from vision.metrics import REGISTRY as vision_registry
 
     return lambda: exposition([vision_registry], {"station": station})

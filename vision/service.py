@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -23,20 +22,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast, get_args
 
-import aiomqtt
-from prometheus_client import CollectorRegistry, Counter
 from pydantic import ValidationError
 
 from edge_nodes.devices.camera import CameraEntry
 from edge_nodes.station import Station, StationConfigError, load_station
-from protocol_adapters.mqtt.outbox import MqttSink, OutboxSink, PublishRefused
+from protocol_adapters.mqtt.outbox import MqttSink
 from telemetry.contracts.broker import BrokerAddress
 from telemetry.contracts.events import CloudEvent
 from telemetry.contracts.events.vision import PlateColour, VehicleRecognized
 from telemetry.contracts.health import Health, check, health
-from telemetry.contracts.topics import event_topic
 from vision import plates
 from vision.cameras import CameraBinding, CameraUnavailable, Frame, FrameSource, Image, open_source
+from vision.events import EventQueue, queue_file
+from vision.metrics import FRAMES, RECOGNITIONS, RECONNECTS, SKIPPED
 from vision.models import ModelStore, store_from_settings
 from vision.plates import Vote, vote
 from vision.readings import PlateReading
@@ -46,15 +44,9 @@ if TYPE_CHECKING:
     from forecourt.settings import Settings
 
 log = logging.getLogger(__name__)
-
-REGISTRY = CollectorRegistry(auto_describe=True)
-FRAMES = Counter("forecourt_vision_frames_read_total", "Frames read from a camera", ["camera"], registry=REGISTRY)
-SKIPPED = Counter("forecourt_vision_frames_skipped_total", "Frames not read for a plate, by reason",
-                  ["camera", "reason"], registry=REGISTRY)
-RECOGNITIONS = Counter("forecourt_vision_recognitions_total", "vehicle.recognized events published", ["camera"],
-                       registry=REGISTRY)
-RECONNECTS = Counter("forecourt_vision_camera_reconnects_total", "Times a camera was lost and opened again",
-                     ["camera"], registry=REGISTRY)
+__all__ = ["FRAMES", "RECOGNITIONS", "RECONNECTS", "SKIPPED", "EventQueue", "LaneTracker", "PlateReader",
+           "VisionService", "bindings_of", "plate_reader", "sweep_daily", "vision_for", "vision_for_station",
+           "vision_health"]    # the counters and the queue live in vision/metrics.py and vision/events.py
 
 T = TypeVar("T")
 INFERENCE_THREADS = 2      # the station server's CPU: 2 cores
@@ -104,45 +96,6 @@ class CameraState:
     connected: bool = False
     last_error: str = ""
     last_jpeg: bytes = b""
-
-
-class EventQueue:
-    """Events to the station's business plane over MQTT (the topic of ``fuelling.completed``'s kind:
-    ``forecourt/v1/{group}/{station}/events/{type}``), QoS 1, each kept until the broker's PUBACK; a broker outage
-    is retried with back-off and the same event id (the consumer drops a repeat). ``put`` never blocks a camera:
-    over ``limit`` queued events the oldest is dropped and counted."""
-
-    def __init__(self, sink: OutboxSink, group: str, station: str, limit: int = 1000) -> None:
-        self._sink, self._group, self._station, self._limit = sink, group, station, limit
-        self._queue: deque[CloudEvent] = deque()
-        self._ready = asyncio.Event()
-        self.connected = False
-
-    async def put(self, event: CloudEvent) -> None:
-        if len(self._queue) >= self._limit:
-            self._queue.popleft()
-            SKIPPED.labels("-", "event_queue_full").inc()
-        self._queue.append(event)
-        self._ready.set()
-
-    async def run(self) -> None:
-        delay = 0.5
-        while True:
-            try:
-                async with self._sink.connected() as send:
-                    self.connected, delay = True, 0.5
-                    while True:
-                        await self._ready.wait()
-                        while self._queue:
-                            event = self._queue[0]
-                            await send(event_topic(self._group, self._station, event.type), event.to_bytes())
-                            self._queue.popleft()
-                        self._ready.clear()
-            except (aiomqtt.MqttError, PublishRefused, OSError) as error:
-                log.warning("vision: events to the business plane wait for the broker (%s)", error)
-            self.connected = False
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 10.0)
 
 
 class VisionService:
@@ -269,6 +222,11 @@ class VisionService:
         return health("vision", checks)
 
 
+def vision_health(service: VisionService, queue: EventQueue) -> Health:
+    """The service's ``/healthz``: models, each camera, and the events waiting for the broker."""
+    return health("vision", {**service.health()["checks"], "events": queue.health()})
+
+
 def _colour(name: str) -> PlateColour:
     return cast(PlateColour, name) if name in get_args(PlateColour) else "unknown"
 
@@ -310,7 +268,8 @@ def vision_for_station(settings: Settings, station_file: Path, broker: BrokerAdd
 def vision_for(settings: Settings, station: str, cameras: Sequence[CameraBinding], broker: BrokerAddress,
                ) -> tuple[VisionService, EventQueue, Coroutine[Any, Any, None]]:
     """The service, its event queue to the broker and the snapshot sweep (data_dir/vision/snapshots)."""
-    queue = EventQueue(MqttSink(broker, f"forecourt-vision-{settings.group}-{station}"), settings.group, station)
+    queue = EventQueue(MqttSink(broker, f"forecourt-vision-{settings.group}-{station}"), settings.group, station,
+                       path=queue_file(settings.data_dir))
     snapshots = SnapshotStore(Path(settings.data_dir) / "vision" / "snapshots", settings.vision_snapshot_days)
     store = store_from_settings(settings)
     service = VisionService(station, cameras, lambda: plate_reader(store), queue.put, snapshots,
