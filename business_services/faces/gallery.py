@@ -32,8 +32,8 @@ class Gallery:
                 self._state = now
 
     async def embedding(self, image: bytes) -> tuple[Detection, np.ndarray]:
-        """The one face of an enrolment photo (FaceError: unreadable, no face, several faces)."""
-        return await asyncio.to_thread(lambda: self.pipeline.embedding(decoded(image)))
+        """The one live face of an enrolment photo (FaceError: unreadable, no face, several faces, not live)."""
+        return await asyncio.to_thread(lambda: self.pipeline.enrolment(decoded(image)))
 
     async def identify(self, conn: psycopg.AsyncConnection, image: bytes) -> FaceResult:
         await self.refresh(conn)

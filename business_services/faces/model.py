@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from business_services.faces.consent import CONSENT_TEXTS
+
 CONSENT_METHODS = ("terminal", "app", "paper", "counter")
 _PERSON = re.compile(r"^M[0-9]{8,12}$")          # a member number (telemetry/contracts/members.py MemberNo)
 
@@ -30,9 +32,10 @@ class Consent:
         if self.method not in CONSENT_METHODS:
             raise FaceRefused("consent_method", f"同意方式应为 {'、'.join(CONSENT_METHODS)} 之一 "
                                                 f"(the consent method is one of {', '.join(CONSENT_METHODS)})")
-        if not self.text_version.strip() or len(self.text_version) > 40:
+        if self.text_version not in CONSENT_TEXTS:
             raise FaceRefused("consent_text_version",
-                              "请填写同意书版本（1–40 字）(the consent text version is required)")
+                              f"同意书版本应为 {'、'.join(CONSENT_TEXTS)} 之一，请选择本人签署或勾选的版本 "
+                              f"(the consent text version is one of {', '.join(CONSENT_TEXTS)})")
         if self.at.tzinfo is None:
             raise FaceRefused("consent_at", "同意时间须带时区 (the consent time needs a time zone)")
 

@@ -1,7 +1,8 @@
 """The face gallery at head office (docs/vision.md "Faces"): enrol a member's face from an uploaded photo with
 their recorded consent (the embedding is kept, not the photo, unless FORECOURT_FACES_KEEP_PHOTOS=true), list a
 person's enrolments (consent records, never face data), delete everything of a person, and identify the face in
-a terminal's photo (detect, liveness, embed, 1:N search).
+a terminal's photo (detect, liveness, embed, 1:N search). The back office's 人脸库 also lists every enrolment
+(paged, filtered by person or consent method) and reads the consent texts a person may agree to.
 
 The models and the embedder are the FORECOURT_VISION_* settings (vision/models.py). ``face:read`` lists,
 ``face:enrol`` enrols and deletes, ``face:identify`` identifies. Every access is in the audit chain; the
@@ -10,16 +11,18 @@ consenting person's name is masked without ``pii:read``. Nothing here logs face 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile, status
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, UploadFile, status
 from pydantic import BaseModel
 
 from business_services.audit.model import AuditEntry
 from business_services.faces import views
+from business_services.faces.consent import CONSENT_TEXTS
 from business_services.faces.gallery import Gallery
 from business_services.faces.model import (
+    CONSENT_METHODS,
     Consent,
     DeleteFaces,
     EnrolFace,
@@ -31,6 +34,7 @@ from business_services.members.model import mask_name
 from business_services.unit_of_work import UnitOfWork
 from control_api.deps import Db
 from control_api.idempotency import IdempotencyKey
+from control_api.pagination import Cursor, Limit, after, page
 from control_api.security import Principal, require
 from forecourt.settings import Settings
 from vision.faces.pipeline import FaceError, FacePipeline, FaceSettings
@@ -95,6 +99,13 @@ class EnrolmentPublic(BaseModel):
     enrolled_at: datetime
 
 
+class ConsentTextPublic(BaseModel):
+    version: str
+    title: str
+    effective: date
+    text: str
+
+
 class MatchPublic(BaseModel):
     person: str
     similarity: float
@@ -141,6 +152,36 @@ async def enrol(request: Request, db: Db, who: Enroller, key: IdempotencyKey,
     return Enrolled(**answer)
 
 
+@router.get("/enrolments")
+async def list_enrolments(db: Db, who: Reader, cursor: Cursor = "", limit: Limit = 20,
+                          person: Annotated[str, Query(max_length=13, pattern=r"^(M[0-9]{8,12})?$",
+                                                       description="会员号 (member number)")] = "",
+                          consent_method: Annotated[str, Query(pattern=f"^({'|'.join(CONSENT_METHODS)})?$",
+                                                               description="同意方式 (consent method)")] = "",
+                          ) -> dict[str, Any]:
+    """Every enrolment newest first, with its consent record (never the face); the read is audited."""
+    async with db.connection() as conn:
+        rows, total, last = await views.enrolment_page(conn, person=person, consent_method=consent_method,
+                                                       after=after(cursor, views.NEWEST_FIRST), limit=limit)
+    async with db.connection() as conn, UnitOfWork(conn, who.actor) as uow:
+        await uow.audit(AuditEntry("face.read", f"person:{person}" if person else "enrolments", None, None,
+                                   {"enrolments": len(rows), "consent_method": consent_method or None}))
+    return page([_public(r, who) for r in rows], total, views.NEWEST_FIRST, last)
+
+
+@router.get("/consent-texts")
+async def consent_texts(who: Reader) -> list[ConsentTextPublic]:
+    """The consent texts a person may agree to, each whole, newest version first."""
+    return [ConsentTextPublic(version=c.version, title=c.title, effective=c.effective, text=c.text)
+            for c in sorted(CONSENT_TEXTS.values(), key=lambda c: c.effective, reverse=True)]
+
+
+def _public(row: dict[str, Any], who: Principal) -> EnrolmentPublic:
+    """One enrolment as this user may see it: the consenting person masked without ``pii:read``."""
+    shown = row["consent_by"] if who.may("pii:read") else mask_name(row["consent_by"])
+    return EnrolmentPublic(**{**row, "consent_by": shown})
+
+
 @router.get("/people/{member_no}")
 async def enrolments(member_no: str, request: Request, db: Db, who: Reader) -> list[EnrolmentPublic]:
     """A person's enrolments and the consent recorded for each (never the face); the read is audited."""
@@ -152,9 +193,7 @@ async def enrolments(member_no: str, request: Request, db: Db, who: Reader) -> l
         rows = await views.enrolments(conn, member_no)
     async with db.connection() as conn, UnitOfWork(conn, who.actor) as uow:
         await uow.audit(AuditEntry("face.read", f"person:{member_no}", None, None, {"enrolments": len(rows)}))
-    full = who.may("pii:read")
-    return [EnrolmentPublic(**{**r, "consent_by": r["consent_by"] if full else mask_name(r["consent_by"])})
-            for r in rows]
+    return [_public(r, who) for r in rows]
 
 
 @router.delete("/people/{member_no}")

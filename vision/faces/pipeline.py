@@ -70,6 +70,14 @@ class FacePipeline:
         face = main_face(self.detector.faces(image), single)
         return face, self.embedder.embedding(image, face)
 
+    def enrolment(self, image: np.ndarray) -> tuple[Detection, np.ndarray]:
+        """The one face of an enrolment photo, live, and its embedding: a photo of a photo or of a screen is
+        refused (``not_live``), so nobody is enrolled from a picture of them."""
+        face = main_face(self.detector.faces(image), single=True)
+        if self.liveness.score(image, face.box) < self.settings.live_at:
+            raise FaceError("not_live", "未通过活体检测：请本人到场，用摄像头当场拍摄正面照片，不要翻拍照片或屏幕")
+        return face, self.embedder.embedding(image, face)
+
     def identify(self, image: np.ndarray | bytes, single: bool = True) -> FaceResult:
         """Detect, check liveness, and only for a live face embed and search the gallery."""
         t = [time.perf_counter()]

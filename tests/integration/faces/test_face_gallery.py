@@ -104,6 +104,57 @@ async def test_bad_requests_get_a_clear_4xx_and_nothing_is_stored(database_url: 
     assert await scalar(database_url, "SELECT count(*) FROM business.face_enrolments") == 0
 
 
+async def test_the_list_of_enrolments_pages_filters_masks_and_is_audited(database_url: str) -> None:
+    app = create_app(database_url)
+    who = bearer(app, *ALL, username="li")
+    people = [("M20260011", "fr_obama__00.jpg", "paper"), ("M20260012", "fr_biden__00.jpg", "app"),
+              ("M20260013", "fr_alex_lacamoire__00.jpg", "paper")]
+    async with client(app) as http:
+        for n, (person, name, method) in enumerate(people):
+            answer = await http.post("/api/v1/faces/enrolments", files=photo(name),
+                                     data=CONSENT | {"person": person, "consent_method": method,
+                                                     "consent_by": "王小明"},
+                                     headers=who | {"Idempotency-Key": f"face-list-{n:04d}"})
+            assert answer.status_code == 201, answer.text
+        reader = bearer(app, "face:read", username="wang")
+        first = (await http.get("/api/v1/faces/enrolments", params={"limit": 2}, headers=reader)).json()
+        assert first["total"] == 3 and [e["person"] for e in first["items"]] == ["M20260013", "M20260012"]
+        assert {e["consent_by"] for e in first["items"]} == {"王**"}            # masked without pii:read
+        rest = (await http.get("/api/v1/faces/enrolments", params={"limit": 2, "cursor": first["next_cursor"]},
+                               headers=reader)).json()
+        assert [e["person"] for e in rest["items"]] == ["M20260011"] and rest["next_cursor"] is None
+        signed = (await http.get("/api/v1/faces/enrolments", params={"consent_method": "paper"}, headers=who)).json()
+        assert [(e["person"], e["consent_by"]) for e in signed["items"]] == [("M20260013", "王小明"),
+                                                                             ("M20260011", "王小明")]
+        one = (await http.get("/api/v1/faces/enrolments", params={"person": "M20260012"}, headers=who)).json()
+        assert one["total"] == 1 and set(one["items"][0]) >= {"consent_text_version", "consent_at", "enrolled_by"}
+        assert "embedding" not in one["items"][0]
+        bad = await http.get("/api/v1/faces/enrolments", params={"consent_method": "shouted"}, headers=who)
+        assert bad.status_code == 422
+        assert (await http.get("/api/v1/faces/enrolments")).status_code == 401
+        assert (await http.get("/api/v1/faces/enrolments",
+                               headers=bearer(app, "member:read", username="zhao"))).status_code == 403
+        texts = (await http.get("/api/v1/faces/consent-texts", headers=reader)).json()
+        assert texts[0]["version"] == "face-2026.1" and "撤回同意" in texts[0]["text"]
+    audit = await rows(database_url, "SELECT target, after->>'enrolments' FROM business.audit_log "
+                                     "WHERE action = 'face.read' ORDER BY seq")
+    assert audit == [("enrolments", "2"), ("enrolments", "1"), ("enrolments", "2"), ("person:M20260012", "1")]
+
+
+async def test_an_enrolment_needs_a_live_face_and_a_known_consent_text(database_url: str) -> None:
+    app = create_app(database_url)
+    who = bearer(app, *ALL, username="li")
+    live = FACES.parent / "liveness"
+    async with client(app) as http:
+        spoof = await http.post("/api/v1/faces/enrolments", data=CONSENT, headers=who | {"Idempotency-Key": "face-s-1"},
+                                files={"image": ("f.jpg", (live / "live_fake__01.jpg").read_bytes(), "image/jpeg")})
+        assert spoof.status_code == 422 and "活体" in spoof.json()["detail"] and "not_live" in spoof.json()["detail"]
+        unknown = await http.post("/api/v1/faces/enrolments", data=CONSENT | {"consent_text_version": "v0"},
+                                  files=photo("fr_obama__00.jpg"), headers=who | {"Idempotency-Key": "face-s-2"})
+        assert unknown.status_code == 422 and "face-2026.1" in unknown.json()["detail"]
+    assert await scalar(database_url, "SELECT count(*) FROM business.face_enrolments") == 0
+
+
 async def test_at_a_terminal_a_live_match_and_a_spoof_each_go_out_as_an_event(database_url: str) -> None:
     app = create_app(database_url)
     who = bearer(app, *ALL, username="li")
