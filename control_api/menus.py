@@ -43,6 +43,8 @@ MENUS: list[dict[str, Any]] = [
          "roles": HEAD_OFFICE_ONLY},
         {"key": "points-mall", "title": "积分商城", "path": "/members/mall", "permission": "member:read",
          "roles": HEAD_OFFICE_ONLY},
+        {"key": "faces", "title": "人脸库", "path": "/members/faces", "permission": "face:read",
+         "roles": HEAD_OFFICE_ONLY},   # the face gallery (docs/vision.md "The gallery")
     ]},
     {"key": "cards", "title": "卡务管理", "icon": "CreditCard", "children": [
         {"key": "ic-reconciliation", "title": "IC 卡对账", "path": "/cards/ic-reconciliation",

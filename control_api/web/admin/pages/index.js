@@ -22,6 +22,7 @@ export default [
   { path: '/members/points', permission: 'member:read', component: () => import('./members/PointsAccount.vue') },
   { path: '/members/points-rules', permission: 'member:read', component: () => import('./members/PointsRules.vue') },
   { path: '/members/mall', permission: 'member:read', component: () => import('./members/Mall.vue') },
+  { path: '/members/faces', permission: 'face:read', component: () => import('./members/Faces.vue') },
   { path: '/cards/list', permission: 'card:read', component: () => import('./cards/Cards.vue') },
   { path: '/cards/detail', permission: 'card:read', component: () => import('./cards/CardDetail.vue') },
   { path: '/cards/types', permission: 'card:read', component: () => import('./cards/CardTypes.vue') },

@@ -34,7 +34,7 @@ def test_register_bind_a_plate_and_see_the_360_masked_by_role(browser: webdriver
     log_in(page, real_site, "admin")
     page.click(".modules .el-menu-item", "会员管理")
     page.texts_become(".side .el-menu-item", ["会员列表", "会员详情", "等级与权益", "会员标签", "车辆与黑名单",
-                                              "积分查询", "积分规则", "积分商城"])   # and the points pages
+                                              "积分查询", "积分规则", "积分商城", "人脸库"])   # points, faces
     page.click(".side .el-menu-item", "会员列表")
     page.until(lambda: browser.current_url.endswith("/admin/members/list"), "on the member list")
     page.text_becomes(".list-page .pager .total", "共 0 条")
