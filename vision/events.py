@@ -41,7 +41,7 @@ from vision.metrics import QUEUED, SKIPPED
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-FULL, CORRUPT = "event_queue_full", "event_queue_corrupt"
+FULL, CORRUPT, UNWRITABLE = "event_queue_full", "event_queue_corrupt", "event_queue_unwritable"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -50,6 +50,16 @@ CREATE TABLE IF NOT EXISTS events (
     body   BLOB NOT NULL               -- the CloudEvent as sent (JSON)
 );
 """
+
+
+class QueueCorrupt(sqlite3.DatabaseError):
+    """The file opens but is not our queue (a table of another shape, a failed integrity check)."""
+
+
+def corrupt(error: sqlite3.Error) -> bool:
+    """Only a file that is not a readable queue is set aside; a full disk, a lock or an I/O error is not the
+    file's fault (SQLITE_CORRUPT and SQLITE_NOTADB are plain ``DatabaseError``; those are ``OperationalError``)."""
+    return type(error) is sqlite3.DatabaseError or isinstance(error, QueueCorrupt)
 
 
 def queue_file(data_dir: Path | str) -> Path:
@@ -92,6 +102,8 @@ class EventQueue:
         try:
             self._db = self._connect()
         except sqlite3.DatabaseError as error:        # not a database, malformed, a table of another shape
+            if not corrupt(error):
+                raise
             self._set_aside(error)
             self._db = self._connect()
         self._count()
@@ -109,8 +121,10 @@ class EventQueue:
             db.executescript(_SCHEMA)
             check = db.execute("PRAGMA quick_check").fetchone()
             if check is None or check[0] != "ok":
-                raise sqlite3.DatabaseError(f"quick_check: {check[0] if check else 'no answer'}")
-            db.execute("SELECT seq, topic, body FROM events LIMIT 1").fetchall()
+                raise QueueCorrupt(f"quick_check: {check[0] if check else 'no answer'}")
+            columns = [row[1] for row in db.execute("PRAGMA table_info(events)")]
+            if columns != ["seq", "topic", "body"]:
+                raise QueueCorrupt(f"the events table has the columns {columns}, not seq, topic, body")
         except sqlite3.DatabaseError:
             db.close()
             raise
@@ -149,6 +163,8 @@ class EventQueue:
         try:
             return call(self._open())
         except sqlite3.DatabaseError as error:
+            if not corrupt(error):
+                raise                                    # the disk's trouble, not the file's: nothing set aside
             self._set_aside(error)
             return fallback
 
@@ -191,9 +207,16 @@ class EventQueue:
     # --- the loop -------------------------------------------------------------------------------------------
 
     async def put(self, event: CloudEvent) -> None:
-        """Keep the event on disk (committed when this returns); over the limit the oldest are dropped, counted."""
-        dropped = await self._run(self._insert, event_topic(self._group, self._station, event.type),
-                                  event.to_bytes())
+        """Keep the event on disk (committed when this returns); over the limit the oldest are dropped, counted.
+        A disk that cannot take it (full, read-only) loses this event, counted and logged: never the camera's loop."""
+        try:
+            dropped = await self._run(self._insert, event_topic(self._group, self._station, event.type),
+                                      event.to_bytes())
+        except (sqlite3.Error, OSError) as error:
+            SKIPPED.labels("-", UNWRITABLE).inc()
+            log.error("vision: an event could not be queued in %s (%s); check the disk of the data dir", self.path,
+                      error)
+            return
         if dropped:
             self.dropped += dropped
             SKIPPED.labels("-", FULL).inc(dropped)
@@ -223,6 +246,9 @@ class EventQueue:
                         await self._deliver(send)
                 except (aiomqtt.MqttError, PublishRefused, OSError) as error:
                     log.warning("vision: events to the business plane wait for the broker (%s)", error)
+                except sqlite3.Error as error:          # the disk's trouble: retried, the service goes on
+                    log.error("vision: the event queue %s cannot be read (%s); check the disk of the data dir",
+                              self.path, error)
                 self.connected = False
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)

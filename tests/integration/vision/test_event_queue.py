@@ -26,7 +26,7 @@ from telemetry.contracts.events import CloudEvent
 from telemetry.contracts.events.vision import VehicleRecognized
 from telemetry.contracts.topics import events_filter
 from tests.support.events import running, wait_for
-from vision.events import CORRUPT, FULL, EventQueue, queue_file
+from vision.events import CORRUPT, FULL, UNWRITABLE, EventQueue, queue_file
 from vision.metrics import SKIPPED
 
 pytestmark = pytest.mark.integration
@@ -188,6 +188,27 @@ async def test_a_row_that_is_no_event_is_dropped_and_counted_and_the_rest_delive
         await wait_for(drained)
     assert received[0].id == good.id
     assert skipped(CORRUPT) == before + 1
+
+
+async def test_a_file_with_another_table_is_set_aside_but_a_disk_that_cannot_write_moves_nothing(
+        tmp_path: Path, group: str) -> None:
+    path = queue_file(tmp_path)
+    path.parent.mkdir(parents=True)
+    with contextlib.closing(sqlite3.connect(path)) as db, db:           # an SQLite file, but not our queue
+        db.execute("CREATE TABLE events (id INTEGER PRIMARY KEY, payload TEXT)")
+    before = skipped(CORRUPT)
+    queue = EventQueue(MqttSink(nowhere(), f"vision-{group}"), group, STATION, path=path)
+    await queue.put(recognition(30))
+    assert await queue.pending() == 1 and skipped(CORRUPT) == before + 1
+    assert [p.name for p in path.parent.iterdir() if ".corrupt-" in p.name]
+
+    blocked = tmp_path / "blocked" / "events.sqlite"
+    blocked.mkdir(parents=True)                      # a directory where the file should be: SQLite cannot open it
+    unwritable = skipped(UNWRITABLE)
+    stuck = EventQueue(MqttSink(nowhere(), f"vision-{group}"), group, STATION, path=blocked)
+    await stuck.put(recognition(31))                 # counted and logged, never raised into the camera's loop
+    assert skipped(UNWRITABLE) == unwritable + 1
+    assert blocked.is_dir() and not [p for p in blocked.parent.iterdir() if ".corrupt-" in p.name]
 
 
 def test_a_queue_holds_at_least_one_event() -> None:
