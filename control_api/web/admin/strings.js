@@ -1065,6 +1065,7 @@ export default {
       lookupPlaceholder: '如 M00000001 或 13812345678',
       find: '查 找',
       notFound: '未找到该会员，请核对会员号或手机号 (no member matches)',
+      memberMissing: '会员不存在或已注销，仍留有人脸数据',
       phoneNeedsMemberRead: '按手机号查找需要会员查看权限，请输入会员号 (looking up by phone needs member:read)',
       member: '会员',
       memberNo: '会员号',

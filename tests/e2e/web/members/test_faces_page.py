@@ -29,11 +29,15 @@ ROWS = ".list-page .el-table__body tr.el-table__row"
 PHONE = "13812345678"
 
 
-def _register(site: RealSite) -> str:
+def _admin(site: RealSite) -> dict[str, str]:
     token = httpx.post(f"{site.url}/api/v1/auth/token",
                        data={"username": "admin", "password": site.logins["admin"].password}).json()["access_token"]
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _register(site: RealSite) -> str:
     answer = httpx.post(f"{site.url}/api/v1/members", json={"phone": PHONE, "name": "张三", "source": "back_office"},
-                        headers={"Authorization": f"Bearer {token}", "Idempotency-Key": "faces-page-member-1"})
+                        headers=_admin(site) | {"Idempotency-Key": "faces-page-member-1"})
     assert answer.status_code == 201, answer.text
     return str(answer.json()["member_no"])
 
@@ -115,6 +119,30 @@ def test_the_administrator_enrols_once_sees_the_consent_and_deletes_everything(
     audit = _rows(real_site.database_url, "SELECT action, after->>'reason' FROM business.audit_log "
                                           "WHERE action IN ('face.enrol', 'face.delete') ORDER BY seq")
     assert audit == [("face.enrol", None), ("face.delete", "本人撤回同意")]
+
+
+def test_the_face_data_of_a_number_that_is_no_member_is_shown_and_can_be_deleted(
+        browser: webdriver.Chrome, real_site: RealSite, screenshots: Path) -> None:
+    gone = "M99999999"                                  # e.g. a member erased since: the face data must not linger
+    enrolled = httpx.post(f"{real_site.url}/api/v1/faces/enrolments", timeout=60,
+                          headers=_admin(real_site) | {"Idempotency-Key": "faces-page-gone-1"},
+                          data={"person": gone, "consent_by": "李四", "consent_at": "2026-12-01T08:00:00+08:00",
+                                "consent_method": "app", "consent_text_version": "face-2026.1"},
+                          files={"image": ("b.jpg", (DATA / "faces" / "fr_biden__00.jpg").read_bytes(), "image/jpeg")})
+    assert enrolled.status_code == 201, enrolled.text
+    page = Page(browser, real_site.url, screenshots)
+    log_in(page, real_site, "admin")
+    page.open(f"/admin/members/faces?no={gone}")
+    page.text_becomes(".faces .person .missing", "会员不存在或已注销，仍留有人脸数据")
+    page.text_becomes(".faces .person .count", "已登记 1 张人脸")
+    assert not page.all(".faces .person .enrol")         # nobody is enrolled who is not a member
+    page.click(".faces .person .remove")
+    page.one(".face-delete input[name=reason]").send_keys("会员已注销")
+    page.click(".face-delete .confirm")
+    page.click(".face-delete .confirm-remove")
+    page.until(lambda: not page.all(".face-delete"), "the dialog closed after deleting")
+    page.text_becomes(".faces .el-alert__title", "未找到该会员，请核对会员号或手机号 (no member matches)")
+    assert _rows(real_site.database_url, "SELECT count(*) FROM business.face_enrolments") == [(0,)]
 
 
 def test_without_a_face_permission_there_is_no_face_gallery(browser: webdriver.Chrome, real_site: RealSite,
