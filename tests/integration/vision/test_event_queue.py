@@ -20,14 +20,17 @@ from business_services.bootstrap import build_bus
 from business_services.consumer import EVENTS, EventConsumer
 from forecourt.local import free_port
 from forecourt.roles import Role, policy
+from forecourt.settings import Settings
 from protocol_adapters.mqtt.outbox import MqttSink
 from telemetry.contracts.broker import BrokerAddress
 from telemetry.contracts.events import CloudEvent
 from telemetry.contracts.events.vision import VehicleRecognized
 from telemetry.contracts.topics import events_filter
 from tests.support.events import running, wait_for
+from vision.cameras import CameraBinding
 from vision.events import CORRUPT, FULL, UNWRITABLE, EventQueue, queue_file
 from vision.metrics import SKIPPED
+from vision.service import vision_for
 
 pytestmark = pytest.mark.integration
 
@@ -86,9 +89,13 @@ async def watching(broker: BrokerAddress, group: str) -> AsyncIterator[list[Clou
 
 async def test_recognitions_queued_while_the_broker_is_away_survive_a_restart_and_arrive_once(
         tmp_path: Path, database_url: str, broker: BrokerAddress, group: str) -> None:
+    settings = Settings(data_dir=tmp_path, group=group)
     path = queue_file(tmp_path)
     first, second = recognition(0), recognition(5, plate="皖AD14488")
-    away = EventQueue(MqttSink(nowhere(), f"vision-{group}"), group, STATION, path=path)
+    service, away, sweep = vision_for(settings, STATION, [CameraBinding("GATE-IN", "http://127.0.0.1:9/x.jpg",
+                                                                        direction="entry")], nowhere())
+    sweep.close()                                 # the service as `forecourt vision serve` makes it, broker away
+    assert away.path == path
     async with delivering(away):
         await away.put(first)
         await away.put(second)
@@ -99,7 +106,9 @@ async def test_recognitions_queued_while_the_broker_is_away_survive_a_restart_an
 
     consumer = EventConsumer(database_url, broker, client_id=f"ho-{group}", group=group,
                              bus=build_bus(policy(Role.HEAD_OFFICE).contexts))
-    restarted = EventQueue(MqttSink(broker, f"vision-{group}"), group, STATION, path=path)
+    service, restarted, sweep = vision_for(settings, STATION, list(service.cameras[c].binding for c in service.cameras),
+                                           broker)           # the service started again, the broker back
+    sweep.close()
     assert await restarted.pending() == 3
     repeats_before = repeats()
     async with running(consumer), watching(broker, group) as received, delivering(restarted), \
