@@ -14,6 +14,7 @@ from typing import Any
 import psycopg
 
 from business_services.audit.model import AuditEntry
+from business_services.faces import repository as faces
 from business_services.member_list import repository as member_list
 from business_services.members import repository, views
 from business_services.members.model import (
@@ -148,18 +149,19 @@ async def tag_member(c: TagMember, uow: UnitOfWork) -> bool:
 
 
 async def erase(c: EraseMember, uow: UnitOfWork) -> bool:
-    """PIPL erasure: the personal fields anonymised and the vehicles removed; the member number, its orders,
-    growth and ledger (money, points) stay; unlisted from the stations. False: already erased."""
+    """PIPL erasure: the personal fields anonymised, the vehicles and every enrolled face removed; the member
+    number, its orders, growth and ledger (money, points) stay; unlisted from the stations. False: already erased."""
     found = await repository.member(uow.conn, c.member_no, lock=True)
     if found is None:
         raise MemberNotFound(c.member_no)
     if found["status"] == "erased":
         return False
     plates = await vehicles.delete_of_member(uow.conn, c.member_no)
+    enrolled_faces = await faces.delete_person(uow.conn, c.member_no)
     await repository.erase(uow.conn, c.member_no, secrets.token_urlsafe(16))
     await uow.audit(AuditEntry("members.erase", f"member:{c.member_no}", found["station"],
                                {"fields": ["phone", "name", "birthday", "gender", "id_number", "qr_token"],
-                                "vehicles": plates}, {"reason": c.reason}))
+                                "vehicles": plates, "faces": enrolled_faces}, {"reason": c.reason}))
     await relist(uow.conn, c.member_no)
     return True
 

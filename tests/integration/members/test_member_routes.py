@@ -223,9 +223,14 @@ async def test_export_and_erase_one_members_personal_data(database_url: str) -> 
         assert book.sheetnames == ["基本资料", "车辆", "标签", "成长值明细", "等级变更", "订单"]
         assert book["基本资料"]["B2"].value == PHONE and book["车辆"]["A2"].value == "京A12345"
 
+        await _rows(database_url, """INSERT INTO business.face_enrolments (person, embedding, embedder, consent_by,
+                    consent_at, consent_method, consent_text_version, idempotency_key, enrolled_by)
+                VALUES (%s, '{0.6, 0.8}', 'mobilefacenet', '李四', now(), 'paper', 'face-2026.1', 'k1', 'li')
+                RETURNING id""", no)
         erased = await http.post(f"/api/v1/members/{no}/erasure", json={"reason": "本人书面申请"},
                                  headers={**li, **key(2)})
         assert erased.json() == {"member_no": no, "erased": True}
+        assert await _rows(database_url, "SELECT id FROM business.face_enrolments WHERE person = %s", no) == []
         replay = await http.post(f"/api/v1/members/{no}/erasure", json={"reason": "本人书面申请"},
                                  headers={**li, **key(2)})
         assert replay.json() == erased.json()
