@@ -29,6 +29,7 @@ from business_services.members import views as member_views
 from business_services.numbers import STATION_ZONE
 from business_services.payments import repository as payments
 from business_services.payments.model import PaymentRuleError
+from business_services.station_members import repository as station_members
 from business_services.station_members.model import mask_card, mask_plate
 from business_services.unit_of_work import UnitOfWork
 from control_api.deps import Db, Station
@@ -77,6 +78,7 @@ class AttachmentOut(BaseModel):
     fuelling_point: int
     plate: str
     member_no: str
+    member_name: str | None = None      # masked (张*), from the station's member list
     method: str
     card_masked: str | None
     state: str
@@ -103,10 +105,12 @@ def _setting(member_no: str, method: str, card_no: str | None, who: Principal) -
                       card_masked=card_no and mask_card(card_no))
 
 
-def _out(a: repository.Attachment, who: Principal, refund: RefundShown | None = None) -> AttachmentOut:
+def _out(a: repository.Attachment, who: Principal, refund: RefundShown | None = None,
+         names: dict[str, str] | None = None) -> AttachmentOut:
     return AttachmentOut(
         recognition_id=a.recognition_id, fuelling_point=a.fuelling_point,
-        plate=a.plate if who.may("pii:read") else mask_plate(a.plate), member_no=a.member_no, method=a.method,
+        plate=a.plate if who.may("pii:read") else mask_plate(a.plate), member_no=a.member_no,
+        member_name=(names or {}).get(a.member_no), method=a.method,
         card_masked=a.card_no and mask_card(a.card_no), state=a.state, order_no=a.order_no, payment_no=a.payment_no,
         reason=a.reason, attached_at=a.attached_at, expires_at=a.expires_at, refund=refund)
 
@@ -158,7 +162,9 @@ async def attached(station: Station, who: Reader, db: Db,
     """The day's attachments (the station's day, China time), newest first, whatever became of them."""
     since = datetime.combine(datetime.now(STATION_ZONE).date(), time(0), tzinfo=STATION_ZONE)
     async with db.connection() as conn:
-        items = [_out(a, who, await _refund(conn, a)) for a in await repository.of_day(conn, station, since, limit)]
+        found = await repository.of_day(conn, station, since, limit)
+        names = await station_members.names(conn, sorted({a.member_no for a in found}))
+        items = [_out(a, who, await _refund(conn, a), names) for a in found]
     return AttachmentList(items=items, total=len(items))
 
 
@@ -173,5 +179,6 @@ async def undo(station: Station, recognition_id: RecognitionPath, body: UndoBody
                                           recognition_id, body.reason)
             except (service.DriveThroughError, PaymentRuleError) as exc:
                 raise HTTPException(exc.status, exc.message) from None
-            return _out(done, who, await _refund(conn, done))
+            names = await station_members.names(conn, [done.member_no])
+            return _out(done, who, await _refund(conn, done), names)
     return await once(request, db, who, key, work)
