@@ -56,14 +56,13 @@ async def enrol(http: httpx.AsyncClient, app: FastAPI, member_no: str, image: by
     assert answer.status_code == 201, answer.text
 
 
-@contextlib.asynccontextmanager
-async def head_office(database_url: str, station_url: str, *, opted_in: bool = True,
-                      face: bytes | None = None) -> AsyncIterator[Office]:
-    """Head office serving; its member (card charged ``BALANCE_FEN``, face ``face`` or ``ENROLLED`` enrolled) held in
-    the station's list, opted in to 无感支付 with that card unless ``opted_in`` is False."""
-    app = create_app(database_url, tokens=TokenIssuer("face-payments-test-secret-of-32-bytes-or-more"))
+async def prepare(url: str, app: FastAPI, database_url: str, station_url: str, *, opted_in: bool = True,
+                  face: bytes | None = None) -> Office:
+    """Head office at ``url`` (``app`` serving ``database_url``) gets its member: card charged ``BALANCE_FEN``, face
+    ``face`` (or ``ENROLLED``) enrolled, opted in to 无感支付 with that card unless ``opted_in`` is False; the
+    station's list holds them."""
     key = await api_key(database_url, STATION)
-    async with serving(app) as url, httpx.AsyncClient(base_url=url, timeout=30) as http:
+    async with httpx.AsyncClient(base_url=url, timeout=30) as http:
         clerk = cards.clerk(app)
         member_no = await cards.member(http, clerk, 1)
         await cards.card_type(http, clerk)
@@ -74,7 +73,20 @@ async def head_office(database_url: str, station_url: str, *, opted_in: bool = T
                                     json={"method": "stored_value", "card_no": card_no}, headers=clerk)
             assert chosen.status_code == 200, chosen.text
         await enrol(http, app, member_no, face or photo(ENROLLED))
-        await hold(station_url, member(member_no=member_no, drive_through="stored_value" if opted_in else "off",
-                                       drive_through_card_no=card_no if opted_in else None),
-                   card(card_no=card_no, member_no=member_no, balance_fen=BALANCE_FEN))
-        yield Office(url, app, key, member_no, card_no)
+    await hold(station_url, member(member_no=member_no, drive_through="stored_value" if opted_in else "off",
+                                   drive_through_card_no=card_no if opted_in else None),
+               card(card_no=card_no, member_no=member_no, balance_fen=BALANCE_FEN))
+    return Office(url, app, key, member_no, card_no)
+
+
+def office_app(database_url: str) -> FastAPI:
+    return create_app(database_url, tokens=TokenIssuer("face-payments-test-secret-of-32-bytes-or-more"))
+
+
+@contextlib.asynccontextmanager
+async def head_office(database_url: str, station_url: str, *, opted_in: bool = True,
+                      face: bytes | None = None) -> AsyncIterator[Office]:
+    """Head office serving on a port, prepared (``prepare``)."""
+    app = office_app(database_url)
+    async with serving(app) as url:
+        yield await prepare(url, app, database_url, station_url, opted_in=opted_in, face=face)
