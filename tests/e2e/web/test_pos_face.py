@@ -87,6 +87,7 @@ def test_a_member_pays_by_face_and_a_wrong_drive_through_match_is_undone_by_keyb
 
         press(page, Keys.F9)                                   # 刷脸支付 for the order under the cursor
         page.one(".face-dialog video.preview")
+        page.shot("pos-face-dialog")
         page.until(lambda: not page.all(row), "the order was paid by face")
         page.until(lambda: page.all(f'[data-member-lines="{order_no}"]'), "the paid alert names the member")
         assert prepared.member_no in page.one(f'[data-member-lines="{order_no}"]').text
