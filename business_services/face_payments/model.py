@@ -39,6 +39,8 @@ NOT_STORED_VALUE = Refusal("not_stored_value", "刷脸支付暂只支持储值�
 HEAD_OFFICE_DOWN = Refusal("head_office_down", "总部连接中断，刷脸支付暂不可用（人脸库在总部），请使用其他支付方式 "
                                                "(head office is unreachable: the face gallery is there)")
 NOT_SET_UP = Refusal("not_set_up", "本站未连接总部，不能刷脸支付 (this station server has no head office link)")
+NOT_PERMITTED = Refusal("not_permitted", "本站的总部密钥没有人脸识别权限，请管理员为其加上 face:identify "
+                                         "(the station's API key at head office lacks face:identify)")
 FACE_UNAVAILABLE = Refusal("face_unavailable", "总部人脸识别暂不可用，请使用其他支付方式 (head office cannot identify "
                                                "faces now)")
 NOTHING_OWED = Refusal("nothing_owed", "订单已结清 (the orders are paid)")

@@ -69,6 +69,8 @@ async def identify(link: HeadOfficeLink, request: FacePayment) -> model.Identifi
         return model.HEAD_OFFICE_DOWN
     if status == 422:
         return model.unusable(str(data.get("detail", "")))
+    if status in (401, 403):
+        return model.NOT_PERMITTED
     if status != 200:
         return model.FACE_UNAVAILABLE
     match = data.get("match") or {}
