@@ -101,15 +101,21 @@ async def test_a_spoof_a_stranger_and_two_people_are_refused_and_nothing_is_char
     assert await station_rows(url, "SELECT member_no FROM business.orders") == [(None,)]
 
 
-async def test_a_member_who_has_not_opted_in_is_refused(database_url: str, station_database_url: str) -> None:
+async def test_a_member_who_has_not_opted_in_and_a_key_without_face_identify_are_refused(
+        database_url: str, station_database_url: str) -> None:
     url = station_database_url
     await open_shift(url)
     (order_no,) = await add_orders(url, 15000)
-    async with head_office(database_url, url, opted_in=False) as office, \
-            station_api(url, member_providers(office.link(), url)) as (app, http):
-        refused = (await pay(http, app, photo(SAME_PERSON), order_no)).json()
-        assert (refused["refusal"], refused["retry"], refused["member_no"]) == ("not_opted_in", False, None)
-        assert "免密支付" in refused["message"]
+    async with head_office(database_url, url, opted_in=False) as office:
+        async with station_api(url, member_providers(office.link(), url)) as (app, http):
+            refused = (await pay(http, app, photo(SAME_PERSON), order_no)).json()
+            assert (refused["refusal"], refused["retry"], refused["member_no"]) == ("not_opted_in", False, None)
+            assert "免密支付" in refused["message"]
+        unknown_key = HeadOfficeLink(office.url, "fc_not-a-key-head-office-issued", timeout_s=10)
+        async with station_api(url, member_providers(unknown_key, url)) as (app, http):
+            refused = (await pay(http, app, photo(SAME_PERSON), order_no)).json()
+            assert (refused["refusal"], refused["retry"]) == ("not_permitted", False)
+            assert "face:identify" in refused["message"]
     assert await cards.balance(database_url, office.card_no) == BALANCE_FEN
     assert await station_rows(url, "SELECT count(*) FROM business.payments") == [(0,)]
 
