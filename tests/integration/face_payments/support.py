@@ -73,7 +73,8 @@ async def prepare(url: str, app: FastAPI, database_url: str, station_url: str, *
                                     json={"method": "stored_value", "card_no": card_no}, headers=clerk)
             assert chosen.status_code == 200, chosen.text
         await enrol(http, app, member_no, face or photo(ENROLLED))
-    await hold(station_url, member(member_no=member_no, drive_through="stored_value" if opted_in else "off",
+    await hold(station_url, member(member_no=member_no, plates=(), qr_token=None,
+                                   drive_through="stored_value" if opted_in else "off",
                                    drive_through_card_no=card_no if opted_in else None),
                card(card_no=card_no, member_no=member_no, balance_fen=BALANCE_FEN))
     return Office(url, app, key, member_no, card_no)
