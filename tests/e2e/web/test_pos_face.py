@@ -9,7 +9,7 @@ The camera is Chromium's own fake device playing a Y4M file made here from the p
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -23,10 +23,10 @@ from selenium.webdriver.common.keys import Keys
 from telemetry.contracts.broker import BrokerAddress
 from tests.e2e.web.browsing import Page
 from tests.e2e.web.conftest import PosSite, _launch_chromium, _served
-from tests.e2e.web.test_pos import deliver, open_pos, press
+from tests.e2e.web.test_pos import deliver, lock_holder, open_pos, press
 from tests.integration.cards import support as cards
 from tests.integration.drive_through.test_drive_through import pay, providers, seen
-from tests.integration.face_payments.support import BALANCE_FEN, SAME_PERSON, office_app, photo, prepare
+from tests.integration.face_payments.support import BALANCE_FEN, SAME_PERSON, STRANGER, office_app, photo, prepare
 from tests.integration.ic_cards import ic_support
 from tests.integration.station_members.support import CARD, PLATE, card, hold, member
 
@@ -51,15 +51,20 @@ def y4m(image: bytes, path: Path, width: int = 640, height: int = 480, frames: i
 
 
 @pytest.fixture
-def camera_browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
-    """A Chromium whose camera shows the member's face (another photo than the one enrolled)."""
-    video = y4m(photo(SAME_PERSON), tmp_path / "face.y4m")
-    chrome = _launch_chromium("--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
-                              f"--use-file-for-fake-video-capture={video}")
+def camera(tmp_path: Path) -> Iterator[Callable[[bytes], webdriver.Chrome]]:
+    """A Chromium whose camera shows the given photo; closed after the test."""
+    launched: list[webdriver.Chrome] = []
+
+    def launch(image: bytes) -> webdriver.Chrome:
+        video = y4m(image, tmp_path / f"camera-{len(launched)}.y4m")
+        launched.append(_launch_chromium("--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+                                         f"--use-file-for-fake-video-capture={video}"))
+        return launched[-1]
     try:
-        yield chrome
+        yield launch
     finally:
-        chrome.quit()
+        for chrome in launched:
+            chrome.quit()
 
 
 def order_row(site: PosSite, order_no: str) -> tuple[str, int, str | None]:
@@ -71,14 +76,14 @@ def order_row(site: PosSite, order_no: str) -> tuple[str, int, str | None]:
 
 
 def test_a_member_pays_by_face_and_a_wrong_drive_through_match_is_undone_by_keyboard(
-        pos_site: PosSite, database_url: str, broker: BrokerAddress, camera_browser: webdriver.Chrome,
-        screenshots: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        pos_site: PosSite, database_url: str, broker: BrokerAddress,
+        camera: Callable[[bytes], webdriver.Chrome], screenshots: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FORECOURT_REFUND_APPROVAL_ABOVE_FEN", "10000")     # 100 yuan: the undo's refund waits
     office = office_app(database_url)
     with _served(office, "on") as office_url:
         prepared = asyncio.run(prepare(office_url, office, database_url, pos_site.database_url))
         pos_site.app.state.payment_providers = prepared.providers(pos_site.database_url)
-        page = Page(camera_browser, pos_site.url, screenshots)
+        page = Page(camera(photo(SAME_PERSON)), pos_site.url, screenshots)   # another photo than the enrolled
         open_pos(page, pos_site, "pos-1")
         page.click(".open-shift")
         order_no = deliver(pos_site, broker, 7901, volume_l=20.0, amount_fen=15000, totalizer_before_l=1000.0,
@@ -121,6 +126,36 @@ def test_a_member_pays_by_face_and_a_wrong_drive_through_match_is_undone_by_keyb
         refunds = conn.execute("SELECT amount_fen, state FROM business.payment_refunds").fetchall()
         undone = conn.execute("SELECT state FROM business.drive_through_attachments").fetchall()
     assert refunds == [(15000, "awaiting_approval")] and undone == [("undone",)]
+
+
+def test_a_stranger_is_refused_after_a_few_frames_and_esc_gives_the_order_back(
+        pos_site: PosSite, database_url: str, broker: BrokerAddress,
+        camera: Callable[[bytes], webdriver.Chrome], screenshots: Path) -> None:
+    office = office_app(database_url)
+    with _served(office, "on") as office_url:
+        prepared = asyncio.run(prepare(office_url, office, database_url, pos_site.database_url))
+        pos_site.app.state.payment_providers = prepared.providers(pos_site.database_url)
+        page = Page(camera(photo(STRANGER)), pos_site.url, screenshots)
+        open_pos(page, pos_site, "pos-1")
+        page.click(".open-shift")
+        order_no = deliver(pos_site, broker, 7911, volume_l=20.0, amount_fen=15000, totalizer_before_l=1000.0,
+                           totalizer_after_l=1020.0)
+        page.one(f'[data-order="{order_no}"]')
+        press(page, Keys.F9)
+        page.until(lambda: any("未识别到会员，请使用其他支付方式" in t and "多次未能识别" in t
+                               for t in page.texts(".face-dialog [role=alert]")),
+                   "five frames of a stranger end in the clear refusal", timeout=60)
+        assert lock_holder(pos_site, order_no) == "pos-1"      # held while the dialog is open
+        page.shot("pos-face-refused")
+        press(page, Keys.ESCAPE)
+        page.until(lambda: not page.all(".face-dialog"), "Esc closes the dialog")
+        page.until(lambda: lock_holder(pos_site, order_no) is None, "Esc gave the order back")
+    assert order_row(pos_site, order_no) == ("payable", 0, None)
+    assert asyncio.run(cards.balance(database_url, prepared.card_no)) == BALANCE_FEN
+    with psycopg.connect(pos_site.database_url) as conn:
+        tries = conn.execute("SELECT count(*) FROM business.audit_log WHERE action = 'face.pay' "
+                             "AND after->>'outcome' = 'no_match'").fetchone()
+    assert tries == (5,)
 
 
 async def _drive_through(url: str, broker: BrokerAddress) -> None:
