@@ -7,7 +7,8 @@ import t from './strings'
 export const FRAME = { width: 640, height: 480, quality: 0.85 }
 
 export async function openCamera(video) {
-  if (!navigator.mediaDevices?.getUserMedia) throw new Error('navigator.mediaDevices')
+  // browsers offer the camera to secure origins only (https://, or http://127.0.0.1 / localhost): docs/pos.md
+  if (!navigator.mediaDevices?.getUserMedia) throw new Error(window.isSecureContext ? t.face.noDevice : t.face.insecure)
   const stream = await navigator.mediaDevices.getUserMedia(
     { video: { width: FRAME.width, height: FRAME.height, facingMode: 'user' }, audio: false })
   video.srcObject = stream

@@ -83,6 +83,7 @@ export default {
   face: {
     title: '刷脸支付 (F9)', orders: (n, y) => `${n} 笔订单，应付 ¥${y}`, look: '请顾客正对摄像头，一人刷脸',
     camera: '正在打开摄像头…', noCamera: (why) => `无法打开摄像头：${why}，请使用其他支付方式`,
+    noDevice: '本机浏览器不支持摄像头', insecure: '收银台须以 HTTPS 打开才能使用摄像头（请联系管理员）',
     trying: (n, max) => `正在识别… 第 ${n}/${max} 帧（检测 → 活体 → 支付）`, paid: '刷脸支付成功',
     who: (a) => `会员 ${a.member_name || ''} ${a.member_no} · 储值卡 ${a.card_masked || ''}`,
     again: '再试一次 (Enter)', cancel: '取消 (Esc)', gaveUp: '多次未能识别，请使用其他支付方式', noOrder: '请先在加油记录中选择订单',
