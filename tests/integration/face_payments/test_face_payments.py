@@ -5,6 +5,7 @@ a member who has not opted in and head office away are each refused clearly with
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -144,3 +145,19 @@ async def test_head_office_away_is_refused_clearly_and_the_route_guards_its_inpu
                                  headers=cards.station_key(app) | {"Idempotency-Key": str(uuid.uuid4())})
         assert reader.status_code == 403
     assert await station_rows(url, "SELECT count(*) FROM business.payments") == [(0,)]
+
+
+async def test_three_attempts_at_once_for_one_order_charge_the_card_once(database_url: str,
+                                                                       station_database_url: str) -> None:
+    url = station_database_url
+    await open_shift(url)
+    (order_no,) = await add_orders(url, 15000)
+    async with head_office(database_url, url) as office, \
+            station_api(url, member_providers(office.link(), url)) as (app, http):
+        answers = await asyncio.gather(*(pay(http, app, photo(SAME_PERSON), order_no) for _ in range(3)))
+    paid = [a for a in answers if a.status_code == 200 and a.json()["paid"]]
+    assert len(paid) == 1, [a.text for a in answers]
+    for other in (a for a in answers if a not in paid):       # refused: already paid, or held by the payment
+        assert other.status_code in (200, 409, 422) and not (other.status_code == 200 and other.json()["paid"])
+    assert await cards.balance(database_url, office.card_no) == BALANCE_FEN - 15000
+    assert await station_rows(url, "SELECT count(*) FROM business.payments WHERE state = 'succeeded'") == [(1,)]
