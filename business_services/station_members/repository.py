@@ -66,14 +66,6 @@ async def members_where(conn: psycopg.AsyncConnection, condition: str, value: An
     return [ListedMember.model_validate(item) for (item,) in await cur.fetchall()]
 
 
-async def names(conn: psycopg.AsyncConnection, member_nos: list[str]) -> dict[str, str]:
-    """Listed members' masked names (张*) by member number (a member no longer listed is left out)."""
-    cur = await conn.execute(
-        """SELECT key, item->>'name_masked' FROM business.station_member_list
-           WHERE kind = 'member' AND item IS NOT NULL AND key = ANY(%s)""", (member_nos,))
-    return {str(key): str(name) for key, name in await cur.fetchall()}
-
-
 BY_PHONE_DIGEST, BY_QR, BY_PLATE, BY_MEMBER_NO = "phone_digest = %s", "qr_token = %s", "plates @> ARRAY[%s]", \
     "key = %s"
 

@@ -29,7 +29,7 @@ from business_services.members import views as member_views
 from business_services.numbers import STATION_ZONE
 from business_services.payments import repository as payments
 from business_services.payments.model import PaymentRuleError
-from business_services.station_members import repository as station_members
+from business_services.station_members import views as station_members
 from business_services.station_members.model import mask_card, mask_plate
 from business_services.unit_of_work import UnitOfWork
 from control_api.deps import Db, Station
