@@ -35,6 +35,7 @@ from control_api.routes import (
     devices,
     drive_through,
     exports,
+    face_payments,
     faces,
     fleet_authorisations,
     fleet_cards,
@@ -128,7 +129,8 @@ ROLE_ROUTERS: dict[Role, tuple[APIRouter, ...]] = {
     Role.STATION: (station_prices.router,        # the prices the station's pumps hold (its own database)
                    inventory.router,             # wet stock: computed where the sales are (docs/inventory.md)
                    station_fleets.router,        # fleet cards authorised before fuelling (docs/fleets.md)
-                   drive_through.router),        # 无感支付 at the fuelling positions (docs/vision.md)
+                   drive_through.router,         # 无感支付 at the fuelling positions (docs/vision.md)
+                   face_payments.router),        # 刷脸支付 at the POS (docs/vision.md "Face payment at the terminal")
 }
 
 

@@ -49,8 +49,10 @@ async def _request_hash(request: Request) -> bytes:
 
 
 async def once(request: Request, db: Database, who: Principal, key: str,
-               work: Callable[[], Awaitable[BaseModel]]) -> JSONResponse:
-    digest = await _request_hash(request)
+               work: Callable[[], Awaitable[BaseModel]], digest: bytes | None = None) -> JSONResponse:
+    """``digest``: the request's own fingerprint where its body cannot be read again (a multipart upload, whose
+    boundary also differs on every send: ``form_digest``)."""
+    digest = digest or await _request_hash(request)
     async with db.connection() as conn, conn.transaction():
         cur = await conn.execute(
             "INSERT INTO business.api_idempotency (caller, key, request_hash) VALUES (%s, %s, %s) "
@@ -76,6 +78,13 @@ async def once(request: Request, db: Database, who: Principal, key: str,
     body = answer.model_dump(mode="json")
     await _store(db, who, key, 200, body)
     return JSONResponse(body)
+
+
+def form_digest(request: Request, *parts: bytes | str) -> bytes:
+    """A multipart request's fingerprint for ``once``: the method, the path and its fields' values in a fixed order."""
+    fields = [request.method.encode(), request.url.path.encode(), *(p.encode() if isinstance(p, str) else p
+                                                                     for p in parts)]
+    return hashlib.sha256(b"\n".join(hashlib.sha256(f).digest() for f in fields)).digest()
 
 
 async def once_in_two_transactions(request: Request, db: Database, who: Principal, key: str,

@@ -16,6 +16,8 @@ from control_api.metrics import REFUSED
 MAX_BODY_BYTES = 64 * 1024
 #: Routes that take a photo upload, by path prefix, and their limit (a photo of at most 8 MiB and its form).
 UPLOAD_LIMITS: dict[str, int] = {"/api/v1/faces/": 8 * 1024 * 1024 + MAX_BODY_BYTES}
+#: Routes that take a photo upload under a station's path, by path ending: a terminal's frame (face payment).
+UPLOAD_SUFFIXES: dict[str, int] = {"/face-payments": 2 * 1024 * 1024 + MAX_BODY_BYTES}
 
 
 def _too_large(limit: int) -> str:
@@ -51,7 +53,8 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         limit = next((n for prefix, n in UPLOAD_LIMITS.items() if scope["path"].startswith(prefix)),
-                     self.max_bytes)
+                     next((n for suffix, n in UPLOAD_SUFFIXES.items() if scope["path"].endswith(suffix)),
+                          self.max_bytes))
         declared = _declared_length(scope)
         if declared is not None and declared > limit:
             REFUSED.labels("body-too-large").inc()

@@ -133,14 +133,14 @@ async def expire(conn: psycopg.AsyncConnection, at: datetime) -> int:
     return cur.rowcount
 
 
-async def open_of(conn: psycopg.AsyncConnection, station: str, limit: int) -> list[Attachment]:
-    """The station's newest attachments still open or due (what the POS shows on its fuelling positions)."""
+async def of_day(conn: psycopg.AsyncConnection, station: str, since: datetime, limit: int) -> list[Attachment]:
+    """The station's attachments made since ``since`` (the start of its day), newest first, in every state: what
+    the POS shows on its fuelling positions and in its list of the day's drive-through sales."""
     cur = conn.cursor(row_factory=class_row(Attachment))
     await cur.execute(
         f"""SELECT {_COLUMNS} FROM business.drive_through_attachments
-            WHERE station = %s AND state IN ('attached', 'due', 'paid') AND attached_at > now() - interval '1 day'
-            ORDER BY attached_at DESC LIMIT %s""",  # noqa: S608
-        (station, limit))
+            WHERE station = %s AND attached_at >= %s ORDER BY attached_at DESC LIMIT %s""",  # noqa: S608
+        (station, since, limit))
     return await cur.fetchall()
 
 

@@ -19,6 +19,7 @@ from dataclasses import asdict
 from typing import Any
 
 import niquests
+from niquests.typing import MultiPartFilesAltType
 
 from business_services.payments.providers import (
     ChargeRequest,
@@ -76,6 +77,27 @@ class HeadOfficeLink:
         if answer.headers.get("Idempotent-Replayed") == "true":
             data["_replayed"] = True
         return answer.status_code or 0, data
+
+    async def upload(self, path: str, fields: dict[str, str], files: MultiPartFilesAltType, *,
+                     timeout_s: float | None = None) -> tuple[int, dict[str, Any]]:
+        """A multipart POST (a terminal's photo to head office's face identification): the status and JSON answer.
+        Never retried here: the caller decides (an identification changes nothing that a second one would double)."""
+        try:
+            async with niquests.AsyncSession() as http:
+                answer = await http.post(self.base_url + path, data=fields, files=files, headers=self._headers,
+                                         timeout=timeout_s or self.timeout_s)
+        except niquests.exceptions.ReadTimeout as exc:
+            self._went_down(exc)
+            raise HeadOfficeDown(answered_late=True) from exc
+        except niquests.exceptions.RequestException as exc:
+            self._went_down(exc)
+            raise HeadOfficeDown(answered_late=False) from exc
+        self.down = False
+        try:
+            data = answer.json() if answer.content else {}
+        except ValueError:
+            data = {}
+        return answer.status_code or 0, data if isinstance(data, dict) else {}
 
     def _went_down(self, exc: Exception) -> None:
         if not self.down:

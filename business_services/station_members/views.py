@@ -90,3 +90,11 @@ async def receipt_lines(conn: psycopg.AsyncConnection, order_no: str, member_no:
     if note and note.get("points_balance") is not None:
         lines.append(("积分余额", str(note["points_balance"])))
     return lines
+
+
+async def names(conn: psycopg.AsyncConnection, member_nos: list[str]) -> dict[str, str]:
+    """Listed members' masked names (张*) by member number (a member no longer listed is left out)."""
+    cur = await conn.execute(
+        """SELECT key, item->>'name_masked' FROM business.station_member_list
+           WHERE kind = 'member' AND item IS NOT NULL AND key = ANY(%s)""", (member_nos,))
+    return {str(key): str(name) for key, name in await cur.fetchall()}

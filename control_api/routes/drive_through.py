@@ -6,16 +6,18 @@ cards); the change is carried to the stations on the member list and audited. Pe
 ``member:write``.
 
 Station server (``router``): ``GET /api/v1/stations/{station}/drive-through``: the members attached to the
-fuelling positions and what became of their orders (``payment:read``; plates and cards masked without
-``pii:read``); ``POST …/drive-through/{recognition_id}/undo`` {reason}: the cashier's reversal of a wrong match,
-refunding a payment already taken (``payment:take``, Idempotency-Key; audited).
+fuelling positions today and what became of their orders, an undone one's refund with it (``payment:read``;
+plates and cards masked without ``pii:read``); ``POST …/drive-through/{recognition_id}/undo`` {reason}: the
+cashier's reversal of a wrong match, refunding a payment already taken (``payment:take``, Idempotency-Key; audited);
+its answer carries the refund as it stands (``awaiting_approval`` above the refund limit).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from typing import Annotated, Literal
 
+import psycopg
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
@@ -24,7 +26,10 @@ from business_services.audit.model import AuditEntry
 from business_services.drive_through import repository, service
 from business_services.members import handlers as members
 from business_services.members import views as member_views
+from business_services.numbers import STATION_ZONE
+from business_services.payments import repository as payments
 from business_services.payments.model import PaymentRuleError
+from business_services.station_members import views as station_members
 from business_services.station_members.model import mask_card, mask_plate
 from business_services.unit_of_work import UnitOfWork
 from control_api.deps import Db, Station
@@ -58,11 +63,22 @@ class SettingOut(BaseModel):
     card_masked: str | None
 
 
+class RefundShown(BaseModel):
+    """An undone attachment's refund: ``awaiting_approval`` above the refund limit, ``pending`` while its method
+    has not answered, ``succeeded`` when the money is back on the card."""
+
+    refund_no: str
+    state: str
+    amount_fen: int
+    message: str
+
+
 class AttachmentOut(BaseModel):
     recognition_id: str
     fuelling_point: int
     plate: str
     member_no: str
+    member_name: str | None = None      # masked (张*), from the station's member list
     method: str
     card_masked: str | None
     state: str
@@ -71,6 +87,7 @@ class AttachmentOut(BaseModel):
     reason: str
     attached_at: datetime
     expires_at: datetime
+    refund: RefundShown | None = None
 
 
 class AttachmentList(BaseModel):
@@ -88,12 +105,14 @@ def _setting(member_no: str, method: str, card_no: str | None, who: Principal) -
                       card_masked=card_no and mask_card(card_no))
 
 
-def _out(a: repository.Attachment, who: Principal) -> AttachmentOut:
+def _out(a: repository.Attachment, who: Principal, refund: RefundShown | None = None,
+         names: dict[str, str] | None = None) -> AttachmentOut:
     return AttachmentOut(
         recognition_id=a.recognition_id, fuelling_point=a.fuelling_point,
-        plate=a.plate if who.may("pii:read") else mask_plate(a.plate), member_no=a.member_no, method=a.method,
+        plate=a.plate if who.may("pii:read") else mask_plate(a.plate), member_no=a.member_no,
+        member_name=(names or {}).get(a.member_no), method=a.method,
         card_masked=a.card_no and mask_card(a.card_no), state=a.state, order_no=a.order_no, payment_no=a.payment_no,
-        reason=a.reason, attached_at=a.attached_at, expires_at=a.expires_at)
+        reason=a.reason, attached_at=a.attached_at, expires_at=a.expires_at, refund=refund)
 
 
 @settings.get("", response_model=SettingOut)
@@ -128,11 +147,24 @@ async def choose(member_no: MemberNoPath, body: SettingBody, who: MemberWriter, 
         return _setting(member_no, body.method, card_no, who)
 
 
+async def _refund(conn: psycopg.AsyncConnection, a: repository.Attachment) -> RefundShown | None:
+    """What became of an undone attachment's payment: its refund as it stands (awaiting approval above the limit)."""
+    if a.state != "undone" or a.payment_no is None:
+        return None
+    found = await payments.refunds_of(conn, a.payment_no)
+    return RefundShown(refund_no=found[-1].refund_no, state=found[-1].state, amount_fen=found[-1].amount_fen,
+                       message=found[-1].message) if found else None
+
+
 @router.get("", response_model=AttachmentList)
 async def attached(station: Station, who: Reader, db: Db,
                    limit: Annotated[int, Query(ge=1, le=200)] = 50) -> AttachmentList:
+    """The day's attachments (the station's day, China time), newest first, whatever became of them."""
+    since = datetime.combine(datetime.now(STATION_ZONE).date(), time(0), tzinfo=STATION_ZONE)
     async with db.connection() as conn:
-        items = [_out(a, who) for a in await repository.open_of(conn, station, limit)]
+        found = await repository.of_day(conn, station, since, limit)
+        names = await station_members.names(conn, sorted({a.member_no for a in found}))
+        items = [_out(a, who, await _refund(conn, a), names) for a in found]
     return AttachmentList(items=items, total=len(items))
 
 
@@ -147,5 +179,6 @@ async def undo(station: Station, recognition_id: RecognitionPath, body: UndoBody
                                           recognition_id, body.reason)
             except (service.DriveThroughError, PaymentRuleError) as exc:
                 raise HTTPException(exc.status, exc.message) from None
-        return _out(done, who)
+            names = await station_members.names(conn, [done.member_no])
+            return _out(done, who, await _refund(conn, done), names)
     return await once(request, db, who, key, work)

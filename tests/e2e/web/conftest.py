@@ -207,7 +207,8 @@ def second_browser() -> Iterator[webdriver.Chrome]:
         chrome.quit()
 
 
-def _launch_chromium() -> webdriver.Chrome:
+def _launch_chromium(*extra: str) -> webdriver.Chrome:
+    """``extra``: more switches for one test's own Chromium (e.g. a fake camera: tests/e2e/web/test_pos_face.py)."""
     chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
     if not (chromium and driver):
         pytest.fail("Chromium or chromedriver is missing: run scripts/browser.sh (as root), then the tests again")
@@ -216,7 +217,7 @@ def _launch_chromium() -> webdriver.Chrome:
     options.binary_location = chromium
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
                      "--window-size=1440,900", "--lang=zh-CN",
-                     '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1'):
+                     '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1', *extra):
         options.add_argument(argument)
     chrome = webdriver.Chrome(service=Service(executable_path=driver), options=options)
     chrome.implicitly_wait(0)

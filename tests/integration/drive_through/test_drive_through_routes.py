@@ -82,6 +82,11 @@ async def test_the_cashier_sees_the_attachment_and_undoes_it_once(station_databa
                                 headers=cashier | {"Idempotency-Key": str(uuid.uuid4())})
         assert first.status_code == again.status_code == other.status_code == 200, first.text
         assert first.json()["state"] == "undone"
+        refund = first.json()["refund"]             # head office is away here: the card's refund waits for it
+        assert (refund["state"], refund["amount_fen"]) == ("pending", 15000)
+        [listed] = (await http.get(base, headers=cashier)).json()["items"]       # the day's list keeps it
+        assert (listed["state"], listed["member_name"]) == ("undone", "张*")
+        assert listed["refund"] == first.json()["refund"]
         missing = await http.post(f"{base}/{uuid.uuid4()}/undo", json={"reason": "x"},
                                   headers=cashier | {"Idempotency-Key": str(uuid.uuid4())})
         assert missing.status_code == 404 and "无感支付" in missing.json()["detail"]

@@ -82,3 +82,24 @@ async def test_websockets_pass_untouched() -> None:
 
     await BodyLimit(app, max_bytes=LIMIT)({"type": "websocket", "headers": []}, nothing, ignore)
     assert seen == ["websocket"]
+
+
+@pytest.mark.parametrize(("path", "status"), [
+    ("/api/v1/stations/demo-01/face-payments", 200),      # a terminal's frame: up to 2 MiB (UPLOAD_SUFFIXES)
+    ("/api/v1/faces/identify", 200),                       # a photo: up to 8 MiB (UPLOAD_LIMITS)
+    ("/api/v1/stations/demo-01/payments", 413),            # everything else keeps the default
+])
+async def test_photo_routes_take_more(path: str, status: int) -> None:
+    app, sent = _Reader(), []
+    size = 200 * 1024
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"x" * size, "more_body": False}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    declared = [(b"content-length", str(size).encode())]
+    scope: Scope = {"type": "http", "method": "POST", "path": path, "headers": declared}
+    await BodyLimit(app)(scope, receive, send)
+    assert sent[0]["status"] == status
