@@ -22,7 +22,7 @@ from business_services.payments.registry import head_office_link
 from business_services.station_members.model import mask_card
 from control_api.deps import Station
 from control_api.idempotency import IdempotencyKey, form_digest, once
-from control_api.routes.payments import DOC_NO, PaymentOut, _answered, _bus, providers_of
+from control_api.routes.payments import DOC_NO, PaymentOut, payment_refusals, providers_of, station_bus
 from control_api.security import Principal, at_station
 
 router = APIRouter(prefix="/api/v1/stations/{station}/face-payments", tags=["face-payments"])
@@ -65,7 +65,7 @@ async def pay_by_face(station: Station, who: Taker, key: IdempotencyKey, request
                                                     pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]) -> JSONResponse:
     """Look, liveness, pay: the terminal's frame identified at head office; a live match of a member who pays
     without the cashier pays the orders from their stored-value card, once per Idempotency-Key."""
-    bus, providers, db = _bus(request), providers_of(request), request.app.state.database
+    bus, providers, db = station_bus(request), providers_of(request), request.app.state.database
     if not 1 <= len(order_nos) <= 50 or len(set(order_nos)) != len(order_nos) \
             or not all(ORDER_NO.match(n) for n in order_nos):
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
@@ -77,7 +77,7 @@ async def pay_by_face(station: Station, who: Taker, key: IdempotencyKey, request
     asked = service.FacePayment(station, terminal, tuple(order_nos), frame)
 
     async def work() -> FacePaymentOut:
-        with _answered():
+        with payment_refusals():
             async with db.autocommit() as conn:
                 outcome = await service.pay(conn, bus, providers, head_office_link(providers), who.actor, asked)
         return _answer(outcome)

@@ -70,7 +70,7 @@ async def reconcile_at_start(app: FastAPI, within_s: float = 10.0) -> None:
         log.warning("payments not reconciled at start (done on the next look at each): %s", exc)
 
 
-def _bus(request: Request) -> MessageBus:
+def station_bus(request: Request) -> MessageBus:
     bus: MessageBus = request.app.state.bus
     if TakePayment not in bus.commands:
         raise HTTPException(status.HTTP_409_CONFLICT, AT_STATION_ONLY)
@@ -78,7 +78,7 @@ def _bus(request: Request) -> MessageBus:
 
 
 @contextmanager
-def _answered() -> Iterator[None]:
+def payment_refusals() -> Iterator[None]:
     """The payment rules' refusals as HTTP answers."""
     try:
         yield
@@ -192,7 +192,7 @@ async def take_payment(station: Station, body: PaymentBody, who: Taker, key: Ide
                        request: Request) -> Response:
     """One payment per tender; a succeeded one has settled its orders, a pending one (online) shows its QR."""
     # the database read from the app, not through ``Db``: one dependency fewer to solve per payment
-    bus, providers, db = _bus(request), providers_of(request), request.app.state.database
+    bus, providers, db = station_bus(request), providers_of(request), request.app.state.database
     command = TakePayment(station, body.terminal, who.username, tuple(body.order_nos),
                           tuple(Tender(t.method, t.amount_fen, t.auth_code, t.reference, t.note, t.card_no, t.member_no,
                                        t.auth_no)
@@ -200,16 +200,16 @@ async def take_payment(station: Station, body: PaymentBody, who: Taker, key: Ide
                           datetime.now(UTC))
 
     async def opened(conn: psycopg.AsyncConnection) -> list[str]:
-        with _answered():
+        with payment_refusals():
             return await service.open_at_once(conn, bus, providers, command, who.actor)
 
     async def settled(conn: psycopg.AsyncConnection, numbers: list[str]) -> TakenOut:
-        with _answered():
+        with payment_refusals():
             rows = await service.settle_at_once(conn, bus, providers, command, numbers, who.actor)
         return TakenOut(payments=[PaymentOut.of(r) for r in rows])
 
     async def work() -> TakenOut:
-        with _answered():
+        with payment_refusals():
             async with db.connection() as conn:
                 rows = await service.take(conn, bus, providers, command, who.actor)
         return TakenOut(payments=[PaymentOut.of(r) for r in rows])
@@ -236,7 +236,7 @@ async def list_payments(station: Station, who: Reader, db: Db,
 async def payment(station: Station, payment_no: PaymentNo, who: Reader, db: Db, request: Request) -> PaymentDetail:
     """The payment and its refunds; a pending payment is asked of its provider first (and settles if the
     customer has paid), approved refunds are carried out, refused ones closed."""
-    with _answered():
+    with payment_refusals():
         async with db.connection() as conn:
             if TakePayment not in request.app.state.bus.commands:
                 row = await _found(await repository.get(conn, station, payment_no), payment_no)
@@ -256,8 +256,8 @@ async def _found(row: T | None, number: str) -> T:
 @router.post("/payments/{payment_no}/cancel", response_model=PaymentOut)
 async def cancel_payment(station: Station, payment_no: PaymentNo, who: Taker, db: Db, request: Request) -> PaymentOut:
     """The POS's countdown ran out: cancel at the provider; if the customer paid after all, it is succeeded."""
-    bus = _bus(request)
-    with _answered():
+    bus = station_bus(request)
+    with payment_refusals():
         async with db.connection() as conn:
             row = await service.cancel(conn, bus, providers_of(request), station, payment_no, who.actor)
     return PaymentOut.of(row)
@@ -268,11 +268,11 @@ async def refund_payment(station: Station, payment_no: PaymentNo, body: RefundBo
                          key: IdempotencyKey, request: Request) -> JSONResponse:
     """Give money back, to the payment's own method; above the limit it waits for approval (state
     ``awaiting_approval``) and is carried out when the payment is next looked at after approval."""
-    bus, providers = _bus(request), providers_of(request)
+    bus, providers = station_bus(request), providers_of(request)
     command = RequestRefund(station, payment_no, body.amount_fen, body.reason, who.username, datetime.now(UTC))
 
     async def work() -> RefundOut:
-        with _answered():
+        with payment_refusals():
             async with db.connection() as conn:
                 r = await service.refund(conn, bus, providers, command, who.actor)
         return RefundOut.of(r)
