@@ -43,6 +43,7 @@ from control_api.routes import (
     fleets,
     fuelling,
     gas_analytics,
+    h5,
     health,
     ic_cards,
     inventory,
@@ -110,6 +111,7 @@ ROUTERS = (   # every API route; matched in this order, one route after another,
     points.router,       # head office: points rules, balances, the points mall (docs/points.md)
     points_mall.router,
     fleet_statements.callbacks,   # the bank's signed push of incoming transfers (docs/fleets.md)
+    h5.router,           # the customer H5: members log in by SMS code (docs/h5.md)
 )
 
 #: Routes one role answers its own way, or only one role has, mounted before ``ROUTERS`` (the first route

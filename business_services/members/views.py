@@ -224,3 +224,11 @@ async def rows(conn: psycopg.AsyncConnection, f: MemberFilter, scope: frozenset[
         async for row in cur:
             yield export_row(row, disclosure)
 
+
+
+async def active_member_of_phone(conn: psycopg.AsyncConnection, group: str, phone: str) -> str | None:
+    """The member number of the company's active member with this phone (the customer H5's login), or None."""
+    cur = await conn.execute("SELECT member_no FROM business.members WHERE company_group = %s AND phone = %s "
+                             "AND status = 'active'", (group, phone))
+    row = await cur.fetchone()
+    return None if row is None else str(row[0])
