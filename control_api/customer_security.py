@@ -8,8 +8,8 @@ signature does not verify with the staff key: 401), and a customer route never a
 key (403: ``customer()`` tells them apart). Every customer route declares ``customer()``, whose "permission",
 ``CUSTOMER``, no staff role holds: the role-matrix test walks them like every other route.
 
-The drive-through notice's link carries a confirmation token (``confirm_link``): the recognition and the member
-it is for, signed with a third derived key, valid until the confirmation's window closes.
+The drive-through notice's link carries a random token whose digest head office keeps on that one confirmation
+(``business_services/drive_through/push.py``); ``POST /api/v1/h5/login/link`` exchanges it for a link session.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import hmac
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, cast
 
 import jwt
@@ -40,7 +39,8 @@ NOT_STAFF = "员工账号不能使用顾客页面，请用会员手机号登录 
             "with a member's phone)"
 ONLY_LINK = "此链接只能确认这一笔订单，查看其他内容请用手机号登录 (this link confirms one order only: log in " \
             "with your phone to see more)"
-BAD_LINK = "链接无效或已过期 (the link is not valid or has expired)"
+BAD_LINK = "链接无效或订单已处理、已过期，请用手机号登录查看 (the link is not valid, or its order was answered or " \
+    "expired: log in with your phone)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,21 +77,6 @@ def read_session(issuer: TokenIssuer, token: str, source: str = "") -> Customer:
     if claims.get("kind") != "customer":
         raise jwt.InvalidTokenError("not a customer session")
     return Customer(str(claims["sub"]), claims.get("only"), source)
-
-
-def confirm_link(issuer: TokenIssuer, recognition_id: str, member_no: str, expires_at: datetime) -> str:
-    """The token of a drive-through notice's link: this recognition, this member, until ``expires_at``."""
-    return jwt.encode({"sub": member_no, "rid": recognition_id, "aud": AUDIENCE, "kind": "confirm",
-                       "exp": int(expires_at.timestamp())}, _key(issuer, "h5-confirm"), algorithm=ALGORITHM)
-
-
-def read_link(issuer: TokenIssuer, token: str) -> tuple[str, str]:
-    """(recognition id, member number) of a valid link token; ``jwt.InvalidTokenError`` otherwise."""
-    claims = jwt.decode(token, _key(issuer, "h5-confirm"), algorithms=[ALGORITHM], audience=AUDIENCE,
-                        options={"require": ["sub", "exp", "rid"]})
-    if claims.get("kind") != "confirm":
-        raise jwt.InvalidTokenError("not a confirmation link")
-    return str(claims["rid"]), str(claims["sub"])
 
 
 def _unauthorised(message: str) -> HTTPException:

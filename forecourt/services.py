@@ -105,7 +105,8 @@ def messaging_config(settings: Settings) -> MessagingConfig:
         wechat_appid=settings.wechat_appid, wechat_secret=settings.wechat_secret,
         wechat_template_id=settings.wechat_template_id, webhook_secret=settings.webhook_secret,
         sms_login_template_code=settings.sms_login_template_code,
-        sms_member_template_code=settings.sms_member_template_code,
+        sms_paid_template_code=settings.sms_paid_template_code,
+        sms_confirm_template_code=settings.sms_confirm_template_code,
         wechat_member_template_id=settings.wechat_member_template_id, h5_url=settings.h5_url)
 
 

@@ -20,6 +20,7 @@ from procrastinate import JobContext, PsycopgConnector
 
 from business_services.access import repository as access
 from business_services.customers import repository as customers
+from business_services.drive_through import push as drive_through_push
 from business_services.exports import repository as exports
 from business_services.fleets import authorisation as fleet_authorisation
 from business_services.fleets import bank as fleet_bank
@@ -106,6 +107,7 @@ def build_app(database_url: str, schedule: Sequence[Job] = JOBS, messaging: Mess
         task = app.task(name=job.name, queue=QUEUE, pass_context=True)(_task(job))
         app.periodic(cron=job.cron, periodic_id=job.name)(task)
     notifications.register(app, messaging)
+    drive_through_push.register(app, messaging)   # the members' drive-through notices (docs/h5.md)
     return app
 
 

@@ -166,7 +166,8 @@ async def listed_member(conn: psycopg.AsyncConnection, member_no: str) -> Listed
                         level_name=found["level_name"], discount_pct=found["discount_pct"],
                         plates=await vehicles.plates_of(conn, member_no), qr_token=found["qr_token"],
                         status="frozen" if found["status"] == "frozen" else "active",
-                        drive_through=method, drive_through_card_no=card_no)
+                        drive_through=method, drive_through_card_no=card_no,
+                        drive_through_confirm=await drive_through.confirms(conn, member_no))   # 每次确认
 
 
 async def personal_data(conn: psycopg.AsyncConnection, member_no: str) -> dict[str, list[dict[str, Any]]]:

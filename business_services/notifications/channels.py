@@ -82,8 +82,9 @@ class MessagingConfig:
     timeout_s: float = 5.0
     # the customers' messages (docs/h5.md): the login code, and the drive-through notices pushed to members
     sms_login_template_code: str = "SMS_0000002"      # 您的验证码为${code}，5分钟内有效
-    sms_member_template_code: str = "SMS_0000003"     # ${station}：${text}${link}
-    wechat_member_template_id: str = ""               # 交易提醒 (station, amount, text, time; its link the H5's)
+    sms_paid_template_code: str = "SMS_0000003"       # ${station}无感支付：已从${card}支付${amount}元
+    sms_confirm_template_code: str = "SMS_0000004"    # ${station}无感支付${amount}元待确认：<H5 的地址>c/${code}
+    wechat_member_template_id: str = ""               # 交易提醒 (station, amount, what, time; its link the H5's)
     h5_url: str = "http://127.0.0.1:8000/h5/"         # the customer H5 the pushes link to
 
 

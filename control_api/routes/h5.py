@@ -11,13 +11,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, cast
 
-import jwt
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
 
 from business_services.access.model import mask_phone
 from business_services.customers import service
 from business_services.customers.model import RESEND_AFTER, LoginRefused
+from business_services.drive_through import head_office_repository as confirmations
+from business_services.drive_through.push import link_digest
 from business_services.members import views as members
 from business_services.members.model import mask_name
 from business_services.notifications.channels import AliyunSms, MessagingConfig
@@ -28,7 +29,6 @@ from control_api.customer_security import (
     Customer,
     customer,
     issue_session,
-    read_link,
 )
 from control_api.deps import Db
 from control_api.security import TokenIssuer
@@ -55,7 +55,7 @@ class LoginBody(BaseModel):
 
 
 class LinkBody(BaseModel):
-    token: Annotated[str, Field(min_length=20, max_length=2000, description="推送链接中的令牌 (the link's token)")]
+    token: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{22}$", description="推送链接中的令牌 (the link's token)")]
 
 
 class Session(BaseModel):
@@ -108,14 +108,14 @@ async def log_in(body: LoginBody, db: Db, request: Request) -> Session:
 
 
 @router.post("/login/link", response_model=Session)
-async def log_in_by_link(body: LinkBody, request: Request) -> Session:
+async def log_in_by_link(body: LinkBody, db: Db, request: Request) -> Session:
     """The notice's link: a session for its one confirmation (no phone, no code: the link came to the member)."""
-    try:
-        recognition_id, member_no = read_link(tokens(request), body.token)
-    except jwt.InvalidTokenError:
-        raise HTTPException(401, BAD_LINK, headers={"WWW-Authenticate": "Bearer"}) from None
-    return Session(access_token=issue_session(tokens(request), member_no, only=recognition_id),
-                   expires_in=LINK_SESSION_TTL_S, member_no=member_no, only=recognition_id)
+    async with db.connection() as conn:
+        found = await confirmations.by_link(conn, link_digest(body.token), datetime.now(UTC))
+    if found is None:
+        raise HTTPException(401, BAD_LINK, headers={"WWW-Authenticate": "Bearer"})
+    return Session(access_token=issue_session(tokens(request), found.member_no, only=found.recognition_id),
+                   expires_in=LINK_SESSION_TTL_S, member_no=found.member_no, only=found.recognition_id)
 
 
 @router.get("/me", response_model=Me)
