@@ -128,7 +128,7 @@ async def test_the_member_is_pushed_once_confirms_in_one_tap_and_the_station_pay
         == [("drive_through.confirm",)]
 
 
-async def test_a_paid_drive_through_order_is_pushed_once_per_payment(database_url: str) -> None:
+async def test_a_paid_drive_through_order_is_pushed_once_per_payment_and_retried(database_url: str) -> None:
     app_member = {"phone": "13900000001", "source": "back_office"}
     captured = PaymentCaptured(
         payment_no=f"{STATION}-20261205-P00001", station=STATION, shift_no=f"{STATION}-20261205-S00001",
@@ -148,6 +148,10 @@ async def test_a_paid_drive_through_order_is_pushed_once_per_payment(database_ur
         assert await rows(database_url, "SELECT key FROM business.drive_through_pushes") == [
             (f"paid/{captured.payment_no}",)]
         channels = push.Channels(messaging.config)
+        await messaging.fault(sms_rate_limit_next=1)                         # the provider refuses, for now
+        assert await send(database_url, channels, f"paid/{captured.payment_no}") == "pending"
+        assert await rows(database_url, "SELECT count(*) FROM procrastinate_jobs WHERE task_name = %s "
+                                        "AND scheduled_at > now()", "drive_through.push") == [(1,)]   # tried later
         assert await send(database_url, channels, f"paid/{captured.payment_no}") == "sent"
         assert await send(database_url, channels, f"paid/{captured.payment_no}") == ""
         [sms] = (await messaging.received("sms"))["received"]
