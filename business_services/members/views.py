@@ -226,7 +226,6 @@ async def rows(conn: psycopg.AsyncConnection, f: MemberFilter, scope: frozenset[
             yield export_row(row, disclosure)
 
 
-
 async def active_member_of_phone(conn: psycopg.AsyncConnection, group: str, phone: str) -> str | None:
     """The member number of the company's active member with this phone (the customer H5's login), or None."""
     cur = await conn.execute("SELECT member_no FROM business.members WHERE company_group = %s AND phone = %s "
