@@ -132,6 +132,10 @@ def test_a_member_confirms_in_one_tap_and_logs_in_by_sms(real_site: RealSite, br
             page.click("[data-test=confirm-each]")              # 每次确认 on
             page.click("[data-test=save]")
             page.until(lambda: confirms(real_site.database_url, member_no), "每次确认 saved")
+            with psycopg.connect(real_site.database_url) as conn:
+                audited = conn.execute("SELECT action, actor FROM business.audit_log WHERE action = "
+                                       "'member.drive_through'").fetchall()
+            assert audited == [("member.drive_through", f"customer:{member_no}")]    # the member's own change
             page.click("[data-test=agreement]")                 # 免密支付: not built on this server yet
             page.text_becomes("[data-test=agreement]", "暂未开通")
             page.shot("h5-settings")
