@@ -1,9 +1,11 @@
 """The customer H5's API (docs/h5.md), under ``/api/v1/h5/``: customers only (``customer()``), never staff.
 
 Login: ``POST /login/code`` {phone} sends a six-digit code by SMS to an active member's phone (the same answer for
-any phone; 429 when it asks too often); ``POST /login`` {phone, code} → a customer session token (a week);
-``POST /login/link`` {token} → a session good for the one drive-through confirmation the notice's link names.
-``GET /me``: who is logged in (masked). The drive-through pages' routes are in ``routes/h5_drive_through.py``.
+any phone; 429 when it asks too often, or when one address asks for codes or logs in more than ``PER_ADDRESS``
+times a minute, so one client cannot send SMS to phone after phone); ``POST /login`` {phone, code} → a customer
+session token (a week); ``POST /login/link`` {token} → a session good for the one drive-through confirmation the
+notice's link names. ``GET /me``: who is logged in (masked). The drive-through pages' routes are in
+``routes/h5_drive_through.py``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from business_services.drive_through.push import link_digest
 from business_services.members import views as members
 from business_services.members.model import mask_name
 from business_services.notifications.channels import AliyunSms, MessagingConfig
+from control_api import rate_limit
 from control_api.customer_security import (
     BAD_LINK,
     LINK_SESSION_TTL_S,
@@ -38,6 +41,7 @@ Member = Annotated[Customer, Depends(customer())]
 Phone = Annotated[str, Field(pattern=r"^1[3-9][0-9]{9}$", description="手机号 (a mainland mobile number)")]
 SENT = "如该手机号已注册会员，验证码已发送，5 分钟内有效 (if the phone is a member's, a code is on its way)"
 NO_SMS = "短信服务未配置，请联系油站 (SMS is not set up: ask the station)"
+PER_ADDRESS = 30         # code requests and logins a minute from one address (besides each phone's own limits)
 
 
 class CodeBody(BaseModel):
@@ -89,6 +93,7 @@ async def ask_code(body: CodeBody, db: Db, request: Request) -> CodeSent:
     """A login code by SMS (one a minute, five an hour per phone)."""
     sms = AliyunSms(messaging(request))
     async with db.autocommit() as conn:
+        await rate_limit.check(conn, f"h5-login:{request.client.host if request.client else ''}", PER_ADDRESS)
         try:
             await service.ask_code(conn, sms, request.app.state.group, body.phone, datetime.now(UTC))
         except LoginRefused as refused:
@@ -99,6 +104,7 @@ async def ask_code(body: CodeBody, db: Db, request: Request) -> CodeSent:
 @router.post("/login", response_model=Session)
 async def log_in(body: LoginBody, db: Db, request: Request) -> Session:
     async with db.autocommit() as conn:
+        await rate_limit.check(conn, f"h5-login:{request.client.host if request.client else ''}", PER_ADDRESS)
         try:
             member_no = await service.log_in(conn, request.app.state.group, body.phone, body.code, datetime.now(UTC))
         except LoginRefused as refused:

@@ -9,6 +9,7 @@ import psycopg
 import pytest
 
 from control_api.app import create_app
+from control_api.routes.h5 import PER_ADDRESS
 from tests.integration.cards import support as cards
 from tests.integration.notifications.support import messaging_sim
 from tests.support.auth import bearer
@@ -79,3 +80,14 @@ async def test_a_member_logs_in_by_sms_code_once_within_its_limits(database_url:
     async with await psycopg.AsyncConnection.connect(database_url) as conn:
         stored = await (await conn.execute("SELECT digest FROM business.customer_login_codes")).fetchall()
     assert stored and all(bytes(d) != code.encode() for (d,) in stored)     # only digests are kept
+
+
+async def test_one_address_cannot_ask_for_codes_for_phone_after_phone(database_url: str) -> None:
+    app = create_app(database_url)
+    async with messaging_sim() as messaging, cards.client(app) as http:
+        app.state.messaging = messaging.config
+        answers = [(await http.post("/api/v1/h5/login/code", json={"phone": f"1370000{n:04d}"})).status_code
+                   for n in range(PER_ADDRESS + 1)]
+        assert answers == [200] * PER_ADDRESS + [429]
+        refused = await http.post("/api/v1/h5/login", json={"phone": PHONE, "code": "123456"})
+        assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1
