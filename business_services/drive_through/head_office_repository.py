@@ -154,6 +154,19 @@ async def finish(conn: psycopg.AsyncConnection, key: str, state: str, *, channel
         (state, channel, provider_id, error[:300], at, key))
 
 
+async def lost(conn: psycopg.AsyncConnection, stuck_s: int = 600) -> list[str]:
+    """Notices no job will send: sending for longer than ``stuck_s`` (a worker died mid-send), or pending with no
+    job waiting for them (one deleted by hand). The sweep defers a job for each."""
+    cur = await conn.execute(
+        """SELECT key FROM business.drive_through_pushes p
+           WHERE (state = 'sending' AND claimed_at < now() - make_interval(secs => %s))
+              OR (state = 'pending' AND created_at < now() - make_interval(secs => %s) AND NOT EXISTS (
+                    SELECT 1 FROM procrastinate_jobs j WHERE j.task_name = %s AND j.args->>'key' = p.key
+                        AND j.status IN ('todo', 'doing')))
+           ORDER BY created_at LIMIT 100""", (stuck_s, stuck_s, PUSH_TASK))
+    return [str(r[0]) for r in await cur.fetchall()]
+
+
 async def pushes_of(conn: psycopg.AsyncConnection, reference: str) -> list[dict[str, Any]]:
     cur = await conn.execute("SELECT key, state, channel, attempts FROM business.drive_through_pushes "
                              "WHERE reference = %s ORDER BY key", (reference,))

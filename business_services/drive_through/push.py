@@ -14,8 +14,9 @@ is configured, else by SMS to their phone (Aliyun SendSms), through the channels
 Claim in one transaction, send with none open, record in another: a failure the provider may recover from is
 tried again later (a new job at ``retry_after_s``, up to the notifications' ``MAX_ATTEMPTS``), a permanent one
 (an invalid number, an unfollowed openid) is ``failed``. A worker killed between the provider's acceptance and the
-record leaves the row ``sending``; the next job for it after 10 minutes sends it again (the SMS ``OutId`` and the
-row key let a receiver tell). Phones and openids never appear in a log line at INFO.
+record leaves the row ``sending``; the sweep (``drive_through_push_sweep``, every minute) defers a job for it after
+10 minutes, which sends it again (the SMS ``OutId`` carries the row key, so a receiver can tell), and for a pending
+notice whose job is gone. Phones and openids never appear in a log line at INFO.
 """
 
 from __future__ import annotations
@@ -135,6 +136,14 @@ async def send_push(conn: psycopg.AsyncConnection, channels: Channels, key: str,
     return "sent"
 
 
+async def sweep(conn: psycopg.AsyncConnection) -> int:
+    """A job again for each notice no job will send (``repository.lost``); how many."""
+    keys = await repository.lost(conn)
+    for key in keys:
+        await repository.defer(conn, key)
+    return len(keys)
+
+
 def register(app: procrastinate.App, config: MessagingConfig | None) -> None:
     """The push task on ``app`` (``business_services/jobs``), sending with the installation's messaging settings."""
     channels = Channels(config or MessagingConfig())
@@ -145,3 +154,10 @@ def register(app: procrastinate.App, config: MessagingConfig | None) -> None:
         async with pool.connection() as conn:
             await conn.set_autocommit(True)
             return await send_push(conn, channels, key)
+
+    @app.periodic(cron="* * * * *", periodic_id="drive_through_push_sweep")
+    @app.task(name="drive_through_push_sweep", queue=repository.QUEUE, pass_context=True)
+    async def sweep_task(context: JobContext, timestamp: int = 0) -> int:
+        pool = context.app.connector.pool  # type: ignore[attr-defined]   # PsycopgConnector's
+        async with pool.connection() as conn, conn.transaction():
+            return await sweep(conn)

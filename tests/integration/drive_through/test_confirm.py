@@ -158,6 +158,19 @@ async def test_a_paid_drive_through_order_is_pushed_once_per_payment_and_retried
         assert (sms["TemplateCode"], sms["TemplateParam"]["amount"]) == ("SMS_0000003", "150.00")
         assert sms["TemplateParam"]["card"].endswith(f"{CARD[-4:]})")
 
+        # a worker that died mid-send leaves the notice 'sending'; a job lost leaves it 'pending': the sweep finds both
+        async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+            assert await push.sweep(conn) == 0
+            await conn.execute("UPDATE business.drive_through_pushes SET state = 'sending', "
+                               "claimed_at = now() - interval '11 minutes'")
+            assert await push.sweep(conn) == 1
+            await conn.execute("DELETE FROM procrastinate_jobs WHERE task_name = 'drive_through.push'")
+            await conn.execute("UPDATE business.drive_through_pushes SET state = 'pending', "
+                               "created_at = now() - interval '11 minutes'")
+            assert await push.sweep(conn) == 1
+            assert await push.sweep(conn) == 0                             # its job is waiting now
+        assert await send(database_url, channels, f"paid/{captured.payment_no}") == "sent"
+
 
 async def test_declined_or_unanswered_goes_to_the_cashier_and_head_office_down_waits(
         database_url: str, station_database_url: str, broker: BrokerAddress) -> None:
