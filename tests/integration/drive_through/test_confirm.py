@@ -18,12 +18,14 @@ from business_services.drive_through import confirmations, model, push
 from business_services.drive_through import head_office as answering
 from business_services.online_payments.station_client import HeadOfficeLink
 from business_services.unit_of_work import UnitOfWork
+from control_api.app import create_app
 from forecourt.local import free_port
 from forecourt.roles import Role
 from telemetry.contracts.broker import BrokerAddress
 from telemetry.contracts.events.drive_through import DriveThroughAwaiting
 from telemetry.contracts.events.payments import Allocation, PaymentCaptured
 from tests.integration.api.support import running_api
+from tests.integration.cards import support as cards
 from tests.integration.drive_through.test_drive_through import pay, providers, seen
 from tests.integration.ic_cards.ic_support import deliver, fuelling, outbox, rows, station_key
 from tests.integration.notifications.support import messaging_sim
@@ -202,3 +204,24 @@ async def test_declined_or_unanswered_goes_to_the_cashier_and_head_office_down_w
     assert await pay(url, providers(url)) == 0
     assert await rows(url, "SELECT count(*) FROM business.payments") == [(0,)]
     assert await rows(url, "SELECT status FROM business.orders ORDER BY fuelling_point") == [("payable",)] * 2
+
+
+async def test_head_office_keeps_the_members_confirm_choice_and_lists_it(database_url: str) -> None:
+    app = create_app(database_url)
+    li = cards.clerk(app, "li", "member:read", "member:write", "pii:read")
+    async with cards.client(app) as http:
+        no = await cards.member(http, li, 1)
+        await cards.card_type(http, li)
+        (card_no,) = await cards.issue(http, li, member_no=no)
+        url = f"/api/v1/members/{no}/drive-through"
+        chosen = await http.put(url, json={"method": "stored_value", "card_no": card_no, "confirm": True}, headers=li)
+        assert chosen.status_code == 200 and chosen.json()["confirm"] is True, chosen.text
+        assert (await http.get(url, headers=li)).json()["confirm"] is True
+        [(item,)] = await rows(database_url, "SELECT item FROM business.member_list_changes WHERE kind = 'member' "
+                                             "AND key = %s ORDER BY seq DESC LIMIT 1", no)
+        assert item["drive_through_confirm"] is True
+        assert (await http.put(url, json={"method": "stored_value", "card_no": card_no}, headers=li)).json()[
+            "confirm"] is False                                              # not sent: off
+    [(before, after)] = await rows(database_url, "SELECT before, after FROM business.audit_log WHERE action = "
+                                                 "'member.drive_through' ORDER BY seq DESC LIMIT 1")
+    assert (before["confirm"], after["confirm"]) == (True, False)
