@@ -44,6 +44,8 @@ from control_api.routes import (
     fleets,
     fuelling,
     gas_analytics,
+    h5,
+    h5_drive_through,
     health,
     ic_cards,
     inventory,
@@ -111,6 +113,8 @@ ROUTERS = (   # every API route; matched in this order, one route after another,
     points.router,       # head office: points rules, balances, the points mall (docs/points.md)
     points_mall.router,
     fleet_statements.callbacks,   # the bank's signed push of incoming transfers (docs/fleets.md)
+    h5.router,           # the customer H5: members log in by SMS code (docs/h5.md)
+    h5_drive_through.router,   # the H5's 待确认, one-tap confirmation, 加油记录, 无感支付设置 (docs/h5.md)
 )
 
 #: Routes one role answers its own way, or only one role has, mounted before ``ROUTERS`` (the first route
@@ -125,7 +129,8 @@ ROLE_ROUTERS: dict[Role, tuple[APIRouter, ...]] = {
                        fleet_cards.router,   # fleet cards and their limits (docs/fleets.md)
                        fleets.router,            # fleet enterprises and their money (docs/fleets.md)
                        faces.router,            # the face gallery (docs/vision.md "Faces")
-                       drive_through.settings),   # the member's 无感支付 choice (docs/vision.md)
+                       drive_through.settings,   # the member's 无感支付 choice (docs/vision.md)
+                       drive_through.confirmations),   # the members' answers the stations ask for (docs/h5.md)
     Role.STATION: (station_prices.router,        # the prices the station's pumps hold (its own database)
                    inventory.router,             # wet stock: computed where the sales are (docs/inventory.md)
                    station_fleets.router,        # fleet cards authorised before fuelling (docs/fleets.md)

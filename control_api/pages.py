@@ -1,5 +1,5 @@
-"""Serving the built web apps: ``/admin/`` (the back office) and ``/pos/`` (the station POS) from
-``control_api/web/dist``.
+"""Serving the built web apps: ``/admin/`` (the back office), ``/pos/`` (the station POS) and ``/h5/`` (the
+customers' phone pages, docs/h5.md) from ``control_api/web/dist``.
 
 ``scripts/web.sh`` builds ``control_api/web`` (one Vite project, one entry per app) into ``dist/``:
 ``dist/<app>/index.html`` per app and the hashed, shared ``dist/assets/*``, each text file with a
@@ -23,7 +23,7 @@ from pathlib import Path, PurePosixPath
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
-APPS = ("admin", "pos")                                  # one per Vite entry (control_api/web/vite.config.js)
+APPS = ("admin", "pos", "h5")                            # one per Vite entry (control_api/web/vite.config.js)
 DIST = Path(__file__).parent / "web" / "dist"
 ASSET_CACHE = "public, max-age=31536000, immutable"  # hashed names: a new build has new names
 PAGE_CACHE = "no-cache"                              # index.html names the current build's assets

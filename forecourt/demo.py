@@ -35,7 +35,7 @@ from edge_nodes.station import load_station
 from forecourt.alarms import AlarmService
 from forecourt.demo_fleets import PLATE as FLEET_PLATE
 from forecourt.demo_fleets import seed_demo_fleet
-from forecourt.demo_members import MEMBERS, seed_demo_members
+from forecourt.demo_members import H5_MEMBER, MEMBERS, seed_demo_members
 from forecourt.infra import Infrastructure
 from forecourt.local import free_port
 from forecourt.progress import Progress
@@ -50,6 +50,7 @@ from forecourt.services import (
     ingest_health,
     ingest_metrics_text,
     master_data_path,
+    messaging_config,
     mini_program,
     outbox_path,
     price_set_path,
@@ -160,7 +161,8 @@ async def run_demo(settings: Settings, *, api_port: int, every_s: float) -> None
             gateways = provider_gateways(wechat, wechat_url, alipay, alipay_url, base)
             messaging, messaging_port = MessagingSim(), free_port()   # SMS / WeChat / webhook (docs/notifications.md)
             messaging_url = f"http://127.0.0.1:{messaging_port}"
-            notifying = settings.model_copy(update=messaging.keys.merchant_config(messaging_url))
+            notifying = settings.model_copy(update={**messaging.keys.merchant_config(messaging_url),
+                                                    "h5_url": f"{base}/h5/"})   # the notices' links
             providers = station_payment_providers(base, await station_key(infra.database_url, station.station),
                                                   station_url)
             with progress("启动边缘节点、数据接入与控制 API (edge node, ingest, API)"):
@@ -170,7 +172,8 @@ async def run_demo(settings: Settings, *, api_port: int, every_s: float) -> None
                     run_with_health(worker.run(), settings.metrics_host, settings.ingest_metrics_port,
                                     ingest_metrics_text, lambda: ingest_health(worker)),
                     api_service(infra.database_url, settings.api_host, api_port, infra.broker, settings.group,
-                                tokens, online_gateways=gateways, wechat_mini=mini_program(notifying)),
+                                tokens, online_gateways=gateways, wechat_mini=mini_program(notifying),
+                                messaging=messaging_config(notifying)),   # the customer H5's SMS codes
                     business_service(notifying, infra.database_url, infra.broker),
                     api_service(station_url, settings.api_host, api_port + 1, infra.broker, settings.group,
                                 tokens, Role.STATION, providers),
@@ -200,6 +203,8 @@ async def run_demo(settings: Settings, *, api_port: int, every_s: float) -> None
   短信/微信/Webhook 模拟 messaging simulator {messaging_url}/_sim/sms  (报警通知 alarm notifications)
       微信小程序注册（模拟）a mini program user's codes: curl -X POST {messaging_url}/_sim/wechat-users \\
           -d '{{"phone": "13800138000"}}', then POST them to {base}/api/v1/members/wechat (docs/members.md)
+  会员手机页 customer H5    {base}/h5/   演示会员 {H5_MEMBER} 用短信验证码登录 (log in with an SMS code; the code:
+                           {messaging_url}/_sim/sms); 该会员已开通无感支付「每次确认」(docs/h5.md)
   加油记录 fuellings       {base}/api/v1/stations/{station.station}/fuelling-transactions
   健康检查 health          {base}/healthz   指标 metrics {base}/metrics
   加油机 dispenser         Modbus TCP 127.0.0.1:{dispenser.port} (docs/protocols/dispenser-modbus.md)

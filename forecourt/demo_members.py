@@ -21,6 +21,7 @@ CARD_TYPE = {"code": "demo-sv", "name": "连锁储值卡", "scope": "chain", "na
              "kind": "stored_value", "prefix": "8866", "length": 16, "offline_limit_fen": 20000,
              "offline_daily_fen": 50000}
 MEMBERS = (("13800138000", "张三", "京A12345"), ("13900139000", "李四", "京B54321"))
+H5_MEMBER = "13900139000"    # opted in to drive-through with 每次确认: the demo's customer H5 login (docs/h5.md)
 RECHARGE_FEN = 50000
 
 
@@ -72,6 +73,9 @@ async def _seed(http: niquests.AsyncSession, station: str) -> bool:
         await call(http, "POST", f"/api/v1/cards/{card_no}/recharges",
                     {"paid_fen": RECHARGE_FEN, "method": "bank_card", "station": station,
                      "recharge_no": f"{station}-{today:%Y%m%d}-C{n:05d}"})
+        if phone == H5_MEMBER:   # 无感支付 with 每次确认: each order waits for a tap on the customer H5 (docs/h5.md)
+            await call(http, "PUT", f"/api/v1/members/{member['member_no']}/drive-through",
+                       {"method": "stored_value", "card_no": card_no, "confirm": True})
     return True
 
 

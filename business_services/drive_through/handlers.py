@@ -4,10 +4,14 @@
 to the fuelling position (a redelivered recognition is one row; the same car seen again keeps its attachment;
 another car replaces it). ``fuelling.completed`` at that position → its order (made first: the orders context
 comes before this one on the bus) is sold to the member and becomes due; ``service.pay_due`` pays it after the
-commit. A fuelling without fuel lapses the attachment. A fuelling seen again changes nothing (one order, one row).
+commit. A member who chose 每次确认 is asked first: the order waits ``awaiting`` and ``drive_through.awaiting``
+goes up to head office (``confirmations.settle`` asks for the answer). A fuelling without fuel lapses the
+attachment. A fuelling seen again changes nothing (one order, one row).
 """
 
 from __future__ import annotations
+
+from typing import cast
 
 from business_services.drive_through import model, repository
 from business_services.messagebus import Handler
@@ -15,10 +19,13 @@ from business_services.orders import handlers as orders
 from business_services.orders import views as order_views
 from business_services.orders.model import AttachMember, OrderConflict
 from business_services.station_members import repository as members
+from business_services.stations import views as stations
 from business_services.unit_of_work import UnitOfWork
+from telemetry.contracts.events.drive_through import DriveThroughAwaiting
 from telemetry.contracts.events.envelope import CloudEvent
 from telemetry.contracts.events.fuelling import LEGACY_FUELING_COMPLETED, FuellingCompleted
 from telemetry.contracts.events.vision import VehicleRecognized
+from telemetry.contracts.members import DriveThroughMethod
 
 
 async def recognised(event: CloudEvent, uow: UnitOfWork) -> str | None:
@@ -38,7 +45,7 @@ async def recognised(event: CloudEvent, uow: UnitOfWork) -> str | None:
     await repository.attach(uow.conn, repository.Attachment(
         event.id, seen.station, seen.fuelling_point, seen.plate, member.member_no, member.drive_through,
         member.drive_through_card_no, "attached", None, None, "", seen.seen_at,
-        model.expires(seen.seen_at, model.attach_minutes())))
+        model.expires(seen.seen_at, model.attach_minutes()), confirm=member.drive_through_confirm))
     return None
 
 
@@ -57,8 +64,26 @@ async def fuelling_completed(event: CloudEvent, uow: UnitOfWork) -> str | None:
         await orders.attach_member(AttachMember(fuelling.station, (order[0],), held.member_no, held.plate), uow)
     except OrderConflict:               # already paid or held: the cashier has it (the order is never undone)
         return None
+    if held.confirm:                    # 每次确认: the member confirms on the H5 first (docs/h5.md)
+        await _await_confirmation(uow, held, fuelling, order)
+        return None
     await repository.make_due(uow.conn, held.recognition_id, order[0])
     return order[0]
+
+
+async def _await_confirmation(uow: UnitOfWork, held: repository.Attachment, fuelling: FuellingCompleted,
+                              order: tuple[str, int]) -> None:
+    """The order waits for the member's answer; head office hears of it (and pushes the notice) through the
+    station's outbox."""
+    until = model.expires(fuelling.ended_at, model.confirm_minutes())
+    await repository.make_awaiting(uow.conn, held.recognition_id, order[0], until)
+    waiting = DriveThroughAwaiting(
+        station=fuelling.station, recognition_id=held.recognition_id, order_no=order[0],
+        fuelling_point=fuelling.fuelling_point, member_no=held.member_no, plate=held.plate,
+        method=cast(DriveThroughMethod, held.method), card_no=held.card_no, grade=fuelling.grade,
+        volume_l=fuelling.volume_l, amount_fen=order[1], fuelled_at=fuelling.ended_at, expires_at=until)
+    uow.emit(await stations.event_topic_for(uow.conn, fuelling.station, waiting.TYPE),
+             waiting.envelope(source="business/drive-through", subject=order[0], event_id=waiting.event_id()))
 
 
 EVENT_HANDLERS: dict[str, list[Handler]] = {VehicleRecognized.TYPE: [recognised],

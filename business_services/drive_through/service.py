@@ -17,13 +17,13 @@ from datetime import UTC, datetime
 import psycopg
 
 from business_services.audit.model import Actor, AuditEntry
-from business_services.drive_through import model, repository
+from business_services.drive_through import confirmations, model, repository
 from business_services.messagebus import MessageBus
 from business_services.payments import repository as payments
 from business_services.payments import service as paying
 from business_services.payments.handlers import RequestRefund
 from business_services.payments.model import PaymentRuleError, RefundState, TakePayment, Tender
-from business_services.payments.registry import Providers
+from business_services.payments.registry import Providers, head_office_link
 from business_services.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -86,6 +86,7 @@ async def pay_forever(database_url: str, bus: MessageBus, providers: Providers, 
         try:
             async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
                 await repository.expire(conn, datetime.now(UTC))
+                await confirmations.settle(conn, head_office_link(providers), station, datetime.now(UTC))   # 每次确认
                 await pay_due(conn, bus, providers, station)
         except (psycopg.Error, OSError) as exc:
             log.warning("drive-through payments paused: %r", exc)

@@ -10,6 +10,10 @@ fuelling positions today and what became of their orders, an undone one's refund
 plates and cards masked without ``pii:read``); ``POST …/drive-through/{recognition_id}/undo`` {reason}: the
 cashier's reversal of a wrong match, refunding a payment already taken (``payment:take``, Idempotency-Key; audited);
 its answer carries the refund as it stands (``awaiting_approval`` above the refund limit).
+
+Head office (``confirmations``): ``GET /api/v1/stations/{station}/drive-through/confirmations?ids=`` the members'
+answers to the station's awaiting orders (每次确认), asked by the station server's pay loop with its API key
+(``payment:online``; docs/h5.md).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from business_services.audit.model import AuditEntry
-from business_services.drive_through import repository, service
+from business_services.drive_through import head_office_repository, repository, service
 from business_services.members import handlers as members
 from business_services.members import views as member_views
 from business_services.numbers import STATION_ZONE
@@ -39,9 +43,11 @@ from control_api.security import Principal, at_station, require
 
 router = APIRouter(prefix="/api/v1/stations/{station}/drive-through", tags=["drive-through"])
 settings = APIRouter(prefix="/api/v1/members/{member_no}/drive-through", tags=["drive-through"])
+confirmations = APIRouter(prefix="/api/v1/stations/{station}/drive-through/confirmations", tags=["drive-through"])
 
 Reader = Annotated[Principal, Depends(at_station("payment:read"))]
 Taker = Annotated[Principal, Depends(at_station("payment:take"))]
+StationServer = Annotated[Principal, Depends(at_station("payment:online"))]   # the station server's API key
 MemberReader = Annotated[Principal, Depends(require("member:read"))]
 MemberWriter = Annotated[Principal, Depends(require("member:write"))]
 MemberNoPath = Annotated[str, Path(pattern=r"^M[0-9]{8,12}$", description="会员号 (member number)")]
@@ -54,6 +60,7 @@ class SettingBody(BaseModel):
     method: Literal["off", "stored_value", "fleet_credit", "agreement"] = Field(
         description="off 关闭；stored_value 储值卡")
     card_no: Annotated[str | None, Field(pattern=r"^[0-9]{16}([0-9]{3})?$", description="储值卡号")] = None
+    confirm: bool = Field(False, description="每次确认：每笔订单先在手机上确认再支付 (docs/h5.md)")
 
 
 class SettingOut(BaseModel):
@@ -61,6 +68,7 @@ class SettingOut(BaseModel):
     method: str
     card_no: str | None          # the whole number only with pii:read
     card_masked: str | None
+    confirm: bool = False        # 每次确认
 
 
 class RefundShown(BaseModel):
@@ -100,9 +108,9 @@ class UndoBody(BaseModel):
     reason: Annotated[str, Field(min_length=1, max_length=200, description="撤销原因，如 车牌识别错误")]
 
 
-def _setting(member_no: str, method: str, card_no: str | None, who: Principal) -> SettingOut:
+def _setting(member_no: str, method: str, card_no: str | None, who: Principal, confirm: bool = False) -> SettingOut:
     return SettingOut(member_no=member_no, method=method, card_no=card_no if who.may("pii:read") else None,
-                      card_masked=card_no and mask_card(card_no))
+                      card_masked=card_no and mask_card(card_no), confirm=confirm)
 
 
 def _out(a: repository.Attachment, who: Principal, refund: RefundShown | None = None,
@@ -120,7 +128,8 @@ async def chosen(member_no: MemberNoPath, who: MemberReader, db: Db) -> SettingO
     async with db.connection() as conn:
         if await member_views.profile(conn, member_no) is None:
             raise HTTPException(404, f"没有会员 {member_no} (no such member)")
-        return _setting(member_no, *await repository.setting(conn, member_no), who)
+        return _setting(member_no, *await repository.setting(conn, member_no), who,
+                        await repository.confirms(conn, member_no))
 
 
 @settings.put("", response_model=SettingOut)
@@ -139,12 +148,16 @@ async def choose(member_no: MemberNoPath, body: SettingBody, who: MemberWriter, 
             raise HTTPException(422, "该卡不是会员本人的正常储值卡，请换一张 (not the member's active card)")
         async with UnitOfWork(conn, who.actor) as uow:
             before = await repository.setting(uow.conn, member_no)
+            confirmed_before = await repository.confirms(uow.conn, member_no)
             await repository.choose(uow.conn, member_no, body.method, card_no, who.actor.name, datetime.now(UTC))
+            await repository.set_confirm(uow.conn, member_no, body.confirm)
             await members.relist(uow.conn, member_no)
             await uow.audit(AuditEntry("member.drive_through", f"member:{member_no}", None,
-                                       {"method": before[0], "card": before[1] and mask_card(before[1])},
-                                       {"method": body.method, "card": card_no and mask_card(card_no)}))
-        return _setting(member_no, body.method, card_no, who)
+                                       {"method": before[0], "card": before[1] and mask_card(before[1]),
+                                        "confirm": confirmed_before},
+                                       {"method": body.method, "card": card_no and mask_card(card_no),
+                                        "confirm": body.confirm}))
+        return _setting(member_no, body.method, card_no, who, body.confirm)
 
 
 async def _refund(conn: psycopg.AsyncConnection, a: repository.Attachment) -> RefundShown | None:
@@ -182,3 +195,25 @@ async def undo(station: Station, recognition_id: RecognitionPath, body: UndoBody
             names = await station_members.names(conn, [done.member_no])
             return _out(done, who, await _refund(conn, done), names)
     return await once(request, db, who, key, work)
+
+
+class Answer(BaseModel):
+    recognition_id: str
+    state: str                   # awaiting, confirmed, declined
+
+
+class Answers(BaseModel):
+    items: list[Answer]
+
+
+@confirmations.get("", response_model=Answers)
+async def answers(station: Station, who: StationServer, db: Db,
+                  ids: Annotated[str, Query(max_length=3800, pattern=r"^[0-9a-f,-]*$",
+                                            description="识别号，逗号分隔 (recognition ids, comma-separated)")] = ""
+                  ) -> Answers:
+    """Head office: the members' answers to the station's awaiting orders (每次确认; docs/h5.md); an id head office
+    has not heard of yet is absent (the station keeps waiting)."""
+    wanted = [i for i in ids.split(",") if i][:100]
+    async with db.connection() as conn:
+        found = await head_office_repository.answers(conn, station, wanted)
+    return Answers(items=[Answer(recognition_id=r, state=s) for r, s in found])

@@ -1,4 +1,5 @@
-// Forecourt web apps: one Vite project, one entry per app (admin: the back office; pos: the station POS).
+// Forecourt web apps: one Vite project, one entry per app (admin: the back office; pos: the station POS; h5: the
+// customers' phone pages, Vant).
 // Built by scripts/web.sh into dist/, served by control_api/pages.py at /<app>/ with assets at /assets/.
 // Element Plus is imported on demand (only the components a page uses) and every text asset is
 // written gzipped beside itself (name.gz) so the API serves it compressed without compressing per request.
@@ -12,7 +13,7 @@ import { ElementPlusResolver } from 'unplugin-vue-components/resolvers'
 import Components from 'unplugin-vue-components/vite'
 import { defineConfig } from 'vite'
 
-export const APPS = ['admin', 'pos']
+export const APPS = ['admin', 'pos', 'h5']
 const here = fileURLToPath(new URL('.', import.meta.url))
 const { version } = JSON.parse(readFileSync(join(here, 'package.json'), 'utf8'))
 

@@ -74,6 +74,7 @@ def test_demo_runs_with_nothing_configured_and_stops_cleanly() -> None:
     output = log.read_text(errors="replace")
     assert code in (0, 130), output
     assert "演示已停止" in output and "/latest" in output
+    assert "/h5/" in output and "/_sim/sms" in output          # the customer H5 and where its SMS codes are read
     time.sleep(0.5)
     assert _processes_using(str(data_dir)) == [], "the demo left processes behind"
     shutil.rmtree(data_dir, ignore_errors=True)

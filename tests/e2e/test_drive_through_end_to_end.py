@@ -207,6 +207,11 @@ def test_a_members_car_seen_at_position_2_is_paid_from_stored_value_and_a_strang
                                 if o["order_no"] == order_no and o["status"] == "paid"],
                        "the paid order in the member's 360° at head office")
         assert len(orders) == 1
+        [(payment_no,)] = rows(chain.station_db, "SELECT payment_no FROM business.payment_allocations "
+                                                 "WHERE order_no = %s", order_no)
+        until(lambda: rows(chain.head_office_db, "SELECT kind, member_no FROM business.drive_through_pushes "
+                                                 "WHERE reference = %s", payment_no) == [("paid", member_no)],
+              "head office queued the member's notice 已从储值卡支付 (docs/h5.md)")
 
         statement = until(lambda: [e for e in httpx.get(
             f"{chain.head_office}/api/v1/cards/{card_no}/statement", headers=admin, timeout=20).json()["items"]

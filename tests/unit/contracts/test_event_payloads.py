@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -180,3 +180,15 @@ def test_a_device_record_that_breaks_its_payload_rules_is_a_counted_skip_not_a_c
     after = _readings({f"cng1/{k}": v for k, v in values.items()} | {f"cng2/{k}": v for k, v in good.items()})
     [event] = completed_gas_fills("st-01", "skid-01", {}, after)
     assert event.data["dispenser"] == 2 and unbuildable() == before + 1     # the good one beside it still goes
+
+
+def test_drive_through_awaiting_round_trip_and_its_id_from_the_recognition() -> None:
+    from telemetry.contracts.events.drive_through import DriveThroughAwaiting
+
+    waiting = DriveThroughAwaiting(
+        station="st-01", recognition_id="3e0b1c52-9f8d-4d0e-a3a7-5b1f2c7d9e41", order_no="st-01-20260301-O00001",
+        fuelling_point=2, member_no="M00000001", plate="京A12345", method="stored_value", card_no="8861000000000017",
+        grade=92, volume_l=Decimal("38.02"), amount_fen=30000, fuelled_at=T, expires_at=T + timedelta(minutes=10))
+    parsed = _over_the_wire(waiting.envelope(source="test", event_id=waiting.event_id()))
+    assert parsed == waiting
+    assert waiting.model_copy(update={"amount_fen": 1}).event_id() == waiting.event_id()   # the same wait

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from business_services.drive_through import model
 from telemetry.contracts.members import ListedMember
 
@@ -33,3 +35,14 @@ def test_an_attachment_lapses_after_its_window_and_old_lists_read_as_off() -> No
     at = datetime(2026, 12, 5, 8, 0, tzinfo=UTC)
     assert model.expires(at, 10) == at + timedelta(minutes=10)
     assert member().drive_through == "off" and member().drive_through_card_no is None
+
+
+@pytest.mark.parametrize(("answer", "minutes_past", "outcome"), [
+    ("confirmed", -5, ("due", "")), ("confirmed", 5, ("due", "")),       # confirmed in time, asked late: paid
+    ("declined", -5, ("cashier", model.DECLINED)),
+    ("awaiting", -5, None), (None, -5, None),                             # no answer yet: it waits
+    ("awaiting", 1, ("cashier", model.UNANSWERED)), (None, 1, ("cashier", model.UNANSWERED))])
+def test_an_awaiting_order_is_paid_when_confirmed_and_goes_to_the_cashier_when_declined_or_unanswered(
+        answer: str | None, minutes_past: int, outcome: tuple[str, str] | None) -> None:
+    expires = datetime(2026, 12, 5, 9, 10, tzinfo=UTC)
+    assert model.settled(answer, expires + timedelta(minutes=minutes_past), expires) == outcome
