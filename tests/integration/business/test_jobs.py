@@ -35,17 +35,19 @@ async def _seed(database_url: str) -> dict[str, uuid.UUID]:
     return ids
 
 
-async def _defer_this_tick(app: App) -> None:
-    """What a worker's periodic deferrer does when it starts: defer each job's latest tick."""
+async def _defer_this_tick(app: App, at: float) -> None:
+    """What a worker's periodic deferrer does when it starts: defer each job's latest tick before ``at`` (one
+    ``at`` for both workers: a minute turning between their two calls would make two ticks of the minutely jobs)."""
     deferrer = PeriodicDeferrer(app.periodic_registry, max_delay=2 * 86400)
-    await deferrer.defer_jobs(deferrer.get_previous_tasks(at=time.time()))
+    await deferrer.defer_jobs(deferrer.get_previous_tasks(at=at))
 
 
 async def test_old_keys_and_exports_are_deleted_once_by_two_workers(database_url: str) -> None:
     ids = await _seed(database_url)
     first, second = jobs.build_app(database_url), jobs.build_app(database_url)   # two business processes
     async with first.open_async(), second.open_async():
-        await asyncio.gather(_defer_this_tick(first), _defer_this_tick(second))
+        now = time.time()
+        await asyncio.gather(_defer_this_tick(first, now), _defer_this_tick(second, now))
         await asyncio.gather(*(app.run_worker_async(queues=jobs.QUEUES, wait=False, install_signal_handlers=False,
                                                     name=name) for app, name in ((first, "a"), (second, "b"))))
 
