@@ -203,9 +203,9 @@ async def take_payment(station: Station, body: PaymentBody, who: Taker, key: Ide
         with _answered():
             return await service.open_at_once(conn, bus, providers, command, who.actor)
 
-    async def settled(conn: psycopg.AsyncConnection, numbers: list[str]) -> TakenOut:
+    async def settled(conn: psycopg.AsyncConnection, numbers: list[str], with_commit: list[str]) -> TakenOut:
         with _answered():
-            rows = await service.settle_at_once(conn, bus, providers, command, numbers, who.actor)
+            rows = await service.settle_at_once(conn, bus, providers, command, numbers, who.actor, with_commit)
         return TakenOut(payments=[PaymentOut.of(r) for r in rows])
 
     async def work() -> TakenOut:
