@@ -8,7 +8,10 @@ by as many concurrent connections: what the database alone allows. Goal on the r
 ≥ 500 payments/s with p99 < 50 ms. Uses ``FORECOURT_DATABASE_URL`` when set, else an embedded PostgreSQL.
 
 Server, PostgreSQL and the load client share the machine's cores, so the rate is a CPU budget: the third
-figure, the workers' CPU per payment, is the one to compare changes by when other work shares the machine.
+figure, the workers' CPU per payment, is the one to compare changes by when other work shares the machine, and
+the fourth, the CPU of the database backends the server's pool holds, shows the database's share of the budget
+(as large as the server's: docs/payments.md "Performance"). ``benchmarks.payments_instructions`` counts the
+server's instructions per payment instead, a figure the machine's load does not move.
 The clients speak HTTP through ``benchmarks/http_load.py`` (lean, so that the client takes little of it).
 """
 
