@@ -8,7 +8,10 @@ by as many concurrent connections: what the database alone allows. Goal on the r
 ≥ 500 payments/s with p99 < 50 ms. Uses ``FORECOURT_DATABASE_URL`` when set, else an embedded PostgreSQL.
 
 Server, PostgreSQL and the load client share the machine's cores, so the rate is a CPU budget: the third
-figure, the workers' CPU per payment, is the one to compare changes by when other work shares the machine.
+figure, the workers' CPU per payment, is the one to compare changes by when other work shares the machine, and
+the fourth, the CPU of the database backends the server's pool holds, shows the database's share of the budget
+(as large as the server's: docs/payments.md "Performance"). ``benchmarks.payments_instructions`` counts the
+server's instructions per payment instead, a figure the machine's load does not move.
 The clients speak HTTP through ``benchmarks/http_load.py`` (lean, so that the client takes little of it).
 """
 
@@ -120,8 +123,8 @@ async def _bare_inserts(url: str, count: int) -> tuple[float, list[float]]:
     return count / (time.perf_counter() - started), latencies
 
 
-def _cpu_s(root: int) -> float:
-    """CPU seconds (user + system) used so far by process ``root`` and its descendants (Linux /proc; 0 elsewhere)."""
+def _processes() -> tuple[dict[int, list[int]], dict[int, float]]:
+    """Every process's children and CPU seconds (user + system) so far (Linux /proc; nothing elsewhere)."""
     children: dict[int, list[int]] = {}
     used: dict[int, float] = {}
     for entry in Path("/proc").glob("[0-9]*"):
@@ -131,12 +134,36 @@ def _cpu_s(root: int) -> float:
             continue
         children.setdefault(int(fields[1]), []).append(int(entry.name))
         used[int(entry.name)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return children, used
+
+
+def _cpu_s(root: int) -> float:
+    """CPU seconds (user + system) used so far by process ``root`` and its descendants (Linux /proc; 0 elsewhere)."""
+    children, used = _processes()
     total, todo = 0.0, [root]
     while todo:
         pid = todo.pop()
         total += used.get(pid, 0.0)
         todo.extend(children.get(pid, ()))
     return total
+
+
+async def database_cpu(url: str) -> dict[int, float]:
+    """CPU seconds used so far by each PostgreSQL backend connected to ``url``'s database (the servers' pools), by
+    process id; none when PostgreSQL runs on another machine. ``database_cpu_s`` counts what they used since."""
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        cur = await conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                                 "AND pid <> pg_backend_pid()")
+        pids = [int(pid) for pid, in await cur.fetchall()]
+    _, used = _processes()
+    return {pid: used[pid] for pid in pids if pid in used}
+
+
+async def database_cpu_s(url: str, before: dict[int, float]) -> float:
+    """CPU seconds the database's backends used since ``before`` (``database_cpu``); a backend opened since counts
+    whole."""
+    now = await database_cpu(url)
+    return sum(used - before.get(pid, 0.0) for pid, used in now.items())
 
 
 @contextlib.asynccontextmanager
@@ -166,9 +193,10 @@ async def run() -> list[Figure]:
         orders = await _prepare(url)
         async with serve(url) as (pid, port):
             await _pay_all(port, orders[:100])                       # warm up (connections, caches)
-            cpu_before = _cpu_s(pid)
+            cpu_before, database_before = _cpu_s(pid), await database_cpu(url)
             rate, latencies = await _pay_all(port, orders[100:])
             server_ms = (_cpu_s(pid) - cpu_before) * 1000 / (len(orders) - 100)
+            database_ms = await database_cpu_s(url, database_before) * 1000 / (len(orders) - 100)
         bare_rate, bare_latencies = await _bare_inserts(url, len(orders))
     note = (f"{WORKERS} uvicorn workers, {CLIENTS} clients, {len(orders) - 100} cash payments of one order each "
             f"over HTTP, median {statistics.median(latencies) * 1000:.1f} ms; the load client is lean "
@@ -178,4 +206,8 @@ async def run() -> list[Figure]:
             Figure("pay endpoint p99", _p99(latencies), "ms", _p99(bare_latencies), "bare INSERT p99"),
             Figure("station server CPU per payment", server_ms, "ms",
                    note="user + system CPU of the uvicorn workers while paying, over the payments: the figure to "
-                        "judge a change by on a busy machine (2 cores hold 2,000 ms a second for all of it)")]
+                        "judge a change by on a busy machine (2 cores hold 2,000 ms a second for all of it)"),
+            Figure("PostgreSQL CPU per payment", database_ms, "ms",
+                   note="user + system CPU of the database backends the server's pool held while paying, over the "
+                        "payments (0 when PostgreSQL runs on another machine); server, database and load client "
+                        "share the cores, so 500/s needs all three under 4 ms a payment on 2 cores")]

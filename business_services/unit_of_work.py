@@ -16,8 +16,11 @@ server receives what its own outbox published), the consumer sees a repeat and c
 
 ``UnitOfWork(conn, actor, joined=True)`` does its work in a transaction the caller already opened on
 ``conn`` (no savepoint) and leaves the commit to the caller, who commits or rolls back everything at once:
-the station server's at-once payments share one transaction with their idempotency key
-(``control_api/idempotency.py::once_in_transaction``).
+the station server's at-once payments share their transactions with their idempotency key
+(``control_api/idempotency.py::once_in_two_transactions``). Given ``with_commit`` as well, it does not send
+its outbox statement either: it binds it on the client (values quoted by psycopg) and appends it to that list,
+for the caller to send in one round trip with its own last statement and the ``COMMIT`` (the pay endpoint's
+answer: one round trip a payment fewer).
 """
 
 from __future__ import annotations
@@ -35,10 +38,14 @@ from telemetry.contracts.events import CloudEvent
 
 
 class UnitOfWork:
-    def __init__(self, conn: psycopg.AsyncConnection, actor: Actor, *, joined: bool = False) -> None:
+    def __init__(self, conn: psycopg.AsyncConnection, actor: Actor, *, joined: bool = False,
+                 with_commit: list[str] | None = None) -> None:
+        if with_commit is not None and not joined:
+            raise ValueError("with_commit is for a joined unit of work (its caller sends the COMMIT)")
         self.conn = conn
         self.actor = actor
         self.joined = joined
+        self.with_commit = with_commit
         self._events: list[tuple[str, CloudEvent]] = []
         self._raised: list[CloudEvent] = []
         self._handled_here: list[CloudEvent] = []
@@ -84,13 +91,17 @@ class UnitOfWork:
         if not handled and not emitted:
             return
         events = [{"id": e.id, "topic": t, "event": e.model_dump(mode="json", exclude_none=True)} for t, e in emitted]
-        await self.conn.execute(
-            """WITH handled AS (INSERT INTO business.handled_events (event_id, event_type)
-                                SELECT * FROM unnest(%s::text[], %s::text[]) ON CONFLICT DO NOTHING),
-                    emitted AS (INSERT INTO business.outbox (event_id, topic, payload)
-                                SELECT e ->> 'id', e ->> 'topic', e -> 'event'
-                                FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS x(e, n)
-                                ORDER BY n ON CONFLICT (event_id) DO NOTHING)
-               SELECT pg_notify('business_outbox', '') WHERE %s""",
-            ([e.id for e in handled], [e.type for e in handled],
-             Jsonb(events), bool(events)))
+        params = ([e.id for e in handled], [e.type for e in handled], Jsonb(events), bool(events))
+        if self.with_commit is not None:       # the caller sends it with its COMMIT
+            self.with_commit.append(psycopg.AsyncClientCursor(self.conn).mogrify(_OUTBOX, params))
+            return
+        await self.conn.execute(_OUTBOX, params)
+
+
+_OUTBOX = """WITH handled AS (INSERT INTO business.handled_events (event_id, event_type)
+                             SELECT * FROM unnest(%s::text[], %s::text[]) ON CONFLICT DO NOTHING),
+                 emitted AS (INSERT INTO business.outbox (event_id, topic, payload)
+                             SELECT e ->> 'id', e ->> 'topic', e -> 'event'
+                             FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS x(e, n)
+                             ORDER BY n ON CONFLICT (event_id) DO NOTHING)
+            SELECT pg_notify('business_outbox', '') WHERE %s"""

@@ -64,6 +64,10 @@ def ws_hub(websocket: WebSocket) -> LiveHub:
 
 
 Station = Annotated[str, Depends(_station)]
+#: The station code of a route gated by ``security.at_station``, which checks the code as ``Station`` does before
+#: anything else: the same documented path parameter, without a dependency of its own to solve at every request
+#: (the pay endpoint's, docs/payments.md "Performance"). Only with ``at_station``: alone, nothing checks the code.
+GatedStation = Annotated[str, Path(description="站点编码 station code, e.g. demo-01", **_DOCUMENTED)]
 Device = Annotated[str, Depends(_device)]
 Db = Annotated[Database, Depends(_database)]
 WsHub = Annotated[LiveHub, Depends(ws_hub)]

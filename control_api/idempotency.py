@@ -89,7 +89,8 @@ def form_digest(request: Request, *parts: bytes | str) -> bytes:
 
 async def once_in_two_transactions(request: Request, db: Database, who: Principal, key: str,
                                    first: Callable[[psycopg.AsyncConnection], Awaitable[T]],
-                                   then: Callable[[psycopg.AsyncConnection, T], Awaitable[BaseModel]]) -> Response:
+                                   then: Callable[[psycopg.AsyncConnection, T, list[str]], Awaitable[BaseModel]],
+                                   ) -> Response:
     """``once`` for work done in two transactions on one connection, each opened here (the work's units of
     work join them: ``UnitOfWork(conn, actor, joined=True)``): the key is claimed in the first, the answer
     stored in the second. A refusal from ``first`` rolls its work back with the key, and is then stored on
@@ -99,7 +100,9 @@ async def once_in_two_transactions(request: Request, db: Database, who: Principa
     server a payment's few per cent of CPU): ``BEGIN`` goes with the claim, ``COMMIT; BEGIN`` between the
     two, ``COMMIT`` with the answer. Those are simple-protocol queries with the values bound by psycopg on
     the client (``AsyncClientCursor``), the only way to send two statements at once; the connection is in
-    autocommit meanwhile, so that psycopg sends no ``BEGIN`` of its own."""
+    autocommit meanwhile, so that psycopg sends no ``BEGIN`` of its own. ``then`` is also given a list for
+    statements to send with the answer (bound already: the outbox statement of its unit of work, given
+    ``with_commit``), so that they take no round trip of their own either."""
     digest = await _request_hash(request)
     async with db.connection() as conn:
         await conn.set_autocommit(True)
@@ -111,7 +114,8 @@ async def once_in_two_transactions(request: Request, db: Database, who: Principa
 
 async def _in_two_transactions(conn: psycopg.AsyncConnection, db: Database, who: Principal, key: str, digest: bytes,
                                first: Callable[[psycopg.AsyncConnection], Awaitable[T]],
-                               then: Callable[[psycopg.AsyncConnection, T], Awaitable[BaseModel]]) -> Response:
+                               then: Callable[[psycopg.AsyncConnection, T, list[str]], Awaitable[BaseModel]],
+                               ) -> Response:
     try:
         stored = await _begin_and_claim(conn, who, key, digest)
         if stored is None:
@@ -128,9 +132,10 @@ async def _in_two_transactions(conn: psycopg.AsyncConnection, db: Database, who:
         return _replay(key, digest, *stored)            # psycopg's prepared statements)
     try:
         await conn.execute(_COMMIT_AND_BEGIN, prepare=False)
-        body = (await then(conn, done_first)).model_dump_json()
-        async with psycopg.AsyncClientCursor(conn) as cur:
-            await cur.execute(_ANSWER_AND_COMMIT, (body, who.username, key))
+        with_commit: list[str] = []
+        body = (await then(conn, done_first, with_commit)).model_dump_json()
+        async with psycopg.AsyncClientCursor(conn) as cur:     # no parameters: sent as it is, % and all
+            await cur.execute("; ".join([*with_commit, cur.mogrify(_ANSWER_AND_COMMIT, (body, who.username, key))]))
     except HTTPException as refused:
         await _rolled_back(conn)
         if refused.status_code >= 500 and refused.status_code != 504:   # nothing was refused: a fault

@@ -71,11 +71,13 @@ async def open_at_once(conn: psycopg.AsyncConnection, bus: MessageBus, providers
 
 
 async def settle_at_once(conn: psycopg.AsyncConnection, bus: MessageBus, providers: Providers,
-                         command: TakePayment, numbers: list[str], actor: Actor) -> list[repository.PaymentRow]:
+                         command: TakePayment, numbers: list[str], actor: Actor,
+                         with_commit: list[str] | None = None) -> list[repository.PaymentRow]:
     """Steps (b) and (c) for tenders that answer at once, in the caller's next transaction (the route's answer
-    is stored in it): each charged (no network: an offline tender only records itself) and settled."""
+    is stored in it): each charged (no network: an offline tender only records itself) and settled. Given
+    ``with_commit``, the outbox statement is left in it, for the caller to send with its COMMIT."""
     rows = []
-    async with UnitOfWork(conn, actor, joined=True) as uow:
+    async with UnitOfWork(conn, actor, joined=True, with_commit=with_commit) as uow:
         for payment_no, tender, provider in zip(numbers, command.tenders, _providers(providers, command), strict=True):
             result = await _asked(provider.charge(_request(command, payment_no, tender)))
             rows.append(await bus.handle(SettlePayment(payment_no, result), uow)

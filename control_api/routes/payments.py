@@ -30,7 +30,7 @@ from business_services.payments.handlers import RequestRefund
 from business_services.payments.model import PaymentNotFound, PaymentRuleError, TakePayment, Tender
 from business_services.payments.registry import Providers
 from control_api.database import DatabaseUnavailable
-from control_api.deps import Db, Station
+from control_api.deps import Db, GatedStation
 from control_api.idempotency import IdempotencyKey, once, once_in_two_transactions
 from control_api.pagination import Cursor, Limit, after, page
 from control_api.security import Principal, at_station
@@ -180,7 +180,7 @@ class PrintedOut(BaseModel):
 
 
 @router.get("/payments/methods")
-async def methods(station: Station, who: Reader, request: Request) -> dict[str, Any]:
+async def methods(station: GatedStation, who: Reader, request: Request) -> dict[str, Any]:
     """Every method, whether it can take a payment now and, if not, why (e.g. head office unreachable)."""
     items = [{"method": m.method.value, "label": m.label, "available": m.available, "reason": m.reason,
               "safe_offline": m.safe_offline} for m in providers_of(request).methods()]
@@ -188,7 +188,7 @@ async def methods(station: Station, who: Reader, request: Request) -> dict[str, 
 
 
 @router.post("/payments", response_model=TakenOut)
-async def take_payment(station: Station, body: PaymentBody, who: Taker, key: IdempotencyKey,
+async def take_payment(station: GatedStation, body: PaymentBody, who: Taker, key: IdempotencyKey,
                        request: Request) -> Response:
     """One payment per tender; a succeeded one has settled its orders, a pending one (online) shows its QR."""
     # the database read from the app, not through ``Db``: one dependency fewer to solve per payment
@@ -203,9 +203,9 @@ async def take_payment(station: Station, body: PaymentBody, who: Taker, key: Ide
         with payment_refusals():
             return await service.open_at_once(conn, bus, providers, command, who.actor)
 
-    async def settled(conn: psycopg.AsyncConnection, numbers: list[str]) -> TakenOut:
+    async def settled(conn: psycopg.AsyncConnection, numbers: list[str], with_commit: list[str]) -> TakenOut:
         with payment_refusals():
-            rows = await service.settle_at_once(conn, bus, providers, command, numbers, who.actor)
+            rows = await service.settle_at_once(conn, bus, providers, command, numbers, who.actor, with_commit)
         return TakenOut(payments=[PaymentOut.of(r) for r in rows])
 
     async def work() -> TakenOut:
@@ -220,7 +220,7 @@ async def take_payment(station: Station, body: PaymentBody, who: Taker, key: Ide
 
 
 @router.get("/payments")
-async def list_payments(station: Station, who: Reader, db: Db,
+async def list_payments(station: GatedStation, who: Reader, db: Db,
                         shift_no: Annotated[str | None, Query(pattern=DOC_NO)] = None,
                         method: Method | None = None,
                         state: Annotated[str | None, Query(pattern="^(pending|succeeded|failed|cancelled)$")] = None,
@@ -233,7 +233,7 @@ async def list_payments(station: Station, who: Reader, db: Db,
 
 
 @router.get("/payments/{payment_no}", response_model=PaymentDetail)
-async def payment(station: Station, payment_no: PaymentNo, who: Reader, db: Db, request: Request) -> PaymentDetail:
+async def payment(station: GatedStation, payment_no: PaymentNo, who: Reader, db: Db, request: Request) -> PaymentDetail:
     """The payment and its refunds; a pending payment is asked of its provider first (and settles if the
     customer has paid), approved refunds are carried out, refused ones closed."""
     with payment_refusals():
@@ -254,7 +254,8 @@ async def _found(row: T | None, number: str) -> T:
 
 
 @router.post("/payments/{payment_no}/cancel", response_model=PaymentOut)
-async def cancel_payment(station: Station, payment_no: PaymentNo, who: Taker, db: Db, request: Request) -> PaymentOut:
+async def cancel_payment(station: GatedStation, payment_no: PaymentNo, who: Taker, db: Db,
+                         request: Request) -> PaymentOut:
     """The POS's countdown ran out: cancel at the provider; if the customer paid after all, it is succeeded."""
     bus = station_bus(request)
     with payment_refusals():
@@ -264,7 +265,7 @@ async def cancel_payment(station: Station, payment_no: PaymentNo, who: Taker, db
 
 
 @router.post("/payments/{payment_no}/refunds", response_model=RefundOut)
-async def refund_payment(station: Station, payment_no: PaymentNo, body: RefundBody, who: Refunder, db: Db,
+async def refund_payment(station: GatedStation, payment_no: PaymentNo, body: RefundBody, who: Refunder, db: Db,
                          key: IdempotencyKey, request: Request) -> JSONResponse:
     """Give money back, to the payment's own method; above the limit it waits for approval (state
     ``awaiting_approval``) and is carried out when the payment is next looked at after approval."""
@@ -290,7 +291,7 @@ async def _receipt(conn: Any, station: str, order_no: str) -> receipts.Receipt:
 
 
 @router.get("/orders/{order_no}/receipt", response_class=HTMLResponse)
-async def receipt_page(station: Station, order_no: OrderNo, who: Reader, db: Db) -> HTMLResponse:
+async def receipt_page(station: GatedStation, order_no: OrderNo, who: Reader, db: Db) -> HTMLResponse:
     """The receipt as a printable page (58 mm wide)."""
     async with db.connection() as conn:
         return HTMLResponse(receipts.page(await _receipt(conn, station, order_no)))
@@ -303,7 +304,7 @@ def printer_of(request: Request) -> str | None:
 
 
 @router.post("/orders/{order_no}/receipt/print", response_model=PrintedOut)
-async def print_receipt(station: Station, order_no: OrderNo, who: Taker, db: Db, request: Request) -> PrintedOut:
+async def print_receipt(station: GatedStation, order_no: OrderNo, who: Taker, db: Db, request: Request) -> PrintedOut:
     """Print the receipt on the station's printer; a reprint is marked 重印 COPY and counted. The count
     commits only when the printer took the bytes."""
     target = printer_of(request)

@@ -53,3 +53,27 @@ async def test_records_chain_one_after_another(database_url: str) -> None:
         rows = await cur.fetchall()
     assert [r[0] for r in rows] == [1, 2, 3]
     assert rows[1][1] == rows[0][2] and rows[2][1] == rows[1][2]
+
+
+async def test_a_joined_unit_leaves_its_outbox_statement_to_be_sent_with_the_commit(database_url: str) -> None:
+    """``with_commit``: the outbox statement bound on the client, sent by the caller with its COMMIT (a payload
+    with quotes, a backslash, a percent sign and Chinese comes out as it went in); not sent, nothing is written."""
+    data = {"note": "它's 100% \\ \"加油\"", "amount_fen": 30000}
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        for send in (False, True):
+            await conn.execute("BEGIN")
+            with_commit: list[str] = []
+            async with UnitOfWork(conn, ACTOR, joined=True, with_commit=with_commit) as uow:
+                event = CloudEvent(source="station", type="payment.captured", data=data)
+                uow.emit("forecourt/v1/demo-co/demo-01/events/payment.captured", event)
+                uow.raise_event(event)
+                uow.take_raised()
+            assert len(with_commit) == 1 and await counts(conn) == (0, 0)   # nothing sent yet
+            await conn.execute("; ".join([*with_commit, "COMMIT"]) if send else "ROLLBACK")
+            cur = await conn.execute("SELECT o.payload -> 'data', o.topic, h.event_type FROM business.outbox o "
+                                     "JOIN business.handled_events h USING (event_id) WHERE event_id = %s", (event.id,))
+            assert await cur.fetchone() == ((data, "forecourt/v1/demo-co/demo-01/events/payment.captured",
+                                             "payment.captured") if send else None)
+        assert await counts(conn) == (0, 1)
+    with pytest.raises(ValueError, match="joined"):
+        UnitOfWork(conn, ACTOR, with_commit=[])

@@ -44,3 +44,20 @@ def test_a_role_route_answers_before_a_shared_route_of_the_same_path(monkeypatch
     assert station.get(url).status_code == 401                       # the station's own route: a login first
     head_office = TestClient(app_module.create_app("postgresql://unused/none", role=Role.HEAD_OFFICE))
     assert head_office.get(url).json() == {"from": "shared"}
+
+
+def test_no_other_route_answers_a_path_of_the_routers_mounted_first() -> None:
+    """``FIRST`` is mounted before the role routers: it must not take a path one of them (or a shared router)
+    answers. Every route of ``FIRST`` is called with a concrete path; no other route's pattern may match it."""
+    from control_api.app import FIRST, ROUTERS
+
+    first = [route for router in FIRST for route in router.routes if isinstance(route, APIRoute)]
+    routers = [*ROUTERS, *(router for routers in ROLE_ROUTERS.values() for router in routers)]
+    others = [route for router in routers if all(router is not f for f in FIRST)
+              for route in router.routes if isinstance(route, APIRoute)]
+    assert first and others
+    for route in first:
+        path = route.path.format(**{name: "demo-01-20261204-P00001" for name in route.param_convertors})
+        assert route.path_regex.match(path), path
+        clashes = [other.path for other in others if other.path_regex.match(path) and other.methods & route.methods]
+        assert clashes == [], (route.path, clashes)
