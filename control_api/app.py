@@ -55,6 +55,7 @@ from control_api.routes import (
     notifications,
     online_payments,
     orders,
+    payment_agreements,
     payments,
     points,
     points_mall,
@@ -92,6 +93,7 @@ ROUTERS = (   # every API route; matched in this order, one route after another,
     station_orders.router,
     station_shifts.router,
     online_payments.router,
+    payment_agreements.callbacks,   # WeChat Pay's 委托代扣 contract notifications (docs/online-payments.md)
     prices.router,
     price_changes.router,
     price_rules.router,
@@ -124,7 +126,8 @@ ROLE_ROUTERS: dict[Role, tuple[APIRouter, ...]] = {
                        fleet_cards.router,   # fleet cards and their limits (docs/fleets.md)
                        fleets.router,            # fleet enterprises and their money (docs/fleets.md)
                        faces.router,            # the face gallery (docs/vision.md "Faces")
-                       drive_through.settings),   # the member's 无感支付 choice (docs/vision.md)
+                       drive_through.settings,   # the member's 无感支付 choice (docs/vision.md)
+                       payment_agreements.router),    # 免密支付: members' agreements (docs/online-payments.md)
     Role.STATION: (station_prices.router,        # the prices the station's pumps hold (its own database)
                    inventory.router,             # wet stock: computed where the sales are (docs/inventory.md)
                    station_fleets.router,        # fleet cards authorised before fuelling (docs/fleets.md)

@@ -24,8 +24,10 @@ NOT_YET = "该支付方式的无感支付尚未开通，请收银员收款 (this
 IDLE = "油枪挂枪未加油，关联已失效 (the position went idle without fuel: the attachment lapsed)"
 REPLACED = "同一油位识别到另一辆车，关联已失效 (another car was recognised at the position)"
 
-#: the member's choice → the tender's method (the ones that pay by themselves today)
-PAYS_ITSELF = {"stored_value": Method.STORED_VALUE}
+#: the member's choice → the tender's method: stored value, and 免密支付 (a deduction by the member's agreement
+#: with WeChat Pay, through head office: never offline). Fleet credit is the vehicle card's, not a member's choice
+#: (``FLEET_CARD``: a plate that is no member's but a fleet vehicle card's that allows it).
+PAYS_ITSELF = {"stored_value": Method.STORED_VALUE, "agreement": Method.AGREEMENT, "fleet_card": Method.FLEET_CREDIT}
 
 
 def attach_minutes() -> int:

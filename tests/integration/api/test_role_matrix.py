@@ -33,6 +33,7 @@ pytestmark = pytest.mark.integration
 PUBLIC = {("GET", "/healthz"), ("GET", "/metrics"), ("POST", "/api/v1/auth/token")}   # probes, and logging in
 # the payment providers' callbacks: a provider cannot log in; its signature is verified with its SDK instead
 PUBLIC |= {("POST", "/api/v1/online-payments/notify/wechatpay"), ("POST", "/api/v1/online-payments/notify/alipay")}
+PUBLIC |= {("POST", "/api/v1/online-payments/notify/wechatpay-papay")}   # WeChat Pay's contract notifications
 PUBLIC |= {("POST", "/api/v1/bank/notifications")}   # the bank's push of a transfer (银企直连): its HMAC signature
 IN_SCOPE, OUT_OF_SCOPE = "demo-01", "demo-03"     # every demo user reaches demo-01; the east region not demo-03
 PATH_VALUES = {"station": IN_SCOPE, "device": "disp-01", "user_id": "999999", "key_id": "999999",
