@@ -26,8 +26,9 @@ REPLACED = "同一油位识别到另一辆车，关联已失效 (another car was
 
 #: the member's choice → the tender's method: stored value, and 免密支付 (a deduction by the member's agreement
 #: with WeChat Pay, through head office: never offline). Fleet credit is the vehicle card's, not a member's choice
-#: (``FLEET_CARD``: a plate that is no member's but a fleet vehicle card's that allows it).
-PAYS_ITSELF = {"stored_value": Method.STORED_VALUE, "agreement": Method.AGREEMENT, "fleet_card": Method.FLEET_CREDIT}
+#: (an attachment of a plate that is no member's but a fleet vehicle card's that allows it: ``fleet.py``).
+PAYS_ITSELF = {"stored_value": Method.STORED_VALUE, "agreement": Method.AGREEMENT,
+               "fleet_credit": Method.FLEET_CREDIT}
 
 
 def attach_minutes() -> int:

@@ -98,9 +98,9 @@ class Agreements:
             except PapayRefused as exc:
                 raise AgreementError(str(exc), 409) from exc
         async with self.db.connection() as conn, UnitOfWork(conn, actor) as uow:
-            if await repository.agreement_ended(conn, row["out_contract_code"], reason):
-                await uow.audit(AuditEntry("member.agreement.end", f"member:{member_no}", None,
-                                           {"state": row["state"]}, {"state": "ended", "reason": reason}))
+            await repository.agreement_ended(conn, row["out_contract_code"], reason)   # or the notification did
+            await uow.audit(AuditEntry("member.agreement.end", f"member:{member_no}", None,       # who asked, always
+                                       {"state": row["state"]}, {"state": "ended", "reason": reason}))
             return await repository.agreement(conn, row["out_contract_code"]) or row
 
     async def apply(self, notice: ContractNotice, actor: Actor) -> dict[str, Any] | None:

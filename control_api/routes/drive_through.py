@@ -66,7 +66,7 @@ class AttachmentOut(BaseModel):
     recognition_id: str
     fuelling_point: int
     plate: str
-    member_no: str
+    member_no: str | None        # None: a fleet vehicle card pays (card_masked is the fleet card)
     method: str
     card_masked: str | None
     state: str
