@@ -43,6 +43,9 @@ from control_api.routes import (
     fleets,
     fuelling,
     gas_analytics,
+    h5,
+    h5_agreement,
+    h5_drive_through,
     health,
     ic_cards,
     inventory,
@@ -112,6 +115,9 @@ ROUTERS = (   # every API route; matched in this order, one route after another,
     points.router,       # head office: points rules, balances, the points mall (docs/points.md)
     points_mall.router,
     fleet_statements.callbacks,   # the bank's signed push of incoming transfers (docs/fleets.md)
+    h5.router,           # the customer H5: members log in by SMS code (docs/h5.md)
+    h5_drive_through.router,   # the H5's 待确认, one-tap confirmation, 加油记录, 无感支付设置 (docs/h5.md)
+    h5_agreement.router,       # the H5's 免密支付: the member signs or ends their agreement (docs/online-payments.md)
 )
 
 #: Routes one role answers its own way, or only one role has, mounted before ``ROUTERS`` (the first route
@@ -127,6 +133,7 @@ ROLE_ROUTERS: dict[Role, tuple[APIRouter, ...]] = {
                        fleets.router,            # fleet enterprises and their money (docs/fleets.md)
                        faces.router,            # the face gallery (docs/vision.md "Faces")
                        drive_through.settings,   # the member's 无感支付 choice (docs/vision.md)
+                       drive_through.confirmations,   # the members' answers the stations ask for (docs/h5.md)
                        payment_agreements.router),    # 免密支付: members' agreements (docs/online-payments.md)
     Role.STATION: (station_prices.router,        # the prices the station's pumps hold (its own database)
                    inventory.router,             # wet stock: computed where the sales are (docs/inventory.md)

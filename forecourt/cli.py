@@ -321,7 +321,7 @@ async def _main(args: argparse.Namespace, settings: Settings) -> None:
     elif args.command == "api":
         from forecourt.ic_cards import psam
         from forecourt.roles import Role
-        from forecourt.services import api_service, mini_program, station_providers, token_issuer
+        from forecourt.services import api_service, messaging_config, mini_program, station_providers, token_issuer
 
         async with Infrastructure(settings) as infra:
             host, port = args.host or settings.api_host, args.port or settings.api_port
@@ -329,7 +329,8 @@ async def _main(args: argparse.Namespace, settings: Settings) -> None:
             await run_until_stopped(api_service(infra.database_url, host, port, infra.broker, settings.group,
                                                 token_issuer(settings), Role(settings.role),
                                                 station_providers(settings, infra.database_url),
-                                                ic_psam=psam(settings), wechat_mini=mini_program(settings)))
+                                                ic_psam=psam(settings), wechat_mini=mini_program(settings),
+                                                messaging=messaging_config(settings)))
     elif args.command == "sim" and args.simulator == "card-reader":
         from simulators.card_reader.__main__ import cards_from, run_card_readers
 

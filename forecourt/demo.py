@@ -50,6 +50,7 @@ from forecourt.services import (
     ingest_health,
     ingest_metrics_text,
     master_data_path,
+    messaging_config,
     mini_program,
     outbox_path,
     price_set_path,
@@ -170,7 +171,8 @@ async def run_demo(settings: Settings, *, api_port: int, every_s: float) -> None
                     run_with_health(worker.run(), settings.metrics_host, settings.ingest_metrics_port,
                                     ingest_metrics_text, lambda: ingest_health(worker)),
                     api_service(infra.database_url, settings.api_host, api_port, infra.broker, settings.group,
-                                tokens, online_gateways=gateways, wechat_mini=mini_program(notifying)),
+                                tokens, online_gateways=gateways, wechat_mini=mini_program(notifying),
+                                messaging=messaging_config(notifying)),   # the customer H5's SMS codes
                     business_service(notifying, infra.database_url, infra.broker),
                     api_service(station_url, settings.api_host, api_port + 1, infra.broker, settings.group,
                                 tokens, Role.STATION, providers),

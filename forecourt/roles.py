@@ -18,6 +18,7 @@ from business_services.audit import handlers as audit
 from business_services.bootstrap import CONTEXTS
 from business_services.cards import handlers as cards
 from business_services.drive_through import handlers as drive_through
+from business_services.drive_through import head_office as drive_through_head_office
 from business_services.faces import handlers as faces
 from business_services.fleets import authorisation as fleet_authorisation
 from business_services.fleets import cards as fleet_cards
@@ -66,7 +67,8 @@ POLICIES: dict[Role, RolePolicy] = {
                                            cards,     # stored-value cards (docs/cards.md)
                                            fleets,   # fleet enterprises and their money (docs/fleets.md)
                                            fleet_cards, fleet_authorisation, fleet_payments,   # docs/fleets.md
-                                           faces)),   # the face gallery (docs/vision.md "Faces")
+                                           faces,   # the face gallery (docs/vision.md "Faces")
+                                           drive_through_head_office)),   # 每次确认 and the notices (docs/h5.md)
     Role.STATION: RolePolicy(owns_master_data=False,
                              contexts=(*CONTEXTS, shifts, orders, payments, station_prices,
                                        inventory,

@@ -103,7 +103,11 @@ def messaging_config(settings: Settings) -> MessagingConfig:
         sms_access_key_secret=settings.sms_access_key_secret, sms_sign_name=settings.sms_sign_name,
         sms_template_code=settings.sms_template_code, wechat_endpoint=settings.wechat_endpoint,
         wechat_appid=settings.wechat_appid, wechat_secret=settings.wechat_secret,
-        wechat_template_id=settings.wechat_template_id, webhook_secret=settings.webhook_secret)
+        wechat_template_id=settings.wechat_template_id, webhook_secret=settings.webhook_secret,
+        sms_login_template_code=settings.sms_login_template_code,
+        sms_paid_template_code=settings.sms_paid_template_code,
+        sms_confirm_template_code=settings.sms_confirm_template_code,
+        wechat_member_template_id=settings.wechat_member_template_id, h5_url=settings.h5_url)
 
 
 def mini_program(settings: Settings) -> MiniProgram | None:
@@ -298,8 +302,10 @@ async def api_service(database_url: str, host: str, port: int, broker: BrokerAdd
                       group: str = "demo-co", tokens: TokenIssuer | None = None,
                       role: Role = Role.HEAD_OFFICE, payment_providers: Providers | None = None,
                       online_gateways: Mapping[Method, ProviderGateway] | None = None,
-                      ic_psam: Psam | None = None, wechat_mini: MiniProgram | None = None) -> None:
+                      ic_psam: Psam | None = None, wechat_mini: MiniProgram | None = None,
+                      messaging: MessagingConfig | None = None) -> None:
     app = create_app(database_url, broker, group=group, tokens=tokens, role=role, payment_providers=payment_providers)
+    app.state.messaging = messaging      # the customer H5's login codes by SMS (docs/h5.md)
     app.state.ic_psam = ic_psam          # head office authorises IC loads with it (docs/ic-cards.md)
     app.state.wechat_mini = wechat_mini  # WeChat quick registration of members (docs/members.md)
     if online_gateways is not None:     # else read from WECHATPAY_* / ALIPAY_* (routes/online_payments.py)

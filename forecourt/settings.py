@@ -106,6 +106,17 @@ class Settings(BaseSettings):
     wechat_appid: str = Field("", description="WeChat Official Account appid (template messages)")
     wechat_secret: str = Field("", repr=False, description="WeChat Official Account appsecret")
     wechat_template_id: str = Field("", description="the alarm template message's template_id")
+    sms_login_template_code: str = Field("SMS_0000002", description="the approved login-code template of the "
+                                         "customer H5 (${code}; docs/h5.md)")
+    sms_paid_template_code: str = Field("SMS_0000003", description="the approved template of the members' "
+                                        "drive-through payment notice (${station} ${card} ${amount}; docs/h5.md)")
+    sms_confirm_template_code: str = Field("SMS_0000004", description="the approved template asking a member to "
+                                           "confirm a drive-through order (${station} ${amount} ${code}, the H5's "
+                                           "address written in the template before c/${code}; docs/h5.md)")
+    wechat_member_template_id: str = Field("", description="the members' drive-through notice template_id "
+                                           "(empty: the notices go by SMS)")
+    h5_url: str = Field("http://127.0.0.1:8000/h5/", description="the customer H5 as members reach it (the link in "
+                        "drive-through notices; docs/h5.md)")
     wechat_mini_appid: str = Field("", description="the members' WeChat mini program (小程序) appid: quick "
                                    "registration (docs/members.md); empty = POST /api/v1/members/wechat answers 503")
     wechat_mini_secret: str = Field("", repr=False, description="the mini program's appsecret")

@@ -5,10 +5,14 @@ plate's fleet vehicle card, if its enterprise lets it pay by plate (``fleet.refu
 position (a redelivered recognition is one row; the same car seen again keeps its attachment;
 another car replaces it). ``fuelling.completed`` at that position → its order (made first: the orders context
 comes before this one on the bus) is sold to the member and becomes due; ``service.pay_due`` pays it after the
-commit. A fuelling without fuel lapses the attachment. A fuelling seen again changes nothing (one order, one row).
+commit. A member who chose 每次确认 is asked first: the order waits ``awaiting`` and ``drive_through.awaiting``
+goes up to head office (``confirmations.settle`` asks for the answer). A fuelling without fuel lapses the
+attachment. A fuelling seen again changes nothing (one order, one row).
 """
 
 from __future__ import annotations
+
+from typing import cast
 
 from business_services.drive_through import fleet, model, repository
 from business_services.messagebus import Handler
@@ -17,10 +21,13 @@ from business_services.orders import views as order_views
 from business_services.orders.model import AttachMember, OrderConflict
 from business_services.station_fleets import repository as station_fleets
 from business_services.station_members import repository as members
+from business_services.stations import views as stations
 from business_services.unit_of_work import UnitOfWork
+from telemetry.contracts.events.drive_through import DriveThroughAwaiting
 from telemetry.contracts.events.envelope import CloudEvent
 from telemetry.contracts.events.fuelling import LEGACY_FUELING_COMPLETED, FuellingCompleted
 from telemetry.contracts.events.vision import VehicleRecognized
+from telemetry.contracts.members import DriveThroughMethod
 
 
 async def recognised(event: CloudEvent, uow: UnitOfWork) -> str | None:
@@ -30,13 +37,14 @@ async def recognised(event: CloudEvent, uow: UnitOfWork) -> str | None:
         return "不是油位摄像机 (not a lane camera)"
     found = await members.members_where(uow.conn, members.BY_PLATE, seen.plate)
     why = model.refusal(found, seen.confidence, model.min_confidence())
-    payer: tuple[str | None, str, str | None] | None = None      # (member, method, card)
+    payer: tuple[str | None, str, str | None, bool] | None = None      # (member, method, card, 每次确认)
     if why is None:
-        payer = (found[0].member_no, found[0].drive_through, found[0].drive_through_card_no)
+        payer = (found[0].member_no, found[0].drive_through, found[0].drive_through_card_no,
+                 found[0].drive_through_confirm)
     elif why == model.NOT_A_MEMBER and not found:                # a fleet vehicle card's plate, if it allows it
         card = await station_fleets.fleet_card(uow.conn, None, seen.plate)
         why = fleet.refusal(card[0] if card else None)
-        payer = None if why is not None or card is None else (None, "fleet_credit", card[0].card_no)
+        payer = None if why is not None or card is None else (None, "fleet_credit", card[0].card_no, False)
     if payer is None:
         return why
     held = await repository.open_at(uow.conn, seen.station, seen.fuelling_point, seen.seen_at)
@@ -44,8 +52,8 @@ async def recognised(event: CloudEvent, uow: UnitOfWork) -> str | None:
         return None
     await repository.close_open(uow.conn, seen.station, seen.fuelling_point, model.REPLACED, seen.seen_at)
     await repository.attach(uow.conn, repository.Attachment(
-        event.id, seen.station, seen.fuelling_point, seen.plate, *payer, "attached", None, None, "", seen.seen_at,
-        model.expires(seen.seen_at, model.attach_minutes())))
+        event.id, seen.station, seen.fuelling_point, seen.plate, *payer[:3], "attached", None, None, "", seen.seen_at,
+        model.expires(seen.seen_at, model.attach_minutes()), confirm=payer[3]))
     return None
 
 
@@ -65,8 +73,26 @@ async def fuelling_completed(event: CloudEvent, uow: UnitOfWork) -> str | None:
             await orders.attach_member(AttachMember(fuelling.station, (order[0],), held.member_no, held.plate), uow)
     except OrderConflict:               # already paid or held: the cashier has it (the order is never undone)
         return None
+    if held.confirm and held.member_no is not None:   # 每次确认: the member confirms on the H5 first (docs/h5.md)
+        await _await_confirmation(uow, held.member_no, held, fuelling, order)
+        return None
     await repository.make_due(uow.conn, held.recognition_id, order[0])
     return order[0]
+
+
+async def _await_confirmation(uow: UnitOfWork, member_no: str, held: repository.Attachment,
+                              fuelling: FuellingCompleted, order: tuple[str, int]) -> None:
+    """The order waits for the member's answer; head office hears of it (and pushes the notice) through the
+    station's outbox."""
+    until = model.expires(fuelling.ended_at, model.confirm_minutes())
+    await repository.make_awaiting(uow.conn, held.recognition_id, order[0], until)
+    waiting = DriveThroughAwaiting(
+        station=fuelling.station, recognition_id=held.recognition_id, order_no=order[0],
+        fuelling_point=fuelling.fuelling_point, member_no=member_no, plate=held.plate,
+        method=cast(DriveThroughMethod, held.method), card_no=held.card_no, grade=fuelling.grade,
+        volume_l=fuelling.volume_l, amount_fen=order[1], fuelled_at=fuelling.ended_at, expires_at=until)
+    uow.emit(await stations.event_topic_for(uow.conn, fuelling.station, waiting.TYPE),
+             waiting.envelope(source="business/drive-through", subject=order[0], event_id=waiting.event_id()))
 
 
 EVENT_HANDLERS: dict[str, list[Handler]] = {VehicleRecognized.TYPE: [recognised],

@@ -23,6 +23,9 @@ NO_CARD = "会员未指定无感支付的储值卡，请收银员收款 (no stor
 NOT_YET = "该支付方式的无感支付尚未开通，请收银员收款 (this method does not pay by itself yet: the cashier takes it)"
 IDLE = "油枪挂枪未加油，关联已失效 (the position went idle without fuel: the attachment lapsed)"
 REPLACED = "同一油位识别到另一辆车，关联已失效 (another car was recognised at the position)"
+DECLINED = "会员在手机上否认是本人车辆，请收银员收款 (the member said it was not their car: the cashier takes it)"
+UNANSWERED = "会员未在时限内确认，请收银员收款 (the member did not confirm in time: the cashier takes it)"
+CONFIRM_MINUTES = 10         # a setting: FORECOURT_DRIVE_THROUGH_CONFIRM_MINUTES (每次确认's window)
 
 #: the member's choice → the tender's method: stored value, and 免密支付 (a deduction by the member's agreement
 #: with WeChat Pay, through head office: never offline). Fleet credit is the vehicle card's, not a member's choice
@@ -33,6 +36,10 @@ PAYS_ITSELF = {"stored_value": Method.STORED_VALUE, "agreement": Method.AGREEMEN
 
 def attach_minutes() -> int:
     return int(os.environ.get("FORECOURT_DRIVE_THROUGH_MINUTES", ATTACH_MINUTES))
+
+
+def confirm_minutes() -> int:
+    return int(os.environ.get("FORECOURT_DRIVE_THROUGH_CONFIRM_MINUTES", CONFIRM_MINUTES))
 
 
 def min_confidence() -> float:
@@ -58,3 +65,16 @@ def refusal(members: list[ListedMember], confidence: float, threshold: float) ->
 
 def expires(attached_at: datetime, minutes: int) -> datetime:
     return attached_at + timedelta(minutes=minutes)
+
+
+def settled(answer: str | None, now: datetime, expires_at: datetime) -> tuple[str, str] | None:
+    """What becomes of an awaiting order given head office's ``answer`` (``confirmed``, ``declined``, ``awaiting``;
+    None: no answer yet, head office has not heard of it): (state, reason), or None while it waits. Confirmed is
+    paid as any member's order; declined, or still unanswered after the window, goes to the cashier."""
+    if answer == "confirmed":
+        return "due", ""
+    if answer == "declined":
+        return "cashier", DECLINED
+    if now > expires_at:
+        return "cashier", UNANSWERED
+    return None

@@ -27,10 +27,11 @@ class Attachment:
     reason: str
     attached_at: datetime
     expires_at: datetime
+    confirm: bool = False        # 每次确认: the order waits for the member's confirmation
 
 
 _COLUMNS = ("recognition_id, station, fuelling_point, plate, member_no, method, card_no, state, order_no, payment_no, "
-            "reason, attached_at, expires_at")
+            "reason, attached_at, expires_at, confirm")
 
 
 async def open_at(conn: psycopg.AsyncConnection, station: str, point: int, at: datetime,
@@ -60,16 +61,43 @@ async def attach(conn: psycopg.AsyncConnection, a: Attachment) -> bool:
     """Write ``a``; False when its recognition was written before (a redelivery)."""
     cur = await conn.execute(
         f"""INSERT INTO business.drive_through_attachments ({_COLUMNS})
-            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
             ON CONFLICT (recognition_id) DO NOTHING""",  # noqa: S608
         (a.recognition_id, a.station, a.fuelling_point, a.plate, a.member_no, a.method, a.card_no, a.state,
-         a.order_no, a.payment_no, a.reason, a.attached_at, a.expires_at))
+         a.order_no, a.payment_no, a.reason, a.attached_at, a.expires_at, a.confirm))
     return cur.rowcount == 1
 
 
 async def make_due(conn: psycopg.AsyncConnection, recognition_id: str, order_no: str) -> None:
     await conn.execute("UPDATE business.drive_through_attachments SET state = 'due', order_no = %s "
                        "WHERE recognition_id = %s AND state = 'attached'", (order_no, recognition_id))
+
+
+async def make_awaiting(conn: psycopg.AsyncConnection, recognition_id: str, order_no: str, until: datetime) -> None:
+    """每次确认: the order waits for the member's answer until ``until`` (the confirmation window)."""
+    await conn.execute("UPDATE business.drive_through_attachments SET state = 'awaiting', order_no = %s, "
+                       "expires_at = %s WHERE recognition_id = %s AND state = 'attached'",
+                       (order_no, until, recognition_id))
+
+
+async def awaiting(conn: psycopg.AsyncConnection, station: str | None = None) -> list[Attachment]:
+    """The orders waiting for their members' confirmation (of ``station``, or every one)."""
+    cur = conn.cursor(row_factory=class_row(Attachment))
+    await cur.execute(
+        f"""SELECT {_COLUMNS} FROM business.drive_through_attachments
+            WHERE state = 'awaiting' AND (%s::text IS NULL OR station = %s) ORDER BY attached_at LIMIT 100""",  # noqa: S608
+        (station, station))
+    return await cur.fetchall()
+
+
+async def settle(conn: psycopg.AsyncConnection, recognition_id: str, state: str, reason: str, at: datetime) -> int:
+    """An awaiting order answered: ``due`` (confirmed: paid as any) or ``cashier`` with the reason; 0 when it was
+    not awaiting any more (nothing changes twice)."""
+    cur = await conn.execute(
+        """UPDATE business.drive_through_attachments
+           SET state = %s, reason = %s, closed_at = CASE WHEN %s = 'cashier' THEN %s::timestamptz END
+           WHERE recognition_id = %s AND state = 'awaiting'""", (state, reason, state, at, recognition_id))
+    return cur.rowcount
 
 
 async def has_order(conn: psycopg.AsyncConnection, order_no: str) -> bool:
@@ -151,7 +179,8 @@ async def open_of(conn: psycopg.AsyncConnection, station: str, limit: int) -> li
     cur = conn.cursor(row_factory=class_row(Attachment))
     await cur.execute(
         f"""SELECT {_COLUMNS} FROM business.drive_through_attachments
-            WHERE station = %s AND state IN ('attached', 'due', 'paid') AND attached_at > now() - interval '1 day'
+            WHERE station = %s AND state IN ('attached', 'due', 'awaiting', 'paid')
+                AND attached_at > now() - interval '1 day'
             ORDER BY attached_at DESC LIMIT %s""",  # noqa: S608
         (station, limit))
     return await cur.fetchall()
@@ -183,3 +212,16 @@ async def members_card(conn: psycopg.AsyncConnection, member_no: str, card_no: s
                              (card_no, member_no))
     row = await cur.fetchone()
     return None if row is None else str(row[0])
+
+
+async def confirms(conn: psycopg.AsyncConnection, member_no: str) -> bool:
+    """每次确认: whether the member confirms each drive-through order on the H5 first (False without a row)."""
+    cur = await conn.execute("SELECT confirm FROM business.drive_through_settings WHERE member_no = %s", (member_no,))
+    row = await cur.fetchone()
+    return bool(row and row[0])
+
+
+async def set_confirm(conn: psycopg.AsyncConnection, member_no: str, confirm: bool) -> None:
+    """The member's 每次确认 beside the method ``choose`` wrote (its row exists)."""
+    await conn.execute("UPDATE business.drive_through_settings SET confirm = %s WHERE member_no = %s",
+                       (confirm, member_no))

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 import psycopg
 
 from business_services.audit.model import Actor, AuditEntry
-from business_services.drive_through import fleet, model, repository
+from business_services.drive_through import confirmations, fleet, model, repository
 from business_services.messagebus import MessageBus
 from business_services.payments import repository as payments
 from business_services.payments import service as paying
@@ -95,6 +95,7 @@ async def pay_forever(database_url: str, bus: MessageBus, providers: Providers, 
         try:
             async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
                 await repository.expire(conn, datetime.now(UTC))
+                await confirmations.settle(conn, head_office_link(providers), station, datetime.now(UTC))   # 每次确认
                 await pay_due(conn, bus, providers, station)
         except (psycopg.Error, OSError) as exc:
             log.warning("drive-through payments paused: %r", exc)

@@ -19,6 +19,8 @@ import psycopg
 from procrastinate import JobContext, PsycopgConnector
 
 from business_services.access import repository as access
+from business_services.customers import repository as customers
+from business_services.drive_through import push as drive_through_push
 from business_services.exports import repository as exports
 from business_services.fleets import authorisation as fleet_authorisation
 from business_services.fleets import bank as fleet_bank
@@ -79,6 +81,7 @@ JOBS = (
     Job("fleet_statements", "5 16 * * *", fleet_statements.issue_job),   # 00:05 China time: statement_day cuts
     Job("fleet_dunning", "0 1 * * *", fleet_receivables.dun_job),        # 09:00 China time: overdue statements
     Job("bank_poll", "*/5 * * * *", fleet_bank.poll_job),                # transfers no notification brought
+    Job("forget_old_login_codes", "29 * * * *", customers.forget_old),   # the H5's SMS codes, after a day
 )
 
 
@@ -104,6 +107,7 @@ def build_app(database_url: str, schedule: Sequence[Job] = JOBS, messaging: Mess
         task = app.task(name=job.name, queue=QUEUE, pass_context=True)(_task(job))
         app.periodic(cron=job.cron, periodic_id=job.name)(task)
     notifications.register(app, messaging)
+    drive_through_push.register(app, messaging)   # the members' drive-through notices (docs/h5.md)
     return app
 
 

@@ -166,7 +166,8 @@ async def listed_member(conn: psycopg.AsyncConnection, member_no: str) -> Listed
                         level_name=found["level_name"], discount_pct=found["discount_pct"],
                         plates=await vehicles.plates_of(conn, member_no), qr_token=found["qr_token"],
                         status="frozen" if found["status"] == "frozen" else "active",
-                        drive_through=method, drive_through_card_no=card_no)
+                        drive_through=method, drive_through_card_no=card_no,
+                        drive_through_confirm=await drive_through.confirms(conn, member_no))   # 每次确认
 
 
 async def personal_data(conn: psycopg.AsyncConnection, member_no: str) -> dict[str, list[dict[str, Any]]]:
@@ -224,3 +225,11 @@ async def rows(conn: psycopg.AsyncConnection, f: MemberFilter, scope: frozenset[
         async for row in cur:
             yield export_row(row, disclosure)
 
+
+
+async def active_member_of_phone(conn: psycopg.AsyncConnection, group: str, phone: str) -> str | None:
+    """The member number of the company's active member with this phone (the customer H5's login), or None."""
+    cur = await conn.execute("SELECT member_no FROM business.members WHERE company_group = %s AND phone = %s "
+                             "AND status = 'active'", (group, phone))
+    row = await cur.fetchone()
+    return None if row is None else str(row[0])

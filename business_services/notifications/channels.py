@@ -80,6 +80,12 @@ class MessagingConfig:
     wechat_template_id: str = ""
     webhook_secret: str = ""
     timeout_s: float = 5.0
+    # the customers' messages (docs/h5.md): the login code, and the drive-through notices pushed to members
+    sms_login_template_code: str = "SMS_0000002"      # 您的验证码为${code}，5分钟内有效
+    sms_paid_template_code: str = "SMS_0000003"       # ${station}无感支付：已从${card}支付${amount}元
+    sms_confirm_template_code: str = "SMS_0000004"    # ${station}无感支付${amount}元待确认：<H5 的地址>c/${code}
+    wechat_member_template_id: str = ""               # 交易提醒 (station, amount, what, time; its link the H5's)
+    h5_url: str = "http://127.0.0.1:8000/h5/"         # the customer H5 the pushes link to
 
 
 PRIORITY_ZH = {"urgent": "紧急", "high": "高", "medium": "中", "low": "低", "journal": "记录"}
@@ -118,25 +124,34 @@ class AliyunSms:
         self.config = config
 
     def request(self, message: Message) -> dict[str, str]:
-        """The signed form parameters of one SendSms call (template variables ≤ 35 characters each)."""
+        """The signed form parameters of one alarm SendSms call (template variables ≤ 35 characters each)."""
+        return self.template_request(message.address, self.config.sms_template_code, str(message.delivery_id), {
+            "station": message.station[:35], "level": PRIORITY_ZH.get(message.priority, message.priority),
+            "alarm": message.text[:35], "value": message.value[:35]})
+
+    def template_request(self, phone: str, template_code: str, out_id: str, variables: dict[str, str]
+                         ) -> dict[str, str]:
+        """The signed form parameters of one SendSms call of any approved template (the alarm's, the login
+        code's, the member's payment notices: docs/h5.md)."""
         params = {
             "AccessKeyId": self.config.sms_access_key_id, "Action": "SendSms", "Format": "JSON",
             "RegionId": "cn-hangzhou", "SignatureMethod": "HMAC-SHA1", "SignatureNonce": uuid.uuid4().hex,
             "SignatureVersion": "1.0", "Timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "Version": "2017-05-25", "PhoneNumbers": message.address, "SignName": self.config.sms_sign_name,
-            "TemplateCode": self.config.sms_template_code, "OutId": str(message.delivery_id),
-            "TemplateParam": json.dumps({"station": message.station[:35],
-                                         "level": PRIORITY_ZH.get(message.priority, message.priority),
-                                         "alarm": message.text[:35], "value": message.value[:35]},
-                                        ensure_ascii=False, separators=(",", ":")),
+            "Version": "2017-05-25", "PhoneNumbers": phone, "SignName": self.config.sms_sign_name,
+            "TemplateCode": template_code, "OutId": out_id,
+            "TemplateParam": json.dumps(variables, ensure_ascii=False, separators=(",", ":")),
         }
         params["Signature"] = aliyun_signature(params, self.config.sms_access_key_secret)
         return params
 
     async def send(self, message: Message) -> str:
+        return await self.post(self.request(message))
+
+    async def post(self, form: dict[str, str]) -> str:
+        """Send one signed SendSms form; the provider's BizId, or ``SendFailed``."""
         try:
             async with niquests.AsyncSession() as http:
-                response = await http.post(self.config.sms_endpoint.rstrip("/") + "/", data=self.request(message),
+                response = await http.post(self.config.sms_endpoint.rstrip("/") + "/", data=form,
                                            timeout=self.config.timeout_s)
         except niquests.exceptions.RequestException as exc:
             raise _transport_failure(exc) from exc
@@ -174,11 +189,16 @@ class WeChatTemplate:
                                     else f"第 {message.step} 级升级：仍未确认"}}}
 
     async def send(self, message: Message) -> str:
+        return await self.post(self.body(message))
+
+    async def post(self, body: dict[str, Any]) -> str:
+        """Send one template message (``touser``, ``template_id``, ``data``, optionally ``url``); its msgid, or
+        ``SendFailed``."""
         endpoint = f"{self.config.wechat_endpoint.rstrip('/')}/cgi-bin/message/template/send"
         try:
             async with niquests.AsyncSession() as http:
                 async def post(token: str) -> dict[str, Any]:
-                    response = await http.post(endpoint, params={"access_token": token}, json=self.body(message),
+                    response = await http.post(endpoint, params={"access_token": token}, json=body,
                                                timeout=self.config.timeout_s)
                     return response.json() or {}
                 answer = await self._token.call(http, post)   # a refused token is fetched again, once

@@ -10,6 +10,10 @@ Station server (``router``): ``GET /api/v1/stations/{station}/drive-through``: t
 fuelling positions and what became of their orders (``payment:read``; plates and cards masked without
 ``pii:read``); ``POST …/drive-through/{recognition_id}/undo`` {reason}: the cashier's reversal of a wrong match,
 refunding a payment already taken (``payment:take``, Idempotency-Key; audited).
+
+Head office (``confirmations``): ``GET /api/v1/stations/{station}/drive-through/confirmations?ids=`` the members'
+answers to the station's awaiting orders (每次确认), asked by the station server's pay loop with its API key
+(``payment:online``; docs/h5.md).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from business_services.audit.model import AuditEntry
-from business_services.drive_through import repository, service
+from business_services.drive_through import head_office_repository, repository, service
 from business_services.members import handlers as members
 from business_services.members import views as member_views
 from business_services.online_payments import views as agreements
@@ -36,9 +40,11 @@ from control_api.security import Principal, at_station, require
 
 router = APIRouter(prefix="/api/v1/stations/{station}/drive-through", tags=["drive-through"])
 settings = APIRouter(prefix="/api/v1/members/{member_no}/drive-through", tags=["drive-through"])
+confirmations = APIRouter(prefix="/api/v1/stations/{station}/drive-through/confirmations", tags=["drive-through"])
 
 Reader = Annotated[Principal, Depends(at_station("payment:read"))]
 Taker = Annotated[Principal, Depends(at_station("payment:take"))]
+StationServer = Annotated[Principal, Depends(at_station("payment:online"))]   # the station server's API key
 MemberReader = Annotated[Principal, Depends(require("member:read"))]
 MemberWriter = Annotated[Principal, Depends(require("member:write"))]
 MemberNoPath = Annotated[str, Path(pattern=r"^M[0-9]{8,12}$", description="会员号 (member number)")]
@@ -53,6 +59,7 @@ class SettingBody(BaseModel):
         description="off 关闭；stored_value 储值卡；agreement 免密支付（须已签约）；"
                     "fleet_credit 不可选（由车辆卡开通）")
     card_no: Annotated[str | None, Field(pattern=r"^[0-9]{16}([0-9]{3})?$", description="储值卡号")] = None
+    confirm: bool = Field(False, description="每次确认：每笔订单先在手机上确认再支付 (docs/h5.md)")
 
 
 class SettingOut(BaseModel):
@@ -60,6 +67,7 @@ class SettingOut(BaseModel):
     method: str
     card_no: str | None          # the whole number only with pii:read
     card_masked: str | None
+    confirm: bool = False        # 每次确认
 
 
 class AttachmentOut(BaseModel):
@@ -87,9 +95,9 @@ class UndoBody(BaseModel):
     reason: Annotated[str, Field(min_length=1, max_length=200, description="撤销原因，如 车牌识别错误")]
 
 
-def _setting(member_no: str, method: str, card_no: str | None, who: Principal) -> SettingOut:
+def _setting(member_no: str, method: str, card_no: str | None, who: Principal, confirm: bool = False) -> SettingOut:
     return SettingOut(member_no=member_no, method=method, card_no=card_no if who.may("pii:read") else None,
-                      card_masked=card_no and mask_card(card_no))
+                      card_masked=card_no and mask_card(card_no), confirm=confirm)
 
 
 def _out(a: repository.Attachment, who: Principal) -> AttachmentOut:
@@ -105,7 +113,8 @@ async def chosen(member_no: MemberNoPath, who: MemberReader, db: Db) -> SettingO
     async with db.connection() as conn:
         if await member_views.profile(conn, member_no) is None:
             raise HTTPException(404, f"没有会员 {member_no} (no such member)")
-        return _setting(member_no, *await repository.setting(conn, member_no), who)
+        return _setting(member_no, *await repository.setting(conn, member_no), who,
+                        await repository.confirms(conn, member_no))
 
 
 @settings.put("", response_model=SettingOut)
@@ -126,12 +135,16 @@ async def choose(member_no: MemberNoPath, body: SettingBody, who: MemberWriter, 
             raise HTTPException(422, NO_AGREEMENT)
         async with UnitOfWork(conn, who.actor) as uow:
             before = await repository.setting(uow.conn, member_no)
+            confirmed_before = await repository.confirms(uow.conn, member_no)
             await repository.choose(uow.conn, member_no, body.method, card_no, who.actor.name, datetime.now(UTC))
+            await repository.set_confirm(uow.conn, member_no, body.confirm)
             await members.relist(uow.conn, member_no)
             await uow.audit(AuditEntry("member.drive_through", f"member:{member_no}", None,
-                                       {"method": before[0], "card": before[1] and mask_card(before[1])},
-                                       {"method": body.method, "card": card_no and mask_card(card_no)}))
-        return _setting(member_no, body.method, card_no, who)
+                                       {"method": before[0], "card": before[1] and mask_card(before[1]),
+                                        "confirm": confirmed_before},
+                                       {"method": body.method, "card": card_no and mask_card(card_no),
+                                        "confirm": body.confirm}))
+        return _setting(member_no, body.method, card_no, who, body.confirm)
 
 
 @router.get("", response_model=AttachmentList)
@@ -155,3 +168,25 @@ async def undo(station: Station, recognition_id: RecognitionPath, body: UndoBody
                 raise HTTPException(exc.status, exc.message) from None
         return _out(done, who)
     return await once(request, db, who, key, work)
+
+
+class Answer(BaseModel):
+    recognition_id: str
+    state: str                   # awaiting, confirmed, declined
+
+
+class Answers(BaseModel):
+    items: list[Answer]
+
+
+@confirmations.get("", response_model=Answers)
+async def answers(station: Station, who: StationServer, db: Db,
+                  ids: Annotated[str, Query(max_length=3800, pattern=r"^[0-9a-f,-]*$",
+                                            description="识别号，逗号分隔 (recognition ids, comma-separated)")] = ""
+                  ) -> Answers:
+    """Head office: the members' answers to the station's awaiting orders (每次确认; docs/h5.md); an id head office
+    has not heard of yet is absent (the station keeps waiting)."""
+    wanted = [i for i in ids.split(",") if i][:100]
+    async with db.connection() as conn:
+        found = await head_office_repository.answers(conn, station, wanted)
+    return Answers(items=[Answer(recognition_id=r, state=s) for r, s in found])

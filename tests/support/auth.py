@@ -28,3 +28,10 @@ def bearer(app: FastAPI, *permissions: str, stations: frozenset[str] | None = No
 def admin_headers(*permissions: str) -> dict[str, str]:
     """Headers of a caller holding ``permissions`` (every permission when none are named), every station."""
     return headers(TEST_TOKENS, *(permissions or EVERYTHING))
+
+
+def customer_headers(member_no: str = "M00000001", issuer: TokenIssuer = TEST_TOKENS) -> dict[str, str]:
+    """Headers of a customer of the H5 logged in as ``member_no`` (docs/h5.md): not a staff token."""
+    from control_api.customer_security import issue_session
+
+    return {"Authorization": f"Bearer {issue_session(issuer, member_no)}"}

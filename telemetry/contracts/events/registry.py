@@ -7,6 +7,7 @@ from telemetry.contracts.events.alarms import ALARM_EVENTS, AcknowledgeAlarm
 from telemetry.contracts.events.audit import AuditRecorded
 from telemetry.contracts.events.charging import ChargingCompleted, ChargingRefused
 from telemetry.contracts.events.delivery import DeliveryCompleted
+from telemetry.contracts.events.drive_through import DriveThroughAwaiting
 from telemetry.contracts.events.envelope import EventPayload
 from telemetry.contracts.events.fuelling import FuellingCompleted, FuellingGap
 from telemetry.contracts.events.gas import GasFillCompleted
@@ -26,7 +27,8 @@ MODELS: tuple[type[EventPayload], ...] = (FuellingCompleted, FuellingGap, GasFil
                                           PriceSet, PriceApplied, *ALARM_EVENTS.values(),
                                           AcknowledgeAlarm,
                                           InventoryReconciled, IcGreyRecorded, IcGreySettled, IcPurseRead,
-                                          VehicleRecognized, FaceRecognized, FaceSpoofDetected)
+                                          VehicleRecognized, FaceRecognized, FaceSpoofDetected,
+                                          DriveThroughAwaiting)
 
 EVENT_PAYLOADS: dict[str, type[EventPayload]] = {
     event_type: model for model in MODELS for event_type in (model.TYPE, *model.LEGACY_TYPES)}

@@ -26,6 +26,7 @@ from starlette.websockets import WebSocketDisconnect
 from business_services.access.demo import DemoLogin, seed_demo_company
 from business_services.access.model import ROLES, permissions_of
 from control_api.app import ROUTERS, create_app
+from control_api.customer_security import CUSTOMER, issue_session
 from control_api.security import LOGGED_IN, WS_FORBIDDEN, WS_UNAUTHORISED, permission_of
 
 pytestmark = pytest.mark.integration
@@ -35,6 +36,8 @@ PUBLIC = {("GET", "/healthz"), ("GET", "/metrics"), ("POST", "/api/v1/auth/token
 PUBLIC |= {("POST", "/api/v1/online-payments/notify/wechatpay"), ("POST", "/api/v1/online-payments/notify/alipay")}
 PUBLIC |= {("POST", "/api/v1/online-payments/notify/wechatpay-papay")}   # WeChat Pay's contract notifications
 PUBLIC |= {("POST", "/api/v1/bank/notifications")}   # the bank's push of a transfer (银企直连): its HMAC signature
+PUBLIC |= {("POST", "/api/v1/h5/login/code"), ("POST", "/api/v1/h5/login"),   # a customer logs in (docs/h5.md)
+           ("POST", "/api/v1/h5/login/link")}
 IN_SCOPE, OUT_OF_SCOPE = "demo-01", "demo-03"     # every demo user reaches demo-01; the east region not demo-03
 PATH_VALUES = {"station": IN_SCOPE, "device": "disp-01", "user_id": "999999", "key_id": "999999",
                "job_id": "00000000-0000-4000-8000-000000000000", "request_id": "00000000-0000-4000-8000-000000000000",
@@ -154,3 +157,25 @@ def test_every_route_with_every_role_and_scope(database_url: str, seeded: list[D
                     assert outside == (WS_FORBIDDEN if ws else 403), (endpoint, role, "outside scope", outside)
                 checked += 1
         assert checked > 30
+
+
+def test_customer_sessions_open_customer_routes_only(database_url: str) -> None:
+    """A customer's session (docs/h5.md) passes every customer route's gate and no staff route's (401: its token
+    is not a staff token); a link session passes only the routes that take one."""
+    app = create_app(database_url)
+    with TestClient(app) as client:
+        session = issue_session(app.state.tokens, "M00000001")
+        linked = issue_session(app.state.tokens, "M00000001", only=PATH_VALUES["recognition_id"])
+        customer_routes = 0
+        for endpoint in endpoints():
+            if endpoint.permission is None:
+                continue
+            status = _call(client, endpoint, session)
+            if endpoint.permission != CUSTOMER:
+                assert status == (WS_UNAUTHORISED if endpoint.method == "WS" else 401), (endpoint, status)
+                continue
+            assert status not in (401, 403) and status < 500, (endpoint, status)
+            link_status = _call(client, endpoint, linked)
+            assert link_status < 500 and link_status != 401, (endpoint, link_status)
+            customer_routes += 1
+        assert customer_routes >= 8

@@ -30,7 +30,7 @@ from tests.integration.ic_cards.ic_support import deliver, fuelling, rows
 from tests.integration.online_payments.support import HeadOffice, until
 from tests.integration.sales.payments_support import STATION, open_shift
 from tests.integration.station_members.support import PLATE, hold, member
-from tests.support.auth import bearer
+from tests.support.auth import bearer, customer_headers
 
 pytestmark = pytest.mark.integration
 
@@ -209,3 +209,27 @@ async def test_staff_end_an_agreement_once_and_the_member_signs_again(head_offic
     assert await office.scalar("SELECT out_contract_code FROM business.payment_agreements WHERE state = 'signing'"
                                ) == f"{member_no}A2"
     assert await office.scalar("SELECT count(*) FROM business.audit_log WHERE action = 'member.agreement.end'") == 1
+
+
+async def test_the_member_signs_and_ends_their_own_agreement_on_the_h5(head_office: HeadOffice) -> None:
+    office = head_office
+    made = await call(office, "POST", "/api/v1/members", {"phone": "13900000002", "source": "back_office"})
+    member_no = str(made.json()["member_no"])
+    me = customer_headers(member_no, office.app.state.tokens)
+    async with niquests.AsyncSession() as http:
+        async def h5(method: str, headers: dict[str, str] = me) -> niquests.Response:
+            return await http.request(method, f"{office.url}/api/v1/h5/me/agreement", headers=headers)
+
+        assert (await h5("GET")).json()["state"] == "none"
+        assert (await h5("POST", bearer(office.app, "member:write"))).status_code in (401, 403)   # staff: not here
+        started = await h5("POST")
+        assert started.status_code == 200 and started.json()["state"] == "signing", started.text
+        assert (await h5("POST")).json()["sign_url"] == started.json()["sign_url"]         # the same page again
+        assert (await http.post(started.json()["sign_url"])).json()["contract_state"] == "SIGNED"
+        await until(lambda: equals(state_of(office, member_no), "active"))
+        assert (await h5("GET")).json()["state"] == "active"
+        ended = await h5("DELETE")
+        assert ended.status_code == 200 and ended.json()["state"] == "ended"
+        assert (await h5("DELETE")).status_code == 404
+    assert await office.scalar("SELECT actor FROM business.audit_log WHERE action = 'member.agreement.end'") == \
+        f"customer:{member_no}"
