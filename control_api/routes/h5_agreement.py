@@ -20,7 +20,15 @@ from fastapi import APIRouter, Depends
 
 from control_api.customer_security import Customer, customer
 from control_api.deps import Db
-from control_api.routes.payment_agreements import AgreementOut, Service, agreement_out, end, fall_back, start
+from control_api.routes.payment_agreements import (
+    AgreementOut,
+    Service,
+    agreement_out,
+    end,
+    existing,
+    fall_back,
+    start,
+)
 
 router = APIRouter(prefix="/api/v1/h5/me/agreement", tags=["h5"])
 Member = Annotated[Customer, Depends(customer())]
@@ -29,6 +37,7 @@ ENDED_BY_MEMBER = "会员在 H5 解约 (ended by the member)"
 
 @router.get("", response_model=AgreementOut)
 async def mine(who: Member, db: Db, service: Service) -> AgreementOut:
+    await existing(db, who.member_no)
     row = await service.current(who.member_no)
     if row is not None and row["state"] == "ended":
         await fall_back(db, who.member_no, who.actor)
@@ -38,10 +47,12 @@ async def mine(who: Member, db: Db, service: Service) -> AgreementOut:
 @router.post("", response_model=AgreementOut)
 async def sign(who: Member, db: Db, service: Service) -> AgreementOut:
     """Start signing: open ``sign_url`` in WeChat and confirm there."""
+    await existing(db, who.member_no)
     return await start(service, db, who.member_no, who.actor)
 
 
 @router.delete("", response_model=AgreementOut)
 async def leave(who: Member, db: Db, service: Service) -> AgreementOut:
     """End the agreement; recognised plates no longer pay by it."""
+    await existing(db, who.member_no)
     return await end(service, db, who.member_no, who.actor, ENDED_BY_MEMBER)

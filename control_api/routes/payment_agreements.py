@@ -83,7 +83,8 @@ async def fall_back(db: Db, member_no: str, actor: Actor) -> None:
         await choice.agreement_ended(uow, member_no)
 
 
-async def _member(db: Db, member_no: str) -> None:
+async def existing(db: Db, member_no: str) -> None:
+    """404 for no such member (or one whose personal data was erased)."""
     async with db.connection() as conn:
         found = await member_views.profile(conn, member_no)
     if found is None or found["status"] == "erased":
@@ -108,7 +109,7 @@ async def end(service: Agreements, db: Db, member_no: str, actor: Actor, reason:
 
 @router.get("", response_model=AgreementOut)
 async def read(member_no: MemberNoPath, who: MemberReader, db: Db, service: Service) -> AgreementOut:
-    await _member(db, member_no)
+    await existing(db, member_no)
     row = await service.current(member_no)
     if row is not None and row["state"] == "ended":      # WeChat Pay said so on the query: the choice follows
         await fall_back(db, member_no, Actor.system("wechatpay"))
@@ -119,7 +120,7 @@ async def read(member_no: MemberNoPath, who: MemberReader, db: Db, service: Serv
 async def begin(member_no: MemberNoPath, who: MemberWriter, db: Db, service: Service, key: IdempotencyKey,
                 request: Request) -> JSONResponse:
     """Start signing: the page for the member to confirm on in WeChat (the same page again while unsigned)."""
-    await _member(db, member_no)
+    await existing(db, member_no)
 
     async def work() -> AgreementOut:
         return await start(service, db, member_no, who.actor)
@@ -130,7 +131,7 @@ async def begin(member_no: MemberNoPath, who: MemberWriter, db: Db, service: Ser
 async def terminate(member_no: MemberNoPath, body: EndBody, who: MemberWriter, db: Db, service: Service,
                     key: IdempotencyKey, request: Request) -> JSONResponse:
     """End the agreement at WeChat Pay and here; drive-through by agreement goes off."""
-    await _member(db, member_no)
+    await existing(db, member_no)
 
     async def work() -> AgreementOut:
         return await end(service, db, member_no, who.actor, body.reason)
