@@ -21,6 +21,7 @@ from business_services.audit.model import Actor
 from business_services.drive_through import service
 from business_services.online_payments.station_client import HeadOfficeLink, HeadOfficeProvider
 from business_services.payments import service as paying
+from business_services.payments.providers import ChargeRequest, ChargeResult, RefundRequest, RefundResult
 from business_services.payments.registry import Providers
 from forecourt.local import free_port
 from telemetry.contracts.broker import BrokerAddress
@@ -126,7 +127,7 @@ async def test_a_signed_members_car_is_paid_by_deduction_once(head_office: HeadO
     assert [r["amount"]["refund"] for r in office.sim.refunds.values()] == [15000]
 
 
-async def test_a_crash_between_the_deduction_and_its_settle_is_settled_by_reconcile(
+async def test_a_deduction_made_later_stays_pending_until_its_notification_and_reconcile(
         head_office: HeadOffice, station_database_url: str, broker: BrokerAddress) -> None:
     url, office = station_database_url, head_office
     member_no = await signed_member(office)
@@ -146,7 +147,7 @@ async def test_a_crash_between_the_deduction_and_its_settle_is_settled_by_reconc
     await until(lambda: office.row(payment_no))
     await until(lambda: equals(office.scalar("SELECT state FROM business.online_payments WHERE payment_no = %s",
                                       payment_no), "succeeded"))
-    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:   # the station after its crash
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:   # the station asks again
         assert await paying.reconcile(conn, BUS, found, Actor.system("test"), STATION) == 1
     assert await pay(url, found) == 0                            # the order is paid: its attachment is closed
     assert await rows(url, "SELECT state, payment_no FROM business.drive_through_attachments") == [
@@ -233,3 +234,50 @@ async def test_the_member_signs_and_ends_their_own_agreement_on_the_h5(head_offi
         assert (await h5("DELETE")).status_code == 404
     assert await office.scalar("SELECT actor FROM business.audit_log WHERE action = 'member.agreement.end'") == \
         f"customer:{member_no}"
+
+
+class CrashesAfterCharging:
+    """The station's provider whose answer is lost after head office deducted (the station server died between the
+    charge and its settle): the payments context keeps the payment pending, never failed on a guess."""
+
+    def __init__(self, real: HeadOfficeProvider) -> None:
+        self.real, self.method, self.safe_offline = real, real.method, real.safe_offline
+
+    def unavailable(self) -> str | None:
+        return self.real.unavailable()
+
+    async def charge(self, request: ChargeRequest) -> ChargeResult:
+        await self.real.charge(request)
+        raise ConnectionResetError("the station server died before settling")
+
+    async def query(self, payment_no: str) -> ChargeResult:
+        return await self.real.query(payment_no)
+
+    async def cancel(self, payment_no: str) -> ChargeResult:
+        return await self.real.cancel(payment_no)
+
+    async def refund(self, request: RefundRequest) -> RefundResult:
+        return await self.real.refund(request)
+
+
+async def test_a_crash_after_the_deduction_before_the_settle_takes_the_money_once(
+        head_office: HeadOffice, station_database_url: str, broker: BrokerAddress) -> None:
+    url, office = station_database_url, head_office
+    member_no = await signed_member(office)
+    await hold(url, member(member_no=member_no, drive_through="agreement"))
+    await open_shift(url)
+    real = office.provider(Method.AGREEMENT)
+    order_no = await fuel(url, broker, 2, 9, 12000)
+    assert await pay(url, Providers([CrashesAfterCharging(real)])) == 0
+    [(payment_no, state)] = await rows(url, "SELECT payment_no, state FROM business.payments")
+    assert state == "pending" and office.sim.orders[payment_no].trade_state == "SUCCESS"   # taken, not recorded
+    found = Providers([real])                                    # the restarted station server
+    assert await pay(url, found) == 0                            # pending: not charged again
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        assert await paying.reconcile(conn, BUS, found, Actor.system("test"), STATION) == 1
+    assert await pay(url, found) == 0
+    assert await rows(url, "SELECT state FROM business.payments") == [("succeeded",)]
+    assert await rows(url, "SELECT status FROM business.orders WHERE order_no = %s", order_no) == [("paid",)]
+    assert await rows(url, "SELECT state, payment_no FROM business.drive_through_attachments") == [
+        ("paid", payment_no)]
+    assert len([o for o in office.sim.orders.values() if o.mode == "AUTO"]) == 1
