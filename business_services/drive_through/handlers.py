@@ -1,13 +1,13 @@
 """Handlers of drive-through payment on the station server's bus (docs/vision.md "Drive-through payment").
 
-``vehicle.recognized`` at a lane camera → the plate's member, if they opted in (``model.refusal``), or else the
-plate's fleet vehicle card, if its enterprise lets it pay by plate (``fleet.refusal``), is attached to the fuelling
-position (a redelivered recognition is one row; the same car seen again keeps its attachment;
-another car replaces it). ``fuelling.completed`` at that position → its order (made first: the orders context
-comes before this one on the bus) is sold to the member and becomes due; ``service.pay_due`` pays it after the
-commit. A member who chose 每次确认 is asked first: the order waits ``awaiting`` and ``drive_through.awaiting``
-goes up to head office (``confirmations.settle`` asks for the answer). A fuelling without fuel lapses the
-attachment. A fuelling seen again changes nothing (one order, one row).
+``vehicle.recognized`` at a lane camera → the plate's member, if they opted in (``model.refusal``), or else (no
+member pays by the plate: none, not opted in, frozen, two) the plate's fleet vehicle card, if its enterprise lets
+it pay by plate (``fleet.refusal``), is attached to the fuelling position (a redelivered recognition is one row;
+the same car seen again keeps its attachment; another car replaces it). ``fuelling.completed`` at that position →
+its order (made first: the orders context comes before this one on the bus) is sold to the member and becomes due;
+``service.pay_due`` pays it after the commit. A member who chose 每次确认 is asked first: the order waits
+``awaiting`` and ``drive_through.awaiting`` goes up to head office (``confirmations.settle`` asks for the answer).
+A fuelling without fuel lapses the attachment. A fuelling seen again changes nothing (one order, one row).
 """
 
 from __future__ import annotations
@@ -41,10 +41,11 @@ async def recognised(event: CloudEvent, uow: UnitOfWork) -> str | None:
     if why is None:
         payer = (found[0].member_no, found[0].drive_through, found[0].drive_through_card_no,
                  found[0].drive_through_confirm)
-    elif why == model.NOT_A_MEMBER and not found:                # a fleet vehicle card's plate, if it allows it
+    elif why != model.UNCERTAIN:        # no member pays by it: the plate's fleet vehicle card may, if it allows it
         card = await station_fleets.fleet_card(uow.conn, None, seen.plate)
-        why = fleet.refusal(card[0] if card else None)
-        payer = None if why is not None or card is None else (None, "fleet_credit", card[0].card_no, False)
+        if card is not None:
+            why = fleet.refusal(card[0])
+            payer = None if why is not None else (None, "fleet_credit", card[0].card_no, False)
     if payer is None:
         return why
     held = await repository.open_at(uow.conn, seen.station, seen.fuelling_point, seen.seen_at)

@@ -1,5 +1,6 @@
 """车牌无感支付 by a fleet vehicle card on a station server's own PostgreSQL, events through its business consumer:
-a plate that is no member's but a listed vehicle card's that allows it attaches the card; the fuelling's order is
+a plate no member pays by (here: its driver's member account has not opted in) but a listed vehicle card's that
+allows it attaches the card; the fuelling's order is
 authorised for what it owes and paid with 车队挂账, no PIN, once — decided by head office's real fleet routes while
 it answers, from the station's list within the card's offline limits when it does not; over a limit, or a card that
 does not allow it, the cashier takes the order with the reason."""
@@ -23,7 +24,8 @@ from tests.integration.drive_through.test_drive_through import seen
 from tests.integration.ic_cards.ic_support import deliver, fuelling, rows
 from tests.integration.sales.payments_support import STATION, open_shift
 from tests.integration.station_fleets.support import PLATE, fleet_card, forecourt, hold
-from tests.integration.station_members.support import head_office
+from tests.integration.station_members.support import head_office, member
+from tests.integration.station_members.support import hold as members
 from tests.support.fleets import make_card, make_enterprise
 
 pytestmark = pytest.mark.integration
@@ -56,6 +58,7 @@ async def test_offline_the_card_pays_from_the_list_within_its_limits(station_dat
     await forecourt(url)
     await hold(url, fleet_card(drive_through=True, pin_hash=PIN, offline_limit_fen=15000, daily_fen=30000),
                fleet_card(card_no="9100900001000026", plate="京B54321", pin_hash=PIN), seq=1)
+    await members(url, member(plates=(PLATE,)), first_seq=3)     # the driver's own account, not opted in
     await open_shift(url)
     link = unreachable()
     found = Providers([FleetCreditProvider(link, url)])
