@@ -106,6 +106,7 @@ class Agreements:
     async def apply(self, notice: ContractNotice, actor: Actor) -> dict[str, Any] | None:
         """What the provider says of a contract (a notification or a query), applied once; the agreement's row when
         it changed now (None: unknown, or nothing to change)."""
+        after: dict[str, Any] | None = None
         async with self.db.connection() as conn, UnitOfWork(conn, actor) as uow:
             row = await repository.agreement(conn, notice.out_contract_code, lock=True)
             if row is None:
@@ -117,10 +118,20 @@ class Agreements:
             elif notice.state == "TERMINATED":
                 why = "会员在微信中解约 (ended by the member in WeChat)" if notice.mode == "USER" else "已解约 (ended)"
                 changed = await repository.agreement_ended(conn, notice.out_contract_code, why)
-            if not changed:
-                return None
-            after = await repository.agreement(conn, notice.out_contract_code) or row
-            await uow.audit(AuditEntry(f"member.agreement.{'signed' if notice.state == 'SIGNED' else 'ended'}",
-                                       f"member:{row['member_no']}", None, {"state": row["state"]},
-                                       {"state": after["state"], "out_contract_code": notice.out_contract_code}))
-            return after
+            if changed:
+                after = await repository.agreement(conn, notice.out_contract_code) or row
+                await uow.audit(AuditEntry(
+                    f"member.agreement.{'signed' if notice.state == 'SIGNED' else 'ended'}",
+                    f"member:{row['member_no']}", None, {"state": row["state"]},
+                    {"state": after["state"], "out_contract_code": notice.out_contract_code}))
+        if notice.state == "SIGNED" and row["state"] == "ended" and self.gateway is not None:
+            await self._end_orphan(notice.out_contract_code)   # signed in WeChat after it was ended here
+        return after
+
+    async def _end_orphan(self, out_contract_code: str) -> None:
+        """A contract the member confirmed after the agreement was ended here never deducts (no active row) — and
+        is ended at WeChat Pay too, so the member's WeChat does not list an agreement we no longer keep."""
+        try:
+            await self._provider().terminate(out_contract_code, "商户已取消签约 (cancelled by the merchant)")
+        except (ProviderUnreachable, PapayRefused) as exc:
+            log.warning("agreement %s signed after it ended here; not ended at WeChat Pay: %s", out_contract_code, exc)

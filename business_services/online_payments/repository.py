@@ -9,6 +9,7 @@ from psycopg.rows import dict_row
 
 from business_services.online_payments.model import Notice, Outcome
 from business_services.payments.providers import ChargeRequest, ChargeState
+from telemetry.contracts.events.payments import Method
 
 _SELECT = ("SELECT payment_no, station, method, amount_fen, state, provider_ref, qr_code_url, message, captured_fen, "
            "refunded_fen FROM business.online_payments WHERE payment_no = %s")
@@ -18,9 +19,10 @@ _LOCKED = _SELECT + " FOR UPDATE"
 async def insert(conn: psycopg.AsyncConnection, r: ChargeRequest) -> bool:
     """True when this is the first request for ``payment_no`` (a retry finds the row and inserts nothing)."""
     cur = await conn.execute(
-        "INSERT INTO business.online_payments (payment_no, station, method, amount_fen, description, scanned) "
-        "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (payment_no) DO NOTHING RETURNING 1",
-        (r.payment_no, r.station, r.method.value, r.amount_fen, r.description, r.auth_code is not None))
+        "INSERT INTO business.online_payments (payment_no, station, method, amount_fen, description, scanned, "
+        "member_no) VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (payment_no) DO NOTHING RETURNING 1",
+        (r.payment_no, r.station, r.method.value, r.amount_fen, r.description, r.auth_code is not None,
+         r.member_no if r.method is Method.AGREEMENT else None))
     return await cur.fetchone() is not None
 
 

@@ -6,6 +6,10 @@
 ALTER TABLE business.online_payments DROP CONSTRAINT online_payments_method_check;
 ALTER TABLE business.online_payments ADD CONSTRAINT online_payments_method_check
     CHECK (method IN ('wechat', 'alipay', 'agreement'));
+-- whose agreement a deduction was taken by (a dispute names the member; NULL for the other methods)
+ALTER TABLE business.online_payments ADD COLUMN member_no text;
+ALTER TABLE business.online_payments ADD CONSTRAINT online_payments_deduction_names_member
+    CHECK (method <> 'agreement' OR member_no IS NOT NULL);
 
 CREATE TABLE business.payment_agreements (
     out_contract_code text PRIMARY KEY CHECK (out_contract_code ~ '^M[0-9]{8,12}A[0-9]{1,6}$'),

@@ -115,6 +115,8 @@ async def test_a_signed_members_car_is_paid_by_deduction_once(head_office: HeadO
     await until(lambda: equals(office.scalar("SELECT sum(duplicates) FROM business.online_payment_callbacks "
                                       "WHERE payment_no = %s", payment_no), 1))
     assert await office.row(payment_no) == ("succeeded", 15000, 0)              # settled once, twice notified
+    assert await office.scalar("SELECT member_no FROM business.online_payments WHERE payment_no = %s",
+                               payment_no) == member_no                           # whose agreement paid
     assert [o for o in office.sim.orders.values() if o.mode == "AUTO"] == [deduction]
 
     # a wrong match undone by the cashier: the deduction is refunded through WeChat Pay's refund, once
@@ -210,6 +212,15 @@ async def test_staff_end_an_agreement_once_and_the_member_signs_again(head_offic
     assert await office.scalar("SELECT out_contract_code FROM business.payment_agreements WHERE state = 'signing'"
                                ) == f"{member_no}A2"
     assert await office.scalar("SELECT count(*) FROM business.audit_log WHERE action = 'member.agreement.end'") == 1
+
+    # ended here while unsigned; the member confirms in WeChat afterwards: never active here, ended there too
+    assert (await call(office, "DELETE", path, {"reason": "会员改变主意"})).json()["state"] == "ended"
+    async with niquests.AsyncSession() as http:
+        assert (await http.post(again.json()["sign_url"])).json()["contract_state"] == "SIGNED"
+    await until(lambda: office.sim.papay.contracts[f"{member_no}A2"].state == "TERMINATED")
+    assert office.sim.papay.contracts[f"{member_no}A2"].termination_mode == "MCH_API"
+    assert await state_of(office, member_no) == "ended"
+    assert await office.scalar("SELECT count(*) FROM business.payment_agreements WHERE state = 'active'") == 0
 
 
 async def test_the_member_signs_and_ends_their_own_agreement_on_the_h5(head_office: HeadOffice) -> None:
