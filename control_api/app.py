@@ -45,6 +45,7 @@ from control_api.routes import (
     fuelling,
     gas_analytics,
     h5,
+    h5_agreement,
     h5_drive_through,
     health,
     ic_cards,
@@ -58,6 +59,7 @@ from control_api.routes import (
     notifications,
     online_payments,
     orders,
+    payment_agreements,
     payments,
     points,
     points_mall,
@@ -95,6 +97,7 @@ ROUTERS = (   # every API route; matched in this order, one route after another,
     station_orders.router,
     station_shifts.router,
     online_payments.router,
+    payment_agreements.callbacks,   # WeChat Pay's 委托代扣 contract notifications (docs/online-payments.md)
     prices.router,
     price_changes.router,
     price_rules.router,
@@ -115,6 +118,7 @@ ROUTERS = (   # every API route; matched in this order, one route after another,
     fleet_statements.callbacks,   # the bank's signed push of incoming transfers (docs/fleets.md)
     h5.router,           # the customer H5: members log in by SMS code (docs/h5.md)
     h5_drive_through.router,   # the H5's 待确认, one-tap confirmation, 加油记录, 无感支付设置 (docs/h5.md)
+    h5_agreement.router,       # the H5's 免密支付: the member signs or ends their agreement (docs/online-payments.md)
 )
 
 #: Mounted before every other router, the role routers included. FastAPI tries the included routers one after
@@ -136,7 +140,8 @@ ROLE_ROUTERS: dict[Role, tuple[APIRouter, ...]] = {
                        fleets.router,            # fleet enterprises and their money (docs/fleets.md)
                        faces.router,            # the face gallery (docs/vision.md "Faces")
                        drive_through.settings,   # the member's 无感支付 choice (docs/vision.md)
-                       drive_through.confirmations),   # the members' answers the stations ask for (docs/h5.md)
+                       drive_through.confirmations,   # the members' answers the stations ask for (docs/h5.md)
+                       payment_agreements.router),    # 免密支付: members' agreements (docs/online-payments.md)
     Role.STATION: (station_prices.router,        # the prices the station's pumps hold (its own database)
                    inventory.router,             # wet stock: computed where the sales are (docs/inventory.md)
                    station_fleets.router,        # fleet cards authorised before fuelling (docs/fleets.md)

@@ -26,6 +26,7 @@ from business_services.audit.model import Actor
 from business_services.bootstrap import build_bus
 from business_services.online_payments.alipay import AlipayGateway
 from business_services.online_payments.model import ProviderGateway
+from business_services.online_payments.papay import PapayGateway
 from business_services.online_payments.settings import AlipaySettings, WeChatSettings
 from business_services.online_payments.station_keys import issue_station_key
 from business_services.online_payments.wechat import WeChatGateway
@@ -69,6 +70,7 @@ from simulators.clock import SimClock
 from simulators.dispenser.model import DispenserModel
 from simulators.dispenser.server import DispenserServer
 from simulators.messaging.server import MessagingSim
+from simulators.wechatpay.papay import PLAN_ID
 from simulators.wechatpay.server import WeChatPaySim
 from telemetry.contracts.broker import BrokerAddress
 from telemetry.contracts.events.payments import Method
@@ -86,13 +88,16 @@ async def seed_logins(database_url: str) -> list[DemoLogin]:
 
 def provider_gateways(wechat: WeChatPaySim, wechat_url: str, alipay: AlipaySim, alipay_url: str,
                       head_office: str) -> dict[Method, ProviderGateway]:
-    """Head office's WeChat Pay and Alipay, pointed at the simulators (the real services are only other URLs
-    and keys: docs/online-payments.md)."""
+    """Head office's WeChat Pay (with 免密支付, its 委托代扣 plan) and Alipay, pointed at the simulators (the real
+    services are only other URLs and keys: docs/online-payments.md)."""
     notify = f"{head_office}/api/v1/online-payments/notify"
-    wechat_settings = {**wechat.keys.merchant_config(wechat_url), "notify_url": f"{notify}/wechatpay"}
+    wechat_settings = WeChatSettings.model_validate({
+        **wechat.keys.merchant_config(wechat_url), "notify_url": f"{notify}/wechatpay", "papay_plan_id": PLAN_ID,
+        "papay_notify_url": f"{notify}/wechatpay-papay"})
     alipay_settings = {**alipay.keys.merchant_config(alipay_url), "notify_url": f"{notify}/alipay"}
-    return {Method.WECHAT: WeChatGateway(WeChatSettings.model_validate(wechat_settings)),
-            Method.ALIPAY: AlipayGateway(AlipaySettings.model_validate(alipay_settings))}
+    return {Method.WECHAT: WeChatGateway(wechat_settings),
+            Method.ALIPAY: AlipayGateway(AlipaySettings.model_validate(alipay_settings)),
+            Method.AGREEMENT: PapayGateway(wechat_settings, PLAN_ID, wechat_settings.papay_notify_url)}
 
 
 async def station_key(database_url: str, station: str) -> str:

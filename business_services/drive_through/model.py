@@ -27,8 +27,11 @@ DECLINED = "会员在手机上否认是本人车辆，请收银员收款 (the me
 UNANSWERED = "会员未在时限内确认，请收银员收款 (the member did not confirm in time: the cashier takes it)"
 CONFIRM_MINUTES = 10         # a setting: FORECOURT_DRIVE_THROUGH_CONFIRM_MINUTES (每次确认's window)
 
-#: the member's choice → the tender's method (the ones that pay by themselves today)
-PAYS_ITSELF = {"stored_value": Method.STORED_VALUE}
+#: the member's choice → the tender's method: stored value, and 免密支付 (a deduction by the member's agreement
+#: with WeChat Pay, through head office: never offline). Fleet credit is the vehicle card's, not a member's choice
+#: (an attachment of a plate that is no member's but a fleet vehicle card's that allows it: ``fleet.py``).
+PAYS_ITSELF = {"stored_value": Method.STORED_VALUE, "agreement": Method.AGREEMENT,
+               "fleet_credit": Method.FLEET_CREDIT}
 
 
 def attach_minutes() -> int:

@@ -18,7 +18,7 @@ class Attachment:
     station: str
     fuelling_point: int
     plate: str
-    member_no: str
+    member_no: str | None            # None: a fleet vehicle card's plate (card_no is the fleet card)
     method: str
     card_no: str | None
     state: str
@@ -143,6 +143,19 @@ async def paid_by(conn: psycopg.AsyncConnection, order_no: str, terminal: str) -
         (order_no, terminal))
     row = await cur.fetchone()
     return None if row is None else str(row[0])
+
+
+async def fleet_auth_of(conn: psycopg.AsyncConnection, recognition_id: str) -> str | None:
+    """The fleet authorisation made to pay this attachment's order (migrations/0004_fleet_cards.sql)."""
+    cur = await conn.execute("SELECT fleet_auth_no FROM business.drive_through_attachments WHERE recognition_id = %s",
+                             (recognition_id,))
+    row = await cur.fetchone()
+    return None if row is None or row[0] is None else str(row[0])
+
+
+async def fleet_authorised(conn: psycopg.AsyncConnection, recognition_id: str, auth_no: str) -> None:
+    await conn.execute("UPDATE business.drive_through_attachments SET fleet_auth_no = %s WHERE recognition_id = %s",
+                       (auth_no, recognition_id))
 
 
 async def undo(conn: psycopg.AsyncConnection, recognition_id: str, reason: str, at: datetime) -> int:

@@ -2,10 +2,12 @@
 
 ``pay_due``: each due order taken by the member's method through the payments context (``payments.service.take``:
 opened, charged with no transaction open, settled), then the row closed ``paid``, or ``cashier`` with the reason
-when the method refused. Exactly once: an order already paid owes nothing and is only closed; an order whose
-payment is still pending (a crash between the charge and its settle: ``payments.service.reconcile`` settles it)
-is left for the next round; the payments context refuses a second reservation of the same order. ``undo``: the
-cashier's reversal of a wrong match; a payment already taken is refunded through the refund path.
+when the method refused. A fleet vehicle card's order is first authorised for what it owes (``fleet.authorised``:
+the fleet path, no PIN, every limit) and paid with 车队挂账 against that authorisation. Exactly once: an order
+already paid owes nothing and is only closed; an order whose payment is still pending (a crash between the charge
+and its settle: ``payments.service.reconcile`` settles it) is left for the next round; the payments context refuses
+a second reservation of the same order. ``undo``: the cashier's reversal of a wrong match; a payment already taken
+is refunded through the refund path.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from datetime import UTC, datetime
 import psycopg
 
 from business_services.audit.model import Actor, AuditEntry
-from business_services.drive_through import confirmations, model, repository
+from business_services.drive_through import confirmations, fleet, model, repository
 from business_services.messagebus import MessageBus
 from business_services.payments import repository as payments
 from business_services.payments import service as paying
@@ -25,6 +27,7 @@ from business_services.payments.handlers import RequestRefund
 from business_services.payments.model import PaymentRuleError, RefundState, TakePayment, Tender
 from business_services.payments.registry import Providers, head_office_link
 from business_services.unit_of_work import UnitOfWork
+from telemetry.contracts.events.payments import Method
 
 log = logging.getLogger(__name__)
 TERMINAL = "drive-through"
@@ -59,11 +62,17 @@ async def pay_due(conn: psycopg.AsyncConnection, bus: MessageBus, providers: Pro
                                    await repository.paid_by(conn, a.order_no or "", TERMINAL))
             continue
         method = model.PAYS_ITSELF.get(a.method)
-        if method is None:
+        if method is None or (method is Method.FLEET_CREDIT and a.member_no is not None):   # a member's: not theirs
             await repository.close(conn, a.recognition_id, "cashier", model.NOT_YET, now)
             continue
+        try:
+            auth_no = await fleet.authorised(conn, head_office_link(providers), a, owed) \
+                if method is Method.FLEET_CREDIT else None
+        except fleet.FleetPlateRefused as refused:
+            await repository.close(conn, a.recognition_id, "cashier", refused.message[:200], now)
+            continue
         command = TakePayment(a.station, TERMINAL, TERMINAL, (a.order_no or "",),
-                              (Tender(method, owed, card_no=a.card_no, member_no=a.member_no),), now)
+                              (Tender(method, owed, card_no=a.card_no, member_no=a.member_no, auth_no=auth_no),), now)
         try:
             rows = await paying.take(conn, bus, providers, command, actor)
         except PaymentRuleError as refused:

@@ -104,6 +104,14 @@ def _same_ask(row: dict[str, Any], ask: FleetAsk) -> bool:
     return (row["station"], row["nozzle"]) == (ask.station, ask.nozzle) and ask.card_no in (None, row["card_no"])
 
 
+def _plate_refusal(row: dict[str, Any]) -> Decision | None:
+    """车牌无感支付 asks no PIN, so only a card whose enterprise allowed it pays so (every limit still holds)."""
+    if row["drive_through"]:
+        return None
+    return refused("drive_through", "此车辆卡未开通车牌无感支付，请收银员收款 (the card does not pay by its plate: "
+                                    "the cashier takes it)")
+
+
 async def _pin_refusal(uow: UnitOfWork, row: dict[str, Any], pin: str | None) -> Decision | None:
     """None when the card asks no PIN or ``pin`` is right; else the refusal (a wrong PIN counted)."""
     if row["pin_hash"] is None:
@@ -148,7 +156,7 @@ async def authorise(command: Authorise, uow: UnitOfWork) -> FleetAnswer:
     done = await authorisation(conn, ask.auth_no)        # read after the lock: a concurrent retry has committed
     if done is not None:
         return _retried(done, ask)
-    decision = await _pin_refusal(uow, row, ask.pin)
+    decision = _plate_refusal(row) if ask.drive_through else await _pin_refusal(uow, row, ask.pin)
     if decision is None and row["enterprise_review"] != "approved":
         decision = refused("enterprise_status", "企业尚未审核通过，不能加油 (the enterprise is not approved yet)")
     if decision is None:

@@ -25,6 +25,7 @@ _COLUMNS = """c.id, c.card_no, c.enterprise, e.name AS enterprise_name, c.holder
               c.pays_from, c.pin_hash IS NOT NULL AS pin, c.pin_failures, c.grades, c.stations, c.hours_from,
               c.hours_to, c.per_fill_fen, c.litres_per_fill, c.daily_fen, c.weekly_fen, c.monthly_fen,
               c.fills_per_day, c.fills_per_week, c.fills_per_month, c.offline_limit_fen, c.issued_by, c.issued_at,
+              c.drive_through,
               e.maintaining_station"""
 
 

@@ -135,7 +135,7 @@ async def listed(conn: psycopg.AsyncConnection, card_no: str, at: datetime) -> N
         daily_fen=row["daily_fen"], weekly_fen=row["weekly_fen"], monthly_fen=row["monthly_fen"],
         fills_per_day=row["fills_per_day"], fills_per_week=row["fills_per_week"],
         fills_per_month=row["fills_per_month"], offline_limit_fen=row["offline_limit_fen"],
-        available_fen=await available_fen(conn, row, at)))
+        available_fen=await available_fen(conn, row, at), drive_through=row["drive_through"]))
 
 
 async def listed_enterprise(conn: psycopg.AsyncConnection, enterprise: str, at: datetime) -> int:
@@ -204,6 +204,15 @@ class SetCardRules:
 class SetPin:
     card_no: str
     pin: str | None                  # None: the card asks no PIN any more
+    at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+@dataclass(frozen=True, slots=True)
+class AllowDriveThrough:
+    """车牌无感支付: the vehicle card pays by its recognised plate without the PIN (or no longer does)."""
+
+    card_no: str
+    allowed: bool
     at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
@@ -328,6 +337,22 @@ async def set_pin(c: SetPin, uow: UnitOfWork) -> dict[str, Any]:
     return {"card_no": c.card_no, "pin": c.pin is not None}
 
 
+async def allow_drive_through(c: AllowDriveThrough, uow: UnitOfWork) -> dict[str, Any]:
+    """Let the vehicle card pay by its recognised plate (no PIN; every limit still holds), or stop it:
+    {card_no, drive_through}. A driver card has no plate to recognise."""
+    row = await _locked(uow.conn, c.card_no)
+    if c.allowed and row["plate"] is None:
+        raise FleetError("司机卡没有车牌，不能开通车牌无感支付 (a driver card has no plate to pay by)")
+    if row["status"] == "closed":
+        raise FleetRefused("卡已注销 (the card is closed)")
+    await uow.conn.execute("UPDATE business.fleet_cards SET drive_through = %s WHERE card_no = %s",
+                           (c.allowed, c.card_no))
+    await uow.audit(AuditEntry("fleet.card.drive_through", f"fleet_card:{row['id']}", row["maintaining_station"],
+                               {"drive_through": row["drive_through"]}, {"drive_through": c.allowed}))
+    await listed(uow.conn, c.card_no, c.at)
+    return {"card_no": c.card_no, "drive_through": c.allowed}
+
+
 async def change_status(c: ChangeCardStatus, uow: UnitOfWork) -> dict[str, Any]:
     """Freeze, unfreeze, report lost or close; a card with money on it is closed only once it is taken back
     (划拨回收) to the enterprise. {card_no, status}."""
@@ -345,4 +370,5 @@ async def change_status(c: ChangeCardStatus, uow: UnitOfWork) -> dict[str, Any]:
 
 EVENT_HANDLERS: dict[str, list[Handler]] = {}
 COMMAND_HANDLERS: dict[type, Handler] = {IssueFleetCard: issue, SetCardRules: set_rules, SetPin: set_pin,
-                                         ChangeCardStatus: change_status}
+                                         ChangeCardStatus: change_status,
+                                         AllowDriveThrough: allow_drive_through}

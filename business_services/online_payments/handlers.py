@@ -87,12 +87,14 @@ class OnlinePayments:
         async with self.db.connection() as conn, conn.transaction():
             first = await repository.insert(conn, r)
             row = await repository.payment(conn, r.payment_no) or {}
+            payer = r.auth_code if r.method != Method.AGREEMENT else (      # 免密支付: the member's contract
+                await repository.active_contract(conn, r.member_no) if r.member_no else None)
         if not first:
             if (row["station"], row["method"], row["amount_fen"]) != (r.station, r.method.value, r.amount_fen):
                 raise Conflict(f"支付单号 {r.payment_no} 已用于另一笔支付 (used for another payment)")
             return await self.status(r.payment_no)
         try:
-            outcome = await gateway.create(r.payment_no, r.amount_fen, r.description, r.auth_code)
+            outcome = await gateway.create(r.payment_no, r.amount_fen, r.description, payer)
         except ProviderUnreachable as exc:
             log.warning("online payment %s: %s", r.payment_no, exc)
             outcome = Outcome(ChargeState.PENDING, message=UNKNOWN)

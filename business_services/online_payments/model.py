@@ -46,7 +46,9 @@ class ProviderGateway(Protocol):
 
     name: str
 
-    async def create(self, payment_no: str, amount_fen: int, description: str, auth_code: str | None) -> Outcome: ...
+    async def create(self, payment_no: str, amount_fen: int, description: str, auth_code: str | None) -> Outcome:
+        """``auth_code``: the payer's credential — the 付款码 scanned (None: a QR order), or for a deduction by
+        agreement (免密支付, ``papay.py``) the member's contract id."""
 
     async def query(self, payment_no: str) -> Outcome: ...
 

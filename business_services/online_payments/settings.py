@@ -23,6 +23,10 @@ class WeChatSettings(BaseSettings):
     apiv3_key: str = Field(repr=False, description="the 32-character APIv3 key")
     notify_url: str = Field(description="head office's public URL of /api/v1/online-payments/notify/wechatpay")
     timeout_s: float = Field(10.0, description="how long head office waits for WeChat Pay's answer")
+    papay_plan_id: int | None = Field(None, description="委托代扣: the withholding plan's id (模板 id); unset: "
+                                                        "免密支付 is not offered")
+    papay_notify_url: str = Field("", description="head office's public URL of "
+                                                  "/api/v1/online-payments/notify/wechatpay-papay (contracts)")
 
 
 def wechat_from_env() -> WeChatSettings | None:

@@ -32,7 +32,10 @@ from business_services.payments.providers import (
 from telemetry.contracts.events.payments import Method
 
 log = logging.getLogger(__name__)
-NAMES = {Method.WECHAT: "微信支付", Method.ALIPAY: "支付宝", Method.UNIONPAY_QR: "云闪付", Method.ECNY: "数字人民币"}
+NAMES = {Method.WECHAT: "微信支付", Method.ALIPAY: "支付宝", Method.UNIONPAY_QR: "云闪付", Method.ECNY: "数字人民币",
+         Method.AGREEMENT: "免密支付"}
+#: methods that take the money without the customer acting (a deduction by agreement): a late answer may mean taken
+DEDUCTED = frozenset({Method.AGREEMENT})
 
 
 class HeadOfficeDown(Exception):
@@ -157,7 +160,7 @@ class HeadOfficeProvider:
             status, data = await self.link.call("POST", "/api/v1/online-payments", body,
                                                 idempotency_key=f"charge-{request.payment_no}")
         except HeadOfficeDown as exc:
-            if exc.answered_late and request.auth_code is not None:
+            if exc.answered_late and (request.auth_code is not None or self.method in DEDUCTED):
                 return ChargeResult(ChargeState.PENDING, message="总部未及时应答，支付结果未知，请稍后查询 "
                                                                  "(head office did not answer in time; query later)")
             return ChargeResult(ChargeState.FAILED, message=self._down_message())
@@ -219,8 +222,10 @@ class NotOffered:
 
 
 def online_providers(base_url: str, api_key: str) -> dict[Method, PaymentProvider]:
-    """The station server's online providers: WeChat Pay and Alipay through head office (one shared link)."""
+    """The station server's online providers: WeChat Pay, Alipay and 免密支付 (deductions by the member's
+    agreement) through head office (one shared link)."""
     link = HeadOfficeLink(base_url, api_key)
     return {Method.WECHAT: HeadOfficeProvider(Method.WECHAT, base_url, api_key, link=link),
             Method.ALIPAY: HeadOfficeProvider(Method.ALIPAY, base_url, api_key, link=link),
+            Method.AGREEMENT: HeadOfficeProvider(Method.AGREEMENT, base_url, api_key, link=link),
             Method.UNIONPAY_QR: NotOffered(Method.UNIONPAY_QR), Method.ECNY: NotOffered(Method.ECNY)}

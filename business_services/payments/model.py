@@ -57,7 +57,7 @@ class Tender:
     reference: str | None = None       # the bank terminal's voucher number (bank card: required)
     note: str | None = None            # what it was (other: required, e.g. 滴滴代金券)
     card_no: str | None = None         # stored value: the card (required); points: the member's card
-    member_no: str | None = None       # points: the member whose points pay
+    member_no: str | None = None       # points: the member whose points pay; agreement: whose agreement pays
     auth_no: str | None = None         # fleet credit: the fleet authorisation (required, with card_no)
 
 
@@ -90,6 +90,8 @@ def check_tender(tender: Tender) -> None:
         raise PaymentRuleError("车队挂账请先在 车队加油 授权 (give the fleet card and its authorisation)", 422)
     if tender.method is Method.POINTS and not tender.member_no:
         raise PaymentRuleError("积分支付请先查询会员 (look the member up first)", 422)
+    if tender.method is Method.AGREEMENT and not tender.member_no:
+        raise PaymentRuleError("免密支付请先查询会员 (look the member up first: the member's agreement pays)", 422)
     if tender.method is Method.OTHER and not (tender.note or "").strip():
         raise PaymentRuleError("其他方式收款请写明方式，如 滴滴代金券 (say what it was in the note)", 422)
 

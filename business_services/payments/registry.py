@@ -57,5 +57,8 @@ def member_providers(link: HeadOfficeLink | None, database_url: str) -> list[Pay
 
 def head_office_link(providers: Providers) -> HeadOfficeLink | None:
     """The station server's link to head office, as its member tenders hold it (None: no head office set up)."""
-    link = getattr(providers.get(Method.STORED_VALUE), "link", None)
-    return link if isinstance(link, HeadOfficeLink) else None
+    for method in (Method.STORED_VALUE, Method.FLEET_CREDIT):
+        link = getattr(providers.get(method), "link", None)
+        if isinstance(link, HeadOfficeLink):
+            return link
+    return None

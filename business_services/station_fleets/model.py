@@ -21,6 +21,7 @@ NO_OFFLINE = "总部连接中断，此卡不允许离线加油，请改用其他
 UNKNOWN_CARD = "本站离线名单中没有此卡，请联系总部 (the card is not on this station's list)"
 WRONG_PIN = "密码错误，请重新输入 (wrong PIN)"
 NEEDS_PIN = "此卡需要输入密码 (the card needs its PIN)"
+NO_PLATE_PAYMENT = "此车辆卡未开通车牌无感支付，请收银员收款 (the card does not pay by its plate: the cashier takes it)"
 
 
 class FleetRuleError(Exception):

@@ -26,6 +26,7 @@ from business_services.station_fleets import repository
 from business_services.station_fleets.model import (
     NEEDS_PIN,
     NO_OFFLINE,
+    NO_PLATE_PAYMENT,
     UNKNOWN_CARD,
     WRONG_PIN,
     Authorisation,
@@ -54,6 +55,8 @@ class FleetRequest:
     plate: str | None = None
     pin: str | None = None
     wanted_fen: int | None = None
+    drive_through: bool = False      # 车牌无感支付: the recognised plate pays after the fuelling, no PIN (the card
+                                     # must allow it)
 
 
 async def authorise(conn: psycopg.AsyncConnection, link: HeadOfficeLink | None, pump: Pump,
@@ -74,12 +77,13 @@ async def authorise(conn: psycopg.AsyncConnection, link: HeadOfficeLink | None, 
                                      request.wanted_fen, at)
     if link is not None and not link.down:
         await tell_releases(conn, link, request.station)      # what it missed while unreachable, first
-    answer = await _ask_head_office(link, asked, request.pin) if link is not None and not link.down else None
+    answer = await _ask_head_office(link, asked, request.pin, request.drive_through) \
+        if link is not None and not link.down else None
     if answer is not None:
         await repository.decided(conn, asked.auth_no, "reserved" if answer.allowed else "refused", answer.preset_fen,
                                  answer.code, answer.reason, False, answer.card_no, answer.enterprise, answer.plate)
     else:
-        await decide_offline(conn, asked, request.pin)
+        await decide_offline(conn, asked, request.pin, request.drive_through)
     decided = await repository.found(conn, asked.auth_no)
     if decided.state == "reserved":
         why = await pump(decided.device, decided.fuelling_point, decided.nozzle, decided.preset_fen)
@@ -91,10 +95,12 @@ async def authorise(conn: psycopg.AsyncConnection, link: HeadOfficeLink | None, 
     return decided
 
 
-async def _ask_head_office(link: HeadOfficeLink, a: Authorisation, pin: str | None) -> FleetAnswer | None:
+async def _ask_head_office(link: HeadOfficeLink, a: Authorisation, pin: str | None,
+                           drive_through: bool = False) -> FleetAnswer | None:
     """Head office's answer; None when it cannot be reached (or failed): the station then decides alone."""
     ask = FleetAsk(auth_no=a.auth_no, station=a.station, card_no=a.card_no, plate=a.plate, pin=pin,
-                   nozzle=a.nozzle_key, grade=a.grade, fen_per_l=a.fen_per_l, wanted_fen=a.wanted_fen, at=a.asked_at)
+                   nozzle=a.nozzle_key, grade=a.grade, fen_per_l=a.fen_per_l, wanted_fen=a.wanted_fen, at=a.asked_at,
+                   drive_through=drive_through)
     try:
         status, data = await link.call("POST", "/api/v1/fleet-authorisations", ask.model_dump(mode="json"),
                                        idempotency_key=f"fleet-auth:{a.auth_no}")
@@ -110,15 +116,18 @@ async def _ask_head_office(link: HeadOfficeLink, a: Authorisation, pin: str | No
     return FleetAnswer(auth_no=a.auth_no, allowed=False, preset_fen=0, code="refused", reason=why[:200])
 
 
-async def decide_offline(conn: psycopg.AsyncConnection, a: Authorisation, pin: str | None) -> None:
-    """Decide ``a`` alone from the listed card, under its row lock (two pumps wait for each other here)."""
+async def decide_offline(conn: psycopg.AsyncConnection, a: Authorisation, pin: str | None,
+                         drive_through: bool = False) -> None:
+    """Decide ``a`` alone from the listed card, under its row lock (two pumps wait for each other here).
+    ``drive_through``: no PIN, if the card allows paying by its plate."""
     async with conn.transaction():
         found = await repository.fleet_card(conn, a.card_no, a.plate, lock=True)
         if found is None:
             await repository.decided(conn, a.auth_no, "refused", 0, "unknown", UNKNOWN_CARD, True, None, None, None)
             return
         card, listed_at = found
-        refusal = _pin_refusal(card.pin_hash, pin)
+        refusal = (None if card.drive_through else ("drive_through", NO_PLATE_PAYMENT)) if drive_through \
+            else _pin_refusal(card.pin_hash, pin)
         if refusal is None and card.offline_limit_fen == 0:
             refusal = ("offline", NO_OFFLINE)
         if refusal is not None:

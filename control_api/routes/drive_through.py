@@ -1,9 +1,10 @@
 """Drive-through payment (无感支付; docs/vision.md "Drive-through payment", docs/pos.md).
 
 Head office (``settings``): ``GET/PUT /api/v1/members/{member_no}/drive-through`` {method, card_no?}: the member's
-opt-in and how a recognised plate pays (today: ``off`` or ``stored_value`` with one of the member's own active
-cards); the change is carried to the stations on the member list and audited. Permissions ``member:read`` /
-``member:write``.
+opt-in and how a recognised plate pays: ``off``, ``stored_value`` with one of the member's own active cards, or
+``agreement`` (免密支付) once the member's agreement is active (``payment_agreements.py``); ``fleet_credit`` is
+refused (a fleet vehicle pays by its card's own setting, not a member's). The change is carried to the stations on
+the member list and audited. Permissions ``member:read`` / ``member:write``.
 
 Station server (``router``): ``GET /api/v1/stations/{station}/drive-through``: the members attached to the
 fuelling positions today and what became of their orders, an undone one's refund with it (``payment:read``;
@@ -31,6 +32,7 @@ from business_services.drive_through import head_office_repository, repository, 
 from business_services.members import handlers as members
 from business_services.members import views as member_views
 from business_services.numbers import STATION_ZONE
+from business_services.online_payments import views as agreements
 from business_services.payments import repository as payments
 from business_services.payments.model import PaymentRuleError
 from business_services.station_members import views as station_members
@@ -52,13 +54,15 @@ MemberReader = Annotated[Principal, Depends(require("member:read"))]
 MemberWriter = Annotated[Principal, Depends(require("member:write"))]
 MemberNoPath = Annotated[str, Path(pattern=r"^M[0-9]{8,12}$", description="会员号 (member number)")]
 RecognitionPath = Annotated[str, Path(pattern=r"^[0-9a-f-]{36}$", description="识别号 (the recognition's id)")]
-ONLY_STORED_VALUE = "无感支付暂只支持储值卡，车队挂账与免密支付即将开通 (drive-through pays by stored value only " \
-    "for now)"
+NOT_A_MEMBERS_CHOICE = "车队挂账的无感支付由车队管理员在车辆卡上开通，会员不能自选 (fleet credit by plate is the " \
+    "fleet manager's setting on the vehicle card, not the member's choice)"
+NO_AGREEMENT = "会员尚未开通免密支付，请先签约 (the member has no active payment agreement: sign one first)"
 
 
 class SettingBody(BaseModel):
     method: Literal["off", "stored_value", "fleet_credit", "agreement"] = Field(
-        description="off 关闭；stored_value 储值卡")
+        description="off 关闭；stored_value 储值卡；agreement 免密支付（须已签约）；"
+                    "fleet_credit 不可选（由车辆卡开通）")
     card_no: Annotated[str | None, Field(pattern=r"^[0-9]{16}([0-9]{3})?$", description="储值卡号")] = None
     confirm: bool = Field(False, description="每次确认：每笔订单先在手机上确认再支付 (docs/h5.md)")
 
@@ -85,7 +89,7 @@ class AttachmentOut(BaseModel):
     recognition_id: str
     fuelling_point: int
     plate: str
-    member_no: str
+    member_no: str | None        # None: a fleet vehicle card pays (card_masked is the fleet card)
     member_name: str | None = None      # masked (张*), from the station's member list
     method: str
     card_masked: str | None
@@ -118,7 +122,7 @@ def _out(a: repository.Attachment, who: Principal, refund: RefundShown | None = 
     return AttachmentOut(
         recognition_id=a.recognition_id, fuelling_point=a.fuelling_point,
         plate=a.plate if who.may("pii:read") else mask_plate(a.plate), member_no=a.member_no,
-        member_name=(names or {}).get(a.member_no), method=a.method,
+        member_name=(names or {}).get(a.member_no or ""), method=a.method,
         card_masked=a.card_no and mask_card(a.card_no), state=a.state, order_no=a.order_no, payment_no=a.payment_no,
         reason=a.reason, attached_at=a.attached_at, expires_at=a.expires_at, refund=refund)
 
@@ -135,8 +139,8 @@ async def chosen(member_no: MemberNoPath, who: MemberReader, db: Db) -> SettingO
 @settings.put("", response_model=SettingOut)
 async def choose(member_no: MemberNoPath, body: SettingBody, who: MemberWriter, db: Db) -> SettingOut:
     """Opt in or out; the same choice again changes nothing but its time."""
-    if body.method in ("fleet_credit", "agreement"):
-        raise HTTPException(422, ONLY_STORED_VALUE)
+    if body.method == "fleet_credit":
+        raise HTTPException(422, NOT_A_MEMBERS_CHOICE)
     if body.method == "stored_value" and body.card_no is None:
         raise HTTPException(422, "请选择会员本人的储值卡 (choose one of the member's stored-value cards)")
     card_no = body.card_no if body.method == "stored_value" else None
@@ -146,6 +150,8 @@ async def choose(member_no: MemberNoPath, body: SettingBody, who: MemberWriter, 
             raise HTTPException(404, f"没有会员 {member_no} (no such member)")
         if card_no is not None and await repository.members_card(conn, member_no, card_no) != "active":
             raise HTTPException(422, "该卡不是会员本人的正常储值卡，请换一张 (not the member's active card)")
+        if body.method == "agreement" and not await agreements.has_active_agreement(conn, member_no):
+            raise HTTPException(422, NO_AGREEMENT)
         async with UnitOfWork(conn, who.actor) as uow:
             before = await repository.setting(uow.conn, member_no)
             confirmed_before = await repository.confirms(uow.conn, member_no)
@@ -176,7 +182,7 @@ async def attached(station: Station, who: Reader, db: Db,
     since = datetime.combine(datetime.now(STATION_ZONE).date(), time(0), tzinfo=STATION_ZONE)
     async with db.connection() as conn:
         found = await repository.of_day(conn, station, since, limit)
-        names = await station_members.names(conn, sorted({a.member_no for a in found}))
+        names = await station_members.names(conn, sorted({a.member_no for a in found if a.member_no}))
         items = [_out(a, who, await _refund(conn, a), names) for a in found]
     return AttachmentList(items=items, total=len(items))
 
@@ -192,7 +198,7 @@ async def undo(station: Station, recognition_id: RecognitionPath, body: UndoBody
                                           recognition_id, body.reason)
             except (service.DriveThroughError, PaymentRuleError) as exc:
                 raise HTTPException(exc.status, exc.message) from None
-            names = await station_members.names(conn, [done.member_no])
+            names = await station_members.names(conn, [done.member_no] if done.member_no else [])
             return _out(done, who, await _refund(conn, done), names)
     return await once(request, db, who, key, work)
 

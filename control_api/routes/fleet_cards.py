@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from business_services.cards.model import mask_card_no, mask_plate
 from business_services.fleets import card_views as views
 from business_services.fleets.cards import (
+    AllowDriveThrough,
     CardRules,
     ChangeCardStatus,
     FleetError,
@@ -177,6 +178,19 @@ async def set_pin(card: CardRef, body: PinBody, request: Request, db: Db, who: W
     """Set or reset the PIN (a locked PIN is unlocked), or remove it: {card_no, pin}."""
     row = await card_of(db, card, who)
     return shown(await handle(request, db, who, SetPin(row["card_no"], body.pin)), who)
+
+
+class DriveThroughBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    allowed: bool = Field(description="车牌无感支付：识别到车牌即按本卡挂账付款，免密码（各项限额照常）")
+
+
+@router.put("/fleet-cards/{card}/drive-through")
+async def allow_drive_through(card: CardRef, body: DriveThroughBody, request: Request, db: Db,
+                              who: Writer) -> dict[str, Any]:
+    """Let the vehicle card pay by its recognised plate without the PIN, or stop it: {card_no, drive_through}."""
+    row = await card_of(db, card, who)
+    return shown(await handle(request, db, who, AllowDriveThrough(row["card_no"], body.allowed)), who)
 
 
 @router.post("/fleet-cards/{card}/status")

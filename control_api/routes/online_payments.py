@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 from business_services.online_payments.alipay import AlipayGateway
 from business_services.online_payments.handlers import Conflict, NotFound, OnlinePayments
 from business_services.online_payments.model import ProviderGateway, RefundRefused
+from business_services.online_payments.papay import PapayGateway
 from business_services.online_payments.settings import alipay_from_env, wechat_from_env
 from business_services.online_payments.wechat import WeChatGateway
 from business_services.payments.providers import ChargeRequest, ChargeResult, RefundResult
@@ -34,7 +35,7 @@ Payer = Annotated[Principal, Depends(require("payment:online"))]
 NUMBER = r"^[A-Za-z0-9_-]{6,32}$"    # WeChat's and Alipay's out_trade_no: letters, digits, _ and -, ≤ 32
 Number = Annotated[str, Field(pattern=NUMBER, description="our number, the provider's out_trade_no")]
 PaymentNo = Annotated[str, Path(pattern=NUMBER, description="支付单号 payment number")]
-ONLINE = (Method.WECHAT, Method.ALIPAY, Method.UNIONPAY_QR, Method.ECNY)
+ONLINE = (Method.WECHAT, Method.ALIPAY, Method.UNIONPAY_QR, Method.ECNY, Method.AGREEMENT)
 
 
 class ChargeBody(BaseModel):
@@ -44,6 +45,8 @@ class ChargeBody(BaseModel):
     amount_fen: Annotated[int, Field(gt=0, le=100_000_000)]
     description: Annotated[str, Field(min_length=1, max_length=127)]
     auth_code: Annotated[str | None, Field(pattern=r"^[0-9]{16,24}$", description="付款码 scanned by the POS")] = None
+    member_no: Annotated[str | None, Field(pattern=r"^M[0-9]{8,12}$",
+                                           description="agreement (免密支付): the member whose agreement pays")] = None
 
 
 class RefundBody(BaseModel):
@@ -85,6 +88,8 @@ def gateways(request: Request) -> dict[Method, ProviderGateway]:
         wechat, alipay = wechat_from_env(), alipay_from_env()
         if wechat is not None:
             found[Method.WECHAT] = WeChatGateway(wechat)
+        if wechat is not None and wechat.papay_plan_id is not None:
+            found[Method.AGREEMENT] = PapayGateway(wechat, wechat.papay_plan_id, wechat.papay_notify_url)
         if alipay is not None:
             found[Method.ALIPAY] = AlipayGateway(alipay)
         request.app.state.online_gateways = found
@@ -148,11 +153,14 @@ async def create(body: ChargeBody, request: Request, db: Db, who: Payer, key: Id
     if body.method not in ONLINE:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
                             f"{body.method.value} 不是线上支付方式 (not an online method; use wechat or alipay)")
+    if body.method == Method.AGREEMENT and body.member_no is None:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            "免密支付须指明会员 member_no (a deduction by agreement names the member)")
 
     async def work() -> ChargeAnswer:
         try:
             result = await service.charge(ChargeRequest(body.payment_no, body.station, body.method, body.amount_fen,
-                                                        body.description, body.auth_code))
+                                                        body.description, body.auth_code, member_no=body.member_no))
         except Conflict as exc:
             raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
         return ChargeAnswer.of(body.payment_no, result)

@@ -13,6 +13,8 @@ Test control under ``/_sim`` (no signature): the customer pays (``POST /_sim/pay
 real answer is lost), each notification is sent twice, an order is paid only when the merchant queries or
 closes it (the customer paid while the POS waited), refunds fail, a 付款码 payment waits for the
 customer's password (202 ``USERPAYING``; ``/_sim/pay`` completes it). ``GET /_sim/notifications``: deliveries.
+
+委托代扣 (papay: contracts signed by the user, deductions by contract, their failures) is ``papay.py``.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from simulators.wechatpay.keys import WeChatPayKeys
+from simulators.wechatpay.papay import Papay
 
 log = logging.getLogger(__name__)
 SIGNATURE_TYPE = "WECHATPAY2-SHA256-RSA2048"
@@ -48,14 +51,16 @@ SIGNATURE_TYPE = "WECHATPAY2-SHA256-RSA2048"
 @dataclass
 class Order:
     out_trade_no: str
-    mode: str                      # NATIVE or MICROPAY (付款码)
+    mode: str                      # NATIVE, MICROPAY (付款码) or AUTO (a deduction by contract, papay.py)
     description: str
     total: int                     # fen
     notify_url: str | None
-    trade_state: str = "NOTPAY"    # NOTPAY USERPAYING SUCCESS CLOSED REFUND PAYERROR
+    trade_state: str = "NOTPAY"    # NOTPAY USERPAYING ACCEPT SUCCESS CLOSED REFUND PAYERROR
     transaction_id: str | None = None
     success_time: str | None = None
     refunded: int = 0
+    contract_id: str | None = None    # a deduction's contract
+    failure: str | None = None        # why a PAYERROR failed (e.g. 用户余额不足)
 
     def paid(self) -> None:
         self.trade_state = "SUCCESS"
@@ -70,6 +75,8 @@ class Faults:
     pay_on_query: bool = False     # a pending order is paid when the merchant queries or closes it
     refund_fails: bool = False     # refunds are refused (403 NOT_ENOUGH: 商户可用余额不足)
     needs_password: bool = False   # a 付款码 payment waits for the customer's password (202 USERPAYING)
+    papay_balance_fen: int | None = None   # what the user's WeChat can pay by contract (None: enough)
+    deduct_later: bool = False     # a deduction by contract waits in ACCEPT (until /_sim/pay or pay_on_query)
 
 
 @dataclass
@@ -92,7 +99,9 @@ class WeChatPaySim:
         self._merchant_key = cast(rsa.RSAPublicKey, serialization.load_pem_public_key(self.keys.merchant[1].encode()))
         self._platform_key = serialization.load_pem_private_key(self.keys.platform[0].encode(), None)
         self._tasks: set[asyncio.Task[None]] = set()
-        merchant = [Route("/v3/pay/transactions/native", self._native, methods=["POST"]),
+        self.papay = Papay(self)
+        merchant = [*self.papay.merchant_routes(),
+                    Route("/v3/pay/transactions/native", self._native, methods=["POST"]),
                     Route("/v3/pay/transactions/codepay", self._codepay, methods=["POST"]),
                     Route("/v3/pay/transactions/out-trade-no/{no}", self._query, methods=["GET"]),
                     Route("/v3/pay/transactions/out-trade-no/{no}/close", self._close, methods=["POST"]),
@@ -101,7 +110,8 @@ class WeChatPaySim:
         control = [Route("/_sim/pay/{no}", self._sim_pay, methods=["POST"]),
                    Route("/_sim/faults", self._sim_faults, methods=["POST"]),
                    Route("/_sim/orders/{no}", self._sim_order, methods=["GET"]),
-                   Route("/_sim/notifications", self._sim_notifications, methods=["GET"])]
+                   Route("/_sim/notifications", self._sim_notifications, methods=["GET"]),
+                   *self.papay.user_routes()]
         self.app = Starlette(routes=[*(Route(r.path, self._signed(r.endpoint), methods=r.methods) for r in merchant),
                                      *control])
 
@@ -213,8 +223,9 @@ class WeChatPaySim:
     def _transaction(self, order: Order) -> dict[str, Any]:
         data: dict[str, Any] = {"appid": self.keys.appid, "mchid": self.keys.mchid, "out_trade_no": order.out_trade_no,
                                 "trade_type": order.mode, "trade_state": order.trade_state,
-                                "trade_state_desc": {"SUCCESS": "支付成功", "NOTPAY": "未支付", "CLOSED": "已关闭",
-                                                     "REFUND": "转入退款"}.get(order.trade_state, order.trade_state),
+                                "trade_state_desc": order.failure or {
+                                    "SUCCESS": "支付成功", "NOTPAY": "未支付", "CLOSED": "已关闭", "REFUND": "转入退款",
+                                    "ACCEPT": "已接收，等待扣款"}.get(order.trade_state, order.trade_state),
                                 "amount": {"total": order.total, "currency": "CNY"}}
         if order.transaction_id:
             data |= {"transaction_id": order.transaction_id, "success_time": order.success_time,
@@ -224,7 +235,9 @@ class WeChatPaySim:
         return data
 
     def _pay_if_faulted(self, order: Order) -> None:
-        if self.faults.pay_on_query and order.trade_state in ("NOTPAY", "USERPAYING"):
+        if self.faults.pay_on_query and order.trade_state == "ACCEPT":
+            self.papay.deduct(order)
+        elif self.faults.pay_on_query and order.trade_state in ("NOTPAY", "USERPAYING"):
             self._customer_pays(order)
 
     async def _query(self, request: Request, data: dict[str, Any]) -> Response:
@@ -284,22 +297,40 @@ class WeChatPaySim:
 
     def notification(self, order: Order, notification_id: str) -> str:
         """The signed-body text of a TRANSACTION.SUCCESS notification (the resource encrypted with the APIv3 key)."""
+        return self.notice(notification_id, "TRANSACTION.SUCCESS", "支付成功", "transaction", "transaction",
+                           self._transaction(order))
+
+    def notice(self, notification_id: str, event_type: str, summary: str, original_type: str, associated_data: str,
+               resource: dict[str, Any]) -> str:
+        """The body of a notification whose ``resource`` is encrypted with the APIv3 key (AEAD_AES_256_GCM)."""
         nonce = secrets.token_hex(6)                                  # 12 characters, as WeChat's
-        plain = json.dumps(self._transaction(order), ensure_ascii=False).encode()
-        cipher = AESGCM(self.keys.apiv3_key.encode()).encrypt(nonce.encode(), plain, b"transaction")
+        plain = json.dumps(resource, ensure_ascii=False).encode()
+        cipher = AESGCM(self.keys.apiv3_key.encode()).encrypt(nonce.encode(), plain, associated_data.encode())
         return json.dumps({"id": notification_id, "create_time": datetime.now(UTC).isoformat(timespec="seconds"),
-                           "resource_type": "encrypt-resource", "event_type": "TRANSACTION.SUCCESS",
-                           "summary": "支付成功",
-                           "resource": {"original_type": "transaction", "algorithm": "AEAD_AES_256_GCM",
+                           "resource_type": "encrypt-resource", "event_type": event_type, "summary": summary,
+                           "resource": {"original_type": original_type, "algorithm": "AEAD_AES_256_GCM",
                                         "ciphertext": base64.b64encode(cipher).decode(),
-                                        "associated_data": "transaction", "nonce": nonce}}, ensure_ascii=False)
+                                        "associated_data": associated_data, "nonce": nonce}}, ensure_ascii=False)
+
+    def send_notice(self, url: str, about: str, event_type: str, summary: str, original_type: str,
+                    associated_data: str, resource: dict[str, Any]) -> None:
+        """Deliver a notification (twice with ``notify_twice``, the same id), retried until the receiver takes it."""
+        delivery = Delivery(str(uuid.uuid4()), about)
+        self.deliveries.append(delivery)
+        body = self.notice(delivery.id, event_type, summary, original_type, associated_data, resource)
+        for _ in range(2 if self.faults.notify_twice else 1):
+            task = asyncio.get_running_loop().create_task(self._deliver(url, body, delivery))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     async def _notify(self, order: Order, delivery: Delivery) -> None:
-        body = self.notification(order, delivery.id)
+        await self._deliver(str(order.notify_url), self.notification(order, delivery.id), delivery)
+
+    async def _deliver(self, url: str, body: str, delivery: Delivery) -> None:
         async with niquests.AsyncSession() as http:
             for _ in range(self.max_attempts):
                 try:
-                    answer = await http.post(str(order.notify_url), data=body.encode(), timeout=5,
+                    answer = await http.post(url, data=body.encode(), timeout=5,
                                              headers={**self.signed_headers(body), "Content-Type": "application/json"})
                     status = answer.status_code or 0
                 except niquests.exceptions.RequestException:
@@ -313,9 +344,12 @@ class WeChatPaySim:
 
     async def _sim_pay(self, request: Request) -> Response:
         order = self.orders.get(request.path_params["no"])
-        if order is None or order.trade_state not in ("NOTPAY", "USERPAYING"):
+        if order is None or order.trade_state not in ("NOTPAY", "USERPAYING", "ACCEPT"):
             return JSONResponse({"error": "no such unpaid order"}, 404)
-        self._customer_pays(order)
+        if order.trade_state == "ACCEPT":
+            self.papay.deduct(order)        # a deduction by contract is made now (it may fail: PAYERROR)
+        else:
+            self._customer_pays(order)
         return JSONResponse(self._transaction(order))
 
     async def _sim_faults(self, request: Request) -> Response:

@@ -49,6 +49,9 @@ class FleetAsk(_Frozen):
     fen_per_l: Annotated[int, Field(gt=0, le=100000)]
     wanted_fen: Annotated[int, Field(gt=0, le=10_000_000)] | None = None
     at: UtcTime
+    #: 车牌无感支付: the plate was recognised at the fuelling position and the fuelling is over; no PIN is asked,
+    #: but the card must allow it (``drive_through`` on the card). Optional: older stations' asks validate as before.
+    drive_through: bool = False
 
 
 class FleetAnswer(_Frozen):

@@ -46,7 +46,7 @@ export default {
     earned: (p) => `本单积分 +${p}`, pointsBalance: (p) => `积分余额 ${p}`,
   },
   methods: { cash: '现金', wechat: '微信', alipay: '支付宝', bank_card: '银行卡', unionpay_qr: '云闪付', ecny: '数字人民币', other: '其他',
-    stored_value: '储值卡', ic_card: 'IC卡', fleet_credit: '车队挂账', points: '积分' },
+    stored_value: '储值卡', ic_card: 'IC卡', fleet_credit: '车队挂账', points: '积分', agreement: '免密支付' },
   bar: {
     shift: '班次', noShift: '未开班', takings: '当前班次累计', orders: '笔', volume: '升', person: '负责人', hours: '已开班',
     hoursUnit: '小时', mask: '脱敏', headOffice: '总部', devices: '设备', version: '版本',

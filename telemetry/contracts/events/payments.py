@@ -43,13 +43,14 @@ class Method(StrEnum):
     IC_CARD = "ic_card"              # the IC card's purse (its own issue)
     FLEET_CREDIT = "fleet_credit"    # fleet account (its own issue)
     POINTS = "points"                # a member's points as a tender (积分抵现)
+    AGREEMENT = "agreement"          # 免密支付: a deduction by the member's agreement with WeChat Pay (委托代扣)
 
 
 #: each method's name on screen, on receipts and in reports (the one catalogue of them)
 METHOD_NAMES = {Method.CASH: "现金", Method.BANK_CARD: "银行卡", Method.WECHAT: "微信支付", Method.ALIPAY: "支付宝",
                 Method.UNIONPAY_QR: "云闪付", Method.ECNY: "数字人民币", Method.OTHER: "其他",
                 Method.STORED_VALUE: "储值卡", Method.IC_CARD: "IC 卡", Method.FLEET_CREDIT: "车队挂账",
-                Method.POINTS: "积分抵现"}
+                Method.POINTS: "积分抵现", Method.AGREEMENT: "免密支付"}
 
 
 class Allocation(BaseModel):

@@ -34,6 +34,7 @@ pytestmark = pytest.mark.integration
 PUBLIC = {("GET", "/healthz"), ("GET", "/metrics"), ("POST", "/api/v1/auth/token")}   # probes, and logging in
 # the payment providers' callbacks: a provider cannot log in; its signature is verified with its SDK instead
 PUBLIC |= {("POST", "/api/v1/online-payments/notify/wechatpay"), ("POST", "/api/v1/online-payments/notify/alipay")}
+PUBLIC |= {("POST", "/api/v1/online-payments/notify/wechatpay-papay")}   # WeChat Pay's contract notifications
 PUBLIC |= {("POST", "/api/v1/bank/notifications")}   # the bank's push of a transfer (银企直连): its HMAC signature
 PUBLIC |= {("POST", "/api/v1/h5/login/code"), ("POST", "/api/v1/h5/login"),   # a customer logs in (docs/h5.md)
            ("POST", "/api/v1/h5/login/link")}

@@ -42,7 +42,8 @@ async def test_head_office_keeps_the_members_choice_and_lists_it(database_url: s
         assert reader.json()["card_no"] is None and reader.json()["card_masked"] != card_no
 
         for body, why in (({"method": "stored_value", "card_no": others}, "会员本人"),
-                          ({"method": "stored_value"}, "储值卡"), ({"method": "agreement"}, "暂只支持")):
+                          ({"method": "stored_value"}, "储值卡"), ({"method": "agreement"}, "尚未开通免密支付"),
+                          ({"method": "fleet_credit"}, "车辆卡上开通")):
             refused = await http.put(url, json=body, headers=li)
             assert refused.status_code == 422 and why in refused.json()["detail"], refused.text
         assert (await http.put("/api/v1/members/M99999999/drive-through", json={"method": "off"},

@@ -10,11 +10,13 @@ from dataclasses import dataclass
 import psycopg
 import pytest
 import uvicorn
+from fastapi import FastAPI
 from starlette.types import ASGIApp
 
 from business_services.audit.model import Actor
 from business_services.online_payments.alipay import AlipayGateway
 from business_services.online_payments.model import ProviderGateway
+from business_services.online_payments.papay import PapayGateway
 from business_services.online_payments.settings import AlipaySettings, WeChatSettings
 from business_services.online_payments.station_client import HeadOfficeLink, HeadOfficeProvider
 from business_services.online_payments.station_keys import issue_station_key
@@ -23,6 +25,7 @@ from control_api.app import create_app
 from control_api.security import TokenIssuer
 from forecourt.local import free_port, wait_for_port
 from simulators.alipay.server import AlipaySim
+from simulators.wechatpay.papay import PLAN_ID
 from simulators.wechatpay.server import WeChatPaySim
 from telemetry.contracts.events.payments import Method
 
@@ -60,6 +63,7 @@ class HeadOffice:
     alipay: AlipaySim
     alipay_url: str
     gateways: dict[Method, ProviderGateway]
+    app: FastAPI
 
     async def row(self, payment_no: str) -> tuple[str, int, int] | None:
         async with await psycopg.AsyncConnection.connect(self.database_url) as conn:
@@ -94,11 +98,13 @@ async def head_office(database_url: str) -> AsyncIterator[HeadOffice]:
     notify = f"http://127.0.0.1:{api_port}/api/v1/online-payments/notify"
     async with serving(sim.app) as sim_url, serving(alipay.app) as alipay_url:
         settings = WeChatSettings(**sim.keys.merchant_config(sim_url), timeout_s=PROVIDER_TIMEOUT_S,
-                                  notify_url=f"{notify}/wechatpay")
+                                  notify_url=f"{notify}/wechatpay", papay_plan_id=PLAN_ID,
+                                  papay_notify_url=f"{notify}/wechatpay-papay")
         alipay_settings = AlipaySettings(**alipay.keys.merchant_config(alipay_url),
                                          timeout_s=PROVIDER_TIMEOUT_S, notify_url=f"{notify}/alipay")
         app.state.online_gateways = {Method.WECHAT: WeChatGateway(settings),
-                                     Method.ALIPAY: AlipayGateway(alipay_settings)}
+                                     Method.ALIPAY: AlipayGateway(alipay_settings),
+                                     Method.AGREEMENT: PapayGateway(settings, PLAN_ID, settings.papay_notify_url)}
         async with serving(app, api_port) as url:
             links: list[HeadOfficeLink] = []
             keys: dict[tuple[str, ...] | None, str] = {}
@@ -111,7 +117,8 @@ async def head_office(database_url: str) -> AsyncIterator[HeadOffice]:
 
             keys[(STATION,)] = await api_key(database_url, STATION)
             keys[("demo-02",)] = await api_key(database_url, "demo-02")
-            yield HeadOffice(url, sim, sim_url, database_url, provider, alipay, alipay_url, app.state.online_gateways)
+            yield HeadOffice(url, sim, sim_url, database_url, provider, alipay, alipay_url, app.state.online_gateways,
+                             app)
             for link in links:
                 await link.close()
             await sim.close()

@@ -1,7 +1,7 @@
 """车队卡 in a real Chromium against head office: the fleet manager (fleet:write, no pii:read) issues a vehicle card
-with a 300-yuan daily limit to an enterprise from the keyboard, sees it listed with its plate masked, opens its
-drawer (money and limits), freezes it with a reason; the database holds the card, its whitelisted vehicle and the
-freeze in the audit chain."""
+with a 300-yuan daily limit to an enterprise from the keyboard, sees it listed with its plate masked, lets it pay by
+its plate (车牌付款), freezes it with a reason; the database holds the card, its whitelisted vehicle, and the
+change and the freeze in the audit chain."""
 
 from __future__ import annotations
 
@@ -56,15 +56,19 @@ def test_the_fleet_manager_issues_and_freezes_a_vehicle_card(browser: webdriver.
     assert "沪A****5" in row and "沪A12345" not in row and card_no not in row     # masked: no pii:read
     assert "日限额（元） 300.00" in row and "8,000.00" in row                      # the limit; the credit left
 
+    page.click(f"{ROWS} .drive-through", "开通车牌付款")                     # 车牌无感支付 on the vehicle card
+    page.until(lambda: page.all(f"{ROWS} .drive-through") and "关闭车牌付款" in page.one(f"{ROWS} .drive-through").text,
+               "the row offers to switch it off")
     page.click(f"{ROWS} .freeze", "冻结")
     page.one(".fleet-card-action-form input[name=reason]").send_keys("司机离职", Keys.ENTER)
     page.until(lambda: not page.all(".fleet-card-action-form"), "the freeze dialog closed")
     page.until(lambda: "冻结" in page.one(ROWS).text and page.all(f"{ROWS} .unfreeze"), "the row shows 冻结")
     page.shot("fleet-cards")
 
-    assert _rows(real_site.database_url, "SELECT card_no, status, daily_fen, fills_per_day FROM business.fleet_cards") \
-        == [(card_no, "frozen", 30000, 3)]
+    assert _rows(real_site.database_url, "SELECT card_no, status, daily_fen, fills_per_day, drive_through "
+                                         "FROM business.fleet_cards") == [(card_no, "frozen", 30000, 3, True)]
     assert _rows(real_site.database_url, "SELECT v.plate FROM business.vehicles v JOIN business.fleet_enterprises e "
                                          "ON e.id = v.fleet_id") == [("沪A12345",)]
     assert _rows(real_site.database_url, "SELECT action FROM business.audit_log WHERE action LIKE 'fleet.card.%' "
-                                         "ORDER BY seq") == [("fleet.card.issue",), ("fleet.card.freeze",)]
+                                         "ORDER BY seq") == [("fleet.card.issue",), ("fleet.card.drive_through",),
+                                                             ("fleet.card.freeze",)]

@@ -66,6 +66,11 @@ def test_register_bind_a_plate_and_see_the_360_masked_by_role(browser: webdriver
     for tab in ("标签", "等级与成长", "生命周期", "订单", "积分"):
         page.click(".member-detail .el-tabs__item", tab)
     page.text_becomes(".member-detail .points-balance", "0")
+    page.click(".member-detail .el-tabs__item", "无感支付")                  # the choice and the 免密支付 agreement
+    page.text_becomes(".member-detail .agreement-state", "未签约")
+    page.click(".member-detail .start-signing", "发起签约")                   # WeChat Pay's papay not set up here
+    page.until(lambda: page.all(".member-detail .drive-through-error")
+               and "免密支付尚未开通" in page.one(".member-detail .drive-through-error").text, "the reason shown")
     page.shot("member-360-admin")
 
     browser.execute_script("sessionStorage.clear()")
