@@ -1,7 +1,8 @@
 """The customer H5 (/h5/) in Chromium at a phone's size against head office's real API, its SMS through the
 messaging simulator: a drive-through notice's link opens its one order, confirmed in one tap; a member logs in
 with their phone and the SMS code (Enter submits), sees the order waiting in 待确认 and answers 不是我的车, then
-turns 每次确认 on; 开通免密支付 says 暂未开通 while the server has no such route. The link session reaches no other
+turns 每次确认 on; 开通免密支付 shows head office's refusal while WeChat Pay's 委托代扣 is not set up (signing
+through the simulator: tests/integration/drive_through/test_agreement.py). The link session reaches no other
 page."""
 
 from __future__ import annotations
@@ -136,8 +137,9 @@ def test_a_member_confirms_in_one_tap_and_logs_in_by_sms(real_site: RealSite, br
                 audited = conn.execute("SELECT action, actor FROM business.audit_log WHERE action = "
                                        "'member.drive_through'").fetchall()
             assert audited == [("member.drive_through", f"customer:{member_no}")]    # the member's own change
-            page.click("[data-test=agreement]")                 # 免密支付: not built on this server yet
-            page.text_becomes("[data-test=agreement]", "暂未开通")
+            assert page.texts("[data-test=agreement-state]")[0].endswith("未签约")
+            page.click("[data-test=agreement]")                 # 免密支付: WeChat Pay's 委托代扣 not set up here
+            page.until(lambda: "免密支付尚未开通" in " ".join(page.texts(".van-toast")), "the refusal shown")
             page.shot("h5-settings")
         finally:
             browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
