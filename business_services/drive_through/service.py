@@ -90,7 +90,8 @@ async def pay_due(conn: psycopg.AsyncConnection, bus: MessageBus, providers: Pro
 async def pay_forever(database_url: str, bus: MessageBus, providers: Providers, station: str,
                       every_s: float = 2.0) -> None:
     """The station server's loop: lapsed attachments closed, due orders paid, every ``every_s`` until cancelled
-    (a failed round is logged and tried again: what it left is still due)."""
+    (a failed round is logged and tried again: what it left is still due; the loop never takes the station's
+    business process down with it)."""
     while True:
         try:
             async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
@@ -99,6 +100,8 @@ async def pay_forever(database_url: str, bus: MessageBus, providers: Providers, 
                 await pay_due(conn, bus, providers, station)
         except (psycopg.Error, OSError) as exc:
             log.warning("drive-through payments paused: %r", exc)
+        except Exception:        # a bug or an answer of a shape not foreseen: logged, and the station sells on
+            log.exception("drive-through payments: a round failed; what it left is still due and tried again")
         await asyncio.sleep(every_s)
 
 

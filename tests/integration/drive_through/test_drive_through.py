@@ -6,6 +6,7 @@ cashier; the cashier's undo refunds."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -120,3 +121,29 @@ async def test_an_unbound_plate_an_unsure_read_an_idle_position_and_a_later_car_
         ("payable", None)] * 4
     assert await rows(url, "SELECT fuelling_point, state, reason FROM business.drive_through_attachments "
                            "ORDER BY fuelling_point") == [(4, "expired", model.IDLE), (5, "attached", "")]
+
+
+async def test_a_failing_round_is_logged_and_the_loop_goes_on(station_database_url: str,
+                                                                monkeypatch: pytest.MonkeyPatch,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    """A round that fails unforeseen (a bug, an answer of another shape) never ends the loop: the station's
+    business process runs it beside its consumer, and a loop that died would stop drive-through for good."""
+    rounds: list[int] = []
+
+    async def expire(conn: psycopg.AsyncConnection, at: datetime) -> int:
+        rounds.append(1)
+        if len(rounds) == 1:
+            raise KeyError("items")
+        return 0
+
+    monkeypatch.setattr(service.repository, "expire", expire)
+    loop = asyncio.create_task(service.pay_forever(station_database_url, BUS, providers(station_database_url),
+                                                   STATION, every_s=0.01))
+    try:
+        async with asyncio.timeout(30):
+            while len(rounds) < 3:
+                await asyncio.sleep(0.01)
+        assert not loop.done()
+    finally:
+        loop.cancel()
+    assert "a round failed" in caplog.text
