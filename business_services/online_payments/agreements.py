@@ -13,6 +13,7 @@ A deduction names the active agreement's contract (``repository.active_contract`
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from business_services.audit.model import Actor, AuditEntry
@@ -35,9 +36,18 @@ class AgreementError(Exception):
         self.message, self.status = message, status
 
 
+#: what else an ended agreement ends, in the same transaction (head office wires the member's drive-through
+#: choice falling back to off: ``drive_through.choice.agreement_ended``), so no crash leaves one without the other
+OnEnded = Callable[[UnitOfWork, str], Awaitable[object]]
+
+
 class Agreements:
-    def __init__(self, db: Connections, gateway: PapayGateway | None) -> None:
-        self.db, self.gateway = db, gateway
+    def __init__(self, db: Connections, gateway: PapayGateway | None, on_ended: OnEnded | None = None) -> None:
+        self.db, self.gateway, self.on_ended = db, gateway, on_ended
+
+    async def _ended(self, uow: UnitOfWork, member_no: str) -> None:
+        if self.on_ended is not None:
+            await self.on_ended(uow, member_no)
 
     def _provider(self) -> PapayGateway:
         if self.gateway is None:
@@ -99,6 +109,7 @@ class Agreements:
                 raise AgreementError(str(exc), 409) from exc
         async with self.db.connection() as conn, UnitOfWork(conn, actor) as uow:
             await repository.agreement_ended(conn, row["out_contract_code"], reason)   # or the notification did
+            await self._ended(uow, member_no)
             await uow.audit(AuditEntry("member.agreement.end", f"member:{member_no}", None,       # who asked, always
                                        {"state": row["state"]}, {"state": "ended", "reason": reason}))
             return await repository.agreement(conn, row["out_contract_code"]) or row
@@ -118,6 +129,8 @@ class Agreements:
             elif notice.state == "TERMINATED":
                 why = "会员在微信中解约 (ended by the member in WeChat)" if notice.mode == "USER" else "已解约 (ended)"
                 changed = await repository.agreement_ended(conn, notice.out_contract_code, why)
+                if changed:
+                    await self._ended(uow, row["member_no"])
             if changed:
                 after = await repository.agreement(conn, notice.out_contract_code) or row
                 await uow.audit(AuditEntry(

@@ -26,7 +26,6 @@ from control_api.routes.payment_agreements import (
     agreement_out,
     end,
     existing,
-    fall_back,
     start,
 )
 
@@ -39,8 +38,6 @@ ENDED_BY_MEMBER = "会员在 H5 解约 (ended by the member)"
 async def mine(who: Member, db: Db, service: Service) -> AgreementOut:
     await existing(db, who.member_no)
     row = await service.current(who.member_no)
-    if row is not None and row["state"] == "ended":
-        await fall_back(db, who.member_no, who.actor)
     return agreement_out(who.member_no, row)
 
 
@@ -48,11 +45,11 @@ async def mine(who: Member, db: Db, service: Service) -> AgreementOut:
 async def sign(who: Member, db: Db, service: Service) -> AgreementOut:
     """Start signing: open ``sign_url`` in WeChat and confirm there."""
     await existing(db, who.member_no)
-    return await start(service, db, who.member_no, who.actor)
+    return await start(service, who.member_no, who.actor)
 
 
 @router.delete("", response_model=AgreementOut)
 async def leave(who: Member, db: Db, service: Service) -> AgreementOut:
     """End the agreement; recognised plates no longer pay by it."""
     await existing(db, who.member_no)
-    return await end(service, db, who.member_no, who.actor, ENDED_BY_MEMBER)
+    return await end(service, who.member_no, who.actor, ENDED_BY_MEMBER)

@@ -27,7 +27,6 @@ from business_services.drive_through import choice
 from business_services.members import views as member_views
 from business_services.online_payments.agreements import AgreementError, Agreements
 from business_services.online_payments.papay import PapayGateway
-from business_services.unit_of_work import UnitOfWork
 from control_api.deps import Db
 from control_api.idempotency import IdempotencyKey, once
 from control_api.routes.online_payments import gateways
@@ -59,7 +58,7 @@ class EndBody(BaseModel):
 
 def agreements(request: Request, db: Db) -> Agreements:
     gateway = gateways(request).get(Method.AGREEMENT)
-    return Agreements(db, gateway if isinstance(gateway, PapayGateway) else None)
+    return Agreements(db, gateway if isinstance(gateway, PapayGateway) else None, on_ended=choice.agreement_ended)
 
 
 Service = Annotated[Agreements, Depends(agreements)]
@@ -77,12 +76,6 @@ def refused(exc: AgreementError) -> HTTPException:
     return HTTPException(exc.status, exc.message)
 
 
-async def fall_back(db: Db, member_no: str, actor: Actor) -> None:
-    """An ended agreement no longer pays a recognised plate: the member's drive-through choice goes off."""
-    async with db.connection() as conn, UnitOfWork(conn, actor) as uow:
-        await choice.agreement_ended(uow, member_no)
-
-
 async def existing(db: Db, member_no: str) -> None:
     """404 for no such member (or one whose personal data was erased)."""
     async with db.connection() as conn:
@@ -91,19 +84,18 @@ async def existing(db: Db, member_no: str) -> None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"没有会员 {member_no} (no such member)")
 
 
-async def start(service: Agreements, db: Db, member_no: str, actor: Actor) -> AgreementOut:
+async def start(service: Agreements, member_no: str, actor: Actor) -> AgreementOut:
     try:
         return agreement_out(member_no, await service.start(member_no, actor))
     except AgreementError as exc:
         raise refused(exc) from None
 
 
-async def end(service: Agreements, db: Db, member_no: str, actor: Actor, reason: str) -> AgreementOut:
+async def end(service: Agreements, member_no: str, actor: Actor, reason: str) -> AgreementOut:
     try:
         row = await service.end(member_no, actor, reason)
     except AgreementError as exc:
         raise refused(exc) from None
-    await fall_back(db, member_no, actor)
     return agreement_out(member_no, row)
 
 
@@ -111,8 +103,6 @@ async def end(service: Agreements, db: Db, member_no: str, actor: Actor, reason:
 async def read(member_no: MemberNoPath, who: MemberReader, db: Db, service: Service) -> AgreementOut:
     await existing(db, member_no)
     row = await service.current(member_no)
-    if row is not None and row["state"] == "ended":      # WeChat Pay said so on the query: the choice follows
-        await fall_back(db, member_no, Actor.system("wechatpay"))
     return agreement_out(member_no, row)
 
 
@@ -123,7 +113,7 @@ async def begin(member_no: MemberNoPath, who: MemberWriter, db: Db, service: Ser
     await existing(db, member_no)
 
     async def work() -> AgreementOut:
-        return await start(service, db, member_no, who.actor)
+        return await start(service, member_no, who.actor)
     return await once(request, db, who, key, work)
 
 
@@ -134,7 +124,7 @@ async def terminate(member_no: MemberNoPath, body: EndBody, who: MemberWriter, d
     await existing(db, member_no)
 
     async def work() -> AgreementOut:
-        return await end(service, db, member_no, who.actor, body.reason)
+        return await end(service, member_no, who.actor, body.reason)
     return await once(request, db, who, key, work)
 
 
@@ -149,8 +139,5 @@ async def contract_notified(request: Request, db: Db, service: Service) -> Respo
         security_log.warning("security: wechatpay contract callback refused (signature or content does not verify) "
                              "from %s", request.client.host if request.client else "?")
         return JSONResponse({"code": "FAIL", "message": "签名错误"}, status.HTTP_401_UNAUTHORIZED)
-    actor = Actor.system("wechatpay")
-    changed = await service.apply(notice, actor)
-    if changed is not None and changed["state"] == "ended":
-        await fall_back(db, changed["member_no"], actor)
+    await service.apply(notice, Actor.system("wechatpay"))   # an ended agreement turns the choice off with it
     return Response(status_code=status.HTTP_204_NO_CONTENT)
