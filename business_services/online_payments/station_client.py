@@ -61,22 +61,7 @@ class HeadOfficeLink:
         headers = dict(self._headers)
         if idempotency_key:
             headers["Idempotency-Key"] = idempotency_key
-        try:
-            async with niquests.AsyncSession() as http:
-                answer = await http.request(method, self.base_url + path, json=body, headers=headers,
-                                            timeout=self.timeout_s)
-        except niquests.exceptions.ReadTimeout as exc:
-            self._went_down(exc)
-            raise HeadOfficeDown(answered_late=True) from exc
-        except niquests.exceptions.RequestException as exc:
-            self._went_down(exc)
-            raise HeadOfficeDown(answered_late=False) from exc
-        self.down = False
-        try:
-            data = answer.json() if answer.content else {}
-        except ValueError:
-            data = {}
-        data = data if isinstance(data, dict) else {}
+        answer, data = await self._send(method, path, self.timeout_s, json=body, headers=headers)
         if answer.headers.get("Idempotent-Replayed") == "true":
             data["_replayed"] = True
         return answer.status_code or 0, data
@@ -85,10 +70,17 @@ class HeadOfficeLink:
                      timeout_s: float | None = None) -> tuple[int, dict[str, Any]]:
         """A multipart POST (a terminal's photo to head office's face identification): the status and JSON answer.
         Never retried here: the caller decides (an identification changes nothing that a second one would double)."""
+        answer, data = await self._send("POST", path, timeout_s or self.timeout_s, data=fields, files=files,
+                                        headers=self._headers)
+        return answer.status_code or 0, data
+
+    async def _send(self, method: str, path: str, timeout_s: float,
+                    **request: Any) -> tuple[niquests.Response, dict[str, Any]]:
+        """One request: head office marked down (and probed) when it does not answer, up when it does; the answer
+        with its JSON object ({} for an empty or non-object body)."""
         try:
             async with niquests.AsyncSession() as http:
-                answer = await http.post(self.base_url + path, data=fields, files=files, headers=self._headers,
-                                         timeout=timeout_s or self.timeout_s)
+                answer = await http.request(method, self.base_url + path, timeout=timeout_s, **request)
         except niquests.exceptions.ReadTimeout as exc:
             self._went_down(exc)
             raise HeadOfficeDown(answered_late=True) from exc
@@ -100,7 +92,7 @@ class HeadOfficeLink:
             data = answer.json() if answer.content else {}
         except ValueError:
             data = {}
-        return answer.status_code or 0, data if isinstance(data, dict) else {}
+        return answer, data if isinstance(data, dict) else {}
 
     def _went_down(self, exc: Exception) -> None:
         if not self.down:
