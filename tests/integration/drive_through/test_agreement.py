@@ -44,6 +44,14 @@ async def call(office: HeadOffice, method: str, path: str, body: object = None,
                                   headers=headers | {"Idempotency-Key": str(uuid.uuid4())})
 
 
+async def station_of_signed_member(office: HeadOffice, url: str) -> str:
+    """A signed member on the station's list paying by agreement, and the station's shift open; their number."""
+    member_no = await signed_member(office)
+    await hold(url, member(member_no=member_no, drive_through="agreement"))
+    await open_shift(url)
+    return member_no
+
+
 async def signed_member(office: HeadOffice) -> str:
     """A member at head office whose agreement the member confirmed on WeChat Pay's page; their number."""
     made = await call(office, "POST", "/api/v1/members", {"phone": "13900000001", "source": "back_office"})
@@ -94,9 +102,7 @@ async def pay(url: str, found: Providers) -> int:
 async def test_a_signed_members_car_is_paid_by_deduction_once(head_office: HeadOffice, station_database_url: str,
                                                               broker: BrokerAddress) -> None:
     url, office = station_database_url, head_office
-    member_no = await signed_member(office)
-    await hold(url, member(member_no=member_no, drive_through="agreement"))
-    await open_shift(url)
+    member_no = await station_of_signed_member(office, url)
     office.sim.faults.notify_twice = True                        # every payment notification delivered twice
     found = Providers([office.provider(Method.AGREEMENT)])
 
@@ -132,9 +138,7 @@ async def test_a_signed_members_car_is_paid_by_deduction_once(head_office: HeadO
 async def test_a_deduction_made_later_stays_pending_until_its_notification_and_reconcile(
         head_office: HeadOffice, station_database_url: str, broker: BrokerAddress) -> None:
     url, office = station_database_url, head_office
-    member_no = await signed_member(office)
-    await hold(url, member(member_no=member_no, drive_through="agreement"))
-    await open_shift(url)
+    await station_of_signed_member(office, url)
     office.sim.faults.deduct_later = True                        # WeChat Pay accepts; the money moves later
     found = Providers([office.provider(Method.AGREEMENT)])
     order_no = await fuel(url, broker, 2, 8, 9000)
@@ -161,9 +165,7 @@ async def test_a_deduction_made_later_stays_pending_until_its_notification_and_r
 async def test_insufficient_balance_an_ended_contract_and_no_head_office_go_to_the_cashier(
         head_office: HeadOffice, station_database_url: str, broker: BrokerAddress) -> None:
     url, office = station_database_url, head_office
-    member_no = await signed_member(office)
-    await hold(url, member(member_no=member_no, drive_through="agreement"))
-    await open_shift(url)
+    member_no = await station_of_signed_member(office, url)
     found = Providers([office.provider(Method.AGREEMENT)])
 
     office.sim.faults.papay_balance_fen = 5000                   # the member's WeChat cannot pay 150 元
@@ -274,9 +276,7 @@ class CrashesAfterCharging:
 async def test_a_crash_after_the_deduction_before_the_settle_takes_the_money_once(
         head_office: HeadOffice, station_database_url: str, broker: BrokerAddress) -> None:
     url, office = station_database_url, head_office
-    member_no = await signed_member(office)
-    await hold(url, member(member_no=member_no, drive_through="agreement"))
-    await open_shift(url)
+    await station_of_signed_member(office, url)
     real = office.provider(Method.AGREEMENT)
     order_no = await fuel(url, broker, 2, 9, 12000)
     assert await pay(url, Providers([CrashesAfterCharging(real)])) == 0
