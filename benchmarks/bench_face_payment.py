@@ -15,25 +15,21 @@ embedded PostgreSQL.
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import AsyncExitStack, contextmanager
+from contextlib import AsyncExitStack
 
 import cv2
 import httpx
 import numpy as np
 import psycopg
-import uvicorn
-from fastapi import FastAPI
 
 from benchmarks.bench_ingest import _database
 from benchmarks.figures import Figure
 from control_api.app import create_app
 from control_api.security import TokenIssuer
-from forecourt.local import free_port
 from forecourt.roles import Role
+from tests.e2e.web.conftest import _served
 from tests.integration.face_payments.support import SAME_PERSON, office_app, photo, prepare
 from tests.integration.sales.payments_support import STATION, add_orders, open_shift
 from tests.support.auth import bearer
@@ -42,25 +38,6 @@ ROUNDS = 40
 GALLERY = 10_000
 BUDGET_MS = 2000.0
 AMOUNT_FEN = 500            # 40 × 5 yuan from the member's 500 yuan
-
-
-@contextmanager
-def _served(app: FastAPI) -> Iterator[str]:
-    """``app`` under uvicorn in a thread of its own (its own event loop): its base URL."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the app did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 def terminal_frame(width: int = 640, height: int = 480) -> bytes:
@@ -98,12 +75,12 @@ async def run() -> list[Figure]:
     async with AsyncExitStack() as stack:
         office_db, station_db = await _database(stack), await _database(stack)
         office = office_app(office_db)
-        office_url = stack.enter_context(_served(office))
+        office_url = stack.enter_context(_served(office, "on"))
         member = await prepare(office_url, office, office_db, station_db)
         await _fill_gallery(office_db)
         station = create_app(station_db, tokens=TokenIssuer("bench-face-payment-secret-of-32-bytes-or-more"),
                              role=Role.STATION, payment_providers=member.providers(station_db))
-        station_url = stack.enter_context(_served(station))
+        station_url = stack.enter_context(_served(station, "on"))
         await open_shift(station_db)
         orders = await add_orders(station_db, *([AMOUNT_FEN] * (ROUNDS + 1)))
         frame = terminal_frame()
