@@ -2,7 +2,8 @@
 
 PostgreSQL: ``FORECOURT_TEST_DATABASE_URL`` names a server (CI has one on 127.0.0.1:5432); without it
 an embedded PostgreSQL is started for the run. Every run makes its own migrated template database and
-every test that asks for ``database_url`` gets a fresh copy of it, so runs and tests never collide.
+every test that asks for ``database_url`` gets a fresh copy of it (``tests/support/databases.py``: made one
+ahead and dropped behind in a thread), so runs and tests never collide.
 
 MQTT: ``FORECOURT_TEST_MQTT_URL`` names a broker; without it one is started (mosquitto if on PATH,
 else amqtt). Tests isolate their traffic with a unique Sparkplug group (fixture ``group``).
@@ -26,6 +27,7 @@ import pytest
 from forecourt.local import EmbeddedPostgres, LocalBroker
 from forecourt.migrations import migrate
 from telemetry.contracts.broker import BrokerAddress
+from tests.support.databases import DatabaseCopies
 
 
 def _with_database(url: str, name: str) -> str:
@@ -50,35 +52,42 @@ def postgres_server() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def template_database(postgres_server: str) -> Iterator[str]:
+def database_copies(postgres_server: str) -> Iterator[DatabaseCopies]:
+    copies = DatabaseCopies(postgres_server)
+    yield copies
+    copies.close()
+
+
+@pytest.fixture(scope="session")
+def template_database(postgres_server: str, database_copies: DatabaseCopies) -> Iterator[str]:
     name = f"fc_tmpl_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     with psycopg.connect(postgres_server, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
     migrate(_with_database(postgres_server, name))
     yield name
+    database_copies.release(name)
     with psycopg.connect(postgres_server, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
 
 
-def _fresh_database(postgres_server: str, template_database: str, prefix: str) -> Iterator[str]:
-    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(postgres_server, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')  # type: ignore[arg-type]
+def fresh_database(postgres_server: str, copies: DatabaseCopies, template: str) -> Iterator[str]:
+    """A fresh copy of ``template`` for one test: its URL; dropped after it."""
+    name = copies.take(template)
     yield _with_database(postgres_server, name)
-    with psycopg.connect(postgres_server, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+    copies.drop(name)
 
 
 @pytest.fixture
-def database_url(postgres_server: str, template_database: str) -> Iterator[str]:
+def database_url(postgres_server: str, database_copies: DatabaseCopies, template_database: str) -> Iterator[str]:
     """A fresh, migrated database for one test (head office's, where a test has two roles)."""
-    yield from _fresh_database(postgres_server, template_database, "fc_test")
+    yield from fresh_database(postgres_server, database_copies, template_database)
 
 
 @pytest.fixture
-def station_database_url(postgres_server: str, template_database: str) -> Iterator[str]:
+def station_database_url(postgres_server: str, database_copies: DatabaseCopies, template_database: str) \
+        -> Iterator[str]:
     """The station server's own database (the station role), beside head office's on one PostgreSQL."""
-    yield from _fresh_database(postgres_server, template_database, "fc_station")
+    yield from fresh_database(postgres_server, database_copies, template_database)
 
 
 class _BrokerThread:

@@ -29,7 +29,6 @@ import socket
 import subprocess
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +49,7 @@ from control_api.security import TokenIssuer
 from forecourt.roles import Role
 from forecourt.stations import import_file
 from tests.e2e.web.contract_app import build_contract_app
+from tests.support.databases import DatabaseCopies
 
 ROOT = Path(__file__).resolve().parents[3]
 DEMO_STATION = ROOT / "config" / "stations" / "demo.yaml"
@@ -115,50 +115,44 @@ def _with_database(url: str, name: str) -> str:
     return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
 
 
-@contextlib.contextmanager
-def _database_from(postgres_server: str, template: str, prefix: str) -> Iterator[str]:
-    """A new database copied from ``template``: its name; dropped after."""
-    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(postgres_server, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')  # type: ignore[arg-type]
-    try:
-        yield name
-    finally:
-        with psycopg.connect(postgres_server, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
-
-
 @pytest.fixture(scope="session")
-def demo_company(postgres_server: str, template_database: str) -> Iterator[tuple[str, dict[str, DemoLogin]]]:
+def demo_company(postgres_server: str, database_copies: DatabaseCopies, template_database: str) \
+        -> Iterator[tuple[str, dict[str, DemoLogin]]]:
     """A migrated database holding the demo company, seeded once: its name (a template) and the logins."""
-    with _database_from(postgres_server, template_database, "fc_webtmpl") as name:
-        logins = asyncio.run(_seed(_with_database(postgres_server, name)))
-        yield name, logins
+    name = database_copies.take(template_database)
+    logins = asyncio.run(_seed(_with_database(postgres_server, name)))
+    yield name, logins
+    database_copies.release(name)
+    database_copies.drop(name)
 
 
 @contextlib.contextmanager
-def _site(postgres_server: str, demo_company: tuple[str, dict[str, DemoLogin]], role: Role) -> Iterator[RealSite]:
+def _site(postgres_server: str, copies: DatabaseCopies, demo_company: tuple[str, dict[str, DemoLogin]],
+          role: Role) -> Iterator[RealSite]:
     """The real app in ``role`` on its own copy of the demo company, under uvicorn."""
     template, logins = demo_company
-    with _database_from(postgres_server, template, "fc_web") as name:
+    name = copies.take(template)
+    try:
         database_url = _with_database(postgres_server, name)
         app = create_app(database_url, tokens=TokenIssuer("web-test-secret-" + "x" * 32), role=role)
         with _served(app, "on") as url:
             yield RealSite(url, app, database_url, logins)
+    finally:
+        copies.drop(name)
 
 
 @pytest.fixture
-def real_site(web_dist: Path, postgres_server: str, demo_company: tuple[str, dict[str, DemoLogin]]) \
-        -> Iterator[RealSite]:
-    with _site(postgres_server, demo_company, Role.HEAD_OFFICE) as site:
+def real_site(web_dist: Path, postgres_server: str, database_copies: DatabaseCopies,
+              demo_company: tuple[str, dict[str, DemoLogin]]) -> Iterator[RealSite]:
+    with _site(postgres_server, database_copies, demo_company, Role.HEAD_OFFICE) as site:
         yield site
 
 
 @pytest.fixture
-def station_site(web_dist: Path, postgres_server: str, demo_company: tuple[str, dict[str, DemoLogin]]) \
-        -> Iterator[RealSite]:
+def station_site(web_dist: Path, postgres_server: str, database_copies: DatabaseCopies,
+                 demo_company: tuple[str, dict[str, DemoLogin]]) -> Iterator[RealSite]:
     """A station server's back office (the station role), with the demo company's users."""
-    with _site(postgres_server, demo_company, Role.STATION) as site:
+    with _site(postgres_server, database_copies, demo_company, Role.STATION) as site:
         yield site
 
 

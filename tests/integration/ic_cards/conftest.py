@@ -6,9 +6,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import _fresh_database
+from tests.conftest import fresh_database
+from tests.support.databases import DatabaseCopies
 
 
 @pytest.fixture
-def other_station_database_url(postgres_server: str, template_database: str) -> Iterator[str]:
-    yield from _fresh_database(postgres_server, template_database, "fc_station_b")
+def other_station_database_url(postgres_server: str, database_copies: DatabaseCopies, template_database: str) \
+        -> Iterator[str]:
+    yield from fresh_database(postgres_server, database_copies, template_database)
