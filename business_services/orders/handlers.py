@@ -13,7 +13,7 @@ order number and that version; every sensitive change is audited in the same uni
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from business_services.approvals import handlers as approvals
 from business_services.approvals import registry
@@ -25,8 +25,10 @@ from business_services.numbers import Kind, next_number
 from business_services.orders import repository
 from business_services.orders.model import (
     LOCK_TTL,
+    STARTS_FROM,
     AttachMember,
     CreateOrder,
+    Due,
     EditOrder,
     HoldOrder,
     LockOrder,
@@ -40,7 +42,6 @@ from business_services.orders.model import (
     apply,
     check_action,
     check_lock,
-    status_after_payment,
 )
 from business_services.shifts import views as shifts
 from business_services.stations import views as stations
@@ -63,17 +64,20 @@ async def _created(uow: UnitOfWork, row: dict[str, Any]) -> None:
 
 
 async def _change(uow: UnitOfWork, order_no: str, action: str, at: datetime,
-                  detail: dict[str, Any] | None = None, paid: tuple[int, Status] | None = None) -> dict[str, Any]:
-    """Count the change (version, history, live streams; ``paid``: the paid amount and the status it makes, set
-    with it) and emit ``order.changed``; the order as it now is."""
-    row = await repository.changed(uow.conn, order_no, action, uow.actor.name, at, detail, paid)
-    event = OrderChanged(order_no=order_no, station=row["station"], version=row["version"], action=action,
+                  detail: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Count the change (version, history, live streams) and emit ``order.changed``; the order as it now is."""
+    row = await repository.changed(uow.conn, order_no, action, uow.actor.name, at, detail)
+    await _emit_changed(uow, row, action, at)
+    return row
+
+
+async def _emit_changed(uow: UnitOfWork, row: dict[str, Any], action: str, at: datetime) -> None:
+    event = OrderChanged(order_no=row["order_no"], station=row["station"], version=row["version"], action=action,
                          status=row["status"], paid_fen=row["paid_fen"], written_off_fen=row["written_off_fen"],
                          tags=row["tags"], note=row["note"], held_reason=row["held_reason"],
                          held_note=row["held_note"], at=at, member_no=row.get("member_no"), plate=row.get("plate"))
     uow.emit(await stations.event_topic_for(uow.conn, row["station"], OrderChanged.TYPE),
-             event.envelope(source=SOURCE, subject=order_no, event_id=event.event_id()))
-    return row
+             event.envelope(source=SOURCE, subject=row["order_no"], event_id=event.event_id()))
 
 
 async def _order(uow: UnitOfWork, station: str, order_no: str) -> dict[str, Any]:
@@ -105,16 +109,27 @@ async def order_fuelling(event: CloudEvent, uow: UnitOfWork) -> str | None:
 
 async def _settle(station: str, allocations: tuple[Allocation, ...], sign: int, document_no: str,
                   uow: UnitOfWork) -> None:
-    dues = await repository.dues(uow.conn, station, [a.order_no for a in allocations])
+    """Each order's paid amount moved by its allocation, one statement an order, in order-number order (two
+    payments of overlapping orders take the rows' locks in one order: no deadlock). Where the statement
+    changes nothing, the order is read to say why (``apply``) and the whole unit of work rolls back."""
     now = datetime.now(UTC)
-    for allocation in allocations:
-        due = dues.get(allocation.order_no)
-        if due is None:
-            raise OrderRuleError(f"本站没有订单 {allocation.order_no} (no order {allocation.order_no} at {station})")
-        paid = apply(due, sign * allocation.amount_fen)
-        await _change(uow, due.order_no, "payment" if sign > 0 else "refund", now,
-                      {"document_no": document_no, "amount_fen": allocation.amount_fen},
-                      paid=(paid, status_after_payment(due.status, paid, due.amount_fen)))
+    for allocation in sorted(allocations, key=lambda a: a.order_no):
+        delta = sign * allocation.amount_fen
+        row = await repository.paid(uow.conn, station, allocation.order_no, delta, STARTS_FROM["pay"],
+                                    "payment" if sign > 0 else "refund", uow.actor.name, now,
+                                    {"document_no": document_no, "amount_fen": allocation.amount_fen})
+        if row is None:
+            _refused(station, allocation.order_no, delta,
+                     await repository.dues(uow.conn, station, [allocation.order_no]))
+        await _emit_changed(uow, row, "payment" if sign > 0 else "refund", now)
+
+
+def _refused(station: str, order_no: str, delta_fen: int, dues: dict[str, Due]) -> NoReturn:
+    due = dues.get(order_no)
+    if due is None:
+        raise OrderRuleError(f"本站没有订单 {order_no} (no order {order_no} at {station})")
+    apply(due, delta_fen)                       # raises: the statement found the amount or the status wrong
+    raise OrderConflict(f"订单 {order_no} 刚被修改，请重试 (order {order_no} changed meanwhile; try again)")
 
 
 async def payment_captured(event: CloudEvent, uow: UnitOfWork) -> None:

@@ -140,13 +140,6 @@ def apply(due: Due, delta_fen: int) -> int:
     return paid
 
 
-def status_after_payment(status: str, paid_fen: int, amount_fen: int) -> Status:
-    """A written-off order stays written off whatever is refunded; otherwise paid in full or payable."""
-    if status == Status.WRITTEN_OFF:
-        return Status.WRITTEN_OFF
-    return Status.PAID if paid_fen == amount_fen else Status.PAYABLE
-
-
 def check_lock(order_no: str, status: str, locked_by: str | None, locked_until: datetime | None,
                terminal: str, now: datetime) -> None:
     """Raise ``OrderConflict`` unless ``terminal`` may take (or renew) the order's lock at ``now``."""

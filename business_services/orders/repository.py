@@ -13,7 +13,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from business_services.orders.model import CreateOrder, Due, Status, Tag
+from business_services.orders.model import CreateOrder, Due, Tag
 from telemetry.contracts.events.fuelling import FuellingCompleted
 
 NOTIFY_CHANNEL = "orders"
@@ -75,32 +75,56 @@ async def update(conn: psycopg.AsyncConnection, order_no: str, **values: Any) ->
 
 _CHANGED = """
     WITH o AS (UPDATE business.orders SET version = version + 1, changed_at = %(at)s{sets}
-               WHERE order_no = %(order_no)s RETURNING *),
+               WHERE order_no = %(order_no)s{guard} RETURNING *),
          h AS (INSERT INTO business.order_history (order_no, version, at, action, status, actor, detail)
                SELECT order_no, version, %(at)s::timestamptz, %(action)s::text, status, %(actor)s::text,
                       %(detail)s::jsonb FROM o)
     SELECT o.*, pg_notify(%(channel)s, o.station) AS notified FROM o"""
-_PAID = """, paid_fen = %(paid_fen)s, status = %(status)s,
-               paid_at = CASE WHEN %(status)s = 'paid' THEN %(at)s::timestamptz END, locked_by = NULL,
-               locked_until = NULL"""
+# a payment (delta > 0) or refund (< 0): the status and the bounds as the table's checks have them
+# (0001/0002_orders.sql: paid_fen within 0..amount_fen; 'paid' exactly when paid in full unless written off)
+_PAID = """, paid_fen = paid_fen + %(delta_fen)s,
+               status = CASE WHEN status = 'written_off' THEN status
+                             WHEN paid_fen + %(delta_fen)s = amount_fen THEN 'paid' ELSE 'payable' END,
+               paid_at = CASE WHEN status <> 'written_off' AND paid_fen + %(delta_fen)s = amount_fen
+                              THEN %(at)s::timestamptz END,
+               locked_by = NULL, locked_until = NULL"""
+_PAYABLE = """ AND station = %(station)s AND paid_fen + %(delta_fen)s BETWEEN 0 AND amount_fen
+               AND (%(delta_fen)s < 0 OR status = ANY(%(may_pay)s))"""
 
 
 async def changed(conn: psycopg.AsyncConnection, order_no: str, action: str, actor: str, at: datetime,
-                  detail: dict[str, Any] | None = None, paid: tuple[int, Status] | None = None) -> dict[str, Any]:
+                  detail: dict[str, Any] | None = None) -> dict[str, Any]:
     """Count one change of the order, in one statement: its version one up, a history row, the live streams
-    woken; ``paid`` (paid_fen and the status it makes) is set by the same statement, and lifts the POS's lock.
-    Returns the order's row as it now is."""
-    params: dict[str, Any] = {"at": at, "order_no": order_no, "action": action, "actor": actor,
-                              "detail": json.dumps(detail or {}, ensure_ascii=False, default=str),
-                              "channel": NOTIFY_CHANNEL}
-    if paid is not None:
-        params |= {"paid_fen": paid[0], "status": paid[1].value}
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(_CHANGED.format(sets="" if paid is None else _PAID), params)
-        row = await cur.fetchone()
+    woken. Returns the order's row as it now is."""
+    row = await _changed(conn, "", "", _params(order_no, action, actor, at, detail))
     if row is None:
         raise LookupError(f"no order {order_no}")
-    del row["notified"]
+    return row
+
+
+async def paid(conn: psycopg.AsyncConnection, station: str, order_no: str, delta_fen: int, may_pay: frozenset[str],
+               action: str, actor: str, at: datetime, detail: dict[str, Any]) -> dict[str, Any] | None:
+    """``changed`` for a payment of ``delta_fen`` (a refund: < 0), in the same one statement: the paid amount,
+    the status it makes and the POS's lock lifted, only while the order is at ``station``, the amount stays
+    within 0 and what the order costs, and a payment finds the order in one of ``may_pay`` (the order's row
+    is locked by the statement itself). None, changing nothing, when it is not so."""
+    params = _params(order_no, action, actor, at, detail) | {"station": station, "delta_fen": delta_fen,
+                                                               "may_pay": list(may_pay)}
+    return await _changed(conn, _PAID, _PAYABLE, params)
+
+
+def _params(order_no: str, action: str, actor: str, at: datetime, detail: dict[str, Any] | None) -> dict[str, Any]:
+    return {"at": at, "order_no": order_no, "action": action, "actor": actor,
+            "detail": json.dumps(detail or {}, ensure_ascii=False, default=str), "channel": NOTIFY_CHANNEL}
+
+
+async def _changed(conn: psycopg.AsyncConnection, sets: str, guard: str, params: dict[str, Any]) \
+        -> dict[str, Any] | None:
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(_CHANGED.format(sets=sets, guard=guard), params)
+        row = await cur.fetchone()
+    if row is not None:
+        del row["notified"]
     return row
 
 

@@ -59,13 +59,41 @@ async def test_one_order_per_fuelling_in_the_open_shift_settled_by_payments(stat
         cur = await conn.execute("SELECT paid_fen, status FROM business.orders WHERE order_no = %s", (order_no,))
         assert await cur.fetchone() == (29000, "paid")
 
-        refund = PaymentRefunded(refund_no=f"{STATION}-20260301-R00001", payment_no=f"{STATION}-20260301-P00003",
-                                 station=STATION, shift_no=shift_no, method=Method.CASH, amount_fen=9001,
-                                 allocations=(Allocation(order_no=order_no, amount_fen=9001),), reason="test",
-                                 refunded_by="manager", refunded_at=datetime.now(UTC))
-        await pay(refund)                     # the order's refund check is on what the order has paid in all
+        assert await paid_at(conn, order_no) is not None
+
+        await pay(refunded(order_no, shift_no, 9001, n=1))   # the order's refund check is on all it has paid
         cur = await conn.execute("SELECT paid_fen, status FROM business.orders WHERE order_no = %s", (order_no,))
         assert await cur.fetchone() == (19999, "payable")
+        assert await paid_at(conn, order_no) is None
+        with pytest.raises(OrderRuleError, match="已收 19999 分，退款不能超过已收"):
+            await pay(refunded(order_no, shift_no, 20000, n=2))
+
+        await conn.execute("UPDATE business.orders SET status = 'held', held_reason = 'abnormal' WHERE order_no = %s",
+                           (order_no,))
+        with pytest.raises(OrderRuleError, match="挂单"):                          # a held order takes no payment
+            await pay(captured(order_no, 100, n=4))
+        await conn.execute("UPDATE business.orders SET status = 'written_off', written_off_fen = 9001 "
+                           "WHERE order_no = %s", (order_no,))
+        await pay(refunded(order_no, shift_no, 999, n=3))                          # … a written-off one a refund
+        cur = await conn.execute("SELECT paid_fen, status, version FROM business.orders WHERE order_no = %s",
+                                 (order_no,))
+        assert await cur.fetchone() == (19000, "written_off", 5)     # created, 2 payments, 2 refunds: refused ones
+        with pytest.raises(OrderRuleError, match="本站没有订单"):                     # changed nothing
+            await pay(captured(f"{STATION}-20260301-O99999", 100, n=5))
+
+
+def refunded(order_no: str, shift_no: str, fen: int, n: int) -> PaymentRefunded:
+    return PaymentRefunded(refund_no=f"{STATION}-20260301-R{n:05d}", payment_no=f"{STATION}-20260301-P00003",
+                           station=STATION, shift_no=shift_no, method=Method.CASH, amount_fen=fen,
+                           allocations=(Allocation(order_no=order_no, amount_fen=fen),), reason="test",
+                           refunded_by="manager", refunded_at=datetime.now(UTC))
+
+
+async def paid_at(conn: psycopg.AsyncConnection, order_no: str) -> datetime | None:
+    cur = await conn.execute("SELECT paid_at FROM business.orders WHERE order_no = %s", (order_no,))
+    row = await cur.fetchone()
+    assert row is not None
+    return row[0]
 
 
 @dataclass(frozen=True)
