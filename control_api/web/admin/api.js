@@ -1,46 +1,14 @@
-// The one door to the JSON API: bearer token, query strings, and errors as ApiError carrying the
-// problem+json body (`detail`, and for 422 the per-field `errors`).
+// The back office's and the POS's door to the JSON API (request.js with the staff session and its strings), and
+// the downloads, pages and uploads beside it.
+import { ApiError, makeApi } from './request'
 import { session } from './session'
 import t from './strings'
-
-export class ApiError extends Error {
-  constructor(status, problem) {
-    const detail = typeof problem?.detail === 'string' ? problem.detail : ''
-    super(detail || (typeof problem?.title === 'string' && problem.title) || t.errors.server(status))
-    this.status = status
-    this.problem = problem || {}
-    this.fieldErrors = Object.fromEntries((this.problem.errors || []).map((e) => [e.field, e.message]))
-  }
-}
 
 let onUnauthorized = () => {}
 export function whenUnauthorized(handler) { onUnauthorized = handler }
 
-export async function api(path, { method = 'GET', query, json, form, headers: extra = {} } = {}) {
-  const url = new URL(path, window.location.origin)
-  for (const [key, value] of Object.entries(query || {})) {
-    if (value !== undefined && value !== null && value !== '') url.searchParams.set(key, value)
-  }
-  const headers = { Accept: 'application/json', ...extra }
-  if (session.token) headers.Authorization = `Bearer ${session.token}`
-  let body
-  if (json !== undefined) { headers['Content-Type'] = 'application/json'; body = JSON.stringify(json) }
-  if (form !== undefined) body = new URLSearchParams(form)
-  let response
-  try {
-    response = await fetch(url, { method, headers, body })
-  } catch {
-    throw new ApiError(0, { detail: t.errors.network })
-  }
-  const text = await response.text()
-  let payload = null
-  try { payload = text ? JSON.parse(text) : null } catch { payload = null }
-  if (!response.ok) {
-    if (response.status === 401 && session.token) onUnauthorized()
-    throw new ApiError(response.status, payload)
-  }
-  return payload
-}
+export { ApiError }
+export const api = makeApi(() => session.token, t, () => onUnauthorized())
 
 // A file the API answers (e.g. an Excel export): fetched with the bearer token, saved through a link click
 // under the name the server's Content-Disposition gives.
@@ -50,12 +18,12 @@ export async function download(path, fallbackName) {
   try {
     response = await fetch(new URL(path, window.location.origin), { headers })
   } catch {
-    throw new ApiError(0, { detail: t.errors.network })
+    throw new ApiError(0, { detail: t.errors.network }, t)
   }
   if (!response.ok) {
     let problem = null
     try { problem = await response.json() } catch { problem = null }
-    throw new ApiError(response.status, problem)
+    throw new ApiError(response.status, problem, t)
   }
   const named = /filename\*=UTF-8''([^;]+)/i.exec(response.headers.get('Content-Disposition') || '')
   const name = named ? decodeURIComponent(named[1]) : fallbackName
@@ -91,7 +59,7 @@ export async function openPage(path) {
   const tab = window.open('', '_blank')
   const headers = session.token ? { Authorization: `Bearer ${session.token}` } : {}
   const response = await fetch(new URL(path, window.location.origin), { headers })
-  if (!response.ok) { tab?.close(); throw new ApiError(response.status, await response.json().catch(() => null)) }
+  if (!response.ok) { tab?.close(); throw new ApiError(response.status, await response.json().catch(() => null), t) }
   const html = await response.text()
   if (tab) tab.location.href = URL.createObjectURL(new Blob([html], { type: 'text/html;charset=utf-8' }))
 }
@@ -106,13 +74,13 @@ export function upload(path, formData, { method = 'POST', headers: extra = {}, o
     if (session.token) request.setRequestHeader('Authorization', `Bearer ${session.token}`)
     for (const [key, value] of Object.entries(extra)) request.setRequestHeader(key, value)
     request.upload.onprogress = (e) => { if (e.lengthComputable) onProgress(Math.round((e.loaded / e.total) * 100)) }
-    request.onerror = () => reject(new ApiError(0, { detail: t.errors.network }))
+    request.onerror = () => reject(new ApiError(0, { detail: t.errors.network }, t))
     request.onload = () => {
       let payload = null
       try { payload = request.responseText ? JSON.parse(request.responseText) : null } catch { payload = null }
       if (request.status >= 200 && request.status < 300) { onProgress(100); resolve(payload); return }
       if (request.status === 401 && session.token) onUnauthorized()
-      reject(new ApiError(request.status, payload))
+      reject(new ApiError(request.status, payload, t))
     }
     request.send(formData)
   })

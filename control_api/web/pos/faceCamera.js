@@ -36,10 +36,10 @@ export async function sendFrame(station, { frame, orderNos, terminal, key, signa
     response = await fetch(`/api/v1/stations/${station}/face-payments`, { method: 'POST', headers, body, signal })
   } catch (e) {
     if (e.name === 'AbortError') throw e
-    throw new ApiError(0, { detail: t.errors.network })
+    throw new ApiError(0, { detail: t.errors.network }, t)
   }
   let payload = null
   try { payload = await response.json() } catch { payload = null }
-  if (!response.ok) throw new ApiError(response.status, payload)
+  if (!response.ok) throw new ApiError(response.status, payload, t)
   return payload
 }
