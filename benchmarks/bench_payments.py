@@ -49,6 +49,9 @@ from forecourt.roles import Role, policy
 STATION = "demo-01"
 CLIENTS = int(os.environ.get("BENCH_PAYMENT_CLIENTS", "16"))
 ORDERS = int(os.environ.get("BENCH_PAYMENT_ORDERS", "3000"))
+# the open-loop phase: payments offered at the goal's rate, due one every 1/RATE s whatever the answers
+RATE = float(os.environ.get("BENCH_PAYMENT_RATE", "500"))
+AT_RATE = int(os.environ.get("BENCH_PAYMENT_AT_RATE", "3000"))
 # uvicorn processes: `forecourt api`'s one by default (the production default: docs/payments.md "Performance");
 # more only to see what a second process would give
 WORKERS = int(os.environ.get("BENCH_PAYMENT_WORKERS", "1"))
@@ -79,26 +82,62 @@ def _p99(latencies: list[float]) -> float:
     return statistics.quantiles(latencies, n=100)[98] * 1000
 
 
+def _pay_request(order_no: str) -> tuple[dict[str, str], dict[str, object]]:
+    return ({"Idempotency-Key": str(uuid.uuid4())},
+            {"terminal": "pos-1", "order_nos": [order_no], "tenders": [{"method": "cash", "amount_fen": 30000}]})
+
+
+def _token() -> str:
+    return TokenIssuer(SECRET).issue(Principal("bench-cashier", None, frozenset(), frozenset({"payment:take"}),
+                                               frozenset({STATION})))
+
+
+async def _pay(http: Connection, order_no: str) -> None:
+    headers, body = _pay_request(order_no)
+    status, answer = await http.request("POST", f"/api/v1/stations/{STATION}/payments", headers=headers,
+                                        json_body=body)
+    if status != 200:
+        raise RuntimeError(f"payment refused: {status} {answer[:200]!r}")
+
+
 async def _pay_all(port: int, orders: list[str]) -> tuple[float, list[float]]:
-    token = TokenIssuer(SECRET).issue(Principal("bench-cashier", None, frozenset(), frozenset({"payment:take"}),
-                                                frozenset({STATION})))
+    """Closed loop: CLIENTS clients, each paying its next order when the last one is answered (the capacity)."""
     queue, latencies = list(reversed(orders)), []
-    path = f"/api/v1/stations/{STATION}/payments"
 
     async def client() -> None:
-        async with Connection("127.0.0.1", port, {"Authorization": f"Bearer {token}"}) as http:
+        async with Connection("127.0.0.1", port, {"Authorization": f"Bearer {_token()}"}) as http:
             while queue:
                 order_no = queue.pop()
                 started = time.perf_counter()
-                status, body = await http.request("POST", path, headers={"Idempotency-Key": str(uuid.uuid4())},
-                                                  json_body={"terminal": "pos-1", "order_nos": [order_no],
-                                                             "tenders": [{"method": "cash", "amount_fen": 30000}]})
+                await _pay(http, order_no)
                 latencies.append(time.perf_counter() - started)
-                if status != 200:
-                    raise RuntimeError(f"payment refused: {status} {body[:200]!r}")
     started = time.perf_counter()
     await asyncio.gather(*[client() for _ in range(CLIENTS)])
     return len(orders) / (time.perf_counter() - started), latencies
+
+
+async def _pay_at_rate(port: int, orders: list[str], rate: float) -> tuple[float, list[float]]:
+    """Open loop: payment i is due at i / ``rate`` s, sent then whatever the earlier answers (as terminals' requests
+    come), on one of 64 keep-alive connections; its latency counts from when it was due, so a server that falls
+    behind the rate shows it in every later payment (no coordinated omission). The rate achieved and the latencies."""
+    free: asyncio.Queue[Connection] = asyncio.Queue()
+    async with AsyncExitStack() as stack:
+        for _ in range(64):
+            free.put_nowait(await stack.enter_async_context(
+                Connection("127.0.0.1", port, {"Authorization": f"Bearer {_token()}"})))
+        latencies: list[float] = []
+        started = time.perf_counter()
+
+        async def one(due: float, order_no: str) -> None:
+            await asyncio.sleep(due - time.perf_counter())
+            http = await free.get()
+            try:
+                await _pay(http, order_no)
+            finally:
+                free.put_nowait(http)
+            latencies.append(time.perf_counter() - due)
+        await asyncio.gather(*[one(started + i / rate, o) for i, o in enumerate(orders)])
+        return len(orders) / (time.perf_counter() - started), latencies
 
 
 async def _bare_inserts(url: str, count: int) -> tuple[float, list[float]]:
@@ -190,20 +229,28 @@ async def serve(url: str, tree: Path | None = None) -> AsyncIterator[tuple[int, 
 async def run() -> list[Figure]:
     async with AsyncExitStack() as stack:
         url = await _database(stack)
-        orders = await _prepare(url)
+        orders = await _prepare(url, ORDERS + AT_RATE)
+        orders, offered = orders[:ORDERS], orders[ORDERS:]
         async with serve(url) as (pid, port):
             await _pay_all(port, orders[:100])                       # warm up (connections, caches)
             cpu_before, database_before = _cpu_s(pid), await database_cpu(url)
             rate, latencies = await _pay_all(port, orders[100:])
             server_ms = (_cpu_s(pid) - cpu_before) * 1000 / (len(orders) - 100)
             database_ms = await database_cpu_s(url, database_before) * 1000 / (len(orders) - 100)
+            achieved, at_rate = await _pay_at_rate(port, offered, RATE)
         bare_rate, bare_latencies = await _bare_inserts(url, len(orders))
     note = (f"{WORKERS} uvicorn workers, {CLIENTS} clients, {len(orders) - 100} cash payments of one order each "
             f"over HTTP, median {statistics.median(latencies) * 1000:.1f} ms; the load client is lean "
             "(benchmarks/http_load.py: httpx took about 1.2 ms of the shared cores per payment, this one 0.3) so "
             "that the figure is the server's capacity; token without a user row (no revocation lookup)")
     return [Figure("payments per second", rate, "payments/s", bare_rate, "bare INSERT per second", note),
-            Figure("pay endpoint p99", _p99(latencies), "ms", _p99(bare_latencies), "bare INSERT p99"),
+            Figure("pay endpoint p99", _p99(latencies), "ms", _p99(bare_latencies), "bare INSERT p99",
+                   f"in the closed loop above: its {CLIENTS} clients queue at the server, so its median is about "
+                   f"{CLIENTS} / rate (Little's law) whatever a payment costs"),
+            Figure(f"pay endpoint p99 at {RATE:.0f} payments/s offered", _p99(at_rate), "ms", _p99(bare_latencies),
+                   "bare INSERT p99",
+                   f"open loop: {len(offered)} payments due one every {1000 / RATE:.1f} ms, each timed from when it "
+                   f"was due; {achieved:.0f} payments/s achieved, median {statistics.median(at_rate) * 1000:.1f} ms"),
             Figure("station server CPU per payment", server_ms, "ms",
                    note="user + system CPU of the uvicorn workers while paying, over the payments: the figure to "
                         "judge a change by on a busy machine (2 cores hold 2,000 ms a second for all of it)"),
