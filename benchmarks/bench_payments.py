@@ -82,20 +82,16 @@ def _p99(latencies: list[float]) -> float:
     return statistics.quantiles(latencies, n=100)[98] * 1000
 
 
-def _pay_request(order_no: str) -> tuple[dict[str, str], dict[str, object]]:
-    return ({"Idempotency-Key": str(uuid.uuid4())},
-            {"terminal": "pos-1", "order_nos": [order_no], "tenders": [{"method": "cash", "amount_fen": 30000}]})
-
-
 def _token() -> str:
     return TokenIssuer(SECRET).issue(Principal("bench-cashier", None, frozenset(), frozenset({"payment:take"}),
                                                frozenset({STATION})))
 
 
 async def _pay(http: Connection, order_no: str) -> None:
-    headers, body = _pay_request(order_no)
-    status, answer = await http.request("POST", f"/api/v1/stations/{STATION}/payments", headers=headers,
-                                        json_body=body)
+    """One cash payment of one order, with a new Idempotency-Key; raises unless it is paid."""
+    body = {"terminal": "pos-1", "order_nos": [order_no], "tenders": [{"method": "cash", "amount_fen": 30000}]}
+    status, answer = await http.request("POST", f"/api/v1/stations/{STATION}/payments",
+                                        headers={"Idempotency-Key": str(uuid.uuid4())}, json_body=body)
     if status != 200:
         raise RuntimeError(f"payment refused: {status} {answer[:200]!r}")
 
@@ -117,10 +113,10 @@ async def _pay_all(port: int, orders: list[str]) -> tuple[float, list[float]]:
 
 
 async def _pay_at_rate(port: int, orders: list[str], rate: float) -> tuple[float, list[float]]:
-    """Open loop: payment i is due at i / ``rate`` s, sent then whatever the earlier answers (as terminals' requests
-    come), on one of CLIENTS keep-alive connections (waiting for one to be free when all are busy, as the closed loop's
-    clients do); its latency counts from when it was due, so a server that falls
-    behind the rate shows it in every later payment (no coordinated omission). The rate achieved and the latencies."""
+    """Open loop: payment i is due at i / ``rate`` s and sent then whatever the earlier answers (as terminals'
+    requests come), on one of CLIENTS keep-alive connections (waiting for a free one when all are busy); its
+    latency counts from when it was due, so a server that falls behind the rate shows it in every later payment
+    (no coordinated omission). The rate achieved and the latencies."""
     free: asyncio.Queue[Connection] = asyncio.Queue()
     async with AsyncExitStack() as stack:
         for _ in range(CLIENTS):

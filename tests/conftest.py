@@ -2,8 +2,8 @@
 
 PostgreSQL: ``FORECOURT_TEST_DATABASE_URL`` names a server (CI has one on 127.0.0.1:5432); without it
 an embedded PostgreSQL is started for the run. Every run makes its own migrated template database and
-every test that asks for ``database_url`` gets a fresh copy of it (``tests/support/databases.py``: made one
-ahead and dropped behind in a thread), so runs and tests never collide.
+every test that asks for ``database_url`` gets a fresh copy of it (``tests/support/databases.py``: made
+ahead and dropped behind in threads), so runs and tests never collide.
 
 MQTT: ``FORECOURT_TEST_MQTT_URL`` names a broker; without it one is started (mosquitto if on PATH,
 else amqtt). Tests isolate their traffic with a unique Sparkplug group (fixture ``group``).
@@ -70,24 +70,18 @@ def template_database(postgres_server: str, database_copies: DatabaseCopies) -> 
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
 
 
-def fresh_database(postgres_server: str, copies: DatabaseCopies, template: str) -> Iterator[str]:
-    """A fresh copy of ``template`` for one test: its URL; dropped after it."""
-    name = copies.take(template)
-    yield _with_database(postgres_server, name)
-    copies.drop(name)
-
-
 @pytest.fixture
-def database_url(postgres_server: str, database_copies: DatabaseCopies, template_database: str) -> Iterator[str]:
+def database_url(database_copies: DatabaseCopies, template_database: str) -> Iterator[str]:
     """A fresh, migrated database for one test (head office's, where a test has two roles)."""
-    yield from fresh_database(postgres_server, database_copies, template_database)
+    with database_copies.fresh(template_database) as url:
+        yield url
 
 
 @pytest.fixture
-def station_database_url(postgres_server: str, database_copies: DatabaseCopies, template_database: str) \
-        -> Iterator[str]:
+def station_database_url(database_copies: DatabaseCopies, template_database: str) -> Iterator[str]:
     """The station server's own database (the station role), beside head office's on one PostgreSQL."""
-    yield from fresh_database(postgres_server, database_copies, template_database)
+    with database_copies.fresh(template_database) as url:
+        yield url
 
 
 class _BrokerThread:

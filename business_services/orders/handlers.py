@@ -112,16 +112,16 @@ async def _settle(station: str, allocations: tuple[Allocation, ...], sign: int, 
     """Each order's paid amount moved by its allocation, one statement an order, in order-number order (two
     payments of overlapping orders take the rows' locks in one order: no deadlock). Where the statement
     changes nothing, the order is read to say why (``apply``) and the whole unit of work rolls back."""
-    now = datetime.now(UTC)
+    now, action = datetime.now(UTC), "payment" if sign > 0 else "refund"
     for allocation in sorted(allocations, key=lambda a: a.order_no):
         delta = sign * allocation.amount_fen
-        row = await repository.paid(uow.conn, station, allocation.order_no, delta, STARTS_FROM["pay"],
-                                    "payment" if sign > 0 else "refund", uow.actor.name, now,
-                                    {"document_no": document_no, "amount_fen": allocation.amount_fen})
+        detail = {"document_no": document_no, "amount_fen": allocation.amount_fen}
+        row = await repository.paid(uow.conn, station, allocation.order_no, delta, STARTS_FROM["pay"], action,
+                                    uow.actor.name, now, detail)
         if row is None:
             _refused(station, allocation.order_no, delta,
                      await repository.dues(uow.conn, station, [allocation.order_no]))
-        await _emit_changed(uow, row, "payment" if sign > 0 else "refund", now)
+        await _emit_changed(uow, row, action, now)
 
 
 def _refused(station: str, order_no: str, delta_fen: int, dues: dict[str, Due]) -> NoReturn:

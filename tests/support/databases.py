@@ -9,10 +9,13 @@ it, so a test waits only for a copy that is not ready yet.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections import defaultdict, deque
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
@@ -24,6 +27,19 @@ class DatabaseCopies:
         self._url = server_url
         self._coming: defaultdict[str, deque[Future[str]]] = defaultdict(deque)
         self._threads = ThreadPoolExecutor(max_workers=AHEAD + 1, thread_name_prefix="test-database-copies")
+
+    @contextlib.contextmanager
+    def fresh(self, template: str) -> Iterator[str]:
+        """A fresh copy of ``template`` for the caller alone: its URL; dropped behind the caller after."""
+        name = self.take(template)
+        try:
+            yield self.url(name)
+        finally:
+            self.drop(name)
+
+    def url(self, name: str) -> str:
+        """The URL of the database ``name`` on this server."""
+        return urlunsplit(urlsplit(self._url)._replace(path=f"/{name}"))
 
     def take(self, template: str) -> str:
         """A fresh copy of ``template`` for the caller alone (give it back with ``drop``)."""

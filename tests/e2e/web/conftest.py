@@ -32,7 +32,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
@@ -111,48 +110,39 @@ async def _seed(database_url: str) -> dict[str, DemoLogin]:
         return {login.username: login for login in await seed_demo_company(conn)}
 
 
-def _with_database(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
-
-
 @pytest.fixture(scope="session")
-def demo_company(postgres_server: str, database_copies: DatabaseCopies, template_database: str) \
+def demo_company(database_copies: DatabaseCopies, template_database: str) \
         -> Iterator[tuple[str, dict[str, DemoLogin]]]:
     """A migrated database holding the demo company, seeded once: its name (a template) and the logins."""
     name = database_copies.take(template_database)
-    logins = asyncio.run(_seed(_with_database(postgres_server, name)))
+    logins = asyncio.run(_seed(database_copies.url(name)))
     yield name, logins
     database_copies.release(name)
     database_copies.drop(name)
 
 
 @contextlib.contextmanager
-def _site(postgres_server: str, copies: DatabaseCopies, demo_company: tuple[str, dict[str, DemoLogin]],
-          role: Role) -> Iterator[RealSite]:
+def _site(copies: DatabaseCopies, demo_company: tuple[str, dict[str, DemoLogin]], role: Role) -> Iterator[RealSite]:
     """The real app in ``role`` on its own copy of the demo company, under uvicorn."""
     template, logins = demo_company
-    name = copies.take(template)
-    try:
-        database_url = _with_database(postgres_server, name)
+    with copies.fresh(template) as database_url:
         app = create_app(database_url, tokens=TokenIssuer("web-test-secret-" + "x" * 32), role=role)
         with _served(app, "on") as url:
             yield RealSite(url, app, database_url, logins)
-    finally:
-        copies.drop(name)
 
 
 @pytest.fixture
-def real_site(web_dist: Path, postgres_server: str, database_copies: DatabaseCopies,
-              demo_company: tuple[str, dict[str, DemoLogin]]) -> Iterator[RealSite]:
-    with _site(postgres_server, database_copies, demo_company, Role.HEAD_OFFICE) as site:
+def real_site(web_dist: Path, database_copies: DatabaseCopies, demo_company: tuple[str, dict[str, DemoLogin]]) \
+        -> Iterator[RealSite]:
+    with _site(database_copies, demo_company, Role.HEAD_OFFICE) as site:
         yield site
 
 
 @pytest.fixture
-def station_site(web_dist: Path, postgres_server: str, database_copies: DatabaseCopies,
-                 demo_company: tuple[str, dict[str, DemoLogin]]) -> Iterator[RealSite]:
+def station_site(web_dist: Path, database_copies: DatabaseCopies, demo_company: tuple[str, dict[str, DemoLogin]]) \
+        -> Iterator[RealSite]:
     """A station server's back office (the station role), with the demo company's users."""
-    with _site(postgres_server, database_copies, demo_company, Role.STATION) as site:
+    with _site(database_copies, demo_company, Role.STATION) as site:
         yield site
 
 

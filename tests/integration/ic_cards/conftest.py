@@ -6,11 +6,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import fresh_database
 from tests.support.databases import DatabaseCopies
 
 
 @pytest.fixture
-def other_station_database_url(postgres_server: str, database_copies: DatabaseCopies, template_database: str) \
-        -> Iterator[str]:
-    yield from fresh_database(postgres_server, database_copies, template_database)
+def other_station_database_url(database_copies: DatabaseCopies, template_database: str) -> Iterator[str]:
+    with database_copies.fresh(template_database) as url:
+        yield url

@@ -8,3 +8,12 @@ export async function memberNoOf(text) {
   if (!isPhone(text)) return text.toUpperCase()
   return (await api('/api/v1/members/lookup', { query: { phone: text } })).member_no
 }
+
+// The box's member number ({ no }), or the message to show for it ({ error }: `notFound` for no such member).
+export async function searched(text, notFound) {
+  try {
+    return { no: await memberNoOf(text) }
+  } catch (e) {
+    return { error: e.status === 404 ? notFound : e.message }
+  }
+}
