@@ -2,8 +2,8 @@
 
 PostgreSQL: ``FORECOURT_TEST_DATABASE_URL`` names a server (CI has one on 127.0.0.1:5432); without it
 an embedded PostgreSQL is started for the run. Every run makes its own migrated template database and
-every test that asks for ``database_url`` gets a fresh copy of it (``tests/support/databases.py``: made
-ahead and dropped behind in threads), so runs and tests never collide.
+every test that asks for ``database_url`` gets a fresh copy of it (``tests/support/databases.py``), so runs
+and tests never collide.
 
 MQTT: ``FORECOURT_TEST_MQTT_URL`` names a broker; without it one is started (mosquitto if on PATH,
 else amqtt). Tests isolate their traffic with a unique Sparkplug group (fixture ``group``).
