@@ -120,13 +120,15 @@ class CountingCash(OfflineTender):
 
 
 async def _final(http: httpx.AsyncClient, headers: dict[str, str], body: dict[str, Any]) -> httpx.Response:
-    """POST, retrying while the first request with the key is still running (409 in progress), as a POS does."""
+    """POST, retrying as a POS does with the same key: while the first request with it is still running (409 in
+    progress), and after ``Retry-After`` when the server shed the request (503: its pool had no connection free in
+    time, which fifty requests at once on a loaded machine can cause)."""
     deadline = time.monotonic() + 30
     while True:
         answer = await http.post(PAYMENTS, headers=headers, json=body)
-        if answer.status_code != 409 or time.monotonic() > deadline:
+        if answer.status_code not in (409, 503) or time.monotonic() > deadline:
             return answer
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(float(answer.headers["Retry-After"]) if answer.status_code == 503 else 0.02)
 
 
 async def test_fifty_concurrent_requests_with_one_key_charge_once(station_database_url: str) -> None:
