@@ -27,8 +27,13 @@ pytestmark = pytest.mark.integration
 ALICE, BOB = "M00000001", "M00000002"
 NOW = datetime.now(UTC).replace(microsecond=0)
 BASE = {"name": "每元 1 分", "kind": "base", "basis": "amount", "rate": "1", "effective_from": "2024-01-01"}
-MEMBER_DAY = {"name": "会员日", "kind": "day", "multiplier": "2", "day_of_month": (NOW + timedelta(hours=8)).day,
-              "effective_from": "2024-01-01"}
+
+
+def member_day() -> dict[str, object]:
+    """A member-day rule for today in China (UTC+8), as the quote that follows it counts the day: taken when the
+    test runs, not when the module was imported (a run that passes midnight in China would be a day off)."""
+    return {"name": "会员日", "kind": "day", "multiplier": "2",
+            "day_of_month": (datetime.now(UTC) + timedelta(hours=8)).day, "effective_from": "2024-01-01"}
 
 
 def post(http: TestClient, path: str, body: object, key: str, who: dict[str, str] | None = None) -> object:
@@ -64,7 +69,8 @@ async def test_rules_quote_and_effective_dates(database_url: str) -> None:
         assert base.status_code == 200, base.text
         again = post(http, "/api/v1/points/rules", BASE, "rule-key-0001")
         assert again.json()["id"] == base.json()["id"] and again.headers["Idempotent-Replayed"] == "true"
-        assert post(http, "/api/v1/points/rules", MEMBER_DAY, "rule-key-0002").status_code == 200
+        today = member_day()
+        assert post(http, "/api/v1/points/rules", today, "rule-key-0002").status_code == 200
         quote = {"member_no": ALICE, "station": "st-01", "grade": "92", "amount_fen": 29_099}
         cashier = headers(TEST_TOKENS, "member:register", stations=frozenset({"st-01"}))
         answer = http.post("/api/v1/points/quote", json=quote, headers=cashier)
@@ -72,7 +78,7 @@ async def test_rules_quote_and_effective_dates(database_url: str) -> None:
         assert answer.json()["points"] == 581                    # floor(290.99 × 2) on the member day
         assert http.post("/api/v1/points/quote", json=quote | {"station": "st-02"}, headers=cashier).status_code == 403
 
-        ended = dict(MEMBER_DAY, effective_to=(NOW - timedelta(days=2)).date().isoformat())
+        ended = dict(today, effective_to=(NOW - timedelta(days=2)).date().isoformat())
         rules = http.get("/api/v1/points/rules", params={"kind": "day"}, headers=admin_headers()).json()
         rule_id = rules["items"][0]["id"]
         assert http.patch(f"/api/v1/points/rules/{rule_id}", json=ended, headers=admin_headers()).status_code == 200
