@@ -120,6 +120,9 @@ class Settings(BaseSettings):
     wechat_mini_appid: str = Field("", description="the members' WeChat mini program (小程序) appid: quick "
                                    "registration (docs/members.md); empty = POST /api/v1/members/wechat answers 503")
     wechat_mini_secret: str = Field("", repr=False, description="the mini program's appsecret")
+    partner_private_networks: str = Field("", pattern=r"^[0-9A-Fa-f.:/, ]*$",
+                                          description="CIDRs, comma-separated, of non-public networks partners' "
+                                                      "webhooks may reach (default none: public addresses only)")
     webhook_secret: str = Field("", repr=False,
                                 description="HMAC-SHA256 key of X-Forecourt-Signature on alarm webhooks")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(

@@ -27,6 +27,7 @@ import httpx
 import psycopg
 from psycopg.rows import dict_row
 
+from business_services import partner_urls
 from business_services.audit.model import AuditEntry
 from business_services.unit_of_work import UnitOfWork
 from telemetry.contracts.events.fuelling import FUELLING_COMPLETED
@@ -39,7 +40,8 @@ MAX_BACKOFF = timedelta(hours=1)
 KEEP = timedelta(days=30)   # how long the page shows an attempt
 TASK = "deliver_fleet_webhooks"
 CRON = "* * * * *"
-#: sends one delivery: (url, headers, body) -> the receiver's status; raises httpx.HTTPError for no answer
+#: sends one delivery: (url, headers, body) -> the receiver's status; raises httpx.HTTPError for no answer, or
+#: partner_urls.AddressRefused for a URL that leads to one of our own networks (docs/fleet-open-api.md)
 Send = Callable[[str, dict[str, str], bytes], Awaitable[int]]
 
 
@@ -120,7 +122,10 @@ async def deliveries(conn: psycopg.AsyncConnection, enterprise: str, webhook_id:
 
 
 async def _post(client: httpx.AsyncClient, url: str, headers: dict[str, str], body: bytes) -> int:
-    return (await client.post(url, content=body, headers=headers)).status_code
+    """POST to the address the URL's name resolved to, once every address it has was checked (partner_urls)."""
+    target = await partner_urls.pinned(url)
+    return (await client.post(target.url, content=body, headers=headers | target.headers,
+                              extensions=target.extensions)).status_code
 
 
 async def deliver_due(conn: psycopg.AsyncConnection, now: datetime, send: Send | None = None) -> int:
@@ -166,6 +171,8 @@ async def _deliver(conn: psycopg.AsyncConnection, hook: dict[str, Any], now: dat
             status = await post(hook["url"], headers, body)
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"[:300]
+        except partner_urls.AddressRefused as refused:
+            error = str(refused)[:300]
         if status is not None and not 200 <= status < 300:
             error = f"HTTP {status}"
         await conn.execute("INSERT INTO business.fleet_webhook_deliveries (webhook_id, event_id, seq, status, error, "

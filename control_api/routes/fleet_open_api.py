@@ -22,6 +22,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from starlette.requests import HTTPConnection
 
+from business_services import partner_urls
 from business_services.cards.model import mask_card_no, mask_plate
 from business_services.fleets import partners, statements, webhooks
 from business_services.fleets.partners import NotBound, Partner, UnknownEnterprise
@@ -301,8 +302,13 @@ async def list_webhooks(enterprise: EnterpriseCode, who: Writer, db: Db) -> dict
 
 @router.post("/fleet-enterprises/{enterprise}/webhooks", status_code=201)
 async def create_webhook(enterprise: EnterpriseCode, body: NewWebhook, who: Writer, db: Db) -> dict[str, Any]:
-    """A subscription to ``fuelling.completed``; its signing secret is in this answer only."""
+    """A subscription to ``fuelling.completed``; its signing secret is in this answer only. A URL written with an
+    address of our own networks is refused (422); a name is checked at each delivery (partner_urls)."""
     await _managed(db, who, enterprise)
+    try:
+        partner_urls.check_literal(body.url)
+    except partner_urls.AddressRefused as refused:
+        raise HTTPException(422, str(refused)) from None
     async with db.connection() as conn, UnitOfWork(conn, who.actor) as uow:
         return await webhooks.subscribe(uow, enterprise, body.url)
 

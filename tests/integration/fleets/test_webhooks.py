@@ -13,7 +13,7 @@ import httpx
 import psycopg
 import pytest
 
-from business_services import jobs
+from business_services import jobs, partner_urls
 from business_services.fleets import webhooks
 from business_services.jobs import JOBS
 from control_api.app import create_app
@@ -22,6 +22,13 @@ from tests.integration.notifications.support import messaging_sim
 
 pytestmark = pytest.mark.integration
 DAY = datetime(2026, 11, 3, 2, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def loopback_receivers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The messaging simulator's receiver is on loopback: let it in, as a partner's receiver on a VPN would be
+    (business_services/partner_urls.py; the test that refuses it takes the setting away)."""
+    monkeypatch.setenv(partner_urls.SETTING, "127.0.0.0/8")
 
 
 def verified(secret: str, headers: dict[str, str], body: bytes) -> bool:
@@ -167,6 +174,38 @@ async def test_the_job_delivers_in_a_worker(database_url: str) -> None:
         assert [w["body"]["data"]["payment_no"] for w in received] == [payment_no]
     kept = await rows(database_url, "SELECT event_id FROM business.fleet_webhook_deliveries ORDER BY id")
     assert [e for (e,) in kept] == ["recent", webhooks.event_id("demo-01", payment_no)]   # the 31-day-old one gone
+
+
+async def test_only_public_addresses_are_reached_unless_a_private_network_is_let_in(
+        database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No SSRF: an internal address written in the URL is refused when subscribing; a name that resolves to
+    one is refused at delivery (a failed attempt with the reason, nothing sent); let in, the name's checked
+    address is what gets the request."""
+    app = create_app(database_url)
+    mine, (truck,) = await fleet(database_url, "顺达物流", ["粤B12345"])
+    async with client(app) as http, messaging_sim() as sim:
+        port = httpx.URL(sim.url).port
+        monkeypatch.delenv(partner_urls.SETTING)
+        for url in (f"{sim.url}/webhook/x", "http://169.254.169.254/latest/meta-data", "http://[::1]:5432/",
+                    "http://10.0.0.8/hook", "http://localhost:8000/api"):
+            refused = await http.post(f"/api/v1/fleet-enterprises/{mine}/webhooks", headers=clerk(app),
+                                      json={"url": url})
+            assert refused.status_code == 422 and "公网" in refused.json()["detail"], url
+        monkeypatch.setenv(partner_urls.SETTING, "127.0.0.0/8")
+        made = (await http.post(f"/api/v1/fleet-enterprises/{mine}/webhooks", headers=clerk(app),
+                                json={"url": f"http://localhost:{port}/webhook/named"})).json()
+        async with httpx.AsyncClient() as raw:
+            await raw.post(f"{sim.url}/_sim/webhook-secrets", json={"name": "named", "secret": made["secret"]})
+        await sale(database_url, mine, truck, "粤B12345", 5000, DAY)
+        monkeypatch.setenv(partner_urls.SETTING, "10.8.0.0/16")            # loopback no longer let in
+        assert await deliver(database_url, datetime.now(UTC)) == 0
+        (state,) = await rows(database_url, "SELECT failures, last_error FROM business.fleet_webhooks WHERE id = %s",
+                              made["id"])
+        assert state[0] == 1 and "localhost: 回调地址" in state[1] and "公网" in state[1]
+        assert (await sim.received("webhook"))["received"] == []
+        monkeypatch.setenv(partner_urls.SETTING, "127.0.0.0/8")
+        assert await deliver(database_url, datetime.now(UTC) + webhooks.backoff(1)) == 1
+        assert [w["body"]["data"]["amount_fen"] for w in (await sim.received("webhook"))["received"]] == [5000]
 
 
 def test_the_back_off_doubles_up_to_an_hour_and_the_job_is_scheduled() -> None:
