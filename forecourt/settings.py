@@ -20,7 +20,9 @@ from dotenv import dotenv_values
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from business_services.drive_through.model import ATTACH_MINUTES, CONFIRM_MINUTES, MIN_CONFIDENCE
 from business_services.partition import Partition
+from business_services.payments.model import REFUND_APPROVAL_ABOVE_FEN
 from telemetry.contracts.broker import BrokerAddress, url_without_password
 
 ENV_PREFIX = "FORECOURT_"
@@ -120,6 +122,23 @@ class Settings(BaseSettings):
     wechat_mini_appid: str = Field("", description="the members' WeChat mini program (小程序) appid: quick "
                                    "registration (docs/members.md); empty = POST /api/v1/members/wechat answers 503")
     wechat_mini_secret: str = Field("", repr=False, description="the mini program's appsecret")
+    # read where they are used, at the time (business_services/…): declared here so that they are known, checked
+    # at start and listed by `forecourt settings` (tests/unit/forecourt/test_settings_read.py keeps it so)
+    bank_url: str | None = Field(None, pattern=r"^https?://", description="head office: the bank's 银企直连 API "
+                                 "(docs/fleets.md \"The bank link\"); unset = no bank link")
+    bank_client_id: str = Field("", description="head office: our client id at the bank's API")
+    bank_secret: str = Field("", repr=False, description="head office: the HMAC key shared with the bank's API")
+    bank_account: str = Field("", description="head office: the account whose transfers settle fleet statements")
+    refund_approval_above_fen: Annotated[int, Field(ge=0)] = Field(
+        REFUND_APPROVAL_ABOVE_FEN, description="refunds above this many fen wait for a manager's approval")
+    receipt_printer: str | None = Field(None, description="station: where receipts print, host:port (ESC/POS on "
+                                        "port 9100) or a file; unset = printing answers that none is set up")
+    drive_through_minutes: Annotated[int, Field(ge=1, le=1440)] = Field(
+        ATTACH_MINUTES, description="station: how long a recognised plate stays attached to its fuelling position")
+    drive_through_confirm_minutes: Annotated[int, Field(ge=1, le=1440)] = Field(
+        CONFIRM_MINUTES, description="station: how long a member has to confirm a drive-through payment (每次确认)")
+    drive_through_confidence: Annotated[float, Field(ge=0, le=1)] = Field(
+        MIN_CONFIDENCE, description="station: a plate read below this confidence attaches no member")
     partner_private_networks: str = Field("", pattern=r"^[0-9A-Fa-f.:/, ]*$",
                                           description="CIDRs, comma-separated, of non-public networks partners' "
                                                       "webhooks may reach (default none: public addresses only)")

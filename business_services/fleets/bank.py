@@ -67,8 +67,8 @@ class BankLink:
         url = os.environ.get("FORECOURT_BANK_URL")
         if not url:
             return None
-        return cls(url, os.environ["FORECOURT_BANK_CLIENT_ID"], os.environ["FORECOURT_BANK_SECRET"],
-                   os.environ["FORECOURT_BANK_ACCOUNT"])
+        return cls(url, os.environ.get("FORECOURT_BANK_CLIENT_ID", ""), os.environ.get("FORECOURT_BANK_SECRET", ""),
+                   os.environ.get("FORECOURT_BANK_ACCOUNT", ""))
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,8 +1,9 @@
+import re
 from pathlib import Path
 
 import pytest
 
-from forecourt.settings import SettingsError, load_settings
+from forecourt.settings import SettingsError, load_settings, setting_names
 
 
 def test_defaults_mean_embedded_infrastructure(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -35,3 +36,19 @@ def test_env_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     assert load_settings(env).api_port == 8123
     with pytest.raises(SettingsError, match="does not exist"):
         load_settings(tmp_path / "missing.env")
+
+
+def test_every_setting_the_code_reads_is_known_so_it_does_not_stop_the_services() -> None:
+    """A ``FORECOURT_*`` variable the code reads from the environment itself (a job's, a route's setting) must be
+    a declared setting too: ``load_settings`` refuses unknown ones, so an undeclared one documented for operators
+    would stop every ``forecourt`` command that starts with it set."""
+    root = Path(__file__).resolve().parents[3]
+    read = set()
+    for package in ("business_services", "control_api", "forecourt", "telemetry", "edge_nodes", "protocol_adapters",
+                    "vision"):
+        for source in (root / package).rglob("*.py"):
+            read |= set(re.findall(r"""(?:environ(?:\.get)?\(?\[?|getenv\()\s*["'](FORECOURT_[A-Z0-9_]+)["']""",
+                                   source.read_text(encoding="utf-8")))
+    read = {name for name in read if not name.startswith("FORECOURT_TEST_")}
+    assert {"FORECOURT_BANK_URL", "FORECOURT_REFUND_APPROVAL_ABOVE_FEN"} <= read    # the scan finds them
+    assert read - set(setting_names()) == set()
