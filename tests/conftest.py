@@ -7,6 +7,11 @@ and tests never collide.
 
 MQTT: ``FORECOURT_TEST_MQTT_URL`` names a broker; without it one is started (mosquitto if on PATH,
 else amqtt). Tests isolate their traffic with a unique Sparkplug group (fixture ``group``).
+
+In parallel (``scripts/test.sh``: pytest-xdist, two workers, ``--dist loadgroup``) a test file runs whole on one
+worker (its module fixtures are made once), the browser tests all on one (one Chromium at a time), and tests
+marked ``serial`` (timing-critical: outages, a restart on the same port, one-second service levels, names the
+whole server shares) are left to a second, serial run.
 """
 
 from __future__ import annotations
@@ -28,6 +33,15 @@ from forecourt.local import EmbeddedPostgres, LocalBroker
 from forecourt.migrations import migrate
 from telemetry.contracts.broker import BrokerAddress
 from tests.support.databases import DatabaseCopies
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Each test's xdist group (``--dist loadgroup``): its file's, or ``browser`` for the browser tests."""
+    web = Path(__file__).parent / "e2e" / "web"
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            where = "browser" if item.path.is_relative_to(web) else str(item.path.relative_to(Path(__file__).parent))
+            item.add_marker(pytest.mark.xdist_group(where))
 
 
 def _with_database(url: str, name: str) -> str:

@@ -15,7 +15,7 @@ import pytest
 
 from forecourt.local import free_port
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.serial]
 
 
 def _processes_using(marker: str) -> list[str]:

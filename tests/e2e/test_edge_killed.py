@@ -27,7 +27,7 @@ from telemetry.ingest.worker import IngestWorker
 from tests.support.health import healthy
 from tests.support.station import dispenser
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.serial]
 
 
 def _start_edge(env: dict[str, str], station: Path, log: Path) -> subprocess.Popen[bytes]:

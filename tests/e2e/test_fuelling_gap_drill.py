@@ -29,7 +29,7 @@ from simulators.dispenser.states import FpState, PresetType
 from telemetry.contracts.broker import BrokerAddress
 from tests.support.station import dispenser
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.serial]
 
 PUMP = DispenserConfig(fuelling_points=[
     FuellingPointConfig(nozzles=[NozzleConfig(grade_id=92, price_fen=789, initial_volume_total_cl=5_000_000)]),

@@ -31,7 +31,7 @@ from tests.support.mqtt import Recorder, recording
 from tests.support.sparkplug_feed import feed
 from tests.support.station import dispenser
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(400)]
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(400), pytest.mark.serial]
 
 FEED_COUNT = 600
 

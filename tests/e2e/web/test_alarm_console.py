@@ -47,7 +47,7 @@ from tests.e2e.web.conftest import RealSite
 from tests.e2e.web.test_back_office import log_in
 from tests.integration.notifications.support import job_app, messaging_sim, worker
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.serial]
 
 RULES = Path(__file__).resolve().parents[3] / "config" / "alarm-rules.yaml"
 STATION = "demo-01"

@@ -34,7 +34,7 @@ from tests.e2e.web.sales_chain import STATION, SalesChain, running
 from tests.integration.station_fleets.support import CARD, fleet_card, hold
 from tests.support.fleets import make_card, make_enterprise
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.serial]
 PRICES = {"92": 789, "95": 836}
 
 

@@ -27,7 +27,7 @@ from telemetry.contracts.events.payments import METHOD_NAMES, Method
 from tests.e2e.web.browsing import Page
 from tests.e2e.web.sales_chain import STATION, SalesChain, running
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.serial]
 
 ORDER_SHOWN_WITHIN_S = 1.0      # issue 15: the order is on the POS within a second of reaching the station server
 CASH_FEN = 2000                 # the customer hands over a 20 元 note; WeChat pays the rest

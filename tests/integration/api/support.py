@@ -22,7 +22,9 @@ async def running_api(database_url: str, broker: BrokerAddress | None = None,
                       role: Role = Role.HEAD_OFFICE) -> AsyncIterator[int]:
     """Start the API (head office's, or a station server's), yield its port, stop it."""
     port = free_port()
-    task = asyncio.create_task(api_service(database_url, "127.0.0.1", port, broker, tokens=TEST_TOKENS, role=role))
+    group = f"t{uuid.uuid4().hex[:10]}"     # its commands on a company of its own (tests share the broker)
+    task = asyncio.create_task(api_service(database_url, "127.0.0.1", port, broker, tokens=TEST_TOKENS, role=role,
+                                           group=group))
     try:
         await wait_for_port("127.0.0.1", port)
         yield port

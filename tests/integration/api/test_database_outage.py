@@ -17,7 +17,7 @@ from forecourt.local import EmbeddedPostgres
 from forecourt.migrations import migrate
 from tests.integration.api.support import client, refused, running_api, ws_token
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.serial]
 
 OUTAGE_S = 20       # long enough for the pool's default backoff (1, 2, 4, 8, 16 s …) to overshoot the restart
 READS = ["/api/v1/stations/st-01/devices/disp-01/latest", "/api/v1/stations/st-01/fuelling-transactions",

@@ -29,7 +29,7 @@ from control_api.app import ROUTERS, create_app
 from control_api.customer_security import CUSTOMER, issue_session
 from control_api.security import LOGGED_IN, WS_FORBIDDEN, WS_UNAUTHORISED, permission_of
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.serial]
 
 PUBLIC = {("GET", "/healthz"), ("GET", "/metrics"), ("POST", "/api/v1/auth/token")}   # probes, and logging in
 # the payment providers' callbacks: a provider cannot log in; its signature is verified with its SDK instead

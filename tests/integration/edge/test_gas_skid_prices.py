@@ -23,7 +23,7 @@ from telemetry.contracts.events import CloudEvent
 from telemetry.contracts.prices import REPLACE_PRICE_SET, PriceApplied, PriceSet
 from tests.integration.edge.test_opcua_edge_node import STATION, _stop
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.serial]
 
 
 async def test_gas_skid_prices(broker: BrokerAddress, group: str, tmp_path: Path) -> None:

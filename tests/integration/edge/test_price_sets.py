@@ -32,7 +32,7 @@ from telemetry.contracts.topics import events_filter
 from tests.support.mqtt import recording
 from tests.support.station import dispenser, sell, station_for
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.serial]
 
 TWO_SIDES = DispenserConfig(fuelling_points=[
     FuellingPointConfig(nozzles=[NozzleConfig(grade_id=92, price_fen=789, initial_volume_total_cl=100_000),

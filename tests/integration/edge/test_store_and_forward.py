@@ -19,7 +19,7 @@ from protocol_adapters.readings import Reading
 from telemetry.ingest.worker import IngestWorker
 from tests.support.station import dispenser, sell, station_for
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.serial]
 
 OUTAGE_S = 60
 

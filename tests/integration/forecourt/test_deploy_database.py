@@ -22,7 +22,7 @@ from psycopg import errors, sql
 from forecourt.local import EmbeddedPostgres
 from forecourt.migrations import migrate
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.serial]
 
 SCRIPT = Path(__file__).resolve().parents[3] / "deploy" / "head-office" / "initdb" / "10-grafana-reader.sh"
 READER, READER_PASSWORD = "grafana_reader", "reader-secret-1"

@@ -28,7 +28,8 @@ from telemetry.contracts.broker import BrokerAddress
 from telemetry.contracts.topics import MessageType
 from tests.support.mosquitto import MOSQUITTO, hand_to_broker_user, running
 
-pytestmark = [pytest.mark.integration, pytest.mark.skipif(MOSQUITTO is None, reason="mosquitto is not on PATH")]
+pytestmark = [pytest.mark.integration, pytest.mark.skipif(MOSQUITTO is None, reason="mosquitto is not on PATH"),
+              pytest.mark.serial]
 ROOT = Path(__file__).resolve().parents[3]
 CONF = ROOT / "deploy" / "head-office" / "mosquitto" / "mosquitto.conf"
 COMPOSE = ROOT / "deploy" / "head-office" / "compose.yaml"

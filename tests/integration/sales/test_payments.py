@@ -131,6 +131,7 @@ async def _final(http: httpx.AsyncClient, headers: dict[str, str], body: dict[st
         await asyncio.sleep(float(answer.headers["Retry-After"]) if answer.status_code == 503 else 0.02)
 
 
+@pytest.mark.serial      # fifty requests at once: alone, so that the pool's 2 s wait is the server's own
 async def test_fifty_concurrent_requests_with_one_key_charge_once(station_database_url: str) -> None:
     url = station_database_url
     await open_shift(url)

@@ -22,7 +22,7 @@ from websockets.exceptions import ConnectionClosed
 from simulators.charger import ChargerConfig, ChargerSimulator, ConnectorConfig, ErrorCode, EvProfile
 from simulators.clock import SimClock
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.serial]
 
 SPEED = 40.0
 

@@ -19,7 +19,7 @@ from telemetry.ingest.worker import IngestWorker
 from tests.support.health import healthy
 from tests.support.sparkplug_feed import feed
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.serial]
 
 
 async def _counter_rows(url: str, node: str) -> tuple[int, int, int]:
