@@ -108,7 +108,8 @@ def messaging_config(settings: Settings) -> MessagingConfig:
         sms_login_template_code=settings.sms_login_template_code,
         sms_paid_template_code=settings.sms_paid_template_code,
         sms_confirm_template_code=settings.sms_confirm_template_code,
-        wechat_member_template_id=settings.wechat_member_template_id, h5_url=settings.h5_url)
+        wechat_member_template_id=settings.wechat_member_template_id, h5_url=settings.h5_url,
+        sms_dunning_template_code=settings.sms_dunning_template_code)
 
 
 def mini_program(settings: Settings) -> MiniProgram | None:

@@ -115,6 +115,8 @@ class Settings(BaseSettings):
     sms_confirm_template_code: str = Field("SMS_0000004", description="the approved template asking a member to "
                                            "confirm a drive-through order (${station} ${amount} ${code}, the H5's "
                                            "address written in the template before c/${code}; docs/h5.md)")
+    sms_dunning_template_code: str = Field("SMS_0000005", description="the approved template of fleet dunning notices "
+                                           "(${enterprise} ${statement} ${amount} ${due} ${days}; docs/fleets.md)")
     wechat_member_template_id: str = Field("", description="the members' drive-through notice template_id "
                                            "(empty: the notices go by SMS)")
     h5_url: str = Field("http://127.0.0.1:8000/h5/", description="the customer H5 as members reach it (the link in "

@@ -44,7 +44,7 @@ async def ageing(conn: psycopg.AsyncConnection[Any], today: date,
 
 async def dun(conn: psycopg.AsyncConnection[Any], today: date) -> int:
     """A dunning notice for each overdue statement whose next level is due; how many were made. The notice names
-    the enterprise's first contact; sending it by SMS is left to the notifications context (docs/fleets.md)."""
+    the enterprise's first contact; the job ``fleet_dunning_sms`` sends it to them (``dunning_sms.py``)."""
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(
             "SELECT s.statement_no, s.enterprise, s.due_on, s.total_fen - s.paid_fen AS owed, e.name, e.contacts, "
@@ -78,7 +78,8 @@ async def notices(conn: psycopg.AsyncConnection[Any], stations: frozenset[str] |
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(
             "SELECT d.id, d.statement_no, d.enterprise, e.name, d.level, d.overdue_days, d.outstanding_fen, "
-            "d.contact_name, d.contact_phone, d.text, d.created_at FROM business.fleet_dunning_notices d "
+            "d.contact_name, d.contact_phone, d.text, d.created_at, d.sms_status, d.sms_attempts, d.sms_error, "
+            "d.sms_sent_at FROM business.fleet_dunning_notices d "
             "JOIN business.fleet_enterprises e ON e.code = d.enterprise WHERE (%(st)s::text[] IS NULL OR "
             "e.maintaining_station = ANY(%(st)s)) ORDER BY d.id DESC LIMIT %(limit)s",
             {"st": None if stations is None else sorted(stations), "limit": limit})

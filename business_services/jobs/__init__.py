@@ -24,6 +24,7 @@ from business_services.drive_through import push as drive_through_push
 from business_services.exports import repository as exports
 from business_services.fleets import authorisation as fleet_authorisation
 from business_services.fleets import bank as fleet_bank
+from business_services.fleets import dunning_sms as fleet_dunning_sms
 from business_services.fleets import receivables as fleet_receivables
 from business_services.fleets import statements as fleet_statements
 from business_services.fleets import webhooks as fleet_webhooks
@@ -80,6 +81,7 @@ JOBS = (
     Job(fleet_authorisation.TASK, fleet_authorisation.CRON, fleet_authorisation.release_expired_now),   # unused presets
     Job("fleet_statements", "5 16 * * *", fleet_statements.issue_job),   # 00:05 China time: statement_day cuts
     Job("fleet_dunning", "0 1 * * *", fleet_receivables.dun_job),        # 09:00 China time: overdue statements
+    # (each notice then goes out by SMS: fleet_dunning_sms, every minute, registered below)
     Job("bank_poll", "*/5 * * * *", fleet_bank.poll_job),                # transfers no notification brought
     Job("forget_old_login_codes", "29 * * * *", customers.forget_old),   # the H5's SMS codes, after a day
 )
@@ -108,6 +110,7 @@ def build_app(database_url: str, schedule: Sequence[Job] = JOBS, messaging: Mess
         app.periodic(cron=job.cron, periodic_id=job.name)(task)
     notifications.register(app, messaging)
     drive_through_push.register(app, messaging)   # the members' drive-through notices (docs/h5.md)
+    fleet_dunning_sms.register(app, messaging, QUEUE)   # the dunning notices by SMS (docs/fleets.md)
     return app
 
 

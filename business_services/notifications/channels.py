@@ -86,6 +86,8 @@ class MessagingConfig:
     sms_confirm_template_code: str = "SMS_0000004"    # ${station}无感支付${amount}元待确认：<H5 的地址>c/${code}
     wechat_member_template_id: str = ""               # 交易提醒 (station, amount, what, time; its link the H5's)
     h5_url: str = "http://127.0.0.1:8000/h5/"         # the customer H5 the pushes link to
+    # ${enterprise}对账单${statement}欠款${amount}元已于${due}到期，逾期${days}天，请尽快付款 (fleets/dunning_sms.py)
+    sms_dunning_template_code: str = "SMS_0000005"
 
 
 PRIORITY_ZH = {"urgent": "紧急", "high": "高", "medium": "中", "low": "低", "journal": "记录"}

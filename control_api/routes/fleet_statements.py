@@ -25,11 +25,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from business_services import report_files
 from business_services.audit.model import Actor
 from business_services.cards.model import CHINA
-from business_services.fleets import bank, receivables, statements
+from business_services.fleets import bank, dunning_sms, receivables, statements
 from business_services.fleets.settlement_model import STATEMENT_NO, SettlementError
 from business_services.notifications.model import mask_phone
 from business_services.unit_of_work import UnitOfWork
-from control_api.deps import Db
+from control_api.deps import Db, RowId
 from control_api.pagination import Cursor, Limit, after, page
 from control_api.security import Principal, require
 from telemetry.contracts.identifiers import PLAIN_TEXT as PLAIN
@@ -215,6 +215,16 @@ async def run_dunning(who: Settler, db: Db) -> dict[str, Any]:
     _head_office(who, "催款")
     async with db.connection() as conn:
         return {"made": await receivables.dun(conn, datetime.now(CHINA).date())}
+
+
+@router.post("/fleet-dunning-notices/{notice_id}/resend", status_code=204)
+async def resend_dunning(notice_id: RowId, who: Settler, db: Db) -> None:
+    """Send a failed notice again, to the enterprise's contact as it is now (put the phone right first)."""
+    _head_office(who, "催款")
+    async with db.connection() as conn, UnitOfWork(conn, who.actor) as uow:
+        if not await dunning_sms.resend(uow, notice_id):
+            raise HTTPException(status.HTTP_409_CONFLICT, "该催款通知已发送或正在发送，无需重发 "
+                                                          "(the notice is sent or on its way; nothing to resend)")
 
 
 # ---- the bank --------------------------------------------------------------------------------------------

@@ -1232,7 +1232,9 @@ export default {
       unmatched: '待核销到账', noneUnmatched: '没有待核销的到账', transferNo: '银行流水号', payer: '付款人',
       payerAccount: '付款账号', amount: '未核销（元）', memo: '附言', bookedAt: '到账时间', match: '手工核销',
       matchTitle: (no) => `手工核销：${no}`, statementNo: '对账单号', amountYuan: '核销金额（元）', matched: '已核销',
-      notices: '催款通知', level: '级别', phone: '联系电话', text: '内容', createdAt: '生成时间',
+      notices: '催款通知', level: '级别', phone: '联系电话', text: '内容', createdAt: '生成时间', sms: '短信',
+      smsStatus: { pending: '待发送', sending: '发送中', sent: '已发送', failed: '发送失败', not_sent: '未发送' },
+      resend: '重新发送', resent: '已重新排队发送',
     },
     fleetCards: {
       title: '车队卡',

@@ -65,7 +65,8 @@ async def test_old_keys_and_exports_are_deleted_once_by_two_workers(database_url
                        ("deliver_fleet_webhooks", "succeeded", 1),   # docs/fleet-open-api.md
                        ("drive_through_push_sweep", "succeeded", 1),   # docs/h5.md
                        ("expire_points", "succeeded", 1),   # docs/points.md
-                       ("fleet_dunning", "succeeded", 1), ("fleet_statements", "succeeded", 1),   # docs/fleets.md
+                       ("fleet_dunning", "succeeded", 1), ("fleet_dunning_sms", "succeeded", 1),
+                       ("fleet_statements", "succeeded", 1),   # docs/fleets.md
                        ("forget_old_exports", "succeeded", 1), ("forget_old_idempotency_keys", "succeeded", 1),
                        ("forget_old_login_codes", "succeeded", 1),   # docs/h5.md
                        ("member_level_review", "succeeded", 1), ("member_lifecycles", "succeeded", 1),

@@ -1,7 +1,8 @@
 """车队管理 → 对账单 and 应收账款与催收 in a real Chromium against head office: the finance user (fleet:settle, no
 pii:read) finds November's statement, opens it (its sales listed, card numbers masked), disputes one sale, resolves
 the dispute and confirms the statement; then matches a transfer no rule could match to it by hand on 应收账款, and
-the statement is paid in full — the audit chain and the ledger hold each step once."""
+the statement is paid in full — the audit chain and the ledger hold each step once. The dunning notice whose SMS
+failed for want of a phone shows why, and 重新发送 queues it again."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from selenium import webdriver
 
 from business_services.audit.model import Actor
 from business_services.cards.model import CHINA
-from business_services.fleets import bank, statements
+from business_services.fleets import bank, dunning_sms, statements
 from business_services.unit_of_work import UnitOfWork
 from tests.e2e.web.browsing import Page
 from tests.e2e.web.conftest import RealSite
@@ -38,6 +39,9 @@ async def _seed(url: str) -> tuple[str, str, int]:
         async with UnitOfWork(conn, Actor.system("test-bank")) as uow:   # a transfer with nothing to match it by
             await bank.receive(uow, bank.Transfer("202612030000000001", "6222000000000000001", "6228480000000009",
                                                   "顺达物流有限公司", 100_000, "油款", datetime.now(UTC)), "poll")
+        await conn.execute("INSERT INTO business.fleet_dunning_notices (statement_no, enterprise, level, overdue_days, "
+                           "outstanding_fen, text, sms_status, sms_attempts, sms_error) VALUES (%s, %s, 1, 1, 100000, "
+                           "'逾期 1 天', 'failed', 1, %s)", (f"FS{code[1:]}-20261201", code, dunning_sms.NO_PHONE))
     return code, f"FS{code[1:]}-20261201", 100_000
 
 
@@ -75,6 +79,11 @@ def test_finance_disputes_resolves_confirms_and_matches_a_statement(browser: web
     page.click(".side .el-menu-item", "应收账款与催收")
     page.until(lambda: browser.current_url.endswith("/admin/fleets/receivables"), "on the receivables page")
     page.until(lambda: any(code in r for r in page.texts(".ageing .el-table__body tr")), "the enterprise owes")
+    notices = ".notices .el-table__body tr"
+    page.until(lambda: any("发送失败" in r and "未登记联系人手机号" in r for r in page.texts(notices)),
+               "the notice's SMS failed, and why")
+    page.click(".notices .resend", "重新发送")
+    page.until(lambda: any("待发送" in r for r in page.texts(notices)), "queued again")
     page.until(lambda: page.all(".unmatched .el-table__body tr .match"), "the transfer waits for a person")
     page.click(".unmatched .match", "手工核销")
     page.one(".el-dialog input[name=statement_no]").send_keys(number)
@@ -90,5 +99,6 @@ def test_finance_disputes_resolves_confirms_and_matches_a_statement(browser: web
                             (f"receivable:fleet:{code}",)).fetchone()
     assert paid == (total, "confirmed")
     assert actions is not None and actions[0] == ["fleet.statement.issue", "fleet.statement.dispute",
-                                                  "fleet.statement.resolve", "fleet.statement.confirm", "fleet.settle"]
+                                                  "fleet.statement.resolve", "fleet.statement.confirm",
+                                                  "fleet.dunning.resend", "fleet.settle"]
     assert owed == (0,)
