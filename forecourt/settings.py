@@ -20,6 +20,7 @@ from dotenv import dotenv_values
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from business_services import partner_urls
 from business_services.drive_through.model import ATTACH_MINUTES, CONFIRM_MINUTES, MIN_CONFIDENCE
 from business_services.partition import Partition
 from business_services.payments.model import REFUND_APPROVAL_ABOVE_FEN
@@ -167,6 +168,15 @@ class Settings(BaseSettings):
     @classmethod
     def _partition(cls, v: str) -> str:
         return str(Partition.parse(v))
+
+    @field_validator("partner_private_networks")
+    @classmethod
+    def _networks(cls, v: str) -> str:
+        try:
+            partner_urls.allowed_networks(v)
+        except partner_urls.AddressRefused:
+            raise ValueError("CIDRs separated by commas, like 10.8.0.0/16,127.0.0.0/8") from None
+        return v
 
     @field_validator("database_url")
     @classmethod

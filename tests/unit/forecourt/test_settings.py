@@ -22,6 +22,8 @@ def test_defaults_mean_embedded_infrastructure(monkeypatch: pytest.MonkeyPatch) 
     ("FORECOURT_API_PROT", "1", "FORECOURT_API_PROT: not a setting"),
     ("FORECOURT_BUSINESS_GROUP", "acme/#", "FORECOURT_BUSINESS_GROUP: expected letters, digits"),   # a topic level
     ("FORECOURT_BUSINESS_STALL_AFTER_S", "0", "FORECOURT_BUSINESS_STALL_AFTER_S: expected a larger number"),
+    ("FORECOURT_PARTNER_PRIVATE_NETWORKS", "10.8.0.0/16,10.1.2",
+     "FORECOURT_PARTNER_PRIVATE_NETWORKS: expected CIDRs separated by commas"),
 ])
 def test_wrong_values_name_the_variable(monkeypatch: pytest.MonkeyPatch, var: str, value: str, expect: str) -> None:
     monkeypatch.setenv(var, value)
