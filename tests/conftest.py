@@ -10,8 +10,9 @@ else amqtt). Tests isolate their traffic with a unique Sparkplug group (fixture 
 
 In parallel (``scripts/test.sh``: pytest-xdist, two workers, ``--dist loadgroup``) a test file runs whole on one
 worker (its module fixtures are made once), the browser tests all on one (one Chromium at a time), and tests
-marked ``serial`` (timing-critical: outages, a restart on the same port, one-second service levels, names the
-whole server shares) are left to a second, serial run.
+marked ``serial`` (timing-critical: outages, a restart on the same port, one-second service levels, bursts of
+requests at once against an API pool's 2 s wait; or names the whole server shares) are left to a second, serial
+run.
 """
 
 from __future__ import annotations

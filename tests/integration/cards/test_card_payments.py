@@ -25,7 +25,8 @@ from tests.integration.cards.support import (
     station_key,
 )
 
-pytestmark = pytest.mark.integration
+# bursts of requests at once: alone, so that the API pool's 2 s wait is their own
+pytestmark = [pytest.mark.integration, pytest.mark.serial]
 
 
 def paying(card_no: str, n: int, fen: int, **more: Any) -> dict[str, Any]:

@@ -25,7 +25,8 @@ from tests.integration.fleets.card_support import (
 )
 from tests.support.fleets import make_card, make_enterprise
 
-pytestmark = pytest.mark.integration
+# bursts of requests at once: alone, so that the API pool's 2 s wait is their own
+pytestmark = [pytest.mark.integration, pytest.mark.serial]
 ASK = "/api/v1/fleet-authorisations"
 
 

@@ -25,7 +25,8 @@ from tests.integration.fleets.enterprise_support import (
 from tests.support.auth import bearer
 from tests.support.fleets import make_card, make_enterprise
 
-pytestmark = pytest.mark.integration
+# bursts of requests at once: alone, so that the API pool's 2 s wait is their own
+pytestmark = [pytest.mark.integration, pytest.mark.serial]
 
 
 def _recharge(recharge_no: str, paid_fen: int, gift_fen: int = 0, **more: object) -> dict[str, object]:

@@ -16,7 +16,8 @@ from tests.integration.fleets.open_api_support import api_key, clerk, client, fl
 from tests.integration.fleets.settle_support import billed_month
 from tests.support.auth import bearer
 
-pytestmark = pytest.mark.integration
+# bursts of requests at once: alone, so that the API pool's 2 s wait is their own
+pytestmark = [pytest.mark.integration, pytest.mark.serial]
 DAY = datetime(2026, 11, 3, 2, 0, tzinfo=UTC)
 
 

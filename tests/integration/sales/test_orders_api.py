@@ -29,7 +29,8 @@ from tests.integration.api.support import client, ws_token
 from tests.support.auth import TEST_TOKENS
 from tests.support.events import FUELLING, STATION, envelope, fuelling
 
-pytestmark = pytest.mark.integration
+# bursts of requests at once: alone, so that the API pool's 2 s wait is their own
+pytestmark = [pytest.mark.integration, pytest.mark.serial]
 
 TOPIC = f"forecourt/v1/g/{STATION}/events/{FUELLING}"
 BASE = f"/api/v1/stations/{STATION}/orders"

@@ -38,7 +38,8 @@ from tests.integration.sales.payments_support import (
 )
 from tests.support.api_client import served_api
 
-pytestmark = pytest.mark.integration
+# bursts of requests at once: alone, so that the API pool's 2 s wait is their own
+pytestmark = [pytest.mark.integration, pytest.mark.serial]
 PAYMENTS = f"/api/v1/stations/{STATION}/payments"
 
 
@@ -131,7 +132,6 @@ async def _final(http: httpx.AsyncClient, headers: dict[str, str], body: dict[st
         await asyncio.sleep(float(answer.headers["Retry-After"]) if answer.status_code == 503 else 0.02)
 
 
-@pytest.mark.serial      # fifty requests at once: alone, so that the pool's 2 s wait is the server's own
 async def test_fifty_concurrent_requests_with_one_key_charge_once(station_database_url: str) -> None:
     url = station_database_url
     await open_shift(url)

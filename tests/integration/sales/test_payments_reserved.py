@@ -15,7 +15,8 @@ import pytest
 from tests.integration.sales.payments_support import STATION, add_orders, cash, cashier, open_shift, scalar, station_api
 from tests.integration.sales.test_payments import QrProvider, paid
 
-pytestmark = pytest.mark.integration
+# bursts of requests at once: alone, so that the API pool's 2 s wait is their own
+pytestmark = [pytest.mark.integration, pytest.mark.serial]
 PAYMENTS = f"/api/v1/stations/{STATION}/payments"
 
 
