@@ -142,9 +142,8 @@ class Settings(BaseSettings):
         CONFIRM_MINUTES, description="station: how long a member has to confirm a drive-through payment (每次确认)")
     drive_through_confidence: Annotated[float, Field(ge=0, le=1)] = Field(
         MIN_CONFIDENCE, description="station: a plate read below this confidence attaches no member")
-    partner_private_networks: str = Field("", pattern=r"^[0-9A-Fa-f.:/, ]*$",
-                                          description="CIDRs, comma-separated, of non-public networks partners' "
-                                                      "webhooks may reach (default none: public addresses only)")
+    partner_private_networks: str = Field("", description="CIDRs, comma-separated, of non-public networks "
+                                          "partners' webhooks may reach (default none: public addresses only)")
     webhook_secret: str = Field("", repr=False,
                                 description="HMAC-SHA256 key of X-Forecourt-Signature on alarm webhooks")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
